@@ -1,0 +1,42 @@
+import { status } from "@grpc/grpc-js";
+
+/**
+ * Every Ferry error code, with how it crosses the RPC edge and whether a caller
+ * may retry it. Codes are part of the wire contract: never rename one.
+ */
+export const ERROR_CODES = {
+  INVALID_ARGUMENT: { grpc: status.INVALID_ARGUMENT, retryable: false },
+  NOT_FOUND: { grpc: status.NOT_FOUND, retryable: false },
+  ALREADY_EXISTS: { grpc: status.ALREADY_EXISTS, retryable: false },
+  FAILED_PRECONDITION: { grpc: status.FAILED_PRECONDITION, retryable: false },
+  PERMISSION_DENIED: { grpc: status.PERMISSION_DENIED, retryable: false },
+  UNAUTHENTICATED: { grpc: status.UNAUTHENTICATED, retryable: false },
+  RESOURCE_EXHAUSTED: { grpc: status.RESOURCE_EXHAUSTED, retryable: true },
+  UNAVAILABLE: { grpc: status.UNAVAILABLE, retryable: true },
+  DEADLINE_EXCEEDED: { grpc: status.DEADLINE_EXCEEDED, retryable: true },
+  CANCELLED: { grpc: status.CANCELLED, retryable: false },
+  UNIMPLEMENTED: { grpc: status.UNIMPLEMENTED, retryable: false },
+  INTERNAL: { grpc: status.INTERNAL, retryable: false },
+  /** A configuration file or value is invalid. */
+  CONFIG_INVALID: { grpc: status.INVALID_ARGUMENT, retryable: false },
+  /** A peer sent bytes that break its protocol (QMP, guest agent, NBD, NATS payload). */
+  PROTOCOL_ERROR: { grpc: status.INTERNAL, retryable: false },
+  /** QEMU answered a QMP command with an error. */
+  QMP_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: false },
+  /** The guest agent answered with an error or did not answer. */
+  GUEST_AGENT_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: true },
+  /** A peer closed the connection or could not be reached. */
+  CONNECTION_CLOSED: { grpc: status.UNAVAILABLE, retryable: true },
+  /** A required external program is missing or failed to start. */
+  TOOL_MISSING: { grpc: status.FAILED_PRECONDITION, retryable: false },
+  /** A child process (QEMU, nats-server) exited unexpectedly. */
+  PROCESS_FAILED: { grpc: status.INTERNAL, retryable: false },
+} as const satisfies Record<string, { grpc: status; retryable: boolean }>;
+
+/** A machine-readable Ferry error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** True when `value` is one of the known codes (e.g. read from the wire). */
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, value);
+}

@@ -1,0 +1,211 @@
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  ServerCredentials as Creds,
+  type Metadata,
+  Server,
+  type ServerCredentials,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { FerryError } from "../errors/ferry-error.js";
+import { messageCodec } from "./codec.js";
+import { errorToStatus } from "./status-map.js";
+import type { HandlerContext, ServiceImpl } from "./types.js";
+
+/** A service to serve: its descriptor and its implementation. */
+export interface ServiceBinding<S extends DescService = DescService> {
+  service: S;
+  impl: ServiceImpl<S>;
+}
+
+/** Binds `impl` to `service` with full type checking of the implementation. */
+export function bindService<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+): ServiceBinding {
+  return { service, impl } as unknown as ServiceBinding;
+}
+
+/** Options of {@link startGrpcServer}. */
+export interface GrpcServerOptions {
+  /** "host:port"; port 0 picks a free one. Default "127.0.0.1:0". */
+  address?: string;
+  services: ServiceBinding[];
+  /** Default insecure (TLS arrives with issue 9). */
+  credentials?: ServerCredentials;
+}
+
+/** A running gRPC server; disposing it stops it (idempotent). */
+export interface GrpcServer extends AsyncDisposable {
+  /** The bound port. */
+  readonly port: number;
+  /** "127.0.0.1:port" style address clients can dial. */
+  readonly address: string;
+  /** Graceful stop; calls still running after `graceMs` are cancelled. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function firstValues(metadata: Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, values] of Object.entries(metadata.getMap())) {
+    out[key] = String(values);
+  }
+  return out;
+}
+
+// The signal a handler sees: aborted on client cancel, deadline or server stop.
+function callSignal(
+  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  stopping: AbortSignal,
+): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  // grpc-js gives a Date or epoch milliseconds (Infinity when none).
+  const raw = call.getDeadline();
+  const deadlineAt = raw instanceof Date ? raw.getTime() : Number(raw);
+  const expire = () =>
+    controller.abort(new FerryError("DEADLINE_EXCEEDED", "the call's deadline passed"));
+  // grpc-js reports an expired deadline as a cancellation too; tell them apart.
+  const onCancel = () =>
+    Date.now() >= deadlineAt - 5
+      ? expire()
+      : controller.abort(new FerryError("CANCELLED", "the client cancelled the call"));
+  const onStop = () => controller.abort(new FerryError("UNAVAILABLE", "the server is stopping"));
+  call.on("cancelled", onCancel);
+  stopping.addEventListener("abort", onStop, { once: true });
+  const ms = deadlineAt - Date.now();
+  const timer = Number.isFinite(ms) && ms > 0 ? setTimeout(expire, ms) : undefined;
+  return {
+    signal: controller.signal,
+    done() {
+      if (timer) clearTimeout(timer);
+      call.removeListener("cancelled", onCancel);
+      stopping.removeEventListener("abort", onStop);
+    },
+  };
+}
+
+function methodDefinition(service: DescService, method: DescMethod) {
+  const input = messageCodec(method.input);
+  const output = messageCodec(method.output);
+  return {
+    path: `/${service.typeName}/${method.name}`,
+    originalName: method.localName,
+    requestStream: false,
+    responseStream: method.methodKind === "server_streaming",
+    requestSerialize: input.serialize,
+    requestDeserialize: input.deserialize,
+    responseSerialize: output.serialize,
+    responseDeserialize: output.deserialize,
+  };
+}
+
+type AnyHandler = (request: unknown, ctx: HandlerContext) => unknown;
+
+function unaryHandler(handler: AnyHandler, stopping: AbortSignal) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const { signal, done } = callSignal(call, stopping);
+    const ctx: HandlerContext = {
+      signal,
+      metadata: firstValues(call.metadata),
+      peer: call.getPeer(),
+    };
+    Promise.resolve()
+      .then(() => handler(call.request, ctx))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(errorToStatus(err)),
+      )
+      .finally(done);
+  };
+}
+
+function streamHandler(handler: AnyHandler, stopping: AbortSignal) {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const { signal, done } = callSignal(call, stopping);
+    const ctx: HandlerContext = {
+      signal,
+      metadata: firstValues(call.metadata),
+      peer: call.getPeer(),
+    };
+    const run = async () => {
+      const iterable = handler(call.request, ctx) as AsyncIterable<unknown>;
+      for await (const message of iterable) {
+        if (signal.aborted) break;
+        // Respect backpressure: wait for drain before the next message.
+        if (!call.write(message)) await new Promise((r) => call.once("drain", r));
+      }
+    };
+    run().then(
+      () => {
+        if (!signal.aborted) call.end();
+        done();
+      },
+      (err: unknown) => {
+        call.emit("error", errorToStatus(err));
+        done();
+      },
+    );
+  };
+}
+
+/** Starts a gRPC server for `services` and resolves once it is bound. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
+  const server = new Server();
+  const stopping = new AbortController();
+  for (const { service, impl } of options.services) {
+    const definition: Record<string, ReturnType<typeof methodDefinition>> = {};
+    const handlers: UntypedServiceImplementation = {};
+    for (const method of service.methods) {
+      const handler = (impl as Record<string, AnyHandler>)[method.localName];
+      if (typeof handler !== "function") {
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          `${service.typeName} has no implementation of ${method.name}`,
+        );
+      }
+      definition[method.localName] = methodDefinition(service, method);
+      handlers[method.localName] =
+        method.methodKind === "server_streaming"
+          ? streamHandler(handler, stopping.signal)
+          : unaryHandler(handler, stopping.signal);
+    }
+    server.addService(definition as ServiceDefinition, handlers);
+  }
+  const address = options.address ?? "127.0.0.1:0";
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, options.credentials ?? Creds.createInsecure(), (err, bound) =>
+      err
+        ? reject(
+            new FerryError("UNAVAILABLE", `cannot listen on ${address}: ${err.message}`, {
+              cause: err,
+            }),
+          )
+        : resolve(bound),
+    );
+  });
+  const host = address.slice(0, address.lastIndexOf(":"));
+  let closed: Promise<void> | undefined;
+  const close = (graceMs = 2000) => {
+    closed ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        stopping.abort();
+        server.forceShutdown();
+        resolve();
+      }, graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return closed;
+  };
+  return {
+    port,
+    address: `${host}:${port}`,
+    close,
+    [Symbol.asyncDispose]: () => close(),
+  };
+}

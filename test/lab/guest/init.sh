@@ -1,0 +1,67 @@
+#!/bin/sh
+# /init of the Ferry micro guest (busybox sh as PID 1).
+# PID 1 must never exit (the kernel panics), so every step below tolerates failure.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /run/qemu-ga /tmp
+log() { echo "ferry-init: $*"; }
+
+# The build numbered the modules in dependency order (virtio_ring ... virtio_console).
+for m in /lib/modules/*.ko; do insmod "$m" || log "insmod $m failed"; done
+
+workload=1
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in ferry.workload=*) workload=${arg#*=} ;; esac
+done
+
+# Data disks in attach order: vda -> /mnt/data0, vdb -> /mnt/data1.
+mounts=
+i=0
+for d in vda vdb; do
+  [ -b /dev/$d ] || continue
+  mkdir -p /mnt/data$i
+  if mount -t ext4 /dev/$d /mnt/data$i; then mounts="$mounts /mnt/data$i"; else log "mount /dev/$d failed"; fi
+  i=$((i + 1))
+done
+
+# guest-shutdown makes qemu-ga exec /sbin/shutdown, which busybox lacks; flush the
+# data disks ourselves and cut power (poweroff -f: there is no init to signal).
+cat > /sbin/shutdown <<'EOF'
+#!/bin/sh
+killall ferry-workload 2>/dev/null
+sync
+for m in /mnt/data*; do mount -o remount,ro "$m" 2>/dev/null; done
+case " $* " in *" -r "*) reboot -f ;; *) poweroff -f ;; esac
+EOF
+chmod 755 /sbin/shutdown
+
+# The port name arrives from the host over the virtio control queue, so it can lag
+# the device node by a moment: poll for up to ~5 s.
+port=
+n=0
+while [ -z "$port" ] && [ $n -lt 50 ]; do
+  for p in /sys/class/virtio-ports/*; do
+    [ "$(cat "$p/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] && port=/dev/${p##*/}
+  done
+  [ -n "$port" ] || { usleep 100000; n=$((n + 1)); }
+done
+
+if [ -n "$port" ]; then
+  qemu-ga -m virtio-serial -p "$port" -d -f /run/qemu-ga.pid -t /run/qemu-ga -l /dev/console \
+    || log "qemu-ga failed to start"
+  # -d returns before the agent opens its channel; READY should mean "listening".
+  pid=$(cat /run/qemu-ga.pid 2>/dev/null)
+  n=0
+  until ls -l /proc/$pid/fd 2>/dev/null | grep -q "$port" || [ $n -ge 50 ]; do usleep 100000; n=$((n + 1)); done
+else
+  log "no virtio port named org.qemu.guest_agent.0; agent not started"
+fi
+echo FERRY-GUEST-READY
+
+if [ "$workload" != 0 ]; then
+  for m in $mounts; do ferry-workload "$m" </dev/null & done
+fi
+
+while :; do sleep 3600; done
