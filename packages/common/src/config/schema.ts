@@ -18,7 +18,8 @@ export interface Field<T> {
   readonly fallback?: { value: T | undefined };
 }
 
-type Infer<F> = F extends Field<infer T> ? T : never;
+/** The parsed type of a field. */
+export type Infer<F> = F extends Field<infer T> ? T : never;
 type Shape = Record<string, Field<unknown>>;
 type OptionalKeys<S extends Shape> = {
   [K in keyof S]: S[K]["fallback"] extends { value: infer V }

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import {
+  createClient,
+  isFerryError,
+  MoverState,
+  OperatorService,
+  toFerryError,
+  Transport,
+  VmPowerState,
+} from "@ferry/common";
+import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
+import { startCoordinator } from "../coordinator.js";
+import { parseArgs } from "./args.js";
+import { formatBytes, renderTable } from "./table.js";
+import { parseConfig } from "@ferry/common";
+
+const USAGE = `usage: ferry <command> [options]
+
+commands:
+  coordinator [--config FILE]   run the coordinator (gRPC API for movers and operators)
+  movers                        list registered movers
+  vms [--tag TAG]               list VMs the movers report
+
+options:
+  --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
+  --json               machine-readable output
+`;
+
+const enumName = (value: number, names: Record<number, string>) => names[value] ?? "unknown";
+const STATE = { [MoverState.UP]: "up", [MoverState.DOWN]: "down" };
+const TRANSPORT = { [Transport.HOTADD]: "hotadd", [Transport.NBD]: "nbd" };
+const POWER = { [VmPowerState.RUNNING]: "running", [VmPowerState.PAUSED]: "paused", [VmPowerState.STOPPED]: "stopped" };
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(
+    json ? `${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2)}\n` : `${text()}\n`,
+  );
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, { boolean: ["json", "help"], valued: ["server", "config", "tag"] });
+  const [command] = args.positionals;
+  if (!command || args.flags.has("help")) {
+    process.stdout.write(USAGE);
+    if (!command && !args.flags.has("help")) process.exitCode = 2;
+    return;
+  }
+  const json = args.flags.has("json");
+  const server = String(args.flags.get("server") ?? process.env.FERRY_SERVER ?? "127.0.0.1:7100");
+  const signal = AbortSignal.timeout(30_000);
+  switch (command) {
+    case "coordinator": {
+      const file = args.flags.get("config");
+      const config =
+        typeof file === "string" ? await loadCoordinatorConfig(file) : parseConfig(coordinatorConfigSchema, {}, "defaults");
+      const coordinator = await startCoordinator(config);
+      const stop = () => void coordinator.close();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      return;
+    }
+    case "movers": {
+      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000 });
+      const { movers } = await client.listMovers({}, { signal });
+      print(json, movers, () =>
+        movers.length === 0
+          ? "no movers registered"
+          : renderTable(
+              ["ID", "STATE", "ADDRESS", "HOST", "DATASTORES", "TRANSPORTS", "SLOTS", "RUNNING", "LAST HEARTBEAT"],
+              movers.map((m) => [
+                m.id,
+                enumName(m.state, STATE),
+                m.address,
+                m.hostId,
+                m.datastoreIds.join(",") || "-",
+                m.transports.map((t) => enumName(t, TRANSPORT)).join(",") || "-",
+                String(m.taskSlots),
+                String(m.metrics?.runningTasks ?? 0),
+                m.lastHeartbeatAt ? timestampDate(m.lastHeartbeatAt).toISOString() : "-",
+              ]),
+            ),
+      );
+      return;
+    }
+    case "vms": {
+      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000 });
+      const tag = args.flags.get("tag");
+      const res = await client.listVms({ tags: typeof tag === "string" ? [tag] : [] }, { signal });
+      print(json, res.vms, () =>
+        res.vms.length === 0
+          ? "no VMs known"
+          : renderTable(
+              ["ID", "NAME", "HOST", "POWER", "DISKS", "TAGS"],
+              res.vms.map((vm) => [
+                vm.id,
+                vm.name,
+                vm.hostId,
+                enumName(vm.powerState, POWER),
+                vm.disks.map((d) => `${d.id}:${formatBytes(d.sizeBytes)}@${d.datastoreId || "?"}`).join(" ") || "-",
+                vm.tags.join(",") || "-",
+              ]),
+            ),
+      );
+      return;
+    }
+    default:
+      throw new Error(`unknown command "${command}" (see ferry --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const fe = toFerryError(err);
+  const hint = isFerryError(err) && err.code === "UNAVAILABLE" ? " (is the coordinator running? see --server)" : "";
+  process.stderr.write(`ferry: ${fe.message}${hint}\n`);
+  process.exitCode = 1;
+});

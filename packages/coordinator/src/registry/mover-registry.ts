@@ -1,0 +1,101 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type Datastore,
+  DatastoreSchema,
+  FerryError,
+  type Host,
+  HostSchema,
+  type Mover,
+  type MoverMetrics,
+  MoverSchema,
+  MoverState,
+  type RegisterRequestSchema,
+  type Vm,
+  VmSchema,
+} from "@ferry/common";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+
+/** Options of {@link createMoverRegistry}. */
+export interface MoverRegistryOptions {
+  /** Heartbeat interval movers are told to keep, milliseconds. */
+  heartbeatIntervalMs: number;
+  /** Missed intervals before a mover is marked down. Default 3. */
+  missedBeatsAllowed?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Movers and the inventory they report. Holds no timers: call `sweep` to age movers. */
+export interface MoverRegistry {
+  readonly heartbeatIntervalMs: number;
+  register(request: MessageInitShape<typeof RegisterRequestSchema>): void;
+  /** Records a heartbeat; false when the mover is unknown and must register. */
+  heartbeat(moverId: string, metrics: MoverMetrics | undefined): boolean;
+  /** Marks movers down that missed too many heartbeats; returns the ids newly down. */
+  sweep(): string[];
+  movers(): Mover[];
+  vms(): Vm[];
+  hosts(): Host[];
+  datastores(): Datastore[];
+}
+
+interface Entry {
+  mover: Mover;
+  lastBeatMs: number;
+  host?: Host;
+  datastores: Datastore[];
+  vms: Vm[];
+}
+
+/** Creates an in-memory registry (the SQLite catalog arrives with issue 4). */
+export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistry {
+  const now = options.now ?? Date.now;
+  const allowed = options.missedBeatsAllowed ?? 3;
+  const entries = new Map<string, Entry>();
+  const up = () => [...entries.values()].filter((e) => e.mover.state === MoverState.UP);
+  // One record per id; movers that are up win over stale ones.
+  const dedupe = <T extends { id: string }>(items: T[]) => [...new Map(items.map((i) => [i.id, i])).values()];
+
+  return {
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
+    register(request) {
+      const mover = create(MoverSchema, request.mover ?? {});
+      if (!mover.id) throw new FerryError("INVALID_ARGUMENT", "register: mover.id is required");
+      if (!mover.address) throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no address`);
+      if (!mover.hostId) throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no host id`);
+      mover.state = MoverState.UP;
+      mover.lastHeartbeatAt = timestampFromMs(now());
+      entries.set(mover.id, {
+        mover,
+        lastBeatMs: now(),
+        ...(request.host ? { host: create(HostSchema, request.host) } : {}),
+        datastores: (request.datastores ?? []).map((d) => create(DatastoreSchema, d)),
+        vms: (request.vms ?? []).map((v) => create(VmSchema, v)),
+      });
+    },
+    heartbeat(moverId, metrics) {
+      const entry = entries.get(moverId);
+      if (!entry) return false;
+      entry.lastBeatMs = now();
+      entry.mover.lastHeartbeatAt = timestampFromMs(entry.lastBeatMs);
+      entry.mover.state = MoverState.UP;
+      if (metrics) entry.mover.metrics = metrics;
+      return true;
+    },
+    sweep() {
+      const limit = now() - allowed * options.heartbeatIntervalMs;
+      const down: string[] = [];
+      for (const entry of entries.values()) {
+        if (entry.mover.state === MoverState.UP && entry.lastBeatMs < limit) {
+          entry.mover.state = MoverState.DOWN;
+          down.push(entry.mover.id);
+        }
+      }
+      return down;
+    },
+    movers: () => [...entries.values()].map((e) => e.mover).sort((a, b) => a.id.localeCompare(b.id)),
+    vms: () => dedupe(up().flatMap((e) => e.vms)),
+    hosts: () => dedupe(up().flatMap((e) => (e.host ? [e.host] : []))),
+    datastores: () => dedupe(up().flatMap((e) => e.datastores)),
+  };
+}

@@ -1,0 +1,65 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type Client,
+  type Logger,
+  MoverRegistryService,
+  type RegisterRequestSchema,
+  sleep,
+  toFerryError,
+} from "@ferry/common";
+import { sampleMetrics } from "./metrics.js";
+
+/** Options of {@link runRegistration}. */
+export interface RegistrationOptions {
+  registry: Client<typeof MoverRegistryService>;
+  /** Builds a fresh registration (inventory is re-read on each registration). */
+  describe: (signal: AbortSignal) => Promise<MessageInitShape<typeof RegisterRequestSchema>>;
+  runningTaskIds: () => string[];
+  logger: Logger;
+  signal: AbortSignal;
+  /** Called after every successful register; must not block. */
+  onRegistered?: () => void;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Registers with the coordinator and heartbeats until `signal` aborts. A
+ * coordinator that is down or forgot the mover is retried with backoff and
+ * registered with again; this loop never throws except on abort.
+ */
+export async function runRegistration(options: RegistrationOptions): Promise<void> {
+  const { registry, logger, signal } = options;
+  let backoffMs = 250;
+  while (!signal.aborted) {
+    try {
+      const request = await options.describe(signal);
+      const moverId = request.mover?.id ?? "";
+      const reply = await registry.register(request, { signal, timeoutMs: 10_000 });
+      const intervalMs = Math.max(100, reply.heartbeatIntervalMs || 5000);
+      logger.info("registered with the coordinator", { heartbeatIntervalMs: intervalMs, vms: request.vms?.length ?? 0 });
+      options.onRegistered?.();
+      backoffMs = 250;
+      for (;;) {
+        await sleep(intervalMs, signal);
+        const running = options.runningTaskIds();
+        const beat = await registry.heartbeat(
+          { moverId, metrics: sampleMetrics(running.length), runningTaskIds: running },
+          { signal, timeoutMs: intervalMs * 2 },
+        );
+        if (!beat.known) {
+          logger.warn("the coordinator does not know this mover; registering again");
+          break;
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      const fe = toFerryError(err);
+      // Refusals are kept trying too (an operator may fix the coordinator side), but louder.
+      if (fe.retryable) logger.warn("coordinator unreachable; retrying", { err: fe, retryInMs: backoffMs });
+      else logger.error("registration refused; retrying", { err: fe, retryInMs: backoffMs });
+      await sleep(backoffMs, signal).catch(() => undefined);
+      backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
+    }
+  }
+}

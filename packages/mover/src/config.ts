@@ -1,0 +1,43 @@
+import { loadConfigFile, schema } from "@ferry/common";
+
+const { array, number, object, oneOf, string } = schema;
+
+const hostPort = { pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" };
+
+/** The mover's configuration file (JSON). Unknown keys are errors. */
+export const moverConfigSchema = object({
+  /** Stable mover id, unique in the estate. */
+  id: string({ nonEmpty: true, pattern: /^[A-Za-z0-9_-]+$/, hint: "letters, digits, _ and -" }),
+  /** Where the MoverService listens. */
+  listen: string(hostPort).default("127.0.0.1:0"),
+  /** Address the coordinator dials back; default: the bound listen address. */
+  advertise: string(hostPort).optional(),
+  /** The coordinator's gRPC address. */
+  coordinator: string(hostPort),
+  /** NATS server URL for progress events. */
+  nats: string({ pattern: /^nats:\/\/.+/, hint: "nats://host:port" }).optional(),
+  host: object({
+    id: string({ nonEmpty: true }),
+    name: string().optional(),
+  }),
+  datastores: array(
+    object({
+      id: string({ nonEmpty: true }),
+      name: string().optional(),
+      path: string({ nonEmpty: true }),
+    }),
+  ).default([]),
+  /** Inventory file listing this host's VMs and their sockets. */
+  inventory: string({ nonEmpty: true }).optional(),
+  slots: number({ integer: true, min: 1, max: 256 }).default(2),
+  transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),
+  logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
+});
+
+/** Parsed mover configuration. */
+export type MoverConfig = schema.Infer<typeof moverConfigSchema>;
+
+/** Reads and validates a mover configuration file. */
+export function loadMoverConfig(path: string, signal?: AbortSignal): Promise<MoverConfig> {
+  return loadConfigFile(moverConfigSchema, path, signal);
+}

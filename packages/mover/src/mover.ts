@@ -1,0 +1,120 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  createClient,
+  createLogger,
+  type Datastore,
+  DatastoreSchema,
+  type Logger,
+  MoverRegistryService,
+  MoverSchema,
+  MoverService,
+  MoverState,
+  bindService,
+  startGrpcServer,
+  Transport,
+  type Vm,
+} from "@ferry/common";
+import { runRegistration } from "./agent/registration.js";
+import type { MoverConfig } from "./config.js";
+import { describeVm } from "./inventory/describe-vm.js";
+import { loadInventoryFile } from "./inventory/inventory-file.js";
+import { createMoverService } from "./service/mover-service.js";
+
+/** Version reported to the coordinator. */
+export const MOVER_VERSION = "0.1.0";
+
+/** A running mover agent. Disposing it stops serving and deregisters nothing (heartbeats just stop). */
+export interface Mover extends AsyncDisposable {
+  readonly id: string;
+  /** Address of its MoverService. */
+  readonly address: string;
+  /** Resolves once the first registration with the coordinator succeeded. */
+  readonly registered: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startMover}. */
+export interface StartMoverOptions {
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+function transportsOf(config: MoverConfig): Transport[] {
+  return config.transports.map((t) => (t === "hotadd" ? Transport.HOTADD : Transport.NBD));
+}
+
+/** Starts the MoverService and the registration loop. */
+export async function startMover(config: MoverConfig, options: StartMoverOptions = {}): Promise<Mover> {
+  const logger = (options.logger ?? createLogger({ name: "mover", level: config.logLevel })).child({ moverId: config.id });
+  const stop = new AbortController();
+  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  const datastores: Datastore[] = config.datastores.map((d) =>
+    create(DatastoreSchema, { id: d.id, name: d.name ?? d.id, path: d.path }),
+  );
+
+  let address = "";
+  const moverInfo = () =>
+    create(MoverSchema, {
+      id: config.id,
+      address,
+      hostId: config.host.id,
+      datastoreIds: datastores.map((d) => d.id),
+      transports: transportsOf(config),
+      taskSlots: config.slots,
+      state: MoverState.UP,
+      version: MOVER_VERSION,
+    });
+  const host = { id: config.host.id, name: config.host.name ?? config.host.id, datastoreIds: datastores.map((d) => d.id) };
+
+  // Inventory is read anew each time: VMs come and go between registrations.
+  const listVms = async (signal: AbortSignal): Promise<Vm[]> => {
+    if (!config.inventory) return [];
+    const file = await loadInventoryFile(config.inventory, signal);
+    const described = await Promise.all(file.vms.map((e) => describeVm(e, config.host.id, datastores, signal)));
+    for (const d of described) {
+      if (d.error) logger.warn("VM monitor did not answer", { vm: d.vm.name, err: d.error });
+    }
+    return described.map((d) => d.vm);
+  };
+
+  const server = await startGrpcServer({
+    address: config.listen,
+    services: [
+      bindService(
+        MoverService,
+        createMoverService({
+          describe: async (signal) => ({ mover: moverInfo(), host, datastores, vms: await listVms(signal) }),
+        }),
+      ),
+    ],
+  });
+  address = config.advertise ?? server.address;
+  logger.info("mover service listening", { address });
+
+  const registry = createClient(MoverRegistryService, config.coordinator);
+  let markRegistered: () => void = () => undefined;
+  const registered = new Promise<void>((resolve) => {
+    markRegistered = resolve;
+  });
+  const loop = runRegistration({
+    registry,
+    logger,
+    signal: stop.signal,
+    runningTaskIds: () => [],
+    onRegistered: () => markRegistered(),
+    describe: async (signal) => ({ mover: moverInfo(), host, datastores, vms: await listVms(signal) }),
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      stop.abort();
+      await loop;
+      registry.close();
+      await server.close();
+      logger.info("mover stopped");
+    })();
+    return closing;
+  };
+  return { id: config.id, address, registered, close, [Symbol.asyncDispose]: close };
+}
