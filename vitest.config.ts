@@ -4,6 +4,8 @@ import { defineConfig } from "vitest/config";
 // QEMU VMs, nats-server and friends in test/.
 export default defineConfig({
   test: {
+    // Lab files boot their own VMs under TCG; on two cores run files one at a time.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -18,8 +20,6 @@ export default defineConfig({
           include: ["test/src/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          // Each file boots its own VMs; two cores cannot run many at once.
-          fileParallelism: false,
         },
       },
     ],

@@ -16,6 +16,9 @@ export const coordinatorConfigSchema = object({
 export type CoordinatorConfig = schema.Infer<typeof coordinatorConfigSchema>;
 
 /** Reads and validates a coordinator configuration file. */
-export function loadCoordinatorConfig(path: string, signal?: AbortSignal): Promise<CoordinatorConfig> {
+export function loadCoordinatorConfig(
+  path: string,
+  signal?: AbortSignal,
+): Promise<CoordinatorConfig> {
   return loadConfigFile(coordinatorConfigSchema, path, signal);
 }

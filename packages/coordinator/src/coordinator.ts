@@ -20,7 +20,10 @@ export interface Coordinator extends AsyncDisposable {
 }
 
 /** Starts the coordinator's gRPC API and its mover liveness sweep. */
-export async function startCoordinator(config: CoordinatorConfig, options: { logger?: Logger } = {}): Promise<Coordinator> {
+export async function startCoordinator(
+  config: CoordinatorConfig,
+  options: { logger?: Logger } = {},
+): Promise<Coordinator> {
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
   const registry = createMoverRegistry({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   const server = await startGrpcServer({
@@ -32,7 +35,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: { log
   });
   // The registry is pure; time lives here.
   const sweeper = setInterval(() => {
-    for (const id of registry.sweep()) logger.warn("mover missed its heartbeats; marked down", { moverId: id });
+    for (const id of registry.sweep())
+      logger.warn("mover missed its heartbeats; marked down", { moverId: id });
   }, config.heartbeatIntervalMs);
   logger.info("coordinator listening", { address: server.address });
   let closing: Promise<void> | undefined;

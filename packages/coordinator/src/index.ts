@@ -1,5 +1,13 @@
 // Public surface of @ferry/coordinator.
 
-export { type CoordinatorConfig, coordinatorConfigSchema, loadCoordinatorConfig } from "./config.js";
+export {
+  type CoordinatorConfig,
+  coordinatorConfigSchema,
+  loadCoordinatorConfig,
+} from "./config.js";
 export { type Coordinator, startCoordinator } from "./coordinator.js";
-export { createMoverRegistry, type MoverRegistry, type MoverRegistryOptions } from "./registry/mover-registry.js";
+export {
+  createMoverRegistry,
+  type MoverRegistry,
+  type MoverRegistryOptions,
+} from "./registry/mover-registry.js";

@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import {
+  bindService,
   createClient,
   createLogger,
   type Datastore,
@@ -9,7 +10,6 @@ import {
   MoverSchema,
   MoverService,
   MoverState,
-  bindService,
   startGrpcServer,
   Transport,
   type Vm,
@@ -44,8 +44,13 @@ function transportsOf(config: MoverConfig): Transport[] {
 }
 
 /** Starts the MoverService and the registration loop. */
-export async function startMover(config: MoverConfig, options: StartMoverOptions = {}): Promise<Mover> {
-  const logger = (options.logger ?? createLogger({ name: "mover", level: config.logLevel })).child({ moverId: config.id });
+export async function startMover(
+  config: MoverConfig,
+  options: StartMoverOptions = {},
+): Promise<Mover> {
+  const logger = (options.logger ?? createLogger({ name: "mover", level: config.logLevel })).child({
+    moverId: config.id,
+  });
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   const datastores: Datastore[] = config.datastores.map((d) =>
@@ -64,13 +69,19 @@ export async function startMover(config: MoverConfig, options: StartMoverOptions
       state: MoverState.UP,
       version: MOVER_VERSION,
     });
-  const host = { id: config.host.id, name: config.host.name ?? config.host.id, datastoreIds: datastores.map((d) => d.id) };
+  const host = {
+    id: config.host.id,
+    name: config.host.name ?? config.host.id,
+    datastoreIds: datastores.map((d) => d.id),
+  };
 
   // Inventory is read anew each time: VMs come and go between registrations.
   const listVms = async (signal: AbortSignal): Promise<Vm[]> => {
     if (!config.inventory) return [];
     const file = await loadInventoryFile(config.inventory, signal);
-    const described = await Promise.all(file.vms.map((e) => describeVm(e, config.host.id, datastores, signal)));
+    const described = await Promise.all(
+      file.vms.map((e) => describeVm(e, config.host.id, datastores, signal)),
+    );
     for (const d of described) {
       if (d.error) logger.warn("VM monitor did not answer", { vm: d.vm.name, err: d.error });
     }
@@ -83,7 +94,12 @@ export async function startMover(config: MoverConfig, options: StartMoverOptions
       bindService(
         MoverService,
         createMoverService({
-          describe: async (signal) => ({ mover: moverInfo(), host, datastores, vms: await listVms(signal) }),
+          describe: async (signal) => ({
+            mover: moverInfo(),
+            host,
+            datastores,
+            vms: await listVms(signal),
+          }),
         }),
       ),
     ],
@@ -102,7 +118,12 @@ export async function startMover(config: MoverConfig, options: StartMoverOptions
     signal: stop.signal,
     runningTaskIds: () => [],
     onRegistered: () => markRegistered(),
-    describe: async (signal) => ({ mover: moverInfo(), host, datastores, vms: await listVms(signal) }),
+    describe: async (signal) => ({
+      mover: moverInfo(),
+      host,
+      datastores,
+      vms: await listVms(signal),
+    }),
   });
 
   let closing: Promise<void> | undefined;

@@ -45,7 +45,8 @@ fp=$(apt_fp)
 if [[ -f $out/.apt-memo && $(head -n1 "$out/.apt-memo") == "$fp" ]]; then
   { read -r _; read -r kpkg kver; read -r qver; } <"$out/.apt-memo"
 else
-  resolve || { apt-get -qq update >&2 && resolve; } ||
+  resolve || { echo "build-guest: apt-cache cannot resolve packages; running apt-get update" >&2
+               apt-get -qq update >&2 && resolve; } ||
     die "apt-cache cannot resolve linux-image-cloud-amd64 / qemu-guest-agent (apt-get update?)"
   printf '%s\n%s %s\n%s\n' "$(apt_fp)" "$kpkg" "$kver" "$qver" >"$out/.apt-memo"
 fi
@@ -75,6 +76,7 @@ r=$work/root
 abi=${kpkg#linux-image-}
 cp "$work/x/boot/vmlinuz-$abi" "$work/vmlinuz"
 mods=$work/x/lib/modules/$abi
+[[ -d $mods ]] || mods=$work/x/usr/lib/modules/$abi   # newer Debian: modules under /usr
 mkdir -p "$r/lib/modules"
 n=10
 for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console; do
@@ -128,7 +130,7 @@ for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 done
 
 # --- pack
-(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 -n >"$work/initrd.img"
+(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -n >"$work/initrd.img"
 stamp >"$work/stamp"
 printf '%s\n%s %s\n%s\n' "$(apt_fp)" "$kpkg" "$kver" "$qver" >"$out/.apt-memo"
 rm -f "$out/stamp"

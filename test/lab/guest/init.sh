@@ -51,10 +51,15 @@ done
 if [ -n "$port" ]; then
   qemu-ga -m virtio-serial -p "$port" -d -f /run/qemu-ga.pid -t /run/qemu-ga -l /dev/console \
     || log "qemu-ga failed to start"
-  # -d returns before the agent opens its channel; READY should mean "listening".
-  pid=$(cat /run/qemu-ga.pid 2>/dev/null)
+  # -d returns before the daemon has written its pidfile or opened the port, and
+  # READY should mean "listening": wait (up to ~5 s) until it holds the port open.
   n=0
-  until ls -l /proc/$pid/fd 2>/dev/null | grep -q "$port" || [ $n -ge 50 ]; do usleep 100000; n=$((n + 1)); done
+  until [ $n -ge 50 ]; do
+    pid=$(cat /run/qemu-ga.pid 2>/dev/null)
+    [ -n "$pid" ] && ls -l /proc/$pid/fd 2>/dev/null | grep -q "$port" && break
+    usleep 100000; n=$((n + 1))
+  done
+  [ $n -lt 50 ] || log "qemu-ga has not opened $port yet"
 else
   log "no virtio port named org.qemu.guest_agent.0; agent not started"
 fi

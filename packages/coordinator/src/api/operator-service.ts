@@ -7,7 +7,9 @@ const notYet = (what: string) => async () => {
 };
 
 /** The operator API handlers. */
-export function createOperatorService(registry: MoverRegistry): ServiceImpl<typeof OperatorService> {
+export function createOperatorService(
+  registry: MoverRegistry,
+): ServiceImpl<typeof OperatorService> {
   return {
     listMovers: async () => ({ movers: registry.movers() }),
     listVms: async (req) => ({
@@ -23,7 +25,10 @@ export function createOperatorService(registry: MoverRegistry): ServiceImpl<type
     getJob: notYet("showing a job"),
     // biome-ignore lint/correctness/useYield: fails before the first message on purpose
     watchJob: async function* () {
-      throw new FerryError("UNIMPLEMENTED", "watching jobs is not available in this coordinator yet");
+      throw new FerryError(
+        "UNIMPLEMENTED",
+        "watching jobs is not available in this coordinator yet",
+      );
     },
     listRestorePoints: notYet("listing restore points"),
     restore: notYet("restoring"),

@@ -10,7 +10,10 @@ export interface ParsedArgs {
  * Parses `argv` against the flags a command accepts; `valued` flags take the
  * next word. An unknown flag fails with INVALID_ARGUMENT naming it.
  */
-export function parseArgs(argv: readonly string[], known: { boolean: string[]; valued: string[] }): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  known: { boolean: string[]; valued: string[] },
+): ParsedArgs {
   const positionals: string[] = [];
   const flags = new Map<string, string | true>();
   for (let i = 0; i < argv.length; i++) {

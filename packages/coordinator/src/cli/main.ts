@@ -5,15 +5,15 @@ import {
   isFerryError,
   MoverState,
   OperatorService,
-  toFerryError,
+  parseConfig,
   Transport,
+  toFerryError,
   VmPowerState,
 } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
 import { parseArgs } from "./args.js";
 import { formatBytes, renderTable } from "./table.js";
-import { parseConfig } from "@ferry/common";
 
 const USAGE = `usage: ferry <command> [options]
 
@@ -30,11 +30,17 @@ options:
 const enumName = (value: number, names: Record<number, string>) => names[value] ?? "unknown";
 const STATE = { [MoverState.UP]: "up", [MoverState.DOWN]: "down" };
 const TRANSPORT = { [Transport.HOTADD]: "hotadd", [Transport.NBD]: "nbd" };
-const POWER = { [VmPowerState.RUNNING]: "running", [VmPowerState.PAUSED]: "paused", [VmPowerState.STOPPED]: "stopped" };
+const POWER = {
+  [VmPowerState.RUNNING]: "running",
+  [VmPowerState.PAUSED]: "paused",
+  [VmPowerState.STOPPED]: "stopped",
+};
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(
-    json ? `${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2)}\n` : `${text()}\n`,
+    json
+      ? `${JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2)}\n`
+      : `${text()}\n`,
   );
 }
 
@@ -53,7 +59,9 @@ async function main(argv: string[]): Promise<void> {
     case "coordinator": {
       const file = args.flags.get("config");
       const config =
-        typeof file === "string" ? await loadCoordinatorConfig(file) : parseConfig(coordinatorConfigSchema, {}, "defaults");
+        typeof file === "string"
+          ? await loadCoordinatorConfig(file)
+          : parseConfig(coordinatorConfigSchema, {}, "defaults");
       const coordinator = await startCoordinator(config);
       const stop = () => void coordinator.close();
       process.once("SIGINT", stop);
@@ -67,7 +75,17 @@ async function main(argv: string[]): Promise<void> {
         movers.length === 0
           ? "no movers registered"
           : renderTable(
-              ["ID", "STATE", "ADDRESS", "HOST", "DATASTORES", "TRANSPORTS", "SLOTS", "RUNNING", "LAST HEARTBEAT"],
+              [
+                "ID",
+                "STATE",
+                "ADDRESS",
+                "HOST",
+                "DATASTORES",
+                "TRANSPORTS",
+                "SLOTS",
+                "RUNNING",
+                "LAST HEARTBEAT",
+              ],
               movers.map((m) => [
                 m.id,
                 enumName(m.state, STATE),
@@ -97,7 +115,9 @@ async function main(argv: string[]): Promise<void> {
                 vm.name,
                 vm.hostId,
                 enumName(vm.powerState, POWER),
-                vm.disks.map((d) => `${d.id}:${formatBytes(d.sizeBytes)}@${d.datastoreId || "?"}`).join(" ") || "-",
+                vm.disks
+                  .map((d) => `${d.id}:${formatBytes(d.sizeBytes)}@${d.datastoreId || "?"}`)
+                  .join(" ") || "-",
                 vm.tags.join(",") || "-",
               ]),
             ),
@@ -111,7 +131,10 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   const fe = toFerryError(err);
-  const hint = isFerryError(err) && err.code === "UNAVAILABLE" ? " (is the coordinator running? see --server)" : "";
+  const hint =
+    isFerryError(err) && err.code === "UNAVAILABLE"
+      ? " (is the coordinator running? see --server)"
+      : "";
   process.stderr.write(`ferry: ${fe.message}${hint}\n`);
   process.exitCode = 1;
 });

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { MoverState, Transport } from "@ferry/common";
+import { describe, expect, it } from "vitest";
 import { createMoverRegistry } from "./mover-registry.js";
 
 function setup() {
@@ -10,7 +10,13 @@ function setup() {
   };
   const register = (id: string, vmIds: string[]) =>
     registry.register({
-      mover: { id, address: `127.0.0.1:${id.length}`, hostId: "h1", transports: [Transport.HOTADD], taskSlots: 2 },
+      mover: {
+        id,
+        address: `127.0.0.1:${id.length}`,
+        hostId: "h1",
+        transports: [Transport.HOTADD],
+        taskSlots: 2,
+      },
       host: { id: "h1", name: "host one" },
       datastores: [{ id: "ds1", path: "/ds1" }],
       vms: vmIds.map((v) => ({ id: v, name: v, hostId: "h1" })),
@@ -47,7 +53,9 @@ describe("mover registry", () => {
   it("asks an unknown mover to register and rejects registrations without identity", () => {
     const { registry } = setup();
     expect(registry.heartbeat("ghost", undefined)).toBe(false);
-    expect(() => registry.register({ mover: { id: "m1", hostId: "h1" } })).toThrow(/gave no address/);
+    expect(() => registry.register({ mover: { id: "m1", hostId: "h1" } })).toThrow(
+      /gave no address/,
+    );
     expect(() => registry.register({})).toThrow(/mover.id is required/);
   });
 });

@@ -1,4 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Datastore,
   DatastoreSchema,
@@ -13,7 +14,6 @@ import {
   type Vm,
   VmSchema,
 } from "@ferry/common";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 
 /** Options of {@link createMoverRegistry}. */
 export interface MoverRegistryOptions {
@@ -54,15 +54,19 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
   const entries = new Map<string, Entry>();
   const up = () => [...entries.values()].filter((e) => e.mover.state === MoverState.UP);
   // One record per id; movers that are up win over stale ones.
-  const dedupe = <T extends { id: string }>(items: T[]) => [...new Map(items.map((i) => [i.id, i])).values()];
+  const dedupe = <T extends { id: string }>(items: T[]) => [
+    ...new Map(items.map((i) => [i.id, i])).values(),
+  ];
 
   return {
     heartbeatIntervalMs: options.heartbeatIntervalMs,
     register(request) {
       const mover = create(MoverSchema, request.mover ?? {});
       if (!mover.id) throw new FerryError("INVALID_ARGUMENT", "register: mover.id is required");
-      if (!mover.address) throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no address`);
-      if (!mover.hostId) throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no host id`);
+      if (!mover.address)
+        throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no address`);
+      if (!mover.hostId)
+        throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no host id`);
       mover.state = MoverState.UP;
       mover.lastHeartbeatAt = timestampFromMs(now());
       entries.set(mover.id, {
@@ -93,7 +97,8 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
       }
       return down;
     },
-    movers: () => [...entries.values()].map((e) => e.mover).sort((a, b) => a.id.localeCompare(b.id)),
+    movers: () =>
+      [...entries.values()].map((e) => e.mover).sort((a, b) => a.id.localeCompare(b.id)),
     vms: () => dedupe(up().flatMap((e) => e.vms)),
     hosts: () => dedupe(up().flatMap((e) => (e.host ? [e.host] : []))),
     datastores: () => dedupe(up().flatMap((e) => e.datastores)),

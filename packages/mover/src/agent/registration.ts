@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type Client,
   type Logger,
-  MoverRegistryService,
+  type MoverRegistryService,
   type RegisterRequestSchema,
   sleep,
   toFerryError,
@@ -37,7 +37,10 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
       const moverId = request.mover?.id ?? "";
       const reply = await registry.register(request, { signal, timeoutMs: 10_000 });
       const intervalMs = Math.max(100, reply.heartbeatIntervalMs || 5000);
-      logger.info("registered with the coordinator", { heartbeatIntervalMs: intervalMs, vms: request.vms?.length ?? 0 });
+      logger.info("registered with the coordinator", {
+        heartbeatIntervalMs: intervalMs,
+        vms: request.vms?.length ?? 0,
+      });
       options.onRegistered?.();
       backoffMs = 250;
       for (;;) {
@@ -56,7 +59,8 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
       if (signal.aborted) return;
       const fe = toFerryError(err);
       // Refusals are kept trying too (an operator may fix the coordinator side), but louder.
-      if (fe.retryable) logger.warn("coordinator unreachable; retrying", { err: fe, retryInMs: backoffMs });
+      if (fe.retryable)
+        logger.warn("coordinator unreachable; retrying", { err: fe, retryInMs: backoffMs });
       else logger.error("registration refused; retrying", { err: fe, retryInMs: backoffMs });
       await sleep(backoffMs, signal).catch(() => undefined);
       backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);

@@ -16,7 +16,11 @@ export type FreezeStatus = "thawed" | "frozen";
 /** A connection to one VM's QEMU guest agent. Commands run one at a time. */
 export interface GuestAgent extends AsyncDisposable {
   /** Runs an agent command and resolves with its "return" value. */
-  execute<T = unknown>(command: string, args?: Record<string, unknown>, options?: GuestAgentCallOptions): Promise<T>;
+  execute<T = unknown>(
+    command: string,
+    args?: Record<string, unknown>,
+    options?: GuestAgentCallOptions,
+  ): Promise<T>;
   /** Resolves when the agent answers guest-ping. */
   ping(options?: GuestAgentCallOptions): Promise<void>;
   /** Freezes the guest's filesystems; resolves with how many were frozen. */
@@ -71,15 +75,30 @@ class Agent implements GuestAgent {
     socket.onClose = (err) => this.#waiter?.(err);
   }
 
-  execute<T>(command: string, args?: Record<string, unknown>, options: GuestAgentCallOptions = {}): Promise<T> {
+  execute<T>(
+    command: string,
+    args?: Record<string, unknown>,
+    options: GuestAgentCallOptions = {},
+  ): Promise<T> {
     const run = async () => {
-      using deadline = withDeadline(options.signal, options.timeoutMs ?? this.#timeoutMs, `guest agent ${command}`);
+      using deadline = withDeadline(
+        options.signal,
+        options.timeoutMs ?? this.#timeoutMs,
+        `guest agent ${command}`,
+      );
       try {
         if (this.#needsSync) await this.#sync(deadline.signal);
-        const reply = await this.#request({ execute: command, ...(args ? { arguments: args } : {}) }, deadline.signal);
+        const reply = await this.#request(
+          { execute: command, ...(args ? { arguments: args } : {}) },
+          deadline.signal,
+        );
         return this.#result(command, reply) as T;
       } catch (err) {
-        if (!(err instanceof FerryError) || err.code === "DEADLINE_EXCEEDED" || err.code === "CANCELLED") {
+        if (
+          !(err instanceof FerryError) ||
+          err.code === "DEADLINE_EXCEEDED" ||
+          err.code === "CANCELLED"
+        ) {
           this.#needsSync = true;
         }
         throw err;
@@ -104,7 +123,10 @@ class Agent implements GuestAgent {
     this.#needsSync = false;
   }
 
-  async #request(message: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async #request(
+    message: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>> {
     this.#socket.send(message);
     for (;;) {
       const item = await this.#next(signal, String(message.execute));
@@ -116,7 +138,9 @@ class Agent implements GuestAgent {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(signal, `guest agent ${what}`));
       if (this.#socket.closed) {
-        return reject(new FerryError("CONNECTION_CLOSED", `guest agent connection is closed (${what})`));
+        return reject(
+          new FerryError("CONNECTION_CLOSED", `guest agent connection is closed (${what})`),
+        );
       }
       const onAbort = () => {
         this.#waiter = undefined;
@@ -136,11 +160,18 @@ class Agent implements GuestAgent {
     if ("return" in reply) return reply.return;
     const error = reply.error as { class?: string; desc?: string } | undefined;
     if (error) {
-      throw new FerryError("GUEST_AGENT_ERROR", `guest agent ${command}: ${error.desc ?? "error"} (${error.class ?? "GenericError"})`, {
-        details: { command, errorClass: error.class },
-      });
+      throw new FerryError(
+        "GUEST_AGENT_ERROR",
+        `guest agent ${command}: ${error.desc ?? "error"} (${error.class ?? "GenericError"})`,
+        {
+          details: { command, errorClass: error.class },
+        },
+      );
     }
-    throw new FerryError("PROTOCOL_ERROR", `guest agent sent a reply to ${command} with neither return nor error`);
+    throw new FerryError(
+      "PROTOCOL_ERROR",
+      `guest agent sent a reply to ${command} with neither return nor error`,
+    );
   }
 
   async ping(options?: GuestAgentCallOptions): Promise<void> {
@@ -158,7 +189,10 @@ class Agent implements GuestAgent {
   async freezeStatus(options?: GuestAgentCallOptions): Promise<FreezeStatus> {
     const status = await this.execute<string>("guest-fsfreeze-status", undefined, options);
     if (status !== "thawed" && status !== "frozen") {
-      throw new FerryError("PROTOCOL_ERROR", `guest agent reported an unknown freeze status ${JSON.stringify(status)}`);
+      throw new FerryError(
+        "PROTOCOL_ERROR",
+        `guest agent reported an unknown freeze status ${JSON.stringify(status)}`,
+      );
     }
     return status;
   }

@@ -67,7 +67,9 @@ export class JsonStreamDecoder {
   #take(tail: Uint8Array, items: JsonStreamItem[]): void {
     this.#pendingBytes += tail.length;
     this.#checkSize();
-    const line = Buffer.concat([...this.#pending, tail]).toString("utf8").trim();
+    const line = Buffer.concat([...this.#pending, tail])
+      .toString("utf8")
+      .trim();
     this.#pending = [];
     this.#pendingBytes = 0;
     if (line.length === 0) return;

@@ -24,11 +24,19 @@ export interface QmpSession extends AsyncDisposable {
    * Runs a command and resolves with its "return" value. A QMP error rejects
    * with QMP_ERROR naming the command, class and description.
    */
-  execute<T = unknown>(command: string, args?: Record<string, unknown>, options?: QmpCallOptions): Promise<T>;
+  execute<T = unknown>(
+    command: string,
+    args?: Record<string, unknown>,
+    options?: QmpCallOptions,
+  ): Promise<T>;
   /** Subscribes to events; returns the unsubscribe function. The listener must not block. */
   onEvent(listener: (event: QmpEvent) => void): () => void;
   /** Resolves with the next event named `name` matching `filter`. */
-  waitForEvent(name: string, filter?: (e: QmpEvent) => boolean, options?: QmpCallOptions): Promise<QmpEvent>;
+  waitForEvent(
+    name: string,
+    filter?: (e: QmpEvent) => boolean,
+    options?: QmpCallOptions,
+  ): Promise<QmpEvent>;
   close(): Promise<void>;
 }
 
@@ -70,7 +78,12 @@ export async function connectQmp(options: ConnectQmpOptions): Promise<QmpSession
   }
 }
 
-function readGreeting(socket: JsonSocket, peer: string, signal: AbortSignal | undefined, timeoutMs: number) {
+function readGreeting(
+  socket: JsonSocket,
+  peer: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+) {
   return new Promise<string>((resolve, reject) => {
     const deadline = withDeadline(signal, timeoutMs, `waiting for the ${peer} greeting`);
     const done = () => {
@@ -88,8 +101,12 @@ function readGreeting(socket: JsonSocket, peer: string, signal: AbortSignal | un
     };
     socket.onItem = (item) => {
       done();
-      const qmp = item.t === "message" ? (item.value.QMP as Record<string, unknown> | undefined) : undefined;
-      if (!qmp) return reject(new FerryError("PROTOCOL_ERROR", `${peer} did not start with a QMP greeting`));
+      const qmp =
+        item.t === "message" ? (item.value.QMP as Record<string, unknown> | undefined) : undefined;
+      if (!qmp)
+        return reject(
+          new FerryError("PROTOCOL_ERROR", `${peer} did not start with a QMP greeting`),
+        );
       const v = (qmp.version as { qemu?: { major: number; minor: number; micro: number } })?.qemu;
       resolve(v ? `${v.major}.${v.minor}.${v.micro}` : "unknown");
     };
@@ -138,22 +155,38 @@ class Session implements QmpSession {
       return;
     }
     this.#pending.delete(id);
-    if ("return" in msg) return pending.resolve(msg.return);
     const error = msg.error as { class?: string; desc?: string } | undefined;
-    if (error) {
-      return pending.reject(
-        new FerryError("QMP_ERROR", `${pending.command}: ${error.desc ?? "error"} (${error.class ?? "GenericError"})`, {
-          details: { command: pending.command, errorClass: error.class },
-        }),
+    if ("return" in msg) pending.resolve(msg.return);
+    else if (error) {
+      pending.reject(
+        new FerryError(
+          "QMP_ERROR",
+          `${pending.command}: ${error.desc ?? "error"} (${error.class ?? "GenericError"})`,
+          { details: { command: pending.command, errorClass: error.class } },
+        ),
+      );
+    } else {
+      pending.reject(
+        new FerryError(
+          "PROTOCOL_ERROR",
+          `${this.#peer} sent a reply with neither return nor error`,
+        ),
       );
     }
-    pending.reject(new FerryError("PROTOCOL_ERROR", `${this.#peer} sent a reply with neither return nor error`));
   }
 
-  execute<T>(command: string, args?: Record<string, unknown>, options: QmpCallOptions = {}): Promise<T> {
+  execute<T>(
+    command: string,
+    args?: Record<string, unknown>,
+    options: QmpCallOptions = {},
+  ): Promise<T> {
     const id = `ferry-${this.#nextId++}`;
     return new Promise<T>((resolve, reject) => {
-      const deadline = withDeadline(options.signal, options.timeoutMs ?? this.#timeoutMs, `QMP ${command}`);
+      const deadline = withDeadline(
+        options.signal,
+        options.timeoutMs ?? this.#timeoutMs,
+        `QMP ${command}`,
+      );
       const cleanup = () => {
         this.#pending.delete(id);
         deadline[Symbol.dispose]();
@@ -176,7 +209,9 @@ class Session implements QmpSession {
         },
       });
       try {
-        this.#socket.send(args ? { execute: command, arguments: args, id } : { execute: command, id });
+        this.#socket.send(
+          args ? { execute: command, arguments: args, id } : { execute: command, id },
+        );
       } catch (err) {
         cleanup();
         reject(err);
@@ -189,9 +224,17 @@ class Session implements QmpSession {
     return () => this.#listeners.delete(listener);
   }
 
-  waitForEvent(name: string, filter?: (e: QmpEvent) => boolean, options: QmpCallOptions = {}): Promise<QmpEvent> {
+  waitForEvent(
+    name: string,
+    filter?: (e: QmpEvent) => boolean,
+    options: QmpCallOptions = {},
+  ): Promise<QmpEvent> {
     return new Promise((resolve, reject) => {
-      const deadline = withDeadline(options.signal, options.timeoutMs ?? this.#timeoutMs, `waiting for QMP event ${name}`);
+      const deadline = withDeadline(
+        options.signal,
+        options.timeoutMs ?? this.#timeoutMs,
+        `waiting for QMP event ${name}`,
+      );
       const stop = () => {
         off();
         deadline[Symbol.dispose]();

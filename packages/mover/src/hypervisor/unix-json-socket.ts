@@ -27,7 +27,11 @@ export interface ConnectJsonSocketOptions {
 /** Connects to a unix socket and decodes JSON objects from it. */
 export async function connectJsonSocket(options: ConnectJsonSocketOptions): Promise<JsonSocket> {
   const { path, peer } = options;
-  using deadline = withDeadline(options.signal, options.timeoutMs, `connecting to ${peer} at ${path}`);
+  using deadline = withDeadline(
+    options.signal,
+    options.timeoutMs,
+    `connecting to ${peer} at ${path}`,
+  );
   const socket = await new Promise<Socket>((resolve, reject) => {
     const s = connect({ path });
     const onAbort = () => {
@@ -42,9 +46,13 @@ export async function connectJsonSocket(options: ConnectJsonSocketOptions): Prom
     s.once("error", (err: NodeJS.ErrnoException) => {
       deadline.signal.removeEventListener("abort", onAbort);
       reject(
-        new FerryError("CONNECTION_CLOSED", `cannot connect to ${peer} at ${path}: ${err.code ?? err.message}`, {
-          cause: err,
-        }),
+        new FerryError(
+          "CONNECTION_CLOSED",
+          `cannot connect to ${peer} at ${path}: ${err.code ?? err.message}`,
+          {
+            cause: err,
+          },
+        ),
       );
     });
   });
@@ -52,7 +60,10 @@ export async function connectJsonSocket(options: ConnectJsonSocketOptions): Prom
 }
 
 function wrap(socket: Socket, options: ConnectJsonSocketOptions): JsonSocket {
-  const decoder = new JsonStreamDecoder({ peer: options.peer, maxMessageBytes: options.maxMessageBytes });
+  const decoder = new JsonStreamDecoder({
+    peer: options.peer,
+    maxMessageBytes: options.maxMessageBytes,
+  });
   let closed = false;
   let closeError: FerryError | undefined;
   const api: JsonSocket = {
@@ -62,10 +73,14 @@ function wrap(socket: Socket, options: ConnectJsonSocketOptions): JsonSocket {
       return closed;
     },
     send(value) {
-      if (closed) throw closeError ?? new FerryError("CONNECTION_CLOSED", `${options.peer} connection is closed`);
+      if (closed)
+        throw (
+          closeError ?? new FerryError("CONNECTION_CLOSED", `${options.peer} connection is closed`)
+        );
       socket.write(value instanceof Uint8Array ? value : `${JSON.stringify(value)}\n`);
     },
-    close: () => finish(new FerryError("CONNECTION_CLOSED", `${options.peer} connection was closed`)),
+    close: () =>
+      finish(new FerryError("CONNECTION_CLOSED", `${options.peer} connection was closed`)),
     [Symbol.asyncDispose]: () => api.close(),
   };
   const finish = (err: FerryError): Promise<void> => {
@@ -76,7 +91,9 @@ function wrap(socket: Socket, options: ConnectJsonSocketOptions): JsonSocket {
       socket.destroy();
       api.onClose?.(err);
     }
-    return new Promise((resolve) => (socket.closed ? resolve() : socket.once("close", () => resolve())));
+    return new Promise((resolve) =>
+      socket.closed ? resolve() : socket.once("close", () => resolve()),
+    );
   };
   socket.on("data", (chunk: Buffer) => {
     try {
@@ -86,7 +103,11 @@ function wrap(socket: Socket, options: ConnectJsonSocketOptions): JsonSocket {
     }
   });
   socket.on("error", (err) => {
-    void finish(new FerryError("CONNECTION_CLOSED", `${options.peer} connection failed: ${err.message}`, { cause: err }));
+    void finish(
+      new FerryError("CONNECTION_CLOSED", `${options.peer} connection failed: ${err.message}`, {
+        cause: err,
+      }),
+    );
   });
   socket.on("close", () => {
     void finish(new FerryError("CONNECTION_CLOSED", `${options.peer} closed the connection`));

@@ -23,7 +23,8 @@ interface QueryBlockDevice {
 /** Maps a QMP run state to the power state operators see. */
 export function powerState(status: string): VmPowerState {
   if (status === "running") return VmPowerState.RUNNING;
-  if (status === "paused" || status === "suspended" || status === "prelaunch") return VmPowerState.PAUSED;
+  if (status === "paused" || status === "suspended" || status === "prelaunch")
+    return VmPowerState.PAUSED;
   return VmPowerState.STOPPED;
 }
 
@@ -38,7 +39,10 @@ function datastoreOf(file: string, datastores: readonly Datastore[]): string {
 }
 
 /** The disks of a VM from QMP query-block (devices with media only). */
-export function disksFromQueryBlock(devices: readonly QueryBlockDevice[], datastores: readonly Datastore[]): Disk[] {
+export function disksFromQueryBlock(
+  devices: readonly QueryBlockDevice[],
+  datastores: readonly Datastore[],
+): Disk[] {
   const disks: Disk[] = [];
   for (const dev of devices) {
     const image = dev.inserted?.image;
@@ -85,7 +89,11 @@ export async function describeVm(
     const status = await qmp.execute<{ status: string }>("query-status");
     const devices = await qmp.execute<QueryBlockDevice[]>("query-block");
     return {
-      vm: create(VmSchema, { ...base, powerState: powerState(status.status), disks: disksFromQueryBlock(devices, datastores) }),
+      vm: create(VmSchema, {
+        ...base,
+        powerState: powerState(status.status),
+        disks: disksFromQueryBlock(devices, datastores),
+      }),
     };
   } catch (err) {
     return {

@@ -1,10 +1,17 @@
-import { FerryError, type MoverService, type ServiceImpl, type DescribeResponse } from "@ferry/common";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { DescribeResponseSchema } from "@ferry/common";
+import {
+  type DescribeResponse,
+  FerryError,
+  type MoverService,
+  type ServiceImpl,
+} from "@ferry/common";
 
 /** What the MoverService needs from the mover it serves. */
 export interface MoverServiceDeps {
-  describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema> | DescribeResponse>;
+  describe(
+    signal: AbortSignal,
+  ): Promise<MessageInitShape<typeof DescribeResponseSchema> | DescribeResponse>;
 }
 
 /**

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything Ferry and its tests need, from nothing: Debian packages,
+# pnpm, node modules, the build and the lab's micro guest. Idempotent: a
+# second run only checks and takes a few seconds.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PNPM_VERSION=10.34.8
+DEBIAN_PACKAGES=(
+  qemu-system-x86 qemu-utils    # VMs, qemu-img, qemu-nbd, qemu-io
+  nats-server                   # progress and events
+  nbdkit libnbd-bin             # real NBD peers for tests (nbdinfo, nbdcopy)
+  e2fsprogs                     # mkfs.ext4 -d, e2fsck, debugfs
+  cpio busybox-static xz-utils  # micro guest build
+  ca-certificates
+)
+
+step() { printf '== setup: %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  step "Debian packages present"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  step "installing pnpm $PNPM_VERSION"
+  as_root npm install -g --no-fund --no-audit "pnpm@$PNPM_VERSION" >/dev/null
+fi
+
+step "node modules"
+pnpm install --frozen-lockfile --reporter=silent
+
+step "build (tsc -b)"
+pnpm -s build
+
+step "micro guest"
+bash test/lab/guest/build-guest.sh
+
+step "done"

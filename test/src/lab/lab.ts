@@ -1,0 +1,117 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { InventoryFile } from "@ferry/mover";
+import { makeDataDisk } from "./data-disk.js";
+import { ensureGuestImage } from "./guest-image.js";
+import { type LabVm, startLabVm } from "./lab-vm.js";
+
+/** Options of {@link startLab}. */
+export interface LabOptions {
+  /** Number of VMs (default 1). */
+  vms?: number;
+  /** Data disks per VM, 1 or 2 (default 1). */
+  disksPerVm?: 1 | 2;
+  /** Size of each data disk in MiB (default 64). */
+  diskMiB?: number;
+  /** Lab directory; default a new one under the system temp dir (removed on stop). */
+  dir?: string;
+  /** VM name prefix (default "lab-vm"). */
+  namePrefix?: string;
+  workload?: boolean;
+  accel?: "tcg" | "kvm";
+  signal?: AbortSignal;
+}
+
+/** Files every lab data disk starts with (names a restore must keep exactly). */
+export const SEED_FILES: Record<string, string> = {
+  "README.txt": "Ferry lab data disk\n",
+  "docs/hello world.txt": "hello from a file name with spaces\n",
+  "docs/résumé-日本.txt": "non-ASCII names survive\n",
+};
+
+/** A set of running lab VMs on one datastore directory. */
+export interface Lab extends AsyncDisposable {
+  readonly dir: string;
+  /** The datastore directory holding every VM's disks. */
+  readonly datastoreDir: string;
+  readonly vms: LabVm[];
+  /** Writes a mover inventory file listing the lab's VMs; returns its path. */
+  writeInventory(path?: string): Promise<string>;
+  /** Stops every VM (cleanly first); disks stay for inspection. Idempotent. */
+  stop(): Promise<void>;
+  /** Stops, then removes the lab dir if the lab created it. Idempotent. */
+  dispose(): Promise<void>;
+}
+
+/** Builds the guest if needed, makes disks and boots the VMs in parallel. */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const guest = await ensureGuestImage(options.signal);
+  const ownDir = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "ferry-lab-")));
+  const datastoreDir = join(dir, "datastore");
+  await mkdir(datastoreDir, { recursive: true });
+  const count = options.vms ?? 1;
+  const prefix = options.namePrefix ?? "lab-vm";
+  const sig = options.signal ? { signal: options.signal } : {};
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, async (_, i) => {
+      const name = `${prefix}-${i + 1}`;
+      const disks: string[] = [];
+      for (let d = 0; d < (options.disksPerVm ?? 1); d++) {
+        disks.push(
+          await makeDataDisk({
+            path: join(datastoreDir, `${name}-disk${d}.qcow2`),
+            sizeMiB: options.diskMiB ?? 64,
+            label: `data${d}`,
+            files: SEED_FILES,
+            ...sig,
+          }),
+        );
+      }
+      return startLabVm({
+        name,
+        dir: join(dir, name),
+        guest,
+        disks,
+        ...(options.workload === undefined ? {} : { workload: options.workload }),
+        ...(options.accel ? { accel: options.accel } : {}),
+        ...sig,
+      });
+    }),
+  );
+  const vms = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(vms.map((vm) => vm.stop()));
+  };
+  const dispose = async () => {
+    await stop();
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
+    await dispose();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return {
+    dir,
+    datastoreDir,
+    vms,
+    async writeInventory(path = join(dir, "inventory.json")) {
+      const file: InventoryFile = {
+        vms: vms.map((vm) => ({
+          id: vm.name,
+          name: vm.name,
+          qmpSocket: vm.qmpSocket,
+          guestAgentSocket: vm.guestAgentSocket,
+          tags: ["lab"],
+        })),
+      };
+      await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
+      return path;
+    },
+    stop,
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
+}

@@ -1,0 +1,139 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import {
+  createClient,
+  createLogger,
+  MoverState,
+  OperatorService,
+  Transport,
+  VmPowerState,
+} from "@ferry/common";
+import { type Coordinator, startCoordinator } from "@ferry/coordinator";
+import { type Mover, startMover } from "@ferry/mover";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Lab, startLab } from "./lab/lab.js";
+import { REPO_ROOT } from "./lab/paths.js";
+
+const run = promisify(execFile);
+const quiet = { name: "test", write: () => undefined };
+
+describe("a mover registers with the coordinator and reports its host's VMs", () => {
+  let lab: Lab;
+  let coordinator: Coordinator;
+  let mover: Mover | undefined;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ferry-reg-"));
+    lab = await startLab({ vms: 1, disksPerVm: 1, workload: false });
+    coordinator = await startCoordinator(
+      { listen: "127.0.0.1:0", heartbeatIntervalMs: 200, logLevel: "error" },
+      { logger: createLogger(quiet) },
+    );
+    mover = await startMover(
+      {
+        id: "mover-1",
+        listen: "127.0.0.1:0",
+        coordinator: coordinator.address,
+        host: { id: "host-1", name: "lab host" },
+        datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
+        inventory: await lab.writeInventory(),
+        slots: 2,
+        transports: ["hotadd", "nbd"],
+        logLevel: "error",
+      },
+      { logger: createLogger(quiet) },
+    );
+    await mover.registered;
+  });
+
+  afterAll(async () => {
+    await mover?.close();
+    await coordinator?.close();
+    await lab?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("lists the mover as up with its transports, slots and heartbeat metrics", async () => {
+    using client = createClient(OperatorService, coordinator.address);
+    await expect
+      .poll(async () => (await client.listMovers({})).movers[0]?.metrics?.rssBytes ?? 0n, {
+        timeout: 5000,
+      })
+      .toBeGreaterThan(0n);
+    const [m] = (await client.listMovers({})).movers;
+    expect(m).toMatchObject({
+      id: "mover-1",
+      hostId: "host-1",
+      state: MoverState.UP,
+      taskSlots: 2,
+      datastoreIds: ["ds-lab"],
+    });
+    expect(m?.transports).toEqual([Transport.HOTADD, Transport.NBD]);
+    expect(m?.address).toBe(mover?.address);
+  });
+
+  it("reports the lab VM running, with its disk on the lab datastore as QMP describes it", async () => {
+    using client = createClient(OperatorService, coordinator.address);
+    const res = await client.listVms({ tags: ["lab"] });
+    expect(res.vms).toHaveLength(1);
+    const vm = res.vms[0];
+    expect(vm?.powerState).toBe(VmPowerState.RUNNING);
+    expect(vm?.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes])).toEqual([
+      ["disk0", "ds-lab", "qcow2", 64n * 1024n * 1024n],
+    ]);
+    expect(res.hosts.map((h) => h.name)).toEqual(["lab host"]);
+    expect((await client.listVms({ tags: ["no-such-tag"] })).vms).toEqual([]);
+  });
+
+  it("shows the mover in the CLI, as a table and as JSON", async () => {
+    const cli = join(REPO_ROOT, "bin/ferry");
+    const table = await run(cli, ["movers", "--server", coordinator.address]);
+    expect(table.stdout).toMatch(/^ID\s+STATE\s+ADDRESS/m);
+    expect(table.stdout).toMatch(
+      /^mover-1\s+up\s+127\.0\.0\.1:\d+\s+host-1\s+ds-lab\s+hotadd,nbd\s+2/m,
+    );
+    const json = JSON.parse(
+      (await run(cli, ["vms", "--json", "--server", coordinator.address])).stdout,
+    );
+    expect(json[0]).toMatchObject({ name: "lab-vm-1", hostId: "host-1" });
+  });
+
+  it("marks the mover down once it stops heartbeating", async () => {
+    await mover?.close();
+    using client = createClient(OperatorService, coordinator.address);
+    await expect
+      .poll(async () => (await client.listMovers({})).movers[0]?.state, { timeout: 5000 })
+      .toBe(MoverState.DOWN);
+    expect((await client.listVms({})).vms).toEqual([]);
+  });
+
+  it("fails a CLI call to a dead coordinator with a clear message and exit code 1", async () => {
+    const err = await run(join(REPO_ROOT, "bin/ferry"), [
+      "movers",
+      "--server",
+      "127.0.0.1:1",
+    ]).catch((e: unknown) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toMatch(
+      /^ferry: .*\(is the coordinator running\? see --server\)/,
+    );
+  });
+
+  it("refuses a mover configuration with a bad key, naming the key and the file", async () => {
+    const path = join(dir, "mover.json");
+    await writeFile(
+      path,
+      JSON.stringify({ id: "m", coordinator: "127.0.0.1:7100", host: { id: "h" }, slotz: 3 }),
+    );
+    const err = await run(join(REPO_ROOT, "bin/ferry-mover"), ["--config", path]).catch(
+      (e: unknown) => e,
+    );
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toContain(`invalid configuration in ${path}`);
+    expect((err as { stderr: string }).stderr).toContain("slotz: unknown key");
+  });
+});
