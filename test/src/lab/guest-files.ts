@@ -1,36 +1,79 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { runTool } from "./run-tool.js";
 
 /** Reads files out of an ext4 image without mounting it (debugfs). */
 export interface Ext4Reader extends AsyncDisposable {
+  /**
+   * e2fsck's exit code on the private copy: 0 clean, 1 the journal was
+   * replayed or small fixes made (normal for a crash-consistent image).
+   */
+  readonly fsckExitCode: number;
+  /** SHA-256 of the whole raw image as copied (before e2fsck touched the copy). */
+  readonly imageSha256: string;
   cat(path: string): Promise<Buffer>;
   ls(path: string): Promise<string[]>;
 }
 
-/** Opens a qcow2 or raw ext4 image for reading (converted to a temporary raw copy). */
+function execBuffer(
+  command: string,
+  args: string[],
+): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (err as { code?: unknown }).code : 0;
+        if (typeof code !== "number") return reject(err);
+        resolve({ code, stdout, stderr: stderr.toString("utf8") });
+      },
+    );
+  });
+}
+
+/**
+ * Opens a private raw copy of an ext4 image (qcow2 or raw; `inUse` reads a
+ * running VM's disk with force-share), replays its journal with e2fsck -fy,
+ * and reads files from it. Fails when e2fsck finds real damage.
+ */
 export async function openExt4Image(
   image: string,
-  format: "qcow2" | "raw" = "qcow2",
+  options: { format?: "qcow2" | "raw"; inUse?: boolean } = {},
 ): Promise<Ext4Reader> {
-  let raw = image;
-  if (format === "qcow2") {
-    raw = `${image}.${process.pid}.read.raw`;
-    await runTool("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image, raw], {
-      debianPackage: "qemu-utils",
-    });
+  const raw = `${image}.${process.pid}.${Date.now()}.read.raw`;
+  await runTool(
+    "qemu-img",
+    [
+      "convert",
+      ...(options.inUse ? ["-U"] : []),
+      "-f",
+      options.format ?? "qcow2",
+      "-O",
+      "raw",
+      image,
+      raw,
+    ],
+    { debianPackage: "qemu-utils" },
+  );
+  // Hash before e2fsck, which stamps the superblock even on a clean filesystem.
+  const sha256 = createHash("sha256")
+    .update(await readFile(raw))
+    .digest("hex");
+  const fsck = await execBuffer("e2fsck", ["-fy", raw]);
+  if (fsck.code > 1) {
+    await rm(raw, { force: true });
+    throw new Error(
+      `e2fsck found damage in a copy of ${image} (exit ${fsck.code}): ${fsck.stdout.toString("utf8")}`,
+    );
   }
-  const debugfs = (request: string) =>
-    new Promise<Buffer>((resolve, reject) => {
-      execFile(
-        "debugfs",
-        ["-R", request, raw],
-        { encoding: "buffer", maxBuffer: 256 * 1024 * 1024 },
-        (err, stdout) => (err ? reject(err) : resolve(stdout)),
-      );
-    });
+  const debugfs = async (request: string) =>
+    (await execBuffer("debugfs", ["-R", request, raw])).stdout;
   return {
+    fsckExitCode: fsck.code,
+    imageSha256: sha256,
     cat: (path) => debugfs(`cat "${path}"`),
     async ls(path) {
       const out = (await debugfs(`ls -p "${path}"`)).toString("utf8");
@@ -41,7 +84,7 @@ export async function openExt4Image(
         .filter((name) => name && name !== "." && name !== "..");
     },
     async [Symbol.asyncDispose]() {
-      if (raw !== image) await rm(raw, { force: true });
+      await rm(raw, { force: true });
     },
   };
 }

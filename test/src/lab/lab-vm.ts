@@ -43,8 +43,9 @@ export interface LabVm extends AsyncDisposable {
   /** Serial console output so far. */
   console(): string;
   /**
-   * Stops QEMU cleanly (QMP quit), then escalates to SIGTERM and SIGKILL of the
-   * process this lab started, never any other. Idempotent.
+   * Stops the VM cleanly (guest shutdown through the agent, else QMP quit), then
+   * escalates to SIGTERM and SIGKILL of the process this lab started, never any
+   * other. Idempotent.
    */
   stop(): Promise<void>;
 }
@@ -110,7 +111,7 @@ export async function startLabVm(o: LabVmOptions): Promise<LabVm> {
       debianPackage: "qemu-system-x86",
     },
   );
-  const stop = stopper(child, qmpSocket);
+  const stop = stopper(child, qmpSocket, guestAgentSocket);
   try {
     const timeoutMs = o.bootTimeoutMs ?? 90_000;
     await child.waitForOutput(/FERRY-GUEST-READY/, timeoutMs, o.signal);
@@ -171,11 +172,31 @@ async function waitForAgent(
   );
 }
 
-function stopper(child: LabChild, qmpSocket: string): () => Promise<void> {
+function stopper(
+  child: LabChild,
+  qmpSocket: string,
+  guestAgentSocket: string,
+): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   return () => {
     stopping ??= (async () => {
       if (child.hasExited) return;
+      // A guest shutdown flushes and unmounts the data disks: clean images.
+      // The ping first: a busy or frozen agent must not delay the QMP fallback.
+      try {
+        await using agent = await connectGuestAgent({
+          path: guestAgentSocket,
+          connectTimeoutMs: 2000,
+        });
+        await agent.ping({ timeoutMs: 2000 });
+        // No reply comes: the agent dies with the guest, closing the socket.
+        await agent
+          .execute("guest-shutdown", undefined, { timeoutMs: 15_000 })
+          .catch(() => undefined);
+        if (await child.waitForExit(5000)) return;
+      } catch {
+        // No agent: fall through to QMP quit.
+      }
       try {
         await using qmp = await connectQmp({
           path: qmpSocket,

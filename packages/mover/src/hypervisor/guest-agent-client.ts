@@ -66,13 +66,22 @@ class Agent implements GuestAgent {
   #queue: Promise<unknown> = Promise.resolve();
   // A timed-out command may still be answered later; resync before trusting replies.
   #needsSync = true;
-  #waiter: ((item: JsonStreamItem | FerryError) => void) | undefined;
+  // One socket read can carry several items (0xFF and the reply): queue them.
+  readonly #inbox: JsonStreamItem[] = [];
+  #closeError: FerryError | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(socket: JsonSocket, timeoutMs: number) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
-    socket.onItem = (item) => this.#waiter?.(item);
-    socket.onClose = (err) => this.#waiter?.(err);
+    socket.onItem = (item) => {
+      this.#inbox.push(item);
+      this.#wake?.();
+    };
+    socket.onClose = (err) => {
+      this.#closeError = err;
+      this.#wake?.();
+    };
   }
 
   execute<T>(
@@ -134,26 +143,22 @@ class Agent implements GuestAgent {
     }
   }
 
-  #next(signal: AbortSignal, what: string): Promise<JsonStreamItem> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(abortReason(signal, `guest agent ${what}`));
-      if (this.#socket.closed) {
-        return reject(
-          new FerryError("CONNECTION_CLOSED", `guest agent connection is closed (${what})`),
-        );
-      }
-      const onAbort = () => {
-        this.#waiter = undefined;
-        reject(abortReason(signal, `guest agent ${what}`));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiter = (item) => {
-        this.#waiter = undefined;
-        signal.removeEventListener("abort", onAbort);
-        if (item instanceof FerryError) reject(item);
-        else resolve(item);
-      };
-    });
+  async #next(signal: AbortSignal, what: string): Promise<JsonStreamItem> {
+    for (;;) {
+      const item = this.#inbox.shift();
+      if (item) return item;
+      if (signal.aborted) throw abortReason(signal, `guest agent ${what}`);
+      if (this.#closeError) throw this.#closeError;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#wake = undefined;
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        this.#wake = done;
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
   }
 
   #result(command: string, reply: Record<string, unknown>): unknown {
