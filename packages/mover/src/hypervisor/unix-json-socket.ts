@@ -48,7 +48,7 @@ export async function connectJsonSocket(options: ConnectJsonSocketOptions): Prom
       reject(
         new FerryError(
           "CONNECTION_CLOSED",
-          `cannot connect to ${peer} at ${path}: ${err.code ?? err.message}`,
+          `cannot connect to ${peer}: ${err.code ?? err.message}`,
           {
             cause: err,
           },
