@@ -28,7 +28,7 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-reg-"));
-    lab = await startLab({ vms: 1, disksPerVm: 1, workload: false });
+    lab = await startLab({ vms: 2, disksPerVm: 1, workload: false });
     coordinator = await startCoordinator(
       { listen: "127.0.0.1:0", heartbeatIntervalMs: 200, logLevel: "error" },
       { logger: createLogger(quiet) },
@@ -76,15 +76,16 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     expect(m?.address).toBe(mover?.address);
   });
 
-  it("reports the lab VM running, with its disk on the lab datastore as QMP describes it", async () => {
+  it("reports each lab VM running, with its disk on the lab datastore as QMP describes it", async () => {
     using client = createClient(OperatorService, coordinator.address);
     const res = await client.listVms({ tags: ["lab"] });
-    expect(res.vms).toHaveLength(1);
-    const vm = res.vms[0];
-    expect(vm?.powerState).toBe(VmPowerState.RUNNING);
-    expect(vm?.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes])).toEqual([
-      ["disk0", "ds-lab", "qcow2", 64n * 1024n * 1024n],
-    ]);
+    expect(res.vms.map((vm) => vm.name)).toEqual(["lab-vm-1", "lab-vm-2"]);
+    for (const vm of res.vms) {
+      expect(vm.powerState).toBe(VmPowerState.RUNNING);
+      expect(vm.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes, d.path])).toEqual([
+        ["disk0", "ds-lab", "qcow2", 64n * 1024n * 1024n, `${lab.datastoreDir}/${vm.name}-disk0.qcow2`],
+      ]);
+    }
     expect(res.hosts.map((h) => h.name)).toEqual(["lab host"]);
     expect((await client.listVms({ tags: ["no-such-tag"] })).vms).toEqual([]);
   });

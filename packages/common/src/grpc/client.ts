@@ -1,4 +1,4 @@
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { DescService } from "@bufbuild/protobuf";
 import {
   type ChannelCredentials,
   credentials,
@@ -48,24 +48,30 @@ export function createClient<S extends DescService>(
   const channel = new GrpcClient(address, options.credentials ?? credentials.createInsecure());
   const client: Record<string, unknown> = {};
   for (const method of service.methods) {
+    const call: MethodCall = {
+      channel,
+      path: `/${service.typeName}/${method.name}`,
+      serialize: messageCodec(method.input).serialize,
+      deserialize: messageCodec(method.output).deserialize,
+      fallbackMs: options.defaultTimeoutMs,
+    };
     client[method.localName] =
-      method.methodKind === "server_streaming"
-        ? streamMethod(channel, service, method, options.defaultTimeoutMs)
-        : unaryMethod(channel, service, method, options.defaultTimeoutMs);
+      method.methodKind === "server_streaming" ? streamMethod(call) : unaryMethod(call);
   }
   const close = () => channel.close();
   return Object.assign(client as Client<S>, { close, [Symbol.dispose]: close });
 }
 
-function unaryMethod(
-  channel: GrpcClient,
-  service: DescService,
-  method: DescMethod,
-  fallbackMs: number | undefined,
-) {
-  const input = messageCodec(method.input);
-  const output = messageCodec(method.output);
-  const path = `/${service.typeName}/${method.name}`;
+// What both call shapes need to know about one method.
+interface MethodCall {
+  channel: GrpcClient;
+  path: string;
+  serialize: (value: object) => Buffer;
+  deserialize: (bytes: Buffer) => unknown;
+  fallbackMs: number | undefined;
+}
+
+function unaryMethod({ channel, path, serialize, deserialize, fallbackMs }: MethodCall) {
   return (request: object, options: CallOptions = {}) =>
     new Promise((resolve, reject) => {
       const { signal } = options;
@@ -73,8 +79,8 @@ function unaryMethod(
       const onAbort = () => call.cancel();
       const call = channel.makeUnaryRequest(
         path,
-        input.serialize,
-        output.deserialize,
+        serialize,
+        deserialize,
         request,
         toMetadata(options.metadata),
         grpcOptions(options, fallbackMs),
@@ -90,23 +96,15 @@ function unaryMethod(
     });
 }
 
-function streamMethod(
-  channel: GrpcClient,
-  service: DescService,
-  method: DescMethod,
-  fallbackMs: number | undefined,
-) {
-  const input = messageCodec(method.input);
-  const output = messageCodec(method.output);
-  const path = `/${service.typeName}/${method.name}`;
+function streamMethod({ channel, path, serialize, deserialize, fallbackMs }: MethodCall) {
   return (request: object, options: CallOptions = {}): AsyncIterable<unknown> => ({
     async *[Symbol.asyncIterator]() {
       const { signal } = options;
       if (signal?.aborted) throw abortReason(signal, path);
       const call = channel.makeServerStreamRequest(
         path,
-        input.serialize,
-        output.deserialize,
+        serialize,
+        deserialize,
         request,
         toMetadata(options.metadata),
         grpcOptions(options, fallbackMs),

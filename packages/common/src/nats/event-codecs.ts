@@ -1,4 +1,11 @@
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { FerryError } from "../errors/ferry-error.js";
 import {
   type ProgressEvent,
@@ -10,52 +17,59 @@ import {
 // Events are small; anything larger is not ours.
 const MAX_EVENT_BYTES = 64 * 1024;
 
-function decode<T>(what: string, bytes: Uint8Array, parse: (b: Uint8Array) => T): T {
-  if (bytes.byteLength > MAX_EVENT_BYTES) {
-    throw new FerryError(
-      "PROTOCOL_ERROR",
-      `${what} of ${bytes.byteLength} bytes exceeds the ${MAX_EVENT_BYTES}-byte limit`,
-    );
-  }
-  try {
-    return parse(bytes);
-  } catch (cause) {
-    throw new FerryError("PROTOCOL_ERROR", `malformed ${what}: ${(cause as Error).message}`, {
-      cause,
-    });
-  }
+/** Encoder and decoder of one NATS event type. */
+export interface EventCodec<M extends DescMessage> {
+  /** Encodes as protobuf binary; an event without job and task ids throws PROTOCOL_ERROR. */
+  encode(event: MessageInitShape<M>): Uint8Array;
+  /** Decodes; malformed, oversized or id-less payloads throw PROTOCOL_ERROR. */
+  decode(bytes: Uint8Array): MessageShape<M>;
 }
 
-function requireIds(what: string, event: { taskId: string; jobId: string }): void {
-  if (!event.taskId || !event.jobId) {
-    throw new FerryError("PROTOCOL_ERROR", `${what} without a task id or job id`);
-  }
+function eventCodec<M extends DescMessage>(schema: M, what: string): EventCodec<M> {
+  const requireIds = (event: MessageShape<M>) => {
+    const { taskId, jobId } = event as unknown as { taskId: string; jobId: string };
+    if (!taskId || !jobId)
+      throw new FerryError("PROTOCOL_ERROR", `${what} without a task id or job id`);
+    return event;
+  };
+  return {
+    encode: (event) => toBinary(schema, requireIds(create(schema, event))),
+    decode(bytes) {
+      if (bytes.byteLength > MAX_EVENT_BYTES) {
+        throw new FerryError(
+          "PROTOCOL_ERROR",
+          `${what} of ${bytes.byteLength} bytes exceeds the ${MAX_EVENT_BYTES}-byte limit`,
+        );
+      }
+      let event: MessageShape<M>;
+      try {
+        event = fromBinary(schema, bytes);
+      } catch (cause) {
+        throw new FerryError("PROTOCOL_ERROR", `malformed ${what}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+      return requireIds(event);
+    },
+  };
 }
 
-/** Encodes a progress event for NATS (protobuf binary). */
-export function encodeProgress(event: MessageInitShape<typeof ProgressEventSchema>): Uint8Array {
-  const message = create(ProgressEventSchema, event);
-  requireIds("progress event", message);
-  return toBinary(ProgressEventSchema, message);
-}
+/** Progress events (throttled, per task). */
+export const progressCodec: EventCodec<typeof ProgressEventSchema> = eventCodec(
+  ProgressEventSchema,
+  "progress event",
+);
+/** Task state events (every change). */
+export const taskEventCodec: EventCodec<typeof TaskEventSchema> = eventCodec(
+  TaskEventSchema,
+  "task event",
+);
 
-/** Decodes a progress event; malformed or oversized payloads throw PROTOCOL_ERROR. */
-export function decodeProgress(bytes: Uint8Array): ProgressEvent {
-  const event = decode("progress event", bytes, (b) => fromBinary(ProgressEventSchema, b));
-  requireIds("progress event", event);
-  return event;
-}
-
-/** Encodes a task state event for NATS (protobuf binary). */
-export function encodeTaskEvent(event: MessageInitShape<typeof TaskEventSchema>): Uint8Array {
-  const message = create(TaskEventSchema, event);
-  requireIds("task event", message);
-  return toBinary(TaskEventSchema, message);
-}
-
-/** Decodes a task state event; malformed or oversized payloads throw PROTOCOL_ERROR. */
-export function decodeTaskEvent(bytes: Uint8Array): TaskEvent {
-  const event = decode("task event", bytes, (b) => fromBinary(TaskEventSchema, b));
-  requireIds("task event", event);
-  return event;
-}
+/** Encodes a progress event for NATS. */
+export const encodeProgress = progressCodec.encode;
+/** Decodes a progress event from NATS. */
+export const decodeProgress: (bytes: Uint8Array) => ProgressEvent = progressCodec.decode;
+/** Encodes a task state event for NATS. */
+export const encodeTaskEvent = taskEventCodec.encode;
+/** Decodes a task state event from NATS. */
+export const decodeTaskEvent: (bytes: Uint8Array) => TaskEvent = taskEventCodec.decode;
