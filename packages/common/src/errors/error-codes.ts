@@ -31,6 +31,14 @@ export const ERROR_CODES = {
   TOOL_MISSING: { grpc: status.FAILED_PRECONDITION, retryable: false },
   /** A child process (QEMU, nats-server) exited unexpectedly. */
   PROCESS_FAILED: { grpc: status.INTERNAL, retryable: false },
+  /** Stored data failed its checksum or format check. */
+  CORRUPT_DATA: { grpc: status.DATA_LOSS, retryable: false },
+  /** The target filesystem is full (ENOSPC, EDQUOT): retrying will not help. */
+  NO_SPACE: { grpc: status.RESOURCE_EXHAUSTED, retryable: false },
+  /** The guest could not be quiesced and the policy requires it. */
+  QUIESCE_FAILED: { grpc: status.FAILED_PRECONDITION, retryable: true },
+  /** The fleecing overlay grew past its configured limit. */
+  OVERLAY_LIMIT: { grpc: status.RESOURCE_EXHAUSTED, retryable: true },
 } as const satisfies Record<string, { grpc: status; retryable: boolean }>;
 
 /** A machine-readable Ferry error code. */

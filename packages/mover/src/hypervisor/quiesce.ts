@@ -1,0 +1,76 @@
+import { FerryError, type Logger, toFerryError } from "@ferry/common";
+import type { GuestAgent } from "./guest-agent-client.js";
+
+/** What to do when the guest cannot be frozen. */
+export type QuiesceMode = "required" | "preferred" | "off";
+
+/** How consistent the point-in-time view is. */
+export type Consistency = "application" | "crash";
+
+/** Options of {@link withQuiesce}. */
+export interface QuiesceOptions {
+  mode: QuiesceMode;
+  /** Opens the guest agent; undefined when the VM has none. */
+  agent: (() => Promise<GuestAgent>) | undefined;
+  /** Limit for the freeze itself, milliseconds (a hung freeze is the common failure). */
+  freezeTimeoutMs: number;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `snapshot` with the guest's filesystems frozen when the policy allows,
+ * and thaws right after, always, also when `snapshot` fails. Resolves with
+ * the snapshot's result and the consistency achieved.
+ */
+export async function withQuiesce<T>(
+  options: QuiesceOptions,
+  snapshot: () => Promise<T>,
+): Promise<{ result: T; consistency: Consistency }> {
+  if (options.mode === "off") return { result: await snapshot(), consistency: "crash" };
+  let agent: GuestAgent | undefined;
+  let frozen = false;
+  try {
+    try {
+      if (!options.agent)
+        throw new FerryError("QUIESCE_FAILED", "the VM has no guest agent socket");
+      agent = await options.agent();
+      const count = await agent.freeze({
+        timeoutMs: options.freezeTimeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      frozen = true;
+      options.logger.info("guest filesystems frozen", { filesystems: count });
+    } catch (err) {
+      const cause = toFerryError(err);
+      // A freeze that timed out may still complete in the guest: thaw anyway below.
+      frozen = agent !== undefined;
+      if (options.mode === "required") {
+        throw new FerryError("QUIESCE_FAILED", `cannot quiesce the guest: ${cause.message}`, {
+          cause,
+        });
+      }
+      options.logger.warn("quiesce failed; taking a crash-consistent view", { err: cause });
+      return { result: await snapshot(), consistency: "crash" };
+    }
+    return { result: await snapshot(), consistency: "application" };
+  } finally {
+    if (agent) {
+      if (frozen) await thaw(agent, options.logger);
+      await agent.close();
+    }
+  }
+}
+
+// Thaw must not be skipped by a cancelled task: it gets its own short deadline.
+async function thaw(agent: GuestAgent, logger: Logger): Promise<void> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      await agent.thaw({ timeoutMs: 10_000 });
+      logger.info("guest filesystems thawed");
+      return;
+    } catch (err) {
+      logger.error("thaw failed", { attempt, err: toFerryError(err) });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { FerryError } from "@ferry/common";
+
+/** A running task as the slots see it. */
+export interface RunningTask {
+  id: string;
+  kind: "backup" | "restore";
+  startedAt: number;
+}
+
+/** The mover's task slots: admission, cancellation and the running list. */
+export interface TaskSlots {
+  readonly capacity: number;
+  running(): RunningTask[];
+  /**
+   * Runs `fn` in a free slot with a signal that `cancel(id)` aborts. Rejects
+   * with RESOURCE_EXHAUSTED (retryable) when every slot is busy, and with
+   * ALREADY_EXISTS when a task with this id runs.
+   */
+  run<T>(
+    id: string,
+    kind: RunningTask["kind"],
+    fn: (signal: AbortSignal) => Promise<T>,
+    parent?: AbortSignal,
+  ): Promise<T>;
+  /** Aborts a running task with CANCELLED; false when no such task runs. */
+  cancel(id: string): boolean;
+}
+
+/** Creates `capacity` task slots. */
+export function createTaskSlots(capacity: number): TaskSlots {
+  const tasks = new Map<string, RunningTask & { controller: AbortController }>();
+  return {
+    capacity,
+    running: () => [...tasks.values()].map(({ id, kind, startedAt }) => ({ id, kind, startedAt })),
+    async run(id, kind, fn, parent) {
+      if (tasks.has(id))
+        throw new FerryError("ALREADY_EXISTS", `task ${id} is already running on this mover`);
+      if (tasks.size >= capacity) {
+        throw new FerryError(
+          "RESOURCE_EXHAUSTED",
+          `all ${capacity} task slots of this mover are busy`,
+        );
+      }
+      const controller = new AbortController();
+      const onParent = () => controller.abort(parent?.reason);
+      parent?.addEventListener("abort", onParent, { once: true });
+      tasks.set(id, { id, kind, startedAt: Date.now(), controller });
+      try {
+        return await fn(controller.signal);
+      } finally {
+        tasks.delete(id);
+        parent?.removeEventListener("abort", onParent);
+      }
+    },
+    cancel(id) {
+      const task = tasks.get(id);
+      if (!task) return false;
+      task.controller.abort(new FerryError("CANCELLED", `task ${id} was cancelled`));
+      return true;
+    },
+  };
+}
