@@ -1,5 +1,6 @@
 // Public surface of @ferry/common. Other packages import only from here.
 
+export { type ParsedArgs, parseArgs } from "./cli/args.js";
 export * from "./config/load-config.js";
 export * as schema from "./config/schema.js";
 export { ERROR_CODES, type ErrorCode, isErrorCode } from "./errors/error-codes.js";

@@ -5,6 +5,7 @@ import {
   isFerryError,
   MoverState,
   OperatorService,
+  parseArgs,
   parseConfig,
   Transport,
   toFerryError,
@@ -12,7 +13,6 @@ import {
 } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
-import { parseArgs } from "./args.js";
 import { formatBytes, renderTable } from "./table.js";
 
 const USAGE = `usage: ferry <command> [options]

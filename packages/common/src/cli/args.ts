@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "../errors/ferry-error.js";
 
 /** Parsed command line: positional words and --flags (boolean or with a value). */
 export interface ParsedArgs {
