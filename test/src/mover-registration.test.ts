@@ -83,7 +83,13 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     for (const vm of res.vms) {
       expect(vm.powerState).toBe(VmPowerState.RUNNING);
       expect(vm.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes, d.path])).toEqual([
-        ["disk0", "ds-lab", "qcow2", 64n * 1024n * 1024n, `${lab.datastoreDir}/${vm.name}-disk0.qcow2`],
+        [
+          "disk0",
+          "ds-lab",
+          "qcow2",
+          64n * 1024n * 1024n,
+          `${lab.datastoreDir}/${vm.name}-disk0.qcow2`,
+        ],
       ]);
     }
     expect(res.hosts.map((h) => h.name)).toEqual(["lab host"]);

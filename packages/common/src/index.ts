@@ -34,6 +34,72 @@ export {
 } from "./logging/logger.js";
 export * from "./nats/event-codecs.js";
 export * from "./nats/subjects.js";
+export type {
+  ChunkCompression,
+  ChunkEncoding,
+} from "./repository/chunk-codec.js";
+export {
+  type ChunkReader,
+  type ChunkStore,
+  type ChunkStoreOptions,
+  type ChunkVerifyResult,
+  type ChunkWriter,
+  createChunkStore,
+  type Durability,
+  type PutResult,
+} from "./repository/chunk-store.js";
+export {
+  blake3Digest,
+  chunkDigestOf,
+  chunkPathInRepository,
+  digestFromHex,
+  digestsEqual,
+  digestToHex,
+  isAllZero,
+  isZeroChunkDigest,
+} from "./repository/digest.js";
+export {
+  createFixedIndexWriter,
+  type FixedIndex,
+  type FixedIndexCommitResult,
+  type FixedIndexWriter,
+  type FixedIndexWriterOptions,
+  readFixedIndex,
+} from "./repository/fixed-index.js";
+export {
+  DEFAULT_CHUNK_SIZE_BYTES,
+  DIGEST_BYTES,
+  MAX_CHUNK_SIZE_BYTES,
+  MIN_CHUNK_SIZE_BYTES,
+  REPOSITORY_FORMAT_VERSION,
+  ZERO_CHUNK_DIGEST,
+} from "./repository/format.js";
+export {
+  type Manifest,
+  type ManifestConsistency,
+  type ManifestDisk,
+  type ManifestMode,
+  type ManifestSource,
+  type ManifestTransport,
+  parseManifest,
+  serializeManifest,
+} from "./repository/manifest.js";
+export { isRestorePointId, parseRestorePointId } from "./repository/names.js";
+export {
+  type ListRestorePointsOptions,
+  type OpenRepositoryOptions,
+  openRepository,
+  type Repository,
+  type RepositoryConfig,
+  type RestorePointReader,
+} from "./repository/repository.js";
+export type {
+  AddDiskOptions,
+  BeginRestorePointOptions,
+  DiskStats,
+  RestorePointCommitFields,
+  RestorePointWriter,
+} from "./repository/restore-point-writer.js";
 export {
   abortReason,
   type DeadlineSignal,

@@ -12,8 +12,8 @@ export const moverConfigSchema = object({
   listen: string(hostPort).default("127.0.0.1:0"),
   /** Address the coordinator dials back; default: the bound listen address. */
   advertise: string(hostPort).optional(),
-  /** The coordinator's gRPC address. */
-  coordinator: string(hostPort),
+  /** The coordinator's gRPC address; without one the mover serves tasks but registers nowhere. */
+  coordinator: string(hostPort).optional(),
   /** NATS server URL for progress events. */
   nats: string({ pattern: /^nats:\/\/.+/, hint: "nats://host:port" }).optional(),
   host: object({
@@ -30,6 +30,12 @@ export const moverConfigSchema = object({
   /** Inventory file listing this host's VMs and their sockets. */
   inventory: string({ nonEmpty: true }).optional(),
   slots: number({ integer: true, min: 1, max: 256 }).default(2),
+  /** Directory for the mover's NBD sockets; default a directory under the system temp dir. */
+  runDir: string({ nonEmpty: true }).optional(),
+  /** A task stops when its fleecing overlays occupy more than this, bytes (default 4 GiB). */
+  overlayLimitBytes: number({ integer: true, min: 1024 * 1024 }).default(4 * 1024 ** 3),
+  /** Limit for the guest freeze, milliseconds. */
+  freezeTimeoutMs: number({ integer: true, min: 100, max: 600_000 }).default(30_000),
   transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),
   logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
 });

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   bindService,
@@ -16,9 +18,13 @@ import {
 } from "@ferry/common";
 import { runRegistration } from "./agent/registration.js";
 import type { MoverConfig } from "./config.js";
+import { connectEvents } from "./events/nats-events.js";
 import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { createMoverService } from "./service/mover-service.js";
+import { createRepositoryCache } from "./task/repository-cache.js";
+import { createTaskRunner } from "./task/task-runner.js";
+import { createTaskSlots } from "./task/task-slots.js";
 
 /** Version reported to the coordinator. */
 export const MOVER_VERSION = "0.1.0";
@@ -88,6 +94,20 @@ export async function startMover(
     return described.map((d) => d.vm);
   };
 
+  const slots = createTaskSlots(config.slots);
+  const repositories = createRepositoryCache();
+  const nats = await connectEvents(config.nats, logger);
+  const tasks = createTaskRunner({
+    moverId: config.id,
+    slots,
+    repositories,
+    nats: () => nats?.connection,
+    runDir: config.runDir ?? join(tmpdir(), `ferry-mover-${config.id}`),
+    overlayLimitBytes: config.overlayLimitBytes,
+    freezeTimeoutMs: config.freezeTimeoutMs,
+    chunkSizeBytes: 4 * 1024 * 1024,
+    logger,
+  });
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -100,6 +120,10 @@ export async function startMover(
             datastores,
             vms: await listVms(signal),
           }),
+          runBackup: tasks.runBackup,
+          runRestore: tasks.runRestore,
+          cancel: (id) => slots.cancel(id),
+          running: () => slots.running(),
         }),
       ),
     ],
@@ -107,32 +131,40 @@ export async function startMover(
   address = config.advertise ?? server.address;
   logger.info("mover service listening", { address });
 
-  const registry = createClient(MoverRegistryService, config.coordinator);
+  // Without a coordinator the mover still serves tasks (scripts, tests, a second site).
+  const registry = config.coordinator
+    ? createClient(MoverRegistryService, config.coordinator)
+    : undefined;
   let markRegistered: () => void = () => undefined;
   const registered = new Promise<void>((resolve) => {
     markRegistered = resolve;
   });
-  const loop = runRegistration({
-    registry,
-    logger,
-    signal: stop.signal,
-    runningTaskIds: () => [],
-    onRegistered: () => markRegistered(),
-    describe: async (signal) => ({
-      mover: moverInfo(),
-      host,
-      datastores,
-      vms: await listVms(signal),
-    }),
-  });
+  const loop = registry
+    ? runRegistration({
+        registry,
+        logger,
+        signal: stop.signal,
+        runningTaskIds: () => slots.running().map((t) => t.id),
+        onRegistered: () => markRegistered(),
+        describe: async (signal) => ({
+          mover: moverInfo(),
+          host,
+          datastores,
+          vms: await listVms(signal),
+        }),
+      })
+    : Promise.resolve();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       stop.abort();
       await loop;
-      registry.close();
-      await server.close();
+      registry?.close();
+      // Running tasks see the server stop and clean up before it returns.
+      await server.close(5000);
+      await nats?.close();
+      await repositories[Symbol.asyncDispose]();
       logger.info("mover stopped");
     })();
     return closing;

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { InventoryFile } from "@ferry/mover";
@@ -20,6 +20,13 @@ export interface LabOptions {
   namePrefix?: string;
   workload?: boolean;
   accel?: "tcg" | "kvm";
+  /**
+   * Make each disk slot once and give every VM a copy, as VMs cloned from one
+   * template (default false: each VM gets its own freshly made filesystems).
+   */
+  fromTemplate?: boolean;
+  /** Extra files for every data disk, relative path -> content (e.g. a large random file). */
+  extraFiles?: Record<string, string | Uint8Array>;
   signal?: AbortSignal;
 }
 
@@ -54,20 +61,22 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const count = options.vms ?? 1;
   const prefix = options.namePrefix ?? "lab-vm";
   const sig = options.signal ? { signal: options.signal } : {};
+  const files = { ...SEED_FILES, ...options.extraFiles };
+  const makeDisk = (path: string, d: number) =>
+    makeDataDisk({ path, sizeMiB: options.diskMiB ?? 64, label: `data${d}`, files, ...sig });
+  const templates: string[] = [];
+  if (options.fromTemplate) {
+    for (let d = 0; d < (options.disksPerVm ?? 1); d++)
+      templates.push(await makeDisk(join(dir, `template-disk${d}.qcow2`), d));
+  }
   const started = await Promise.allSettled(
     Array.from({ length: count }, async (_, i) => {
       const name = `${prefix}-${i + 1}`;
       const disks: string[] = [];
       for (let d = 0; d < (options.disksPerVm ?? 1); d++) {
-        disks.push(
-          await makeDataDisk({
-            path: join(datastoreDir, `${name}-disk${d}.qcow2`),
-            sizeMiB: options.diskMiB ?? 64,
-            label: `data${d}`,
-            files: SEED_FILES,
-            ...sig,
-          }),
-        );
+        const path = join(datastoreDir, `${name}-disk${d}.qcow2`);
+        const template = templates[d];
+        disks.push(template ? (await copyFile(template, path), path) : await makeDisk(path, d));
       }
       return startLabVm({
         name,

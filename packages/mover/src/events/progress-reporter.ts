@@ -1,3 +1,4 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import {
   encodeProgress,
@@ -5,7 +6,7 @@ import {
   type Logger,
   Phase,
   progressSubject,
-  type TaskError,
+  type TaskErrorSchema,
   type TaskState,
   taskEventSubject,
 } from "@ferry/common";
@@ -26,7 +27,10 @@ export interface ProgressReporter extends AsyncDisposable {
   /** Enters a phase and publishes at once. */
   phase(phase: Phase): void;
   /** Publishes a task state event. */
-  state(state: TaskState, extra?: { error?: TaskError; restorePointId?: string }): void;
+  state(
+    state: TaskState,
+    extra?: { error?: MessageInitShape<typeof TaskErrorSchema>; restorePointId?: string },
+  ): void;
   /** Publishes what is pending and stops the timer; idempotent. */
   close(): Promise<void>;
 }

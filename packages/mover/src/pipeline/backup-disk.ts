@@ -1,9 +1,8 @@
-import { throwIfAborted } from "@ferry/common";
+import { chunkDigestOf, isAllZero, throwIfAborted, ZERO_CHUNK_DIGEST } from "@ferry/common";
 import type { BlockSource } from "../source/block-source.js";
 import { linkedAbort } from "../util/linked-abort.js";
 import { createSemaphore, type Semaphore } from "../util/semaphore.js";
 import { type ChunkPlan, planChunks } from "./chunk-plan.js";
-import { digestOf, isAllZero, ZERO_DIGEST } from "./digest.js";
 
 /** Where chunks go: a chunk store, or a wrapper around one. */
 export interface ChunkSink {
@@ -88,10 +87,10 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       stats.bytesRead += plan.data.reduce((n, e) => n + e.lengthBytes, 0);
       stats.chunks++;
       if (!data || isAllZero(data)) {
-        options.index.set(plan.index, ZERO_DIGEST);
+        options.index.set(plan.index, ZERO_CHUNK_DIGEST);
         stats.bytesZero += plan.lengthBytes;
       } else {
-        const digest = digestOf(data);
+        const digest = chunkDigestOf(data);
         const put = await options.chunks.put(digest, data, stop.signal);
         options.index.set(plan.index, digest);
         if (put.written) {

@@ -1,6 +1,5 @@
 import { open, rename, rm } from "node:fs/promises";
-import { FerryError, throwIfAborted } from "@ferry/common";
-import { isAllZero } from "../pipeline/digest.js";
+import { FerryError, isZeroChunkDigest, throwIfAborted } from "@ferry/common";
 import { linkedAbort } from "../util/linked-abort.js";
 import { runCommand } from "../util/run-command.js";
 
@@ -50,7 +49,7 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
         const i = next++;
         if (i >= digests.length) return;
         const digest = digests[i] as Uint8Array;
-        if (isAllZero(digest)) continue;
+        if (isZeroChunkDigest(digest)) continue;
         throwIfAborted(stop.signal, "restore");
         const offset = i * chunkSizeBytes;
         const length = Math.min(chunkSizeBytes, sizeBytes - offset);

@@ -1,32 +1,135 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { DescribeResponseSchema } from "@ferry/common";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  type DescribeResponse,
+  BackupMode,
+  Consistency,
+  type DescribeResponseSchema,
   FerryError,
+  type Manifest,
   type MoverService,
+  QuiesceMode,
+  type RestorePoint,
+  RestorePointSchema,
   type ServiceImpl,
+  TaskSchema,
+  TaskState,
+  Transport,
 } from "@ferry/common";
+import type { QuiesceMode as Mode } from "../hypervisor/quiesce.js";
+import type { RunningTask } from "../task/task-slots.js";
 
 /** What the MoverService needs from the mover it serves. */
 export interface MoverServiceDeps {
-  describe(
-    signal: AbortSignal,
-  ): Promise<MessageInitShape<typeof DescribeResponseSchema> | DescribeResponse>;
+  describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
+  runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
+  runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
+  cancel(taskId: string): boolean;
+  running(): RunningTask[];
 }
 
-/**
- * The mover's gRPC service. Backup and restore arrive with issue 3; until
- * then they fail with UNIMPLEMENTED rather than pretend.
- */
+/** A validated RunBackup request. */
+export interface BackupCall {
+  taskId: string;
+  jobId: string;
+  vm: { id: string; name: string; qmpSocket: string; guestAgentSocket?: string };
+  transport: "hotadd" | "nbd";
+  quiesce: Mode;
+  repository: string;
+}
+
+/** A validated RunRestore request. */
+export interface RestoreCall {
+  taskId: string;
+  jobId: string;
+  repository: string;
+  restorePointId: string;
+  diskIds: string[];
+  targetDir: string;
+}
+
+function required(value: string, what: string): string {
+  if (!value) throw new FerryError("INVALID_ARGUMENT", `${what} is required`);
+  return value;
+}
+
+const QUIESCE: Record<number, Mode> = {
+  [QuiesceMode.UNSPECIFIED]: "preferred",
+  [QuiesceMode.REQUIRED]: "required",
+  [QuiesceMode.PREFERRED]: "preferred",
+  [QuiesceMode.OFF]: "off",
+};
+
+/** The manifest as the wire's RestorePoint message. */
+export function restorePointMessage(manifest: Manifest, repository: string): RestorePoint {
+  return create(RestorePointSchema, {
+    id: manifest.restorePointId,
+    vmId: manifest.vmId,
+    vmName: manifest.vmName,
+    createdAt: timestampFromMs(Date.parse(manifest.createdAt)),
+    consistency:
+      manifest.consistency === "application" ? Consistency.APPLICATION : Consistency.CRASH,
+    mode: manifest.mode === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
+    repository,
+    moverId: manifest.source.moverId,
+    disks: manifest.disks.map((d) => ({
+      diskId: d.id,
+      sizeBytes: BigInt(d.sizeBytes),
+      indexPath: `${manifest.restorePointId}/${d.indexFile}`,
+      bytesRead: BigInt(d.bytesRead),
+      bytesNew: BigInt(d.bytesNew),
+    })),
+  });
+}
+
+/** The mover's gRPC service: thin; validation here, work in the deps. */
 export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof MoverService> {
   return {
-    describe: (_req, ctx) => deps.describe(ctx.signal),
-    runBackup: async () => {
-      throw new FerryError("UNIMPLEMENTED", "this mover cannot run backups yet");
+    describe: async (_req, ctx) => ({
+      ...(await deps.describe(ctx.signal)),
+      runningTasks: deps
+        .running()
+        .map((t) =>
+          create(TaskSchema, {
+            id: t.id,
+            state: TaskState.RUNNING,
+            startedAt: timestampFromMs(t.startedAt),
+          }),
+        ),
+    }),
+    runBackup: async (req, ctx) => {
+      const vm = req.vm;
+      if (!vm) throw new FerryError("INVALID_ARGUMENT", "vm is required");
+      const repository = required(req.repository, "repository");
+      const call: BackupCall = {
+        taskId: required(req.taskId, "task_id"),
+        jobId: req.jobId || req.taskId,
+        vm: {
+          id: required(vm.id, "vm.id"),
+          name: vm.name || vm.id,
+          qmpSocket: required(vm.qmpSocket, "vm.qmp_socket"),
+          ...(vm.guestAgentSocket ? { guestAgentSocket: vm.guestAgentSocket } : {}),
+        },
+        transport: req.transport === Transport.NBD ? "nbd" : "hotadd",
+        quiesce: QUIESCE[req.quiesce] ?? "preferred",
+        repository,
+      };
+      const manifest = await deps.runBackup(call, ctx.signal);
+      return { restorePoint: restorePointMessage(manifest, repository) };
     },
-    runRestore: async () => {
-      throw new FerryError("UNIMPLEMENTED", "this mover cannot run restores yet");
+    runRestore: async (req, ctx) => {
+      const paths = await deps.runRestore(
+        {
+          taskId: required(req.taskId, "task_id"),
+          jobId: req.jobId || req.taskId,
+          repository: required(req.repository, "repository"),
+          restorePointId: required(req.restorePointId, "restore_point_id"),
+          diskIds: req.diskIds,
+          targetDir: required(req.targetDir, "target_dir"),
+        },
+        ctx.signal,
+      );
+      return { paths };
     },
-    cancel: async () => ({ cancelled: false }),
+    cancel: async (req) => ({ cancelled: deps.cancel(required(req.taskId, "task_id")) }),
   };
 }

@@ -41,6 +41,11 @@ export interface BlockSource extends AsyncDisposable {
    * in order; `zero: false` for dirty ranges, `zero: true` for clean ones.
    * Throws FAILED_PRECONDITION when the source has no such bitmap.
    */
-  dirtyExtents(bitmap: string, offset: number, lengthBytes: number, signal?: AbortSignal): Promise<Extent[]>;
+  dirtyExtents(
+    bitmap: string,
+    offset: number,
+    lengthBytes: number,
+    signal?: AbortSignal,
+  ): Promise<Extent[]>;
   close(): Promise<void>;
 }

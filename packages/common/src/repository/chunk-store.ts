@@ -1,0 +1,84 @@
+import type { FerryError } from "../errors/ferry-error.js";
+import type { ChunkCompression, ChunkEncoding } from "./chunk-codec.js";
+import { LocalChunkStore } from "./local-chunk-store.js";
+
+/**
+ * When chunk writes become durable. "each": before `put` returns (fsync file and directory per
+ * chunk). "batched": at the next `flush()`, which the caller must await before it commits
+ * anything that references the chunks.
+ */
+export type Durability = "each" | "batched";
+
+/** Outcome of a `put`. */
+export interface PutResult {
+  /** True when this call wrote the chunk; false when it was already stored (deduplicated). */
+  written: boolean;
+  /** Size of the chunk file (header + payload), bytes; 0 for the zero chunk. */
+  storedBytes: number;
+  /** How the chunk is stored, when this call wrote it. */
+  encoding?: ChunkEncoding;
+  /** True when a damaged copy was found and replaced. */
+  repaired: boolean;
+}
+
+/** Outcome of a `verify`, as a tagged union: a verify job reports all three. */
+export type ChunkVerifyResult =
+  | { t: "ok"; storedBytes: number }
+  | { t: "missing" }
+  | { t: "corrupt"; error: FerryError };
+
+/** Reads chunks by digest. */
+export interface ChunkReader {
+  /**
+   * True when a chunk file exists for `digest` (not verified). Always true for the zero chunk.
+   */
+  has(digest: Uint8Array, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * The chunk's uncompressed data, verified (header, checksum, length, BLAKE3). NOT_FOUND when
+   * missing, CORRUPT_DATA naming the digest when damaged, INVALID_ARGUMENT for the zero chunk
+   * (never stored: the reader fills zeros of the length the index implies).
+   */
+  get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/** Writes chunks by digest. */
+export interface ChunkWriter {
+  /**
+   * Stores `data` (1 byte .. 16 MiB) under `digest` = BLAKE3(data) unless a sound copy exists.
+   * A copy failing the cheap header check is rewritten. Safe to call concurrently, also for
+   * the same digest. The zero digest with all-zero data is a no-op. INVALID_ARGUMENT when the
+   * data does not hash to `digest`; NO_SPACE / PERMISSION_DENIED from the filesystem.
+   */
+  put(digest: Uint8Array, data: Uint8Array, signal?: AbortSignal): Promise<PutResult>;
+  /**
+   * Makes every chunk written so far durable (batched mode; a no-op in "each" mode). Await
+   * every `put` before calling it. After an fsync error the written chunks are suspect: fail
+   * the restore point rather than retry (Linux reports a failed writeback only once).
+   */
+  flush(signal?: AbortSignal): Promise<void>;
+}
+
+/** A content-addressed chunk store on a local filesystem. */
+export interface ChunkStore extends ChunkReader, ChunkWriter, AsyncDisposable {
+  /** Directory holding the fan-out directories. */
+  readonly root: string;
+  readonly durability: Durability;
+  /** Re-reads and re-hashes one chunk; throws only for errors other than missing/corrupt. */
+  verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult>;
+  /** Idempotent; later calls fail with FAILED_PRECONDITION. Does not flush. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createChunkStore}. */
+export interface ChunkStoreOptions {
+  /** Directory of the store (a repository's `chunks/`); created on first write if missing. */
+  root: string;
+  durability: Durability;
+  /** "lz4" (default): compress where it pays; "none": store every chunk raw. */
+  compression?: ChunkCompression;
+}
+
+/** Creates a chunk store over `root`. Does no I/O until used. */
+export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
+  return new LocalChunkStore(options.root, options.durability, options.compression ?? "lz4");
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import { type FileHandle, link, open, rename, rm, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { TEMP_PREFIX } from "./format.js";
+import { fsError } from "./fs-errors.js";
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** fsync the file before the rename and its directory after it (a durable write). */
+  fsync: boolean;
+  /** What is being written, for error messages ("chunk 1a2b…"). */
+  what: string;
+}
+
+/** Writes every byte of `parts` at the handle's current position (writev may be partial). */
+async function writeAll(fh: FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let pending = parts.filter((p) => p.length > 0);
+  while (pending.length > 0) {
+    let { bytesWritten } = await fh.writev(pending);
+    const rest: Uint8Array[] = [];
+    for (const part of pending) {
+      if (bytesWritten >= part.length) {
+        bytesWritten -= part.length;
+      } else {
+        rest.push(part.subarray(bytesWritten));
+        bytesWritten = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
+/**
+ * Writes `parts` to `path` atomically: a temporary file in the same directory (so the rename
+ * never crosses filesystems), written, optionally fsynced, renamed onto `path`, and the
+ * directory optionally fsynced. Readers see the old file or the whole new one, never a part.
+ * The temporary file is removed on any error. Returns the bytes written.
+ */
+export async function writeFileAtomic(
+  path: string,
+  parts: readonly Uint8Array[],
+  options: AtomicWriteOptions,
+): Promise<number> {
+  const dir = dirname(path);
+  const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`);
+  let fh: FileHandle | undefined;
+  try {
+    // "wx": never reuse a file someone else is writing.
+    fh = await open(temp, "wx", 0o644);
+    await writeAll(fh, parts);
+    if (options.fsync) await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(temp, path);
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw fsError(err, `writing ${options.what}`, path);
+  }
+  if (options.fsync) await fsyncPath(dir, `syncing the directory of ${options.what}`);
+  return parts.reduce((n, p) => n + p.length, 0);
+}
+
+/**
+ * Like {@link writeFileAtomic} with fsync, but never replaces an existing file: the complete
+ * temporary file is hard-linked to `path`, which fails when `path` exists. Returns false (and
+ * writes nothing) when it existed, so two processes creating the same file agree on one.
+ */
+export async function writeFileExclusive(
+  path: string,
+  parts: readonly Uint8Array[],
+  what: string,
+): Promise<boolean> {
+  const dir = dirname(path);
+  const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`);
+  let fh: FileHandle | undefined;
+  let created = true;
+  try {
+    fh = await open(temp, "wx", 0o644);
+    await writeAll(fh, parts);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await link(temp, path).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== "EEXIST") throw err;
+      created = false;
+    });
+  } catch (err) {
+    throw fsError(err, `writing ${what}`, path);
+  } finally {
+    await fh?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+  }
+  if (created) await fsyncPath(dir, `syncing the directory of ${what}`);
+  return created;
+}
+
+/**
+ * fsyncs a file or directory by path (Linux flushes an inode through any descriptor, also a
+ * read-only one). Used for directories after a rename and for files written without fsync.
+ */
+export async function fsyncPath(path: string, what: string): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, "r");
+    await fh.sync();
+  } catch (err) {
+    throw fsError(err, what, path);
+  } finally {
+    await fh?.close().catch(() => {});
+  }
+}
+
+/** Removes a file or directory tree; a missing one is fine. */
+export async function removeTree(path: string, what: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch (err) {
+    throw fsError(err, `removing ${what}`, path);
+  }
+}
+
+/**
+ * Reads `lengthBytes` at `position`. A file shorter than that yields fewer bytes (no error), so
+ * the caller can report it as damage of that file.
+ */
+export async function readAt(
+  fh: FileHandle,
+  lengthBytes: number,
+  position: number,
+): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(lengthBytes);
+  let done = 0;
+  while (done < lengthBytes) {
+    const { bytesRead } = await fh.read(buf, done, lengthBytes - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === lengthBytes ? buf : buf.subarray(0, done);
+}

@@ -1,0 +1,124 @@
+// Ferry repository format, version 1: the on-disk constants.
+//
+// WARNING: NEVER CHANGE ANY VALUE IN THIS FILE. Repositories written with these values must
+// stay readable forever. A change to a magic, offset, size, limit or name needs a new format
+// version (new magics, a new version number) and readers that still accept version 1.
+// docs/repository-format.md is the specification; this file mirrors it.
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Format version of repository.json, fixed indexes and manifests. */
+export const REPOSITORY_FORMAT_VERSION = 1;
+
+// ---- layout -------------------------------------------------------------------------------
+
+/** Config file at the repository root. */
+export const REPOSITORY_CONFIG_FILE = "repository.json";
+/** `format` field of repository.json. */
+export const REPOSITORY_CONFIG_FORMAT = "ferry-repository";
+/** Directory of the chunk store, below the repository root. */
+export const CHUNKS_DIR = "chunks";
+/** Directory of restore points, below the repository root. */
+export const RESTORE_POINTS_DIR = "restore-points";
+/** Prefix of a restore point's staging directory inside RESTORE_POINTS_DIR. */
+export const STAGING_PREFIX = ".staging-";
+/** Prefix of every temporary file; names starting with "." are never data. */
+export const TEMP_PREFIX = ".tmp-";
+/** Manifest file inside a restore point directory. */
+export const MANIFEST_FILE = "manifest.json";
+/** `format` field of a manifest. */
+export const MANIFEST_FORMAT = "ferry-manifest";
+/** Suffix of a fixed index file: `<disk-id>.fidx`. */
+export const FIXED_INDEX_SUFFIX = ".fidx";
+/** Hex characters of the digest naming a chunk's fan-out directory. */
+export const CHUNK_FANOUT_HEX_CHARS = 4;
+
+// ---- digests ------------------------------------------------------------------------------
+
+/** Length of a BLAKE3 digest, bytes. */
+export const DIGEST_BYTES = 32;
+
+/**
+ * Digest of an all-zero chunk of any length (full or short last chunk): 32 zero bytes.
+ * Never stored in the chunk store; readers fill zeros. Do not mutate.
+ */
+export const ZERO_CHUNK_DIGEST: Uint8Array = new Uint8Array(DIGEST_BYTES);
+
+// ---- chunks -------------------------------------------------------------------------------
+
+/** Chunk header size, bytes. */
+export const CHUNK_HEADER_BYTES = 32;
+/** Magic of a chunk stored raw: ASCII "FRYCHR01". */
+export const CHUNK_MAGIC_RAW: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x43,
+  0x48,
+  0x52,
+  0x30,
+  0x31,
+);
+/** Magic of a chunk stored as one LZ4 block: ASCII "FRYCHL01". */
+export const CHUNK_MAGIC_LZ4: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x43,
+  0x48,
+  0x4c,
+  0x30,
+  0x31,
+);
+/** Offset of the u32 uncompressed size in a chunk header. */
+export const CHUNK_OFFSET_UNCOMPRESSED_SIZE = 8;
+/** Offset of the u32 stored (payload) size in a chunk header. */
+export const CHUNK_OFFSET_STORED_SIZE = 12;
+/** Offset of the checksum in a chunk header. */
+export const CHUNK_OFFSET_CHECKSUM = 16;
+/** Checksum length: the first 16 bytes of BLAKE3(header[0..16) ‖ payload). */
+export const CHUNK_CHECKSUM_BYTES = 16;
+
+// ---- fixed index --------------------------------------------------------------------------
+
+/** Magic of a fixed index: ASCII "FRYFIX01". */
+export const FIXED_INDEX_MAGIC: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x46,
+  0x49,
+  0x58,
+  0x30,
+  0x31,
+);
+/** Fixed index header size, bytes (one page; the digest table starts page-aligned). */
+export const FIXED_INDEX_HEADER_BYTES = 4096;
+/** Offsets of the fixed index header fields. */
+export const FIXED_INDEX_OFFSET = {
+  magic: 0,
+  formatVersion: 8,
+  headerSizeBytes: 12,
+  uuid: 16,
+  createdAtMs: 32,
+  diskSizeBytes: 40,
+  chunkSizeBytes: 48,
+  chunkCount: 56,
+  digestTableChecksum: 64,
+  headerChecksum: 96,
+  reserved: 128,
+} as const;
+
+// ---- limits -------------------------------------------------------------------------------
+
+/** Smallest chunk size an index may use, bytes. */
+export const MIN_CHUNK_SIZE_BYTES = 4 * KiB;
+/** Largest chunk size an index may use and largest chunk, bytes. */
+export const MAX_CHUNK_SIZE_BYTES = 16 * MiB;
+/** Chunk size of new indexes unless the caller picks another, bytes. */
+export const DEFAULT_CHUNK_SIZE_BYTES = 4 * MiB;
+/** Most slots a fixed index may have (2^25: 128 TiB at 4 MiB chunks; a 1 GiB table). */
+export const MAX_CHUNK_COUNT = 2 ** 25;
+/** Largest manifest.json a reader accepts, bytes (a manifest of 1,000 disks is ~300 KiB). */
+export const MAX_MANIFEST_BYTES = 1 * MiB;

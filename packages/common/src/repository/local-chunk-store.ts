@@ -1,0 +1,273 @@
+// The chunk store on a local filesystem. Private: use createChunkStore (chunk-store.ts).
+import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { FerryError, isFerryError } from "../errors/ferry-error.js";
+import { throwIfAborted } from "../util/signals.js";
+import {
+  type ChunkCompression,
+  decodeChunk,
+  decodeChunkHeader,
+  encodeChunk,
+} from "./chunk-codec.js";
+import type { ChunkStore, ChunkVerifyResult, Durability, PutResult } from "./chunk-store.js";
+import {
+  assertDigest,
+  blake3Digest,
+  chunkPathInStore,
+  digestsEqual,
+  digestToHex,
+  isAllZero,
+  isZeroChunkDigest,
+} from "./digest.js";
+import { fsyncPath, readAt, writeFileAtomic } from "./durable-fs.js";
+import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES } from "./format.js";
+import { errnoOf, fsError } from "./fs-errors.js";
+
+type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
+
+// fsyncs in flight during flush(): enough to keep the disk queue busy, few descriptors.
+const FLUSH_PARALLELISM = 16;
+
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Implements {@link ChunkStore}; see createChunkStore. */
+export class LocalChunkStore implements ChunkStore {
+  private closed = false;
+  private readonly inFlight = new Map<string, Promise<PutResult>>();
+  private readonly dirs = new Map<string, Promise<void>>();
+  private pendingFiles = new Set<string>();
+  private pendingDirs = new Set<string>();
+
+  constructor(
+    readonly root: string,
+    readonly durability: Durability,
+    private readonly compression: ChunkCompression,
+  ) {}
+
+  async has(digest: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+    this.begin(digest, signal, "chunk lookup");
+    if (isZeroChunkDigest(digest)) return true;
+    const path = this.pathOf(digest);
+    try {
+      return (await stat(path)).isFile();
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return false;
+      throw fsError(err, `looking up chunk ${digestToHex(digest)}`, path);
+    }
+  }
+
+  async get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    this.begin(digest, signal, "chunk read");
+    return (await this.readVerified(digest)).data;
+  }
+
+  async verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult> {
+    this.begin(digest, signal, "chunk verify");
+    if (isZeroChunkDigest(digest)) return { t: "ok", storedBytes: 0 };
+    try {
+      return { t: "ok", storedBytes: (await this.readVerified(digest)).fileSizeBytes };
+    } catch (err) {
+      if (isFerryError(err, "NOT_FOUND")) return { t: "missing" };
+      if (isFerryError(err, "CORRUPT_DATA")) return { t: "corrupt", error: err };
+      throw err;
+    }
+  }
+
+  async put(digest: Uint8Array, data: Uint8Array, signal?: AbortSignal): Promise<PutResult> {
+    this.begin(digest, signal, "chunk write");
+    if (isZeroChunkDigest(digest)) {
+      if (!isAllZero(data))
+        throw new FerryError("INVALID_ARGUMENT", "zero digest for non-zero data");
+      return { written: false, storedBytes: 0, repaired: false };
+    }
+    const hex = digestToHex(digest);
+    // One write per digest at a time in this process; a second caller shares the first's
+    // outcome. Across processes, unique temp names and an atomic rename keep it safe.
+    const running = this.inFlight.get(hex);
+    if (running !== undefined) {
+      const { storedBytes } = await running;
+      return { written: false, storedBytes, repaired: false };
+    }
+    const attempt = this.putOnce(hex, digest, data);
+    this.inFlight.set(hex, attempt);
+    try {
+      return await attempt;
+    } finally {
+      this.inFlight.delete(hex);
+    }
+  }
+
+  async flush(signal?: AbortSignal): Promise<void> {
+    this.assertOpen();
+    throwIfAborted(signal, "chunk flush");
+    const files = [...this.pendingFiles];
+    const dirs = [...this.pendingDirs];
+    this.pendingFiles = new Set();
+    this.pendingDirs = new Set();
+    await forEachLimited(files, FLUSH_PARALLELISM, async (file) => {
+      throwIfAborted(signal, "chunk flush");
+      await fsyncPath(file, "syncing a chunk");
+    });
+    await forEachLimited(dirs, FLUSH_PARALLELISM, (dir) =>
+      fsyncPath(dir, "syncing a chunk directory"),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private begin(digest: Uint8Array, signal: AbortSignal | undefined, what: string): void {
+    this.assertOpen();
+    assertDigest(digest);
+    throwIfAborted(signal, what);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FerryError("FAILED_PRECONDITION", "chunk store is closed");
+  }
+
+  private pathOf(digest: Uint8Array): string {
+    return join(this.root, chunkPathInStore(digest));
+  }
+
+  private async putOnce(hex: string, digest: Uint8Array, data: Uint8Array): Promise<PutResult> {
+    const path = this.pathOf(digest);
+    const existing = await this.inspect(path, hex, data.length);
+    if (existing.t === "sound")
+      return { written: false, storedBytes: existing.sizeBytes, repaired: false };
+    // Hash only what we write: a caller bug must not plant data under a wrong name forever.
+    if (!digestsEqual(blake3Digest(data), digest)) {
+      throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
+    }
+    const encoded = await encodeChunk(data, this.compression);
+    const dir = dirname(path);
+    await this.ensureDir(dir);
+    const each = this.durability === "each";
+    await writeFileAtomic(path, [encoded.header, encoded.payload], {
+      fsync: each,
+      what: `chunk ${hex}`,
+    });
+    if (!each) {
+      this.pendingFiles.add(path);
+      this.pendingDirs.add(dir);
+    }
+    return {
+      written: true,
+      storedBytes: encoded.fileSizeBytes,
+      encoding: encoded.encoding,
+      repaired: existing.t === "damaged",
+    };
+  }
+
+  /** The cheap check of an existing chunk file: its size and header, no hashing. */
+  private async inspect(path: string, hex: string, sizeBytes: number): Promise<Existing> {
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, "r");
+      const st = await fh.stat();
+      if (!st.isFile()) throw new FerryError("CORRUPT_DATA", `chunk ${hex} is not a file`);
+      const head = await readAt(fh, CHUNK_HEADER_BYTES, 0);
+      const header = decodeChunkHeader(head, st.size, hex);
+      return header.uncompressedSizeBytes === sizeBytes
+        ? { t: "sound", sizeBytes: st.size }
+        : { t: "damaged" };
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return { t: "absent" };
+      if (isFerryError(err, "CORRUPT_DATA")) return { t: "damaged" };
+      throw fsError(err, `checking chunk ${hex}`, path);
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+
+  /** Creates a fan-out directory once per process; its new entries are made durable too. */
+  private ensureDir(dir: string): Promise<void> {
+    let ready = this.dirs.get(dir);
+    if (!ready) {
+      ready = this.createDir(dir);
+      this.dirs.set(dir, ready);
+      ready.catch(() => this.dirs.delete(dir));
+    }
+    return ready;
+  }
+
+  private async createDir(dir: string): Promise<void> {
+    let created: string | undefined;
+    try {
+      created = await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw fsError(err, "creating a chunk directory", dir);
+    }
+    if (created === undefined) return;
+    // A new directory is only durable once its parent's entry is: the root, and the root's
+    // parent when the root was created too.
+    const parents = created === dir ? [this.root] : [dirname(this.root), this.root];
+    if (this.durability === "each") {
+      for (const parent of parents) await fsyncPath(parent, "syncing the chunk store");
+    } else {
+      for (const parent of parents) this.pendingDirs.add(parent);
+    }
+  }
+
+  private async readVerified(
+    digest: Uint8Array,
+  ): Promise<{ data: Uint8Array; fileSizeBytes: number }> {
+    const hex = digestToHex(digest);
+    if (isZeroChunkDigest(digest)) {
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        "the zero chunk is never stored; fill zeros instead",
+      );
+    }
+    const path = this.pathOf(digest);
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, "r");
+      const st = await fh.stat();
+      // Refuse absurd sizes before allocating a buffer for them.
+      if (
+        !st.isFile() ||
+        st.size < CHUNK_HEADER_BYTES ||
+        st.size > CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES
+      ) {
+        throw new FerryError(
+          "CORRUPT_DATA",
+          `chunk ${hex} is corrupt: file size ${st.size} out of range`,
+          {
+            details: { chunk: hex, reason: "size" },
+          },
+        );
+      }
+      const file = await readAt(fh, st.size, 0);
+      return { data: await decodeChunk(file, digest), fileSizeBytes: file.length };
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") {
+        throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {
+          cause: err,
+          details: { chunk: hex },
+        });
+      }
+      throw fsError(err, `reading chunk ${hex}`, path);
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,324 @@
+// A repository on a local filesystem: config, chunk store, restore points.
+import { randomUUID } from "node:crypto";
+import { type FileHandle, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { FerryError, isFerryError } from "../errors/ferry-error.js";
+import { throwIfAborted } from "../util/signals.js";
+import type { ChunkCompression } from "./chunk-codec.js";
+import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
+import { fsyncPath, removeTree, writeFileExclusive } from "./durable-fs.js";
+import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
+import {
+  CHUNKS_DIR,
+  MANIFEST_FILE,
+  MAX_MANIFEST_BYTES,
+  REPOSITORY_CONFIG_FILE,
+  REPOSITORY_CONFIG_FORMAT,
+  REPOSITORY_FORMAT_VERSION,
+  RESTORE_POINTS_DIR,
+  STAGING_PREFIX,
+} from "./format.js";
+import { errnoOf, fsError } from "./fs-errors.js";
+import { type Manifest, parseManifest } from "./manifest.js";
+import { assertSafeName, isRestorePointName, isSafeName, parseRestorePointId } from "./names.js";
+import {
+  type BeginRestorePointOptions,
+  beginRestorePointIn,
+  type RestorePointWriter,
+} from "./restore-point-writer.js";
+
+/** Contents of repository.json. */
+export interface RepositoryConfig {
+  format: typeof REPOSITORY_CONFIG_FORMAT;
+  version: typeof REPOSITORY_FORMAT_VERSION;
+  /** Random UUID of the repository. */
+  id: string;
+  /** ISO 8601 UTC creation time. */
+  createdAt: string;
+}
+
+/** Options of {@link openRepository}. */
+export interface OpenRepositoryOptions {
+  root: string;
+  /** Create the repository when `root` has none (idempotent; default false: NOT_FOUND). */
+  create?: boolean;
+  /** Chunk durability; default "batched" (a restore point's commit flushes). */
+  durability?: Durability;
+  /** Chunk compression; default "lz4" (where it pays). */
+  compression?: ChunkCompression;
+  signal?: AbortSignal;
+}
+
+/** Options of `Repository.listRestorePoints`. */
+export interface ListRestorePointsOptions {
+  /** Only this VM's restore points. */
+  vmId?: string;
+  /** Told about each committed-looking directory that is skipped and why (for logs). */
+  onInvalid?: (restorePointId: string, error: FerryError) => void;
+  signal?: AbortSignal;
+}
+
+/** A committed restore point, opened for reading. */
+export interface RestorePointReader {
+  readonly id: string;
+  readonly manifest: Manifest;
+  /** Repository-relative path of a disk's index (RestorePointDisk.index_path in the API). */
+  indexPath(diskId: string): string;
+  /**
+   * Reads and verifies a disk's fixed index, and checks it is the one the manifest names
+   * (uuid, sizes). NOT_FOUND for an unknown disk, CORRUPT_DATA for a damaged or swapped index.
+   */
+  readIndex(diskId: string, signal?: AbortSignal): Promise<FixedIndex>;
+}
+
+/** A Ferry repository. Close it (or `await using`) when done; closing does not flush. */
+export interface Repository extends AsyncDisposable {
+  /** Absolute path of the repository. */
+  readonly root: string;
+  readonly config: RepositoryConfig;
+  readonly chunks: ChunkStore;
+  /** Starts a restore point in a staging directory, invisible until committed. */
+  beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter>;
+  /**
+   * Committed restore points, by VM id then time. Staging directories, and directories whose
+   * manifest is missing, damaged, of another version or names another id, are skipped.
+   */
+  listRestorePoints(options?: ListRestorePointsOptions): Promise<Manifest[]>;
+  /** Opens a restore point by id; INVALID_ARGUMENT, NOT_FOUND or CORRUPT_DATA. */
+  openRestorePoint(id: string, signal?: AbortSignal): Promise<RestorePointReader>;
+  /**
+   * Removes staging directories left by crashed backups whose last change is older than
+   * `olderThanMs` (pick more than the longest backup may run). Returns the names removed.
+   */
+  removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Opens (or with `create`, creates) the repository at `root`. */
+export async function openRepository(options: OpenRepositoryOptions): Promise<Repository> {
+  throwIfAborted(options.signal, "open repository");
+  const root = resolve(options.root);
+  let config = await readConfig(root);
+  if (config === undefined) {
+    if (!options.create) {
+      throw new FerryError(
+        "NOT_FOUND",
+        `${root} is not a Ferry repository (no ${REPOSITORY_CONFIG_FILE})`,
+      );
+    }
+    config = await createRepository(root);
+  }
+  const chunks = createChunkStore({
+    root: join(root, CHUNKS_DIR),
+    durability: options.durability ?? "batched",
+    ...(options.compression === undefined ? {} : { compression: options.compression }),
+  });
+  return new LocalRepository(root, config, chunks);
+}
+
+async function readConfig(root: string): Promise<RepositoryConfig | undefined> {
+  const path = join(root, REPOSITORY_CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw fsError(err, "reading the repository config", path);
+  }
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
+  }
+  if (value?.format !== REPOSITORY_CONFIG_FORMAT) {
+    throw new FerryError("CORRUPT_DATA", `${path}: format must be "${REPOSITORY_CONFIG_FORMAT}"`);
+  }
+  if (value.version !== REPOSITORY_FORMAT_VERSION) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `${path}: repository version ${String(value.version)} is not supported (this Ferry reads ${REPOSITORY_FORMAT_VERSION})`,
+    );
+  }
+  if (typeof value.id !== "string" || typeof value.createdAt !== "string") {
+    throw new FerryError("CORRUPT_DATA", `${path}: id and createdAt must be strings`);
+  }
+  return {
+    format: REPOSITORY_CONFIG_FORMAT,
+    version: REPOSITORY_FORMAT_VERSION,
+    id: value.id,
+    createdAt: value.createdAt,
+  };
+}
+
+/** Directories first, config last (durably, never replacing one a racing creator wrote). */
+async function createRepository(root: string): Promise<RepositoryConfig> {
+  try {
+    const created = await mkdir(root, { recursive: true });
+    if (created !== undefined) await fsyncPath(dirname(root), "syncing the repository's parent");
+    await mkdir(join(root, CHUNKS_DIR), { recursive: true });
+    await mkdir(join(root, RESTORE_POINTS_DIR), { recursive: true });
+  } catch (err) {
+    throw fsError(err, "creating the repository", root);
+  }
+  const config: RepositoryConfig = {
+    format: REPOSITORY_CONFIG_FORMAT,
+    version: REPOSITORY_FORMAT_VERSION,
+    id: randomUUID(),
+    createdAt: new Date().toISOString(),
+  };
+  const text = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
+  const path = join(root, REPOSITORY_CONFIG_FILE);
+  if (await writeFileExclusive(path, [text], "the repository config")) return config;
+  const existing = await readConfig(root);
+  if (!existing) throw new FerryError("INTERNAL", `${path} vanished while creating the repository`);
+  return existing;
+}
+
+async function readDirNames(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (err) {
+    const errno = errnoOf(err);
+    if (errno === "ENOENT" || errno === "ENOTDIR") return [];
+    throw fsError(err, "listing restore points", path);
+  }
+}
+
+class LocalRepository implements Repository {
+  private readonly restorePoints: string;
+
+  constructor(
+    readonly root: string,
+    readonly config: RepositoryConfig,
+    readonly chunks: ChunkStore,
+  ) {
+    this.restorePoints = join(root, RESTORE_POINTS_DIR);
+  }
+
+  beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {
+    return beginRestorePointIn(this.root, this.chunks, options);
+  }
+
+  async listRestorePoints(options: ListRestorePointsOptions = {}): Promise<Manifest[]> {
+    throwIfAborted(options.signal, "list restore points");
+    if (options.vmId !== undefined) assertSafeName(options.vmId, "VM id");
+    // Safe names never start with ".", so staging directories and temp files fall out here.
+    const vmIds =
+      options.vmId !== undefined
+        ? [options.vmId]
+        : (await readDirNames(this.restorePoints)).filter(isSafeName);
+    const result: Manifest[] = [];
+    for (const vmId of vmIds.sort()) {
+      const names = (await readDirNames(join(this.restorePoints, vmId)))
+        .filter(isRestorePointName)
+        .sort();
+      const loaded = await Promise.all(
+        names.map(async (name) => {
+          const id = `${vmId}/${name}`;
+          try {
+            return await this.loadManifest(id);
+          } catch (err) {
+            if (
+              !isFerryError(err) ||
+              !["NOT_FOUND", "CORRUPT_DATA", "FAILED_PRECONDITION"].includes(err.code)
+            ) {
+              throw err;
+            }
+            options.onInvalid?.(id, err);
+            return undefined;
+          }
+        }),
+      );
+      for (const manifest of loaded) if (manifest) result.push(manifest);
+    }
+    return result;
+  }
+
+  async openRestorePoint(id: string, signal?: AbortSignal): Promise<RestorePointReader> {
+    throwIfAborted(signal, "open restore point");
+    parseRestorePointId(id);
+    const manifest = await this.loadManifest(id);
+    const dir = join(this.restorePoints, id);
+    const diskOf = (diskId: string) => {
+      const disk = manifest.disks.find((d) => d.id === diskId);
+      if (!disk) throw new FerryError("NOT_FOUND", `restore point ${id} has no disk ${diskId}`);
+      return disk;
+    };
+    return {
+      id,
+      manifest,
+      indexPath: (diskId) => `${RESTORE_POINTS_DIR}/${id}/${diskOf(diskId).indexFile}`,
+      readIndex: async (diskId, readSignal) => {
+        const disk = diskOf(diskId);
+        const index = await readFixedIndex(join(dir, disk.indexFile), readSignal);
+        if (
+          index.uuid !== disk.indexUuid ||
+          index.sizeBytes !== disk.sizeBytes ||
+          index.chunkSizeBytes !== disk.chunkSizeBytes
+        ) {
+          throw new FerryError(
+            "CORRUPT_DATA",
+            `index ${index.path} is not the one manifest ${id} names`,
+            {
+              details: { path: index.path, reason: "manifest mismatch" },
+            },
+          );
+        }
+        return index;
+      },
+    };
+  }
+
+  async removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]> {
+    const now = options.nowMs ?? Date.now();
+    const removed: string[] = [];
+    for (const name of await readDirNames(this.restorePoints)) {
+      if (!name.startsWith(STAGING_PREFIX)) continue;
+      const path = join(this.restorePoints, name);
+      const st = await stat(path).catch(() => undefined);
+      if (st === undefined || now - st.mtimeMs <= options.olderThanMs) continue;
+      await removeTree(path, `staging directory ${name}`);
+      removed.push(name);
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** manifest.json of restore point `id`, checked to name that very restore point. */
+  private async loadManifest(id: string): Promise<Manifest> {
+    const path = join(this.restorePoints, id, MANIFEST_FILE);
+    let text: string;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, "r");
+      const { size } = await fh.stat();
+      // A damaged file must not make a listing allocate gigabytes.
+      if (size > MAX_MANIFEST_BYTES) {
+        throw new FerryError(
+          "CORRUPT_DATA",
+          `manifest ${path} is ${size} bytes, over ${MAX_MANIFEST_BYTES}`,
+        );
+      }
+      text = await fh.readFile("utf8");
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT")
+        throw new FerryError("NOT_FOUND", `restore point ${id} not found`, { cause: err });
+      throw fsError(err, `reading manifest of ${id}`, path);
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+    const manifest = parseManifest(text, path);
+    if (manifest.restorePointId !== id) {
+      throw new FerryError("CORRUPT_DATA", `manifest ${path} names ${manifest.restorePointId}`);
+    }
+    return manifest;
+  }
+}

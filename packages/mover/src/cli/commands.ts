@@ -1,0 +1,119 @@
+import { basename } from "node:path";
+import { createLogger, FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { restoreRestorePoint } from "../restore/restore-point.js";
+import type { BlockSource } from "../source/block-source.js";
+import { openFileSource } from "../source/file-source.js";
+import { openNbdSource } from "../source/nbd-source.js";
+import { backupSource } from "../task/backup-source.js";
+import { parseSourceSpec } from "./source-uri.js";
+
+const MiB = 1024 * 1024;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function flag(args: ParsedArgs, name: string, required = true): string | undefined {
+  const value = args.flags.get(name);
+  if (typeof value === "string" && value !== "") return value;
+  if (required) throw new FerryError("INVALID_ARGUMENT", `--${name} is required`);
+  return undefined;
+}
+
+// A VM id from a file or export name: the repository allows [A-Za-z0-9._-].
+function idFrom(name: string): string {
+  const id = name
+    .replace(/\.(raw|img|qcow2)$/, "")
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .replace(/^[^A-Za-z0-9]+/, "");
+  return id.slice(0, 128) || "image";
+}
+
+/** `backup --source <uri|file> --repo <dir> [--vm-id ID] [--name NAME] [--disk-id ID]`: prints the restore point id. */
+export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  const spec = parseSourceSpec(flag(args, "source") as string);
+  const repository = await openRepository({
+    root: flag(args, "repo") as string,
+    create: true,
+    signal,
+  });
+  let source: BlockSource;
+  if (spec.t === "file") source = await openFileSource({ path: spec.path });
+  else
+    source = await openNbdSource({
+      ...(spec.t === "nbd" ? { host: spec.host, port: spec.port } : { path: spec.path }),
+      exportName: spec.exportName,
+      signal,
+    });
+  try {
+    const fallbackName = spec.t === "file" ? basename(spec.path) : spec.exportName || "nbd-export";
+    const vmName = flag(args, "name", false) ?? fallbackName;
+    const started = Date.now();
+    const { manifest, stats } = await backupSource({
+      source,
+      repository,
+      vmId: flag(args, "vm-id", false) ?? idFrom(vmName),
+      vmName,
+      diskId: flag(args, "disk-id", false) ?? "disk0",
+      moverId: "ferry-mover-cli",
+      transport: spec.t === "file" ? "hotadd" : "nbd",
+      chunkSizeBytes: 4 * MiB,
+      logger: createLogger({ name: "ferry-mover", level: "warn" }),
+      signal,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    process.stderr.write(
+      `backed up ${(stats.sizeBytes / MiB).toFixed(1)} MiB in ${seconds.toFixed(2)} s: read ${(stats.bytesRead / MiB).toFixed(1)} MiB, ` +
+        `new ${(stats.bytesNew / MiB).toFixed(1)} MiB (stored ${(stats.bytesStored / MiB).toFixed(1)} MiB), deduplicated ${(stats.bytesDeduplicated / MiB).toFixed(1)} MiB\n`,
+    );
+    out(manifest.restorePointId);
+  } finally {
+    await source.close();
+    await repository.close();
+  }
+}
+
+/** `restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]`. */
+export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  const repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  try {
+    const restorePointId = flag(args, "restore-point") as string;
+    const to = flag(args, "to") as string;
+    const format = flag(args, "format", false) ?? (to.endsWith(".qcow2") ? "qcow2" : "raw");
+    if (format !== "raw" && format !== "qcow2")
+      throw new FerryError("INVALID_ARGUMENT", `--format must be raw or qcow2, not ${format}`);
+    let disk = flag(args, "disk", false);
+    if (disk !== undefined && /^\d+$/.test(disk)) {
+      // A number picks the disk by position, as operators count them.
+      const { manifest } = await repository.openRestorePoint(restorePointId);
+      disk = manifest.disks[Number(disk)]?.id ?? disk;
+    }
+    const written = await restoreRestorePoint({
+      repository,
+      restorePointId,
+      ...(disk === undefined ? {} : { diskIds: [disk] }),
+      to: { file: to },
+      format,
+      signal,
+    });
+    for (const w of written) out(w.path);
+  } finally {
+    await repository.close();
+  }
+}
+
+/** `restore-points --repo <dir> [--vm-id ID] [--json]`. */
+export async function listCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  const repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  try {
+    const vmId = flag(args, "vm-id", false);
+    const points = await repository.listRestorePoints({ ...(vmId ? { vmId } : {}), signal });
+    if (args.flags.has("json")) return void out(JSON.stringify(points, null, 2));
+    if (points.length === 0) return void out("no restore points");
+    for (const p of points) {
+      const size = p.disks.reduce((n, d) => n + d.sizeBytes, 0);
+      out(
+        `${p.restorePointId}  ${p.vmName}  ${p.createdAt}  ${p.consistency}  ${p.mode}  ${p.disks.length} disk(s), ${(size / MiB).toFixed(0)} MiB`,
+      );
+    }
+  } finally {
+    await repository.close();
+  }
+}

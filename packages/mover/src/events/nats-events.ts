@@ -1,0 +1,50 @@
+import type { Logger } from "@ferry/common";
+import { connect, type NatsConnection } from "nats";
+
+/** The mover's NATS connection for progress and task events. */
+export interface EventsConnection {
+  /** Undefined until the first connect succeeded. */
+  readonly connection: NatsConnection | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to NATS in the background and keeps reconnecting: a NATS outage
+ * costs progress messages, never a backup. Undefined when no URL is set.
+ */
+export async function connectEvents(
+  url: string | undefined,
+  logger: Logger,
+): Promise<EventsConnection | undefined> {
+  if (!url) return undefined;
+  let connection: NatsConnection | undefined;
+  let closed = false;
+  const attempt = async (): Promise<void> => {
+    while (!closed && !connection) {
+      try {
+        connection = await connect({
+          servers: url,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+          name: "ferry-mover",
+        });
+        logger.info("connected to NATS", { url });
+      } catch (err) {
+        logger.warn("NATS unreachable; retrying", { url, err });
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  const first = attempt();
+  // Give a reachable server a moment so the first task's events are not lost.
+  await Promise.race([first, new Promise((r) => setTimeout(r, 2000))]);
+  return {
+    get connection() {
+      return connection;
+    },
+    async close() {
+      closed = true;
+      await connection?.drain().catch(() => undefined);
+    },
+  };
+}

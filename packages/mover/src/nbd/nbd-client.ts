@@ -1,0 +1,355 @@
+import type { Socket } from "node:net";
+import { abortReason, FerryError, toFerryError, withDeadline } from "@ferry/common";
+import { encodeRequest } from "./client-wire.js";
+import { NBD_CMD_BLOCK_STATUS, NBD_CMD_DISC, NBD_CMD_READ, NBD_ESHUTDOWN } from "./constants.js";
+import type { NbdBlockSize, NbdExportInfo } from "./handshake.js";
+import { MAX_BLOCK_STATUS_REQUEST_BYTES, MAX_READ_BYTES } from "./limits.js";
+import { describeAddress, type NbdAddress, negotiate, openSocket } from "./nbd-socket.js";
+import type { BlockStatusExtent } from "./reply-chunks.js";
+import {
+  createReplyParser,
+  type NbdCommand,
+  type ReplyEvent,
+  type ReplyParser,
+} from "./reply-parser.js";
+
+export type { NbdAddress } from "./nbd-socket.js";
+export type { BlockStatusExtent } from "./reply-chunks.js";
+
+/** What to negotiate with the server, wherever it is. */
+export interface NbdConnectParams {
+  /** Export to open ("" is the server's default export). */
+  exportName: string;
+  /** Meta contexts to select, e.g. "base:allocation", "qemu:dirty-bitmap:NAME". */
+  metaContexts?: readonly string[];
+  /** Aborts connecting and the handshake (not the connection afterwards). */
+  signal?: AbortSignal;
+  /** Limit for connecting plus the handshake, milliseconds; default 10000. */
+  connectTimeoutMs?: number;
+}
+
+/** Options of {@link connectNbd}: an address plus what to negotiate. */
+export type ConnectNbdOptions = NbdAddress & NbdConnectParams;
+
+/** Per-request options. */
+export interface NbdRequestOptions {
+  /** Aborting rejects the request at once; its late reply is discarded safely. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One NBD connection in the transmission phase. Requests may be issued
+ * concurrently; replies are matched by cookie in any order. A protocol
+ * violation or a lost connection fails every pending request with the same
+ * error and makes the client unusable.
+ */
+export interface NbdClient extends AsyncDisposable {
+  readonly exportSizeBytes: number;
+  readonly readOnly: boolean;
+  /** Size constraints every request honours (the spec's defaults if the server sent none). */
+  readonly blockSize: Readonly<NbdBlockSize>;
+  /** Meta contexts the server granted: name -> id. */
+  readonly metaContexts: ReadonlyMap<string, number>;
+  /** Raw NBD transmission flags. */
+  readonly transmissionFlags: number;
+  /** Requests sent whose reply has not arrived (cancelled ones included). */
+  readonly inFlight: number;
+  /**
+   * Reads exactly `lengthBytes` at `offset`. Nothing is split: `lengthBytes` must
+   * not exceed `blockSize.maximum` (nor 32 MiB), and both must be multiples of
+   * `blockSize.minimum`. Server errors reject with a FerryError naming the NBD
+   * error (EIO is retryable).
+   */
+  read(offset: number, lengthBytes: number, options?: NbdRequestOptions): Promise<Uint8Array>;
+  /**
+   * The extents of meta context `context` from `offset`, in order, non-empty and
+   * contiguous. The server may describe less than `lengthBytes` (ask again from the
+   * end) and its last extent may reach past it. FAILED_PRECONDITION when `context`
+   * was not granted.
+   */
+  blockStatus(
+    context: string,
+    offset: number,
+    lengthBytes: number,
+    options?: NbdRequestOptions,
+  ): Promise<BlockStatusExtent[]>;
+  /**
+   * Rejects pending requests with CONNECTION_CLOSED, sends NBD_CMD_DISC and waits
+   * until the socket closed. Idempotent; removes every listener it added.
+   */
+  close(): Promise<void>;
+}
+
+/** Connects, negotiates and returns the client in the transmission phase. */
+export async function connectNbd(options: ConnectNbdOptions): Promise<NbdClient> {
+  const peer = describeAddress(options);
+  using deadline = withDeadline(
+    options.signal,
+    options.connectTimeoutMs ?? 10_000,
+    `connecting to NBD server ${peer}`,
+  );
+  const socket = await openSocket(options, deadline.signal);
+  const { info, rest } = await negotiate(socket, {
+    exportName: options.exportName,
+    ...(options.metaContexts ? { metaContexts: options.metaContexts } : {}),
+    signal: deadline.signal,
+    peer,
+  });
+  return new Client(socket, info, rest, peer);
+}
+
+type Lifecycle =
+  | { t: "ready" }
+  /** The server is shutting down (ESHUTDOWN): NBD_CMD_DISC sent, pending replies still arrive. */
+  | { t: "draining"; error: FerryError }
+  | { t: "closed"; error: FerryError };
+
+type Pending = (outcome: ReplyEvent | FerryError) => void;
+
+// How long close() waits for the server to hang up after NBD_CMD_DISC.
+const DISCONNECT_WAIT_MS = 2000;
+
+class Client implements NbdClient {
+  readonly exportSizeBytes: number;
+  readonly readOnly: boolean;
+  readonly blockSize: Readonly<NbdBlockSize>;
+  readonly metaContexts: ReadonlyMap<string, number>;
+  readonly transmissionFlags: number;
+  readonly #socket: Socket;
+  readonly #peer: string;
+  readonly #parser: ReplyParser;
+  readonly #pending = new Map<number, Pending>();
+  readonly #socketClosed: Promise<void>;
+  #state: Lifecycle = { t: "ready" };
+  #nextCookie = 1;
+  #corked = false;
+
+  constructor(socket: Socket, info: NbdExportInfo, rest: Uint8Array, peer: string) {
+    this.exportSizeBytes = info.exportSizeBytes;
+    this.readOnly = info.readOnly;
+    this.blockSize = Object.freeze({ ...info.blockSize });
+    this.metaContexts = info.metaContexts;
+    this.transmissionFlags = info.transmissionFlags;
+    this.#socket = socket;
+    this.#peer = peer;
+    this.#parser = createReplyParser(info);
+    this.#socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", this.#onData);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    if (rest.length > 0) this.#onData(rest);
+    socket.resume();
+  }
+
+  get inFlight(): number {
+    return this.#parser.inFlight;
+  }
+
+  // async, so argument errors reject like every other failure; the request is
+  // still written synchronously (before the first await).
+  async read(
+    offset: number,
+    lengthBytes: number,
+    options: NbdRequestOptions = {},
+  ): Promise<Uint8Array> {
+    const limit = Math.min(this.blockSize.maximum, MAX_READ_BYTES);
+    this.#checkRange("read", offset, lengthBytes, limit);
+    return this.#request(
+      { t: "read", offset, lengthBytes },
+      NBD_CMD_READ,
+      options.signal,
+      (event) => (event.t === "read" ? event.data : undefined),
+    );
+  }
+
+  async blockStatus(
+    context: string,
+    offset: number,
+    lengthBytes: number,
+    options: NbdRequestOptions = {},
+  ): Promise<BlockStatusExtent[]> {
+    const id = this.metaContexts.get(context);
+    if (id === undefined) {
+      throw new FerryError(
+        "FAILED_PRECONDITION",
+        `NBD server ${this.#peer} did not grant meta context ${context}`,
+        { details: { context } },
+      );
+    }
+    this.#checkRange("block status", offset, lengthBytes, MAX_BLOCK_STATUS_REQUEST_BYTES);
+    return this.#request(
+      { t: "block-status", offset, lengthBytes },
+      NBD_CMD_BLOCK_STATUS,
+      options.signal,
+      (event) => (event.t === "block-status" ? event.extents.get(id) : undefined),
+    );
+  }
+
+  #checkRange(what: string, offset: number, lengthBytes: number, maxBytes: number): void {
+    const { minimum } = this.blockSize;
+    const end = offset + lengthBytes;
+    const problem =
+      !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(lengthBytes)
+        ? "is not a pair of non-negative integers"
+        : lengthBytes < 1 || lengthBytes > maxBytes
+          ? `must be 1 to ${maxBytes} bytes long`
+          : end > this.exportSizeBytes
+            ? `ends past the export (${this.exportSizeBytes} bytes)`
+            : offset % minimum !== 0 ||
+                (lengthBytes % minimum !== 0 && end !== this.exportSizeBytes)
+              ? `is not aligned to the minimum block size ${minimum}`
+              : undefined;
+    if (problem) {
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        `NBD ${what} [${offset}, +${lengthBytes}) ${problem}`,
+      );
+    }
+  }
+
+  #request<T>(
+    command: NbdCommand,
+    type: number,
+    signal: AbortSignal | undefined,
+    pick: (event: ReplyEvent) => T | undefined,
+  ): Promise<T> {
+    const what = `NBD ${command.t} of [${command.offset}, +${command.lengthBytes})`;
+    if (this.#state.t !== "ready") return Promise.reject(this.#state.error);
+    if (signal?.aborted) return Promise.reject(abortReason(signal, what));
+    const cookie = this.#allocateCookie();
+    this.#parser.expect(cookie, command);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        this.#pending.delete(cookie);
+        this.#parser.abandon(cookie);
+        reject(abortReason(signal as AbortSignal, what));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(cookie, (outcome) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (outcome instanceof FerryError) return reject(outcome);
+        if (outcome.t === "error") return reject(outcome.error);
+        const value = pick(outcome);
+        if (value === undefined) {
+          reject(new FerryError("INTERNAL", `${what}: reply of kind ${outcome.t}`));
+        } else resolve(value);
+      });
+      this.#write(encodeRequest({ type, flags: 0, cookie, ...command }));
+    });
+  }
+
+  #allocateCookie(): number {
+    for (;;) {
+      const cookie = this.#nextCookie;
+      this.#nextCookie = cookie >= 0xffffffff ? 1 : cookie + 1;
+      if (!this.#parser.tracks(cookie)) return cookie;
+    }
+  }
+
+  /** Writes are corked for the rest of the tick, so a burst of requests leaves in one packet. */
+  #write(bytes: Uint8Array): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(bytes);
+  }
+
+  readonly #onData = (chunk: Uint8Array): void => {
+    if (this.#state.t === "closed") return;
+    try {
+      this.#parser.push(chunk, this.#deliver);
+    } catch (err) {
+      this.#fail(toFerryError(err, "PROTOCOL_ERROR"));
+    }
+  };
+
+  readonly #deliver = (event: ReplyEvent): void => {
+    const settle = this.#pending.get(event.cookie);
+    this.#pending.delete(event.cookie);
+    settle?.(event);
+    // The spec: a client receiving ESHUTDOWN must initiate a soft disconnect.
+    if (event.t === "error" && event.error.details.nbdErrno === NBD_ESHUTDOWN) {
+      this.#drain(event.error);
+    }
+  };
+
+  #drain(error: FerryError): void {
+    if (this.#state.t !== "ready") return;
+    this.#state = { t: "draining", error };
+    this.#socket.end(
+      encodeRequest({ type: NBD_CMD_DISC, flags: 0, cookie: 0, offset: 0, lengthBytes: 0 }),
+    );
+  }
+
+  readonly #onError = (err: Error): void => {
+    this.#fail(
+      new FerryError(
+        "CONNECTION_CLOSED",
+        `NBD connection to ${this.#peer} failed: ${err.message}`,
+        {
+          cause: err,
+        },
+      ),
+    );
+  };
+
+  readonly #onClose = (): void => {
+    const state = this.#state;
+    this.#fail(
+      state.t === "draining"
+        ? state.error
+        : new FerryError("CONNECTION_CLOSED", `NBD server ${this.#peer} closed the connection`),
+    );
+    this.#socket.off("data", this.#onData);
+    this.#socket.off("error", this.#onError);
+    this.#socket.off("close", this.#onClose);
+  };
+
+  /** Ends the connection: every pending request rejects with `error`. */
+  #fail(error: FerryError): void {
+    if (this.#state.t === "closed") return;
+    this.#state = { t: "closed", error };
+    this.#rejectAll(error);
+    this.#socket.destroy();
+  }
+
+  #rejectAll(error: FerryError): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const settle of pending) settle(error);
+  }
+
+  async close(): Promise<void> {
+    if (this.#state.t !== "closed") {
+      const wasReady = this.#state.t === "ready";
+      const error = new FerryError(
+        "CONNECTION_CLOSED",
+        `NBD connection to ${this.#peer} was closed`,
+      );
+      this.#state = { t: "closed", error };
+      this.#rejectAll(error);
+      if (wasReady && !this.#socket.destroyed) {
+        // Soft disconnect: replies still owed to rejected requests are dropped unread.
+        this.#socket.end(
+          encodeRequest({ type: NBD_CMD_DISC, flags: 0, cookie: 0, offset: 0, lengthBytes: 0 }),
+        );
+        const timer = setTimeout(() => this.#socket.destroy(), DISCONNECT_WAIT_MS);
+        timer.unref();
+        await this.#socketClosed;
+        clearTimeout(timer);
+      } else {
+        this.#socket.destroy();
+      }
+    }
+    await this.#socketClosed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

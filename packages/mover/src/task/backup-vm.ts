@@ -1,0 +1,148 @@
+import { join } from "node:path";
+import { FerryError, type Logger, type Manifest, Phase, type Repository } from "@ferry/common";
+import type { ProgressReporter } from "../events/progress-reporter.js";
+import { connectGuestAgent } from "../hypervisor/guest-agent-client.js";
+import { watchOverlay } from "../hypervisor/overlay-watch.js";
+import { createPointInTimeView, type ExportAddress } from "../hypervisor/point-in-time.js";
+import { connectQmp } from "../hypervisor/qmp-client.js";
+import { type Consistency, type QuiesceMode, withQuiesce } from "../hypervisor/quiesce.js";
+import { disksFromQueryBlock } from "../inventory/describe-vm.js";
+import { backupDisk } from "../pipeline/backup-disk.js";
+import type { BlockSource } from "../source/block-source.js";
+import { freePort } from "../util/free-port.js";
+import { linkedAbort } from "../util/linked-abort.js";
+import { createProgressTotals } from "./progress-totals.js";
+import { writeRestorePoint } from "./write-restore-point.js";
+
+/** Options of {@link backupVm}. */
+export interface BackupVmOptions {
+  taskId: string;
+  moverId: string;
+  vm: { id: string; name: string; qmpSocket: string; guestAgentSocket?: string };
+  repository: Repository;
+  quiesce: QuiesceMode;
+  /** hotadd: NBD on a unix socket in `runDir`; nbd: NBD over TCP on 127.0.0.1. */
+  transport: "hotadd" | "nbd";
+  runDir: string;
+  /** Opens an NBD export as a block source. */
+  openNbd: (
+    address: ExportAddress,
+    exportName: string,
+    signal: AbortSignal,
+  ) => Promise<BlockSource>;
+  overlayLimitBytes: number;
+  chunkSizeBytes: number;
+  freezeTimeoutMs: number;
+  reporter: ProgressReporter;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/** What a backup produced. */
+export interface BackupVmResult {
+  manifest: Manifest;
+  consistency: Consistency;
+  overlayPeakBytes: number;
+}
+
+/**
+ * Backs up every disk of a running VM: quiesce, point-in-time view, read
+ * over NBD, commit a restore point. Whatever happens, the view (exports,
+ * jobs, nodes, overlays) is torn down and a failed backup leaves no restore point.
+ */
+export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
+  const { logger, reporter } = o;
+  using stop = linkedAbort(o.signal);
+  reporter.phase(Phase.SNAPSHOTTING);
+  await using qmp = await connectQmp({ path: o.vm.qmpSocket, signal: stop.signal });
+  const disks = disksFromQueryBlock(
+    await qmp.execute("query-block", undefined, { signal: stop.signal }),
+    [],
+  );
+  if (disks.length === 0)
+    throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
+  const address: ExportAddress =
+    o.transport === "hotadd"
+      ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
+      : { t: "inet", host: "127.0.0.1", port: await freePort() };
+  let consistency: Consistency = "crash";
+  let snapshotAt = new Date();
+  const agentPath = o.vm.guestAgentSocket;
+  await using view = await createPointInTimeView({
+    qmp,
+    taskId: o.taskId,
+    address,
+    logger,
+    signal: stop.signal,
+    disks: disks.map((d) => ({
+      nodeName: d.id,
+      imagePath: d.path,
+      sizeBytes: Number(d.sizeBytes),
+    })),
+    aroundSnapshot: async (take) => {
+      reporter.phase(Phase.QUIESCING);
+      const quiesced = await withQuiesce(
+        {
+          mode: o.quiesce,
+          agent: agentPath
+            ? () => connectGuestAgent({ path: agentPath, signal: stop.signal })
+            : undefined,
+          freezeTimeoutMs: o.freezeTimeoutMs,
+          logger,
+          signal: stop.signal,
+        },
+        take,
+      );
+      consistency = quiesced.consistency;
+      snapshotAt = new Date();
+    },
+  });
+  // The overlay limit aborts the whole task, reads and all.
+  using watch = watchOverlay({
+    measure: () => view.overlayBytes(),
+    limitBytes: o.overlayLimitBytes,
+    intervalMs: 500,
+    onLimit: (err) => stop.abort(err),
+    logger,
+  });
+  reporter.phase(Phase.READING);
+  const totals = createProgressTotals(
+    disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
+    reporter,
+  );
+  try {
+    const { manifest } = await writeRestorePoint({
+      repository: o.repository,
+      vmId: o.vm.id,
+      vmName: o.vm.name,
+      createdAt: snapshotAt,
+      consistency: () => consistency,
+      moverId: o.moverId,
+      transport: o.transport,
+      logger,
+      signal: stop.signal,
+      disks: view.disks.map((fleeced, i) => {
+        const disk = disks[i] as (typeof disks)[number];
+        return {
+          diskId: disk.id,
+          sizeBytes: Number(disk.sizeBytes),
+          chunkSizeBytes: o.chunkSizeBytes,
+          run: async (index) => {
+            await using source = await o.openNbd(address, fleeced.exportName, stop.signal);
+            return backupDisk({
+              source,
+              chunks: o.repository.chunks,
+              index,
+              chunkSizeBytes: o.chunkSizeBytes,
+              signal: stop.signal,
+              onProgress: (s) => totals.set(disk.id, s),
+            });
+          },
+        };
+      }),
+    });
+    return { manifest, consistency, overlayPeakBytes: watch.peakBytes() };
+  } finally {
+    reporter.phase(Phase.CLEANING_UP);
+  }
+}

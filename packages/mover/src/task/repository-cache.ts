@@ -1,0 +1,31 @@
+import { openRepository, type Repository } from "@ferry/common";
+
+/** Repositories by root path, opened once (created on first use) and shared by tasks. */
+export interface RepositoryCache extends AsyncDisposable {
+  get(root: string, signal?: AbortSignal): Promise<Repository>;
+}
+
+/** Creates an empty cache; disposing closes every repository. */
+export function createRepositoryCache(): RepositoryCache {
+  const open = new Map<string, Promise<Repository>>();
+  return {
+    get(root, signal) {
+      let repo = open.get(root);
+      if (!repo) {
+        repo = openRepository({ root, create: true, ...(signal ? { signal } : {}) });
+        open.set(root, repo);
+        // A failed open must not stick: the next task tries again.
+        repo.catch(() => open.delete(root));
+      }
+      return repo;
+    },
+    async [Symbol.asyncDispose]() {
+      for (const repo of open.values())
+        await repo.then(
+          (r) => r.close(),
+          () => undefined,
+        );
+      open.clear();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { mkdir } from "node:fs/promises";
+import { type Logger, type Manifest, TaskState, toFerryError } from "@ferry/common";
+import type { NatsConnection } from "nats";
+import { createProgressReporter } from "../events/progress-reporter.js";
+import { restoreRestorePoint } from "../restore/restore-point.js";
+import type { BackupCall, RestoreCall } from "../service/mover-service.js";
+import { openNbdSource } from "../source/nbd-source.js";
+import { backupVm } from "./backup-vm.js";
+import type { RepositoryCache } from "./repository-cache.js";
+import type { TaskSlots } from "./task-slots.js";
+
+/** Everything a task needs from its mover. */
+export interface TaskRunnerOptions {
+  moverId: string;
+  slots: TaskSlots;
+  repositories: RepositoryCache;
+  nats: () => NatsConnection | undefined;
+  runDir: string;
+  overlayLimitBytes: number;
+  freezeTimeoutMs: number;
+  chunkSizeBytes: number;
+  logger: Logger;
+}
+
+/** Runs backup and restore tasks in the mover's slots, reporting to NATS. */
+export function createTaskRunner(o: TaskRunnerOptions) {
+  // Each task reports its start and its end; a failure is a task result, never a mover crash.
+  const runTask = <T>(
+    taskId: string,
+    jobId: string,
+    vmId: string,
+    kind: "backup" | "restore",
+    parent: AbortSignal,
+    fn: (
+      signal: AbortSignal,
+      reporter: ReturnType<typeof createProgressReporter>,
+      logger: Logger,
+    ) => Promise<T>,
+    restorePointId: (t: T) => string,
+  ) =>
+    o.slots.run(
+      taskId,
+      kind,
+      async (signal) => {
+        const logger = o.logger.child({ taskId, jobId, kind });
+        await using reporter = createProgressReporter({
+          nats: o.nats(),
+          jobId,
+          taskId,
+          vmId,
+          moverId: o.moverId,
+          logger,
+        });
+        reporter.state(TaskState.RUNNING);
+        try {
+          const result = await fn(signal, reporter, logger);
+          reporter.state(TaskState.SUCCEEDED, { restorePointId: restorePointId(result) });
+          return result;
+        } catch (err) {
+          const fe = toFerryError(err);
+          logger.warn("task failed", { err: fe });
+          reporter.state(fe.code === "CANCELLED" ? TaskState.CANCELLED : TaskState.FAILED, {
+            error: { code: fe.code, message: fe.message, retryable: fe.retryable },
+          });
+          throw fe;
+        }
+      },
+      parent,
+    );
+
+  return {
+    runBackup: (call: BackupCall, parent: AbortSignal): Promise<Manifest> =>
+      runTask(
+        call.taskId,
+        call.jobId,
+        call.vm.id,
+        "backup",
+        parent,
+        async (signal, reporter, logger) => {
+          await mkdir(o.runDir, { recursive: true });
+          const repository = await o.repositories.get(call.repository, signal);
+          const result = await backupVm({
+            taskId: call.taskId,
+            moverId: o.moverId,
+            vm: call.vm,
+            repository,
+            quiesce: call.quiesce,
+            transport: call.transport,
+            runDir: o.runDir,
+            openNbd: (address, exportName, s) =>
+              openNbdSource({
+                ...(address.t === "unix"
+                  ? { path: address.path }
+                  : { host: address.host, port: address.port }),
+                exportName,
+                signal: s,
+              }),
+            overlayLimitBytes: o.overlayLimitBytes,
+            chunkSizeBytes: o.chunkSizeBytes,
+            freezeTimeoutMs: o.freezeTimeoutMs,
+            reporter,
+            logger,
+            signal,
+          });
+          return result.manifest;
+        },
+        (m) => m.restorePointId,
+      ),
+    runRestore: (call: RestoreCall, parent: AbortSignal): Promise<string[]> =>
+      runTask(
+        call.taskId,
+        call.jobId,
+        "",
+        "restore",
+        parent,
+        async (signal) => {
+          const repository = await o.repositories.get(call.repository, signal);
+          await mkdir(call.targetDir, { recursive: true });
+          const written = await restoreRestorePoint({
+            repository,
+            restorePointId: call.restorePointId,
+            diskIds: call.diskIds,
+            to: { dir: call.targetDir },
+            format: "qcow2",
+            signal,
+          });
+          return written.map((w) => w.path);
+        },
+        () => call.restorePointId,
+      ),
+  };
+}

@@ -1,0 +1,86 @@
+import {
+  type Logger,
+  type Manifest,
+  type ManifestConsistency,
+  type ManifestTransport,
+  type Repository,
+  toFerryError,
+} from "@ferry/common";
+import type { DigestSink, DiskBackupStats } from "../pipeline/backup-disk.js";
+
+/** One disk to back up into the restore point. */
+export interface DiskJob {
+  diskId: string;
+  sizeBytes: number;
+  chunkSizeBytes: number;
+  /** Fills `index` (e.g. with backupDisk) and resolves with its counters. */
+  run(index: DigestSink): Promise<DiskBackupStats>;
+}
+
+/** Options of {@link writeRestorePoint}. */
+export interface WriteRestorePointOptions {
+  repository: Repository;
+  vmId: string;
+  vmName: string;
+  /** When the point-in-time view was taken. */
+  createdAt: Date;
+  /** Known only after the snapshot: a function so it is read at commit time. */
+  consistency: () => ManifestConsistency;
+  moverId: string;
+  transport: ManifestTransport;
+  disks: readonly DiskJob[];
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+/**
+ * Runs every disk job into a staged restore point and commits it; on any
+ * failure (or abort) the staged restore point is dropped, so nothing half
+ * written is ever listed.
+ */
+export async function writeRestorePoint(
+  o: WriteRestorePointOptions,
+): Promise<{ manifest: Manifest; disks: { diskId: string; stats: DiskBackupStats }[] }> {
+  const draft = await o.repository.beginRestorePoint({
+    vmId: o.vmId,
+    vmName: o.vmName,
+    createdAt: o.createdAt,
+    signal: o.signal,
+  });
+  try {
+    const disks = await Promise.all(
+      o.disks.map(async (job) => {
+        const index = draft.addDisk({
+          diskId: job.diskId,
+          sizeBytes: job.sizeBytes,
+          chunkSizeBytes: job.chunkSizeBytes,
+        });
+        return { diskId: job.diskId, stats: await job.run(index) };
+      }),
+    );
+    // A cancel that lands after the last read must still win over the commit.
+    o.signal.throwIfAborted();
+    const manifest = await draft.commit(
+      {
+        consistency: o.consistency(),
+        mode: "full",
+        source: { moverId: o.moverId, transport: o.transport },
+        diskStats: Object.fromEntries(
+          disks.map((d) => [
+            d.diskId,
+            { bytesRead: d.stats.bytesRead, bytesNew: d.stats.bytesStored },
+          ]),
+        ),
+      },
+      o.signal,
+    );
+    o.logger.info("restore point committed", {
+      restorePointId: manifest.restorePointId,
+      consistency: manifest.consistency,
+    });
+    return { manifest, disks };
+  } catch (err) {
+    await draft.abort();
+    throw toFerryError(o.signal.aborted ? o.signal.reason : err);
+  }
+}
