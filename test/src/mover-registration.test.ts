@@ -8,11 +8,12 @@ import {
   createLogger,
   MoverState,
   OperatorService,
+  parseConfig,
   Transport,
   VmPowerState,
 } from "@ferry/common";
 import { type Coordinator, startCoordinator } from "@ferry/coordinator";
-import { type Mover, startMover } from "@ferry/mover";
+import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "./lab/lab.js";
 import { REPO_ROOT } from "./lab/paths.js";
@@ -34,17 +35,21 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
       { logger: createLogger(quiet) },
     );
     mover = await startMover(
-      {
-        id: "mover-1",
-        listen: "127.0.0.1:0",
-        coordinator: coordinator.address,
-        host: { id: "host-1", name: "lab host" },
-        datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
-        inventory: await lab.writeInventory(),
-        slots: 2,
-        transports: ["hotadd", "nbd"],
-        logLevel: "error",
-      },
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-1",
+          listen: "127.0.0.1:0",
+          coordinator: coordinator.address,
+          host: { id: "host-1", name: "lab host" },
+          datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
+          inventory: await lab.writeInventory(),
+          slots: 2,
+          transports: ["hotadd", "nbd"],
+          logLevel: "error",
+        },
+        "test",
+      ),
       { logger: createLogger(quiet) },
     );
     await mover.registered;

@@ -1,15 +1,29 @@
 // Public surface of @ferry/mover.
 
 export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.js";
+export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
 export {
   connectGuestAgent,
   type FreezeStatus,
   type GuestAgent,
 } from "./hypervisor/guest-agent-client.js";
+export {
+  createPointInTimeView,
+  type ExportAddress,
+  type PointInTimeView,
+} from "./hypervisor/point-in-time.js";
 export { connectQmp, type QmpEvent, type QmpSession } from "./hypervisor/qmp-client.js";
+export { type Consistency, type QuiesceMode, withQuiesce } from "./hypervisor/quiesce.js";
 export {
   type InventoryEntry,
   type InventoryFile,
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
+export { backupDisk, type DiskBackupStats } from "./pipeline/backup-disk.js";
+export { restoreRestorePoint } from "./restore/restore-point.js";
+export type { BlockSource, BlockSourceCapabilities, Extent } from "./source/block-source.js";
+export { openFileSource } from "./source/file-source.js";
+export { openNbdSource } from "./source/nbd-source.js";
+export { type BackupVmOptions, type BackupVmResult, backupVm } from "./task/backup-vm.js";
+export { runCommand } from "./util/run-command.js";

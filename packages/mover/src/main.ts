@@ -50,6 +50,12 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       const mover = await startMover(await loadMoverConfig(path));
+      // The agent outlives any one task's bug: log it loudly instead of exiting.
+      process.on("unhandledRejection", (err) => {
+        process.stderr.write(
+          `ferry-mover: unhandled rejection (a bug; the mover stays up): ${toFerryError(err).message}\n`,
+        );
+      });
       controller.signal.addEventListener("abort", () => void mover.close());
       return;
     }

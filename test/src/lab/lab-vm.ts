@@ -34,7 +34,13 @@ export interface LabVmOptions {
 /** A running lab VM: a real QEMU process with a real guest agent. */
 export interface LabVm extends AsyncDisposable {
   readonly name: string;
+  /** The monitor a mover uses. */
   readonly qmpSocket: string;
+  /**
+   * A second monitor for tests and tools: QEMU serves one client per monitor,
+   * and a mover holds its own for a whole backup.
+   */
+  readonly spareQmpSocket: string;
   readonly guestAgentSocket: string;
   readonly disks: LabDisk[];
   readonly process: LabChild;
@@ -50,7 +56,7 @@ export interface LabVm extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-function qemuArgs(o: LabVmOptions, qmp: string, qga: string): string[] {
+function qemuArgs(o: LabVmOptions, qmp: string, spareQmp: string, qga: string): string[] {
   const args = [
     "-name",
     o.name,
@@ -83,6 +89,8 @@ function qemuArgs(o: LabVmOptions, qmp: string, qga: string): string[] {
     "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
     "-qmp",
     `unix:${qmp},server=on,wait=off`,
+    "-qmp",
+    `unix:${spareQmp},server=on,wait=off`,
   ];
   o.disks.forEach((path, i) => {
     args.push(
@@ -101,17 +109,18 @@ function qemuArgs(o: LabVmOptions, qmp: string, qga: string): string[] {
 export async function startLabVm(o: LabVmOptions): Promise<LabVm> {
   await mkdir(o.dir, { recursive: true });
   const qmpSocket = join(o.dir, "qmp.sock");
+  const spareQmpSocket = join(o.dir, "qmp-spare.sock");
   const guestAgentSocket = join(o.dir, "qga.sock");
   const started = Date.now();
   const child = await spawnChild(
     `QEMU ${o.name}`,
     "qemu-system-x86_64",
-    qemuArgs(o, qmpSocket, guestAgentSocket),
+    qemuArgs(o, qmpSocket, spareQmpSocket, guestAgentSocket),
     {
       debianPackage: "qemu-system-x86",
     },
   );
-  const stop = stopper(child, qmpSocket, guestAgentSocket);
+  const stop = stopper(child, spareQmpSocket, guestAgentSocket);
   try {
     const timeoutMs = o.bootTimeoutMs ?? 90_000;
     await child.waitForOutput(/FERRY-GUEST-READY/, timeoutMs, o.signal);
@@ -128,6 +137,7 @@ export async function startLabVm(o: LabVmOptions): Promise<LabVm> {
   return {
     name: o.name,
     qmpSocket,
+    spareQmpSocket,
     guestAgentSocket,
     disks: o.disks.map((path, i) => ({ nodeName: `disk${i}`, path })),
     process: child,

@@ -41,7 +41,6 @@ describe("fsError", () => {
 
 // A real full filesystem: a 1 MiB tmpfs. Mounting needs root, as the lab and CI have.
 
-
 describe("on a full filesystem (1 MiB tmpfs)", () => {
   let base: string;
   let mountPoint: string;

@@ -66,13 +66,18 @@ export interface PointInTimeOptions {
  */
 export async function createPointInTimeView(options: PointInTimeOptions): Promise<PointInTimeView> {
   const { qmp, logger } = options;
-  const tag = `${options.taskId}-${randomBytes(3).toString("hex")}`;
-  const disks: FleecedDisk[] = options.disks.map((d) => ({
+  const tag = options.taskId;
+  // QEMU node and job names are at most 31 characters: short random tag plus the disk's position.
+  const short = randomBytes(3).toString("hex");
+  const disks: FleecedDisk[] = options.disks.map((d, i) => ({
     nodeName: d.nodeName,
-    fleeceNode: `${FERRY_PREFIX}fleece-${tag}-${d.nodeName}`,
-    jobId: `${FERRY_PREFIX}job-${tag}-${d.nodeName}`,
-    overlayPath: join(dirname(d.imagePath), `.${FERRY_PREFIX}fleece-${tag}-${d.nodeName}.qcow2`),
-    exportName: `${FERRY_PREFIX}${tag}-${d.nodeName}`,
+    fleeceNode: `${FERRY_PREFIX}f-${short}-${i}`,
+    jobId: `${FERRY_PREFIX}j-${short}-${i}`,
+    overlayPath: join(
+      dirname(d.imagePath),
+      `.${FERRY_PREFIX}fleece-${tag}-${short}-${d.nodeName}.qcow2`,
+    ),
+    exportName: `${FERRY_PREFIX}${tag}-${short}-${d.nodeName}`,
   }));
   const done = {
     overlays: [] as string[],

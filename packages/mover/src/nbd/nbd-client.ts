@@ -106,6 +106,10 @@ type Lifecycle =
 
 type Pending = (outcome: ReplyEvent | FerryError) => void;
 
+/** NBD_CMD_DISC: no reply comes; the server finishes what it has and hangs up. */
+const discRequest = () =>
+  encodeRequest({ type: NBD_CMD_DISC, flags: 0, cookie: 0, offset: 0, lengthBytes: 0 });
+
 // How long close() waits for the server to hang up after NBD_CMD_DISC.
 const DISCONNECT_WAIT_MS = 2000;
 
@@ -133,7 +137,17 @@ class Client implements NbdClient {
     this.#socket = socket;
     this.#peer = peer;
     this.#parser = createReplyParser(info);
-    this.#socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
+    this.#socketClosed = new Promise((resolve) =>
+      socket.closed ? resolve() : socket.once("close", () => resolve()),
+    );
+    if (socket.destroyed) {
+      // Lost between the handshake and now: nothing to listen to.
+      this.#state = {
+        t: "closed",
+        error: new FerryError("CONNECTION_CLOSED", `NBD server ${peer} closed the connection`),
+      };
+      return;
+    }
     socket.on("data", this.#onData);
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
@@ -281,9 +295,7 @@ class Client implements NbdClient {
   #drain(error: FerryError): void {
     if (this.#state.t !== "ready") return;
     this.#state = { t: "draining", error };
-    this.#socket.end(
-      encodeRequest({ type: NBD_CMD_DISC, flags: 0, cookie: 0, offset: 0, lengthBytes: 0 }),
-    );
+    this.#socket.end(discRequest());
   }
 
   readonly #onError = (err: Error): void => {
@@ -335,9 +347,7 @@ class Client implements NbdClient {
       this.#rejectAll(error);
       if (wasReady && !this.#socket.destroyed) {
         // Soft disconnect: replies still owed to rejected requests are dropped unread.
-        this.#socket.end(
-          encodeRequest({ type: NBD_CMD_DISC, flags: 0, cookie: 0, offset: 0, lengthBytes: 0 }),
-        );
+        this.#socket.end(discRequest());
         const timer = setTimeout(() => this.#socket.destroy(), DISCONNECT_WAIT_MS);
         timer.unref();
         await this.#socketClosed;

@@ -43,7 +43,7 @@ const ERRNOS: Readonly<Record<number, ErrnoInfo>> = {
   [NBD_ENOSPC]: {
     name: "ENOSPC",
     text: "no space left on device",
-    code: "RESOURCE_EXHAUSTED",
+    code: "NO_SPACE",
     retryable: false,
   },
   [NBD_EOVERFLOW]: {

@@ -176,7 +176,7 @@ describe("NBD reply parser", () => {
     expect(errors.map((e) => [e?.code, e?.retryable, e?.details.nbdError])).toEqual([
       ["INVALID_ARGUMENT", false, "EINVAL"],
       ["INVALID_ARGUMENT", false, "errno 42"],
-      ["RESOURCE_EXHAUSTED", false, "ENOSPC"],
+      ["NO_SPACE", false, "ENOSPC"],
     ]);
   });
 

@@ -22,6 +22,8 @@ export interface DigestSink {
 /** Counters of one disk's backup; all in bytes of uncompressed data. */
 export interface DiskBackupStats {
   sizeBytes: number;
+  /** Bytes of the disk covered so far, read or skipped: progress. */
+  bytesDone: number;
   /** Bytes read from the source (allocated data only). */
   bytesRead: number;
   /** Bytes of chunks the repository did not have. */
@@ -63,6 +65,7 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
   const size = source.capabilities.sizeBytes;
   const stats: DiskBackupStats = {
     sizeBytes: size,
+    bytesDone: 0,
     bytesRead: 0,
     bytesNew: 0,
     bytesDeduplicated: 0,
@@ -99,6 +102,7 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
           stats.chunksNew++;
         } else stats.bytesDeduplicated += plan.lengthBytes;
       }
+      stats.bytesDone += plan.lengthBytes;
       options.onProgress?.(stats);
     }
   };

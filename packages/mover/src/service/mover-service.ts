@@ -86,15 +86,13 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
   return {
     describe: async (_req, ctx) => ({
       ...(await deps.describe(ctx.signal)),
-      runningTasks: deps
-        .running()
-        .map((t) =>
-          create(TaskSchema, {
-            id: t.id,
-            state: TaskState.RUNNING,
-            startedAt: timestampFromMs(t.startedAt),
-          }),
-        ),
+      runningTasks: deps.running().map((t) =>
+        create(TaskSchema, {
+          id: t.id,
+          state: TaskState.RUNNING,
+          startedAt: timestampFromMs(t.startedAt),
+        }),
+      ),
     }),
     runBackup: async (req, ctx) => {
       const vm = req.vm;

@@ -121,6 +121,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       transport: o.transport,
       logger,
       signal: stop.signal,
+      onCommitting: () => reporter.phase(Phase.COMMITTING),
       disks: view.disks.map((fleeced, i) => {
         const disk = disks[i] as (typeof disks)[number];
         return {
@@ -129,7 +130,8 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
           chunkSizeBytes: o.chunkSizeBytes,
           run: async (index) => {
             await using source = await o.openNbd(address, fleeced.exportName, stop.signal);
-            return backupDisk({
+            // await before returning: `await using` closes the source when the body exits.
+            return await backupDisk({
               source,
               chunks: o.repository.chunks,
               index,

@@ -12,13 +12,13 @@ export function createProgressTotals(bytesTotal: number, reporter: ProgressRepor
       let dedup = 0;
       for (const s of disks.values()) {
         // Holes count as covered: the total is what must be read or skipped.
-        read += s.bytesRead + s.bytesZero;
+        read += s.bytesDone;
         fresh += s.bytesNew;
         dedup += s.bytesDeduplicated;
       }
       reporter.update({
         bytesTotal,
-        bytesRead: Math.min(read, bytesTotal),
+        bytesRead: read,
         bytesNew: fresh,
         bytesDeduplicated: dedup,
       });

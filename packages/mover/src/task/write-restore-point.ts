@@ -29,6 +29,8 @@ export interface WriteRestorePointOptions {
   moverId: string;
   transport: ManifestTransport;
   disks: readonly DiskJob[];
+  /** Called once every disk is read, before the commit; must not block. */
+  onCommitting?: () => void;
   logger: Logger;
   signal: AbortSignal;
 }
@@ -60,6 +62,7 @@ export async function writeRestorePoint(
     );
     // A cancel that lands after the last read must still win over the commit.
     o.signal.throwIfAborted();
+    o.onCommitting?.();
     const manifest = await draft.commit(
       {
         consistency: o.consistency(),
