@@ -1,15 +1,12 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   Consistency,
   createClient,
-  createLogger,
   decodeProgress,
   decodeTaskEvent,
-  type FerryError,
-  isFerryError,
   MoverService,
   openRepository,
   Phase,
@@ -35,21 +32,11 @@ import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { type Lab, startLab } from "./lab/lab.js";
-import type { LabVm } from "./lab/lab-vm.js";
+import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
+import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
-
-const quiet = { name: "test", write: () => undefined };
-
-function vmRef(vm: LabVm) {
-  return {
-    id: vm.name,
-    name: vm.name,
-    qmpSocket: vm.qmpSocket,
-    guestAgentSocket: vm.guestAgentSocket,
-  };
-}
 
 async function sha256File(path: string): Promise<string> {
   return createHash("sha256")
@@ -71,7 +58,15 @@ function collect(nc: NatsConnection, jobId: string) {
   const t = nc.subscribe(taskEventWildcard(jobId), {
     callback: (_e, m) => tasks.push(decodeTaskEvent(m.data)),
   });
-  return { progress, arrivedAt, tasks, stop: () => (p.unsubscribe(), t.unsubscribe()) };
+  return {
+    progress,
+    arrivedAt,
+    tasks,
+    stop: () => {
+      p.unsubscribe();
+      t.unsubscribe();
+    },
+  };
 }
 
 describe("backing up running lab VMs through a mover, and restoring them", () => {
@@ -106,7 +101,7 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
         },
         "test",
       ),
-      { logger: createLogger(quiet) },
+      { logger: quietLogger() },
     );
   });
 
@@ -176,7 +171,7 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
     const vm = lab.vms[0] as LabVm;
     await using repository = await openRepository({ root: repo });
     const copies = new Map<string, string>();
-    const logger = createLogger(quiet);
+    const logger = quietLogger();
     const result = await backupVm({
       taskId: "task-3",
       moverId: "test",

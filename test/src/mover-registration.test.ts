@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import {
   createClient,
-  createLogger,
   MoverState,
   OperatorService,
   parseConfig,
@@ -17,9 +16,9 @@ import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "./lab/lab.js";
 import { REPO_ROOT } from "./lab/paths.js";
+import { quietLogger } from "./lab/quiet-logger.js";
 
 const run = promisify(execFile);
-const quiet = { name: "test", write: () => undefined };
 
 describe("a mover registers with the coordinator and reports its host's VMs", () => {
   let lab: Lab;
@@ -32,7 +31,7 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     lab = await startLab({ vms: 2, disksPerVm: 1, workload: false });
     coordinator = await startCoordinator(
       { listen: "127.0.0.1:0", heartbeatIntervalMs: 200, logLevel: "error" },
-      { logger: createLogger(quiet) },
+      { logger: quietLogger() },
     );
     mover = await startMover(
       parseConfig(
@@ -50,7 +49,7 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
         },
         "test",
       ),
-      { logger: createLogger(quiet) },
+      { logger: quietLogger() },
     );
     await mover.registered;
   });

@@ -225,3 +225,18 @@ function stopper(
     return stopping;
   };
 }
+
+/** The VM as a mover's RunBackup request names it. */
+export function vmRef(vm: LabVm): {
+  id: string;
+  name: string;
+  qmpSocket: string;
+  guestAgentSocket: string;
+} {
+  return {
+    id: vm.name,
+    name: vm.name,
+    qmpSocket: vm.qmpSocket,
+    guestAgentSocket: vm.guestAgentSocket,
+  };
+}

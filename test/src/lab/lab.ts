@@ -76,7 +76,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       for (let d = 0; d < (options.disksPerVm ?? 1); d++) {
         const path = join(datastoreDir, `${name}-disk${d}.qcow2`);
         const template = templates[d];
-        disks.push(template ? (await copyFile(template, path), path) : await makeDisk(path, d));
+        if (template) await copyFile(template, path);
+        else await makeDisk(path, d);
+        disks.push(path);
       }
       return startLabVm({
         name,

@@ -1,0 +1,167 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createClient,
+  decodeProgress,
+  type FerryError,
+  isFerryError,
+  MoverService,
+  openRepository,
+  Phase,
+  parseConfig,
+  progressWildcard,
+  QuiesceMode,
+  Transport,
+} from "@ferry/common";
+import { connectQmp, type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Lab, startLab } from "./lab/lab.js";
+import { type LabVm, vmRef } from "./lab/lab-vm.js";
+import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
+import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
+import { quietLogger } from "./lab/quiet-logger.js";
+import { runTool } from "./lab/run-tool.js";
+
+const MiB = 1024 * 1024;
+
+describe("VMs cloned from one template, a cancelled task and a dying NBD server", () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let lab: Lab;
+  let mover: Mover;
+  let work: string;
+  let repo: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "ferry-faults-"));
+    repo = join(work, "repo");
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    // Enough data that a backup takes a while to read: time to cancel it mid-read.
+    lab = await startLab({
+      vms: 2,
+      disksPerVm: 1,
+      diskMiB: 512,
+      fromTemplate: true,
+      workload: false,
+      extraFiles: { "app/blob.bin": randomBytes(320 * MiB) },
+    });
+    mover = await startMover(
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-f",
+          nats: nats.url,
+          host: { id: "h" },
+          slots: 2,
+          logLevel: "error",
+          runDir: join(work, "run"),
+        },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+  });
+
+  afterAll(async () => {
+    await mover?.close();
+    await lab?.dispose();
+    await nc?.close();
+    await nats?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const backup = (vm: LabVm, taskId: string) =>
+    createClient(MoverService, mover.address).runBackup({
+      taskId,
+      jobId: taskId,
+      vm: vmRef(vm),
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.PREFERRED,
+      repository: repo,
+    });
+
+  // Resolves when the task's first READING progress message arrives.
+  const reading = (taskId: string) =>
+    new Promise<void>((resolve) => {
+      const sub = nc.subscribe(progressWildcard(taskId), {
+        callback: (_e, m) => {
+          if (decodeProgress(m.data).phase === Phase.READING) {
+            sub.unsubscribe();
+            resolve();
+          }
+        },
+      });
+    });
+
+  const restorePointsOf = async (vm: LabVm) => {
+    await using repository = await openRepository({ root: repo });
+    return (await repository.listRestorePoints({ vmId: vm.name })).map((m) => m.restorePointId);
+  };
+
+  it("stores a second VM made from the same template in almost no new chunks", async () => {
+    const [a, b] = lab.vms as [LabVm, LabVm];
+    const first = await backup(a, "clone-a");
+    const second = await backup(b, "clone-b");
+    const newA = Number(first.restorePoint?.disks[0]?.bytesNew);
+    const newB = Number(second.restorePoint?.disks[0]?.bytesNew);
+    const readB = Number(second.restorePoint?.disks[0]?.bytesRead);
+    const du = (await runTool("du", ["-sb", repo], { debianPackage: "coreutils" })).split("\t")[0];
+    const logical = readB + Number(first.restorePoint?.disks[0]?.bytesRead);
+    // Printed for the closing note: repository size and the dedup ratio.
+    console.log(
+      `template clones: first VM stored ${(newA / MiB).toFixed(1)} MiB, second VM ${(newB / MiB).toFixed(1)} MiB of ${(readB / MiB).toFixed(1)} MiB read; repository ${(Number(du) / MiB).toFixed(1)} MiB for ${(logical / MiB).toFixed(1)} MiB read, dedup ratio ${(logical / Number(du)).toFixed(2)}`,
+    );
+    expect(newA).toBeGreaterThan(300 * MiB);
+    expect(newB).toBeLessThan(newA * 0.05);
+  });
+
+  it("cancels a task mid-read: it stops within a second, leaves nothing behind, and the mover serves the next task", async () => {
+    const vm = lab.vms[0] as LabVm;
+    const before = await restorePointsOf(vm);
+    const started = reading("cancel-me");
+    const task = backup(vm, "cancel-me").catch((e: unknown) => e as FerryError);
+    await started;
+    const cancelAt = Date.now();
+    using client = createClient(MoverService, mover.address);
+    expect((await client.cancel({ taskId: "cancel-me" })).cancelled).toBe(true);
+    const err = await task;
+    const stoppedMs = Date.now() - cancelAt;
+    console.log(`cancel: the task stopped ${stoppedMs} ms after Cancel`);
+    expect(isFerryError(err, "CANCELLED")).toBe(true);
+    expect(stoppedMs).toBeLessThan(3000);
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    expect(await restorePointsOf(vm)).toEqual(before);
+    const next = await backup(vm, "after-cancel");
+    expect(next.restorePoint?.id).toMatch(new RegExp(`^${vm.name}/`));
+  });
+
+  it("fails a task whose NBD server dies mid-read, leaving nothing behind, and serves the next task", async () => {
+    const vm = lab.vms[1] as LabVm;
+    const before = await restorePointsOf(vm);
+    const started = reading("nbd-dies");
+    const task = backup(vm, "nbd-dies").catch((e: unknown) => e as FerryError);
+    await started;
+    {
+      // The server drops its clients and the export, as a dying server would.
+      await using qmp = await connectQmp({ path: vm.spareQmpSocket });
+      const exports = await qmp.execute<{ id: string }[]>("query-block-exports");
+      expect(exports).toHaveLength(1);
+      await qmp.execute(
+        "block-export-del",
+        { id: exports[0]?.id, mode: "hard" },
+        { timeoutMs: 10_000 },
+      );
+    }
+    const err = await task;
+    expect(isFerryError(err)).toBe(true);
+    expect((err as FerryError).message).toMatch(/NBD/);
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    expect(await restorePointsOf(vm)).toEqual(before);
+    const next = await backup(vm, "after-nbd-death");
+    expect(next.restorePoint?.id).toMatch(new RegExp(`^${vm.name}/`));
+  });
+});
