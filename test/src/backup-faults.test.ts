@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  Consistency,
   createClient,
   decodeProgress,
   type FerryError,
@@ -15,7 +16,15 @@ import {
   QuiesceMode,
   Transport,
 } from "@ferry/common";
-import { connectQmp, type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import {
+  backupVm,
+  connectQmp,
+  createProgressReporter,
+  type Mover,
+  moverConfigSchema,
+  openNbdSource,
+  startMover,
+} from "@ferry/mover";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "./lab/lab.js";
@@ -163,5 +172,94 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(await restorePointsOf(vm)).toEqual(before);
     const next = await backup(vm, "after-nbd-death");
     expect(next.restorePoint?.id).toMatch(new RegExp(`^${vm.name}/`));
+  });
+
+  it("runs two tasks at once and refuses a third while both slots are busy", async () => {
+    const [a, b] = lab.vms as [LabVm, LabVm];
+    const both = Promise.all([reading("slot-1"), reading("slot-2")]);
+    const first = backup(a, "slot-1");
+    const second = backup(b, "slot-2");
+    await both;
+    const third = await backup(a, "slot-3").catch((e: unknown) => e as FerryError);
+    expect(isFerryError(third, "RESOURCE_EXHAUSTED")).toBe(true);
+    expect((third as FerryError).retryable).toBe(true);
+    const done = await Promise.all([first, second]);
+    expect(done.map((r) => r.restorePoint?.vmId)).toEqual([a.name, b.name]);
+  });
+
+  it("stops a backup whose fleecing overlay passes its limit, and cleans up", async () => {
+    const vm = lab.vms[0] as LabVm;
+    const before = await restorePointsOf(vm);
+    await using repository = await openRepository({ root: repo });
+    const logger = quietLogger();
+    // A limit below an empty qcow2's own metadata: the first measurement trips it.
+    const err = await backupVm({
+      taskId: "overlay",
+      moverId: "test",
+      vm: vmRef(vm),
+      repository,
+      quiesce: "off",
+      transport: "hotadd",
+      runDir: join(work, "run"),
+      openNbd: (address, exportName, signal) =>
+        openNbdSource({
+          ...(address.t === "unix" ? { path: address.path } : address),
+          exportName,
+          signal,
+        }),
+      overlayLimitBytes: 1024,
+      chunkSizeBytes: 4 * MiB,
+      freezeTimeoutMs: 10_000,
+      reporter: createProgressReporter({
+        nats: undefined,
+        jobId: "j",
+        taskId: "t",
+        vmId: vm.name,
+        moverId: "test",
+        logger,
+      }),
+      logger,
+      signal: new AbortController().signal,
+    }).catch((e: unknown) => e as FerryError);
+    expect(isFerryError(err, "OVERLAY_LIMIT")).toBe(true);
+    expect((err as FerryError).message).toMatch(/over its 1024-byte limit/);
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    expect(await restorePointsOf(vm)).toEqual(before);
+  });
+
+  it("applies the quiesce policy when the guest cannot be frozen: required fails, preferred falls back to crash-consistent", async () => {
+    const vm = lab.vms[1] as LabVm;
+    using client = createClient(MoverService, mover.address);
+    // No guest agent socket: the freeze cannot happen.
+    const noAgent = { id: vm.name, name: vm.name, qmpSocket: vm.qmpSocket };
+    const before = await restorePointsOf(vm);
+    const required = await client
+      .runBackup({
+        taskId: "q-req",
+        vm: noAgent,
+        transport: Transport.HOTADD,
+        quiesce: QuiesceMode.REQUIRED,
+        repository: repo,
+      })
+      .catch((e: unknown) => e as FerryError);
+    expect(isFerryError(required, "QUIESCE_FAILED")).toBe(true);
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    expect(await restorePointsOf(vm)).toEqual(before);
+    const preferred = await client.runBackup({
+      taskId: "q-pref",
+      vm: noAgent,
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.PREFERRED,
+      repository: repo,
+    });
+    expect(preferred.restorePoint?.consistency).toBe(Consistency.CRASH);
+    const withAgent = await client.runBackup({
+      taskId: "q-agent",
+      vm: vmRef(vm),
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.REQUIRED,
+      repository: repo,
+    });
+    expect(withAgent.restorePoint?.consistency).toBe(Consistency.APPLICATION);
   });
 });

@@ -6,8 +6,8 @@ import { runTool } from "./run-tool.js";
 /** Reads files out of an ext4 image without mounting it (debugfs). */
 export interface Ext4Reader extends AsyncDisposable {
   /**
-   * e2fsck's exit code on the private copy: 0 clean, 1 the journal was
-   * replayed or small fixes made (normal for a crash-consistent image).
+   * `e2fsck -fn` on the copy, as it was: 0 clean; 4 when it would fix
+   * something (a crash-consistent image with a journal to replay, say).
    */
   readonly fsckExitCode: number;
   /** SHA-256 of the whole raw image as copied (before e2fsck touched the copy). */
@@ -36,8 +36,9 @@ function execBuffer(
 
 /**
  * Opens a private raw copy of an ext4 image (qcow2 or raw; `inUse` reads a
- * running VM's disk with force-share), replays its journal with e2fsck -fy,
- * and reads files from it. Fails when e2fsck finds real damage.
+ * running VM's disk with force-share), checks it with e2fsck -fn, replays
+ * its journal (e2fsck -fy) when needed, and reads files from it. Fails when
+ * e2fsck finds real damage.
  */
 export async function openExt4Image(
   image: string,

@@ -20,7 +20,7 @@ export interface OverlayWatchOptions {
 export function watchOverlay(options: OverlayWatchOptions): Disposable & { peakBytes(): number } {
   let peak = 0;
   let fired = false;
-  const timer = setInterval(() => {
+  const check = () =>
     options.measure().then(
       (bytes) => {
         peak = Math.max(peak, bytes);
@@ -37,7 +37,8 @@ export function watchOverlay(options: OverlayWatchOptions): Disposable & { peakB
       },
       (err: unknown) => options.logger.warn("cannot measure the fleecing overlay", { err }),
     );
-  }, options.intervalMs);
+  void check();
+  const timer = setInterval(check, options.intervalMs);
   timer.unref();
   return { peakBytes: () => peak, [Symbol.dispose]: () => clearInterval(timer) };
 }
