@@ -1,8 +1,9 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runCommand } from "../util/run-command.js";
 
 // Real NBD servers for tests: qemu-nbd (qemu-utils) and nbdkit (nbdkit), each
 // on a unix socket in its own temp dir, stopped by PID. A missing binary fails
@@ -40,14 +41,7 @@ function missing(tool: string): Error {
 
 /** Runs a tool to completion; resolves with its stdout. */
 export function runTool(tool: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(tool, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if ((err as NodeJS.ErrnoException | null)?.code === "ENOENT") return reject(missing(tool));
-      if (err)
-        return reject(new Error(`${tool} ${args.join(" ")} failed: ${stderr || err.message}`));
-      resolve(stdout);
-    });
-  });
+  return runCommand(tool, args, { debianPackage: DEBIAN_PACKAGE[tool] ?? "providing it" });
 }
 
 /** Options of {@link startQemuNbd}. */

@@ -1,0 +1,116 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LabChild, spawnChild } from "./lab/child.js";
+import { REPO_ROOT } from "./lab/paths.js";
+import { runTool } from "./lab/run-tool.js";
+import { waitForSocket } from "./lab/wait-for-socket.js";
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(join(REPO_ROOT, "bin/ferry-mover"), args);
+const fails = (...args: string[]) =>
+  cli(...args).then(
+    () => {
+      throw new Error(`ferry-mover ${args.join(" ")} succeeded`);
+    },
+    (e: { code: number; stderr: string }) => e,
+  );
+
+describe("ferry-mover backup, restore and restore-points without a coordinator", () => {
+  let dir: string;
+  let image: string;
+  let qemuNbd: LabChild;
+  let socket: string;
+  const repo = () => join(dir, "repo");
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ferry-cli-"));
+    image = join(dir, "disk.qcow2");
+    socket = join(dir, "nbd.sock");
+    await runTool("qemu-img", ["create", "-q", "-f", "qcow2", image, "96M"], {
+      debianPackage: "qemu-utils",
+    });
+    await runTool(
+      "qemu-io",
+      ["-f", "qcow2", "-c", "write -P 0xab 1M 3M", "-c", "write -P 0x5a 70M 64k", image],
+      { debianPackage: "qemu-utils" },
+    );
+    await runTool(
+      "qemu-img",
+      ["convert", "-f", "qcow2", "-O", "raw", image, join(dir, "disk.raw")],
+      { debianPackage: "qemu-utils" },
+    );
+    qemuNbd = await spawnChild(
+      "qemu-nbd",
+      "qemu-nbd",
+      ["-k", socket, "-f", "qcow2", "-r", "-x", "disk", "--persistent", image],
+      { debianPackage: "qemu-utils" },
+    );
+    await waitForSocket(socket, qemuNbd);
+  });
+  afterAll(async () => {
+    await qemuNbd?.terminate("SIGTERM", 5000);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("backs up an NBD export and a raw file, lists both, and restores identical images", async () => {
+    const fromNbd = (
+      await cli(
+        "backup",
+        "--source",
+        `nbd+unix:///disk?socket=${socket}`,
+        "--repo",
+        repo(),
+        "--vm-id",
+        "web-1",
+      )
+    ).stdout.trim();
+    expect(fromNbd).toMatch(/^web-1\/\d{8}T\d{9}Z-[0-9a-f]{8}$/);
+    const fromFile = (
+      await cli("backup", "--source", join(dir, "disk.raw"), "--repo", repo())
+    ).stdout.trim();
+    expect(fromFile).toMatch(/^disk\//);
+    const list = (await cli("restore-points", "--repo", repo())).stdout;
+    expect(list).toContain(fromNbd);
+    expect(list).toContain(fromFile);
+    const json = JSON.parse((await cli("restore-points", "--repo", repo(), "--json")).stdout);
+    expect(json.map((m: { source: { transport: string } }) => m.source.transport).sort()).toEqual([
+      "hotadd",
+      "nbd",
+    ]);
+
+    const out = join(dir, "restored.qcow2");
+    expect(
+      (
+        await cli("restore", "--repo", repo(), "--restore-point", fromNbd, "--to", out)
+      ).stdout.trim(),
+    ).toBe(out);
+    await runTool("qemu-img", ["compare", "-q", image, out], { debianPackage: "qemu-utils" });
+    const raw = join(dir, "restored.raw");
+    await cli("restore", "--repo", repo(), "--restore-point", fromFile, "--disk", "0", "--to", raw);
+    await runTool("cmp", [join(dir, "disk.raw"), raw], { debianPackage: "diffutils" });
+  });
+
+  it("fails clearly, with exit code 1, on a bad source, an unknown restore point and a missing repository", async () => {
+    const noSocket = await fails("backup", "--source", "nbd+unix:///disk", "--repo", repo());
+    expect(noSocket.code).toBe(1);
+    expect(noSocket.stderr).toMatch(/needs \?socket=/);
+    const unknown = await fails(
+      "restore",
+      "--repo",
+      repo(),
+      "--restore-point",
+      "web-1/20200101T000000000Z-00000000",
+      "--to",
+      join(dir, "x.raw"),
+    );
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/web-1\/20200101T000000000Z-00000000/);
+    const noRepo = await fails("restore-points", "--repo", join(dir, "nowhere"));
+    expect(noRepo.code).toBe(1);
+    expect(noRepo.stderr).toMatch(/nowhere/);
+  });
+});
