@@ -20,10 +20,12 @@ export {
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
+export { connectNbd, type NbdClient } from "./nbd/nbd-client.js";
 export { backupDisk, type DiskBackupStats } from "./pipeline/backup-disk.js";
 export { restoreRestorePoint } from "./restore/restore-point.js";
 export type { BlockSource, BlockSourceCapabilities, Extent } from "./source/block-source.js";
 export { openFileSource } from "./source/file-source.js";
 export { openNbdSource } from "./source/nbd-source.js";
+export { backupSource } from "./task/backup-source.js";
 export { type BackupVmOptions, type BackupVmResult, backupVm } from "./task/backup-vm.js";
 export { runCommand } from "./util/run-command.js";

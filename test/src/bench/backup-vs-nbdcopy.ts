@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// Full-backup throughput of a lab disk beside nbdcopy reading the same
+// point-in-time export, in one run. Figures are printed, never asserted.
+//   pnpm bench:backup [--disk-mib 1280] [--runs 3]
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openRepository, parseArgs } from "@ferry/common";
+import { backupSource, connectQmp, createPointInTimeView, openNbdSource } from "@ferry/mover";
+import { startLab } from "../lab/lab.js";
+import type { LabVm } from "../lab/lab-vm.js";
+import { quietLogger } from "../lab/quiet-logger.js";
+import { runTool } from "../lab/run-tool.js";
+
+const MiB = 1024 * 1024;
+
+// Text-like data: compressible, like logs and configuration.
+function textLike(bytes: number): Buffer {
+  const words = [
+    "backup",
+    "restore",
+    "chunk",
+    "mover",
+    "datastore",
+    "snapshot",
+    "qemu",
+    "nbd",
+    "ferry",
+    "index",
+  ];
+  const parts: string[] = [];
+  let n = 0;
+  for (let i = 0; n < bytes; i++) {
+    const line = `${new Date(1_700_000_000_000 + i * 997).toISOString()} ${words[i % 10]} ${words[(i * 7) % 10]} id=${i} size=${(i * 4099) % 65536}\n`;
+    parts.push(line);
+    n += line.length;
+  }
+  return Buffer.from(parts.join("")).subarray(0, bytes);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, { boolean: [], valued: ["disk-mib", "runs"] });
+  const diskMiB = Number(args.flags.get("disk-mib") ?? 1280);
+  const runs = Number(args.flags.get("runs") ?? 3);
+  const work = await mkdtemp(join(tmpdir(), "ferry-bench-"));
+  const dataMiB = Math.floor(diskMiB * 0.6);
+  process.stderr.write(
+    `building a ${diskMiB} MiB lab disk with ${dataMiB} MiB of data (60% random, 40% text-like)...\n`,
+  );
+  await using lab = await startLab({
+    vms: 1,
+    diskMiB,
+    workload: false,
+    extraFiles: {
+      "data/random.bin": randomBytes(Math.floor(dataMiB * 0.6) * MiB),
+      "data/log.txt": textLike(Math.floor(dataMiB * 0.4) * MiB),
+    },
+  });
+  const vm = lab.vms[0] as LabVm;
+  const logger = quietLogger();
+  await using qmp = await connectQmp({ path: vm.qmpSocket });
+  const socket = join(work, "nbd.sock");
+  await using view = await createPointInTimeView({
+    qmp,
+    taskId: "bench",
+    address: { t: "unix", path: socket },
+    disks: [
+      { nodeName: "disk0", imagePath: vm.disks[0]?.path as string, sizeBytes: diskMiB * MiB },
+    ],
+    aroundSnapshot: (take) => take(),
+    logger,
+  });
+  const exportName = view.disks[0]?.exportName as string;
+  const uri = `nbd+unix:///${exportName}?socket=${socket}`;
+  const size = diskMiB * MiB;
+
+  const nbdcopy: number[] = [];
+  const ferry: number[] = [];
+  let allocated = 0;
+  let stored = 0;
+  for (let i = 0; i < runs; i++) {
+    nbdcopy.push(
+      await timed(() => runTool("nbdcopy", [uri, "null:"], { debianPackage: "libnbd-bin" })),
+    );
+    const root = join(work, `repo-${i}`);
+    ferry.push(
+      await timed(async () => {
+        await using repository = await openRepository({ root, create: true });
+        await using source = await openNbdSource({ path: socket, exportName });
+        const result = await backupSource({
+          source,
+          repository,
+          vmId: "bench",
+          vmName: "bench",
+          diskId: "disk0",
+          moverId: "bench",
+          transport: "hotadd",
+          chunkSizeBytes: 4 * MiB,
+          logger,
+          signal: new AbortController().signal,
+        });
+        allocated = result.stats.bytesRead;
+        stored = result.stats.bytesStored;
+      }),
+    );
+    await rm(root, { recursive: true, force: true });
+  }
+  const mbps = (s: number) => (size / 1e6 / s).toFixed(0);
+  const line = (name: string, xs: number[]) =>
+    `${name.padEnd(28)} ${median(xs).toFixed(2).padStart(7)} s  ${mbps(median(xs)).padStart(6)} MB/s   runs: ${xs.map((x) => x.toFixed(2)).join(", ")}`;
+  console.log(
+    `disk ${diskMiB} MiB (logical), ${(allocated / MiB).toFixed(0)} MiB allocated; Ferry stored ${(stored / MiB).toFixed(0)} MiB; medians of ${runs} runs`,
+  );
+  console.log(line("nbdcopy -> null", nbdcopy));
+  console.log(line("ferry full backup (NBD)", ferry));
+  console.log(`ferry / nbdcopy: ${(median(nbdcopy) / median(ferry)).toFixed(2)}x`);
+  await rm(work, { recursive: true, force: true });
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
