@@ -3,9 +3,19 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { toFerryError } from "@ferry/common";
+import {
+  Consistency,
+  createClient,
+  MoverService,
+  OperatorService,
+  QuiesceMode,
+  Transport,
+  toFerryError,
+} from "@ferry/common";
 import { type LabChild, spawnChild } from "../lab/child.js";
+import { checkWorkload, openExt4Image } from "../lab/guest-files.js";
 import { startLab } from "../lab/lab.js";
+import { type LabVm, vmRef } from "../lab/lab-vm.js";
 import { REPO_ROOT } from "../lab/paths.js";
 
 const run = promisify(execFile);
@@ -73,9 +83,46 @@ async function main(argv: string[]): Promise<void> {
       run(join(REPO_ROOT, "bin/ferry"), [...args, "--server", address as string]);
     say(`$ ferry movers\n${(await ferry("movers")).stdout}`);
     say(`$ ferry vms\n${(await ferry("vms")).stdout}`);
+
+    // The coordinator does not dispatch yet (issue 4): ask the mover directly, as it would.
+    const repo = join(lab.dir, "repository");
+    const [moverInfo] = (await createClient(OperatorService, address as string).listMovers({}))
+      .movers;
+    using moverClient = createClient(MoverService, moverInfo?.address ?? "");
+    const t1 = Date.now();
+    const { restorePoint } = await moverClient.runBackup({
+      taskId: "demo-backup",
+      jobId: "demo",
+      vm: vmRef(vm as LabVm),
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.REQUIRED,
+      repository: repo,
+    });
+    const consistent =
+      restorePoint?.consistency === Consistency.APPLICATION
+        ? "application-consistent"
+        : "crash-consistent";
     say(
-      `demo ran in ${((Date.now() - t0) / 1000).toFixed(1)} s. Backups arrive with the mover pipeline (issue 3).`,
+      `backed up ${vm?.name} (${restorePoint?.disks.length} disks, ${consistent}) in ${Date.now() - t1} ms -> ${restorePoint?.id}`,
     );
+    const restored = await moverClient.runRestore({
+      taskId: "demo-restore",
+      restorePointId: restorePoint?.id ?? "",
+      repository: repo,
+      targetDir: join(lab.dir, "restored"),
+    });
+    for (const path of restored.paths) {
+      await using disk = await openExt4Image(path);
+      const check = await checkWorkload(disk);
+      say(
+        `restored ${path}: e2fsck -fn ${disk.fsckExitCode === 0 ? "clean" : `exit ${disk.fsckExitCode}`}, ` +
+          `${check.verified} guest files match their checksums, ${check.mismatched.length} differ`,
+      );
+    }
+    say(
+      `\n$ ferry-mover restore-points --repo ${repo}\n${(await run(join(REPO_ROOT, "bin/ferry-mover"), ["restore-points", "--repo", repo])).stdout}`,
+    );
+    say(`demo ran in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
     if (keep) {
       say(`Running; try: ./bin/ferry movers --server ${address}   (Ctrl-C stops everything)`);
       await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
