@@ -1,7 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   Consistency,
   createClient,
@@ -11,46 +8,28 @@ import {
   MoverService,
   openRepository,
   Phase,
-  parseConfig,
   progressWildcard,
   QuiesceMode,
   Transport,
 } from "@ferry/common";
-import {
-  backupVm,
-  connectQmp,
-  createProgressReporter,
-  type Mover,
-  moverConfigSchema,
-  openNbdSource,
-  startMover,
-} from "@ferry/mover";
-import { connect, type NatsConnection } from "nats";
+import { backupVm, connectQmp } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Lab, startLab } from "./lab/lab.js";
+import type { Lab } from "./lab/lab.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
-import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
-import { quietLogger } from "./lab/quiet-logger.js";
+import { directBackup, type MoverFixture, startMoverFixture } from "./lab/mover-fixture.js";
 import { runTool } from "./lab/run-tool.js";
 
 const MiB = 1024 * 1024;
 
 describe("VMs cloned from one template, a cancelled task and a dying NBD server", () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
+  let fx: MoverFixture;
   let lab: Lab;
-  let mover: Mover;
-  let work: string;
   let repo: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), "ferry-faults-"));
-    repo = join(work, "repo");
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
     // Enough data that a backup takes a while to read: time to cancel it mid-read.
-    lab = await startLab({
+    fx = await startMoverFixture({
       vms: 2,
       disksPerVm: 1,
       diskMiB: 512,
@@ -58,33 +37,13 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
       workload: false,
       extraFiles: { "app/blob.bin": randomBytes(320 * MiB) },
     });
-    mover = await startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-f",
-          nats: nats.url,
-          host: { id: "h" },
-          slots: 2,
-          logLevel: "error",
-          runDir: join(work, "run"),
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    ({ lab, repo } = fx);
   });
 
-  afterAll(async () => {
-    await mover?.close();
-    await lab?.dispose();
-    await nc?.close();
-    await nats?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => fx?.dispose());
 
   const backup = (vm: LabVm, taskId: string) =>
-    createClient(MoverService, mover.address).runBackup({
+    createClient(MoverService, fx.mover.address).runBackup({
       taskId,
       jobId: taskId,
       vm: vmRef(vm),
@@ -96,7 +55,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
   // Resolves when the task's first READING progress message arrives.
   const reading = (taskId: string) =>
     new Promise<void>((resolve) => {
-      const sub = nc.subscribe(progressWildcard(taskId), {
+      const sub = fx.nc.subscribe(progressWildcard(taskId), {
         callback: (_e, m) => {
           if (decodeProgress(m.data).phase === Phase.READING) {
             sub.unsubscribe();
@@ -135,7 +94,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     const task = backup(vm, "cancel-me").catch((e: unknown) => e as FerryError);
     await started;
     const cancelAt = Date.now();
-    using client = createClient(MoverService, mover.address);
+    using client = createClient(MoverService, fx.mover.address);
     expect((await client.cancel({ taskId: "cancel-me" })).cancelled).toBe(true);
     const err = await task;
     const stoppedMs = Date.now() - cancelAt;
@@ -191,36 +150,14 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     const vm = lab.vms[0] as LabVm;
     const before = await restorePointsOf(vm);
     await using repository = await openRepository({ root: repo });
-    const logger = quietLogger();
     // A limit below an empty qcow2's own metadata: the first measurement trips it.
-    const err = await backupVm({
-      taskId: "overlay",
-      moverId: "test",
-      vm: vmRef(vm),
-      repository,
-      quiesce: "off",
-      transport: "hotadd",
-      runDir: join(work, "run"),
-      openNbd: (address, exportName, signal) =>
-        openNbdSource({
-          ...(address.t === "unix" ? { path: address.path } : address),
-          exportName,
-          signal,
-        }),
-      overlayLimitBytes: 1024,
-      chunkSizeBytes: 4 * MiB,
-      freezeTimeoutMs: 10_000,
-      reporter: createProgressReporter({
-        nats: undefined,
-        jobId: "j",
-        taskId: "t",
-        vmId: vm.name,
-        moverId: "test",
-        logger,
+    const err = await backupVm(
+      directBackup(fx, vm, repository, {
+        taskId: "overlay",
+        quiesce: "off",
+        overlayLimitBytes: 1024,
       }),
-      logger,
-      signal: new AbortController().signal,
-    }).catch((e: unknown) => e as FerryError);
+    ).catch((e: unknown) => e as FerryError);
     expect(isFerryError(err, "OVERLAY_LIMIT")).toBe(true);
     expect((err as FerryError).message).toMatch(/over its 1024-byte limit/);
     expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
@@ -229,7 +166,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
 
   it("applies the quiesce policy when the guest cannot be frozen: required fails, preferred falls back to crash-consistent", async () => {
     const vm = lab.vms[1] as LabVm;
-    using client = createClient(MoverService, mover.address);
+    using client = createClient(MoverService, fx.mover.address);
     // No guest agent socket: the freeze cannot happen.
     const noAgent = { id: vm.name, name: vm.name, qmpSocket: vm.qmpSocket };
     const before = await restorePointsOf(vm);

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   Consistency,
@@ -11,7 +10,6 @@ import {
   openRepository,
   Phase,
   type ProgressEvent,
-  parseConfig,
   progressWildcard,
   QuiesceMode,
   type TaskEvent,
@@ -19,23 +17,14 @@ import {
   Transport,
   taskEventWildcard,
 } from "@ferry/common";
-import {
-  backupVm,
-  createProgressReporter,
-  type Mover,
-  moverConfigSchema,
-  openNbdSource,
-  restoreRestorePoint,
-  startMover,
-} from "@ferry/mover";
-import { connect, type NatsConnection } from "nats";
+import { backupVm, openNbdSource, restoreRestorePoint } from "@ferry/mover";
+import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
-import { type Lab, startLab } from "./lab/lab.js";
+import type { Lab } from "./lab/lab.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
-import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
-import { quietLogger } from "./lab/quiet-logger.js";
+import { directBackup, type MoverFixture, startMoverFixture } from "./lab/mover-fixture.js";
 import { runTool } from "./lab/run-tool.js";
 
 async function sha256File(path: string): Promise<string> {
@@ -70,53 +59,22 @@ function collect(nc: NatsConnection, jobId: string) {
 }
 
 describe("backing up running lab VMs through a mover, and restoring them", () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
+  let fx: MoverFixture;
   let lab: Lab;
-  let mover: Mover;
   let repo: string;
   let work: string;
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), "ferry-bk-"));
-    repo = join(work, "repo");
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-    lab = await startLab({ vms: 1, disksPerVm: 2 });
-    mover = await startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-bk",
-          listen: "127.0.0.1:0",
-          nats: nats.url,
-          host: { id: "h" },
-          datastores: [],
-          slots: 2,
-          transports: ["hotadd", "nbd"],
-          logLevel: "error",
-          runDir: join(work, "run"),
-          overlayLimitBytes: 1024 ** 3,
-          freezeTimeoutMs: 20_000,
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    fx = await startMoverFixture({ vms: 1, disksPerVm: 2 });
+    ({ lab, repo, work } = fx);
   });
 
-  afterAll(async () => {
-    await mover?.close();
-    await lab?.dispose();
-    await nc?.close();
-    await nats?.stop();
-    await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => fx?.dispose());
 
   it("backs up a VM whose guest writes all the time, quiesced, with progress on NATS, and restores it consistent", async () => {
     const vm = lab.vms[0] as LabVm;
-    using client = createClient(MoverService, mover.address);
-    const events = collect(nc, "job-1");
+    using client = createClient(MoverService, fx.mover.address);
+    const events = collect(fx.nc, "job-1");
     const res = await client.runBackup({
       taskId: "task-1",
       jobId: "job-1",
@@ -126,7 +84,7 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
       repository: repo,
     });
     const answeredAt = Date.now();
-    await nc.flush();
+    await fx.nc.flush();
     events.stop();
     const rp = res.restorePoint;
     expect(rp?.consistency).toBe(Consistency.APPLICATION);
@@ -171,39 +129,22 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
     const vm = lab.vms[0] as LabVm;
     await using repository = await openRepository({ root: repo });
     const copies = new Map<string, string>();
-    const logger = quietLogger();
-    const result = await backupVm({
-      taskId: "task-3",
-      moverId: "test",
-      vm: vmRef(vm),
-      repository,
-      quiesce: "required",
-      transport: "nbd",
-      runDir: join(work, "run"),
-      // A second reader of the same point-in-time view: nbdcopy, before the mover reads it.
-      openNbd: async (address, exportName, signal) => {
-        if (address.t !== "inet") throw new Error("expected the TCP transport");
-        const copy = join(work, `${exportName}.raw`);
-        await runTool("nbdcopy", [`nbd://${address.host}:${address.port}/${exportName}`, copy], {
-          debianPackage: "libnbd-bin",
-        });
-        copies.set(exportName.slice(exportName.lastIndexOf("-") + 1), copy);
-        return openNbdSource({ host: address.host, port: address.port, exportName, signal });
-      },
-      overlayLimitBytes: 1024 ** 3,
-      chunkSizeBytes: 4 * 1024 * 1024,
-      freezeTimeoutMs: 20_000,
-      reporter: createProgressReporter({
-        nats: undefined,
-        jobId: "j",
-        taskId: "t",
-        vmId: vm.name,
-        moverId: "test",
-        logger,
+    const result = await backupVm(
+      directBackup(fx, vm, repository, {
+        taskId: "task-3",
+        transport: "nbd",
+        // A second reader of the same point-in-time view: nbdcopy, before the mover reads it.
+        openNbd: async (address, exportName, signal) => {
+          if (address.t !== "inet") throw new Error("expected the TCP transport");
+          const copy = join(work, `${exportName}.raw`);
+          await runTool("nbdcopy", [`nbd://${address.host}:${address.port}/${exportName}`, copy], {
+            debianPackage: "libnbd-bin",
+          });
+          copies.set(exportName.slice(exportName.lastIndexOf("-") + 1), copy);
+          return openNbdSource({ host: address.host, port: address.port, exportName, signal });
+        },
       }),
-      logger,
-      signal: new AbortController().signal,
-    });
+    );
     expect([...copies.keys()].sort()).toEqual(["disk0", "disk1"]);
     for (const [diskId, copy] of copies) {
       const [written] = await restoreRestorePoint({
