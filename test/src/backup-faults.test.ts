@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import {
   Consistency,
   createClient,
@@ -12,12 +13,13 @@ import {
   QuiesceMode,
   Transport,
 } from "@ferry/common";
-import { backupVm, connectQmp } from "@ferry/mover";
+import { backupVm, connectQmp, createPointInTimeView, sweepOrphans } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lab } from "./lab/lab.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
 import { directBackup, type MoverFixture, startMoverFixture } from "./lab/mover-fixture.js";
+import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
 
 const MiB = 1024 * 1024;
@@ -198,5 +200,42 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
       repository: repo,
     });
     expect(withAgent.restorePoint?.consistency).toBe(Consistency.APPLICATION);
+  });
+
+  it("sweeps what a mover that died mid-backup left in a VM: exports, jobs, nodes and overlay files", async () => {
+    const vm = lab.vms[0] as LabVm;
+    const logger = quietLogger();
+    // A backup's view, then the mover "dies": its QMP session closes without teardown.
+    {
+      const qmp = await connectQmp({ path: vm.qmpSocket });
+      await createPointInTimeView({
+        qmp,
+        taskId: "died",
+        address: { t: "unix", path: join(fx.work, "died.sock") },
+        disks: vm.disks.map((d) => ({
+          nodeName: d.nodeName,
+          imagePath: d.path,
+          sizeBytes: 512 * MiB,
+        })),
+        aroundSnapshot: (take) => take(),
+        logger,
+      });
+      await qmp.close();
+    }
+    const left = await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir);
+    expect(left.nodes).toHaveLength(1);
+    expect(left.overlays).toHaveLength(1);
+    {
+      await using qmp = await connectQmp({ path: vm.qmpSocket });
+      const swept = await sweepOrphans(qmp, logger);
+      expect(swept.exports).toHaveLength(1);
+      expect(swept.jobs).toHaveLength(1);
+      expect(swept.nodes).toEqual(left.nodes);
+      expect(swept.overlays.map((p) => p.slice(p.lastIndexOf("/") + 1))).toEqual(left.overlays);
+    }
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    // The VM's own disk is untouched and still backs up.
+    const next = await backup(vm, "after-sweep");
+    expect(next.restorePoint?.vmId).toBe(vm.name);
   });
 });

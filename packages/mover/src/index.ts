@@ -7,6 +7,7 @@ export {
   type FreezeStatus,
   type GuestAgent,
 } from "./hypervisor/guest-agent-client.js";
+export { type SweepResult, sweepOrphans } from "./hypervisor/orphan-sweep.js";
 export {
   createPointInTimeView,
   type ExportAddress,

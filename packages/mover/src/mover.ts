@@ -21,6 +21,7 @@ import type { MoverConfig } from "./config.js";
 import { connectEvents } from "./events/nats-events.js";
 import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
+import { sweepInventory } from "./inventory/sweep-inventory.js";
 import { createMoverService } from "./service/mover-service.js";
 import { createRepositoryCache } from "./task/repository-cache.js";
 import { createTaskRunner } from "./task/task-runner.js";
@@ -94,6 +95,13 @@ export async function startMover(
     return described.map((d) => d.vm);
   };
 
+  if (config.inventory) {
+    await sweepInventory(
+      (await loadInventoryFile(config.inventory, options.signal)).vms,
+      logger,
+      options.signal,
+    );
+  }
   const slots = createTaskSlots(config.slots);
   const repositories = createRepositoryCache();
   const nats = await connectEvents(config.nats, logger);
