@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -112,5 +112,29 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
     const noRepo = await fails("restore-points", "--repo", join(dir, "nowhere"));
     expect(noRepo.code).toBe(1);
     expect(noRepo.stderr).toMatch(/nowhere/);
+  });
+
+  it("refuses to restore from a damaged chunk, naming it, and leaves no partial image", async () => {
+    const id = (
+      await cli("backup", "--source", join(dir, "disk.raw"), "--repo", repo(), "--vm-id", "damaged")
+    ).stdout.trim();
+    // Flip one payload byte of one stored chunk.
+    const chunks = (
+      await runTool("find", [join(repo(), "chunks"), "-type", "f", "-size", "+1k"], {
+        debianPackage: "findutils",
+      })
+    )
+      .trim()
+      .split("\n");
+    const victim = chunks[0] as string;
+    const bytes = await readFile(victim);
+    bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+    await writeFile(victim, bytes);
+    const out = join(dir, "from-damaged.raw");
+    const err = await fails("restore", "--repo", repo(), "--restore-point", id, "--to", out);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(victim.slice(victim.lastIndexOf("/") + 1));
+    await expect(access(out)).rejects.toThrow();
+    expect((await readdir(dir)).filter((f) => f.includes("partial"))).toEqual([]);
   });
 });
