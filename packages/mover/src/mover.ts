@@ -116,6 +116,7 @@ export async function startMover(
     chunkSizeBytes: 4 * 1024 * 1024,
     logger,
   });
+  // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -135,6 +136,9 @@ export async function startMover(
         }),
       ),
     ],
+  }).catch(async (err: unknown) => {
+    await nats?.close();
+    throw err;
   });
   address = config.advertise ?? server.address;
   logger.info("mover service listening", { address });
@@ -169,7 +173,8 @@ export async function startMover(
       stop.abort();
       await loop;
       registry?.close();
-      // Running tasks see the server stop and clean up before it returns.
+      // Running tasks clean up (teardown, staged restore points) before anything they use closes.
+      await slots.drain(60_000);
       await server.close(5000);
       await nats?.close();
       await repositories[Symbol.asyncDispose]();

@@ -50,6 +50,7 @@ export class LocalChunkStore implements ChunkStore {
   private readonly dirs = new Map<string, Promise<void>>();
   private pendingFiles = new Set<string>();
   private pendingDirs = new Set<string>();
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly root: string,
@@ -112,18 +113,33 @@ export class LocalChunkStore implements ChunkStore {
 
   async flush(signal?: AbortSignal): Promise<void> {
     this.assertOpen();
+    // Flushes run one after another: a flush that returns must not overtake
+    // an earlier one still syncing files this caller's restore point uses.
+    const run = this.flushing.then(() => this.flushPending(signal));
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushPending(signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal, "chunk flush");
     const files = [...this.pendingFiles];
     const dirs = [...this.pendingDirs];
     this.pendingFiles = new Set();
     this.pendingDirs = new Set();
-    await forEachLimited(files, FLUSH_PARALLELISM, async (file) => {
-      throwIfAborted(signal, "chunk flush");
-      await fsyncPath(file, "syncing a chunk");
-    });
-    await forEachLimited(dirs, FLUSH_PARALLELISM, (dir) =>
-      fsyncPath(dir, "syncing a chunk directory"),
-    );
+    try {
+      await forEachLimited(files, FLUSH_PARALLELISM, async (file) => {
+        throwIfAborted(signal, "chunk flush");
+        await fsyncPath(file, "syncing a chunk");
+      });
+      await forEachLimited(dirs, FLUSH_PARALLELISM, (dir) =>
+        fsyncPath(dir, "syncing a chunk directory"),
+      );
+    } catch (err) {
+      // Not known durable: the next flush syncs them again (fsync is idempotent).
+      for (const f of files) this.pendingFiles.add(f);
+      for (const d of dirs) this.pendingDirs.add(d);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

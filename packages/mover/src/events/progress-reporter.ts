@@ -98,7 +98,11 @@ export function createProgressReporter(o: ProgressReporterOptions): ProgressRepo
     closed ??= (async () => {
       clearInterval(timer);
       if (dirty) flush();
-      await o.nats?.flush().catch(() => undefined);
+      // A half-open connection must not hold the task's slot: bounded wait.
+      await Promise.race([
+        o.nats?.flush().catch(() => undefined),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
     })();
     return closed;
   };
@@ -112,6 +116,8 @@ export function createProgressReporter(o: ProgressReporterOptions): ProgressRepo
       flush();
     },
     state(state, extra = {}) {
+      // Progress first, so the terminal state is the last word on the task.
+      if (dirty) flush();
       publish(
         taskEventSubject(o.jobId, o.taskId),
         encodeTaskEvent({

@@ -1,16 +1,11 @@
-import { rm } from "node:fs/promises";
 import { basename } from "node:path";
-import { type Logger, toFerryError } from "@ferry/common";
+import type { Logger } from "@ferry/common";
 import { FERRY_PREFIX } from "./point-in-time.js";
 import type { QmpSession } from "./qmp-client.js";
+import { type Removed, removeBlockObjects } from "./remove-block-objects.js";
 
 /** What a sweep removed. */
-export interface SweepResult {
-  exports: string[];
-  jobs: string[];
-  nodes: string[];
-  overlays: string[];
-}
+export type SweepResult = Removed;
 
 /**
  * Removes what a mover that died mid-backup left in a VM: Ferry's NBD exports,
@@ -19,63 +14,36 @@ export interface SweepResult {
  * the VM. Each step is tried even when another failed.
  */
 export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<SweepResult> {
-  const result: SweepResult = { exports: [], jobs: [], nodes: [], overlays: [] };
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      logger.warn(`orphan sweep: ${what} failed`, { err: toFerryError(err) });
-    }
-  };
-  const exports = await qmp.execute<{ id: string; "node-name": string }[]>("query-block-exports");
-  for (const e of exports.filter((x) => x.id.startsWith(FERRY_PREFIX))) {
-    await step(`block-export-del ${e.id}`, async () => {
-      await qmp.execute("block-export-del", { id: e.id, mode: "hard" });
-      result.exports.push(e.id);
-    });
-  }
-  // nbd-server-stop would also stop servers Ferry did not start: only when it served nothing else.
-  if (result.exports.length > 0 && exports.length === result.exports.length) {
-    await step("nbd-server-stop", () => qmp.execute("nbd-server-stop"));
-  }
+  const exports = await qmp.execute<{ id: string }[]>("query-block-exports");
   const jobs = await qmp.execute<{ device: string }[]>("query-block-jobs");
-  for (const j of jobs.filter((x) => x.device.startsWith(FERRY_PREFIX))) {
-    await step(`block-job-cancel ${j.device}`, async () => {
-      const gone = qmp.waitForEvent("BLOCK_JOB_CANCELLED", (e) => e.data.device === j.device, {
-        timeoutMs: 10_000,
-      });
-      gone.catch(() => undefined);
-      await qmp.execute("block-job-cancel", { device: j.device, force: true });
-      await gone;
-      result.jobs.push(j.device);
-    });
-  }
   const nodes = await qmp.execute<{ "node-name": string; file: string }[]>(
     "query-named-block-nodes",
     { flat: true },
   );
-  const fleece = nodes.filter((x) => x["node-name"].startsWith(FERRY_PREFIX));
+  const ours = <T>(items: T[], name: (t: T) => string) =>
+    items.map(name).filter((n) => n.startsWith(FERRY_PREFIX));
+  const fleece = nodes.filter((n) => n["node-name"].startsWith(FERRY_PREFIX));
   // The overlay is the file under the fleece node; QEMU tells us which, so
   // overlays of other VMs' backups on the same datastore are never touched.
-  const overlays = fleece
-    .map((n) => imageFile(n.file))
-    .filter(
-      (file): file is string =>
-        file !== undefined && basename(file).startsWith(`.${FERRY_PREFIX}fleece-`),
-    );
+  const overlays = new Map<string, string>();
   for (const n of fleece) {
-    await step(`blockdev-del ${n["node-name"]}`, async () => {
-      await qmp.execute("blockdev-del", { "node-name": n["node-name"] });
-      result.nodes.push(n["node-name"]);
-    });
+    const file = imageFile(n.file);
+    if (file && basename(file).startsWith(`.${FERRY_PREFIX}fleece-`))
+      overlays.set(n["node-name"], file);
   }
-  for (const file of overlays) {
-    await step(`rm ${file}`, async () => {
-      await rm(file, { force: true });
-      result.overlays.push(file);
-    });
-  }
-  return result;
+  const ourExports = ours(exports, (e) => e.id);
+  return removeBlockObjects(
+    qmp,
+    {
+      exports: ourExports,
+      jobs: ours(jobs, (j) => j.device),
+      nodes: fleece.map((n) => n["node-name"]),
+      overlays,
+      // Stop the server only when it served nothing but Ferry's exports.
+      stopServer: ourExports.length > 0 && ourExports.length === exports.length,
+    },
+    logger,
+  );
 }
 
 // QEMU names a node whose options were overridden (our backing) as

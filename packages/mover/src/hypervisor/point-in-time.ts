@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { type Logger, toFerryError } from "@ferry/common";
+import { FerryError, type Logger, throwIfAborted, toFerryError } from "@ferry/common";
 import { runCommand } from "../util/run-command.js";
 import type { QmpSession } from "./qmp-client.js";
+import { removeBlockObjects } from "./remove-block-objects.js";
 
 /** A disk to take a point-in-time view of. */
 export interface PointInTimeDisk {
@@ -36,6 +37,8 @@ export interface PointInTimeView extends AsyncDisposable {
   /** Removes exports, jobs, nodes and overlay files; never throws; idempotent. */
   teardown(): Promise<void>;
 }
+
+const COMMAND_TIMEOUT_MS = 30_000;
 
 /** Prefix of every QEMU object Ferry creates: the orphan sweep looks for it. */
 export const FERRY_PREFIX = "ferry-";
@@ -79,37 +82,55 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
     ),
     exportName: `${FERRY_PREFIX}${tag}-${short}-${d.nodeName}`,
   }));
-  const done = {
-    overlays: [] as string[],
-    nodes: [] as string[],
-    jobs: [] as string[],
+  // What we asked QEMU for, recorded before asking: a command that timed out
+  // may still have happened, and teardown must look for it.
+  const planned = {
     exports: [] as string[],
-    server: false,
+    jobs: [] as string[],
+    nodes: [] as string[],
+    overlays: new Map<string, string>(),
+    stopServer: false,
   };
-  const teardown = onceTeardown(qmp, done, logger);
-  const sig = options.signal ? { signal: options.signal } : {};
+  let running: Promise<void> | undefined;
+  const teardown = () => {
+    running ??= removeBlockObjects(qmp, planned, logger).then(() => undefined);
+    return running;
+  };
+  // Graph-changing QMP commands get deadlines, not the task's signal: a cancel
+  // lands between steps, so we always know what to undo.
+  const checkCancel = () => throwIfAborted(options.signal, "creating the point-in-time view");
   try {
     for (const [i, d] of disks.entries()) {
+      checkCancel();
       const size = String(options.disks[i]?.sizeBytes);
-      // No backing file in the header: the node's backing is set to the live disk below.
+      planned.overlays.set(d.fleeceNode, d.overlayPath);
+      // The overlay is ours alone until the node exists: remove it directly on failure.
       await runCommand("qemu-img", ["create", "-q", "-f", "qcow2", d.overlayPath, size], {
         debianPackage: "qemu-utils",
-        ...sig,
+      }).catch(async (err: unknown) => {
+        await rm(d.overlayPath, { force: true });
+        throw err;
       });
-      done.overlays.push(d.overlayPath);
-      await qmp.execute(
-        "blockdev-add",
-        {
-          driver: "qcow2",
-          "node-name": d.fleeceNode,
-          file: { driver: "file", filename: d.overlayPath },
-          backing: d.nodeName,
-        },
-        sig,
-      );
-      done.nodes.push(d.fleeceNode);
+      planned.nodes.push(d.fleeceNode);
+      await qmp
+        .execute(
+          "blockdev-add",
+          {
+            driver: "qcow2",
+            "node-name": d.fleeceNode,
+            file: { driver: "file", filename: d.overlayPath },
+            backing: d.nodeName,
+          },
+          { timeoutMs: COMMAND_TIMEOUT_MS },
+        )
+        .catch(async (err: unknown) => {
+          if (isQmpRefusal(err)) await rm(d.overlayPath, { force: true });
+          throw err;
+        });
     }
+    checkCancel();
     await options.aroundSnapshot(async () => {
+      planned.jobs.push(...disks.map((d) => d.jobId));
       await qmp.execute(
         "transaction",
         {
@@ -125,10 +146,10 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
           })),
         },
         // The guest is frozen now: a hung QMP must not keep it frozen for long.
-        { timeoutMs: 15_000, ...sig },
+        { timeoutMs: 15_000 },
       );
-      done.jobs.push(...disks.map((d) => d.jobId));
     });
+    checkCancel();
     const addr =
       options.address.t === "unix"
         ? { type: "unix", data: { path: options.address.path } }
@@ -136,9 +157,17 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
             type: "inet",
             data: { host: options.address.host, port: String(options.address.port) },
           };
-    await qmp.execute("nbd-server-start", { addr }, sig);
-    done.server = true;
+    planned.stopServer = true;
+    await qmp
+      .execute("nbd-server-start", { addr }, { timeoutMs: COMMAND_TIMEOUT_MS })
+      .catch((err: unknown) => {
+        // Refused (e.g. a server is already running): not ours to stop.
+        if (isQmpRefusal(err)) planned.stopServer = false;
+        throw err;
+      });
     for (const d of disks) {
+      checkCancel();
+      planned.exports.push(d.exportName);
       await qmp.execute(
         "block-export-add",
         {
@@ -148,9 +177,8 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
           name: d.exportName,
           writable: false,
         },
-        sig,
+        { timeoutMs: COMMAND_TIMEOUT_MS },
       );
-      done.exports.push(d.exportName);
     }
   } catch (err) {
     await teardown();
@@ -173,56 +201,7 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
   };
 }
 
-interface Made {
-  overlays: string[];
-  nodes: string[];
-  jobs: string[];
-  exports: string[];
-  server: boolean;
-}
-
-// Undo in reverse order; each step is tried even when an earlier one failed.
-function onceTeardown(qmp: QmpSession, made: Made, logger: Logger): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      logger.warn(`teardown: ${what} failed`, { err: toFerryError(err) });
-    }
-  };
-  return () => {
-    running ??= (async () => {
-      for (const id of made.exports.splice(0).reverse()) {
-        const deleted = qmp.waitForEvent("BLOCK_EXPORT_DELETED", (e) => e.data.id === id, {
-          timeoutMs: 10_000,
-        });
-        deleted.catch(() => undefined);
-        await step(`block-export-del ${id}`, async () => {
-          await qmp.execute("block-export-del", { id, mode: "hard" });
-          await deleted;
-        });
-      }
-      if (made.server) await step("nbd-server-stop", () => qmp.execute("nbd-server-stop"));
-      made.server = false;
-      for (const id of made.jobs.splice(0).reverse()) {
-        const gone = qmp.waitForEvent("BLOCK_JOB_CANCELLED", (e) => e.data.device === id, {
-          timeoutMs: 10_000,
-        });
-        gone.catch(() => undefined);
-        await step(`block-job-cancel ${id}`, async () => {
-          await qmp.execute("block-job-cancel", { device: id, force: true });
-          await gone;
-        });
-      }
-      for (const node of made.nodes.splice(0).reverse()) {
-        await step(`blockdev-del ${node}`, () =>
-          qmp.execute("blockdev-del", { "node-name": node }),
-        );
-      }
-      for (const path of made.overlays.splice(0))
-        await step(`rm ${path}`, () => rm(path, { force: true }));
-    })();
-    return running;
-  };
+// QEMU answered with an error: the command did not happen.
+function isQmpRefusal(err: unknown): boolean {
+  return err instanceof FerryError && err.code === "QMP_ERROR";
 }

@@ -196,6 +196,7 @@ class Session implements QmpSession {
         cleanup();
         reject(abortReason(deadline.signal, `QMP ${command}`));
       };
+      if (deadline.signal.aborted) return onAbort();
       deadline.signal.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
         command,

@@ -45,6 +45,8 @@ export async function withQuiesce<T>(
       const cause = toFerryError(err);
       // A freeze that timed out may still complete in the guest: thaw anyway below.
       frozen = agent !== undefined;
+      // A cancelled task is cancelled, not a quiesce failure.
+      if (options.signal?.aborted) throw toFerryError(options.signal.reason);
       if (options.mode === "required") {
         throw new FerryError("QUIESCE_FAILED", `cannot quiesce the guest: ${cause.message}`, {
           cause,
@@ -56,21 +58,45 @@ export async function withQuiesce<T>(
     return { result: await snapshot(), consistency: "application" };
   } finally {
     if (agent) {
-      if (frozen) await thaw(agent, options.logger);
+      if (frozen && !(await thaw(agent, options.logger))) {
+        // Still not thawed (a slow freeze may finish later): keep trying on a
+        // fresh connection after the task is gone; a frozen guest is an outage.
+        if (options.agent) void thawInBackground(options.agent, options.logger);
+      }
       await agent.close();
     }
   }
 }
 
 // Thaw must not be skipped by a cancelled task: it gets its own short deadline.
-async function thaw(agent: GuestAgent, logger: Logger): Promise<void> {
+async function thaw(agent: GuestAgent, logger: Logger): Promise<boolean> {
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
       await agent.thaw({ timeoutMs: 10_000 });
       logger.info("guest filesystems thawed");
-      return;
+      return true;
     } catch (err) {
       logger.error("thaw failed", { attempt, err: toFerryError(err) });
     }
   }
+  return false;
+}
+
+const BACKGROUND_THAW_MS = 10 * 60_000;
+
+async function thawInBackground(open: () => Promise<GuestAgent>, logger: Logger): Promise<void> {
+  const until = Date.now() + BACKGROUND_THAW_MS;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 5000).unref());
+    try {
+      await using agent = await open();
+      if ((await agent.freezeStatus({ timeoutMs: 10_000 })) === "thawed") return;
+      await agent.thaw({ timeoutMs: 10_000 });
+      logger.warn("guest filesystems thawed late, after the task");
+      return;
+    } catch (err) {
+      logger.error("the guest may still be frozen; retrying the thaw", { err: toFerryError(err) });
+    }
+  }
+  logger.error("gave up thawing the guest after 10 minutes: thaw it by hand (guest-fsfreeze-thaw)");
 }

@@ -76,11 +76,17 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
     await handle.sync();
     await handle.close();
     if (options.format === "qcow2") {
-      await runCommand(
-        "qemu-img",
-        ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, options.target],
-        { debianPackage: "qemu-utils" },
-      );
+      // Convert under a temporary name too: a failed convert must not leave a file at target.
+      const partial = `${options.target}.partial-${process.pid}.qcow2`;
+      try {
+        await runCommand("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, partial], {
+          debianPackage: "qemu-utils",
+          signal: stop.signal,
+        });
+        await rename(partial, options.target);
+      } finally {
+        await rm(partial, { force: true });
+      }
       await rm(raw, { force: true });
     } else {
       await rename(raw, options.target);

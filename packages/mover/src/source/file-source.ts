@@ -27,7 +27,19 @@ export async function openFileSource(options: FileSourceOptions): Promise<BlockS
       },
     );
   });
-  const sizeBytes = (await handle.stat()).size;
+  const stats = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
+  // A block device stats as 0 bytes: refusing beats a silently empty restore point.
+  if (!stats.isFile() || stats.size === 0) {
+    await handle.close();
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `${options.path} is ${stats.isFile() ? "empty" : "not a regular file"}; back up an image file, or a device through an NBD export`,
+    );
+  }
+  const sizeBytes = stats.size;
   let closed: Promise<void> | undefined;
   const close = () => {
     closed ??= handle.close();

@@ -40,13 +40,13 @@ export async function backupSource(
         diskId: o.diskId,
         sizeBytes: o.source.capabilities.sizeBytes,
         chunkSizeBytes: o.chunkSizeBytes,
-        run: (index) =>
+        run: (index, signal) =>
           backupDisk({
             source: o.source,
             chunks: o.repository.chunks,
             index,
             chunkSizeBytes: o.chunkSizeBytes,
-            signal: o.signal,
+            signal,
             ...(o.onProgress ? { onProgress: o.onProgress } : {}),
           }),
       },

@@ -14,6 +14,9 @@ import { linkedAbort } from "../util/linked-abort.js";
 import { createProgressTotals } from "./progress-totals.js";
 import { writeRestorePoint } from "./write-restore-point.js";
 
+// Chunk buffers one task may hold, bytes: slots x this bounds the mover's buffers.
+const TASK_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+
 /** Options of {@link backupVm}. */
 export interface BackupVmOptions {
   taskId: string;
@@ -84,9 +87,8 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       const quiesced = await withQuiesce(
         {
           mode: o.quiesce,
-          agent: agentPath
-            ? () => connectGuestAgent({ path: agentPath, signal: stop.signal })
-            : undefined,
+          // No task signal: a late thaw may need the agent after the task ended.
+          agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
           freezeTimeoutMs: o.freezeTimeoutMs,
           logger,
           signal: stop.signal,
@@ -128,15 +130,20 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
           diskId: disk.id,
           sizeBytes: Number(disk.sizeBytes),
           chunkSizeBytes: o.chunkSizeBytes,
-          run: async (index) => {
-            await using source = await o.openNbd(address, fleeced.exportName, stop.signal);
+          run: async (index, signal) => {
+            await using source = await o.openNbd(address, fleeced.exportName, signal);
             // await before returning: `await using` closes the source when the body exits.
             return await backupDisk({
               source,
               chunks: o.repository.chunks,
               index,
               chunkSizeBytes: o.chunkSizeBytes,
-              signal: stop.signal,
+              // The task's memory budget, shared by its disks.
+              maxBytesInFlight: Math.max(
+                o.chunkSizeBytes,
+                Math.floor(TASK_BYTES_IN_FLIGHT / disks.length),
+              ),
+              signal,
               onProgress: (s) => totals.set(disk.id, s),
             });
           },

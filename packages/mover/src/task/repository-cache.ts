@@ -2,17 +2,18 @@ import { openRepository, type Repository } from "@ferry/common";
 
 /** Repositories by root path, opened once (created on first use) and shared by tasks. */
 export interface RepositoryCache extends AsyncDisposable {
-  get(root: string, signal?: AbortSignal): Promise<Repository>;
+  get(root: string): Promise<Repository>;
 }
 
 /** Creates an empty cache; disposing closes every repository. */
 export function createRepositoryCache(): RepositoryCache {
   const open = new Map<string, Promise<Repository>>();
   return {
-    get(root, signal) {
+    get(root) {
       let repo = open.get(root);
       if (!repo) {
-        repo = openRepository({ root, create: true, ...(signal ? { signal } : {}) });
+        // No task's signal: other tasks may wait on this same open.
+        repo = openRepository({ root, create: true });
         open.set(root, repo);
         // A failed open must not stick: the next task tries again.
         repo.catch(() => open.delete(root));

@@ -78,7 +78,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         parent,
         async (signal, reporter, logger) => {
           await mkdir(o.runDir, { recursive: true });
-          const repository = await o.repositories.get(call.repository, signal);
+          const repository = await o.repositories.get(call.repository);
           const result = await backupVm({
             taskId: call.taskId,
             moverId: o.moverId,
@@ -114,7 +114,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         "restore",
         parent,
         async (signal) => {
-          const repository = await o.repositories.get(call.repository, signal);
+          const repository = await o.repositories.get(call.repository);
           await mkdir(call.targetDir, { recursive: true });
           const written = await restoreRestorePoint({
             repository,

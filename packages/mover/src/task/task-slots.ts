@@ -24,15 +24,26 @@ export interface TaskSlots {
   ): Promise<T>;
   /** Aborts a running task with CANCELLED; false when no such task runs. */
   cancel(id: string): boolean;
+  /**
+   * Refuses new tasks, aborts running ones with UNAVAILABLE (retryable: the
+   * coordinator may run them elsewhere) and waits up to `timeoutMs` for their
+   * cleanup to finish.
+   */
+  drain(timeoutMs: number): Promise<void>;
 }
 
 /** Creates `capacity` task slots. */
 export function createTaskSlots(capacity: number): TaskSlots {
-  const tasks = new Map<string, RunningTask & { controller: AbortController }>();
+  const tasks = new Map<
+    string,
+    RunningTask & { controller: AbortController; done: Promise<unknown> }
+  >();
+  let draining = false;
   return {
     capacity,
     running: () => [...tasks.values()].map(({ id, kind, startedAt }) => ({ id, kind, startedAt })),
     async run(id, kind, fn, parent) {
+      if (draining) throw new FerryError("UNAVAILABLE", "this mover is stopping");
       if (tasks.has(id))
         throw new FerryError("ALREADY_EXISTS", `task ${id} is already running on this mover`);
       if (tasks.size >= capacity) {
@@ -43,14 +54,35 @@ export function createTaskSlots(capacity: number): TaskSlots {
       }
       const controller = new AbortController();
       const onParent = () => controller.abort(parent?.reason);
-      parent?.addEventListener("abort", onParent, { once: true });
-      tasks.set(id, { id, kind, startedAt: Date.now(), controller });
+      if (parent?.aborted) onParent();
+      else parent?.addEventListener("abort", onParent, { once: true });
+      const done = fn(controller.signal);
+      tasks.set(id, {
+        id,
+        kind,
+        startedAt: Date.now(),
+        controller,
+        done: done.catch(() => undefined),
+      });
       try {
-        return await fn(controller.signal);
+        return await done;
       } finally {
         tasks.delete(id);
         parent?.removeEventListener("abort", onParent);
       }
+    },
+    async drain(timeoutMs) {
+      draining = true;
+      for (const t of tasks.values())
+        t.controller.abort(new FerryError("UNAVAILABLE", "the mover is stopping"));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...tasks.values()].map((t) => t.done)),
+        new Promise((r) => {
+          timer = setTimeout(r, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
     },
     cancel(id) {
       const task = tasks.get(id);

@@ -7,14 +7,18 @@ import {
   toFerryError,
 } from "@ferry/common";
 import type { DigestSink, DiskBackupStats } from "../pipeline/backup-disk.js";
+import { linkedAbort } from "../util/linked-abort.js";
 
 /** One disk to back up into the restore point. */
 export interface DiskJob {
   diskId: string;
   sizeBytes: number;
   chunkSizeBytes: number;
-  /** Fills `index` (e.g. with backupDisk) and resolves with its counters. */
-  run(index: DigestSink): Promise<DiskBackupStats>;
+  /**
+   * Fills `index` (e.g. with backupDisk) and resolves with its counters;
+   * `signal` aborts when the task is cancelled or another disk failed.
+   */
+  run(index: DigestSink, signal: AbortSignal): Promise<DiskBackupStats>;
 }
 
 /** Options of {@link writeRestorePoint}. */
@@ -49,16 +53,29 @@ export async function writeRestorePoint(
     createdAt: o.createdAt,
     signal: o.signal,
   });
+  // The first disk to fail stops its siblings; all have settled before the abort.
+  using stop = linkedAbort(o.signal);
   try {
-    const disks = await Promise.all(
+    const settled = await Promise.allSettled(
       o.disks.map(async (job) => {
         const index = draft.addDisk({
           diskId: job.diskId,
           sizeBytes: job.sizeBytes,
           chunkSizeBytes: job.chunkSizeBytes,
         });
-        return { diskId: job.diskId, stats: await job.run(index) };
+        try {
+          return { diskId: job.diskId, stats: await job.run(index, stop.signal) };
+        } catch (err) {
+          stop.abort(err);
+          throw err;
+        }
       }),
+    );
+    const failed = settled.find((r) => r.status === "rejected");
+    // The first failure is the cause; the others are its echoes.
+    if (failed) throw stop.signal.aborted && !o.signal.aborted ? stop.signal.reason : failed.reason;
+    const disks = settled.map(
+      (r) => (r as PromiseFulfilledResult<{ diskId: string; stats: DiskBackupStats }>).value,
     );
     // A cancel that lands after the last read must still win over the commit.
     o.signal.throwIfAborted();
@@ -83,7 +100,11 @@ export async function writeRestorePoint(
     });
     return { manifest, disks };
   } catch (err) {
-    await draft.abort();
+    await draft
+      .abort()
+      .catch((abortErr: unknown) =>
+        o.logger.error("cannot remove the staged restore point", { err: toFerryError(abortErr) }),
+      );
     throw toFerryError(o.signal.aborted ? o.signal.reason : err);
   }
 }
