@@ -11,7 +11,7 @@ import {
   Transport,
   VmPowerState,
 } from "@ferry/common";
-import { type Coordinator, startCoordinator } from "@ferry/coordinator";
+import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
 import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Lab, startLab } from "./lab/lab.js";
@@ -30,7 +30,16 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     dir = await mkdtemp(join(tmpdir(), "ferry-reg-"));
     lab = await startLab({ vms: 2, disksPerVm: 1, workload: false });
     coordinator = await startCoordinator(
-      { listen: "127.0.0.1:0", heartbeatIntervalMs: 200, logLevel: "error" },
+      parseConfig(
+        coordinatorConfigSchema,
+        {
+          listen: "127.0.0.1:0",
+          heartbeatIntervalMs: 200,
+          dataDir: join(dir, "coord"),
+          logLevel: "error",
+        },
+        "test",
+      ),
       { logger: quietLogger() },
     );
     mover = await startMover(

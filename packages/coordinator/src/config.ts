@@ -9,6 +9,19 @@ export const coordinatorConfigSchema = object({
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */
   heartbeatIntervalMs: number({ integer: true, min: 100, max: 600_000 }).default(5000),
   nats: string({ pattern: /^nats:\/\/.+/, hint: "nats://host:port" }).optional(),
+  /** Directory for the catalog (SQLite) and, by default, the repository. */
+  dataDir: string({ nonEmpty: true }).default(".ferry"),
+  /** SQLite catalog file; default <dataDir>/catalog.sqlite. */
+  catalog: string({ nonEmpty: true }).optional(),
+  /** Repository of backups that name none; default <dataDir>/repository. */
+  repository: string({ nonEmpty: true }).optional(),
+  limits: object({
+    perHost: number({ integer: true, min: 1, max: 1000 }).default(2),
+    perDatastore: number({ integer: true, min: 1, max: 1000 }).default(2),
+    total: number({ integer: true, min: 1, max: 10_000 }).default(8),
+  }).default({ perHost: 2, perDatastore: 2, total: 8 }),
+  /** Attempts per task, retries of retryable failures included. */
+  maxAttempts: number({ integer: true, min: 1, max: 20 }).default(3),
   logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
 });
 

@@ -1,3 +1,5 @@
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import {
   bindService,
   createLogger,
@@ -6,9 +8,16 @@ import {
   OperatorService,
   startGrpcServer,
 } from "@ferry/common";
+import { connect, type NatsConnection } from "nats";
 import { createOperatorService } from "./api/operator-service.js";
 import { createRegistryService } from "./api/registry-service.js";
+import type { CatalogStore } from "./catalog/catalog-store.js";
+import { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
+import { createDispatcher } from "./dispatch/dispatcher.js";
+import { createJobEvents } from "./dispatch/job-events.js";
+import { createJobService } from "./jobs/job-service.js";
+import { createProgressTracker } from "./jobs/progress-tracker.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
 
 /** A running coordinator. */
@@ -16,27 +25,70 @@ export interface Coordinator extends AsyncDisposable {
   /** gRPC address for movers and operators. */
   readonly address: string;
   readonly registry: MoverRegistry;
+  readonly catalog: CatalogStore;
   close(): Promise<void>;
 }
 
-/** Starts the coordinator's gRPC API and its mover liveness sweep. */
+/** Starts the catalog, the dispatcher, NATS progress and the gRPC API. */
 export async function startCoordinator(
   config: CoordinatorConfig,
   options: { logger?: Logger } = {},
 ): Promise<Coordinator> {
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const catalog = await openSqliteCatalog({
+    path: config.catalog ?? join(dataDir, "catalog.sqlite"),
+  });
+  let nats: NatsConnection | undefined;
+  if (config.nats) {
+    // Progress is a nicety: a coordinator without NATS still dispatches and records.
+    nats = await connect({
+      servers: config.nats,
+      maxReconnectAttempts: -1,
+      name: "ferry-coordinator",
+    }).catch((err: unknown) => {
+      logger.warn("NATS unreachable; job progress will not stream", { err });
+      return undefined;
+    });
+  }
   const registry = createMoverRegistry({ heartbeatIntervalMs: config.heartbeatIntervalMs });
+  const events = createJobEvents();
+  const progress = createProgressTracker(nats, events, logger);
+  const dispatcher = createDispatcher({
+    catalog,
+    registry,
+    limits: config.limits,
+    events,
+    logger,
+    maxAttempts: config.maxAttempts,
+  });
+  const jobs = createJobService({ catalog, registry, dispatcher, events });
   const server = await startGrpcServer({
     address: config.listen,
     services: [
-      bindService(MoverRegistryService, createRegistryService(registry, logger)),
-      bindService(OperatorService, createOperatorService(registry)),
+      bindService(
+        MoverRegistryService,
+        createRegistryService(registry, logger, () => dispatcher.kick()),
+      ),
+      bindService(
+        OperatorService,
+        createOperatorService({
+          registry,
+          catalog,
+          jobs,
+          dispatcher,
+          events,
+          progress,
+          defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
+        }),
+      ),
     ],
   });
   // The registry is pure; time lives here.
   const sweeper = setInterval(() => {
-    for (const id of registry.sweep())
-      logger.warn("mover missed its heartbeats; marked down", { moverId: id });
+    const down = registry.sweep();
+    for (const id of down) logger.warn("mover missed its heartbeats; marked down", { moverId: id });
   }, config.heartbeatIntervalMs);
   logger.info("coordinator listening", { address: server.address });
   let closing: Promise<void> | undefined;
@@ -44,8 +96,12 @@ export async function startCoordinator(
     closing ??= (async () => {
       clearInterval(sweeper);
       await server.close();
+      await dispatcher.close();
+      await progress.close();
+      await nats?.drain().catch(() => undefined);
+      await catalog.close();
     })();
     return closing;
   };
-  return { address: server.address, registry, close, [Symbol.asyncDispose]: close };
+  return { address: server.address, registry, catalog, close, [Symbol.asyncDispose]: close };
 }

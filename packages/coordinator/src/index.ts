@@ -1,5 +1,8 @@
 // Public surface of @ferry/coordinator.
 
+export type { CatalogStore } from "./catalog/catalog-store.js";
+export type * from "./catalog/records.js";
+export { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
 export {
   type CoordinatorConfig,
   coordinatorConfigSchema,

@@ -3,19 +3,11 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  Consistency,
-  createClient,
-  MoverService,
-  OperatorService,
-  QuiesceMode,
-  Transport,
-  toFerryError,
-} from "@ferry/common";
+import { toFerryError } from "@ferry/common";
 import { type LabChild, spawnChild } from "../lab/child.js";
 import { checkWorkload, openExt4Image } from "../lab/guest-files.js";
 import { startLab } from "../lab/lab.js";
-import { type LabVm, vmRef } from "../lab/lab-vm.js";
+import { startNatsServer } from "../lab/nats-server.js";
 import { REPO_ROOT } from "../lab/paths.js";
 
 const run = promisify(execFile);
@@ -34,11 +26,19 @@ async function main(argv: string[]): Promise<void> {
     `  ${vm?.name} is up, guest agent answered after ${vm?.bootMs} ms; disks in ${lab.datastoreDir}`,
   );
 
+  await using nats = await startNatsServer();
+  say(`  nats-server on ${nats.url}`);
   const etc = join(lab.dir, "etc");
   await mkdir(etc, { recursive: true });
   await writeFile(
     join(etc, "coordinator.json"),
-    JSON.stringify({ listen: "127.0.0.1:0", heartbeatIntervalMs: 1000 }),
+    // Embedded defaults: the catalog (SQLite) and the repository live in the lab dir.
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 1000,
+      dataDir: join(lab.dir, "ferry"),
+      nats: nats.url,
+    }),
   );
   const children: LabChild[] = [];
   try {
@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<void> {
       JSON.stringify({
         id: "mover-1",
         coordinator: address,
+        nats: nats.url,
         host: { id: "lab-host", name: "lab host" },
         datastores: [{ id: "lab-ds", path: lab.datastoreDir }],
         inventory: await lab.writeInventory(),
@@ -84,33 +85,17 @@ async function main(argv: string[]): Promise<void> {
     say(`$ ferry movers\n${(await ferry("movers")).stdout}`);
     say(`$ ferry vms\n${(await ferry("vms")).stdout}`);
 
-    // The coordinator does not dispatch yet (issue 4): ask the mover directly, as it would.
-    const repo = join(lab.dir, "repository");
-    const [moverInfo] = (await createClient(OperatorService, address as string).listMovers({}))
-      .movers;
-    using moverClient = createClient(MoverService, moverInfo?.address ?? "");
+    // The main job: a quiesced backup through the coordinator, then a restore of it.
+    say(`$ ferry backup --vm ${vm?.name} --quiesce required --wait`);
     const t1 = Date.now();
-    const { restorePoint } = await moverClient.runBackup({
-      taskId: "demo-backup",
-      jobId: "demo",
-      vm: vmRef(vm as LabVm),
-      transport: Transport.HOTADD,
-      quiesce: QuiesceMode.REQUIRED,
-      repository: repo,
-    });
-    const consistent =
-      restorePoint?.consistency === Consistency.APPLICATION
-        ? "application-consistent"
-        : "crash-consistent";
-    say(
-      `backed up ${vm?.name} (${restorePoint?.disks.length} disks, ${consistent}) in ${Date.now() - t1} ms -> ${restorePoint?.id}`,
-    );
-    const restored = await moverClient.runRestore({
-      taskId: "demo-restore",
-      restorePointId: restorePoint?.id ?? "",
-      repository: repo,
-      targetDir: join(lab.dir, "restored"),
-    });
+    const backup = await ferry("backup", "--vm", vm?.name ?? "", "--quiesce", "required", "--wait");
+    say(`${backup.stdout}(${Date.now() - t1} ms)\n`);
+    say(`$ ferry restore-points\n${(await ferry("restore-points")).stdout}`);
+    const restorePointId = backup.stdout.match(/restore point (\S+)/)?.[1] ?? "";
+    const target = join(lab.dir, "restored");
+    say(`$ ferry restore ${restorePointId} --to ${target} --wait`);
+    say((await ferry("restore", restorePointId, "--to", target, "--wait")).stdout);
+    const restored = { paths: vm?.disks.map((d) => join(target, `${d.nodeName}.qcow2`)) ?? [] };
     for (const path of restored.paths) {
       await using disk = await openExt4Image(path);
       const check = await checkWorkload(disk);
@@ -119,9 +104,6 @@ async function main(argv: string[]): Promise<void> {
           `${check.verified} guest files match their checksums, ${check.mismatched.length} differ`,
       );
     }
-    say(
-      `\n$ ferry-mover restore-points --repo ${repo}\n${(await run(join(REPO_ROOT, "bin/ferry-mover"), ["restore-points", "--repo", repo])).stdout}`,
-    );
     say(`demo ran in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
     if (keep) {
       say(`Running; try: ./bin/ferry movers --server ${address}   (Ctrl-C stops everything)`);

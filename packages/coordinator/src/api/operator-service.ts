@@ -1,36 +1,144 @@
 import { FerryError, type OperatorService, type ServiceImpl } from "@ferry/common";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { JobEvents } from "../dispatch/job-events.js";
+import { newPolicyId } from "../jobs/ids.js";
+import type { JobService } from "../jobs/job-service.js";
+import type { ProgressTracker } from "../jobs/progress-tracker.js";
+import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import {
+  jobMessage,
+  policyMessage,
+  quiesceName,
+  restorePointMessage,
+  transportName,
+} from "./messages.js";
 
-// Policies, jobs and restores arrive with issue 4; fail plainly until then.
-const notYet = (what: string) => async () => {
-  throw new FerryError("UNIMPLEMENTED", `${what} is not available in this coordinator yet`);
-};
+/** What the operator API needs. */
+export interface OperatorDeps {
+  registry: MoverRegistry;
+  catalog: CatalogStore;
+  jobs: JobService;
+  dispatcher: Dispatcher;
+  events: JobEvents;
+  progress: ProgressTracker;
+  /** Repository of backups that name no policy and no repository. */
+  defaultRepository: string;
+}
 
-/** The operator API handlers. */
-export function createOperatorService(
-  registry: MoverRegistry,
-): ServiceImpl<typeof OperatorService> {
+const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
+
+/** The operator API handlers: validation and translation only. */
+export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
+  const policyByRef = async (ref: string) => {
+    const policy = (await d.catalog.policies.get(ref)) ?? (await d.catalog.policies.getByName(ref));
+    if (!policy) throw new FerryError("NOT_FOUND", `no policy ${JSON.stringify(ref)}`);
+    return policy;
+  };
+  const jobWithTasks = async (id: string) => {
+    const job = await d.catalog.jobs.get(id);
+    if (!job) throw new FerryError("NOT_FOUND", `no job ${JSON.stringify(id)}`);
+    return { job, tasks: await d.catalog.tasks.listByJob(id) };
+  };
+
   return {
-    listMovers: async () => ({ movers: registry.movers() }),
+    listMovers: async () => ({ movers: d.registry.movers() }),
     listVms: async (req) => ({
-      vms: registry.vms().filter((vm) => req.tags.every((t) => vm.tags.includes(t))),
-      hosts: registry.hosts(),
-      datastores: registry.datastores(),
+      vms: d.registry.vms().filter((vm) => req.tags.every((t) => vm.tags.includes(t))),
+      hosts: d.registry.hosts(),
+      datastores: d.registry.datastores(),
     }),
-    createPolicy: notYet("creating policies"),
-    listPolicies: notYet("listing policies"),
-    deletePolicy: notYet("deleting policies"),
-    backupNow: notYet("backup now"),
-    listJobs: notYet("listing jobs"),
-    getJob: notYet("showing a job"),
-    // biome-ignore lint/correctness/useYield: fails before the first message on purpose
-    watchJob: async function* () {
-      throw new FerryError(
-        "UNIMPLEMENTED",
-        "watching jobs is not available in this coordinator yet",
-      );
+    createPolicy: async (req) => {
+      const p = req.policy;
+      if (!p) throw new FerryError("INVALID_ARGUMENT", "policy is required");
+      const valid = validatePolicy({
+        name: p.name,
+        vmGlobs: p.vmGlobs,
+        vmTags: p.vmTags,
+        schedule: p.schedule,
+        windowStart: p.windowStart,
+        windowEnd: p.windowEnd,
+        timeZone: p.timeZone,
+        // Proto3 cannot tell 0 from unset: 0 means "the default".
+        keepLast: p.keepLast || undefined,
+        quiesce: quiesceName(p.quiesce) ?? "preferred",
+        transport: transportName(p.transportPreference),
+        repository: p.repository,
+      });
+      const record = { ...valid, id: newPolicyId(), createdAt: new Date() };
+      await d.catalog.policies.create(record);
+      return { policy: policyMessage(record) };
     },
-    listRestorePoints: notYet("listing restore points"),
-    restore: notYet("restoring"),
+    listPolicies: async () => ({ policies: (await d.catalog.policies.list()).map(policyMessage) }),
+    deletePolicy: async (req) => {
+      const policy = await policyByRef(req.id);
+      await d.catalog.policies.delete(policy.id);
+      return {};
+    },
+    backupNow: async (req) => {
+      const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
+      const adHoc = {
+        repository: req.repository || d.defaultRepository,
+        quiesce: quiesceName(req.quiesce) ?? "preferred",
+        transport: transportName(req.transport),
+      };
+      const job = await d.jobs.backupNow({
+        ...(policy ? { policy } : {}),
+        vmRefs: req.vmIds,
+        adHoc,
+      });
+      return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
+    },
+    listJobs: async (req) => {
+      const jobs = await d.catalog.jobs.list({ limit: req.limit || 50 });
+      return {
+        jobs: await Promise.all(
+          jobs.map(async (j) => jobMessage(j, await d.catalog.tasks.listByJob(j.id))),
+        ),
+      };
+    },
+    getJob: async (req) => {
+      const { job, tasks } = await jobWithTasks(req.id);
+      return { job: jobMessage(job, tasks) };
+    },
+    watchJob: async function* (req, ctx) {
+      await jobWithTasks(req.id); // NOT_FOUND before the first message
+      let changed = true;
+      let wake: (() => void) | undefined;
+      const off = d.events.subscribe(req.id, () => {
+        changed = true;
+        wake?.();
+      });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener("abort", onAbort);
+      try {
+        while (!ctx.signal.aborted) {
+          if (!changed) await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          if (ctx.signal.aborted) break;
+          changed = false;
+          const { job, tasks } = await jobWithTasks(req.id);
+          yield { job: jobMessage(job, tasks), progress: d.progress.forJob(req.id) };
+          if (TERMINAL.has(job.state)) return;
+        }
+      } finally {
+        off();
+        ctx.signal.removeEventListener("abort", onAbort);
+      }
+    },
+    listRestorePoints: async (req) => ({
+      restorePoints: (await d.catalog.restorePoints.list(req.vmId ? { vmId: req.vmId } : {})).map(
+        restorePointMessage,
+      ),
+    }),
+    restore: async (req) => {
+      const job = await d.jobs.restore({
+        restorePointId: req.restorePointId,
+        diskIds: req.diskIds,
+        targetDir: req.targetDir,
+      });
+      return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
+    },
   };
 }

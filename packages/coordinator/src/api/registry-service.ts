@@ -5,6 +5,8 @@ import type { MoverRegistry } from "../registry/mover-registry.js";
 export function createRegistryService(
   registry: MoverRegistry,
   logger: Logger,
+  /** Called when a mover registers: queued tasks may now have a place. */
+  onRegistered: () => void = () => undefined,
 ): ServiceImpl<typeof MoverRegistryService> {
   return {
     register: async (req) => {
@@ -14,6 +16,7 @@ export function createRegistryService(
         address: req.mover?.address,
         vms: req.vms.length,
       });
+      onRegistered();
       return { heartbeatIntervalMs: registry.heartbeatIntervalMs };
     },
     heartbeat: async (req) => ({ known: registry.heartbeat(req.moverId, req.metrics) }),

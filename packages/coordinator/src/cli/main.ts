@@ -13,6 +13,8 @@ import {
 } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
+import { policiesCommand, restoreCommand, restorePointsCommand } from "./catalog-commands.js";
+import { backupCommand, jobsCommand } from "./job-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
 const USAGE = `usage: ferry <command> [options]
@@ -21,6 +23,18 @@ commands:
   coordinator [--config FILE]   run the coordinator (gRPC API for movers and operators)
   movers                        list registered movers
   vms [--tag TAG]               list VMs the movers report
+  policies [list]               list backup policies
+  policies create --name NAME (--vm GLOB,... | --tag TAG,...) --repo DIR
+        [--schedule CRON] [--window HH:MM-HH:MM] [--tz ZONE] [--keep-last N]
+        [--quiesce required|preferred|off] [--transport hotadd|nbd|any]
+  policies delete NAME|ID
+  backup (--policy NAME | --vm NAME,...) [--repo DIR] [--quiesce MODE] [--transport T] [--wait]
+                                start a backup job now; prints its id (or watches it)
+  jobs [list] | jobs show ID | jobs watch ID
+                                jobs, one job's tasks, or a live progress view
+  restore-points [--vm ID]      restore points in the catalog
+  restore RESTORE-POINT --to DIR [--disk ID,...] [--wait]
+                                write a restore point's disks as qcow2 files on a mover
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
@@ -45,7 +59,26 @@ function print(json: boolean, value: unknown, text: () => string): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { boolean: ["json", "help"], valued: ["server", "config", "tag"] });
+  const args = parseArgs(argv, {
+    boolean: ["json", "help", "wait"],
+    valued: [
+      "server",
+      "config",
+      "tag",
+      "vm",
+      "policy",
+      "repo",
+      "quiesce",
+      "transport",
+      "name",
+      "schedule",
+      "window",
+      "tz",
+      "keep-last",
+      "to",
+      "disk",
+    ],
+  });
   const [command] = args.positionals;
   if (!command || args.flags.has("help")) {
     process.stdout.write(USAGE);
@@ -123,6 +156,28 @@ async function main(argv: string[]): Promise<void> {
             ),
       );
       return;
+    }
+    case "policies":
+    case "backup":
+    case "jobs":
+    case "restore-points":
+    case "restore": {
+      // Watching may take long: no overall deadline, Ctrl-C ends it.
+      const watching = command === "jobs" || args.flags.has("wait");
+      using client = createClient(
+        OperatorService,
+        server,
+        watching ? {} : { defaultTimeoutMs: 30_000 },
+      );
+      const run = {
+        policies: policiesCommand,
+        backup: backupCommand,
+        jobs: jobsCommand,
+        "restore-points": restorePointsCommand,
+        restore: restoreCommand,
+      }[command];
+      // await: `using` closes the channel when this block exits.
+      return await run(client, args, json);
     }
     default:
       throw new Error(`unknown command "${command}" (see ferry --help)`);

@@ -1,0 +1,165 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  BackupMode,
+  Consistency,
+  type Job,
+  JobSchema,
+  JobState,
+  type Policy,
+  PolicySchema,
+  QuiesceMode,
+  type RestorePoint,
+  RestorePointSchema,
+  type Task,
+  TaskSchema,
+  TaskState,
+  Transport,
+} from "@ferry/common";
+import type {
+  JobRecord,
+  JobStateName,
+  PolicyRecord,
+  QuiesceModeName,
+  RestorePointRecord,
+  TaskRecord,
+  TaskStateName,
+  TransportName,
+} from "../catalog/records.js";
+
+// Records <-> wire messages, in one place so handlers stay thin.
+
+const JOB_STATE: Record<JobStateName, JobState> = {
+  queued: JobState.QUEUED,
+  running: JobState.RUNNING,
+  succeeded: JobState.SUCCEEDED,
+  partly_failed: JobState.PARTLY_FAILED,
+  failed: JobState.FAILED,
+  cancelled: JobState.CANCELLED,
+};
+const TASK_STATE: Record<TaskStateName, TaskState> = {
+  queued: TaskState.QUEUED,
+  running: TaskState.RUNNING,
+  succeeded: TaskState.SUCCEEDED,
+  failed: TaskState.FAILED,
+  cancelled: TaskState.CANCELLED,
+};
+const QUIESCE_TO_WIRE: Record<QuiesceModeName, QuiesceMode> = {
+  required: QuiesceMode.REQUIRED,
+  preferred: QuiesceMode.PREFERRED,
+  off: QuiesceMode.OFF,
+};
+const TRANSPORT_TO_WIRE: Record<TransportName, Transport> = {
+  hotadd: Transport.HOTADD,
+  nbd: Transport.NBD,
+  any: Transport.UNSPECIFIED,
+};
+
+const ts = (d: Date | null | undefined) => (d ? timestampFromDate(d) : undefined);
+
+/** A task record as the wire's Task. */
+export function taskMessage(t: TaskRecord): Task {
+  return create(TaskSchema, {
+    id: t.id,
+    jobId: t.jobId,
+    vmId: t.vmId,
+    moverId: t.moverId ?? "",
+    transport: t.transport ? TRANSPORT_TO_WIRE[t.transport] : Transport.UNSPECIFIED,
+    state: TASK_STATE[t.state],
+    attempt: t.attempt,
+    ...(t.startedAt ? { startedAt: ts(t.startedAt) } : {}),
+    ...(t.endedAt ? { endedAt: ts(t.endedAt) } : {}),
+    ...(t.errorCode
+      ? { error: { code: t.errorCode, message: t.errorMessage ?? "", retryable: t.errorRetryable } }
+      : {}),
+    restorePointId: t.restorePointId ?? "",
+  });
+}
+
+/** A job record and its tasks as the wire's Job. */
+export function jobMessage(j: JobRecord, tasks: readonly TaskRecord[]): Job {
+  return create(JobSchema, {
+    id: j.id,
+    policyId: j.policyId ?? "",
+    state: JOB_STATE[j.state],
+    tasks: tasks.map(taskMessage),
+    createdAt: timestampFromDate(j.createdAt),
+    ...(j.endedAt ? { endedAt: ts(j.endedAt) } : {}),
+    reason: j.reason,
+  });
+}
+
+/** A policy record as the wire's Policy. */
+export function policyMessage(p: PolicyRecord): Policy {
+  return create(PolicySchema, {
+    id: p.id,
+    name: p.name,
+    vmGlobs: p.vmGlobs,
+    vmTags: p.vmTags,
+    schedule: p.schedule,
+    windowStart: p.windowStart,
+    windowEnd: p.windowEnd,
+    timeZone: p.timeZone,
+    keepLast: p.keepLast,
+    quiesce: QUIESCE_TO_WIRE[p.quiesce],
+    transportPreference: TRANSPORT_TO_WIRE[p.transport],
+    repository: p.repository,
+  });
+}
+
+/** The wire's quiesce mode as a name (unset = preferred). */
+export function quiesceName(q: QuiesceMode): QuiesceModeName | undefined {
+  return q === QuiesceMode.REQUIRED
+    ? "required"
+    : q === QuiesceMode.OFF
+      ? "off"
+      : q === QuiesceMode.PREFERRED
+        ? "preferred"
+        : undefined;
+}
+
+/** The wire's transport as a name (unset = any). */
+export function transportName(t: Transport): TransportName {
+  return t === Transport.HOTADD ? "hotadd" : t === Transport.NBD ? "nbd" : "any";
+}
+
+/** A catalog restore point as the wire's RestorePoint. */
+export function restorePointMessage(r: RestorePointRecord): RestorePoint {
+  return create(RestorePointSchema, {
+    id: r.id,
+    vmId: r.vmId,
+    vmName: r.vmName,
+    createdAt: timestampFromDate(r.createdAt),
+    consistency: r.consistency === "application" ? Consistency.APPLICATION : Consistency.CRASH,
+    mode: r.mode === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
+    repository: r.repository,
+    moverId: r.moverId,
+    disks: r.disks.map((d) => ({
+      diskId: d.diskId,
+      sizeBytes: BigInt(d.sizeBytes),
+      bytesRead: BigInt(d.bytesRead),
+      bytesNew: BigInt(d.bytesNew),
+    })),
+  });
+}
+
+/** A mover's reply RestorePoint as a catalog record. */
+export function restorePointRecord(rp: RestorePoint, repository: string): RestorePointRecord {
+  return {
+    id: rp.id,
+    vmId: rp.vmId,
+    vmName: rp.vmName,
+    repository,
+    createdAt: rp.createdAt ? timestampDate(rp.createdAt) : new Date(),
+    consistency: rp.consistency === Consistency.APPLICATION ? "application" : "crash",
+    mode: rp.mode === BackupMode.INCREMENTAL ? "incremental" : "full",
+    moverId: rp.moverId,
+    sizeBytes: rp.disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
+    disks: rp.disks.map((d) => ({
+      diskId: d.diskId,
+      sizeBytes: Number(d.sizeBytes),
+      bytesRead: Number(d.bytesRead),
+      bytesNew: Number(d.bytesNew),
+    })),
+  };
+}

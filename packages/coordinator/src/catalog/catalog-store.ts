@@ -1,0 +1,122 @@
+import type {
+  JobRecord,
+  JobStateName,
+  MoverRecord,
+  PolicyRecord,
+  RestorePointRecord,
+  TaskRecord,
+  TaskStateName,
+} from "./records.js";
+
+// The catalog as the coordinator sees it. Async so a networked store (PostgreSQL) can
+// implement it; every implementation must pass `catalogContract` in
+// catalog-store.contract.test-helper.ts. Records are validated on write (INVALID_ARGUMENT)
+// and returned as fresh objects the caller may mutate.
+
+/** Backup policies. */
+export interface PolicyStore {
+  /** ALREADY_EXISTS when the id or the name is taken. */
+  create(policy: PolicyRecord): Promise<void>;
+  get(id: string): Promise<PolicyRecord | undefined>;
+  getByName(name: string): Promise<PolicyRecord | undefined>;
+  /** All policies, by name. */
+  list(): Promise<PolicyRecord[]>;
+  /** False when there was no such policy. The policy's jobs stay, with `policyId` null. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** Options of {@link JobStore.list}. */
+export interface JobListOptions {
+  /** Most jobs returned, a non-negative integer; all when absent. */
+  limit?: number;
+  /** Only jobs in these states; an empty list matches nothing. */
+  states?: JobStateName[];
+}
+
+/** Jobs; their tasks are created with them. */
+export interface JobStore {
+  /**
+   * Creates a job and its tasks in one transaction: all or nothing. Every task's `jobId`
+   * must be `job.id` (INVALID_ARGUMENT); ALREADY_EXISTS when the job id or a task id is taken;
+   * NOT_FOUND when `policyId` names no policy.
+   */
+  create(job: JobRecord, tasks: TaskRecord[]): Promise<void>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /** Newest first by `createdAt`; equal times in reverse order of creation. */
+  list(options?: JobListOptions): Promise<JobRecord[]>;
+  /** Sets the given fields (null clears a nullable one). NOT_FOUND when missing. */
+  update(id: string, patch: Partial<Omit<JobRecord, "id">>): Promise<void>;
+}
+
+/** Tasks of jobs. */
+export interface TaskStore {
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** A job's tasks in the order they were given to `jobs.create`. */
+  listByJob(jobId: string): Promise<TaskRecord[]>;
+  /** Tasks in these states, oldest job first, then in job order; an empty list matches nothing. */
+  listByState(states: TaskStateName[]): Promise<TaskRecord[]>;
+  /** Sets the given fields (null clears a nullable one). NOT_FOUND when missing. */
+  update(id: string, patch: Partial<Omit<TaskRecord, "id" | "jobId">>): Promise<void>;
+}
+
+/** Options of {@link RestorePointStore.list}. */
+export interface RestorePointListOptions {
+  vmId?: string;
+  repository?: string;
+}
+
+/** Outcome of {@link RestorePointStore.replaceForRepository}. */
+export interface ReplaceResult {
+  /** Restore points the repository has that the catalog did not. */
+  added: number;
+  /** Restore points the catalog had that the repository no longer has. */
+  removed: number;
+}
+
+/** The catalogued restore points: a cache of what the repositories hold. */
+export interface RestorePointStore {
+  /**
+   * Inserts or replaces by id. ALREADY_EXISTS when the id is catalogued for another
+   * repository (an id belongs to one repository).
+   */
+  upsert(restorePoint: RestorePointRecord): Promise<void>;
+  get(id: string): Promise<RestorePointRecord | undefined>;
+  /** By `vmId`, then `createdAt`, then `id`. */
+  list(options?: RestorePointListOptions): Promise<RestorePointRecord[]>;
+  /** False when there was no such restore point. */
+  delete(id: string): Promise<boolean>;
+  /**
+   * Makes the repository's catalogued restore points exactly `restorePoints`, in one
+   * transaction (the catalog rebuilt from a repository scan); other repositories are untouched.
+   * INVALID_ARGUMENT when one names another repository or an id repeats; ALREADY_EXISTS when
+   * an id is catalogued for another repository. Nothing changes on error.
+   */
+  replaceForRepository(
+    repository: string,
+    restorePoints: RestorePointRecord[],
+  ): Promise<ReplaceResult>;
+}
+
+/** Movers as last registered. */
+export interface MoverStore {
+  /** Inserts or replaces by id. */
+  upsert(mover: MoverRecord): Promise<void>;
+  /** By id. */
+  list(): Promise<MoverRecord[]>;
+}
+
+/**
+ * The coordinator's durable state. Errors are FerryErrors: INVALID_ARGUMENT, NOT_FOUND,
+ * ALREADY_EXISTS as documented per method; UNAVAILABLE (retryable) when the database is busy
+ * or unreachable; NO_SPACE; CORRUPT_DATA when stored data cannot be read back;
+ * FAILED_PRECONDITION after `close`.
+ */
+export interface CatalogStore extends AsyncDisposable {
+  readonly policies: PolicyStore;
+  readonly jobs: JobStore;
+  readonly tasks: TaskStore;
+  readonly restorePoints: RestorePointStore;
+  readonly movers: MoverStore;
+  /** Closes the database. Idempotent; later calls of other methods fail with FAILED_PRECONDITION. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,208 @@
+import { FerryError } from "@ferry/common";
+import type {
+  JobRecord,
+  MoverRecord,
+  PolicyRecord,
+  RestorePointRecord,
+  TaskRecord,
+} from "./records.js";
+
+// Runtime checks of records before a store writes them, shared by every CatalogStore
+// implementation so they refuse the same records. Records arrive from API handlers and
+// config, so the static types alone do not guarantee them.
+
+const QUIESCE_MODES = ["required", "preferred", "off"] as const;
+const POLICY_TRANSPORTS = ["hotadd", "nbd", "any"] as const;
+const TASK_TRANSPORTS = ["hotadd", "nbd"] as const;
+const JOB_KINDS = ["backup", "restore"] as const;
+const JOB_STATES = [
+  "queued",
+  "running",
+  "succeeded",
+  "partly_failed",
+  "failed",
+  "cancelled",
+] as const;
+const TASK_STATES = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+const CONSISTENCIES = ["application", "crash"] as const;
+const MODES = ["full", "incremental"] as const;
+
+function invalid(what: string, field: string, why: string): never {
+  throw new FerryError("INVALID_ARGUMENT", `${what}: ${field} ${why}`, { details: { field } });
+}
+
+/** A field check: throws INVALID_ARGUMENT naming `what` and the field. */
+type Check = (what: string, field: string, value: unknown) => void;
+
+const nonEmpty: Check = (what, field, v) => {
+  if (typeof v !== "string" || v === "") invalid(what, field, "must be a non-empty string");
+};
+const text: Check = (what, field, v) => {
+  if (typeof v !== "string") invalid(what, field, "must be a string");
+};
+const textOrNull: Check = (what, field, v) => {
+  if (v !== null && typeof v !== "string") invalid(what, field, "must be a string or null");
+};
+const nonEmptyOrNull: Check = (what, field, v) => {
+  if (v !== null) nonEmpty(what, field, v);
+};
+const date: Check = (what, field, v) => {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) invalid(what, field, "must be a Date");
+};
+const dateOrNull: Check = (what, field, v) => {
+  if (v !== null) date(what, field, v);
+};
+const count: Check = (what, field, v) => {
+  if (!Number.isSafeInteger(v) || (v as number) < 0) {
+    invalid(what, field, "must be a non-negative integer");
+  }
+};
+const stringArray: Check = (what, field, v) => {
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) {
+    invalid(what, field, "must be an array of strings");
+  }
+};
+const oneOf =
+  (allowed: readonly (string | null)[]): Check =>
+  (what, field, v) => {
+    if (!allowed.includes(v as string))
+      invalid(what, field, `must be one of ${allowed.join(", ")}`);
+  };
+const json: Check = (what, field, v) => {
+  let encoded: string | undefined;
+  try {
+    encoded = JSON.stringify(v);
+  } catch {
+    invalid(what, field, "must be JSON-serializable");
+  }
+  if (encoded === undefined) invalid(what, field, "must be JSON-serializable");
+};
+const jsonObject: Check = (what, field, v) => {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    invalid(what, field, "must be an object");
+  }
+  json(what, field, v);
+};
+
+function checkFields<T extends object>(
+  what: string,
+  record: T,
+  checks: { [K in keyof T]-?: Check },
+): T {
+  if (typeof record !== "object" || record === null) invalid(what, "record", "must be an object");
+  for (const field of Object.keys(checks) as (keyof T & string)[]) {
+    checks[field](what, field, record[field]);
+  }
+  return record;
+}
+
+/** Throws INVALID_ARGUMENT unless `p` is a well-formed policy. */
+export function checkPolicy(p: PolicyRecord): PolicyRecord {
+  return checkFields(`policy ${String(p?.id)}`, p, {
+    id: nonEmpty,
+    name: nonEmpty,
+    vmGlobs: stringArray,
+    vmTags: stringArray,
+    schedule: text,
+    windowStart: text,
+    windowEnd: text,
+    timeZone: text,
+    keepLast: count,
+    quiesce: oneOf(QUIESCE_MODES),
+    transport: oneOf(POLICY_TRANSPORTS),
+    repository: nonEmpty,
+    createdAt: date,
+  });
+}
+
+/** Throws INVALID_ARGUMENT unless `j` is a well-formed job. */
+export function checkJob(j: JobRecord): JobRecord {
+  return checkFields(`job ${String(j?.id)}`, j, {
+    id: nonEmpty,
+    policyId: nonEmptyOrNull,
+    kind: oneOf(JOB_KINDS),
+    state: oneOf(JOB_STATES),
+    reason: text,
+    createdAt: date,
+    endedAt: dateOrNull,
+  });
+}
+
+/** Throws INVALID_ARGUMENT unless `t` is a well-formed task. */
+export function checkTask(t: TaskRecord): TaskRecord {
+  return checkFields(`task ${String(t?.id)}`, t, {
+    id: nonEmpty,
+    jobId: nonEmpty,
+    vmId: nonEmpty,
+    vmName: text,
+    moverId: nonEmptyOrNull,
+    transport: oneOf([...TASK_TRANSPORTS, null]),
+    state: oneOf(TASK_STATES),
+    attempt: count,
+    notBefore: dateOrNull,
+    startedAt: dateOrNull,
+    endedAt: dateOrNull,
+    errorCode: textOrNull,
+    errorMessage: textOrNull,
+    errorRetryable: (what, field, v) => {
+      if (typeof v !== "boolean") invalid(what, field, "must be a boolean");
+    },
+    restorePointId: textOrNull,
+    params: jsonObject,
+  });
+}
+
+/** Throws INVALID_ARGUMENT unless `rp` is a well-formed restore point. */
+export function checkRestorePoint(rp: RestorePointRecord): RestorePointRecord {
+  const what = `restore point ${String(rp?.id)}`;
+  const checked = checkFields(what, rp, {
+    id: nonEmpty,
+    vmId: nonEmpty,
+    vmName: text,
+    repository: nonEmpty,
+    createdAt: date,
+    consistency: oneOf(CONSISTENCIES),
+    mode: oneOf(MODES),
+    moverId: text,
+    sizeBytes: count,
+    disks: (w, f, v) => {
+      if (!Array.isArray(v)) invalid(w, f, "must be an array");
+    },
+  });
+  checked.disks.forEach((disk, i) => {
+    checkFields(`${what} disk ${i}`, disk, {
+      diskId: nonEmpty,
+      sizeBytes: count,
+      bytesRead: count,
+      bytesNew: count,
+    });
+  });
+  return checked;
+}
+
+/** Throws INVALID_ARGUMENT unless `m` is a well-formed mover. */
+export function checkMover(m: MoverRecord): MoverRecord {
+  return checkFields(`mover ${String(m?.id)}`, m, {
+    id: nonEmpty,
+    address: nonEmpty,
+    hostId: nonEmpty,
+    lastSeenAt: date,
+    registration: json,
+  });
+}
+
+/**
+ * `current` with the fields `patch` defines; `undefined` values are skipped (a field set to
+ * undefined at runtime means "unchanged") and `fixed` fields (the keys) are never changed.
+ */
+export function applyPatch<T extends object>(
+  current: T,
+  patch: Partial<T>,
+  fixed: readonly (keyof T)[],
+): T {
+  const next = { ...current };
+  for (const [key, value] of Object.entries(patch) as [keyof T, T[keyof T]][]) {
+    if (value !== undefined && key in current && !fixed.includes(key)) next[key] = value;
+  }
+  return next;
+}

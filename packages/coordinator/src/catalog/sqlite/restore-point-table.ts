@@ -1,0 +1,153 @@
+import { FerryError } from "@ferry/common";
+import type { RestorePointStore } from "../catalog-store.js";
+import { checkRestorePoint } from "../record-checks.js";
+import type { RestorePointDiskRecord, RestorePointRecord } from "../records.js";
+import { parseJsonColumn, type SqliteContext, type Sync, toMs } from "./sqlite-context.js";
+
+interface RestorePointRow {
+  id: string;
+  vm_id: string;
+  vm_name: string;
+  repository: string;
+  created_at: number;
+  consistency: string;
+  mode: string;
+  mover_id: string;
+  size_bytes: number;
+  disks: string;
+}
+
+const COLUMNS =
+  "id, vm_id, vm_name, repository, created_at, consistency, mode, mover_id, size_bytes, disks";
+
+function toRow(rp: RestorePointRecord): RestorePointRow {
+  return {
+    id: rp.id,
+    vm_id: rp.vmId,
+    vm_name: rp.vmName,
+    repository: rp.repository,
+    created_at: toMs(rp.createdAt),
+    consistency: rp.consistency,
+    mode: rp.mode,
+    mover_id: rp.moverId,
+    size_bytes: rp.sizeBytes,
+    // Only the known fields: the column is read back with isDiskList.
+    disks: JSON.stringify(
+      rp.disks.map(({ diskId, sizeBytes, bytesRead, bytesNew }) => ({
+        diskId,
+        sizeBytes,
+        bytesRead,
+        bytesNew,
+      })),
+    ),
+  };
+}
+
+const isDiskList = (v: unknown): v is RestorePointDiskRecord[] =>
+  Array.isArray(v) &&
+  v.every(
+    (d: Partial<Record<keyof RestorePointDiskRecord, unknown>> | null) =>
+      typeof d === "object" &&
+      d !== null &&
+      typeof d.diskId === "string" &&
+      typeof d.sizeBytes === "number" &&
+      typeof d.bytesRead === "number" &&
+      typeof d.bytesNew === "number",
+  );
+
+function fromRow(ctx: SqliteContext, r: RestorePointRow): RestorePointRecord {
+  return {
+    id: r.id,
+    vmId: r.vm_id,
+    vmName: r.vm_name,
+    repository: r.repository,
+    createdAt: new Date(r.created_at),
+    // The table's CHECK constraints keep these in their unions.
+    consistency: r.consistency as RestorePointRecord["consistency"],
+    mode: r.mode as RestorePointRecord["mode"],
+    moverId: r.mover_id,
+    sizeBytes: r.size_bytes,
+    disks: parseJsonColumn(
+      ctx,
+      { table: "restore_points", id: r.id, column: "disks" },
+      r.disks,
+      isDiskList,
+    ),
+  };
+}
+
+/** The `restore_points` table as a synchronous {@link RestorePointStore}. */
+export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointStore> {
+  const { db } = ctx;
+  const upsertRow = db.prepare(
+    `INSERT INTO restore_points (${COLUMNS}) VALUES (@id, @vm_id, @vm_name, @repository, @created_at, @consistency, @mode, @mover_id, @size_bytes, @disks)
+     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name, created_at = excluded.created_at, consistency = excluded.consistency, mode = excluded.mode, mover_id = excluded.mover_id, size_bytes = excluded.size_bytes, disks = excluded.disks`,
+  );
+  const byId = db.prepare(`SELECT ${COLUMNS} FROM restore_points WHERE id = ?`);
+  const repositoryOf = db.prepare("SELECT repository FROM restore_points WHERE id = ?").pluck();
+  const idsOf = db.prepare("SELECT id FROM restore_points WHERE repository = ?").pluck();
+  const list = db.prepare(
+    `SELECT ${COLUMNS} FROM restore_points
+     WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@repository IS NULL OR repository = @repository)
+     ORDER BY vm_id, created_at, id`,
+  );
+  const remove = db.prepare("DELETE FROM restore_points WHERE id = ?");
+
+  // An id belongs to one repository: a second repository claiming it is a conflict to
+  // resolve by hand, not a silent move.
+  const put = (rp: RestorePointRecord) => {
+    const owner = repositoryOf.get(rp.id) as string | undefined;
+    if (owner !== undefined && owner !== rp.repository) {
+      throw new FerryError(
+        "ALREADY_EXISTS",
+        `restore point ${rp.id} of repository ${rp.repository} is already catalogued for repository ${owner}`,
+        { details: { id: rp.id, repository: rp.repository, cataloguedIn: owner } },
+      );
+    }
+    upsertRow.run(toRow(rp));
+  };
+
+  const replace = db.transaction((repository: string, rps: RestorePointRecord[]) => {
+    const before = new Set(idsOf.all(repository) as string[]);
+    const after = new Set(rps.map((rp) => rp.id));
+    let removed = 0;
+    for (const id of before) if (!after.has(id)) removed += remove.run(id).changes;
+    for (const rp of rps) put(rp);
+    return { added: [...after].filter((id) => !before.has(id)).length, removed };
+  });
+
+  return {
+    upsert: (rp) => put(checkRestorePoint(rp)),
+    get: (id) => {
+      const row = byId.get(id);
+      return row === undefined ? undefined : fromRow(ctx, row as RestorePointRow);
+    },
+    list: (options = {}) =>
+      list
+        .all({ vmId: options.vmId ?? null, repository: options.repository ?? null })
+        .map((row) => fromRow(ctx, row as RestorePointRow)),
+    delete: (id) => remove.run(id).changes > 0,
+    replaceForRepository: (repository, rps) => {
+      if (typeof repository !== "string" || repository === "") {
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "replaceForRepository: repository must be a non-empty string",
+        );
+      }
+      const seen = new Set<string>();
+      for (const rp of rps) {
+        checkRestorePoint(rp);
+        if (rp.repository !== repository) {
+          throw new FerryError(
+            "INVALID_ARGUMENT",
+            `restore point ${rp.id} names repository ${rp.repository}, not ${repository}`,
+          );
+        }
+        if (seen.has(rp.id))
+          throw new FerryError("INVALID_ARGUMENT", `restore point ${rp.id} is listed twice`);
+        seen.add(rp.id);
+      }
+      return replace(repository, rps);
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import { statSync } from "node:fs";
+import { dirname } from "node:path";
+import { FerryError } from "@ferry/common";
+import Database from "better-sqlite3";
+import type {
+  CatalogStore,
+  JobStore,
+  MoverStore,
+  PolicyStore,
+  RestorePointStore,
+  TaskStore,
+} from "../catalog-store.js";
+import { createJobTable } from "./job-table.js";
+import { applyMigrations } from "./migrations.js";
+import { createMoverTable } from "./mover-table.js";
+import { createPolicyTable } from "./policy-table.js";
+import { createRestorePointTable } from "./restore-point-table.js";
+import type { SqliteContext, Sync } from "./sqlite-context.js";
+import { toCatalogError } from "./sqlite-errors.js";
+import { createTaskTable } from "./task-table.js";
+
+/** Options of {@link openSqliteCatalog}. */
+export interface SqliteCatalogOptions {
+  /**
+   * The database file, created when missing; its directory must exist and be on a local
+   * filesystem (WAL needs shared memory). ":memory:" gives a private in-memory catalog.
+   */
+  path: string;
+  /** How long a statement waits for another connection's lock before UNAVAILABLE, ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (creating if needed) a SQLite catalog in WAL mode with foreign keys on and applies
+ * pending schema migrations. FAILED_PRECONDITION when the directory is missing, WAL is refused
+ * or the schema is newer than this Ferry; CORRUPT_DATA when the file is not a database.
+ * Statements run synchronously on the calling thread; the methods return promises so callers
+ * are ready for a networked store.
+ */
+export async function openSqliteCatalog(options: SqliteCatalogOptions): Promise<CatalogStore> {
+  const db = openDatabase(options);
+  try {
+    return new SqliteCatalog({ db, file: options.path });
+  } catch (err) {
+    // Preparing the statements failed: the schema is not what the migrations made.
+    db.close();
+    throw toCatalogError(err, options.path, "open");
+  }
+}
+
+function openDatabase({ path, busyTimeoutMs = 5000 }: SqliteCatalogOptions): Database.Database {
+  const inMemory = path === ":memory:";
+  // "" would be an anonymous temporary file: almost certainly a configuration mistake.
+  if (typeof path !== "string" || path === "") {
+    throw new FerryError("INVALID_ARGUMENT", "catalog path must be a file name or :memory:");
+  }
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `catalog busyTimeoutMs ${busyTimeoutMs} must be a non-negative integer`,
+    );
+  }
+  if (!inMemory) checkDirectory(path);
+  let db: Database.Database;
+  try {
+    // `timeout` is SQLite's busy_timeout, set before the first statement so opening waits too.
+    db = new Database(path, { timeout: busyTimeoutMs });
+  } catch (err) {
+    throw toCatalogError(err, path, "open");
+  }
+  try {
+    // Off by default per connection, and needed for ON DELETE SET NULL / CASCADE.
+    db.pragma("foreign_keys = ON");
+    // Readers (the operator API) do not block the writer (the dispatcher), and vice versa.
+    const mode = db.pragma("journal_mode = WAL", { simple: true });
+    if (!inMemory && mode !== "wal") {
+      throw new FerryError(
+        "FAILED_PRECONDITION",
+        `catalog ${path}: SQLite refused WAL journal mode (kept ${String(mode)}); put the catalog on a local filesystem`,
+      );
+    }
+    // synchronous stays FULL (the default): a finished job must survive a power cut.
+    applyMigrations(db, path);
+    return db;
+  } catch (err) {
+    db.close();
+    throw toCatalogError(err, path, "open");
+  }
+}
+
+// better-sqlite3 reports a missing directory as a TypeError without a code.
+function checkDirectory(path: string): void {
+  const dir = dirname(path);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch (err) {
+    throw new FerryError("FAILED_PRECONDITION", `catalog ${path}: cannot use directory ${dir}`, {
+      cause: err,
+    });
+  }
+  if (!isDirectory) {
+    throw new FerryError("FAILED_PRECONDITION", `catalog ${path}: directory ${dir} does not exist`);
+  }
+}
+
+/** The CatalogStore over one better-sqlite3 connection. */
+class SqliteCatalog implements CatalogStore {
+  readonly policies: PolicyStore;
+  readonly jobs: JobStore;
+  readonly tasks: TaskStore;
+  readonly restorePoints: RestorePointStore;
+  readonly movers: MoverStore;
+  #closed = false;
+  readonly #ctx: SqliteContext;
+
+  constructor(ctx: SqliteContext) {
+    this.#ctx = ctx;
+    this.policies = this.#async<PolicyStore>("policies", createPolicyTable(ctx));
+    this.jobs = this.#async<JobStore>("jobs", createJobTable(ctx));
+    this.tasks = this.#async<TaskStore>("tasks", createTaskTable(ctx));
+    this.restorePoints = this.#async<RestorePointStore>(
+      "restorePoints",
+      createRestorePointTable(ctx),
+    );
+    this.movers = this.#async<MoverStore>("movers", createMoverTable(ctx));
+  }
+
+  /** Each method of `table` as an async method that refuses after close and maps errors. */
+  #async<T>(name: string, table: Sync<T>): T {
+    const methods = Object.entries(table as Record<string, (...args: unknown[]) => unknown>);
+    return Object.fromEntries(
+      methods.map(([method, fn]) => [
+        method,
+        async (...args: unknown[]) => {
+          const action = `${name}.${method}`;
+          if (this.#closed) {
+            throw new FerryError(
+              "FAILED_PRECONDITION",
+              `catalog ${this.#ctx.file}: ${action} after close`,
+            );
+          }
+          try {
+            return fn(...args);
+          } catch (err) {
+            throw toCatalogError(err, this.#ctx.file, action);
+          }
+        },
+      ]),
+    ) as T;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ctx.db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

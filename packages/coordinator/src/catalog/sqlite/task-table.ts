@@ -1,0 +1,130 @@
+import { FerryError } from "@ferry/common";
+import type { TaskStore } from "../catalog-store.js";
+import { applyPatch, checkTask } from "../record-checks.js";
+import type { TaskRecord, TaskStateName } from "../records.js";
+import {
+  fromMsOrNull,
+  isJsonObject,
+  parseJsonColumn,
+  type SqliteContext,
+  type Sync,
+  toMsOrNull,
+} from "./sqlite-context.js";
+
+interface TaskRow {
+  id: string;
+  job_id: string;
+  position: number;
+  vm_id: string;
+  vm_name: string;
+  mover_id: string | null;
+  transport: string | null;
+  state: string;
+  attempt: number;
+  not_before: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_retryable: number;
+  restore_point_id: string | null;
+  params: string;
+}
+
+const COLUMNS =
+  "id, job_id, position, vm_id, vm_name, mover_id, transport, state, attempt, not_before, started_at, ended_at, error_code, error_message, error_retryable, restore_point_id, params";
+
+/** Inserts one task row; run with {@link taskToRow}. Used by the jobs table. */
+export const INSERT_TASK_SQL = `INSERT INTO tasks (${COLUMNS}) VALUES (${COLUMNS.split(", ")
+  .map((c) => `@${c}`)
+  .join(", ")})`;
+
+/** A task as a row; `position` is its index in its job. */
+export function taskToRow(t: TaskRecord, position: number): TaskRow {
+  return {
+    id: t.id,
+    job_id: t.jobId,
+    position,
+    vm_id: t.vmId,
+    vm_name: t.vmName,
+    mover_id: t.moverId,
+    transport: t.transport,
+    state: t.state,
+    attempt: t.attempt,
+    not_before: toMsOrNull(t.notBefore),
+    started_at: toMsOrNull(t.startedAt),
+    ended_at: toMsOrNull(t.endedAt),
+    error_code: t.errorCode,
+    error_message: t.errorMessage,
+    error_retryable: t.errorRetryable ? 1 : 0,
+    restore_point_id: t.restorePointId,
+    params: JSON.stringify(t.params),
+  };
+}
+
+function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
+  return {
+    id: r.id,
+    jobId: r.job_id,
+    vmId: r.vm_id,
+    vmName: r.vm_name,
+    moverId: r.mover_id,
+    // The table's CHECK constraints keep these in their unions.
+    transport: r.transport as TaskRecord["transport"],
+    state: r.state as TaskStateName,
+    attempt: r.attempt,
+    notBefore: fromMsOrNull(r.not_before),
+    startedAt: fromMsOrNull(r.started_at),
+    endedAt: fromMsOrNull(r.ended_at),
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    errorRetryable: r.error_retryable === 1,
+    restorePointId: r.restore_point_id,
+    params: parseJsonColumn(
+      ctx,
+      { table: "tasks", id: r.id, column: "params" },
+      r.params,
+      isJsonObject,
+    ),
+  };
+}
+
+/** The `tasks` table as a synchronous {@link TaskStore}. */
+export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
+  const { db } = ctx;
+  const byId = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`);
+  const byJob = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE job_id = ? ORDER BY position`);
+  // States arrive as one JSON array parameter so a single prepared statement serves any list.
+  const byState = db.prepare(
+    `SELECT ${COLUMNS.split(", ")
+      .map((c) => `t.${c}`)
+      .join(", ")} FROM tasks t JOIN jobs j ON j.id = t.job_id
+     WHERE t.state IN (SELECT value FROM json_each(?))
+     ORDER BY j.created_at, j.rowid, t.position`,
+  );
+  const write = db.prepare(
+    `UPDATE tasks SET ${COLUMNS.split(", ")
+      .filter((c) => c !== "id" && c !== "job_id" && c !== "position")
+      .map((c) => `${c} = @${c}`)
+      .join(", ")} WHERE id = @id`,
+  );
+  const read = (row: unknown) => fromRow(ctx, row as TaskRow);
+
+  const update = db.transaction((id: string, patch: Partial<TaskRecord>) => {
+    const row = byId.get(id) as TaskRow | undefined;
+    if (row === undefined)
+      throw new FerryError("NOT_FOUND", `task ${JSON.stringify(id)} not found`);
+    const next = checkTask(applyPatch(fromRow(ctx, row), patch, ["id", "jobId"]));
+    write.run(taskToRow(next, row.position));
+  });
+
+  return {
+    get: (id) => {
+      const row = byId.get(id);
+      return row === undefined ? undefined : read(row);
+    },
+    listByJob: (jobId) => byJob.all(jobId).map(read),
+    listByState: (states) => byState.all(JSON.stringify(states)).map(read),
+    update: (id, patch) => update(id, patch),
+  };
+}

@@ -1,0 +1,148 @@
+import {
+  type Client,
+  type OperatorService,
+  type ParsedArgs,
+  type Policy,
+  QuiesceMode,
+  Transport,
+} from "@ferry/common";
+import { CONSISTENCY, time } from "./format.js";
+import { watch } from "./job-commands.js";
+import { formatBytes, renderTable } from "./table.js";
+
+type Api = Client<typeof OperatorService>;
+const out = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
+const json2 = (v: unknown) =>
+  JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x), 2);
+const str = (args: ParsedArgs, name: string) => {
+  const v = args.flags.get(name);
+  return typeof v === "string" ? v : "";
+};
+const list = (args: ParsedArgs, name: string) => str(args, name).split(",").filter(Boolean);
+const QUIESCE: Record<string, QuiesceMode> = {
+  required: QuiesceMode.REQUIRED,
+  preferred: QuiesceMode.PREFERRED,
+  off: QuiesceMode.OFF,
+};
+const QUIESCE_NAME: Record<number, string> = {
+  [QuiesceMode.REQUIRED]: "required",
+  [QuiesceMode.PREFERRED]: "preferred",
+  [QuiesceMode.OFF]: "off",
+};
+const TRANSPORT: Record<string, Transport> = {
+  hotadd: Transport.HOTADD,
+  nbd: Transport.NBD,
+  any: Transport.UNSPECIFIED,
+};
+const TRANSPORT_NAME: Record<number, string> = {
+  [Transport.HOTADD]: "hotadd",
+  [Transport.NBD]: "nbd",
+  [Transport.UNSPECIFIED]: "any",
+};
+
+function policyTable(policies: readonly Policy[]): string {
+  return renderTable(
+    [
+      "NAME",
+      "ID",
+      "VMS",
+      "TAGS",
+      "SCHEDULE",
+      "WINDOW",
+      "KEEP",
+      "QUIESCE",
+      "TRANSPORT",
+      "REPOSITORY",
+    ],
+    policies.map((p) => [
+      p.name,
+      p.id,
+      p.vmGlobs.join(",") || "-",
+      p.vmTags.join(",") || "-",
+      p.schedule || "manual",
+      p.windowStart ? `${p.windowStart}-${p.windowEnd} ${p.timeZone}` : "-",
+      String(p.keepLast),
+      QUIESCE_NAME[p.quiesce] ?? "preferred",
+      TRANSPORT_NAME[p.transportPreference] ?? "any",
+      p.repository,
+    ]),
+  );
+}
+
+/** `ferry policies [list] | create --name ... | delete NAME`. */
+export async function policiesCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
+  const [, sub = "list", ref] = args.positionals;
+  if (sub === "list") {
+    const { policies } = await api.listPolicies({});
+    return out(json ? json2(policies) : policies.length ? policyTable(policies) : "no policies");
+  }
+  if (sub === "create") {
+    const [start = "", end = ""] = str(args, "window") ? str(args, "window").split("-") : [];
+    const keep = str(args, "keep-last");
+    const { policy } = await api.createPolicy({
+      policy: {
+        name: str(args, "name"),
+        vmGlobs: list(args, "vm"),
+        vmTags: list(args, "tag"),
+        schedule: str(args, "schedule"),
+        windowStart: start,
+        windowEnd: end,
+        timeZone: str(args, "tz"),
+        keepLast: keep ? Number(keep) : 0,
+        quiesce: QUIESCE[str(args, "quiesce")] ?? QuiesceMode.UNSPECIFIED,
+        transportPreference: TRANSPORT[str(args, "transport")] ?? Transport.UNSPECIFIED,
+        repository: str(args, "repo"),
+      },
+    });
+    return out(json ? json2(policy) : policy ? policyTable([policy]) : "");
+  }
+  if (sub === "delete") {
+    if (!ref) throw new Error("usage: ferry policies delete NAME|ID");
+    await api.deletePolicy({ id: ref });
+    return out(json ? json2({ deleted: ref }) : `deleted policy ${ref}`);
+  }
+  throw new Error(`unknown policies command ${JSON.stringify(sub)} (list, create, delete)`);
+}
+
+/** `ferry restore-points [--vm ID]`. */
+export async function restorePointsCommand(
+  api: Api,
+  args: ParsedArgs,
+  json: boolean,
+): Promise<void> {
+  const { restorePoints } = await api.listRestorePoints({ vmId: str(args, "vm") });
+  if (json) return out(json2(restorePoints));
+  if (restorePoints.length === 0) return out("no restore points");
+  out(
+    renderTable(
+      ["RESTORE POINT", "VM", "CREATED", "CONSISTENCY", "DISKS", "SIZE", "NEW", "REPOSITORY"],
+      restorePoints.map((r) => [
+        r.id,
+        r.vmName,
+        time(r.createdAt),
+        CONSISTENCY[r.consistency] ?? "?",
+        String(r.disks.length),
+        formatBytes(r.disks.reduce((n, d) => n + d.sizeBytes, 0n)),
+        formatBytes(r.disks.reduce((n, d) => n + d.bytesNew, 0n)),
+        r.repository,
+      ]),
+    ),
+  );
+}
+
+/** `ferry restore RESTORE-POINT --to DIR [--disk A,B] [--wait]`. */
+export async function restoreCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
+  const [, id] = args.positionals;
+  if (!id || !str(args, "to"))
+    throw new Error("usage: ferry restore RESTORE-POINT-ID --to DIR [--disk ID,...] [--wait]");
+  const { job } = await api.restore({
+    restorePointId: id,
+    diskIds: list(args, "disk"),
+    targetDir: str(args, "to"),
+  });
+  if (!job) return;
+  if (args.flags.has("wait")) return watch(api, job.id, json);
+  out(json ? JSON.stringify({ jobId: job.id }) : job.id);
+}

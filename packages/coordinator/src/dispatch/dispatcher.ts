@@ -1,0 +1,329 @@
+import type { Vm } from "@ferry/common";
+import {
+  type ClientHandle,
+  createClient,
+  type Logger,
+  type Mover,
+  MoverService,
+  MoverState,
+  QuiesceMode,
+  Transport,
+  toFerryError,
+} from "@ferry/common";
+import { restorePointRecord } from "../api/messages.js";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { QuiesceModeName, TaskRecord, TransportName } from "../catalog/records.js";
+import type { MoverRegistry } from "../registry/mover-registry.js";
+import type { JobEvents } from "./job-events.js";
+import { finalJobState } from "./job-state.js";
+import { type DispatchLimits, type MoverSlot, place } from "./placement.js";
+
+/** Options of {@link createDispatcher}. */
+export interface DispatcherOptions {
+  catalog: CatalogStore;
+  registry: MoverRegistry;
+  limits: DispatchLimits;
+  events: JobEvents;
+  logger: Logger;
+  /** Attempts per task, retries of retryable failures included (default 3). */
+  maxAttempts?: number;
+  /** First retry delay, doubled each attempt, milliseconds (default 2000). */
+  retryBaseMs?: number;
+  /** Re-check for due retries and freed limits this often, milliseconds (default 1000). */
+  tickMs?: number;
+}
+
+/** Starts queued tasks on movers under the limits, and records their outcome. */
+export interface Dispatcher extends AsyncDisposable {
+  /** Looks for tasks to start now (after a new job, a finished task, a mover coming up). */
+  kick(): void;
+  /** Cancels a job: queued tasks end cancelled, running ones are cancelled on their mover. */
+  cancelJob(jobId: string): Promise<void>;
+  /** Why each queued task of a job waits, by task id (for the API). */
+  waitReasons(): ReadonlyMap<string, string>;
+  close(): Promise<void>;
+}
+
+interface Running {
+  task: TaskRecord;
+  moverId: string;
+  hostId: string;
+  datastoreIds: string[];
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const QUIESCE: Record<QuiesceModeName, QuiesceMode> = {
+  required: QuiesceMode.REQUIRED,
+  preferred: QuiesceMode.PREFERRED,
+  off: QuiesceMode.OFF,
+};
+
+/** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
+export function createDispatcher(o: DispatcherOptions): Dispatcher {
+  const maxAttempts = o.maxAttempts ?? 3;
+  const retryBaseMs = o.retryBaseMs ?? 2000;
+  const running = new Map<string, Running>();
+  const waiting = new Map<string, string>();
+  const clients = new Map<string, ClientHandle<typeof MoverService>>();
+  let pumping = false;
+  let again = false;
+  let closed = false;
+
+  const client = (mover: Mover) => {
+    let c = clients.get(mover.address);
+    if (!c) {
+      c = createClient(MoverService, mover.address);
+      clients.set(mover.address, c);
+    }
+    return c;
+  };
+
+  const moverSlots = (): MoverSlot[] =>
+    o.registry.movers().map((m) => ({
+      id: m.id,
+      hostId: m.hostId,
+      up: m.state === MoverState.UP,
+      transports: m.transports.flatMap((t) =>
+        t === Transport.HOTADD ? ["hotadd" as const] : t === Transport.NBD ? ["nbd" as const] : [],
+      ),
+      slots: m.taskSlots,
+      running: [...running.values()].filter((r) => r.moverId === m.id).length,
+    }));
+
+  const usage = () => {
+    const perHost = new Map<string, number>();
+    const perDatastore = new Map<string, number>();
+    for (const r of running.values()) {
+      perHost.set(r.hostId, (perHost.get(r.hostId) ?? 0) + 1);
+      for (const ds of r.datastoreIds) perDatastore.set(ds, (perDatastore.get(ds) ?? 0) + 1);
+    }
+    return { total: running.size, perHost, perDatastore };
+  };
+
+  const finishJobIfDone = async (jobId: string) => {
+    const final = finalJobState(await o.catalog.tasks.listByJob(jobId));
+    if (final) await o.catalog.jobs.update(jobId, { ...final, endedAt: new Date() });
+    o.events.notify(jobId);
+  };
+
+  const execute = async (
+    run: Running,
+    vm: Vm | undefined,
+    mover: Mover,
+    transport: "hotadd" | "nbd",
+  ) => {
+    const { task } = run;
+    const log = o.logger.child({ taskId: task.id, jobId: task.jobId, moverId: mover.id });
+    try {
+      const c = client(mover);
+      const kind = (await o.catalog.jobs.get(task.jobId))?.kind ?? "backup";
+      if (kind === "backup") {
+        if (!vm)
+          throw toFerryError(new Error(`VM ${task.vmName} is not in the inventory`), "NOT_FOUND");
+        const res = await c.runBackup(
+          {
+            taskId: task.id,
+            jobId: task.jobId,
+            vm,
+            transport: transport === "nbd" ? Transport.NBD : Transport.HOTADD,
+            quiesce: QUIESCE[(task.params.quiesce as QuiesceModeName | undefined) ?? "preferred"],
+            repository: String(task.params.repository ?? ""),
+          },
+          { signal: run.controller.signal },
+        );
+        const rp = res.restorePoint;
+        if (rp)
+          await o.catalog.restorePoints.upsert(
+            restorePointRecord(rp, String(task.params.repository ?? "")),
+          );
+        await o.catalog.tasks.update(task.id, {
+          state: "succeeded",
+          endedAt: new Date(),
+          restorePointId: rp?.id ?? null,
+        });
+      } else {
+        await c.runRestore(
+          {
+            taskId: task.id,
+            jobId: task.jobId,
+            repository: String(task.params.repository ?? ""),
+            restorePointId: String(task.params.restorePointId ?? ""),
+            diskIds: (task.params.diskIds as string[] | undefined) ?? [],
+            targetDir: String(task.params.targetDir ?? ""),
+          },
+          { signal: run.controller.signal },
+        );
+        await o.catalog.tasks.update(task.id, {
+          state: "succeeded",
+          endedAt: new Date(),
+          restorePointId: String(task.params.restorePointId ?? ""),
+        });
+      }
+      log.info("task succeeded");
+    } catch (err) {
+      const fe = toFerryError(err);
+      const attempt = task.attempt + 1;
+      const base = {
+        endedAt: new Date(),
+        errorCode: fe.code,
+        errorMessage: fe.message,
+        errorRetryable: fe.retryable,
+      };
+      if (run.controller.signal.aborted) {
+        await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
+      } else if (fe.retryable && attempt < maxAttempts) {
+        const delay = retryBaseMs * 2 ** (attempt - 1);
+        log.warn("task failed; will retry", { err: fe, attempt, retryInMs: delay });
+        await o.catalog.tasks.update(task.id, {
+          ...base,
+          state: "queued",
+          notBefore: new Date(Date.now() + delay),
+        });
+      } else {
+        log.warn("task failed", { err: fe, attempt });
+        await o.catalog.tasks.update(task.id, { ...base, state: "failed" });
+      }
+    } finally {
+      running.delete(task.id);
+      await finishJobIfDone(task.jobId).catch((err: unknown) =>
+        o.logger.error("cannot update a job", { err: toFerryError(err) }),
+      );
+      kick();
+    }
+  };
+
+  const pump = async () => {
+    const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
+      (t) => !running.has(t.id),
+    );
+    const now = Date.now();
+    waiting.clear();
+    const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
+    const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
+    for (const task of queued) {
+      if (task.notBefore && task.notBefore.getTime() > now) {
+        waiting.set(task.id, `retrying after ${task.notBefore.toISOString()}`);
+        continue;
+      }
+      const kind = (await o.catalog.jobs.get(task.jobId))?.kind ?? "backup";
+      const vm = vms.get(task.vmId);
+      const hostId =
+        kind === "backup" ? vm?.hostId : (moverSlots().find((m) => m.up)?.hostId ?? undefined);
+      if (!hostId) {
+        waiting.set(
+          task.id,
+          kind === "backup"
+            ? `VM ${task.vmName} is not reported by any mover that is up`
+            : "no mover is up",
+        );
+        continue;
+      }
+      const datastoreIds =
+        kind === "backup"
+          ? [...new Set((vm?.disks ?? []).map((d) => d.datastoreId).filter(Boolean))]
+          : [];
+      const placement = place(
+        {
+          vmHostId: hostId,
+          datastoreIds,
+          transport: (task.params.transport as TransportName | undefined) ?? "any",
+        },
+        moverSlots(),
+        usage(),
+        o.limits,
+      );
+      if (placement.t === "wait") {
+        waiting.set(task.id, placement.reason);
+        continue;
+      }
+      const mover = movers.get(placement.moverId);
+      if (!mover) continue;
+      const started: TaskRecord = {
+        ...task,
+        state: "running",
+        moverId: mover.id,
+        transport: placement.transport,
+        attempt: task.attempt + 1,
+        startedAt: new Date(),
+        endedAt: null,
+        notBefore: null,
+      };
+      await o.catalog.tasks.update(task.id, {
+        state: "running",
+        moverId: mover.id,
+        transport: placement.transport,
+        attempt: started.attempt,
+        startedAt: started.startedAt,
+        endedAt: null,
+        notBefore: null,
+      });
+      const job = await o.catalog.jobs.get(task.jobId);
+      if (job?.state === "queued") await o.catalog.jobs.update(task.jobId, { state: "running" });
+      o.events.notify(task.jobId);
+      const run: Running = {
+        task,
+        moverId: mover.id,
+        hostId,
+        datastoreIds,
+        controller: new AbortController(),
+        done: Promise.resolve(),
+      };
+      running.set(task.id, run);
+      run.done = execute(run, vm, mover, placement.transport);
+    }
+  };
+
+  function kick(): void {
+    if (closed) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    pump()
+      .catch((err: unknown) => o.logger.error("dispatch pass failed", { err: toFerryError(err) }))
+      .finally(() => {
+        pumping = false;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  }
+
+  const timer = setInterval(kick, o.tickMs ?? 1000);
+  timer.unref();
+  kick();
+
+  return {
+    kick,
+    waitReasons: () => waiting,
+    async cancelJob(jobId) {
+      for (const task of await o.catalog.tasks.listByJob(jobId)) {
+        if (task.state === "queued")
+          await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
+        const run = running.get(task.id);
+        if (run) {
+          run.controller.abort();
+          const mover = o.registry.movers().find((m) => m.id === run.moverId);
+          if (mover)
+            await client(mover)
+              .cancel({ taskId: task.id }, { timeoutMs: 5000 })
+              .catch(() => undefined);
+        }
+      }
+      await finishJobIfDone(jobId);
+    },
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      for (const r of running.values()) r.controller.abort();
+      await Promise.all([...running.values()].map((r) => r.done));
+      for (const c of clients.values()) c.close();
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** Change notifications per job: the watch API waits on them. */
+export interface JobEvents {
+  /** Something about the job changed (state, a task, progress). Never blocks. */
+  notify(jobId: string): void;
+  /** Calls `listener` on every change of `jobId`; returns the unsubscribe function. */
+  subscribe(jobId: string, listener: () => void): () => void;
+}
+
+/** Creates an in-process notifier. */
+export function createJobEvents(): JobEvents {
+  const listeners = new Map<string, Set<() => void>>();
+  return {
+    notify(jobId) {
+      for (const l of listeners.get(jobId) ?? []) l();
+    },
+    subscribe(jobId, listener) {
+      let set = listeners.get(jobId);
+      if (!set) {
+        set = new Set();
+        listeners.set(jobId, set);
+      }
+      set.add(listener);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(jobId);
+      };
+    },
+  };
+}

@@ -1,0 +1,147 @@
+import { FerryError, type Vm } from "@ferry/common";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type {
+  JobRecord,
+  PolicyRecord,
+  QuiesceModeName,
+  TaskRecord,
+  TransportName,
+} from "../catalog/records.js";
+import type { Dispatcher } from "../dispatch/dispatcher.js";
+import type { JobEvents } from "../dispatch/job-events.js";
+import { selectVms } from "../policy/vm-selector.js";
+import type { MoverRegistry } from "../registry/mover-registry.js";
+import { newJobId, newTaskId } from "./ids.js";
+
+/** Options of a one-off backup without a policy. */
+export interface AdHocBackup {
+  repository: string;
+  quiesce: QuiesceModeName;
+  transport: TransportName;
+}
+
+/** Creates jobs (one task per VM) and hands them to the dispatcher. */
+export interface JobService {
+  /** A backup job for a policy's VMs, or for named VMs with `adHoc` settings. */
+  backupNow(request: {
+    policy?: PolicyRecord;
+    vmRefs?: readonly string[];
+    adHoc?: AdHocBackup;
+  }): Promise<JobRecord>;
+  /** A restore job with one task. */
+  restore(request: {
+    restorePointId: string;
+    diskIds: readonly string[];
+    targetDir: string;
+  }): Promise<JobRecord>;
+}
+
+/** Creates the job service. */
+export function createJobService(deps: {
+  catalog: CatalogStore;
+  registry: MoverRegistry;
+  dispatcher: Dispatcher;
+  events: JobEvents;
+}): JobService {
+  const task = (
+    jobId: string,
+    vm: Pick<Vm, "id" | "name">,
+    params: Record<string, unknown>,
+  ): TaskRecord => ({
+    id: newTaskId(),
+    jobId,
+    vmId: vm.id,
+    vmName: vm.name,
+    moverId: null,
+    transport: null,
+    state: "queued",
+    attempt: 0,
+    notBefore: null,
+    startedAt: null,
+    endedAt: null,
+    errorCode: null,
+    errorMessage: null,
+    errorRetryable: false,
+    restorePointId: null,
+    params,
+  });
+  const submit = async (job: JobRecord, tasks: TaskRecord[]) => {
+    await deps.catalog.jobs.create(job, tasks);
+    deps.events.notify(job.id);
+    deps.dispatcher.kick();
+    return job;
+  };
+  const newJob = (kind: JobRecord["kind"], policyId: string | null): JobRecord => ({
+    id: newJobId(),
+    policyId,
+    kind,
+    state: "queued",
+    reason: "",
+    createdAt: new Date(),
+    endedAt: null,
+  });
+
+  return {
+    async backupNow({ policy, vmRefs = [], adHoc }) {
+      const known = deps.registry.vms();
+      let vms: Vm[];
+      if (policy) {
+        vms = selectVms(known, policy);
+        if (vms.length === 0)
+          throw new FerryError(
+            "FAILED_PRECONDITION",
+            `policy ${policy.name} matches no VM that a mover reports`,
+          );
+      } else {
+        if (vmRefs.length === 0)
+          throw new FerryError("INVALID_ARGUMENT", "name a policy or at least one VM");
+        vms = vmRefs.map((ref) => {
+          const vm = known.find((v) => v.id === ref || v.name === ref);
+          if (!vm)
+            throw new FerryError(
+              "NOT_FOUND",
+              `no VM ${JSON.stringify(ref)} is reported by a mover that is up (see ferry vms)`,
+            );
+          return vm;
+        });
+      }
+      const settings = policy ?? adHoc;
+      if (!settings?.repository)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a repository is required (the policy's, or --repo)",
+        );
+      const job = newJob("backup", policy?.id ?? null);
+      const params = {
+        repository: settings.repository,
+        quiesce: settings.quiesce,
+        transport: settings.transport,
+      };
+      return submit(
+        job,
+        vms.map((vm) => task(job.id, vm, params)),
+      );
+    },
+    async restore({ restorePointId, diskIds, targetDir }) {
+      const rp = await deps.catalog.restorePoints.get(restorePointId);
+      if (!rp)
+        throw new FerryError(
+          "NOT_FOUND",
+          `no restore point ${restorePointId} in the catalog (see ferry restore-points)`,
+        );
+      if (!targetDir.startsWith("/"))
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "the restore target must be an absolute directory path on the mover",
+        );
+      const job = newJob("restore", null);
+      return submit(job, [
+        task(
+          job.id,
+          { id: rp.vmId, name: rp.vmName },
+          { repository: rp.repository, restorePointId, diskIds: [...diskIds], targetDir },
+        ),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createClient, OperatorService, parseConfig, TaskState } from "@ferry/common";
+import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
+import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
+import { type Lab, startLab } from "./lab/lab.js";
+import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
+import { REPO_ROOT } from "./lab/paths.js";
+import { quietLogger } from "./lab/quiet-logger.js";
+
+const run = promisify(execFile);
+
+describe("the coordinator runs backup and restore jobs on a mover, under its limits", () => {
+  let work: string;
+  let nats: NatsServer;
+  let lab: Lab;
+  let coordinator: Coordinator;
+  let mover: Mover;
+  const ferry = (...args: string[]) =>
+    run(join(REPO_ROOT, "bin/ferry"), [...args, "--server", coordinator.address]);
+  const ferryFails = (...args: string[]) =>
+    ferry(...args).then(
+      () => {
+        throw new Error(`ferry ${args.join(" ")} succeeded`);
+      },
+      (e: { code: number; stderr: string; stdout: string }) => e,
+    );
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "ferry-coord-"));
+    nats = await startNatsServer();
+    lab = await startLab({ vms: 2, disksPerVm: 1 });
+    // One backup per host at a time: the two VMs must run one after the other.
+    coordinator = await startCoordinator(
+      parseConfig(
+        coordinatorConfigSchema,
+        {
+          listen: "127.0.0.1:0",
+          heartbeatIntervalMs: 500,
+          nats: nats.url,
+          dataDir: join(work, "coord"),
+          limits: { perHost: 1 },
+          logLevel: "error",
+        },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+    mover = await startMover(
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-1",
+          coordinator: coordinator.address,
+          nats: nats.url,
+          host: { id: "host-1" },
+          datastores: [{ id: "ds-1", path: lab.datastoreDir }],
+          inventory: await lab.writeInventory(),
+          slots: 2,
+          logLevel: "error",
+          runDir: join(work, "run"),
+        },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+    await mover.registered;
+  });
+
+  afterAll(async () => {
+    await mover?.close();
+    await coordinator?.close();
+    await lab?.dispose();
+    await nats?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("creates, lists and deletes policies, refusing a bad one with the field named", async () => {
+    const repo = join(work, "repo");
+    const created = await ferry(
+      "policies",
+      "create",
+      "--name",
+      "nightly",
+      "--vm",
+      "lab-vm-*",
+      "--repo",
+      repo,
+      "--schedule",
+      "0 22 * * *",
+      "--window",
+      "22:00-06:00",
+      "--tz",
+      "Europe/Berlin",
+      "--keep-last",
+      "3",
+      "--quiesce",
+      "required",
+    );
+    expect(created.stdout).toMatch(
+      /^nightly\s+pol-[0-9a-f]+\s+lab-vm-\*\s+-\s+0 22 \* \* \*\s+22:00-06:00 Europe\/Berlin\s+3\s+required/m,
+    );
+    const bad = await ferryFails(
+      "policies",
+      "create",
+      "--name",
+      "broken",
+      "--vm",
+      "x",
+      "--repo",
+      repo,
+      "--schedule",
+      "0 25 * * *",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/hour 25/);
+    const dup = await ferryFails(
+      "policies",
+      "create",
+      "--name",
+      "nightly",
+      "--vm",
+      "x",
+      "--repo",
+      repo,
+    );
+    expect(dup.stderr).toMatch(/nightly/);
+    await ferry("policies", "create", "--name", "scratch", "--tag", "lab", "--repo", repo);
+    await ferry("policies", "delete", "scratch");
+    const list = JSON.parse((await ferry("policies", "--json")).stdout) as { name: string }[];
+    expect(list.map((p) => p.name)).toEqual(["nightly"]);
+  });
+
+  it("backs up every VM of a policy as one job, one task per VM, respecting the per-host limit", async () => {
+    const watched = await ferry("backup", "--policy", "nightly", "--wait");
+    expect(watched.stdout).toMatch(/job job-\S+: succeeded/);
+    expect(watched.stdout).toMatch(/lab-vm-1: restore point lab-vm-1\//);
+    expect(watched.stdout).toMatch(/lab-vm-2: restore point lab-vm-2\//);
+    using api = createClient(OperatorService, coordinator.address);
+    const [job] = (await api.listJobs({})).jobs;
+    expect(job?.tasks.map((t) => t.state)).toEqual([TaskState.SUCCEEDED, TaskState.SUCCEEDED]);
+    // perHost = 1: the second task started only after the first ended.
+    const [a, b] = [...(job?.tasks ?? [])].sort(
+      (x, y) =>
+        Number(x.startedAt?.seconds) - Number(y.startedAt?.seconds) ||
+        (x.startedAt?.nanos ?? 0) - (y.startedAt?.nanos ?? 0),
+    );
+    const ms = (t: { seconds: bigint; nanos: number } | undefined) =>
+      Number(t?.seconds ?? 0n) * 1000 + (t?.nanos ?? 0) / 1e6;
+    expect(ms(b?.startedAt)).toBeGreaterThanOrEqual(ms(a?.endedAt));
+    const points = (await ferry("restore-points")).stdout;
+    expect(points).toMatch(/lab-vm-1\/\S+\s+lab-vm-1\s+\S+\s+application/);
+    expect(points).toMatch(/lab-vm-2\/\S+\s+lab-vm-2\s+\S+\s+application/);
+    expect((await ferry("jobs")).stdout).toMatch(/job-\S+\s+succeeded\s+2/);
+  });
+
+  it("restores a restore point through the mover, and the disk checks clean", async () => {
+    using api = createClient(OperatorService, coordinator.address);
+    const [rp] = (await api.listRestorePoints({ vmId: "lab-vm-1" })).restorePoints;
+    const target = join(work, "restored");
+    await ferry("restore", rp?.id ?? "", "--to", target, "--wait");
+    await using disk = await openExt4Image(join(target, "disk0.qcow2"));
+    expect(disk.fsckExitCode).toBe(0);
+    expect((await checkWorkload(disk)).mismatched).toEqual([]);
+  });
+
+  it("answers unknown VMs, policies and jobs with clear errors and exit code 1", async () => {
+    const vm = await ferryFails("backup", "--vm", "no-such-vm");
+    expect(vm.code).toBe(1);
+    expect(vm.stderr).toMatch(/no VM "no-such-vm"/);
+    expect((await ferryFails("backup", "--policy", "nope")).stderr).toMatch(/no policy "nope"/);
+    expect((await ferryFails("jobs", "show", "job-x")).stderr).toMatch(/no job "job-x"/);
+  });
+});
