@@ -1,16 +1,13 @@
 // Checks an operator's policy (the proto Policy fields, enums as strings) and
 // returns it normalized with defaults filled in. Plain data out, so it can be
 // stored and echoed back; callers compile the schedule and window themselves.
+
 import { FerryError, isFerryError } from "@ferry/common";
+import type { QuiesceModeName, TransportName } from "../catalog/records.js";
 import { parseCron } from "./cron.js";
 import { compileGlob } from "./glob.js";
 import { assertTimeZone } from "./time-zone.js";
 import { parseTimeOfDay } from "./window.js";
-
-/** What happens when the guest cannot be quiesced. */
-export type QuiesceModeName = "required" | "preferred" | "off";
-/** Which transport a mover should prefer. */
-export type TransportName = "hotadd" | "nbd" | "any";
 
 /** The fields a policy is created from; anything may be missing or mistyped. */
 export interface PolicyInput {
@@ -199,3 +196,5 @@ function validateRepository(path: string): string {
   if (path.includes("\0")) fail("repository", "must not contain a NUL character");
   return path;
 }
+
+export type { QuiesceModeName, TransportName };

@@ -1,0 +1,192 @@
+import {
+  bindService,
+  createLogger,
+  FerryError,
+  type GrpcServer,
+  MoverService,
+  type RunBackupRequest,
+  startGrpcServer,
+  Transport,
+} from "@ferry/common";
+import { afterEach, describe, expect, it } from "vitest";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
+import { createJobService } from "../jobs/job-service.js";
+import { createMoverRegistry } from "../registry/mover-registry.js";
+import { createDispatcher, type Dispatcher } from "./dispatcher.js";
+import { createJobEvents } from "./job-events.js";
+
+const quiet = createLogger({ name: "test", write: () => undefined });
+
+// A mover whose RunBackup answers per VM from a script: fail N times, then succeed.
+async function scriptedMover(script: Record<string, FerryError[]>, calls: RunBackupRequest[]) {
+  return startGrpcServer({
+    services: [
+      bindService(MoverService, {
+        describe: async () => ({}),
+        runBackup: async (req) => {
+          calls.push(req);
+          const next = script[req.vm?.name ?? ""]?.shift();
+          if (next) throw next;
+          await new Promise((r) => setTimeout(r, 50));
+          return {
+            restorePoint: {
+              id: `${req.vm?.id}/rp-${calls.length}`,
+              vmId: req.vm?.id ?? "",
+              vmName: req.vm?.name ?? "",
+              moverId: "m1",
+              disks: [{ diskId: "disk0", sizeBytes: 1n }],
+            },
+          };
+        },
+        runRestore: async () => ({ paths: [] }),
+        cancel: async () => ({ cancelled: false }),
+      }),
+    ],
+  });
+}
+
+describe("dispatcher", () => {
+  let server: GrpcServer | undefined;
+  let catalog: CatalogStore | undefined;
+  let dispatcher: Dispatcher | undefined;
+  afterEach(async () => {
+    await dispatcher?.close();
+    await server?.close(100);
+    await catalog?.close();
+  });
+
+  async function setup(
+    script: Record<string, FerryError[]>,
+    limits = { perHost: 2, perDatastore: 2, total: 8 },
+  ) {
+    const calls: RunBackupRequest[] = [];
+    server = await scriptedMover(script, calls);
+    catalog = await openSqliteCatalog({ path: ":memory:" });
+    const registry = createMoverRegistry({ heartbeatIntervalMs: 60_000 });
+    registry.register({
+      mover: {
+        id: "m1",
+        address: server.address,
+        hostId: "h1",
+        transports: [Transport.HOTADD],
+        taskSlots: 4,
+      },
+      vms: ["vm-a", "vm-b", "vm-c"].map((name) => ({
+        id: name,
+        name,
+        hostId: "h1",
+        disks: [{ id: "disk0", datastoreId: `ds-${name}` }],
+      })),
+    });
+    const events = createJobEvents();
+    dispatcher = createDispatcher({
+      catalog,
+      registry,
+      limits,
+      events,
+      logger: quiet,
+      retryBaseMs: 50,
+      tickMs: 20,
+      maxAttempts: 3,
+    });
+    const jobs = createJobService({ catalog, registry, dispatcher, events });
+    const waitForEnd = async (jobId: string) => {
+      for (;;) {
+        const job = await catalog?.jobs.get(jobId);
+        if (job?.endedAt) return job;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    return { calls, jobs, waitForEnd, catalog };
+  }
+
+  const unavailable = () => new FerryError("UNAVAILABLE", "mover busy restarting");
+
+  it("retries a retryable failure with backoff and records the restore point", async () => {
+    const {
+      calls,
+      jobs,
+      waitForEnd,
+      catalog: c,
+    } = await setup({ "vm-a": [unavailable(), unavailable()] });
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a"],
+      adHoc: { repository: "/repo", quiesce: "required", transport: "any" },
+    });
+    expect((await waitForEnd(job.id)).state).toBe("succeeded");
+    expect(calls.map((r) => r.vm?.name)).toEqual(["vm-a", "vm-a", "vm-a"]);
+    const [task] = (await c?.tasks.listByJob(job.id)) ?? [];
+    expect(task).toMatchObject({
+      state: "succeeded",
+      attempt: 3,
+      restorePointId: "vm-a/rp-3",
+      moverId: "m1",
+      transport: "hotadd",
+    });
+    expect((await c?.restorePoints.list())?.map((r) => [r.id, r.repository])).toEqual([
+      ["vm-a/rp-3", "/repo"],
+    ]);
+  });
+
+  it("ends a job partly failed, with the cause per task: no retry for a permanent error, retries exhausted for a retryable one", async () => {
+    const {
+      calls,
+      jobs,
+      waitForEnd,
+      catalog: c,
+    } = await setup({
+      "vm-b": [
+        new FerryError("QUIESCE_FAILED", "guest agent did not answer", { retryable: false }),
+      ],
+      "vm-c": [unavailable(), unavailable(), unavailable()],
+    });
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a", "vm-b", "vm-c"],
+      adHoc: { repository: "/repo", quiesce: "required", transport: "any" },
+    });
+    const ended = await waitForEnd(job.id);
+    expect(ended.state).toBe("partly_failed");
+    expect(ended.reason).toContain("vm-b: guest agent did not answer");
+    expect(ended.reason).toContain("vm-c: mover busy restarting");
+    const tasks = (await c?.tasks.listByJob(job.id)) ?? [];
+    expect(tasks.map((t) => [t.vmName, t.state, t.attempt, t.errorCode])).toEqual([
+      ["vm-a", "succeeded", 1, null],
+      ["vm-b", "failed", 1, "QUIESCE_FAILED"],
+      ["vm-c", "failed", 3, "UNAVAILABLE"],
+    ]);
+    expect(calls.filter((r) => r.vm?.name === "vm-b")).toHaveLength(1);
+  });
+
+  it("never runs more tasks on a host than its limit", async () => {
+    const {
+      jobs,
+      waitForEnd,
+      catalog: c,
+    } = await setup({}, { perHost: 1, perDatastore: 2, total: 8 });
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a", "vm-b", "vm-c"],
+      adHoc: { repository: "/repo", quiesce: "off", transport: "any" },
+    });
+    expect((await waitForEnd(job.id)).state).toBe("succeeded");
+    const spans = ((await c?.tasks.listByJob(job.id)) ?? [])
+      .map((t) => [t.startedAt?.getTime() ?? 0, t.endedAt?.getTime() ?? 0] as const)
+      .sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++)
+      expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? 0);
+  });
+
+  it("cancels a job: queued tasks end cancelled and the job says so", async () => {
+    const { jobs, waitForEnd } = await setup(
+      { "vm-a": [unavailable(), unavailable()] },
+      { perHost: 1, perDatastore: 1, total: 1 },
+    );
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a", "vm-b"],
+      adHoc: { repository: "/repo", quiesce: "off", transport: "any" },
+    });
+    await dispatcher?.cancelJob(job.id);
+    const ended = await waitForEnd(job.id);
+    expect(ended.state).toBe("cancelled");
+  });
+});
