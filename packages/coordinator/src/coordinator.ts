@@ -19,6 +19,7 @@ import { createJobEvents } from "./dispatch/job-events.js";
 import { createJobService } from "./jobs/job-service.js";
 import { createProgressTracker } from "./jobs/progress-tracker.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
+import { startScheduler } from "./schedule/scheduler.js";
 
 /** A running coordinator. */
 export interface Coordinator extends AsyncDisposable {
@@ -64,6 +65,7 @@ export async function startCoordinator(
     maxAttempts: config.maxAttempts,
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });
+  const scheduler = startScheduler({ catalog, jobs, logger });
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -95,6 +97,7 @@ export async function startCoordinator(
   const close = () => {
     closing ??= (async () => {
       clearInterval(sweeper);
+      await scheduler.close();
       await server.close();
       await dispatcher.close();
       await progress.close();

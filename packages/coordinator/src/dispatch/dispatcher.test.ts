@@ -189,4 +189,19 @@ describe("dispatcher", () => {
     const ended = await waitForEnd(job.id);
     expect(ended.state).toBe("cancelled");
   });
+
+  it("fails tasks that could not start before their backup window closed, naming the window", async () => {
+    const { jobs, waitForEnd, catalog: c } = await setup({});
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a"],
+      adHoc: { repository: "/repo", quiesce: "off", transport: "any" },
+      windowEndsAt: new Date(Date.now() - 1000),
+    });
+    const ended = await waitForEnd(job.id);
+    expect(ended.state).toBe("failed");
+    const [task] = (await c?.tasks.listByJob(job.id)) ?? [];
+    expect(task?.errorMessage).toMatch(
+      /the backup window closed at .* before the task could start/,
+    );
+  });
 });

@@ -172,6 +172,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       };
       if (run.controller.signal.aborted) {
         await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
+      } else if (fe.code === "ALREADY_EXISTS") {
+        // The mover still runs this task (we restarted under it): look again later, no attempt spent.
+        await o.catalog.tasks.update(task.id, {
+          ...base,
+          state: "queued",
+          attempt: task.attempt,
+          notBefore: new Date(Date.now() + retryBaseMs),
+        });
       } else if (fe.retryable && attempt < maxAttempts) {
         const delay = retryBaseMs * 2 ** (attempt - 1);
         log.warn("task failed; will retry", { err: fe, attempt, retryInMs: delay });
@@ -202,6 +210,22 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
     const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
     for (const task of queued) {
+      const windowEndsAt =
+        typeof task.params.windowEndsAt === "string"
+          ? Date.parse(task.params.windowEndsAt)
+          : Number.NaN;
+      if (windowEndsAt <= now) {
+        // Production hours begin: a task that could not start in its window does not start now.
+        await o.catalog.tasks.update(task.id, {
+          state: "failed",
+          endedAt: new Date(),
+          errorCode: "FAILED_PRECONDITION",
+          errorMessage: `the backup window closed at ${new Date(windowEndsAt).toISOString()} before the task could start`,
+          errorRetryable: false,
+        });
+        await finishJobIfDone(task.jobId);
+        continue;
+      }
       if (task.notBefore && task.notBefore.getTime() > now) {
         waiting.set(task.id, `retrying after ${task.notBefore.toISOString()}`);
         continue;
@@ -292,9 +316,23 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       });
   }
 
+  // Tasks a previous coordinator left running are queued again: their mover
+  // either finished (the rerun is a cheap deduplicated backup) or still runs them.
+  const recovered = o.catalog.tasks.listByState(["running"]).then(async (stale) => {
+    for (const t of stale) {
+      await o.catalog.tasks.update(t.id, {
+        state: "queued",
+        errorMessage: "the coordinator restarted while the task ran",
+      });
+    }
+  });
   const timer = setInterval(kick, o.tickMs ?? 1000);
   timer.unref();
-  kick();
+  void recovered
+    .catch((err: unknown) =>
+      o.logger.error("cannot requeue tasks left running", { err: toFerryError(err) }),
+    )
+    .finally(kick);
 
   return {
     kick,

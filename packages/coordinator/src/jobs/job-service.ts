@@ -27,6 +27,8 @@ export interface JobService {
     policy?: PolicyRecord;
     vmRefs?: readonly string[];
     adHoc?: AdHocBackup;
+    /** Tasks not started by then fail: the backup window closed. */
+    windowEndsAt?: Date;
   }): Promise<JobRecord>;
   /** A restore job with one task. */
   restore(request: {
@@ -82,7 +84,7 @@ export function createJobService(deps: {
   });
 
   return {
-    async backupNow({ policy, vmRefs = [], adHoc }) {
+    async backupNow({ policy, vmRefs = [], adHoc, windowEndsAt }) {
       const known = deps.registry.vms();
       let vms: Vm[];
       if (policy) {
@@ -116,6 +118,7 @@ export function createJobService(deps: {
         repository: settings.repository,
         quiesce: settings.quiesce,
         transport: settings.transport,
+        ...(windowEndsAt ? { windowEndsAt: windowEndsAt.toISOString() } : {}),
       };
       return submit(
         job,
