@@ -65,6 +65,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const retryBaseMs = o.retryBaseMs ?? 2000;
   const running = new Map<string, Running>();
   const waiting = new Map<string, string>();
+  // Cancels win over late outcomes: a retry requeued just before the cancel must not run.
+  const cancelledJobs = new Set<string>();
   const clients = new Map<string, ClientHandle<typeof MoverService>>();
   let pumping = false;
   let again = false;
@@ -170,7 +172,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         errorMessage: fe.message,
         errorRetryable: fe.retryable,
       };
-      if (run.controller.signal.aborted) {
+      if (run.controller.signal.aborted || cancelledJobs.has(task.jobId)) {
         await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
       } else if (fe.code === "ALREADY_EXISTS") {
         // The mover still runs this task (we restarted under it): look again later, no attempt spent.
@@ -210,6 +212,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
     const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
     for (const task of queued) {
+      if (cancelledJobs.has(task.jobId)) {
+        await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
+        await finishJobIfDone(task.jobId);
+        continue;
+      }
       const windowEndsAt =
         typeof task.params.windowEndsAt === "string"
           ? Date.parse(task.params.windowEndsAt)
@@ -338,6 +345,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     kick,
     waitReasons: () => waiting,
     async cancelJob(jobId) {
+      cancelledJobs.add(jobId);
       for (const task of await o.catalog.tasks.listByJob(jobId)) {
         if (task.state === "queued")
           await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
