@@ -176,4 +176,35 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect((await ferryFails("backup", "--policy", "nope")).stderr).toMatch(/no policy "nope"/);
     expect((await ferryFails("jobs", "show", "job-x")).stderr).toMatch(/no job "job-x"/);
   });
+
+  it("rebuilds the restore-point catalog of a new coordinator from the repository", async () => {
+    const fresh = await startCoordinator(
+      parseConfig(
+        coordinatorConfigSchema,
+        { listen: "127.0.0.1:0", dataDir: join(work, "coord-2"), logLevel: "error" },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+    try {
+      const cli = (...args: string[]) =>
+        run(join(REPO_ROOT, "bin/ferry"), [...args, "--server", fresh.address]);
+      expect((await cli("restore-points")).stdout).toMatch(/no restore points/);
+      const rescanned = await cli("catalog", "rescan", "--repo", join(work, "repo"));
+      expect(rescanned.stdout).toMatch(
+        /^2 restore points in .*: 2 added to the catalog, 0 removed/,
+      );
+      using mine = createClient(OperatorService, coordinator.address);
+      using theirs = createClient(OperatorService, fresh.address);
+      const ids = async (c: typeof mine) =>
+        (await c.listRestorePoints({})).restorePoints.map((r) => [
+          r.id,
+          r.consistency,
+          r.disks.length,
+        ]);
+      expect(await ids(theirs)).toEqual(await ids(mine));
+    } finally {
+      await fresh.close();
+    }
+  });
 });

@@ -39,6 +39,7 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
     backupNow: unimplemented,
     listRestorePoints: unimplemented,
     restore: unimplemented,
+    rescanRepository: unimplemented,
   };
 }
 

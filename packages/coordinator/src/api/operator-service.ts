@@ -5,6 +5,7 @@ import type { JobEvents } from "../dispatch/job-events.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
+import { rescanRepository } from "../jobs/rescan.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import {
@@ -132,6 +133,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
         restorePointMessage,
       ),
     }),
+    rescanRepository: async (req, ctx) => rescanRepository(d.catalog, req.repository, ctx.signal),
     restore: async (req) => {
       const job = await d.jobs.restore({
         restorePointId: req.restorePointId,

@@ -146,3 +146,16 @@ export async function restoreCommand(api: Api, args: ParsedArgs, json: boolean):
   if (args.flags.has("wait")) return watch(api, job.id, json);
   out(json ? JSON.stringify({ jobId: job.id }) : job.id);
 }
+
+/** `ferry catalog rescan --repo DIR`: rebuild restore points from the repository. */
+export async function catalogCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
+  const [, sub] = args.positionals;
+  if (sub !== "rescan" || !str(args, "repo"))
+    throw new Error("usage: ferry catalog rescan --repo DIR");
+  const r = await api.rescanRepository({ repository: str(args, "repo") });
+  out(
+    json
+      ? json2(r)
+      : `${r.total} restore points in ${str(args, "repo")}: ${r.added} added to the catalog, ${r.removed} removed`,
+  );
+}

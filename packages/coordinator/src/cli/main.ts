@@ -13,7 +13,12 @@ import {
 } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
-import { policiesCommand, restoreCommand, restorePointsCommand } from "./catalog-commands.js";
+import {
+  catalogCommand,
+  policiesCommand,
+  restoreCommand,
+  restorePointsCommand,
+} from "./catalog-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
@@ -35,6 +40,7 @@ commands:
   restore-points [--vm ID]      restore points in the catalog
   restore RESTORE-POINT --to DIR [--disk ID,...] [--wait]
                                 write a restore point's disks as qcow2 files on a mover
+  catalog rescan --repo DIR     rebuild the catalog's restore points from a repository
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
@@ -161,7 +167,8 @@ async function main(argv: string[]): Promise<void> {
     case "backup":
     case "jobs":
     case "restore-points":
-    case "restore": {
+    case "restore":
+    case "catalog": {
       // Watching may take long: no overall deadline, Ctrl-C ends it.
       const watching = command === "jobs" || args.flags.has("wait");
       using client = createClient(
@@ -175,6 +182,7 @@ async function main(argv: string[]): Promise<void> {
         jobs: jobsCommand,
         "restore-points": restorePointsCommand,
         restore: restoreCommand,
+        catalog: catalogCommand,
       }[command];
       // await: `using` closes the channel when this block exits.
       return await run(client, args, json);
