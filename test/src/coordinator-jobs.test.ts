@@ -159,6 +159,41 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect((await ferry("jobs")).stdout).toMatch(/job-\S+\s+succeeded\s+2/);
   });
 
+  it("prunes a policy's restore points beyond keep-last after each run, in the repository and the catalog", async () => {
+    const repo2 = join(work, "repo-tight");
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "tight",
+      "--vm",
+      "lab-vm-1",
+      "--repo",
+      repo2,
+      "--keep-last",
+      "1",
+    );
+    await ferry("backup", "--policy", "tight", "--wait");
+    const first = JSON.parse(
+      (await ferry("restore-points", "--vm", "lab-vm-1", "--json")).stdout,
+    ).filter((r: { repository: string }) => r.repository === repo2);
+    await ferry("backup", "--policy", "tight", "--wait");
+    const second = JSON.parse(
+      (await ferry("restore-points", "--vm", "lab-vm-1", "--json")).stdout,
+    ).filter((r: { repository: string }) => r.repository === repo2);
+    expect(first).toHaveLength(1);
+    expect(second).toHaveLength(1);
+    expect(second[0].id).not.toBe(first[0].id);
+    const inRepo = (
+      await run(join(REPO_ROOT, "bin/ferry-mover"), ["restore-points", "--repo", repo2])
+    ).stdout
+      .trim()
+      .split("\n");
+    expect(inRepo).toHaveLength(1);
+    expect(inRepo[0]).toContain(second[0].id);
+    await ferry("policies", "delete", "tight");
+  });
+
   it("restores a restore point through the mover, and the disk checks clean", async () => {
     using api = createClient(OperatorService, coordinator.address);
     const [rp] = (await api.listRestorePoints({ vmId: "lab-vm-1" })).restorePoints;
@@ -197,11 +232,9 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       using mine = createClient(OperatorService, coordinator.address);
       using theirs = createClient(OperatorService, fresh.address);
       const ids = async (c: typeof mine) =>
-        (await c.listRestorePoints({})).restorePoints.map((r) => [
-          r.id,
-          r.consistency,
-          r.disks.length,
-        ]);
+        (await c.listRestorePoints({})).restorePoints
+          .filter((r) => r.repository === join(work, "repo"))
+          .map((r) => [r.id, r.consistency, r.disks.length]);
       expect(await ids(theirs)).toEqual(await ids(mine));
     } finally {
       await fresh.close();

@@ -18,6 +18,7 @@ import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
 import { createJobService } from "./jobs/job-service.js";
 import { createProgressTracker } from "./jobs/progress-tracker.js";
+import { pruneAfterJob } from "./jobs/retention.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
 import { startScheduler } from "./schedule/scheduler.js";
 
@@ -63,6 +64,7 @@ export async function startCoordinator(
     events,
     logger,
     maxAttempts: config.maxAttempts,
+    onJobEnded: (jobId) => pruneAfterJob(catalog, jobId, logger),
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });
   const scheduler = startScheduler({ catalog, jobs, logger });

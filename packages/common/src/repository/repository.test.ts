@@ -113,6 +113,27 @@ describe("repository", () => {
     return { rp, manifest: await rp.commit(fields(diskStats)) };
   }
 
+  describe("deleting restore points", () => {
+    it("removes one restore point from the listing and disk, keeps the others restorable", async () => {
+      const image = Buffer.alloc(CHUNK * 2, 7);
+      const first = (await backup("vm-1", { disk0: image }, new Date("2026-01-01T00:00:00Z")))
+        .manifest;
+      const second = (await backup("vm-1", { disk0: image }, new Date("2026-01-02T00:00:00Z")))
+        .manifest;
+      await repo.deleteRestorePoint(first.restorePointId);
+      expect((await repo.listRestorePoints()).map((m) => m.restorePointId)).toEqual([
+        second.restorePointId,
+      ]);
+      expect(
+        (await readdir(join(root, "restore-points"))).filter((n) => n.startsWith(".deleting")),
+      ).toEqual([]);
+      expect((await restore(repo, second.restorePointId, "disk0")).equals(image)).toBe(true);
+      const gone = await rejection(repo.deleteRestorePoint(first.restorePointId));
+      expect(gone.code).toBe("NOT_FOUND");
+      expect((await rejection(repo.deleteRestorePoint("../etc"))).code).toBe("INVALID_ARGUMENT");
+    });
+  });
+
   describe("config", () => {
     it("creates repository.json, version 1, and opens it again", async () => {
       const config = JSON.parse(await readFile(join(root, "repository.json"), "utf8"));

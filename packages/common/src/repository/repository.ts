@@ -1,6 +1,6 @@
 // A repository on a local filesystem: config, chunk store, restore points.
 import { randomUUID } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
@@ -91,6 +91,12 @@ export interface Repository extends AsyncDisposable {
    * `olderThanMs` (pick more than the longest backup may run). Returns the names removed.
    */
   removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]>;
+  /**
+   * Deletes a committed restore point (pruning). It leaves the listing in one
+   * rename, then its files go; its chunks stay until garbage collection.
+   * NOT_FOUND when there is no such restore point.
+   */
+  deleteRestorePoint(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -282,6 +288,23 @@ class LocalRepository implements Repository {
       removed.push(name);
     }
     return removed;
+  }
+
+  async deleteRestorePoint(id: string): Promise<void> {
+    const { vmId, name } = parseRestorePointId(id);
+    const path = join(this.restorePoints, vmId, name);
+    // A dot-name directly under restore-points/ is never listed: the rename is the deletion.
+    const doomed = join(this.restorePoints, `.deleting-${vmId}-${name}`);
+    try {
+      await rename(path, doomed);
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT")
+        throw new FerryError("NOT_FOUND", `no restore point ${id}`, { cause: err });
+      throw fsError(err, `deleting restore point ${id}`, path);
+    }
+    await fsyncPath(join(this.restorePoints, vmId), "syncing a VM directory");
+    await fsyncPath(this.restorePoints, "syncing the restore-points directory");
+    await removeTree(doomed, `deleted restore point ${id}`);
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,8 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
   /** Re-check for due retries and freed limits this often, milliseconds (default 1000). */
   tickMs?: number;
+  /** Called once when a job ends (e.g. to prune); failures are logged. */
+  onJobEnded?: (jobId: string) => Promise<unknown>;
 }
 
 /** Starts queued tasks on movers under the limits, and records their outcome. */
@@ -105,7 +107,15 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   const finishJobIfDone = async (jobId: string) => {
     const final = finalJobState(await o.catalog.tasks.listByJob(jobId));
-    if (final) await o.catalog.jobs.update(jobId, { ...final, endedAt: new Date() });
+    if (final && !(await o.catalog.jobs.get(jobId))?.endedAt) {
+      // Pruning runs before the job reads as ended, so a watcher sees the final catalog.
+      await o
+        .onJobEnded?.(jobId)
+        .catch((err: unknown) =>
+          o.logger.error("job end hook failed", { jobId, err: toFerryError(err) }),
+        );
+      await o.catalog.jobs.update(jobId, { ...final, endedAt: new Date() });
+    }
     o.events.notify(jobId);
   };
 
