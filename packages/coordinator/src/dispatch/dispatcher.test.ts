@@ -17,6 +17,8 @@ import { createDispatcher, type Dispatcher } from "./dispatcher.js";
 import { createJobEvents } from "./job-events.js";
 
 const quiet = createLogger({ name: "test", write: () => undefined });
+// The registry's clock, so a test can let heartbeats lapse without waiting.
+const clock = { now: Date.now() };
 
 // A mover whose RunBackup answers per VM from a script: fail N times, then succeed.
 async function scriptedMover(script: Record<string, FerryError[]>, calls: RunBackupRequest[]) {
@@ -63,7 +65,7 @@ describe("dispatcher", () => {
     const calls: RunBackupRequest[] = [];
     server = await scriptedMover(script, calls);
     catalog = await openSqliteCatalog({ path: ":memory:" });
-    const registry = createMoverRegistry({ heartbeatIntervalMs: 60_000 });
+    const registry = createMoverRegistry({ heartbeatIntervalMs: 60_000, now: () => clock.now });
     registry.register({
       mover: {
         id: "m1",
@@ -98,7 +100,7 @@ describe("dispatcher", () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    return { calls, jobs, waitForEnd, catalog };
+    return { calls, jobs, waitForEnd, catalog, registry };
   }
 
   const unavailable = () => new FerryError("UNAVAILABLE", "mover busy restarting");
@@ -203,5 +205,68 @@ describe("dispatcher", () => {
     expect(task?.errorMessage).toMatch(
       /the backup window closed at .* before the task could start/,
     );
+  });
+
+  it("gives up on a mover that stops heartbeating mid-task and reruns the task when a mover is back", async () => {
+    const hung = await startGrpcServer({
+      services: [
+        bindService(MoverService, {
+          describe: async () => ({}),
+          // Never answers, like a hung agent.
+          runBackup: (_req, ctx) =>
+            new Promise((_r, reject) =>
+              ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),
+            ),
+          runRestore: async () => ({ paths: [] }),
+          cancel: async () => ({ cancelled: false }),
+        }),
+      ],
+    });
+    try {
+      const { jobs, waitForEnd, catalog: c, registry } = await setup({});
+      const vm = {
+        id: "vm-a",
+        name: "vm-a",
+        hostId: "h1",
+        disks: [{ id: "disk0", datastoreId: "ds" }],
+      };
+      registry.register({
+        mover: {
+          id: "m1",
+          address: hung.address,
+          hostId: "h1",
+          transports: [Transport.HOTADD],
+          taskSlots: 1,
+        },
+        vms: [vm],
+      });
+      const job = await jobs.backupNow({
+        vmRefs: ["vm-a"],
+        adHoc: { repository: "/repo", quiesce: "off", transport: "any" },
+      });
+      await expect.poll(async () => (await c?.tasks.listByJob(job.id))?.[0]?.state).toBe("running");
+      clock.now += 10 * 60_000; // no heartbeat for ten minutes
+      registry.sweep();
+      await expect
+        .poll(async () => (await c?.tasks.listByJob(job.id))?.[0]?.errorMessage)
+        .toBe("mover m1 stopped heartbeating during the task");
+      // The mover comes back (the answering one): the task runs again there.
+      registry.register({
+        mover: {
+          id: "m1",
+          address: server?.address ?? "",
+          hostId: "h1",
+          transports: [Transport.HOTADD],
+          taskSlots: 1,
+        },
+        vms: [vm],
+      });
+      dispatcher?.kick();
+      const ended = await waitForEnd(job.id);
+      expect(ended.state).toBe("succeeded");
+      expect((await c?.tasks.listByJob(job.id))?.[0]?.attempt).toBe(2);
+    } finally {
+      await hung.close(100);
+    }
   });
 });

@@ -48,6 +48,8 @@ export interface Dispatcher extends AsyncDisposable {
 
 interface Running {
   task: TaskRecord;
+  /** Set when the mover stopped heartbeating: the call is abandoned and the task requeued. */
+  lostMover?: boolean;
   moverId: string;
   hostId: string;
   datastoreIds: string[];
@@ -182,7 +184,17 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         errorMessage: fe.message,
         errorRetryable: fe.retryable,
       };
-      if (run.controller.signal.aborted || cancelledJobs.has(task.jobId)) {
+      if (run.lostMover && !cancelledJobs.has(task.jobId)) {
+        const lost = `mover ${run.moverId} stopped heartbeating during the task`;
+        log.warn("task abandoned; will run again when a mover of its host is up", { attempt });
+        await o.catalog.tasks.update(task.id, {
+          ...base,
+          errorCode: "UNAVAILABLE",
+          errorMessage: lost,
+          errorRetryable: true,
+          state: attempt < maxAttempts ? "queued" : "failed",
+        });
+      } else if (run.controller.signal.aborted || cancelledJobs.has(task.jobId)) {
         await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
       } else if (fe.code === "ALREADY_EXISTS") {
         // The mover still runs this task (we restarted under it): look again later, no attempt spent.
@@ -214,6 +226,19 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   };
 
   const pump = async () => {
+    // A hung mover never answers: once it is marked down, give up on its calls.
+    const down = new Set(
+      o.registry
+        .movers()
+        .filter((m) => m.state !== MoverState.UP)
+        .map((m) => m.id),
+    );
+    for (const run of running.values()) {
+      if (down.has(run.moverId) && !run.lostMover) {
+        run.lostMover = true;
+        run.controller.abort();
+      }
+    }
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
