@@ -20,6 +20,8 @@ export const coordinatorConfigSchema = object({
     perDatastore: number({ integer: true, min: 1, max: 1000 }).default(2),
     total: number({ integer: true, min: 1, max: 10_000 }).default(8),
   }).default({ perHost: 2, perDatastore: 2, total: 8 }),
+  /** How often schedules are checked, milliseconds. */
+  scheduleCheckMs: number({ integer: true, min: 100, max: 60_000 }).default(15_000),
   /** Attempts per task, retries of retryable failures included. */
   maxAttempts: number({ integer: true, min: 1, max: 20 }).default(3),
   logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),

@@ -67,7 +67,7 @@ export async function startCoordinator(
     onJobEnded: (jobId) => pruneAfterJob(catalog, jobId, logger),
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });
-  const scheduler = startScheduler({ catalog, jobs, logger });
+  const scheduler = startScheduler({ catalog, jobs, logger, intervalMs: config.scheduleCheckMs });
   const server = await startGrpcServer({
     address: config.listen,
     services: [

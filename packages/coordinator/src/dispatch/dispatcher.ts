@@ -176,6 +176,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       }
       log.info("task succeeded");
     } catch (err) {
+      if (closed) return;
       const fe = toFerryError(err);
       const attempt = task.attempt + 1;
       const base = {
@@ -218,9 +219,10 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       }
     } finally {
       running.delete(task.id);
-      await finishJobIfDone(task.jobId).catch((err: unknown) =>
-        o.logger.error("cannot update a job", { err: toFerryError(err) }),
-      );
+      if (!closed)
+        await finishJobIfDone(task.jobId).catch((err: unknown) =>
+          o.logger.error("cannot update a job", { err: toFerryError(err) }),
+        );
       kick();
     }
   };
@@ -242,6 +244,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
+    // One backup per VM at a time: a VM's QEMU has one fleecing view and one NBD server.
+    const busyVms = new Set([...running.values()].map((r) => r.task.vmId));
     const now = Date.now();
     waiting.clear();
     const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
@@ -273,6 +277,10 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         continue;
       }
       const kind = (await o.catalog.jobs.get(task.jobId))?.kind ?? "backup";
+      if (kind === "backup" && busyVms.has(task.vmId)) {
+        waiting.set(task.id, `another task is backing up ${task.vmName}`);
+        continue;
+      }
       const vm = vms.get(task.vmId);
       const hostId =
         kind === "backup" ? vm?.hostId : (moverSlots().find((m) => m.up)?.hostId ?? undefined);
@@ -336,6 +344,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         done: Promise.resolve(),
       };
       running.set(task.id, run);
+      busyVms.add(task.vmId);
       run.done = execute(run, vm, mover, placement.transport);
     }
   };
@@ -399,9 +408,9 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     async close() {
       closed = true;
       clearInterval(timer);
-      for (const r of running.values()) r.controller.abort();
-      await Promise.all([...running.values()].map((r) => r.done));
+      // Running tasks stay "running" in the catalog: the next coordinator requeues them.
       for (const c of clients.values()) c.close();
+      await Promise.all([...running.values()].map((r) => r.done));
     },
     [Symbol.asyncDispose]() {
       return this.close();

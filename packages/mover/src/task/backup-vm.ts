@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { FerryError, type Logger, type Manifest, Phase, type Repository } from "@ferry/common";
 import type { ProgressReporter } from "../events/progress-reporter.js";
 import { connectGuestAgent } from "../hypervisor/guest-agent-client.js";
+import { sweepOrphans } from "../hypervisor/orphan-sweep.js";
 import { watchOverlay } from "../hypervisor/overlay-watch.js";
 import { createPointInTimeView, type ExportAddress } from "../hypervisor/point-in-time.js";
 import { connectQmp } from "../hypervisor/qmp-client.js";
@@ -64,6 +65,12 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   );
   if (disks.length === 0)
     throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
+  // A mover killed mid-backup of this VM (this one before a restart, or another on
+  // the host) may have left its view behind; the coordinator runs one backup per VM.
+  const swept = await sweepOrphans(qmp, logger);
+  if (swept.nodes.length + swept.exports.length + swept.jobs.length > 0) {
+    logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
+  }
   const address: ExportAddress =
     o.transport === "hotadd"
       ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
