@@ -34,8 +34,9 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "ferry-coord-"));
     nats = await startNatsServer();
-    lab = await startLab({ vms: 2, disksPerVm: 1 });
-    // One backup per host at a time: the two VMs must run one after the other.
+    // Three VMs (the first with two disks) over two datastores: ds-0 holds lab-vm-1 and lab-vm-3.
+    lab = await startLab({ vms: 3, disksOfVm: [2, 1, 1], datastores: 2 });
+    // At most 2 backups on the host and 1 per datastore; schedules checked every second.
     coordinator = await startCoordinator(
       parseConfig(
         coordinatorConfigSchema,
@@ -44,7 +45,8 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
           heartbeatIntervalMs: 500,
           nats: nats.url,
           dataDir: join(work, "coord"),
-          limits: { perHost: 1 },
+          limits: { perHost: 2, perDatastore: 1 },
+          scheduleCheckMs: 1000,
           logLevel: "error",
         },
         "test",
@@ -59,7 +61,7 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
           coordinator: coordinator.address,
           nats: nats.url,
           host: { id: "host-1" },
-          datastores: [{ id: "ds-1", path: lab.datastoreDir }],
+          datastores: lab.datastores,
           inventory: await lab.writeInventory(),
           slots: 2,
           logLevel: "error",
@@ -136,27 +138,65 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect(list.map((p) => p.name)).toEqual(["nightly"]);
   });
 
-  it("backs up every VM of a policy as one job, one task per VM, respecting the per-host limit", async () => {
-    const watched = await ferry("backup", "--policy", "nightly", "--wait");
-    expect(watched.stdout).toMatch(/job job-\S+: succeeded/);
-    expect(watched.stdout).toMatch(/lab-vm-1: restore point lab-vm-1\//);
-    expect(watched.stdout).toMatch(/lab-vm-2: restore point lab-vm-2\//);
-    using api = createClient(OperatorService, coordinator.address);
-    const [job] = (await api.listJobs({})).jobs;
-    expect(job?.tasks.map((t) => t.state)).toEqual([TaskState.SUCCEEDED, TaskState.SUCCEEDED]);
-    // perHost = 1: the second task started only after the first ended.
-    const [a, b] = [...(job?.tasks ?? [])].sort(
-      (x, y) =>
-        Number(x.startedAt?.seconds) - Number(y.startedAt?.seconds) ||
-        (x.startedAt?.nanos ?? 0) - (y.startedAt?.nanos ?? 0),
+  it("fires a policy's schedule: one job, a restore point per VM, and the limits held throughout (from the task records)", async () => {
+    await ferry("policies", "delete", "nightly");
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "minutely",
+      "--vm",
+      "lab-vm-*",
+      "--repo",
+      join(work, "repo"),
+      "--schedule",
+      "* * * * *",
+      "--quiesce",
+      "required",
     );
+    using api = createClient(OperatorService, coordinator.address);
+    // The next minute boundary fires it (the scheduler checks every second).
+    let jobId = "";
+    await expect
+      .poll(
+        async () => {
+          const fired = (await api.listJobs({})).jobs.find((j) => j.policyId);
+          jobId = fired?.id ?? "";
+          return fired?.endedAt;
+        },
+        { timeout: 100_000, interval: 500 },
+      )
+      .toBeDefined();
+    await ferry("policies", "delete", "minutely"); // no second firing during later tests
+    const { job } = await api.getJob({ id: jobId });
+    expect(job?.state).toBe(3); // SUCCEEDED
+    expect(job?.tasks.map((t) => [t.vmId, t.state]).sort()).toEqual([
+      ["lab-vm-1", TaskState.SUCCEEDED],
+      ["lab-vm-2", TaskState.SUCCEEDED],
+      ["lab-vm-3", TaskState.SUCCEEDED],
+    ]);
+    // Limits: never more than 2 at once on the host, never 2 at once on one datastore.
     const ms = (t: { seconds: bigint; nanos: number } | undefined) =>
       Number(t?.seconds ?? 0n) * 1000 + (t?.nanos ?? 0) / 1e6;
-    expect(ms(b?.startedAt)).toBeGreaterThanOrEqual(ms(a?.endedAt));
+    const datastoreOf: Record<string, string> = {
+      "lab-vm-1": "ds-0",
+      "lab-vm-2": "ds-1",
+      "lab-vm-3": "ds-0",
+    };
+    const spans = (job?.tasks ?? []).map((t) => ({
+      ds: datastoreOf[t.vmId],
+      start: ms(t.startedAt),
+      end: ms(t.endedAt),
+    }));
+    for (const x of spans) {
+      const atStart = spans.filter((y) => y.start <= x.start && x.start < y.end);
+      expect(atStart.length).toBeLessThanOrEqual(2);
+      expect(atStart.filter((y) => y.ds === x.ds)).toHaveLength(1);
+    }
     const points = (await ferry("restore-points")).stdout;
-    expect(points).toMatch(/lab-vm-1\/\S+\s+lab-vm-1\s+\S+\s+application/);
-    expect(points).toMatch(/lab-vm-2\/\S+\s+lab-vm-2\s+\S+\s+application/);
-    expect((await ferry("jobs")).stdout).toMatch(/job-\S+\s+succeeded\s+2/);
+    for (const vm of ["lab-vm-1", "lab-vm-2", "lab-vm-3"])
+      expect(points).toMatch(new RegExp(`${vm}/\\S+\\s+${vm}\\s+\\S+\\s+application`));
+    expect((await ferry("jobs")).stdout).toMatch(/job-\S+\s+succeeded\s+3/);
   });
 
   it("prunes a policy's restore points beyond keep-last after each run, in the repository and the catalog", async () => {
@@ -227,7 +267,7 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       expect((await cli("restore-points")).stdout).toMatch(/no restore points/);
       const rescanned = await cli("catalog", "rescan", "--repo", join(work, "repo"));
       expect(rescanned.stdout).toMatch(
-        /^2 restore points in .*: 2 added to the catalog, 0 removed/,
+        /^3 restore points in .*: 3 added to the catalog, 0 removed/,
       );
       using mine = createClient(OperatorService, coordinator.address);
       using theirs = createClient(OperatorService, fresh.address);

@@ -12,6 +12,13 @@ export interface LabOptions {
   vms?: number;
   /** Data disks per VM, 1 or 2 (default 1). */
   disksPerVm?: 1 | 2;
+  /** Per-VM disk counts, overriding disksPerVm (e.g. [2, 1, 1]). */
+  disksOfVm?: readonly (1 | 2)[];
+  /**
+   * Spread VMs over this many datastores (subdirectories ds-0, ds-1, ... of the
+   * datastore dir), round robin; default 1 (all in the datastore dir itself).
+   */
+  datastores?: number;
   /** Size of each data disk in MiB (default 64). */
   diskMiB?: number;
   /** Lab directory; default a new one under the system temp dir (removed on stop). */
@@ -42,6 +49,8 @@ export interface Lab extends AsyncDisposable {
   readonly dir: string;
   /** The datastore directory holding every VM's disks. */
   readonly datastoreDir: string;
+  /** Datastores as a mover configuration lists them. */
+  readonly datastores: { id: string; path: string }[];
   readonly vms: LabVm[];
   /** Writes a mover inventory file listing the lab's VMs; returns its path. */
   writeInventory(path?: string): Promise<string>;
@@ -58,6 +67,16 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "ferry-lab-")));
   const datastoreDir = join(dir, "datastore");
   await mkdir(datastoreDir, { recursive: true });
+  const spread = options.datastores ?? 1;
+  const datastores =
+    spread <= 1
+      ? [{ id: "ds-0", path: datastoreDir }]
+      : Array.from({ length: spread }, (_, i) => ({
+          id: `ds-${i}`,
+          path: join(datastoreDir, `ds-${i}`),
+        }));
+  for (const ds of datastores) await mkdir(ds.path, { recursive: true });
+  const disksOf = (vm: number) => options.disksOfVm?.[vm] ?? options.disksPerVm ?? 1;
   const count = options.vms ?? 1;
   const prefix = options.namePrefix ?? "lab-vm";
   const sig = options.signal ? { signal: options.signal } : {};
@@ -66,15 +85,22 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     makeDataDisk({ path, sizeMiB: options.diskMiB ?? 64, label: `data${d}`, files, ...sig });
   const templates: string[] = [];
   if (options.fromTemplate) {
-    for (let d = 0; d < (options.disksPerVm ?? 1); d++)
+    for (
+      let d = 0;
+      d < Math.max(...Array.from({ length: options.vms ?? 1 }, (_, i) => disksOf(i)));
+      d++
+    )
       templates.push(await makeDisk(join(dir, `template-disk${d}.qcow2`), d));
   }
   const started = await Promise.allSettled(
     Array.from({ length: count }, async (_, i) => {
       const name = `${prefix}-${i + 1}`;
       const disks: string[] = [];
-      for (let d = 0; d < (options.disksPerVm ?? 1); d++) {
-        const path = join(datastoreDir, `${name}-disk${d}.qcow2`);
+      for (let d = 0; d < disksOf(i); d++) {
+        const path = join(
+          (datastores[i % datastores.length] as { path: string }).path,
+          `${name}-disk${d}.qcow2`,
+        );
         const template = templates[d];
         if (template) await copyFile(template, path);
         else await makeDisk(path, d);
@@ -107,6 +133,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   return {
     dir,
     datastoreDir,
+    datastores,
     vms,
     async writeInventory(path = join(dir, "inventory.json")) {
       const file: InventoryFile = {

@@ -21,7 +21,10 @@ export async function ferryLeftovers(qmpSocket: string, datastoreDir: string): P
     nodes: nodes.map((n) => n["node-name"]).filter((n) => n.startsWith("ferry-")),
     exports: exports.map((e) => e.id),
     jobs: jobs.map((j) => j.device),
-    overlays: (await readdir(datastoreDir)).filter((f) => f.includes("ferry-fleece")),
+    // Overlays sit beside their disks, in any datastore under the lab's.
+    overlays: (await readdir(datastoreDir, { recursive: true }))
+      .filter((f) => f.includes("ferry-fleece"))
+      .map((f) => f.slice(f.lastIndexOf("/") + 1)),
   };
 }
 
