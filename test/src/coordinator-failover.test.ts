@@ -1,127 +1,178 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createClient,
   decodeProgress,
+  JobState,
   OperatorService,
   Phase,
-  parseConfig,
   progressWildcard,
+  TaskState,
 } from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
-import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type LabChild, spawnChild } from "./lab/child.js";
 import { type Lab, startLab } from "./lab/lab.js";
 import type { LabVm } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
-import { quietLogger } from "./lab/quiet-logger.js";
+import { REPO_ROOT } from "./lab/paths.js";
 
 const MiB = 1024 * 1024;
 
-describe("a mover that stops mid-backup", () => {
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Coordinator and movers as real processes, killed with SIGKILL mid-job.
+describe("killing a mover or the coordinator in the middle of a job", () => {
   let work: string;
   let nats: NatsServer;
   let nc: NatsConnection;
   let lab: Lab;
-  let coordinator: Coordinator;
-  let mover: Mover | undefined;
-  let inventory: string;
+  let address: string;
+  let coordinator: LabChild | undefined;
+  const movers = new Map<string, LabChild>();
 
-  const startTheMover = async () =>
-    startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-1",
-          coordinator: coordinator.address,
-          nats: nats.url,
-          host: { id: "host-1" },
-          datastores: [{ id: "ds-1", path: lab.datastoreDir }],
-          inventory,
-          logLevel: "error",
-          runDir: join(work, "run"),
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
+  const startCoordinatorProcess = async () => {
+    const child = await spawnChild(
+      "coordinator",
+      join(REPO_ROOT, "bin/ferry"),
+      ["coordinator", "--config", join(work, "coordinator.json")],
+      { debianPackage: "nodejs" },
     );
+    await child.waitForOutput(/coordinator listening/, 20_000);
+    return child;
+  };
+  const startMoverProcess = async (id: string) => {
+    const child = await spawnChild(
+      "mover",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["--config", join(work, `${id}.json`)],
+      { debianPackage: "nodejs" },
+    );
+    await child.waitForOutput(/registered with the coordinator/, 20_000);
+    movers.set(id, child);
+    return child;
+  };
+  const reading = (jobId: string) =>
+    new Promise<string>((resolve) => {
+      const sub = nc.subscribe(progressWildcard(jobId), {
+        callback: (_e, m) => {
+          const p = decodeProgress(m.data);
+          if (p.phase === Phase.READING) {
+            sub.unsubscribe();
+            resolve(p.taskId);
+          }
+        },
+      });
+    });
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), "ferry-failover-"));
+    work = await mkdtemp(join(tmpdir(), "ferry-kill-"));
     nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
-    // Enough data that the backup is still reading when the mover goes away.
+    // Enough data that a backup is still reading when its process is killed.
     lab = await startLab({
       vms: 1,
       diskMiB: 512,
       workload: false,
       extraFiles: { "blob.bin": randomBytes(320 * MiB) },
     });
-    inventory = await lab.writeInventory();
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        {
-          listen: "127.0.0.1:0",
-          heartbeatIntervalMs: 300,
-          nats: nats.url,
-          dataDir: join(work, "coord"),
-          logLevel: "error",
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
+    address = `127.0.0.1:${await freePort()}`;
+    await writeFile(
+      join(work, "coordinator.json"),
+      JSON.stringify({
+        listen: address,
+        heartbeatIntervalMs: 300,
+        nats: nats.url,
+        dataDir: join(work, "coord"),
+        maxAttempts: 6,
+        logLevel: "info",
+      }),
     );
-    mover = await startTheMover();
-    await mover.registered;
+    const inventory = await lab.writeInventory();
+    // Two movers on the same host: either can back the VM up.
+    for (const id of ["mover-a", "mover-b"]) {
+      await writeFile(
+        join(work, `${id}.json`),
+        JSON.stringify({
+          id,
+          coordinator: address,
+          nats: nats.url,
+          host: { id: "host-1" },
+          datastores: lab.datastores,
+          inventory,
+          runDir: join(work, id),
+          logLevel: "info",
+        }),
+      );
+    }
+    coordinator = await startCoordinatorProcess();
+    await startMoverProcess("mover-a");
+    await startMoverProcess("mover-b");
   });
 
   afterAll(async () => {
-    await mover?.close();
-    await coordinator?.close();
+    for (const m of movers.values()) await m.terminate("SIGTERM", 10_000);
+    await coordinator?.terminate("SIGTERM", 10_000);
     await nc?.close();
     await lab?.dispose();
     await nats?.stop();
     await rm(work, { recursive: true, force: true });
   });
 
-  it("has its task retried when a mover is back, with nothing left behind, and the job succeeds", async () => {
+  it("retries a task whose mover was killed on another mover, leaving no overlay or export behind", async () => {
     const vm = lab.vms[0] as LabVm;
-    using api = createClient(OperatorService, coordinator.address);
-    const { job } = await api.backupNow({ vmIds: [vm.name], repository: join(work, "repo") });
+    using api = createClient(OperatorService, address);
+    const { job } = await api.backupNow({ vmIds: [vm.name] });
     const jobId = job?.id ?? "";
-    // Stop the mover as soon as it reads: it drains, failing the task as retryable.
-    await new Promise<void>((resolve) => {
-      const sub = nc.subscribe(progressWildcard(jobId), {
-        callback: (_e, m) => {
-          if (decodeProgress(m.data).phase === Phase.READING) {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-      });
-    });
-    await mover?.close();
-    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
-    await expect
-      .poll(async () => (await api.getJob({ id: jobId })).job?.tasks[0]?.error?.code, {
-        timeout: 10_000,
-      })
-      .toBe("UNAVAILABLE");
-    mover = await startTheMover();
+    await reading(jobId);
+    const running = (await api.getJob({ id: jobId })).job?.tasks[0];
+    const victim = running?.moverId ?? "";
+    expect(["mover-a", "mover-b"]).toContain(victim);
+    await movers.get(victim)?.terminate("SIGKILL", 5000);
     await expect
       .poll(async () => (await api.getJob({ id: jobId })).job?.state, {
-        timeout: 60_000,
+        timeout: 90_000,
         interval: 250,
       })
-      .toBe(3); // SUCCEEDED
-    const done = (await api.getJob({ id: jobId })).job;
-    expect(done?.tasks[0]?.attempt).toBe(2);
-    expect(done?.tasks[0]?.restorePointId).toMatch(/^lab-vm-1\//);
+      .toBe(JobState.SUCCEEDED);
+    const task = (await api.getJob({ id: jobId })).job?.tasks[0];
+    expect(task?.moverId).not.toBe(victim);
+    expect(task?.attempt).toBeGreaterThanOrEqual(2);
+    expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+    // The killed mover comes back for the next test.
+    await startMoverProcess(victim);
+  });
+
+  it("resumes a job after the coordinator is killed and restarted: no task stays running", async () => {
+    const vm = lab.vms[0] as LabVm;
+    const jobId = await (async () => {
+      using api = createClient(OperatorService, address);
+      return (await api.backupNow({ vmIds: [vm.name] })).job?.id ?? "";
+    })();
+    await reading(jobId);
+    await coordinator?.terminate("SIGKILL", 5000);
+    coordinator = await startCoordinatorProcess();
+    using api = createClient(OperatorService, address);
+    await expect
+      .poll(async () => (await api.getJob({ id: jobId })).job?.state, {
+        timeout: 90_000,
+        interval: 250,
+      })
+      .toBe(JobState.SUCCEEDED);
+    const tasks = (await api.getJob({ id: jobId })).job?.tasks ?? [];
+    expect(tasks.map((t) => t.state)).toEqual([TaskState.SUCCEEDED]);
     expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
   });
 });

@@ -59,18 +59,20 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   using stop = linkedAbort(o.signal);
   reporter.phase(Phase.SNAPSHOTTING);
   await using qmp = await connectQmp({ path: o.vm.qmpSocket, signal: stop.signal });
+  // A mover killed mid-backup of this VM (this one before a restart, or another on
+  // the host) may have left its view behind; the coordinator runs one backup per VM.
+  // Sweep first: while its copy-before-write filter sits on a disk, query-block
+  // names the filter's node instead of the disk's.
+  const swept = await sweepOrphans(qmp, logger);
+  if (swept.nodes.length + swept.exports.length + swept.jobs.length > 0) {
+    logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
+  }
   const disks = disksFromQueryBlock(
     await qmp.execute("query-block", undefined, { signal: stop.signal }),
     [],
   );
   if (disks.length === 0)
     throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
-  // A mover killed mid-backup of this VM (this one before a restart, or another on
-  // the host) may have left its view behind; the coordinator runs one backup per VM.
-  const swept = await sweepOrphans(qmp, logger);
-  if (swept.nodes.length + swept.exports.length + swept.jobs.length > 0) {
-    logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
-  }
   const address: ExportAddress =
     o.transport === "hotadd"
       ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
