@@ -53,7 +53,7 @@ export interface Lab extends AsyncDisposable {
   readonly datastores: { id: string; path: string }[];
   readonly vms: LabVm[];
   /** Writes a mover inventory file listing the lab's VMs; returns its path. */
-  writeInventory(path?: string): Promise<string>;
+  writeInventory(path?: string, vmNames?: readonly string[]): Promise<string>;
   /** Stops every VM (cleanly first); disks stay for inspection. Idempotent. */
   stop(): Promise<void>;
   /** Stops, then removes the lab dir if the lab created it. Idempotent. */
@@ -135,9 +135,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     datastoreDir,
     datastores,
     vms,
-    async writeInventory(path = join(dir, "inventory.json")) {
+    async writeInventory(path = join(dir, "inventory.json"), vmNames?: readonly string[]) {
       const file: InventoryFile = {
-        vms: vms.map((vm) => ({
+        vms: vms.filter((vm) => !vmNames || vmNames.includes(vm.name)).map((vm) => ({
           id: vm.name,
           name: vm.name,
           qmpSocket: vm.qmpSocket,
