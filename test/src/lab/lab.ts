@@ -137,13 +137,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     vms,
     async writeInventory(path = join(dir, "inventory.json"), vmNames?: readonly string[]) {
       const file: InventoryFile = {
-        vms: vms.filter((vm) => !vmNames || vmNames.includes(vm.name)).map((vm) => ({
-          id: vm.name,
-          name: vm.name,
-          qmpSocket: vm.qmpSocket,
-          guestAgentSocket: vm.guestAgentSocket,
-          tags: ["lab"],
-        })),
+        vms: vms
+          .filter((vm) => !vmNames || vmNames.includes(vm.name))
+          .map((vm) => ({
+            id: vm.name,
+            name: vm.name,
+            qmpSocket: vm.qmpSocket,
+            guestAgentSocket: vm.guestAgentSocket,
+            tags: ["lab"],
+          })),
       };
       await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
       return path;
