@@ -165,6 +165,8 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     await coordinator?.terminate("SIGKILL", 5000);
     coordinator = await startCoordinatorProcess();
     using api = createClient(OperatorService, address);
+    // The catalog remembers the movers: both are listed at once, and up again with their next heartbeat.
+    expect((await api.listMovers({})).movers.map((m) => m.id)).toEqual(["mover-a", "mover-b"]);
     await expect
       .poll(async () => (await api.getJob({ id: jobId })).job?.state, {
         timeout: 90_000,

@@ -1,11 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   bindService,
   createLogger,
   type Logger,
   MoverRegistryService,
   OperatorService,
+  RegisterRequestSchema,
   startGrpcServer,
 } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
@@ -55,6 +57,16 @@ export async function startCoordinator(
     });
   }
   const registry = createMoverRegistry({ heartbeatIntervalMs: config.heartbeatIntervalMs });
+  // Movers known before a restart come back down, with their inventory, until they heartbeat.
+  for (const m of await catalog.movers.list()) {
+    try {
+      registry.register(fromJson(RegisterRequestSchema, m.registration as JsonValue), {
+        down: true,
+      });
+    } catch (err) {
+      logger.warn("ignoring a stored mover registration", { moverId: m.id, err });
+    }
+  }
   const events = createJobEvents();
   const progress = createProgressTracker(nats, events, logger);
   const dispatcher = createDispatcher({
@@ -73,7 +85,19 @@ export async function startCoordinator(
     services: [
       bindService(
         MoverRegistryService,
-        createRegistryService(registry, logger, () => dispatcher.kick()),
+        createRegistryService(registry, logger, async (req) => {
+          if (req.mover) {
+            const registration = toJson(RegisterRequestSchema, req) as unknown;
+            await catalog.movers.upsert({
+              id: req.mover.id,
+              address: req.mover.address,
+              hostId: req.mover.hostId,
+              lastSeenAt: new Date(),
+              registration,
+            });
+          }
+          dispatcher.kick();
+        }),
       ),
       bindService(
         OperatorService,

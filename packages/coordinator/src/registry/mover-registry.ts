@@ -28,7 +28,14 @@ export interface MoverRegistryOptions {
 /** Movers and the inventory they report. Holds no timers: call `sweep` to age movers. */
 export interface MoverRegistry {
   readonly heartbeatIntervalMs: number;
-  register(request: MessageInitShape<typeof RegisterRequestSchema>): void;
+  /**
+   * Records a registration. `down` restores one from the catalog after a
+   * restart: known (its heartbeats are accepted) but not up until one arrives.
+   */
+  register(
+    request: MessageInitShape<typeof RegisterRequestSchema>,
+    options?: { down?: boolean },
+  ): void;
   /** Records a heartbeat; false when the mover is unknown and must register. */
   heartbeat(moverId: string, metrics: MoverMetrics | undefined): boolean;
   /** Marks movers down that missed too many heartbeats; returns the ids newly down. */
@@ -60,14 +67,14 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
 
   return {
     heartbeatIntervalMs: options.heartbeatIntervalMs,
-    register(request) {
+    register(request, options = {}) {
       const mover = create(MoverSchema, request.mover ?? {});
       if (!mover.id) throw new FerryError("INVALID_ARGUMENT", "register: mover.id is required");
       if (!mover.address)
         throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no address`);
       if (!mover.hostId)
         throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no host id`);
-      mover.state = MoverState.UP;
+      mover.state = options.down ? MoverState.DOWN : MoverState.UP;
       mover.lastHeartbeatAt = timestampFromMs(now());
       entries.set(mover.id, {
         mover,
