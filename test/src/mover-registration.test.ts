@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -52,6 +52,7 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
           host: { id: "host-1", name: "lab host" },
           datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
           inventory: await lab.writeInventory(),
+          inventoryRefreshMs: 400,
           slots: 2,
           transports: ["hotadd", "nbd"],
           logLevel: "error",
@@ -107,6 +108,17 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     }
     expect(res.hosts.map((h) => h.name)).toEqual(["lab host"]);
     expect((await client.listVms({ tags: ["no-such-tag"] })).vms).toEqual([]);
+  });
+
+  it("keeps the inventory current: a changed inventory file shows after the next refresh", async () => {
+    const path = await lab.writeInventory();
+    const file = JSON.parse(await readFile(path, "utf8")) as { vms: { tags: string[] }[] };
+    for (const vm of file.vms) vm.tags.push("gold");
+    await writeFile(path, JSON.stringify(file));
+    using client = createClient(OperatorService, coordinator.address);
+    await expect
+      .poll(async () => (await client.listVms({ tags: ["gold"] })).vms.length, { timeout: 10_000 })
+      .toBe(2);
   });
 
   it("shows the mover in the CLI, as a table and as JSON", async () => {

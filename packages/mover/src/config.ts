@@ -30,6 +30,8 @@ export const moverConfigSchema = object({
   /** Inventory file listing this host's VMs and their sockets. */
   inventory: string({ nonEmpty: true }).optional(),
   slots: number({ integer: true, min: 1, max: 256 }).default(2),
+  /** How often the mover re-reads its inventory and registers again, milliseconds. */
+  inventoryRefreshMs: number({ integer: true, min: 100, max: 3_600_000 }).default(60_000),
   /** Directory for the mover's NBD sockets; default a directory under the system temp dir. */
   runDir: string({ nonEmpty: true }).optional(),
   /** A task stops when its fleecing overlays occupy more than this, bytes (default 4 GiB). */

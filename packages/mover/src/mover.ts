@@ -83,14 +83,25 @@ export async function startMover(
   };
 
   // Inventory is read anew each time: VMs come and go between registrations.
+  // While a backup holds a VM's monitor (and its copy-before-write filter hides
+  // the disk's node name), describe the VM as it was last seen.
+  const lastSeen = new Map<string, Vm>();
   const listVms = async (signal: AbortSignal): Promise<Vm[]> => {
     if (!config.inventory) return [];
     const file = await loadInventoryFile(config.inventory, signal);
+    const busy = new Set(slots.running().flatMap((t) => (t.vmId ? [t.vmId] : [])));
     const described = await Promise.all(
-      file.vms.map((e) => describeVm(e, config.host.id, datastores, signal)),
+      file.vms.map(async (e) => {
+        const cached = lastSeen.get(e.id);
+        if (busy.has(e.id) && cached)
+          return { vm: { ...cached, tags: e.tags, name: e.name } as Vm };
+        return describeVm(e, config.host.id, datastores, signal);
+      }),
     );
     for (const d of described) {
-      if (d.error) logger.warn("VM monitor did not answer", { vm: d.vm.name, err: d.error });
+      if ("error" in d && d.error)
+        logger.warn("VM monitor did not answer", { vm: d.vm.name, err: d.error });
+      else lastSeen.set(d.vm.id, d.vm);
     }
     return described.map((d) => d.vm);
   };
@@ -157,6 +168,7 @@ export async function startMover(
         logger,
         signal: stop.signal,
         runningTaskIds: () => slots.running().map((t) => t.id),
+        refreshMs: config.inventoryRefreshMs,
         onRegistered: () => markRegistered(),
         describe: async (signal) => ({
           mover: moverInfo(),

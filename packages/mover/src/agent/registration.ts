@@ -17,6 +17,8 @@ export interface RegistrationOptions {
   runningTaskIds: () => string[];
   logger: Logger;
   signal: AbortSignal;
+  /** Re-register with a fresh inventory this often, milliseconds (default 60000). */
+  refreshMs?: number;
   /** Called after every successful register; must not block. */
   onRegistered?: () => void;
 }
@@ -43,8 +45,11 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
       });
       options.onRegistered?.();
       backoffMs = 250;
+      const registeredAt = Date.now();
       for (;;) {
         await sleep(intervalMs, signal);
+        // Registering again carries the current inventory: VMs come, go and change.
+        if (Date.now() - registeredAt >= (options.refreshMs ?? 60_000)) break;
         const running = options.runningTaskIds();
         const beat = await registry.heartbeat(
           { moverId, metrics: sampleMetrics(running.length), runningTaskIds: running },

@@ -66,6 +66,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         }
       },
       parent,
+      vmId || undefined,
     );
 
   return {

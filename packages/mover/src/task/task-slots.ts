@@ -5,6 +5,8 @@ export interface RunningTask {
   id: string;
   kind: "backup" | "restore";
   startedAt: number;
+  /** The VM a backup task reads. */
+  vmId?: string;
 }
 
 /** The mover's task slots: admission, cancellation and the running list. */
@@ -21,6 +23,7 @@ export interface TaskSlots {
     kind: RunningTask["kind"],
     fn: (signal: AbortSignal) => Promise<T>,
     parent?: AbortSignal,
+    vmId?: string,
   ): Promise<T>;
   /** Aborts a running task with CANCELLED; false when no such task runs. */
   cancel(id: string): boolean;
@@ -41,8 +44,14 @@ export function createTaskSlots(capacity: number): TaskSlots {
   let draining = false;
   return {
     capacity,
-    running: () => [...tasks.values()].map(({ id, kind, startedAt }) => ({ id, kind, startedAt })),
-    async run(id, kind, fn, parent) {
+    running: () =>
+      [...tasks.values()].map(({ id, kind, startedAt, vmId }) => ({
+        id,
+        kind,
+        startedAt,
+        ...(vmId ? { vmId } : {}),
+      })),
+    async run(id, kind, fn, parent, vmId) {
       if (draining) throw new FerryError("UNAVAILABLE", "this mover is stopping");
       if (tasks.has(id))
         throw new FerryError("ALREADY_EXISTS", `task ${id} is already running on this mover`);
@@ -60,6 +69,7 @@ export function createTaskSlots(capacity: number): TaskSlots {
       tasks.set(id, {
         id,
         kind,
+        ...(vmId ? { vmId } : {}),
         startedAt: Date.now(),
         controller,
         done: done.catch(() => undefined),
