@@ -26,6 +26,7 @@ import type {
   TaskStateName,
   TransportName,
 } from "../catalog/records.js";
+import type { PolicyInput } from "../policy/validate-policy.js";
 
 // Records <-> wire messages, in one place so handlers stay thin.
 
@@ -87,6 +88,24 @@ export function jobMessage(j: JobRecord, tasks: readonly TaskRecord[]): Job {
     ...(j.endedAt ? { endedAt: ts(j.endedAt) } : {}),
     reason: j.reason,
   });
+}
+
+/** The wire's Policy as input to validatePolicy (the reverse of policyMessage). */
+export function policyInput(p: Policy): PolicyInput {
+  return {
+    name: p.name,
+    vmGlobs: p.vmGlobs,
+    vmTags: p.vmTags,
+    schedule: p.schedule,
+    windowStart: p.windowStart,
+    windowEnd: p.windowEnd,
+    timeZone: p.timeZone,
+    // Proto3 cannot tell 0 from unset: 0 means "the default".
+    keepLast: p.keepLast || undefined,
+    quiesce: quiesceName(p.quiesce) ?? "preferred",
+    transport: transportName(p.transportPreference),
+    repository: p.repository,
+  };
 }
 
 /** A policy record as the wire's Policy. */

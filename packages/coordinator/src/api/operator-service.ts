@@ -10,6 +10,7 @@ import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import {
   jobMessage,
+  policyInput,
   policyMessage,
   quiesceName,
   restorePointMessage,
@@ -53,20 +54,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
     createPolicy: async (req) => {
       const p = req.policy;
       if (!p) throw new FerryError("INVALID_ARGUMENT", "policy is required");
-      const valid = validatePolicy({
-        name: p.name,
-        vmGlobs: p.vmGlobs,
-        vmTags: p.vmTags,
-        schedule: p.schedule,
-        windowStart: p.windowStart,
-        windowEnd: p.windowEnd,
-        timeZone: p.timeZone,
-        // Proto3 cannot tell 0 from unset: 0 means "the default".
-        keepLast: p.keepLast || undefined,
-        quiesce: quiesceName(p.quiesce) ?? "preferred",
-        transport: transportName(p.transportPreference),
-        repository: p.repository,
-      });
+      const valid = validatePolicy(policyInput(p));
       const record = { ...valid, id: newPolicyId(), createdAt: new Date() };
       await d.catalog.policies.create(record);
       return { policy: policyMessage(record) };
