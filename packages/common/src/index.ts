@@ -47,6 +47,8 @@ export {
   createChunkStore,
   type Durability,
   type PutResult,
+  type SweepOptions,
+  type SweepResult,
 } from "./repository/chunk-store.js";
 export {
   blake3Digest,
@@ -75,6 +77,11 @@ export {
   ZERO_CHUNK_DIGEST,
 } from "./repository/format.js";
 export {
+  collectGarbage,
+  type GarbageCollectionOptions,
+  type GarbageCollectionResult,
+} from "./repository/garbage-collection.js";
+export {
   type Manifest,
   type ManifestConsistency,
   type ManifestDisk,
@@ -100,6 +107,15 @@ export type {
   RestorePointCommitFields,
   RestorePointWriter,
 } from "./repository/restore-point-writer.js";
+export {
+  type BadChunk,
+  readVerifyState,
+  restorePointsUsing,
+  type VerifyOptions,
+  type VerifyReport,
+  type VerifyState,
+  verifyRestorePoints,
+} from "./repository/verify.js";
 export {
   abortReason,
   type DeadlineSignal,

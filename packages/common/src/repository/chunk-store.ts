@@ -27,6 +27,28 @@ export type ChunkVerifyResult =
   | { t: "missing" }
   | { t: "corrupt"; error: FerryError };
 
+/** Options of `ChunkStore.sweep`. */
+export interface SweepOptions {
+  /** Lowercase hex digest -> still referenced by some restore point. */
+  isReferenced: (hex: string) => boolean;
+  /** Only files last modified before this instant (ms since the epoch) may go. */
+  cutoffMs: number;
+  /** Count what would go without removing anything. */
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What a sweep found and removed. */
+export interface SweepResult {
+  chunksKept: number;
+  bytesKept: number;
+  chunksRemoved: number;
+  /** Bytes of removed files (chunks, quarantined copies, temp files). */
+  bytesFreed: number;
+  /** Unreferenced chunks kept because they are newer than the cutoff. */
+  chunksTooNew: number;
+}
+
 /** Reads chunks by digest. */
 export interface ChunkReader {
   /**
@@ -65,6 +87,23 @@ export interface ChunkStore extends ChunkReader, ChunkWriter, AsyncDisposable {
   readonly durability: Durability;
   /** Re-reads and re-hashes one chunk; throws only for errors other than missing/corrupt. */
   verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult>;
+  /**
+   * A new restore point references an existing chunk without writing it (an incremental's
+   * unchanged chunk): true when the chunk file exists, and its mtime is set to now so a
+   * garbage collection running meanwhile keeps it; false when missing (read the data again).
+   */
+  reference(digest: Uint8Array, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Moves a chunk found corrupt aside (`<digest>.bad`, kept for inspection until garbage
+   * collection) so the next backup that reads the same data writes it again. False when
+   * there was no such chunk file.
+   */
+  quarantine(digest: Uint8Array): Promise<boolean>;
+  /**
+   * Garbage collection's sweep: removes chunk files whose digest `isReferenced` rejects and
+   * whose mtime is before `cutoffMs`, plus quarantined and temporary files older than that.
+   */
+  sweep(options: SweepOptions): Promise<SweepResult>;
   /** Idempotent; later calls fail with FAILED_PRECONDITION. Does not flush. */
   close(): Promise<void>;
 }

@@ -25,6 +25,10 @@ export const RESTORE_POINTS_DIR = "restore-points";
 export const STAGING_PREFIX = ".staging-";
 /** Prefix of every temporary file; names starting with "." are never data. */
 export const TEMP_PREFIX = ".tmp-";
+/** Suffix of a chunk file moved aside because verify found it corrupt. */
+export const QUARANTINE_SUFFIX = ".bad";
+/** A restore point's last verification result, beside its manifest (rewritten by verify). */
+export const VERIFY_STATE_FILE = "verify-state.json";
 /** Manifest file inside a restore point directory. */
 export const MANIFEST_FILE = "manifest.json";
 /** `format` field of a manifest. */

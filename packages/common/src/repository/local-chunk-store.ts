@@ -1,5 +1,5 @@
 // The chunk store on a local filesystem. Private: use createChunkStore (chunk-store.ts).
-import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, stat, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
@@ -9,7 +9,15 @@ import {
   decodeChunkHeader,
   encodeChunk,
 } from "./chunk-codec.js";
-import type { ChunkStore, ChunkVerifyResult, Durability, PutResult } from "./chunk-store.js";
+import type {
+  ChunkStore,
+  ChunkVerifyResult,
+  Durability,
+  PutResult,
+  SweepOptions,
+  SweepResult,
+} from "./chunk-store.js";
+import { sweepChunkFiles } from "./chunk-sweep.js";
 import {
   assertDigest,
   blake3Digest,
@@ -20,7 +28,7 @@ import {
   isZeroChunkDigest,
 } from "./digest.js";
 import { fsyncPath, readAt, writeFileAtomic } from "./durable-fs.js";
-import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES } from "./format.js";
+import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES, QUARANTINE_SUFFIX } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
@@ -85,6 +93,30 @@ export class LocalChunkStore implements ChunkStore {
       if (isFerryError(err, "CORRUPT_DATA")) return { t: "corrupt", error: err };
       throw err;
     }
+  }
+
+  async reference(digest: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+    this.begin(digest, signal, "chunk reference");
+    if (isZeroChunkDigest(digest)) return true;
+    return this.touch(this.pathOf(digest), digestToHex(digest));
+  }
+
+  async quarantine(digest: Uint8Array): Promise<boolean> {
+    this.begin(digest, undefined, "chunk quarantine");
+    if (isZeroChunkDigest(digest)) return false;
+    const path = this.pathOf(digest);
+    try {
+      await rename(path, `${path}${QUARANTINE_SUFFIX}`);
+      return true;
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return false;
+      throw fsError(err, `quarantining chunk ${digestToHex(digest)}`, path);
+    }
+  }
+
+  sweep(options: SweepOptions): Promise<SweepResult> {
+    this.assertOpen();
+    return sweepChunkFiles(this.root, options);
   }
 
   async put(digest: Uint8Array, data: Uint8Array, signal?: AbortSignal): Promise<PutResult> {
@@ -167,7 +199,8 @@ export class LocalChunkStore implements ChunkStore {
   private async putOnce(hex: string, digest: Uint8Array, data: Uint8Array): Promise<PutResult> {
     const path = this.pathOf(digest);
     const existing = await this.inspect(path, hex, data.length);
-    if (existing.t === "sound")
+    // Deduplicated: refresh its mtime so a garbage collection running meanwhile keeps it.
+    if (existing.t === "sound" && (await this.touch(path, hex)))
       return { written: false, storedBytes: existing.sizeBytes, repaired: false };
     // Hash only what we write: a caller bug must not plant data under a wrong name forever.
     if (!digestsEqual(blake3Digest(data), digest)) {
@@ -191,6 +224,18 @@ export class LocalChunkStore implements ChunkStore {
       encoding: encoded.encoding,
       repaired: existing.t === "damaged",
     };
+  }
+
+  /** Sets a chunk file's mtime to now: false when it does not exist. */
+  private async touch(path: string, hex: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return true;
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return false;
+      throw fsError(err, `referencing chunk ${hex}`, path);
+    }
   }
 
   /** The cheap check of an existing chunk file: its size and header, no hashing. */

@@ -31,6 +31,12 @@ export interface ManifestDisk {
   bytesRead: number;
   /** Bytes this backup added to the chunk store for this disk (sizes of new chunk files). */
   bytesNew: number;
+  /** How this disk was read; absent in older manifests (then the restore point's mode). */
+  mode?: ManifestMode;
+  /** Why an incremental was not possible and the whole disk was read. */
+  fullReason?: string;
+  /** Dirty bitmap that tracks writes since this restore point's snapshot (next incremental). */
+  dirtyBitmap?: string;
 }
 
 /** Where the data came from. */
@@ -57,6 +63,10 @@ export interface Manifest {
   parentRestorePointId?: string;
   source: ManifestSource;
   disks: ManifestDisk[];
+  /** Incrementals since the last full, counting this one (0 for a full). */
+  incrementalsSinceFull?: number;
+  /** ISO 8601 UTC: when the last full of this chain was taken (this one's createdAt for a full). */
+  lastFullAt?: string;
 }
 
 type Code = "CORRUPT_DATA" | "INVALID_ARGUMENT";
@@ -138,6 +148,15 @@ function checkDisk(c: Checker, value: unknown, field: string): ManifestDisk {
     indexUuid: c.match(d.indexUuid, `${field}.indexUuid`, (s) => UUID.test(s), "a lowercase UUID"),
     bytesRead: c.count(d.bytesRead, `${field}.bytesRead`),
     bytesNew: c.count(d.bytesNew, `${field}.bytesNew`),
+    ...(d.mode === undefined
+      ? {}
+      : { mode: c.oneOf(d.mode, `${field}.mode`, ["full", "incremental"] as const) }),
+    ...(d.fullReason === undefined
+      ? {}
+      : { fullReason: c.text(d.fullReason, `${field}.fullReason`) }),
+    ...(d.dirtyBitmap === undefined
+      ? {}
+      : { dirtyBitmap: c.text(d.dirtyBitmap, `${field}.dirtyBitmap`) }),
   };
 }
 
@@ -202,6 +221,10 @@ export function validateManifest(value: unknown, where: string, code: Code): Man
       transport: c.oneOf(source.transport, "source.transport", ["hotadd", "nbd"] as const),
     },
     disks,
+    ...(m.incrementalsSinceFull === undefined
+      ? {}
+      : { incrementalsSinceFull: c.count(m.incrementalsSinceFull, "incrementalsSinceFull") }),
+    ...(m.lastFullAt === undefined ? {} : { lastFullAt: c.time(m.lastFullAt, "lastFullAt") }),
   };
 }
 

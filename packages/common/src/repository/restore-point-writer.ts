@@ -44,6 +44,12 @@ export interface DiskStats {
   bytesRead: number;
   /** Bytes added to the chunk store: sum of `storedBytes` of puts that wrote. */
   bytesNew: number;
+  /** How the disk was read (default: the restore point's mode). */
+  mode?: ManifestMode;
+  /** Why the whole disk was read when an incremental was wanted. */
+  fullReason?: string;
+  /** Dirty bitmap tracking writes since this snapshot, for the next incremental. */
+  dirtyBitmap?: string;
 }
 
 /** What the caller knows only at the end of a backup. */
@@ -54,6 +60,10 @@ export interface RestorePointCommitFields {
   source: ManifestSource;
   /** Counters of every added disk, by disk id. */
   diskStats: Readonly<Record<string, DiskStats>>;
+  /** Incrementals since the last full, this one included (0 for a full). */
+  incrementalsSinceFull?: number;
+  /** When the chain's last full was taken (default: this restore point's time for a full). */
+  lastFullAt?: Date;
 }
 
 /**
@@ -227,6 +237,9 @@ class StagedRestorePoint implements RestorePointWriter {
         indexUuid: writer.uuid,
         bytesRead: stats.bytesRead,
         bytesNew: stats.bytesNew,
+        ...(stats.mode === undefined ? {} : { mode: stats.mode }),
+        ...(stats.fullReason === undefined ? {} : { fullReason: stats.fullReason }),
+        ...(stats.dirtyBitmap === undefined ? {} : { dirtyBitmap: stats.dirtyBitmap }),
       };
     });
     const draft: Manifest = {
@@ -244,6 +257,8 @@ class StagedRestorePoint implements RestorePointWriter {
         : { parentRestorePointId: fields.parentRestorePointId }),
       source: { moverId: fields.source.moverId, transport: fields.source.transport },
       disks,
+      incrementalsSinceFull: fields.mode === "full" ? 0 : (fields.incrementalsSinceFull ?? 1),
+      ...chainStart(fields, this.createdAt),
     };
     return validateManifest(draft, this.id, "INVALID_ARGUMENT");
   }
@@ -253,4 +268,10 @@ class StagedRestorePoint implements RestorePointWriter {
       throw new FerryError("FAILED_PRECONDITION", `restore point ${this.id} is ${this.state.t}`);
     }
   }
+}
+
+// A full starts a chain; an incremental carries its chain's start when the caller knows it.
+function chainStart(fields: RestorePointCommitFields, createdAt: string): { lastFullAt?: string } {
+  if (fields.mode === "full") return { lastFullAt: createdAt };
+  return fields.lastFullAt === undefined ? {} : { lastFullAt: fields.lastFullAt.toISOString() };
 }

@@ -1,0 +1,149 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { chunkDigestOf, digestToHex } from "./digest.js";
+import { collectGarbage } from "./garbage-collection.js";
+import { openRepository, type Repository } from "./repository.js";
+import { verifyRestorePoints } from "./verify.js";
+
+const CHUNK = 64 * 1024;
+const HOUR = 3_600_000;
+
+let dir: string;
+let repo: Repository;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-gc-"));
+  repo = await openRepository({ root: dir, create: true });
+});
+
+afterEach(async () => {
+  await repo.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Commits a one-disk restore point whose chunks are `parts`; returns its id. */
+async function backup(vmId: string, parts: Buffer[]): Promise<string> {
+  const writer = await repo.beginRestorePoint({ vmId, vmName: vmId });
+  const index = writer.addDisk({
+    diskId: "disk0",
+    sizeBytes: parts.length * CHUNK,
+    chunkSizeBytes: CHUNK,
+  });
+  for (const [i, data] of parts.entries()) {
+    const digest = chunkDigestOf(data);
+    await repo.chunks.put(digest, data);
+    index.set(i, digest);
+  }
+  const m = await writer.commit({
+    consistency: "crash",
+    mode: "full",
+    source: { moverId: "m", transport: "hotadd" },
+    diskStats: { disk0: { bytesRead: 0, bytesNew: 0 } },
+  });
+  return m.restorePointId;
+}
+
+async function chunkFiles(): Promise<string[]> {
+  const out: string[] = [];
+  for (const fan of await readdir(join(dir, "chunks")))
+    for (const f of await readdir(join(dir, "chunks", fan))) out.push(f);
+  return out.sort();
+}
+
+/** Ages every chunk file, as if written long ago. */
+async function ageChunks(ms: number): Promise<void> {
+  const past = new Date(Date.now() - ms);
+  for (const fan of await readdir(join(dir, "chunks")))
+    for (const f of await readdir(join(dir, "chunks", fan)))
+      await utimes(join(dir, "chunks", fan, f), past, past);
+}
+
+describe("garbage collection", () => {
+  it("removes exactly the chunks no restore point references and reports the bytes freed", async () => {
+    const shared = randomBytes(CHUNK);
+    const onlyOld = randomBytes(CHUNK);
+    const onlyNew = randomBytes(CHUNK);
+    const old = await backup("vm", [shared, onlyOld]);
+    await backup("vm", [shared, onlyNew]);
+    await repo.deleteRestorePoint(old);
+    await ageChunks(2 * HOUR);
+    const before = await stat(
+      join(
+        dir,
+        "chunks",
+        digestToHex(chunkDigestOf(onlyOld)).slice(0, 4),
+        digestToHex(chunkDigestOf(onlyOld)),
+      ),
+    );
+
+    const dry = await collectGarbage(repo, { dryRun: true });
+    expect(dry).toMatchObject({ chunksRemoved: 1, bytesFreed: before.size, dryRun: true });
+    expect(await chunkFiles()).toHaveLength(3);
+
+    const result = await collectGarbage(repo);
+    expect(result).toMatchObject({
+      restorePoints: 1,
+      chunksReferenced: 2,
+      chunksRemoved: 1,
+      bytesFreed: before.size,
+    });
+    expect(await chunkFiles()).toEqual(
+      [shared, onlyNew].map((d) => digestToHex(chunkDigestOf(d))).sort(),
+    );
+    expect((await verifyRestorePoints(repo)).badChunks).toEqual([]);
+  });
+
+  it("keeps unreferenced chunks newer than the grace period", async () => {
+    const old = await backup("vm", [randomBytes(CHUNK)]);
+    await backup("vm", [randomBytes(CHUNK)]);
+    await repo.deleteRestorePoint(old);
+    const result = await collectGarbage(repo, { graceMs: HOUR });
+    expect(result).toMatchObject({ chunksRemoved: 0, chunksTooNew: 1, bytesFreed: 0 });
+    expect(await chunkFiles()).toHaveLength(2);
+  });
+
+  it("keeps what a backup in progress wrote, deduplicated or referenced, even with no grace", async () => {
+    const kept = randomBytes(CHUNK);
+    const referenced = randomBytes(CHUNK);
+    const old = await backup("vm", [kept, referenced, randomBytes(CHUNK)]);
+    await repo.deleteRestorePoint(old);
+    await ageChunks(2 * HOUR);
+    // A backup starts: it deduplicates one chunk, references another, writes a new one.
+    const writer = await repo.beginRestorePoint({ vmId: "vm2", vmName: "vm2" });
+    const index = writer.addDisk({ diskId: "disk0", sizeBytes: 3 * CHUNK, chunkSizeBytes: CHUNK });
+    const fresh = randomBytes(CHUNK);
+    expect((await repo.chunks.put(chunkDigestOf(kept), kept)).written).toBe(false);
+    expect(await repo.chunks.reference(chunkDigestOf(referenced))).toBe(true);
+    await repo.chunks.put(chunkDigestOf(fresh), fresh);
+    const during = await collectGarbage(repo, { graceMs: 0 });
+    expect(during.chunksRemoved).toBe(1);
+    for (const [i, d] of [kept, referenced, fresh].entries()) index.set(i, chunkDigestOf(d));
+    await writer.commit({
+      consistency: "crash",
+      mode: "full",
+      source: { moverId: "m", transport: "hotadd" },
+      diskStats: { disk0: { bytesRead: 0, bytesNew: 0 } },
+    });
+    const report = await verifyRestorePoints(repo);
+    expect(report.badChunks).toEqual([]);
+    expect(report.restorePoints.map((s) => s.ok)).toEqual([true]);
+  });
+
+  it("removes old temp files and quarantined chunks but leaves foreign files", async () => {
+    const id = await backup("vm", [randomBytes(CHUNK)]);
+    const fan = (await readdir(join(dir, "chunks")))[0] as string;
+    await writeFile(join(dir, "chunks", fan, ".tmp-crashed"), "x");
+    await writeFile(join(dir, "chunks", fan, "README"), "x");
+    await ageChunks(2 * HOUR);
+    await collectGarbage(repo);
+    expect((await readdir(join(dir, "chunks", fan))).sort()).toEqual(
+      ["README", (await chunkFiles()).find((f) => f.length === 64) as string].sort(),
+    );
+    expect((await verifyRestorePoints(repo, { restorePointIds: [id] })).restorePoints[0]?.ok).toBe(
+      true,
+    );
+  });
+});

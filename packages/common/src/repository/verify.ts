@@ -1,0 +1,198 @@
+// Verification: re-read and re-hash every chunk of some restore points, flag the bad ones.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { FerryError } from "../errors/ferry-error.js";
+import { throwIfAborted } from "../util/signals.js";
+import { digestFromHex, digestToHex, isZeroChunkDigest } from "./digest.js";
+import { writeFileAtomic } from "./durable-fs.js";
+import { RESTORE_POINTS_DIR, VERIFY_STATE_FILE } from "./format.js";
+import { errnoOf, fsError } from "./fs-errors.js";
+import { parseRestorePointId } from "./names.js";
+import type { Repository } from "./repository.js";
+
+/** The outcome of verifying one restore point, also kept beside its manifest. */
+export interface VerifyState {
+  restorePointId: string;
+  /** ISO 8601 UTC. */
+  verifiedAt: string;
+  ok: boolean;
+  chunksChecked: number;
+  /** Hex digests of chunks the restore point needs that are missing. */
+  missing: string[];
+  /** Hex digests of chunks that failed their checks (moved aside: the next backup rewrites them). */
+  corrupt: string[];
+}
+
+/** A bad chunk and every restore point that needs it. */
+export interface BadChunk {
+  digest: string;
+  state: "missing" | "corrupt";
+  /** Why it failed (corrupt only). */
+  reason?: string;
+  restorePoints: string[];
+}
+
+/** What a verification run found. */
+export interface VerifyReport {
+  restorePoints: VerifyState[];
+  chunksChecked: number;
+  bytesChecked: number;
+  badChunks: BadChunk[];
+}
+
+/** Options of {@link verifyRestorePoints}. */
+export interface VerifyOptions {
+  /** Restore points to verify; default all. */
+  restorePointIds?: readonly string[];
+  /** Chunks read at once (default 4). */
+  concurrency?: number;
+  /** Called after each chunk; must not block. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Re-reads every chunk the chosen restore points reference and checks its header, checksum
+ * and BLAKE3 digest, each distinct chunk once. Corrupt chunks are quarantined so the next
+ * backup that reads their data writes them again. Every verified restore point gets its
+ * state written beside its manifest; bad chunks are reported with every restore point in
+ * the repository that needs them.
+ */
+export async function verifyRestorePoints(
+  repo: Repository,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
+  const signal = options.signal;
+  const ids =
+    options.restorePointIds ??
+    (await repo.listRestorePoints(signal ? { signal } : {})).map((m) => m.restorePointId);
+  const unique = new Set<string>();
+  const digestsOf = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const digests = await indexDigests(repo, id, signal);
+    digestsOf.set(id, digests);
+    for (const hex of digests) unique.add(hex);
+  }
+  const all = [...unique];
+  const bad = new Map<string, BadChunk>();
+  let bytesChecked = 0;
+  let done = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < all.length) {
+      throwIfAborted(signal, "verify");
+      const hex = all[next++] as string;
+      const digest = digestFromHex(hex);
+      const result = await repo.chunks.verify(digest, signal);
+      if (result.t === "ok") bytesChecked += result.storedBytes;
+      else if (result.t === "missing")
+        bad.set(hex, { digest: hex, state: "missing", restorePoints: [] });
+      else {
+        await repo.chunks.quarantine(digest);
+        bad.set(hex, {
+          digest: hex,
+          state: "corrupt",
+          reason: result.error.message,
+          restorePoints: [],
+        });
+      }
+      options.onProgress?.(++done, all.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
+  // Name every restore point a bad chunk breaks, not only the ones verified now.
+  if (bad.size > 0) {
+    const affected = await restorePointsUsing(repo, new Set(bad.keys()), signal);
+    for (const [hex, chunk] of bad) chunk.restorePoints = affected.get(hex) ?? [];
+  }
+  const verifiedAt = new Date().toISOString();
+  const states: VerifyState[] = [];
+  for (const id of ids) {
+    const digests = digestsOf.get(id) ?? new Set<string>();
+    const failed = [...digests].filter((hex) => bad.has(hex)).sort();
+    const state: VerifyState = {
+      restorePointId: id,
+      verifiedAt,
+      ok: failed.length === 0,
+      chunksChecked: digests.size,
+      missing: failed.filter((hex) => bad.get(hex)?.state === "missing"),
+      corrupt: failed.filter((hex) => bad.get(hex)?.state === "corrupt"),
+    };
+    await writeVerifyState(repo.root, state);
+    states.push(state);
+  }
+  return {
+    restorePoints: states,
+    chunksChecked: all.length,
+    bytesChecked,
+    badChunks: [...bad.values()].sort((a, b) => a.digest.localeCompare(b.digest)),
+  };
+}
+
+/** Every restore point of the repository that references one of `digests` (hex), by digest. */
+export async function restorePointsUsing(
+  repo: Repository,
+  digests: ReadonlySet<string>,
+  signal?: AbortSignal,
+): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  for (const manifest of await repo.listRestorePoints(signal ? { signal } : {})) {
+    const id = manifest.restorePointId;
+    for (const hex of await indexDigests(repo, id, signal)) {
+      if (!digests.has(hex)) continue;
+      const list = found.get(hex) ?? [];
+      list.push(id);
+      found.set(hex, list);
+    }
+  }
+  return found;
+}
+
+/** The last verification state of a restore point; undefined when never verified. */
+export async function readVerifyState(
+  repo: Repository,
+  id: string,
+): Promise<VerifyState | undefined> {
+  const path = statePath(repo.root, id);
+  try {
+    const value = JSON.parse(await readFile(path, "utf8")) as VerifyState;
+    if (value.restorePointId !== id || typeof value.ok !== "boolean")
+      throw new FerryError("CORRUPT_DATA", `${path} is not a verify state of ${id}`);
+    return value;
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    if (err instanceof SyntaxError)
+      throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
+    throw err instanceof FerryError ? err : fsError(err, "reading a verify state", path);
+  }
+}
+
+async function writeVerifyState(root: string, state: VerifyState): Promise<void> {
+  const text = Buffer.from(`${JSON.stringify(state, null, 2)}\n`);
+  await writeFileAtomic(statePath(root, state.restorePointId), [text], {
+    fsync: true,
+    what: `verify state of ${state.restorePointId}`,
+  });
+}
+
+function statePath(root: string, id: string): string {
+  const { vmId, name } = parseRestorePointId(id);
+  return join(root, RESTORE_POINTS_DIR, vmId, name, VERIFY_STATE_FILE);
+}
+
+async function indexDigests(
+  repo: Repository,
+  id: string,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const reader = await repo.openRestorePoint(id, signal);
+  const digests = new Set<string>();
+  for (const disk of reader.manifest.disks) {
+    const index = await reader.readIndex(disk.id, signal);
+    for (let i = 0; i < index.chunkCount; i++) {
+      const digest = index.digestAt(i);
+      if (!isZeroChunkDigest(digest)) digests.add(digestToHex(digest));
+    }
+  }
+  return digests;
+}
