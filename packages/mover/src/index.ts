@@ -9,6 +9,12 @@ export {
 } from "./hypervisor/guest-agent-client.js";
 export { type SweepResult, sweepOrphans } from "./hypervisor/orphan-sweep.js";
 export {
+  CBT_BITMAP_PREFIX,
+  type DirtyBitmapInfo,
+  dirtyBitmapsByNode,
+} from "./cbt/dirty-bitmaps.js";
+export type { DiskMode, FullEvery } from "./cbt/choose-disk-mode.js";
+export {
   createPointInTimeView,
   type ExportAddress,
   type PointInTimeView,

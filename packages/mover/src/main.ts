@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs, toFerryError } from "@ferry/common";
 import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
+import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
 import { loadMoverConfig } from "./config.js";
 import { startMover } from "./mover.js";
 
@@ -8,14 +9,21 @@ const USAGE = `usage:
   ferry-mover --config <mover.json>                 run the mover agent (gRPC service)
   ferry-mover backup --source <nbd://host:port/export | nbd+unix:///export?socket=PATH | image.raw>
                      --repo <dir> [--vm-id ID] [--name NAME] [--disk-id ID]
+                     [--dirty-bitmap NAME --since RESTORE_POINT]
                                                     back up one disk; prints the restore point id
+                                                    (an incremental reads only what the export's
+                                                    dirty bitmap marks, e.g. qemu-nbd -B NAME)
   ferry-mover restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]
   ferry-mover restore-points --repo <dir> [--vm-id ID] [--json]
+  ferry-mover verify --repo <dir> [--restore-point <id>] [--json]
+                                                    re-read and re-hash every chunk; exit 1 if bad
+  ferry-mover gc --repo <dir> [--dry-run] [--grace-minutes N] [--json]
+                                                    remove chunks no restore point references
 `;
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["help", "json"],
+    boolean: ["help", "json", "dry-run"],
     valued: [
       "config",
       "source",
@@ -27,6 +35,9 @@ async function main(argv: string[]): Promise<void> {
       "disk",
       "to",
       "format",
+      "dirty-bitmap",
+      "since",
+      "grace-minutes",
     ],
   });
   const [command] = args.positionals;
@@ -42,6 +53,10 @@ async function main(argv: string[]): Promise<void> {
       return restoreCommand(args, controller.signal);
     case "restore-points":
       return listCommand(args, controller.signal);
+    case "verify":
+      return verifyCommand(args, controller.signal);
+    case "gc":
+      return gcCommand(args, controller.signal);
     case undefined: {
       const path = args.flags.get("config");
       if (typeof path !== "string") {

@@ -28,7 +28,19 @@ export async function makeDataDisk(options: DataDiskOptions): Promise<string> {
     await mkdir(dirname(options.path), { recursive: true });
     await runTool(
       "mkfs.ext4",
-      ["-F", "-q", "-L", options.label, "-d", seed, raw, `${options.sizeMiB}M`],
+      // No lazy init: the guest kernel would zero inode tables in the background, dirtying blocks.
+      [
+        "-F",
+        "-q",
+        "-L",
+        options.label,
+        "-E",
+        "lazy_itable_init=0,lazy_journal_init=0",
+        "-d",
+        seed,
+        raw,
+        `${options.sizeMiB}M`,
+      ],
       {
         debianPackage: "e2fsprogs",
         ...sig,

@@ -86,12 +86,13 @@ export function directBackup(
     quiesce: "required",
     transport: "hotadd",
     runDir: join(fx.work, "run"),
-    openNbd: (address, exportName, signal) =>
+    openNbd: (address, exportName, signal, dirtyBitmaps) =>
       openNbdSource({
         ...(address.t === "unix"
           ? { path: address.path }
           : { host: address.host, port: address.port }),
         exportName,
+        dirtyBitmaps,
         signal,
       }),
     overlayLimitBytes: 1024 ** 3,

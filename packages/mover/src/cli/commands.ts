@@ -26,7 +26,10 @@ function idFrom(name: string): string {
   return id.slice(0, 128) || "image";
 }
 
-/** `backup --source <uri|file> --repo <dir> [--vm-id ID] [--name NAME] [--disk-id ID]`: prints the restore point id. */
+/**
+ * `backup --source <uri|file> --repo <dir> [--vm-id ID] [--name NAME] [--disk-id ID]
+ * [--dirty-bitmap NAME --since RESTORE_POINT]`: prints the restore point id.
+ */
 export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const spec = parseSourceSpec(flag(args, "source") as string);
   const repository = await openRepository({
@@ -34,34 +37,43 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
     create: true,
     signal,
   });
+  const bitmap = flag(args, "dirty-bitmap", false);
+  const since = flag(args, "since", false);
+  if ((bitmap === undefined) !== (since === undefined))
+    throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap and --since go together");
+  if (bitmap !== undefined && spec.t === "file")
+    throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap needs an NBD source that exports it");
   let source: BlockSource;
   if (spec.t === "file") source = await openFileSource({ path: spec.path });
   else
     source = await openNbdSource({
       ...(spec.t === "nbd" ? { host: spec.host, port: spec.port } : { path: spec.path }),
       exportName: spec.exportName,
+      ...(bitmap ? { dirtyBitmaps: [bitmap] } : {}),
       signal,
     });
   try {
     const fallbackName = spec.t === "file" ? basename(spec.path) : spec.exportName || "nbd-export";
     const vmName = flag(args, "name", false) ?? fallbackName;
+    const sinceVm = since?.split("/")[0];
     const started = Date.now();
     const { manifest, stats } = await backupSource({
       source,
       repository,
-      vmId: flag(args, "vm-id", false) ?? idFrom(vmName),
+      vmId: flag(args, "vm-id", false) ?? sinceVm ?? idFrom(vmName),
       vmName,
       diskId: flag(args, "disk-id", false) ?? "disk0",
       moverId: "ferry-mover-cli",
       transport: spec.t === "file" ? "hotadd" : "nbd",
       chunkSizeBytes: 4 * MiB,
+      ...(bitmap && since ? { incremental: { since, bitmap } } : {}),
       logger: createLogger({ name: "ferry-mover", level: "warn" }),
       signal,
     });
     const seconds = (Date.now() - started) / 1000;
     process.stderr.write(
-      `backed up ${(stats.sizeBytes / MiB).toFixed(1)} MiB in ${seconds.toFixed(2)} s: read ${(stats.bytesRead / MiB).toFixed(1)} MiB, ` +
-        `new ${(stats.bytesNew / MiB).toFixed(1)} MiB (stored ${(stats.bytesStored / MiB).toFixed(1)} MiB), deduplicated ${(stats.bytesDeduplicated / MiB).toFixed(1)} MiB\n`,
+      `backed up ${(stats.sizeBytes / MiB).toFixed(1)} MiB (${manifest.mode}) in ${seconds.toFixed(2)} s: read ${(stats.bytesRead / MiB).toFixed(1)} MiB, ` +
+        `new ${(stats.bytesNew / MiB).toFixed(1)} MiB (stored ${(stats.bytesStored / MiB).toFixed(1)} MiB), deduplicated ${(stats.bytesDeduplicated / MiB).toFixed(1)} MiB, unchanged ${(stats.bytesUnchanged / MiB).toFixed(1)} MiB\n`,
     );
     out(manifest.restorePointId);
   } finally {

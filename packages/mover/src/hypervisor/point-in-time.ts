@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FerryError, type Logger, throwIfAborted, toFerryError } from "@ferry/common";
+import { addBitmapAction } from "../cbt/dirty-bitmaps.js";
 import { runCommand } from "../util/run-command.js";
 import type { QmpSession } from "./qmp-client.js";
 import { removeBlockObjects } from "./remove-block-objects.js";
@@ -13,6 +14,10 @@ export interface PointInTimeDisk {
   /** Its image path: the overlay goes into the same directory (same datastore). */
   imagePath: string;
   sizeBytes: number;
+  /** A persistent dirty bitmap to start on the disk's node in the snapshot transaction. */
+  startBitmap?: string;
+  /** A dirty bitmap of the disk's node to export (qemu:dirty-bitmap:NAME) for an incremental. */
+  exportBitmap?: string;
 }
 
 /** The fleecing state of one disk: what teardown must undo. */
@@ -131,20 +136,22 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
     checkCancel();
     await options.aroundSnapshot(async () => {
       planned.jobs.push(...disks.map((d) => d.jobId));
+      const actions: unknown[] = disks.map((d) => ({
+        type: "blockdev-backup",
+        data: {
+          device: d.nodeName,
+          target: d.fleeceNode,
+          sync: "none",
+          "job-id": d.jobId,
+          "auto-finalize": true,
+        },
+      }));
+      // In the same transaction: a new bitmap tracks exactly the writes after this view.
+      for (const d of options.disks)
+        if (d.startBitmap) actions.push(addBitmapAction(d.nodeName, d.startBitmap));
       await qmp.execute(
         "transaction",
-        {
-          actions: disks.map((d) => ({
-            type: "blockdev-backup",
-            data: {
-              device: d.nodeName,
-              target: d.fleeceNode,
-              sync: "none",
-              "job-id": d.jobId,
-              "auto-finalize": true,
-            },
-          })),
-        },
+        { actions },
         // The guest is frozen now: a hung QMP must not keep it frozen for long.
         { timeoutMs: 15_000 },
       );
@@ -165,8 +172,9 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
         if (isQmpRefusal(err)) planned.stopServer = false;
         throw err;
       });
-    for (const d of disks) {
+    for (const [i, d] of disks.entries()) {
       checkCancel();
+      const bitmap = options.disks[i]?.exportBitmap;
       planned.exports.push(d.exportName);
       await qmp.execute(
         "block-export-add",
@@ -176,6 +184,7 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
           "node-name": d.fleeceNode,
           name: d.exportName,
           writable: false,
+          ...(bitmap ? { bitmaps: [{ node: d.nodeName, name: bitmap }] } : {}),
         },
         { timeoutMs: COMMAND_TIMEOUT_MS },
       );

@@ -1,5 +1,13 @@
-import { chunkDigestOf, isAllZero, throwIfAborted, ZERO_CHUNK_DIGEST } from "@ferry/common";
-import type { BlockSource } from "../source/block-source.js";
+import {
+  chunkDigestOf,
+  FerryError,
+  isAllZero,
+  isFerryError,
+  isZeroChunkDigest,
+  throwIfAborted,
+  ZERO_CHUNK_DIGEST,
+} from "@ferry/common";
+import type { BlockSource, Extent } from "../source/block-source.js";
 import { linkedAbort } from "../util/linked-abort.js";
 import { createSemaphore, type Semaphore } from "../util/semaphore.js";
 import { type ChunkPlan, planChunks } from "./chunk-plan.js";
@@ -12,6 +20,18 @@ export interface ChunkSink {
     data: Uint8Array,
     signal?: AbortSignal,
   ): Promise<{ written: boolean; storedBytes: number }>;
+  /** Keeps an existing chunk for a new restore point; false when it is missing. */
+  reference(digest: Uint8Array, signal?: AbortSignal): Promise<boolean>;
+  /** A stored chunk's verified data (an incremental patches it with the changed ranges). */
+  get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+}
+
+/** The previous restore point of the same disk, for an incremental. */
+export interface BackupBase {
+  /** Its fixed index: same size and chunk size as the source. */
+  index: { chunkCount: number; digestAt(index: number): Uint8Array };
+  /** Dirty bitmap of the source marking every byte written since that restore point. */
+  bitmap: string;
 }
 
 /** Where the disk's digests go: a fixed-index writer. */
@@ -30,6 +50,8 @@ export interface DiskBackupStats {
   bytesNew: number;
   /** Bytes of chunks the repository already had. */
   bytesDeduplicated: number;
+  /** Bytes of unchanged chunks taken from the base restore point without reading (incremental). */
+  bytesUnchanged: number;
   /** Bytes stored on disk for the new chunks (after compression). */
   bytesStored: number;
   /** Bytes skipped as holes or zero chunks. */
@@ -47,6 +69,12 @@ export interface BackupDiskOptions {
   chunkSizeBytes?: number;
   /** Upper bound of chunk buffers held at once, bytes (64 MiB default). */
   maxBytesInFlight?: number;
+  /**
+   * Incremental: only ranges the base's dirty bitmap marks are read; unchanged chunks are
+   * referenced from the base index, changed ones are the base chunk patched with what was
+   * read. A base chunk that is missing or corrupt makes that chunk read in full.
+   */
+  base?: BackupBase;
   /** Called after each chunk with the running totals; must not block. */
   onProgress?: (stats: Readonly<DiskBackupStats>) => void;
   signal?: AbortSignal;
@@ -69,39 +97,85 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
     bytesRead: 0,
     bytesNew: 0,
     bytesDeduplicated: 0,
+    bytesUnchanged: 0,
     bytesStored: 0,
     bytesZero: 0,
     chunks: 0,
     chunksNew: 0,
   };
   const plans = planChunks(size, chunkSize, await source.extents(0, size, signal));
+  const base = options.base;
+  if (base && base.index.chunkCount !== plans.length) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `the base index has ${base.index.chunkCount} chunks, the disk ${plans.length}`,
+    );
+  }
+  // Per chunk, the ranges written since the base (absolute offsets), from the dirty bitmap.
+  const dirty = base
+    ? planChunks(size, chunkSize, await source.dirtyExtents(base.bitmap, 0, size, signal))
+    : undefined;
   const requests = createSemaphore(source.capabilities.maxInFlight);
   const workers = Math.max(1, Math.floor((options.maxBytesInFlight ?? 64 * MiB) / chunkSize));
   // The first failure stops every worker, not just the one that saw it.
   using stop = linkedAbort(signal);
+  const store = async (plan: ChunkPlan, data: Uint8Array | undefined) => {
+    if (!data || isAllZero(data)) {
+      options.index.set(plan.index, ZERO_CHUNK_DIGEST);
+      stats.bytesZero += plan.lengthBytes;
+      return;
+    }
+    const digest = chunkDigestOf(data);
+    const put = await options.chunks.put(digest, data, stop.signal);
+    options.index.set(plan.index, digest);
+    if (put.written) {
+      stats.bytesNew += plan.lengthBytes;
+      stats.bytesStored += put.storedBytes;
+      stats.chunksNew++;
+    } else stats.bytesDeduplicated += plan.lengthBytes;
+  };
+  const readWhole = async (plan: ChunkPlan) => {
+    const data =
+      plan.data.length === 0 ? undefined : await readChunk(source, plan, requests, stop.signal);
+    stats.bytesRead += extentBytes(plan.data);
+    return data;
+  };
+  const chunk = async (plan: ChunkPlan) => {
+    if (!base || !dirty) return store(plan, await readWhole(plan));
+    const previous = base.index.digestAt(plan.index);
+    const changed = (dirty[plan.index] as ChunkPlan).data;
+    if (changed.length === 0) {
+      if (isZeroChunkDigest(previous)) {
+        options.index.set(plan.index, ZERO_CHUNK_DIGEST);
+        stats.bytesZero += plan.lengthBytes;
+        stats.bytesUnchanged += plan.lengthBytes;
+        return;
+      }
+      if (await options.chunks.reference(previous, stop.signal)) {
+        options.index.set(plan.index, previous);
+        stats.bytesUnchanged += plan.lengthBytes;
+        return;
+      }
+      return store(plan, await readWhole(plan));
+    }
+    const old = await baseChunk(options.chunks, previous, plan.lengthBytes, stop.signal);
+    if (!old) return store(plan, await readWhole(plan));
+    // Written ranges read as the source has them now: data where allocated, zeros elsewhere.
+    for (const range of changed)
+      old.fill(0, range.offset - plan.offset, range.offset - plan.offset + range.lengthBytes);
+    const reads = intersect(changed, plan.data);
+    await readInto(source, old, plan.offset, reads, requests, stop.signal);
+    stats.bytesRead += extentBytes(reads);
+    return store(plan, old);
+  };
   let next = 0;
   const work = async () => {
     for (;;) {
       const plan = plans[next++];
       if (!plan) return;
       throwIfAborted(stop.signal, "backup");
-      const data =
-        plan.data.length === 0 ? undefined : await readChunk(source, plan, requests, stop.signal);
-      stats.bytesRead += plan.data.reduce((n, e) => n + e.lengthBytes, 0);
+      await chunk(plan);
       stats.chunks++;
-      if (!data || isAllZero(data)) {
-        options.index.set(plan.index, ZERO_CHUNK_DIGEST);
-        stats.bytesZero += plan.lengthBytes;
-      } else {
-        const digest = chunkDigestOf(data);
-        const put = await options.chunks.put(digest, data, stop.signal);
-        options.index.set(plan.index, digest);
-        if (put.written) {
-          stats.bytesNew += plan.lengthBytes;
-          stats.bytesStored += put.storedBytes;
-          stats.chunksNew++;
-        } else stats.bytesDeduplicated += plan.lengthBytes;
-      }
       stats.bytesDone += plan.lengthBytes;
       options.onProgress?.(stats);
     }
@@ -127,6 +201,56 @@ async function readChunk(
     covered === plan.lengthBytes
       ? Buffer.allocUnsafe(plan.lengthBytes)
       : Buffer.alloc(plan.lengthBytes);
+  await readInto(source, buffer, plan.offset, plan.data, requests, signal);
+  return buffer;
+}
+
+/** The base chunk's data to patch, or undefined when it cannot be had (read it whole then). */
+async function baseChunk(
+  chunks: ChunkSink,
+  digest: Uint8Array,
+  lengthBytes: number,
+  signal: AbortSignal,
+): Promise<Uint8Array | undefined> {
+  if (isZeroChunkDigest(digest)) return Buffer.alloc(lengthBytes);
+  try {
+    const data = await chunks.get(digest, signal);
+    return data.length === lengthBytes ? data : undefined;
+  } catch (err) {
+    if (isFerryError(err, "NOT_FOUND") || isFerryError(err, "CORRUPT_DATA")) return undefined;
+    throw err;
+  }
+}
+
+function extentBytes(extents: readonly Extent[]): number {
+  return extents.reduce((n, e) => n + e.lengthBytes, 0);
+}
+
+/** Parts of `a` that are also in `b`; both in order, non-overlapping. */
+function intersect(a: readonly Extent[], b: readonly Extent[]): Extent[] {
+  const out: Extent[] = [];
+  let j = 0;
+  for (const x of a) {
+    while (j < b.length && (b[j] as Extent).offset + (b[j] as Extent).lengthBytes <= x.offset) j++;
+    for (let k = j; k < b.length && (b[k] as Extent).offset < x.offset + x.lengthBytes; k++) {
+      const y = b[k] as Extent;
+      const from = Math.max(x.offset, y.offset);
+      const to = Math.min(x.offset + x.lengthBytes, y.offset + y.lengthBytes);
+      if (to > from) out.push({ offset: from, lengthBytes: to - from, zero: false });
+    }
+  }
+  return out;
+}
+
+/** Reads `extents` (absolute offsets) into `buffer`, which holds the disk from `bufferOffset`. */
+async function readInto(
+  source: BlockSource,
+  buffer: Uint8Array,
+  bufferOffset: number,
+  extents: readonly Extent[],
+  requests: Semaphore,
+  signal?: AbortSignal,
+): Promise<void> {
   const step = Math.max(
     4096,
     Math.min(
@@ -135,17 +259,16 @@ async function readChunk(
     ),
   );
   const reads: Promise<void>[] = [];
-  for (const extent of plan.data) {
+  for (const extent of extents) {
     for (let at = extent.offset; at < extent.offset + extent.lengthBytes; at += step) {
       const length = Math.min(step, extent.offset + extent.lengthBytes - at);
       reads.push(
         requests.run(async () => {
           const part = await source.read(at, length, signal);
-          buffer.set(part, at - plan.offset);
+          buffer.set(part, at - bufferOffset);
         }),
       );
     }
   }
   await Promise.all(reads);
-  return buffer;
 }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { FerryError, type Repository } from "@ferry/common";
+import { FerryError, isFerryError, type Repository, restorePointsUsing } from "@ferry/common";
 import { restoreDisk } from "./restore-disk.js";
 
 /** Options of {@link restoreRestorePoint}. */
@@ -53,9 +53,30 @@ export async function restoreRestorePoint(
       ...(o.parallel === undefined ? {} : { parallel: o.parallel }),
       ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (n) => o.onProgress?.(base + n),
-    });
+    }).catch((err: unknown) => explainBadChunk(o.repository, err));
     done += result.bytesWritten;
     written.push({ diskId, path });
   }
   return written;
+}
+
+/**
+ * A chunk that is missing or fails its checks breaks every restore point that uses it: say
+ * which, so the operator knows what else to distrust before running verify.
+ */
+async function explainBadChunk(repository: Repository, err: unknown): Promise<never> {
+  const chunk = isFerryError(err) ? err.details?.chunk : undefined;
+  if (
+    typeof chunk !== "string" ||
+    !(isFerryError(err, "CORRUPT_DATA") || isFerryError(err, "NOT_FOUND"))
+  )
+    throw err;
+  const affected = (
+    await restorePointsUsing(repository, new Set([chunk])).catch(() => undefined)
+  )?.get(chunk);
+  throw new FerryError(
+    err.code,
+    `${err.message}; restore points affected: ${affected?.join(", ") ?? "unknown"} (run verify to flag them and let the next backup rewrite the chunk)`,
+    { cause: err, details: { ...err.details, restorePoints: affected ?? [] } },
+  );
 }

@@ -35,6 +35,9 @@ export interface BackupCall {
   transport: "hotadd" | "nbd";
   quiesce: Mode;
   repository: string;
+  forceFull: boolean;
+  /** 0 = never for that reason. */
+  fullEvery: { backups: number; days: number };
 }
 
 /** A validated RunRestore request. */
@@ -71,12 +74,15 @@ export function restorePointMessage(manifest: Manifest, repository: string): Res
     mode: manifest.mode === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
     repository,
     moverId: manifest.source.moverId,
+    parentId: manifest.parentRestorePointId ?? "",
     disks: manifest.disks.map((d) => ({
       diskId: d.id,
       sizeBytes: BigInt(d.sizeBytes),
       indexPath: `${manifest.restorePointId}/${d.indexFile}`,
       bytesRead: BigInt(d.bytesRead),
       bytesNew: BigInt(d.bytesNew),
+      mode: (d.mode ?? manifest.mode) === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
+      fullReason: d.fullReason ?? "",
     })),
   });
 }
@@ -110,6 +116,8 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         transport: req.transport === Transport.NBD ? "nbd" : "hotadd",
         quiesce: QUIESCE[req.quiesce] ?? "preferred",
         repository,
+        forceFull: req.forceFull,
+        fullEvery: { backups: req.fullEveryBackups, days: req.fullEveryDays },
       };
       const manifest = await deps.runBackup(call, ctx.signal);
       return { restorePoint: restorePointMessage(manifest, repository) };

@@ -1,5 +1,15 @@
 import { join } from "node:path";
-import { FerryError, type Logger, type Manifest, Phase, type Repository } from "@ferry/common";
+import {
+  FerryError,
+  type Logger,
+  type Manifest,
+  Phase,
+  type Repository,
+  toFerryError,
+} from "@ferry/common";
+import { chooseDiskMode, type DiskMode, type FullEvery } from "../cbt/choose-disk-mode.js";
+import { dirtyBitmapsByNode, newBitmapName } from "../cbt/dirty-bitmaps.js";
+import { settleBitmaps } from "../cbt/settle-bitmaps.js";
 import type { ProgressReporter } from "../events/progress-reporter.js";
 import { connectGuestAgent } from "../hypervisor/guest-agent-client.js";
 import { sweepOrphans } from "../hypervisor/orphan-sweep.js";
@@ -28,12 +38,17 @@ export interface BackupVmOptions {
   /** hotadd: NBD on a unix socket in `runDir`; nbd: NBD over TCP on 127.0.0.1. */
   transport: "hotadd" | "nbd";
   runDir: string;
-  /** Opens an NBD export as a block source. */
+  /** Opens an NBD export as a block source, asking for the named dirty bitmaps. */
   openNbd: (
     address: ExportAddress,
     exportName: string,
     signal: AbortSignal,
+    dirtyBitmaps: readonly string[],
   ) => Promise<BlockSource>;
+  /** When a chain starts over with a full (besides every reason the chain is broken). */
+  fullEvery?: FullEvery;
+  /** Read every disk whole even when an incremental is possible. */
+  forceFull?: boolean;
   overlayLimitBytes: number;
   chunkSizeBytes: number;
   freezeTimeoutMs: number;
@@ -47,6 +62,8 @@ export interface BackupVmResult {
   manifest: Manifest;
   consistency: Consistency;
   overlayPeakBytes: number;
+  /** Per disk: incremental from which base, or full and why. */
+  modes: Record<string, DiskMode>;
 }
 
 /**
@@ -73,94 +90,158 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   );
   if (disks.length === 0)
     throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
-  const address: ExportAddress =
-    o.transport === "hotadd"
-      ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
-      : { t: "inet", host: "127.0.0.1", port: await freePort() };
-  let consistency: Consistency = "crash";
-  let snapshotAt = new Date();
-  const agentPath = o.vm.guestAgentSocket;
-  await using view = await createPointInTimeView({
-    qmp,
-    taskId: o.taskId,
-    address,
-    logger,
-    signal: stop.signal,
-    disks: disks.map((d) => ({
-      nodeName: d.id,
-      imagePath: d.path,
-      sizeBytes: Number(d.sizeBytes),
-    })),
-    aroundSnapshot: async (take) => {
-      reporter.phase(Phase.QUIESCING);
-      const quiesced = await withQuiesce(
-        {
-          mode: o.quiesce,
-          // No task signal: a late thaw may need the agent after the task ended.
-          agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
-          freezeTimeoutMs: o.freezeTimeoutMs,
-          logger,
-          signal: stop.signal,
-        },
-        take,
-      );
-      consistency = quiesced.consistency;
-      snapshotAt = new Date();
-    },
+  // Changed-block tracking: the chain is checked before it is trusted, per disk.
+  const previous = (
+    await o.repository.listRestorePoints({ vmId: o.vm.id, signal: stop.signal })
+  ).at(-1);
+  const bitmaps = await dirtyBitmapsByNode(qmp, stop.signal);
+  const now = new Date();
+  const plan = disks.map((d) => {
+    const mode = chooseDiskMode(
+      {
+        previous,
+        moverId: o.moverId,
+        now,
+        ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}),
+        ...(o.forceFull ? { forceFull: true } : {}),
+      },
+      {
+        diskId: d.id,
+        sizeBytes: Number(d.sizeBytes),
+        chunkSizeBytes: o.chunkSizeBytes,
+        bitmaps: bitmaps.get(d.id) ?? [],
+      },
+    );
+    if (mode.t === "full")
+      logger.info("reading the whole disk", { disk: d.id, reason: mode.reason });
+    return { disk: d, mode, newBitmap: newBitmapName(now) };
   });
-  // The overlay limit aborts the whole task, reads and all.
-  using watch = watchOverlay({
-    measure: () => view.overlayBytes(),
-    limitBytes: o.overlayLimitBytes,
-    intervalMs: 500,
-    onLimit: (err) => stop.abort(err),
-    logger,
-  });
-  reporter.phase(Phase.READING);
-  const totals = createProgressTotals(
-    disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
-    reporter,
-  );
+  const modes = Object.fromEntries(plan.map((p) => [p.disk.id, p.mode]));
   try {
-    const { manifest } = await writeRestorePoint({
-      repository: o.repository,
-      vmId: o.vm.id,
-      vmName: o.vm.name,
-      createdAt: snapshotAt,
-      consistency: () => consistency,
-      moverId: o.moverId,
-      transport: o.transport,
+    const result = await readDisks();
+    await settleBitmaps(qmp, plan, "committed", logger);
+    return { ...result, modes };
+  } catch (err) {
+    // The writes since the old bitmap stay tracked; the new one tracks nothing committed.
+    await settleBitmaps(qmp, plan, "failed", logger);
+    throw toFerryError(err);
+  }
+
+  async function readDisks(): Promise<Omit<BackupVmResult, "modes">> {
+    const address: ExportAddress =
+      o.transport === "hotadd"
+        ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
+        : { t: "inet", host: "127.0.0.1", port: await freePort() };
+    let consistency: Consistency = "crash";
+    let snapshotAt = new Date();
+    const agentPath = o.vm.guestAgentSocket;
+    await using view = await createPointInTimeView({
+      qmp,
+      taskId: o.taskId,
+      address,
       logger,
       signal: stop.signal,
-      onCommitting: () => reporter.phase(Phase.COMMITTING),
-      disks: view.disks.map((fleeced, i) => {
-        const disk = disks[i] as (typeof disks)[number];
-        return {
-          diskId: disk.id,
-          sizeBytes: Number(disk.sizeBytes),
-          chunkSizeBytes: o.chunkSizeBytes,
-          run: async (index, signal) => {
-            await using source = await o.openNbd(address, fleeced.exportName, signal);
-            // await before returning: `await using` closes the source when the body exits.
-            return await backupDisk({
-              source,
-              chunks: o.repository.chunks,
-              index,
-              chunkSizeBytes: o.chunkSizeBytes,
-              // The task's memory budget, shared by its disks.
-              maxBytesInFlight: Math.max(
-                o.chunkSizeBytes,
-                Math.floor(TASK_BYTES_IN_FLIGHT / disks.length),
-              ),
-              signal,
-              onProgress: (s) => totals.set(disk.id, s),
-            });
+      disks: plan.map(({ disk: d, mode, newBitmap }) => ({
+        nodeName: d.id,
+        imagePath: d.path,
+        sizeBytes: Number(d.sizeBytes),
+        startBitmap: newBitmap,
+        ...(mode.t === "incremental" ? { exportBitmap: mode.bitmap } : {}),
+      })),
+      aroundSnapshot: async (take) => {
+        reporter.phase(Phase.QUIESCING);
+        const quiesced = await withQuiesce(
+          {
+            mode: o.quiesce,
+            // No task signal: a late thaw may need the agent after the task ended.
+            agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
+            freezeTimeoutMs: o.freezeTimeoutMs,
+            logger,
+            signal: stop.signal,
           },
-        };
-      }),
+          take,
+        );
+        consistency = quiesced.consistency;
+        snapshotAt = new Date();
+      },
     });
-    return { manifest, consistency, overlayPeakBytes: watch.peakBytes() };
-  } finally {
-    reporter.phase(Phase.CLEANING_UP);
+    // The overlay limit aborts the whole task, reads and all.
+    using watch = watchOverlay({
+      measure: () => view.overlayBytes(),
+      limitBytes: o.overlayLimitBytes,
+      intervalMs: 500,
+      onLimit: (err) => stop.abort(err),
+      logger,
+    });
+    reporter.phase(Phase.READING);
+    const totals = createProgressTotals(
+      disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
+      reporter,
+    );
+    try {
+      const { manifest } = await writeRestorePoint({
+        repository: o.repository,
+        vmId: o.vm.id,
+        vmName: o.vm.name,
+        createdAt: snapshotAt,
+        consistency: () => consistency,
+        moverId: o.moverId,
+        transport: o.transport,
+        logger,
+        signal: stop.signal,
+        onCommitting: () => reporter.phase(Phase.COMMITTING),
+        ...(previous && plan.some((p) => p.mode.t === "incremental")
+          ? {
+              chain: {
+                parentRestorePointId: previous.restorePointId,
+                incrementalsSinceFull: (previous.incrementalsSinceFull ?? 0) + 1,
+                ...(previous.lastFullAt ? { lastFullAt: new Date(previous.lastFullAt) } : {}),
+              },
+            }
+          : {}),
+        disks: view.disks.map((fleeced, i) => {
+          const { disk, mode, newBitmap } = plan[i] as (typeof plan)[number];
+          const bitmaps = mode.t === "incremental" ? [mode.bitmap] : [];
+          return {
+            diskId: disk.id,
+            sizeBytes: Number(disk.sizeBytes),
+            chunkSizeBytes: o.chunkSizeBytes,
+            mode: mode.t,
+            ...(mode.t === "full" ? { fullReason: mode.reason } : {}),
+            dirtyBitmap: newBitmap,
+            run: async (index, signal) => {
+              const base =
+                mode.t === "incremental" && previous
+                  ? {
+                      index: await (
+                        await o.repository.openRestorePoint(previous.restorePointId, signal)
+                      ).readIndex(disk.id, signal),
+                      bitmap: mode.bitmap,
+                    }
+                  : undefined;
+              await using source = await o.openNbd(address, fleeced.exportName, signal, bitmaps);
+              // await before returning: `await using` closes the source when the body exits.
+              return await backupDisk({
+                source,
+                chunks: o.repository.chunks,
+                index,
+                chunkSizeBytes: o.chunkSizeBytes,
+                // The task's memory budget, shared by its disks.
+                maxBytesInFlight: Math.max(
+                  o.chunkSizeBytes,
+                  Math.floor(TASK_BYTES_IN_FLIGHT / disks.length),
+                ),
+                signal,
+                ...(base ? { base } : {}),
+                onProgress: (s) => totals.set(disk.id, s),
+              });
+            },
+          };
+        }),
+      });
+      return { manifest, consistency, overlayPeakBytes: watch.peakBytes() };
+    } finally {
+      reporter.phase(Phase.CLEANING_UP);
+    }
   }
 }

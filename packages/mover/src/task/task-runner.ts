@@ -88,14 +88,17 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             quiesce: call.quiesce,
             transport: call.transport,
             runDir: o.runDir,
-            openNbd: (address, exportName, s) =>
+            openNbd: (address, exportName, s, dirtyBitmaps) =>
               openNbdSource({
                 ...(address.t === "unix"
                   ? { path: address.path }
                   : { host: address.host, port: address.port }),
                 exportName,
+                dirtyBitmaps,
                 signal: s,
               }),
+            forceFull: call.forceFull,
+            fullEvery: call.fullEvery,
             overlayLimitBytes: o.overlayLimitBytes,
             chunkSizeBytes: o.chunkSizeBytes,
             freezeTimeoutMs: o.freezeTimeoutMs,

@@ -2,6 +2,7 @@ import {
   type Logger,
   type Manifest,
   type ManifestConsistency,
+  type ManifestMode,
   type ManifestTransport,
   type Repository,
   toFerryError,
@@ -19,6 +20,20 @@ export interface DiskJob {
    * `signal` aborts when the task is cancelled or another disk failed.
    */
   run(index: DigestSink, signal: AbortSignal): Promise<DiskBackupStats>;
+  /** How the disk is read (default full), and what the manifest records about its chain. */
+  mode?: ManifestMode;
+  /** Why a full when an incremental was wanted. */
+  fullReason?: string;
+  /** Dirty bitmap tracking writes since this snapshot, for the next incremental. */
+  dirtyBitmap?: string;
+}
+
+/** Where an incremental restore point sits in its chain. */
+export interface ChainFields {
+  parentRestorePointId: string;
+  /** The parent's count plus one. */
+  incrementalsSinceFull: number;
+  lastFullAt?: Date;
 }
 
 /** Options of {@link writeRestorePoint}. */
@@ -33,6 +48,8 @@ export interface WriteRestorePointOptions {
   moverId: string;
   transport: ManifestTransport;
   disks: readonly DiskJob[];
+  /** Set when some disk is an incremental. */
+  chain?: ChainFields;
   /** Called once every disk is read, before the commit; must not block. */
   onCommitting?: () => void;
   logger: Logger;
@@ -80,16 +97,33 @@ export async function writeRestorePoint(
     // A cancel that lands after the last read must still win over the commit.
     o.signal.throwIfAborted();
     o.onCommitting?.();
+    const incremental = o.chain !== undefined && o.disks.some((d) => d.mode === "incremental");
     const manifest = await draft.commit(
       {
         consistency: o.consistency(),
-        mode: "full",
+        mode: incremental ? "incremental" : "full",
+        ...(incremental && o.chain
+          ? {
+              parentRestorePointId: o.chain.parentRestorePointId,
+              incrementalsSinceFull: o.chain.incrementalsSinceFull,
+              ...(o.chain.lastFullAt ? { lastFullAt: o.chain.lastFullAt } : {}),
+            }
+          : {}),
         source: { moverId: o.moverId, transport: o.transport },
         diskStats: Object.fromEntries(
-          disks.map((d) => [
-            d.diskId,
-            { bytesRead: d.stats.bytesRead, bytesNew: d.stats.bytesStored },
-          ]),
+          disks.map((d, i) => {
+            const job = o.disks[i] as DiskJob;
+            return [
+              d.diskId,
+              {
+                bytesRead: d.stats.bytesRead,
+                bytesNew: d.stats.bytesStored,
+                mode: job.mode ?? "full",
+                ...(job.fullReason ? { fullReason: job.fullReason } : {}),
+                ...(job.dirtyBitmap ? { dirtyBitmap: job.dirtyBitmap } : {}),
+              },
+            ];
+          }),
         ),
       },
       o.signal,
@@ -97,6 +131,7 @@ export async function writeRestorePoint(
     o.logger.info("restore point committed", {
       restorePointId: manifest.restorePointId,
       consistency: manifest.consistency,
+      mode: manifest.mode,
     });
     return { manifest, disks };
   } catch (err) {

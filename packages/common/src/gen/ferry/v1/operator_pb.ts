@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Job, ProgressEvent, QuiesceMode, RestorePoint, Transport } from "./backup_pb.js";
 import { file_ferry_v1_backup } from "./backup_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Datastore, Host, Vm } from "./inventory_pb.js";
 import { file_ferry_v1_inventory } from "./inventory_pb.js";
 import type { Mover } from "./mover_pb.js";
@@ -18,8 +20,13 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_operator: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEilgIKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKZAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydCIvChFCYWNrdXBOb3dSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiIAoPTGlzdEpvYnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNIi8KEExpc3RKb2JzUmVzcG9uc2USGwoEam9icxgBIAMoCzINLmZlcnJ5LnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIiwKDkdldEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIdCg9XYXRjaEpvYlJlcXVlc3QSCgoCaWQYASABKAkiWQoQV2F0Y2hKb2JSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2ISKQoIcHJvZ3Jlc3MYAiADKAsyFy5mZXJyeS52MS5Qcm9ncmVzc0V2ZW50IikKGExpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBINCgV2bV9pZBgBIAEoCSJLChlMaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEi4KDnJlc3RvcmVfcG9pbnRzGAEgAygLMhYuZmVycnkudjEuUmVzdG9yZVBvaW50IlAKDlJlc3RvcmVSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSEAoIZGlza19pZHMYAiADKAkSEgoKdGFyZ2V0X2RpchgDIAEoCSItCg9SZXN0b3JlUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIi0KF1Jlc2NhblJlcG9zaXRvcnlSZXF1ZXN0EhIKCnJlcG9zaXRvcnkYASABKAkiSQoYUmVzY2FuUmVwb3NpdG9yeVJlc3BvbnNlEg0KBWFkZGVkGAEgASgNEg8KB3JlbW92ZWQYAiABKA0SDQoFdG90YWwYAyABKA0yiwcKD09wZXJhdG9yU2VydmljZRJHCgpMaXN0TW92ZXJzEhsuZmVycnkudjEuTGlzdE1vdmVyc1JlcXVlc3QaHC5mZXJyeS52MS5MaXN0TW92ZXJzUmVzcG9uc2USPgoHTGlzdFZtcxIYLmZlcnJ5LnYxLkxpc3RWbXNSZXF1ZXN0GhkuZmVycnkudjEuTGlzdFZtc1Jlc3BvbnNlEk0KDENyZWF0ZVBvbGljeRIdLmZlcnJ5LnYxLkNyZWF0ZVBvbGljeVJlcXVlc3QaHi5mZXJyeS52MS5DcmVhdGVQb2xpY3lSZXNwb25zZRJNCgxMaXN0UG9saWNpZXMSHS5mZXJyeS52MS5MaXN0UG9saWNpZXNSZXF1ZXN0Gh4uZmVycnkudjEuTGlzdFBvbGljaWVzUmVzcG9uc2USTQoMRGVsZXRlUG9saWN5Eh0uZmVycnkudjEuRGVsZXRlUG9saWN5UmVxdWVzdBoeLmZlcnJ5LnYxLkRlbGV0ZVBvbGljeVJlc3BvbnNlEkQKCUJhY2t1cE5vdxIaLmZlcnJ5LnYxLkJhY2t1cE5vd1JlcXVlc3QaGy5mZXJyeS52MS5CYWNrdXBOb3dSZXNwb25zZRJBCghMaXN0Sm9icxIZLmZlcnJ5LnYxLkxpc3RKb2JzUmVxdWVzdBoaLmZlcnJ5LnYxLkxpc3RKb2JzUmVzcG9uc2USOwoGR2V0Sm9iEhcuZmVycnkudjEuR2V0Sm9iUmVxdWVzdBoYLmZlcnJ5LnYxLkdldEpvYlJlc3BvbnNlEkMKCFdhdGNoSm9iEhkuZmVycnkudjEuV2F0Y2hKb2JSZXF1ZXN0GhouZmVycnkudjEuV2F0Y2hKb2JSZXNwb25zZTABElwKEUxpc3RSZXN0b3JlUG9pbnRzEiIuZmVycnkudjEuTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0GiMuZmVycnkudjEuTGlzdFJlc3RvcmVQb2ludHNSZXNwb25zZRI+CgdSZXN0b3JlEhguZmVycnkudjEuUmVzdG9yZVJlcXVlc3QaGS5mZXJyeS52MS5SZXN0b3JlUmVzcG9uc2USWQoQUmVzY2FuUmVwb3NpdG9yeRIhLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXF1ZXN0GiIuZmVycnkudjEuUmVzY2FuUmVwb3NpdG9yeVJlc3BvbnNlYgZwcm90bzM",
-    [file_ferry_v1_backup, file_ferry_v1_inventory, file_ferry_v1_mover],
+    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEizQMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKtAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgpmb3JjZV9mdWxsGAYgASgIIi8KEUJhY2t1cE5vd1Jlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iLwoQTGlzdEpvYnNSZXNwb25zZRIbCgRqb2JzGAEgAygLMg0uZmVycnkudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLAoOR2V0Sm9iUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIh0KD1dhdGNoSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSJZChBXYXRjaEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYhIpCghwcm9ncmVzcxgCIAMoCzIXLmZlcnJ5LnYxLlByb2dyZXNzRXZlbnQiKQoYTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0Eg0KBXZtX2lkGAEgASgJIksKGUxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiUAoOUmVzdG9yZVJlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIQCghkaXNrX2lkcxgCIAMoCRISCgp0YXJnZXRfZGlyGAMgASgJIi0KD1Jlc3RvcmVSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuazLXCAoPT3BlcmF0b3JTZXJ2aWNlEkcKCkxpc3RNb3ZlcnMSGy5mZXJyeS52MS5MaXN0TW92ZXJzUmVxdWVzdBocLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXNwb25zZRI+CgdMaXN0Vm1zEhguZmVycnkudjEuTGlzdFZtc1JlcXVlc3QaGS5mZXJyeS52MS5MaXN0Vm1zUmVzcG9uc2USTQoMQ3JlYXRlUG9saWN5Eh0uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVxdWVzdBoeLmZlcnJ5LnYxLkNyZWF0ZVBvbGljeVJlc3BvbnNlEk0KDExpc3RQb2xpY2llcxIdLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaHi5mZXJyeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZRJNCgxEZWxldGVQb2xpY3kSHS5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuRGVsZXRlUG9saWN5UmVzcG9uc2USRAoJQmFja3VwTm93EhouZmVycnkudjEuQmFja3VwTm93UmVxdWVzdBobLmZlcnJ5LnYxLkJhY2t1cE5vd1Jlc3BvbnNlEkEKCExpc3RKb2JzEhkuZmVycnkudjEuTGlzdEpvYnNSZXF1ZXN0GhouZmVycnkudjEuTGlzdEpvYnNSZXNwb25zZRI7CgZHZXRKb2ISFy5mZXJyeS52MS5HZXRKb2JSZXF1ZXN0GhguZmVycnkudjEuR2V0Sm9iUmVzcG9uc2USQwoIV2F0Y2hKb2ISGS5mZXJyeS52MS5XYXRjaEpvYlJlcXVlc3QaGi5mZXJyeS52MS5XYXRjaEpvYlJlc3BvbnNlMAESXAoRTGlzdFJlc3RvcmVQb2ludHMSIi5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1JlcXVlc3QaIy5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEj4KB1Jlc3RvcmUSGC5mZXJyeS52MS5SZXN0b3JlUmVxdWVzdBoZLmZlcnJ5LnYxLlJlc3RvcmVSZXNwb25zZRJZChBSZXNjYW5SZXBvc2l0b3J5EiEuZmVycnkudjEuUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QaIi5mZXJyeS52MS5SZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USOAoFUHJ1bmUSFi5mZXJyeS52MS5QcnVuZVJlcXVlc3QaFy5mZXJyeS52MS5QcnVuZVJlc3BvbnNlElMKDkNvbGxlY3RHYXJiYWdlEh8uZmVycnkudjEuQ29sbGVjdEdhcmJhZ2VSZXF1ZXN0GiAuZmVycnkudjEuQ29sbGVjdEdhcmJhZ2VSZXNwb25zZRI7CgZWZXJpZnkSFy5mZXJyeS52MS5WZXJpZnlSZXF1ZXN0GhguZmVycnkudjEuVmVyaWZ5UmVzcG9uc2ViBnByb3RvMw",
+    [
+      file_ferry_v1_backup,
+      file_google_protobuf_timestamp,
+      file_ferry_v1_inventory,
+      file_ferry_v1_mover,
+    ],
   );
 
 /**
@@ -95,6 +102,53 @@ export type Policy = Message<"ferry.v1.Policy"> & {
    * @generated from field: string repository = 12;
    */
   repository: string;
+
+  /**
+   * Retention with Proxmox Backup Server's semantics, applied after each job (keep_last
+   * above counts too); all zero = keep everything.
+   *
+   * @generated from field: uint32 keep_hourly = 13;
+   */
+  keepHourly: number;
+
+  /**
+   * @generated from field: uint32 keep_daily = 14;
+   */
+  keepDaily: number;
+
+  /**
+   * @generated from field: uint32 keep_weekly = 15;
+   */
+  keepWeekly: number;
+
+  /**
+   * @generated from field: uint32 keep_monthly = 16;
+   */
+  keepMonthly: number;
+
+  /**
+   * @generated from field: uint32 keep_yearly = 17;
+   */
+  keepYearly: number;
+
+  /**
+   * A full after this many incrementals, or when the last full is this many days old.
+   *
+   * @generated from field: uint32 full_every_backups = 18;
+   */
+  fullEveryBackups: number;
+
+  /**
+   * @generated from field: uint32 full_every_days = 19;
+   */
+  fullEveryDays: number;
+
+  /**
+   * Cron expression (in time_zone) for verifying this policy's restore points; empty = never.
+   *
+   * @generated from field: string verify_schedule = 20;
+   */
+  verifySchedule: string;
 };
 
 /**
@@ -315,6 +369,13 @@ export type BackupNowRequest = Message<"ferry.v1.BackupNowRequest"> & {
    * @generated from field: ferry.v1.Transport transport = 5;
    */
   transport: Transport;
+
+  /**
+   * Read every disk whole.
+   *
+   * @generated from field: bool force_full = 6;
+   */
+  forceFull: boolean;
 };
 
 /**
@@ -589,6 +650,284 @@ export const RescanRepositoryResponseSchema: GenMessage<RescanRepositoryResponse
   messageDesc(file_ferry_v1_operator, 24);
 
 /**
+ * @generated from message ferry.v1.PruneRequest
+ */
+export type PruneRequest = Message<"ferry.v1.PruneRequest"> & {
+  /**
+   * The policy whose rules apply (id or name).
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * Only these VMs (ids or names); empty = every VM with restore points in the policy's
+   * repository that the policy selects.
+   *
+   * @generated from field: repeated string vm_ids = 2;
+   */
+  vmIds: string[];
+
+  /**
+   * List what would go without deleting.
+   *
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.PruneRequest.
+ * Use `create(PruneRequestSchema)` to create a new message.
+ */
+export const PruneRequestSchema: GenMessage<PruneRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 25);
+
+/**
+ * @generated from message ferry.v1.PruneDecision
+ */
+export type PruneDecision = Message<"ferry.v1.PruneDecision"> & {
+  /**
+   * @generated from field: string restore_point_id = 1;
+   */
+  restorePointId: string;
+
+  /**
+   * @generated from field: string vm_id = 2;
+   */
+  vmId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool keep = 4;
+   */
+  keep: boolean;
+
+  /**
+   * The rule that keeps it ("keep-daily"), or why it goes.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message ferry.v1.PruneDecision.
+ * Use `create(PruneDecisionSchema)` to create a new message.
+ */
+export const PruneDecisionSchema: GenMessage<PruneDecision> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 26);
+
+/**
+ * @generated from message ferry.v1.PruneResponse
+ */
+export type PruneResponse = Message<"ferry.v1.PruneResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.PruneDecision decisions = 1;
+   */
+  decisions: PruneDecision[];
+
+  /**
+   * @generated from field: uint32 removed = 2;
+   */
+  removed: number;
+
+  /**
+   * @generated from field: bool dry_run = 3;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.PruneResponse.
+ * Use `create(PruneResponseSchema)` to create a new message.
+ */
+export const PruneResponseSchema: GenMessage<PruneResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 27);
+
+/**
+ * @generated from message ferry.v1.CollectGarbageRequest
+ */
+export type CollectGarbageRequest = Message<"ferry.v1.CollectGarbageRequest"> & {
+  /**
+   * Repository path; default the coordinator's.
+   *
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * @generated from field: bool dry_run = 2;
+   */
+  dryRun: boolean;
+
+  /**
+   * Grace period in minutes for unreferenced chunks; default 5.
+   *
+   * @generated from field: uint32 grace_minutes = 3;
+   */
+  graceMinutes: number;
+};
+
+/**
+ * Describes the message ferry.v1.CollectGarbageRequest.
+ * Use `create(CollectGarbageRequestSchema)` to create a new message.
+ */
+export const CollectGarbageRequestSchema: GenMessage<CollectGarbageRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 28);
+
+/**
+ * @generated from message ferry.v1.CollectGarbageResponse
+ */
+export type CollectGarbageResponse = Message<"ferry.v1.CollectGarbageResponse"> & {
+  /**
+   * @generated from field: uint32 restore_points = 1;
+   */
+  restorePoints: number;
+
+  /**
+   * @generated from field: uint64 chunks_referenced = 2;
+   */
+  chunksReferenced: bigint;
+
+  /**
+   * @generated from field: uint64 chunks_removed = 3;
+   */
+  chunksRemoved: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_freed = 4;
+   */
+  bytesFreed: bigint;
+
+  /**
+   * @generated from field: uint64 chunks_kept = 5;
+   */
+  chunksKept: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_kept = 6;
+   */
+  bytesKept: bigint;
+
+  /**
+   * @generated from field: bool dry_run = 7;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.CollectGarbageResponse.
+ * Use `create(CollectGarbageResponseSchema)` to create a new message.
+ */
+export const CollectGarbageResponseSchema: GenMessage<CollectGarbageResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 29);
+
+/**
+ * @generated from message ferry.v1.VerifyRequest
+ */
+export type VerifyRequest = Message<"ferry.v1.VerifyRequest"> & {
+  /**
+   * Repository path; default the coordinator's.
+   *
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * Restore points to verify; empty = all in the repository.
+   *
+   * @generated from field: repeated string restore_point_ids = 2;
+   */
+  restorePointIds: string[];
+};
+
+/**
+ * Describes the message ferry.v1.VerifyRequest.
+ * Use `create(VerifyRequestSchema)` to create a new message.
+ */
+export const VerifyRequestSchema: GenMessage<VerifyRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 30);
+
+/**
+ * @generated from message ferry.v1.BadChunk
+ */
+export type BadChunk = Message<"ferry.v1.BadChunk"> & {
+  /**
+   * @generated from field: string digest = 1;
+   */
+  digest: string;
+
+  /**
+   * "missing" or "corrupt".
+   *
+   * @generated from field: string state = 2;
+   */
+  state: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: repeated string restore_point_ids = 4;
+   */
+  restorePointIds: string[];
+};
+
+/**
+ * Describes the message ferry.v1.BadChunk.
+ * Use `create(BadChunkSchema)` to create a new message.
+ */
+export const BadChunkSchema: GenMessage<BadChunk> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 31);
+
+/**
+ * @generated from message ferry.v1.VerifyResponse
+ */
+export type VerifyResponse = Message<"ferry.v1.VerifyResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.RestorePoint restore_points = 1;
+   */
+  restorePoints: RestorePoint[];
+
+  /**
+   * @generated from field: uint64 chunks_checked = 2;
+   */
+  chunksChecked: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_checked = 3;
+   */
+  bytesChecked: bigint;
+
+  /**
+   * @generated from field: repeated ferry.v1.BadChunk bad_chunks = 4;
+   */
+  badChunks: BadChunk[];
+};
+
+/**
+ * Describes the message ferry.v1.VerifyResponse.
+ * Use `create(VerifyResponseSchema)` to create a new message.
+ */
+export const VerifyResponseSchema: GenMessage<VerifyResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 32);
+
+/**
  * The coordinator's API for operators, the CLI and scripts.
  *
  * @generated from service ferry.v1.OperatorService
@@ -692,5 +1031,35 @@ export const OperatorService: GenService<{
     methodKind: "unary";
     input: typeof RescanRepositoryRequestSchema;
     output: typeof RescanRepositoryResponseSchema;
+  };
+  /**
+   * Applies a policy's retention rules now (or lists what they would remove).
+   *
+   * @generated from rpc ferry.v1.OperatorService.Prune
+   */
+  prune: {
+    methodKind: "unary";
+    input: typeof PruneRequestSchema;
+    output: typeof PruneResponseSchema;
+  };
+  /**
+   * Removes chunks no restore point references; safe while backups run.
+   *
+   * @generated from rpc ferry.v1.OperatorService.CollectGarbage
+   */
+  collectGarbage: {
+    methodKind: "unary";
+    input: typeof CollectGarbageRequestSchema;
+    output: typeof CollectGarbageResponseSchema;
+  };
+  /**
+   * Re-reads and re-hashes every chunk of some or all restore points and flags bad ones.
+   *
+   * @generated from rpc ferry.v1.OperatorService.Verify
+   */
+  verify: {
+    methodKind: "unary";
+    input: typeof VerifyRequestSchema;
+    output: typeof VerifyResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ferry_v1_operator, 0);

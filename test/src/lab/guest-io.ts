@@ -1,0 +1,28 @@
+// Writing inside a lab guest through its agent, as an application in the VM would.
+import { connectGuestAgent } from "@ferry/mover";
+
+const PIECE = 256 * 1024;
+
+/** Overwrites `data` at `offset` of an existing guest file, then syncs the guest's filesystems. */
+export async function guestWrite(
+  agentSocket: string,
+  path: string,
+  offset: number,
+  data: Uint8Array,
+): Promise<void> {
+  await using agent = await connectGuestAgent({ path: agentSocket });
+  const handle = await agent.execute<number>("guest-file-open", { path, mode: "r+" });
+  try {
+    await agent.execute("guest-file-seek", { handle, offset, whence: "set" });
+    for (let at = 0; at < data.length; at += PIECE) {
+      const piece = Buffer.from(data.subarray(at, Math.min(data.length, at + PIECE)));
+      await agent.execute("guest-file-write", { handle, "buf-b64": piece.toString("base64") });
+    }
+    await agent.execute("guest-file-flush", { handle });
+  } finally {
+    await agent.execute("guest-file-close", { handle });
+  }
+  // A freeze flushes every dirty page and the journal to the disk; thaw at once.
+  await agent.freeze();
+  await agent.thaw();
+}
