@@ -108,12 +108,12 @@ export type {
   RestorePointWriter,
 } from "./repository/restore-point-writer.js";
 export {
-  type BadChunk,
+  type BadChunkReport,
   readVerifyState,
   restorePointsUsing,
   type VerifyOptions,
+  type VerifyOutcome,
   type VerifyReport,
-  type VerifyState,
   verifyRestorePoints,
 } from "./repository/verify.js";
 export {

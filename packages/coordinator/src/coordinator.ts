@@ -109,6 +109,7 @@ export async function startCoordinator(
           events,
           progress,
           defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
+          logger,
         }),
       ),
     ],

@@ -1,5 +1,11 @@
 // Public surface of @ferry/mover.
 
+export type { DiskMode, FullEvery } from "./cbt/choose-disk-mode.js";
+export {
+  CBT_BITMAP_PREFIX,
+  type DirtyBitmapInfo,
+  dirtyBitmapsByNode,
+} from "./cbt/dirty-bitmaps.js";
 export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.js";
 export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
 export {
@@ -8,12 +14,6 @@ export {
   type GuestAgent,
 } from "./hypervisor/guest-agent-client.js";
 export { type SweepResult, sweepOrphans } from "./hypervisor/orphan-sweep.js";
-export {
-  CBT_BITMAP_PREFIX,
-  type DirtyBitmapInfo,
-  dirtyBitmapsByNode,
-} from "./cbt/dirty-bitmaps.js";
-export type { DiskMode, FullEvery } from "./cbt/choose-disk-mode.js";
 export {
   createPointInTimeView,
   type ExportAddress,

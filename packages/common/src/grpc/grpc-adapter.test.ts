@@ -40,6 +40,9 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
     listRestorePoints: unimplemented,
     restore: unimplemented,
     rescanRepository: unimplemented,
+    prune: unimplemented,
+    collectGarbage: unimplemented,
+    verify: unimplemented,
   };
 }
 

@@ -11,7 +11,7 @@ import { parseRestorePointId } from "./names.js";
 import type { Repository } from "./repository.js";
 
 /** The outcome of verifying one restore point, also kept beside its manifest. */
-export interface VerifyState {
+export interface VerifyOutcome {
   restorePointId: string;
   /** ISO 8601 UTC. */
   verifiedAt: string;
@@ -24,7 +24,7 @@ export interface VerifyState {
 }
 
 /** A bad chunk and every restore point that needs it. */
-export interface BadChunk {
+export interface BadChunkReport {
   digest: string;
   state: "missing" | "corrupt";
   /** Why it failed (corrupt only). */
@@ -34,10 +34,10 @@ export interface BadChunk {
 
 /** What a verification run found. */
 export interface VerifyReport {
-  restorePoints: VerifyState[];
+  restorePoints: VerifyOutcome[];
   chunksChecked: number;
   bytesChecked: number;
-  badChunks: BadChunk[];
+  badChunks: BadChunkReport[];
 }
 
 /** Options of {@link verifyRestorePoints}. */
@@ -74,7 +74,7 @@ export async function verifyRestorePoints(
     for (const hex of digests) unique.add(hex);
   }
   const all = [...unique];
-  const bad = new Map<string, BadChunk>();
+  const bad = new Map<string, BadChunkReport>();
   let bytesChecked = 0;
   let done = 0;
   let next = 0;
@@ -106,11 +106,11 @@ export async function verifyRestorePoints(
     for (const [hex, chunk] of bad) chunk.restorePoints = affected.get(hex) ?? [];
   }
   const verifiedAt = new Date().toISOString();
-  const states: VerifyState[] = [];
+  const states: VerifyOutcome[] = [];
   for (const id of ids) {
     const digests = digestsOf.get(id) ?? new Set<string>();
     const failed = [...digests].filter((hex) => bad.has(hex)).sort();
-    const state: VerifyState = {
+    const state: VerifyOutcome = {
       restorePointId: id,
       verifiedAt,
       ok: failed.length === 0,
@@ -152,10 +152,10 @@ export async function restorePointsUsing(
 export async function readVerifyState(
   repo: Repository,
   id: string,
-): Promise<VerifyState | undefined> {
+): Promise<VerifyOutcome | undefined> {
   const path = statePath(repo.root, id);
   try {
-    const value = JSON.parse(await readFile(path, "utf8")) as VerifyState;
+    const value = JSON.parse(await readFile(path, "utf8")) as VerifyOutcome;
     if (value.restorePointId !== id || typeof value.ok !== "boolean")
       throw new FerryError("CORRUPT_DATA", `${path} is not a verify state of ${id}`);
     return value;
@@ -167,7 +167,7 @@ export async function readVerifyState(
   }
 }
 
-async function writeVerifyState(root: string, state: VerifyState): Promise<void> {
+async function writeVerifyState(root: string, state: VerifyOutcome): Promise<void> {
   const text = Buffer.from(`${JSON.stringify(state, null, 2)}\n`);
   await writeFileAtomic(statePath(root, state.restorePointId), [text], {
     fsync: true,

@@ -2,12 +2,17 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   BackupMode,
+  type CollectGarbageResponse,
+  CollectGarbageResponseSchema,
   Consistency,
+  type GarbageCollectionResult,
   type Job,
   JobSchema,
   JobState,
   type Policy,
   PolicySchema,
+  type PruneDecision,
+  PruneDecisionSchema,
   QuiesceMode,
   type RestorePoint,
   RestorePointSchema,
@@ -15,6 +20,10 @@ import {
   TaskSchema,
   TaskState,
   Transport,
+  type VerifyOutcome,
+  type VerifyReport,
+  type VerifyResponse,
+  VerifyResponseSchema,
 } from "@ferry/common";
 import type {
   JobRecord,
@@ -26,6 +35,7 @@ import type {
   TaskStateName,
   TransportName,
 } from "../catalog/records.js";
+import type { RestorePointDecision } from "../jobs/retention.js";
 import type { PolicyInput } from "../policy/validate-policy.js";
 
 // Records <-> wire messages, in one place so handlers stay thin.
@@ -102,6 +112,14 @@ export function policyInput(p: Policy): PolicyInput {
     timeZone: p.timeZone,
     // Proto3 cannot tell 0 from unset: 0 means "the default".
     keepLast: p.keepLast || undefined,
+    keepHourly: p.keepHourly,
+    keepDaily: p.keepDaily,
+    keepWeekly: p.keepWeekly,
+    keepMonthly: p.keepMonthly,
+    keepYearly: p.keepYearly,
+    fullEveryBackups: p.fullEveryBackups,
+    fullEveryDays: p.fullEveryDays,
+    verifySchedule: p.verifySchedule,
     quiesce: quiesceName(p.quiesce) ?? "preferred",
     transport: transportName(p.transportPreference),
     repository: p.repository,
@@ -120,6 +138,10 @@ export function policyMessage(p: PolicyRecord): Policy {
     windowEnd: p.windowEnd,
     timeZone: p.timeZone,
     keepLast: p.keepLast,
+    ...p.retention,
+    fullEveryBackups: p.fullEvery.backups,
+    fullEveryDays: p.fullEvery.days,
+    verifySchedule: p.verifySchedule,
     quiesce: QUIESCE_TO_WIRE[p.quiesce],
     transportPreference: TRANSPORT_TO_WIRE[p.transport],
     repository: p.repository,
@@ -143,8 +165,18 @@ export function transportName(t: Transport): TransportName {
 }
 
 /** A catalog restore point as the wire's RestorePoint. */
-export function restorePointMessage(r: RestorePointRecord): RestorePoint {
+export function restorePointMessage(r: RestorePointRecord, verify?: VerifyOutcome): RestorePoint {
   return create(RestorePointSchema, {
+    ...(verify
+      ? {
+          verify: {
+            verifiedAt: timestampFromDate(new Date(verify.verifiedAt)),
+            ok: verify.ok,
+            missingChunks: verify.missing,
+            corruptChunks: verify.corrupt,
+          },
+        }
+      : {}),
     id: r.id,
     vmId: r.vmId,
     vmName: r.vmName,
@@ -153,11 +185,14 @@ export function restorePointMessage(r: RestorePointRecord): RestorePoint {
     mode: r.mode === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
     repository: r.repository,
     moverId: r.moverId,
+    parentId: r.parentId ?? "",
     disks: r.disks.map((d) => ({
       diskId: d.diskId,
       sizeBytes: BigInt(d.sizeBytes),
       bytesRead: BigInt(d.bytesRead),
       bytesNew: BigInt(d.bytesNew),
+      mode: (d.mode ?? r.mode) === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
+      fullReason: d.fullReason ?? "",
     })),
   });
 }
@@ -173,12 +208,71 @@ export function restorePointRecord(rp: RestorePoint, repository: string): Restor
     consistency: rp.consistency === Consistency.APPLICATION ? "application" : "crash",
     mode: rp.mode === BackupMode.INCREMENTAL ? "incremental" : "full",
     moverId: rp.moverId,
+    ...(rp.parentId ? { parentId: rp.parentId } : {}),
     sizeBytes: rp.disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
     disks: rp.disks.map((d) => ({
       diskId: d.diskId,
       sizeBytes: Number(d.sizeBytes),
       bytesRead: Number(d.bytesRead),
       bytesNew: Number(d.bytesNew),
+      mode: d.mode === BackupMode.INCREMENTAL ? ("incremental" as const) : ("full" as const),
+      ...(d.fullReason ? { fullReason: d.fullReason } : {}),
     })),
   };
+}
+
+/** A retention decision on the wire. */
+export function pruneDecisionMessage(d: RestorePointDecision): PruneDecision {
+  return create(PruneDecisionSchema, {
+    restorePointId: d.id,
+    vmId: d.vmId,
+    createdAt: timestampFromDate(d.createdAt),
+    keep: d.mark !== "remove",
+    reason: d.reason ?? (d.mark === "remove" ? "no rule keeps it" : d.mark),
+  });
+}
+
+/** A garbage collection's result on the wire. */
+export function gcMessage(r: GarbageCollectionResult): CollectGarbageResponse {
+  return create(CollectGarbageResponseSchema, {
+    restorePoints: r.restorePoints,
+    chunksReferenced: BigInt(r.chunksReferenced),
+    chunksRemoved: BigInt(r.chunksRemoved),
+    bytesFreed: BigInt(r.bytesFreed),
+    chunksKept: BigInt(r.chunksKept),
+    bytesKept: BigInt(r.bytesKept),
+    dryRun: r.dryRun,
+  });
+}
+
+/** A verify report on the wire, restore points as the catalog knows them. */
+export function verifyMessage(
+  report: VerifyReport,
+  catalogued: readonly RestorePointRecord[],
+): VerifyResponse {
+  const byId = new Map(catalogued.map((p) => [p.id, p]));
+  return create(VerifyResponseSchema, {
+    restorePoints: report.restorePoints.map((s) => {
+      const record = byId.get(s.restorePointId);
+      return record
+        ? restorePointMessage(record, s)
+        : create(RestorePointSchema, {
+            id: s.restorePointId,
+            verify: {
+              verifiedAt: timestampFromDate(new Date(s.verifiedAt)),
+              ok: s.ok,
+              missingChunks: s.missing,
+              corruptChunks: s.corrupt,
+            },
+          });
+    }),
+    chunksChecked: BigInt(report.chunksChecked),
+    bytesChecked: BigInt(report.bytesChecked),
+    badChunks: report.badChunks.map((b) => ({
+      digest: b.digest,
+      state: b.state,
+      reason: b.reason ?? "",
+      restorePointIds: b.restorePoints,
+    })),
+  });
 }

@@ -1,20 +1,25 @@
-import { FerryError, type OperatorService, type ServiceImpl } from "@ferry/common";
+import { FerryError, type Logger, type OperatorService, type ServiceImpl } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
+import { collectRepositoryGarbage, verifyRepository, verifyStates } from "../jobs/maintenance.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
 import { rescanRepository } from "../jobs/rescan.js";
+import { prunePolicy } from "../jobs/retention.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import {
+  gcMessage,
   jobMessage,
   policyInput,
   policyMessage,
+  pruneDecisionMessage,
   quiesceName,
   restorePointMessage,
   transportName,
+  verifyMessage,
 } from "./messages.js";
 
 /** What the operator API needs. */
@@ -27,6 +32,7 @@ export interface OperatorDeps {
   progress: ProgressTracker;
   /** Repository of backups that name no policy and no repository. */
   defaultRepository: string;
+  logger: Logger;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -76,6 +82,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
         ...(policy ? { policy } : {}),
         vmRefs: req.vmIds,
         adHoc,
+        forceFull: req.forceFull,
       });
       return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },
@@ -116,11 +123,40 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
         ctx.signal.removeEventListener("abort", onAbort);
       }
     },
-    listRestorePoints: async (req) => ({
-      restorePoints: (await d.catalog.restorePoints.list(req.vmId ? { vmId: req.vmId } : {})).map(
-        restorePointMessage,
+    listRestorePoints: async (req) => {
+      const points = await d.catalog.restorePoints.list(req.vmId ? { vmId: req.vmId } : {});
+      const states = await verifyStates(points);
+      return { restorePoints: points.map((p) => restorePointMessage(p, states.get(p.id))) };
+    },
+    prune: async (req) => {
+      const policy = await policyByRef(req.policyId);
+      const known = d.registry.vms();
+      const vmIds = req.vmIds.map((ref) => known.find((v) => v.name === ref)?.id ?? ref);
+      const decisions = await prunePolicy(d.catalog, policy, {
+        ...(vmIds.length > 0 ? { vmIds } : {}),
+        dryRun: req.dryRun,
+        logger: d.logger,
+      });
+      return {
+        decisions: decisions.map(pruneDecisionMessage),
+        removed: decisions.filter((x) => x.mark === "remove").length,
+        dryRun: req.dryRun,
+      };
+    },
+    collectGarbage: async (req, ctx) =>
+      gcMessage(
+        await collectRepositoryGarbage(req.repository || d.defaultRepository, {
+          dryRun: req.dryRun,
+          ...(req.graceMinutes > 0 ? { graceMs: req.graceMinutes * 60_000 } : {}),
+          signal: ctx.signal,
+        }),
       ),
-    }),
+    verify: async (req, ctx) => {
+      const repository = req.repository || d.defaultRepository;
+      const report = await verifyRepository(repository, req.restorePointIds, ctx.signal);
+      const points = await d.catalog.restorePoints.list({ repository });
+      return verifyMessage(report, points);
+    },
     rescanRepository: async (req, ctx) => rescanRepository(d.catalog, req.repository, ctx.signal),
     restore: async (req) => {
       const job = await d.jobs.restore({

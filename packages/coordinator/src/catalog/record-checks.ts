@@ -68,6 +68,17 @@ const oneOf =
     if (!allowed.includes(v as string))
       invalid(what, field, `must be one of ${allowed.join(", ")}`);
   };
+const counts =
+  (fields: readonly string[]): Check =>
+  (what, field, v) => {
+    if (typeof v !== "object" || v === null) return invalid(what, field, "must be an object");
+    for (const f of fields) count(what, `${field}.${f}`, (v as Record<string, unknown>)[f]);
+  };
+const optional =
+  (check: Check): Check =>
+  (what, field, v) => {
+    if (v !== undefined) check(what, field, v);
+  };
 const json: Check = (what, field, v) => {
   let encoded: string | undefined;
   try {
@@ -108,6 +119,9 @@ export function checkPolicy(p: PolicyRecord): PolicyRecord {
     windowEnd: text,
     timeZone: text,
     keepLast: count,
+    retention: counts(["keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly"]),
+    fullEvery: counts(["backups", "days"]),
+    verifySchedule: text,
     quiesce: oneOf(QUIESCE_MODES),
     transport: oneOf(POLICY_TRANSPORTS),
     repository: nonEmpty,
@@ -164,6 +178,7 @@ export function checkRestorePoint(rp: RestorePointRecord): RestorePointRecord {
     consistency: oneOf(CONSISTENCIES),
     mode: oneOf(MODES),
     moverId: text,
+    parentId: optional(nonEmpty),
     sizeBytes: count,
     disks: (w, f, v) => {
       if (!Array.isArray(v)) invalid(w, f, "must be an array");
@@ -175,6 +190,8 @@ export function checkRestorePoint(rp: RestorePointRecord): RestorePointRecord {
       sizeBytes: count,
       bytesRead: count,
       bytesNew: count,
+      mode: optional(oneOf(MODES)),
+      fullReason: optional(text),
     });
   });
   return checked;

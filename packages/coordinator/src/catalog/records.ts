@@ -7,6 +7,15 @@ export type QuiesceModeName = "required" | "preferred" | "off";
 /** Transport a policy asks for; "any" lets the dispatcher choose. */
 export type TransportName = "hotadd" | "nbd" | "any";
 
+/** Restore points kept per hour, day, ISO week, month and year (newest of each). */
+export interface CalendarRetention {
+  keepHourly: number;
+  keepDaily: number;
+  keepWeekly: number;
+  keepMonthly: number;
+  keepYearly: number;
+}
+
 /** A backup policy: which VMs, when, how, and how many restore points to keep. */
 export interface PolicyRecord {
   /** Unique, non-empty. */
@@ -27,6 +36,12 @@ export interface PolicyRecord {
   timeZone: string;
   /** Restore points kept per VM, a non-negative integer (the policy layer says what 0 means). */
   keepLast: number;
+  /** Calendar retention besides keepLast, Proxmox Backup Server semantics; 0 = rule off. */
+  retention: CalendarRetention;
+  /** A chain starts over with a full after this many incrementals or days; 0 = never. */
+  fullEvery: { backups: number; days: number };
+  /** Cron expression (in timeZone) to verify the policy's restore points; "" = never. */
+  verifySchedule: string;
   quiesce: QuiesceModeName;
   transport: TransportName;
   /** Repository the restore points go to. */
@@ -99,6 +114,10 @@ export interface RestorePointDiskRecord {
   bytesRead: number;
   /** Bytes of chunks this restore point added to the repository. */
   bytesNew: number;
+  /** How the disk was read (absent: as the restore point's mode). */
+  mode?: "full" | "incremental";
+  /** Why the whole disk was read when an incremental was wanted. */
+  fullReason?: string;
 }
 
 /** A restore point as catalogued; the repository holds the truth. */
@@ -112,6 +131,8 @@ export interface RestorePointRecord {
   consistency: "application" | "crash";
   mode: "full" | "incremental";
   moverId: string;
+  /** The restore point an incremental was based on. */
+  parentId?: string;
   /** Total virtual size of the disks, bytes. */
   sizeBytes: number;
   disks: RestorePointDiskRecord[];

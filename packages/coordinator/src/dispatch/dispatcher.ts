@@ -143,6 +143,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
             transport: transport === "nbd" ? Transport.NBD : Transport.HOTADD,
             quiesce: QUIESCE[(task.params.quiesce as QuiesceModeName | undefined) ?? "preferred"],
             repository: String(task.params.repository ?? ""),
+            forceFull: task.params.forceFull === true,
+            ...fullEveryOf(task.params.fullEvery),
           },
           { signal: run.controller.signal },
         );
@@ -416,4 +418,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       return this.close();
     },
   };
+}
+
+// A policy's periodic-full rule as the task params carry it (JSON) -> the wire's fields.
+function fullEveryOf(value: unknown): { fullEveryBackups: number; fullEveryDays: number } {
+  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const n = (x: unknown) => (Number.isSafeInteger(x) && (x as number) > 0 ? (x as number) : 0);
+  return { fullEveryBackups: n(v.backups), fullEveryDays: n(v.days) };
 }

@@ -27,6 +27,8 @@ export interface JobService {
     policy?: PolicyRecord;
     vmRefs?: readonly string[];
     adHoc?: AdHocBackup;
+    /** Read every disk whole even where an incremental is possible. */
+    forceFull?: boolean;
     /** Tasks not started by then fail: the backup window closed. */
     windowEndsAt?: Date;
   }): Promise<JobRecord>;
@@ -84,7 +86,7 @@ export function createJobService(deps: {
   });
 
   return {
-    async backupNow({ policy, vmRefs = [], adHoc, windowEndsAt }) {
+    async backupNow({ policy, vmRefs = [], adHoc, forceFull, windowEndsAt }) {
       const known = deps.registry.vms();
       let vms: Vm[];
       if (policy) {
@@ -118,6 +120,8 @@ export function createJobService(deps: {
         repository: settings.repository,
         quiesce: settings.quiesce,
         transport: settings.transport,
+        ...(forceFull ? { forceFull: true } : {}),
+        ...(policy ? { fullEvery: policy.fullEvery } : {}),
         ...(windowEndsAt ? { windowEndsAt: windowEndsAt.toISOString() } : {}),
       };
       return submit(

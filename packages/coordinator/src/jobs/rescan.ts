@@ -13,12 +13,15 @@ export function manifestRecord(m: Manifest, repository: string): RestorePointRec
     consistency: m.consistency,
     mode: m.mode,
     moverId: m.source.moverId,
+    ...(m.parentRestorePointId ? { parentId: m.parentRestorePointId } : {}),
     sizeBytes: m.disks.reduce((n, d) => n + d.sizeBytes, 0),
     disks: m.disks.map((d) => ({
       diskId: d.id,
       sizeBytes: d.sizeBytes,
       bytesRead: d.bytesRead,
       bytesNew: d.bytesNew,
+      ...(d.mode ? { mode: d.mode } : {}),
+      ...(d.fullReason ? { fullReason: d.fullReason } : {}),
     })),
   };
 }

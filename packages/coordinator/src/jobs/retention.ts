@@ -1,21 +1,81 @@
 import { isFerryError, type Logger, openRepository, toFerryError } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
-import type { RestorePointRecord } from "../catalog/records.js";
+import type { PolicyRecord, RestorePointRecord } from "../catalog/records.js";
+import { type PruneDecision, type PruneRules, selectPrune } from "../policy/prune-selection.js";
 
-/** Restore points beyond the newest `keepLast`, oldest last. Pure. */
-export function beyondKeepLast(
-  points: readonly RestorePointRecord[],
-  keepLast: number,
-): RestorePointRecord[] {
-  return [...points]
-    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id.localeCompare(a.id))
-    .slice(Math.max(1, keepLast));
+/** A retention decision about one restore point. */
+export interface RestorePointDecision extends PruneDecision {
+  vmId: string;
+}
+
+/** The policy's retention rules: keep-last plus the calendar rules. */
+export function pruneRules(policy: PolicyRecord): PruneRules {
+  return { keepLast: Math.max(1, policy.keepLast), ...policy.retention };
 }
 
 /**
- * After a policy's backup job: keeps the newest keep-last restore points of
- * each VM it backed up in the policy's repository and deletes the rest, from
- * the repository first, then the catalog. At least one is always kept.
+ * What the policy keeps of one VM's restore points, newest first. Pure. The newest is
+ * always kept (keep-last is at least 1), so an incremental chain never loses its head.
+ */
+export function retentionDecisions(
+  points: readonly RestorePointRecord[],
+  policy: PolicyRecord,
+): RestorePointDecision[] {
+  const byId = new Map(points.map((p) => [p.id, p]));
+  return selectPrune(
+    points.map((p) => ({ id: p.id, createdAt: p.createdAt })),
+    pruneRules(policy),
+    policy.timeZone,
+  ).map((d) => ({ ...d, vmId: byId.get(d.id)?.vmId ?? "" }));
+}
+
+/** Options of {@link prunePolicy}. */
+export interface PruneOptions {
+  /** VM ids to prune; default every VM with restore points in the policy's repository. */
+  vmIds?: readonly string[];
+  /** Decide only; delete nothing. */
+  dryRun?: boolean;
+  logger: Logger;
+}
+
+/**
+ * Applies a policy's retention to its repository: per VM, the restore points the rules do
+ * not keep are deleted from the repository first, then from the catalog. Their chunks stay
+ * until garbage collection. Returns every decision (kept ones too).
+ */
+export async function prunePolicy(
+  catalog: CatalogStore,
+  policy: PolicyRecord,
+  options: PruneOptions,
+): Promise<RestorePointDecision[]> {
+  const all = await catalog.restorePoints.list({ repository: policy.repository });
+  const vmIds = options.vmIds ?? [...new Set(all.map((p) => p.vmId))];
+  const decisions: RestorePointDecision[] = [];
+  const doomed: string[] = [];
+  for (const vmId of vmIds) {
+    const mine = retentionDecisions(
+      all.filter((p) => p.vmId === vmId),
+      policy,
+    );
+    decisions.push(...mine);
+    doomed.push(...mine.filter((d) => d.mark === "remove").map((d) => d.id));
+  }
+  if (options.dryRun || doomed.length === 0) return decisions;
+  await using repo = await openRepository({ root: policy.repository });
+  for (const id of doomed) {
+    try {
+      await repo.deleteRestorePoint(id);
+    } catch (err) {
+      if (!isFerryError(err, "NOT_FOUND")) throw err;
+    }
+    await catalog.restorePoints.delete(id);
+  }
+  options.logger.info("pruned restore points", { policy: policy.name, pruned: doomed });
+  return decisions;
+}
+
+/**
+ * After a policy's backup job: applies the policy's retention to the VMs it backed up.
  * Failures are logged; a prune never fails the job.
  */
 export async function pruneAfterJob(
@@ -27,39 +87,22 @@ export async function pruneAfterJob(
   if (job?.kind !== "backup" || !job.policyId) return [];
   const policy = await catalog.policies.get(job.policyId);
   if (!policy) return [];
-  const vmIds = new Set(
-    (await catalog.tasks.listByJob(jobId))
-      .filter((t) => t.state === "succeeded")
-      .map((t) => t.vmId),
-  );
-  const pruned: string[] = [];
+  const vmIds = [
+    ...new Set(
+      (await catalog.tasks.listByJob(jobId))
+        .filter((t) => t.state === "succeeded")
+        .map((t) => t.vmId),
+    ),
+  ];
   try {
-    await using repo = await openRepository({ root: policy.repository });
-    for (const vmId of vmIds) {
-      const points = await catalog.restorePoints.list({ vmId, repository: policy.repository });
-      for (const rp of beyondKeepLast(points, policy.keepLast)) {
-        try {
-          await repo.deleteRestorePoint(rp.id);
-        } catch (err) {
-          if (!isFerryError(err, "NOT_FOUND")) throw err;
-        }
-        await catalog.restorePoints.delete(rp.id);
-        pruned.push(rp.id);
-      }
-    }
+    const decisions = await prunePolicy(catalog, policy, { vmIds, logger });
+    return decisions.filter((d) => d.mark === "remove").map((d) => d.id);
   } catch (err) {
     logger.warn("pruning after the job failed; restore points were kept", {
       jobId,
       policy: policy.name,
       err: toFerryError(err),
     });
+    return [];
   }
-  if (pruned.length > 0)
-    logger.info("pruned restore points beyond keep-last", {
-      jobId,
-      policy: policy.name,
-      keepLast: policy.keepLast,
-      pruned,
-    });
-  return pruned;
 }

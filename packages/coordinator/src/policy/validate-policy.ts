@@ -3,7 +3,7 @@
 // stored and echoed back; callers compile the schedule and window themselves.
 
 import { FerryError, isFerryError } from "@ferry/common";
-import type { QuiesceModeName, TransportName } from "../catalog/records.js";
+import type { CalendarRetention, QuiesceModeName, TransportName } from "../catalog/records.js";
 import { parseCron } from "./cron.js";
 import { compileGlob } from "./glob.js";
 import { assertTimeZone } from "./time-zone.js";
@@ -19,6 +19,14 @@ export interface PolicyInput {
   readonly windowEnd?: unknown;
   readonly timeZone?: unknown;
   readonly keepLast?: unknown;
+  readonly keepHourly?: unknown;
+  readonly keepDaily?: unknown;
+  readonly keepWeekly?: unknown;
+  readonly keepMonthly?: unknown;
+  readonly keepYearly?: unknown;
+  readonly fullEveryBackups?: unknown;
+  readonly fullEveryDays?: unknown;
+  readonly verifySchedule?: unknown;
   readonly quiesce?: unknown;
   readonly transport?: unknown;
   readonly repository?: unknown;
@@ -40,6 +48,12 @@ export interface ValidPolicy {
   readonly timeZone: string;
   /** Restore points kept per VM, 1-10000. */
   readonly keepLast: number;
+  /** Calendar rules (PBS semantics), 0 = off. */
+  readonly retention: CalendarRetention;
+  /** Periodic fulls; 0 = never for that reason. */
+  readonly fullEvery: { backups: number; days: number };
+  /** Cron expression for verify jobs, "" = never. */
+  readonly verifySchedule: string;
   readonly quiesce: QuiesceModeName;
   readonly transport: TransportName;
   /** Absolute path of the repository on the movers. */
@@ -151,6 +165,18 @@ export function validatePolicy(input: PolicyInput): ValidPolicy {
     windowEnd,
     timeZone,
     keepLast: validateKeepLast(input.keepLast),
+    retention: {
+      keepHourly: validateCount(input, "keepHourly", MAX_KEEP_LAST),
+      keepDaily: validateCount(input, "keepDaily", MAX_KEEP_LAST),
+      keepWeekly: validateCount(input, "keepWeekly", MAX_KEEP_LAST),
+      keepMonthly: validateCount(input, "keepMonthly", MAX_KEEP_LAST),
+      keepYearly: validateCount(input, "keepYearly", MAX_KEEP_LAST),
+    },
+    fullEvery: {
+      backups: validateCount(input, "fullEveryBackups", MAX_KEEP_LAST),
+      days: validateCount(input, "fullEveryDays", 3650),
+    },
+    verifySchedule: validateCron("verifySchedule", optionalString(input, "verifySchedule")),
     quiesce: oneOf(input, "quiesce", QUIESCE_MODES, POLICY_DEFAULTS.quiesce),
     transport: oneOf(input, "transport", TRANSPORTS, POLICY_DEFAULTS.transport),
     repository: validateRepository(optionalString(input, "repository")),
@@ -158,12 +184,16 @@ export function validatePolicy(input: PolicyInput): ValidPolicy {
 }
 
 function validateSchedule(text: string): string {
+  return validateCron("schedule", text);
+}
+
+function validateCron(field: keyof PolicyInput, text: string): string {
   if (text.trim() === "") return "";
-  const cron = within("schedule", () => parseCron(text));
+  const cron = within(field, () => parseCron(text));
   // Any expression that can match does so within 8 years of any start (29
   // February), so one search from a fixed start in UTC proves it ever fires.
   within(
-    "schedule",
+    field,
     () => cron.next(new Date(0), "UTC"),
     () => `"${cron.expression}" never fires: no date matches its day and month fields`,
   );
@@ -186,6 +216,15 @@ function validateKeepLast(value: unknown): number {
   if (value === undefined || value === null || value === 0) return POLICY_DEFAULTS.keepLast;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_KEEP_LAST) {
     return fail("keepLast", `must be an integer from 1 to ${MAX_KEEP_LAST}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function validateCount(input: PolicyInput, field: keyof PolicyInput, max: number): number {
+  const value = input[field];
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+    return fail(field, `must be an integer from 0 to ${max}, got ${String(value)}`);
   }
   return value;
 }

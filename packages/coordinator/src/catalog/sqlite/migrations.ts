@@ -103,6 +103,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    description: "policy options (calendar retention, periodic fulls, verify schedule); parents",
+    sql: `
+      ALTER TABLE policies ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+      ALTER TABLE restore_points ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
 
 /** A row of `schema_migrations`. */

@@ -24,10 +24,28 @@ interface PolicyRow {
   transport: string;
   repository: string;
   created_at: number;
+  options: string;
+}
+
+/** Policy fields added after schema version 1, kept as one JSON column. */
+interface PolicyOptions {
+  retention: PolicyRecord["retention"];
+  fullEvery: PolicyRecord["fullEvery"];
+  verifySchedule: string;
+}
+
+const NO_OPTIONS: PolicyOptions = {
+  retention: { keepHourly: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0, keepYearly: 0 },
+  fullEvery: { backups: 0, days: 0 },
+  verifySchedule: "",
+};
+
+function isOptions(v: unknown): v is Partial<PolicyOptions> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 const COLUMNS =
-  "id, name, vm_globs, vm_tags, schedule, window_start, window_end, time_zone, keep_last, quiesce, transport, repository, created_at";
+  "id, name, vm_globs, vm_tags, schedule, window_start, window_end, time_zone, keep_last, quiesce, transport, repository, created_at, options";
 
 function toRow(p: PolicyRecord): PolicyRow {
   return {
@@ -44,11 +62,17 @@ function toRow(p: PolicyRecord): PolicyRow {
     transport: p.transport,
     repository: p.repository,
     created_at: toMs(p.createdAt),
+    options: JSON.stringify({
+      retention: p.retention,
+      fullEvery: p.fullEvery,
+      verifySchedule: p.verifySchedule,
+    } satisfies PolicyOptions),
   };
 }
 
 function fromRow(ctx: SqliteContext, r: PolicyRow): PolicyRecord {
   const ref = (column: string) => ({ table: "policies", id: r.id, column });
+  const options = parseJsonColumn(ctx, ref("options"), r.options, isOptions);
   return {
     id: r.id,
     name: r.name,
@@ -59,6 +83,9 @@ function fromRow(ctx: SqliteContext, r: PolicyRow): PolicyRecord {
     windowEnd: r.window_end,
     timeZone: r.time_zone,
     keepLast: r.keep_last,
+    retention: { ...NO_OPTIONS.retention, ...options.retention },
+    fullEvery: { ...NO_OPTIONS.fullEvery, ...options.fullEvery },
+    verifySchedule: options.verifySchedule ?? "",
     // The table's CHECK constraints keep these in their unions.
     quiesce: r.quiesce as QuiesceModeName,
     transport: r.transport as TransportName,
@@ -71,7 +98,7 @@ function fromRow(ctx: SqliteContext, r: PolicyRow): PolicyRecord {
 export function createPolicyTable(ctx: SqliteContext): Sync<PolicyStore> {
   const { db } = ctx;
   const insert = db.prepare(
-    `INSERT INTO policies (${COLUMNS}) VALUES (@id, @name, @vm_globs, @vm_tags, @schedule, @window_start, @window_end, @time_zone, @keep_last, @quiesce, @transport, @repository, @created_at)`,
+    `INSERT INTO policies (${COLUMNS}) VALUES (@id, @name, @vm_globs, @vm_tags, @schedule, @window_start, @window_end, @time_zone, @keep_last, @quiesce, @transport, @repository, @created_at, @options)`,
   );
   const byId = db.prepare(`SELECT ${COLUMNS} FROM policies WHERE id = ?`);
   const byName = db.prepare(`SELECT ${COLUMNS} FROM policies WHERE name = ?`);

@@ -15,10 +15,11 @@ interface RestorePointRow {
   mover_id: string;
   size_bytes: number;
   disks: string;
+  parent_id: string;
 }
 
 const COLUMNS =
-  "id, vm_id, vm_name, repository, created_at, consistency, mode, mover_id, size_bytes, disks";
+  "id, vm_id, vm_name, repository, created_at, consistency, mode, mover_id, size_bytes, disks, parent_id";
 
 function toRow(rp: RestorePointRecord): RestorePointRow {
   return {
@@ -30,14 +31,17 @@ function toRow(rp: RestorePointRecord): RestorePointRow {
     consistency: rp.consistency,
     mode: rp.mode,
     mover_id: rp.moverId,
+    parent_id: rp.parentId ?? "",
     size_bytes: rp.sizeBytes,
     // Only the known fields: the column is read back with isDiskList.
     disks: JSON.stringify(
-      rp.disks.map(({ diskId, sizeBytes, bytesRead, bytesNew }) => ({
+      rp.disks.map(({ diskId, sizeBytes, bytesRead, bytesNew, mode, fullReason }) => ({
         diskId,
         sizeBytes,
         bytesRead,
         bytesNew,
+        ...(mode ? { mode } : {}),
+        ...(fullReason ? { fullReason } : {}),
       })),
     ),
   };
@@ -52,7 +56,9 @@ const isDiskList = (v: unknown): v is RestorePointDiskRecord[] =>
       typeof d.diskId === "string" &&
       typeof d.sizeBytes === "number" &&
       typeof d.bytesRead === "number" &&
-      typeof d.bytesNew === "number",
+      typeof d.bytesNew === "number" &&
+      (d.mode === undefined || d.mode === "full" || d.mode === "incremental") &&
+      (d.fullReason === undefined || typeof d.fullReason === "string"),
   );
 
 function fromRow(ctx: SqliteContext, r: RestorePointRow): RestorePointRecord {
@@ -66,6 +72,7 @@ function fromRow(ctx: SqliteContext, r: RestorePointRow): RestorePointRecord {
     consistency: r.consistency as RestorePointRecord["consistency"],
     mode: r.mode as RestorePointRecord["mode"],
     moverId: r.mover_id,
+    ...(r.parent_id ? { parentId: r.parent_id } : {}),
     sizeBytes: r.size_bytes,
     disks: parseJsonColumn(
       ctx,
@@ -80,8 +87,8 @@ function fromRow(ctx: SqliteContext, r: RestorePointRow): RestorePointRecord {
 export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointStore> {
   const { db } = ctx;
   const upsertRow = db.prepare(
-    `INSERT INTO restore_points (${COLUMNS}) VALUES (@id, @vm_id, @vm_name, @repository, @created_at, @consistency, @mode, @mover_id, @size_bytes, @disks)
-     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name, created_at = excluded.created_at, consistency = excluded.consistency, mode = excluded.mode, mover_id = excluded.mover_id, size_bytes = excluded.size_bytes, disks = excluded.disks`,
+    `INSERT INTO restore_points (${COLUMNS}) VALUES (@id, @vm_id, @vm_name, @repository, @created_at, @consistency, @mode, @mover_id, @size_bytes, @disks, @parent_id)
+     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name, created_at = excluded.created_at, consistency = excluded.consistency, mode = excluded.mode, mover_id = excluded.mover_id, size_bytes = excluded.size_bytes, disks = excluded.disks, parent_id = excluded.parent_id`,
   );
   const byId = db.prepare(`SELECT ${COLUMNS} FROM restore_points WHERE id = ?`);
   const repositoryOf = db.prepare("SELECT repository FROM restore_points WHERE id = ?").pluck();
