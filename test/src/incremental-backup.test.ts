@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  collectGarbage,
   FerryError,
   type Manifest,
   openRepository,
@@ -281,5 +282,35 @@ describe("incremental forever with changed-block tracking on a running lab VM", 
     expect(report.restorePoints.length).toBeGreaterThan(10);
     expect(report.restorePoints.every((s) => s.ok)).toBe(true);
     expect(await ferryLeftovers(vm().qmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+  });
+  it("garbage collection running during a backup loses nothing: the backup's restore point verifies clean", async () => {
+    // Every restore point goes: all chunks are garbage now, except that the next full
+    // deduplicates against most of them, and a collector running meanwhile must keep those.
+    for (const m of await repo.listRestorePoints({ vmId: vm().name }))
+      await repo.deleteRestorePoint(m.restorePointId);
+    let running = true;
+    let collections = 0;
+    let freed = 0;
+    const collector = (async () => {
+      while (running) {
+        freed += (await collectGarbage(repo, { graceMs: 0 })).bytesFreed;
+        collections++;
+      }
+    })();
+    let result: BackupVmResult;
+    try {
+      result = await backup({ forceFull: true });
+    } finally {
+      running = false;
+      await collector;
+    }
+    expect(collections).toBeGreaterThan(1);
+    expect(freed).toBeGreaterThan(0);
+    const report = await verifyRestorePoints(repo, {
+      restorePointIds: [result.manifest.restorePointId],
+    });
+    expect(report.restorePoints[0]).toMatchObject({ ok: true, missing: [], corrupt: [] });
+    // And a collection afterwards keeps every chunk a restore point needs.
+    await collectGarbage(repo, { graceMs: 0 });
   });
 });
