@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createClient, OperatorService, parseConfig, TaskState } from "@ferry/common";
+import { BackupMode, createClient, OperatorService, parseConfig, TaskState } from "@ferry/common";
 import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
 import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -105,7 +105,7 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       "required",
     );
     expect(created.stdout).toMatch(
-      /^nightly\s+pol-[0-9a-f]+\s+lab-vm-\*\s+-\s+0 22 \* \* \*\s+22:00-06:00 Europe\/Berlin\s+3\s+required/m,
+      /^nightly\s+pol-[0-9a-f]+\s+lab-vm-\*\s+-\s+0 22 \* \* \*\s+22:00-06:00 Europe\/Berlin\s+last 3\s+required/m,
     );
     const bad = await ferryFails(
       "policies",
@@ -231,7 +231,64 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       .split("\n");
     expect(inRepo).toHaveLength(1);
     expect(inRepo[0]).toContain(second[0].id);
+    // The same mover and a kept chain head: the second backup read only what changed.
+    expect(second[0].mode).toBe(BackupMode.INCREMENTAL);
+    expect(second[0].parentId).toBe(first[0].id);
+    expect(second[0].disks.map((d: { mode: number }) => d.mode)).toEqual([
+      BackupMode.INCREMENTAL,
+      BackupMode.INCREMENTAL,
+    ]);
+
+    // --full reads everything again, and says so per disk.
+    await ferry("backup", "--policy", "tight", "--full", "--wait");
+    const third = JSON.parse(
+      (await ferry("restore-points", "--vm", "lab-vm-1", "--json")).stdout,
+    ).filter((r: { repository: string }) => r.repository === repo2);
+    expect(third).toHaveLength(1);
+    expect(third[0].mode ?? BackupMode.FULL).toBe(BackupMode.FULL);
+    expect(third[0].disks[0].fullReason).toBe("a full backup was requested");
+
+    // A dry run lists the decisions and removes nothing.
+    const dry = await ferry("prune", "--policy", "tight", "--dry-run");
+    expect(dry.stdout).toMatch(new RegExp(`${third[0].id}\\s+\\S+\\s+keep\\s+keep-last`));
+    expect(dry.stdout).toContain("would remove 0 restore point(s)");
     await ferry("policies", "delete", "tight");
+  });
+
+  it("verifies a policy's restore points on its verify schedule, and on demand", async () => {
+    const repo = join(work, "repo");
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "checked",
+      "--vm",
+      "lab-vm-2",
+      "--repo",
+      repo,
+      "--verify-schedule",
+      "* * * * *",
+    );
+    using api = createClient(OperatorService, coordinator.address);
+    const mine = async () =>
+      (await api.listRestorePoints({ vmId: "lab-vm-2" })).restorePoints.filter(
+        (r) => r.repository === repo,
+      );
+    expect((await mine()).length).toBeGreaterThan(0);
+    // The next minute boundary fires the verify (the scheduler checks every second).
+    await expect
+      .poll(async () => (await mine()).every((r) => r.verify?.ok === true), {
+        timeout: 100_000,
+        interval: 1000,
+      })
+      .toBe(true);
+    await ferry("policies", "delete", "checked");
+    const table = (await ferry("restore-points", "--vm", "lab-vm-2")).stdout;
+    expect(table).toMatch(/lab-vm-2\/\S+\s+lab-vm-2\s+\S+\s+application\s+(full|incremental)\s+ok/);
+    const onDemand = await ferry("verify", "--repo", repo);
+    expect(onDemand.stdout).toContain("all sound");
+    const gc = await ferry("gc", "--repo", repo, "--dry-run");
+    expect(gc.stdout).toMatch(/^would free /);
   });
 
   it("restores a restore point through the mover, and the disk checks clean", async () => {

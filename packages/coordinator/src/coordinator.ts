@@ -79,7 +79,13 @@ export async function startCoordinator(
     onJobEnded: (jobId) => pruneAfterJob(catalog, jobId, logger),
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });
-  const scheduler = startScheduler({ catalog, jobs, logger, intervalMs: config.scheduleCheckMs });
+  const scheduler = startScheduler({
+    catalog,
+    jobs,
+    logger,
+    intervalMs: config.scheduleCheckMs,
+    tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
+  });
   const server = await startGrpcServer({
     address: config.listen,
     services: [

@@ -1,4 +1,5 @@
 import {
+  BackupMode,
   type Client,
   type OperatorService,
   type ParsedArgs,
@@ -42,6 +43,22 @@ const TRANSPORT_NAME: Record<number, string> = {
   [Transport.UNSPECIFIED]: "any",
 };
 
+// "last 7, daily 14, weekly 8": the rules that keep something.
+function keepSummary(p: Policy): string {
+  const rules: [string, number][] = [
+    ["last", p.keepLast],
+    ["hourly", p.keepHourly],
+    ["daily", p.keepDaily],
+    ["weekly", p.keepWeekly],
+    ["monthly", p.keepMonthly],
+    ["yearly", p.keepYearly],
+  ];
+  return rules
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(", ");
+}
+
 function policyTable(policies: readonly Policy[]): string {
   return renderTable(
     [
@@ -63,7 +80,7 @@ function policyTable(policies: readonly Policy[]): string {
       p.vmTags.join(",") || "-",
       p.schedule || "manual",
       p.windowStart ? `${p.windowStart}-${p.windowEnd} ${p.timeZone}` : "-",
-      String(p.keepLast),
+      keepSummary(p),
       QUIESCE_NAME[p.quiesce] ?? "preferred",
       TRANSPORT_NAME[p.transportPreference] ?? "any",
       p.repository,
@@ -81,6 +98,7 @@ export async function policiesCommand(api: Api, args: ParsedArgs, json: boolean)
   if (sub === "create") {
     const [start = "", end = ""] = str(args, "window") ? str(args, "window").split("-") : [];
     const keep = str(args, "keep-last");
+    const count = (name: string) => (str(args, name) ? Number(str(args, name)) : 0);
     const { policy } = await api.createPolicy({
       policy: {
         name: str(args, "name"),
@@ -91,6 +109,14 @@ export async function policiesCommand(api: Api, args: ParsedArgs, json: boolean)
         windowEnd: end,
         timeZone: str(args, "tz"),
         keepLast: keep ? Number(keep) : 0,
+        keepHourly: count("keep-hourly"),
+        keepDaily: count("keep-daily"),
+        keepWeekly: count("keep-weekly"),
+        keepMonthly: count("keep-monthly"),
+        keepYearly: count("keep-yearly"),
+        fullEveryBackups: count("full-every"),
+        fullEveryDays: count("full-every-days"),
+        verifySchedule: str(args, "verify-schedule"),
         quiesce: QUIESCE[str(args, "quiesce")] ?? QuiesceMode.UNSPECIFIED,
         transportPreference: TRANSPORT[str(args, "transport")] ?? Transport.UNSPECIFIED,
         repository: str(args, "repo"),
@@ -117,14 +143,29 @@ export async function restorePointsCommand(
   if (restorePoints.length === 0) return out("no restore points");
   out(
     renderTable(
-      ["RESTORE POINT", "VM", "CREATED", "CONSISTENCY", "DISKS", "SIZE", "NEW", "REPOSITORY"],
+      [
+        "RESTORE POINT",
+        "VM",
+        "CREATED",
+        "CONSISTENCY",
+        "MODE",
+        "VERIFIED",
+        "DISKS",
+        "SIZE",
+        "READ",
+        "NEW",
+        "REPOSITORY",
+      ],
       restorePoints.map((r) => [
         r.id,
         r.vmName,
         time(r.createdAt),
         CONSISTENCY[r.consistency] ?? "?",
+        r.mode === BackupMode.INCREMENTAL ? "incremental" : "full",
+        r.verify ? (r.verify.ok ? "ok" : "FAILED") : "-",
         String(r.disks.length),
         formatBytes(r.disks.reduce((n, d) => n + d.sizeBytes, 0n)),
+        formatBytes(r.disks.reduce((n, d) => n + d.bytesRead, 0n)),
         formatBytes(r.disks.reduce((n, d) => n + d.bytesNew, 0n)),
         r.repository,
       ]),

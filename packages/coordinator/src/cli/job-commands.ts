@@ -96,7 +96,7 @@ export async function watch(api: Api, jobId: string, json: boolean): Promise<voi
   if (last.state !== JobState.SUCCEEDED) process.exitCode = 1;
 }
 
-/** `ferry backup [--policy P] [--vm A,B] [--repo DIR] [--quiesce M] [--transport T] [--wait]`. */
+/** `ferry backup [--policy P] [--vm A,B] [--repo DIR] [--quiesce M] [--transport T] [--full] [--wait]`. */
 export async function backupCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
   const { job } = await api.backupNow({
     policyId: str(args, "policy"),
@@ -104,6 +104,7 @@ export async function backupCommand(api: Api, args: ParsedArgs, json: boolean): 
     repository: str(args, "repo"),
     quiesce: QUIESCE[str(args, "quiesce")] ?? QuiesceMode.UNSPECIFIED,
     transport: TRANSPORT[str(args, "transport")] ?? Transport.UNSPECIFIED,
+    forceFull: args.flags.has("full"),
   });
   if (!job) return;
   if (args.flags.has("wait")) return watch(api, job.id, json);

@@ -20,6 +20,7 @@ import {
   restorePointsCommand,
 } from "./catalog-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
+import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
 const USAGE = `usage: ferry <command> [options]
@@ -32,8 +33,10 @@ commands:
   policies create --name NAME (--vm GLOB,... | --tag TAG,...) --repo DIR
         [--schedule CRON] [--window HH:MM-HH:MM] [--tz ZONE] [--keep-last N]
         [--quiesce required|preferred|off] [--transport hotadd|nbd|any]
+        [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
+        [--full-every N] [--full-every-days N] [--verify-schedule CRON]
   policies delete NAME|ID
-  backup (--policy NAME | --vm NAME,...) [--repo DIR] [--quiesce MODE] [--transport T] [--wait]
+  backup (--policy NAME | --vm NAME,...) [--repo DIR] [--quiesce MODE] [--transport T] [--full] [--wait]
                                 start a backup job now; prints its id (or watches it)
   jobs [list] | jobs show ID | jobs watch ID
                                 jobs, one job's tasks, or a live progress view
@@ -41,6 +44,12 @@ commands:
   restore RESTORE-POINT --to DIR [--disk ID,...] [--wait]
                                 write a restore point's disks as qcow2 files on a mover
   catalog rescan --repo DIR     rebuild the catalog's restore points from a repository
+  prune --policy NAME [--vm ID,...] [--dry-run]
+                                apply the policy's retention now (or list what would go)
+  gc [--repo DIR] [--dry-run] [--grace-minutes N]
+                                remove chunks no restore point references
+  verify [--repo DIR] [RESTORE-POINT ...]
+                                re-read and re-hash every chunk; exit 1 when anything is bad
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
@@ -66,7 +75,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["json", "help", "wait"],
+    boolean: ["json", "help", "wait", "full", "dry-run"],
     valued: [
       "server",
       "config",
@@ -81,6 +90,15 @@ async function main(argv: string[]): Promise<void> {
       "window",
       "tz",
       "keep-last",
+      "keep-hourly",
+      "keep-daily",
+      "keep-weekly",
+      "keep-monthly",
+      "keep-yearly",
+      "full-every",
+      "full-every-days",
+      "verify-schedule",
+      "grace-minutes",
       "to",
       "disk",
     ],
@@ -168,7 +186,10 @@ async function main(argv: string[]): Promise<void> {
     case "jobs":
     case "restore-points":
     case "restore":
-    case "catalog": {
+    case "catalog":
+    case "prune":
+    case "gc":
+    case "verify": {
       // Watching may take long: no overall deadline, Ctrl-C ends it.
       const watching = command === "jobs" || args.flags.has("wait");
       using client = createClient(
@@ -183,6 +204,9 @@ async function main(argv: string[]): Promise<void> {
         "restore-points": restorePointsCommand,
         restore: restoreCommand,
         catalog: catalogCommand,
+        prune: pruneCommand,
+        gc: gcCommand,
+        verify: verifyCommand,
       }[command];
       // await: `using` closes the channel when this block exits.
       return await run(client, args, json);

@@ -28,7 +28,8 @@ export async function verifyRepository(
     root: requirePath(repository),
     ...(signal ? { signal } : {}),
   });
-  return verifyRestorePoints(repo, {
+  // Awaited: `await using` closes the repository when this function returns.
+  return await verifyRestorePoints(repo, {
     ...(restorePointIds.length > 0 ? { restorePointIds } : {}),
     ...(signal ? { signal } : {}),
   });
@@ -40,7 +41,7 @@ export async function collectRepositoryGarbage(
   options: { dryRun: boolean; graceMs?: number; signal?: AbortSignal },
 ): Promise<GarbageCollectionResult> {
   await using repo = await openRepository({ root: requirePath(repository) });
-  return collectGarbage(repo, options);
+  return await collectGarbage(repo, options);
 }
 
 /**

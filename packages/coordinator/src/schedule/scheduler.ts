@@ -1,7 +1,11 @@
 import { type Logger, toFerryError } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { PolicyRecord } from "../catalog/records.js";
 import type { JobService } from "../jobs/job-service.js";
+import { verifyRepository } from "../jobs/maintenance.js";
+import { matchesPolicy } from "../policy/vm-selector.js";
 import { dueRuns } from "./due-runs.js";
+import { dueVerifies } from "./due-verifies.js";
 
 /** Fires policies' schedules; owns the timer, the decision is dueRuns'. */
 export interface Scheduler extends AsyncDisposable {
@@ -21,6 +25,8 @@ export function startScheduler(o: {
   logger: Logger;
   intervalMs?: number;
   now?: () => Date;
+  /** Tags of a VM as the inventory reports them now (verify selects VMs like backups). */
+  tagsOf?: (vmId: string) => readonly string[];
 }): Scheduler {
   const now = o.now ?? (() => new Date());
   let since = now();
@@ -28,7 +34,9 @@ export function startScheduler(o: {
   const check = () => {
     running = running.then(async () => {
       const until = now();
-      const { due, skipped } = dueRuns(await o.catalog.policies.list(), since, until);
+      const policies = await o.catalog.policies.list();
+      const { due, skipped } = dueRuns(policies, since, until);
+      for (const v of dueVerifies(policies, since, until)) startVerify(v.policy);
       since = until;
       for (const s of skipped)
         o.logger.warn("scheduled run skipped", {
@@ -59,11 +67,41 @@ export function startScheduler(o: {
       o.logger.error("schedule check failed", { err: toFerryError(err) }),
     );
   };
+  // Verify jobs run beside the schedule checks, one at a time per policy.
+  const verifying = new Map<string, Promise<void>>();
+  const startVerify = (policy: PolicyRecord) => {
+    if (verifying.has(policy.id)) {
+      o.logger.warn("scheduled verify skipped: the last one is still running", {
+        policy: policy.name,
+      });
+      return;
+    }
+    const run = (async () => {
+      const ids = (await o.catalog.restorePoints.list({ repository: policy.repository }))
+        .filter((rp) => matchesPolicy({ name: rp.vmName, tags: o.tagsOf?.(rp.vmId) ?? [] }, policy))
+        .map((rp) => rp.id);
+      if (ids.length === 0) return;
+      const report = await verifyRepository(policy.repository, ids);
+      const log = report.badChunks.length > 0 ? o.logger.error : o.logger.info;
+      log.call(o.logger, "scheduled verify finished", {
+        policy: policy.name,
+        restorePoints: report.restorePoints.length,
+        failed: report.restorePoints.filter((s) => !s.ok).map((s) => s.restorePointId),
+        badChunks: report.badChunks.map((b) => `${b.digest} (${b.state})`),
+      });
+    })()
+      .catch((err: unknown) =>
+        o.logger.error("scheduled verify failed", { policy: policy.name, err: toFerryError(err) }),
+      )
+      .finally(() => verifying.delete(policy.id));
+    verifying.set(policy.id, run);
+  };
   const timer = setInterval(() => void check(), o.intervalMs ?? 15_000);
   timer.unref();
   const close = async () => {
     clearInterval(timer);
     await running.catch(() => undefined);
+    await Promise.all(verifying.values());
   };
   return { check, close, [Symbol.asyncDispose]: close };
 }
