@@ -12,40 +12,9 @@ import { startLab } from "../lab/lab.js";
 import type { LabVm } from "../lab/lab-vm.js";
 import { quietLogger } from "../lab/quiet-logger.js";
 import { runTool } from "../lab/run-tool.js";
+import { median, textLike, timed } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
-
-// Text-like data: compressible, like logs and configuration.
-function textLike(bytes: number): Buffer {
-  const words = [
-    "backup",
-    "restore",
-    "chunk",
-    "mover",
-    "datastore",
-    "snapshot",
-    "qemu",
-    "nbd",
-    "ferry",
-    "index",
-  ];
-  const parts: string[] = [];
-  let n = 0;
-  for (let i = 0; n < bytes; i++) {
-    const line = `${new Date(1_700_000_000_000 + i * 997).toISOString()} ${words[i % 10]} ${words[(i * 7) % 10]} id=${i} size=${(i * 4099) % 65536}\n`;
-    parts.push(line);
-    n += line.length;
-  }
-  return Buffer.from(parts.join("")).subarray(0, bytes);
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, { boolean: [], valued: ["disk-mib", "runs"] });

@@ -1,0 +1,36 @@
+// Shared pieces of the benchmarks: deterministic-enough data and timing.
+
+/** Text-like data: compressible, like logs and configuration. */
+export function textLike(bytes: number): Buffer {
+  const words = [
+    "backup",
+    "restore",
+    "chunk",
+    "mover",
+    "datastore",
+    "snapshot",
+    "qemu",
+    "nbd",
+    "ferry",
+    "index",
+  ];
+  const parts: string[] = [];
+  let n = 0;
+  for (let i = 0; n < bytes; i++) {
+    const line = `${new Date(1_700_000_000_000 + i * 997).toISOString()} ${words[i % 10]} ${words[(i * 7) % 10]} id=${i} size=${(i * 4099) % 65536}\n`;
+    parts.push(line);
+    n += line.length;
+  }
+  return Buffer.from(parts.join("")).subarray(0, bytes);
+}
+
+/** The median of a non-empty list. */
+export const median = (xs: number[]) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** Wall-clock seconds `fn` takes. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
