@@ -52,6 +52,9 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
       transport: Transport.HOTADD,
       quiesce: QuiesceMode.PREFERRED,
       repository: repo,
+      // Whole disks: the faults below must land while a task is still reading, and an
+      // incremental of these small disks is over in a blink.
+      forceFull: true,
     });
 
   // Resolves when the task's first READING progress message arrives.

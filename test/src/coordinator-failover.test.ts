@@ -33,7 +33,8 @@ function freePort(): Promise<number> {
   });
 }
 
-// Coordinator and movers as real processes, killed with SIGKILL mid-job.
+// Coordinator and movers as real processes, killed with SIGKILL mid-job (full backups:
+// an incremental might end before the kill lands).
 describe("killing a mover or the coordinator in the middle of a job", () => {
   let work: string;
   let nats: NatsServer;
@@ -134,7 +135,7 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
   it("retries a task whose mover was killed on another mover, leaving no overlay or export behind", async () => {
     const vm = lab.vms[0] as LabVm;
     using api = createClient(OperatorService, address);
-    const { job } = await api.backupNow({ vmIds: [vm.name] });
+    const { job } = await api.backupNow({ vmIds: [vm.name], forceFull: true });
     const jobId = job?.id ?? "";
     await reading(jobId);
     const running = (await api.getJob({ id: jobId })).job?.tasks[0];
@@ -159,7 +160,7 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     const vm = lab.vms[0] as LabVm;
     const jobId = await (async () => {
       using api = createClient(OperatorService, address);
-      return (await api.backupNow({ vmIds: [vm.name] })).job?.id ?? "";
+      return (await api.backupNow({ vmIds: [vm.name], forceFull: true })).job?.id ?? "";
     })();
     await reading(jobId);
     await coordinator?.terminate("SIGKILL", 5000);
