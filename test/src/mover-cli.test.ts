@@ -1,23 +1,14 @@
-import { execFile } from "node:child_process";
 import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabChild, spawnChild } from "./lab/child.js";
-import { REPO_ROOT } from "./lab/paths.js";
+import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { runTool } from "./lab/run-tool.js";
 import { waitForSocket } from "./lab/wait-for-socket.js";
 
-const run = promisify(execFile);
-const cli = (...args: string[]) => run(join(REPO_ROOT, "bin/ferry-mover"), args);
-const fails = (...args: string[]) =>
-  cli(...args).then(
-    () => {
-      throw new Error(`ferry-mover ${args.join(" ")} succeeded`);
-    },
-    (e: { code: number; stderr: string }) => e,
-  );
+const cli = ferryMover;
+const fails = ferryMoverFails;
 
 describe("ferry-mover backup, restore and restore-points without a coordinator", () => {
   let dir: string;

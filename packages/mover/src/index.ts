@@ -33,6 +33,7 @@ export { restoreRestorePoint } from "./restore/restore-point.js";
 export type { BlockSource, BlockSourceCapabilities, Extent } from "./source/block-source.js";
 export { openFileSource } from "./source/file-source.js";
 export { openNbdSource } from "./source/nbd-source.js";
+export { openViewExport } from "./source/open-view-export.js";
 export { backupSource } from "./task/backup-source.js";
 export { type BackupVmOptions, type BackupVmResult, backupVm } from "./task/backup-vm.js";
 export { runCommand } from "./util/run-command.js";

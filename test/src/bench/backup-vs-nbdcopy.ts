@@ -1,18 +1,13 @@
 #!/usr/bin/env node
-// Full-backup throughput of a lab disk beside nbdcopy reading the same
-// point-in-time export, in one run. Figures are printed, never asserted.
-//   pnpm bench:backup [--disk-mib 1280] [--runs 3]
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openRepository, parseArgs } from "@ferry/common";
 import { backupSource, connectQmp, createPointInTimeView, openNbdSource } from "@ferry/mover";
-import { startLab } from "../lab/lab.js";
 import type { LabVm } from "../lab/lab-vm.js";
 import { quietLogger } from "../lab/quiet-logger.js";
 import { runTool } from "../lab/run-tool.js";
-import { median, textLike, timed } from "./bench-data.js";
+import { median, startDataLab, timed } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
 
@@ -21,19 +16,7 @@ async function main(argv: string[]): Promise<void> {
   const diskMiB = Number(args.flags.get("disk-mib") ?? 1280);
   const runs = Number(args.flags.get("runs") ?? 3);
   const work = await mkdtemp(join(tmpdir(), "ferry-bench-"));
-  const dataMiB = Math.floor(diskMiB * 0.6);
-  process.stderr.write(
-    `building a ${diskMiB} MiB lab disk with ${dataMiB} MiB of data (60% random, 40% text-like)...\n`,
-  );
-  await using lab = await startLab({
-    vms: 1,
-    diskMiB,
-    workload: false,
-    extraFiles: {
-      "data/random.bin": randomBytes(Math.floor(dataMiB * 0.6) * MiB),
-      "data/log.txt": textLike(Math.floor(dataMiB * 0.4) * MiB),
-    },
-  });
+  await using lab = (await startDataLab(diskMiB)).lab;
   const vm = lab.vms[0] as LabVm;
   const logger = quietLogger();
   await using qmp = await connectQmp({ path: vm.qmpSocket });

@@ -1,4 +1,8 @@
-// Shared pieces of the benchmarks: deterministic-enough data and timing.
+// Shared pieces of the benchmarks: a lab VM with mixed data, and timing.
+import { randomBytes } from "node:crypto";
+import { type Lab, startLab } from "../lab/lab.js";
+
+const MiB = 1024 * 1024;
 
 /** Text-like data: compressible, like logs and configuration. */
 export function textLike(bytes: number): Buffer {
@@ -33,4 +37,23 @@ export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** A lab VM whose disk of `diskMiB` holds 60% data: 60% of it random, 40% text-like. */
+export async function startDataLab(diskMiB: number): Promise<{ lab: Lab; randomMiB: number }> {
+  const dataMiB = Math.floor(diskMiB * 0.6);
+  const randomMiB = Math.floor(dataMiB * 0.6);
+  process.stderr.write(
+    `building a ${diskMiB} MiB lab disk with ${dataMiB} MiB of data (60% random, 40% text-like)...\n`,
+  );
+  const lab = await startLab({
+    vms: 1,
+    diskMiB,
+    workload: false,
+    extraFiles: {
+      "data/random.bin": randomBytes(randomMiB * MiB),
+      "data/log.txt": textLike(Math.floor(dataMiB * 0.4) * MiB),
+    },
+  });
+  return { lab, randomMiB };
 }

@@ -8,13 +8,17 @@ import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Manifest, openRepository, parseArgs } from "@ferry/common";
-import { backupVm, createProgressReporter, openNbdSource, restoreRestorePoint } from "@ferry/mover";
+import {
+  backupVm,
+  createProgressReporter,
+  openViewExport,
+  restoreRestorePoint,
+} from "@ferry/mover";
 import { guestWrite } from "../lab/guest-io.js";
-import { startLab } from "../lab/lab.js";
 import { type LabVm, vmRef } from "../lab/lab-vm.js";
 import { quietLogger } from "../lab/quiet-logger.js";
 import { runTool } from "../lab/run-tool.js";
-import { textLike, timed } from "./bench-data.js";
+import { startDataLab, timed } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
 
@@ -41,20 +45,8 @@ async function main(argv: string[]): Promise<void> {
   const diskMiB = Number(args.flags.get("disk-mib") ?? 1280);
   const changePercent = Number(args.flags.get("change-percent") ?? 2);
   const work = await mkdtemp(join(tmpdir(), "ferry-bench-inc-"));
-  const dataMiB = Math.floor(diskMiB * 0.6);
-  const randomMiB = Math.floor(dataMiB * 0.6);
-  process.stderr.write(
-    `building a ${diskMiB} MiB lab disk with ${dataMiB} MiB of data (60% random, 40% text-like)...\n`,
-  );
-  await using lab = await startLab({
-    vms: 1,
-    diskMiB,
-    workload: false,
-    extraFiles: {
-      "data/random.bin": randomBytes(randomMiB * MiB),
-      "data/log.txt": textLike(Math.floor(dataMiB * 0.4) * MiB),
-    },
-  });
+  const { lab: started, randomMiB } = await startDataLab(diskMiB);
+  await using lab = started;
   const vm = lab.vms[0] as LabVm;
   const logger = quietLogger();
   const runDir = join(work, "run");
@@ -70,15 +62,7 @@ async function main(argv: string[]): Promise<void> {
         quiesce: "required",
         transport: "hotadd",
         runDir,
-        openNbd: (address, exportName, signal, dirtyBitmaps) =>
-          openNbdSource({
-            ...(address.t === "unix"
-              ? { path: address.path }
-              : { host: address.host, port: address.port }),
-            exportName,
-            dirtyBitmaps,
-            signal,
-          }),
+        openNbd: openViewExport,
         overlayLimitBytes: 4 * 1024 * MiB,
         chunkSizeBytes: 4 * MiB,
         freezeTimeoutMs: 20_000,

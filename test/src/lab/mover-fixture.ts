@@ -7,7 +7,7 @@ import {
   createProgressReporter,
   type Mover,
   moverConfigSchema,
-  openNbdSource,
+  openViewExport,
   startMover,
 } from "@ferry/mover";
 import { connect, type NatsConnection } from "nats";
@@ -86,15 +86,7 @@ export function directBackup(
     quiesce: "required",
     transport: "hotadd",
     runDir: join(fx.work, "run"),
-    openNbd: (address, exportName, signal, dirtyBitmaps) =>
-      openNbdSource({
-        ...(address.t === "unix"
-          ? { path: address.path }
-          : { host: address.host, port: address.port }),
-        exportName,
-        dirtyBitmaps,
-        signal,
-      }),
+    openNbd: openViewExport,
     overlayLimitBytes: 1024 ** 3,
     chunkSizeBytes: 4 * 1024 * 1024,
     freezeTimeoutMs: 20_000,

@@ -1,47 +1,25 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, open, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { chunkDigestOf, digestToHex } from "./digest.js";
-import { openRepository, type Repository } from "./repository.js";
+import type { Repository } from "./repository.js";
+import { commitChunks, TEST_CHUNK, tempRepository } from "./repository-fixtures.test-helper.js";
 import { readVerifyState, verifyRestorePoints } from "./verify.js";
 
-const CHUNK = 64 * 1024;
+const CHUNK = TEST_CHUNK;
 
 let dir: string;
 let repo: Repository;
+let dispose: () => Promise<void>;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ferry-verify-"));
-  repo = await openRepository({ root: dir, create: true });
+  ({ dir, repo, dispose } = await tempRepository("ferry-verify-"));
 });
 
-afterEach(async () => {
-  await repo.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterEach(() => dispose());
 
-async function backup(vmId: string, parts: Buffer[]): Promise<string> {
-  const writer = await repo.beginRestorePoint({ vmId, vmName: vmId });
-  const index = writer.addDisk({
-    diskId: "disk0",
-    sizeBytes: parts.length * CHUNK,
-    chunkSizeBytes: CHUNK,
-  });
-  for (const [i, data] of parts.entries()) {
-    const digest = chunkDigestOf(data);
-    await repo.chunks.put(digest, data);
-    index.set(i, digest);
-  }
-  const m = await writer.commit({
-    consistency: "crash",
-    mode: "full",
-    source: { moverId: "m", transport: "hotadd" },
-    diskStats: { disk0: { bytesRead: 0, bytesNew: 0 } },
-  });
-  return m.restorePointId;
-}
+const backup = (vmId: string, parts: Buffer[]) => commitChunks(repo, vmId, parts);
 
 function chunkPath(data: Buffer): string {
   const hex = digestToHex(chunkDigestOf(data));

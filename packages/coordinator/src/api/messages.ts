@@ -24,6 +24,8 @@ import {
   type VerifyReport,
   type VerifyResponse,
   VerifyResponseSchema,
+  type VerifyState,
+  VerifyStateSchema,
 } from "@ferry/common";
 import type {
   JobRecord,
@@ -167,16 +169,7 @@ export function transportName(t: Transport): TransportName {
 /** A catalog restore point as the wire's RestorePoint. */
 export function restorePointMessage(r: RestorePointRecord, verify?: VerifyOutcome): RestorePoint {
   return create(RestorePointSchema, {
-    ...(verify
-      ? {
-          verify: {
-            verifiedAt: timestampFromDate(new Date(verify.verifiedAt)),
-            ok: verify.ok,
-            missingChunks: verify.missing,
-            corruptChunks: verify.corrupt,
-          },
-        }
-      : {}),
+    ...(verify ? { verify: verifyStateMessage(verify) } : {}),
     id: r.id,
     vmId: r.vmId,
     vmName: r.vmName,
@@ -221,6 +214,16 @@ export function restorePointRecord(rp: RestorePoint, repository: string): Restor
   };
 }
 
+/** A restore point's last verification on the wire. */
+export function verifyStateMessage(v: VerifyOutcome): VerifyState {
+  return create(VerifyStateSchema, {
+    verifiedAt: timestampFromDate(new Date(v.verifiedAt)),
+    ok: v.ok,
+    missingChunks: v.missing,
+    corruptChunks: v.corrupt,
+  });
+}
+
 /** A retention decision on the wire. */
 export function pruneDecisionMessage(d: RestorePointDecision): PruneDecision {
   return create(PruneDecisionSchema, {
@@ -256,15 +259,7 @@ export function verifyMessage(
       const record = byId.get(s.restorePointId);
       return record
         ? restorePointMessage(record, s)
-        : create(RestorePointSchema, {
-            id: s.restorePointId,
-            verify: {
-              verifiedAt: timestampFromDate(new Date(s.verifiedAt)),
-              ok: s.ok,
-              missingChunks: s.missing,
-              corruptChunks: s.corrupt,
-            },
-          });
+        : create(RestorePointSchema, { id: s.restorePointId, verify: verifyStateMessage(s) });
     }),
     chunksChecked: BigInt(report.chunksChecked),
     bytesChecked: BigInt(report.bytesChecked),

@@ -1,41 +1,13 @@
-import {
-  BackupMode,
-  type Client,
-  type OperatorService,
-  type ParsedArgs,
-  type Policy,
-  QuiesceMode,
-  Transport,
-} from "@ferry/common";
+import { BackupMode, type ParsedArgs, type Policy, QuiesceMode, Transport } from "@ferry/common";
+import { type Api, json2, list, out, QUIESCE, str, TRANSPORT } from "./cli-io.js";
 import { CONSISTENCY, time } from "./format.js";
 import { watch } from "./job-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
-type Api = Client<typeof OperatorService>;
-const out = (s: string): void => {
-  process.stdout.write(`${s}\n`);
-};
-const json2 = (v: unknown) =>
-  JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x), 2);
-const str = (args: ParsedArgs, name: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v : "";
-};
-const list = (args: ParsedArgs, name: string) => str(args, name).split(",").filter(Boolean);
-const QUIESCE: Record<string, QuiesceMode> = {
-  required: QuiesceMode.REQUIRED,
-  preferred: QuiesceMode.PREFERRED,
-  off: QuiesceMode.OFF,
-};
 const QUIESCE_NAME: Record<number, string> = {
   [QuiesceMode.REQUIRED]: "required",
   [QuiesceMode.PREFERRED]: "preferred",
   [QuiesceMode.OFF]: "off",
-};
-const TRANSPORT: Record<string, Transport> = {
-  hotadd: Transport.HOTADD,
-  nbd: Transport.NBD,
-  any: Transport.UNSPECIFIED,
 };
 const TRANSPORT_NAME: Record<number, string> = {
   [Transport.HOTADD]: "hotadd",

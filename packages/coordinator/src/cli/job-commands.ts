@@ -1,37 +1,7 @@
-import {
-  type Client,
-  type Job,
-  JobState,
-  type OperatorService,
-  type ParsedArgs,
-  QuiesceMode,
-  Transport,
-} from "@ferry/common";
+import { type Job, JobState, type ParsedArgs, QuiesceMode, Transport } from "@ferry/common";
+import { type Api, list, out, QUIESCE, str, TRANSPORT } from "./cli-io.js";
 import { JOB_STATE, progressLine, TASK_STATE, time } from "./format.js";
 import { renderTable } from "./table.js";
-
-type Api = Client<typeof OperatorService>;
-const out = (s: string): void => {
-  process.stdout.write(`${s}\n`);
-};
-const list = (args: ParsedArgs, name: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v.split(",").filter(Boolean) : [];
-};
-const str = (args: ParsedArgs, name: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v : "";
-};
-const QUIESCE: Record<string, QuiesceMode> = {
-  required: QuiesceMode.REQUIRED,
-  preferred: QuiesceMode.PREFERRED,
-  off: QuiesceMode.OFF,
-};
-const TRANSPORT: Record<string, Transport> = {
-  hotadd: Transport.HOTADD,
-  nbd: Transport.NBD,
-  any: Transport.UNSPECIFIED,
-};
 
 function jobTable(jobs: readonly Job[]): string {
   return renderTable(

@@ -1,18 +1,8 @@
 // `ferry prune`, `ferry gc`, `ferry verify`: repository maintenance through the coordinator.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { Client, OperatorService, ParsedArgs } from "@ferry/common";
+import type { ParsedArgs } from "@ferry/common";
+import { type Api, json2, out, str } from "./cli-io.js";
 import { formatBytes, renderTable } from "./table.js";
-
-type Api = Client<typeof OperatorService>;
-const out = (s: string): void => {
-  process.stdout.write(`${s}\n`);
-};
-const json2 = (v: unknown) =>
-  JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x), 2);
-const str = (args: ParsedArgs, name: string) => {
-  const v = args.flags.get(name);
-  return typeof v === "string" ? v : "";
-};
 
 /** `ferry prune --policy NAME [--vm A,B] [--dry-run]`: apply the policy's retention now. */
 export async function pruneCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {

@@ -4,7 +4,7 @@ import type { NatsConnection } from "nats";
 import { createProgressReporter } from "../events/progress-reporter.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
-import { openNbdSource } from "../source/nbd-source.js";
+import { openViewExport } from "../source/open-view-export.js";
 import { backupVm } from "./backup-vm.js";
 import type { RepositoryCache } from "./repository-cache.js";
 import type { TaskSlots } from "./task-slots.js";
@@ -88,15 +88,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             quiesce: call.quiesce,
             transport: call.transport,
             runDir: o.runDir,
-            openNbd: (address, exportName, s, dirtyBitmaps) =>
-              openNbdSource({
-                ...(address.t === "unix"
-                  ? { path: address.path }
-                  : { host: address.host, port: address.port }),
-                exportName,
-                dirtyBitmaps,
-                signal: s,
-              }),
+            openNbd: openViewExport,
             forceFull: call.forceFull,
             fullEvery: call.fullEvery,
             overlayLimitBytes: o.overlayLimitBytes,
