@@ -9,6 +9,7 @@ import {
   Transport,
 } from "@ferry/common";
 import { afterEach, describe, expect, it } from "vitest";
+import { policy as catalogPolicy } from "../catalog/catalog-fixtures.test-helper.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
 import { createJobService } from "../jobs/job-service.js";
@@ -128,6 +129,21 @@ describe("dispatcher", () => {
     });
     expect((await c?.restorePoints.list())?.map((r) => [r.id, r.repository])).toEqual([
       ["vm-a/rp-3", "/repo"],
+    ]);
+  });
+
+  it("hands the mover the policy's periodic-full rule, and a forced full", async () => {
+    const { calls, jobs, waitForEnd, catalog: c } = await setup({});
+    const policy = {
+      ...catalogPolicy("p", { vmGlobs: ["vm-a"], vmTags: [], repository: "/repo" }),
+      fullEvery: { backups: 6, days: 7 },
+    };
+    await c?.policies.create(policy);
+    await waitForEnd((await jobs.backupNow({ policy })).id);
+    await waitForEnd((await jobs.backupNow({ policy, forceFull: true })).id);
+    expect(calls.map((r) => [r.forceFull, r.fullEveryBackups, r.fullEveryDays])).toEqual([
+      [false, 6, 7],
+      [true, 6, 7],
     ]);
   });
 
