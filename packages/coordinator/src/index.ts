@@ -9,6 +9,7 @@ export {
   loadCoordinatorConfig,
 } from "./config.js";
 export { type Coordinator, startCoordinator } from "./coordinator.js";
+export * from "./planner/index.js";
 export {
   createMoverRegistry,
   type MoverRegistry,

@@ -1,0 +1,83 @@
+// What the planner plans over: the estate, its limits and the cost model's figures.
+// Plain data, no I/O: the coordinator fills it from the inventory, metrics and history;
+// the benchmark and the simulator from a synthetic estate.
+
+/** A hypervisor host. */
+export interface PlanHost {
+  id: string;
+  /** Backup read throughput the host sustains, bytes per second (CPU, NICs). */
+  throughputBps: number;
+}
+
+/** A datastore and how it behaves under backup reads. */
+export interface PlanDatastore {
+  id: string;
+  /** Read throughput the datastore sustains, bytes per second. */
+  throughputBps: number;
+  /** Production I/O latency with no backup running, milliseconds. */
+  baseLatencyMs: number;
+  /** Share of the throughput production uses, 0..1. */
+  productionLoad: number;
+}
+
+/** A mover: where it runs, what it reaches locally, how much it moves. */
+export interface PlanMover {
+  id: string;
+  hostId: string;
+  /** Datastores it mounts: hot-add reads of VMs on them need no network. */
+  datastoreIds: readonly string[];
+  hotadd: boolean;
+  nbd: boolean;
+  /** Reads VMs of other hosts over the network (NBD); false: only its own host's VMs. */
+  remote: boolean;
+  slots: number;
+  /** What the mover moves at most, all tasks together, bytes per second. */
+  throughputBps: number;
+  up: boolean;
+}
+
+/** One backup task: a VM and what it will read. */
+export interface PlanVm {
+  id: string;
+  hostId: string;
+  datastoreIds: readonly string[];
+  /** Bytes the next backup is expected to read (cost model). */
+  expectedBytes: number;
+  /** Transports the policy allows. */
+  transport: "hotadd" | "nbd" | "any";
+}
+
+/** Concurrency limits; every one holds at every instant. */
+export interface PlanLimits {
+  perHost: number;
+  perDatastore: number;
+  total: number;
+  /** Restore points written at once into the repository. */
+  repositoryWrites: number;
+}
+
+/** Per-task figures of the cost model. */
+export interface CostModel {
+  /** One task's read rate at best, by transport, bytes per second. */
+  streamBps: { hotadd: number; nbd: number };
+  /** Quiesce, snapshot, export and commit of one task, seconds. */
+  overheadS: number;
+}
+
+/** Everything a plan is made from. */
+export interface PlanInput {
+  hosts: readonly PlanHost[];
+  datastores: readonly PlanDatastore[];
+  movers: readonly PlanMover[];
+  vms: readonly PlanVm[];
+  limits: PlanLimits;
+  cost: CostModel;
+  /** Length of the backup window, seconds (0: no window). */
+  windowS: number;
+}
+
+/** Field-advice defaults (NetBackup, Veeam) for a small estate. */
+export const DEFAULT_COST: CostModel = {
+  streamBps: { hotadd: 400e6, nbd: 250e6 },
+  overheadS: 10,
+};

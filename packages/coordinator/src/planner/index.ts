@@ -1,0 +1,16 @@
+// The planner: pure planning, lower bounds and what-if simulation of a backup window.
+export * from "./estate.js";
+export { type Discipline, listSchedule } from "./list-schedule.js";
+export { type LowerBound, lowerBound } from "./lower-bound.js";
+export { type LoadStep, type Plan, type PlannedTask, planWindow } from "./plan-window.js";
+export {
+  backupRateForLatency,
+  type DatastoreOutcome,
+  DEFAULT_IO_CONTROL,
+  datastoreLatencyMs,
+  type IoControl,
+  type SimulatedTask,
+  type SimulationResult,
+  simulateWindow,
+} from "./simulate.js";
+export { type SyntheticEstateOptions, syntheticEstate } from "./synthetic-estate.js";

@@ -1,0 +1,258 @@
+// What-if: the planner's dispatch rules driven by a discrete-event simulation of hosts,
+// datastores (throughput and latency against load), movers and the repository, with
+// backup I/O control. Pure: no timers, simulated time only.
+import type { PlanDatastore, PlanInput } from "./estate.js";
+import { type Discipline, pickCandidate, taskOrder } from "./list-schedule.js";
+import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
+
+/** Backup I/O control per datastore (Veeam's defaults). */
+export interface IoControl {
+  enabled: boolean;
+  /** No new task starts on a datastore whose latency is at or above this, ms. */
+  admitBelowMs: number;
+  /** Running tasks on a datastore are throttled to keep its latency under this, ms. */
+  throttleAboveMs: number;
+  /** Tasks (open snapshots) at once per datastore. */
+  maxSnapshotsPerDatastore: number;
+}
+
+/** Veeam's thresholds: 20 ms stops new tasks, 30 ms throttles, 4 snapshots per datastore. */
+export const DEFAULT_IO_CONTROL: IoControl = {
+  enabled: true,
+  admitBelowMs: 20,
+  throttleAboveMs: 30,
+  maxSnapshotsPerDatastore: 4,
+};
+
+/** What one datastore went through. */
+export interface DatastoreOutcome {
+  peakLatencyMs: number;
+  peakBackupBps: number;
+  peakTasks: number;
+  /** Simulated seconds its backups were throttled. */
+  throttledS: number;
+}
+
+/** A simulated task. */
+export interface SimulatedTask {
+  vmId: string;
+  moverId: string;
+  transport: "hotadd" | "nbd";
+  startS: number;
+  endS: number;
+}
+
+/** The outcome of a simulated window. */
+export interface SimulationResult {
+  endS: number;
+  tasks: SimulatedTask[];
+  datastores: Map<string, DatastoreOutcome>;
+  /** VMs that never started (no mover, or a datastore never got under the admit threshold). */
+  notStarted: string[];
+}
+
+/** Production latency of a datastore at a backup read rate: an M/M/1-like curve. */
+export function datastoreLatencyMs(ds: PlanDatastore, backupBps: number): number {
+  const u = ds.productionLoad + backupBps / ds.throughputBps;
+  return Math.min(10_000, ds.baseLatencyMs / Math.max(0.03, 1 - u));
+}
+
+/** The backup read rate that keeps a datastore's latency at `targetMs` (0 if none does). */
+export function backupRateForLatency(ds: PlanDatastore, targetMs: number): number {
+  return Math.max(0, ds.throughputBps * (1 - ds.productionLoad - ds.baseLatencyMs / targetMs));
+}
+
+interface Running {
+  vm: number;
+  c: Candidate;
+  startS: number;
+  /** Snapshot and export done at this time; reading starts. */
+  readFromS: number;
+  remaining: number;
+  rate: number;
+}
+
+/**
+ * Runs the window: tasks start in the planner's order under every limit (and, with I/O
+ * control, only on datastores below the admit threshold and snapshot limit); their read
+ * rates share movers, hosts and datastores, and a datastore above the throttle threshold
+ * has its backups slowed to keep production latency under it.
+ */
+export function simulateWindow(
+  input: PlanInput,
+  options: { discipline?: Discipline; control?: IoControl } = {},
+): SimulationResult {
+  const discipline = options.discipline ?? "longest-first";
+  const control = options.control ?? DEFAULT_IO_CONTROL;
+  const index = indexEstate(input);
+  const n = input.vms.length;
+  const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
+  const order = taskOrder(candidates, discipline);
+  const { limits } = input;
+  const hostRun = new Int32Array(input.hosts.length);
+  const dsRun = new Int32Array(input.datastores.length);
+  const moverRun = new Int32Array(input.movers.length);
+  const slots = input.movers.map((m) => (m.up ? m.slots : 0));
+  const cap = Math.min(
+    limits.total,
+    limits.repositoryWrites,
+    slots.reduce((a, b) => a + b, 0),
+  );
+  const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
+  const outcomes = input.datastores.map(() => ({
+    peakLatencyMs: 0,
+    peakBackupBps: 0,
+    peakTasks: 0,
+    throttledS: 0,
+  }));
+  const throttled = new Uint8Array(input.datastores.length);
+  const started = new Uint8Array(n);
+  for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length === 0) started[v] = 1;
+  const running: Running[] = [];
+  const done: SimulatedTask[] = [];
+  let now = 0;
+
+  const fits = (v: number) => {
+    const h = index.vmHost[v] as number;
+    if (h >= 0 && (hostRun[h] as number) >= limits.perHost) return false;
+    for (const d of index.vmDatastores[v] as number[]) {
+      if ((dsRun[d] as number) >= limits.perDatastore) return false;
+      if (control.enabled) {
+        if ((dsRun[d] as number) >= control.maxSnapshotsPerDatastore) return false;
+        if ((dsLatency[d] as number) >= control.admitBelowMs) return false;
+        // The latency a task adds shows once it reads: one start at a time per datastore.
+        if (
+          running.some(
+            (r) => r.readFromS > now && (index.vmDatastores[r.vm] as number[]).includes(d),
+          )
+        )
+          return false;
+      }
+    }
+    return true;
+  };
+  const dispatch = () => {
+    for (let k = 0; k < n && running.length < cap; k++) {
+      const v = order[k] as number;
+      if (started[v] || !fits(v)) continue;
+      const c = pickCandidate(
+        candidates[v] as Candidate[],
+        discipline,
+        (m) => (moverRun[m] as number) < (slots[m] as number),
+      );
+      if (!c) continue;
+      started[v] = 1;
+      const h = index.vmHost[v] as number;
+      if (h >= 0) hostRun[h] = (hostRun[h] as number) + 1;
+      for (const d of index.vmDatastores[v] as number[]) dsRun[d] = (dsRun[d] as number) + 1;
+      moverRun[c.mover] = (moverRun[c.mover] as number) + 1;
+      running.push({
+        vm: v,
+        c,
+        startS: now,
+        readFromS: now + input.cost.overheadS,
+        remaining: input.vms[v]?.expectedBytes ?? 0,
+        rate: 0,
+      });
+    }
+  };
+  // Read rates now: each task's own limits, then each datastore's share (and throttle).
+  const rates = () => {
+    const reading = running.filter((r) => r.readFromS <= now);
+    const moverReaders = new Int32Array(input.movers.length);
+    const hostReaders = new Int32Array(input.hosts.length);
+    for (const r of reading) {
+      moverReaders[r.c.mover] = (moverReaders[r.c.mover] as number) + 1;
+      const h = index.vmHost[r.vm] as number;
+      if (h >= 0) hostReaders[h] = (hostReaders[h] as number) + 1;
+    }
+    for (const r of running) r.rate = 0;
+    const demand = new Float64Array(input.datastores.length);
+    for (const r of reading) {
+      const mover = input.movers[r.c.mover];
+      const host = input.hosts[index.vmHost[r.vm] as number];
+      let rate = input.cost.streamBps[r.c.transport];
+      if (mover) rate = Math.min(rate, mover.throughputBps / (moverReaders[r.c.mover] as number));
+      if (host)
+        rate = Math.min(
+          rate,
+          host.throughputBps / (hostReaders[index.vmHost[r.vm] as number] as number),
+        );
+      r.rate = rate;
+      for (const d of index.vmDatastores[r.vm] as number[])
+        demand[d] = (demand[d] as number) + rate;
+    }
+    const scale = new Float64Array(input.datastores.length).fill(1);
+    input.datastores.forEach((ds, d) => {
+      const want = demand[d] as number;
+      if (want <= 0) return;
+      let allowed = Math.min(want, ds.throughputBps * (1 - ds.productionLoad));
+      throttled[d] = 0;
+      if (control.enabled && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
+        // Aim a little under the threshold, as a controller with some margin would.
+        allowed = Math.min(allowed, backupRateForLatency(ds, control.throttleAboveMs * 0.95));
+        throttled[d] = 1;
+      }
+      scale[d] = allowed / want;
+    });
+    for (const r of reading) {
+      let f = 1;
+      for (const d of index.vmDatastores[r.vm] as number[]) f = Math.min(f, scale[d] as number);
+      // A datastore throttled to nothing still lets a trickle through: tasks must end.
+      r.rate = Math.max(r.rate * f, 1e5);
+    }
+    const backup = new Float64Array(input.datastores.length);
+    for (const r of reading)
+      for (const d of index.vmDatastores[r.vm] as number[])
+        backup[d] = (backup[d] as number) + r.rate;
+    input.datastores.forEach((ds, d) => {
+      dsLatency[d] = datastoreLatencyMs(ds, backup[d] as number);
+      const o = outcomes[d] as DatastoreOutcome;
+      o.peakLatencyMs = Math.max(o.peakLatencyMs, dsLatency[d] as number);
+      o.peakBackupBps = Math.max(o.peakBackupBps, backup[d] as number);
+      o.peakTasks = Math.max(o.peakTasks, dsRun[d] as number);
+    });
+  };
+
+  dispatch();
+  rates();
+  while (running.length > 0) {
+    // The next event: a task's snapshot is ready, or a task has read everything.
+    let next = Number.POSITIVE_INFINITY;
+    for (const r of running) {
+      next = Math.min(next, r.readFromS > now ? r.readFromS : now + r.remaining / r.rate);
+    }
+    const dt = next - now;
+    for (const r of running) if (r.readFromS <= now) r.remaining -= r.rate * dt;
+    for (const [d, t] of throttled.entries())
+      if (t) (outcomes[d] as DatastoreOutcome).throttledS += dt;
+    now = next;
+    for (let i = running.length - 1; i >= 0; i--) {
+      const r = running[i] as Running;
+      if (r.readFromS > now || r.remaining > 1) continue;
+      running.splice(i, 1);
+      const h = index.vmHost[r.vm] as number;
+      if (h >= 0) hostRun[h] = (hostRun[h] as number) - 1;
+      for (const d of index.vmDatastores[r.vm] as number[]) dsRun[d] = (dsRun[d] as number) - 1;
+      moverRun[r.c.mover] = (moverRun[r.c.mover] as number) - 1;
+      done.push({
+        vmId: input.vms[r.vm]?.id ?? "",
+        moverId: input.movers[r.c.mover]?.id ?? "",
+        transport: r.c.transport,
+        startS: r.startS,
+        endS: now,
+      });
+    }
+    rates();
+    dispatch();
+    rates();
+  }
+  return {
+    endS: now,
+    tasks: done.sort((a, b) => a.startS - b.startS),
+    datastores: new Map(input.datastores.map((ds, d) => [ds.id, outcomes[d] as DatastoreOutcome])),
+    notStarted: input.vms
+      .filter((_, v) => !started[v] || (candidates[v] as Candidate[]).length === 0)
+      .map((vm) => vm.id),
+  };
+}
