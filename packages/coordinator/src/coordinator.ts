@@ -116,6 +116,7 @@ export async function startCoordinator(
           progress,
           defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
           logger,
+          limits: config.limits,
         }),
       ),
     ],

@@ -43,6 +43,8 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
     prune: unimplemented,
     collectGarbage: unimplemented,
     verify: unimplemented,
+    plan: unimplemented,
+    simulate: unimplemented,
   };
 }
 

@@ -2,12 +2,14 @@ import { FerryError, type Logger, type OperatorService, type ServiceImpl } from 
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
+import type { DispatchLimits } from "../dispatch/placement.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
 import { collectRepositoryGarbage, verifyRepository, verifyStates } from "../jobs/maintenance.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
 import { rescanRepository } from "../jobs/rescan.js";
 import { prunePolicy } from "../jobs/retention.js";
+import { planFor, simulateGrid } from "../jobs/window-planning.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import {
@@ -21,6 +23,7 @@ import {
   transportName,
   verifyMessage,
 } from "./messages.js";
+import { planMessage, simulateMessage } from "./plan-messages.js";
 
 /** What the operator API needs. */
 export interface OperatorDeps {
@@ -33,6 +36,8 @@ export interface OperatorDeps {
   /** Repository of backups that name no policy and no repository. */
   defaultRepository: string;
   logger: Logger;
+  /** The dispatcher's limits: plans use them unless a request overrides them. */
+  limits: DispatchLimits;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -151,6 +156,30 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
           signal: ctx.signal,
         }),
       ),
+    plan: async (req) => {
+      const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
+      const { plan, input } = await planFor(d, policy, req.limits ?? {});
+      return planMessage(plan, input.limits, input.windowS);
+    },
+    simulate: async (req) => {
+      const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
+      for (const v of [...req.perHost, ...req.perDatastore, ...req.total])
+        if (v < 1 || v > 1000)
+          throw new FerryError("INVALID_ARGUMENT", `limit ${v} is out of range 1-1000`);
+      const grid = { perHost: req.perHost, perDatastore: req.perDatastore, total: req.total };
+      if (
+        Math.max(1, grid.perHost.length) *
+          Math.max(1, grid.perDatastore.length) *
+          Math.max(1, grid.total.length) >
+        100
+      )
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "at most 100 combinations of limits per simulation",
+        );
+      const { rows, windowS } = await simulateGrid(d, policy, grid, !req.ioControlOff);
+      return simulateMessage(rows, windowS);
+    },
     verify: async (req, ctx) => {
       const repository = req.repository || d.defaultRepository;
       const report = await verifyRepository(repository, req.restorePointIds, ctx.signal);

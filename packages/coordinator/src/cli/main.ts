@@ -21,6 +21,7 @@ import {
 } from "./catalog-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
 import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.js";
+import { planCommand, simulateCommand } from "./plan-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
 const USAGE = `usage: ferry <command> [options]
@@ -50,6 +51,10 @@ commands:
                                 remove chunks no restore point references
   verify [--repo DIR] [RESTORE-POINT ...]
                                 re-read and re-hash every chunk; exit 1 when anything is bad
+  plan [--policy NAME] [--per-host N] [--per-datastore N] [--total N] [--tasks N]
+                                plan the window: tasks, load per datastore, lower bound
+  simulate [--policy NAME] [--per-host 1,2,4] [--per-datastore 1,2] [--total 8,16] [--no-io-control]
+                                what-if: simulated window end and latency per grid of limits
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
@@ -75,7 +80,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["json", "help", "wait", "full", "dry-run"],
+    boolean: ["json", "help", "wait", "full", "dry-run", "no-io-control"],
     valued: [
       "server",
       "config",
@@ -99,6 +104,10 @@ async function main(argv: string[]): Promise<void> {
       "full-every-days",
       "verify-schedule",
       "grace-minutes",
+      "per-host",
+      "per-datastore",
+      "total",
+      "tasks",
       "to",
       "disk",
     ],
@@ -189,7 +198,9 @@ async function main(argv: string[]): Promise<void> {
     case "catalog":
     case "prune":
     case "gc":
-    case "verify": {
+    case "verify":
+    case "plan":
+    case "simulate": {
       // Watching may take long: no overall deadline, Ctrl-C ends it.
       const watching = command === "jobs" || args.flags.has("wait");
       using client = createClient(
@@ -207,6 +218,8 @@ async function main(argv: string[]): Promise<void> {
         prune: pruneCommand,
         gc: gcCommand,
         verify: verifyCommand,
+        plan: planCommand,
+        simulate: simulateCommand,
       }[command];
       // await: `using` closes the channel when this block exits.
       return await run(client, args, json);

@@ -38,7 +38,14 @@ async function scriptedMover(script: Record<string, FerryError[]>, calls: RunBac
               vmId: req.vm?.id ?? "",
               vmName: req.vm?.name ?? "",
               moverId: "m1",
-              disks: [{ diskId: "disk0", sizeBytes: 1n }],
+              // vm-a's backups read the most: history says so to the planner's order.
+              disks: [
+                {
+                  diskId: "disk0",
+                  sizeBytes: 1n,
+                  bytesRead: req.vm?.name === "vm-a" ? 9n * 10n ** 9n : 1000n,
+                },
+              ],
             },
           };
         },
@@ -75,11 +82,16 @@ describe("dispatcher", () => {
         transports: [Transport.HOTADD],
         taskSlots: 4,
       },
-      vms: ["vm-a", "vm-b", "vm-c"].map((name) => ({
-        id: name,
-        name,
+      // Sizes differ, so the planner's order (largest expected read first) shows.
+      vms: [
+        ["vm-a", 1],
+        ["vm-b", 3],
+        ["vm-c", 2],
+      ].map(([name, gib]) => ({
+        id: String(name),
+        name: String(name),
         hostId: "h1",
-        disks: [{ id: "disk0", datastoreId: `ds-${name}` }],
+        disks: [{ id: "disk0", datastoreId: `ds-${name}`, sizeBytes: BigInt(gib) * 2n ** 30n }],
       })),
     });
     const events = createJobEvents();
@@ -130,6 +142,18 @@ describe("dispatcher", () => {
     expect((await c?.restorePoints.list())?.map((r) => [r.id, r.repository])).toEqual([
       ["vm-a/rp-3", "/repo"],
     ]);
+  });
+
+  it("starts the backups expected to read the most first, from history when there is some", async () => {
+    const { calls, jobs, waitForEnd } = await setup({}, { perHost: 1, perDatastore: 1, total: 1 });
+    const adHoc = { repository: "/repo", quiesce: "off" as const, transport: "any" as const };
+    await waitForEnd((await jobs.backupNow({ vmRefs: ["vm-a", "vm-b", "vm-c"], adHoc })).id);
+    // No history: half of each VM's disks.
+    expect(calls.map((r) => r.vm?.name)).toEqual(["vm-b", "vm-c", "vm-a"]);
+    // History: vm-a's last backup read the most (the scripted mover reports its bytes).
+    calls.length = 0;
+    await waitForEnd((await jobs.backupNow({ vmRefs: ["vm-c", "vm-b", "vm-a"], adHoc })).id);
+    expect(calls.map((r) => r.vm?.name)[0]).toBe("vm-a");
   });
 
   it("hands the mover the policy's periodic-full rule, and a forced full", async () => {

@@ -13,6 +13,8 @@ import {
 import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { QuiesceModeName, TaskRecord, TransportName } from "../catalog/records.js";
+import { backupHistory } from "../jobs/backup-history.js";
+import { expectedBytes, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
@@ -73,6 +75,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const cancelledJobs = new Set<string>();
   const clients = new Map<string, ClientHandle<typeof MoverService>>();
   let pumping = false;
+  // Expected bytes per VM from the catalog; dropped when a backup adds a restore point.
+  let history: Map<string, VmHistory> | undefined;
   let again = false;
   let closed = false;
 
@@ -149,6 +153,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
           { signal: run.controller.signal },
         );
         const rp = res.restorePoint;
+        history = undefined;
         if (rp)
           await o.catalog.restorePoints.upsert(
             restorePointRecord(rp, String(task.params.repository ?? "")),
@@ -246,6 +251,16 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
+    // The planner's order, re-made on every pass (tasks end early or late, movers come and
+    // go): restores first, then the backups expected to read the most.
+    history ??= await backupHistory(o.catalog);
+    const known = new Map(o.registry.vms().map((v) => [v.id, v]));
+    const weight = (t: TaskRecord) => {
+      if (typeof t.params.restorePointId === "string") return Number.POSITIVE_INFINITY;
+      const vm = known.get(t.vmId);
+      return vm ? expectedBytes(vm, history as Map<string, VmHistory>) : 0;
+    };
+    queued.sort((a, b) => weight(b) - weight(a) || a.id.localeCompare(b.id));
     // One backup per VM at a time: a VM's QEMU has one fleecing view and one NBD server.
     const busyVms = new Set([...running.values()].map((r) => r.task.vmId));
     const now = Date.now();

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_operator: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEizQMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKtAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgpmb3JjZV9mdWxsGAYgASgIIi8KEUJhY2t1cE5vd1Jlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iLwoQTGlzdEpvYnNSZXNwb25zZRIbCgRqb2JzGAEgAygLMg0uZmVycnkudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLAoOR2V0Sm9iUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIh0KD1dhdGNoSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSJZChBXYXRjaEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYhIpCghwcm9ncmVzcxgCIAMoCzIXLmZlcnJ5LnYxLlByb2dyZXNzRXZlbnQiKQoYTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0Eg0KBXZtX2lkGAEgASgJIksKGUxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiUAoOUmVzdG9yZVJlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIQCghkaXNrX2lkcxgCIAMoCRISCgp0YXJnZXRfZGlyGAMgASgJIi0KD1Jlc3RvcmVSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuazLXCAoPT3BlcmF0b3JTZXJ2aWNlEkcKCkxpc3RNb3ZlcnMSGy5mZXJyeS52MS5MaXN0TW92ZXJzUmVxdWVzdBocLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXNwb25zZRI+CgdMaXN0Vm1zEhguZmVycnkudjEuTGlzdFZtc1JlcXVlc3QaGS5mZXJyeS52MS5MaXN0Vm1zUmVzcG9uc2USTQoMQ3JlYXRlUG9saWN5Eh0uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVxdWVzdBoeLmZlcnJ5LnYxLkNyZWF0ZVBvbGljeVJlc3BvbnNlEk0KDExpc3RQb2xpY2llcxIdLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaHi5mZXJyeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZRJNCgxEZWxldGVQb2xpY3kSHS5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuRGVsZXRlUG9saWN5UmVzcG9uc2USRAoJQmFja3VwTm93EhouZmVycnkudjEuQmFja3VwTm93UmVxdWVzdBobLmZlcnJ5LnYxLkJhY2t1cE5vd1Jlc3BvbnNlEkEKCExpc3RKb2JzEhkuZmVycnkudjEuTGlzdEpvYnNSZXF1ZXN0GhouZmVycnkudjEuTGlzdEpvYnNSZXNwb25zZRI7CgZHZXRKb2ISFy5mZXJyeS52MS5HZXRKb2JSZXF1ZXN0GhguZmVycnkudjEuR2V0Sm9iUmVzcG9uc2USQwoIV2F0Y2hKb2ISGS5mZXJyeS52MS5XYXRjaEpvYlJlcXVlc3QaGi5mZXJyeS52MS5XYXRjaEpvYlJlc3BvbnNlMAESXAoRTGlzdFJlc3RvcmVQb2ludHMSIi5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1JlcXVlc3QaIy5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEj4KB1Jlc3RvcmUSGC5mZXJyeS52MS5SZXN0b3JlUmVxdWVzdBoZLmZlcnJ5LnYxLlJlc3RvcmVSZXNwb25zZRJZChBSZXNjYW5SZXBvc2l0b3J5EiEuZmVycnkudjEuUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QaIi5mZXJyeS52MS5SZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USOAoFUHJ1bmUSFi5mZXJyeS52MS5QcnVuZVJlcXVlc3QaFy5mZXJyeS52MS5QcnVuZVJlc3BvbnNlElMKDkNvbGxlY3RHYXJiYWdlEh8uZmVycnkudjEuQ29sbGVjdEdhcmJhZ2VSZXF1ZXN0GiAuZmVycnkudjEuQ29sbGVjdEdhcmJhZ2VSZXNwb25zZRI7CgZWZXJpZnkSFy5mZXJyeS52MS5WZXJpZnlSZXF1ZXN0GhguZmVycnkudjEuVmVyaWZ5UmVzcG9uc2ViBnByb3RvMw",
+    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEizQMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKtAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgpmb3JjZV9mdWxsGAYgASgIIi8KEUJhY2t1cE5vd1Jlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iLwoQTGlzdEpvYnNSZXNwb25zZRIbCgRqb2JzGAEgAygLMg0uZmVycnkudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLAoOR2V0Sm9iUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIh0KD1dhdGNoSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSJZChBXYXRjaEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYhIpCghwcm9ncmVzcxgCIAMoCzIXLmZlcnJ5LnYxLlByb2dyZXNzRXZlbnQiKQoYTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0Eg0KBXZtX2lkGAEgASgJIksKGUxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiUAoOUmVzdG9yZVJlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIQCghkaXNrX2lkcxgCIAMoCRISCgp0YXJnZXRfZGlyGAMgASgJIi0KD1Jlc3RvcmVSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuayJfCgpQbGFuTGltaXRzEhAKCHBlcl9ob3N0GAEgASgNEhUKDXBlcl9kYXRhc3RvcmUYAiABKA0SDQoFdG90YWwYAyABKA0SGQoRcmVwb3NpdG9yeV93cml0ZXMYBCABKA0iRgoLUGxhblJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEiQKBmxpbWl0cxgCIAEoCzIULmZlcnJ5LnYxLlBsYW5MaW1pdHMijgEKC1BsYW5uZWRUYXNrEg0KBXZtX2lkGAEgASgJEhAKCG1vdmVyX2lkGAIgASgJEiYKCXRyYW5zcG9ydBgDIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBIPCgdzdGFydF9zGAQgASgBEg0KBWVuZF9zGAUgASgBEhYKDmV4cGVjdGVkX2J5dGVzGAYgASgEIj4KCExvYWRTdGVwEgwKBGF0X3MYASABKAESDQoFdGFza3MYAiABKA0SFQoNYnl0ZXNfcGVyX3NlYxgDIAEoASI9CgxSZXNvdXJjZUxvYWQSCgoCaWQYASABKAkSIQoFc3RlcHMYAiADKAsyEi5mZXJyeS52MS5Mb2FkU3RlcCKcAgoMUGxhblJlc3BvbnNlEiQKBXRhc2tzGAEgAygLMhUuZmVycnkudjEuUGxhbm5lZFRhc2sSEgoKbWFrZXNwYW5fcxgCIAEoARIVCg1sb3dlcl9ib3VuZF9zGAMgASgBEg8KB2JpbmRpbmcYBCABKAkSDQoFcmF0aW8YBSABKAESKgoKZGF0YXN0b3JlcxgGIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIlCgVob3N0cxgHIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIQCgh3YXJuaW5ncxgIIAMoCRIQCgh3aW5kb3dfcxgJIAEoARIkCgZsaW1pdHMYCiABKAsyFC5mZXJyeS52MS5QbGFuTGltaXRzInQKD1NpbXVsYXRlUmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSEAoIcGVyX2hvc3QYAiADKA0SFQoNcGVyX2RhdGFzdG9yZRgDIAMoDRINCgV0b3RhbBgEIAMoDRIWCg5pb19jb250cm9sX29mZhgFIAEoCCKFAQoSU2ltdWxhdGVkRGF0YXN0b3JlEgoKAmlkGAEgASgJEhcKD3BlYWtfbGF0ZW5jeV9tcxgCIAEoARIhChlwZWFrX2JhY2t1cF9ieXRlc19wZXJfc2VjGAMgASgBEhIKCnBlYWtfdGFza3MYBCABKA0SEwoLdGhyb3R0bGVkX3MYBSABKAEi7AEKDVNpbXVsYXRpb25Sb3cSJAoGbGltaXRzGAEgASgLMhQuZmVycnkudjEuUGxhbkxpbWl0cxINCgVlbmRfcxgCIAEoARIVCg1wbGFubmVkX2VuZF9zGAMgASgBEhUKDWxvd2VyX2JvdW5kX3MYBCABKAESDwoHYmluZGluZxgFIAEoCRIXCg9wZWFrX2xhdGVuY3lfbXMYBiABKAESHAoUZGF0YXN0b3Jlc190aHJvdHRsZWQYByABKA0SMAoKZGF0YXN0b3JlcxgIIAMoCzIcLmZlcnJ5LnYxLlNpbXVsYXRlZERhdGFzdG9yZSJLChBTaW11bGF0ZVJlc3BvbnNlEiUKBHJvd3MYASADKAsyFy5mZXJyeS52MS5TaW11bGF0aW9uUm93EhAKCHdpbmRvd19zGAIgASgBMtEJCg9PcGVyYXRvclNlcnZpY2USRwoKTGlzdE1vdmVycxIbLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXF1ZXN0GhwuZmVycnkudjEuTGlzdE1vdmVyc1Jlc3BvbnNlEj4KB0xpc3RWbXMSGC5mZXJyeS52MS5MaXN0Vm1zUmVxdWVzdBoZLmZlcnJ5LnYxLkxpc3RWbXNSZXNwb25zZRJNCgxDcmVhdGVQb2xpY3kSHS5mZXJyeS52MS5DcmVhdGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVzcG9uc2USTQoMTGlzdFBvbGljaWVzEh0uZmVycnkudjEuTGlzdFBvbGljaWVzUmVxdWVzdBoeLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlEk0KDERlbGV0ZVBvbGljeRIdLmZlcnJ5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHi5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZRJECglCYWNrdXBOb3cSGi5mZXJyeS52MS5CYWNrdXBOb3dSZXF1ZXN0GhsuZmVycnkudjEuQmFja3VwTm93UmVzcG9uc2USQQoITGlzdEpvYnMSGS5mZXJyeS52MS5MaXN0Sm9ic1JlcXVlc3QaGi5mZXJyeS52MS5MaXN0Sm9ic1Jlc3BvbnNlEjsKBkdldEpvYhIXLmZlcnJ5LnYxLkdldEpvYlJlcXVlc3QaGC5mZXJyeS52MS5HZXRKb2JSZXNwb25zZRJDCghXYXRjaEpvYhIZLmZlcnJ5LnYxLldhdGNoSm9iUmVxdWVzdBoaLmZlcnJ5LnYxLldhdGNoSm9iUmVzcG9uc2UwARJcChFMaXN0UmVzdG9yZVBvaW50cxIiLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBojLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USPgoHUmVzdG9yZRIYLmZlcnJ5LnYxLlJlc3RvcmVSZXF1ZXN0GhkuZmVycnkudjEuUmVzdG9yZVJlc3BvbnNlElkKEFJlc2NhblJlcG9zaXRvcnkSIS5mZXJyeS52MS5SZXNjYW5SZXBvc2l0b3J5UmVxdWVzdBoiLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXNwb25zZRI4CgVQcnVuZRIWLmZlcnJ5LnYxLlBydW5lUmVxdWVzdBoXLmZlcnJ5LnYxLlBydW5lUmVzcG9uc2USUwoOQ29sbGVjdEdhcmJhZ2USHy5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlcXVlc3QaIC5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlc3BvbnNlEjsKBlZlcmlmeRIXLmZlcnJ5LnYxLlZlcmlmeVJlcXVlc3QaGC5mZXJyeS52MS5WZXJpZnlSZXNwb25zZRI1CgRQbGFuEhUuZmVycnkudjEuUGxhblJlcXVlc3QaFi5mZXJyeS52MS5QbGFuUmVzcG9uc2USQQoIU2ltdWxhdGUSGS5mZXJyeS52MS5TaW11bGF0ZVJlcXVlc3QaGi5mZXJyeS52MS5TaW11bGF0ZVJlc3BvbnNlYgZwcm90bzM",
     [
       file_ferry_v1_backup,
       file_google_protobuf_timestamp,
@@ -928,6 +928,389 @@ export const VerifyResponseSchema: GenMessage<VerifyResponse> =
   messageDesc(file_ferry_v1_operator, 32);
 
 /**
+ * Concurrency limits of a plan; zero fields take the coordinator's configured limits.
+ *
+ * @generated from message ferry.v1.PlanLimits
+ */
+export type PlanLimits = Message<"ferry.v1.PlanLimits"> & {
+  /**
+   * @generated from field: uint32 per_host = 1;
+   */
+  perHost: number;
+
+  /**
+   * @generated from field: uint32 per_datastore = 2;
+   */
+  perDatastore: number;
+
+  /**
+   * @generated from field: uint32 total = 3;
+   */
+  total: number;
+
+  /**
+   * @generated from field: uint32 repository_writes = 4;
+   */
+  repositoryWrites: number;
+};
+
+/**
+ * Describes the message ferry.v1.PlanLimits.
+ * Use `create(PlanLimitsSchema)` to create a new message.
+ */
+export const PlanLimitsSchema: GenMessage<PlanLimits> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 33);
+
+/**
+ * @generated from message ferry.v1.PlanRequest
+ */
+export type PlanRequest = Message<"ferry.v1.PlanRequest"> & {
+  /**
+   * The policy whose VMs, transport and window are planned (id or name); empty = every VM.
+   *
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * @generated from field: ferry.v1.PlanLimits limits = 2;
+   */
+  limits?: PlanLimits | undefined;
+};
+
+/**
+ * Describes the message ferry.v1.PlanRequest.
+ * Use `create(PlanRequestSchema)` to create a new message.
+ */
+export const PlanRequestSchema: GenMessage<PlanRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 34);
+
+/**
+ * @generated from message ferry.v1.PlannedTask
+ */
+export type PlannedTask = Message<"ferry.v1.PlannedTask"> & {
+  /**
+   * @generated from field: string vm_id = 1;
+   */
+  vmId: string;
+
+  /**
+   * @generated from field: string mover_id = 2;
+   */
+  moverId: string;
+
+  /**
+   * @generated from field: ferry.v1.Transport transport = 3;
+   */
+  transport: Transport;
+
+  /**
+   * Seconds from the window's start.
+   *
+   * @generated from field: double start_s = 4;
+   */
+  startS: number;
+
+  /**
+   * @generated from field: double end_s = 5;
+   */
+  endS: number;
+
+  /**
+   * @generated from field: uint64 expected_bytes = 6;
+   */
+  expectedBytes: bigint;
+};
+
+/**
+ * Describes the message ferry.v1.PlannedTask.
+ * Use `create(PlannedTaskSchema)` to create a new message.
+ */
+export const PlannedTaskSchema: GenMessage<PlannedTask> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 35);
+
+/**
+ * @generated from message ferry.v1.LoadStep
+ */
+export type LoadStep = Message<"ferry.v1.LoadStep"> & {
+  /**
+   * @generated from field: double at_s = 1;
+   */
+  atS: number;
+
+  /**
+   * @generated from field: uint32 tasks = 2;
+   */
+  tasks: number;
+
+  /**
+   * @generated from field: double bytes_per_sec = 3;
+   */
+  bytesPerSec: number;
+};
+
+/**
+ * Describes the message ferry.v1.LoadStep.
+ * Use `create(LoadStepSchema)` to create a new message.
+ */
+export const LoadStepSchema: GenMessage<LoadStep> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 36);
+
+/**
+ * Predicted load of one datastore or host over the window.
+ *
+ * @generated from message ferry.v1.ResourceLoad
+ */
+export type ResourceLoad = Message<"ferry.v1.ResourceLoad"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: repeated ferry.v1.LoadStep steps = 2;
+   */
+  steps: LoadStep[];
+};
+
+/**
+ * Describes the message ferry.v1.ResourceLoad.
+ * Use `create(ResourceLoadSchema)` to create a new message.
+ */
+export const ResourceLoadSchema: GenMessage<ResourceLoad> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 37);
+
+/**
+ * @generated from message ferry.v1.PlanResponse
+ */
+export type PlanResponse = Message<"ferry.v1.PlanResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.PlannedTask tasks = 1;
+   */
+  tasks: PlannedTask[];
+
+  /**
+   * @generated from field: double makespan_s = 2;
+   */
+  makespanS: number;
+
+  /**
+   * No schedule under these limits can be shorter; `binding` names the resource that sets it.
+   *
+   * @generated from field: double lower_bound_s = 3;
+   */
+  lowerBoundS: number;
+
+  /**
+   * @generated from field: string binding = 4;
+   */
+  binding: string;
+
+  /**
+   * @generated from field: double ratio = 5;
+   */
+  ratio: number;
+
+  /**
+   * @generated from field: repeated ferry.v1.ResourceLoad datastores = 6;
+   */
+  datastores: ResourceLoad[];
+
+  /**
+   * @generated from field: repeated ferry.v1.ResourceLoad hosts = 7;
+   */
+  hosts: ResourceLoad[];
+
+  /**
+   * @generated from field: repeated string warnings = 8;
+   */
+  warnings: string[];
+
+  /**
+   * The policy's window length; 0 = no window.
+   *
+   * @generated from field: double window_s = 9;
+   */
+  windowS: number;
+
+  /**
+   * @generated from field: ferry.v1.PlanLimits limits = 10;
+   */
+  limits?: PlanLimits | undefined;
+};
+
+/**
+ * Describes the message ferry.v1.PlanResponse.
+ * Use `create(PlanResponseSchema)` to create a new message.
+ */
+export const PlanResponseSchema: GenMessage<PlanResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 38);
+
+/**
+ * @generated from message ferry.v1.SimulateRequest
+ */
+export type SimulateRequest = Message<"ferry.v1.SimulateRequest"> & {
+  /**
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * A grid of limits to try; an empty list takes the configured value.
+   *
+   * @generated from field: repeated uint32 per_host = 2;
+   */
+  perHost: number[];
+
+  /**
+   * @generated from field: repeated uint32 per_datastore = 3;
+   */
+  perDatastore: number[];
+
+  /**
+   * @generated from field: repeated uint32 total = 4;
+   */
+  total: number[];
+
+  /**
+   * Simulate without backup I/O control (20 ms admit, 30 ms throttle).
+   *
+   * @generated from field: bool io_control_off = 5;
+   */
+  ioControlOff: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.SimulateRequest.
+ * Use `create(SimulateRequestSchema)` to create a new message.
+ */
+export const SimulateRequestSchema: GenMessage<SimulateRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 39);
+
+/**
+ * @generated from message ferry.v1.SimulatedDatastore
+ */
+export type SimulatedDatastore = Message<"ferry.v1.SimulatedDatastore"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: double peak_latency_ms = 2;
+   */
+  peakLatencyMs: number;
+
+  /**
+   * @generated from field: double peak_backup_bytes_per_sec = 3;
+   */
+  peakBackupBytesPerSec: number;
+
+  /**
+   * @generated from field: uint32 peak_tasks = 4;
+   */
+  peakTasks: number;
+
+  /**
+   * @generated from field: double throttled_s = 5;
+   */
+  throttledS: number;
+};
+
+/**
+ * Describes the message ferry.v1.SimulatedDatastore.
+ * Use `create(SimulatedDatastoreSchema)` to create a new message.
+ */
+export const SimulatedDatastoreSchema: GenMessage<SimulatedDatastore> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 40);
+
+/**
+ * @generated from message ferry.v1.SimulationRow
+ */
+export type SimulationRow = Message<"ferry.v1.SimulationRow"> & {
+  /**
+   * @generated from field: ferry.v1.PlanLimits limits = 1;
+   */
+  limits?: PlanLimits | undefined;
+
+  /**
+   * When the simulated window ends, and what the planner predicted.
+   *
+   * @generated from field: double end_s = 2;
+   */
+  endS: number;
+
+  /**
+   * @generated from field: double planned_end_s = 3;
+   */
+  plannedEndS: number;
+
+  /**
+   * @generated from field: double lower_bound_s = 4;
+   */
+  lowerBoundS: number;
+
+  /**
+   * @generated from field: string binding = 5;
+   */
+  binding: string;
+
+  /**
+   * @generated from field: double peak_latency_ms = 6;
+   */
+  peakLatencyMs: number;
+
+  /**
+   * @generated from field: uint32 datastores_throttled = 7;
+   */
+  datastoresThrottled: number;
+
+  /**
+   * @generated from field: repeated ferry.v1.SimulatedDatastore datastores = 8;
+   */
+  datastores: SimulatedDatastore[];
+};
+
+/**
+ * Describes the message ferry.v1.SimulationRow.
+ * Use `create(SimulationRowSchema)` to create a new message.
+ */
+export const SimulationRowSchema: GenMessage<SimulationRow> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 41);
+
+/**
+ * @generated from message ferry.v1.SimulateResponse
+ */
+export type SimulateResponse = Message<"ferry.v1.SimulateResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.SimulationRow rows = 1;
+   */
+  rows: SimulationRow[];
+
+  /**
+   * @generated from field: double window_s = 2;
+   */
+  windowS: number;
+};
+
+/**
+ * Describes the message ferry.v1.SimulateResponse.
+ * Use `create(SimulateResponseSchema)` to create a new message.
+ */
+export const SimulateResponseSchema: GenMessage<SimulateResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 42);
+
+/**
  * The coordinator's API for operators, the CLI and scripts.
  *
  * @generated from service ferry.v1.OperatorService
@@ -1061,5 +1444,26 @@ export const OperatorService: GenService<{
     methodKind: "unary";
     input: typeof VerifyRequestSchema;
     output: typeof VerifyResponseSchema;
+  };
+  /**
+   * Plans a policy's window under given limits: tasks, load per datastore and host,
+   * the lower bound and the binding resource.
+   *
+   * @generated from rpc ferry.v1.OperatorService.Plan
+   */
+  plan: {
+    methodKind: "unary";
+    input: typeof PlanRequestSchema;
+    output: typeof PlanResponseSchema;
+  };
+  /**
+   * What-if: the planner's dispatch in a discrete-event simulation, over a grid of limits.
+   *
+   * @generated from rpc ferry.v1.OperatorService.Simulate
+   */
+  simulate: {
+    methodKind: "unary";
+    input: typeof SimulateRequestSchema;
+    output: typeof SimulateResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ferry_v1_operator, 0);

@@ -1,0 +1,104 @@
+// Plans and what-ifs over the live estate: the registry's inventory, the catalog's history,
+// the configured limits. The planning itself is pure (planner/).
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { PolicyRecord } from "../catalog/records.js";
+import type { DispatchLimits } from "../dispatch/placement.js";
+import type { PlanInput, PlanLimits } from "../planner/estate.js";
+import { estateFromInventory } from "../planner/estate-from-inventory.js";
+import { type Plan, planWindow } from "../planner/plan-window.js";
+import { DEFAULT_IO_CONTROL, type SimulationResult, simulateWindow } from "../planner/simulate.js";
+import { selectVms } from "../policy/vm-selector.js";
+import { isAllDay, parseWindow } from "../policy/window.js";
+import type { MoverRegistry } from "../registry/mover-registry.js";
+import { backupHistory } from "./backup-history.js";
+
+/** What planning needs from the coordinator. */
+export interface PlanningDeps {
+  registry: MoverRegistry;
+  catalog: CatalogStore;
+  limits: DispatchLimits;
+}
+
+/** A window's length in seconds; 0 for no window or one open all day. */
+export function windowSeconds(policy: PolicyRecord | undefined): number {
+  if (!policy?.windowStart) return 0;
+  const w = parseWindow(policy.windowStart, policy.windowEnd);
+  if (isAllDay(w)) return 0;
+  return ((w.endMinute - w.startMinute + 1440) % 1440 || 1440) * 60;
+}
+
+/** The configured limits with the request's non-zero fields over them. */
+export function limitsWith(base: DispatchLimits, over: Partial<PlanLimits> = {}): PlanLimits {
+  const pick = (v: number | undefined, d: number) => (v && v > 0 ? v : d);
+  const total = pick(over.total, base.total);
+  return {
+    perHost: pick(over.perHost, base.perHost),
+    perDatastore: pick(over.perDatastore, base.perDatastore),
+    total,
+    repositoryWrites: pick(over.repositoryWrites, total),
+  };
+}
+
+/** The planner's input for a policy's VMs (every VM without a policy). */
+export async function planInputFor(
+  d: PlanningDeps,
+  policy: PolicyRecord | undefined,
+  limits: PlanLimits,
+): Promise<PlanInput> {
+  const vms = d.registry.vms();
+  return estateFromInventory({
+    movers: d.registry.movers(),
+    vms: policy ? selectVms(vms, policy) : vms,
+    hosts: d.registry.hosts(),
+    datastores: d.registry.datastores(),
+    history: await backupHistory(d.catalog),
+    limits,
+    ...(policy ? { transport: policy.transport } : {}),
+    windowS: windowSeconds(policy),
+  });
+}
+
+/** Plans the window. */
+export async function planFor(
+  d: PlanningDeps,
+  policy: PolicyRecord | undefined,
+  over: Partial<PlanLimits>,
+): Promise<{ plan: Plan; input: PlanInput }> {
+  const input = await planInputFor(d, policy, limitsWith(d.limits, over));
+  return { plan: planWindow(input), input };
+}
+
+/** One row of a what-if sweep. */
+export interface SweepRow {
+  limits: PlanLimits;
+  plan: Plan;
+  simulation: SimulationResult;
+}
+
+/** Simulates the window for every combination of the given limits. */
+export async function simulateGrid(
+  d: PlanningDeps,
+  policy: PolicyRecord | undefined,
+  grid: { perHost: number[]; perDatastore: number[]; total: number[] },
+  ioControl: boolean,
+): Promise<{ rows: SweepRow[]; windowS: number }> {
+  const base = await planInputFor(d, policy, limitsWith(d.limits));
+  const values = (list: number[], fallback: number) => (list.length > 0 ? list : [fallback]);
+  const rows: SweepRow[] = [];
+  for (const perHost of values(grid.perHost, base.limits.perHost))
+    for (const perDatastore of values(grid.perDatastore, base.limits.perDatastore))
+      for (const total of values(grid.total, base.limits.total)) {
+        const input = {
+          ...base,
+          limits: { perHost, perDatastore, total, repositoryWrites: total },
+        };
+        rows.push({
+          limits: input.limits,
+          plan: planWindow(input),
+          simulation: simulateWindow(input, {
+            control: { ...DEFAULT_IO_CONTROL, enabled: ioControl },
+          }),
+        });
+      }
+  return { rows, windowS: base.windowS };
+}
