@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,9 @@ import {
 import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
 import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guestWrite } from "./lab/guest-io.js";
 import { type Lab, startLab } from "./lab/lab.js";
+import type { LabVm } from "./lab/lab-vm.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 
@@ -88,6 +91,32 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     });
     expect(m?.transports).toEqual([Transport.HOTADD, Transport.NBD]);
     expect(m?.address).toBe(mover?.address);
+  });
+
+  it("reports the guest I/O latency of its datastore, read from QEMU's block statistics", async () => {
+    using client = createClient(OperatorService, coordinator.address);
+    const vm = lab.vms[0] as LabVm;
+    // The guest writes (and syncs) while the heartbeats sample its disk's counters.
+    let writing = true;
+    const writer = (async () => {
+      while (writing)
+        await guestWrite(vm.guestAgentSocket, "/mnt/data0/README.txt", 0, randomBytes(256 * 1024));
+    })();
+    try {
+      await expect
+        .poll(
+          async () =>
+            (await client.listMovers({})).movers[0]?.metrics?.datastoreLatencies.map((l) => [
+              l.datastoreId,
+              l.latencyMs > 0 && l.operations > 0n,
+            ]),
+          { timeout: 15_000, interval: 200 },
+        )
+        .toEqual([["ds-lab", true]]);
+    } finally {
+      writing = false;
+      await writer;
+    }
   });
 
   it("reports each lab VM running, with its disk on the lab datastore as QMP describes it", async () => {

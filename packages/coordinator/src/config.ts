@@ -20,6 +20,16 @@ export const coordinatorConfigSchema = object({
     perDatastore: number({ integer: true, min: 1, max: 1000 }).default(2),
     total: number({ integer: true, min: 1, max: 10_000 }).default(8),
   }).default({ perHost: 2, perDatastore: 2, total: 8 }),
+  /** Backup I/O control per datastore, from the guest latency movers measure. */
+  ioControl: object({
+    enabled: schema.boolean().default(true),
+    /** No new task starts on a datastore at or above this latency, ms. */
+    admitBelowMs: number({ min: 1, max: 10_000 }).default(20),
+    /** Running tasks on a datastore above this latency are throttled, ms. */
+    throttleAboveMs: number({ min: 1, max: 10_000 }).default(30),
+    /** Open snapshots (tasks) at once per datastore. */
+    snapshotsPerDatastore: number({ integer: true, min: 1, max: 1000 }).default(4),
+  }).default({ enabled: true, admitBelowMs: 20, throttleAboveMs: 30, snapshotsPerDatastore: 4 }),
   /** How often schedules are checked, milliseconds. */
   scheduleCheckMs: number({ integer: true, min: 100, max: 60_000 }).default(15_000),
   /** Attempts per task, retries of retryable failures included. */

@@ -76,6 +76,7 @@ export async function startCoordinator(
     events,
     logger,
     maxAttempts: config.maxAttempts,
+    ioControl: config.ioControl,
     onJobEnded: (jobId) => pruneAfterJob(catalog, jobId, logger),
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });

@@ -14,9 +14,12 @@ import {
   MoverState,
   startGrpcServer,
   Transport,
+  toFerryError,
   type Vm,
 } from "@ferry/common";
+import { createLatencyBoard } from "./agent/latency-board.js";
 import { runRegistration } from "./agent/registration.js";
+import { sampleVmLatency } from "./agent/sample-vm-latency.js";
 import type { MoverConfig } from "./config.js";
 import { connectEvents } from "./events/nats-events.js";
 import { describeVm } from "./inventory/describe-vm.js";
@@ -114,6 +117,24 @@ export async function startMover(
     );
   }
   const slots = createTaskSlots(config.slots);
+  // Backup I/O control: guest latency per datastore, from VMs idle (read at each heartbeat)
+  // and VMs under backup (read by their task through its own monitor session).
+  const latencies = createLatencyBoard();
+  const datastoreLatencies = async (signal: AbortSignal) => {
+    if (!config.inventory) return [];
+    try {
+      const file = await loadInventoryFile(config.inventory, signal);
+      const busy = new Set(slots.running().flatMap((t) => (t.vmId ? [t.vmId] : [])));
+      await Promise.all(
+        file.vms
+          .filter((e) => !busy.has(e.id))
+          .map((e) => sampleVmLatency(e, datastores, latencies, signal)),
+      );
+    } catch (err) {
+      logger.debug("cannot sample datastore latency", { err: toFerryError(err) });
+    }
+    return latencies.snapshot(30_000);
+  };
   const repositories = createRepositoryCache();
   const nats = await connectEvents(config.nats, logger);
   const tasks = createTaskRunner({
@@ -125,6 +146,8 @@ export async function startMover(
     overlayLimitBytes: config.overlayLimitBytes,
     freezeTimeoutMs: config.freezeTimeoutMs,
     chunkSizeBytes: 4 * 1024 * 1024,
+    latencies,
+    datastores,
     logger,
   });
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
@@ -143,6 +166,7 @@ export async function startMover(
           runBackup: tasks.runBackup,
           runRestore: tasks.runRestore,
           cancel: (id) => slots.cancel(id),
+          setReadRateLimit: tasks.setReadRateLimit,
           running: () => slots.running(),
         }),
       ),
@@ -168,6 +192,7 @@ export async function startMover(
         logger,
         signal: stop.signal,
         runningTaskIds: () => slots.running().map((t) => t.id),
+        datastoreLatencies,
         refreshMs: config.inventoryRefreshMs,
         onRegistered: () => markRegistered(),
         describe: async (signal) => ({

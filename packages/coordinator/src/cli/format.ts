@@ -54,5 +54,7 @@ export function progressLine(
   const filled = Math.round(Math.min(1, done) * width);
   const rate = `${formatBytes(p.rateBytesPerSec)}/s`;
   const eta = p.etaSeconds > 0n ? ` ETA ${p.etaSeconds}s` : "";
-  return `${name.padEnd(16)} ${(PHASE[p.phase] ?? state).padEnd(12)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(done * 100).toFixed(0).padStart(3)}%  ${rate}${eta}  new ${formatBytes(p.bytesNew)}, dedup ${formatBytes(p.bytesDeduplicated)}`;
+  const limited =
+    p.readRateLimit > 0n ? `  limited to ${formatBytes(p.readRateLimit)}/s (I/O control)` : "";
+  return `${name.padEnd(16)} ${(PHASE[p.phase] ?? state).padEnd(12)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${(done * 100).toFixed(0).padStart(3)}%  ${rate}${eta}  new ${formatBytes(p.bytesNew)}, dedup ${formatBytes(p.bytesDeduplicated)}${limited}`;
 }

@@ -150,6 +150,7 @@ async function main(argv: string[]): Promise<void> {
                 "TRANSPORTS",
                 "SLOTS",
                 "RUNNING",
+                "DATASTORE LATENCY",
                 "LAST HEARTBEAT",
               ],
               movers.map((m) => [
@@ -161,6 +162,9 @@ async function main(argv: string[]): Promise<void> {
                 m.transports.map((t) => enumName(t, TRANSPORT)).join(",") || "-",
                 String(m.taskSlots),
                 String(m.metrics?.runningTasks ?? 0),
+                (m.metrics?.datastoreLatencies ?? [])
+                  .map((l) => `${l.datastoreId} ${l.latencyMs.toFixed(1)} ms`)
+                  .join(", ") || "-",
                 m.lastHeartbeatAt ? timestampDate(m.lastHeartbeatAt).toISOString() : "-",
               ]),
             ),

@@ -21,17 +21,29 @@ const quiet = createLogger({ name: "test", write: () => undefined });
 // The registry's clock, so a test can let heartbeats lapse without waiting.
 const clock = { now: Date.now() };
 
+// Read-rate limits the dispatcher set, as a mover received them.
+const limitCalls: { taskId: string; bytesPerSec: bigint }[] = [];
+
 // A mover whose RunBackup answers per VM from a script: fail N times, then succeed.
-async function scriptedMover(script: Record<string, FerryError[]>, calls: RunBackupRequest[]) {
+// A VM named in `slow` takes that many milliseconds.
+async function scriptedMover(
+  script: Record<string, FerryError[]>,
+  calls: RunBackupRequest[],
+  slow: Record<string, number> = {},
+) {
   return startGrpcServer({
     services: [
       bindService(MoverService, {
         describe: async () => ({}),
+        setReadRateLimit: async (req) => {
+          limitCalls.push({ taskId: req.taskId, bytesPerSec: req.bytesPerSec });
+          return { applied: true };
+        },
         runBackup: async (req) => {
           calls.push(req);
           const next = script[req.vm?.name ?? ""]?.shift();
           if (next) throw next;
-          await new Promise((r) => setTimeout(r, 50));
+          await new Promise((r) => setTimeout(r, slow[req.vm?.name ?? ""] ?? 50));
           return {
             restorePoint: {
               id: `${req.vm?.id}/rp-${calls.length}`,
@@ -69,9 +81,10 @@ describe("dispatcher", () => {
   async function setup(
     script: Record<string, FerryError[]>,
     limits = { perHost: 2, perDatastore: 2, total: 8 },
+    slow: Record<string, number> = {},
   ) {
     const calls: RunBackupRequest[] = [];
-    server = await scriptedMover(script, calls);
+    server = await scriptedMover(script, calls, slow);
     catalog = await openSqliteCatalog({ path: ":memory:" });
     const registry = createMoverRegistry({ heartbeatIntervalMs: 60_000, now: () => clock.now });
     registry.register({
@@ -83,13 +96,15 @@ describe("dispatcher", () => {
         taskSlots: 4,
       },
       // Sizes differ, so the planner's order (largest expected read first) shows.
-      vms: [
-        ["vm-a", 1],
-        ["vm-b", 3],
-        ["vm-c", 2],
-      ].map(([name, gib]) => ({
-        id: String(name),
-        name: String(name),
+      vms: (
+        [
+          ["vm-a", 1],
+          ["vm-b", 3],
+          ["vm-c", 2],
+        ] as const
+      ).map(([name, gib]) => ({
+        id: name,
+        name,
         hostId: "h1",
         disks: [{ id: "disk0", datastoreId: `ds-${name}`, sizeBytes: BigInt(gib) * 2n ** 30n }],
       })),
@@ -154,6 +169,49 @@ describe("dispatcher", () => {
     calls.length = 0;
     await waitForEnd((await jobs.backupNow({ vmRefs: ["vm-c", "vm-b", "vm-a"], adHoc })).id);
     expect(calls.map((r) => r.vm?.name)[0]).toBe("vm-a");
+  });
+
+  it("backup I/O control: holds new tasks on a datastore at 20 ms and throttles running ones above 30 ms", async () => {
+    limitCalls.length = 0;
+    const { calls, jobs, waitForEnd, registry } = await setup({}, undefined, { "vm-b": 600 });
+    const report = (a: number, b: number) =>
+      registry.heartbeat("m1", {
+        $typeName: "ferry.v1.MoverMetrics",
+        runningTasks: 0,
+        cpuLoad: 0,
+        rssBytes: 0n,
+        readBytesPerSec: 0n,
+        datastoreLatencies: [
+          {
+            $typeName: "ferry.v1.DatastoreLatency",
+            datastoreId: "ds-vm-a",
+            latencyMs: a,
+            operations: 10n,
+          },
+          {
+            $typeName: "ferry.v1.DatastoreLatency",
+            datastoreId: "ds-vm-b",
+            latencyMs: b,
+            operations: 10n,
+          },
+        ],
+      });
+    const adHoc = { repository: "/repo", quiesce: "off" as const, transport: "any" as const };
+    report(25, 20);
+    const job = await jobs.backupNow({ vmRefs: ["vm-a", "vm-b"], adHoc });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(calls).toEqual([]);
+    expect([...(dispatcher?.waitReasons().values() ?? [])].sort()).toEqual([
+      "datastore ds-vm-a latency 25.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
+      "datastore ds-vm-b latency 20.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
+    ]);
+    // Latency falls: both start. Then vm-b's datastore passes 30 ms while it reads.
+    report(5, 5);
+    while (!calls.some((c) => c.vm?.name === "vm-b")) await new Promise((r) => setTimeout(r, 10));
+    report(5, 45);
+    await waitForEnd(job.id);
+    const vmB = calls.find((c) => c.vm?.name === "vm-b")?.taskId;
+    expect(limitCalls).toEqual([{ taskId: vmB, bytesPerSec: 200_000_000n }]);
   });
 
   it("hands the mover the policy's periodic-full rule, and a forced full", async () => {
@@ -253,6 +311,7 @@ describe("dispatcher", () => {
         bindService(MoverService, {
           describe: async () => ({}),
           // Never answers, like a hung agent.
+          setReadRateLimit: async () => ({ applied: false }),
           runBackup: (_req, ctx) =>
             new Promise((_r, reject) =>
               ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)),

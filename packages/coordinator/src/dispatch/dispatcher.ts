@@ -16,6 +16,13 @@ import type { QuiesceModeName, TaskRecord, TransportName } from "../catalog/reco
 import { backupHistory } from "../jobs/backup-history.js";
 import { expectedBytes, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import {
+  admission,
+  DEFAULT_IO_CONTROL_SETTINGS,
+  datastoreLatencies,
+  type IoControlSettings,
+  throttleDecisions,
+} from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
 import { type DispatchLimits, type MoverSlot, place } from "./placement.js";
@@ -33,6 +40,8 @@ export interface DispatcherOptions {
   retryBaseMs?: number;
   /** Re-check for due retries and freed limits this often, milliseconds (default 1000). */
   tickMs?: number;
+  /** Backup I/O control; default Veeam's thresholds. */
+  ioControl?: IoControlSettings;
   /** Called once when a job ends (e.g. to prune); failures are logged. */
   onJobEnded?: (jobId: string) => Promise<unknown>;
 }
@@ -57,7 +66,13 @@ interface Running {
   datastoreIds: string[];
   controller: AbortController;
   done: Promise<void>;
+  /** Read-rate limit backup I/O control set, bytes per second (0 = none), and when. */
+  limitBps: number;
+  limitChangedAt: number;
 }
+
+// A limit changes at most this often: latency readings come with heartbeats.
+const THROTTLE_INTERVAL_MS = 5000;
 
 const QUIESCE: Record<QuiesceModeName, QuiesceMode> = {
   required: QuiesceMode.REQUIRED,
@@ -69,6 +84,7 @@ const QUIESCE: Record<QuiesceModeName, QuiesceMode> = {
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const maxAttempts = o.maxAttempts ?? 3;
   const retryBaseMs = o.retryBaseMs ?? 2000;
+  const ioControl = o.ioControl ?? DEFAULT_IO_CONTROL_SETTINGS;
   const running = new Map<string, Running>();
   const waiting = new Map<string, string>();
   // Cancels win over late outcomes: a retry requeued just before the cancel must not run.
@@ -109,6 +125,46 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       for (const ds of r.datastoreIds) perDatastore.set(ds, (perDatastore.get(ds) ?? 0) + 1);
     }
     return { total: running.size, perHost, perDatastore };
+  };
+
+  // Slows or frees running backups on datastores whose latency crossed a threshold.
+  const throttle = (latencies: ReturnType<typeof datastoreLatencies>) => {
+    const now = Date.now();
+    const candidates = [...running.values()].filter(
+      (r) => !r.lostMover && now - r.limitChangedAt >= THROTTLE_INTERVAL_MS,
+    );
+    const changes = throttleDecisions(
+      candidates.map((r) => ({
+        taskId: r.task.id,
+        datastoreIds: r.datastoreIds,
+        limitBps: r.limitBps,
+      })),
+      latencies,
+      ioControl,
+    );
+    for (const change of changes) {
+      const run = running.get(change.taskId);
+      const mover = o.registry.movers().find((m) => m.id === run?.moverId);
+      if (!run || !mover) continue;
+      run.limitBps = change.bytesPerSec;
+      run.limitChangedAt = now;
+      o.logger.info("backup I/O control: read-rate limit", {
+        taskId: change.taskId,
+        bytesPerSec: change.bytesPerSec,
+        reason: change.reason,
+      });
+      client(mover)
+        .setReadRateLimit(
+          { taskId: change.taskId, bytesPerSec: BigInt(Math.round(change.bytesPerSec)) },
+          { timeoutMs: 10_000 },
+        )
+        .catch((err: unknown) =>
+          o.logger.warn("cannot set a read-rate limit", {
+            taskId: change.taskId,
+            err: toFerryError(err),
+          }),
+        );
+    }
   };
 
   const finishJobIfDone = async (jobId: string) => {
@@ -248,6 +304,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         run.controller.abort();
       }
     }
+    const latencies = datastoreLatencies(o.registry.movers());
+    throttle(latencies);
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
@@ -314,6 +372,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         kind === "backup"
           ? [...new Set((vm?.disks ?? []).map((d) => d.datastoreId).filter(Boolean))]
           : [];
+      const held =
+        kind === "backup"
+          ? admission(datastoreIds, usage().perDatastore, latencies, ioControl)
+          : undefined;
+      if (held) {
+        waiting.set(task.id, held);
+        continue;
+      }
       const placement = place(
         {
           vmHostId: hostId,
@@ -359,6 +425,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         datastoreIds,
         controller: new AbortController(),
         done: Promise.resolve(),
+        limitBps: 0,
+        limitChangedAt: 0,
       };
       running.set(task.id, run);
       busyVms.add(task.vmId);

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type Client,
+  type DatastoreLatency,
   type Logger,
   type MoverRegistryService,
   type RegisterRequestSchema,
@@ -15,6 +16,8 @@ export interface RegistrationOptions {
   /** Builds a fresh registration (inventory is re-read on each registration). */
   describe: (signal: AbortSignal) => Promise<MessageInitShape<typeof RegisterRequestSchema>>;
   runningTaskIds: () => string[];
+  /** Guest I/O latency per datastore for the heartbeat; must not throw. */
+  datastoreLatencies?: (signal: AbortSignal) => Promise<DatastoreLatency[]>;
   logger: Logger;
   signal: AbortSignal;
   /** Re-register with a fresh inventory this often, milliseconds (default 60000). */
@@ -52,7 +55,11 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
         if (Date.now() - registeredAt >= (options.refreshMs ?? 60_000)) break;
         const running = options.runningTaskIds();
         const beat = await registry.heartbeat(
-          { moverId, metrics: sampleMetrics(running.length), runningTaskIds: running },
+          {
+            moverId,
+            metrics: sampleMetrics(running.length, await options.datastoreLatencies?.(signal)),
+            runningTaskIds: running,
+          },
           { signal, timeoutMs: intervalMs * 2 },
         );
         if (!beat.known) {

@@ -26,6 +26,8 @@ export interface ProgressReporter extends AsyncDisposable {
   update(totals: ProgressTotals): void;
   /** Enters a phase and publishes at once. */
   phase(phase: Phase): void;
+  /** Records the live read-rate limit (0 = none) and publishes at once. */
+  readRateLimit(bytesPerSec: number): void;
   /** Publishes a task state event. */
   state(
     state: TaskState,
@@ -53,6 +55,7 @@ export function createProgressReporter(o: ProgressReporterOptions): ProgressRepo
   const intervalMs = o.intervalMs ?? 500;
   let totals: ProgressTotals = { bytesTotal: 0, bytesRead: 0, bytesNew: 0, bytesDeduplicated: 0 };
   let phase = Phase.QUEUED;
+  let limit = 0;
   let dirty = false;
   let last = { at: Date.now(), bytesRead: 0 };
   let rate = 0;
@@ -88,6 +91,7 @@ export function createProgressReporter(o: ProgressReporterOptions): ProgressRepo
         rateBytesPerSec: BigInt(Math.round(rate)),
         etaSeconds: BigInt(rate > 0 ? Math.ceil(left / rate) : 0),
         at: timestampNow(),
+        readRateLimit: BigInt(Math.round(limit)),
       }),
     );
   };
@@ -113,6 +117,10 @@ export function createProgressReporter(o: ProgressReporterOptions): ProgressRepo
     },
     phase(next) {
       phase = next;
+      flush();
+    },
+    readRateLimit(bytesPerSec) {
+      limit = bytesPerSec;
       flush();
     },
     state(state, extra = {}) {

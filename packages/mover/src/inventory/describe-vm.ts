@@ -11,7 +11,8 @@ import {
 import { connectQmp } from "../hypervisor/qmp-client.js";
 import type { InventoryEntry } from "./inventory-file.js";
 
-interface QueryBlockDevice {
+/** A device of QMP query-block, as far as Ferry reads it. */
+export interface QueryBlockDevice {
   device: string;
   qdev?: string;
   inserted?: {
@@ -28,8 +29,8 @@ export function powerState(status: string): VmPowerState {
   return VmPowerState.STOPPED;
 }
 
-// The datastore whose path holds `file` (longest prefix wins).
-function datastoreOf(file: string, datastores: readonly Datastore[]): string {
+/** The datastore whose path holds `file` (longest prefix wins); "" when none does. */
+export function datastoreOf(file: string, datastores: readonly Datastore[]): string {
   let best: Datastore | undefined;
   for (const ds of datastores) {
     const prefix = ds.path.endsWith("/") ? ds.path : `${ds.path}/`;

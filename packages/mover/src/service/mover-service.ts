@@ -24,6 +24,8 @@ export interface MoverServiceDeps {
   runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
   runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
   cancel(taskId: string): boolean;
+  /** Sets a running backup's read-rate limit (0 lifts it); false when no such task runs. */
+  setReadRateLimit(taskId: string, bytesPerSec: number): boolean;
   running(): RunningTask[];
 }
 
@@ -36,6 +38,8 @@ export interface BackupCall {
   quiesce: Mode;
   repository: string;
   forceFull: boolean;
+  /** Initial read-rate limit, bytes per second; 0 = none. */
+  readRateLimit: number;
   /** 0 = never for that reason. */
   fullEvery: { backups: number; days: number };
 }
@@ -117,6 +121,7 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         quiesce: QUIESCE[req.quiesce] ?? "preferred",
         repository,
         forceFull: req.forceFull,
+        readRateLimit: Number(req.readRateLimit),
         fullEvery: { backups: req.fullEveryBackups, days: req.fullEveryDays },
       };
       const manifest = await deps.runBackup(call, ctx.signal);
@@ -137,5 +142,8 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
       return { paths };
     },
     cancel: async (req) => ({ cancelled: deps.cancel(required(req.taskId, "task_id")) }),
+    setReadRateLimit: async (req) => ({
+      applied: deps.setReadRateLimit(required(req.taskId, "task_id"), Number(req.bytesPerSec)),
+    }),
   };
 }

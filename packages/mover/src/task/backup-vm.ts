@@ -15,11 +15,13 @@ import { connectGuestAgent } from "../hypervisor/guest-agent-client.js";
 import { sweepOrphans } from "../hypervisor/orphan-sweep.js";
 import { watchOverlay } from "../hypervisor/overlay-watch.js";
 import { createPointInTimeView, type ExportAddress } from "../hypervisor/point-in-time.js";
-import { connectQmp } from "../hypervisor/qmp-client.js";
+import { connectQmp, type QmpSession } from "../hypervisor/qmp-client.js";
 import { type Consistency, type QuiesceMode, withQuiesce } from "../hypervisor/quiesce.js";
 import { disksFromQueryBlock } from "../inventory/describe-vm.js";
 import { backupDisk } from "../pipeline/backup-disk.js";
 import type { BlockSource } from "../source/block-source.js";
+import { withReadRateLimit } from "../source/rate-limited-source.js";
+import type { ReadRateLimit } from "../source/read-rate-limit.js";
 import { freePort } from "../util/free-port.js";
 import { linkedAbort } from "../util/linked-abort.js";
 import { createProgressTotals } from "./progress-totals.js";
@@ -49,6 +51,10 @@ export interface BackupVmOptions {
   fullEvery?: FullEvery;
   /** Read every disk whole even when an incremental is possible. */
   forceFull?: boolean;
+  /** Live read-rate limit of the whole task (backup I/O control); none when absent. */
+  rateLimit?: ReadRateLimit;
+  /** Reads the VM's guest I/O statistics through the task's monitor session, every 2 s. */
+  sampleLatency?: (qmp: QmpSession, signal: AbortSignal) => Promise<void>;
   overlayLimitBytes: number;
   chunkSizeBytes: number;
   freezeTimeoutMs: number;
@@ -174,6 +180,12 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       logger,
     });
     reporter.phase(Phase.READING);
+    // While the task holds the VM's monitor, it is the one that can read its statistics.
+    const sampler = o.sampleLatency
+      ? setInterval(() => {
+          o.sampleLatency?.(qmp, stop.signal).catch(() => undefined);
+        }, 2000)
+      : undefined;
     const totals = createProgressTotals(
       disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
       reporter,
@@ -219,7 +231,8 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
                       bitmap: mode.bitmap,
                     }
                   : undefined;
-              await using source = await o.openNbd(address, fleeced.exportName, signal, bitmaps);
+              const opened = await o.openNbd(address, fleeced.exportName, signal, bitmaps);
+              await using source = o.rateLimit ? withReadRateLimit(opened, o.rateLimit) : opened;
               // await before returning: `await using` closes the source when the body exits.
               return await backupDisk({
                 source,
@@ -241,6 +254,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       });
       return { manifest, consistency, overlayPeakBytes: watch.peakBytes() };
     } finally {
+      clearInterval(sampler);
       reporter.phase(Phase.CLEANING_UP);
     }
   }

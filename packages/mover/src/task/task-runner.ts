@@ -1,10 +1,14 @@
 import { mkdir } from "node:fs/promises";
-import { type Logger, type Manifest, TaskState, toFerryError } from "@ferry/common";
+import { type Datastore, type Logger, type Manifest, TaskState, toFerryError } from "@ferry/common";
 import type { NatsConnection } from "nats";
+import type { LatencyBoard } from "../agent/latency-board.js";
+import { recordVmLatency } from "../agent/sample-vm-latency.js";
+import type { ProgressReporter } from "../events/progress-reporter.js";
 import { createProgressReporter } from "../events/progress-reporter.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
 import { openViewExport } from "../source/open-view-export.js";
+import { createReadRateLimit, type ReadRateLimit } from "../source/read-rate-limit.js";
 import { backupVm } from "./backup-vm.js";
 import type { RepositoryCache } from "./repository-cache.js";
 import type { TaskSlots } from "./task-slots.js";
@@ -19,11 +23,16 @@ export interface TaskRunnerOptions {
   overlayLimitBytes: number;
   freezeTimeoutMs: number;
   chunkSizeBytes: number;
+  /** Where tasks record their VM's guest latency (backup I/O control). */
+  latencies: LatencyBoard;
+  datastores: readonly Datastore[];
   logger: Logger;
 }
 
 /** Runs backup and restore tasks in the mover's slots, reporting to NATS. */
 export function createTaskRunner(o: TaskRunnerOptions) {
+  // Running backups' live read-rate limits, by task id (backup I/O control).
+  const limits = new Map<string, { limit: ReadRateLimit; reporter: ProgressReporter }>();
   // Each task reports its start and its end; a failure is a task result, never a mover crash.
   const runTask = <T>(
     taskId: string,
@@ -70,6 +79,14 @@ export function createTaskRunner(o: TaskRunnerOptions) {
     );
 
   return {
+    setReadRateLimit(taskId: string, bytesPerSec: number): boolean {
+      const running = limits.get(taskId);
+      if (!running) return false;
+      running.limit.set(bytesPerSec);
+      running.reporter.readRateLimit(bytesPerSec);
+      o.logger.info("read-rate limit set", { taskId, bytesPerSec });
+      return true;
+    },
     runBackup: (call: BackupCall, parent: AbortSignal): Promise<Manifest> =>
       runTask(
         call.taskId,
@@ -80,7 +97,13 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         async (signal, reporter, logger) => {
           await mkdir(o.runDir, { recursive: true });
           const repository = await o.repositories.get(call.repository);
+          const rateLimit = createReadRateLimit(call.readRateLimit);
+          limits.set(call.taskId, { limit: rateLimit, reporter });
+          if (call.readRateLimit > 0) reporter.readRateLimit(call.readRateLimit);
           const result = await backupVm({
+            rateLimit,
+            sampleLatency: (qmp, s) =>
+              recordVmLatency(qmp, call.vm.id, o.datastores, o.latencies, s),
             taskId: call.taskId,
             moverId: o.moverId,
             vm: call.vm,
@@ -97,7 +120,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             reporter,
             logger,
             signal,
-          });
+          }).finally(() => limits.delete(call.taskId));
           return result.manifest;
         },
         (m) => m.restorePointId,

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_mover: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEiZgoMTW92ZXJNZXRyaWNzEhUKDXJ1bm5pbmdfdGFza3MYASABKA0SEAoIY3B1X2xvYWQYAiABKAESEQoJcnNzX2J5dGVzGAMgASgEEhoKEnJlYWRfYnl0ZXNfcGVyX3NlYxgEIAEoBCKfAgoFTW92ZXISCgoCaWQYASABKAkSDwoHYWRkcmVzcxgCIAEoCRIPCgdob3N0X2lkGAMgASgJEhUKDWRhdGFzdG9yZV9pZHMYBCADKAkSJwoKdHJhbnNwb3J0cxgFIAMoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgp0YXNrX3Nsb3RzGAYgASgNEiMKBXN0YXRlGAcgASgOMhQuZmVycnkudjEuTW92ZXJTdGF0ZRInCgdtZXRyaWNzGAggASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEjUKEWxhc3RfaGVhcnRiZWF0X2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAogASgJIpMBCg9SZWdpc3RlclJlcXVlc3QSHgoFbW92ZXIYASABKAsyDy5mZXJyeS52MS5Nb3ZlchIcCgRob3N0GAIgASgLMg4uZmVycnkudjEuSG9zdBInCgpkYXRhc3RvcmVzGAMgAygLMhMuZmVycnkudjEuRGF0YXN0b3JlEhkKA3ZtcxgEIAMoCzIMLmZlcnJ5LnYxLlZtIjEKEFJlZ2lzdGVyUmVzcG9uc2USHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAEgASgNImcKEEhlYXJ0YmVhdFJlcXVlc3QSEAoIbW92ZXJfaWQYASABKAkSJwoHbWV0cmljcxgCIAEoCzIWLmZlcnJ5LnYxLk1vdmVyTWV0cmljcxIYChBydW5uaW5nX3Rhc2tfaWRzGAMgAygJIiIKEUhlYXJ0YmVhdFJlc3BvbnNlEg0KBWtub3duGAEgASgIIkMKEEJhY2t1cERpc2tUYXJnZXQSDwoHZGlza19pZBgBIAEoCRIeChZzaW5jZV9yZXN0b3JlX3BvaW50X2lkGAIgASgJIr4CChBSdW5CYWNrdXBSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhgKAnZtGAMgASgLMgwuZmVycnkudjEuVm0SJgoJdHJhbnNwb3J0GAQgASgOMhMuZmVycnkudjEuVHJhbnNwb3J0EiYKB3F1aWVzY2UYBSABKA4yFS5mZXJyeS52MS5RdWllc2NlTW9kZRISCgpyZXBvc2l0b3J5GAYgASgJEikKBWRpc2tzGAcgAygLMhouZmVycnkudjEuQmFja3VwRGlza1RhcmdldBIXCg9yZWFkX3JhdGVfbGltaXQYCCABKAQSEgoKZm9yY2VfZnVsbBgJIAEoCBIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYCiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGAsgASgNIkIKEVJ1bkJhY2t1cFJlc3BvbnNlEi0KDXJlc3RvcmVfcG9pbnQYASABKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiiAEKEVJ1blJlc3RvcmVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhIKCnJlcG9zaXRvcnkYAyABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgEIAEoCRIQCghkaXNrX2lkcxgFIAMoCRISCgp0YXJnZXRfZGlyGAYgASgJIiMKElJ1blJlc3RvcmVSZXNwb25zZRINCgVwYXRocxgBIAMoCSIgCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoOQ2FuY2VsUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIhEKD0Rlc2NyaWJlUmVxdWVzdCK7AQoQRGVzY3JpYmVSZXNwb25zZRIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0SJQoNcnVubmluZ190YXNrcxgFIAMoCzIOLmZlcnJ5LnYxLlRhc2sqUwoKTW92ZXJTdGF0ZRIbChdNT1ZFUl9TVEFURV9VTlNQRUNJRklFRBAAEhIKDk1PVkVSX1NUQVRFX1VQEAESFAoQTU9WRVJfU1RBVEVfRE9XThACMp8BChRNb3ZlclJlZ2lzdHJ5U2VydmljZRJBCghSZWdpc3RlchIZLmZlcnJ5LnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmZlcnJ5LnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0EhouZmVycnkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlMp0CCgxNb3ZlclNlcnZpY2USRAoJUnVuQmFja3VwEhouZmVycnkudjEuUnVuQmFja3VwUmVxdWVzdBobLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlc3BvbnNlEkcKClJ1blJlc3RvcmUSGy5mZXJyeS52MS5SdW5SZXN0b3JlUmVxdWVzdBocLmZlcnJ5LnYxLlJ1blJlc3RvcmVSZXNwb25zZRI7CgZDYW5jZWwSFy5mZXJyeS52MS5DYW5jZWxSZXF1ZXN0GhguZmVycnkudjEuQ2FuY2VsUmVzcG9uc2USQQoIRGVzY3JpYmUSGS5mZXJyeS52MS5EZXNjcmliZVJlcXVlc3QaGi5mZXJyeS52MS5EZXNjcmliZVJlc3BvbnNlYgZwcm90bzM",
+    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEinwEKDE1vdmVyTWV0cmljcxIVCg1ydW5uaW5nX3Rhc2tzGAEgASgNEhAKCGNwdV9sb2FkGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIaChJyZWFkX2J5dGVzX3Blcl9zZWMYBCABKAQSNwoTZGF0YXN0b3JlX2xhdGVuY2llcxgFIAMoCzIaLmZlcnJ5LnYxLkRhdGFzdG9yZUxhdGVuY3kiUAoQRGF0YXN0b3JlTGF0ZW5jeRIUCgxkYXRhc3RvcmVfaWQYASABKAkSEgoKbGF0ZW5jeV9tcxgCIAEoARISCgpvcGVyYXRpb25zGAMgASgEIp8CCgVNb3ZlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFQoNZGF0YXN0b3JlX2lkcxgEIAMoCRInCgp0cmFuc3BvcnRzGAUgAygOMhMuZmVycnkudjEuVHJhbnNwb3J0EhIKCnRhc2tfc2xvdHMYBiABKA0SIwoFc3RhdGUYByABKA4yFC5mZXJyeS52MS5Nb3ZlclN0YXRlEicKB21ldHJpY3MYCCABKAsyFi5mZXJyeS52MS5Nb3Zlck1ldHJpY3MSNQoRbGFzdF9oZWFydGJlYXRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAkikwEKD1JlZ2lzdGVyUmVxdWVzdBIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0iMQoQUmVnaXN0ZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0iZwoQSGVhcnRiZWF0UmVxdWVzdBIQCghtb3Zlcl9pZBgBIAEoCRInCgdtZXRyaWNzGAIgASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEhgKEHJ1bm5pbmdfdGFza19pZHMYAyADKAkiIgoRSGVhcnRiZWF0UmVzcG9uc2USDQoFa25vd24YASABKAgiQwoQQmFja3VwRGlza1RhcmdldBIPCgdkaXNrX2lkGAEgASgJEh4KFnNpbmNlX3Jlc3RvcmVfcG9pbnRfaWQYAiABKAkivgIKEFJ1bkJhY2t1cFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSGAoCdm0YAyABKAsyDC5mZXJyeS52MS5WbRImCgl0cmFuc3BvcnQYBCABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSJgoHcXVpZXNjZRgFIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCnJlcG9zaXRvcnkYBiABKAkSKQoFZGlza3MYByADKAsyGi5mZXJyeS52MS5CYWNrdXBEaXNrVGFyZ2V0EhcKD3JlYWRfcmF0ZV9saW1pdBgIIAEoBBISCgpmb3JjZV9mdWxsGAkgASgIEhoKEmZ1bGxfZXZlcnlfYmFja3VwcxgKIAEoDRIXCg9mdWxsX2V2ZXJ5X2RheXMYCyABKA0iQgoRUnVuQmFja3VwUmVzcG9uc2USLQoNcmVzdG9yZV9wb2ludBgBIAEoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludCKIAQoRUnVuUmVzdG9yZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIYChByZXN0b3JlX3BvaW50X2lkGAQgASgJEhAKCGRpc2tfaWRzGAUgAygJEhIKCnRhcmdldF9kaXIYBiABKAkiIwoSUnVuUmVzdG9yZVJlc3BvbnNlEg0KBXBhdGhzGAEgAygJIkEKF1NldFJlYWRSYXRlTGltaXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFQoNYnl0ZXNfcGVyX3NlYxgCIAEoBCIrChhTZXRSZWFkUmF0ZUxpbWl0UmVzcG9uc2USDwoHYXBwbGllZBgBIAEoCCIgCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoOQ2FuY2VsUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIhEKD0Rlc2NyaWJlUmVxdWVzdCK7AQoQRGVzY3JpYmVSZXNwb25zZRIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0SJQoNcnVubmluZ190YXNrcxgFIAMoCzIOLmZlcnJ5LnYxLlRhc2sqUwoKTW92ZXJTdGF0ZRIbChdNT1ZFUl9TVEFURV9VTlNQRUNJRklFRBAAEhIKDk1PVkVSX1NUQVRFX1VQEAESFAoQTU9WRVJfU1RBVEVfRE9XThACMp8BChRNb3ZlclJlZ2lzdHJ5U2VydmljZRJBCghSZWdpc3RlchIZLmZlcnJ5LnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmZlcnJ5LnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0EhouZmVycnkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlMvgCCgxNb3ZlclNlcnZpY2USRAoJUnVuQmFja3VwEhouZmVycnkudjEuUnVuQmFja3VwUmVxdWVzdBobLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlc3BvbnNlEkcKClJ1blJlc3RvcmUSGy5mZXJyeS52MS5SdW5SZXN0b3JlUmVxdWVzdBocLmZlcnJ5LnYxLlJ1blJlc3RvcmVSZXNwb25zZRI7CgZDYW5jZWwSFy5mZXJyeS52MS5DYW5jZWxSZXF1ZXN0GhguZmVycnkudjEuQ2FuY2VsUmVzcG9uc2USWQoQU2V0UmVhZFJhdGVMaW1pdBIhLmZlcnJ5LnYxLlNldFJlYWRSYXRlTGltaXRSZXF1ZXN0GiIuZmVycnkudjEuU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEkEKCERlc2NyaWJlEhkuZmVycnkudjEuRGVzY3JpYmVSZXF1ZXN0GhouZmVycnkudjEuRGVzY3JpYmVSZXNwb25zZWIGcHJvdG8z",
     [file_ferry_v1_backup, file_ferry_v1_inventory, file_google_protobuf_timestamp],
   );
 
@@ -51,6 +51,13 @@ export type MoverMetrics = Message<"ferry.v1.MoverMetrics"> & {
    * @generated from field: uint64 read_bytes_per_sec = 4;
    */
   readBytesPerSec: bigint;
+
+  /**
+   * Guest I/O latency per datastore, from QEMU's block statistics of the host's VMs.
+   *
+   * @generated from field: repeated ferry.v1.DatastoreLatency datastore_latencies = 5;
+   */
+  datastoreLatencies: DatastoreLatency[];
 };
 
 /**
@@ -60,6 +67,38 @@ export type MoverMetrics = Message<"ferry.v1.MoverMetrics"> & {
 export const MoverMetricsSchema: GenMessage<MoverMetrics> =
   /*@__PURE__*/
   messageDesc(file_ferry_v1_mover, 0);
+
+/**
+ * Mean guest I/O latency of the VM disks on one datastore over a recent interval.
+ *
+ * @generated from message ferry.v1.DatastoreLatency
+ */
+export type DatastoreLatency = Message<"ferry.v1.DatastoreLatency"> & {
+  /**
+   * @generated from field: string datastore_id = 1;
+   */
+  datastoreId: string;
+
+  /**
+   * @generated from field: double latency_ms = 2;
+   */
+  latencyMs: number;
+
+  /**
+   * I/O operations the mean is over.
+   *
+   * @generated from field: uint64 operations = 3;
+   */
+  operations: bigint;
+};
+
+/**
+ * Describes the message ferry.v1.DatastoreLatency.
+ * Use `create(DatastoreLatencySchema)` to create a new message.
+ */
+export const DatastoreLatencySchema: GenMessage<DatastoreLatency> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 1);
 
 /**
  * A data mover agent as the coordinator sees it.
@@ -124,7 +163,7 @@ export type Mover = Message<"ferry.v1.Mover"> & {
  * Describes the message ferry.v1.Mover.
  * Use `create(MoverSchema)` to create a new message.
  */
-export const MoverSchema: GenMessage<Mover> = /*@__PURE__*/ messageDesc(file_ferry_v1_mover, 1);
+export const MoverSchema: GenMessage<Mover> = /*@__PURE__*/ messageDesc(file_ferry_v1_mover, 2);
 
 /**
  * @generated from message ferry.v1.RegisterRequest
@@ -157,7 +196,7 @@ export type RegisterRequest = Message<"ferry.v1.RegisterRequest"> & {
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 2);
+  messageDesc(file_ferry_v1_mover, 3);
 
 /**
  * @generated from message ferry.v1.RegisterResponse
@@ -177,7 +216,7 @@ export type RegisterResponse = Message<"ferry.v1.RegisterResponse"> & {
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 3);
+  messageDesc(file_ferry_v1_mover, 4);
 
 /**
  * @generated from message ferry.v1.HeartbeatRequest
@@ -207,7 +246,7 @@ export type HeartbeatRequest = Message<"ferry.v1.HeartbeatRequest"> & {
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 4);
+  messageDesc(file_ferry_v1_mover, 5);
 
 /**
  * @generated from message ferry.v1.HeartbeatResponse
@@ -228,7 +267,7 @@ export type HeartbeatResponse = Message<"ferry.v1.HeartbeatResponse"> & {
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 5);
+  messageDesc(file_ferry_v1_mover, 6);
 
 /**
  * @generated from message ferry.v1.BackupDiskTarget
@@ -253,7 +292,7 @@ export type BackupDiskTarget = Message<"ferry.v1.BackupDiskTarget"> & {
  */
 export const BackupDiskTargetSchema: GenMessage<BackupDiskTarget> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 6);
+  messageDesc(file_ferry_v1_mover, 7);
 
 /**
  * @generated from message ferry.v1.RunBackupRequest
@@ -330,7 +369,7 @@ export type RunBackupRequest = Message<"ferry.v1.RunBackupRequest"> & {
  */
 export const RunBackupRequestSchema: GenMessage<RunBackupRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 7);
+  messageDesc(file_ferry_v1_mover, 8);
 
 /**
  * @generated from message ferry.v1.RunBackupResponse
@@ -348,7 +387,7 @@ export type RunBackupResponse = Message<"ferry.v1.RunBackupResponse"> & {
  */
 export const RunBackupResponseSchema: GenMessage<RunBackupResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 8);
+  messageDesc(file_ferry_v1_mover, 9);
 
 /**
  * @generated from message ferry.v1.RunRestoreRequest
@@ -395,7 +434,7 @@ export type RunRestoreRequest = Message<"ferry.v1.RunRestoreRequest"> & {
  */
 export const RunRestoreRequestSchema: GenMessage<RunRestoreRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 9);
+  messageDesc(file_ferry_v1_mover, 10);
 
 /**
  * @generated from message ferry.v1.RunRestoreResponse
@@ -415,7 +454,52 @@ export type RunRestoreResponse = Message<"ferry.v1.RunRestoreResponse"> & {
  */
 export const RunRestoreResponseSchema: GenMessage<RunRestoreResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 10);
+  messageDesc(file_ferry_v1_mover, 11);
+
+/**
+ * @generated from message ferry.v1.SetReadRateLimitRequest
+ */
+export type SetReadRateLimitRequest = Message<"ferry.v1.SetReadRateLimitRequest"> & {
+  /**
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+
+  /**
+   * Bytes per second; 0 lifts the limit.
+   *
+   * @generated from field: uint64 bytes_per_sec = 2;
+   */
+  bytesPerSec: bigint;
+};
+
+/**
+ * Describes the message ferry.v1.SetReadRateLimitRequest.
+ * Use `create(SetReadRateLimitRequestSchema)` to create a new message.
+ */
+export const SetReadRateLimitRequestSchema: GenMessage<SetReadRateLimitRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 12);
+
+/**
+ * @generated from message ferry.v1.SetReadRateLimitResponse
+ */
+export type SetReadRateLimitResponse = Message<"ferry.v1.SetReadRateLimitResponse"> & {
+  /**
+   * False when no such task was running.
+   *
+   * @generated from field: bool applied = 1;
+   */
+  applied: boolean;
+};
+
+/**
+ * Describes the message ferry.v1.SetReadRateLimitResponse.
+ * Use `create(SetReadRateLimitResponseSchema)` to create a new message.
+ */
+export const SetReadRateLimitResponseSchema: GenMessage<SetReadRateLimitResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 13);
 
 /**
  * @generated from message ferry.v1.CancelRequest
@@ -433,7 +517,7 @@ export type CancelRequest = Message<"ferry.v1.CancelRequest"> & {
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 11);
+  messageDesc(file_ferry_v1_mover, 14);
 
 /**
  * @generated from message ferry.v1.CancelResponse
@@ -453,7 +537,7 @@ export type CancelResponse = Message<"ferry.v1.CancelResponse"> & {
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 12);
+  messageDesc(file_ferry_v1_mover, 15);
 
 /**
  * @generated from message ferry.v1.DescribeRequest
@@ -466,7 +550,7 @@ export type DescribeRequest = Message<"ferry.v1.DescribeRequest"> & {};
  */
 export const DescribeRequestSchema: GenMessage<DescribeRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 13);
+  messageDesc(file_ferry_v1_mover, 16);
 
 /**
  * @generated from message ferry.v1.DescribeResponse
@@ -504,7 +588,7 @@ export type DescribeResponse = Message<"ferry.v1.DescribeResponse"> & {
  */
 export const DescribeResponseSchema: GenMessage<DescribeResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 14);
+  messageDesc(file_ferry_v1_mover, 17);
 
 /**
  * @generated from enum ferry.v1.MoverState
@@ -584,6 +668,16 @@ export const MoverService: GenService<{
     methodKind: "unary";
     input: typeof CancelRequestSchema;
     output: typeof CancelResponseSchema;
+  };
+  /**
+   * Backup I/O control: slows (or frees) a running backup's reads at once.
+   *
+   * @generated from rpc ferry.v1.MoverService.SetReadRateLimit
+   */
+  setReadRateLimit: {
+    methodKind: "unary";
+    input: typeof SetReadRateLimitRequestSchema;
+    output: typeof SetReadRateLimitResponseSchema;
   };
   /**
    * @generated from rpc ferry.v1.MoverService.Describe

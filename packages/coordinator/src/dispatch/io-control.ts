@@ -1,0 +1,111 @@
+// Backup I/O control per datastore (Veeam's): above a first latency threshold no new task
+// starts there, above a second running tasks are throttled, at most N open snapshots.
+// Pure: the dispatcher measures time and talks to movers.
+import type { Mover } from "@ferry/common";
+import { MoverState } from "@ferry/common";
+
+/** Thresholds of backup I/O control. */
+export interface IoControlSettings {
+  enabled: boolean;
+  /** No new task on a datastore at or above this guest latency, ms. */
+  admitBelowMs: number;
+  /** Running tasks on a datastore above this latency are slowed, ms. */
+  throttleAboveMs: number;
+  /** Tasks (open snapshots) at once per datastore. */
+  snapshotsPerDatastore: number;
+}
+
+/** Veeam's defaults. */
+export const DEFAULT_IO_CONTROL_SETTINGS: IoControlSettings = {
+  enabled: true,
+  admitBelowMs: 20,
+  throttleAboveMs: 30,
+  snapshotsPerDatastore: 4,
+};
+
+/** A datastore's latest guest latency, as the movers measured it. */
+export interface DatastoreLatencyReading {
+  latencyMs: number;
+  moverId: string;
+}
+
+/** The worst latency any up mover reports per datastore. */
+export function datastoreLatencies(movers: readonly Mover[]): Map<string, DatastoreLatencyReading> {
+  const out = new Map<string, DatastoreLatencyReading>();
+  for (const m of movers) {
+    if (m.state !== MoverState.UP) continue;
+    for (const l of m.metrics?.datastoreLatencies ?? []) {
+      const seen = out.get(l.datastoreId);
+      if (!seen || seen.latencyMs < l.latencyMs)
+        out.set(l.datastoreId, { latencyMs: l.latencyMs, moverId: m.id });
+    }
+  }
+  return out;
+}
+
+/** Why a task may not start on these datastores now, or undefined when it may. */
+export function admission(
+  datastoreIds: readonly string[],
+  running: ReadonlyMap<string, number>,
+  latencies: ReadonlyMap<string, DatastoreLatencyReading>,
+  s: IoControlSettings,
+): string | undefined {
+  if (!s.enabled) return undefined;
+  for (const ds of datastoreIds) {
+    if ((running.get(ds) ?? 0) >= s.snapshotsPerDatastore)
+      return `datastore ${ds} has ${s.snapshotsPerDatastore} open snapshots (backup I/O control)`;
+    const l = latencies.get(ds);
+    if (l && l.latencyMs >= s.admitBelowMs)
+      return `datastore ${ds} latency ${l.latencyMs.toFixed(1)} ms is at or above ${s.admitBelowMs} ms (backup I/O control holds new tasks)`;
+  }
+  return undefined;
+}
+
+/** A running backup as throttling sees it. */
+export interface ThrottledTask {
+  taskId: string;
+  datastoreIds: readonly string[];
+  /** Its current read-rate limit, bytes per second; 0 = none. */
+  limitBps: number;
+}
+
+/** First limit put on an unlimited task, and the floor and ceiling of the steps. */
+export const THROTTLE_STEPS = { firstBps: 200e6, minBps: 10e6, liftAboveBps: 400e6 };
+
+/**
+ * New read-rate limits: a task on a datastore above the throttle threshold gets half its
+ * limit (200 MB/s if it had none, never under 10 MB/s); once every datastore it reads is
+ * back under the admit threshold its limit doubles, and goes at 400 MB/s. Between the two
+ * thresholds a limit holds. Only changes are returned.
+ */
+export function throttleDecisions(
+  tasks: readonly ThrottledTask[],
+  latencies: ReadonlyMap<string, DatastoreLatencyReading>,
+  s: IoControlSettings,
+): { taskId: string; bytesPerSec: number; reason: string }[] {
+  if (!s.enabled) return [];
+  const out: { taskId: string; bytesPerSec: number; reason: string }[] = [];
+  for (const t of tasks) {
+    const worst = Math.max(0, ...t.datastoreIds.map((d) => latencies.get(d)?.latencyMs ?? 0));
+    if (worst > s.throttleAboveMs) {
+      const next =
+        t.limitBps === 0
+          ? THROTTLE_STEPS.firstBps
+          : Math.max(THROTTLE_STEPS.minBps, t.limitBps / 2);
+      if (next !== t.limitBps)
+        out.push({
+          taskId: t.taskId,
+          bytesPerSec: next,
+          reason: `latency ${worst.toFixed(1)} ms > ${s.throttleAboveMs} ms`,
+        });
+    } else if (worst < s.admitBelowMs && t.limitBps > 0) {
+      const next = t.limitBps * 2 >= THROTTLE_STEPS.liftAboveBps ? 0 : t.limitBps * 2;
+      out.push({
+        taskId: t.taskId,
+        bytesPerSec: next,
+        reason: `latency ${worst.toFixed(1)} ms < ${s.admitBelowMs} ms`,
+      });
+    }
+  }
+  return out;
+}
