@@ -255,6 +255,51 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     await ferry("policies", "delete", "tight");
   });
 
+  it("plans the window of a policy and simulates a grid of limits", async () => {
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "planned",
+      "--vm",
+      "lab-vm-*",
+      "--repo",
+      join(work, "repo"),
+      "--window",
+      "22:00-02:00",
+    );
+    const plan = await ferry("plan", "--policy", "planned");
+    expect(plan.stdout).toMatch(
+      /^plan: 3 task\(s\) under per host 2, per datastore 1, total 8; the window ends after [\d.]+ h \(window 4\.00 h\)/,
+    );
+    expect(plan.stdout).toMatch(
+      /lower bound [\d.]+ h \((longest task|datastore|host|mover slots)[^)]*\); plan \/ lower bound = 1\.\d\d/,
+    );
+    for (const vm of ["lab-vm-1", "lab-vm-2", "lab-vm-3"])
+      expect(plan.stdout).toMatch(new RegExp(`${vm}\\s+mover-1\\s+hotadd`));
+    const json = JSON.parse(
+      (await ferry("plan", "--policy", "planned", "--per-datastore", "2", "--json")).stdout,
+    );
+    expect(json.limits).toMatchObject({ perHost: 2, perDatastore: 2 });
+    expect(json.datastores.map((d: { id: string }) => d.id).sort()).toEqual(["ds-0", "ds-1"]);
+    const sim = await ferry(
+      "simulate",
+      "--policy",
+      "planned",
+      "--per-host",
+      "1,2",
+      "--per-datastore",
+      "1,2",
+    );
+    const rows = sim.stdout.trim().split("\n").slice(1);
+    expect(rows).toHaveLength(4);
+    for (const row of rows)
+      expect(row).toMatch(
+        /^[12]\s+[12]\s+8\s+[\d.]+ h\s+[\d.]+ h\s+[\d.]+ h\s+.+\s+[\d.]+ ms\s+\d+\s+yes$/,
+      );
+    await ferry("policies", "delete", "planned");
+  });
+
   it("verifies a policy's restore points on its verify schedule, and on demand", async () => {
     const repo = join(work, "repo");
     await ferry(
