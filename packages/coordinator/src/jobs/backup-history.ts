@@ -1,10 +1,11 @@
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { RestorePointRecord } from "../catalog/records.js";
+import { DEFAULT_COST } from "../planner/estate.js";
 import type { VmHistory } from "../planner/estate-from-inventory.js";
 
 /**
- * What the catalog's restore points say about each VM's next backup: the bytes its newest
- * restore point read (an incremental's, once the chain runs).
+ * What the catalog says about each VM's next backup: the bytes its newest restore point
+ * read (an incremental's, once the chain runs) and the read rate that task reached.
  */
 export async function backupHistory(catalog: CatalogStore): Promise<Map<string, VmHistory>> {
   const newest = new Map<string, RestorePointRecord>();
@@ -12,10 +13,18 @@ export async function backupHistory(catalog: CatalogStore): Promise<Map<string, 
     const seen = newest.get(rp.vmId);
     if (!seen || seen.createdAt < rp.createdAt) newest.set(rp.vmId, rp);
   }
+  const secondsOf = new Map<string, number>();
+  for (const t of await catalog.tasks.listByState(["succeeded"])) {
+    if (t.restorePointId && t.startedAt && t.endedAt)
+      secondsOf.set(t.restorePointId, (t.endedAt.getTime() - t.startedAt.getTime()) / 1000);
+  }
   return new Map(
-    [...newest].map(([vmId, rp]) => [
-      vmId,
-      { lastBytesRead: rp.disks.reduce((n, d) => n + d.bytesRead, 0) },
-    ]),
+    [...newest].map(([vmId, rp]) => {
+      const lastBytesRead = rp.disks.reduce((n, d) => n + d.bytesRead, 0);
+      const reading = (secondsOf.get(rp.id) ?? 0) - DEFAULT_COST.overheadS;
+      // Short tasks say more about the fixed overhead than about the rate.
+      const observedBps = reading >= 5 && lastBytesRead > 0 ? lastBytesRead / reading : undefined;
+      return [vmId, observedBps ? { lastBytesRead, observedBps } : { lastBytesRead }];
+    }),
   );
 }

@@ -14,6 +14,8 @@ import { type CostModel, DEFAULT_COST, type PlanInput, type PlanLimits } from ".
 export interface VmHistory {
   /** Bytes the last backup read. */
   lastBytesRead: number;
+  /** Its read rate (bytes over the task's time less the fixed overhead), bytes per second. */
+  observedBps?: number;
 }
 
 /** Resource figures where nothing is measured yet (field values for a mid-size estate). */
@@ -82,10 +84,15 @@ export function estateFromInventory(s: InventorySnapshot): PlanInput {
       hostId: vm.hostId,
       datastoreIds: [...new Set(vm.disks.map((d) => d.datastoreId).filter(Boolean))],
       expectedBytes: expectedBytes(vm, s.history),
+      ...observed(s.history.get(vm.id)),
       transport: s.transport ?? "any",
     })),
     limits: s.limits,
     cost: s.cost ?? DEFAULT_COST,
     windowS: s.windowS ?? 0,
   };
+}
+
+function observed(h: VmHistory | undefined): { observedBps?: number } {
+  return h?.observedBps ? { observedBps: h.observedBps } : {};
 }

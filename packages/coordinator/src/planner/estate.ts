@@ -43,6 +43,8 @@ export interface PlanVm {
   datastoreIds: readonly string[];
   /** Bytes the next backup is expected to read (cost model). */
   expectedBytes: number;
+  /** Read rate its last backup reached, bytes per second; caps the model's rate. */
+  observedBps?: number;
   /** Transports the policy allows. */
   transport: "hotadd" | "nbd" | "any";
 }

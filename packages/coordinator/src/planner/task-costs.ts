@@ -59,6 +59,7 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
   }
   const host = input.hosts[index.vmHost[v] ?? -1];
   if (host) shared = Math.min(shared, host.throughputBps / limits.perHost);
+  if (vm.observedBps && vm.observedBps > 0) shared = Math.min(shared, vm.observedBps);
   const out: Candidate[] = [];
   const add = (mover: number, m: PlanMover, transport: "hotadd" | "nbd") => {
     const rateBps = Math.max(
