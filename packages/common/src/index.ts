@@ -116,6 +116,7 @@ export {
   type VerifyReport,
   verifyRestorePoints,
 } from "./repository/verify.js";
+export { prng } from "./util/prng.js";
 export {
   abortReason,
   type DeadlineSignal,

@@ -42,11 +42,15 @@ export interface GarbageCollectionResult {
 }
 
 const MINUTE_MS = 60_000;
+// A file's mtime comes from the kernel's coarse clock, which runs a few ms behind the one
+// staging names are taken from: a chunk written just after a backup began can look older.
+const TIMESTAMP_SLACK_MS = 2000;
 
 /**
  * Mark: every digest of every committed restore point's indexes. Sweep: chunks not marked
  * and not touched since the cutoff. The cutoff is the earlier of now and the start of the
- * oldest backup in progress, less the grace period; a running backup touches every chunk
+ * oldest backup in progress, less the grace period (and two seconds for coarse file
+ * timestamps); a running backup touches every chunk
  * it writes, deduplicates or references, so nothing it will commit is swept.
  */
 export async function collectGarbage(
@@ -64,7 +68,7 @@ export async function collectGarbage(
       });
   // Before marking: a backup that starts later touches what it uses after this instant.
   const oldestRunning = await oldestStagingStart(repo.root);
-  const cutoffMs = Math.min(now, oldestRunning ?? now) - graceMs;
+  const cutoffMs = Math.min(now, oldestRunning ?? now) - graceMs - TIMESTAMP_SLACK_MS;
   const marked = new Set<string>();
   const points = await repo.listRestorePoints({ ...signalOf(options) });
   for (const manifest of points) {

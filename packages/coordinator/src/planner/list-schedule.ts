@@ -1,7 +1,8 @@
 // List scheduling under concurrency limits: the planner's engine (longest first, placed
 // where it ends soonest) and the first-come baseline the incumbents use. Pure.
 import type { PlanInput } from "./estate.js";
-import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
+import { createResourceUsage, prepareTasks } from "./resource-usage.js";
+import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** How tasks are picked and placed. */
 export type Discipline = "longest-first" | "first-come";
@@ -111,21 +112,9 @@ export function pickCandidate(
  * with a free slot, as a FIFO job queue does.
  */
 export function listSchedule(input: PlanInput, discipline: Discipline): Schedule {
-  const index = indexEstate(input);
+  const { index, candidates, order } = prepareTasks(input, discipline, taskOrder);
   const n = input.vms.length;
-  const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
-  const order = taskOrder(candidates, discipline);
-  const { limits } = input;
-  const hostRun = new Int32Array(input.hosts.length);
-  const dsRun = new Int32Array(input.datastores.length);
-  const moverRun = new Int32Array(input.movers.length);
-  const slots = input.movers.map((m) => (m.up ? m.slots : 0));
-  const cap = Math.min(
-    limits.total,
-    limits.repositoryWrites,
-    slots.reduce((a, b) => a + b, 0),
-  );
-  let running = 0;
+  const usage = createResourceUsage(input, index);
   const started = new Uint8Array(n);
   const unplaceable: number[] = [];
   for (let v = 0; v < n; v++)
@@ -138,24 +127,12 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
   let first = 0;
   let now = 0;
   let remaining = n - unplaceable.length;
-  const fits = (v: number) => {
-    const h = index.vmHost[v] as number;
-    if (h >= 0 && (hostRun[h] as number) >= limits.perHost) return false;
-    for (const d of index.vmDatastores[v] as number[])
-      if ((dsRun[d] as number) >= limits.perDatastore) return false;
-    return true;
-  };
   // End times of each mover's running tasks: when its next slot frees.
   const moverEnds: number[][] = input.movers.map(() => []);
-  const freeAt = (m: number) =>
-    (moverRun[m] as number) < (slots[m] as number) ? now : Math.min(...(moverEnds[m] as number[]));
+  const freeAt = (m: number) => (usage.hasSlot(m) ? now : Math.min(...(moverEnds[m] as number[])));
   const choose = (v: number): Candidate | undefined => {
     const cs = candidates[v] as Candidate[];
-    const free = pickCandidate(
-      cs,
-      discipline,
-      (m) => (moverRun[m] as number) < (slots[m] as number),
-    );
+    const free = pickCandidate(cs, discipline, usage.hasSlot);
     if (!free || discipline === "first-come") return free;
     // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one.
     for (const c of cs)
@@ -164,9 +141,9 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
   };
   while (remaining > 0) {
     while (first < n && started[order[first] as number]) first++;
-    for (let k = first; k < n && running < cap; k++) {
+    for (let k = first; k < n && usage.running < usage.cap; k++) {
       const v = order[k] as number;
-      if (started[v] || !fits(v)) continue;
+      if (started[v] || !usage.fits(v)) continue;
       const c = choose(v);
       if (!c) continue;
       const task: ScheduledTask = {
@@ -179,11 +156,7 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
       };
       started[v] = 1;
       remaining--;
-      running++;
-      const h = index.vmHost[v] as number;
-      if (h >= 0) hostRun[h] = (hostRun[h] as number) + 1;
-      for (const d of index.vmDatastores[v] as number[]) dsRun[d] = (dsRun[d] as number) + 1;
-      moverRun[c.mover] = (moverRun[c.mover] as number) + 1;
+      usage.start(v, c.mover);
       (moverEnds[c.mover] as number[]).push(task.endS);
       heap.push(task);
       tasks.push(task);
@@ -194,11 +167,7 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
     now = next.endS;
     while (heap.size > 0 && (heap.peek() as ScheduledTask).endS <= now) {
       const t = heap.pop() as ScheduledTask;
-      running--;
-      const h = index.vmHost[t.vm] as number;
-      if (h >= 0) hostRun[h] = (hostRun[h] as number) - 1;
-      for (const d of index.vmDatastores[t.vm] as number[]) dsRun[d] = (dsRun[d] as number) - 1;
-      moverRun[t.mover] = (moverRun[t.mover] as number) - 1;
+      usage.finish(t.vm, t.mover);
       const ends = moverEnds[t.mover] as number[];
       ends.splice(ends.indexOf(t.endS), 1);
     }

@@ -3,7 +3,8 @@
 // backup I/O control. Pure: no timers, simulated time only.
 import type { PlanDatastore, PlanInput } from "./estate.js";
 import { type Discipline, pickCandidate, taskOrder } from "./list-schedule.js";
-import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
+import { createResourceUsage, prepareTasks } from "./resource-usage.js";
+import type { Candidate } from "./task-costs.js";
 
 /** Backup I/O control per datastore (Veeam's defaults). */
 export interface IoControl {
@@ -84,20 +85,9 @@ export function simulateWindow(
 ): SimulationResult {
   const discipline = options.discipline ?? "longest-first";
   const control = options.control ?? DEFAULT_IO_CONTROL;
-  const index = indexEstate(input);
+  const { index, candidates, order } = prepareTasks(input, discipline, taskOrder);
   const n = input.vms.length;
-  const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
-  const order = taskOrder(candidates, discipline);
-  const { limits } = input;
-  const hostRun = new Int32Array(input.hosts.length);
-  const dsRun = new Int32Array(input.datastores.length);
-  const moverRun = new Int32Array(input.movers.length);
-  const slots = input.movers.map((m) => (m.up ? m.slots : 0));
-  const cap = Math.min(
-    limits.total,
-    limits.repositoryWrites,
-    slots.reduce((a, b) => a + b, 0),
-  );
+  const usage = createResourceUsage(input, index);
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes = input.datastores.map(() => ({
     peakLatencyMs: 0,
@@ -113,12 +103,10 @@ export function simulateWindow(
   let now = 0;
 
   const fits = (v: number) => {
-    const h = index.vmHost[v] as number;
-    if (h >= 0 && (hostRun[h] as number) >= limits.perHost) return false;
+    if (!usage.fits(v)) return false;
     for (const d of index.vmDatastores[v] as number[]) {
-      if ((dsRun[d] as number) >= limits.perDatastore) return false;
       if (control.enabled) {
-        if ((dsRun[d] as number) >= control.maxSnapshotsPerDatastore) return false;
+        if (usage.datastoreTasks(d) >= control.maxSnapshotsPerDatastore) return false;
         if ((dsLatency[d] as number) >= control.admitBelowMs) return false;
         // The latency a task adds shows once it reads: one start at a time per datastore.
         if (
@@ -132,20 +120,13 @@ export function simulateWindow(
     return true;
   };
   const dispatch = () => {
-    for (let k = 0; k < n && running.length < cap; k++) {
+    for (let k = 0; k < n && usage.running < usage.cap; k++) {
       const v = order[k] as number;
       if (started[v] || !fits(v)) continue;
-      const c = pickCandidate(
-        candidates[v] as Candidate[],
-        discipline,
-        (m) => (moverRun[m] as number) < (slots[m] as number),
-      );
+      const c = pickCandidate(candidates[v] as Candidate[], discipline, usage.hasSlot);
       if (!c) continue;
       started[v] = 1;
-      const h = index.vmHost[v] as number;
-      if (h >= 0) hostRun[h] = (hostRun[h] as number) + 1;
-      for (const d of index.vmDatastores[v] as number[]) dsRun[d] = (dsRun[d] as number) + 1;
-      moverRun[c.mover] = (moverRun[c.mover] as number) + 1;
+      usage.start(v, c.mover);
       running.push({
         vm: v,
         c,
@@ -210,7 +191,7 @@ export function simulateWindow(
       const o = outcomes[d] as DatastoreOutcome;
       o.peakLatencyMs = Math.max(o.peakLatencyMs, dsLatency[d] as number);
       o.peakBackupBps = Math.max(o.peakBackupBps, backup[d] as number);
-      o.peakTasks = Math.max(o.peakTasks, dsRun[d] as number);
+      o.peakTasks = Math.max(o.peakTasks, usage.datastoreTasks(d));
     });
   };
 
@@ -231,10 +212,7 @@ export function simulateWindow(
       const r = running[i] as Running;
       if (r.readFromS > now || r.remaining > 1) continue;
       running.splice(i, 1);
-      const h = index.vmHost[r.vm] as number;
-      if (h >= 0) hostRun[h] = (hostRun[h] as number) - 1;
-      for (const d of index.vmDatastores[r.vm] as number[]) dsRun[d] = (dsRun[d] as number) - 1;
-      moverRun[r.c.mover] = (moverRun[r.c.mover] as number) - 1;
+      usage.finish(r.vm, r.c.mover);
       done.push({
         vmId: input.vms[r.vm]?.id ?? "",
         moverId: input.movers[r.c.mover]?.id ?? "",

@@ -1,5 +1,6 @@
 // A synthetic estate for the planner's benchmark, tests and what-if runs. Deterministic:
 // the same options give the same estate.
+import { prng } from "@ferry/common";
 import type { PlanInput, PlanLimits } from "./estate.js";
 import { DEFAULT_COST } from "./estate.js";
 
@@ -16,18 +17,6 @@ export interface SyntheticEstateOptions {
 }
 
 const GiB = 1024 ** 3;
-
-/** mulberry32: a small, fast, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Clusters of hosts and datastores, one hot-add mover each (it also reads other clusters'

@@ -185,17 +185,9 @@ export function decodeRequest(raw: Uint8Array): SeenRequest {
   };
 }
 
-/** A deterministic PRNG (mulberry32), so random splits are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "@ferry/common";
+
+export { prng };
 
 /** Splits `input` into pieces: one byte each, or random sizes from `seed`. */
 export function pieces(input: Uint8Array, split: "bytes" | { seed: number }): Uint8Array[] {
