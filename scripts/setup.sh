@@ -12,7 +12,7 @@ DEBIAN_PACKAGES=(
   nbdkit libnbd-bin             # real NBD peers for tests (nbdinfo, nbdcopy)
   e2fsprogs                     # mkfs.ext4 -d, e2fsck, debugfs
   cpio busybox-static xz-utils  # micro guest build
-  restic borgbackup             # peers the benchmarks compare against
+  restic borgbackup time        # peers the benchmarks compare against; GNU time measures them
   ca-certificates
 )
 

@@ -46,6 +46,7 @@ export {
   type ChunkWriter,
   createChunkStore,
   type Durability,
+  type PutOptions,
   type PutResult,
   type SweepOptions,
   type SweepResult,

@@ -49,6 +49,15 @@ export interface SweepResult {
   chunksTooNew: number;
 }
 
+/** Options of `ChunkWriter.put`. */
+export interface PutOptions {
+  /**
+   * The caller computed `digest` from `data` itself, just now (a backup pipeline): the
+   * store skips hashing the data a second time before writing it.
+   */
+  digestComputedFromData?: boolean;
+}
+
 /** Reads chunks by digest. */
 export interface ChunkReader {
   /**
@@ -71,7 +80,12 @@ export interface ChunkWriter {
    * the same digest. The zero digest with all-zero data is a no-op. INVALID_ARGUMENT when the
    * data does not hash to `digest`; NO_SPACE / PERMISSION_DENIED from the filesystem.
    */
-  put(digest: Uint8Array, data: Uint8Array, signal?: AbortSignal): Promise<PutResult>;
+  put(
+    digest: Uint8Array,
+    data: Uint8Array,
+    signal?: AbortSignal,
+    options?: PutOptions,
+  ): Promise<PutResult>;
   /**
    * Makes every chunk written so far durable (batched mode; a no-op in "each" mode). Await
    * every `put` before calling it. After an fsync error the written chunks are suspect: fail

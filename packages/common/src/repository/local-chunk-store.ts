@@ -13,6 +13,7 @@ import type {
   ChunkStore,
   ChunkVerifyResult,
   Durability,
+  PutOptions,
   PutResult,
   SweepOptions,
   SweepResult,
@@ -119,7 +120,12 @@ export class LocalChunkStore implements ChunkStore {
     return sweepChunkFiles(this.root, options);
   }
 
-  async put(digest: Uint8Array, data: Uint8Array, signal?: AbortSignal): Promise<PutResult> {
+  async put(
+    digest: Uint8Array,
+    data: Uint8Array,
+    signal?: AbortSignal,
+    options: PutOptions = {},
+  ): Promise<PutResult> {
     this.begin(digest, signal, "chunk write");
     if (isZeroChunkDigest(digest)) {
       if (!isAllZero(data))
@@ -134,7 +140,7 @@ export class LocalChunkStore implements ChunkStore {
       const { storedBytes } = await running;
       return { written: false, storedBytes, repaired: false };
     }
-    const attempt = this.putOnce(hex, digest, data);
+    const attempt = this.putOnce(hex, digest, data, options.digestComputedFromData === true);
     this.inFlight.set(hex, attempt);
     try {
       return await attempt;
@@ -196,14 +202,19 @@ export class LocalChunkStore implements ChunkStore {
     return join(this.root, chunkPathInStore(digest));
   }
 
-  private async putOnce(hex: string, digest: Uint8Array, data: Uint8Array): Promise<PutResult> {
+  private async putOnce(
+    hex: string,
+    digest: Uint8Array,
+    data: Uint8Array,
+    digestTrusted: boolean,
+  ): Promise<PutResult> {
     const path = this.pathOf(digest);
     const existing = await this.inspect(path, hex, data.length);
     // Deduplicated: refresh its mtime so a garbage collection running meanwhile keeps it.
     if (existing.t === "sound" && (await this.touch(path, hex)))
       return { written: false, storedBytes: existing.sizeBytes, repaired: false };
     // Hash only what we write: a caller bug must not plant data under a wrong name forever.
-    if (!digestsEqual(blake3Digest(data), digest)) {
+    if (!digestTrusted && !digestsEqual(blake3Digest(data), digest)) {
       throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
     }
     const encoded = await encodeChunk(data, this.compression);

@@ -37,6 +37,15 @@ export interface NbdRequestOptions {
   signal?: AbortSignal;
 }
 
+/** Options of a read. */
+export interface NbdReadOptions extends NbdRequestOptions {
+  /**
+   * Receive the data here (exactly lengthBytes long) instead of a new array: no copy. After
+   * an abort the array may still be written until the late reply is discarded.
+   */
+  into?: Uint8Array;
+}
+
 /**
  * One NBD connection in the transmission phase. Requests may be issued
  * concurrently; replies are matched by cookie in any order. A protocol
@@ -60,7 +69,7 @@ export interface NbdClient extends AsyncDisposable {
    * `blockSize.minimum`. Server errors reject with a FerryError naming the NBD
    * error (EIO is retryable).
    */
-  read(offset: number, lengthBytes: number, options?: NbdRequestOptions): Promise<Uint8Array>;
+  read(offset: number, lengthBytes: number, options?: NbdReadOptions): Promise<Uint8Array>;
   /**
    * The extents of meta context `context` from `offset`, in order, non-empty and
    * contiguous. The server may describe less than `lengthBytes` (ask again from the
@@ -164,12 +173,17 @@ class Client implements NbdClient {
   async read(
     offset: number,
     lengthBytes: number,
-    options: NbdRequestOptions = {},
+    options: NbdReadOptions = {},
   ): Promise<Uint8Array> {
     const limit = Math.min(this.blockSize.maximum, MAX_READ_BYTES);
     this.#checkRange("read", offset, lengthBytes, limit);
+    if (options.into && options.into.length !== lengthBytes)
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        `read into ${options.into.length} bytes, not ${lengthBytes}`,
+      );
     return this.#request(
-      { t: "read", offset, lengthBytes },
+      { t: "read", offset, lengthBytes, ...(options.into ? { into: options.into } : {}) },
       NBD_CMD_READ,
       options.signal,
       (event) => (event.t === "read" ? event.data : undefined),

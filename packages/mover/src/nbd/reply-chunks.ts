@@ -26,7 +26,13 @@ export interface BlockStatusExtent {
 
 /** A request whose reply the parser must recognise. */
 export type NbdCommand =
-  | { t: "read"; offset: number; lengthBytes: number }
+  | {
+      t: "read";
+      offset: number;
+      lengthBytes: number;
+      /** Where the data goes (exactly lengthBytes long); a new array when absent. */
+      into?: Uint8Array;
+    }
   | { t: "block-status"; offset: number; lengthBytes: number };
 
 /** A byte range of the export a request covers. */

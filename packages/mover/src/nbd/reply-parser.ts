@@ -242,7 +242,7 @@ class Parser implements ReplyParser {
       this.#next(state, command.lengthBytes);
       return;
     }
-    tracked.data = new Uint8Array(command.lengthBytes);
+    tracked.data = command.into ?? new Uint8Array(command.lengthBytes);
     this.#next(state, tracked.data);
   }
 
@@ -301,7 +301,10 @@ class Parser implements ReplyParser {
       this.#next(state, lengthBytes);
       return;
     }
-    tracked.data ??= new Uint8Array(tracked.command.lengthBytes);
+    tracked.data ??=
+      tracked.command.t === "read" && tracked.command.into
+        ? tracked.command.into
+        : new Uint8Array(tracked.command.lengthBytes);
     const at = start - tracked.command.offset;
     this.#next(state, tracked.data.subarray(at, at + lengthBytes));
   }
@@ -314,8 +317,14 @@ class Parser implements ReplyParser {
       const start = readSafeUint64(dv, 0) ?? Number.MAX_SAFE_INTEGER;
       const holeBytes = dv.getUint32(8);
       if (holeBytes === 0) throw nbdProtocolError("NBD_REPLY_TYPE_OFFSET_HOLE of 0 bytes");
-      // The result buffer starts zeroed, so a hole only needs recording.
+      // A new result array starts zeroed, so a hole only needs recording; a caller's array
+      // (read `into`) may hold anything and gets the zeros written.
       this.#cover(chunk, start, start + holeBytes);
+      if (command.t === "read" && command.into && !tracked.abandoned) {
+        tracked.data ??= command.into;
+        const at = start - command.offset;
+        tracked.data.fill(0, at, at + holeBytes);
+      }
     } else if (type === NBD_REPLY_TYPE_BLOCK_STATUS) {
       const { contextId, extents } = decodeBlockStatus(payload, command, (id) =>
         this.#contextNames.get(id),
@@ -352,7 +361,11 @@ class Parser implements ReplyParser {
         );
       }
       if (!tracked.abandoned) {
-        emit({ t: "read", cookie, data: tracked.data ?? new Uint8Array(covered) });
+        emit({
+          t: "read",
+          cookie,
+          data: tracked.data ?? zeroed(command.t === "read" ? command.into : undefined, covered),
+        });
       }
       return;
     }
@@ -365,4 +378,9 @@ class Parser implements ReplyParser {
       emit({ t: "block-status", cookie, extents: tracked.statuses ?? new Map() });
     }
   }
+}
+
+// A read answered without data chunks (all holes): zeros, in the caller's array when given.
+function zeroed(into: Uint8Array | undefined, length: number): Uint8Array {
+  return into ? into.fill(0) : new Uint8Array(length);
 }

@@ -4,6 +4,7 @@ import {
   isAllZero,
   isFerryError,
   isZeroChunkDigest,
+  type PutOptions,
   throwIfAborted,
   ZERO_CHUNK_DIGEST,
 } from "@ferry/common";
@@ -19,6 +20,7 @@ export interface ChunkSink {
     digest: Uint8Array,
     data: Uint8Array,
     signal?: AbortSignal,
+    options?: PutOptions,
   ): Promise<{ written: boolean; storedBytes: number }>;
   /** Keeps an existing chunk for a new restore point; false when it is missing. */
   reference(digest: Uint8Array, signal?: AbortSignal): Promise<boolean>;
@@ -126,7 +128,10 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       return;
     }
     const digest = chunkDigestOf(data);
-    const put = await options.chunks.put(digest, data, stop.signal);
+    // The digest was just computed from these very bytes: no second hash in the store.
+    const put = await options.chunks.put(digest, data, stop.signal, {
+      digestComputedFromData: true,
+    });
     options.index.set(plan.index, digest);
     if (put.written) {
       stats.bytesNew += plan.lengthBytes;
@@ -134,14 +139,19 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       stats.chunksNew++;
     } else stats.bytesDeduplicated += plan.lengthBytes;
   };
+  // Chunk buffers are reused once their chunk is stored: no 4 MiB garbage per chunk.
+  const pool: Buffer[] = [];
   const readWhole = async (plan: ChunkPlan) => {
-    const data =
-      plan.data.length === 0 ? undefined : await readChunk(source, plan, requests, stop.signal);
+    if (plan.data.length === 0) return store(plan, undefined);
+    const full = plan.lengthBytes === chunkSize;
+    const buffer = (full && pool.pop()) || Buffer.allocUnsafe(plan.lengthBytes);
+    await readChunk(source, plan, buffer, requests, stop.signal);
     stats.bytesRead += extentBytes(plan.data);
-    return data;
+    await store(plan, buffer);
+    if (full) pool.push(buffer);
   };
   const chunk = async (plan: ChunkPlan) => {
-    if (!base || !dirty) return store(plan, await readWhole(plan));
+    if (!base || !dirty) return readWhole(plan);
     const previous = base.index.digestAt(plan.index);
     const changed = (dirty[plan.index] as ChunkPlan).data;
     if (changed.length === 0) {
@@ -156,10 +166,10 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
         stats.bytesUnchanged += plan.lengthBytes;
         return;
       }
-      return store(plan, await readWhole(plan));
+      return readWhole(plan);
     }
     const old = await baseChunk(options.chunks, previous, plan.lengthBytes, stop.signal);
-    if (!old) return store(plan, await readWhole(plan));
+    if (!old) return readWhole(plan);
     // Written ranges read as the source has them now: data where allocated, zeros elsewhere.
     for (const range of changed)
       old.fill(0, range.offset - plan.offset, range.offset - plan.offset + range.lengthBytes);
@@ -190,19 +200,17 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
 }
 
 // Reads the chunk's data extents in requests the source likes; holes stay zero.
+// Reads the chunk's data extents into `buffer` (a reused one: gaps are zeroed first).
 async function readChunk(
   source: BlockSource,
   plan: ChunkPlan,
+  buffer: Buffer,
   requests: Semaphore,
   signal?: AbortSignal,
-): Promise<Uint8Array> {
+): Promise<void> {
   const covered = plan.data.reduce((n, e) => n + e.lengthBytes, 0);
-  const buffer =
-    covered === plan.lengthBytes
-      ? Buffer.allocUnsafe(plan.lengthBytes)
-      : Buffer.alloc(plan.lengthBytes);
+  if (covered !== plan.lengthBytes) buffer.fill(0);
   await readInto(source, buffer, plan.offset, plan.data, requests, signal);
-  return buffer;
 }
 
 /** The base chunk's data to patch, or undefined when it cannot be had (read it whole then). */
@@ -264,8 +272,8 @@ async function readInto(
       const length = Math.min(step, extent.offset + extent.lengthBytes - at);
       reads.push(
         requests.run(async () => {
-          const part = await source.read(at, length, signal);
-          buffer.set(part, at - bufferOffset);
+          const start = at - bufferOffset;
+          await source.read(at, length, signal, buffer.subarray(start, start + length));
         }),
       );
     }

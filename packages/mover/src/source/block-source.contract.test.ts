@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open as openFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type FerryError, isFerryError } from "@ferry/common";
@@ -34,7 +34,12 @@ describe.each([
     image = join(dir, "disk.raw");
     // Data, a zero run and data again, with an odd tail.
     content = Buffer.concat([randomBytes(3 * MiB), Buffer.alloc(4 * MiB), randomBytes(MiB + 4096)]);
-    await writeFile(image, content);
+    // Sparse: the zero run is a hole, which an NBD server answers with a hole chunk.
+    await writeFile(image, content.subarray(0, 3 * MiB));
+    await truncate(image, content.length);
+    const fh = await openFile(image, "r+");
+    await fh.write(content, 7 * MiB, content.length - 7 * MiB, 7 * MiB);
+    await fh.close();
     server = await startQemuNbd({ image, format: "raw", exportName: "contract" });
     source = await open(image, server);
   });
@@ -61,6 +66,13 @@ describe.each([
     });
     const tail = await source.read(content.length - 4096, 4096);
     expect(Buffer.from(tail).equals(content.subarray(content.length - 4096))).toBe(true);
+  });
+
+  it("reads into a caller's array without copying, writing zeros over holes", async () => {
+    const into = Buffer.alloc(8 * MiB, 0xff);
+    const got = await source.read(0, 8 * MiB, undefined, into);
+    expect(got).toBe(into);
+    expect(into.equals(content.subarray(0, 8 * MiB))).toBe(true);
   });
 
   it("maps extents that cover the range in order, never calling data a zero", async () => {

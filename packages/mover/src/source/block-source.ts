@@ -29,8 +29,16 @@ export interface BlockSourceCapabilities {
  */
 export interface BlockSource extends AsyncDisposable {
   readonly capabilities: BlockSourceCapabilities;
-  /** Reads exactly `lengthBytes` at `offset`; rejects on a short or failed read. */
-  read(offset: number, lengthBytes: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Reads exactly `lengthBytes` at `offset`; rejects on a short or failed read. With `into`
+   * (exactly `lengthBytes` long) the data lands there, uncopied, and `into` is returned.
+   */
+  read(
+    offset: number,
+    lengthBytes: number,
+    signal?: AbortSignal,
+    into?: Uint8Array,
+  ): Promise<Uint8Array>;
   /**
    * The allocation map of [offset, offset+lengthBytes): contiguous, in order,
    * covering the whole range. Sources without one report one data extent.

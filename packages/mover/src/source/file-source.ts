@@ -54,7 +54,7 @@ export async function openFileSource(options: FileSourceOptions): Promise<BlockS
       maxRequestBytes: 32 * MiB,
       maxInFlight: options.maxInFlight ?? 16,
     },
-    async read(offset, lengthBytes, signal) {
+    async read(offset, lengthBytes, signal, into) {
       throwIfAborted(signal, `read of ${options.path}`);
       if (offset < 0 || offset + lengthBytes > sizeBytes) {
         throw new FerryError(
@@ -62,7 +62,12 @@ export async function openFileSource(options: FileSourceOptions): Promise<BlockS
           `read [${offset}, +${lengthBytes}) is outside ${options.path} (${sizeBytes} bytes)`,
         );
       }
-      const buffer = Buffer.allocUnsafe(lengthBytes);
+      if (into && into.length !== lengthBytes)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          `read into ${into.length} bytes, not ${lengthBytes}`,
+        );
+      const buffer = into ?? Buffer.allocUnsafe(lengthBytes);
       let done = 0;
       while (done < lengthBytes) {
         const { bytesRead } = await handle.read(buffer, done, lengthBytes - done, offset + done);

@@ -85,17 +85,23 @@ class NbdSource implements BlockSource {
     });
   }
 
-  async read(offset: number, lengthBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+  async read(
+    offset: number,
+    lengthBytes: number,
+    signal?: AbortSignal,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
     const options = signal ? { signal } : {};
     const { maxRequestBytes } = this.capabilities;
-    if (lengthBytes <= maxRequestBytes) return this.#client.read(offset, lengthBytes, options);
-    // Larger than one request: split at maxRequestBytes and assemble in place.
+    if (lengthBytes <= maxRequestBytes)
+      return this.#client.read(offset, lengthBytes, into ? { ...options, into } : options);
+    // Larger than one request: split at maxRequestBytes, each part straight into place.
     this.#checkRange("read", offset, lengthBytes);
-    const out = new Uint8Array(lengthBytes);
-    const parts: Promise<void>[] = [];
+    const out = into ?? new Uint8Array(lengthBytes);
+    const parts: Promise<Uint8Array>[] = [];
     for (let at = 0; at < lengthBytes; at += maxRequestBytes) {
       const n = Math.min(maxRequestBytes, lengthBytes - at);
-      parts.push(this.#client.read(offset + at, n, options).then((data) => out.set(data, at)));
+      parts.push(this.#client.read(offset + at, n, { ...options, into: out.subarray(at, at + n) }));
     }
     await Promise.all(parts);
     return out;

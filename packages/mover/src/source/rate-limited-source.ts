@@ -5,9 +5,9 @@ import type { ReadRateLimit } from "./read-rate-limit.js";
 export function withReadRateLimit(source: BlockSource, limit: ReadRateLimit): BlockSource {
   return {
     capabilities: source.capabilities,
-    async read(offset, lengthBytes, signal) {
+    async read(offset, lengthBytes, signal, into) {
       await limit.take(lengthBytes, signal);
-      return source.read(offset, lengthBytes, signal);
+      return source.read(offset, lengthBytes, signal, into);
     },
     extents: (offset, lengthBytes, signal) => source.extents(offset, lengthBytes, signal),
     dirtyExtents: (bitmap, offset, lengthBytes, signal) =>

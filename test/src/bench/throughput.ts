@@ -1,0 +1,337 @@
+#!/usr/bin/env node
+// Mover throughput beside the read ceiling (nbdcopy), restic and borg, on one deterministic
+// image, in one run: full backups, then incrementals after 2% of the image is rewritten.
+// Figures are printed, never asserted.
+//   pnpm bench:throughput [--size-gib 4] [--runs 3]
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { parseArgs, prng } from "@ferry/common";
+import { type LabChild, spawnChild } from "../lab/child.js";
+import { REPO_ROOT } from "../lab/paths.js";
+import { runTool } from "../lab/run-tool.js";
+import { waitForSocket } from "../lab/wait-for-socket.js";
+import { median, textLike } from "./bench-data.js";
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+const SEGMENT = 64 * MiB;
+
+/** One measured command: wall and CPU seconds, peak RSS (GNU time). */
+interface Measure {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+}
+
+async function measured(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Measure> {
+  const { stderr } = await run("/usr/bin/time", ["-f", "FERRY_TIME %e %U %S %M", cmd, ...args], {
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * MiB,
+  });
+  const m = /FERRY_TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
+  if (!m) throw new Error(`no timing from ${cmd}: ${stderr.slice(-500)}`);
+  return {
+    seconds: Number(m[1]),
+    cpuSeconds: Number(m[2]) + Number(m[3]),
+    peakRssBytes: Number(m[4]) * 1024,
+  };
+}
+
+async function duBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await duBytes(path);
+    else if (e.isFile()) total += (await stat(path)).blocks * 512;
+  }
+  return total;
+}
+
+/**
+ * A sparse raw image: 64 MiB segments in a fixed cycle of random, random, text-like, hole,
+ * hole (40% random, 20% text, 40% zeros), from a seeded generator.
+ */
+async function makeImage(path: string, sizeBytes: number): Promise<void> {
+  const rnd = prng(42);
+  const text = textLike(SEGMENT);
+  const fh = await open(path, "w");
+  try {
+    await fh.truncate(sizeBytes);
+    const random = Buffer.alloc(SEGMENT);
+    for (let at = 0, i = 0; at < sizeBytes; at += SEGMENT, i++) {
+      const kind = i % 5;
+      if (kind >= 3) continue;
+      let data: Buffer = text;
+      if (kind < 2) {
+        for (let o = 0; o < SEGMENT; o += 4) random.writeUInt32LE((rnd() * 2 ** 32) >>> 0, o);
+        data = random;
+      }
+      await fh.write(data, 0, Math.min(SEGMENT, sizeBytes - at), at);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function serve(
+  image: string,
+  format: "raw" | "qcow2",
+  socket: string,
+  bitmap?: string,
+): Promise<LabChild> {
+  const child = await spawnChild(
+    "qemu-nbd",
+    "qemu-nbd",
+    [
+      "-k",
+      socket,
+      "-f",
+      format,
+      "-r",
+      "-x",
+      "img",
+      "--persistent",
+      "--shared",
+      "8",
+      ...(bitmap ? ["-B", bitmap] : []),
+      image,
+    ],
+    { debianPackage: "qemu-utils" },
+  );
+  await waitForSocket(socket, child);
+  return child;
+}
+
+interface Row {
+  name: string;
+  runs: Measure[];
+  repoBytes?: number;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv, { boolean: [], valued: ["size-gib", "runs"] });
+  const sizeBytes = Number(args.flags.get("size-gib") ?? 4) * 1024 * MiB;
+  const runs = Number(args.flags.get("runs") ?? 3);
+  const work = await mkdtemp(join(tmpdir(), "ferry-bench-tp-"));
+  const raw = join(work, "image.raw");
+  const qcow2 = join(work, "image.qcow2");
+  const socket = join(work, "nbd.sock");
+  const mover = join(REPO_ROOT, "bin/ferry-mover");
+  process.stderr.write(
+    `building a ${sizeBytes / MiB / 1024} GiB image (40% random, 20% text, 40% zeros)...\n`,
+  );
+  await makeImage(raw, sizeBytes);
+  await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
+    debianPackage: "qemu-utils",
+  });
+  const env = {
+    RESTIC_PASSWORD: "bench",
+    RESTIC_CACHE_DIR: join(work, "restic-cache"),
+    BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
+    // The second runs use a copy of the first run's repository: borg would ask about it.
+    BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
+    BORG_BASE_DIR: join(work, "borg-base"),
+  };
+  const rows: Row[] = [];
+  const repeat = async (
+    name: string,
+    fn: (i: number) => Promise<Measure>,
+    repo?: (i: number) => string,
+  ) => {
+    const row: Row = { name, runs: [] };
+    for (let i = 0; i < runs; i++) {
+      row.runs.push(await fn(i));
+      if (repo) {
+        row.repoBytes = await duBytes(repo(i));
+        if (i < runs - 1) await rm(repo(i), { recursive: true, force: true });
+      }
+    }
+    rows.push(row);
+    process.stderr.write(`  ${name}: ${row.runs.map((r) => r.seconds.toFixed(2)).join(", ")} s\n`);
+  };
+
+  process.stderr.write("full backups...\n");
+  let nbd = await serve(qcow2, "qcow2", socket);
+  const uri = `nbd+unix:///img?socket=${socket}`;
+  await repeat("nbdcopy -> null (ceiling)", () => measured("nbdcopy", [uri, "null:"]));
+  const ferryRepo = (i: number) => join(work, `ferry-${i}`);
+  let fullId = "";
+  await repeat(
+    "ferry full, NBD",
+    async (i) => {
+      const m = await measured(mover, [
+        "backup",
+        "--source",
+        uri,
+        "--repo",
+        ferryRepo(i),
+        "--vm-id",
+        "img",
+      ]);
+      const list = await run(mover, ["restore-points", "--repo", ferryRepo(i), "--json"]);
+      fullId = JSON.parse(list.stdout)[0].restorePointId;
+      return m;
+    },
+    ferryRepo,
+  );
+  await nbd.terminate("SIGTERM", 5000);
+  const fileRepo = (i: number) => join(work, `ferry-file-${i}`);
+  await repeat(
+    "ferry full, file",
+    (i) => measured(mover, ["backup", "--source", raw, "--repo", fileRepo(i), "--vm-id", "img"]),
+    fileRepo,
+  );
+  const resticRepo = (i: number) => join(work, `restic-${i}`);
+  await repeat(
+    "restic backup",
+    async (i) => {
+      await run("restic", ["init", "-q", "-r", resticRepo(i)], { env: { ...process.env, ...env } });
+      return measured("restic", ["backup", "-q", "-r", resticRepo(i), raw], env);
+    },
+    resticRepo,
+  );
+  const borgRepo = (i: number) => join(work, `borg-${i}`);
+  await repeat(
+    "borg create (lz4, fixed 4 MiB)",
+    async (i) => {
+      await run("borg", ["init", "--encryption", "none", borgRepo(i)], {
+        env: { ...process.env, ...env },
+      });
+      return measured(
+        "borg",
+        [
+          "create",
+          "--compression",
+          "lz4",
+          "--chunker-params",
+          "fixed,4194304",
+          `${borgRepo(i)}::one`,
+          raw,
+        ],
+        env,
+      );
+    },
+    borgRepo,
+  );
+
+  // Rewrite 2% of the image, in eight places, the same in the raw and the qcow2 copies;
+  // a persistent bitmap in the qcow2 tracks it.
+  await runTool("qemu-img", ["bitmap", "--add", qcow2, "since-full"], {
+    debianPackage: "qemu-utils",
+  });
+  const change = Math.floor((sizeBytes * 0.02) / 8 / 65536) * 65536;
+  const pattern = join(work, "change.bin");
+  await writeFile(pattern, randomBytes(change));
+  const writes = Array.from(
+    { length: 8 },
+    (_, i) =>
+      `write -s ${pattern} ${Math.floor((i * sizeBytes) / 8 / 65536) * 65536 + 3 * 65536} ${change}`,
+  );
+  for (const [img, fmt] of [
+    [qcow2, "qcow2"],
+    [raw, "raw"],
+  ] as const)
+    await runTool("qemu-io", ["-f", fmt, ...writes.flatMap((w) => ["-c", w]), img], {
+      debianPackage: "qemu-utils",
+    });
+
+  process.stderr.write(`incrementals after rewriting ${((8 * change) / MiB).toFixed(0)} MiB...\n`);
+  nbd = await serve(qcow2, "qcow2", socket, "since-full");
+  const last = runs - 1;
+  const incRow: Row = { name: "ferry incremental (dirty bitmap)", runs: [] };
+  for (let i = 0; i < runs; i++) {
+    // Each run starts from the full: a copy of the repository as the full left it.
+    const repo = join(work, `ferry-inc-${i}`);
+    await runTool("cp", ["-a", ferryRepo(last), repo], { debianPackage: "coreutils" });
+    incRow.runs.push(
+      await measured(mover, [
+        "backup",
+        "--source",
+        uri,
+        "--repo",
+        repo,
+        "--vm-id",
+        "img",
+        "--dirty-bitmap",
+        "since-full",
+        "--since",
+        fullId,
+      ]),
+    );
+    incRow.repoBytes = await duBytes(repo);
+    await rm(repo, { recursive: true, force: true });
+  }
+  rows.push(incRow);
+  await nbd.terminate("SIGTERM", 5000);
+  // The others read the whole image again, into a copy of the repository their first run left.
+  const second = async (name: string, first: string, cmd: (repo: string) => [string, string[]]) => {
+    const row: Row = { name, runs: [] };
+    for (let i = 0; i < runs; i++) {
+      const repo = join(work, `second-${i}`);
+      await runTool("cp", ["-a", first, repo], { debianPackage: "coreutils" });
+      const [c, a] = cmd(repo);
+      row.runs.push(await measured(c, a, env));
+      row.repoBytes = await duBytes(repo);
+      await rm(repo, { recursive: true, force: true });
+    }
+    rows.push(row);
+  };
+  await second("restic, second run", resticRepo(last), (repo) => [
+    "restic",
+    ["backup", "-q", "-r", repo, raw],
+  ]);
+  await second("borg, second run", borgRepo(last), (repo) => [
+    "borg",
+    ["create", "--compression", "lz4", "--chunker-params", "fixed,4194304", `${repo}::two`, raw],
+  ]);
+
+  const logical = sizeBytes / 1e6;
+  console.log(
+    `image ${sizeBytes / MiB / 1024} GiB logical (40% random, 20% text, 40% zeros); medians of ${runs} runs`,
+  );
+  console.log(
+    `${"".padEnd(34)} ${"MB/s".padStart(7)} ${"seconds".padStart(8)} ${"CPU s".padStart(7)} ${"peak RSS MiB".padStart(13)} ${"repo MiB".padStart(9)}`,
+  );
+  const med = (r: Row, f: (m: Measure) => number) => median(r.runs.map(f));
+  for (const r of rows)
+    console.log(
+      `${r.name.padEnd(34)} ${(logical / med(r, (m) => m.seconds)).toFixed(0).padStart(7)} ${med(
+        r,
+        (m) => m.seconds,
+      )
+        .toFixed(2)
+        .padStart(8)} ${med(r, (m) => m.cpuSeconds)
+        .toFixed(2)
+        .padStart(
+          7,
+        )} ${(med(r, (m) => m.peakRssBytes) / MiB).toFixed(0).padStart(13)} ${r.repoBytes === undefined ? "-".padStart(9) : (r.repoBytes / MiB).toFixed(0).padStart(9)}`,
+    );
+  const by = (name: string) => rows.find((r) => r.name.startsWith(name)) as Row;
+  const secs = (name: string) => med(by(name), (m) => m.seconds);
+  console.log(`full_vs_nbdcopy=${(secs("nbdcopy") / secs("ferry full, NBD")).toFixed(2)}`);
+  console.log(`full_vs_restic=${(secs("restic backup") / secs("ferry full, NBD")).toFixed(2)}`);
+  console.log(`full_vs_borg=${(secs("borg create") / secs("ferry full, NBD")).toFixed(2)}`);
+  console.log(
+    `incremental_vs_restic=${(secs("restic, second") / secs("ferry incremental")).toFixed(2)}`,
+  );
+  console.log(
+    `incremental_vs_borg=${(secs("borg, second") / secs("ferry incremental")).toFixed(2)}`,
+  );
+  console.log(
+    `repo_vs_borg=${((by("ferry full, NBD").repoBytes ?? 0) / (by("borg create").repoBytes ?? 1)).toFixed(2)}`,
+  );
+  await rm(work, { recursive: true, force: true });
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
