@@ -272,13 +272,19 @@ async function main(argv: string[]): Promise<void> {
   rows.push(incRow);
   await nbd.terminate("SIGTERM", 5000);
   // The others read the whole image again, into a copy of the repository their first run left.
+  // borg's cache must match the repository: each run gets a copy of the first run's too.
+  const borgBase = join(work, "borg-base-after-first");
+  await runTool("cp", ["-a", env.BORG_BASE_DIR, borgBase], { debianPackage: "coreutils" });
   const second = async (name: string, first: string, cmd: (repo: string) => [string, string[]]) => {
     const row: Row = { name, runs: [] };
     for (let i = 0; i < runs; i++) {
       const repo = join(work, `second-${i}`);
+      const base = join(work, `borg-base-${i}`);
       await runTool("cp", ["-a", first, repo], { debianPackage: "coreutils" });
+      await runTool("cp", ["-a", borgBase, base], { debianPackage: "coreutils" });
       const [c, a] = cmd(repo);
-      row.runs.push(await measured(c, a, env));
+      row.runs.push(await measured(c, a, { ...env, BORG_BASE_DIR: base }));
+      await rm(base, { recursive: true, force: true });
       row.repoBytes = await duBytes(repo);
       await rm(repo, { recursive: true, force: true });
     }

@@ -263,7 +263,7 @@ async function readInto(
     4096,
     Math.min(
       source.capabilities.maxRequestBytes,
-      Math.max(source.capabilities.preferredRequestBytes, 1 * MiB),
+      Math.max(source.capabilities.preferredRequestBytes, 4 * MiB),
     ),
   );
   const reads: Promise<void>[] = [];
