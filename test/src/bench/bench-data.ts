@@ -1,5 +1,7 @@
 // Shared pieces of the benchmarks: a lab VM with mixed data, and timing.
 import { randomBytes } from "node:crypto";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { type Lab, startLab } from "../lab/lab.js";
 
 const MiB = 1024 * 1024;
@@ -56,4 +58,15 @@ export async function startDataLab(diskMiB: number): Promise<{ lab: Lab; randomM
     },
   });
   return { lab, randomMiB };
+}
+
+/** Bytes a directory tree occupies on disk (allocated blocks). */
+export async function duBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await duBytes(path);
+    else if (e.isFile()) total += (await stat(path)).blocks * 512;
+  }
+  return total;
 }

@@ -4,7 +4,7 @@
 // one run. Figures are printed, never asserted.
 //   pnpm bench:incremental [--disk-mib 1280] [--change-percent 2]
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Manifest, openRepository, parseArgs } from "@ferry/common";
@@ -18,7 +18,7 @@ import { guestWrite } from "../lab/guest-io.js";
 import { type LabVm, vmRef } from "../lab/lab-vm.js";
 import { quietLogger } from "../lab/quiet-logger.js";
 import { runTool } from "../lab/run-tool.js";
-import { startDataLab, timed } from "./bench-data.js";
+import { duBytes, startDataLab, timed } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
 
@@ -28,16 +28,6 @@ interface Row {
   seconds: number;
   bytesRead: number;
   repoBytes: number;
-}
-
-async function duBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await duBytes(path);
-    else if (entry.isFile()) total += (await stat(path)).blocks * 512;
-  }
-  return total;
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -5,7 +5,7 @@
 //   pnpm bench:throughput [--size-gib 4] [--runs 3]
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, open, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,7 +14,7 @@ import { type LabChild, spawnChild } from "../lab/child.js";
 import { REPO_ROOT } from "../lab/paths.js";
 import { runTool } from "../lab/run-tool.js";
 import { waitForSocket } from "../lab/wait-for-socket.js";
-import { median, textLike } from "./bench-data.js";
+import { duBytes, median, textLike } from "./bench-data.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -43,16 +43,6 @@ async function measured(
     cpuSeconds: Number(m[2]) + Number(m[3]),
     peakRssBytes: Number(m[4]) * 1024,
   };
-}
-
-async function duBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) total += await duBytes(path);
-    else if (e.isFile()) total += (await stat(path)).blocks * 512;
-  }
-  return total;
 }
 
 /**
