@@ -312,10 +312,10 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     // The planner's order, re-made on every pass (tasks end early or late, movers come and
     // go): restores first, then the backups expected to read the most.
     history ??= await backupHistory(o.catalog);
-    const known = new Map(o.registry.vms().map((v) => [v.id, v]));
+    const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
     const weight = (t: TaskRecord) => {
       if (typeof t.params.restorePointId === "string") return Number.POSITIVE_INFINITY;
-      const vm = known.get(t.vmId);
+      const vm = vms.get(t.vmId);
       return vm ? expectedBytes(vm, history as Map<string, VmHistory>) : 0;
     };
     queued.sort((a, b) => weight(b) - weight(a) || a.id.localeCompare(b.id));
@@ -323,7 +323,6 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const busyVms = new Set([...running.values()].map((r) => r.task.vmId));
     const now = Date.now();
     waiting.clear();
-    const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
     const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
     for (const task of queued) {
       if (cancelledJobs.has(task.jobId)) {

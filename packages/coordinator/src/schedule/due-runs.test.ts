@@ -1,26 +1,20 @@
 import { describe, expect, it } from "vitest";
+import { policy as catalogPolicy } from "../catalog/catalog-fixtures.test-helper.js";
 import type { PolicyRecord } from "../catalog/records.js";
 import { dueRuns } from "./due-runs.js";
 
-const policy = (over: Partial<PolicyRecord>): PolicyRecord => ({
-  id: "p",
-  name: "p",
-  vmGlobs: ["*"],
-  vmTags: [],
-  schedule: "0 22 * * *",
-  windowStart: "",
-  windowEnd: "",
-  timeZone: "UTC",
-  keepLast: 7,
-  retention: { keepHourly: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0, keepYearly: 0 },
-  fullEvery: { backups: 0, days: 0 },
-  verifySchedule: "",
-  quiesce: "preferred",
-  transport: "any",
-  repository: "/r",
-  createdAt: new Date(0),
-  ...over,
-});
+// A manual-window UTC policy firing at 22:00; `over` wins.
+const policy = (over: Partial<PolicyRecord>): PolicyRecord =>
+  catalogPolicy("p", {
+    name: "p",
+    vmGlobs: ["*"],
+    vmTags: [],
+    schedule: "0 22 * * *",
+    windowStart: "",
+    windowEnd: "",
+    timeZone: "UTC",
+    ...over,
+  });
 
 describe("dueRuns", () => {
   it("fires a schedule once when its time falls in the interval, never before", () => {
