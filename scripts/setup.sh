@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   e2fsprogs                     # mkfs.ext4 -d, e2fsck, debugfs
   cpio busybox-static xz-utils  # micro guest build
   restic borgbackup time        # peers the benchmarks compare against; GNU time measures them
+  util-linux-extra              # fincore: tests check what stays in the page cache
   ca-certificates
 )
 

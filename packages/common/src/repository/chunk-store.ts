@@ -1,5 +1,7 @@
 import type { FerryError } from "../errors/ferry-error.js";
 import type { ChunkCompression, ChunkEncoding } from "./chunk-codec.js";
+import { createDirectIo } from "./direct-io.js";
+import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES } from "./format.js";
 import { LocalChunkStore } from "./local-chunk-store.js";
 
 /**
@@ -129,9 +131,23 @@ export interface ChunkStoreOptions {
   durability: Durability;
   /** "lz4" (default): compress where it pays; "none": store every chunk raw. */
   compression?: ChunkCompression;
+  /**
+   * Write new chunks around the page cache (O_DIRECT) where the filesystem takes it (default
+   * true): a backup then neither evicts the host's cache nor pays for filling it.
+   */
+  directIo?: boolean;
 }
 
 /** Creates a chunk store over `root`. Does no I/O until used. */
 export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
-  return new LocalChunkStore(options.root, options.durability, options.compression ?? "lz4");
+  const direct =
+    options.directIo === false
+      ? undefined
+      : createDirectIo(CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES);
+  return new LocalChunkStore(
+    options.root,
+    options.durability,
+    options.compression ?? "lz4",
+    direct,
+  );
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, link, open, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { DirectIo } from "./direct-io.js";
 import { TEMP_PREFIX } from "./format.js";
 import { fsError } from "./fs-errors.js";
 
@@ -10,6 +11,8 @@ export interface AtomicWriteOptions {
   fsync: boolean;
   /** What is being written, for error messages ("chunk 1a2b…"). */
   what: string;
+  /** Write around the page cache where the filesystem allows it. */
+  direct?: DirectIo | undefined;
 }
 
 /** Writes every byte of `parts` at the handle's current position (writev may be partial). */
@@ -45,9 +48,12 @@ export async function writeFileAtomic(
   const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`);
   let fh: FileHandle | undefined;
   try {
-    // "wx": never reuse a file someone else is writing.
-    fh = await open(temp, "wx", 0o644);
-    await writeAll(fh, parts);
+    // Exclusive create: never reuse a file someone else is writing.
+    fh = await options.direct?.createFile(temp, parts, 0o644);
+    if (!fh) {
+      fh = await open(temp, "wx", 0o644);
+      await writeAll(fh, parts);
+    }
     if (options.fsync) await fh.sync();
     await fh.close();
     fh = undefined;

@@ -28,6 +28,7 @@ import {
   isAllZero,
   isZeroChunkDigest,
 } from "./digest.js";
+import type { DirectIo } from "./direct-io.js";
 import { fsyncPath, readAt, writeFileAtomic } from "./durable-fs.js";
 import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES, QUARANTINE_SUFFIX } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
@@ -65,6 +66,7 @@ export class LocalChunkStore implements ChunkStore {
     readonly root: string,
     readonly durability: Durability,
     private readonly compression: ChunkCompression,
+    private readonly direct: DirectIo | undefined,
   ) {}
 
   async has(digest: Uint8Array, signal?: AbortSignal): Promise<boolean> {
@@ -224,6 +226,7 @@ export class LocalChunkStore implements ChunkStore {
     await writeFileAtomic(path, [encoded.header, encoded.payload], {
       fsync: each,
       what: `chunk ${hex}`,
+      direct: this.direct,
     });
     if (!each) {
       this.pendingFiles.add(path);

@@ -33,6 +33,24 @@ export class ExactReader {
     return this.#wanted - this.#filled;
   }
 
+  /**
+   * Where the missing bytes go, for input that can be written there in place; undefined
+   * when discarding or fewer than `minBytes` are missing.
+   */
+  region(minBytes: number): Uint8Array | undefined {
+    const missing = this.#wanted - this.#filled;
+    if (!this.#target || missing < minBytes) return undefined;
+    return this.#target.subarray(this.#filled, this.#wanted);
+  }
+
+  /** Counts `n` bytes written in place at the start of {@link region}. */
+  advance(n: number): void {
+    if (n < 0 || n > this.#wanted - this.#filled) {
+      throw new RangeError(`advance(${n}) with ${this.#wanted - this.#filled} bytes missing`);
+    }
+    this.#filled += n;
+  }
+
   /** Consumes bytes from `input` starting at `offset`; returns the offset after them. */
   feed(input: Uint8Array, offset: number): number {
     const n = Math.min(this.#wanted - this.#filled, input.length - offset);

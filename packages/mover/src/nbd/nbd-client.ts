@@ -4,7 +4,13 @@ import { encodeRequest } from "./client-wire.js";
 import { NBD_CMD_BLOCK_STATUS, NBD_CMD_DISC, NBD_CMD_READ, NBD_ESHUTDOWN } from "./constants.js";
 import type { NbdBlockSize, NbdExportInfo } from "./handshake.js";
 import { MAX_BLOCK_STATUS_REQUEST_BYTES, MAX_READ_BYTES } from "./limits.js";
-import { describeAddress, type NbdAddress, negotiate, openSocket } from "./nbd-socket.js";
+import {
+  describeAddress,
+  type NbdAddress,
+  type NbdSocket,
+  negotiate,
+  openSocket,
+} from "./nbd-socket.js";
 import type { BlockStatusExtent } from "./reply-chunks.js";
 import {
   createReplyParser,
@@ -97,14 +103,14 @@ export async function connectNbd(options: ConnectNbdOptions): Promise<NbdClient>
     options.connectTimeoutMs ?? 10_000,
     `connecting to NBD server ${peer}`,
   );
-  const socket = await openSocket(options, deadline.signal);
-  const { info, rest } = await negotiate(socket, {
+  const connection = await openSocket(options, deadline.signal);
+  const { info, rest } = await negotiate(connection, {
     exportName: options.exportName,
     ...(options.metaContexts ? { metaContexts: options.metaContexts } : {}),
     signal: deadline.signal,
     peer,
   });
-  return new Client(socket, info, rest, peer);
+  return new Client(connection, info, rest, peer);
 }
 
 type Lifecycle =
@@ -122,6 +128,9 @@ const discRequest = () =>
 // How long close() waits for the server to hang up after NBD_CMD_DISC.
 const DISCONNECT_WAIT_MS = 2000;
 
+// Payload left to receive that is worth a socket read straight into its destination.
+const IN_PLACE_MIN_BYTES = 16 * 1024;
+
 class Client implements NbdClient {
   readonly exportSizeBytes: number;
   readonly readOnly: boolean;
@@ -129,6 +138,7 @@ class Client implements NbdClient {
   readonly metaContexts: ReadonlyMap<string, number>;
   readonly transmissionFlags: number;
   readonly #socket: Socket;
+  readonly #input: NbdSocket["input"];
   readonly #peer: string;
   readonly #parser: ReplyParser;
   readonly #pending = new Map<number, Pending>();
@@ -137,13 +147,14 @@ class Client implements NbdClient {
   #nextCookie = 1;
   #corked = false;
 
-  constructor(socket: Socket, info: NbdExportInfo, rest: Uint8Array, peer: string) {
+  constructor({ socket, input }: NbdSocket, info: NbdExportInfo, rest: Uint8Array, peer: string) {
     this.exportSizeBytes = info.exportSizeBytes;
     this.readOnly = info.readOnly;
     this.blockSize = Object.freeze({ ...info.blockSize });
     this.metaContexts = info.metaContexts;
     this.transmissionFlags = info.transmissionFlags;
     this.#socket = socket;
+    this.#input = input;
     this.#peer = peer;
     this.#parser = createReplyParser(info);
     this.#socketClosed = new Promise((resolve) =>
@@ -157,10 +168,16 @@ class Client implements NbdClient {
       };
       return;
     }
-    socket.on("data", this.#onData);
     socket.on("error", this.#onError);
     socket.on("close", this.#onClose);
     if (rest.length > 0) this.#onData(rest);
+    // Read payloads are received straight into the caller's buffer where they can be.
+    input.setSink({
+      push: this.#onData,
+      direct: () =>
+        this.#state.t === "closed" ? undefined : this.#parser.region(IN_PLACE_MIN_BYTES),
+      filled: this.#onFilled,
+    });
     socket.resume();
   }
 
@@ -296,6 +313,15 @@ class Client implements NbdClient {
     }
   };
 
+  readonly #onFilled = (n: number): void => {
+    if (this.#state.t === "closed") return;
+    try {
+      this.#parser.pushedInPlace(n, this.#deliver);
+    } catch (err) {
+      this.#fail(toFerryError(err, "PROTOCOL_ERROR"));
+    }
+  };
+
   readonly #deliver = (event: ReplyEvent): void => {
     const settle = this.#pending.get(event.cookie);
     this.#pending.delete(event.cookie);
@@ -331,7 +357,7 @@ class Client implements NbdClient {
         ? state.error
         : new FerryError("CONNECTION_CLOSED", `NBD server ${this.#peer} closed the connection`),
     );
-    this.#socket.off("data", this.#onData);
+    this.#input.setSink(undefined);
     this.#socket.off("error", this.#onError);
     this.#socket.off("close", this.#onClose);
   };

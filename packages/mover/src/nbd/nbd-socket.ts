@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { abortReason, FerryError, toFerryError } from "@ferry/common";
 import { createHandshake, type NbdExportInfo } from "./handshake.js";
+import { SocketInput } from "./socket-input.js";
 
 /** Where an NBD server listens: a unix socket path, or a TCP host and port. */
 export type NbdAddress = { path: string } | { host: string; port: number };
@@ -10,15 +11,23 @@ export function describeAddress(address: NbdAddress): string {
   return "path" in address ? `unix:${address.path}` : `${address.host}:${address.port}`;
 }
 
+/** A connected socket and where its incoming bytes go (it emits no "data" events). */
+export interface NbdSocket {
+  socket: Socket;
+  input: SocketInput;
+}
+
 /** Opens the socket; rejects with CONNECTION_CLOSED, or the abort reason of `signal`. */
-export function openSocket(address: NbdAddress, signal: AbortSignal): Promise<Socket> {
+export function openSocket(address: NbdAddress, signal: AbortSignal): Promise<NbdSocket> {
   const peer = describeAddress(address);
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(abortReason(signal, `connecting to NBD server ${peer}`));
+    const input = new SocketInput();
+    const { onread } = input;
     const socket =
       "path" in address
-        ? connect({ path: address.path })
-        : connect({ host: address.host, port: address.port });
+        ? connect({ path: address.path, onread })
+        : connect({ host: address.host, port: address.port, onread });
     const done = () => {
       signal.removeEventListener("abort", onAbort);
       socket.off("connect", onConnect);
@@ -33,7 +42,7 @@ export function openSocket(address: NbdAddress, signal: AbortSignal): Promise<So
       done();
       // Requests are 28 bytes each: Nagle would hold them back waiting for replies.
       if (!("path" in address)) socket.setNoDelay(true);
-      resolve(socket);
+      resolve({ socket, input });
     };
     const onError = (err: NodeJS.ErrnoException) => {
       done();
@@ -63,11 +72,11 @@ export interface NegotiateOptions {
 
 /**
  * Runs the handshake over a connected socket. On success the socket is left
- * paused with no listeners of ours; `rest` holds any bytes past the handshake.
+ * paused with no listeners or sink of ours; `rest` holds any bytes past the handshake.
  * On failure the socket is closed.
  */
 export function negotiate(
-  socket: Socket,
+  { socket, input }: NbdSocket,
   options: NegotiateOptions,
 ): Promise<{ info: NbdExportInfo; rest: Uint8Array }> {
   const { signal, peer } = options;
@@ -78,7 +87,7 @@ export function negotiate(
     });
     const done = () => {
       signal.removeEventListener("abort", onAbort);
-      socket.off("data", onData);
+      input.setSink(undefined);
       socket.off("error", onError);
       socket.off("close", onClose);
     };
@@ -93,14 +102,15 @@ export function negotiate(
       else socket.destroy();
       reject(err);
     };
-    const onData = (chunk: Buffer) => {
+    const onData = (chunk: Uint8Array) => {
       try {
         const step = handshake.push(chunk);
         for (const bytes of step.send) socket.write(bytes);
         if (step.done) {
           done();
           socket.pause();
-          resolve(step.done);
+          // `chunk` is the reused scratch buffer: keep a copy of what follows the handshake.
+          resolve({ info: step.done.info, rest: step.done.rest.slice() });
         }
       } catch (err) {
         fail(toFerryError(err, "PROTOCOL_ERROR"));
@@ -122,7 +132,7 @@ export function negotiate(
     const onAbort = () => fail(abortReason(signal, `NBD handshake with ${peer}`));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-    socket.on("data", onData);
+    input.setSink({ push: onData });
     socket.on("error", onError);
     socket.on("close", onClose);
   });

@@ -53,6 +53,29 @@ function feed(p: ReplyParser, input: Uint8Array, split: "bytes" | { seed: number
   return events;
 }
 
+/**
+ * Feeds `input` the way the socket does: where the parser offers a region, the next piece is
+ * written into it in place (then announced), else pushed. Returns events and in-place bytes.
+ */
+function feedInPlace(p: ReplyParser, input: Uint8Array, seed: number) {
+  const events: ReplyEvent[] = [];
+  const sizes = pieces(input, { seed });
+  let at = 0;
+  let inPlace = 0;
+  for (let i = 0; at < input.length; i++) {
+    const want = sizes[i % sizes.length]?.length ?? 1;
+    const region = p.region(1);
+    const n = Math.min(want, input.length - at, region?.length ?? want);
+    if (region) {
+      region.set(input.subarray(at, at + n));
+      p.pushedInPlace(n, (e) => events.push(e));
+      inPlace += n;
+    } else p.push(input.slice(at, at + n), (e) => events.push(e));
+    at += n;
+  }
+  return { events, inPlace };
+}
+
 /** The error a stream fails with, fed a byte at a time. */
 function violation(
   options: ReplyParserOptions,
@@ -144,6 +167,47 @@ describe("NBD reply parser", () => {
     );
     expect(error?.details).toEqual({ nbdError: "EIO", nbdErrno: 5, offset: 12345 });
     expect(p.inFlight).toBe(0);
+  });
+
+  it("assembles the same replies when payloads are received in place, into the caller's array", () => {
+    const into = new Uint8Array(4096).fill(0xee);
+    const p = parser(structured, [
+      [1, { t: "read", offset: 8192, lengthBytes: 4096, into }],
+      ...requests.slice(1),
+    ]);
+    const { events, inPlace } = feedInPlace(p, stream, 11);
+    expect(events.map((e) => [e.t, e.cookie])).toEqual([
+      ["read", 2],
+      ["read", 1],
+      ["block-status", 3],
+      ["error", 4],
+    ]);
+    const [r2, r1] = events;
+    expect(r2?.t === "read" && Buffer.from(r2.data).equals(Buffer.from(b))).toBe(true);
+    expect(r1?.t === "read" && r1.data).toBe(into);
+    expect(Buffer.from(into).equals(Buffer.from(expectedA))).toBe(true);
+    // Only read payloads go in place: headers, offsets, holes and status are pushed.
+    expect(inPlace).toBeGreaterThan(0);
+    expect(inPlace).toBeLessThanOrEqual(3072 + 1000 + 1024);
+    expect(p.inFlight).toBe(0);
+  });
+
+  it("offers no region for an abandoned read, whose payload is skipped", () => {
+    const p = parser(structured, [
+      [1, read(0, 4096)],
+      [2, read(4096, 4096)],
+    ]);
+    p.abandon(1);
+    const { events, inPlace } = feedInPlace(
+      p,
+      concat(dataChunk(DONE, 1, 0, fill(4096, 4)), dataChunk(DONE, 2, 4096, fill(4096, 6))),
+      3,
+    );
+    expect(events.map((e) => e.cookie)).toEqual([2]);
+    expect(inPlace).toBeGreaterThan(0);
+    expect(inPlace).toBeLessThanOrEqual(4096);
+    const r = events[0];
+    expect(r?.t === "read" && Buffer.from(r.data).equals(Buffer.from(fill(4096, 6)))).toBe(true);
   });
 
   it("reads simple replies when structured replies were not negotiated", () => {

@@ -64,6 +64,13 @@ export interface ReplyParser {
    * PROTOCOL_ERROR on a violation; replies completed before it were delivered.
    */
   push(input: Uint8Array, onReply: (event: ReplyEvent) => void): void;
+  /**
+   * Where the next input may be written in place: the rest of the read payload being
+   * received, when at least `minBytes` of it are missing; else undefined.
+   */
+  region(minBytes: number): Uint8Array | undefined;
+  /** `n` bytes were written at the start of {@link region}; like push otherwise. */
+  pushedInPlace(n: number, onReply: (event: ReplyEvent) => void): void;
   /** True while `cookie` belongs to a request whose reply has not finished. */
   tracks(cookie: number): boolean;
   /** Requests whose reply has not finished (abandoned ones included). */
@@ -104,6 +111,8 @@ type State =
   | { t: "chunk-payload"; chunk: ChunkHeader; payload: Uint8Array };
 
 type Emit = (event: ReplyEvent) => void;
+
+const NOTHING = new Uint8Array(0);
 
 class Parser implements ReplyParser {
   readonly #structured: boolean;
@@ -148,6 +157,16 @@ class Parser implements ReplyParser {
 
   tracks(cookie: number): boolean {
     return this.#tracked.has(cookie);
+  }
+
+  region(minBytes: number): Uint8Array | undefined {
+    const t = this.#state.t;
+    return t === "data-payload" || t === "simple-data" ? this.#reader.region(minBytes) : undefined;
+  }
+
+  pushedInPlace(n: number, onReply: (event: ReplyEvent) => void): void {
+    this.#reader.advance(n);
+    this.push(NOTHING, onReply);
   }
 
   push(input: Uint8Array, onReply: (event: ReplyEvent) => void): void {

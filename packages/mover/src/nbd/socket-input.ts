@@ -1,0 +1,69 @@
+/** Who consumes a connection's incoming bytes. */
+export interface InputSink {
+  /** Bytes that arrived in the shared scratch buffer: consume (copy) them before returning. */
+  push(bytes: Uint8Array): void;
+  /**
+   * A region the next socket read may fill in place (a read payload's final home), or
+   * undefined for the scratch buffer. Called after every read.
+   */
+  direct?(): Uint8Array | undefined;
+  /** `n` bytes landed at the start of the region `direct()` returned last. */
+  filled?(n: number): void;
+}
+
+// Scratch reads carry headers and small replies; large payloads go in place.
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Where a socket's reads land (Node's `onread` option): a reused scratch buffer, or straight
+ * into the buffer a read reply will end up in. No 64 KiB allocation per read, no copy of
+ * payloads: the garbage and the memcpy of every byte read are what made NBD reads CPU-bound.
+ */
+export class SocketInput {
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  #sink: InputSink | undefined;
+  /** Bytes read before anyone listened (copies). */
+  #early: Uint8Array[] = [];
+  /** The in-place region the socket reads into next, and the sink it belongs to. */
+  #region: { bytes: Uint8Array; owner: InputSink } | undefined;
+
+  /** The `onread` option for net.connect. */
+  readonly onread = {
+    buffer: (): Uint8Array => this.#nextBuffer(),
+    // true: keep reading (pausing is the socket's business).
+    callback: (n: number, buffer: Uint8Array): boolean => {
+      this.#received(n, buffer);
+      return true;
+    },
+  };
+
+  /** Hands incoming bytes to `sink` from now on (bytes held meanwhile first), or holds them. */
+  setSink(sink: InputSink | undefined): void {
+    this.#sink = sink;
+    if (!sink) return;
+    const early = this.#early;
+    this.#early = [];
+    for (const bytes of early) sink.push(bytes);
+  }
+
+  #nextBuffer(): Uint8Array {
+    const owner = this.#sink;
+    const bytes = owner?.direct?.();
+    this.#region = bytes ? { bytes, owner: owner as InputSink } : undefined;
+    return bytes ?? this.#scratch;
+  }
+
+  #received(n: number, buffer: Uint8Array): void {
+    const region = this.#region;
+    if (region && buffer === region.bytes) {
+      this.#region = undefined;
+      // Whoever asked for the region owns those bytes, even if the sink changed since.
+      region.owner.filled?.(n);
+      return;
+    }
+    const sink = this.#sink;
+    const bytes = buffer.subarray(0, n);
+    if (sink) sink.push(bytes);
+    else this.#early.push(Uint8Array.prototype.slice.call(bytes));
+  }
+}
