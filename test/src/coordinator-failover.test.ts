@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -15,6 +14,7 @@ import {
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabChild, spawnChild } from "./lab/child.js";
+import { freePort } from "./lab/free-port.js";
 import { type Lab, startLab } from "./lab/lab.js";
 import type { LabVm } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
@@ -22,16 +22,6 @@ import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
 import { REPO_ROOT } from "./lab/paths.js";
 
 const MiB = 1024 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // Coordinator and movers as real processes, killed with SIGKILL mid-job (full backups:
 // an incremental might end before the kill lands).

@@ -118,6 +118,7 @@ export {
   verifyRestorePoints,
 } from "./repository/verify.js";
 export { prng } from "./util/prng.js";
+export { createSemaphore, type Semaphore } from "./util/semaphore.js";
 export {
   abortReason,
   type DeadlineSignal,

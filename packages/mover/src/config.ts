@@ -36,6 +36,11 @@ export const moverConfigSchema = object({
   runDir: string({ nonEmpty: true }).optional(),
   /** A task stops when its fleecing overlays occupy more than this, bytes (default 4 GiB). */
   overlayLimitBytes: number({ integer: true, min: 1024 * 1024 }).default(4 * 1024 ** 3),
+  /**
+   * Chunk buffers the mover holds at once, all tasks together, bytes (default 64 MiB):
+   * backups beyond that wait their turn instead of growing the mover.
+   */
+  chunkMemoryBytes: number({ integer: true, min: 16 * 1024 * 1024 }).default(64 * 1024 ** 2),
   /** Limit for the guest freeze, milliseconds. */
   freezeTimeoutMs: number({ integer: true, min: 100, max: 600_000 }).default(30_000),
   transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),

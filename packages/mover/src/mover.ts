@@ -25,6 +25,7 @@ import { connectEvents } from "./events/nats-events.js";
 import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
+import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createMoverService } from "./service/mover-service.js";
 import { createRepositoryCache } from "./task/repository-cache.js";
 import { createTaskRunner } from "./task/task-runner.js";
@@ -146,6 +147,7 @@ export async function startMover(
     overlayLimitBytes: config.overlayLimitBytes,
     freezeTimeoutMs: config.freezeTimeoutMs,
     chunkSizeBytes: 4 * 1024 * 1024,
+    chunkMemory: createChunkMemory(config.chunkMemoryBytes),
     latencies,
     datastores,
     logger,

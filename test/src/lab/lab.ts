@@ -34,6 +34,8 @@ export interface LabOptions {
   fromTemplate?: boolean;
   /** Extra files for every data disk, relative path -> content (e.g. a large random file). */
   extraFiles?: Record<string, string | Uint8Array>;
+  /** Extra files for the data disks of VM number `vm` only (0-based): VMs with their own data. */
+  filesOfVm?: (vm: number) => Record<string, string | Uint8Array>;
   signal?: AbortSignal;
 }
 
@@ -81,8 +83,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const prefix = options.namePrefix ?? "lab-vm";
   const sig = options.signal ? { signal: options.signal } : {};
   const files = { ...SEED_FILES, ...options.extraFiles };
-  const makeDisk = (path: string, d: number) =>
-    makeDataDisk({ path, sizeMiB: options.diskMiB ?? 64, label: `data${d}`, files, ...sig });
+  const makeDisk = (path: string, d: number, vm?: number) =>
+    makeDataDisk({
+      path,
+      sizeMiB: options.diskMiB ?? 64,
+      label: `data${d}`,
+      files:
+        vm === undefined || !options.filesOfVm ? files : { ...files, ...options.filesOfVm(vm) },
+      ...sig,
+    });
   const templates: string[] = [];
   if (options.fromTemplate) {
     for (
@@ -103,7 +112,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         );
         const template = templates[d];
         if (template) await copyFile(template, path);
-        else await makeDisk(path, d);
+        else await makeDisk(path, d, i);
         disks.push(path);
       }
       return startLabVm({

@@ -1,16 +1,18 @@
 import {
   chunkDigestOf,
+  createSemaphore,
   FerryError,
   isAllZero,
   isFerryError,
   isZeroChunkDigest,
   type PutOptions,
+  type Semaphore,
   throwIfAborted,
   ZERO_CHUNK_DIGEST,
 } from "@ferry/common";
 import type { BlockSource, Extent } from "../source/block-source.js";
 import { linkedAbort } from "../util/linked-abort.js";
-import { createSemaphore, type Semaphore } from "../util/semaphore.js";
+import { type ChunkMemory, createChunkMemory } from "./chunk-memory.js";
 import { type ChunkPlan, planChunks } from "./chunk-plan.js";
 
 /** Where chunks go: a chunk store, or a wrapper around one. */
@@ -69,8 +71,13 @@ export interface BackupDiskOptions {
   index: DigestSink;
   /** Fixed chunk size, bytes (4 MiB default). */
   chunkSizeBytes?: number;
-  /** Upper bound of chunk buffers held at once, bytes (64 MiB default). */
+  /** Upper bound of chunk buffers this disk holds at once, bytes (32 MiB default). */
   maxBytesInFlight?: number;
+  /**
+   * The budget chunk buffers come from, shared with every other disk the mover backs up;
+   * default: one of `maxBytesInFlight` for this disk alone.
+   */
+  memory?: ChunkMemory;
   /**
    * Incremental: only ranges the base's dirty bitmap marks are read; unchanged chunks are
    * referenced from the base index, changed ones are the base chunk patched with what was
@@ -118,7 +125,9 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
     ? planChunks(size, chunkSize, await source.dirtyExtents(base.bitmap, 0, size, signal))
     : undefined;
   const requests = createSemaphore(source.capabilities.maxInFlight);
-  const workers = Math.max(1, Math.floor((options.maxBytesInFlight ?? 64 * MiB) / chunkSize));
+  const maxBytesInFlight = Math.max(chunkSize, options.maxBytesInFlight ?? 32 * MiB);
+  const workers = Math.floor(maxBytesInFlight / chunkSize);
+  const memory = options.memory ?? createChunkMemory(maxBytesInFlight);
   // The first failure stops every worker, not just the one that saw it.
   using stop = linkedAbort(signal);
   const store = async (plan: ChunkPlan, data: Uint8Array | undefined) => {
@@ -139,16 +148,14 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       stats.chunksNew++;
     } else stats.bytesDeduplicated += plan.lengthBytes;
   };
-  // Chunk buffers are reused once their chunk is stored: no 4 MiB garbage per chunk.
-  const pool: Buffer[] = [];
+  // Chunk buffers are leased from the mover's budget and reused: no 4 MiB garbage per chunk.
   const readWhole = async (plan: ChunkPlan) => {
     if (plan.data.length === 0) return store(plan, undefined);
-    const full = plan.lengthBytes === chunkSize;
-    const buffer = (full && pool.pop()) || Buffer.allocUnsafe(plan.lengthBytes);
+    using lease = await memory.lease(plan.lengthBytes, stop.signal);
+    const buffer = lease.buffer.subarray(0, plan.lengthBytes);
     await readChunk(source, plan, buffer, requests, stop.signal);
     stats.bytesRead += extentBytes(plan.data);
     await store(plan, buffer);
-    if (full) pool.push(buffer);
   };
   const chunk = async (plan: ChunkPlan) => {
     if (!base || !dirty) return readWhole(plan);
@@ -168,15 +175,20 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       }
       return readWhole(plan);
     }
+    // The base chunk's copy counts against the budget like a read buffer.
+    using lease = await memory.lease(plan.lengthBytes, stop.signal);
     const old = await baseChunk(options.chunks, previous, plan.lengthBytes, stop.signal);
-    if (!old) return readWhole(plan);
+    if (!old) {
+      lease.release();
+      return readWhole(plan);
+    }
     // Written ranges read as the source has them now: data where allocated, zeros elsewhere.
     for (const range of changed)
       old.fill(0, range.offset - plan.offset, range.offset - plan.offset + range.lengthBytes);
     const reads = intersect(changed, plan.data);
     await readInto(source, old, plan.offset, reads, requests, stop.signal);
     stats.bytesRead += extentBytes(reads);
-    return store(plan, old);
+    return await store(plan, old);
   };
   let next = 0;
   const work = async () => {

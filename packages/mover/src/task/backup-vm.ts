@@ -19,6 +19,7 @@ import { connectQmp, type QmpSession } from "../hypervisor/qmp-client.js";
 import { type Consistency, type QuiesceMode, withQuiesce } from "../hypervisor/quiesce.js";
 import { disksFromQueryBlock } from "../inventory/describe-vm.js";
 import { backupDisk } from "../pipeline/backup-disk.js";
+import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import type { BlockSource } from "../source/block-source.js";
 import { withReadRateLimit } from "../source/rate-limited-source.js";
 import type { ReadRateLimit } from "../source/read-rate-limit.js";
@@ -27,8 +28,8 @@ import { linkedAbort } from "../util/linked-abort.js";
 import { createProgressTotals } from "./progress-totals.js";
 import { writeRestorePoint } from "./write-restore-point.js";
 
-// Chunk buffers one task may hold, bytes: slots x this bounds the mover's buffers.
-const TASK_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+// Chunk buffers one task may hold, bytes; the mover's budget bounds all tasks together.
+const TASK_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 /** Options of {@link backupVm}. */
 export interface BackupVmOptions {
@@ -57,6 +58,8 @@ export interface BackupVmOptions {
   sampleLatency?: (qmp: QmpSession, signal: AbortSignal) => Promise<void>;
   overlayLimitBytes: number;
   chunkSizeBytes: number;
+  /** The mover's chunk buffer budget, shared with its other tasks; the task's own when absent. */
+  memory?: ChunkMemory;
   freezeTimeoutMs: number;
   reporter: ProgressReporter;
   logger: Logger;
@@ -245,6 +248,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
                   Math.floor(TASK_BYTES_IN_FLIGHT / disks.length),
                 ),
                 signal,
+                ...(o.memory ? { memory: o.memory } : {}),
                 ...(base ? { base } : {}),
                 onProgress: (s) => totals.set(disk.id, s),
               });

@@ -5,6 +5,7 @@ import type { LatencyBoard } from "../agent/latency-board.js";
 import { recordVmLatency } from "../agent/sample-vm-latency.js";
 import type { ProgressReporter } from "../events/progress-reporter.js";
 import { createProgressReporter } from "../events/progress-reporter.js";
+import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
 import { openViewExport } from "../source/open-view-export.js";
@@ -23,6 +24,8 @@ export interface TaskRunnerOptions {
   overlayLimitBytes: number;
   freezeTimeoutMs: number;
   chunkSizeBytes: number;
+  /** The budget every task's chunk buffers come from. */
+  chunkMemory: ChunkMemory;
   /** Where tasks record their VM's guest latency (backup I/O control). */
   latencies: LatencyBoard;
   datastores: readonly Datastore[];
@@ -116,6 +119,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             fullEvery: call.fullEvery,
             overlayLimitBytes: o.overlayLimitBytes,
             chunkSizeBytes: o.chunkSizeBytes,
+            memory: o.chunkMemory,
             freezeTimeoutMs: o.freezeTimeoutMs,
             reporter,
             logger,

@@ -1,0 +1,139 @@
+import { abortReason, FerryError } from "@ferry/common";
+
+/** A held share of the chunk memory budget, with a buffer of that size to use meanwhile. */
+export interface ChunkLease extends Disposable {
+  /** Reused across leases: holds anything on arrival. */
+  readonly buffer: Buffer;
+  /** Gives the bytes back (idempotent); the buffer must not be used afterwards. */
+  release(): void;
+}
+
+/**
+ * The mover's budget for chunk buffers, shared by every disk of every task: memory stays
+ * bounded however many backups run, and waiting disks are served first come, first served,
+ * so concurrent backups share the budget (and the cores behind it) evenly.
+ */
+export interface ChunkMemory {
+  readonly budgetBytes: number;
+  /** Bytes leased now. */
+  readonly leasedBytes: number;
+  /** Most bytes leased at once so far. */
+  readonly peakLeasedBytes: number;
+  /** Waits until `bytes` fit the budget. INVALID_ARGUMENT when they never can. */
+  lease(bytes: number, signal?: AbortSignal): Promise<ChunkLease>;
+}
+
+/** A chunk memory budget of `budgetBytes`. */
+export function createChunkMemory(budgetBytes: number): ChunkMemory {
+  return new Budget(budgetBytes);
+}
+
+interface Waiter {
+  bytes: number;
+  grant: (lease: ChunkLease) => void;
+}
+
+class Budget implements ChunkMemory {
+  #leased = 0;
+  #peak = 0;
+  /** Released buffers by size, kept for reuse while anything is leased. */
+  readonly #free = new Map<number, Buffer[]>();
+  #freeBytes = 0;
+  readonly #waiting: Waiter[] = [];
+
+  constructor(readonly budgetBytes: number) {}
+
+  get leasedBytes(): number {
+    return this.#leased;
+  }
+
+  get peakLeasedBytes(): number {
+    return this.#peak;
+  }
+
+  lease(bytes: number, signal?: AbortSignal): Promise<ChunkLease> {
+    if (!Number.isSafeInteger(bytes) || bytes < 1 || bytes > this.budgetBytes) {
+      return Promise.reject(
+        new FerryError(
+          "INVALID_ARGUMENT",
+          `a chunk buffer of ${bytes} bytes does not fit the chunk memory budget of ${this.budgetBytes} bytes`,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(abortReason(signal, "waiting for chunk memory"));
+    if (this.#waiting.length === 0 && this.#leased + bytes <= this.budgetBytes) {
+      return Promise.resolve(this.#grant(bytes));
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        bytes,
+        grant: (lease) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(lease);
+        },
+      };
+      const onAbort = () => {
+        const at = this.#waiting.indexOf(waiter);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(abortReason(signal as AbortSignal, "waiting for chunk memory"));
+        // A large waiter leaving may let smaller ones behind it in.
+        this.#serve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(waiter);
+    });
+  }
+
+  #grant(bytes: number): ChunkLease {
+    this.#leased += bytes;
+    this.#peak = Math.max(this.#peak, this.#leased);
+    const buffer = this.#take(bytes);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.#leased -= bytes;
+      this.#keep(buffer);
+      this.#serve();
+    };
+    return { buffer, release, [Symbol.dispose]: release };
+  }
+
+  #take(bytes: number): Buffer {
+    const reused = this.#free.get(bytes)?.pop();
+    if (reused) {
+      this.#freeBytes -= bytes;
+      return reused;
+    }
+    // Leased plus kept must stay within the budget: drop kept buffers of other sizes.
+    if (this.#leased + this.#freeBytes > this.budgetBytes) this.#dropFree();
+    return Buffer.allocUnsafe(bytes);
+  }
+
+  #keep(buffer: Buffer): void {
+    // An idle mover holds no chunk memory.
+    if (this.#leased === 0 && this.#waiting.length === 0) {
+      this.#dropFree();
+      return;
+    }
+    const list = this.#free.get(buffer.length) ?? [];
+    list.push(buffer);
+    this.#free.set(buffer.length, list);
+    this.#freeBytes += buffer.length;
+  }
+
+  #dropFree(): void {
+    this.#free.clear();
+    this.#freeBytes = 0;
+  }
+
+  /** Grants waiters in arrival order while the first one fits. */
+  #serve(): void {
+    for (;;) {
+      const first = this.#waiting[0];
+      if (!first || this.#leased + first.bytes > this.budgetBytes) return;
+      this.#waiting.shift();
+      first.grant(this.#grant(first.bytes));
+    }
+  }
+}
