@@ -1,10 +1,7 @@
 // The chunk file codec: header layout, compression policy, verification. No file I/O here.
-
-import { availableParallelism } from "node:os";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { compress, compressSync, uncompress } from "lz4-napi";
 import { FerryError } from "../errors/ferry-error.js";
-import { createSemaphore } from "../util/semaphore.js";
 import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
 import {
   CHUNK_CHECKSUM_BYTES,

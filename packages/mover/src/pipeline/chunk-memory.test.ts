@@ -1,6 +1,6 @@
 import { isFerryError } from "@ferry/common";
 import { describe, expect, it } from "vitest";
-import { createChunkMemory } from "./chunk-memory.js";
+import { type ChunkLease, createChunkMemory } from "./chunk-memory.js";
 
 const MiB = 1024 * 1024;
 
@@ -10,8 +10,12 @@ describe("chunk memory", () => {
     const a = await memory.lease(4 * MiB);
     const b = await memory.lease(4 * MiB);
     const order: string[] = [];
-    const c = memory.lease(4 * MiB).then((l) => (order.push("c"), l));
-    const d = memory.lease(2 * MiB).then((l) => (order.push("d"), l));
+    const noted = (name: string) => (lease: ChunkLease) => {
+      order.push(name);
+      return lease;
+    };
+    const c = memory.lease(4 * MiB).then(noted("c"));
+    const d = memory.lease(2 * MiB).then(noted("d"));
     await new Promise((r) => setTimeout(r, 10));
     expect(order).toEqual([]);
     expect(memory.leasedBytes).toBe(8 * MiB);
