@@ -1,6 +1,6 @@
 // The chunk file codec: header layout, compression policy, verification. No file I/O here.
 import { Blake3Hasher } from "@napi-rs/blake-hash";
-import { compress, compressSync, uncompress } from "lz4-napi";
+import { compress, compressSync } from "lz4-napi";
 import { FerryError } from "../errors/ferry-error.js";
 import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
 import {
@@ -13,6 +13,7 @@ import {
   CHUNK_OFFSET_UNCOMPRESSED_SIZE,
   MAX_CHUNK_SIZE_BYTES,
 } from "./format.js";
+import { decodeLz4Block, Lz4BlockError } from "./lz4-block.js";
 
 /** How a chunk's payload is stored. */
 export type ChunkEncoding = "raw" | "lz4";
@@ -44,7 +45,7 @@ const PROBE_SLICE_BYTES = 16 * 1024;
 // already compressed): LZ4 would spend ~10 ms of a core per 4 MiB chunk for nothing.
 const PROBE_MIN_SAVING = 0.1;
 // lz4-napi's block output starts with a 4-byte LE uncompressed size; the file stores the bare
-// LZ4 block (format independent of this library), so the prefix is cut off and restored.
+// LZ4 block (format independent of this library), so the prefix is cut off.
 const LZ4_NAPI_PREFIX_BYTES = 4;
 
 function corrupt(name: string, reason: string): FerryError {
@@ -156,7 +157,7 @@ export function decodeChunkHeader(
 /**
  * Decodes a whole chunk file and proves it is the chunk named `digest`: header, checksum of
  * the stored bytes, decompression, length, and BLAKE3 of the data. Throws CORRUPT_DATA naming
- * the digest on any mismatch. May modify `file` in place (it is the caller's read buffer).
+ * the digest on any mismatch.
  */
 export async function decodeChunk(file: Buffer, digest: Uint8Array): Promise<Uint8Array> {
   const name = digestToHex(digest);
@@ -168,17 +169,16 @@ export async function decodeChunk(file: Buffer, digest: Uint8Array): Promise<Uin
   }
   let data: Uint8Array = payload;
   if (header.encoding === "lz4") {
-    // Put lz4-napi's size prefix into the 4 header bytes right before the payload (already
-    // verified, no longer needed) so the block decodes without copying 4 MiB.
-    const prefixAt = CHUNK_HEADER_BYTES - LZ4_NAPI_PREFIX_BYTES;
-    file.writeUInt32LE(header.uncompressedSizeBytes, prefixAt);
+    data = Buffer.allocUnsafe(header.uncompressedSizeBytes);
     try {
-      data = await uncompress(file.subarray(prefixAt));
+      decodeLz4Block(payload, data);
     } catch (err) {
-      throw new FerryError("CORRUPT_DATA", `chunk ${name} is corrupt: LZ4 block does not decode`, {
-        cause: err,
-        details: { chunk: name, reason: "lz4" },
-      });
+      if (!(err instanceof Lz4BlockError)) throw err;
+      throw new FerryError(
+        "CORRUPT_DATA",
+        `chunk ${name} is corrupt: LZ4 block does not decode (${err.message})`,
+        { cause: err, details: { chunk: name, reason: "lz4" } },
+      );
     }
   }
   if (data.length !== header.uncompressedSizeBytes) {
