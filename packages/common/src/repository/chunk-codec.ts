@@ -1,6 +1,5 @@
 // The chunk file codec: header layout, compression policy, verification. No file I/O here.
 import { Blake3Hasher } from "@napi-rs/blake-hash";
-import { compress, compressSync } from "lz4-napi";
 import { FerryError } from "../errors/ferry-error.js";
 import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
 import {
@@ -13,7 +12,7 @@ import {
   CHUNK_OFFSET_UNCOMPRESSED_SIZE,
   MAX_CHUNK_SIZE_BYTES,
 } from "./format.js";
-import { decodeLz4Block, Lz4BlockError } from "./lz4-block.js";
+import { decodeLz4Block, encodeLz4Block, Lz4BlockError, lz4BlockBound } from "./lz4-block.js";
 
 /** How a chunk's payload is stored. */
 export type ChunkEncoding = "raw" | "lz4";
@@ -44,9 +43,6 @@ const PROBE_SLICE_BYTES = 16 * 1024;
 // A sample that shrinks less than this means incompressible data (random, encrypted,
 // already compressed): LZ4 would spend ~10 ms of a core per 4 MiB chunk for nothing.
 const PROBE_MIN_SAVING = 0.1;
-// lz4-napi's block output starts with a 4-byte LE uncompressed size; the file stores the bare
-// LZ4 block (format independent of this library), so the prefix is cut off.
-const LZ4_NAPI_PREFIX_BYTES = 4;
 
 function corrupt(name: string, reason: string): FerryError {
   return new FerryError("CORRUPT_DATA", `chunk ${name} is corrupt: ${reason}`, {
@@ -74,8 +70,7 @@ function looksCompressible(data: Uint8Array): boolean {
     slices.push(data.subarray(i * step, i * step + PROBE_SLICE_BYTES));
   }
   const sample = Buffer.concat(slices);
-  // 64 KiB compresses in well under a millisecond; not worth a thread-pool hop.
-  const storedBytes = compressSync(sample).length - LZ4_NAPI_PREFIX_BYTES;
+  const storedBytes = encodeLz4Block(sample, Buffer.allocUnsafe(lz4BlockBound(sample.length)));
   return storedBytes <= sample.length * (1 - PROBE_MIN_SAVING);
 }
 
@@ -90,8 +85,7 @@ function encodeHeader(encoding: ChunkEncoding, sizeBytes: number, payload: Uint8
 
 /**
  * Encodes chunk data (1 byte .. MAX_CHUNK_SIZE_BYTES) for storage: LZ4 only where a probe says
- * it pays and the result is smaller than the data, raw otherwise. Compression runs on the libuv
- * thread pool.
+ * it pays and the result is smaller than the data, raw otherwise.
  */
 export async function encodeChunk(
   data: Uint8Array,
@@ -106,7 +100,8 @@ export async function encodeChunk(
   let encoding: ChunkEncoding = "raw";
   let payload = data;
   if (compression === "lz4" && (data.length < PROBE_MIN_BYTES || looksCompressible(data))) {
-    const compressed = (await compress(data)).subarray(LZ4_NAPI_PREFIX_BYTES);
+    const out = Buffer.allocUnsafe(lz4BlockBound(data.length));
+    const compressed = out.subarray(0, encodeLz4Block(data, out));
     if (compressed.length < data.length) {
       encoding = "lz4";
       payload = compressed;
