@@ -40,7 +40,7 @@ export function encodeLz4Block(src: Uint8Array, dst: Uint8Array): number {
   };
   const literals = (end: number, matchCode: number) => {
     const count = end - anchor;
-    dst[op++] = ((count >= 15 ? 15 : count) << 4) | matchCode;
+    dst[op++] = (Math.min(count, 15) << 4) | matchCode;
     if (count >= 15) writeLength(count - 15);
     if (count > 32) dst.set(src.subarray(anchor, end), op);
     else for (let i = 0; i < count; i++) dst[op + i] = src[anchor + i] as number;
@@ -64,7 +64,7 @@ export function encodeLz4Block(src: Uint8Array, dst: Uint8Array): number {
       let length = MIN_MATCH;
       while (ip + length < matchLimit && src[ref + length] === src[ip + length]) length++;
       const extra = length - MIN_MATCH;
-      literals(ip, extra >= 15 ? 15 : extra);
+      literals(ip, Math.min(extra, 15));
       const offset = ip - ref;
       dst[op++] = offset & 255;
       dst[op++] = offset >>> 8;
@@ -87,18 +87,22 @@ export function decodeLz4Block(src: Uint8Array, dst: Uint8Array): void {
   const outEnd = dst.length;
   let ip = 0;
   let op = 0;
+  // A length nibble of 15 continues in bytes, each 255 meaning one more follows.
+  const moreLength = (what: string): number => {
+    let n = 0;
+    let b: number;
+    do {
+      if (ip >= inEnd) throw new Lz4BlockError(`${what} runs past the block`);
+      b = src[ip++] as number;
+      n += b;
+    } while (b === 255);
+    return n;
+  };
   for (;;) {
     if (ip >= inEnd) throw new Lz4BlockError("block ends before its last literals");
     const token = src[ip++] as number;
     let literals = token >>> 4;
-    if (literals === 15) {
-      let b: number;
-      do {
-        if (ip >= inEnd) throw new Lz4BlockError("literal length runs past the block");
-        b = src[ip++] as number;
-        literals += b;
-      } while (b === 255);
-    }
+    if (literals === 15) literals += moreLength("literal length");
     if (ip + literals > inEnd) throw new Lz4BlockError("literals run past the block");
     if (op + literals > outEnd) throw new Lz4BlockError("literals run past the decoded size");
     if (literals > 16) dst.set(src.subarray(ip, ip + literals), op);
@@ -112,14 +116,7 @@ export function decodeLz4Block(src: Uint8Array, dst: Uint8Array): void {
     ip += 2;
     if (offset === 0 || offset > op) throw new Lz4BlockError(`match offset ${offset} out of range`);
     let length = token & 15;
-    if (length === 15) {
-      let b: number;
-      do {
-        if (ip >= inEnd) throw new Lz4BlockError("match length runs past the block");
-        b = src[ip++] as number;
-        length += b;
-      } while (b === 255);
-    }
+    if (length === 15) length += moreLength("match length");
     length += MIN_MATCH;
     if (op + length > outEnd) throw new Lz4BlockError("match runs past the decoded size");
     const from = op - offset;

@@ -304,23 +304,21 @@ class Client implements NbdClient {
     this.#socket.write(bytes);
   }
 
-  readonly #onData = (chunk: Uint8Array): void => {
-    if (this.#state.t === "closed") return;
-    try {
-      this.#parser.push(chunk, this.#deliver);
-    } catch (err) {
-      this.#fail(toFerryError(err, "PROTOCOL_ERROR"));
-    }
-  };
+  readonly #onData = (chunk: Uint8Array): void =>
+    this.#parse(() => this.#parser.push(chunk, this.#deliver));
 
-  readonly #onFilled = (n: number): void => {
+  readonly #onFilled = (n: number): void =>
+    this.#parse(() => this.#parser.pushedInPlace(n, this.#deliver));
+
+  /** Runs a parser step on input; a protocol violation ends the connection. */
+  #parse(step: () => void): void {
     if (this.#state.t === "closed") return;
     try {
-      this.#parser.pushedInPlace(n, this.#deliver);
+      step();
     } catch (err) {
       this.#fail(toFerryError(err, "PROTOCOL_ERROR"));
     }
-  };
+  }
 
   readonly #deliver = (event: ReplyEvent): void => {
     const settle = this.#pending.get(event.cookie);
