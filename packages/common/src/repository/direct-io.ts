@@ -76,6 +76,8 @@ class StagedDirectIo implements DirectIo {
     } catch (err) {
       if (errnoOf(err) !== "EINVAL") throw err;
       this.#usable = false;
+      // Linux may create the file before it refuses O_DIRECT: the buffered retry needs the name.
+      await unlink(path).catch(() => {});
       return undefined;
     }
     const slot = await this.#acquire();

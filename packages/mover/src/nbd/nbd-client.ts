@@ -47,7 +47,8 @@ export interface NbdRequestOptions {
 export interface NbdReadOptions extends NbdRequestOptions {
   /**
    * Receive the data here (exactly lengthBytes long) instead of a new array: no copy. After
-   * an abort the array may still be written until the late reply is discarded.
+   * an abort, one socket read already aimed at the array may still land in it (so a buffer
+   * whose read failed must not be reused for other data).
    */
   into?: Uint8Array;
 }
@@ -383,7 +384,8 @@ class Client implements NbdClient {
       );
       this.#state = { t: "closed", error };
       this.#rejectAll(error);
-      if (wasReady && !this.#socket.destroyed) {
+      // A read armed into a caller's buffer would still land there: hang up at once instead.
+      if (wasReady && !this.#socket.destroyed && !this.#input.armed) {
         // Soft disconnect: replies still owed to rejected requests are dropped unread.
         this.#socket.end(discRequest());
         const timer = setTimeout(() => this.#socket.destroy(), DISCONNECT_WAIT_MS);

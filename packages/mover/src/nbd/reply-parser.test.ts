@@ -192,6 +192,22 @@ describe("NBD reply parser", () => {
     expect(p.inFlight).toBe(0);
   });
 
+  it("stops writing into the caller's array the moment its read is abandoned", () => {
+    const into = new Uint8Array(4096).fill(0xee);
+    const p = parser(structured, [[1, { t: "read", offset: 0, lengthBytes: 4096, into }]]);
+    const reply = dataChunk(DONE, 1, 0, fill(4096, 8));
+    const events: ReplyEvent[] = [];
+    // Header, offset and the first 1000 payload bytes arrive; then the caller gives up.
+    p.push(reply.subarray(0, 20 + 8 + 1000), (e) => events.push(e));
+    expect(p.region(1)?.length).toBe(4096 - 1000);
+    p.abandon(1);
+    expect(p.region(1)).toBeUndefined();
+    p.push(reply.subarray(20 + 8 + 1000), (e) => events.push(e));
+    expect(events).toEqual([]);
+    expect(into.subarray(1000).every((b) => b === 0xee)).toBe(true);
+    expect(p.inFlight).toBe(0);
+  });
+
   it("offers no region for an abandoned read, whose payload is skipped", () => {
     const p = parser(structured, [
       [1, read(0, 4096)],

@@ -150,9 +150,14 @@ class Parser implements ReplyParser {
     const tracked = this.#tracked.get(cookie);
     if (!tracked) return;
     tracked.abandoned = true;
-    // The bytes still to come are checked but not kept.
+    // The bytes still to come are checked but not kept, from this very chunk on.
     delete tracked.data;
     delete tracked.statuses;
+    const state = this.#state;
+    const receiving =
+      (state.t === "data-payload" && state.chunk.cookie === cookie) ||
+      (state.t === "simple-data" && state.cookie === cookie);
+    if (receiving) this.#reader.skip(this.#reader.missingBytes);
   }
 
   tracks(cookie: number): boolean {

@@ -37,6 +37,11 @@ export class SocketInput {
     },
   };
 
+  /** True while the socket's next read goes straight into a sink's region. */
+  get armed(): boolean {
+    return this.#region !== undefined;
+  }
+
   /** Hands incoming bytes to `sink` from now on (bytes held meanwhile first), or holds them. */
   setSink(sink: InputSink | undefined): void {
     this.#sink = sink;

@@ -149,13 +149,24 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
     } else stats.bytesDeduplicated += plan.lengthBytes;
   };
   // Chunk buffers are leased from the mover's budget and reused: no 4 MiB garbage per chunk.
+  // After a failure a buffer is never reused: an abandoned read may still land in it.
+  const withLease = async (bytes: number, fn: (buffer: Buffer) => Promise<void>) => {
+    const lease = await memory.lease(bytes, stop.signal);
+    try {
+      await fn(lease.buffer.subarray(0, bytes));
+      lease.release();
+    } catch (err) {
+      lease.discard();
+      throw err;
+    }
+  };
   const readWhole = async (plan: ChunkPlan) => {
     if (plan.data.length === 0) return store(plan, undefined);
-    using lease = await memory.lease(plan.lengthBytes, stop.signal);
-    const buffer = lease.buffer.subarray(0, plan.lengthBytes);
-    await readChunk(source, plan, buffer, requests, stop.signal);
-    stats.bytesRead += extentBytes(plan.data);
-    await store(plan, buffer);
+    await withLease(plan.lengthBytes, async (buffer) => {
+      await readChunk(source, plan, buffer, requests, stop.signal);
+      stats.bytesRead += extentBytes(plan.data);
+      await store(plan, buffer);
+    });
   };
   const chunk = async (plan: ChunkPlan) => {
     if (!base || !dirty) return readWhole(plan);
@@ -175,20 +186,19 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       }
       return readWhole(plan);
     }
-    // The base chunk's copy counts against the budget like a read buffer.
-    using lease = await memory.lease(plan.lengthBytes, stop.signal);
     const old = await baseChunk(options.chunks, previous, plan.lengthBytes, stop.signal);
-    if (!old) {
-      lease.release();
-      return readWhole(plan);
-    }
-    // Written ranges read as the source has them now: data where allocated, zeros elsewhere.
-    for (const range of changed)
-      old.fill(0, range.offset - plan.offset, range.offset - plan.offset + range.lengthBytes);
-    const reads = intersect(changed, plan.data);
-    await readInto(source, old, plan.offset, reads, requests, stop.signal);
-    stats.bytesRead += extentBytes(reads);
-    return await store(plan, old);
+    if (!old) return readWhole(plan);
+    // The base chunk is patched in a leased buffer, like a read; its own copy is garbage then.
+    await withLease(plan.lengthBytes, async (buffer) => {
+      buffer.set(old);
+      // Written ranges read as the source has them now: data where allocated, zeros elsewhere.
+      for (const range of changed)
+        buffer.fill(0, range.offset - plan.offset, range.offset - plan.offset + range.lengthBytes);
+      const reads = intersect(changed, plan.data);
+      await readInto(source, buffer, plan.offset, reads, requests, stop.signal);
+      stats.bytesRead += extentBytes(reads);
+      await store(plan, buffer);
+    });
   };
   let next = 0;
   const work = async () => {
@@ -278,17 +288,27 @@ async function readInto(
       Math.max(source.capabilities.preferredRequestBytes, 4 * MiB),
     ),
   );
+  // The first failure cancels the chunk's other reads; all settle before this returns, so
+  // none that a source cannot cancel (a file read) still writes into the buffer afterwards.
+  using chunk = linkedAbort(signal);
+  let firstError: { err: unknown } | undefined;
   const reads: Promise<void>[] = [];
   for (const extent of extents) {
     for (let at = extent.offset; at < extent.offset + extent.lengthBytes; at += step) {
       const length = Math.min(step, extent.offset + extent.lengthBytes - at);
       reads.push(
-        requests.run(async () => {
-          const start = at - bufferOffset;
-          await source.read(at, length, signal, buffer.subarray(start, start + length));
-        }),
+        requests
+          .run(async () => {
+            const start = at - bufferOffset;
+            await source.read(at, length, chunk.signal, buffer.subarray(start, start + length));
+          })
+          .catch((err: unknown) => {
+            firstError ??= { err };
+            chunk.abort(err);
+          }),
       );
     }
   }
   await Promise.all(reads);
+  if (firstError) throw firstError.err;
 }

@@ -46,6 +46,20 @@ describe("chunk memory", () => {
     keep.release();
   });
 
+  it("never hands out again a buffer discarded after a failure", async () => {
+    const memory = createChunkMemory(8 * MiB);
+    const keep = await memory.lease(MiB);
+    const failed = await memory.lease(4 * MiB);
+    const buffer = failed.buffer;
+    failed.discard();
+    failed.release(); // a no-op after discard
+    expect(memory.leasedBytes).toBe(MiB);
+    const next = await memory.lease(4 * MiB);
+    expect(next.buffer).not.toBe(buffer);
+    next.release();
+    keep.release();
+  });
+
   it("lets an aborted waiter go, and the ones behind it in", async () => {
     const memory = createChunkMemory(4 * MiB);
     const held = await memory.lease(3 * MiB);

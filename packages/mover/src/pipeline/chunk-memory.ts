@@ -6,6 +6,11 @@ export interface ChunkLease extends Disposable {
   readonly buffer: Buffer;
   /** Gives the bytes back (idempotent); the buffer must not be used afterwards. */
   release(): void;
+  /**
+   * Gives the bytes back but never reuses the buffer: after a failure, reads abandoned in
+   * flight may still write into it. Idempotent, like release.
+   */
+  discard(): void;
 }
 
 /**
@@ -89,14 +94,15 @@ class Budget implements ChunkMemory {
     this.#peak = Math.max(this.#peak, this.#leased);
     const buffer = this.#take(bytes);
     let held = true;
-    const release = () => {
+    const giveBack = (reuse: boolean) => {
       if (!held) return;
       held = false;
       this.#leased -= bytes;
-      this.#keep(buffer);
+      if (reuse) this.#keep(buffer);
       this.#serve();
     };
-    return { buffer, release, [Symbol.dispose]: release };
+    const release = () => giveBack(true);
+    return { buffer, release, discard: () => giveBack(false), [Symbol.dispose]: release };
   }
 
   #take(bytes: number): Buffer {
