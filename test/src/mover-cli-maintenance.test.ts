@@ -3,10 +3,10 @@ import { mkdtemp, open, readdir, readFile, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LabChild, spawnChild } from "./lab/child.js";
+import type { LabChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { nbdUnixUri, serveImage } from "./lab/qemu-nbd.js";
 import { runTool } from "./lab/run-tool.js";
-import { waitForSocket } from "./lab/wait-for-socket.js";
 
 const cli = ferryMover;
 const fails = ferryMoverFails;
@@ -28,27 +28,16 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
   /** Serves the image read-only over NBD, exporting `bitmap` when given. */
   async function serve(bitmap?: string): Promise<{ uri: string; stop: () => Promise<void> }> {
     const socket = join(dir, `nbd-${children.length}.sock`);
-    const child = await spawnChild(
-      "qemu-nbd",
-      "qemu-nbd",
-      [
-        "-k",
-        socket,
-        "-f",
-        "qcow2",
-        "-r",
-        "-x",
-        "disk",
-        ...(bitmap ? ["-B", bitmap] : []),
-        "--persistent",
-        image,
-      ],
-      { debianPackage: "qemu-utils" },
-    );
+    const child = await serveImage({
+      image,
+      format: "qcow2",
+      socket,
+      exportName: "disk",
+      ...(bitmap ? { bitmap } : {}),
+    });
     children.push(child);
-    await waitForSocket(socket, child);
     return {
-      uri: `nbd+unix:///disk?socket=${socket}`,
+      uri: nbdUnixUri(socket, "disk"),
       stop: async () => void (await child.terminate("SIGTERM", 5000)),
     };
   }

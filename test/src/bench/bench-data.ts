@@ -31,6 +31,15 @@ export function textLike(bytes: number): Buffer {
 }
 
 /** The median of a non-empty list. */
+/** borg create as the benchmarks run it: lz4, fixed 4 MiB chunks (Ferry's chunking). */
+export const BORG_CREATE = [
+  "create",
+  "--compression",
+  "lz4",
+  "--chunker-params",
+  "fixed,4194304",
+] as const;
+
 export const median = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 

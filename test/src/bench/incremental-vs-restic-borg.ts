@@ -18,7 +18,7 @@ import { guestWrite } from "../lab/guest-io.js";
 import { type LabVm, vmRef } from "../lab/lab-vm.js";
 import { quietLogger } from "../lab/quiet-logger.js";
 import { runTool } from "../lab/run-tool.js";
-import { duBytes, startDataLab, timed } from "./bench-data.js";
+import { BORG_CREATE, duBytes, startDataLab, timed } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
 
@@ -150,19 +150,9 @@ async function main(argv: string[]): Promise<void> {
       repoBytes: await duBytes(resticRepo),
     });
     const borg = await timed(() =>
-      runTool(
-        "borg",
-        [
-          "create",
-          "--compression",
-          "lz4",
-          "--chunker-params",
-          "fixed,4194304",
-          `${borgRepo}::${run}`,
-          image,
-        ],
-        { debianPackage: "borgbackup" },
-      ),
+      runTool("borg", [...BORG_CREATE, `${borgRepo}::${run}`, image], {
+        debianPackage: "borgbackup",
+      }),
     );
     rows.push({
       tool: "borg",

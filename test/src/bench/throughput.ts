@@ -10,11 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseArgs, prng } from "@ferry/common";
-import { type LabChild, spawnChild } from "../lab/child.js";
 import { REPO_ROOT } from "../lab/paths.js";
+import { nbdUnixUri, serveImage } from "../lab/qemu-nbd.js";
 import { runTool } from "../lab/run-tool.js";
-import { waitForSocket } from "../lab/wait-for-socket.js";
-import { duBytes, median, textLike } from "./bench-data.js";
+import { BORG_CREATE, duBytes, median, textLike } from "./bench-data.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -71,35 +70,6 @@ async function makeImage(path: string, sizeBytes: number): Promise<void> {
   }
 }
 
-async function serve(
-  image: string,
-  format: "raw" | "qcow2",
-  socket: string,
-  bitmap?: string,
-): Promise<LabChild> {
-  const child = await spawnChild(
-    "qemu-nbd",
-    "qemu-nbd",
-    [
-      "-k",
-      socket,
-      "-f",
-      format,
-      "-r",
-      "-x",
-      "img",
-      "--persistent",
-      "--shared",
-      "8",
-      ...(bitmap ? ["-B", bitmap] : []),
-      image,
-    ],
-    { debianPackage: "qemu-utils" },
-  );
-  await waitForSocket(socket, child);
-  return child;
-}
-
 interface Row {
   name: string;
   runs: Measure[];
@@ -149,8 +119,9 @@ async function main(argv: string[]): Promise<void> {
   };
 
   process.stderr.write("full backups...\n");
-  let nbd = await serve(qcow2, "qcow2", socket);
-  const uri = `nbd+unix:///img?socket=${socket}`;
+  const served = { image: qcow2, format: "qcow2", socket, exportName: "img", shared: 8 } as const;
+  let nbd = await serveImage(served);
+  const uri = nbdUnixUri(socket, "img");
   await repeat("nbdcopy -> null (ceiling)", () => measured("nbdcopy", [uri, "null:"]));
   const ferryRepo = (i: number) => join(work, `ferry-${i}`);
   let fullId = "";
@@ -195,19 +166,7 @@ async function main(argv: string[]): Promise<void> {
       await run("borg", ["init", "--encryption", "none", borgRepo(i)], {
         env: { ...process.env, ...env },
       });
-      return measured(
-        "borg",
-        [
-          "create",
-          "--compression",
-          "lz4",
-          "--chunker-params",
-          "fixed,4194304",
-          `${borgRepo(i)}::one`,
-          raw,
-        ],
-        env,
-      );
+      return measured("borg", [...BORG_CREATE, `${borgRepo(i)}::one`, raw], env);
     },
     borgRepo,
   );
@@ -234,7 +193,7 @@ async function main(argv: string[]): Promise<void> {
     });
 
   process.stderr.write(`incrementals after rewriting ${((8 * change) / MiB).toFixed(0)} MiB...\n`);
-  nbd = await serve(qcow2, "qcow2", socket, "since-full");
+  nbd = await serveImage({ ...served, bitmap: "since-full" });
   const last = runs - 1;
   const incRow: Row = { name: "ferry incremental (dirty bitmap)", runs: [] };
   for (let i = 0; i < runs; i++) {
@@ -286,7 +245,7 @@ async function main(argv: string[]): Promise<void> {
   ]);
   await second("borg, second run", borgRepo(last), (repo) => [
     "borg",
-    ["create", "--compression", "lz4", "--chunker-params", "fixed,4194304", `${repo}::two`, raw],
+    [...BORG_CREATE, `${repo}::two`, raw],
   ]);
 
   const logical = sizeBytes / 1e6;
