@@ -62,16 +62,19 @@ function checksumOf(headerStart: Uint8Array, payload: Uint8Array): Uint8Array {
   return hasher.digestBuffer().subarray(0, CHUNK_CHECKSUM_BYTES);
 }
 
+// The probe's sample and its LZ4 output, reused: encoding is synchronous, and every chunk
+// of random data would otherwise leave two 64 KiB buffers of garbage.
+const probeSample = Buffer.allocUnsafe(PROBE_SLICES * PROBE_SLICE_BYTES);
+const probeOutput = Buffer.allocUnsafe(lz4BlockBound(probeSample.length));
+
 /** True when LZ4 on a sample of `data` saves at least PROBE_MIN_SAVING. */
 function looksCompressible(data: Uint8Array): boolean {
   const step = Math.floor((data.length - PROBE_SLICE_BYTES) / (PROBE_SLICES - 1));
-  const slices: Uint8Array[] = [];
   for (let i = 0; i < PROBE_SLICES; i++) {
-    slices.push(data.subarray(i * step, i * step + PROBE_SLICE_BYTES));
+    probeSample.set(data.subarray(i * step, i * step + PROBE_SLICE_BYTES), i * PROBE_SLICE_BYTES);
   }
-  const sample = Buffer.concat(slices);
-  const storedBytes = encodeLz4Block(sample, Buffer.allocUnsafe(lz4BlockBound(sample.length)));
-  return storedBytes <= sample.length * (1 - PROBE_MIN_SAVING);
+  const storedBytes = encodeLz4Block(probeSample, probeOutput);
+  return storedBytes <= probeSample.length * (1 - PROBE_MIN_SAVING);
 }
 
 function encodeHeader(encoding: ChunkEncoding, sizeBytes: number, payload: Uint8Array): Uint8Array {
