@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs, toFerryError } from "@ferry/common";
 import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
+import { exportCommand } from "./cli/export-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
 import { loadMoverConfig } from "./config.js";
 import { startMover } from "./mover.js";
@@ -14,6 +15,12 @@ const USAGE = `usage:
                                                     (an incremental reads only what the export's
                                                     dirty bitmap marks, e.g. qemu-nbd -B NAME)
   ferry-mover restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]
+                     [--parallel N]           chunks read at once (default 16)
+  ferry-mover export --repo <dir> --restore-point <id> [--disk ID|N]
+                     (--socket <path> | --listen <host:port>) [--writable] [--overlay-dir <dir>]
+                                                    serve a restore point's disks over NBD until
+                                                    stopped (instant recovery); writes go to a
+                                                    scratch overlay, never to the repository
   ferry-mover restore-points --repo <dir> [--vm-id ID] [--json]
   ferry-mover verify --repo <dir> [--restore-point <id>] [--json]
                                                     re-read and re-hash every chunk; exit 1 if bad
@@ -23,7 +30,7 @@ const USAGE = `usage:
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["help", "json", "dry-run"],
+    boolean: ["help", "json", "dry-run", "writable"],
     valued: [
       "config",
       "source",
@@ -38,6 +45,10 @@ async function main(argv: string[]): Promise<void> {
       "dirty-bitmap",
       "since",
       "grace-minutes",
+      "parallel",
+      "socket",
+      "listen",
+      "overlay-dir",
     ],
   });
   const [command] = args.positionals;
@@ -51,6 +62,8 @@ async function main(argv: string[]): Promise<void> {
       return backupCommand(args, controller.signal);
     case "restore":
       return restoreCommand(args, controller.signal);
+    case "export":
+      return exportCommand(args, controller.signal);
     case "restore-points":
       return listCommand(args, controller.signal);
     case "verify":

@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import { createLogger, FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { pickDisks } from "../restore/pick-disk.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BlockSource } from "../source/block-source.js";
 import { openFileSource } from "../source/file-source.js";
@@ -10,11 +11,23 @@ import { parseSourceSpec } from "./source-uri.js";
 const MiB = 1024 * 1024;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
-function flag(args: ParsedArgs, name: string, required = true): string | undefined {
+/** A flag's value; INVALID_ARGUMENT when a required one is missing or empty. */
+export function flag(args: ParsedArgs, name: string, required = true): string | undefined {
   const value = args.flags.get(name);
   if (typeof value === "string" && value !== "") return value;
   if (required) throw new FerryError("INVALID_ARGUMENT", `--${name} is required`);
   return undefined;
+}
+
+/** A whole number of at least 1 from a flag; INVALID_ARGUMENT naming the flag otherwise. */
+export function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `${name} must be a whole number of at least 1, not ${value}`,
+    );
+  return n;
 }
 
 // A VM id from a file or export name: the repository allows [A-Za-z0-9._-].
@@ -82,7 +95,10 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
   }
 }
 
-/** `restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]`. */
+/**
+ * `restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]
+ * [--parallel N]`.
+ */
 export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const repository = await openRepository({ root: flag(args, "repo") as string, signal });
   try {
@@ -91,16 +107,15 @@ export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Pro
     const format = flag(args, "format", false) ?? (to.endsWith(".qcow2") ? "qcow2" : "raw");
     if (format !== "raw" && format !== "qcow2")
       throw new FerryError("INVALID_ARGUMENT", `--format must be raw or qcow2, not ${format}`);
-    let disk = flag(args, "disk", false);
-    if (disk !== undefined && /^\d+$/.test(disk)) {
-      // A number picks the disk by position, as operators count them.
-      const { manifest } = await repository.openRestorePoint(restorePointId);
-      disk = manifest.disks[Number(disk)]?.id ?? disk;
-    }
+    const disk = flag(args, "disk", false);
+    const diskIds =
+      disk === undefined ? [] : await pickDisks(repository, restorePointId, disk, signal);
+    const parallel = flag(args, "parallel", false);
     const written = await restoreRestorePoint({
       repository,
       restorePointId,
-      ...(disk === undefined ? {} : { diskIds: [disk] }),
+      diskIds,
+      ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
       to: { file: to },
       format,
       signal,

@@ -1,0 +1,70 @@
+import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { openRestorePointDisk } from "../export/restore-point-export.js";
+import type { ExportDevice } from "../nbd-server/export-device.js";
+import { type NbdListen, startNbdServer } from "../nbd-server/nbd-server.js";
+import { pickDisks } from "../restore/pick-disk.js";
+import { flag } from "./commands.js";
+
+/**
+ * `export --repo <dir> --restore-point <id> [--disk ID|N] (--socket <path> | --listen
+ * <host:port>) [--writable] [--overlay-dir <dir>]`: serves the restore point's disks over
+ * NBD (each under its disk id; the first is also the default export) until stopped.
+ * Prints one NBD URI a line once clients can connect.
+ */
+export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  const listen = listenFlag(args);
+  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  const restorePointId = flag(args, "restore-point") as string;
+  const diskIds = await pickDisks(repository, restorePointId, flag(args, "disk", false), signal);
+  const overlayDir = flag(args, "overlay-dir", false);
+  const devices: { name: string; device: ExportDevice }[] = [];
+  try {
+    for (const diskId of diskIds)
+      devices.push({
+        name: diskId,
+        device: await openRestorePointDisk({
+          repository,
+          restorePointId,
+          diskId,
+          writable: args.flags.has("writable"),
+          ...(overlayDir === undefined ? {} : { overlayDir }),
+          signal,
+        }),
+      });
+    await using server = await startNbdServer({ exports: devices, listen });
+    for (const { name } of devices) process.stdout.write(`${nbdUri(server.address, name)}\n`);
+    process.stderr.write(
+      `serving restore point ${restorePointId} (${args.flags.has("writable") ? "writes go to a scratch overlay" : "read-only"}); Ctrl-C stops\n`,
+    );
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  } finally {
+    for (const { device } of devices) await device.close();
+  }
+}
+
+function listenFlag(args: ParsedArgs): NbdListen {
+  const socket = flag(args, "socket", false);
+  const tcp = flag(args, "listen", false);
+  if ((socket === undefined) === (tcp === undefined))
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      "give exactly one of --socket <path> and --listen <host:port>",
+    );
+  if (socket !== undefined) return { path: socket };
+  const m = /^(.*):(\d+)$/.exec(tcp as string);
+  if (!m) throw new FerryError("INVALID_ARGUMENT", `--listen must be host:port, not ${tcp}`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new FerryError("INVALID_ARGUMENT", `--listen port ${port} is over 65535`);
+  return { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** The URI an NBD client (qemu-img, nbdcopy, nbdinfo) takes for an export. */
+export function nbdUri(address: NbdListen, exportName: string): string {
+  const name = encodeURIComponent(exportName);
+  if ("path" in address) return `nbd+unix:///${name}?socket=${address.path}`;
+  const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+  return `nbd://${host}:${address.port}/${name}`;
+}
