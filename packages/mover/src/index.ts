@@ -8,11 +8,13 @@ export {
 } from "./cbt/dirty-bitmaps.js";
 export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.js";
 export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
+export { openRestorePointDisk } from "./export/restore-point-export.js";
 export {
   connectGuestAgent,
   type FreezeStatus,
   type GuestAgent,
 } from "./hypervisor/guest-agent-client.js";
+export { type MoveDiskLiveOptions, moveDiskLive } from "./hypervisor/move-disk-live.js";
 export { type SweepResult, sweepOrphans } from "./hypervisor/orphan-sweep.js";
 export {
   createPointInTimeView,
@@ -28,6 +30,8 @@ export {
 } from "./inventory/inventory-file.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
 export { connectNbd, type NbdClient } from "./nbd/nbd-client.js";
+export type { ExportDevice } from "./nbd-server/export-device.js";
+export { type NbdListen, type NbdServer, startNbdServer } from "./nbd-server/nbd-server.js";
 export { backupDisk, type DiskBackupStats } from "./pipeline/backup-disk.js";
 export { restoreRestorePoint } from "./restore/restore-point.js";
 export type { BlockSource, BlockSourceCapabilities, Extent } from "./source/block-source.js";

@@ -26,3 +26,36 @@ export async function guestWrite(
   await agent.freeze();
   await agent.thaw();
 }
+
+/** Reads a whole guest file through the agent. */
+export async function guestReadFile(agentSocket: string, path: string): Promise<Buffer> {
+  await using agent = await connectGuestAgent({ path: agentSocket });
+  const handle = await agent.execute<number>("guest-file-open", { path, mode: "r" });
+  try {
+    const parts: Buffer[] = [];
+    for (;;) {
+      const piece = await agent.execute<{ "buf-b64": string; eof: boolean }>("guest-file-read", {
+        handle,
+        count: PIECE,
+      });
+      parts.push(Buffer.from(piece["buf-b64"], "base64"));
+      if (piece.eof) return Buffer.concat(parts);
+    }
+  } finally {
+    await agent.execute("guest-file-close", { handle });
+  }
+}
+
+/** Creates (or truncates) a guest file with `data`, then flushes the guest's filesystems. */
+export async function guestCreateFile(
+  agentSocket: string,
+  path: string,
+  data: Uint8Array,
+): Promise<void> {
+  {
+    await using agent = await connectGuestAgent({ path: agentSocket });
+    const handle = await agent.execute<number>("guest-file-open", { path, mode: "w" });
+    await agent.execute("guest-file-close", { handle });
+  }
+  await guestWrite(agentSocket, path, 0, data);
+}

@@ -5,11 +5,17 @@ import { connectGuestAgent, connectQmp } from "@ferry/mover";
 import { type LabChild, spawnChild } from "./child.js";
 import type { GuestImage } from "./guest-image.js";
 
+/** A data disk read from an NBD server on a unix socket. */
+export interface LabNbdDisk {
+  nbdSocket: string;
+  exportName: string;
+}
+
 /** One data disk of a lab VM. */
 export interface LabDisk {
   /** QEMU node name, e.g. "disk0". */
   nodeName: string;
-  /** qcow2 image path on the datastore. */
+  /** qcow2 image path on the datastore, or the NBD URI of an NBD disk. */
   path: string;
 }
 
@@ -19,8 +25,11 @@ export interface LabVmOptions {
   /** Directory for this VM's sockets and logs (keep the path short: unix sockets). */
   dir: string;
   guest: GuestImage;
-  /** Existing qcow2 data disks, attached as virtio-blk in order. */
-  disks: string[];
+  /**
+   * Data disks, attached as virtio-blk in order: qcow2 image paths, or NBD exports (a
+   * restore point served for instant recovery).
+   */
+  disks: (string | LabNbdDisk)[];
   memoryMiB?: number;
   /** "tcg" (default: nested KVM was seen to crash guests here) or "kvm". */
   accel?: "tcg" | "kvm";
@@ -93,6 +102,15 @@ function qemuArgs(o: LabVmOptions, qmp: string, spareQmp: string, qga: string): 
     `unix:${spareQmp},server=on,wait=off`,
   ];
   o.disks.forEach((path, i) => {
+    if (typeof path !== "string") {
+      args.push(
+        "-blockdev",
+        `driver=nbd,server.type=unix,server.path=${path.nbdSocket},export=${path.exportName},node-name=disk${i}`,
+        "-device",
+        `virtio-blk-pci,drive=disk${i},id=vdisk${i}`,
+      );
+      return;
+    }
     args.push(
       "-blockdev",
       `driver=file,filename=${path},node-name=disk${i}-file`,
@@ -139,7 +157,11 @@ export async function startLabVm(o: LabVmOptions): Promise<LabVm> {
     qmpSocket,
     spareQmpSocket,
     guestAgentSocket,
-    disks: o.disks.map((path, i) => ({ nodeName: `disk${i}`, path })),
+    disks: o.disks.map((path, i) => ({
+      nodeName: `disk${i}`,
+      path:
+        typeof path === "string" ? path : `nbd+unix:///${path.exportName}?socket=${path.nbdSocket}`,
+    })),
     process: child,
     bootMs: Date.now() - started,
     console: () => child.output(),

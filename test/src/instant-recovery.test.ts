@@ -1,0 +1,146 @@
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { createLogger, openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
+import {
+  backupSource,
+  connectQmp,
+  type ExportDevice,
+  moveDiskLive,
+  type NbdServer,
+  openNbdSource,
+  openRestorePointDisk,
+  startNbdServer,
+} from "@ferry/mover";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openExt4Image } from "./lab/guest-files.js";
+import { ensureGuestImage } from "./lab/guest-image.js";
+import { guestCreateFile, guestReadFile } from "./lab/guest-io.js";
+import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
+import { type LabVm, startLabVm } from "./lab/lab-vm.js";
+import { serveImage } from "./lab/qemu-nbd.js";
+
+/** Chunk files with size and mtime: the repository must not change under a recovery. */
+async function chunkFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(join(root, "chunks"), { recursive: true })) {
+    const s = await stat(join(root, "chunks", entry));
+    if (s.isFile()) out.push(`${entry} ${s.size} ${s.mtimeMs}`);
+  }
+  return out.sort();
+}
+
+/** Backs up a stopped lab VM's first disk (through qemu-nbd) and returns the restore point. */
+async function backUpDisk(lab: Lab, vm: LabVm, repository: Repository): Promise<string> {
+  const socket = join(lab.dir, "backup-nbd.sock");
+  const server = await serveImage({
+    image: vm.disks[0]?.path as string,
+    format: "qcow2",
+    socket,
+    exportName: "disk0",
+  });
+  try {
+    const source = await openNbdSource({ path: socket, exportName: "disk0" });
+    try {
+      const { manifest } = await backupSource({
+        source,
+        repository,
+        vmId: vm.name,
+        vmName: vm.name,
+        diskId: "disk0",
+        moverId: "test",
+        transport: "nbd",
+        chunkSizeBytes: 4 * 1024 * 1024,
+        logger: createLogger({ name: "test", level: "error" }),
+        signal: new AbortController().signal,
+      });
+      return manifest.restorePointId;
+    } finally {
+      await source.close();
+    }
+  } finally {
+    await server.terminate("SIGTERM", 5000);
+  }
+}
+
+describe("instant recovery: a VM boots from a restore point, then moves to production storage", () => {
+  let lab: Lab;
+  let repository: Repository;
+  let restorePointId: string;
+  let device: ExportDevice | undefined;
+  let server: NbdServer | undefined;
+  let recovered: LabVm | undefined;
+
+  beforeAll(async () => {
+    lab = await startLab({ vms: 1, workload: false });
+    const vm = lab.vms[0] as LabVm;
+    await vm.stop();
+    repository = await openRepository({ root: join(lab.dir, "repo"), create: true });
+    restorePointId = await backUpDisk(lab, vm, repository);
+  });
+
+  afterAll(async () => {
+    await recovered?.stop();
+    await server?.close();
+    await device?.close();
+    await repository?.close();
+    await lab?.dispose();
+  });
+
+  it("boots from the NBD export with its guest agent answering, works, and switches over to a new image", async () => {
+    const before = await chunkFiles(join(lab.dir, "repo"));
+    device = await openRestorePointDisk({
+      repository,
+      restorePointId,
+      diskId: "disk0",
+      writable: true,
+      overlayDir: lab.dir,
+    });
+    const socket = join(lab.dir, "ir.sock");
+    server = await startNbdServer({
+      exports: [{ name: "disk0", device }],
+      listen: { path: socket },
+    });
+    recovered = await startLabVm({
+      name: "recovered",
+      dir: join(lab.dir, "recovered"),
+      guest: await ensureGuestImage(),
+      disks: [{ nbdSocket: socket, exportName: "disk0" }],
+      workload: false,
+    });
+    // Booted from the backup: the guest mounted the restored filesystem and its files are there.
+    const agentSocket = recovered.guestAgentSocket;
+    for (const [rel, content] of Object.entries(SEED_FILES))
+      expect((await guestReadFile(agentSocket, `/mnt/data0/${rel}`)).toString()).toBe(content);
+    const early = Buffer.from("written while running from the backup\n");
+    await guestCreateFile(agentSocket, "/mnt/data0/early.txt", early);
+
+    const target = join(lab.dir, "production.qcow2");
+    {
+      await using qmp = await connectQmp({ path: recovered.spareQmpSocket });
+      await moveDiskLive({ qmp, nodeName: "disk0", target, sizeBytes: device.sizeBytes });
+      const names = (
+        await qmp.execute<{ "node-name": string; file: string }[]>("query-named-block-nodes")
+      ).map((n) => n.file);
+      expect(names.some((f) => f.includes("production.qcow2"))).toBe(true);
+      expect(names.some((f) => f.startsWith("nbd"))).toBe(false);
+    }
+    // The export is no longer needed: stop it, and the guest runs on.
+    await server.close();
+    await device.close();
+    expect((await guestReadFile(agentSocket, "/mnt/data0/early.txt")).equals(early)).toBe(true);
+    const late = Buffer.from("written after the switch-over\n");
+    await guestCreateFile(agentSocket, "/mnt/data0/late.txt", late);
+    await recovered.stop();
+
+    await using image = await openExt4Image(target);
+    expect(image.fsckExitCode).toBe(0);
+    expect((await image.cat("/early.txt")).equals(early)).toBe(true);
+    expect((await image.cat("/late.txt")).equals(late)).toBe(true);
+    for (const [rel, content] of Object.entries(SEED_FILES))
+      expect((await image.cat(`/${rel}`)).toString()).toBe(content);
+
+    // The restore point itself never changed.
+    expect(await chunkFiles(join(lab.dir, "repo"))).toEqual(before);
+    expect((await verifyRestorePoints(repository, {})).badChunks).toEqual([]);
+  });
+});
