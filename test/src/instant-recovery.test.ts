@@ -1,23 +1,21 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { createLogger, openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
+import { openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
 import {
-  backupSource,
   connectQmp,
   type ExportDevice,
   moveDiskLive,
   type NbdServer,
-  openNbdSource,
   openRestorePointDisk,
   startNbdServer,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backUpImage } from "./lab/back-up-image.js";
 import { openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { guestCreateFile, guestReadFile } from "./lab/guest-io.js";
 import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
 import { type LabVm, startLabVm } from "./lab/lab-vm.js";
-import { serveImage } from "./lab/qemu-nbd.js";
 
 /** Chunk files with size and mtime: the repository must not change under a recovery. */
 async function chunkFiles(root: string): Promise<string[]> {
@@ -27,39 +25,6 @@ async function chunkFiles(root: string): Promise<string[]> {
     if (s.isFile()) out.push(`${entry} ${s.size} ${s.mtimeMs}`);
   }
   return out.sort();
-}
-
-/** Backs up a stopped lab VM's first disk (through qemu-nbd) and returns the restore point. */
-async function backUpDisk(lab: Lab, vm: LabVm, repository: Repository): Promise<string> {
-  const socket = join(lab.dir, "backup-nbd.sock");
-  const server = await serveImage({
-    image: vm.disks[0]?.path as string,
-    format: "qcow2",
-    socket,
-    exportName: "disk0",
-  });
-  try {
-    const source = await openNbdSource({ path: socket, exportName: "disk0" });
-    try {
-      const { manifest } = await backupSource({
-        source,
-        repository,
-        vmId: vm.name,
-        vmName: vm.name,
-        diskId: "disk0",
-        moverId: "test",
-        transport: "nbd",
-        chunkSizeBytes: 4 * 1024 * 1024,
-        logger: createLogger({ name: "test", level: "error" }),
-        signal: new AbortController().signal,
-      });
-      return manifest.restorePointId;
-    } finally {
-      await source.close();
-    }
-  } finally {
-    await server.terminate("SIGTERM", 5000);
-  }
 }
 
 describe("instant recovery: a VM boots from a restore point, then moves to production storage", () => {
@@ -75,7 +40,12 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
     const vm = lab.vms[0] as LabVm;
     await vm.stop();
     repository = await openRepository({ root: join(lab.dir, "repo"), create: true });
-    restorePointId = await backUpDisk(lab, vm, repository);
+    restorePointId = await backUpImage(
+      vm.disks[0]?.path as string,
+      join(lab.dir, "backup.sock"),
+      repository,
+      vm.name,
+    );
   });
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { parseArgs, toFerryError } from "@ferry/common";
 import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
 import { exportCommand } from "./cli/export-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
+import { rollbackCommand } from "./cli/rollback-command.js";
 import { loadMoverConfig } from "./config.js";
 import { startMover } from "./mover.js";
 
@@ -21,6 +22,10 @@ const USAGE = `usage:
                                                     serve a restore point's disks over NBD until
                                                     stopped (instant recovery); writes go to a
                                                     scratch overlay, never to the repository
+  ferry-mover rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
+                     [--parallel N] [--json]      bring a stopped VM's disk image back to the
+                                                    restore point, writing only the chunks that
+                                                    differ (raw, or qcow2 through qemu-nbd)
   ferry-mover restore-points --repo <dir> [--vm-id ID] [--json]
   ferry-mover verify --repo <dir> [--restore-point <id>] [--json]
                                                     re-read and re-hash every chunk; exit 1 if bad
@@ -49,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
       "socket",
       "listen",
       "overlay-dir",
+      "target",
     ],
   });
   const [command] = args.positionals;
@@ -64,6 +70,8 @@ async function main(argv: string[]): Promise<void> {
       return restoreCommand(args, controller.signal);
     case "export":
       return exportCommand(args, controller.signal);
+    case "rollback":
+      return rollbackCommand(args, controller.signal);
     case "restore-points":
       return listCommand(args, controller.signal);
     case "verify":

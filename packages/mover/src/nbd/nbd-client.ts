@@ -1,7 +1,18 @@
 import type { Socket } from "node:net";
 import { abortReason, FerryError, toFerryError, withDeadline } from "@ferry/common";
 import { encodeRequest } from "./client-wire.js";
-import { NBD_CMD_BLOCK_STATUS, NBD_CMD_DISC, NBD_CMD_READ, NBD_ESHUTDOWN } from "./constants.js";
+import {
+  NBD_CMD_BLOCK_STATUS,
+  NBD_CMD_DISC,
+  NBD_CMD_FLAG_FUA,
+  NBD_CMD_FLUSH,
+  NBD_CMD_READ,
+  NBD_CMD_WRITE,
+  NBD_CMD_WRITE_ZEROES,
+  NBD_ESHUTDOWN,
+  NBD_FLAG_SEND_FLUSH,
+  NBD_FLAG_SEND_WRITE_ZEROES,
+} from "./constants.js";
 import type { NbdBlockSize, NbdExportInfo } from "./handshake.js";
 import { MAX_BLOCK_STATUS_REQUEST_BYTES, MAX_READ_BYTES } from "./limits.js";
 import {
@@ -53,6 +64,12 @@ export interface NbdReadOptions extends NbdRequestOptions {
   into?: Uint8Array;
 }
 
+/** Options of a write. */
+export interface NbdWriteOptions extends NbdRequestOptions {
+  /** Forced unit access: the data is durable when the write resolves. */
+  fua?: boolean;
+}
+
 /**
  * One NBD connection in the transmission phase. Requests may be issued
  * concurrently; replies are matched by cookie in any order. A protocol
@@ -89,6 +106,15 @@ export interface NbdClient extends AsyncDisposable {
     lengthBytes: number,
     options?: NbdRequestOptions,
   ): Promise<BlockStatusExtent[]>;
+  /**
+   * Writes `data` at `offset` (at most `blockSize.maximum` bytes, aligned like a read).
+   * PERMISSION_DENIED on a read-only export. `fua`: durable before the reply.
+   */
+  write(offset: number, data: Uint8Array, options?: NbdWriteOptions): Promise<void>;
+  /** Writes zeros over the range (NBD_CMD_WRITE_ZEROES; UNIMPLEMENTED if the server lacks it). */
+  writeZeroes(offset: number, lengthBytes: number, options?: NbdWriteOptions): Promise<void>;
+  /** Makes every completed write durable (NBD_CMD_FLUSH; a no-op if the server lacks it). */
+  flush(options?: NbdRequestOptions): Promise<void>;
   /**
    * Rejects pending requests with CONNECTION_CLOSED, sends NBD_CMD_DISC and waits
    * until the socket closed. Idempotent; removes every listener it added.
@@ -231,6 +257,59 @@ class Client implements NbdClient {
     );
   }
 
+  async write(offset: number, data: Uint8Array, options: NbdWriteOptions = {}): Promise<void> {
+    this.#checkWritable("write");
+    this.#checkRange(
+      "write",
+      offset,
+      data.length,
+      Math.min(this.blockSize.maximum, MAX_READ_BYTES),
+    );
+    await this.#request(
+      { t: "write", offset, lengthBytes: data.length },
+      NBD_CMD_WRITE,
+      options.signal,
+      (event) => (event.t === "done" ? true : undefined),
+      { flags: options.fua ? NBD_CMD_FLAG_FUA : 0, payload: data },
+    );
+  }
+
+  async writeZeroes(
+    offset: number,
+    lengthBytes: number,
+    options: NbdWriteOptions = {},
+  ): Promise<void> {
+    this.#checkWritable("write zeroes");
+    if ((this.transmissionFlags & NBD_FLAG_SEND_WRITE_ZEROES) === 0)
+      throw new FerryError("UNIMPLEMENTED", `NBD server ${this.#peer} cannot write zeroes`);
+    this.#checkRange("write zeroes", offset, lengthBytes, 0xffffffff);
+    await this.#request(
+      { t: "write", offset, lengthBytes },
+      NBD_CMD_WRITE_ZEROES,
+      options.signal,
+      (event) => (event.t === "done" ? true : undefined),
+      { flags: options.fua ? NBD_CMD_FLAG_FUA : 0 },
+    );
+  }
+
+  async flush(options: NbdRequestOptions = {}): Promise<void> {
+    if ((this.transmissionFlags & NBD_FLAG_SEND_FLUSH) === 0) return;
+    await this.#request(
+      { t: "write", offset: 0, lengthBytes: 0 },
+      NBD_CMD_FLUSH,
+      options.signal,
+      (event) => (event.t === "done" ? true : undefined),
+    );
+  }
+
+  #checkWritable(what: string): void {
+    if (this.readOnly)
+      throw new FerryError(
+        "PERMISSION_DENIED",
+        `NBD ${what}: export on ${this.#peer} is read-only`,
+      );
+  }
+
   #checkRange(what: string, offset: number, lengthBytes: number, maxBytes: number): void {
     const { minimum } = this.blockSize;
     const end = offset + lengthBytes;
@@ -258,6 +337,7 @@ class Client implements NbdClient {
     type: number,
     signal: AbortSignal | undefined,
     pick: (event: ReplyEvent) => T | undefined,
+    send: { flags?: number; payload?: Uint8Array } = {},
   ): Promise<T> {
     const what = `NBD ${command.t} of [${command.offset}, +${command.lengthBytes})`;
     if (this.#state.t !== "ready") return Promise.reject(this.#state.error);
@@ -280,7 +360,8 @@ class Client implements NbdClient {
           reject(new FerryError("INTERNAL", `${what}: reply of kind ${outcome.t}`));
         } else resolve(value);
       });
-      this.#write(encodeRequest({ type, flags: 0, cookie, ...command }));
+      this.#write(encodeRequest({ type, flags: send.flags ?? 0, cookie, ...command }));
+      if (send.payload) this.#write(send.payload);
     });
   }
 

@@ -33,7 +33,9 @@ export type NbdCommand =
       /** Where the data goes (exactly lengthBytes long); a new array when absent. */
       into?: Uint8Array;
     }
-  | { t: "block-status"; offset: number; lengthBytes: number };
+  | { t: "block-status"; offset: number; lengthBytes: number }
+  /** A write, write-zeroes or flush: its reply carries no data. */
+  | { t: "write"; offset: number; lengthBytes: number };
 
 /** A byte range of the export a request covers. */
 export interface RequestRange {
@@ -137,17 +139,17 @@ export function checkChunkHeader(
       if ((flags & NBD_REPLY_FLAG_DONE) === 0) throw bad("lacks NBD_REPLY_FLAG_DONE");
       return;
     case NBD_REPLY_TYPE_OFFSET_DATA:
-      if (command.t !== "read") throw bad("in the reply to a block status request");
+      if (command.t !== "read") throw bad(`in the reply to a ${command.t} request`);
       if (lengthBytes < 9 || lengthBytes - 8 > command.lengthBytes) {
         throw bad(`does not fit a read of ${command.lengthBytes} bytes`);
       }
       return;
     case NBD_REPLY_TYPE_OFFSET_HOLE:
-      if (command.t !== "read") throw bad("in the reply to a block status request");
+      if (command.t !== "read") throw bad(`in the reply to a ${command.t} request`);
       if (lengthBytes !== 12) throw bad("must be 12 bytes");
       return;
     case NBD_REPLY_TYPE_BLOCK_STATUS:
-      if (command.t !== "block-status") throw bad("in the reply to a read");
+      if (command.t !== "block-status") throw bad(`in the reply to a ${command.t}`);
       if (lengthBytes < 12 || (lengthBytes - 4) % 8 !== 0) {
         throw bad("is not a context id and whole extents");
       }
@@ -168,7 +170,7 @@ export function checkChunkHeader(
 
 /** "read of [4096, +512)", for messages. */
 export function describeCommand(command: NbdCommand): string {
-  const what = command.t === "read" ? "read" : "block status";
+  const what = command.t === "block-status" ? "block status" : command.t;
   return `${what} of [${command.offset}, +${command.lengthBytes})`;
 }
 

@@ -35,6 +35,8 @@ export type ReplyEvent =
       /** Extents per negotiated meta context id. */
       extents: ReadonlyMap<number, BlockStatusExtent[]>;
     }
+  /** A write, write-zeroes or flush succeeded. */
+  | { t: "done"; cookie: number }
   /** The server failed the request; the connection stays usable. */
   | { t: "error"; cookie: number; error: FerryError };
 
@@ -258,6 +260,11 @@ class Parser implements ReplyParser {
     if (command.t === "block-status") {
       throw nbdProtocolError("simple success reply to a block status request");
     }
+    if (command.t === "write") {
+      this.#finish(cookie, tracked, emit);
+      this.#idle();
+      return;
+    }
     // Without structured replies the payload length is only known from the request.
     tracked.coverage = new ReadCoverage();
     tracked.coverage.add(command.offset, command.offset + command.lengthBytes);
@@ -391,6 +398,10 @@ class Parser implements ReplyParser {
           data: tracked.data ?? zeroed(command.t === "read" ? command.into : undefined, covered),
         });
       }
+      return;
+    }
+    if (command.t === "write") {
+      if (!tracked.abandoned) emit({ t: "done", cookie });
       return;
     }
     for (const [id, name] of this.#contextNames) {

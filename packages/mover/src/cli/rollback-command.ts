@@ -1,0 +1,51 @@
+import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { openImageTarget } from "../restore/open-image-target.js";
+import { pickDisks } from "../restore/pick-disk.js";
+import { rollbackDisk } from "../restore/rollback-disk.js";
+import { flag, positiveInt } from "./commands.js";
+
+const MiB = 1024 * 1024;
+
+/**
+ * `rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image> [--parallel N]
+ * [--json]`: brings a stopped VM's disk image back to the restore point, writing only the
+ * chunks that differ; prints how many it checked and wrote.
+ */
+export async function rollbackCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  const restorePointId = flag(args, "restore-point") as string;
+  const path = flag(args, "target") as string;
+  const disks = await pickDisks(repository, restorePointId, flag(args, "disk", false), signal);
+  if (disks.length !== 1)
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `restore point ${restorePointId} has ${disks.length} disks: name the one to roll back with --disk`,
+    );
+  const diskId = disks[0] as string;
+  const index = await (await repository.openRestorePoint(restorePointId, signal)).readIndex(
+    diskId,
+    signal,
+  );
+  const parallel = flag(args, "parallel", false);
+  const target = await openImageTarget(path, signal);
+  const started = Date.now();
+  try {
+    const stats = await rollbackDisk({
+      index,
+      chunks: repository.chunks,
+      target,
+      ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
+      signal,
+    });
+    const seconds = (Date.now() - started) / 1000;
+    if (args.flags.has("json"))
+      process.stdout.write(`${JSON.stringify({ restorePointId, diskId, ...stats, seconds })}\n`);
+    else
+      process.stdout.write(
+        `rolled ${path} back to ${restorePointId} (${diskId}) in ${seconds.toFixed(2)} s: ` +
+          `${stats.chunksChecked} chunks checked, ${stats.chunksWritten} written (${(stats.bytesWritten / MiB).toFixed(1)} MiB)\n`,
+      );
+  } finally {
+    await target.close();
+  }
+}
