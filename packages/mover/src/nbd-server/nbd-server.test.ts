@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FerryError } from "@ferry/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openOverlayDevice } from "../export/overlay-device.js";
 import { BASE_ALLOCATION, NBD_INIT_MAGIC, NBD_STATE_HOLE } from "../nbd/constants.js";
 import { connectNbd } from "../nbd/nbd-client.js";
 import type { Extent } from "../source/block-source.js";
@@ -157,6 +158,28 @@ describe("Ferry's NBD server", () => {
     raw.write(Buffer.from([0, 0, 0, 0]));
     const got = await closed;
     expect(got.length).toBe(18); // the greeting, then the hang-up
+  });
+
+  it("takes writes, zeroes and flushes from Ferry's own client on a writable export", async () => {
+    await using writable = await startNbdServer({
+      exports: [{ name: "rw", device: await openOverlayDevice({ base: memoryDevice(data), dir }) }],
+      listen: { path: join(dir, "rw.sock") },
+    });
+    await using client = await connectNbd({ path: join(dir, "rw.sock"), exportName: "rw" });
+    expect(client.readOnly).toBe(false);
+    await client.write(1000, new Uint8Array(5000).fill(0xee), { fua: true });
+    await client.writeZeroes(400 * KiB, 10 * KiB);
+    await client.flush();
+    const want = data.slice();
+    want.fill(0xee, 1000, 6000);
+    want.fill(0, 400 * KiB, 410 * KiB);
+    expect(await client.read(0, data.length)).toEqual(want);
+    expect(writable.connections).toBe(1);
+  });
+
+  it("refuses writes on a read-only export", async () => {
+    await using client = await connectNbd({ path: join(dir, "nbd.sock"), exportName: "disk0" });
+    await expect(client.write(0, new Uint8Array(16))).rejects.toThrow(/read-only/);
   });
 
   it("closes with clients connected and removes its socket", async () => {

@@ -139,17 +139,17 @@ export function checkChunkHeader(
       if ((flags & NBD_REPLY_FLAG_DONE) === 0) throw bad("lacks NBD_REPLY_FLAG_DONE");
       return;
     case NBD_REPLY_TYPE_OFFSET_DATA:
-      if (command.t !== "read") throw bad(`in the reply to a ${command.t} request`);
+      if (command.t !== "read") throw bad(`in the reply to a ${commandName(command)} request`);
       if (lengthBytes < 9 || lengthBytes - 8 > command.lengthBytes) {
         throw bad(`does not fit a read of ${command.lengthBytes} bytes`);
       }
       return;
     case NBD_REPLY_TYPE_OFFSET_HOLE:
-      if (command.t !== "read") throw bad(`in the reply to a ${command.t} request`);
+      if (command.t !== "read") throw bad(`in the reply to a ${commandName(command)} request`);
       if (lengthBytes !== 12) throw bad("must be 12 bytes");
       return;
     case NBD_REPLY_TYPE_BLOCK_STATUS:
-      if (command.t !== "block-status") throw bad(`in the reply to a ${command.t}`);
+      if (command.t !== "block-status") throw bad(`in the reply to a ${commandName(command)}`);
       if (lengthBytes < 12 || (lengthBytes - 4) % 8 !== 0) {
         throw bad("is not a context id and whole extents");
       }
@@ -168,10 +168,14 @@ export function checkChunkHeader(
   }
 }
 
+/** "read", "block status" or "write", for messages. */
+function commandName(command: NbdCommand): string {
+  return command.t === "block-status" ? "block status" : command.t;
+}
+
 /** "read of [4096, +512)", for messages. */
 export function describeCommand(command: NbdCommand): string {
-  const what = command.t === "block-status" ? "block status" : command.t;
-  return `${what} of [${command.offset}, +${command.lengthBytes})`;
+  return `${commandName(command)} of [${command.offset}, +${command.lengthBytes})`;
 }
 
 const CHUNK_NAMES: Readonly<Record<number, string>> = {

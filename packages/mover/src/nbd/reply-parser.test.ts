@@ -226,6 +226,37 @@ describe("NBD reply parser", () => {
     expect(r?.t === "read" && Buffer.from(r.data).equals(Buffer.from(fill(4096, 6)))).toBe(true);
   });
 
+  it("finishes writes on a simple or a structured empty reply, and fails them on errors", () => {
+    const write = (offset: number, lengthBytes: number): NbdCommand => ({
+      t: "write",
+      offset,
+      lengthBytes,
+    });
+    const p = parser(structured, [
+      [1, write(0, 4096)],
+      [2, write(4096, 4096)],
+      [3, write(0, 0)],
+    ]);
+    const events = feed(
+      p,
+      concat(
+        chunk(DONE, NBD_REPLY_TYPE_NONE, 2),
+        simpleReply(0, 1),
+        errorChunk(DONE, 3, NBD_ENOSPC, "disk full"),
+      ),
+      "bytes",
+    );
+    expect(events.map((e) => [e.t, e.cookie])).toEqual([
+      ["done", 2],
+      ["done", 1],
+      ["error", 3],
+    ]);
+    const failed = events[2] as Extract<ReplyEvent, { t: "error" }>;
+    expect(failed.error.message).toMatch(/write of \[0, \+0\).*disk full/);
+    const err = violation(structured, [[1, write(0, 8)]], dataChunk(DONE, 1, 0, fill(8, 1)));
+    expect(err.message).toMatch(/OFFSET_DATA chunk of 16 bytes in the reply to a write request/);
+  });
+
   it("reads simple replies when structured replies were not negotiated", () => {
     const options = { structuredReplies: false, metaContexts: new Map() };
     const p = parser(options, [
