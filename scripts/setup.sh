@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   nats-server                   # progress and events
   nbdkit libnbd-bin             # real NBD peers for tests (nbdinfo, nbdcopy)
   e2fsprogs                     # mkfs.ext4 -d, e2fsck, debugfs
+  dosfstools mtools fdisk       # vfat disks and partition tables for file-level restore tests
   cpio busybox-static xz-utils  # micro guest build
   restic borgbackup time        # peers the benchmarks compare against; GNU time measures them
   util-linux-extra              # fincore: tests check what stays in the page cache

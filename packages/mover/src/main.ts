@@ -2,6 +2,7 @@
 import { parseArgs, toFerryError } from "@ferry/common";
 import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
 import { exportCommand } from "./cli/export-command.js";
+import { filesCommand } from "./cli/files-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
 import { rollbackCommand } from "./cli/rollback-command.js";
 import { loadMoverConfig } from "./config.js";
@@ -26,6 +27,11 @@ const USAGE = `usage:
                      [--parallel N] [--json]      bring a stopped VM's disk image back to the
                                                     restore point, writing only the chunks that
                                                     differ (raw, or qcow2 through qemu-nbd)
+  ferry-mover files ls --repo <dir> --restore-point <id> [PATH] [--json]
+  ferry-mover files get --repo <dir> --restore-point <id> --to <dir> PATH...
+                                                    browse and extract files (ext4, vfat) of a
+                                                    restore point without restoring its disks;
+                                                    paths are /<disk id>[-part<N>]/<path>
   ferry-mover restore-points --repo <dir> [--vm-id ID] [--json]
   ferry-mover verify --repo <dir> [--restore-point <id>] [--json]
                                                     re-read and re-hash every chunk; exit 1 if bad
@@ -55,6 +61,7 @@ async function main(argv: string[]): Promise<void> {
       "listen",
       "overlay-dir",
       "target",
+      "guest-dir",
     ],
   });
   const [command] = args.positionals;
@@ -70,6 +77,8 @@ async function main(argv: string[]): Promise<void> {
       return restoreCommand(args, controller.signal);
     case "export":
       return exportCommand(args, controller.signal);
+    case "files":
+      return filesCommand(args, controller.signal);
     case "rollback":
       return rollbackCommand(args, controller.signal);
     case "restore-points":

@@ -90,6 +90,18 @@ for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_p
   n=$((n + 1))
 done
 
+# Filesystems a file-level restore reads besides ext4 (built in): FAT, with long names in UTF-8.
+for m in fat vfat nls_cp437 nls_ascii nls_utf8; do
+  ko=$(find "$mods/kernel/fs" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n1)
+  dst=$r/lib/modules/$n-$m.ko
+  if [[ $ko == *.xz ]]; then xz -dc "$ko" >"$dst"
+  elif [[ -n $ko ]]; then cp "$ko" "$dst"
+  elif grep -q "/$m.ko" "$mods/modules.builtin"; then continue
+  else die "kernel $abi has no module $m (neither .ko, .ko.xz nor built in)"
+  fi
+  n=$((n + 1))
+done
+
 # --- busybox userland
 bb=/bin/busybox
 ldd "$bb" >/dev/null 2>&1 && die "$bb is dynamically linked (need busybox-static, not busybox)"

@@ -12,19 +12,45 @@ log() { echo "ferry-init: $*"; }
 for m in /lib/modules/*.ko; do insmod "$m" || log "insmod $m failed"; done
 
 workload=1
+mode=lab
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in ferry.workload=*) workload=${arg#*=} ;; esac
+  case "$arg" in
+    ferry.workload=*) workload=${arg#*=} ;;
+    ferry.mode=*) mode=${arg#*=} ;;
+  esac
 done
 
-# Data disks in attach order: vda -> /mnt/data0, vdb -> /mnt/data1.
 mounts=
-i=0
-for d in vda vdb; do
-  [ -b /dev/$d ] || continue
-  mkdir -p /mnt/data$i
-  if mount -t ext4 /dev/$d /mnt/data$i; then mounts="$mounts /mnt/data$i"; else log "mount /dev/$d failed"; fi
-  i=$((i + 1))
-done
+if [ "$mode" = files ]; then
+  # File-level restore: every filesystem on every disk, read-only, under /mnt/restore/<dev>;
+  # /run/ferry-mounts lists "<dev> <type>" for the host. A disk with partitions is not
+  # mounted whole.
+  workload=0
+  mkdir -p /mnt/restore
+  : >/run/ferry-mounts
+  for dev in /sys/class/block/vd*; do
+    name=${dev##*/}
+    case "$name" in vd?) ls -d "$dev/$name"[0-9]* >/dev/null 2>&1 && continue ;; esac
+    mkdir -p "/mnt/restore/$name"
+    for t in ext4 vfat; do
+      opts=ro
+      [ "$t" = vfat ] && opts=ro,utf8,shortname=mixed
+      if mount -t "$t" -o "$opts" "/dev/$name" "/mnt/restore/$name" 2>/dev/null; then
+        echo "$name $t" >>/run/ferry-mounts
+        break
+      fi
+    done
+  done
+else
+  # Data disks in attach order: vda -> /mnt/data0, vdb -> /mnt/data1.
+  i=0
+  for d in vda vdb; do
+    [ -b /dev/$d ] || continue
+    mkdir -p /mnt/data$i
+    if mount -t ext4 /dev/$d /mnt/data$i; then mounts="$mounts /mnt/data$i"; else log "mount /dev/$d failed"; fi
+    i=$((i + 1))
+  done
+fi
 
 # guest-shutdown makes qemu-ga exec /sbin/shutdown, which busybox lacks; flush the
 # data disks ourselves and cut power (poweroff -f: there is no init to signal).

@@ -2,9 +2,18 @@
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { prng } from "@ferry/common";
 import { type Lab, startLab } from "../lab/lab.js";
 
 const MiB = 1024 * 1024;
+
+/** Seeded random bytes: different per seed, the same in every run. */
+export function randomData(bytes: number, seed: number): Buffer {
+  const rnd = prng(seed);
+  const out = Buffer.allocUnsafe(bytes);
+  for (let o = 0; o < bytes; o += 4) out.writeUInt32LE((rnd() * 2 ** 32) >>> 0, o);
+  return out;
+}
 
 /** Text-like data: compressible, like logs and configuration. */
 export function textLike(bytes: number): Buffer {

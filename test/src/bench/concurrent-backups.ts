@@ -5,13 +5,13 @@
 //   pnpm bench:concurrent [--vms 4] [--disk-mib 1024]
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createClient, MoverService, parseArgs, prng, QuiesceMode, Transport } from "@ferry/common";
+import { createClient, MoverService, parseArgs, QuiesceMode, Transport } from "@ferry/common";
 import { spawnChild } from "../lab/child.js";
 import { freePort } from "../lab/free-port.js";
 import { startLab } from "../lab/lab.js";
 import { vmRef } from "../lab/lab-vm.js";
 import { REPO_ROOT } from "../lab/paths.js";
-import { textLike } from "./bench-data.js";
+import { randomData, textLike } from "./bench-data.js";
 
 const MiB = 1024 * 1024;
 
@@ -21,14 +21,6 @@ async function procStatus(pid: number, field: string): Promise<number> {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
-}
-
-/** Seeded random bytes: every VM gets different data, the same in every run. */
-function randomData(bytes: number, seed: number): Buffer {
-  const rnd = prng(seed);
-  const out = Buffer.allocUnsafe(bytes);
-  for (let o = 0; o < bytes; o += 4) out.writeUInt32LE((rnd() * 2 ** 32) >>> 0, o);
-  return out;
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,297 @@
+import { chmod, lstat, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FerryError, type Repository } from "@ferry/common";
+import { openRestorePointDisk } from "../export/restore-point-export.js";
+import { connectGuestAgent, type GuestAgent } from "../hypervisor/guest-agent-client.js";
+import type { ExportDevice } from "../nbd-server/export-device.js";
+import { type NbdServer, startNbdServer } from "../nbd-server/nbd-server.js";
+import {
+  type EntryKind,
+  type GuestEntry,
+  guestExec,
+  guestList,
+  guestReadFile,
+  guestRealpath,
+  guestStat,
+} from "./guest-fs.js";
+import { type HelperGuest, type HelperVm, startHelperVm } from "./helper-vm.js";
+import { hostPathFor, splitRestorePath } from "./restore-paths.js";
+
+const GUEST_ROOT = "/mnt/restore";
+
+/** A filesystem found in a restore point. */
+export interface RestoredFilesystem {
+  /** Its top-level name in restore paths: the disk id, or "<disk id>-part<N>". */
+  name: string;
+  diskId: string;
+  type: string;
+}
+
+/** An entry of a listing, named by its restore path. */
+export interface FileEntry {
+  name: string;
+  /** "/<filesystem>/<path>" */
+  path: string;
+  kind: EntryKind;
+  sizeBytes: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+}
+
+/** What an extraction wrote. */
+export interface ExtractStats {
+  files: number;
+  directories: number;
+  bytes: number;
+  /** Restore paths of symlinks and special files, which are never recreated. */
+  skipped: string[];
+}
+
+/** Options of {@link openFileRestore}. */
+export interface FileRestoreOptions {
+  repository: Repository;
+  restorePointId: string;
+  guest: HelperGuest;
+  signal?: AbortSignal;
+}
+
+/** Browsing a restore point's filesystems; close to stop its helper VM and export. */
+export interface FileRestoreSession extends AsyncDisposable {
+  readonly filesystems: readonly RestoredFilesystem[];
+  /** A directory's entries ("/" lists the filesystems); a file lists as itself. */
+  list(path: string, signal?: AbortSignal): Promise<FileEntry[]>;
+  /**
+   * Copies files or folders into `targetDir` (created if missing), each under its own name.
+   * Nothing existing is overwritten and nothing lands outside `targetDir`.
+   */
+  extract(paths: readonly string[], targetDir: string, signal?: AbortSignal): Promise<ExtractStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a restore point for file-level restore, as Proxmox does: its disks are served
+ * over NBD (writes such as a journal replay land in a scratch overlay) to a micro guest
+ * that mounts every filesystem read-only, and files are read through the guest agent.
+ * Nothing is written to the repository and no disk is written out whole.
+ */
+export async function openFileRestore(o: FileRestoreOptions): Promise<FileRestoreSession> {
+  const point = await o.repository.openRestorePoint(o.restorePointId, o.signal);
+  const dir = await mkdtemp(join(tmpdir(), "ferry-files-"));
+  const devices: { name: string; device: ExportDevice }[] = [];
+  let server: NbdServer | undefined;
+  let vm: HelperVm | undefined;
+  let agent: GuestAgent | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await agent?.close();
+      await vm?.stop();
+      await server?.close();
+      for (const d of devices) await d.device.close();
+      await rm(dir, { recursive: true, force: true });
+    })();
+    return closing;
+  };
+  try {
+    for (const disk of point.manifest.disks)
+      devices.push({
+        name: disk.id,
+        device: await openRestorePointDisk({
+          repository: o.repository,
+          restorePointId: o.restorePointId,
+          diskId: disk.id,
+          writable: true,
+          overlayDir: dir,
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+      });
+    const socket = join(dir, "nbd.sock");
+    server = await startNbdServer({ exports: devices, listen: { path: socket } });
+    vm = await startHelperVm({
+      guest: o.guest,
+      disks: devices.map((d) => ({ socket, exportName: d.name })),
+      dir,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    agent = await connectGuestAgent({ path: vm.guestAgentSocket, commandTimeoutMs: 30_000 });
+    const filesystems = await mountedFilesystems(
+      agent,
+      devices.map((d) => d.name),
+    );
+    return new Session(agent, filesystems, close);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** "vda ext4" lines from the guest, named after the restore point's disks. */
+async function mountedFilesystems(
+  agent: GuestAgent,
+  diskIds: readonly string[],
+): Promise<(RestoredFilesystem & { device: string })[]> {
+  const text = (await guestExec(agent, ["cat", "/run/ferry-mounts"])).toString("utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [device = "", type = ""] = line.split(" ");
+      const m = /^vd([a-z])(\d*)$/.exec(device);
+      const diskId = m ? diskIds[(m[1] as string).charCodeAt(0) - 97] : undefined;
+      if (!m || diskId === undefined)
+        throw new FerryError(
+          "PROTOCOL_ERROR",
+          `the file-restore VM mounted an unknown device ${device}`,
+        );
+      return { name: m[2] ? `${diskId}-part${m[2]}` : diskId, diskId, type, device };
+    });
+}
+
+class Session implements FileRestoreSession {
+  constructor(
+    readonly agent: GuestAgent,
+    readonly mounted: readonly (RestoredFilesystem & { device: string })[],
+    readonly close: () => Promise<void>,
+  ) {}
+
+  get filesystems(): readonly RestoredFilesystem[] {
+    return this.mounted.map(({ name, diskId, type }) => ({ name, diskId, type }));
+  }
+
+  /** The guest path of a restore path, checked to stay inside its filesystem. */
+  async #resolve(path: string): Promise<{ fs: string; guestPath: string; segments: string[] }> {
+    const segments = splitRestorePath(path);
+    const [fsName, ...rest] = segments;
+    const fs = this.mounted.find((f) => f.name === fsName);
+    if (!fs)
+      throw new FerryError(
+        "NOT_FOUND",
+        `no filesystem ${JSON.stringify(fsName)} in this restore point (found: ${this.mounted.map((f) => f.name).join(", ") || "none"})`,
+      );
+    const root = `${GUEST_ROOT}/${fs.device}`;
+    const wanted = [root, ...rest].join("/");
+    const real = await guestRealpath(this.agent, wanted).catch(() => {
+      throw new FerryError("NOT_FOUND", `${path} does not exist in the restore point`);
+    });
+    if (real !== root && !real.startsWith(`${root}/`))
+      throw new FerryError("INVALID_ARGUMENT", `${path} leads outside its filesystem (a symlink)`);
+    return { fs: fs.name, guestPath: wanted, segments };
+  }
+
+  #entry(fs: string, guestRoot: string, e: GuestEntry): FileEntry {
+    const rel = e.path.slice(guestRoot.length);
+    const name = e.path.slice(e.path.lastIndexOf("/") + 1);
+    return { name, path: `/${fs}${rel}`, kind: e.kind, sizeBytes: e.sizeBytes, mtime: e.mtime };
+  }
+
+  async list(path: string): Promise<FileEntry[]> {
+    if (splitRestorePath(path).length === 0)
+      return this.mounted.map((f) => ({
+        name: f.name,
+        path: `/${f.name}`,
+        kind: "directory" as const,
+        sizeBytes: 0,
+        mtime: 0,
+      }));
+    const { fs, guestPath } = await this.#resolve(path);
+    const root = `${GUEST_ROOT}/${this.mounted.find((f) => f.name === fs)?.device}`;
+    const self = await guestStat(this.agent, guestPath);
+    const entries = self.kind === "directory" ? await guestList(this.agent, guestPath) : [self];
+    return entries
+      .map((e) => this.#entry(fs, root, e))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async extract(
+    paths: readonly string[],
+    targetDir: string,
+    signal?: AbortSignal,
+  ): Promise<ExtractStats> {
+    const stats: ExtractStats = { files: 0, directories: 0, bytes: 0, skipped: [] };
+    await mkdir(targetDir, { recursive: true });
+    for (const path of paths) {
+      const { fs, guestPath, segments } = await this.#resolve(path);
+      if (segments.length < 2)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          `name a file or folder inside ${path}, not a whole filesystem root`,
+        );
+      const top = await guestStat(this.agent, guestPath);
+      const parent = guestPath.slice(0, guestPath.lastIndexOf("/"));
+      const entries = [
+        top,
+        ...(top.kind === "directory" ? await guestList(this.agent, guestPath, true) : []),
+      ];
+      // Parents before children: find lists a directory before its contents.
+      entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const dirTimes: [string, number][] = [];
+      for (const e of entries) {
+        if (signal?.aborted) throw signal.reason;
+        const rel = e.path.slice(parent.length + 1).split("/");
+        const host = hostPathFor(targetDir, rel);
+        const restorePath = `/${fs}${e.path.slice(`${GUEST_ROOT}/`.length).replace(/^[^/]+/, "")}`;
+        if (e.kind === "directory") {
+          await mkdirNoFollow(host);
+          dirTimes.push([host, e.mtime]);
+          stats.directories++;
+        } else if (e.kind === "file") {
+          stats.bytes += await this.#copyFile(e, host, signal);
+          stats.files++;
+        } else stats.skipped.push(restorePath);
+      }
+      // Directory times last: writing their files changed them.
+      for (const [host, mtime] of dirTimes.reverse()) await utimes(host, mtime, mtime);
+    }
+    return stats;
+  }
+
+  async #copyFile(e: GuestEntry, host: string, signal?: AbortSignal): Promise<number> {
+    // "wx": never overwrite, never follow a symlink planted at the destination.
+    const out = await open(host, "wx", 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw new FerryError(
+        err.code === "EEXIST" ? "ALREADY_EXISTS" : "FAILED_PRECONDITION",
+        `cannot create ${host}: ${err.code === "EEXIST" ? "it exists (nothing is overwritten)" : err.message}`,
+      );
+    });
+    try {
+      let at = 0;
+      const n = await guestReadFile(
+        this.agent,
+        e.path,
+        async (piece) => {
+          await out.write(piece, 0, piece.length, at);
+          at += piece.length;
+        },
+        signal,
+      );
+      await out.close();
+      await chmod(host, e.mode & 0o777);
+      await utimes(host, e.mtime, e.mtime);
+      return n;
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await rm(host, { force: true });
+      throw err;
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Creates a directory; an existing one is fine, a symlink or file in its place is not. */
+async function mkdirNoFollow(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    const s = await lstat(path);
+    if (!s.isDirectory())
+      throw new FerryError(
+        "ALREADY_EXISTS",
+        `${path} exists and is not a directory (nothing is overwritten)`,
+      );
+  }
+}
