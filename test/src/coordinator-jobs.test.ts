@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -8,7 +8,7 @@ import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@fe
 import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
-import { type Lab, startLab } from "./lab/lab.js";
+import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
@@ -344,6 +344,24 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     await using disk = await openExt4Image(join(target, "disk0.qcow2"));
     expect(disk.fsckExitCode).toBe(0);
     expect((await checkWorkload(disk)).mismatched).toEqual([]);
+  });
+
+  it("lists and extracts a restore point's files through the mover (ferry files)", async () => {
+    using api = createClient(OperatorService, coordinator.address);
+    const [rp] = (await api.listRestorePoints({ vmId: "lab-vm-1" })).restorePoints;
+    const id = rp?.id ?? "";
+    const top = JSON.parse((await ferry("files", "ls", id, "/", "--json")).stdout);
+    expect(top.map((e: { name: string }) => e.name)).toEqual(["disk0", "disk1"]);
+    const docs = (await ferry("files", "ls", id, "/disk1/docs")).stdout;
+    expect(docs).toContain("hello world.txt");
+    expect(docs).toContain("résumé-日本.txt");
+    const to = join(work, "files");
+    const got = await ferry("files", "get", id, "/disk1/docs", "/disk0/README.txt", "--to", to);
+    expect(got.stdout).toMatch(/^extracted 3 files and 1 folders .* on mover mover-1/);
+    for (const [rel, content] of Object.entries(SEED_FILES))
+      expect(await readFile(join(to, rel), "utf8")).toBe(content);
+    const outside = await ferryFails("files", "get", id, "/disk0/../x", "--to", to);
+    expect(outside.stderr).toMatch(/holds "\.\.": name files from the filesystem's root/);
   });
 
   it("answers unknown VMs, policies and jobs with clear errors and exit code 1", async () => {

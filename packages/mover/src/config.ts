@@ -41,6 +41,8 @@ export const moverConfigSchema = object({
    * backups beyond that wait their turn instead of growing the mover.
    */
   chunkMemoryBytes: number({ integer: true, min: 16 * 1024 * 1024 }).default(64 * 1024 ** 2),
+  /** Directory of the micro guest (vmlinuz, initrd.img) file-level restores boot; default setup's. */
+  fileRestoreGuestDir: string({ nonEmpty: true }).optional(),
   /** Limit for the guest freeze, milliseconds. */
   freezeTimeoutMs: number({ integer: true, min: 100, max: 600_000 }).default(30_000),
   transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),

@@ -22,6 +22,8 @@ import { runRegistration } from "./agent/registration.js";
 import { sampleVmLatency } from "./agent/sample-vm-latency.js";
 import type { MoverConfig } from "./config.js";
 import { connectEvents } from "./events/nats-events.js";
+import { createFileSessions } from "./file-restore/file-sessions.js";
+import { helperGuest } from "./file-restore/helper-guest.js";
 import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
@@ -137,6 +139,7 @@ export async function startMover(
     return latencies.snapshot(30_000);
   };
   const repositories = createRepositoryCache();
+  const fileSessions = createFileSessions({ guest: () => helperGuest(config.fileRestoreGuestDir) });
   const nats = await connectEvents(config.nats, logger);
   const tasks = createTaskRunner({
     moverId: config.id,
@@ -167,6 +170,20 @@ export async function startMover(
           }),
           runBackup: tasks.runBackup,
           runRestore: tasks.runRestore,
+          listFiles: async (req, signal) =>
+            fileSessions.use(
+              await repositories.get(req.repository),
+              req.restorePointId,
+              (session) => session.list(req.path, signal),
+              signal,
+            ),
+          extractFiles: async (req, signal) =>
+            fileSessions.use(
+              await repositories.get(req.repository),
+              req.restorePointId,
+              (session) => session.extract(req.paths, req.targetDir, signal),
+              signal,
+            ),
           cancel: (id) => slots.cancel(id),
           setReadRateLimit: tasks.setReadRateLimit,
           running: () => slots.running(),
@@ -215,6 +232,7 @@ export async function startMover(
       // Running tasks clean up (teardown, staged restore points) before anything they use closes.
       await slots.drain(60_000);
       await server.close(5000);
+      await fileSessions[Symbol.asyncDispose]();
       await nats?.close();
       await repositories[Symbol.asyncDispose]();
       logger.info("mover stopped");

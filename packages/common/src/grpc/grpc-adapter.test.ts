@@ -39,6 +39,8 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
     backupNow: unimplemented,
     listRestorePoints: unimplemented,
     restore: unimplemented,
+    browseFiles: unimplemented,
+    restoreFiles: unimplemented,
     rescanRepository: unimplemented,
     prune: unimplemented,
     collectGarbage: unimplemented,

@@ -12,6 +12,7 @@ import { prunePolicy } from "../jobs/retention.js";
 import { planFor, simulateGrid } from "../jobs/window-planning.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import { browseFiles, restoreFiles } from "./file-restore.js";
 import {
   gcMessage,
   jobMessage,
@@ -187,6 +188,8 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
       return verifyMessage(report, points);
     },
     rescanRepository: async (req, ctx) => rescanRepository(d.catalog, req.repository, ctx.signal),
+    browseFiles: async (req, ctx) => browseFiles(d.catalog, d.registry, req, ctx.signal),
+    restoreFiles: async (req, ctx) => restoreFiles(d.catalog, d.registry, req, ctx.signal),
     restore: async (req) => {
       const job = await d.jobs.restore({
         restorePointId: req.restorePointId,

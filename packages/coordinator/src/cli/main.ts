@@ -19,6 +19,7 @@ import {
   restoreCommand,
   restorePointsCommand,
 } from "./catalog-commands.js";
+import { filesCommand } from "./files-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
 import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
@@ -44,6 +45,10 @@ commands:
   restore-points [--vm ID]      restore points in the catalog
   restore RESTORE-POINT --to DIR [--disk ID,...] [--wait]
                                 write a restore point's disks as qcow2 files on a mover
+  files ls RESTORE-POINT [PATH]  list a restore point's files (/ lists its filesystems;
+                                paths are /<disk id>[-part<N>]/<path>), read by a mover
+  files get RESTORE-POINT PATH... --to DIR
+                                extract files or folders into DIR on that mover's host
   catalog rescan --repo DIR     rebuild the catalog's restore points from a repository
   prune --policy NAME [--vm ID,...] [--dry-run]
                                 apply the policy's retention now (or list what would go)
@@ -204,13 +209,15 @@ async function main(argv: string[]): Promise<void> {
     case "gc":
     case "verify":
     case "plan":
-    case "simulate": {
-      // Watching may take long: no overall deadline, Ctrl-C ends it.
+    case "simulate":
+    case "files": {
+      // Watching may take long: no overall deadline, Ctrl-C ends it. A file restore boots
+      // a helper VM and may copy much: ten minutes.
       const watching = command === "jobs" || args.flags.has("wait");
       using client = createClient(
         OperatorService,
         server,
-        watching ? {} : { defaultTimeoutMs: 30_000 },
+        watching ? {} : { defaultTimeoutMs: command === "files" ? 600_000 : 30_000 },
       );
       const run = {
         policies: policiesCommand,
@@ -224,6 +231,7 @@ async function main(argv: string[]): Promise<void> {
         verify: verifyCommand,
         plan: planCommand,
         simulate: simulateCommand,
+        files: filesCommand,
       }[command];
       // await: `using` closes the channel when this block exits.
       return await run(client, args, json);

@@ -63,6 +63,8 @@ async function scriptedMover(
         },
         runRestore: async () => ({ paths: [] }),
         cancel: async () => ({ cancelled: false }),
+        listFiles: async () => ({ entries: [] }),
+        extractFiles: async () => ({ files: 0, directories: 0, bytes: 0n, skipped: [] }),
       }),
     ],
   });
@@ -318,6 +320,8 @@ describe("dispatcher", () => {
             ),
           runRestore: async () => ({ paths: [] }),
           cancel: async () => ({ cancelled: false }),
+          listFiles: async () => ({ entries: [] }),
+          extractFiles: async () => ({ files: 0, directories: 0, bytes: 0n, skipped: [] }),
         }),
       ],
     });

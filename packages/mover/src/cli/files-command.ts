@@ -1,26 +1,8 @@
-import { access } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
 import { openFileRestore } from "../file-restore/file-restore-session.js";
-import type { HelperGuest } from "../file-restore/helper-vm.js";
+import { helperGuest } from "../file-restore/helper-guest.js";
 import { splitRestorePath } from "../file-restore/restore-paths.js";
 import { flag } from "./commands.js";
-
-// Where ./scripts/setup.sh builds the micro guest, from packages/mover/dist/cli.
-const DEFAULT_GUEST_DIR = fileURLToPath(new URL("../../../../.cache/guest/", import.meta.url));
-
-/** The micro guest a file-level restore boots; FAILED_PRECONDITION when it was never built. */
-export async function helperGuest(dir: string = DEFAULT_GUEST_DIR): Promise<HelperGuest> {
-  const guest = { kernel: `${dir}/vmlinuz`, initrd: `${dir}/initrd.img` };
-  for (const file of Object.values(guest))
-    await access(file).catch(() => {
-      throw new FerryError(
-        "FAILED_PRECONDITION",
-        `the file-restore micro guest is missing (${file}): ./scripts/setup.sh builds it`,
-      );
-    });
-  return guest;
-}
 
 /**
  * `files ls --repo <dir> --restore-point <id> [PATH] [--json]` and

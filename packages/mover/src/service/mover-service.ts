@@ -15,6 +15,7 @@ import {
   TaskState,
   Transport,
 } from "@ferry/common";
+import type { ExtractStats, FileEntry } from "../file-restore/file-restore-session.js";
 import type { QuiesceMode as Mode } from "../hypervisor/quiesce.js";
 import type { RunningTask } from "../task/task-slots.js";
 
@@ -23,6 +24,13 @@ export interface MoverServiceDeps {
   describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
   runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
   runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
+  /** Lists a directory of a restore point's filesystems (file-level restore). */
+  listFiles(request: FilesCall & { path: string }, signal: AbortSignal): Promise<FileEntry[]>;
+  /** Extracts files or folders of a restore point into a directory on this host. */
+  extractFiles(
+    request: FilesCall & { paths: string[]; targetDir: string },
+    signal: AbortSignal,
+  ): Promise<ExtractStats>;
   cancel(taskId: string): boolean;
   /** Sets a running backup's read-rate limit (0 lifts it); false when no such task runs. */
   setReadRateLimit(taskId: string, bytesPerSec: number): boolean;
@@ -42,6 +50,12 @@ export interface BackupCall {
   readRateLimit: number;
   /** 0 = never for that reason. */
   fullEvery: { backups: number; days: number };
+}
+
+/** Where a file-level restore reads from. */
+export interface FilesCall {
+  repository: string;
+  restorePointId: string;
 }
 
 /** A validated RunRestore request. */
@@ -140,6 +154,44 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         ctx.signal,
       );
       return { paths };
+    },
+    listFiles: async (req, ctx) => {
+      const entries = await deps.listFiles(
+        {
+          repository: required(req.repository, "repository"),
+          restorePointId: required(req.restorePointId, "restore_point_id"),
+          path: req.path || "/",
+        },
+        ctx.signal,
+      );
+      return {
+        entries: entries.map((e) => ({
+          name: e.name,
+          path: e.path,
+          kind: e.kind,
+          sizeBytes: BigInt(e.sizeBytes),
+          mtimeUnix: BigInt(e.mtime),
+        })),
+      };
+    },
+    extractFiles: async (req, ctx) => {
+      const targetDir = required(req.targetDir, "target_dir");
+      if (!targetDir.startsWith("/"))
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "target_dir must be an absolute path on the mover",
+        );
+      if (req.paths.length === 0) throw new FerryError("INVALID_ARGUMENT", "paths is empty");
+      const stats = await deps.extractFiles(
+        {
+          repository: required(req.repository, "repository"),
+          restorePointId: required(req.restorePointId, "restore_point_id"),
+          paths: req.paths,
+          targetDir,
+        },
+        ctx.signal,
+      );
+      return { ...stats, bytes: BigInt(stats.bytes) };
     },
     cancel: async (req) => ({ cancelled: deps.cancel(required(req.taskId, "task_id")) }),
     setReadRateLimit: async (req) => ({

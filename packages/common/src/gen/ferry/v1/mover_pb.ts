@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_mover: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEinwEKDE1vdmVyTWV0cmljcxIVCg1ydW5uaW5nX3Rhc2tzGAEgASgNEhAKCGNwdV9sb2FkGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIaChJyZWFkX2J5dGVzX3Blcl9zZWMYBCABKAQSNwoTZGF0YXN0b3JlX2xhdGVuY2llcxgFIAMoCzIaLmZlcnJ5LnYxLkRhdGFzdG9yZUxhdGVuY3kiUAoQRGF0YXN0b3JlTGF0ZW5jeRIUCgxkYXRhc3RvcmVfaWQYASABKAkSEgoKbGF0ZW5jeV9tcxgCIAEoARISCgpvcGVyYXRpb25zGAMgASgEIp8CCgVNb3ZlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFQoNZGF0YXN0b3JlX2lkcxgEIAMoCRInCgp0cmFuc3BvcnRzGAUgAygOMhMuZmVycnkudjEuVHJhbnNwb3J0EhIKCnRhc2tfc2xvdHMYBiABKA0SIwoFc3RhdGUYByABKA4yFC5mZXJyeS52MS5Nb3ZlclN0YXRlEicKB21ldHJpY3MYCCABKAsyFi5mZXJyeS52MS5Nb3Zlck1ldHJpY3MSNQoRbGFzdF9oZWFydGJlYXRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAkikwEKD1JlZ2lzdGVyUmVxdWVzdBIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0iMQoQUmVnaXN0ZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0iZwoQSGVhcnRiZWF0UmVxdWVzdBIQCghtb3Zlcl9pZBgBIAEoCRInCgdtZXRyaWNzGAIgASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEhgKEHJ1bm5pbmdfdGFza19pZHMYAyADKAkiIgoRSGVhcnRiZWF0UmVzcG9uc2USDQoFa25vd24YASABKAgiQwoQQmFja3VwRGlza1RhcmdldBIPCgdkaXNrX2lkGAEgASgJEh4KFnNpbmNlX3Jlc3RvcmVfcG9pbnRfaWQYAiABKAkivgIKEFJ1bkJhY2t1cFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSGAoCdm0YAyABKAsyDC5mZXJyeS52MS5WbRImCgl0cmFuc3BvcnQYBCABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSJgoHcXVpZXNjZRgFIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCnJlcG9zaXRvcnkYBiABKAkSKQoFZGlza3MYByADKAsyGi5mZXJyeS52MS5CYWNrdXBEaXNrVGFyZ2V0EhcKD3JlYWRfcmF0ZV9saW1pdBgIIAEoBBISCgpmb3JjZV9mdWxsGAkgASgIEhoKEmZ1bGxfZXZlcnlfYmFja3VwcxgKIAEoDRIXCg9mdWxsX2V2ZXJ5X2RheXMYCyABKA0iQgoRUnVuQmFja3VwUmVzcG9uc2USLQoNcmVzdG9yZV9wb2ludBgBIAEoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludCKIAQoRUnVuUmVzdG9yZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIYChByZXN0b3JlX3BvaW50X2lkGAQgASgJEhAKCGRpc2tfaWRzGAUgAygJEhIKCnRhcmdldF9kaXIYBiABKAkiIwoSUnVuUmVzdG9yZVJlc3BvbnNlEg0KBXBhdGhzGAEgAygJIkEKF1NldFJlYWRSYXRlTGltaXRSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSFQoNYnl0ZXNfcGVyX3NlYxgCIAEoBCIrChhTZXRSZWFkUmF0ZUxpbWl0UmVzcG9uc2USDwoHYXBwbGllZBgBIAEoCCIgCg1DYW5jZWxSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiIwoOQ2FuY2VsUmVzcG9uc2USEQoJY2FuY2VsbGVkGAEgASgIIhEKD0Rlc2NyaWJlUmVxdWVzdCK7AQoQRGVzY3JpYmVSZXNwb25zZRIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0SJQoNcnVubmluZ190YXNrcxgFIAMoCzIOLmZlcnJ5LnYxLlRhc2sqUwoKTW92ZXJTdGF0ZRIbChdNT1ZFUl9TVEFURV9VTlNQRUNJRklFRBAAEhIKDk1PVkVSX1NUQVRFX1VQEAESFAoQTU9WRVJfU1RBVEVfRE9XThACMp8BChRNb3ZlclJlZ2lzdHJ5U2VydmljZRJBCghSZWdpc3RlchIZLmZlcnJ5LnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmZlcnJ5LnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0EhouZmVycnkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlMvgCCgxNb3ZlclNlcnZpY2USRAoJUnVuQmFja3VwEhouZmVycnkudjEuUnVuQmFja3VwUmVxdWVzdBobLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlc3BvbnNlEkcKClJ1blJlc3RvcmUSGy5mZXJyeS52MS5SdW5SZXN0b3JlUmVxdWVzdBocLmZlcnJ5LnYxLlJ1blJlc3RvcmVSZXNwb25zZRI7CgZDYW5jZWwSFy5mZXJyeS52MS5DYW5jZWxSZXF1ZXN0GhguZmVycnkudjEuQ2FuY2VsUmVzcG9uc2USWQoQU2V0UmVhZFJhdGVMaW1pdBIhLmZlcnJ5LnYxLlNldFJlYWRSYXRlTGltaXRSZXF1ZXN0GiIuZmVycnkudjEuU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEkEKCERlc2NyaWJlEhkuZmVycnkudjEuRGVzY3JpYmVSZXF1ZXN0GhouZmVycnkudjEuRGVzY3JpYmVSZXNwb25zZWIGcHJvdG8z",
+    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEinwEKDE1vdmVyTWV0cmljcxIVCg1ydW5uaW5nX3Rhc2tzGAEgASgNEhAKCGNwdV9sb2FkGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIaChJyZWFkX2J5dGVzX3Blcl9zZWMYBCABKAQSNwoTZGF0YXN0b3JlX2xhdGVuY2llcxgFIAMoCzIaLmZlcnJ5LnYxLkRhdGFzdG9yZUxhdGVuY3kiUAoQRGF0YXN0b3JlTGF0ZW5jeRIUCgxkYXRhc3RvcmVfaWQYASABKAkSEgoKbGF0ZW5jeV9tcxgCIAEoARISCgpvcGVyYXRpb25zGAMgASgEIp8CCgVNb3ZlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFQoNZGF0YXN0b3JlX2lkcxgEIAMoCRInCgp0cmFuc3BvcnRzGAUgAygOMhMuZmVycnkudjEuVHJhbnNwb3J0EhIKCnRhc2tfc2xvdHMYBiABKA0SIwoFc3RhdGUYByABKA4yFC5mZXJyeS52MS5Nb3ZlclN0YXRlEicKB21ldHJpY3MYCCABKAsyFi5mZXJyeS52MS5Nb3Zlck1ldHJpY3MSNQoRbGFzdF9oZWFydGJlYXRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAkikwEKD1JlZ2lzdGVyUmVxdWVzdBIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0iMQoQUmVnaXN0ZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0iZwoQSGVhcnRiZWF0UmVxdWVzdBIQCghtb3Zlcl9pZBgBIAEoCRInCgdtZXRyaWNzGAIgASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEhgKEHJ1bm5pbmdfdGFza19pZHMYAyADKAkiIgoRSGVhcnRiZWF0UmVzcG9uc2USDQoFa25vd24YASABKAgiQwoQQmFja3VwRGlza1RhcmdldBIPCgdkaXNrX2lkGAEgASgJEh4KFnNpbmNlX3Jlc3RvcmVfcG9pbnRfaWQYAiABKAkivgIKEFJ1bkJhY2t1cFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSGAoCdm0YAyABKAsyDC5mZXJyeS52MS5WbRImCgl0cmFuc3BvcnQYBCABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSJgoHcXVpZXNjZRgFIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCnJlcG9zaXRvcnkYBiABKAkSKQoFZGlza3MYByADKAsyGi5mZXJyeS52MS5CYWNrdXBEaXNrVGFyZ2V0EhcKD3JlYWRfcmF0ZV9saW1pdBgIIAEoBBISCgpmb3JjZV9mdWxsGAkgASgIEhoKEmZ1bGxfZXZlcnlfYmFja3VwcxgKIAEoDRIXCg9mdWxsX2V2ZXJ5X2RheXMYCyABKA0iQgoRUnVuQmFja3VwUmVzcG9uc2USLQoNcmVzdG9yZV9wb2ludBgBIAEoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludCKIAQoRUnVuUmVzdG9yZVJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSEgoKcmVwb3NpdG9yeRgDIAEoCRIYChByZXN0b3JlX3BvaW50X2lkGAQgASgJEhAKCGRpc2tfaWRzGAUgAygJEhIKCnRhcmdldF9kaXIYBiABKAkiIwoSUnVuUmVzdG9yZVJlc3BvbnNlEg0KBXBhdGhzGAEgAygJIl0KCUZpbGVFbnRyeRIMCgRuYW1lGAEgASgJEgwKBHBhdGgYAiABKAkSDAoEa2luZBgDIAEoCRISCgpzaXplX2J5dGVzGAQgASgEEhIKCm10aW1lX3VuaXgYBSABKAMiTgoQTGlzdEZpbGVzUmVxdWVzdBISCgpyZXBvc2l0b3J5GAEgASgJEhgKEHJlc3RvcmVfcG9pbnRfaWQYAiABKAkSDAoEcGF0aBgDIAEoCSI5ChFMaXN0RmlsZXNSZXNwb25zZRIkCgdlbnRyaWVzGAEgAygLMhMuZmVycnkudjEuRmlsZUVudHJ5ImYKE0V4dHJhY3RGaWxlc1JlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIYChByZXN0b3JlX3BvaW50X2lkGAIgASgJEg0KBXBhdGhzGAMgAygJEhIKCnRhcmdldF9kaXIYBCABKAkiWgoURXh0cmFjdEZpbGVzUmVzcG9uc2USDQoFZmlsZXMYASABKA0SEwoLZGlyZWN0b3JpZXMYAiABKA0SDQoFYnl0ZXMYAyABKAQSDwoHc2tpcHBlZBgEIAMoCSJBChdTZXRSZWFkUmF0ZUxpbWl0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWJ5dGVzX3Blcl9zZWMYAiABKAQiKwoYU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEg8KB2FwcGxpZWQYASABKAgiIAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiMKDkNhbmNlbFJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCCIRCg9EZXNjcmliZVJlcXVlc3QiuwEKEERlc2NyaWJlUmVzcG9uc2USHgoFbW92ZXIYASABKAsyDy5mZXJyeS52MS5Nb3ZlchIcCgRob3N0GAIgASgLMg4uZmVycnkudjEuSG9zdBInCgpkYXRhc3RvcmVzGAMgAygLMhMuZmVycnkudjEuRGF0YXN0b3JlEhkKA3ZtcxgEIAMoCzIMLmZlcnJ5LnYxLlZtEiUKDXJ1bm5pbmdfdGFza3MYBSADKAsyDi5mZXJyeS52MS5UYXNrKlMKCk1vdmVyU3RhdGUSGwoXTU9WRVJfU1RBVEVfVU5TUEVDSUZJRUQQABISCg5NT1ZFUl9TVEFURV9VUBABEhQKEE1PVkVSX1NUQVRFX0RPV04QAjKfAQoUTW92ZXJSZWdpc3RyeVNlcnZpY2USQQoIUmVnaXN0ZXISGS5mZXJyeS52MS5SZWdpc3RlclJlcXVlc3QaGi5mZXJyeS52MS5SZWdpc3RlclJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5mZXJyeS52MS5IZWFydGJlYXRSZXNwb25zZTKNBAoMTW92ZXJTZXJ2aWNlEkQKCVJ1bkJhY2t1cBIaLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlcXVlc3QaGy5mZXJyeS52MS5SdW5CYWNrdXBSZXNwb25zZRJHCgpSdW5SZXN0b3JlEhsuZmVycnkudjEuUnVuUmVzdG9yZVJlcXVlc3QaHC5mZXJyeS52MS5SdW5SZXN0b3JlUmVzcG9uc2USOwoGQ2FuY2VsEhcuZmVycnkudjEuQ2FuY2VsUmVxdWVzdBoYLmZlcnJ5LnYxLkNhbmNlbFJlc3BvbnNlElkKEFNldFJlYWRSYXRlTGltaXQSIS5mZXJyeS52MS5TZXRSZWFkUmF0ZUxpbWl0UmVxdWVzdBoiLmZlcnJ5LnYxLlNldFJlYWRSYXRlTGltaXRSZXNwb25zZRJBCghEZXNjcmliZRIZLmZlcnJ5LnYxLkRlc2NyaWJlUmVxdWVzdBoaLmZlcnJ5LnYxLkRlc2NyaWJlUmVzcG9uc2USRAoJTGlzdEZpbGVzEhouZmVycnkudjEuTGlzdEZpbGVzUmVxdWVzdBobLmZlcnJ5LnYxLkxpc3RGaWxlc1Jlc3BvbnNlEk0KDEV4dHJhY3RGaWxlcxIdLmZlcnJ5LnYxLkV4dHJhY3RGaWxlc1JlcXVlc3QaHi5mZXJyeS52MS5FeHRyYWN0RmlsZXNSZXNwb25zZWIGcHJvdG8z",
     [file_ferry_v1_backup, file_ferry_v1_inventory, file_google_protobuf_timestamp],
   );
 
@@ -457,6 +457,171 @@ export const RunRestoreResponseSchema: GenMessage<RunRestoreResponse> =
   messageDesc(file_ferry_v1_mover, 11);
 
 /**
+ * One entry of a restore point's filesystems, named by its restore path
+ * ("/<disk id>[-part<N>]/<path>").
+ *
+ * @generated from message ferry.v1.FileEntry
+ */
+export type FileEntry = Message<"ferry.v1.FileEntry"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * "file", "directory", "symlink" or "other".
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: uint64 size_bytes = 4;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Modification time, seconds since the epoch.
+   *
+   * @generated from field: int64 mtime_unix = 5;
+   */
+  mtimeUnix: bigint;
+};
+
+/**
+ * Describes the message ferry.v1.FileEntry.
+ * Use `create(FileEntrySchema)` to create a new message.
+ */
+export const FileEntrySchema: GenMessage<FileEntry> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 12);
+
+/**
+ * @generated from message ferry.v1.ListFilesRequest
+ */
+export type ListFilesRequest = Message<"ferry.v1.ListFilesRequest"> & {
+  /**
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * @generated from field: string restore_point_id = 2;
+   */
+  restorePointId: string;
+
+  /**
+   * "/" lists the filesystems found.
+   *
+   * @generated from field: string path = 3;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message ferry.v1.ListFilesRequest.
+ * Use `create(ListFilesRequestSchema)` to create a new message.
+ */
+export const ListFilesRequestSchema: GenMessage<ListFilesRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 13);
+
+/**
+ * @generated from message ferry.v1.ListFilesResponse
+ */
+export type ListFilesResponse = Message<"ferry.v1.ListFilesResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.FileEntry entries = 1;
+   */
+  entries: FileEntry[];
+};
+
+/**
+ * Describes the message ferry.v1.ListFilesResponse.
+ * Use `create(ListFilesResponseSchema)` to create a new message.
+ */
+export const ListFilesResponseSchema: GenMessage<ListFilesResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 14);
+
+/**
+ * @generated from message ferry.v1.ExtractFilesRequest
+ */
+export type ExtractFilesRequest = Message<"ferry.v1.ExtractFilesRequest"> & {
+  /**
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * @generated from field: string restore_point_id = 2;
+   */
+  restorePointId: string;
+
+  /**
+   * Restore paths of files or folders.
+   *
+   * @generated from field: repeated string paths = 3;
+   */
+  paths: string[];
+
+  /**
+   * Absolute directory on the mover's host; nothing in it is overwritten.
+   *
+   * @generated from field: string target_dir = 4;
+   */
+  targetDir: string;
+};
+
+/**
+ * Describes the message ferry.v1.ExtractFilesRequest.
+ * Use `create(ExtractFilesRequestSchema)` to create a new message.
+ */
+export const ExtractFilesRequestSchema: GenMessage<ExtractFilesRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 15);
+
+/**
+ * @generated from message ferry.v1.ExtractFilesResponse
+ */
+export type ExtractFilesResponse = Message<"ferry.v1.ExtractFilesResponse"> & {
+  /**
+   * @generated from field: uint32 files = 1;
+   */
+  files: number;
+
+  /**
+   * @generated from field: uint32 directories = 2;
+   */
+  directories: number;
+
+  /**
+   * @generated from field: uint64 bytes = 3;
+   */
+  bytes: bigint;
+
+  /**
+   * Symlinks and special files, never recreated.
+   *
+   * @generated from field: repeated string skipped = 4;
+   */
+  skipped: string[];
+};
+
+/**
+ * Describes the message ferry.v1.ExtractFilesResponse.
+ * Use `create(ExtractFilesResponseSchema)` to create a new message.
+ */
+export const ExtractFilesResponseSchema: GenMessage<ExtractFilesResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 16);
+
+/**
  * @generated from message ferry.v1.SetReadRateLimitRequest
  */
 export type SetReadRateLimitRequest = Message<"ferry.v1.SetReadRateLimitRequest"> & {
@@ -479,7 +644,7 @@ export type SetReadRateLimitRequest = Message<"ferry.v1.SetReadRateLimitRequest"
  */
 export const SetReadRateLimitRequestSchema: GenMessage<SetReadRateLimitRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 12);
+  messageDesc(file_ferry_v1_mover, 17);
 
 /**
  * @generated from message ferry.v1.SetReadRateLimitResponse
@@ -499,7 +664,7 @@ export type SetReadRateLimitResponse = Message<"ferry.v1.SetReadRateLimitRespons
  */
 export const SetReadRateLimitResponseSchema: GenMessage<SetReadRateLimitResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 13);
+  messageDesc(file_ferry_v1_mover, 18);
 
 /**
  * @generated from message ferry.v1.CancelRequest
@@ -517,7 +682,7 @@ export type CancelRequest = Message<"ferry.v1.CancelRequest"> & {
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 14);
+  messageDesc(file_ferry_v1_mover, 19);
 
 /**
  * @generated from message ferry.v1.CancelResponse
@@ -537,7 +702,7 @@ export type CancelResponse = Message<"ferry.v1.CancelResponse"> & {
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 15);
+  messageDesc(file_ferry_v1_mover, 20);
 
 /**
  * @generated from message ferry.v1.DescribeRequest
@@ -550,7 +715,7 @@ export type DescribeRequest = Message<"ferry.v1.DescribeRequest"> & {};
  */
 export const DescribeRequestSchema: GenMessage<DescribeRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 16);
+  messageDesc(file_ferry_v1_mover, 21);
 
 /**
  * @generated from message ferry.v1.DescribeResponse
@@ -588,7 +753,7 @@ export type DescribeResponse = Message<"ferry.v1.DescribeResponse"> & {
  */
 export const DescribeResponseSchema: GenMessage<DescribeResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 17);
+  messageDesc(file_ferry_v1_mover, 22);
 
 /**
  * @generated from enum ferry.v1.MoverState
@@ -686,5 +851,23 @@ export const MoverService: GenService<{
     methodKind: "unary";
     input: typeof DescribeRequestSchema;
     output: typeof DescribeResponseSchema;
+  };
+  /**
+   * File-level restore: browse and extract files of a restore point's filesystems.
+   *
+   * @generated from rpc ferry.v1.MoverService.ListFiles
+   */
+  listFiles: {
+    methodKind: "unary";
+    input: typeof ListFilesRequestSchema;
+    output: typeof ListFilesResponseSchema;
+  };
+  /**
+   * @generated from rpc ferry.v1.MoverService.ExtractFiles
+   */
+  extractFiles: {
+    methodKind: "unary";
+    input: typeof ExtractFilesRequestSchema;
+    output: typeof ExtractFilesResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ferry_v1_mover, 1);

@@ -10,7 +10,7 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Datastore, Host, Vm } from "./inventory_pb.js";
 import { file_ferry_v1_inventory } from "./inventory_pb.js";
-import type { Mover } from "./mover_pb.js";
+import type { ExtractFilesResponse, FileEntry, Mover } from "./mover_pb.js";
 import { file_ferry_v1_mover } from "./mover_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_operator: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEizQMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKtAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgpmb3JjZV9mdWxsGAYgASgIIi8KEUJhY2t1cE5vd1Jlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iLwoQTGlzdEpvYnNSZXNwb25zZRIbCgRqb2JzGAEgAygLMg0uZmVycnkudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLAoOR2V0Sm9iUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIh0KD1dhdGNoSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSJZChBXYXRjaEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYhIpCghwcm9ncmVzcxgCIAMoCzIXLmZlcnJ5LnYxLlByb2dyZXNzRXZlbnQiKQoYTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0Eg0KBXZtX2lkGAEgASgJIksKGUxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiUAoOUmVzdG9yZVJlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIQCghkaXNrX2lkcxgCIAMoCRISCgp0YXJnZXRfZGlyGAMgASgJIi0KD1Jlc3RvcmVSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuayJfCgpQbGFuTGltaXRzEhAKCHBlcl9ob3N0GAEgASgNEhUKDXBlcl9kYXRhc3RvcmUYAiABKA0SDQoFdG90YWwYAyABKA0SGQoRcmVwb3NpdG9yeV93cml0ZXMYBCABKA0iRgoLUGxhblJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEiQKBmxpbWl0cxgCIAEoCzIULmZlcnJ5LnYxLlBsYW5MaW1pdHMijgEKC1BsYW5uZWRUYXNrEg0KBXZtX2lkGAEgASgJEhAKCG1vdmVyX2lkGAIgASgJEiYKCXRyYW5zcG9ydBgDIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBIPCgdzdGFydF9zGAQgASgBEg0KBWVuZF9zGAUgASgBEhYKDmV4cGVjdGVkX2J5dGVzGAYgASgEIj4KCExvYWRTdGVwEgwKBGF0X3MYASABKAESDQoFdGFza3MYAiABKA0SFQoNYnl0ZXNfcGVyX3NlYxgDIAEoASI9CgxSZXNvdXJjZUxvYWQSCgoCaWQYASABKAkSIQoFc3RlcHMYAiADKAsyEi5mZXJyeS52MS5Mb2FkU3RlcCKcAgoMUGxhblJlc3BvbnNlEiQKBXRhc2tzGAEgAygLMhUuZmVycnkudjEuUGxhbm5lZFRhc2sSEgoKbWFrZXNwYW5fcxgCIAEoARIVCg1sb3dlcl9ib3VuZF9zGAMgASgBEg8KB2JpbmRpbmcYBCABKAkSDQoFcmF0aW8YBSABKAESKgoKZGF0YXN0b3JlcxgGIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIlCgVob3N0cxgHIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIQCgh3YXJuaW5ncxgIIAMoCRIQCgh3aW5kb3dfcxgJIAEoARIkCgZsaW1pdHMYCiABKAsyFC5mZXJyeS52MS5QbGFuTGltaXRzInQKD1NpbXVsYXRlUmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSEAoIcGVyX2hvc3QYAiADKA0SFQoNcGVyX2RhdGFzdG9yZRgDIAMoDRINCgV0b3RhbBgEIAMoDRIWCg5pb19jb250cm9sX29mZhgFIAEoCCKFAQoSU2ltdWxhdGVkRGF0YXN0b3JlEgoKAmlkGAEgASgJEhcKD3BlYWtfbGF0ZW5jeV9tcxgCIAEoARIhChlwZWFrX2JhY2t1cF9ieXRlc19wZXJfc2VjGAMgASgBEhIKCnBlYWtfdGFza3MYBCABKA0SEwoLdGhyb3R0bGVkX3MYBSABKAEi7AEKDVNpbXVsYXRpb25Sb3cSJAoGbGltaXRzGAEgASgLMhQuZmVycnkudjEuUGxhbkxpbWl0cxINCgVlbmRfcxgCIAEoARIVCg1wbGFubmVkX2VuZF9zGAMgASgBEhUKDWxvd2VyX2JvdW5kX3MYBCABKAESDwoHYmluZGluZxgFIAEoCRIXCg9wZWFrX2xhdGVuY3lfbXMYBiABKAESHAoUZGF0YXN0b3Jlc190aHJvdHRsZWQYByABKA0SMAoKZGF0YXN0b3JlcxgIIAMoCzIcLmZlcnJ5LnYxLlNpbXVsYXRlZERhdGFzdG9yZSJLChBTaW11bGF0ZVJlc3BvbnNlEiUKBHJvd3MYASADKAsyFy5mZXJyeS52MS5TaW11bGF0aW9uUm93EhAKCHdpbmRvd19zGAIgASgBMtEJCg9PcGVyYXRvclNlcnZpY2USRwoKTGlzdE1vdmVycxIbLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXF1ZXN0GhwuZmVycnkudjEuTGlzdE1vdmVyc1Jlc3BvbnNlEj4KB0xpc3RWbXMSGC5mZXJyeS52MS5MaXN0Vm1zUmVxdWVzdBoZLmZlcnJ5LnYxLkxpc3RWbXNSZXNwb25zZRJNCgxDcmVhdGVQb2xpY3kSHS5mZXJyeS52MS5DcmVhdGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVzcG9uc2USTQoMTGlzdFBvbGljaWVzEh0uZmVycnkudjEuTGlzdFBvbGljaWVzUmVxdWVzdBoeLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlEk0KDERlbGV0ZVBvbGljeRIdLmZlcnJ5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHi5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZRJECglCYWNrdXBOb3cSGi5mZXJyeS52MS5CYWNrdXBOb3dSZXF1ZXN0GhsuZmVycnkudjEuQmFja3VwTm93UmVzcG9uc2USQQoITGlzdEpvYnMSGS5mZXJyeS52MS5MaXN0Sm9ic1JlcXVlc3QaGi5mZXJyeS52MS5MaXN0Sm9ic1Jlc3BvbnNlEjsKBkdldEpvYhIXLmZlcnJ5LnYxLkdldEpvYlJlcXVlc3QaGC5mZXJyeS52MS5HZXRKb2JSZXNwb25zZRJDCghXYXRjaEpvYhIZLmZlcnJ5LnYxLldhdGNoSm9iUmVxdWVzdBoaLmZlcnJ5LnYxLldhdGNoSm9iUmVzcG9uc2UwARJcChFMaXN0UmVzdG9yZVBvaW50cxIiLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBojLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USPgoHUmVzdG9yZRIYLmZlcnJ5LnYxLlJlc3RvcmVSZXF1ZXN0GhkuZmVycnkudjEuUmVzdG9yZVJlc3BvbnNlElkKEFJlc2NhblJlcG9zaXRvcnkSIS5mZXJyeS52MS5SZXNjYW5SZXBvc2l0b3J5UmVxdWVzdBoiLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXNwb25zZRI4CgVQcnVuZRIWLmZlcnJ5LnYxLlBydW5lUmVxdWVzdBoXLmZlcnJ5LnYxLlBydW5lUmVzcG9uc2USUwoOQ29sbGVjdEdhcmJhZ2USHy5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlcXVlc3QaIC5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlc3BvbnNlEjsKBlZlcmlmeRIXLmZlcnJ5LnYxLlZlcmlmeVJlcXVlc3QaGC5mZXJyeS52MS5WZXJpZnlSZXNwb25zZRI1CgRQbGFuEhUuZmVycnkudjEuUGxhblJlcXVlc3QaFi5mZXJyeS52MS5QbGFuUmVzcG9uc2USQQoIU2ltdWxhdGUSGS5mZXJyeS52MS5TaW11bGF0ZVJlcXVlc3QaGi5mZXJyeS52MS5TaW11bGF0ZVJlc3BvbnNlYgZwcm90bzM",
+    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEizQMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCSITChFMaXN0TW92ZXJzUmVxdWVzdCI1ChJMaXN0TW92ZXJzUmVzcG9uc2USHwoGbW92ZXJzGAEgAygLMg8uZmVycnkudjEuTW92ZXIiHgoOTGlzdFZtc1JlcXVlc3QSDAoEdGFncxgBIAMoCSJ0Cg9MaXN0Vm1zUmVzcG9uc2USGQoDdm1zGAEgAygLMgwuZmVycnkudjEuVm0SHQoFaG9zdHMYAiADKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUiNwoTQ3JlYXRlUG9saWN5UmVxdWVzdBIgCgZwb2xpY3kYASABKAsyEC5mZXJyeS52MS5Qb2xpY3kiOAoUQ3JlYXRlUG9saWN5UmVzcG9uc2USIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IhUKE0xpc3RQb2xpY2llc1JlcXVlc3QiOgoUTGlzdFBvbGljaWVzUmVzcG9uc2USIgoIcG9saWNpZXMYASADKAsyEC5mZXJyeS52MS5Qb2xpY3kiIQoTRGVsZXRlUG9saWN5UmVxdWVzdBIKCgJpZBgBIAEoCSIWChREZWxldGVQb2xpY3lSZXNwb25zZSKtAQoQQmFja3VwTm93UmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSDgoGdm1faWRzGAIgAygJEhIKCnJlcG9zaXRvcnkYAyABKAkSJgoHcXVpZXNjZRgEIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEiYKCXRyYW5zcG9ydBgFIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBISCgpmb3JjZV9mdWxsGAYgASgIIi8KEUJhY2t1cE5vd1Jlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIgCg9MaXN0Sm9ic1JlcXVlc3QSDQoFbGltaXQYASABKA0iLwoQTGlzdEpvYnNSZXNwb25zZRIbCgRqb2JzGAEgAygLMg0uZmVycnkudjEuSm9iIhsKDUdldEpvYlJlcXVlc3QSCgoCaWQYASABKAkiLAoOR2V0Sm9iUmVzcG9uc2USGgoDam9iGAEgASgLMg0uZmVycnkudjEuSm9iIh0KD1dhdGNoSm9iUmVxdWVzdBIKCgJpZBgBIAEoCSJZChBXYXRjaEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYhIpCghwcm9ncmVzcxgCIAMoCzIXLmZlcnJ5LnYxLlByb2dyZXNzRXZlbnQiKQoYTGlzdFJlc3RvcmVQb2ludHNSZXF1ZXN0Eg0KBXZtX2lkGAEgASgJIksKGUxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQiUAoOUmVzdG9yZVJlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIQCghkaXNrX2lkcxgCIAMoCRISCgp0YXJnZXRfZGlyGAMgASgJIi0KD1Jlc3RvcmVSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiPAoSQnJvd3NlRmlsZXNSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDAoEcGF0aBgCIAEoCSJNChNCcm93c2VGaWxlc1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5mZXJyeS52MS5GaWxlRW50cnkSEAoIbW92ZXJfaWQYAiABKAkiUgoTUmVzdG9yZUZpbGVzUmVxdWVzdBIYChByZXN0b3JlX3BvaW50X2lkGAEgASgJEg0KBXBhdGhzGAIgAygJEhIKCnRhcmdldF9kaXIYAyABKAkiWAoUUmVzdG9yZUZpbGVzUmVzcG9uc2USLgoGcmVzdWx0GAEgASgLMh4uZmVycnkudjEuRXh0cmFjdEZpbGVzUmVzcG9uc2USEAoIbW92ZXJfaWQYAiABKAkiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuayJfCgpQbGFuTGltaXRzEhAKCHBlcl9ob3N0GAEgASgNEhUKDXBlcl9kYXRhc3RvcmUYAiABKA0SDQoFdG90YWwYAyABKA0SGQoRcmVwb3NpdG9yeV93cml0ZXMYBCABKA0iRgoLUGxhblJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEiQKBmxpbWl0cxgCIAEoCzIULmZlcnJ5LnYxLlBsYW5MaW1pdHMijgEKC1BsYW5uZWRUYXNrEg0KBXZtX2lkGAEgASgJEhAKCG1vdmVyX2lkGAIgASgJEiYKCXRyYW5zcG9ydBgDIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBIPCgdzdGFydF9zGAQgASgBEg0KBWVuZF9zGAUgASgBEhYKDmV4cGVjdGVkX2J5dGVzGAYgASgEIj4KCExvYWRTdGVwEgwKBGF0X3MYASABKAESDQoFdGFza3MYAiABKA0SFQoNYnl0ZXNfcGVyX3NlYxgDIAEoASI9CgxSZXNvdXJjZUxvYWQSCgoCaWQYASABKAkSIQoFc3RlcHMYAiADKAsyEi5mZXJyeS52MS5Mb2FkU3RlcCKcAgoMUGxhblJlc3BvbnNlEiQKBXRhc2tzGAEgAygLMhUuZmVycnkudjEuUGxhbm5lZFRhc2sSEgoKbWFrZXNwYW5fcxgCIAEoARIVCg1sb3dlcl9ib3VuZF9zGAMgASgBEg8KB2JpbmRpbmcYBCABKAkSDQoFcmF0aW8YBSABKAESKgoKZGF0YXN0b3JlcxgGIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIlCgVob3N0cxgHIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIQCgh3YXJuaW5ncxgIIAMoCRIQCgh3aW5kb3dfcxgJIAEoARIkCgZsaW1pdHMYCiABKAsyFC5mZXJyeS52MS5QbGFuTGltaXRzInQKD1NpbXVsYXRlUmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSEAoIcGVyX2hvc3QYAiADKA0SFQoNcGVyX2RhdGFzdG9yZRgDIAMoDRINCgV0b3RhbBgEIAMoDRIWCg5pb19jb250cm9sX29mZhgFIAEoCCKFAQoSU2ltdWxhdGVkRGF0YXN0b3JlEgoKAmlkGAEgASgJEhcKD3BlYWtfbGF0ZW5jeV9tcxgCIAEoARIhChlwZWFrX2JhY2t1cF9ieXRlc19wZXJfc2VjGAMgASgBEhIKCnBlYWtfdGFza3MYBCABKA0SEwoLdGhyb3R0bGVkX3MYBSABKAEi7AEKDVNpbXVsYXRpb25Sb3cSJAoGbGltaXRzGAEgASgLMhQuZmVycnkudjEuUGxhbkxpbWl0cxINCgVlbmRfcxgCIAEoARIVCg1wbGFubmVkX2VuZF9zGAMgASgBEhUKDWxvd2VyX2JvdW5kX3MYBCABKAESDwoHYmluZGluZxgFIAEoCRIXCg9wZWFrX2xhdGVuY3lfbXMYBiABKAESHAoUZGF0YXN0b3Jlc190aHJvdHRsZWQYByABKA0SMAoKZGF0YXN0b3JlcxgIIAMoCzIcLmZlcnJ5LnYxLlNpbXVsYXRlZERhdGFzdG9yZSJLChBTaW11bGF0ZVJlc3BvbnNlEiUKBHJvd3MYASADKAsyFy5mZXJyeS52MS5TaW11bGF0aW9uUm93EhAKCHdpbmRvd19zGAIgASgBMuwKCg9PcGVyYXRvclNlcnZpY2USRwoKTGlzdE1vdmVycxIbLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXF1ZXN0GhwuZmVycnkudjEuTGlzdE1vdmVyc1Jlc3BvbnNlEj4KB0xpc3RWbXMSGC5mZXJyeS52MS5MaXN0Vm1zUmVxdWVzdBoZLmZlcnJ5LnYxLkxpc3RWbXNSZXNwb25zZRJNCgxDcmVhdGVQb2xpY3kSHS5mZXJyeS52MS5DcmVhdGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVzcG9uc2USTQoMTGlzdFBvbGljaWVzEh0uZmVycnkudjEuTGlzdFBvbGljaWVzUmVxdWVzdBoeLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlEk0KDERlbGV0ZVBvbGljeRIdLmZlcnJ5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHi5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZRJECglCYWNrdXBOb3cSGi5mZXJyeS52MS5CYWNrdXBOb3dSZXF1ZXN0GhsuZmVycnkudjEuQmFja3VwTm93UmVzcG9uc2USQQoITGlzdEpvYnMSGS5mZXJyeS52MS5MaXN0Sm9ic1JlcXVlc3QaGi5mZXJyeS52MS5MaXN0Sm9ic1Jlc3BvbnNlEjsKBkdldEpvYhIXLmZlcnJ5LnYxLkdldEpvYlJlcXVlc3QaGC5mZXJyeS52MS5HZXRKb2JSZXNwb25zZRJDCghXYXRjaEpvYhIZLmZlcnJ5LnYxLldhdGNoSm9iUmVxdWVzdBoaLmZlcnJ5LnYxLldhdGNoSm9iUmVzcG9uc2UwARJcChFMaXN0UmVzdG9yZVBvaW50cxIiLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBojLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USPgoHUmVzdG9yZRIYLmZlcnJ5LnYxLlJlc3RvcmVSZXF1ZXN0GhkuZmVycnkudjEuUmVzdG9yZVJlc3BvbnNlEkoKC0Jyb3dzZUZpbGVzEhwuZmVycnkudjEuQnJvd3NlRmlsZXNSZXF1ZXN0Gh0uZmVycnkudjEuQnJvd3NlRmlsZXNSZXNwb25zZRJNCgxSZXN0b3JlRmlsZXMSHS5mZXJyeS52MS5SZXN0b3JlRmlsZXNSZXF1ZXN0Gh4uZmVycnkudjEuUmVzdG9yZUZpbGVzUmVzcG9uc2USWQoQUmVzY2FuUmVwb3NpdG9yeRIhLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXF1ZXN0GiIuZmVycnkudjEuUmVzY2FuUmVwb3NpdG9yeVJlc3BvbnNlEjgKBVBydW5lEhYuZmVycnkudjEuUHJ1bmVSZXF1ZXN0GhcuZmVycnkudjEuUHJ1bmVSZXNwb25zZRJTCg5Db2xsZWN0R2FyYmFnZRIfLmZlcnJ5LnYxLkNvbGxlY3RHYXJiYWdlUmVxdWVzdBogLmZlcnJ5LnYxLkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USOwoGVmVyaWZ5EhcuZmVycnkudjEuVmVyaWZ5UmVxdWVzdBoYLmZlcnJ5LnYxLlZlcmlmeVJlc3BvbnNlEjUKBFBsYW4SFS5mZXJyeS52MS5QbGFuUmVxdWVzdBoWLmZlcnJ5LnYxLlBsYW5SZXNwb25zZRJBCghTaW11bGF0ZRIZLmZlcnJ5LnYxLlNpbXVsYXRlUmVxdWVzdBoaLmZlcnJ5LnYxLlNpbXVsYXRlUmVzcG9uc2ViBnByb3RvMw",
     [
       file_ferry_v1_backup,
       file_google_protobuf_timestamp,
@@ -602,6 +602,109 @@ export const RestoreResponseSchema: GenMessage<RestoreResponse> =
   messageDesc(file_ferry_v1_operator, 22);
 
 /**
+ * @generated from message ferry.v1.BrowseFilesRequest
+ */
+export type BrowseFilesRequest = Message<"ferry.v1.BrowseFilesRequest"> & {
+  /**
+   * @generated from field: string restore_point_id = 1;
+   */
+  restorePointId: string;
+
+  /**
+   * "/" lists the filesystems found.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message ferry.v1.BrowseFilesRequest.
+ * Use `create(BrowseFilesRequestSchema)` to create a new message.
+ */
+export const BrowseFilesRequestSchema: GenMessage<BrowseFilesRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 23);
+
+/**
+ * @generated from message ferry.v1.BrowseFilesResponse
+ */
+export type BrowseFilesResponse = Message<"ferry.v1.BrowseFilesResponse"> & {
+  /**
+   * @generated from field: repeated ferry.v1.FileEntry entries = 1;
+   */
+  entries: FileEntry[];
+
+  /**
+   * The mover that read them.
+   *
+   * @generated from field: string mover_id = 2;
+   */
+  moverId: string;
+};
+
+/**
+ * Describes the message ferry.v1.BrowseFilesResponse.
+ * Use `create(BrowseFilesResponseSchema)` to create a new message.
+ */
+export const BrowseFilesResponseSchema: GenMessage<BrowseFilesResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 24);
+
+/**
+ * @generated from message ferry.v1.RestoreFilesRequest
+ */
+export type RestoreFilesRequest = Message<"ferry.v1.RestoreFilesRequest"> & {
+  /**
+   * @generated from field: string restore_point_id = 1;
+   */
+  restorePointId: string;
+
+  /**
+   * @generated from field: repeated string paths = 2;
+   */
+  paths: string[];
+
+  /**
+   * Absolute directory on the mover's host.
+   *
+   * @generated from field: string target_dir = 3;
+   */
+  targetDir: string;
+};
+
+/**
+ * Describes the message ferry.v1.RestoreFilesRequest.
+ * Use `create(RestoreFilesRequestSchema)` to create a new message.
+ */
+export const RestoreFilesRequestSchema: GenMessage<RestoreFilesRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 25);
+
+/**
+ * @generated from message ferry.v1.RestoreFilesResponse
+ */
+export type RestoreFilesResponse = Message<"ferry.v1.RestoreFilesResponse"> & {
+  /**
+   * @generated from field: ferry.v1.ExtractFilesResponse result = 1;
+   */
+  result?: ExtractFilesResponse | undefined;
+
+  /**
+   * @generated from field: string mover_id = 2;
+   */
+  moverId: string;
+};
+
+/**
+ * Describes the message ferry.v1.RestoreFilesResponse.
+ * Use `create(RestoreFilesResponseSchema)` to create a new message.
+ */
+export const RestoreFilesResponseSchema: GenMessage<RestoreFilesResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_operator, 26);
+
+/**
  * @generated from message ferry.v1.RescanRepositoryRequest
  */
 export type RescanRepositoryRequest = Message<"ferry.v1.RescanRepositoryRequest"> & {
@@ -619,7 +722,7 @@ export type RescanRepositoryRequest = Message<"ferry.v1.RescanRepositoryRequest"
  */
 export const RescanRepositoryRequestSchema: GenMessage<RescanRepositoryRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 23);
+  messageDesc(file_ferry_v1_operator, 27);
 
 /**
  * @generated from message ferry.v1.RescanRepositoryResponse
@@ -647,7 +750,7 @@ export type RescanRepositoryResponse = Message<"ferry.v1.RescanRepositoryRespons
  */
 export const RescanRepositoryResponseSchema: GenMessage<RescanRepositoryResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 24);
+  messageDesc(file_ferry_v1_operator, 28);
 
 /**
  * @generated from message ferry.v1.PruneRequest
@@ -682,7 +785,7 @@ export type PruneRequest = Message<"ferry.v1.PruneRequest"> & {
  */
 export const PruneRequestSchema: GenMessage<PruneRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 25);
+  messageDesc(file_ferry_v1_operator, 29);
 
 /**
  * @generated from message ferry.v1.PruneDecision
@@ -722,7 +825,7 @@ export type PruneDecision = Message<"ferry.v1.PruneDecision"> & {
  */
 export const PruneDecisionSchema: GenMessage<PruneDecision> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 26);
+  messageDesc(file_ferry_v1_operator, 30);
 
 /**
  * @generated from message ferry.v1.PruneResponse
@@ -750,7 +853,7 @@ export type PruneResponse = Message<"ferry.v1.PruneResponse"> & {
  */
 export const PruneResponseSchema: GenMessage<PruneResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 27);
+  messageDesc(file_ferry_v1_operator, 31);
 
 /**
  * @generated from message ferry.v1.CollectGarbageRequest
@@ -782,7 +885,7 @@ export type CollectGarbageRequest = Message<"ferry.v1.CollectGarbageRequest"> & 
  */
 export const CollectGarbageRequestSchema: GenMessage<CollectGarbageRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 28);
+  messageDesc(file_ferry_v1_operator, 32);
 
 /**
  * @generated from message ferry.v1.CollectGarbageResponse
@@ -830,7 +933,7 @@ export type CollectGarbageResponse = Message<"ferry.v1.CollectGarbageResponse"> 
  */
 export const CollectGarbageResponseSchema: GenMessage<CollectGarbageResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 29);
+  messageDesc(file_ferry_v1_operator, 33);
 
 /**
  * @generated from message ferry.v1.VerifyRequest
@@ -857,7 +960,7 @@ export type VerifyRequest = Message<"ferry.v1.VerifyRequest"> & {
  */
 export const VerifyRequestSchema: GenMessage<VerifyRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 30);
+  messageDesc(file_ferry_v1_operator, 34);
 
 /**
  * @generated from message ferry.v1.BadChunk
@@ -892,7 +995,7 @@ export type BadChunk = Message<"ferry.v1.BadChunk"> & {
  */
 export const BadChunkSchema: GenMessage<BadChunk> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 31);
+  messageDesc(file_ferry_v1_operator, 35);
 
 /**
  * @generated from message ferry.v1.VerifyResponse
@@ -925,7 +1028,7 @@ export type VerifyResponse = Message<"ferry.v1.VerifyResponse"> & {
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 32);
+  messageDesc(file_ferry_v1_operator, 36);
 
 /**
  * Concurrency limits of a plan; zero fields take the coordinator's configured limits.
@@ -960,7 +1063,7 @@ export type PlanLimits = Message<"ferry.v1.PlanLimits"> & {
  */
 export const PlanLimitsSchema: GenMessage<PlanLimits> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 33);
+  messageDesc(file_ferry_v1_operator, 37);
 
 /**
  * @generated from message ferry.v1.PlanRequest
@@ -985,7 +1088,7 @@ export type PlanRequest = Message<"ferry.v1.PlanRequest"> & {
  */
 export const PlanRequestSchema: GenMessage<PlanRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 34);
+  messageDesc(file_ferry_v1_operator, 38);
 
 /**
  * @generated from message ferry.v1.PlannedTask
@@ -1030,7 +1133,7 @@ export type PlannedTask = Message<"ferry.v1.PlannedTask"> & {
  */
 export const PlannedTaskSchema: GenMessage<PlannedTask> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 35);
+  messageDesc(file_ferry_v1_operator, 39);
 
 /**
  * @generated from message ferry.v1.LoadStep
@@ -1058,7 +1161,7 @@ export type LoadStep = Message<"ferry.v1.LoadStep"> & {
  */
 export const LoadStepSchema: GenMessage<LoadStep> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 36);
+  messageDesc(file_ferry_v1_operator, 40);
 
 /**
  * Predicted load of one datastore or host over the window.
@@ -1083,7 +1186,7 @@ export type ResourceLoad = Message<"ferry.v1.ResourceLoad"> & {
  */
 export const ResourceLoadSchema: GenMessage<ResourceLoad> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 37);
+  messageDesc(file_ferry_v1_operator, 41);
 
 /**
  * @generated from message ferry.v1.PlanResponse
@@ -1150,7 +1253,7 @@ export type PlanResponse = Message<"ferry.v1.PlanResponse"> & {
  */
 export const PlanResponseSchema: GenMessage<PlanResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 38);
+  messageDesc(file_ferry_v1_operator, 42);
 
 /**
  * @generated from message ferry.v1.SimulateRequest
@@ -1192,7 +1295,7 @@ export type SimulateRequest = Message<"ferry.v1.SimulateRequest"> & {
  */
 export const SimulateRequestSchema: GenMessage<SimulateRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 39);
+  messageDesc(file_ferry_v1_operator, 43);
 
 /**
  * @generated from message ferry.v1.SimulatedDatastore
@@ -1230,7 +1333,7 @@ export type SimulatedDatastore = Message<"ferry.v1.SimulatedDatastore"> & {
  */
 export const SimulatedDatastoreSchema: GenMessage<SimulatedDatastore> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 40);
+  messageDesc(file_ferry_v1_operator, 44);
 
 /**
  * @generated from message ferry.v1.SimulationRow
@@ -1285,7 +1388,7 @@ export type SimulationRow = Message<"ferry.v1.SimulationRow"> & {
  */
 export const SimulationRowSchema: GenMessage<SimulationRow> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 41);
+  messageDesc(file_ferry_v1_operator, 45);
 
 /**
  * @generated from message ferry.v1.SimulateResponse
@@ -1308,7 +1411,7 @@ export type SimulateResponse = Message<"ferry.v1.SimulateResponse"> & {
  */
 export const SimulateResponseSchema: GenMessage<SimulateResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 42);
+  messageDesc(file_ferry_v1_operator, 46);
 
 /**
  * The coordinator's API for operators, the CLI and scripts.
@@ -1403,6 +1506,24 @@ export const OperatorService: GenService<{
     methodKind: "unary";
     input: typeof RestoreRequestSchema;
     output: typeof RestoreResponseSchema;
+  };
+  /**
+   * File-level restore through a mover: list a restore point's files, extract some.
+   *
+   * @generated from rpc ferry.v1.OperatorService.BrowseFiles
+   */
+  browseFiles: {
+    methodKind: "unary";
+    input: typeof BrowseFilesRequestSchema;
+    output: typeof BrowseFilesResponseSchema;
+  };
+  /**
+   * @generated from rpc ferry.v1.OperatorService.RestoreFiles
+   */
+  restoreFiles: {
+    methodKind: "unary";
+    input: typeof RestoreFilesRequestSchema;
+    output: typeof RestoreFilesResponseSchema;
   };
   /**
    * Rebuilds the catalog's restore points of one repository from the repository itself,

@@ -1,0 +1,73 @@
+import {
+  createClient,
+  type ExtractFilesResponse,
+  FerryError,
+  type FileEntry,
+  type Mover,
+  MoverService,
+  MoverState,
+} from "@ferry/common";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { RestorePointRecord } from "../catalog/records.js";
+import type { MoverRegistry } from "../registry/mover-registry.js";
+
+/** Where a file-level restore runs: the restore point's own mover if it is up, else any. */
+async function moverFor(
+  catalog: CatalogStore,
+  registry: MoverRegistry,
+  restorePointId: string,
+): Promise<{ point: RestorePointRecord; mover: Mover }> {
+  const point = await catalog.restorePoints.get(restorePointId);
+  if (!point)
+    throw new FerryError(
+      "NOT_FOUND",
+      `no restore point ${restorePointId} in the catalog (see ferry restore-points)`,
+    );
+  const up = registry.movers().filter((m) => m.state === MoverState.UP);
+  const mover = up.find((m) => m.id === point.moverId) ?? up[0];
+  if (!mover)
+    throw new FerryError("UNAVAILABLE", "no mover is up to read the restore point's files");
+  return { point, mover };
+}
+
+/** Lists a directory of a restore point's filesystems through a mover. */
+export async function browseFiles(
+  catalog: CatalogStore,
+  registry: MoverRegistry,
+  request: { restorePointId: string; path: string },
+  signal: AbortSignal,
+): Promise<{ entries: FileEntry[]; moverId: string }> {
+  const { point, mover } = await moverFor(catalog, registry, request.restorePointId);
+  using client = createClient(MoverService, mover.address);
+  const res = await client.listFiles(
+    { repository: point.repository, restorePointId: point.id, path: request.path || "/" },
+    { signal },
+  );
+  return { entries: res.entries, moverId: mover.id };
+}
+
+/** Extracts files of a restore point into a directory on a mover's host. */
+export async function restoreFiles(
+  catalog: CatalogStore,
+  registry: MoverRegistry,
+  request: { restorePointId: string; paths: string[]; targetDir: string },
+  signal: AbortSignal,
+): Promise<{ result: ExtractFilesResponse; moverId: string }> {
+  if (!request.targetDir.startsWith("/"))
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      "the target must be an absolute directory path on the mover",
+    );
+  const { point, mover } = await moverFor(catalog, registry, request.restorePointId);
+  using client = createClient(MoverService, mover.address);
+  const result = await client.extractFiles(
+    {
+      repository: point.repository,
+      restorePointId: point.id,
+      paths: request.paths,
+      targetDir: request.targetDir,
+    },
+    { signal },
+  );
+  return { result, moverId: mover.id };
+}
