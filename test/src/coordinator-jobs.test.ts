@@ -364,6 +364,31 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect(outside.stderr).toMatch(/holds "\.\.": name files from the filesystem's root/);
   });
 
+  it("tests restores per policy: the new restore point booted, the result on it and in the CLI", async () => {
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "tested",
+      "--vm",
+      "lab-vm-3",
+      "--repo",
+      join(work, "repo-tested"),
+      "--test-restore",
+    );
+    await ferry("backup", "--policy", "tested", "--wait");
+    await ferry("policies", "delete", "tested");
+    using api = createClient(OperatorService, coordinator.address);
+    const points = (await api.listRestorePoints({ vmId: "lab-vm-3" })).restorePoints;
+    const newest = points.reduce((a, b) =>
+      (a.createdAt?.seconds ?? 0n) >= (b.createdAt?.seconds ?? 0n) ? a : b,
+    );
+    expect(newest.bootTest).toMatchObject({ ok: true, filesystems: ["disk0 ext4"], error: "" });
+    expect(newest.bootTest?.bootMs).toBeGreaterThan(0);
+    const table = (await ferry("restore-points", "--vm", "lab-vm-3")).stdout;
+    expect(table).toMatch(new RegExp(`${newest.id}.*booted \\d+\\.\\ds`));
+  });
+
   it("answers unknown VMs, policies and jobs with clear errors and exit code 1", async () => {
     const vm = await ferryFails("backup", "--vm", "no-such-vm");
     expect(vm.code).toBe(1);

@@ -137,6 +137,40 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
     ]);
   });
 
+  it("tests a restore: boots it, records the result, and fails one whose disk holds no filesystem", async () => {
+    const passed = JSON.parse(
+      (
+        await ferryMover(
+          "test-restore",
+          "--repo",
+          repo,
+          "--restore-point",
+          restorePointId,
+          "--json",
+        )
+      ).stdout,
+    );
+    expect(passed).toMatchObject({
+      ok: true,
+      filesystems: ["disk0-part1 vfat", "disk0-part2 ext4"],
+    });
+    const noise = join(work, "noise.raw");
+    await writeFile(noise, big);
+    const id = (await ferryMover("backup", "--source", noise, "--repo", repo)).stdout.trim();
+    const failed = await ferryMoverFails("test-restore", "--repo", repo, "--restore-point", id);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/FAILED: the guest mounted no filesystem of disk disk0/);
+    // Recorded beside the restore point, for the catalog and the CLI.
+    const [vm, name] = id.split("/");
+    const recorded = JSON.parse(
+      await readFile(
+        join(repo, "restore-points", vm as string, name as string, "boot-test.json"),
+        "utf8",
+      ),
+    );
+    expect(recorded).toMatchObject({ restorePointId: id, ok: false });
+  });
+
   it("refuses paths that climb out, symlinks that lead out, and never overwrites", async () => {
     const to = join(work, "out2");
     for (const path of ["/disk0-part2/../../etc", "/disk0-part2/docs/../../x"]) {

@@ -34,6 +34,11 @@ export {
 } from "./logging/logger.js";
 export * from "./nats/event-codecs.js";
 export * from "./nats/subjects.js";
+export {
+  type BootTestResult,
+  readBootTest,
+  writeBootTest,
+} from "./repository/boot-test.js";
 export type {
   ChunkCompression,
   ChunkEncoding,

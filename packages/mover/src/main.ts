@@ -5,6 +5,7 @@ import { exportCommand } from "./cli/export-command.js";
 import { filesCommand } from "./cli/files-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
 import { rollbackCommand } from "./cli/rollback-command.js";
+import { testRestoreCommand } from "./cli/test-restore-command.js";
 import { loadMoverConfig } from "./config.js";
 import { startMover } from "./mover.js";
 
@@ -32,6 +33,9 @@ const USAGE = `usage:
                                                     browse and extract files (ext4, vfat) of a
                                                     restore point without restoring its disks;
                                                     paths are /<disk id>[-part<N>]/<path>
+  ferry-mover test-restore --repo <dir> --restore-point <id> [--json]
+                                                    boot the restore point, check its guest comes
+                                                    up and mounts its disks; record the result
   ferry-mover restore-points --repo <dir> [--vm-id ID] [--json]
   ferry-mover verify --repo <dir> [--restore-point <id>] [--json]
                                                     re-read and re-hash every chunk; exit 1 if bad
@@ -79,6 +83,8 @@ async function main(argv: string[]): Promise<void> {
       return exportCommand(args, controller.signal);
     case "files":
       return filesCommand(args, controller.signal);
+    case "test-restore":
+      return testRestoreCommand(args, controller.signal);
     case "rollback":
       return rollbackCommand(args, controller.signal);
     case "restore-points":

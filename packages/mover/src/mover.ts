@@ -153,6 +153,7 @@ export async function startMover(
     chunkMemory: createChunkMemory(config.chunkMemoryBytes),
     latencies,
     datastores,
+    helperGuest: () => helperGuest(config.fileRestoreGuestDir),
     logger,
   });
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.

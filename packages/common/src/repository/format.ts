@@ -29,6 +29,8 @@ export const TEMP_PREFIX = ".tmp-";
 export const QUARANTINE_SUFFIX = ".bad";
 /** A restore point's last verification result, beside its manifest (rewritten by verify). */
 export const VERIFY_STATE_FILE = "verify-state.json";
+/** A restore point's last boot test (tested restore), beside its manifest. */
+export const BOOT_TEST_FILE = "boot-test.json";
 /** Manifest file inside a restore point directory. */
 export const MANIFEST_FILE = "manifest.json";
 /** `format` field of a manifest. */

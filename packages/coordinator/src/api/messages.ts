@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   BackupMode,
+  type BootTestResult,
   type CollectGarbageResponse,
   CollectGarbageResponseSchema,
   Consistency,
@@ -122,6 +123,7 @@ export function policyInput(p: Policy): PolicyInput {
     fullEveryBackups: p.fullEveryBackups,
     fullEveryDays: p.fullEveryDays,
     verifySchedule: p.verifySchedule,
+    testRestore: p.testRestore,
     quiesce: quiesceName(p.quiesce) ?? "preferred",
     transport: transportName(p.transportPreference),
     repository: p.repository,
@@ -144,6 +146,7 @@ export function policyMessage(p: PolicyRecord): Policy {
     fullEveryBackups: p.fullEvery.backups,
     fullEveryDays: p.fullEvery.days,
     verifySchedule: p.verifySchedule,
+    testRestore: p.testRestore,
     quiesce: QUIESCE_TO_WIRE[p.quiesce],
     transportPreference: TRANSPORT_TO_WIRE[p.transport],
     repository: p.repository,
@@ -167,9 +170,24 @@ export function transportName(t: Transport): TransportName {
 }
 
 /** A catalog restore point as the wire's RestorePoint. */
-export function restorePointMessage(r: RestorePointRecord, verify?: VerifyOutcome): RestorePoint {
+export function restorePointMessage(
+  r: RestorePointRecord,
+  verify?: VerifyOutcome,
+  bootTest?: BootTestResult,
+): RestorePoint {
   return create(RestorePointSchema, {
     ...(verify ? { verify: verifyStateMessage(verify) } : {}),
+    ...(bootTest
+      ? {
+          bootTest: {
+            ok: bootTest.ok,
+            testedAt: timestampFromDate(new Date(bootTest.testedAt)),
+            bootMs: bootTest.bootMs,
+            filesystems: bootTest.filesystems,
+            error: bootTest.error ?? "",
+          },
+        }
+      : {}),
     id: r.id,
     vmId: r.vmId,
     vmName: r.vmName,

@@ -5,7 +5,11 @@ import type { JobEvents } from "../dispatch/job-events.js";
 import type { DispatchLimits } from "../dispatch/placement.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
-import { collectRepositoryGarbage, verifyRepository, verifyStates } from "../jobs/maintenance.js";
+import {
+  collectRepositoryGarbage,
+  restorePointStates,
+  verifyRepository,
+} from "../jobs/maintenance.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
 import { rescanRepository } from "../jobs/rescan.js";
 import { prunePolicy } from "../jobs/retention.js";
@@ -131,8 +135,12 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
     },
     listRestorePoints: async (req) => {
       const points = await d.catalog.restorePoints.list(req.vmId ? { vmId: req.vmId } : {});
-      const states = await verifyStates(points);
-      return { restorePoints: points.map((p) => restorePointMessage(p, states.get(p.id))) };
+      const states = await restorePointStates(points);
+      return {
+        restorePoints: points.map((p) =>
+          restorePointMessage(p, states.verify.get(p.id), states.bootTest.get(p.id)),
+        ),
+      };
     },
     prune: async (req) => {
       const policy = await policyByRef(req.policyId);

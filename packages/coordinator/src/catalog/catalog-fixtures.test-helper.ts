@@ -29,6 +29,7 @@ export function policy(id: string, overrides: Partial<PolicyRecord> = {}): Polic
     retention: { keepHourly: 0, keepDaily: 14, keepWeekly: 8, keepMonthly: 12, keepYearly: 3 },
     fullEvery: { backups: 6, days: 7 },
     verifySchedule: "0 12 * * 0",
+    testRestore: true,
     quiesce: "preferred",
     transport: "any",
     repository: "/srv/ferry/repo",

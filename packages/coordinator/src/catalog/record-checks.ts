@@ -122,6 +122,7 @@ export function checkPolicy(p: PolicyRecord): PolicyRecord {
     retention: counts(["keepHourly", "keepDaily", "keepWeekly", "keepMonthly", "keepYearly"]),
     fullEvery: counts(["backups", "days"]),
     verifySchedule: text,
+    testRestore: (v: unknown) => typeof v === "boolean",
     quiesce: oneOf(QUIESCE_MODES),
     transport: oneOf(POLICY_TRANSPORTS),
     repository: nonEmpty,

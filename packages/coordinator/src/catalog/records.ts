@@ -42,6 +42,8 @@ export interface PolicyRecord {
   fullEvery: { backups: number; days: number };
   /** Cron expression (in timeZone) to verify the policy's restore points; "" = never. */
   verifySchedule: string;
+  /** Boot-test every new restore point. */
+  testRestore: boolean;
   quiesce: QuiesceModeName;
   transport: TransportName;
   /** Repository the restore points go to. */

@@ -89,6 +89,7 @@ export async function policiesCommand(api: Api, args: ParsedArgs, json: boolean)
         fullEveryBackups: count("full-every"),
         fullEveryDays: count("full-every-days"),
         verifySchedule: str(args, "verify-schedule"),
+        testRestore: args.flags.has("test-restore"),
         quiesce: QUIESCE[str(args, "quiesce")] ?? QuiesceMode.UNSPECIFIED,
         transportPreference: TRANSPORT[str(args, "transport")] ?? Transport.UNSPECIFIED,
         repository: str(args, "repo"),
@@ -122,6 +123,7 @@ export async function restorePointsCommand(
         "CONSISTENCY",
         "MODE",
         "VERIFIED",
+        "TESTED",
         "DISKS",
         "SIZE",
         "READ",
@@ -135,6 +137,11 @@ export async function restorePointsCommand(
         CONSISTENCY[r.consistency] ?? "?",
         r.mode === BackupMode.INCREMENTAL ? "incremental" : "full",
         r.verify ? (r.verify.ok ? "ok" : "FAILED") : "-",
+        r.bootTest
+          ? r.bootTest.ok
+            ? `booted ${(r.bootTest.bootMs / 1000).toFixed(1)}s`
+            : "FAILED"
+          : "-",
         String(r.disks.length),
         formatBytes(r.disks.reduce((n, d) => n + d.sizeBytes, 0n)),
         formatBytes(r.disks.reduce((n, d) => n + d.bytesRead, 0n)),

@@ -37,6 +37,7 @@ commands:
         [--quiesce required|preferred|off] [--transport hotadd|nbd|any]
         [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
         [--full-every N] [--full-every-days N] [--verify-schedule CRON]
+        [--test-restore]        boot each new restore point and check its guest comes up
   policies delete NAME|ID
   backup (--policy NAME | --vm NAME,...) [--repo DIR] [--quiesce MODE] [--transport T] [--full] [--wait]
                                 start a backup job now; prints its id (or watches it)
@@ -85,7 +86,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["json", "help", "wait", "full", "dry-run", "no-io-control"],
+    boolean: ["json", "help", "wait", "full", "dry-run", "no-io-control", "test-restore"],
     valued: [
       "server",
       "config",

@@ -205,6 +205,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
             repository: String(task.params.repository ?? ""),
             forceFull: task.params.forceFull === true,
             ...fullEveryOf(task.params.fullEvery),
+            testRestore: task.params.testRestore === true,
           },
           { signal: run.controller.signal },
         );

@@ -122,6 +122,7 @@ export function createJobService(deps: {
         transport: settings.transport,
         ...(forceFull ? { forceFull: true } : {}),
         ...(policy ? { fullEvery: policy.fullEvery } : {}),
+        ...(policy?.testRestore ? { testRestore: true } : {}),
         ...(windowEndsAt ? { windowEndsAt: windowEndsAt.toISOString() } : {}),
       };
       return submit(

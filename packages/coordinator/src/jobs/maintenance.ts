@@ -1,11 +1,13 @@
 // Repository maintenance the coordinator runs itself (it sees the repository's path):
 // verification and garbage collection, with the catalog kept in step.
 import {
+  type BootTestResult,
   collectGarbage,
   FerryError,
   type GarbageCollectionResult,
   isFerryError,
   openRepository,
+  readBootTest,
   readVerifyState,
   type VerifyOutcome,
   type VerifyReport,
@@ -44,22 +46,27 @@ export async function collectRepositoryGarbage(
   return await collectGarbage(repo, options);
 }
 
-/**
- * The last verify states of restore points, by id; restore points never verified, or whose
- * repository this coordinator cannot open, are left out.
- */
-export async function verifyStates(
+/** What the repository records beside each restore point: its last verify and boot test. */
+export interface RestorePointStates {
+  verify: Map<string, VerifyOutcome>;
+  bootTest: Map<string, BootTestResult>;
+}
+
+/** The recorded states of restore points, read from their repositories (unreadable ones skipped). */
+export async function restorePointStates(
   points: readonly { id: string; repository: string }[],
-): Promise<Map<string, VerifyOutcome>> {
-  const states = new Map<string, VerifyOutcome>();
+): Promise<RestorePointStates> {
+  const states: RestorePointStates = { verify: new Map(), bootTest: new Map() };
   const byRepo = new Map<string, string[]>();
   for (const p of points) byRepo.set(p.repository, [...(byRepo.get(p.repository) ?? []), p.id]);
   for (const [repository, ids] of byRepo) {
     try {
       await using repo = await openRepository({ root: repository });
       for (const id of ids) {
-        const state = await readVerifyState(repo, id).catch(() => undefined);
-        if (state) states.set(id, state);
+        const verify = await readVerifyState(repo, id).catch(() => undefined);
+        if (verify) states.verify.set(id, verify);
+        const bootTest = await readBootTest(repo, id).catch(() => undefined);
+        if (bootTest) states.bootTest.set(id, bootTest);
       }
     } catch (err) {
       if (!isFerryError(err)) throw err;

@@ -27,6 +27,7 @@ export interface PolicyInput {
   readonly fullEveryBackups?: unknown;
   readonly fullEveryDays?: unknown;
   readonly verifySchedule?: unknown;
+  readonly testRestore?: unknown;
   readonly quiesce?: unknown;
   readonly transport?: unknown;
   readonly repository?: unknown;
@@ -54,6 +55,8 @@ export interface ValidPolicy {
   readonly fullEvery: { backups: number; days: number };
   /** Cron expression for verify jobs, "" = never. */
   readonly verifySchedule: string;
+  /** Boot-test every new restore point. */
+  readonly testRestore: boolean;
   readonly quiesce: QuiesceModeName;
   readonly transport: TransportName;
   /** Absolute path of the repository on the movers. */
@@ -177,6 +180,7 @@ export function validatePolicy(input: PolicyInput): ValidPolicy {
       days: validateCount(input, "fullEveryDays", 3650),
     },
     verifySchedule: validateCron("verifySchedule", optionalString(input, "verifySchedule")),
+    testRestore: validateFlag(input, "testRestore"),
     quiesce: oneOf(input, "quiesce", QUIESCE_MODES, POLICY_DEFAULTS.quiesce),
     transport: oneOf(input, "transport", TRANSPORTS, POLICY_DEFAULTS.transport),
     repository: validateRepository(optionalString(input, "repository")),
@@ -237,3 +241,10 @@ function validateRepository(path: string): string {
 }
 
 export type { QuiesceModeName, TransportName };
+
+function validateFlag(input: PolicyInput, field: "testRestore"): boolean {
+  const v = input[field];
+  if (v === undefined) return false;
+  if (typeof v !== "boolean") fail(field, `must be true or false, got ${typeof v}`);
+  return v;
+}

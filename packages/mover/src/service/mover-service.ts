@@ -50,6 +50,8 @@ export interface BackupCall {
   readRateLimit: number;
   /** 0 = never for that reason. */
   fullEvery: { backups: number; days: number };
+  /** Boot-test the restore point after the backup. */
+  testRestore: boolean;
 }
 
 /** Where a file-level restore reads from. */
@@ -137,6 +139,7 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         forceFull: req.forceFull,
         readRateLimit: Number(req.readRateLimit),
         fullEvery: { backups: req.fullEveryBackups, days: req.fullEveryDays },
+        testRestore: req.testRestore,
       };
       const manifest = await deps.runBackup(call, ctx.signal);
       return { restorePoint: restorePointMessage(manifest, repository) };

@@ -5,6 +5,8 @@ import type { LatencyBoard } from "../agent/latency-board.js";
 import { recordVmLatency } from "../agent/sample-vm-latency.js";
 import type { ProgressReporter } from "../events/progress-reporter.js";
 import { createProgressReporter } from "../events/progress-reporter.js";
+import { testBoot } from "../file-restore/boot-test.js";
+import type { HelperGuest } from "../file-restore/helper-vm.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
@@ -29,6 +31,8 @@ export interface TaskRunnerOptions {
   /** Where tasks record their VM's guest latency (backup I/O control). */
   latencies: LatencyBoard;
   datastores: readonly Datastore[];
+  /** The micro guest tested restores boot. */
+  helperGuest: () => Promise<HelperGuest>;
   logger: Logger;
 }
 
@@ -125,6 +129,17 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             logger,
             signal,
           }).finally(() => limits.delete(call.taskId));
+          if (call.testRestore) {
+            // The backup is done and its snapshot gone: the test touches no production VM.
+            const test = await testBoot({
+              repository,
+              restorePointId: result.manifest.restorePointId,
+              guest: await o.helperGuest(),
+              signal,
+            });
+            if (test.ok) logger.info("tested restore passed", { bootMs: test.bootMs });
+            else logger.warn("tested restore failed", { error: test.error });
+          }
           return result.manifest;
         },
         (m) => m.restorePointId,

@@ -32,12 +32,14 @@ interface PolicyOptions {
   retention: PolicyRecord["retention"];
   fullEvery: PolicyRecord["fullEvery"];
   verifySchedule: string;
+  testRestore: boolean;
 }
 
 const NO_OPTIONS: PolicyOptions = {
   retention: { keepHourly: 0, keepDaily: 0, keepWeekly: 0, keepMonthly: 0, keepYearly: 0 },
   fullEvery: { backups: 0, days: 0 },
   verifySchedule: "",
+  testRestore: false,
 };
 
 function isOptions(v: unknown): v is Partial<PolicyOptions> {
@@ -66,6 +68,7 @@ function toRow(p: PolicyRecord): PolicyRow {
       retention: p.retention,
       fullEvery: p.fullEvery,
       verifySchedule: p.verifySchedule,
+      testRestore: p.testRestore,
     } satisfies PolicyOptions),
   };
 }
@@ -86,6 +89,7 @@ function fromRow(ctx: SqliteContext, r: PolicyRow): PolicyRecord {
     retention: { ...NO_OPTIONS.retention, ...options.retention },
     fullEvery: { ...NO_OPTIONS.fullEvery, ...options.fullEvery },
     verifySchedule: options.verifySchedule ?? "",
+    testRestore: options.testRestore === true,
     // The table's CHECK constraints keep these in their unions.
     quiesce: r.quiesce as QuiesceModeName,
     transport: r.transport as TransportName,
