@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabChild, spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { REPO_ROOT } from "./lab/paths.js";
 import { runTool } from "./lab/run-tool.js";
 import { waitForSocket } from "./lab/wait-for-socket.js";
 
@@ -83,6 +84,33 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
     const raw = join(dir, "restored.raw");
     await cli("restore", "--repo", repo(), "--restore-point", fromFile, "--disk", "0", "--to", raw);
     await runTool("cmp", [join(dir, "disk.raw"), raw], { debianPackage: "diffutils" });
+  });
+
+  it("exports a restore point over NBD until stopped: nbdcopy reads the original image", async () => {
+    const id = (
+      await cli("backup", "--source", join(dir, "disk.raw"), "--repo", repo(), "--vm-id", "exp")
+    ).stdout.trim();
+    const sock = join(dir, "export.sock");
+    const server = await spawnChild(
+      "ferry-mover export",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["export", "--repo", repo(), "--restore-point", id, "--disk", "0", "--socket", sock],
+      { debianPackage: "nodejs" },
+    );
+    try {
+      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 20_000);
+      expect(uri).toBe(`nbd+unix:///disk0?socket=${sock}`);
+      const copy = join(dir, "exported.raw");
+      await runTool("nbdcopy", [uri as string, copy], { debianPackage: "libnbd-bin" });
+      await runTool("cmp", [join(dir, "disk.raw"), copy], { debianPackage: "diffutils" });
+    } finally {
+      // Ctrl-C (SIGINT) is how an operator stops it: a clean exit, and the socket is gone.
+      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+    }
+    expect((await server.exited).code).toBe(0);
+    await expect(access(sock)).rejects.toThrow();
+    const both = await fails("export", "--repo", repo(), "--restore-point", id);
+    expect(both.stderr).toMatch(/give exactly one of --socket <path> and --listen <host:port>/);
   });
 
   it("fails clearly, with exit code 1, on a bad source, an unknown restore point and a missing repository", async () => {
