@@ -66,6 +66,7 @@ export {
   isAllZero,
   isZeroChunkDigest,
 } from "./repository/digest.js";
+export { createDirectIo, type DirectIo, openDirect } from "./repository/direct-io.js";
 export {
   createFixedIndexWriter,
   type FixedIndex,

@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createChunkStore } from "./chunk-store.js";
 import { blake3Digest, chunkPathInStore } from "./digest.js";
-import { createDirectIo } from "./direct-io.js";
+import { createDirectIo, openDirect } from "./direct-io.js";
 import { writeFileAtomic } from "./durable-fs.js";
 
 /** Bytes of `path` resident in the page cache (util-linux fincore). */
@@ -66,5 +66,50 @@ describe("direct I/O writes", () => {
     expect(await resident(true)).toBe(0);
     // The same write through the page cache stays there: the check above can fail.
     expect(await resident(false)).toBeGreaterThan(1024 * 1024);
+  });
+
+  it("reads files of any length around the page cache, and a chunk read leaves none cached", async () => {
+    const direct = createDirectIo(8 * 1024 * 1024, 1);
+    for (const size of [1, 4096, 5000, 4 * 1024 * 1024 + 40]) {
+      const path = join(dir, `read-${size}`);
+      const data = randomBytes(size);
+      await writeFileAtomic(path, [data], { fsync: true, what: "test", direct });
+      const got = await direct.readFile(path, size);
+      expect(got?.equals(data)).toBe(true);
+      expect(residentBytes(path)).toBe(0);
+    }
+    expect(await direct.readFile(join(dir, "read-1"), 9 * 1024 * 1024)).toBeUndefined();
+    const data = randomBytes(1024 * 1024);
+    const digest = blake3Digest(data);
+    const root = join(dir, "chunks-read");
+    const store = createChunkStore({ root, durability: "batched", directIo: true });
+    await store.put(digest, data);
+    expect(Buffer.from(await store.get(digest)).equals(data)).toBe(true);
+    expect(residentBytes(join(root, chunkPathInStore(digest)))).toBe(0);
+  });
+
+  it("writes aligned pieces at their offsets, and refuses unaligned ones for the caller", async () => {
+    const direct = createDirectIo(1024 * 1024, 2);
+    const path = join(dir, "positional");
+    await writeFile(path, Buffer.alloc(3 * 65536, 0x11));
+    const fh = await openDirect(path);
+    if (!fh) throw new Error("this filesystem refused O_DIRECT");
+    try {
+      const a = randomBytes(65536);
+      const b = randomBytes(65536);
+      expect(await Promise.all([direct.writeAt(fh, 131072, a), direct.writeAt(fh, 0, b)])).toEqual([
+        true,
+        true,
+      ]);
+      expect(await direct.writeAt(fh, 100, randomBytes(4096))).toBe(false);
+      expect(await direct.writeAt(fh, 4096, randomBytes(100))).toBe(false);
+      await fh.sync();
+      const got = await readFile(path);
+      expect(got.subarray(0, 65536).equals(b)).toBe(true);
+      expect(got.subarray(65536, 131072).equals(Buffer.alloc(65536, 0x11))).toBe(true);
+      expect(got.subarray(131072).equals(a)).toBe(true);
+    } finally {
+      await fh.close();
+    }
   });
 });

@@ -28,6 +28,29 @@ export interface DirectIo {
     parts: readonly Uint8Array[],
     mode: number,
   ): Promise<FileHandle | undefined>;
+  /**
+   * Reads a whole file of `sizeBytes` (at most one slot) around the page cache into a new
+   * buffer. Undefined when direct I/O is not possible for it: read it buffered instead.
+   */
+  readFile(path: string, sizeBytes: number): Promise<Buffer | undefined>;
+  /**
+   * Writes `data` at `offset` of `fh`, an O_DIRECT handle (see {@link openDirect}), when
+   * both are aligned and `data` fits a slot; false when not (write it buffered instead).
+   */
+  writeAt(fh: FileHandle, offset: number, data: Uint8Array): Promise<boolean>;
+}
+
+/**
+ * Opens `path` for writing around the page cache; undefined when the filesystem refuses
+ * O_DIRECT (write through the page cache then).
+ */
+export async function openDirect(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, constants.O_WRONLY | constants.O_DIRECT);
+  } catch (err) {
+    if (errnoOf(err) === "EINVAL") return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -105,6 +128,68 @@ class StagedDirectIo implements DirectIo {
       this.#usable = false;
       await unlink(path).catch(() => {});
       return undefined;
+    } finally {
+      this.#release(slot);
+    }
+  }
+
+  async readFile(path: string, sizeBytes: number): Promise<Buffer | undefined> {
+    if (!this.#usable || sizeBytes > this.slotBytes) return undefined;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, constants.O_RDONLY | constants.O_DIRECT);
+    } catch (err) {
+      if (errnoOf(err) !== "EINVAL") throw err;
+      this.#usable = false;
+      return undefined;
+    }
+    const slot = await this.#acquire();
+    try {
+      const staging = this.#slot(slot);
+      const padded = alignUp(sizeBytes, ALIGN);
+      let done = 0;
+      while (done < sizeBytes) {
+        // Whole aligned blocks: the last read comes back short at the end of the file.
+        const { bytesRead } = await fh.read(staging, done, padded - done, done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      const out = Buffer.allocUnsafe(Math.min(done, sizeBytes));
+      staging.copy(out, 0, 0, out.length);
+      return out;
+    } catch (err) {
+      if (errnoOf(err) !== "EINVAL") throw err;
+      this.#usable = false;
+      return undefined;
+    } finally {
+      this.#release(slot);
+      await fh.close().catch(() => {});
+    }
+  }
+
+  async writeAt(fh: FileHandle, offset: number, data: Uint8Array): Promise<boolean> {
+    if (
+      !this.#usable ||
+      offset % ALIGN !== 0 ||
+      data.length % ALIGN !== 0 ||
+      data.length > this.slotBytes
+    )
+      return false;
+    const slot = await this.#acquire();
+    try {
+      const staging = this.#slot(slot);
+      staging.set(data, 0);
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await fh.write(staging, done, data.length - done, offset + done);
+        if (bytesWritten <= 0) throw new Error("direct write made no progress");
+        done += bytesWritten;
+      }
+      return true;
+    } catch (err) {
+      if (errnoOf(err) !== "EINVAL") throw err;
+      this.#usable = false;
+      return false;
     } finally {
       this.#release(slot);
     }

@@ -331,7 +331,9 @@ export class LocalChunkStore implements ChunkStore {
           },
         );
       }
-      const file = await readAt(fh, st.size, 0);
+      // Around the page cache when the filesystem allows: restores and verifies read much,
+      // and filling fresh cache pages costs more than the read.
+      const file = (await this.direct?.readFile(path, st.size)) ?? (await readAt(fh, st.size, 0));
       return { data: await decodeChunk(file, digest), fileSizeBytes: file.length };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {

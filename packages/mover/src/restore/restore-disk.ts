@@ -1,5 +1,11 @@
 import { open, rename, rm } from "node:fs/promises";
-import { FerryError, isZeroChunkDigest, throwIfAborted } from "@ferry/common";
+import {
+  createDirectIo,
+  FerryError,
+  isZeroChunkDigest,
+  openDirect,
+  throwIfAborted,
+} from "@ferry/common";
 import { linkedAbort } from "../util/linked-abort.js";
 import { runCommand } from "../util/run-command.js";
 
@@ -39,6 +45,9 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
   }
   const raw = `${options.target}.partial-${process.pid}.raw`;
   const handle = await open(raw, "w");
+  // Whole chunks go around the page cache (a short last one through it).
+  const directHandle = await openDirect(raw).catch(() => undefined);
+  const direct = createDirectIo(chunkSizeBytes, 4);
   let bytesWritten = 0;
   using stop = linkedAbort(options.signal);
   try {
@@ -60,7 +69,8 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
             `chunk ${Buffer.from(digest).toString("hex")} holds ${data.length} bytes, chunk ${i} needs ${length}`,
           );
         }
-        await handle.write(data, 0, length, offset);
+        if (!(directHandle && (await direct.writeAt(directHandle, offset, data))))
+          await handle.write(data, 0, length, offset);
         bytesWritten += length;
         options.onProgress?.(bytesWritten);
       }
@@ -73,6 +83,8 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
         }),
       ),
     );
+    await directHandle?.sync();
+    await directHandle?.close();
     await handle.sync();
     await handle.close();
     if (options.format === "qcow2") {
@@ -93,6 +105,7 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
     }
     return { bytesWritten };
   } catch (err) {
+    await directHandle?.close().catch(() => undefined);
     await handle.close().catch(() => undefined);
     await rm(raw, { force: true });
     throw err;
