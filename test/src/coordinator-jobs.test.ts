@@ -360,6 +360,9 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect(got.stdout).toMatch(/^extracted 3 files and 1 folders .* on mover mover-1/);
     for (const [rel, content] of Object.entries(SEED_FILES))
       expect(await readFile(join(to, rel), "utf8")).toBe(content);
+    // A mover runs as root: it restores files only into a new or empty directory.
+    const again = await ferryFails("files", "get", id, "/disk0/README.txt", "--to", to);
+    expect(again.stderr).toMatch(/is not empty: files are restored into a new or empty directory/);
     const outside = await ferryFails("files", "get", id, "/disk0/../x", "--to", to);
     expect(outside.stderr).toMatch(/holds "\.\.": name files from the filesystem's root/);
   });

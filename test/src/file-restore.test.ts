@@ -42,6 +42,11 @@ async function makeDisk(work: string, big: Buffer): Promise<string> {
   await seed(ext, { ...EXT4_FILES, "big.bin": big });
   await symlink("/etc/passwd", join(ext, "escape-link"));
   await symlink("../../..", join(ext, "docs/up"));
+  // A Latin-1 name (0xe9 alone is not UTF-8), as old systems wrote them.
+  await writeFile(
+    Buffer.concat([Buffer.from(join(ext, "docs/caf")), Buffer.from([0xe9])]),
+    "old\n",
+  );
   await tool("mkfs.ext4", ["-q", "-F", "-d", ext, join(work, "ext4.img"), "40M"], "e2fsprogs");
   const vfat = join(work, "vfat.img");
   await tool("mkfs.vfat", ["-C", vfat, "16384"], "dosfstools");
@@ -125,7 +130,10 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
     );
     const stats = JSON.parse(stdout);
     expect(stats.files).toBe(6);
-    expect(stats.skipped).toEqual(["/disk0-part2/docs/up"]);
+    expect(stats.skipped).toEqual([
+      "/disk0-part2/docs/caf\ufffd (name is not UTF-8)",
+      "/disk0-part2/docs/up",
+    ]);
     for (const [rel, content] of Object.entries({ ...EXT4_FILES, ...VFAT_FILES }))
       expect((await readFile(join(to, rel))).toString()).toBe(content.toString());
     expect((await readFile(join(to, "big.bin"))).equals(big)).toBe(true);

@@ -1,4 +1,4 @@
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
 import {
@@ -87,6 +87,12 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
     const target = join(lab.dir, "production.qcow2");
     {
       await using qmp = await connectQmp({ path: recovered.spareQmpSocket });
+      const taken = join(lab.dir, "taken.qcow2");
+      await writeFile(taken, "mine");
+      await expect(
+        moveDiskLive({ qmp, nodeName: "disk0", target: taken, sizeBytes: device.sizeBytes }),
+      ).rejects.toThrow(/exists: a disk move never overwrites/);
+      expect(await readFile(taken, "utf8")).toBe("mine");
       await moveDiskLive({ qmp, nodeName: "disk0", target, sizeBytes: device.sizeBytes });
       const names = (
         await qmp.execute<{ "node-name": string; file: string }[]>("query-named-block-nodes")

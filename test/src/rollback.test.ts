@@ -46,6 +46,16 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
     // The guest changes a little: one file overwritten, one new.
     await guestWrite(vm.guestAgentSocket, "/mnt/data0/README.txt", 0, Buffer.from("CHANGED"));
     await guestCreateFile(vm.guestAgentSocket, "/mnt/data0/new.txt", Buffer.alloc(300_000, 7));
+    const unnamed = await ferryMoverFails(
+      "rollback",
+      "--repo",
+      repo,
+      "--restore-point",
+      restorePointId,
+      "--target",
+      join(lab.dir, "disk-without-suffix"),
+    );
+    expect(unnamed.stderr).toMatch(/name the format of .* with --format raw\|qcow2/);
     const running = await ferryMoverFails(
       "rollback",
       "--repo",

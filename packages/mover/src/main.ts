@@ -25,7 +25,8 @@ const USAGE = `usage:
                                                     stopped (instant recovery); writes go to a
                                                     scratch overlay, never to the repository
   ferry-mover rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
-                     [--parallel N] [--json]      bring a stopped VM's disk image back to the
+                     [--format raw|qcow2] [--parallel N] [--json]
+                                                    bring a stopped VM's disk image back to the
                                                     restore point, writing only the chunks that
                                                     differ (raw, or qcow2 through qemu-nbd)
   ferry-mover files ls --repo <dir> --restore-point <id> [PATH] [--json]

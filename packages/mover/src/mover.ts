@@ -173,16 +173,16 @@ export async function startMover(
           runRestore: tasks.runRestore,
           listFiles: async (req, signal) =>
             fileSessions.use(
-              await repositories.get(req.repository),
+              await repositories.get(req.repository, { existing: true }),
               req.restorePointId,
               (session) => session.list(req.path, signal),
               signal,
             ),
           extractFiles: async (req, signal) =>
             fileSessions.use(
-              await repositories.get(req.repository),
+              await repositories.get(req.repository, { existing: true }),
               req.restorePointId,
-              (session) => session.extract(req.paths, req.targetDir, signal),
+              (session) => session.extract(req.paths, req.targetDir, { fresh: true, signal }),
               signal,
             ),
           cancel: (id) => slots.cancel(id),

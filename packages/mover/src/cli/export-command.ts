@@ -32,6 +32,10 @@ export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Prom
         }),
       });
     await using server = await startNbdServer({ exports: devices, listen });
+    if ("host" in listen && !LOOPBACK.has(listen.host))
+      process.stderr.write(
+        `warning: NBD has no authentication or TLS here yet: anyone who reaches ${listen.host}:${listen.port} can read${args.flags.has("writable") ? " and write" : ""} this restore point\n`,
+      );
     for (const { name } of devices) process.stdout.write(`${nbdUri(server.address, name)}\n`);
     process.stderr.write(
       `serving restore point ${restorePointId} (${args.flags.has("writable") ? "writes go to a scratch overlay" : "read-only"}); Ctrl-C stops\n`,
@@ -44,6 +48,8 @@ export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Prom
     for (const { device } of devices) await device.close();
   }
 }
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 function listenFlag(args: ParsedArgs): NbdListen {
   const socket = flag(args, "socket", false);

@@ -47,7 +47,7 @@ export async function filesCommand(args: ParsedArgs, signal: AbortSignal): Promi
     }
     return;
   }
-  const stats = await session.extract(paths, to as string, signal);
+  const stats = await session.extract(paths, to as string, { signal });
   if (json) return void process.stdout.write(`${JSON.stringify(stats)}\n`);
   process.stdout.write(
     `extracted ${stats.files} files and ${stats.directories} folders (${stats.bytes} bytes) into ${to}\n`,

@@ -1,5 +1,5 @@
 import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
-import { openImageTarget } from "../restore/open-image-target.js";
+import { formatFromName, openImageTarget } from "../restore/open-image-target.js";
 import { pickDisks } from "../restore/pick-disk.js";
 import { rollbackDisk } from "../restore/rollback-disk.js";
 import { flag, positiveInt } from "./commands.js";
@@ -7,8 +7,8 @@ import { flag, positiveInt } from "./commands.js";
 const MiB = 1024 * 1024;
 
 /**
- * `rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image> [--parallel N]
- * [--json]`: brings a stopped VM's disk image back to the restore point, writing only the
+ * `rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
+ * [--format raw|qcow2] [--parallel N] [--json]`: brings a stopped VM's disk image back to the restore point, writing only the
  * chunks that differ; prints how many it checked and wrote.
  */
 export async function rollbackCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
@@ -27,7 +27,16 @@ export async function rollbackCommand(args: ParsedArgs, signal: AbortSignal): Pr
     signal,
   );
   const parallel = flag(args, "parallel", false);
-  const target = await openImageTarget(path, signal);
+  const named = flag(args, "format", false);
+  if (named !== undefined && named !== "raw" && named !== "qcow2")
+    throw new FerryError("INVALID_ARGUMENT", `--format must be raw or qcow2, not ${named}`);
+  const format = named ?? formatFromName(path);
+  if (format === undefined)
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `name the format of ${path} with --format raw|qcow2 (it is never guessed from the contents)`,
+    );
+  const target = await openImageTarget(path, format, signal);
   const started = Date.now();
   try {
     const stats = await rollbackDisk({

@@ -8,12 +8,11 @@ import { flag } from "./commands.js";
  * checks its guest comes up; records the result beside it, prints it, exits 1 on failure.
  */
 export async function testRestoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  const guest = await helperGuest(flag(args, "guest-dir", false));
   await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
   const result = await testBoot({
     repository,
     restorePointId: flag(args, "restore-point") as string,
-    guest,
+    guest: () => helperGuest(flag(args, "guest-dir", false)),
     signal,
   });
   if (args.flags.has("json")) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { throwIfAborted } from "@ferry/common";
+import { FerryError, throwIfAborted } from "@ferry/common";
 import type { ExportDevice, WritableDevice } from "../nbd-server/export-device.js";
 import type { Extent } from "../source/block-source.js";
 
@@ -27,8 +27,22 @@ export async function openOverlayDevice(o: OverlayDeviceOptions): Promise<Writab
   const { base } = o;
   const path = join(o.dir ?? tmpdir(), `ferry-overlay-${randomUUID()}.img`);
   const file = await open(path, "wx+", 0o600);
-  await rm(path, { force: true });
-  await file.truncate(base.sizeBytes);
+  try {
+    await rm(path, { force: true });
+    await file.truncate(base.sizeBytes);
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+  // A nearly full disk may take part of a write: the rest must not silently stay zeros.
+  const writeAll = async (data: Uint8Array, at: number) => {
+    for (let done = 0; done < data.length; ) {
+      const { bytesWritten } = await file.write(data, done, data.length - done, at + done);
+      if (bytesWritten <= 0)
+        throw new FerryError("NO_SPACE", "the overlay's disk took no more data");
+      done += bytesWritten;
+    }
+  };
   const clusters = Math.ceil(base.sizeBytes / CLUSTER_BYTES);
   const written = new Uint8Array(Math.ceil(clusters / 8));
   const isWritten = (c: number) => ((written[c >> 3] as number) & (1 << (c & 7))) !== 0;
@@ -46,8 +60,7 @@ export async function openOverlayDevice(o: OverlayDeviceOptions): Promise<Writab
     if (isWritten(c)) return;
     const start = c * CLUSTER_BYTES;
     const length = Math.min(CLUSTER_BYTES, base.sizeBytes - start);
-    const data = await base.read(start, length, signal);
-    await file.write(data, 0, length, start);
+    await writeAll(await base.read(start, length, signal), start);
     markWritten(c);
   };
   const write = (offset: number, data: Uint8Array, signal?: AbortSignal) =>
@@ -59,7 +72,7 @@ export async function openOverlayDevice(o: OverlayDeviceOptions): Promise<Writab
       const last = Math.floor((end - 1) / CLUSTER_BYTES);
       if (offset % CLUSTER_BYTES !== 0) await copyUp(first, signal);
       if (end % CLUSTER_BYTES !== 0 && end !== base.sizeBytes) await copyUp(last, signal);
-      await file.write(data, 0, data.length, offset);
+      await writeAll(data, offset);
       for (let c = first; c <= last; c++) markWritten(c);
     });
   // Runs of clusters that are all written or all not, clipped to the range.

@@ -6,7 +6,8 @@ import type { HelperGuest } from "./helper-vm.js";
 export interface BootTestOptions {
   repository: Repository;
   restorePointId: string;
-  guest: HelperGuest;
+  /** The micro guest to boot; a failure to find it is a failed test. */
+  guest: () => Promise<HelperGuest>;
   signal?: AbortSignal;
 }
 
@@ -21,7 +22,12 @@ export async function testBoot(o: BootTestOptions): Promise<BootTestResult> {
   const testedAt = new Date(started).toISOString();
   let result: BootTestResult;
   try {
-    await using session = await openFileRestore(o);
+    await using session = await openFileRestore({
+      repository: o.repository,
+      restorePointId: o.restorePointId,
+      guest: await o.guest(),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
     const bootMs = Date.now() - started;
     const filesystems = session.filesystems.map((f) => `${f.name} ${f.type}`);
     const { manifest } = await o.repository.openRestorePoint(o.restorePointId, o.signal);

@@ -1,6 +1,6 @@
-import { chmod, lstat, mkdir, mkdtemp, open, rm, utimes } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { FerryError, type Repository } from "@ferry/common";
 import { openRestorePointDisk } from "../export/restore-point-export.js";
 import { connectGuestAgent, type GuestAgent } from "../hypervisor/guest-agent-client.js";
@@ -63,9 +63,15 @@ export interface FileRestoreSession extends AsyncDisposable {
   list(path: string, signal?: AbortSignal): Promise<FileEntry[]>;
   /**
    * Copies files or folders into `targetDir` (created if missing), each under its own name.
-   * Nothing existing is overwritten and nothing lands outside `targetDir`.
+   * Nothing existing is overwritten and nothing lands outside `targetDir`. With `fresh`,
+   * `targetDir` must not exist yet or be empty, and is created private (0700): for a mover
+   * that runs as root on a remote request. A failure can leave what was extracted before it.
    */
-  extract(paths: readonly string[], targetDir: string, signal?: AbortSignal): Promise<ExtractStats>;
+  extract(
+    paths: readonly string[],
+    targetDir: string,
+    options?: { fresh?: boolean; signal?: AbortSignal },
+  ): Promise<ExtractStats>;
   close(): Promise<void>;
 }
 
@@ -197,7 +203,9 @@ class Session implements FileRestoreSession {
     const { fs, guestPath } = await this.#resolve(path);
     const root = `${GUEST_ROOT}/${this.mounted.find((f) => f.name === fs)?.device}`;
     const self = await guestStat(this.agent, guestPath);
-    const entries = self.kind === "directory" ? await guestList(this.agent, guestPath) : [self];
+    // Names that are not UTF-8 cannot be named back to the guest: they are left out.
+    const entries =
+      self.kind === "directory" ? (await guestList(this.agent, guestPath)).entries : [self];
     return entries
       .map((e) => this.#entry(fs, root, e))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -206,10 +214,18 @@ class Session implements FileRestoreSession {
   async extract(
     paths: readonly string[],
     targetDir: string,
-    signal?: AbortSignal,
+    options: { fresh?: boolean; signal?: AbortSignal } = {},
   ): Promise<ExtractStats> {
+    const { signal } = options;
     const stats: ExtractStats = { files: 0, directories: 0, bytes: 0, skipped: [] };
-    await mkdir(targetDir, { recursive: true });
+    const names = paths.map((p) => splitRestorePath(p).at(-1));
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined)
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        `two of the paths are named ${JSON.stringify(twice)}: extract them one at a time`,
+      );
+    await prepareTarget(targetDir, options.fresh === true);
     for (const path of paths) {
       const { fs, guestPath, segments } = await this.#resolve(path);
       if (segments.length < 2)
@@ -219,29 +235,32 @@ class Session implements FileRestoreSession {
         );
       const top = await guestStat(this.agent, guestPath);
       const parent = guestPath.slice(0, guestPath.lastIndexOf("/"));
-      const entries = [
-        top,
-        ...(top.kind === "directory" ? await guestList(this.agent, guestPath, true) : []),
-      ];
-      // Parents before children: find lists a directory before its contents.
+      const below =
+        top.kind === "directory"
+          ? await guestList(this.agent, guestPath, true)
+          : { entries: [], undecodable: [] };
+      for (const name of below.undecodable)
+        stats.skipped.push(`${restorePathOf(fs, name)} (name is not UTF-8)`);
+      const entries = [top, ...below.entries];
+      // Parents before children: sorted paths put a directory before its contents.
       entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      const dirTimes: [string, number][] = [];
+      const created: [string, number][] = [];
       for (const e of entries) {
         if (signal?.aborted) throw signal.reason;
         const rel = e.path.slice(parent.length + 1).split("/");
         const host = hostPathFor(targetDir, rel);
-        const restorePath = `/${fs}${e.path.slice(`${GUEST_ROOT}/`.length).replace(/^[^/]+/, "")}`;
+        const restorePath = restorePathOf(fs, e.path);
         if (e.kind === "directory") {
-          await mkdirNoFollow(host);
-          dirTimes.push([host, e.mtime]);
+          if (await mkdirNoFollow(host)) created.push([host, e.mtime]);
           stats.directories++;
         } else if (e.kind === "file") {
           stats.bytes += await this.#copyFile(e, host, signal);
           stats.files++;
         } else stats.skipped.push(restorePath);
       }
-      // Directory times last: writing their files changed them.
-      for (const [host, mtime] of dirTimes.reverse()) await utimes(host, mtime, mtime);
+      // Times of the directories made here, last (writing their files changed them); the
+      // times of directories that were there before are not ours to change.
+      for (const [host, mtime] of created.reverse()) await utimes(host, mtime, mtime);
     }
     return stats;
   }
@@ -281,10 +300,19 @@ class Session implements FileRestoreSession {
   }
 }
 
-/** Creates a directory; an existing one is fine, a symlink or file in its place is not. */
-async function mkdirNoFollow(path: string): Promise<void> {
+/** "/<filesystem>/<path>" of a guest path "/mnt/restore/<device>/<path>". */
+function restorePathOf(fs: string, guestPath: string): string {
+  return `/${fs}${guestPath.slice(`${GUEST_ROOT}/`.length).replace(/^[^/]+/, "")}`;
+}
+
+/**
+ * Creates a directory (true), or finds one there (false); a symlink or file in its place is
+ * refused.
+ */
+async function mkdirNoFollow(path: string): Promise<boolean> {
   try {
     await mkdir(path);
+    return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     const s = await lstat(path);
@@ -293,5 +321,21 @@ async function mkdirNoFollow(path: string): Promise<void> {
         "ALREADY_EXISTS",
         `${path} exists and is not a directory (nothing is overwritten)`,
       );
+    return false;
   }
+}
+
+/** Makes the target directory; `fresh`: it must be new or empty, and becomes private. */
+async function prepareTarget(targetDir: string, fresh: boolean): Promise<void> {
+  if (!fresh) {
+    await mkdir(targetDir, { recursive: true });
+    return;
+  }
+  await mkdir(dirname(targetDir), { recursive: true });
+  if (!(await mkdirNoFollow(targetDir)) && (await readdir(targetDir)).length > 0)
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `${targetDir} is not empty: files are restored into a new or empty directory`,
+    );
+  await chmod(targetDir, 0o700);
 }

@@ -47,15 +47,20 @@ export function createFileSessions(o: FileSessionsOptions): FileSessions {
       const key = `${repository.root}\0${restorePointId}`;
       let entry = open.get(key);
       if (!entry) {
-        for (const [k, e] of open) if (open.size >= (o.max ?? 2) && e.users === 0) await drop(k);
-        const session = o
-          .guest()
+        // Room first, without awaiting: a second caller for this key must find this entry.
+        const idle = [...open].filter(([, x]) => x.users === 0).map(([k]) => k);
+        const evict = idle.slice(0, Math.max(0, open.size + 1 - (o.max ?? 2)));
+        const session = Promise.all(evict.map(drop))
+          .then(() => o.guest())
           .then((guest) =>
             openFileRestore({ repository, restorePointId, guest, ...(signal ? { signal } : {}) }),
           );
-        entry = { session, users: 0 };
-        open.set(key, entry);
-        session.catch(() => open.delete(key));
+        const mine: Entry = { session, users: 0 };
+        entry = mine;
+        open.set(key, mine);
+        session.catch(() => {
+          if (open.get(key) === mine) open.delete(key);
+        });
       }
       const e = entry;
       clearTimeout(e.timer);

@@ -68,12 +68,16 @@ export async function guestStat(agent: GuestAgent, path: string): Promise<GuestE
   return entry as GuestEntry;
 }
 
-/** The entries of a directory, or of a whole tree with `recursive`, in no fixed order. */
+/**
+ * The entries of a directory, or of a whole tree with `recursive`, in no fixed order; names
+ * that are not UTF-8 (which the agent's JSON cannot carry back) come apart, as guest paths
+ * with their odd bytes replaced.
+ */
 export async function guestList(
   agent: GuestAgent,
   dir: string,
   recursive = false,
-): Promise<GuestEntry[]> {
+): Promise<{ entries: GuestEntry[]; undecodable: string[] }> {
   const out = await guestExec(agent, [
     "find",
     dir,
@@ -82,8 +86,21 @@ export async function guestList(
     ...(recursive ? [] : ["-maxdepth", "1"]),
     "-print0",
   ]);
-  const paths = out.toString("utf8").split("\0").filter(Boolean);
-  return statAll(agent, paths);
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const paths: string[] = [];
+  const undecodable: string[] = [];
+  for (let at = 0; at < out.length; ) {
+    const end = out.indexOf(0, at);
+    const raw = out.subarray(at, end < 0 ? out.length : end);
+    at = end < 0 ? out.length : end + 1;
+    if (raw.length === 0) continue;
+    try {
+      paths.push(strict.decode(raw));
+    } catch {
+      undecodable.push(raw.toString("utf8"));
+    }
+  }
+  return { entries: await statAll(agent, paths), undecodable };
 }
 
 async function statAll(agent: GuestAgent, paths: readonly string[]): Promise<GuestEntry[]> {

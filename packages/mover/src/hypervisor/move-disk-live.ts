@@ -1,4 +1,4 @@
-import { access, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { FerryError, toFerryError } from "@ferry/common";
 import { runCommand } from "../util/run-command.js";
 import type { QmpEvent, QmpSession } from "./qmp-client.js";
@@ -20,28 +20,35 @@ export interface MoveDiskLiveOptions {
 /**
  * Copies a running VM's disk to a new qcow2 image while the guest keeps running, then
  * switches the VM over to it (QEMU's mirror job: writes during the copy go to both) and
- * drops the old node, so its server (the instant-recovery export) can stop. On failure
- * the VM stays on its old disk and the new image is removed. Resolves with the new node.
+ * drops the old node, so its server (the instant-recovery export) can stop. Before the
+ * switch a failure leaves the VM on its old disk and removes the new image; after it the
+ * new image is the VM's disk and is never removed. Resolves with the new node's name.
  */
 export async function moveDiskLive(o: MoveDiskLiveOptions): Promise<{ nodeName: string }> {
-  const exists = await access(o.target).then(
-    () => true,
-    () => false,
-  );
-  if (exists)
-    throw new FerryError("ALREADY_EXISTS", `${o.target} exists: a disk move never overwrites`);
+  // Claim the name first: qemu-img create would overwrite a file that appeared meanwhile.
+  await (
+    await open(o.target, "wx", 0o600).catch((err: NodeJS.ErrnoException) => {
+      throw new FerryError(
+        err.code === "EEXIST" ? "ALREADY_EXISTS" : "FAILED_PRECONDITION",
+        err.code === "EEXIST"
+          ? `${o.target} exists: a disk move never overwrites`
+          : `cannot create ${o.target}: ${err.message}`,
+      );
+    })
+  ).close();
   const stamp = Date.now().toString(36);
   const node = `ferry-prod-${stamp}`;
   const job = `ferry-move-${stamp}`;
   const timeoutMs = o.timeoutMs ?? 3_600_000;
   const call = { ...(o.signal ? { signal: o.signal } : {}) };
-  await runCommand("qemu-img", ["create", "-q", "-f", "qcow2", o.target, String(o.sizeBytes)], {
-    debianPackage: "qemu-utils",
-    ...call,
-  });
   let added = false;
   let started = false;
+  let switched = false;
   try {
+    await runCommand("qemu-img", ["create", "-q", "-f", "qcow2", o.target, String(o.sizeBytes)], {
+      debianPackage: "qemu-utils",
+      ...call,
+    });
     await o.qmp.execute(
       "blockdev-add",
       { driver: "qcow2", "node-name": node, file: { driver: "file", filename: o.target } },
@@ -49,34 +56,67 @@ export async function moveDiskLive(o: MoveDiskLiveOptions): Promise<{ nodeName: 
     );
     added = true;
     const forJob = (e: QmpEvent) => e.data.device === job;
-    const ready = o.qmp.waitForEvent("BLOCK_JOB_READY", forJob, { ...call, timeoutMs });
-    const completed = o.qmp.waitForEvent("BLOCK_JOB_COMPLETED", forJob, { ...call, timeoutMs });
-    // Neither wait may go unhandled if the other side fails first.
-    ready.catch(() => undefined);
-    completed.catch(() => undefined);
+    const wait = (name: string) => {
+      const event = o.qmp.waitForEvent(name, forJob, { ...call, timeoutMs });
+      event.catch(() => undefined); // the other outcome may come first
+      return event;
+    };
+    const ready = wait("BLOCK_JOB_READY");
+    const completed = wait("BLOCK_JOB_COMPLETED");
+    const cancelled = wait("BLOCK_JOB_CANCELLED");
     await o.qmp.execute(
       "blockdev-mirror",
       { "job-id": job, device: o.nodeName, target: node, sync: "full" },
       call,
     );
     started = true;
-    await Promise.race([ready, completed]);
-    await o.qmp.execute("job-complete", { id: job }, call);
-    const done = await completed;
-    started = false;
-    if (typeof done.data.error === "string")
+    const first = await Promise.race([ready, completed, cancelled]);
+    if (first.event !== "BLOCK_JOB_READY") {
+      started = false;
       throw new FerryError(
         "QMP_ERROR",
-        `moving the disk to ${o.target} failed: ${done.data.error}`,
+        `copying the disk to ${o.target} ${first.event === "BLOCK_JOB_CANCELLED" ? "was cancelled" : `failed: ${String(first.data.error ?? "it ended early")}`}`,
       );
+    }
+    await o.qmp.execute("job-complete", { id: job }, call);
+    // From here the VM may already write to the new image: it must never be removed.
+    switched = true;
+    const done = await Promise.race([completed, cancelled]);
+    started = false;
+    if (done.event !== "BLOCK_JOB_COMPLETED" || typeof done.data.error === "string") {
+      switched = false;
+      throw new FerryError(
+        "QMP_ERROR",
+        `switching the VM to ${o.target} failed: ${String(done.data.error ?? "the job was cancelled")}`,
+      );
+    }
     // The device now reads the new image; the old node has no users left.
-    await o.qmp.execute("blockdev-del", { "node-name": o.nodeName }, call);
+    await o.qmp.execute("blockdev-del", { "node-name": o.nodeName }, call).catch((err) => {
+      throw new FerryError(
+        "QMP_ERROR",
+        `the VM runs on ${o.target} now, but its old disk node ${o.nodeName} could not be removed: ${toFerryError(err).message}`,
+        { cause: err },
+      );
+    });
     return { nodeName: node };
   } catch (err) {
-    if (started)
-      await o.qmp.execute("block-job-cancel", { device: job, force: true }).catch(() => undefined);
-    if (added) await o.qmp.execute("blockdev-del", { "node-name": node }).catch(() => undefined);
-    await rm(o.target, { force: true });
+    if (!switched) {
+      if (started) await cancelJob(o.qmp, job);
+      if (added) await o.qmp.execute("blockdev-del", { "node-name": node }).catch(() => undefined);
+      await rm(o.target, { force: true });
+    }
     throw toFerryError(err);
   }
+}
+
+/** Cancels the copy and waits until QEMU let go of it (so its target node can be removed). */
+async function cancelJob(qmp: QmpSession, job: string): Promise<void> {
+  const gone = qmp
+    .waitForEvent("BLOCK_JOB_CANCELLED", (e) => e.data.device === job, { timeoutMs: 10_000 })
+    .catch(() => undefined);
+  const asked = await qmp.execute("block-job-cancel", { device: job, force: true }).then(
+    () => true,
+    () => false,
+  );
+  if (asked) await gone;
 }

@@ -15,6 +15,8 @@ export interface NbdServerOptions {
   /** Exports by name; the first is also the default export (the empty name). */
   exports: readonly { name: string; device: ExportDevice }[];
   listen: NbdListen;
+  /** Clients served at once; more are turned away (default 16). */
+  maxConnections?: number;
   logger?: Logger;
 }
 
@@ -39,7 +41,8 @@ export async function startNbdServer(o: NbdServerOptions): Promise<NbdServer> {
     name === "" ? served[0] : served.find((e) => e.name === name);
   const sessions = new Map<Socket, Promise<void>>();
   const stop = new AbortController();
-  const server = createServer((socket) => {
+  // Half-open: a client that sends FIN after its last request still gets every reply.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
     const session = serveConnection(socket, lookup, () => served.map((e) => e.name), stop.signal)
       .catch((err: unknown) =>
         o.logger?.warn("NBD client dropped", { error: toFerryError(err).message }),
@@ -50,7 +53,10 @@ export async function startNbdServer(o: NbdServerOptions): Promise<NbdServer> {
       });
     sessions.set(socket, session);
   });
+  server.maxConnections = o.maxConnections ?? 16;
   await listen(server, o.listen);
+  // Accept failures (EMFILE) must not take the process down with an unhandled error.
+  server.on("error", (err) => o.logger?.warn("NBD server error", { error: err.message }));
   const bound = server.address();
   const address: NbdListen =
     "path" in o.listen || typeof bound === "string" || bound === null

@@ -14,7 +14,7 @@ import type { ExportDevice } from "./export-device.js";
 export interface ServedExport {
   readonly name: string;
   readonly device: ExportDevice;
-  /** Transmission flags announced for the device. */
+  /** Transmission flags for the device (less SEND_DF without structured replies). */
   readonly transmissionFlags: number;
   /** Largest read or write one request may carry, bytes. */
   readonly maxRequestBytes: number;

@@ -3,6 +3,7 @@ import {
   BASE_ALLOCATION,
   NBD_FLAG_C_FIXED_NEWSTYLE,
   NBD_FLAG_C_NO_ZEROES,
+  NBD_FLAG_SEND_DF,
   NBD_OPT_ABORT,
   NBD_OPT_EXPORT_NAME,
   NBD_OPT_GO,
@@ -64,6 +65,12 @@ export async function negotiate(
   const clientFlags = new DataView((await reader.read(4)).buffer).getUint32(0);
   if (!(clientFlags & NBD_FLAG_C_FIXED_NEWSTYLE))
     throw new FerryError("PROTOCOL_ERROR", "NBD client does not speak fixed newstyle negotiation");
+  // The spec: a server that does not know a client flag must drop the connection.
+  if (clientFlags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))
+    throw new FerryError(
+      "PROTOCOL_ERROR",
+      `NBD client sent unknown flags 0x${clientFlags.toString(16)}`,
+    );
   const noZeroes = (clientFlags & NBD_FLAG_C_NO_ZEROES) !== 0;
   let structuredReplies = false;
   let contexts: { exportName: string } | undefined;
@@ -91,7 +98,10 @@ export async function negotiate(
           const found = lookup(name);
           // This option has no error reply: hanging up is the answer.
           if (!found) throw new FerryError("NOT_FOUND", `no export named ${JSON.stringify(name)}`);
-          const reply = encodeExportNameReply(found.device.sizeBytes, found.transmissionFlags);
+          const reply = encodeExportNameReply(
+            found.device.sizeBytes,
+            flagsFor(found, structuredReplies),
+          );
           send(noZeroes ? reply : concatZeroes(reply, 124));
           return { export: found, structuredReplies, baseAllocation: false };
         }
@@ -144,7 +154,10 @@ export async function negotiate(
             refuse(NBD_REP_ERR_UNKNOWN, `no export named ${JSON.stringify(request.exportName)}`);
             break;
           }
-          reply(NBD_REP_INFO, encodeInfoExport(found.device.sizeBytes, found.transmissionFlags));
+          reply(
+            NBD_REP_INFO,
+            encodeInfoExport(found.device.sizeBytes, flagsFor(found, structuredReplies)),
+          );
           // Any client may get the sizes: a minimum of 1 asks nothing of it.
           reply(NBD_REP_INFO, encodeInfoBlockSize(1, 4096, found.maxRequestBytes));
           reply(NBD_REP_ACK);
@@ -169,4 +182,9 @@ function concatZeroes(bytes: Uint8Array, zeroes: number): Uint8Array {
   const out = new Uint8Array(bytes.length + zeroes);
   out.set(bytes);
   return out;
+}
+
+/** An export's transmission flags on this connection: "don't fragment" needs structured replies. */
+function flagsFor(found: ServedExport, structuredReplies: boolean): number {
+  return structuredReplies ? found.transmissionFlags : found.transmissionFlags & ~NBD_FLAG_SEND_DF;
 }

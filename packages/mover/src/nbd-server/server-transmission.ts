@@ -34,6 +34,9 @@ import {
 } from "./server-wire.js";
 import type { SocketReader } from "./socket-reader.js";
 
+/** errno names of a full disk: the client hears ENOSPC, not EIO. */
+const FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
 /** Requests one connection works on at once; the next waits (and so does the socket). */
 const IN_FLIGHT = 16;
 
@@ -94,7 +97,9 @@ export async function serveTransmission(
         err instanceof RequestError
           ? err
           : new RequestError(
-              isFerryError(err, "NO_SPACE") ? NBD_ENOSPC : NBD_EIO,
+              isFerryError(err, "NO_SPACE") || FULL.has(String((err as { code?: unknown }).code))
+                ? NBD_ENOSPC
+                : NBD_EIO,
               toFerryError(err).message,
             );
       if (agreed.structuredReplies)

@@ -1,5 +1,3 @@
-import { open } from "node:fs/promises";
-import { FerryError } from "@ferry/common";
 import type { NbdClient } from "../nbd/nbd-client.js";
 
 /** An existing disk to write a restore point back into (a stopped VM's image). */
@@ -11,33 +9,6 @@ export interface DiskTarget {
   /** Makes every write durable. */
   flush(signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
-}
-
-/** A raw image file, written in place. */
-export async function openRawTarget(path: string): Promise<DiskTarget> {
-  const handle = await open(path, "r+").catch((err: NodeJS.ErrnoException) => {
-    throw new FerryError(
-      err.code === "ENOENT" ? "NOT_FOUND" : "FAILED_PRECONDITION",
-      `cannot open ${path} for writing: ${err.code ?? err.message}`,
-      { cause: err },
-    );
-  });
-  const { size } = await handle.stat();
-  return {
-    sizeBytes: size,
-    async read(offset, lengthBytes) {
-      const out = new Uint8Array(lengthBytes);
-      const { bytesRead } = await handle.read(out, 0, lengthBytes, offset);
-      if (bytesRead !== lengthBytes)
-        throw new FerryError("FAILED_PRECONDITION", `${path} ended at ${offset + bytesRead}`);
-      return out;
-    },
-    async write(offset, data) {
-      await handle.write(data, 0, data.length, offset);
-    },
-    flush: () => handle.sync(),
-    close: () => handle.close(),
-  };
 }
 
 /** An NBD export (qemu-nbd serving the image writable); reads and writes go in pieces. */

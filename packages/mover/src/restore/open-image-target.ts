@@ -4,27 +4,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FerryError, sleep } from "@ferry/common";
 import { connectNbd } from "../nbd/nbd-client.js";
-import { runCommand } from "../util/run-command.js";
-import { type DiskTarget, nbdTarget, openRawTarget } from "./disk-target.js";
+import { type DiskTarget, nbdTarget } from "./disk-target.js";
+
+/** Image formats a rollback writes into. */
+export type ImageFormat = "raw" | "qcow2";
 
 /**
- * Opens an existing disk image for writing in place: raw files directly, any other format
- * QEMU knows (qcow2) through a private qemu-nbd. An image a running VM holds is refused:
- * QEMU's image lock says so, and the error tells the operator to stop the VM.
+ * The format of an image from its name (.qcow2; .raw or .img), or undefined. Never from its
+ * contents: a guest can write a qcow2 header (with a backing file of its choosing) into a
+ * raw disk.
  */
-export async function openImageTarget(path: string, signal?: AbortSignal): Promise<DiskTarget> {
-  const info = JSON.parse(
-    await runCommand("qemu-img", ["info", "-U", "--output=json", path], {
-      debianPackage: "qemu-utils",
-      ...(signal ? { signal } : {}),
-    }),
-  ) as { format: string };
-  if (info.format === "raw") return openRawTarget(path);
+export function formatFromName(path: string): ImageFormat | undefined {
+  if (path.endsWith(".qcow2")) return "qcow2";
+  if (path.endsWith(".raw") || path.endsWith(".img")) return "raw";
+  return undefined;
+}
+
+/**
+ * Opens an existing disk image (file or block device) for writing in place through a
+ * private qemu-nbd, which takes QEMU's image lock: an image a running VM holds is refused,
+ * and the error tells the operator to stop the VM.
+ */
+export async function openImageTarget(
+  path: string,
+  format: ImageFormat,
+  signal?: AbortSignal,
+): Promise<DiskTarget> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-target-"));
   const socket = join(dir, "nbd.sock");
   const child = spawn(
     "qemu-nbd",
-    ["-f", info.format, "-k", socket, "-x", "disk", "--cache=writeback", path],
+    ["-f", format, "-k", socket, "-x", "disk", "--cache=writeback", path],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";

@@ -131,14 +131,19 @@ export function createTaskRunner(o: TaskRunnerOptions) {
           }).finally(() => limits.delete(call.taskId));
           if (call.testRestore) {
             // The backup is done and its snapshot gone: the test touches no production VM.
-            const test = await testBoot({
-              repository,
-              restorePointId: result.manifest.restorePointId,
-              guest: await o.helperGuest(),
-              signal,
-            });
-            if (test.ok) logger.info("tested restore passed", { bootMs: test.bootMs });
-            else logger.warn("tested restore failed", { error: test.error });
+            // Whatever happens to the test, the restore point stands and the task succeeded.
+            try {
+              const test = await testBoot({
+                repository,
+                restorePointId: result.manifest.restorePointId,
+                guest: o.helperGuest,
+                signal,
+              });
+              if (test.ok) logger.info("tested restore passed", { bootMs: test.bootMs });
+              else logger.warn("tested restore failed", { error: test.error });
+            } catch (err) {
+              logger.warn("tested restore could not run", { err: toFerryError(err) });
+            }
           }
           return result.manifest;
         },
