@@ -153,16 +153,22 @@ export function decodeChunkHeader(
 }
 
 /**
- * Decodes a whole chunk file and proves it is the chunk named `digest`: header, checksum of
- * the stored bytes, decompression, length, and BLAKE3 of the data. Throws CORRUPT_DATA naming
- * the digest on any mismatch.
+ * Decodes a whole chunk file and proves it is the chunk named `digest`: header, decompression
+ * (bounds-checked), length, and BLAKE3 of the data. Throws CORRUPT_DATA naming the digest on
+ * any mismatch. The stored checksum is checked too with `checksum` (verify does: it also
+ * reports a damaged checksum field); a reader may skip it, since the digest of the decoded
+ * data already proves every payload byte and the header fields it depends on.
  */
-export async function decodeChunk(file: Buffer, digest: Uint8Array): Promise<Uint8Array> {
+export async function decodeChunk(
+  file: Buffer,
+  digest: Uint8Array,
+  options: { checksum?: boolean } = {},
+): Promise<Uint8Array> {
   const name = digestToHex(digest);
   const header = decodeChunkHeader(file, file.length, name);
   const payload = file.subarray(CHUNK_HEADER_BYTES);
   const stored = file.subarray(CHUNK_OFFSET_CHECKSUM, CHUNK_OFFSET_CHECKSUM + CHUNK_CHECKSUM_BYTES);
-  if (!digestsEqual(checksumOf(file, payload), stored)) {
+  if (options.checksum !== false && !digestsEqual(checksumOf(file, payload), stored)) {
     throw corrupt(name, "checksum mismatch");
   }
   let data: Uint8Array = payload;

@@ -181,6 +181,18 @@ describe.each<Durability>(["each", "batched"])("chunk store (durability %s)", (d
       }
     });
 
+    it("reads sound data past a damaged checksum field, which verify still reports", async () => {
+      for (const data of [randomBytes(64 * 1024), compressible(256 * 1024)]) {
+        const digest = blake3Digest(data);
+        await store.put(digest, data);
+        await flip(fileOf(digest), 20); // inside the 16-byte checksum at offset 16
+        expect(Buffer.from(await store.get(digest)).equals(data)).toBe(true);
+        const verdict = await store.verify(digest);
+        expect(verdict).toMatchObject({ t: "corrupt" });
+        expect(verdict.t === "corrupt" && verdict.error.message).toMatch(/checksum mismatch/);
+      }
+    });
+
     it("detects data that decodes but is not what the name says", async () => {
       const a = randomBytes(8192);
       const b = randomBytes(8192);

@@ -105,7 +105,8 @@ export function decodeLz4Block(src: Uint8Array, dst: Uint8Array): void {
     if (literals === 15) literals += moreLength("literal length");
     if (ip + literals > inEnd) throw new Lz4BlockError("literals run past the block");
     if (op + literals > outEnd) throw new Lz4BlockError("literals run past the decoded size");
-    if (literals > 16) dst.set(src.subarray(ip, ip + literals), op);
+    // Short runs by hand: a native copy costs more to call (and a subarray to allocate).
+    if (literals > 64) dst.set(src.subarray(ip, ip + literals), op);
     else for (let i = 0; i < literals; i++) dst[op + i] = src[ip + i] as number;
     ip += literals;
     op += literals;
@@ -120,7 +121,8 @@ export function decodeLz4Block(src: Uint8Array, dst: Uint8Array): void {
     length += MIN_MATCH;
     if (op + length > outEnd) throw new Lz4BlockError("match runs past the decoded size");
     const from = op - offset;
-    if (offset >= length) dst.copyWithin(op, from, from + length);
+    if (length <= 64) for (let i = 0; i < length; i++) dst[op + i] = dst[from + i] as number;
+    else if (offset >= length) dst.copyWithin(op, from, from + length);
     else if (offset >= 8) {
       // Overlapping: copy in steps no longer than the distance, each a memmove.
       for (let done = 0; done < length; done += offset) {
