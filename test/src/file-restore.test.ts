@@ -84,8 +84,15 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
   let repo: string;
   let restorePointId: string;
   let big: Buffer;
-  const files = (...args: string[]) =>
-    ferryMover("files", ...args, "--repo", repo, "--restore-point", restorePointId);
+  const filesArgs = (...args: string[]) => [
+    "files",
+    ...args,
+    "--repo",
+    repo,
+    "--restore-point",
+    restorePointId,
+  ];
+  const files = (...args: string[]) => ferryMover(...filesArgs(...args));
 
   beforeAll(async () => {
     await ensureGuestImage();
@@ -182,44 +189,16 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
   it("refuses paths that climb out, symlinks that lead out, and never overwrites", async () => {
     const to = join(work, "out2");
     for (const path of ["/disk0-part2/../../etc", "/disk0-part2/docs/../../x"]) {
-      const failed = await ferryMoverFails(
-        "files",
-        "get",
-        "--repo",
-        repo,
-        "--restore-point",
-        restorePointId,
-        "--to",
-        to,
-        path,
-      );
+      const failed = await ferryMoverFails(...filesArgs("get", "--to", to, path));
       expect(failed.stderr).toMatch(/holds "\.\.": name files from the filesystem's root/);
     }
     for (const path of ["/disk0-part2/escape-link", "/disk0-part2/docs/up/etc"]) {
-      const failed = await ferryMoverFails(
-        "files",
-        "ls",
-        "--repo",
-        repo,
-        "--restore-point",
-        restorePointId,
-        path,
-      );
+      const failed = await ferryMoverFails(...filesArgs("ls", path));
       expect(failed.stderr).toMatch(/leads outside its filesystem|does not exist/);
     }
     await mkdir(to, { recursive: true });
     await writeFile(join(to, "big.bin"), "mine");
-    const clash = await ferryMoverFails(
-      "files",
-      "get",
-      "--repo",
-      repo,
-      "--restore-point",
-      restorePointId,
-      "--to",
-      to,
-      "/disk0-part2/big.bin",
-    );
+    const clash = await ferryMoverFails(...filesArgs("get", "--to", to, "/disk0-part2/big.bin"));
     expect(clash.stderr).toMatch(/exists \(nothing is overwritten\)/);
     expect((await readFile(join(to, "big.bin"))).toString()).toBe("mine");
   });

@@ -1,21 +1,14 @@
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
-import {
-  connectQmp,
-  type ExportDevice,
-  moveDiskLive,
-  type NbdServer,
-  openRestorePointDisk,
-  startNbdServer,
-} from "@ferry/mover";
+import { connectQmp, moveDiskLive } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backUpImage } from "./lab/back-up-image.js";
 import { openExt4Image } from "./lab/guest-files.js";
-import { ensureGuestImage } from "./lab/guest-image.js";
 import { guestCreateFile, guestReadFile } from "./lab/guest-io.js";
+import { bootFromRestorePoint, type InstantBoot } from "./lab/instant-boot.js";
 import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
-import { type LabVm, startLabVm } from "./lab/lab-vm.js";
+import type { LabVm } from "./lab/lab-vm.js";
 
 /** Chunk files with size and mtime: the repository must not change under a recovery. */
 async function chunkFiles(root: string): Promise<string[]> {
@@ -31,9 +24,7 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
   let lab: Lab;
   let repository: Repository;
   let restorePointId: string;
-  let device: ExportDevice | undefined;
-  let server: NbdServer | undefined;
-  let recovered: LabVm | undefined;
+  let booted: InstantBoot | undefined;
 
   beforeAll(async () => {
     lab = await startLab({ vms: 1, workload: false });
@@ -49,34 +40,20 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
   });
 
   afterAll(async () => {
-    await recovered?.stop();
-    await server?.close();
-    await device?.close();
+    await booted?.[Symbol.asyncDispose]();
     await repository?.close();
     await lab?.dispose();
   });
 
   it("boots from the NBD export with its guest agent answering, works, and switches over to a new image", async () => {
     const before = await chunkFiles(join(lab.dir, "repo"));
-    device = await openRestorePointDisk({
+    booted = await bootFromRestorePoint({
       repository,
       restorePointId,
-      diskId: "disk0",
-      writable: true,
-      overlayDir: lab.dir,
-    });
-    const socket = join(lab.dir, "ir.sock");
-    server = await startNbdServer({
-      exports: [{ name: "disk0", device }],
-      listen: { path: socket },
-    });
-    recovered = await startLabVm({
       name: "recovered",
-      dir: join(lab.dir, "recovered"),
-      guest: await ensureGuestImage(),
-      disks: [{ nbdSocket: socket, exportName: "disk0" }],
-      workload: false,
+      dir: lab.dir,
     });
+    const { vm: recovered, device, server } = booted;
     // Booted from the backup: the guest mounted the restored filesystem and its files are there.
     const agentSocket = recovered.guestAgentSocket;
     for (const [rel, content] of Object.entries(SEED_FILES))

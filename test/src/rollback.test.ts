@@ -16,6 +16,16 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
   let disk: string;
   let vm: LabVm | undefined;
 
+  const rollback = (target: string, ...more: string[]) => [
+    "rollback",
+    "--repo",
+    join(lab.dir, "repo"),
+    "--restore-point",
+    restorePointId,
+    "--target",
+    target,
+    ...more,
+  ];
   const boot = async (name: string) =>
     startLabVm({
       name,
@@ -46,38 +56,13 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
     // The guest changes a little: one file overwritten, one new.
     await guestWrite(vm.guestAgentSocket, "/mnt/data0/README.txt", 0, Buffer.from("CHANGED"));
     await guestCreateFile(vm.guestAgentSocket, "/mnt/data0/new.txt", Buffer.alloc(300_000, 7));
-    const unnamed = await ferryMoverFails(
-      "rollback",
-      "--repo",
-      repo,
-      "--restore-point",
-      restorePointId,
-      "--target",
-      join(lab.dir, "disk-without-suffix"),
-    );
+    const unnamed = await ferryMoverFails(...rollback(join(lab.dir, "disk-without-suffix")));
     expect(unnamed.stderr).toMatch(/name the format of .* with --format raw\|qcow2/);
-    const running = await ferryMoverFails(
-      "rollback",
-      "--repo",
-      repo,
-      "--restore-point",
-      restorePointId,
-      "--target",
-      disk,
-    );
+    const running = await ferryMoverFails(...rollback(disk));
     expect(running.stderr).toMatch(/in use \(is its VM still running\? stop it first\)/);
     await vm.stop();
 
-    const { stdout } = await ferryMover(
-      "rollback",
-      "--repo",
-      repo,
-      "--restore-point",
-      restorePointId,
-      "--target",
-      disk,
-      "--json",
-    );
+    const { stdout } = await ferryMover(...rollback(disk, "--json"));
     const stats = JSON.parse(stdout) as { chunksChecked: number; chunksWritten: number };
     expect(stats.chunksChecked).toBe(16); // 64 MiB in 4 MiB chunks
     expect(stats.chunksWritten).toBeGreaterThan(0);
@@ -92,16 +77,7 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
       }),
     ).resolves.toContain("Images are identical");
     // A second rollback finds nothing to write.
-    const again = await ferryMover(
-      "rollback",
-      "--repo",
-      repo,
-      "--restore-point",
-      restorePointId,
-      "--target",
-      disk,
-      "--json",
-    );
+    const again = await ferryMover(...rollback(disk, "--json"));
     expect(JSON.parse(again.stdout).chunksWritten).toBe(0);
 
     vm = await boot("rolled-back");

@@ -6,9 +6,10 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { openRepository, parseArgs } from "@ferry/common";
-import { openRestorePointDisk, restoreRestorePoint, startNbdServer } from "@ferry/mover";
+import { restoreRestorePoint } from "@ferry/mover";
 import { backUpImage } from "../lab/back-up-image.js";
 import { ensureGuestImage } from "../lab/guest-image.js";
+import { bootFromRestorePoint } from "../lab/instant-boot.js";
 import { startLab } from "../lab/lab.js";
 import { type LabVm, startLabVm } from "../lab/lab-vm.js";
 import { median, randomData, textLike, timed } from "./bench-data.js";
@@ -65,29 +66,14 @@ async function main(argv: string[]): Promise<void> {
   for (let i = 0; i < runs; i++) {
     {
       const started = Date.now();
-      const device = await openRestorePointDisk({
+      const booted = await bootFromRestorePoint({
         repository,
         restorePointId,
-        diskId: "disk0",
-        writable: true,
-        overlayDir: lab.dir,
-      });
-      const socket = join(lab.dir, "ir.sock");
-      const server = await startNbdServer({
-        exports: [{ name: "disk0", device }],
-        listen: { path: socket },
-      });
-      const recovered = await startLabVm({
         name: `instant-${i}`,
-        dir: join(lab.dir, `instant-${i}`),
-        guest,
-        disks: [{ nbdSocket: socket, exportName: "disk0" }],
-        workload: false,
+        dir: lab.dir,
       });
       instant.push((Date.now() - started) / 1000);
-      await recovered.stop();
-      await server.close();
-      await device.close();
+      await booted[Symbol.asyncDispose]();
     }
     {
       const started = Date.now();
