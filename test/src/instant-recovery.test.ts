@@ -4,6 +4,7 @@ import { openRepository, type Repository, verifyRestorePoints } from "@ferry/com
 import { connectQmp, moveDiskLive } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backUpImage } from "./lab/back-up-image.js";
+import { ferryMover } from "./lab/ferry-mover-cli.js";
 import { openExt4Image } from "./lab/guest-files.js";
 import { guestCreateFile, guestReadFile } from "./lab/guest-io.js";
 import { bootFromRestorePoint, type InstantBoot } from "./lab/instant-boot.js";
@@ -70,7 +71,17 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
         moveDiskLive({ qmp, nodeName: "disk0", target: taken, sizeBytes: device.sizeBytes }),
       ).rejects.toThrow(/exists: a disk move never overwrites/);
       expect(await readFile(taken, "utf8")).toBe("mine");
-      await moveDiskLive({ qmp, nodeName: "disk0", target, sizeBytes: device.sizeBytes });
+      // The operator's way: ferry-mover move-disk on the VM's monitor.
+      const moved = await ferryMover(
+        "move-disk",
+        "--qmp",
+        recovered.qmpSocket,
+        "--node",
+        "disk0",
+        "--to",
+        target,
+      );
+      expect(moved.stdout).toMatch(/^moved disk0 to .*production\.qcow2/);
       const names = (
         await qmp.execute<{ "node-name": string; file: string }[]>("query-named-block-nodes")
       ).map((n) => n.file);

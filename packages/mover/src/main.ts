@@ -4,6 +4,7 @@ import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
 import { exportCommand } from "./cli/export-command.js";
 import { filesCommand } from "./cli/files-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
+import { moveDiskCommand } from "./cli/move-disk-command.js";
 import { rollbackCommand } from "./cli/rollback-command.js";
 import { testRestoreCommand } from "./cli/test-restore-command.js";
 import { loadMoverConfig } from "./config.js";
@@ -24,6 +25,9 @@ const USAGE = `usage:
                                                     serve a restore point's disks over NBD until
                                                     stopped (instant recovery); writes go to a
                                                     scratch overlay, never to the repository
+  ferry-mover move-disk --qmp <socket> --node <name> --to <image.qcow2>
+                                                    copy a running VM's disk (one booted from an
+                                                    export) to a new image and switch it over
   ferry-mover rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
                      [--format raw|qcow2] [--parallel N] [--json]
                                                     bring a stopped VM's disk image back to the
@@ -67,6 +71,8 @@ async function main(argv: string[]): Promise<void> {
       "overlay-dir",
       "target",
       "guest-dir",
+      "qmp",
+      "node",
     ],
   });
   const [command] = args.positionals;
@@ -86,6 +92,8 @@ async function main(argv: string[]): Promise<void> {
       return filesCommand(args, controller.signal);
     case "test-restore":
       return testRestoreCommand(args, controller.signal);
+    case "move-disk":
+      return moveDiskCommand(args, controller.signal);
     case "rollback":
       return rollbackCommand(args, controller.signal);
     case "restore-points":
