@@ -15,7 +15,7 @@ DEBIAN_PACKAGES=(
   cpio busybox-static xz-utils  # micro guest build
   restic borgbackup time        # peers the benchmarks compare against; GNU time measures them
   util-linux-extra              # fincore: tests check what stays in the page cache
-  ca-certificates
+  ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
 )
 
 step() { printf '== setup: %s\n' "$*"; }

@@ -123,6 +123,15 @@ export {
   type VerifyReport,
   verifyRestorePoints,
 } from "./repository/verify.js";
+export { createCa, issueCertificate } from "./tls/pki.js";
+export {
+  type ChannelCredentials,
+  clientCredentials,
+  type ServerCredentials,
+  serverCredentials,
+  type TlsFiles,
+  tlsSchema,
+} from "./tls/tls-files.js";
 export { prng } from "./util/prng.js";
 export { createSemaphore, type Semaphore } from "./util/semaphore.js";
 export {

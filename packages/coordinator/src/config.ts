@@ -1,9 +1,14 @@
-import { loadConfigFile, schema } from "@ferry/common";
+import { loadConfigFile, schema, tlsSchema } from "@ferry/common";
 
 const { number, object, oneOf, string } = schema;
 
 /** The coordinator's configuration file (JSON). Unknown keys are errors. */
 export const coordinatorConfigSchema = object({
+  /**
+   * Mutual TLS: every mover and operator must present a certificate signed by `ca` (see
+   * `ferry pki`); the coordinator shows its own. Absent: plaintext, for a lab on one host.
+   */
+  tls: tlsSchema.optional(),
   /** Where movers and operators reach the gRPC API. */
   listen: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).default("127.0.0.1:7100"),
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */

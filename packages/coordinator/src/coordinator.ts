@@ -3,11 +3,13 @@ import { join, resolve } from "node:path";
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   bindService,
+  clientCredentials,
   createLogger,
   type Logger,
   MoverRegistryService,
   OperatorService,
   RegisterRequestSchema,
+  serverCredentials,
   startGrpcServer,
 } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
@@ -39,6 +41,12 @@ export async function startCoordinator(
   options: { logger?: Logger } = {},
 ): Promise<Coordinator> {
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
+  // Mutual TLS both ways: movers and operators prove themselves, and so does the coordinator.
+  // Read first: a missing or unreadable file stops the coordinator before anything opens.
+  const tls = config.tls
+    ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
+    : undefined;
+  const moverCredentials = tls?.client;
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const catalog = await openSqliteCatalog({
@@ -70,6 +78,7 @@ export async function startCoordinator(
   const events = createJobEvents();
   const progress = createProgressTracker(nats, events, logger);
   const dispatcher = createDispatcher({
+    ...(moverCredentials ? { moverCredentials } : {}),
     catalog,
     registry,
     limits: config.limits,
@@ -118,9 +127,11 @@ export async function startCoordinator(
           defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
           logger,
           limits: config.limits,
+          ...(moverCredentials ? { moverCredentials } : {}),
         }),
       ),
     ],
+    ...(tls ? { credentials: tls.server } : {}),
   });
   // The registry is pure; time lives here.
   const sweeper = setInterval(() => {

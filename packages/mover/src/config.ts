@@ -1,4 +1,4 @@
-import { loadConfigFile, schema } from "@ferry/common";
+import { loadConfigFile, schema, tlsSchema } from "@ferry/common";
 
 const { array, number, object, oneOf, string } = schema;
 
@@ -8,6 +8,11 @@ const hostPort = { pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" };
 export const moverConfigSchema = object({
   /** Stable mover id, unique in the estate. */
   id: string({ nonEmpty: true, pattern: /^[A-Za-z0-9_-]+$/, hint: "letters, digits, _ and -" }),
+  /**
+   * Mutual TLS with the coordinator: this mover's certificate and key, and the CA that signs
+   * both (see `ferry pki`). Without it a TLS coordinator refuses the mover.
+   */
+  tls: tlsSchema.optional(),
   /** Where the MoverService listens. */
   listen: string(hostPort).default("127.0.0.1:0"),
   /** Address the coordinator dials back; default: the bound listen address. */

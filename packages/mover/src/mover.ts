@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   bindService,
+  clientCredentials,
   createClient,
   createLogger,
   type Datastore,
@@ -12,6 +13,7 @@ import {
   MoverSchema,
   MoverService,
   MoverState,
+  serverCredentials,
   startGrpcServer,
   Transport,
   toFerryError,
@@ -140,6 +142,10 @@ export async function startMover(
   };
   const repositories = createRepositoryCache();
   const fileSessions = createFileSessions({ guest: () => helperGuest(config.fileRestoreGuestDir) });
+  // Read before anything starts: a missing or unreadable file stops the mover at once.
+  const tls = config.tls
+    ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
+    : undefined;
   const nats = await connectEvents(config.nats, logger);
   const tasks = createTaskRunner({
     moverId: config.id,
@@ -159,6 +165,8 @@ export async function startMover(
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
   const server = await startGrpcServer({
     address: config.listen,
+    // With TLS only a caller whose certificate the CA signed (the coordinator) gets in.
+    ...(tls ? { credentials: tls.server } : {}),
     services: [
       bindService(
         MoverService,
@@ -200,7 +208,7 @@ export async function startMover(
 
   // Without a coordinator the mover still serves tasks (scripts, tests, a second site).
   const registry = config.coordinator
-    ? createClient(MoverRegistryService, config.coordinator)
+    ? createClient(MoverRegistryService, config.coordinator, tls ? { credentials: tls.client } : {})
     : undefined;
   let markRegistered: () => void = () => undefined;
   const registered = new Promise<void>((resolve) => {

@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@ferry/common";
 import {
   createClient,
   type ExtractFilesResponse,
@@ -11,10 +12,16 @@ import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { RestorePointRecord } from "../catalog/records.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 
+/** What a file-level restore needs from the coordinator. */
+export interface FileRestoreDeps {
+  catalog: CatalogStore;
+  registry: MoverRegistry;
+  moverCredentials?: ChannelCredentials;
+}
+
 /** Where a file-level restore runs: the restore point's own mover if it is up, else any. */
 async function moverFor(
-  catalog: CatalogStore,
-  registry: MoverRegistry,
+  { catalog, registry }: FileRestoreDeps,
   restorePointId: string,
 ): Promise<{ point: RestorePointRecord; mover: Mover }> {
   const point = await catalog.restorePoints.get(restorePointId);
@@ -30,15 +37,22 @@ async function moverFor(
   return { point, mover };
 }
 
+function moverClient(deps: FileRestoreDeps, mover: Mover) {
+  return createClient(
+    MoverService,
+    mover.address,
+    deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
+  );
+}
+
 /** Lists a directory of a restore point's filesystems through a mover. */
 export async function browseFiles(
-  catalog: CatalogStore,
-  registry: MoverRegistry,
+  deps: FileRestoreDeps,
   request: { restorePointId: string; path: string },
   signal: AbortSignal,
 ): Promise<{ entries: FileEntry[]; moverId: string }> {
-  const { point, mover } = await moverFor(catalog, registry, request.restorePointId);
-  using client = createClient(MoverService, mover.address);
+  const { point, mover } = await moverFor(deps, request.restorePointId);
+  using client = moverClient(deps, mover);
   const res = await client.listFiles(
     { repository: point.repository, restorePointId: point.id, path: request.path || "/" },
     { signal },
@@ -48,8 +62,7 @@ export async function browseFiles(
 
 /** Extracts files of a restore point into a directory on a mover's host. */
 export async function restoreFiles(
-  catalog: CatalogStore,
-  registry: MoverRegistry,
+  deps: FileRestoreDeps,
   request: { restorePointId: string; paths: string[]; targetDir: string },
   signal: AbortSignal,
 ): Promise<{ result: ExtractFilesResponse; moverId: string }> {
@@ -58,8 +71,8 @@ export async function restoreFiles(
       "INVALID_ARGUMENT",
       "the target must be an absolute directory path on the mover",
     );
-  const { point, mover } = await moverFor(catalog, registry, request.restorePointId);
-  using client = createClient(MoverService, mover.address);
+  const { point, mover } = await moverFor(deps, request.restorePointId);
+  using client = moverClient(deps, mover);
   const result = await client.extractFiles(
     {
       repository: point.repository,

@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@ferry/common";
 import { FerryError, type Logger, type OperatorService, type ServiceImpl } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
@@ -43,6 +44,8 @@ export interface OperatorDeps {
   logger: Logger;
   /** The dispatcher's limits: plans use them unless a request overrides them. */
   limits: DispatchLimits;
+  /** How to reach movers (mutual TLS when configured). */
+  moverCredentials?: ChannelCredentials;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -196,8 +199,8 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
       return verifyMessage(report, points);
     },
     rescanRepository: async (req, ctx) => rescanRepository(d.catalog, req.repository, ctx.signal),
-    browseFiles: async (req, ctx) => browseFiles(d.catalog, d.registry, req, ctx.signal),
-    restoreFiles: async (req, ctx) => restoreFiles(d.catalog, d.registry, req, ctx.signal),
+    browseFiles: async (req, ctx) => browseFiles(d, req, ctx.signal),
+    restoreFiles: async (req, ctx) => restoreFiles(d, req, ctx.signal),
     restore: async (req) => {
       const job = await d.jobs.restore({
         restorePointId: req.restorePointId,

@@ -22,6 +22,7 @@ import {
 import { filesCommand } from "./files-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
 import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.js";
+import { cliTls, pkiCommand } from "./pki-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
 import { formatBytes, renderTable } from "./table.js";
 
@@ -61,9 +62,15 @@ commands:
                                 plan the window: tasks, load per datastore, lower bound
   simulate [--policy NAME] [--per-host 1,2,4] [--per-datastore 1,2] [--total 8,16] [--no-io-control]
                                 what-if: simulated window end and latency per grid of limits
+  pki init --dir DIR            create a certificate authority for mutual TLS
+  pki issue --dir DIR --name NAME [--host 127.0.0.1,localhost]
+                                issue NAME.crt and NAME.key (a mover, the coordinator, an operator)
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)
+  --tls-ca FILE --tls-cert FILE --tls-key FILE
+                       mutual TLS with a coordinator that requires it
+                       (default $FERRY_TLS_CA, $FERRY_TLS_CERT, $FERRY_TLS_KEY)
   --json               machine-readable output
 `;
 
@@ -116,6 +123,11 @@ async function main(argv: string[]): Promise<void> {
       "tasks",
       "to",
       "disk",
+      "tls-ca",
+      "tls-cert",
+      "tls-key",
+      "dir",
+      "host",
     ],
   });
   const [command] = args.positionals;
@@ -127,7 +139,10 @@ async function main(argv: string[]): Promise<void> {
   const json = args.flags.has("json");
   const server = String(args.flags.get("server") ?? process.env.FERRY_SERVER ?? "127.0.0.1:7100");
   const signal = AbortSignal.timeout(30_000);
+  const tls = await cliTls(args);
   switch (command) {
+    case "pki":
+      return pkiCommand(args, json);
     case "coordinator": {
       const file = args.flags.get("config");
       const config =
@@ -141,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "movers": {
-      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000 });
+      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000, ...tls });
       const { movers } = await client.listMovers({}, { signal });
       print(json, movers, () =>
         movers.length === 0
@@ -178,7 +193,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "vms": {
-      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000 });
+      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000, ...tls });
       const tag = args.flags.get("tag");
       const res = await client.listVms({ tags: typeof tag === "string" ? [tag] : [] }, { signal });
       print(json, res.vms, () =>
@@ -215,11 +230,10 @@ async function main(argv: string[]): Promise<void> {
       // Watching may take long: no overall deadline, Ctrl-C ends it. A file restore boots
       // a helper VM and may copy much: ten minutes.
       const watching = command === "jobs" || args.flags.has("wait");
-      using client = createClient(
-        OperatorService,
-        server,
-        watching ? {} : { defaultTimeoutMs: command === "files" ? 600_000 : 30_000 },
-      );
+      using client = createClient(OperatorService, server, {
+        ...tls,
+        ...(watching ? {} : { defaultTimeoutMs: command === "files" ? 600_000 : 30_000 }),
+      });
       const run = {
         policies: policiesCommand,
         backup: backupCommand,
@@ -246,7 +260,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   const fe = toFerryError(err);
   const hint =
     isFerryError(err) && err.code === "UNAVAILABLE"
-      ? " (is the coordinator running? see --server)"
+      ? " (is the coordinator running, and does it require TLS? see --server and --tls-*)"
       : "";
   process.stderr.write(`ferry: ${fe.message}${hint}\n`);
   process.exitCode = 1;

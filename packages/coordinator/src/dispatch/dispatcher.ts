@@ -1,4 +1,4 @@
-import type { Vm } from "@ferry/common";
+import type { ChannelCredentials, Vm } from "@ferry/common";
 import {
   type ClientHandle,
   createClient,
@@ -44,6 +44,8 @@ export interface DispatcherOptions {
   ioControl?: IoControlSettings;
   /** Called once when a job ends (e.g. to prune); failures are logged. */
   onJobEnded?: (jobId: string) => Promise<unknown>;
+  /** How to reach movers (mutual TLS when configured); default plaintext. */
+  moverCredentials?: ChannelCredentials;
 }
 
 /** Starts queued tasks on movers under the limits, and records their outcome. */
@@ -99,7 +101,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const client = (mover: Mover) => {
     let c = clients.get(mover.address);
     if (!c) {
-      c = createClient(MoverService, mover.address);
+      c = createClient(
+        MoverService,
+        mover.address,
+        o.moverCredentials ? { credentials: o.moverCredentials } : {},
+      );
       clients.set(mover.address, c);
     }
     return c;
