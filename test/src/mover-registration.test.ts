@@ -180,7 +180,7 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
     ]).catch((e: unknown) => e);
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stderr: string }).stderr).toMatch(
-      /^ferry: .*\(is the coordinator running\? see --server\)/,
+      /^ferry: .*\(is the coordinator running, and does it require TLS\? see --server and --tls-\*\)/,
     );
   });
 
