@@ -9,6 +9,19 @@ export const coordinatorConfigSchema = object({
    * `ferry pki`); the coordinator shows its own. Absent: plaintext, for a lab on one host.
    */
   tls: tlsSchema.optional(),
+  /**
+   * Operator API tokens (`ferry token new` prints one and its entry): with any listed, every
+   * operator call needs one, and its role (viewer, operator, admin) must reach the method's.
+   */
+  tokens: schema
+    .array(
+      object({
+        name: string({ nonEmpty: true }),
+        role: oneOf(["viewer", "operator", "admin"] as const),
+        sha256: string({ pattern: /^[0-9a-f]{64}$/, hint: "hex SHA-256 of the token" }),
+      }),
+    )
+    .default([]),
   /** Where movers and operators reach the gRPC API. */
   listen: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).default("127.0.0.1:7100"),
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */

@@ -15,6 +15,8 @@ import {
 import { connect, type NatsConnection } from "nats";
 import { createOperatorService } from "./api/operator-service.js";
 import { createRegistryService } from "./api/registry-service.js";
+import { guardOperatorService } from "./auth/guard.js";
+import { createTokenCheck } from "./auth/tokens.js";
 import type { CatalogStore } from "./catalog/catalog-store.js";
 import { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
@@ -96,6 +98,18 @@ export async function startCoordinator(
     intervalMs: config.scheduleCheckMs,
     tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
   });
+  const operatorService = createOperatorService({
+    registry,
+    catalog,
+    jobs,
+    dispatcher,
+    events,
+    progress,
+    defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
+    logger,
+    limits: config.limits,
+    ...(moverCredentials ? { moverCredentials } : {}),
+  });
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -117,18 +131,9 @@ export async function startCoordinator(
       ),
       bindService(
         OperatorService,
-        createOperatorService({
-          registry,
-          catalog,
-          jobs,
-          dispatcher,
-          events,
-          progress,
-          defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
-          logger,
-          limits: config.limits,
-          ...(moverCredentials ? { moverCredentials } : {}),
-        }),
+        config.tokens.length > 0
+          ? guardOperatorService(operatorService, createTokenCheck(config.tokens))
+          : operatorService,
       ),
     ],
     ...(tls ? { credentials: tls.server } : {}),

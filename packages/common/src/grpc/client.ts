@@ -19,6 +19,8 @@ export interface ClientOptions {
   credentials?: ChannelCredentials;
   /** Deadline applied to calls that set none, in milliseconds. */
   defaultTimeoutMs?: number;
+  /** Metadata sent with every call (a call's own keys win), e.g. an authorization token. */
+  metadata?: Record<string, string>;
 }
 
 /** A typed client plus the channel it owns; disposing closes the channel. */
@@ -54,6 +56,7 @@ export function createClient<S extends DescService>(
       serialize: messageCodec(method.input).serialize,
       deserialize: messageCodec(method.output).deserialize,
       fallbackMs: options.defaultTimeoutMs,
+      metadata: options.metadata,
     };
     client[method.localName] =
       method.methodKind === "server_streaming" ? streamMethod(call) : unaryMethod(call);
@@ -69,9 +72,10 @@ interface MethodCall {
   serialize: (value: object) => Buffer;
   deserialize: (bytes: Buffer) => unknown;
   fallbackMs: number | undefined;
+  metadata: Record<string, string> | undefined;
 }
 
-function unaryMethod({ channel, path, serialize, deserialize, fallbackMs }: MethodCall) {
+function unaryMethod({ channel, path, serialize, deserialize, fallbackMs, metadata }: MethodCall) {
   return (request: object, options: CallOptions = {}) =>
     new Promise((resolve, reject) => {
       const { signal } = options;
@@ -82,7 +86,7 @@ function unaryMethod({ channel, path, serialize, deserialize, fallbackMs }: Meth
         serialize,
         deserialize,
         request,
-        toMetadata(options.metadata),
+        toMetadata({ ...metadata, ...options.metadata }),
         grpcOptions(options, fallbackMs),
         (err: ServiceError | null, response) => {
           signal?.removeEventListener("abort", onAbort);
@@ -96,7 +100,7 @@ function unaryMethod({ channel, path, serialize, deserialize, fallbackMs }: Meth
     });
 }
 
-function streamMethod({ channel, path, serialize, deserialize, fallbackMs }: MethodCall) {
+function streamMethod({ channel, path, serialize, deserialize, fallbackMs, metadata }: MethodCall) {
   return (request: object, options: CallOptions = {}): AsyncIterable<unknown> => ({
     async *[Symbol.asyncIterator]() {
       const { signal } = options;
@@ -106,7 +110,7 @@ function streamMethod({ channel, path, serialize, deserialize, fallbackMs }: Met
         serialize,
         deserialize,
         request,
-        toMetadata(options.metadata),
+        toMetadata({ ...metadata, ...options.metadata }),
         grpcOptions(options, fallbackMs),
       );
       const onAbort = () => call.cancel();

@@ -25,6 +25,7 @@ import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.j
 import { cliTls, pkiCommand } from "./pki-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
 import { formatBytes, renderTable } from "./table.js";
+import { cliAuth, tokenCommand } from "./token-commands.js";
 
 const USAGE = `usage: ferry <command> [options]
 
@@ -62,6 +63,8 @@ commands:
                                 plan the window: tasks, load per datastore, lower bound
   simulate [--policy NAME] [--per-host 1,2,4] [--per-datastore 1,2] [--total 8,16] [--no-io-control]
                                 what-if: simulated window end and latency per grid of limits
+  token new --name NAME --role viewer|operator|admin
+                                a new operator API token, and the entry for the coordinator
   pki init --dir DIR            create a certificate authority for mutual TLS
   pki issue --dir DIR --name NAME [--host 127.0.0.1,localhost]
                                 issue NAME.crt and NAME.key (a mover, the coordinator, an operator)
@@ -71,6 +74,7 @@ options:
   --tls-ca FILE --tls-cert FILE --tls-key FILE
                        mutual TLS with a coordinator that requires it
                        (default $FERRY_TLS_CA, $FERRY_TLS_CERT, $FERRY_TLS_KEY)
+  --token TOKEN        operator API token (default $FERRY_TOKEN)
   --json               machine-readable output
 `;
 
@@ -128,6 +132,8 @@ async function main(argv: string[]): Promise<void> {
       "tls-key",
       "dir",
       "host",
+      "token",
+      "role",
     ],
   });
   const [command] = args.positionals;
@@ -139,10 +145,13 @@ async function main(argv: string[]): Promise<void> {
   const json = args.flags.has("json");
   const server = String(args.flags.get("server") ?? process.env.FERRY_SERVER ?? "127.0.0.1:7100");
   const signal = AbortSignal.timeout(30_000);
-  const tls = await cliTls(args);
+  // Every API call carries the TLS identity and the token the operator gave.
+  const tls = { ...(await cliTls(args)), ...cliAuth(args) };
   switch (command) {
     case "pki":
       return pkiCommand(args, json);
+    case "token":
+      return tokenCommand(args, json);
     case "coordinator": {
       const file = args.flags.get("config");
       const config =
