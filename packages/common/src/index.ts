@@ -33,6 +33,12 @@ export {
   type LogLevel,
 } from "./logging/logger.js";
 export * from "./nats/event-codecs.js";
+export {
+  type NatsAccess,
+  natsAccessSchema,
+  natsConnectOptions,
+  safeUrl,
+} from "./nats/nats-access.js";
 export * from "./nats/subjects.js";
 export {
   type BootTestResult,

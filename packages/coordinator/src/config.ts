@@ -1,4 +1,4 @@
-import { loadConfigFile, schema, tlsSchema } from "@ferry/common";
+import { loadConfigFile, natsAccessSchema, schema, tlsSchema } from "@ferry/common";
 
 const { number, object, oneOf, string } = schema;
 
@@ -26,7 +26,9 @@ export const coordinatorConfigSchema = object({
   listen: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).default("127.0.0.1:7100"),
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */
   heartbeatIntervalMs: number({ integer: true, min: 100, max: 600_000 }).default(5000),
-  nats: string({ pattern: /^nats:\/\/.+/, hint: "nats://host:port" }).optional(),
+  nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),
+  /** Credentials for NATS (user and a password file) and TLS to it (its CA, a client cert). */
+  natsAccess: natsAccessSchema.optional(),
   /** Directory for the catalog (SQLite) and, by default, the repository. */
   dataDir: string({ nonEmpty: true }).default(".ferry"),
   /** SQLite catalog file; default <dataDir>/catalog.sqlite. */

@@ -7,6 +7,7 @@ import {
   createLogger,
   type Logger,
   MoverRegistryService,
+  natsConnectOptions,
   OperatorService,
   RegisterRequestSchema,
   serverCredentials,
@@ -49,6 +50,7 @@ export async function startCoordinator(
     ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
     : undefined;
   const moverCredentials = tls?.client;
+  const natsAuth = await natsConnectOptions(config.natsAccess);
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const catalog = await openSqliteCatalog({
@@ -61,6 +63,7 @@ export async function startCoordinator(
       servers: config.nats,
       maxReconnectAttempts: -1,
       name: "ferry-coordinator",
+      ...natsAuth,
     }).catch((err: unknown) => {
       logger.warn("NATS unreachable; job progress will not stream", { err });
       return undefined;

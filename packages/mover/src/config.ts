@@ -1,4 +1,4 @@
-import { loadConfigFile, schema, tlsSchema } from "@ferry/common";
+import { loadConfigFile, natsAccessSchema, schema, tlsSchema } from "@ferry/common";
 
 const { array, number, object, oneOf, string } = schema;
 
@@ -20,7 +20,9 @@ export const moverConfigSchema = object({
   /** The coordinator's gRPC address; without one the mover serves tasks but registers nowhere. */
   coordinator: string(hostPort).optional(),
   /** NATS server URL for progress events. */
-  nats: string({ pattern: /^nats:\/\/.+/, hint: "nats://host:port" }).optional(),
+  nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),
+  /** Credentials for NATS (user and a password file) and TLS to it (its CA, a client cert). */
+  natsAccess: natsAccessSchema.optional(),
   host: object({
     id: string({ nonEmpty: true }),
     name: string().optional(),

@@ -7,6 +7,7 @@ export {
   dirtyBitmapsByNode,
 } from "./cbt/dirty-bitmaps.js";
 export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.js";
+export { connectEvents, type EventsConnection } from "./events/nats-events.js";
 export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
 export { openRestorePointDisk } from "./export/restore-point-export.js";
 export {

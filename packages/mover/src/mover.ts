@@ -146,7 +146,7 @@ export async function startMover(
   const tls = config.tls
     ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
     : undefined;
-  const nats = await connectEvents(config.nats, logger);
+  const nats = await connectEvents(config.nats, logger, config.natsAccess);
   const tasks = createTaskRunner({
     moverId: config.id,
     slots,

@@ -13,14 +13,28 @@ export interface NatsServer extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** Starts nats-server on 127.0.0.1 on a free port and waits until it accepts clients. */
-export async function startNatsServer(options: { timeoutMs?: number } = {}): Promise<NatsServer> {
+/**
+ * Starts nats-server on 127.0.0.1 on a free port and waits until it accepts clients; with
+ * `auth`, only that user and password get in.
+ */
+export async function startNatsServer(
+  options: { timeoutMs?: number; auth?: { user: string; pass: string } } = {},
+): Promise<NatsServer> {
   const store = await mkdtemp(join(tmpdir(), "ferry-nats-"));
   // -p -1 lets the server pick a free port itself: no race with other tests.
   const child = await spawnChild(
     "nats-server",
     "nats-server",
-    ["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store],
+    [
+      "-a",
+      "127.0.0.1",
+      "-p",
+      "-1",
+      "-js",
+      "-sd",
+      store,
+      ...(options.auth ? ["--user", options.auth.user, "--pass", options.auth.pass] : []),
+    ],
     {
       debianPackage: "nats-server",
     },

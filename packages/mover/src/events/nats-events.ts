@@ -1,4 +1,4 @@
-import type { Logger } from "@ferry/common";
+import { type Logger, type NatsAccess, natsConnectOptions, safeUrl } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
 
 /** The mover's NATS connection for progress and task events. */
@@ -15,8 +15,11 @@ export interface EventsConnection {
 export async function connectEvents(
   url: string | undefined,
   logger: Logger,
+  access?: NatsAccess,
 ): Promise<EventsConnection | undefined> {
   if (!url) return undefined;
+  // Read now: a missing password file is a configuration error, not a NATS outage.
+  const auth = await natsConnectOptions(access);
   let connection: NatsConnection | undefined;
   let closed = false;
   const attempt = async (): Promise<void> => {
@@ -27,10 +30,11 @@ export async function connectEvents(
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,
           name: "ferry-mover",
+          ...auth,
         });
-        logger.info("connected to NATS", { url });
+        logger.info("connected to NATS", { url: safeUrl(url) });
       } catch (err) {
-        logger.warn("NATS unreachable; retrying", { url, err });
+        logger.warn("NATS unreachable; retrying", { url: safeUrl(url), err });
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
