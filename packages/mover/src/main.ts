@@ -22,6 +22,7 @@ const USAGE = `usage:
                      [--parallel N]           chunks read at once (default 16)
   ferry-mover export --repo <dir> --restore-point <id> [--disk ID|N]
                      (--socket <path> | --listen <host:port>) [--writable] [--overlay-dir <dir>]
+                     [--tls-ca <ca.crt> --tls-cert <crt> --tls-key <key>]   (TLS, client certs)
                                                     serve a restore point's disks over NBD until
                                                     stopped (instant recovery); writes go to a
                                                     scratch overlay, never to the repository
@@ -73,6 +74,9 @@ async function main(argv: string[]): Promise<void> {
       "guest-dir",
       "qmp",
       "node",
+      "tls-ca",
+      "tls-cert",
+      "tls-key",
     ],
   });
   const [command] = args.positionals;

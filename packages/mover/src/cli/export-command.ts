@@ -1,4 +1,4 @@
-import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { FerryError, openRepository, type ParsedArgs, type TlsFiles } from "@ferry/common";
 import { openRestorePointDisk } from "../export/restore-point-export.js";
 import type { ExportDevice } from "../nbd-server/export-device.js";
 import { type NbdListen, startNbdServer } from "../nbd-server/nbd-server.js";
@@ -31,12 +31,18 @@ export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Prom
           signal,
         }),
       });
-    await using server = await startNbdServer({ exports: devices, listen });
-    if ("host" in listen && !LOOPBACK.has(listen.host))
+    const tls = tlsFlags(args);
+    await using server = await startNbdServer({
+      exports: devices,
+      listen,
+      ...(tls ? { tls } : {}),
+    });
+    if ("host" in listen && !LOOPBACK.has(listen.host) && !tls)
       process.stderr.write(
-        `warning: NBD has no authentication or TLS here yet: anyone who reaches ${listen.host}:${listen.port} can read${args.flags.has("writable") ? " and write" : ""} this restore point\n`,
+        `warning: without --tls-ca/--tls-cert/--tls-key anyone who reaches ${listen.host}:${listen.port} can read${args.flags.has("writable") ? " and write" : ""} this restore point\n`,
       );
-    for (const { name } of devices) process.stdout.write(`${nbdUri(server.address, name)}\n`);
+    for (const { name } of devices)
+      process.stdout.write(`${nbdUri(server.address, name, tls !== undefined)}\n`);
     process.stderr.write(
       `serving restore point ${restorePointId} (${args.flags.has("writable") ? "writes go to a scratch overlay" : "read-only"}); Ctrl-C stops\n`,
     );
@@ -67,10 +73,22 @@ function listenFlag(args: ParsedArgs): NbdListen {
   return { host: (m[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
 }
 
-/** The URI an NBD client (qemu-img, nbdcopy, nbdinfo) takes for an export. */
-export function nbdUri(address: NbdListen, exportName: string): string {
+/** The URI an NBD client (qemu-img, nbdcopy, nbdinfo) takes for an export; nbds: with TLS. */
+export function nbdUri(address: NbdListen, exportName: string, tls = false): string {
   const name = encodeURIComponent(exportName);
-  if ("path" in address) return `nbd+unix:///${name}?socket=${address.path}`;
+  const scheme = tls ? "nbds" : "nbd";
+  if ("path" in address) return `${scheme}+unix:///${name}?socket=${address.path}`;
   const host = address.host.includes(":") ? `[${address.host}]` : address.host;
-  return `nbd://${host}:${address.port}/${name}`;
+  return `${scheme}://${host}:${address.port}/${name}`;
+}
+
+/** --tls-ca/--tls-cert/--tls-key: all three or none. */
+function tlsFlags(args: ParsedArgs): TlsFiles | undefined {
+  const ca = flag(args, "tls-ca", false);
+  const cert = flag(args, "tls-cert", false);
+  const key = flag(args, "tls-key", false);
+  if (ca === undefined && cert === undefined && key === undefined) return undefined;
+  if (ca === undefined || cert === undefined || key === undefined)
+    throw new FerryError("INVALID_ARGUMENT", "TLS needs all of --tls-ca, --tls-cert and --tls-key");
+  return { ca, cert, key };
 }

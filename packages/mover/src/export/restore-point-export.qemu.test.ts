@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  createCa,
   createLogger,
+  issueCertificate,
   openRepository,
   prng,
   type Repository,
+  type TlsFiles,
   verifyRestorePoints,
 } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -92,7 +95,7 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function serve(writable: boolean, name: string) {
+  async function serve(writable: boolean, name: string, tls?: TlsFiles) {
     const device = await openRestorePointDisk({
       repository: repo,
       restorePointId,
@@ -103,9 +106,10 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     const server = await startNbdServer({
       exports: [{ name: "disk0", device }],
       listen: { path: join(dir, `${name}.sock`) },
+      ...(tls ? { tls } : {}),
     });
     return {
-      uri: nbdUri(server.address, "disk0"),
+      uri: nbdUri(server.address, "disk0", tls !== undefined),
       [Symbol.asyncDispose]: async () => {
         await server.close();
         await device.close();
@@ -187,5 +191,43 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     await expect(
       runTool("qemu-io", ["-f", "raw", "-c", "write -P 1 0 4096", served.uri]),
     ).rejects.toThrow(/read-only|Permission denied|Operation not permitted/i);
+  });
+
+  it("over TLS, serves only clients whose certificate the CA signed", async () => {
+    const pki = join(dir, "pki");
+    const other = join(dir, "other-pki");
+    await createCa(pki);
+    await issueCertificate(pki, "server");
+    await issueCertificate(pki, "client");
+    await createCa(other, "Another CA");
+    await issueCertificate(other, "client");
+    // libnbd reads a GnuTLS certificates directory.
+    const certsDir = async (name: string, from: string) => {
+      const d = join(dir, name);
+      await mkdir(d);
+      await copyFile(join(pki, "ca.crt"), join(d, "ca-cert.pem"));
+      await copyFile(join(from, "client.crt"), join(d, "client-cert.pem"));
+      await copyFile(join(from, "client.key"), join(d, "client-key.pem"));
+      return d;
+    };
+    const good = await certsDir("good-certs", pki);
+    const foreign = await certsDir("foreign-certs", other);
+    await using served = await serve(false, "tls", {
+      ca: join(pki, "ca.crt"),
+      cert: join(pki, "server.crt"),
+      key: join(pki, "server.key"),
+    });
+    expect(served.uri).toMatch(/^nbds\+unix:/);
+    const copy = join(dir, "over-tls.raw");
+    await runTool("nbdcopy", [`${served.uri}&tls-certificates=${good}`, copy]);
+    expect(await sha256(copy)).toBe(await sha256(image));
+    // In the clear: refused before any export is named.
+    await expect(runTool("nbdinfo", [served.uri.replace("nbds+", "nbd+")])).rejects.toThrow(
+      /not supported|TLS/i,
+    );
+    // A certificate from another CA: the TLS handshake fails.
+    await expect(runTool("nbdinfo", [`${served.uri}&tls-certificates=${foreign}`])).rejects.toThrow(
+      /gnutls/i,
+    );
   });
 });

@@ -1,11 +1,11 @@
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { FerryError, type Logger, toFerryError } from "@ferry/common";
+import { FerryError, type Logger, type TlsFiles, toFerryError } from "@ferry/common";
 import type { ExportDevice } from "./export-device.js";
 import { type ServedExport, serveExport } from "./served-export.js";
+import { ServerChannel, type TlsPem } from "./server-channel.js";
 import { negotiate } from "./server-handshake.js";
-import { type ReplyWire, serveTransmission } from "./server-transmission.js";
-import { SocketReader } from "./socket-reader.js";
+import { serveTransmission } from "./server-transmission.js";
 
 /** Where the server listens: a unix socket, or TCP (port 0 picks a free one). */
 export type NbdListen = { path: string } | { host: string; port: number };
@@ -15,6 +15,11 @@ export interface NbdServerOptions {
   /** Exports by name; the first is also the default export (the empty name). */
   exports: readonly { name: string; device: ExportDevice }[];
   listen: NbdListen;
+  /**
+   * Require TLS (NBD_OPT_STARTTLS) with a client certificate this CA signed: clients without
+   * one get NBD_REP_ERR_TLS_REQD and nothing else. Default: plaintext.
+   */
+  tls?: TlsFiles;
   /** Clients served at once; more are turned away (default 16). */
   maxConnections?: number;
   logger?: Logger;
@@ -37,13 +42,20 @@ export async function startNbdServer(o: NbdServerOptions): Promise<NbdServer> {
   if (o.exports.length === 0)
     throw new FerryError("INVALID_ARGUMENT", "an NBD server needs an export");
   const served = o.exports.map((e) => serveExport(e.name, e.device));
+  const tlsPem = o.tls ? await loadTlsPem(o.tls) : undefined;
   const lookup = (name: string): ServedExport | undefined =>
     name === "" ? served[0] : served.find((e) => e.name === name);
   const sessions = new Map<Socket, Promise<void>>();
   const stop = new AbortController();
   // Half-open: a client that sends FIN after its last request still gets every reply.
   const server = createServer({ allowHalfOpen: true }, (socket) => {
-    const session = serveConnection(socket, lookup, () => served.map((e) => e.name), stop.signal)
+    const session = serveConnection(
+      socket,
+      lookup,
+      () => served.map((e) => e.name),
+      tlsPem,
+      stop.signal,
+    )
       .catch((err: unknown) =>
         o.logger?.warn("NBD client dropped", { error: toFerryError(err).message }),
       )
@@ -88,49 +100,18 @@ async function serveConnection(
   socket: Socket,
   lookup: (name: string) => ServedExport | undefined,
   names: () => string[],
+  tls: TlsPem | undefined,
   signal: AbortSignal,
 ): Promise<void> {
   socket.setNoDelay(true);
-  const reader = new SocketReader(socket);
-  // One wait for room, shared by every reply that finds the socket full.
-  let room: Promise<void> | undefined;
-  const wire: ReplyWire = {
-    send: (...parts) => {
-      socket.cork();
-      for (const part of parts) socket.write(part);
-      socket.uncork();
-    },
-    drained: () => {
-      if (!socket.writableNeedDrain || socket.destroyed) return Promise.resolve();
-      room ??= new Promise<void>((resolve) => {
-        const done = () => {
-          socket.off("drain", done);
-          socket.off("close", done);
-          room = undefined;
-          resolve();
-        };
-        socket.on("drain", done);
-        socket.on("close", done);
-      });
-      return room;
-    },
-  };
+  const channel = new ServerChannel(socket);
   try {
-    const agreed = await negotiate(reader, (b) => wire.send(b), lookup, names);
+    const agreed = await negotiate(channel, lookup, names, tls);
     if (!agreed) return;
-    await serveTransmission(reader, wire, agreed, signal);
-    // Let the last replies leave before the hang-up (at most a second for a stuck peer).
-    if (!socket.destroyed)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 1000);
-        socket.once("close", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        socket.end();
-      });
+    await serveTransmission(channel.reader, channel.wire, agreed, signal);
+    await channel.end();
   } finally {
-    reader.detach();
+    channel.destroy();
   }
 }
 
@@ -152,4 +133,19 @@ function listen(server: Server, where: NbdListen): Promise<void> {
     if ("path" in where) server.listen(where.path, ready);
     else server.listen(where.port, where.host, ready);
   });
+}
+
+async function loadTlsPem(files: TlsFiles): Promise<TlsPem> {
+  const read = (what: string, path: string) =>
+    readFile(path).catch((err: NodeJS.ErrnoException) => {
+      throw new FerryError(
+        "CONFIG_INVALID",
+        `cannot read the NBD TLS ${what} ${path}: ${err.code ?? err.message}`,
+      );
+    });
+  return {
+    ca: await read("CA", files.ca),
+    cert: await read("certificate", files.cert),
+    key: await read("key", files.key),
+  };
 }

@@ -11,9 +11,12 @@ import {
   NBD_OPT_LIST,
   NBD_OPT_LIST_META_CONTEXT,
   NBD_OPT_SET_META_CONTEXT,
+  NBD_OPT_STARTTLS,
   NBD_OPT_STRUCTURED_REPLY,
   NBD_REP_ACK,
   NBD_REP_ERR_INVALID,
+  NBD_REP_ERR_POLICY,
+  NBD_REP_ERR_TLS_REQD,
   NBD_REP_ERR_TOO_BIG,
   NBD_REP_ERR_UNKNOWN,
   NBD_REP_ERR_UNSUP,
@@ -22,6 +25,7 @@ import {
   NBD_REP_SERVER,
 } from "../nbd/constants.js";
 import type { ServedExport } from "./served-export.js";
+import type { ServerChannel, TlsPem } from "./server-channel.js";
 import {
   decodeGoData,
   decodeMetaContextData,
@@ -35,7 +39,6 @@ import {
   encodeOptionReply,
   encodeServerEntry,
 } from "./server-wire.js";
-import type { SocketReader } from "./socket-reader.js";
 
 /** Largest option data a client may send (names and queries are at most 4 KiB each). */
 const MAX_OPTION_BYTES = 64 * 1024;
@@ -56,13 +59,16 @@ export interface Negotiated {
  * for a client that breaks the protocol (the caller hangs up).
  */
 export async function negotiate(
-  reader: SocketReader,
-  send: (bytes: Uint8Array) => void,
+  channel: ServerChannel,
   lookup: (name: string) => ServedExport | undefined,
   names: () => string[],
+  tls?: TlsPem,
 ): Promise<Negotiated | undefined> {
+  // The channel's reader changes when TLS starts: always read through the channel.
+  const read = (n: number) => channel.reader.read(n);
+  const send = (bytes: Uint8Array) => channel.wire.send(bytes);
   send(encodeGreeting());
-  const clientFlags = new DataView((await reader.read(4)).buffer).getUint32(0);
+  const clientFlags = new DataView((await read(4)).buffer).getUint32(0);
   if (!(clientFlags & NBD_FLAG_C_FIXED_NEWSTYLE))
     throw new FerryError("PROTOCOL_ERROR", "NBD client does not speak fixed newstyle negotiation");
   // The spec: a server that does not know a client flag must drop the connection.
@@ -76,23 +82,44 @@ export async function negotiate(
   let contexts: { exportName: string } | undefined;
 
   for (;;) {
-    const { option, lengthBytes } = decodeOptionHeader(await reader.read(16));
+    const { option, lengthBytes } = decodeOptionHeader(await read(16));
     if (lengthBytes > MAX_OPTION_BYTES) {
       if (option === NBD_OPT_EXPORT_NAME)
         throw new FerryError("PROTOCOL_ERROR", "NBD client sent an export name over 64 KiB");
       // Read past it so the stream stays in step, then refuse.
       for (let left = lengthBytes; left > 0; left -= Math.min(left, MAX_OPTION_BYTES))
-        await reader.read(Math.min(left, MAX_OPTION_BYTES));
+        await read(Math.min(left, MAX_OPTION_BYTES));
       send(encodeOptionError(option, NBD_REP_ERR_TOO_BIG, "option data over 64 KiB"));
       continue;
     }
-    const data = await reader.read(lengthBytes);
+    const data = await read(lengthBytes);
     const reply = (type: number, payload?: Uint8Array) =>
       send(encodeOptionReply(option, type, payload));
     const refuse = (type: number, message: string) =>
       send(encodeOptionError(option, type, message));
+    // With TLS required, nothing but STARTTLS and ABORT is answered in the clear.
+    if (tls && !channel.secure && option !== NBD_OPT_STARTTLS && option !== NBD_OPT_ABORT) {
+      if (option === NBD_OPT_EXPORT_NAME)
+        throw new FerryError("PERMISSION_DENIED", "NBD client asked for an export without TLS");
+      refuse(NBD_REP_ERR_TLS_REQD, "this server requires TLS (NBD_OPT_STARTTLS) first");
+      continue;
+    }
     try {
       switch (option) {
+        case NBD_OPT_STARTTLS:
+          if (!tls) {
+            refuse(NBD_REP_ERR_POLICY, "this server does not offer TLS");
+            break;
+          }
+          if (channel.secure || data.length > 0) {
+            refuse(NBD_REP_ERR_INVALID, "TLS is already on, or STARTTLS carried data");
+            break;
+          }
+          await channel.startTls(tls, encodeOptionReply(option, NBD_REP_ACK));
+          // The spec: what was agreed before TLS does not carry over.
+          structuredReplies = false;
+          contexts = undefined;
+          break;
         case NBD_OPT_EXPORT_NAME: {
           const name = new TextDecoder().decode(data);
           const found = lookup(name);

@@ -88,6 +88,11 @@ export class SocketReader {
     return out;
   }
 
+  /** Bytes received and not yet read. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
   /** Removes the listeners this reader added. */
   detach(): void {
     this.#socket.off("data", this.#onData);
