@@ -11,6 +11,7 @@ import {
   ZERO_CHUNK_DIGEST,
 } from "@ferry/common";
 import type { BlockSource, Extent } from "../source/block-source.js";
+import { withReadRetries } from "../source/retrying-source.js";
 import { linkedAbort } from "../util/linked-abort.js";
 import { type ChunkMemory, createChunkMemory } from "./chunk-memory.js";
 import { type ChunkPlan, planChunks } from "./chunk-plan.js";
@@ -97,7 +98,9 @@ const MiB = 1024 * 1024;
  * ones to the chunk sink. Memory stays under `maxBytesInFlight`.
  */
 export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackupStats> {
-  const { source, signal } = options;
+  const { signal } = options;
+  // A read the disk's server failed (EIO) is tried again before the disk fails.
+  const source = withReadRetries(options.source);
   const chunkSize = options.chunkSizeBytes ?? 4 * MiB;
   const size = source.capabilities.sizeBytes;
   const stats: DiskBackupStats = {

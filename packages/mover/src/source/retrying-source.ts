@@ -1,0 +1,44 @@
+import { FerryError, isFerryError, sleep } from "@ferry/common";
+import type { BlockSource } from "./block-source.js";
+
+/** Options of {@link withReadRetries}. */
+export interface ReadRetryOptions {
+  /** Attempts per read, the first included (default 4). */
+  attempts?: number;
+  /** Wait before the first retry, doubled each time, milliseconds (default 200). */
+  firstDelayMs?: number;
+}
+
+/**
+ * `source` with reads that failed for a reason worth another try (an NBD EIO, a server
+ * restarting: `retryable` errors) tried again with backoff. The last failure is reported with
+ * the number of attempts and its cause; errors that no retry can mend fail at once.
+ */
+export function withReadRetries(source: BlockSource, options: ReadRetryOptions = {}): BlockSource {
+  const attempts = Math.max(1, options.attempts ?? 4);
+  const firstDelayMs = options.firstDelayMs ?? 200;
+  return {
+    capabilities: source.capabilities,
+    async read(offset, lengthBytes, signal, into) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await source.read(offset, lengthBytes, signal, into);
+        } catch (err) {
+          if (!isFerryError(err) || !err.retryable || signal?.aborted) throw err;
+          if (attempt >= attempts)
+            throw new FerryError(
+              err.code,
+              `read of [${offset}, +${lengthBytes}) failed ${attempts} times: ${err.message}`,
+              { cause: err, details: err.details },
+            );
+          await sleep(firstDelayMs * 2 ** (attempt - 1), signal);
+        }
+      }
+    },
+    extents: (offset, lengthBytes, signal) => source.extents(offset, lengthBytes, signal),
+    dirtyExtents: (bitmap, offset, lengthBytes, signal) =>
+      source.dirtyExtents(bitmap, offset, lengthBytes, signal),
+    close: () => source.close(),
+    [Symbol.asyncDispose]: () => source.close(),
+  };
+}
