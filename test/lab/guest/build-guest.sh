@@ -79,28 +79,24 @@ mods=$work/x/lib/modules/$abi
 [[ -d $mods ]] || mods=$work/x/usr/lib/modules/$abi   # newer Debian: modules under /usr
 mkdir -p "$r/lib/modules"
 n=10
-for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console; do
-  ko=$(find "$mods/kernel/drivers" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n1)
-  dst=$r/lib/modules/$n-$m.ko   # numbered: /init loads them in glob order
-  if [[ $ko == *.xz ]]; then xz -dc "$ko" >"$dst"
-  elif [[ -n $ko ]]; then cp "$ko" "$dst"
-  elif grep -q "/$m.ko" "$mods/modules.builtin"; then continue
-  else die "kernel $abi has no module $m (neither .ko, .ko.xz nor built in)"
-  fi
-  n=$((n + 1))
-done
-
-# Filesystems a file-level restore reads besides ext4 (built in): FAT, with long names in UTF-8.
-for m in fat vfat nls_cp437 nls_ascii nls_utf8; do
-  ko=$(find "$mods/kernel/fs" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n1)
+# add_module NAME DIR: copy (or unpack) module NAME found under DIR, numbered so /init loads
+# modules in glob order; a built-in module needs nothing.
+add_module() {
+  local m=$1 ko dst
+  ko=$(find "$mods/kernel/$2" \( -name "$m.ko" -o -name "$m.ko.xz" \) | head -n1)
   dst=$r/lib/modules/$n-$m.ko
   if [[ $ko == *.xz ]]; then xz -dc "$ko" >"$dst"
   elif [[ -n $ko ]]; then cp "$ko" "$dst"
-  elif grep -q "/$m.ko" "$mods/modules.builtin"; then continue
+  elif grep -q "/$m.ko" "$mods/modules.builtin"; then return
   else die "kernel $abi has no module $m (neither .ko, .ko.xz nor built in)"
   fi
   n=$((n + 1))
+}
+for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk virtio_console; do
+  add_module "$m" drivers
 done
+# Filesystems a file-level restore reads besides ext4 (built in): FAT, with long names in UTF-8.
+for m in fat vfat nls_cp437 nls_ascii nls_utf8; do add_module "$m" fs; done
 
 # --- busybox userland
 bb=/bin/busybox

@@ -11,31 +11,8 @@ import { FerryError } from "../errors/ferry-error.js";
 import { decodeChunk, encodeChunk } from "./chunk-codec.js";
 import { blake3Digest } from "./digest.js";
 import { createFixedIndexWriter, readFixedIndex } from "./fixed-index.js";
-import { type Manifest, parseManifest } from "./manifest.js";
-
-const good: Manifest = {
-  format: "ferry-manifest",
-  version: 1,
-  restorePointId: "vm-101/20261125T093526123Z-9f86d081",
-  vmId: "vm-101",
-  vmName: "web 01",
-  createdAt: "2026-11-25T09:35:26.123Z",
-  committedAt: "2026-11-25T09:40:00.000Z",
-  consistency: "application",
-  mode: "full",
-  source: { moverId: "mover-a", transport: "hotadd" },
-  disks: [
-    {
-      id: "disk0",
-      sizeBytes: 10 * 2 ** 30,
-      chunkSizeBytes: 4 * 2 ** 20,
-      indexFile: "disk0.fidx",
-      indexUuid: "0f8fad5b-d9cb-469f-a165-70867728950e",
-      bytesRead: 123,
-      bytesNew: 45,
-    },
-  ],
-};
+import { parseManifest } from "./manifest.js";
+import { goodManifest as good } from "./manifest-fixture.test-helper.js";
 
 /** Byte-level damage: flips, a cut, or garbage spliced in. */
 const damage: fc.Arbitrary<DamageT> = fc.oneof(

@@ -24,6 +24,20 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
+/** A new P-256 private key at `path`, readable by its owner only. */
+async function newKey(path: string): Promise<void> {
+  await openssl([
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    path,
+  ]);
+  await chmod(path, 0o600);
+}
+
 async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
@@ -41,16 +55,7 @@ export async function createCa(dir: string, name = "Ferry CA"): Promise<{ cert: 
   const cert = join(dir, CA_CERT);
   if ((await exists(key)) || (await exists(cert)))
     throw new FerryError("ALREADY_EXISTS", `${dir} already holds a CA: issue certificates from it`);
-  await openssl([
-    "genpkey",
-    "-algorithm",
-    "EC",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-out",
-    key,
-  ]);
-  await chmod(key, 0o600);
+  await newKey(key);
   await openssl([
     "req",
     "-x509",
@@ -95,16 +100,7 @@ export async function issueCertificate(
   const ext = join(dir, `${name}.ext`);
   const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(",");
   try {
-    await openssl([
-      "genpkey",
-      "-algorithm",
-      "EC",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-out",
-      key,
-    ]);
-    await chmod(key, 0o600);
+    await newKey(key);
     await openssl(["req", "-new", "-key", key, "-out", csr, "-subj", `/CN=${name}`]);
     await writeFile(
       ext,
