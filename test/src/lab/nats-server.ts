@@ -18,10 +18,9 @@ export interface NatsServer extends AsyncDisposable {
  * `auth`, only that user and password get in.
  */
 export async function startNatsServer(
-  options: { timeoutMs?: number; auth?: { user: string; pass: string } } = {},
+  options: { timeoutMs?: number; auth?: { user: string; pass: string }; port?: number } = {},
 ): Promise<NatsServer> {
   const store = await mkdtemp(join(tmpdir(), "ferry-nats-"));
-  // -p -1 lets the server pick a free port itself: no race with other tests.
   const child = await spawnChild(
     "nats-server",
     "nats-server",
@@ -29,7 +28,8 @@ export async function startNatsServer(
       "-a",
       "127.0.0.1",
       "-p",
-      "-1",
+      // -1 lets the server pick a free port itself: no race with other tests.
+      String(options.port ?? -1),
       "-js",
       "-sd",
       store,
