@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, open, readdir, readFile, rm, utimes } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ageChunks } from "./lab/age-chunks.js";
 import type { LabChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { nbdUnixUri, serveImage } from "./lab/qemu-nbd.js";
@@ -185,19 +186,11 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
     const list = JSON.parse((await cli("restore-points", "--repo", repo(), "--json")).stdout);
     for (const m of list.slice(0, -1)) await removeRestorePoint(m.restorePointId);
     // As if the backups ran long ago: GC never judges chunks written in its last seconds.
-    await ageChunks(10 * 60_000);
+    await ageChunks(repo(), 10 * 60_000);
     const gc = await cli("gc", "--repo", repo(), "--grace-minutes", "0");
     expect(gc.stdout).toMatch(/^freed [\d.]+ MiB: [1-9]\d* chunk\(s\) removed/);
     expect((await cli("verify", "--repo", repo())).stdout).toContain("all sound");
   });
-
-  async function ageChunks(ms: number): Promise<void> {
-    const then = new Date(Date.now() - ms);
-    const chunks = join(repo(), "chunks");
-    for (const dir of await readdir(chunks))
-      for (const file of await readdir(join(chunks, dir)))
-        await utimes(join(chunks, dir, file), then, then);
-  }
 
   async function removeRestorePoint(id: string): Promise<void> {
     const { openRepository } = await import("@ferry/common");

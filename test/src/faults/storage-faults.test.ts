@@ -2,10 +2,11 @@
 // filter), one that is slow (delay filter), and a repository whose disk fills up.
 // After each, nothing already backed up is lost and the repository verifies clean.
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rm, statfs, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, statfs, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ageChunks } from "../lab/age-chunks.js";
 import { type LabChild, spawnChild } from "../lab/child.js";
 import { ferryMover, ferryMoverFails } from "../lab/ferry-mover-cli.js";
 import { runTool } from "../lab/run-tool.js";
@@ -130,11 +131,7 @@ describe("storage faults during a backup", () => {
       (JSON.parse(stdout) as { restorePointId: string }[]).map((p) => p.restorePointId),
     ).toEqual([first]);
     // Chunks the failed backup wrote are garbage; GC judges only chunks older than its cutoff.
-    const then = new Date(Date.now() - 10 * 60_000);
-    const chunks = join(smallRepo, "chunks");
-    for (const dir of await readdir(chunks))
-      for (const file of await readdir(join(chunks, dir)))
-        await utimes(join(chunks, dir, file), then, then);
+    await ageChunks(smallRepo, 10 * 60_000);
     await ferryMover("gc", "--repo", smallRepo, "--grace-minutes", "0");
     expect((await statfs(small)).bavail).toBeGreaterThanOrEqual(freeBefore);
     expect((await ferryMover("verify", "--repo", smallRepo)).stdout).toContain("all sound");
