@@ -1,4 +1,5 @@
 import { loadConfigFile, natsAccessSchema, schema, tlsSchema } from "@ferry/common";
+import { ROLES } from "./auth/roles.js";
 
 const { number, object, oneOf, string } = schema;
 
@@ -17,7 +18,7 @@ export const coordinatorConfigSchema = object({
     .array(
       object({
         name: string({ nonEmpty: true }),
-        role: oneOf(["viewer", "operator", "admin"] as const),
+        role: oneOf(ROLES),
         sha256: string({ pattern: /^[0-9a-f]{64}$/, hint: "hex SHA-256 of the token" }),
       }),
     )

@@ -50,7 +50,7 @@ export async function startCoordinator(
     ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
     : undefined;
   const moverCredentials = tls?.client;
-  const natsAuth = await natsConnectOptions(config.natsAccess);
+  const natsAuth = config.nats ? await natsConnectOptions(config.natsAccess) : {};
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
   const catalog = await openSqliteCatalog({

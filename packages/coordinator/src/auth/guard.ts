@@ -1,9 +1,4 @@
-import {
-  FerryError,
-  type HandlerContext,
-  type OperatorService,
-  type ServiceImpl,
-} from "@ferry/common";
+import { FerryError, type HandlerContext, OperatorService, type ServiceImpl } from "@ferry/common";
 import { METHOD_ROLE, roleAllows } from "./roles.js";
 import type { Caller } from "./tokens.js";
 
@@ -23,14 +18,14 @@ export function guardOperatorService(
     const need = METHOD_ROLE[method as keyof typeof METHOD_ROLE];
     const check = (ctx: HandlerContext) => {
       const caller = identify(ctx.metadata.authorization);
-      if (!need || !roleAllows(caller.role, need))
+      if (!roleAllows(caller.role, need))
         throw new FerryError(
           "PERMISSION_DENIED",
-          `${caller.name} (${caller.role}) may not call ${method}: it needs ${need ?? "a role no token has"}`,
+          `${caller.name} (${caller.role}) may not call ${method}: it needs ${need}`,
         );
     };
     guarded[method] =
-      handler.constructor.name === "AsyncGeneratorFunction"
+      OperatorService.method[method as keyof typeof METHOD_ROLE].methodKind === "server_streaming"
         ? async function* (req: unknown, ctx: HandlerContext) {
             check(ctx);
             yield* handler(req, ctx) as AsyncIterable<unknown>;

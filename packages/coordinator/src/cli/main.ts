@@ -145,8 +145,9 @@ async function main(argv: string[]): Promise<void> {
   const json = args.flags.has("json");
   const server = String(args.flags.get("server") ?? process.env.FERRY_SERVER ?? "127.0.0.1:7100");
   const signal = AbortSignal.timeout(30_000);
-  // Every API call carries the TLS identity and the token the operator gave.
-  const tls = { ...(await cliTls(args)), ...cliAuth(args) };
+  // Every API call carries the TLS identity and the token the operator gave; read only by the
+  // commands that call the API (pki issue must work before those files exist).
+  const connection = async () => ({ ...(await cliTls(args)), ...cliAuth(args) });
   switch (command) {
     case "pki":
       return pkiCommand(args, json);
@@ -165,7 +166,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "movers": {
-      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000, ...tls });
+      using client = createClient(OperatorService, server, {
+        defaultTimeoutMs: 10_000,
+        ...(await connection()),
+      });
       const { movers } = await client.listMovers({}, { signal });
       print(json, movers, () =>
         movers.length === 0
@@ -202,7 +206,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "vms": {
-      using client = createClient(OperatorService, server, { defaultTimeoutMs: 10_000, ...tls });
+      using client = createClient(OperatorService, server, {
+        defaultTimeoutMs: 10_000,
+        ...(await connection()),
+      });
       const tag = args.flags.get("tag");
       const res = await client.listVms({ tags: typeof tag === "string" ? [tag] : [] }, { signal });
       print(json, res.vms, () =>
@@ -240,7 +247,7 @@ async function main(argv: string[]): Promise<void> {
       // a helper VM and may copy much: ten minutes.
       const watching = command === "jobs" || args.flags.has("wait");
       using client = createClient(OperatorService, server, {
-        ...tls,
+        ...(await connection()),
         ...(watching ? {} : { defaultTimeoutMs: command === "files" ? 600_000 : 30_000 }),
       });
       const run = {

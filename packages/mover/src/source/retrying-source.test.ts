@@ -27,7 +27,10 @@ function flaky(failures: number, error: () => FerryError): BlockSource & { reads
   return source;
 }
 
-const eio = () => new FerryError("UNAVAILABLE", "NBD read failed: EIO (input/output error)");
+const eio = () =>
+  new FerryError("UNAVAILABLE", "NBD read failed: EIO (input/output error)", {
+    details: { nbdErrno: 5 },
+  });
 
 describe("reads retried on retryable errors", () => {
   it("recovers from transient errors", async () => {

@@ -10,8 +10,8 @@ export interface ReadRetryOptions {
 }
 
 /**
- * `source` with reads that failed for a reason worth another try (an NBD EIO, a server
- * restarting: `retryable` errors) tried again with backoff. The last failure is reported with
+ * `source` with reads the disk's server failed for a reason worth another try (a retryable
+ * NBD error reply such as EIO) tried again with backoff. The last failure is reported with
  * the number of attempts and its cause; errors that no retry can mend fail at once.
  */
 export function withReadRetries(source: BlockSource, options: ReadRetryOptions = {}): BlockSource {
@@ -24,7 +24,15 @@ export function withReadRetries(source: BlockSource, options: ReadRetryOptions =
         try {
           return await source.read(offset, lengthBytes, signal, into);
         } catch (err) {
-          if (!isFerryError(err) || !err.retryable || signal?.aborted) throw err;
+          // Only an error the server answered with (EIO) can pass; a lost connection does
+          // not come back by itself, so retrying on it only delays the failure.
+          if (
+            !isFerryError(err) ||
+            !err.retryable ||
+            err.details.nbdErrno === undefined ||
+            signal?.aborted
+          )
+            throw err;
           if (attempt >= attempts)
             throw new FerryError(
               err.code,
