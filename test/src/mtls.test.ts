@@ -7,6 +7,7 @@ import {
   clientCredentials,
   createCa,
   createClient,
+  createLogger,
   issueCertificate,
   MoverService,
   MoverState,
@@ -27,6 +28,10 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
   let coordinator: Coordinator;
   let mover: Mover;
   let rogue: Mover | undefined;
+  let impostor: Mover | undefined;
+  let issuedOperator = "";
+  // What the impostor logged: an operator must learn why a mover never registers.
+  const impostorLog: string[] = [];
   const files = (dir: string, name: string): TlsFiles => ({
     ca: join(dir, "ca.crt"),
     cert: join(dir, `${name}.crt`),
@@ -40,11 +45,15 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
     // The operator's way: ferry pki, from the CLI.
     const ferry = (...args: string[]) => run(join(REPO_ROOT, "bin/ferry"), args);
     await ferry("pki", "init", "--dir", pki);
-    for (const name of ["coordinator", "mover-1", "operator"])
-      await ferry("pki", "issue", "--dir", pki, "--name", name, "--host", "127.0.0.1,localhost");
+    const issue = (name: string, ...role: string[]) =>
+      ferry("pki", "issue", "--dir", pki, "--name", name, "--host", "127.0.0.1,localhost", ...role);
+    await issue("coordinator", "--role", "coordinator");
+    await issue("mover-1", "--role", "mover");
+    // No --role: an operator's certificate, the least a certificate can do.
+    issuedOperator = (await issue("operator")).stdout;
     // A certificate that looks right but was signed by another CA.
     await createCa(other, "Not Ferry's CA");
-    await issueCertificate(other, "mover-2");
+    await issueCertificate(other, "mover-2", { role: "mover" });
     coordinator = await startCoordinator(
       parseConfig(
         coordinatorConfigSchema,
@@ -82,22 +91,30 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
         logger: quietLogger(),
       },
     );
+    // Signed by Ferry's CA, but an operator's: it must not pass for a mover.
+    impostor = await startMover(moverConfig("mover-3", files(pki, "operator")), {
+      logger: createLogger({ name: "impostor", level: "error", write: (l) => impostorLog.push(l) }),
+    });
   });
 
   afterAll(async () => {
+    await impostor?.close();
     await rogue?.close();
     await mover?.close();
     await coordinator?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it("registers a mover with a certificate from Ferry's CA, and refuses one from another CA", async () => {
+  it("registers a mover with a mover certificate from Ferry's CA, refusing another CA's and an operator's", async () => {
     const operator = await clientCredentials(files(join(work, "pki"), "operator"));
     using api = createClient(OperatorService, coordinator.address, { credentials: operator });
-    // Give the rogue mover time for several registration attempts.
+    // Give the rogue and the impostor time for several registration attempts.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const { movers } = await api.listMovers({});
     expect(movers.map((m) => [m.id, m.state])).toEqual([["mover-1", MoverState.UP]]);
+    expect(impostorLog.join("\n")).toContain(
+      "ferry.v1.MoverRegistryService accepts only certificates with role mover; OU=ferry-operator, CN=operator has role operator",
+    );
   });
 
   it("refuses an operator without a certificate, at the API and on the CLI", async () => {
@@ -142,5 +159,65 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
       defaultTimeoutMs: 3000,
     });
     await expect(stranger.describe({})).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+
+  it("issues operator certificates by default, and says so", () => {
+    expect(issuedOperator).toMatch(/issued .*operator\.crt and .*operator\.key \(role operator\)/);
+  });
+
+  it("refuses an operator's certificate at a mover: operators go through the coordinator", async () => {
+    const operator = await clientCredentials(files(join(work, "pki"), "operator"));
+    using direct = createClient(MoverService, mover.address, { credentials: operator });
+    const refused = await direct.describe({}).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      code: "PERMISSION_DENIED",
+      message:
+        "ferry.v1.MoverService accepts only certificates with role coordinator; OU=ferry-operator, CN=operator has role operator",
+    });
+    // Nor can it touch a task: the refusal comes before any handler.
+    await expect(direct.cancel({ taskId: "any" })).rejects.toMatchObject({
+      code: "PERMISSION_DENIED",
+    });
+  });
+
+  it("keeps a mover's certificate out of the operator API, and the coordinator's too", async () => {
+    for (const name of ["mover-1", "coordinator"]) {
+      const creds = await clientCredentials(files(join(work, "pki"), name));
+      using api = createClient(OperatorService, coordinator.address, { credentials: creds });
+      const refused = await api.listMovers({}).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: "PERMISSION_DENIED" });
+      expect((refused as Error).message).toMatch(
+        new RegExp(
+          `OperatorService accepts only certificates with role operator; .*CN=${name} has role`,
+        ),
+      );
+    }
+  });
+
+  it("lets the coordinator reach a mover with its own certificate on an operator's behalf", async () => {
+    // A catalogued restore point whose repository is gone: browsing it makes the coordinator
+    // call the mover, which answers NOT_FOUND only after admitting the coordinator.
+    await coordinator.catalog.restorePoints.replaceForRepository(join(work, "gone"), [
+      {
+        id: "vm-1/20260101T000000000Z-00000000",
+        vmId: "vm-1",
+        vmName: "vm-1",
+        repository: join(work, "gone"),
+        createdAt: new Date(),
+        consistency: "crash",
+        mode: "full",
+        moverId: "mover-1",
+        sizeBytes: 0,
+        disks: [],
+      },
+    ]);
+    const operator = await clientCredentials(files(join(work, "pki"), "operator"));
+    using api = createClient(OperatorService, coordinator.address, { credentials: operator });
+    const err = await api
+      .browseFiles({ restorePointId: "vm-1/20260101T000000000Z-00000000", path: "/" })
+      .catch((e: unknown) => e);
+    // The mover's answer, not the coordinator's: the call got through.
+    expect(err).toMatchObject({ code: "NOT_FOUND" });
+    expect((err as Error).message).toMatch(/gone is not a Ferry repository/);
   });
 });

@@ -11,22 +11,40 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { FerryError } from "../errors/ferry-error.js";
+import { checkPeerRole, type PeerRole } from "../tls/peer-role.js";
 import { messageCodec } from "./codec.js";
 import { errorToStatus } from "./status-map.js";
 import type { HandlerContext, ServiceImpl } from "./types.js";
 
-/** A service to serve: its descriptor and its implementation. */
+/** A service to serve: its descriptor, its implementation and who may call it. */
 export interface ServiceBinding<S extends DescService = DescService> {
   service: S;
   impl: ServiceImpl<S>;
+  /** See {@link BindOptions.peerRoles}. */
+  peerRoles?: readonly PeerRole[];
+}
+
+/** Options of {@link bindService}. */
+export interface BindOptions {
+  /**
+   * Certificate roles admitted to every method, checked before any handler runs; others get
+   * PERMISSION_DENIED. Enforced only when the server has TLS credentials: a plaintext server
+   * has no certificates to check. Default: any certificate the CA signed.
+   */
+  peerRoles?: readonly PeerRole[];
 }
 
 /** Binds `impl` to `service` with full type checking of the implementation. */
 export function bindService<S extends DescService>(
   service: S,
   impl: ServiceImpl<S>,
+  options: BindOptions = {},
 ): ServiceBinding {
-  return { service, impl } as unknown as ServiceBinding;
+  return {
+    service,
+    impl,
+    ...(options.peerRoles ? { peerRoles: options.peerRoles } : {}),
+  } as unknown as ServiceBinding;
 }
 
 /** Options of {@link startGrpcServer}. */
@@ -34,7 +52,7 @@ export interface GrpcServerOptions {
   /** "host:port"; port 0 picks a free one. Default "127.0.0.1:0". */
   address?: string;
   services: ServiceBinding[];
-  /** Default insecure (TLS arrives with issue 9). */
+  /** Default insecure; with TLS credentials each binding's `peerRoles` are enforced. */
   credentials?: ServerCredentials;
 }
 
@@ -56,9 +74,11 @@ function firstValues(metadata: Metadata): Record<string, string> {
   return out;
 }
 
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
 // The signal a handler sees: aborted on client cancel, deadline or server stop.
 function callSignal(
-  call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  call: AnyCall,
   stopping: AbortSignal,
 ): { signal: AbortSignal; done: () => void } {
   const controller = new AbortController();
@@ -104,7 +124,21 @@ function methodDefinition(service: DescService, method: DescMethod) {
 
 type AnyHandler = (request: unknown, ctx: HandlerContext) => unknown;
 
-function unaryHandler(handler: AnyHandler, stopping: AbortSignal) {
+// Throws PERMISSION_DENIED for a caller the service does not admit; undefined admits everyone.
+type Admit = ((call: AnyCall) => void) | undefined;
+
+// One check for every method of a service, so no handler can forget it.
+function admission(
+  service: DescService,
+  peerRoles: readonly PeerRole[] | undefined,
+  secure: boolean,
+): Admit {
+  if (!secure || !peerRoles) return undefined;
+  return (call) =>
+    checkPeerRole(call.getAuthContext().sslPeerCertificate, peerRoles, service.typeName);
+}
+
+function unaryHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const { signal, done } = callSignal(call, stopping);
     const ctx: HandlerContext = {
@@ -113,7 +147,10 @@ function unaryHandler(handler: AnyHandler, stopping: AbortSignal) {
       peer: call.getPeer(),
     };
     Promise.resolve()
-      .then(() => handler(call.request, ctx))
+      .then(() => {
+        admit?.(call);
+        return handler(call.request, ctx);
+      })
       .then(
         (response) => callback(null, response),
         (err: unknown) => callback(errorToStatus(err)),
@@ -122,7 +159,7 @@ function unaryHandler(handler: AnyHandler, stopping: AbortSignal) {
   };
 }
 
-function streamHandler(handler: AnyHandler, stopping: AbortSignal) {
+function streamHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal) {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const { signal, done } = callSignal(call, stopping);
     const ctx: HandlerContext = {
@@ -131,6 +168,7 @@ function streamHandler(handler: AnyHandler, stopping: AbortSignal) {
       peer: call.getPeer(),
     };
     const run = async () => {
+      admit?.(call);
       const iterable = handler(call.request, ctx) as AsyncIterable<unknown>;
       for await (const message of iterable) {
         if (signal.aborted) break;
@@ -155,7 +193,10 @@ function streamHandler(handler: AnyHandler, stopping: AbortSignal) {
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server();
   const stopping = new AbortController();
-  for (const { service, impl } of options.services) {
+  // grpc-js's own test for TLS: only then is there a peer certificate to check.
+  const secure = options.credentials?._isSecure() ?? false;
+  for (const { service, impl, peerRoles } of options.services) {
+    const admit = admission(service, peerRoles, secure);
     const definition: Record<string, ReturnType<typeof methodDefinition>> = {};
     const handlers: UntypedServiceImplementation = {};
     for (const method of service.methods) {
@@ -169,8 +210,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
       definition[method.localName] = methodDefinition(service, method);
       handlers[method.localName] =
         method.methodKind === "server_streaming"
-          ? streamHandler(handler, stopping.signal)
-          : unaryHandler(handler, stopping.signal);
+          ? streamHandler(handler, admit, stopping.signal)
+          : unaryHandler(handler, admit, stopping.signal);
     }
     server.addService(definition as ServiceDefinition, handlers);
   }

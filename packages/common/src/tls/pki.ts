@@ -3,6 +3,7 @@ import { access, chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { FerryError } from "../errors/ferry-error.js";
+import { type PeerRole, parsePeerRole, roleUnit } from "./peer-role.js";
 
 const run = promisify(execFile);
 
@@ -76,21 +77,36 @@ export async function createCa(dir: string, name = "Ferry CA"): Promise<{ cert: 
   return { cert };
 }
 
+/** Options of {@link issueCertificate}. */
+export interface IssueOptions {
+  /** DNS names and IP addresses the certificate is valid for. Default 127.0.0.1, localhost. */
+  hosts?: readonly string[];
+  /**
+   * What the holder may call (see {@link PeerRole}). Default "operator", the least a
+   * certificate can do: the coordinator and movers need theirs named.
+   */
+  role?: PeerRole;
+}
+
 /**
  * Issues a certificate for `name` (a mover id, "coordinator", an operator) signed by the CA in
  * `dir`: `<name>.key` and `<name>.crt`, good for both ends of mutual TLS, valid for the DNS
- * names and IP addresses in `hosts`.
+ * names and IP addresses in `hosts`, carrying `role` as the subject OU "ferry-<role>".
  */
 export async function issueCertificate(
   dir: string,
   name: string,
-  hosts: readonly string[] = ["127.0.0.1", "localhost"],
-): Promise<{ cert: string; key: string }> {
+  options: IssueOptions = {},
+): Promise<{ cert: string; key: string; role: PeerRole }> {
+  const hosts = options.hosts ?? ["127.0.0.1", "localhost"];
+  const role = options.role ?? "operator";
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
     throw new FerryError(
       "INVALID_ARGUMENT",
       `certificate name ${JSON.stringify(name)}: use [A-Za-z0-9._-], 1-64`,
     );
+  // Checked here too: the role lands in an openssl -subj argument.
+  parsePeerRole(role);
   if (!(await exists(join(dir, CA_KEY))))
     throw new FerryError("NOT_FOUND", `${dir} holds no CA: run ferry pki init first`);
   const key = join(dir, `${name}.key`);
@@ -101,7 +117,16 @@ export async function issueCertificate(
   const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(",");
   try {
     await newKey(key);
-    await openssl(["req", "-new", "-key", key, "-out", csr, "-subj", `/CN=${name}`]);
+    await openssl([
+      "req",
+      "-new",
+      "-key",
+      key,
+      "-out",
+      csr,
+      "-subj",
+      `/OU=${roleUnit(role)}/CN=${name}`,
+    ]);
     await writeFile(
       ext,
       `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${san}\n`,
@@ -131,5 +156,5 @@ export async function issueCertificate(
     await rm(csr, { force: true });
     await rm(ext, { force: true });
   }
-  return { cert, key };
+  return { cert, key, role };
 }

@@ -19,13 +19,18 @@ export const tlsSchema = object({
   key: string({ nonEmpty: true }),
 });
 
-interface Pem {
+/** The contents of {@link TlsFiles}: PEM bytes of the CA, the certificate and the key. */
+export interface TlsPem {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
 }
 
-async function readPem(files: TlsFiles): Promise<Pem> {
+/**
+ * Reads the three PEM files; CONFIG_INVALID naming the file (never its contents) when one
+ * cannot be read.
+ */
+export async function readTlsPem(files: TlsFiles): Promise<TlsPem> {
   const read = (what: string, path: string) =>
     readFile(path).catch((err: NodeJS.ErrnoException) => {
       // The path, never the contents: a key must not reach a log.
@@ -41,21 +46,36 @@ async function readPem(files: TlsFiles): Promise<Pem> {
   };
 }
 
-/**
- * Server credentials that require every client to present a certificate signed by the CA
- * (mutual TLS): a client without one is refused during the handshake.
- */
-export async function serverCredentials(files: TlsFiles): Promise<ServerCredentials> {
-  const pem = await readPem(files);
-  return ServerCredentials.createSsl(
-    pem.ca,
-    [{ cert_chain: pem.cert, private_key: pem.key }],
-    true,
-  );
+/** Both ends of one party's mutual TLS, from one read of its files. */
+export interface TlsCredentials {
+  /** Requires every client to present a certificate the CA signed. */
+  server: ServerCredentials;
+  /** Trusts only the CA's servers and proves us with our certificate. */
+  client: ChannelCredentials;
 }
 
-/** Client credentials: trust only the CA's servers, and prove ourselves with our certificate. */
+/**
+ * Server and client credentials of a party that both serves and calls (the coordinator, a
+ * mover), reading its files once. Server credentials require every client to present a
+ * certificate signed by the CA: a client without one is refused during the handshake.
+ */
+export async function tlsCredentials(files: TlsFiles): Promise<TlsCredentials> {
+  const pem = await readTlsPem(files);
+  return {
+    server: ServerCredentials.createSsl(
+      pem.ca,
+      [{ cert_chain: pem.cert, private_key: pem.key }],
+      true,
+    ),
+    client: clientFrom(pem),
+  };
+}
+
+/** Client credentials only (the CLI): trust only the CA's servers, prove ourselves. */
 export async function clientCredentials(files: TlsFiles): Promise<ChannelCredentials> {
-  const pem = await readPem(files);
+  return clientFrom(await readTlsPem(files));
+}
+
+function clientFrom(pem: TlsPem): ChannelCredentials {
   return credentials.createSsl(pem.ca, pem.key, pem.cert);
 }

@@ -66,8 +66,9 @@ commands:
   token new --name NAME --role viewer|operator|admin
                                 a new operator API token, and the entry for the coordinator
   pki init --dir DIR            create a certificate authority for mutual TLS
-  pki issue --dir DIR --name NAME [--host 127.0.0.1,localhost]
-                                issue NAME.crt and NAME.key (a mover, the coordinator, an operator)
+  pki issue --dir DIR --name NAME [--host 127.0.0.1,localhost] [--role operator|mover|coordinator]
+                                issue NAME.crt and NAME.key; the role says what it may call:
+                                coordinator (movers), mover (registration), operator (the API)
 
 options:
   --server HOST:PORT   coordinator address (default $FERRY_SERVER or 127.0.0.1:7100)

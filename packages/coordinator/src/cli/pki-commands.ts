@@ -5,12 +5,14 @@ import {
   FerryError,
   issueCertificate,
   type ParsedArgs,
+  parsePeerRole,
 } from "@ferry/common";
 import { json2, list, out, str } from "./cli-io.js";
 
 /**
- * `ferry pki init --dir DIR` and `ferry pki issue --dir DIR --name NAME [--host A,B]`: a
- * certificate authority for mutual TLS between the coordinator, movers and operators.
+ * `ferry pki init --dir DIR` and `ferry pki issue --dir DIR --name NAME [--host A,B]
+ * [--role coordinator|mover|operator]`: a certificate authority for mutual TLS between the
+ * coordinator, movers and operators, and certificates that say which of those they are.
  */
 export async function pkiCommand(args: ParsedArgs, json: boolean): Promise<void> {
   const [, sub] = args.positionals;
@@ -28,8 +30,15 @@ export async function pkiCommand(args: ParsedArgs, json: boolean): Promise<void>
     const name = str(args, "name");
     if (!name) throw new FerryError("INVALID_ARGUMENT", "--name is required");
     const hosts = list(args, "host");
-    const issued = await issueCertificate(dir, name, hosts.length > 0 ? hosts : undefined);
-    return out(json ? json2(issued) : `issued ${issued.cert} and ${issued.key}`);
+    // Operator by default: the role that can do least without a token; see PeerRole.
+    const role = parsePeerRole(str(args, "role") || "operator");
+    const issued = await issueCertificate(dir, name, {
+      role,
+      ...(hosts.length > 0 ? { hosts } : {}),
+    });
+    return out(
+      json ? json2(issued) : `issued ${issued.cert} and ${issued.key} (role ${issued.role})`,
+    );
   }
   throw new FerryError(
     "INVALID_ARGUMENT",

@@ -1,9 +1,16 @@
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { FerryError, type Logger, type TlsFiles, toFerryError } from "@ferry/common";
+import {
+  FerryError,
+  type Logger,
+  readTlsPem,
+  type TlsFiles,
+  type TlsPem,
+  toFerryError,
+} from "@ferry/common";
 import type { ExportDevice } from "./export-device.js";
 import { type ServedExport, serveExport } from "./served-export.js";
-import { ServerChannel, type TlsPem } from "./server-channel.js";
+import { ServerChannel } from "./server-channel.js";
 import { negotiate } from "./server-handshake.js";
 import { serveTransmission } from "./server-transmission.js";
 
@@ -42,7 +49,7 @@ export async function startNbdServer(o: NbdServerOptions): Promise<NbdServer> {
   if (o.exports.length === 0)
     throw new FerryError("INVALID_ARGUMENT", "an NBD server needs an export");
   const served = o.exports.map((e) => serveExport(e.name, e.device));
-  const tlsPem = o.tls ? await loadTlsPem(o.tls) : undefined;
+  const tlsPem = o.tls ? await readTlsPem(o.tls) : undefined;
   const lookup = (name: string): ServedExport | undefined =>
     name === "" ? served[0] : served.find((e) => e.name === name);
   const sessions = new Map<Socket, Promise<void>>();
@@ -133,19 +140,4 @@ function listen(server: Server, where: NbdListen): Promise<void> {
     if ("path" in where) server.listen(where.path, ready);
     else server.listen(where.port, where.host, ready);
   });
-}
-
-async function loadTlsPem(files: TlsFiles): Promise<TlsPem> {
-  const read = (what: string, path: string) =>
-    readFile(path).catch((err: NodeJS.ErrnoException) => {
-      throw new FerryError(
-        "CONFIG_INVALID",
-        `cannot read the NBD TLS ${what} ${path}: ${err.code ?? err.message}`,
-      );
-    });
-  return {
-    ca: await read("CA", files.ca),
-    cert: await read("certificate", files.cert),
-    key: await read("key", files.key),
-  };
 }

@@ -1,15 +1,8 @@
 import type { Socket } from "node:net";
 import { createServer, type TLSSocket } from "node:tls";
-import { FerryError } from "@ferry/common";
+import { FerryError, type TlsPem } from "@ferry/common";
 import type { ReplyWire } from "./server-transmission.js";
 import { SocketReader } from "./socket-reader.js";
-
-/** The server's TLS material: the CA that signs clients, its own certificate and key (PEM). */
-export interface TlsPem {
-  ca: Buffer;
-  cert: Buffer;
-  key: Buffer;
-}
 
 /**
  * One client connection as the server reads and writes it: a socket, its reader and its
@@ -90,8 +83,12 @@ export class ServerChannel {
           ),
         );
       });
+      // Half-open would let a client that hangs up mid-handshake (one refusing our
+      // certificate) hold the connection forever: closed on EOF until the session is up.
+      plain.allowHalfOpen = false;
       handshake.emit("connection", plain);
     });
+    secure.allowHalfOpen = true;
     secure.setNoDelay(true);
     this.#socket = secure;
     this.#reader = new SocketReader(secure);

@@ -1,4 +1,4 @@
-import { FerryError, isFerryError } from "@ferry/common";
+import { FerryError, isFerryError, type TlsPem } from "@ferry/common";
 import {
   BASE_ALLOCATION,
   NBD_FLAG_C_FIXED_NEWSTYLE,
@@ -25,7 +25,7 @@ import {
   NBD_REP_SERVER,
 } from "../nbd/constants.js";
 import type { ServedExport } from "./served-export.js";
-import type { ServerChannel, TlsPem } from "./server-channel.js";
+import type { ServerChannel } from "./server-channel.js";
 import {
   decodeGoData,
   decodeMetaContextData,
