@@ -30,7 +30,7 @@ export {
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
-export { connectNbd, type NbdClient } from "./nbd/nbd-client.js";
+export { connectNbd, type NbdClient, type NbdTls } from "./nbd/nbd-client.js";
 export type { ExportDevice } from "./nbd-server/export-device.js";
 export { type NbdListen, type NbdServer, startNbdServer } from "./nbd-server/nbd-server.js";
 export { backupDisk, type DiskBackupStats } from "./pipeline/backup-disk.js";

@@ -1,5 +1,6 @@
 import { basename } from "node:path";
-import type { Logger } from "@ferry/common";
+import { type Logger, toFerryError } from "@ferry/common";
+import { TLS_CREDS_PREFIX, type TlsCredsObject } from "./nbd-tls-creds.js";
 import { FERRY_PREFIX } from "./point-in-time.js";
 import type { QmpSession } from "./qmp-client.js";
 import { type Removed, removeBlockObjects } from "./remove-block-objects.js";
@@ -9,9 +10,10 @@ export type SweepResult = Removed;
 
 /**
  * Removes what a mover that died mid-backup left in a VM: Ferry's NBD exports,
- * copy-before-write jobs and fleecing nodes (names start with "ferry-"), and
- * the overlay files those nodes had open. Call it only when no task runs on
- * the VM. Each step is tried even when another failed.
+ * copy-before-write jobs and fleecing nodes (names start with "ferry-"), the
+ * overlay files those nodes had open, and the TLS credential objects of TLS
+ * exports with their directories. Call it only when no task runs on the VM.
+ * Each step is tried even when another failed.
  */
 export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<SweepResult> {
   const exports = await qmp.execute<{ id: string }[]>("query-block-exports");
@@ -32,6 +34,7 @@ export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<Swe
       overlays.set(n["node-name"], file);
   }
   const ourExports = ours(exports, (e) => e.id);
+  const tlsCreds = await leftTlsCreds(qmp, logger);
   return removeBlockObjects(
     qmp,
     {
@@ -41,9 +44,29 @@ export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<Swe
       overlays,
       // Stop the server only when it served nothing but Ferry's exports.
       stopServer: ourExports.length > 0 && ourExports.length === exports.length,
+      tlsCreds,
     },
     logger,
   );
+}
+
+/** Ferry's tls-creds objects in the VM, each with the directory QEMU says it read. */
+async function leftTlsCreds(qmp: QmpSession, logger: Logger): Promise<TlsCredsObject[]> {
+  const objects = await qmp.execute<{ name: string; type: string }[]>("qom-list", {
+    path: "/objects",
+  });
+  const found: TlsCredsObject[] = [];
+  for (const o of objects) {
+    if (!o.name.startsWith(TLS_CREDS_PREFIX) || o.type !== "child<tls-creds-x509>") continue;
+    const dir = await qmp
+      .execute<string>("qom-get", { path: `/objects/${o.name}`, property: "dir" })
+      .catch((err: unknown) => {
+        logger.warn(`cleanup: cannot read the directory of ${o.name}`, { err: toFerryError(err) });
+        return "";
+      });
+    found.push({ id: o.name, dir });
+  }
+  return found;
 }
 
 // QEMU names a node whose options were overridden (our backing) as

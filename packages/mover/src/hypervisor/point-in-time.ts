@@ -1,9 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { FerryError, type Logger, throwIfAborted, toFerryError } from "@ferry/common";
+import {
+  FerryError,
+  type Logger,
+  type TlsFiles,
+  throwIfAborted,
+  toFerryError,
+} from "@ferry/common";
 import { addBitmapAction } from "../cbt/dirty-bitmaps.js";
 import { runCommand } from "../util/run-command.js";
+import {
+  prepareTlsCredsDir,
+  TLS_CREDS_PREFIX,
+  type TlsCredsObject,
+  tlsCredsObjectArgs,
+} from "./nbd-tls-creds.js";
 import type { QmpSession } from "./qmp-client.js";
 import { removeBlockObjects } from "./remove-block-objects.js";
 
@@ -30,8 +42,13 @@ export interface FleecedDisk {
   exportName: string;
 }
 
-/** Where and how the point-in-time view is served. */
-export type ExportAddress = { t: "unix"; path: string } | { t: "inet"; host: string; port: number };
+/**
+ * Where and how the point-in-time view is served. With `tls` (the mover's certificate, key
+ * and CA) a TCP export speaks only TLS and admits only clients the CA signed.
+ */
+export type ExportAddress =
+  | { t: "unix"; path: string }
+  | { t: "inet"; host: string; port: number; tls?: TlsFiles };
 
 /** A point-in-time view of a VM's disks, exported over NBD. Disposing tears it all down. */
 export interface PointInTimeView extends AsyncDisposable {
@@ -56,6 +73,8 @@ export interface PointInTimeOptions {
   taskId: string;
   /** Export address; a unix path for hot-add, inet for the nbd transport. */
   address: ExportAddress;
+  /** Parent of the view's private files (the TLS credential directory); default the temp dir. */
+  runDir?: string;
   /**
    * Called between preparing the fleecing nodes and the atomic snapshot
    * transaction: the quiesce window (freeze before, thaw after) wraps only the
@@ -95,6 +114,7 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
     nodes: [] as string[],
     overlays: new Map<string, string>(),
     stopServer: false,
+    tlsCreds: [] as TlsCredsObject[],
   };
   let running: Promise<void> | undefined;
   const teardown = () => {
@@ -164,9 +184,26 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
             type: "inet",
             data: { host: options.address.host, port: String(options.address.port) },
           };
+    const tls = options.address.t === "inet" ? options.address.tls : undefined;
+    let tlsCreds: string | undefined;
+    if (tls) {
+      const creds = {
+        id: `${TLS_CREDS_PREFIX}${short}`,
+        dir: await prepareTlsCredsDir(tls, options.runDir),
+      };
+      planned.tlsCreds.push(creds);
+      await qmp.execute("object-add", tlsCredsObjectArgs(creds), {
+        timeoutMs: COMMAND_TIMEOUT_MS,
+      });
+      tlsCreds = creds.id;
+    }
     planned.stopServer = true;
     await qmp
-      .execute("nbd-server-start", { addr }, { timeoutMs: COMMAND_TIMEOUT_MS })
+      .execute(
+        "nbd-server-start",
+        { addr, ...(tlsCreds ? { "tls-creds": tlsCreds } : {}) },
+        { timeoutMs: COMMAND_TIMEOUT_MS },
+      )
       .catch((err: unknown) => {
         // Refused (e.g. a server is already running): not ours to stop.
         if (isQmpRefusal(err)) planned.stopServer = false;

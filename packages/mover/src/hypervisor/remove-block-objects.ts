@@ -1,5 +1,6 @@
 import { rm } from "node:fs/promises";
 import { type Logger, toFerryError } from "@ferry/common";
+import { removeTlsCredsDir, type TlsCredsObject } from "./nbd-tls-creds.js";
 import type { QmpSession } from "./qmp-client.js";
 
 /** Block objects to remove from a VM, by name, and overlay files to delete. */
@@ -11,6 +12,8 @@ export interface BlockObjects {
   overlays: ReadonlyMap<string, string>;
   /** Stop the NBD server too (only one Ferry started). */
   stopServer: boolean;
+  /** TLS credentials of the NBD server: objects to delete, then their directories. */
+  tlsCreds?: readonly TlsCredsObject[];
 }
 
 /** What was actually removed. */
@@ -19,6 +22,8 @@ export interface Removed {
   jobs: string[];
   nodes: string[];
   overlays: string[];
+  /** Ids of tls-creds objects deleted (or found gone) whose directory was removed. */
+  tlsCreds: string[];
 }
 
 const WAIT_MS = 10_000;
@@ -34,7 +39,7 @@ export async function removeBlockObjects(
   objects: BlockObjects,
   logger: Logger,
 ): Promise<Removed> {
-  const removed: Removed = { exports: [], jobs: [], nodes: [], overlays: [] };
+  const removed: Removed = { exports: [], jobs: [], nodes: [], overlays: [], tlsCreds: [] };
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -113,6 +118,25 @@ export async function removeBlockObjects(
   for (const [node, file] of objects.overlays) {
     if (!gone.has(node)) continue;
     if (await step(`rm ${file}`, () => rm(file, { force: true }))) removed.overlays.push(file);
+  }
+
+  // Last: the server (stopped above) held the credentials. QEMU read the files when the
+  // object was made, so the directory goes once the object is gone.
+  const creds = objects.tlsCreds ?? [];
+  if (creds.length > 0) {
+    const liveObjects = new Set(
+      (await query<{ name: string }>("qom-list", { path: "/objects" })).map((o) => o.name),
+    );
+    for (const { id, dir } of creds) {
+      if (
+        liveObjects.has(id) &&
+        !(await step(`object-del ${id}`, () =>
+          qmp.execute("object-del", { id }, { timeoutMs: WAIT_MS }),
+        ))
+      )
+        continue;
+      if (await step(`rm ${dir}`, () => removeTlsCredsDir(dir))) removed.tlsCreds.push(id);
+    }
   }
   return removed;
 }

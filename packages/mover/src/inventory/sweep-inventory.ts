@@ -24,7 +24,11 @@ export async function sweepInventory(
         });
         const swept = await sweepOrphans(qmp, logger);
         const count =
-          swept.exports.length + swept.jobs.length + swept.nodes.length + swept.overlays.length;
+          swept.exports.length +
+          swept.jobs.length +
+          swept.nodes.length +
+          swept.overlays.length +
+          swept.tlsCreds.length;
         if (count > 0)
           logger.warn("removed what an earlier backup left behind", { vm: vm.name, ...swept });
       } catch (err) {

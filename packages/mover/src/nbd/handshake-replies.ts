@@ -8,6 +8,7 @@ import {
   NBD_OPT_EXPORT_NAME,
   NBD_OPT_GO,
   NBD_OPT_SET_META_CONTEXT,
+  NBD_OPT_STARTTLS,
   NBD_OPT_STRUCTURED_REPLY,
   NBD_REP_ERR_BLOCK_SIZE_REQD,
   NBD_REP_ERR_INVALID,
@@ -39,6 +40,7 @@ const OPTION_NAMES: Readonly<Record<number, string>> = {
   [NBD_OPT_GO]: "NBD_OPT_GO",
   [NBD_OPT_STRUCTURED_REPLY]: "NBD_OPT_STRUCTURED_REPLY",
   [NBD_OPT_SET_META_CONTEXT]: "NBD_OPT_SET_META_CONTEXT",
+  [NBD_OPT_STARTTLS]: "NBD_OPT_STARTTLS",
 };
 
 /** "NBD_OPT_GO", or "option 42" for one Ferry does not know. */
@@ -176,9 +178,10 @@ export function optionFailure(
     case NBD_REP_ERR_SHUTDOWN:
       return new FerryError("UNAVAILABLE", `NBD server is shutting down${message}`, { details });
     case NBD_REP_ERR_TLS_REQD:
+      // Only a client without TLS gets here: with TLS, STARTTLS is the first option.
       return new FerryError(
         "FAILED_PRECONDITION",
-        `NBD export ${exportText} requires TLS${message}`,
+        `the NBD server requires TLS (it answered ${opt} for export ${exportText} with NBD_REP_ERR_TLS_REQD), but this client is not configured for TLS${message}`,
         { details },
       );
     case NBD_REP_ERR_BLOCK_SIZE_REQD:
@@ -193,4 +196,21 @@ export function optionFailure(
         },
       );
   }
+}
+
+/**
+ * The FerryError for a server that did not accept NBD_OPT_STARTTLS. A client that asked for
+ * TLS stops here: carrying on in plaintext would expose the disk to the network.
+ */
+export function startTlsRefused(replyType: number, data: Uint8Array): FerryError {
+  if ((replyType & NBD_REP_FLAG_ERROR) === 0) {
+    return nbdProtocolError(`unexpected reply type ${replyType} to NBD_OPT_STARTTLS`);
+  }
+  const errName = NBD_REP_ERR_NAMES[replyType] ?? `error 0x${replyType.toString(16)}`;
+  const message = data.length > 0 ? `: ${lenient.decode(data)}` : "";
+  return new FerryError(
+    "FAILED_PRECONDITION",
+    `the NBD server refused TLS (NBD_OPT_STARTTLS answered ${errName}): it does not offer TLS, and this client requires it${message}`,
+    { details: { option: "NBD_OPT_STARTTLS", reply: errName } },
+  );
 }

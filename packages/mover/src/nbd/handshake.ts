@@ -19,6 +19,7 @@ import {
   NBD_OPT_EXPORT_NAME,
   NBD_OPT_GO,
   NBD_OPT_SET_META_CONTEXT,
+  NBD_OPT_STARTTLS,
   NBD_OPT_STRUCTURED_REPLY,
   NBD_OPTS_MAGIC,
   NBD_REP_ACK,
@@ -37,6 +38,7 @@ import {
   optionFailure,
   optionName,
   softOptionError,
+  startTlsRefused,
 } from "./handshake-replies.js";
 import { DEFAULT_BLOCK_SIZE, MAX_OPTION_REPLY_BYTES } from "./limits.js";
 import { nbdProtocolError } from "./nbd-errors.js";
@@ -70,6 +72,11 @@ export interface HandshakeOptions {
   exportName: string;
   /** Meta contexts to select, e.g. "base:allocation"; the server may grant fewer. */
   metaContexts?: readonly string[];
+  /**
+   * Upgrade to TLS (NBD_OPT_STARTTLS) before any other option; a server that refuses fails
+   * the handshake: Ferry never falls back to plaintext once TLS was asked for.
+   */
+  startTls?: boolean;
 }
 
 /** What one {@link Handshake.push} produced. */
@@ -78,12 +85,22 @@ export interface HandshakeStep {
   send: Uint8Array[];
   /** Set once, when the transmission phase begins; `rest` is input past the handshake. */
   done?: { info: NbdExportInfo; rest: Uint8Array };
+  /**
+   * Set once, when the server accepted NBD_OPT_STARTTLS: the transport runs the TLS
+   * handshake on the connection now and then calls {@link Handshake.tlsStarted}.
+   */
+  startTls?: true;
 }
 
 /** The client side of fixed-newstyle negotiation, as a pure state machine. */
 export interface Handshake {
   /** Feeds server bytes (pieces of any size). Throws a FerryError on failure. */
   push(input: Uint8Array): HandshakeStep;
+  /**
+   * The TLS session is up (after a step with `startTls`): returns the bytes to send over it,
+   * as option haggling starts over. Throws when no TLS upgrade is pending.
+   */
+  tlsStarted(): Uint8Array[];
   /**
    * Bytes for a soft disconnect (NBD_OPT_ABORT) when the handshake fails after the
    * greeting, as the spec asks; undefined when a hard disconnect is all that is possible.
@@ -99,6 +116,8 @@ type State =
   | { t: "option-header"; option: number }
   | { t: "option-data"; option: number; replyType: number }
   | { t: "export-name-reply" }
+  /** NBD_OPT_STARTTLS was acknowledged; the transport is running the TLS handshake. */
+  | { t: "tls-upgrade" }
   | { t: "done" };
 
 /** Starts a handshake; nothing is sent until the server's greeting arrives. */
@@ -109,6 +128,7 @@ export function createHandshake(options: HandshakeOptions): Handshake {
 class NbdHandshake implements Handshake {
   readonly #exportName: Uint8Array;
   readonly #requested: string[];
+  readonly #startTls: boolean;
   readonly #reader = new ExactReader();
   #state: State = { t: "greeting" };
   #field = new Uint8Array(GREETING_BYTES);
@@ -120,24 +140,52 @@ class NbdHandshake implements Handshake {
   constructor(options: HandshakeOptions) {
     this.#exportName = encodeString(options.exportName, "NBD export name");
     this.#requested = [...new Set(options.metaContexts ?? [])];
+    this.#startTls = options.startTls ?? false;
     for (const name of this.#requested) encodeString(name, `NBD meta context ${name}`);
     this.#reader.into(this.#field);
   }
 
   push(input: Uint8Array): HandshakeStep {
     if (this.#finished()) throw new Error("NBD handshake already finished");
+    if (this.#upgrading()) {
+      // Nothing may arrive in the clear between the ACK and the TLS handshake: such bytes
+      // would be read as if they came over TLS, a man in the middle's injection.
+      throw nbdProtocolError(
+        `the server sent ${input.length} plaintext bytes after accepting NBD_OPT_STARTTLS`,
+      );
+    }
     const send: Uint8Array[] = [];
     let at = 0;
     while (!this.#finished()) {
       if (!this.#reader.done) at = this.#reader.feed(input, at);
       if (!this.#reader.done) return { send };
       this.#complete(send);
+      if (this.#upgrading()) {
+        if (at < input.length) {
+          throw nbdProtocolError(
+            `the server sent ${input.length - at} plaintext bytes after accepting NBD_OPT_STARTTLS`,
+          );
+        }
+        return { send, startTls: true };
+      }
     }
     return { send, done: { info: this.#info(), rest: input.subarray(at) } };
   }
 
+  tlsStarted(): Uint8Array[] {
+    if (this.#state.t !== "tls-upgrade") throw new Error("no NBD TLS upgrade is pending");
+    // Option haggling starts over inside TLS; nothing was agreed before STARTTLS.
+    const send: Uint8Array[] = [];
+    this.#sendOption(send, NBD_OPT_STRUCTURED_REPLY);
+    return send;
+  }
+
   #finished(): boolean {
     return this.#state.t === "done";
+  }
+
+  #upgrading(): boolean {
+    return this.#state.t === "tls-upgrade";
   }
 
   abortBytes(): Uint8Array | undefined {
@@ -173,6 +221,7 @@ class NbdHandshake implements Handshake {
         Object.assign(this.#facts, decodeExportReply(this.#field));
         this.#state = { t: "done" };
         return;
+      case "tls-upgrade":
       case "done":
         return;
     }
@@ -205,7 +254,7 @@ class NbdHandshake implements Handshake {
     send.push(
       encodeClientFlags(NBD_FLAG_C_FIXED_NEWSTYLE | (this.#noZeroes ? NBD_FLAG_C_NO_ZEROES : 0)),
     );
-    this.#sendOption(send, NBD_OPT_STRUCTURED_REPLY);
+    this.#sendOption(send, this.#startTls ? NBD_OPT_STARTTLS : NBD_OPT_STRUCTURED_REPLY);
   }
 
   #onOptionHeader(option: number): void {
@@ -238,6 +287,11 @@ class NbdHandshake implements Handshake {
       throw nbdProtocolError(`NBD_REP_ACK to ${optionName(option)} carries ${data.length} bytes`);
     }
     const isError = (replyType & NBD_REP_FLAG_ERROR) !== 0;
+    if (option === NBD_OPT_STARTTLS) {
+      if (replyType !== NBD_REP_ACK) throw startTlsRefused(replyType, data);
+      this.#state = { t: "tls-upgrade" };
+      return;
+    }
     if (option === NBD_OPT_STRUCTURED_REPLY) {
       if (replyType === NBD_REP_ACK) this.#structured = true;
       else if (!isError || !softOptionError(replyType)) {

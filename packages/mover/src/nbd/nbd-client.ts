@@ -22,6 +22,7 @@ import {
   negotiate,
   openSocket,
 } from "./nbd-socket.js";
+import type { NbdTls } from "./nbd-tls.js";
 import type { BlockStatusExtent } from "./reply-chunks.js";
 import {
   createReplyParser,
@@ -31,6 +32,7 @@ import {
 } from "./reply-parser.js";
 
 export type { NbdAddress } from "./nbd-socket.js";
+export type { NbdTls } from "./nbd-tls.js";
 export type { BlockStatusExtent } from "./reply-chunks.js";
 
 /** What to negotiate with the server, wherever it is. */
@@ -43,6 +45,11 @@ export interface NbdConnectParams {
   signal?: AbortSignal;
   /** Limit for connecting plus the handshake, milliseconds; default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * Speak TLS (NBD_OPT_STARTTLS, mutual: the client presents its certificate). A server
+   * that refuses fails the connect with FAILED_PRECONDITION; no plaintext fallback.
+   */
+  tls?: NbdTls;
 }
 
 /** Options of {@link connectNbd}: an address plus what to negotiate. */
@@ -130,10 +137,12 @@ export async function connectNbd(options: ConnectNbdOptions): Promise<NbdClient>
     options.connectTimeoutMs ?? 10_000,
     `connecting to NBD server ${peer}`,
   );
-  const connection = await openSocket(options, deadline.signal);
-  const { info, rest } = await negotiate(connection, {
+  const plain = await openSocket(options, deadline.signal);
+  const { connection, info, rest } = await negotiate(plain, {
     exportName: options.exportName,
     ...(options.metaContexts ? { metaContexts: options.metaContexts } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...("host" in options ? { host: options.host } : {}),
     signal: deadline.signal,
     peer,
   });

@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { abortReason, FerryError, toFerryError } from "@ferry/common";
 import { createHandshake, type NbdExportInfo } from "./handshake.js";
+import { type NbdTls, tlsRefusal, upgradeToTls } from "./nbd-tls.js";
 import { SocketInput } from "./socket-input.js";
 
 /** Where an NBD server listens: a unix socket path, or a TCP host and port. */
@@ -65,34 +66,60 @@ export function openSocket(address: NbdAddress, signal: AbortSignal): Promise<Nb
 export interface NegotiateOptions {
   exportName: string;
   metaContexts?: readonly string[];
+  /** Upgrade with NBD_OPT_STARTTLS first; refused TLS fails the handshake. */
+  tls?: NbdTls;
+  /** The TCP host connected to (the default name the server's certificate must carry). */
+  host?: string;
   /** Aborts the handshake (the caller's deadline). */
   signal: AbortSignal;
   peer: string;
 }
 
+/** What {@link negotiate} leaves: the connection (a TLS one after STARTTLS) and the export. */
+export interface Negotiated {
+  connection: NbdSocket;
+  info: NbdExportInfo;
+  /** Bytes that arrived past the handshake. */
+  rest: Uint8Array;
+}
+
 /**
- * Runs the handshake over a connected socket. On success the socket is left
- * paused with no listeners or sink of ours; `rest` holds any bytes past the handshake.
- * On failure the socket is closed.
+ * Runs the handshake over a connected socket, upgrading it to TLS on the way when `tls` is
+ * set. On success the (possibly new) socket is left paused with no listeners or sink of
+ * ours; `rest` holds any bytes past the handshake. On failure the socket is closed.
  */
-export function negotiate(
-  { socket, input }: NbdSocket,
-  options: NegotiateOptions,
-): Promise<{ info: NbdExportInfo; rest: Uint8Array }> {
+export function negotiate(plain: NbdSocket, options: NegotiateOptions): Promise<Negotiated> {
   const { signal, peer } = options;
   return new Promise((resolve, reject) => {
     const handshake = createHandshake({
       exportName: options.exportName,
       ...(options.metaContexts ? { metaContexts: options.metaContexts } : {}),
+      ...(options.tls ? { startTls: true } : {}),
     });
-    const done = () => {
-      signal.removeEventListener("abort", onAbort);
-      input.setSink(undefined);
-      socket.off("error", onError);
-      socket.off("close", onClose);
+    let connection = plain;
+    // "plain" -> "upgrading" (TLS handshake under way) -> "secure" | "settled".
+    let phase: "plain" | "upgrading" | "secure" | "settled" = "plain";
+    // Whether the server said anything over TLS: silence then a hang-up hints at our certificate.
+    let heardOverTls = false;
+    const detach = () => {
+      connection.input.setSink(undefined);
+      connection.socket.off("error", onError);
+      connection.socket.off("close", onClose);
+    };
+    const attach = () => {
+      connection.input.setSink({ push: onData });
+      connection.socket.on("error", onError);
+      connection.socket.on("close", onClose);
     };
     const fail = (err: FerryError) => {
-      done();
+      if (phase === "settled") return;
+      const upgrading = phase === "upgrading";
+      phase = "settled";
+      signal.removeEventListener("abort", onAbort);
+      // The upgrade owns the socket while it runs and destroys it when it fails.
+      if (upgrading) return reject(err);
+      detach();
+      const { socket } = connection;
       // After the greeting the spec asks for a soft disconnect (NBD_OPT_ABORT);
       // a late socket error then has nobody to tell.
       const bye = handshake.abortBytes();
@@ -102,39 +129,70 @@ export function negotiate(
       else socket.destroy();
       reject(err);
     };
+    const upgrade = (tls: NbdTls) => {
+      detach();
+      connection.socket.pause();
+      phase = "upgrading";
+      upgradeToTls(connection.socket, tls, options.host, peer, signal).then(
+        (secure) => {
+          if (phase !== "upgrading") {
+            secure.socket.destroy();
+            return;
+          }
+          phase = "secure";
+          connection = secure;
+          attach();
+          for (const bytes of handshake.tlsStarted()) secure.socket.write(bytes);
+          secure.socket.resume();
+        },
+        (err: unknown) => fail(toFerryError(err, "CONNECTION_CLOSED")),
+      );
+    };
     const onData = (chunk: Uint8Array) => {
+      if (phase === "secure") heardOverTls = true;
       try {
         const step = handshake.push(chunk);
-        for (const bytes of step.send) socket.write(bytes);
-        if (step.done) {
-          done();
-          socket.pause();
+        for (const bytes of step.send) connection.socket.write(bytes);
+        if (step.startTls) {
+          // Only asked for when options.tls is set.
+          upgrade(options.tls as NbdTls);
+        } else if (step.done) {
+          phase = "settled";
+          signal.removeEventListener("abort", onAbort);
+          detach();
+          connection.socket.pause();
           // `chunk` is the reused scratch buffer: keep a copy of what follows the handshake.
-          resolve({ info: step.done.info, rest: step.done.rest.slice() });
+          resolve({ connection, info: step.done.info, rest: step.done.rest.slice() });
         }
       } catch (err) {
         fail(toFerryError(err, "PROTOCOL_ERROR"));
       }
     };
-    const onError = (err: Error) =>
+    const onError = (err: NodeJS.ErrnoException) =>
       fail(
-        new FerryError("CONNECTION_CLOSED", `NBD handshake with ${peer} failed: ${err.message}`, {
-          cause: err,
-        }),
+        (phase === "secure" && tlsRefusal(err, peer)) ||
+          new FerryError("CONNECTION_CLOSED", `NBD handshake with ${peer} failed: ${err.message}`, {
+            cause: err,
+          }),
       );
     const onClose = () =>
       fail(
-        new FerryError(
-          "CONNECTION_CLOSED",
-          `NBD server ${peer} closed the connection during the handshake`,
-        ),
+        phase === "secure" && !heardOverTls
+          ? // The client's Finished was the last TLS message; a server that accepted it would
+            // answer our first option. Silence then a hang-up: it refused our certificate.
+            new FerryError(
+              "PERMISSION_DENIED",
+              `NBD server ${peer} hung up right after the TLS handshake without a word: it refused this client's certificate (is it signed by the CA the server trusts?)`,
+            )
+          : new FerryError(
+              "CONNECTION_CLOSED",
+              `NBD server ${peer} closed the connection during the handshake`,
+            ),
       );
     const onAbort = () => fail(abortReason(signal, `NBD handshake with ${peer}`));
     if (signal.aborted) return onAbort();
     signal.addEventListener("abort", onAbort, { once: true });
-    input.setSink({ push: onData });
-    socket.on("error", onError);
-    socket.on("close", onClose);
+    attach();
   });
 }
 

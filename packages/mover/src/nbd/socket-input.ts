@@ -51,6 +51,21 @@ export class SocketInput {
     for (const bytes of early) sink.push(bytes);
   }
 
+  /**
+   * Takes bytes a socket delivered by "data" event (a TLS socket cannot read into our
+   * buffers): copies them where a read would have put them, so sinks see no difference.
+   */
+  feed(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      const into = this.#nextBuffer();
+      const n = Math.min(into.length, bytes.length - at);
+      into.set(bytes.subarray(at, at + n));
+      this.#received(n, into);
+      at += n;
+    }
+  }
+
   #nextBuffer(): Uint8Array {
     const owner = this.#sink;
     const bytes = owner?.direct?.();

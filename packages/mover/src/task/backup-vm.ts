@@ -5,6 +5,7 @@ import {
   type Manifest,
   Phase,
   type Repository,
+  type TlsFiles,
   toFerryError,
 } from "@ferry/common";
 import { chooseDiskMode, type DiskMode, type FullEvery } from "../cbt/choose-disk-mode.js";
@@ -41,6 +42,11 @@ export interface BackupVmOptions {
   /** hotadd: NBD on a unix socket in `runDir`; nbd: NBD over TCP on 127.0.0.1. */
   transport: "hotadd" | "nbd";
   runDir: string;
+  /**
+   * The mover's certificate, key and CA: with them an nbd-transport export speaks only TLS
+   * (QEMU presents this certificate and admits clients the CA signed; Ferry reads with it).
+   */
+  tls?: TlsFiles;
   /** Opens an NBD export as a block source, asking for the named dirty bitmaps. */
   openNbd: (
     address: ExportAddress,
@@ -90,7 +96,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   // Sweep first: while its copy-before-write filter sits on a disk, query-block
   // names the filter's node instead of the disk's.
   const swept = await sweepOrphans(qmp, logger);
-  if (swept.nodes.length + swept.exports.length + swept.jobs.length > 0) {
+  if (swept.nodes.length + swept.exports.length + swept.jobs.length + swept.tlsCreds.length > 0) {
     logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
   }
   const disks = disksFromQueryBlock(
@@ -137,10 +143,17 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   }
 
   async function readDisks(): Promise<Omit<BackupVmResult, "modes">> {
+    // A unix socket stays plaintext: only local processes with access to runDir reach it,
+    // and TLS would guard nothing the file permissions do not. TCP gets TLS when configured.
     const address: ExportAddress =
       o.transport === "hotadd"
         ? { t: "unix", path: join(o.runDir, `${o.taskId}.nbd.sock`) }
-        : { t: "inet", host: "127.0.0.1", port: await freePort() };
+        : {
+            t: "inet",
+            host: "127.0.0.1",
+            port: await freePort(),
+            ...(o.tls ? { tls: o.tls } : {}),
+          };
     let consistency: Consistency = "crash";
     let snapshotAt = new Date();
     const agentPath = o.vm.guestAgentSocket;
@@ -148,6 +161,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       qmp,
       taskId: o.taskId,
       address,
+      runDir: o.runDir,
       logger,
       signal: stop.signal,
       disks: plan.map(({ disk: d, mode, newBitmap }) => ({

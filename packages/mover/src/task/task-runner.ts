@@ -1,5 +1,12 @@
 import { mkdir } from "node:fs/promises";
-import { type Datastore, type Logger, type Manifest, TaskState, toFerryError } from "@ferry/common";
+import {
+  type Datastore,
+  type Logger,
+  type Manifest,
+  TaskState,
+  type TlsFiles,
+  toFerryError,
+} from "@ferry/common";
 import type { NatsConnection } from "nats";
 import type { LatencyBoard } from "../agent/latency-board.js";
 import { recordVmLatency } from "../agent/sample-vm-latency.js";
@@ -23,6 +30,8 @@ export interface TaskRunnerOptions {
   repositories: RepositoryCache;
   nats: () => NatsConnection | undefined;
   runDir: string;
+  /** The mover's certificate, key and CA: nbd-transport backups then export over TLS. */
+  tls?: TlsFiles;
   overlayLimitBytes: number;
   freezeTimeoutMs: number;
   chunkSizeBytes: number;
@@ -118,6 +127,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             quiesce: call.quiesce,
             transport: call.transport,
             runDir: o.runDir,
+            ...(o.tls ? { tls: o.tls } : {}),
             openNbd: openViewExport,
             forceFull: call.forceFull,
             fullEvery: call.fullEvery,
