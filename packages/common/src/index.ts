@@ -17,6 +17,7 @@ export * from "./gen/ferry/v1/operator_pb.js";
 export { type ClientHandle, type ClientOptions, createClient } from "./grpc/client.js";
 export { type MessageCodec, messageCodec } from "./grpc/codec.js";
 export {
+  type BindOptions,
   bindService,
   type GrpcServer,
   type GrpcServerOptions,
@@ -50,6 +51,7 @@ export type {
   ChunkEncoding,
 } from "./repository/chunk-codec.js";
 export {
+  type ChunkNamer,
   type ChunkReader,
   type ChunkStore,
   type ChunkStoreOptions,
@@ -105,14 +107,15 @@ export {
   serializeManifest,
 } from "./repository/manifest.js";
 export { isRestorePointId, parseRestorePointId } from "./repository/names.js";
+export { readPassphraseFile } from "./repository/passphrase-file.js";
 export {
   type ListRestorePointsOptions,
   type OpenRepositoryOptions,
   openRepository,
   type Repository,
-  type RepositoryConfig,
   type RestorePointReader,
 } from "./repository/repository.js";
+export type { RepositoryConfig, RepositoryEncryption } from "./repository/repository-config.js";
 export type {
   AddDiskOptions,
   BeginRestorePointOptions,
@@ -129,13 +132,17 @@ export {
   type VerifyReport,
   verifyRestorePoints,
 } from "./repository/verify.js";
-export { createCa, issueCertificate } from "./tls/pki.js";
+export { PEER_ROLES, type PeerRole, parsePeerRole } from "./tls/peer-role.js";
+export { createCa, type IssueOptions, issueCertificate } from "./tls/pki.js";
 export {
   type ChannelCredentials,
   clientCredentials,
+  readTlsPem,
   type ServerCredentials,
-  serverCredentials,
+  type TlsCredentials,
   type TlsFiles,
+  type TlsPem,
+  tlsCredentials,
   tlsSchema,
 } from "./tls/tls-files.js";
 export { prng } from "./util/prng.js";

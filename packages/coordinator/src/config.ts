@@ -36,6 +36,11 @@ export const coordinatorConfigSchema = object({
   catalog: string({ nonEmpty: true }).optional(),
   /** Repository of backups that name none; default <dataDir>/repository. */
   repository: string({ nonEmpty: true }).optional(),
+  /**
+   * File holding the passphrase of encrypted repositories (mode 0600), for the verifies the
+   * coordinator runs. Listing, pruning and garbage collection work without it.
+   */
+  repositoryPassphraseFile: string({ nonEmpty: true }).optional(),
   limits: object({
     perHost: number({ integer: true, min: 1, max: 1000 }).default(2),
     perDatastore: number({ integer: true, min: 1, max: 1000 }).default(2),

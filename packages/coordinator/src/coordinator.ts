@@ -3,15 +3,15 @@ import { join, resolve } from "node:path";
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   bindService,
-  clientCredentials,
   createLogger,
   type Logger,
   MoverRegistryService,
   natsConnectOptions,
   OperatorService,
   RegisterRequestSchema,
-  serverCredentials,
+  readPassphraseFile,
   startGrpcServer,
+  tlsCredentials,
 } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
 import { createOperatorService } from "./api/operator-service.js";
@@ -46,9 +46,7 @@ export async function startCoordinator(
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
   // Mutual TLS both ways: movers and operators prove themselves, and so does the coordinator.
   // Read first: a missing or unreadable file stops the coordinator before anything opens.
-  const tls = config.tls
-    ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
-    : undefined;
+  const tls = config.tls ? await tlsCredentials(config.tls) : undefined;
   const moverCredentials = tls?.client;
   const natsAuth = config.nats ? await natsConnectOptions(config.natsAccess) : {};
   const dataDir = resolve(config.dataDir);
@@ -69,6 +67,10 @@ export async function startCoordinator(
       return undefined;
     });
   }
+  // Read at start: a missing or unsafe passphrase file is a configuration error, found now.
+  const repositoryPassphrase = config.repositoryPassphraseFile
+    ? await readPassphraseFile(config.repositoryPassphraseFile)
+    : undefined;
   const registry = createMoverRegistry({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   // Movers known before a restart come back down, with their inventory, until they heartbeat.
   for (const m of await catalog.movers.list()) {
@@ -100,6 +102,7 @@ export async function startCoordinator(
     logger,
     intervalMs: config.scheduleCheckMs,
     tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
+    ...(repositoryPassphrase === undefined ? {} : { repositoryPassphrase }),
   });
   const operatorService = createOperatorService({
     registry,
@@ -112,6 +115,7 @@ export async function startCoordinator(
     logger,
     limits: config.limits,
     ...(moverCredentials ? { moverCredentials } : {}),
+    ...(repositoryPassphrase === undefined ? {} : { repositoryPassphrase }),
   });
   const server = await startGrpcServer({
     address: config.listen,
@@ -131,12 +135,17 @@ export async function startCoordinator(
           }
           dispatcher.kick();
         }),
+        // With TLS, only a mover's certificate may register: a leaked operator certificate
+        // must not pose as a mover and be handed jobs.
+        { peerRoles: ["mover"] },
       ),
       bindService(
         OperatorService,
         config.tokens.length > 0
           ? guardOperatorService(operatorService, createTokenCheck(config.tokens))
           : operatorService,
+        // Operators only: the coordinator never calls itself, and a mover has no business here.
+        { peerRoles: ["operator"] },
       ),
     ],
     ...(tls ? { credentials: tls.server } : {}),

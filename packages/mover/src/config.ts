@@ -10,7 +10,9 @@ export const moverConfigSchema = object({
   id: string({ nonEmpty: true, pattern: /^[A-Za-z0-9_-]+$/, hint: "letters, digits, _ and -" }),
   /**
    * Mutual TLS with the coordinator: this mover's certificate and key, and the CA that signs
-   * both (see `ferry pki`). Without it a TLS coordinator refuses the mover.
+   * both (see `ferry pki`). Without it a TLS coordinator refuses the mover. With it, backups
+   * over the nbd transport also export the VM's disks over TLS: QEMU presents this
+   * certificate (it must be able to read these files) and admits only CA-signed clients.
    */
   tls: tlsSchema.optional(),
   /** Where the MoverService listens. */
@@ -50,6 +52,12 @@ export const moverConfigSchema = object({
   chunkMemoryBytes: number({ integer: true, min: 16 * 1024 * 1024 }).default(64 * 1024 ** 2),
   /** Directory of the micro guest (vmlinuz, initrd.img) file-level restores boot; default setup's. */
   fileRestoreGuestDir: string({ nonEmpty: true }).optional(),
+  /**
+   * File holding the passphrase of encrypted repositories (mode 0600). Repositories this
+   * mover creates are then encrypted; without it an encrypted repository cannot be backed
+   * up into or restored from.
+   */
+  repositoryPassphraseFile: string({ nonEmpty: true }).optional(),
   /** Limit for the guest freeze, milliseconds. */
   freezeTimeoutMs: number({ integer: true, min: 100, max: 600_000 }).default(30_000),
   transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),

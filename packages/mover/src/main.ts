@@ -5,6 +5,8 @@ import { exportCommand } from "./cli/export-command.js";
 import { filesCommand } from "./cli/files-command.js";
 import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
 import { moveDiskCommand } from "./cli/move-disk-command.js";
+import { initCommand, keyCommand } from "./cli/repository-commands.js";
+import { PASSPHRASE_HINT } from "./cli/repository-flags.js";
 import { rollbackCommand } from "./cli/rollback-command.js";
 import { testRestoreCommand } from "./cli/test-restore-command.js";
 import { loadMoverConfig } from "./config.js";
@@ -12,6 +14,11 @@ import { startMover } from "./mover.js";
 
 const USAGE = `usage:
   ferry-mover --config <mover.json>                 run the mover agent (gRPC service)
+  ferry-mover init --repo <dir> [--passphrase-file F]
+                                                    create a repository; with a passphrase it is
+                                                    encrypted (AES-256-GCM, keyed chunk ids)
+  ferry-mover key add --repo <dir> --passphrase-file F --new-passphrase-file G
+                                                    let one more passphrase open the repository
   ferry-mover backup --source <nbd://host:port/export | nbd+unix:///export?socket=PATH | image.raw>
                      --repo <dir> [--vm-id ID] [--name NAME] [--disk-id ID]
                      [--dirty-bitmap NAME --since RESTORE_POINT]
@@ -47,6 +54,10 @@ const USAGE = `usage:
                                                     re-read and re-hash every chunk; exit 1 if bad
   ferry-mover gc --repo <dir> [--dry-run] [--grace-minutes N] [--json]
                                                     remove chunks no restore point references
+
+  Every command with --repo takes --passphrase-file F (or FERRY_PASSPHRASE_FILE) for an
+  encrypted repository: restore, verify, export and the rest need it; listing and gc do not.
+  A backup into a new repository with a passphrase creates it encrypted.
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -77,6 +88,8 @@ async function main(argv: string[]): Promise<void> {
       "tls-ca",
       "tls-cert",
       "tls-key",
+      "passphrase-file",
+      "new-passphrase-file",
     ],
   });
   const [command] = args.positionals;
@@ -86,6 +99,10 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGINT", () => controller.abort());
   process.once("SIGTERM", () => controller.abort());
   switch (command) {
+    case "init":
+      return initCommand(args, controller.signal);
+    case "key":
+      return keyCommand(args, controller.signal);
     case "backup":
       return backupCommand(args, controller.signal);
     case "restore":
@@ -129,6 +146,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  process.stderr.write(`ferry-mover: ${toFerryError(err).message}\n`);
+  const error = toFerryError(err);
+  const hint = error.code === "KEY_REQUIRED" ? ` (${PASSPHRASE_HINT})` : "";
+  process.stderr.write(`ferry-mover: ${error.message}${hint}\n`);
   process.exitCode = 1;
 });

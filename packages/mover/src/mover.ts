@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   bindService,
-  clientCredentials,
   createClient,
   createLogger,
   type Datastore,
@@ -13,9 +12,10 @@ import {
   MoverSchema,
   MoverService,
   MoverState,
-  serverCredentials,
+  readPassphraseFile,
   startGrpcServer,
   Transport,
+  tlsCredentials,
   toFerryError,
   type Vm,
 } from "@ferry/common";
@@ -140,12 +140,14 @@ export async function startMover(
     }
     return latencies.snapshot(30_000);
   };
-  const repositories = createRepositoryCache();
+  // Read up front: a missing or unsafe passphrase file stops the mover at start, not a backup.
+  const passphrase = config.repositoryPassphraseFile
+    ? await readPassphraseFile(config.repositoryPassphraseFile)
+    : undefined;
+  const repositories = createRepositoryCache(passphrase === undefined ? {} : { passphrase });
   const fileSessions = createFileSessions({ guest: () => helperGuest(config.fileRestoreGuestDir) });
   // Read before anything starts: a missing or unreadable file stops the mover at once.
-  const tls = config.tls
-    ? { server: await serverCredentials(config.tls), client: await clientCredentials(config.tls) }
-    : undefined;
+  const tls = config.tls ? await tlsCredentials(config.tls) : undefined;
   const nats = await connectEvents(config.nats, logger, config.natsAccess);
   const tasks = createTaskRunner({
     moverId: config.id,
@@ -153,6 +155,8 @@ export async function startMover(
     repositories,
     nats: () => nats?.connection,
     runDir: config.runDir ?? join(tmpdir(), `ferry-mover-${config.id}`),
+    // The same certificate secures nbd-transport exports (QEMU serves it, we present it).
+    ...(config.tls ? { tls: config.tls } : {}),
     overlayLimitBytes: config.overlayLimitBytes,
     freezeTimeoutMs: config.freezeTimeoutMs,
     chunkSizeBytes: 4 * 1024 * 1024,
@@ -165,7 +169,7 @@ export async function startMover(
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
   const server = await startGrpcServer({
     address: config.listen,
-    // With TLS only a caller whose certificate the CA signed (the coordinator) gets in.
+    // With TLS only the coordinator's certificate gets in (the CA signs operators' too).
     ...(tls ? { credentials: tls.server } : {}),
     services: [
       bindService(
@@ -197,6 +201,8 @@ export async function startMover(
           setReadRateLimit: tasks.setReadRateLimit,
           running: () => slots.running(),
         }),
+        // Operators go through the coordinator, where tokens and roles apply.
+        { peerRoles: ["coordinator"] },
       ),
     ],
   }).catch(async (err: unknown) => {

@@ -143,6 +143,26 @@ async function main(argv: string[]): Promise<void> {
     },
     ferryRepo,
   );
+  // The same with encryption at rest (AES-256-GCM, keyed digests), as restic always does.
+  const passphrase = join(work, "passphrase");
+  await writeFile(passphrase, "bench passphrase\n", { mode: 0o600 });
+  const sealedRepo = (i: number) => join(work, `ferry-sealed-${i}`);
+  await repeat(
+    "ferry full, NBD, encrypted",
+    (i) =>
+      measured(mover, [
+        "backup",
+        "--source",
+        uri,
+        "--repo",
+        sealedRepo(i),
+        "--vm-id",
+        "img",
+        "--passphrase-file",
+        passphrase,
+      ]),
+    sealedRepo,
+  );
   await nbd.terminate("SIGTERM", 5000);
   const fileRepo = (i: number) => join(work, `ferry-file-${i}`);
   await repeat(
@@ -274,6 +294,9 @@ async function main(argv: string[]): Promise<void> {
   console.log(`full_vs_nbdcopy=${(secs("nbdcopy") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(`full_vs_restic=${(secs("restic backup") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(`full_vs_borg=${(secs("borg create") / secs("ferry full, NBD")).toFixed(2)}`);
+  console.log(
+    `encrypted_time_vs_plain=${(secs("ferry full, NBD, encrypted") / secs("ferry full, NBD")).toFixed(2)}`,
+  );
   console.log(
     `incremental_vs_restic=${(secs("restic, second") / secs("ferry incremental")).toFixed(2)}`,
   );

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   QUIESCE_FAILED: { grpc: status.FAILED_PRECONDITION, retryable: true },
   /** The fleecing overlay grew past its configured limit. */
   OVERLAY_LIMIT: { grpc: status.RESOURCE_EXHAUSTED, retryable: true },
+  /** The repository is encrypted and was opened without its passphrase, or with a wrong one. */
+  KEY_REQUIRED: { grpc: status.FAILED_PRECONDITION, retryable: false },
 } as const satisfies Record<string, { grpc: status; retryable: boolean }>;
 
 /** A machine-readable Ferry error code. */

@@ -154,7 +154,7 @@ export function decodeChunkHeader(
 
 /**
  * Decodes a whole chunk file and proves it is the chunk named `digest`: header, decompression
- * (bounds-checked), length, and BLAKE3 of the data. Throws CORRUPT_DATA naming the digest on
+ * (bounds-checked), length, and BLAKE3 of the data (or `digestOf`: a keyed one). Throws CORRUPT_DATA naming the digest on
  * any mismatch. The stored checksum is checked too with `checksum` (verify does: it also
  * reports a damaged checksum field); a reader may skip it, since the digest of the decoded
  * data already proves every payload byte and the header fields it depends on.
@@ -162,7 +162,7 @@ export function decodeChunkHeader(
 export async function decodeChunk(
   file: Buffer,
   digest: Uint8Array,
-  options: { checksum?: boolean } = {},
+  options: { checksum?: boolean; digestOf?: (data: Uint8Array) => Uint8Array } = {},
 ): Promise<Uint8Array> {
   const name = digestToHex(digest);
   const header = decodeChunkHeader(file, file.length, name);
@@ -191,7 +191,7 @@ export async function decodeChunk(
       `decoded ${data.length} bytes, header says ${header.uncompressedSizeBytes}`,
     );
   }
-  if (!digestsEqual(blake3Digest(data), digest)) {
+  if (!digestsEqual((options.digestOf ?? blake3Digest)(data), digest)) {
     throw corrupt(name, "data does not match its digest");
   }
   return data;

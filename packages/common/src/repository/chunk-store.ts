@@ -1,7 +1,8 @@
 import type { FerryError } from "../errors/ferry-error.js";
 import type { ChunkCompression, ChunkEncoding } from "./chunk-codec.js";
+import { type ChunkProtection, PLAIN_CHUNKS } from "./chunk-protection.js";
 import { createDirectIo } from "./direct-io.js";
-import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES } from "./format.js";
+import { MAX_CHUNK_FILE_BYTES } from "./format.js";
 import { LocalChunkStore } from "./local-chunk-store.js";
 
 /**
@@ -60,8 +61,17 @@ export interface PutOptions {
   digestComputedFromData?: boolean;
 }
 
+/** Names chunks: the digest a repository files data under. */
+export interface ChunkNamer {
+  /**
+   * The digest of a chunk holding `data`: ZERO_CHUNK_DIGEST for all zeros, else BLAKE3, keyed
+   * with the repository's id key when it is encrypted (KEY_REQUIRED when opened without it).
+   */
+  digestOf(data: Uint8Array): Uint8Array;
+}
+
 /** Reads chunks by digest. */
-export interface ChunkReader {
+export interface ChunkReader extends ChunkNamer {
   /**
    * True when a chunk file exists for `digest` (not verified). Always true for the zero chunk.
    */
@@ -75,9 +85,9 @@ export interface ChunkReader {
 }
 
 /** Writes chunks by digest. */
-export interface ChunkWriter {
+export interface ChunkWriter extends ChunkNamer {
   /**
-   * Stores `data` (1 byte .. 16 MiB) under `digest` = BLAKE3(data) unless a sound copy exists.
+   * Stores `data` (1 byte .. 16 MiB) under `digest` = digestOf(data) unless a sound copy exists.
    * A copy failing the cheap header check is rewritten. Safe to call concurrently, also for
    * the same digest. The zero digest with all-zero data is a no-op. INVALID_ARGUMENT when the
    * data does not hash to `digest`; NO_SPACE / PERMISSION_DENIED from the filesystem.
@@ -101,6 +111,8 @@ export interface ChunkStore extends ChunkReader, ChunkWriter, AsyncDisposable {
   /** Directory holding the fan-out directories. */
   readonly root: string;
   readonly durability: Durability;
+  /** True when chunk files are encrypted (a version 2 repository). */
+  readonly sealed: boolean;
   /** Re-reads and re-hashes one chunk; throws only for errors other than missing/corrupt. */
   verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult>;
   /**
@@ -136,18 +148,18 @@ export interface ChunkStoreOptions {
    * true): a backup then neither evicts the host's cache nor pays for filling it.
    */
   directIo?: boolean;
+  /** How chunks are named and sealed; default in the clear (format version 1). */
+  protection?: ChunkProtection;
 }
 
 /** Creates a chunk store over `root`. Does no I/O until used. */
 export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
-  const direct =
-    options.directIo === false
-      ? undefined
-      : createDirectIo(CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES);
+  const direct = options.directIo === false ? undefined : createDirectIo(MAX_CHUNK_FILE_BYTES);
   return new LocalChunkStore(
     options.root,
     options.durability,
     options.compression ?? "lz4",
     direct,
+    options.protection ?? PLAIN_CHUNKS,
   );
 }

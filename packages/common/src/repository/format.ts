@@ -128,3 +128,41 @@ export const DEFAULT_CHUNK_SIZE_BYTES = 4 * MiB;
 export const MAX_CHUNK_COUNT = 2 ** 25;
 /** Largest manifest.json a reader accepts, bytes (a manifest of 1,000 disks is ~300 KiB). */
 export const MAX_MANIFEST_BYTES = 1 * MiB;
+
+// ---- encryption (format version 2) --------------------------------------------------------
+// Version 2 is version 1 plus encryption at rest. Everything above holds for it too, except
+// that chunk files are sealed (below) and chunk digests are keyed. An unencrypted repository
+// stays version 1.
+
+/** Format version of an encrypted repository's repository.json. */
+export const ENCRYPTED_REPOSITORY_FORMAT_VERSION = 2;
+/** Directory of key files, below the repository root: `keys/<16 hex>.json`. */
+export const KEYS_DIR = "keys";
+/** `format` field of a key file. */
+export const KEY_FILE_FORMAT = "ferry-key";
+/** Version of the key file layout. */
+export const KEY_FILE_VERSION = 1;
+/** Bytes of the master key a key file seals: the AES-256 key, then the BLAKE3 id key. */
+export const MASTER_KEY_BYTES = 64;
+/** Magic of a sealed (encrypted) chunk file: ASCII "FRYCHE02". */
+export const CHUNK_MAGIC_SEALED: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x43,
+  0x48,
+  0x45,
+  0x30,
+  0x32,
+);
+/** AES-256-GCM nonce length in a sealed chunk, bytes (random per chunk file). */
+export const SEALED_NONCE_BYTES = 12;
+/** AES-256-GCM tag length at the end of a sealed chunk, bytes. */
+export const SEALED_TAG_BYTES = 16;
+/** Bytes before the ciphertext of a sealed chunk: magic, nonce. */
+export const SEALED_HEADER_BYTES = 8 + SEALED_NONCE_BYTES;
+/** Bytes a sealed chunk file adds around the version 1 chunk file it encrypts. */
+export const SEALED_OVERHEAD_BYTES = SEALED_HEADER_BYTES + SEALED_TAG_BYTES;
+/** Largest chunk file of any version, bytes. */
+export const MAX_CHUNK_FILE_BYTES =
+  CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES + SEALED_OVERHEAD_BYTES;

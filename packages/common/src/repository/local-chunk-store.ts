@@ -9,6 +9,7 @@ import {
   decodeChunkHeader,
   encodeChunk,
 } from "./chunk-codec.js";
+import type { ChunkProtection } from "./chunk-protection.js";
 import type {
   ChunkStore,
   ChunkVerifyResult,
@@ -21,7 +22,6 @@ import type {
 import { sweepChunkFiles } from "./chunk-sweep.js";
 import {
   assertDigest,
-  blake3Digest,
   chunkPathInStore,
   digestsEqual,
   digestToHex,
@@ -30,7 +30,14 @@ import {
 } from "./digest.js";
 import type { DirectIo } from "./direct-io.js";
 import { fsyncPath, readAt, writeFileAtomic } from "./durable-fs.js";
-import { CHUNK_HEADER_BYTES, MAX_CHUNK_SIZE_BYTES, QUARANTINE_SUFFIX } from "./format.js";
+import {
+  CHUNK_HEADER_BYTES,
+  CHUNK_MAGIC_SEALED,
+  MAX_CHUNK_FILE_BYTES,
+  QUARANTINE_SUFFIX,
+  SEALED_HEADER_BYTES,
+  SEALED_OVERHEAD_BYTES,
+} from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
@@ -67,7 +74,16 @@ export class LocalChunkStore implements ChunkStore {
     readonly durability: Durability,
     private readonly compression: ChunkCompression,
     private readonly direct: DirectIo | undefined,
+    private readonly protection: ChunkProtection,
   ) {}
+
+  get sealed(): boolean {
+    return this.protection.sealed;
+  }
+
+  digestOf(data: Uint8Array): Uint8Array {
+    return this.protection.digestOf(data);
+  }
 
   async has(digest: Uint8Array, signal?: AbortSignal): Promise<boolean> {
     this.begin(digest, signal, "chunk lookup");
@@ -83,6 +99,7 @@ export class LocalChunkStore implements ChunkStore {
 
   async get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     this.begin(digest, signal, "chunk read");
+    this.protection.assertKey();
     // The digest of the decoded data proves the chunk; the stored checksum is verify's.
     return (await this.readVerified(digest, false)).data;
   }
@@ -90,6 +107,7 @@ export class LocalChunkStore implements ChunkStore {
   async verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult> {
     this.begin(digest, signal, "chunk verify");
     if (isZeroChunkDigest(digest)) return { t: "ok", storedBytes: 0 };
+    this.protection.assertKey();
     try {
       return { t: "ok", storedBytes: (await this.readVerified(digest, true)).fileSizeBytes };
     } catch (err) {
@@ -130,6 +148,7 @@ export class LocalChunkStore implements ChunkStore {
     options: PutOptions = {},
   ): Promise<PutResult> {
     this.begin(digest, signal, "chunk write");
+    this.protection.assertKey();
     if (isZeroChunkDigest(digest)) {
       if (!isAllZero(data))
         throw new FerryError("INVALID_ARGUMENT", "zero digest for non-zero data");
@@ -217,14 +236,18 @@ export class LocalChunkStore implements ChunkStore {
     if (existing.t === "sound" && (await this.touch(path, hex)))
       return { written: false, storedBytes: existing.sizeBytes, repaired: false };
     // Hash only what we write: a caller bug must not plant data under a wrong name forever.
-    if (!digestTrusted && !digestsEqual(blake3Digest(data), digest)) {
+    if (!digestTrusted && !digestsEqual(this.protection.hash(data), digest)) {
       throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
     }
     const encoded = await encodeChunk(data, this.compression);
     const dir = dirname(path);
     await this.ensureDir(dir);
     const each = this.durability === "each";
-    await writeFileAtomic(path, [encoded.header, encoded.payload], {
+    const parts = this.protection.seal(digest, [encoded.header, encoded.payload]);
+    const fileSizeBytes = this.sealed
+      ? encoded.fileSizeBytes + SEALED_OVERHEAD_BYTES
+      : encoded.fileSizeBytes;
+    await writeFileAtomic(path, parts, {
       fsync: each,
       what: `chunk ${hex}`,
       direct: this.direct,
@@ -235,7 +258,7 @@ export class LocalChunkStore implements ChunkStore {
     }
     return {
       written: true,
-      storedBytes: encoded.fileSizeBytes,
+      storedBytes: fileSizeBytes,
       encoding: encoded.encoding,
       repaired: existing.t === "damaged",
     };
@@ -260,6 +283,16 @@ export class LocalChunkStore implements ChunkStore {
       fh = await open(path, "r");
       const st = await fh.stat();
       if (!st.isFile()) throw new FerryError("CORRUPT_DATA", `chunk ${hex} is not a file`);
+      if (this.sealed) {
+        // Its sizes are sealed: the magic and a plausible size are all a cheap check sees.
+        const head = await readAt(fh, SEALED_HEADER_BYTES, 0);
+        const plausible =
+          st.size > SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES && st.size <= MAX_CHUNK_FILE_BYTES;
+        return plausible &&
+          digestsEqual(head.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)
+          ? { t: "sound", sizeBytes: st.size }
+          : { t: "damaged" };
+      }
       const head = await readAt(fh, CHUNK_HEADER_BYTES, 0);
       const header = decodeChunkHeader(head, st.size, hex);
       return header.uncompressedSizeBytes === sizeBytes
@@ -320,11 +353,7 @@ export class LocalChunkStore implements ChunkStore {
       fh = await open(path, "r");
       const st = await fh.stat();
       // Refuse absurd sizes before allocating a buffer for them.
-      if (
-        !st.isFile() ||
-        st.size < CHUNK_HEADER_BYTES ||
-        st.size > CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES
-      ) {
+      if (!st.isFile() || st.size < CHUNK_HEADER_BYTES || st.size > MAX_CHUNK_FILE_BYTES) {
         throw new FerryError(
           "CORRUPT_DATA",
           `chunk ${hex} is corrupt: file size ${st.size} out of range`,
@@ -336,7 +365,12 @@ export class LocalChunkStore implements ChunkStore {
       // Around the page cache when the filesystem allows: restores and verifies read much,
       // and filling fresh cache pages costs more than the read.
       const file = (await this.direct?.readFile(path, st.size)) ?? (await readAt(fh, st.size, 0));
-      return { data: await decodeChunk(file, digest, { checksum }), fileSizeBytes: file.length };
+      const inner = this.protection.open(digest, file);
+      const data = await decodeChunk(inner, digest, {
+        checksum,
+        digestOf: (d) => this.protection.hash(d),
+      });
+      return { data, fileSizeBytes: file.length };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {
         throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chunkDigestOf } from "./digest.js";
 import { openRepository, type Repository } from "./repository.js";
 
 /** Chunk size of test restore points: small, so tests stay fast. */
@@ -10,9 +9,10 @@ export const TEST_CHUNK = 64 * 1024;
 /** A fresh repository in a temp directory; `dispose` closes and removes it. */
 export async function tempRepository(
   prefix: string,
+  options: { passphrase?: string } = {},
 ): Promise<{ dir: string; repo: Repository; dispose: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  const repo = await openRepository({ root: dir, create: true });
+  const repo = await openRepository({ root: dir, create: true, ...options });
   return {
     dir,
     repo,
@@ -36,7 +36,7 @@ export async function commitChunks(
     chunkSizeBytes: TEST_CHUNK,
   });
   for (const [i, data] of parts.entries()) {
-    const digest = chunkDigestOf(data);
+    const digest = repo.chunks.digestOf(data);
     await repo.chunks.put(digest, data);
     index.set(i, digest);
   }

@@ -158,7 +158,7 @@ describe("repository", () => {
       );
       await writeFile(
         join(root, "repository.json"),
-        JSON.stringify({ ...repo.config, version: 2 }),
+        JSON.stringify({ ...repo.config, version: 3 }),
       );
       expect((await rejection(openRepository({ root }))).code).toBe("FAILED_PRECONDITION");
     });

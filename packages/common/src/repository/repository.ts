@@ -1,41 +1,41 @@
 // A repository on a local filesystem: config, chunk store, restore points.
-import { randomUUID } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { type FileHandle, open, readdir, rename, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import type { ChunkCompression } from "./chunk-codec.js";
+import {
+  type ChunkProtection,
+  lockedChunks,
+  PLAIN_CHUNKS,
+  sealedChunks,
+} from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
-import { fsyncPath, removeTree, writeFileExclusive } from "./durable-fs.js";
+import { fsyncPath, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
   REPOSITORY_CONFIG_FILE,
-  REPOSITORY_CONFIG_FORMAT,
-  REPOSITORY_FORMAT_VERSION,
   RESTORE_POINTS_DIR,
   STAGING_PREFIX,
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
+import { addKeyFile, unlockRepositoryKey } from "./key-files.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { assertSafeName, isRestorePointName, isSafeName, parseRestorePointId } from "./names.js";
+import {
+  createRepository,
+  type RepositoryConfig,
+  readRepositoryConfig,
+} from "./repository-config.js";
+import type { RepositoryKey } from "./repository-key.js";
 import {
   type BeginRestorePointOptions,
   beginRestorePointIn,
   type RestorePointWriter,
 } from "./restore-point-writer.js";
-
-/** Contents of repository.json. */
-export interface RepositoryConfig {
-  format: typeof REPOSITORY_CONFIG_FORMAT;
-  version: typeof REPOSITORY_FORMAT_VERSION;
-  /** Random UUID of the repository. */
-  id: string;
-  /** ISO 8601 UTC creation time. */
-  createdAt: string;
-}
 
 /** Options of {@link openRepository}. */
 export interface OpenRepositoryOptions {
@@ -46,6 +46,13 @@ export interface OpenRepositoryOptions {
   durability?: Durability;
   /** Chunk compression; default "lz4" (where it pays). */
   compression?: ChunkCompression;
+  /**
+   * Opens an encrypted repository's key. With `create`, a repository created now is
+   * encrypted. Without it an encrypted repository opens locked: restore points can be
+   * listed, pruned and garbage collected, but chunk reads, writes and verifies fail with
+   * KEY_REQUIRED. A wrong passphrase fails the open with KEY_REQUIRED.
+   */
+  passphrase?: string;
   signal?: AbortSignal;
 }
 
@@ -77,6 +84,12 @@ export interface Repository extends AsyncDisposable {
   readonly root: string;
   readonly config: RepositoryConfig;
   readonly chunks: ChunkStore;
+  /**
+   * Seals this encrypted repository's key under one more passphrase (a new key file);
+   * returns the key file's name. FAILED_PRECONDITION for a plain repository, KEY_REQUIRED
+   * when it was opened without its passphrase.
+   */
+  addPassphrase(passphrase: string): Promise<string>;
   /** Starts a restore point in a staging directory, invisible until committed. */
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter>;
   /**
@@ -104,7 +117,8 @@ export interface Repository extends AsyncDisposable {
 export async function openRepository(options: OpenRepositoryOptions): Promise<Repository> {
   throwIfAborted(options.signal, "open repository");
   const root = resolve(options.root);
-  let config = await readConfig(root);
+  let config = await readRepositoryConfig(root);
+  let key: RepositoryKey | undefined;
   if (config === undefined) {
     if (!options.create) {
       throw new FerryError(
@@ -112,73 +126,24 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
         `${root} is not a Ferry repository (no ${REPOSITORY_CONFIG_FILE})`,
       );
     }
-    config = await createRepository(root);
+    ({ config, key } = await createRepository(root, options.passphrase));
   }
+  if (config.encryption && key === undefined && options.passphrase !== undefined) {
+    throwIfAborted(options.signal, "open repository");
+    key = (await unlockRepositoryKey(root, config.id, options.passphrase)).key;
+  }
+  const protection: ChunkProtection = !config.encryption
+    ? PLAIN_CHUNKS
+    : key
+      ? sealedChunks(key)
+      : lockedChunks(root);
   const chunks = createChunkStore({
     root: join(root, CHUNKS_DIR),
     durability: options.durability ?? "batched",
+    protection,
     ...(options.compression === undefined ? {} : { compression: options.compression }),
   });
-  return new LocalRepository(root, config, chunks);
-}
-
-async function readConfig(root: string): Promise<RepositoryConfig | undefined> {
-  const path = join(root, REPOSITORY_CONFIG_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
-    throw fsError(err, "reading the repository config", path);
-  }
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
-  }
-  if (value?.format !== REPOSITORY_CONFIG_FORMAT) {
-    throw new FerryError("CORRUPT_DATA", `${path}: format must be "${REPOSITORY_CONFIG_FORMAT}"`);
-  }
-  if (value.version !== REPOSITORY_FORMAT_VERSION) {
-    throw new FerryError(
-      "FAILED_PRECONDITION",
-      `${path}: repository version ${String(value.version)} is not supported (this Ferry reads ${REPOSITORY_FORMAT_VERSION})`,
-    );
-  }
-  if (typeof value.id !== "string" || typeof value.createdAt !== "string") {
-    throw new FerryError("CORRUPT_DATA", `${path}: id and createdAt must be strings`);
-  }
-  return {
-    format: REPOSITORY_CONFIG_FORMAT,
-    version: REPOSITORY_FORMAT_VERSION,
-    id: value.id,
-    createdAt: value.createdAt,
-  };
-}
-
-/** Directories first, config last (durably, never replacing one a racing creator wrote). */
-async function createRepository(root: string): Promise<RepositoryConfig> {
-  try {
-    const created = await mkdir(root, { recursive: true });
-    if (created !== undefined) await fsyncPath(dirname(root), "syncing the repository's parent");
-    await mkdir(join(root, CHUNKS_DIR), { recursive: true });
-    await mkdir(join(root, RESTORE_POINTS_DIR), { recursive: true });
-  } catch (err) {
-    throw fsError(err, "creating the repository", root);
-  }
-  const config: RepositoryConfig = {
-    format: REPOSITORY_CONFIG_FORMAT,
-    version: REPOSITORY_FORMAT_VERSION,
-    id: randomUUID(),
-    createdAt: new Date().toISOString(),
-  };
-  const text = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
-  const path = join(root, REPOSITORY_CONFIG_FILE);
-  if (await writeFileExclusive(path, [text], "the repository config")) return config;
-  const existing = await readConfig(root);
-  if (!existing) throw new FerryError("INTERNAL", `${path} vanished while creating the repository`);
-  return existing;
+  return new LocalRepository(root, config, chunks, key);
 }
 
 async function readDirNames(path: string): Promise<string[]> {
@@ -198,8 +163,17 @@ class LocalRepository implements Repository {
     readonly root: string,
     readonly config: RepositoryConfig,
     readonly chunks: ChunkStore,
+    private readonly key: RepositoryKey | undefined,
   ) {
     this.restorePoints = join(root, RESTORE_POINTS_DIR);
+  }
+
+  async addPassphrase(passphrase: string): Promise<string> {
+    if (!this.config.encryption) {
+      throw new FerryError("FAILED_PRECONDITION", `repository ${this.root} is not encrypted`);
+    }
+    if (!this.key) lockedChunks(this.root).assertKey();
+    return addKeyFile(this.root, this.config.id, this.key as RepositoryKey, passphrase);
   }
 
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chunkDigestOf, digestToHex } from "./digest.js";
+import { digestToHex } from "./digest.js";
 import type { Repository } from "./repository.js";
 import { commitChunks, TEST_CHUNK, tempRepository } from "./repository-fixtures.test-helper.js";
 import { readVerifyState, verifyRestorePoints } from "./verify.js";
@@ -13,12 +13,7 @@ let dir: string;
 let repo: Repository;
 let dispose: () => Promise<void>;
 
-beforeEach(async () => {
-  ({ dir, repo, dispose } = await tempRepository("ferry-verify-"));
-});
-
-afterEach(() => dispose());
-
+const chunkDigestOf = (data: Uint8Array) => repo.chunks.digestOf(data);
 const backup = (vmId: string, parts: Buffer[]) => commitChunks(repo, vmId, parts);
 
 function chunkPath(data: Buffer): string {
@@ -39,7 +34,20 @@ async function flipByte(path: string): Promise<void> {
   }
 }
 
-describe("verify", () => {
+// The same behaviour in the clear and encrypted (sealed chunks, keyed digests).
+describe.each([
+  { kind: "plain", passphrase: undefined },
+  { kind: "encrypted", passphrase: "correct horse battery staple" },
+])("verify ($kind)", ({ passphrase }) => {
+  beforeEach(async () => {
+    ({ dir, repo, dispose } = await tempRepository(
+      "ferry-verify-",
+      passphrase ? { passphrase } : {},
+    ));
+  });
+
+  afterEach(() => dispose());
+
   it("passes a sound repository and records the state beside each manifest", async () => {
     const a = await backup("vm-a", [randomBytes(CHUNK), Buffer.alloc(CHUNK)]);
     const report = await verifyRestorePoints(repo);

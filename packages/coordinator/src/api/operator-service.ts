@@ -46,6 +46,8 @@ export interface OperatorDeps {
   limits: DispatchLimits;
   /** How to reach movers (mutual TLS when configured). */
   moverCredentials?: ChannelCredentials;
+  /** Passphrase of encrypted repositories, for the verifies the coordinator runs itself. */
+  repositoryPassphrase?: string;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -194,7 +196,10 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
     },
     verify: async (req, ctx) => {
       const repository = req.repository || d.defaultRepository;
-      const report = await verifyRepository(repository, req.restorePointIds, ctx.signal);
+      const report = await verifyRepository(repository, req.restorePointIds, {
+        signal: ctx.signal,
+        passphrase: d.repositoryPassphrase,
+      });
       const points = await d.catalog.restorePoints.list({ repository });
       return verifyMessage(report, points);
     },

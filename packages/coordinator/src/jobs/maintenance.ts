@@ -20,15 +20,20 @@ function requirePath(repository: string): string {
   return repository;
 }
 
-/** Verifies some or all restore points of a repository (see verifyRestorePoints). */
+/**
+ * Verifies some or all restore points of a repository (see verifyRestorePoints). An
+ * encrypted repository needs its `passphrase` (KEY_REQUIRED otherwise).
+ */
 export async function verifyRepository(
   repository: string,
   restorePointIds: readonly string[],
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; passphrase?: string | undefined } = {},
 ): Promise<VerifyReport> {
+  const { signal, passphrase } = options;
   await using repo = await openRepository({
     root: requirePath(repository),
     ...(signal ? { signal } : {}),
+    ...(passphrase === undefined ? {} : { passphrase }),
   });
   // Awaited: `await using` closes the repository when this function returns.
   return await verifyRestorePoints(repo, {

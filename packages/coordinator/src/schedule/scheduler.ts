@@ -27,6 +27,8 @@ export function startScheduler(o: {
   now?: () => Date;
   /** Tags of a VM as the inventory reports them now (verify selects VMs like backups). */
   tagsOf?: (vmId: string) => readonly string[];
+  /** Passphrase of encrypted repositories, for scheduled verifies. */
+  repositoryPassphrase?: string;
 }): Scheduler {
   const now = o.now ?? (() => new Date());
   let since = now();
@@ -81,7 +83,9 @@ export function startScheduler(o: {
         .filter((rp) => matchesPolicy({ name: rp.vmName, tags: o.tagsOf?.(rp.vmId) ?? [] }, policy))
         .map((rp) => rp.id);
       if (ids.length === 0) return;
-      const report = await verifyRepository(policy.repository, ids);
+      const report = await verifyRepository(policy.repository, ids, {
+        passphrase: o.repositoryPassphrase,
+      });
       const log = report.badChunks.length > 0 ? o.logger.error : o.logger.info;
       log.call(o.logger, "scheduled verify finished", {
         policy: policy.name,

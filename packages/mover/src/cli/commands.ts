@@ -1,11 +1,12 @@
 import { basename } from "node:path";
-import { createLogger, FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { createLogger, FerryError, type ParsedArgs } from "@ferry/common";
 import { pickDisks } from "../restore/pick-disk.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BlockSource } from "../source/block-source.js";
 import { openFileSource } from "../source/file-source.js";
 import { openNbdSource } from "../source/nbd-source.js";
 import { backupSource } from "../task/backup-source.js";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 import { parseSourceSpec } from "./source-uri.js";
 
 const MiB = 1024 * 1024;
@@ -45,11 +46,7 @@ function idFrom(name: string): string {
  */
 export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const spec = parseSourceSpec(flag(args, "source") as string);
-  const repository = await openRepository({
-    root: flag(args, "repo") as string,
-    create: true,
-    signal,
-  });
+  const repository = await openRepositoryFromFlags(args, signal, { create: true });
   const bitmap = flag(args, "dirty-bitmap", false);
   const since = flag(args, "since", false);
   if ((bitmap === undefined) !== (since === undefined))
@@ -100,7 +97,7 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
  * [--parallel N]`.
  */
 export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  const repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  const repository = await openRepositoryFromFlags(args, signal);
   try {
     const restorePointId = flag(args, "restore-point") as string;
     const to = flag(args, "to") as string;
@@ -128,7 +125,7 @@ export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Pro
 
 /** `restore-points --repo <dir> [--vm-id ID] [--json]`. */
 export async function listCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  const repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  const repository = await openRepositoryFromFlags(args, signal);
   try {
     const vmId = flag(args, "vm-id", false);
     const points = await repository.listRestorePoints({ ...(vmId ? { vmId } : {}), signal });

@@ -1,9 +1,10 @@
-import { FerryError, openRepository, type ParsedArgs, type TlsFiles } from "@ferry/common";
+import { FerryError, type ParsedArgs, type TlsFiles } from "@ferry/common";
 import { openRestorePointDisk } from "../export/restore-point-export.js";
 import type { ExportDevice } from "../nbd-server/export-device.js";
 import { type NbdListen, startNbdServer } from "../nbd-server/nbd-server.js";
 import { pickDisks } from "../restore/pick-disk.js";
 import { flag } from "./commands.js";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 
 /**
  * `export --repo <dir> --restore-point <id> [--disk ID|N] (--socket <path> | --listen
@@ -13,7 +14,7 @@ import { flag } from "./commands.js";
  */
 export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const listen = listenFlag(args);
-  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   const restorePointId = flag(args, "restore-point") as string;
   const diskIds = await pickDisks(repository, restorePointId, flag(args, "disk", false), signal);
   const overlayDir = flag(args, "overlay-dir", false);

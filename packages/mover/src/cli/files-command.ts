@@ -1,8 +1,9 @@
-import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { FerryError, type ParsedArgs } from "@ferry/common";
 import { openFileRestore } from "../file-restore/file-restore-session.js";
 import { helperGuest } from "../file-restore/helper-guest.js";
 import { splitRestorePath } from "../file-restore/restore-paths.js";
 import { flag } from "./commands.js";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 
 /**
  * `files ls --repo <dir> --restore-point <id> [PATH] [--json]` and
@@ -25,7 +26,7 @@ export async function filesCommand(args: ParsedArgs, signal: AbortSignal): Promi
   // Bad paths fail before a VM boots.
   for (const path of paths) splitRestorePath(path);
   const guest = await helperGuest(flag(args, "guest-dir", false));
-  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   await using session = await openFileRestore({
     repository,
     restorePointId: flag(args, "restore-point") as string,

@@ -1,28 +1,16 @@
 // Repository maintenance without a coordinator: verify and garbage collection.
-import {
-  collectGarbage,
-  FerryError,
-  openRepository,
-  type ParsedArgs,
-  verifyRestorePoints,
-} from "@ferry/common";
+import { collectGarbage, FerryError, type ParsedArgs, verifyRestorePoints } from "@ferry/common";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 
 const MiB = 1024 * 1024;
 const out = (line: string) => process.stdout.write(`${line}\n`);
-
-function repoFlag(args: ParsedArgs): string {
-  const repo = args.flags.get("repo");
-  if (typeof repo !== "string" || repo === "")
-    throw new FerryError("INVALID_ARGUMENT", "--repo is required");
-  return repo;
-}
 
 /**
  * `verify --repo <dir> [--restore-point <id>] [--json]`: re-reads every chunk; exits 1 and
  * names each bad chunk with the restore points it breaks when anything is wrong.
  */
 export async function verifyCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  await using repository = await openRepository({ root: repoFlag(args), signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   const only = args.flags.get("restore-point");
   const report = await verifyRestorePoints(repository, {
     ...(typeof only === "string" && only !== "" ? { restorePointIds: [only] } : {}),
@@ -51,7 +39,7 @@ export async function verifyCommand(args: ParsedArgs, signal: AbortSignal): Prom
 
 /** `gc --repo <dir> [--dry-run] [--grace-minutes N] [--json]`: removes unreferenced chunks. */
 export async function gcCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  await using repository = await openRepository({ root: repoFlag(args), signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   const grace = args.flags.get("grace-minutes");
   if (grace !== undefined && !(typeof grace === "string" && /^\d+$/.test(grace)))
     throw new FerryError("INVALID_ARGUMENT", "--grace-minutes must be a whole number");

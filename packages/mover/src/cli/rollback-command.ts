@@ -1,8 +1,9 @@
-import { FerryError, openRepository, type ParsedArgs } from "@ferry/common";
+import { FerryError, type ParsedArgs } from "@ferry/common";
 import { formatFromName, openImageTarget } from "../restore/open-image-target.js";
 import { pickDisks } from "../restore/pick-disk.js";
 import { rollbackDisk } from "../restore/rollback-disk.js";
 import { flag, positiveInt } from "./commands.js";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 
 const MiB = 1024 * 1024;
 
@@ -12,7 +13,7 @@ const MiB = 1024 * 1024;
  * chunks that differ; prints how many it checked and wrote.
  */
 export async function rollbackCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   const restorePointId = flag(args, "restore-point") as string;
   const path = flag(args, "target") as string;
   const disks = await pickDisks(repository, restorePointId, flag(args, "disk", false), signal);

@@ -1,14 +1,15 @@
-import { openRepository, type ParsedArgs } from "@ferry/common";
+import type { ParsedArgs } from "@ferry/common";
 import { testBoot } from "../file-restore/boot-test.js";
 import { helperGuest } from "../file-restore/helper-guest.js";
 import { flag } from "./commands.js";
+import { openRepositoryFromFlags } from "./repository-flags.js";
 
 /**
  * `test-restore --repo <dir> --restore-point <id> [--json]`: boots the restore point and
  * checks its guest comes up; records the result beside it, prints it, exits 1 on failure.
  */
 export async function testRestoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  await using repository = await openRepository({ root: flag(args, "repo") as string, signal });
+  await using repository = await openRepositoryFromFlags(args, signal);
   const result = await testBoot({
     repository,
     restorePointId: flag(args, "restore-point") as string,

@@ -1,5 +1,5 @@
 import {
-  chunkDigestOf,
+  type ChunkNamer,
   createSemaphore,
   FerryError,
   isAllZero,
@@ -16,8 +16,8 @@ import { linkedAbort } from "../util/linked-abort.js";
 import { type ChunkMemory, createChunkMemory } from "./chunk-memory.js";
 import { type ChunkPlan, planChunks } from "./chunk-plan.js";
 
-/** Where chunks go: a chunk store, or a wrapper around one. */
-export interface ChunkSink {
+/** Where chunks go: a chunk store, or a wrapper around one; it names them too (keyed when encrypted). */
+export interface ChunkSink extends ChunkNamer {
   /** Stores `data` under `digest` unless present; `written` false = deduplicated. */
   put(
     digest: Uint8Array,
@@ -139,7 +139,7 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
       stats.bytesZero += plan.lengthBytes;
       return;
     }
-    const digest = chunkDigestOf(data);
+    const digest = options.chunks.digestOf(data);
     // The digest was just computed from these very bytes: no second hash in the store.
     const put = await options.chunks.put(digest, data, stop.signal, {
       digestComputedFromData: true,

@@ -1,5 +1,5 @@
 import {
-  chunkDigestOf,
+  type ChunkNamer,
   digestsEqual,
   FerryError,
   type FixedIndex,
@@ -14,7 +14,7 @@ import type { ChunkSource } from "./restore-disk.js";
 export interface RollbackDiskOptions {
   /** The restore point's index of this disk. */
   index: FixedIndex;
-  chunks: ChunkSource;
+  chunks: ChunkSource & ChunkNamer;
   /** The disk to bring back; its VM must be stopped. */
   target: DiskTarget;
   /** Chunks compared at once (default 4). */
@@ -54,7 +54,7 @@ export async function rollbackDisk(o: RollbackDiskOptions): Promise<RollbackStat
       const offset = index.chunkOffsetBytes(slot);
       const length = index.chunkLengthBytes(slot);
       const want = index.digestAt(slot);
-      const have = chunkDigestOf(await target.read(offset, length, stop.signal));
+      const have = o.chunks.digestOf(await target.read(offset, length, stop.signal));
       stats.chunksChecked++;
       if (!digestsEqual(have, want)) {
         const data = isZeroChunkDigest(want)

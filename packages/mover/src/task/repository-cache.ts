@@ -9,15 +9,22 @@ export interface RepositoryCache extends AsyncDisposable {
   get(root: string, options?: { existing?: boolean }): Promise<Repository>;
 }
 
-/** Creates an empty cache; disposing closes every repository. */
-export function createRepositoryCache(): RepositoryCache {
+/**
+ * Creates an empty cache; disposing closes every repository. With `passphrase`, encrypted
+ * repositories open with their key, and repositories created on first use are encrypted.
+ */
+export function createRepositoryCache(options: { passphrase?: string } = {}): RepositoryCache {
   const open = new Map<string, Promise<Repository>>();
   return {
-    get(root, options) {
+    get(root, existing) {
       let repo = open.get(root);
       if (!repo) {
         // No task's signal: other tasks may wait on this same open.
-        repo = openRepository({ root, create: options?.existing !== true });
+        repo = openRepository({
+          root,
+          create: existing?.existing !== true,
+          ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+        });
         open.set(root, repo);
         // A failed open must not stick: the next task tries again.
         repo.catch(() => open.delete(root));

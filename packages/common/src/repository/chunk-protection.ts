@@ -1,0 +1,130 @@
+// How a chunk store names and protects chunks: in the clear (format version 1), or sealed
+// with AES-256-GCM under keyed digests (version 2). Pure: no file I/O here.
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { Blake3Hasher } from "@napi-rs/blake-hash";
+import { FerryError } from "../errors/ferry-error.js";
+import { blake3Digest, chunkDigestOf, digestsEqual, digestToHex, isAllZero } from "./digest.js";
+import {
+  CHUNK_HEADER_BYTES,
+  CHUNK_MAGIC_SEALED,
+  SEALED_HEADER_BYTES,
+  SEALED_NONCE_BYTES,
+  SEALED_OVERHEAD_BYTES,
+  SEALED_TAG_BYTES,
+  ZERO_CHUNK_DIGEST,
+} from "./format.js";
+import type { RepositoryKey } from "./repository-key.js";
+
+/** Names chunks and wraps their files; one per open repository. */
+export interface ChunkProtection {
+  /** True when chunk files are sealed (an encrypted repository). */
+  readonly sealed: boolean;
+  /**
+   * The digest naming a chunk of `data`: ZERO_CHUNK_DIGEST when all zeros, else BLAKE3
+   * (keyed with the repository's id key when sealed). KEY_REQUIRED when locked.
+   */
+  digestOf(data: Uint8Array): Uint8Array;
+  /** BLAKE3 of `data` (keyed when sealed) without the zero-chunk rule: what a stored chunk is checked against. */
+  hash(data: Uint8Array): Uint8Array;
+  /** The parts to write for the version 1 chunk file `parts` named `digest`. */
+  seal(digest: Uint8Array, parts: readonly Uint8Array[]): Uint8Array[];
+  /**
+   * The version 1 chunk file inside a stored one. CORRUPT_DATA naming the chunk when it
+   * does not open (damaged, moved under another name, or of the other kind).
+   */
+  open(digest: Uint8Array, file: Buffer): Buffer;
+  /** Throws KEY_REQUIRED when chunks can be neither read nor written (a locked repository). */
+  assertKey(): void;
+}
+
+function corrupt(name: string, reason: string): FerryError {
+  return new FerryError("CORRUPT_DATA", `chunk ${name} is corrupt: ${reason}`, {
+    details: { chunk: name, reason },
+  });
+}
+
+/** Chunks in the clear, named by plain BLAKE3 (format version 1). */
+export const PLAIN_CHUNKS: ChunkProtection = {
+  sealed: false,
+  digestOf: chunkDigestOf,
+  hash: blake3Digest,
+  seal: (_digest, parts) => [...parts],
+  open: (digest, file) => {
+    if (digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
+      throw corrupt(digestToHex(digest), "sealed (encrypted) chunk in a plain repository");
+    }
+    return file;
+  },
+  assertKey: () => {},
+};
+
+/** Chunks sealed with `key` (format version 2). */
+export function sealedChunks(key: RepositoryKey): ChunkProtection {
+  const hash = (data: Uint8Array): Uint8Array => {
+    const out = Blake3Hasher.newKeyed(key.idKey).update(data).digestBuffer();
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  };
+  return {
+    sealed: true,
+    digestOf: (data) => (isAllZero(data) ? ZERO_CHUNK_DIGEST : hash(data)),
+    hash,
+    seal(digest, parts) {
+      const nonce = randomBytes(SEALED_NONCE_BYTES);
+      const cipher = createCipheriv("aes-256-gcm", key.encryptionKey, nonce);
+      // The name is associated data: a file swapped under another digest does not open.
+      cipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
+      const out: Uint8Array[] = [Buffer.concat([CHUNK_MAGIC_SEALED, nonce])];
+      for (const part of parts) out.push(cipher.update(part));
+      out.push(cipher.final(), cipher.getAuthTag());
+      return out;
+    },
+    open(digest, file) {
+      const name = digestToHex(digest);
+      if (file.length < SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES) {
+        throw corrupt(name, `file is ${file.length} bytes, too short for a sealed chunk`);
+      }
+      if (!digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
+        throw corrupt(name, "not sealed, but the repository is encrypted");
+      }
+      const nonce = file.subarray(CHUNK_MAGIC_SEALED.length, SEALED_HEADER_BYTES);
+      const decipher = createDecipheriv("aes-256-gcm", key.encryptionKey, nonce);
+      decipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
+      decipher.setAuthTag(file.subarray(file.length - SEALED_TAG_BYTES));
+      try {
+        return Buffer.concat([
+          decipher.update(file.subarray(SEALED_HEADER_BYTES, file.length - SEALED_TAG_BYTES)),
+          decipher.final(),
+        ]);
+      } catch (err) {
+        throw new FerryError(
+          "CORRUPT_DATA",
+          `chunk ${name} is corrupt: it fails its authentication tag (damaged or not this chunk)`,
+          { cause: err, details: { chunk: name, reason: "authentication" } },
+        );
+      }
+    },
+    assertKey: () => {},
+  };
+}
+
+/**
+ * An encrypted repository opened without its key: chunks can be listed, referenced and
+ * swept, but not read, written or verified.
+ */
+export function lockedChunks(root: string): ChunkProtection {
+  const locked = (): never => {
+    throw new FerryError(
+      "KEY_REQUIRED",
+      `repository ${root} is encrypted: reading or writing its chunks needs its passphrase`,
+      { details: { repository: root } },
+    );
+  };
+  return {
+    sealed: true,
+    digestOf: locked,
+    hash: locked,
+    seal: locked,
+    open: locked,
+    assertKey: locked,
+  };
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from "node:crypto";
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FerryError } from "../errors/ferry-error.js";
+import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
+import { collectGarbage } from "./garbage-collection.js";
+import { openRepository, type Repository } from "./repository.js";
+import { commitChunks, TEST_CHUNK } from "./repository-fixtures.test-helper.js";
+import { verifyRestorePoints } from "./verify.js";
+
+const PASS = "correct horse battery staple";
+
+async function rejection(promise: Promise<unknown>): Promise<FerryError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FerryError);
+  return err as FerryError;
+}
+
+let base: string;
+let root: string;
+const opened: Repository[] = [];
+
+async function open(options: { passphrase?: string; create?: boolean } = {}) {
+  const repo = await openRepository({ root, ...options });
+  opened.push(repo);
+  return repo;
+}
+
+function chunkFile(digest: Uint8Array): string {
+  const hex = digestToHex(digest);
+  return join(root, "chunks", hex.slice(0, 4), hex);
+}
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), "ferry-encryption-"));
+  root = join(base, "repo");
+});
+
+afterEach(async () => {
+  for (const repo of opened.splice(0)) await repo.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+describe("an encrypted repository", () => {
+  it("stores nothing in the clear and names chunks by a keyed digest", async () => {
+    const repo = await open({ create: true, passphrase: PASS });
+    expect(repo.config).toMatchObject({ version: 2, encryption: { cipher: "aes-256-gcm" } });
+    // Text compresses: the plain format would store its LZ4 literals readable.
+    const text = Buffer.from("the quarterly payroll of ACME ".repeat(TEST_CHUNK / 30 + 1)).subarray(
+      0,
+      TEST_CHUNK,
+    );
+    const noise = randomBytes(TEST_CHUNK);
+    await commitChunks(repo, "vm", [text, noise]);
+    for (const data of [text, noise]) {
+      const digest = repo.chunks.digestOf(data);
+      expect(digestsEqual(digest, blake3Digest(data))).toBe(false);
+      const file = await readFile(chunkFile(digest));
+      expect(file.includes(data.subarray(0, 24))).toBe(false);
+      expect(file.subarray(0, 8).toString()).toBe("FRYCHE02");
+    }
+    const sealedText = await readFile(chunkFile(repo.chunks.digestOf(text)));
+    expect(sealedText.includes(Buffer.from("ACME"))).toBe(false);
+    // A second repository with its own key names the same data differently.
+    const other = await openRepository({
+      root: join(base, "other"),
+      create: true,
+      passphrase: PASS,
+    });
+    opened.push(other);
+    expect(digestsEqual(other.chunks.digestOf(text), repo.chunks.digestOf(text))).toBe(false);
+  });
+
+  it("restores and verifies with the passphrase", async () => {
+    const data = [randomBytes(TEST_CHUNK), Buffer.alloc(TEST_CHUNK, 7)];
+    const writer = await open({ create: true, passphrase: PASS });
+    const id = await commitChunks(writer, "vm", data);
+    await writer.close();
+
+    const repo = await open({ passphrase: PASS });
+    const index = await (await repo.openRestorePoint(id)).readIndex("disk0");
+    for (const [i, part] of data.entries()) {
+      expect(Buffer.from(await repo.chunks.get(index.digestAt(i)))).toEqual(part);
+    }
+    const report = await verifyRestorePoints(repo);
+    expect(report).toMatchObject({ chunksChecked: 2, badChunks: [] });
+  });
+
+  it("without the passphrase lists restore points but refuses chunks, naming the cause", async () => {
+    const writer = await open({ create: true, passphrase: PASS });
+    const id = await commitChunks(writer, "vm", [randomBytes(TEST_CHUNK)]);
+    await writer.close();
+
+    const locked = await open();
+    expect((await locked.listRestorePoints()).map((m) => m.restorePointId)).toEqual([id]);
+    const digest = (await (await locked.openRestorePoint(id)).readIndex("disk0")).digestAt(0);
+    expect(await locked.chunks.has(digest)).toBe(true);
+    for (const attempt of [
+      locked.chunks.get(digest),
+      locked.chunks.verify(digest),
+      locked.chunks.put(digest, Buffer.alloc(1, 1)),
+      verifyRestorePoints(locked),
+    ]) {
+      const err = await rejection(attempt);
+      expect(err.code).toBe("KEY_REQUIRED");
+      expect(err.message).toContain("is encrypted");
+      expect(err.message).toContain(root);
+    }
+    expect(() => locked.chunks.digestOf(Buffer.alloc(1, 1))).toThrow(/encrypted/);
+  });
+
+  it("is pruned and garbage collected without the passphrase, and still restores", async () => {
+    const writer = await open({ create: true, passphrase: PASS });
+    const shared = randomBytes(TEST_CHUNK);
+    const gone = await commitChunks(writer, "vm", [shared, randomBytes(TEST_CHUNK)]);
+    const kept = await commitChunks(writer, "vm", [shared]);
+    await writer.close();
+
+    const locked = await open();
+    await locked.deleteRestorePoint(gone);
+    const gc = await collectGarbage(locked, { nowMs: Date.now() + 3_600_000, graceMs: 0 });
+    expect(gc).toMatchObject({ chunksRemoved: 1 });
+
+    const repo = await open({ passphrase: PASS });
+    const index = await (await repo.openRestorePoint(kept)).readIndex("disk0");
+    expect(Buffer.from(await repo.chunks.get(index.digestAt(0)))).toEqual(shared);
+    expect((await verifyRestorePoints(repo)).badChunks).toEqual([]);
+  });
+
+  it("refuses a wrong passphrase without saying anything of the right one", async () => {
+    await (await open({ create: true, passphrase: PASS })).close();
+    const err = await rejection(open({ passphrase: "Correct horse battery staple" }));
+    expect(err.code).toBe("KEY_REQUIRED");
+    expect(err.message).toMatch(/wrong passphrase .* none of its 1 key files/);
+    expect(err.message).not.toContain("horse");
+  });
+
+  it("opens with any of its passphrases, and a key file does not open another repository", async () => {
+    const repo = await open({ create: true, passphrase: PASS });
+    const id = await commitChunks(repo, "vm", [randomBytes(TEST_CHUNK)]);
+    await repo.addPassphrase("second passphrase");
+    await repo.close();
+    const second = await open({ passphrase: "second passphrase" });
+    const digest = (await (await second.openRestorePoint(id)).readIndex("disk0")).digestAt(0);
+    expect((await second.chunks.get(digest)).length).toBe(TEST_CHUNK);
+
+    // Another repository, its key files replaced by this one's: the id binds them.
+    const otherRoot = join(base, "other");
+    await (await openRepository({ root: otherRoot, create: true, passphrase: "x" })).close();
+    await rm(join(otherRoot, "keys"), { recursive: true });
+    await cp(join(root, "keys"), join(otherRoot, "keys"), { recursive: true });
+    const err = await rejection(openRepository({ root: otherRoot, passphrase: PASS }));
+    expect(err.code).toBe("KEY_REQUIRED");
+  });
+
+  it("finds a chunk file swapped under another name, or damaged, as corrupt", async () => {
+    const repo = await open({ create: true, passphrase: PASS });
+    const [a, b] = [randomBytes(TEST_CHUNK), randomBytes(TEST_CHUNK)];
+    await commitChunks(repo, "vm", [a, b]);
+    const [da, db] = [repo.chunks.digestOf(a), repo.chunks.digestOf(b)];
+    await writeFile(chunkFile(da), await readFile(chunkFile(db)));
+    const swapped = await rejection(repo.chunks.get(da));
+    expect(swapped.code).toBe("CORRUPT_DATA");
+    expect(swapped.message).toContain(digestToHex(da));
+    expect(swapped.message).toContain("authentication tag");
+
+    const file = await readFile(chunkFile(db));
+    file[file.length - 1] = (file[file.length - 1] as number) ^ 1;
+    await writeFile(chunkFile(db), file);
+    expect(await repo.chunks.verify(db)).toMatchObject({ t: "corrupt" });
+  });
+
+  it("refuses a sealed chunk planted in a plain repository, and a damaged key file by name", async () => {
+    const plain = await open({ create: true });
+    const data = randomBytes(TEST_CHUNK);
+    await plain.chunks.put(plain.chunks.digestOf(data), data);
+    await writeFile(
+      chunkFile(plain.chunks.digestOf(data)),
+      Buffer.concat([Buffer.from("FRYCHE02"), randomBytes(100)]),
+    );
+    const err = await rejection(plain.chunks.get(plain.chunks.digestOf(data)));
+    expect(err.message).toContain("sealed (encrypted) chunk in a plain repository");
+
+    root = join(base, "sealed");
+    await (await open({ create: true, passphrase: PASS })).close();
+    const [keyName] = await readdir(join(root, "keys"));
+    const keyPath = join(root, "keys", keyName as string);
+    const key = JSON.parse(await readFile(keyPath, "utf8"));
+    await writeFile(keyPath, JSON.stringify({ ...key, kdf: { ...key.kdf, N: 2 ** 30 } }));
+    const damaged = await rejection(open({ passphrase: PASS }));
+    expect(damaged.code).toBe("KEY_REQUIRED");
+    expect(damaged.message).toContain(`damaged: ${keyName}`);
+  });
+
+  it("is created only with a non-empty passphrase", async () => {
+    expect((await rejection(open({ create: true, passphrase: "" }))).code).toBe("INVALID_ARGUMENT");
+  });
+});

@@ -1,0 +1,129 @@
+// repository.json: reading it, and creating a repository (plain, or encrypted with its
+// first key file).
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { FerryError } from "../errors/ferry-error.js";
+import { fsyncPath, writeFileExclusive } from "./durable-fs.js";
+import {
+  CHUNKS_DIR,
+  ENCRYPTED_REPOSITORY_FORMAT_VERSION,
+  KEYS_DIR,
+  REPOSITORY_CONFIG_FILE,
+  REPOSITORY_CONFIG_FORMAT,
+  REPOSITORY_FORMAT_VERSION,
+  RESTORE_POINTS_DIR,
+} from "./format.js";
+import { errnoOf, fsError } from "./fs-errors.js";
+import { addKeyFile } from "./key-files.js";
+import { assertPassphrase, generateRepositoryKey, type RepositoryKey } from "./repository-key.js";
+
+/** How an encrypted repository protects chunks (repository.json, version 2). */
+export interface RepositoryEncryption {
+  cipher: "aes-256-gcm";
+  chunkIds: "blake3-keyed";
+}
+
+/** Contents of repository.json. */
+export interface RepositoryConfig {
+  format: typeof REPOSITORY_CONFIG_FORMAT;
+  /** 1: chunks in the clear; 2: encrypted (then `encryption` is set). */
+  version: typeof REPOSITORY_FORMAT_VERSION | typeof ENCRYPTED_REPOSITORY_FORMAT_VERSION;
+  /** Random UUID of the repository. */
+  id: string;
+  /** ISO 8601 UTC creation time. */
+  createdAt: string;
+  encryption?: RepositoryEncryption;
+}
+
+const ENCRYPTION: RepositoryEncryption = { cipher: "aes-256-gcm", chunkIds: "blake3-keyed" };
+
+/** repository.json of `root`, or undefined when there is none. */
+export async function readRepositoryConfig(root: string): Promise<RepositoryConfig | undefined> {
+  const path = join(root, REPOSITORY_CONFIG_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw fsError(err, "reading the repository config", path);
+  }
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
+  }
+  if (value?.format !== REPOSITORY_CONFIG_FORMAT) {
+    throw new FerryError("CORRUPT_DATA", `${path}: format must be "${REPOSITORY_CONFIG_FORMAT}"`);
+  }
+  const version = value.version;
+  if (version !== REPOSITORY_FORMAT_VERSION && version !== ENCRYPTED_REPOSITORY_FORMAT_VERSION) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `${path}: repository version ${String(version)} is not supported (this Ferry reads ${REPOSITORY_FORMAT_VERSION} and ${ENCRYPTED_REPOSITORY_FORMAT_VERSION})`,
+    );
+  }
+  if (typeof value.id !== "string" || typeof value.createdAt !== "string") {
+    throw new FerryError("CORRUPT_DATA", `${path}: id and createdAt must be strings`);
+  }
+  const config: RepositoryConfig = {
+    format: REPOSITORY_CONFIG_FORMAT,
+    version,
+    id: value.id,
+    createdAt: value.createdAt,
+  };
+  if (version === ENCRYPTED_REPOSITORY_FORMAT_VERSION) {
+    const enc = value.encryption as Record<string, unknown> | undefined;
+    if (enc?.cipher !== ENCRYPTION.cipher || enc.chunkIds !== ENCRYPTION.chunkIds) {
+      throw new FerryError(
+        "CORRUPT_DATA",
+        `${path}: encryption must be ${JSON.stringify(ENCRYPTION)} in a version ${version} repository`,
+      );
+    }
+    config.encryption = ENCRYPTION;
+  }
+  return config;
+}
+
+/**
+ * Creates a repository at `root`: directories first, then (encrypted) the first key file,
+ * then repository.json last, durably and never replacing one a racing creator wrote.
+ * With `passphrase` the repository is encrypted and its new key is returned.
+ */
+export async function createRepository(
+  root: string,
+  passphrase?: string,
+): Promise<{ config: RepositoryConfig; key?: RepositoryKey }> {
+  if (passphrase !== undefined) assertPassphrase(passphrase);
+  try {
+    const created = await mkdir(root, { recursive: true });
+    if (created !== undefined) await fsyncPath(dirname(root), "syncing the repository's parent");
+    await mkdir(join(root, CHUNKS_DIR), { recursive: true });
+    await mkdir(join(root, RESTORE_POINTS_DIR), { recursive: true });
+  } catch (err) {
+    throw fsError(err, "creating the repository", root);
+  }
+  const config: RepositoryConfig = {
+    format: REPOSITORY_CONFIG_FORMAT,
+    version:
+      passphrase === undefined ? REPOSITORY_FORMAT_VERSION : ENCRYPTED_REPOSITORY_FORMAT_VERSION,
+    id: randomUUID(),
+    createdAt: new Date().toISOString(),
+    ...(passphrase === undefined ? {} : { encryption: ENCRYPTION }),
+  };
+  const key = passphrase === undefined ? undefined : generateRepositoryKey();
+  const keyFile =
+    key && passphrase ? await addKeyFile(root, config.id, key, passphrase) : undefined;
+  const text = Buffer.from(`${JSON.stringify(config, null, 2)}\n`);
+  const path = join(root, REPOSITORY_CONFIG_FILE);
+  if (await writeFileExclusive(path, [text], "the repository config")) {
+    return key ? { config, key } : { config };
+  }
+  // Another process created it first: our key file seals a key for an id that never was
+  // (it opens for no repository); remove it rather than leave clutter.
+  if (keyFile) await unlink(join(root, KEYS_DIR, keyFile)).catch(() => {});
+  const existing = await readRepositoryConfig(root);
+  if (!existing) throw new FerryError("INTERNAL", `${path} vanished while creating the repository`);
+  return { config: existing };
+}
