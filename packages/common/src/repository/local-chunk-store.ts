@@ -350,8 +350,9 @@ export class LocalChunkStore implements ChunkStore {
     const path = this.pathOf(digest);
     let fh: FileHandle | undefined;
     try {
-      fh = await open(path, "r");
-      const st = await fh.stat();
+      // stat by path, not an open handle: the direct read opens the file itself, and a
+      // buffered handle is only needed when the filesystem refuses O_DIRECT.
+      const st = await stat(path);
       // Refuse absurd sizes before allocating a buffer for them.
       if (!st.isFile() || st.size < CHUNK_HEADER_BYTES || st.size > MAX_CHUNK_FILE_BYTES) {
         throw new FerryError(
@@ -364,7 +365,11 @@ export class LocalChunkStore implements ChunkStore {
       }
       // Around the page cache when the filesystem allows: restores and verifies read much,
       // and filling fresh cache pages costs more than the read.
-      const file = (await this.direct?.readFile(path, st.size)) ?? (await readAt(fh, st.size, 0));
+      let file = await this.direct?.readFile(path, st.size);
+      if (file === undefined) {
+        fh = await open(path, "r");
+        file = await readAt(fh, st.size, 0);
+      }
       const inner = this.protection.open(digest, file);
       const data = await decodeChunk(inner, digest, {
         checksum,
