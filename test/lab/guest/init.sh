@@ -63,6 +63,21 @@ case " $* " in *" -r "*) reboot -f ;; *) poweroff -f ;; esac
 EOF
 chmod 755 /sbin/shutdown
 
+# qemu-ga runs this hook on every freeze (before FIFREEZE, and it waits: the agent answers
+# nothing meanwhile) and after every thaw. The fault suite makes a freeze hang in the real
+# agent by writing a number of seconds to /run/ferry-freeze-hang; the hook takes it once,
+# so the next freeze is an ordinary one.
+cat > /sbin/ferry-fsfreeze-hook <<'EOF'
+#!/bin/sh
+if [ "$1" = freeze ] && [ -f /run/ferry-freeze-hang ]; then
+  seconds=$(cat /run/ferry-freeze-hang)
+  rm -f /run/ferry-freeze-hang
+  sleep "$seconds"
+fi
+exit 0
+EOF
+chmod 755 /sbin/ferry-fsfreeze-hook
+
 # The port name arrives from the host over the virtio control queue, so it can lag
 # the device node by a moment: poll for up to ~5 s.
 port=
@@ -76,7 +91,7 @@ done
 
 if [ -n "$port" ]; then
   qemu-ga -m virtio-serial -p "$port" -d -f /run/qemu-ga.pid -t /run/qemu-ga -l /dev/console \
-    || log "qemu-ga failed to start"
+    --fsfreeze-hook=/sbin/ferry-fsfreeze-hook || log "qemu-ga failed to start"
   # -d returns before the daemon has written its pidfile or opened the port, and
   # READY should mean "listening": wait (up to ~5 s) until it holds the port open.
   n=0
