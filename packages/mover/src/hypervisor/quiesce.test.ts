@@ -108,3 +108,36 @@ describe("withQuiesce with a freeze that hangs past its timeout", () => {
     expect(fake.log).toEqual(["frozen", "thawed", "closed"]);
   });
 });
+
+describe("withQuiesce while an earlier task's late thaw of the same guest runs", () => {
+  it("does not freeze again: required fails naming the late thaw, preferred goes on crash-consistent", async () => {
+    // Its thaws are refused three times, so the task hands the thaw to the background.
+    const stuck = slowFreezeAgent(0);
+    stuck.agent.thaw = () => Promise.reject(new FerryError("GUEST_AGENT_ERROR", "thaw refused"));
+    const guestId = `guest-${Math.random()}`;
+    await withQuiesce(
+      { mode: "required", agent: async () => stuck.agent, guestId, freezeTimeoutMs: 1000, logger },
+      async () => "view",
+    );
+    expect(stuck.state()).toBe("frozen");
+
+    const next = slowFreezeAgent(0);
+    const options = { agent: async () => next.agent, guestId, freezeTimeoutMs: 1000, logger };
+    const err = await withQuiesce({ ...options, mode: "required" }, async () => "view").catch(
+      (e: unknown) => e,
+    );
+    expect(isFerryError(err, "QUIESCE_FAILED")).toBe(true);
+    expect((err as FerryError).message).toMatch(/late thaw is running/);
+    const preferred = await withQuiesce({ ...options, mode: "preferred" }, async () => "view");
+    expect(preferred.consistency).toBe("crash");
+    // The second task never froze (nor thawed) the guest under the late thaw's feet.
+    expect(next.log.filter((l) => l !== "closed")).toEqual([]);
+    // Another guest is not held back.
+    const other = slowFreezeAgent(0);
+    const { consistency } = await withQuiesce(
+      { ...options, agent: async () => other.agent, guestId: "other", mode: "required" },
+      async () => "view",
+    );
+    expect(consistency).toBe("application");
+  });
+});

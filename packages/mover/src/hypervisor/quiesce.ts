@@ -12,6 +12,11 @@ export interface QuiesceOptions {
   mode: QuiesceMode;
   /** Opens the guest agent; undefined when the VM has none. */
   agent: (() => Promise<GuestAgent>) | undefined;
+  /**
+   * Names the guest across tasks (its agent socket): no freeze is tried while an earlier
+   * task's late thaw of it still runs, or that thaw could undo this freeze mid-snapshot.
+   */
+  guestId?: string;
   /** Limit for the freeze itself, milliseconds (a hung freeze is the common failure). */
   freezeTimeoutMs: number;
   logger: Logger;
@@ -34,6 +39,11 @@ export async function withQuiesce<T>(
     try {
       if (!options.agent)
         throw new FerryError("QUIESCE_FAILED", "the VM has no guest agent socket");
+      if (options.guestId !== undefined && lateThaws.has(options.guestId))
+        throw new FerryError(
+          "QUIESCE_FAILED",
+          "an earlier freeze of this guest is still being undone (a late thaw is running)",
+        );
       agent = await options.agent();
       const count = await agent.freeze({
         timeoutMs: options.freezeTimeoutMs,
@@ -61,7 +71,13 @@ export async function withQuiesce<T>(
       if (frozen && !(await thaw(agent, options.logger))) {
         // Still not thawed (a slow freeze may finish later): keep trying on a
         // fresh connection after the task is gone; a frozen guest is an outage.
-        if (options.agent) void thawInBackground(options.agent, options.logger);
+        if (options.agent) {
+          const key = options.guestId ?? Symbol("guest");
+          lateThaws.set(
+            key,
+            thawInBackground(options.agent, options.logger).finally(() => lateThaws.delete(key)),
+          );
+        }
       }
       await agent.close();
     }
@@ -83,6 +99,9 @@ async function thaw(agent: GuestAgent, logger: Logger): Promise<boolean> {
 }
 
 const BACKGROUND_THAW_MS = 10 * 60_000;
+
+// Late thaws still running, by guest id, across every task of this mover.
+const lateThaws = new Map<string | symbol, Promise<void>>();
 
 async function thawInBackground(open: () => Promise<GuestAgent>, logger: Logger): Promise<void> {
   const until = Date.now() + BACKGROUND_THAW_MS;

@@ -178,6 +178,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
             mode: o.quiesce,
             // No task signal: a late thaw may need the agent after the task ended.
             agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
+            ...(agentPath ? { guestId: agentPath } : {}),
             freezeTimeoutMs: o.freezeTimeoutMs,
             logger,
             signal: stop.signal,
