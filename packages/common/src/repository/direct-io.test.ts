@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,11 +74,19 @@ describe("direct I/O writes", () => {
       const path = join(dir, `read-${size}`);
       const data = randomBytes(size);
       await writeFileAtomic(path, [data], { fsync: true, what: "test", direct });
-      const got = await direct.readFile(path, size);
+      const got = await direct.readFile(path);
       expect(got?.equals(data)).toBe(true);
       expect(residentBytes(path)).toBe(0);
     }
-    expect(await direct.readFile(join(dir, "read-1"), 9 * 1024 * 1024)).toBeUndefined();
+    // Larger than a slot: read it buffered. A refused stat throws before any read.
+    const big = join(dir, "big");
+    await writeFile(big, "");
+    await truncate(big, 9 * 1024 * 1024);
+    expect(await direct.readFile(big)).toBeUndefined();
+    const refuse = () => {
+      throw new Error("refused");
+    };
+    await expect(direct.readFile(join(dir, "read-1"), refuse)).rejects.toThrow("refused");
     const data = randomBytes(1024 * 1024);
     const digest = blake3Digest(data);
     const root = join(dir, "chunks-read");

@@ -1,6 +1,8 @@
 // Writing new files around the page cache (O_DIRECT). Backup data is written once and read
 // rarely: through the page cache it would evict what production VMs keep there, and on
 // virtual machines filling fresh page-cache pages costs far more CPU than the copy itself.
+
+import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import { errnoOf } from "./fs-errors.js";
@@ -29,10 +31,11 @@ export interface DirectIo {
     mode: number,
   ): Promise<FileHandle | undefined>;
   /**
-   * Reads a whole file of `sizeBytes` (at most one slot) around the page cache into a new
-   * buffer. Undefined when direct I/O is not possible for it: read it buffered instead.
+   * Reads a whole file (at most one slot) around the page cache into a new buffer. `check`
+   * sees the file's stat from the very handle read, before anything is allocated, and may
+   * throw to refuse it. Undefined when direct I/O is not possible for it: read it buffered.
    */
-  readFile(path: string, sizeBytes: number): Promise<Buffer | undefined>;
+  readFile(path: string, check?: (st: Stats) => void): Promise<Buffer | undefined>;
   /**
    * Writes `data` at `offset` of `fh`, an O_DIRECT handle (see {@link openDirect}), when
    * both are aligned and `data` fits a slot; false when not (write it buffered instead).
@@ -133,14 +136,27 @@ class StagedDirectIo implements DirectIo {
     }
   }
 
-  async readFile(path: string, sizeBytes: number): Promise<Buffer | undefined> {
-    if (!this.#usable || sizeBytes > this.slotBytes) return undefined;
+  async readFile(path: string, check?: (st: Stats) => void): Promise<Buffer | undefined> {
+    if (!this.#usable) return undefined;
     let fh: FileHandle;
     try {
       fh = await open(path, constants.O_RDONLY | constants.O_DIRECT);
     } catch (err) {
       if (errnoOf(err) !== "EINVAL") throw err;
       this.#usable = false;
+      return undefined;
+    }
+    let sizeBytes: number;
+    try {
+      const st = await fh.stat();
+      check?.(st);
+      sizeBytes = st.size;
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    if (sizeBytes > this.slotBytes) {
+      await fh.close().catch(() => {});
       return undefined;
     }
     const slot = await this.#acquire();

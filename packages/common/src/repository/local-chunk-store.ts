@@ -1,4 +1,5 @@
 // The chunk store on a local filesystem. Private: use createChunkStore (chunk-store.ts).
+import type { Stats } from "node:fs";
 import { type FileHandle, mkdir, open, rename, stat, utimes } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
@@ -350,24 +351,24 @@ export class LocalChunkStore implements ChunkStore {
     const path = this.pathOf(digest);
     let fh: FileHandle | undefined;
     try {
-      // stat by path, not an open handle: the direct read opens the file itself, and a
-      // buffered handle is only needed when the filesystem refuses O_DIRECT.
-      const st = await stat(path);
-      // Refuse absurd sizes before allocating a buffer for them.
-      if (!st.isFile() || st.size < CHUNK_HEADER_BYTES || st.size > MAX_CHUNK_FILE_BYTES) {
-        throw new FerryError(
-          "CORRUPT_DATA",
-          `chunk ${hex} is corrupt: file size ${st.size} out of range`,
-          {
-            details: { chunk: hex, reason: "size" },
-          },
-        );
-      }
+      // Size checked on the very handle that is read (a repaired chunk may replace the
+      // file meanwhile), and absurd sizes refused before a buffer is allocated for them.
+      const check = (st: Stats) => {
+        if (!st.isFile() || st.size < CHUNK_HEADER_BYTES || st.size > MAX_CHUNK_FILE_BYTES) {
+          throw new FerryError(
+            "CORRUPT_DATA",
+            `chunk ${hex} is corrupt: file size ${st.size} out of range`,
+            { details: { chunk: hex, reason: "size" } },
+          );
+        }
+      };
       // Around the page cache when the filesystem allows: restores and verifies read much,
       // and filling fresh cache pages costs more than the read.
-      let file = await this.direct?.readFile(path, st.size);
+      let file = await this.direct?.readFile(path, check);
       if (file === undefined) {
         fh = await open(path, "r");
+        const st = await fh.stat();
+        check(st);
         file = await readAt(fh, st.size, 0);
       }
       const inner = this.protection.open(digest, file);
