@@ -76,13 +76,14 @@ export async function writeFileExclusive(
   path: string,
   parts: readonly Uint8Array[],
   what: string,
+  mode = 0o644,
 ): Promise<boolean> {
   const dir = dirname(path);
   const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`);
   let fh: FileHandle | undefined;
   let created = true;
   try {
-    fh = await open(temp, "wx", 0o644);
+    fh = await open(temp, "wx", mode);
     await writeAll(fh, parts);
     await fh.sync();
     await fh.close();

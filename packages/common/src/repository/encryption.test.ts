@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -195,6 +195,66 @@ describe("an encrypted repository", () => {
     const damaged = await rejection(open({ passphrase: PASS }));
     expect(damaged.code).toBe("KEY_REQUIRED");
     expect(damaged.message).toContain(`damaged: ${keyName}`);
+  });
+
+  it("refuses to become plaintext: no passphrase on a plain repository, no config rewritten to version 1", async () => {
+    await (await open({ create: true })).close();
+    const plainErr = await rejection(open({ passphrase: PASS }));
+    expect(plainErr.code).toBe("FAILED_PRECONDITION");
+    expect(plainErr.message).toContain("is not encrypted, but a passphrase was given");
+
+    root = join(base, "sealed");
+    await (await open({ create: true, passphrase: PASS })).close();
+    const configPath = join(root, "repository.json");
+    const config = JSON.parse(await readFile(configPath, "utf8"));
+    const { encryption: _dropped, ...downgraded } = config;
+    await writeFile(configPath, JSON.stringify({ ...downgraded, version: 1 }));
+    const err = await rejection(open());
+    expect(err.code).toBe("CORRUPT_DATA");
+    expect(err.message).toContain("holds 1 key file(s)");
+  });
+
+  it("is not created anew over backups whose repository.json is gone", async () => {
+    const repo = await open({ create: true, passphrase: PASS });
+    await commitChunks(repo, "vm", [randomBytes(TEST_CHUNK)]);
+    await repo.close();
+    await rm(join(root, "repository.json"));
+    const keysBefore = await readdir(join(root, "keys"));
+    const err = await rejection(open({ create: true, passphrase: PASS }));
+    expect(err.code).toBe("FAILED_PRECONDITION");
+    expect(err.message).toContain("the config is missing");
+    expect(await readdir(join(root, "keys"))).toEqual(keysBefore);
+  });
+
+  it("writes key files only its owner can read, and skips a planted one that would stall the open", async () => {
+    await (await open({ create: true, passphrase: PASS })).close();
+    const [keyName] = await readdir(join(root, "keys"));
+    const keyPath = join(root, "keys", keyName as string);
+    expect((await stat(keyPath)).mode & 0o777).toBe(0o600);
+    const key = JSON.parse(await readFile(keyPath, "utf8"));
+    // Sorted first, with a 4 GiB scrypt: refused by its parameters, not run.
+    const planted = join(root, "keys", "0000000000000000.json");
+    await writeFile(planted, JSON.stringify({ ...key, kdf: { ...key.kdf, N: 2 ** 20, r: 32 } }));
+    const repo = await open({ passphrase: PASS });
+    expect(repo.config.encryption).toBeDefined();
+    const err = await rejection(open({ passphrase: "wrong" }));
+    expect(err.message).toContain(
+      "none of its 1 key files (1 more damaged: 0000000000000000.json)",
+    );
+  });
+
+  it("is created once when two processes race, and both write under the same key", async () => {
+    const [a, b] = await Promise.all([
+      openRepository({ root, create: true, passphrase: PASS }),
+      openRepository({ root, create: true, passphrase: PASS }),
+    ]);
+    opened.push(a, b);
+    expect(a.config.id).toBe(b.config.id);
+    const data = randomBytes(TEST_CHUNK);
+    expect(digestsEqual(a.chunks.digestOf(data), b.chunks.digestOf(data))).toBe(true);
+    await a.chunks.put(a.chunks.digestOf(data), data);
+    expect(Buffer.from(await b.chunks.get(b.chunks.digestOf(data)))).toEqual(data);
+    expect(await readdir(join(root, "keys"))).toHaveLength(1);
   });
 
   it("is created only with a non-empty passphrase", async () => {

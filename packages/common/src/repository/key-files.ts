@@ -1,9 +1,10 @@
 // The keys/ directory of an encrypted repository: writing key files, and finding the one a
 // passphrase opens.
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
+import { throwIfAborted } from "../util/signals.js";
 import { fsyncPath, writeFileExclusive } from "./durable-fs.js";
 import { KEYS_DIR } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
@@ -16,6 +17,9 @@ import {
 } from "./repository-key.js";
 
 const KEY_FILE_NAME = /^[0-9a-f]{16}\.json$/;
+// Each key file costs a scrypt to try: a directory stuffed with them must not stall opens.
+const MAX_KEY_FILES = 32;
+const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /**
  * Seals `key` under `passphrase` into a new key file of the repository at `root` (durably).
@@ -38,10 +42,22 @@ export async function addKeyFile(
   }
   const name = `${randomBytes(8).toString("hex")}.json`;
   const text = Buffer.from(`${JSON.stringify(file, null, 2)}\n`);
-  if (!(await writeFileExclusive(join(dir, name), [text], "a key file"))) {
+  // 0600: a copied key file lets anyone guess the passphrase offline, at leisure.
+  if (!(await writeFileExclusive(join(dir, name), [text], "a key file", 0o600))) {
     throw new FerryError("ALREADY_EXISTS", `key file ${name} already exists`);
   }
   return name;
+}
+
+/** Names of the key files in `root`'s keys/ (none when it has no keys/). */
+export async function keyFileNames(root: string): Promise<string[]> {
+  const dir = join(root, KEYS_DIR);
+  try {
+    return (await readdir(dir)).filter((n) => KEY_FILE_NAME.test(n)).sort();
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return [];
+    throw fsError(err, "listing key files", dir);
+  }
 }
 
 /** The repository's key files by name; damaged ones are reported through `onDamaged`. */
@@ -50,17 +66,17 @@ async function readKeyFiles(
   onDamaged: (name: string, error: FerryError) => void,
 ): Promise<Map<string, KeyFile>> {
   const dir = join(root, KEYS_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((n) => KEY_FILE_NAME.test(n)).sort();
-  } catch (err) {
-    if (errnoOf(err) === "ENOENT") names = [];
-    else throw fsError(err, "listing key files", dir);
-  }
+  const names = await keyFileNames(root);
   const files = new Map<string, KeyFile>();
-  for (const name of names) {
+  for (const name of names.slice(0, MAX_KEY_FILES)) {
     const path = join(dir, name);
     try {
+      if ((await stat(path)).size > MAX_KEY_FILE_BYTES) {
+        throw new FerryError(
+          "CORRUPT_DATA",
+          `key file ${path} is over ${MAX_KEY_FILE_BYTES} bytes`,
+        );
+      }
       files.set(name, parseKeyFile(await readFile(path, "utf8"), path));
     } catch (err) {
       if (!(err instanceof FerryError)) throw fsError(err, "reading a key file", path);
@@ -78,20 +94,28 @@ export async function unlockRepositoryKey(
   root: string,
   repositoryId: string,
   passphrase: string,
+  signal?: AbortSignal,
 ): Promise<{ key: RepositoryKey; keyFile: string }> {
   const damaged: string[] = [];
   const files = await readKeyFiles(root, (name) => damaged.push(name));
   for (const [name, file] of files) {
-    const key = await unsealRepositoryKey(file, passphrase, repositoryId);
+    throwIfAborted(signal, "unlock repository");
+    const key = await unsealRepositoryKey(file, passphrase, repositoryId).catch((err: unknown) => {
+      // scrypt refusing the file's parameters: that file is damaged, the others may open.
+      if (!(err instanceof FerryError)) throw err;
+      damaged.push(name);
+      return undefined;
+    });
     if (key) return { key, keyFile: name };
   }
+  const tried = [...files.keys()].filter((name) => !damaged.includes(name)).length;
   const extra =
     damaged.length > 0 ? ` (${damaged.length} more damaged: ${damaged.join(", ")})` : "";
   throw new FerryError(
     "KEY_REQUIRED",
-    files.size === 0
+    tried === 0
       ? `repository ${root} is encrypted but has no readable key file in ${KEYS_DIR}/${extra}`
-      : `wrong passphrase for repository ${root}: it opens none of its ${files.size} key files${extra}`,
+      : `wrong passphrase for repository ${root}: it opens none of its ${tried} key files${extra}`,
     { details: { repository: root } },
   );
 }

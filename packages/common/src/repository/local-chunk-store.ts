@@ -287,8 +287,10 @@ export class LocalChunkStore implements ChunkStore {
       if (this.sealed) {
         // Its sizes are sealed: the magic and a plausible size are all a cheap check sees.
         const head = await readAt(fh, SEALED_HEADER_BYTES, 0);
+        // A sealed chunk of `sizeBytes` is never larger than it is stored raw.
         const plausible =
-          st.size > SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES && st.size <= MAX_CHUNK_FILE_BYTES;
+          st.size > SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES &&
+          st.size <= SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES + sizeBytes;
         return plausible &&
           digestsEqual(head.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)
           ? { t: "sound", sizeBytes: st.size }

@@ -1,7 +1,7 @@
 // repository.json: reading it, and creating a repository (plain, or encrypted with its
 // first key file).
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
 import { fsyncPath, writeFileExclusive } from "./durable-fs.js";
@@ -45,7 +45,9 @@ export async function readRepositoryConfig(root: string): Promise<RepositoryConf
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
+    // ENOTDIR: some component of `root` is a file, so no repository lives there either.
+    const errno = errnoOf(err);
+    if (errno === "ENOENT" || errno === "ENOTDIR") return undefined;
     throw fsError(err, "reading the repository config", path);
   }
   let value: Record<string, unknown>;
@@ -87,6 +89,25 @@ export async function readRepositoryConfig(root: string): Promise<RepositoryConf
 }
 
 /**
+ * A directory holding chunks or restore points but no repository.json lost its config: a
+ * new one (a new id, for an encrypted repository a new key) would orphan every backup in it.
+ */
+async function assertNoData(root: string): Promise<void> {
+  for (const dir of [CHUNKS_DIR, RESTORE_POINTS_DIR]) {
+    const entries = await readdir(join(root, dir)).catch((err: unknown) => {
+      if (errnoOf(err) === "ENOENT" || errnoOf(err) === "ENOTDIR") return [];
+      throw fsError(err, "looking into the repository", join(root, dir));
+    });
+    if (entries.length > 0) {
+      throw new FerryError(
+        "FAILED_PRECONDITION",
+        `${root} has no ${REPOSITORY_CONFIG_FILE} but its ${dir}/ holds data: the config is missing; restore it from a copy rather than create a new repository over these backups`,
+      );
+    }
+  }
+}
+
+/**
  * Creates a repository at `root`: directories first, then (encrypted) the first key file,
  * then repository.json last, durably and never replacing one a racing creator wrote.
  * With `passphrase` the repository is encrypted and its new key is returned.
@@ -96,6 +117,7 @@ export async function createRepository(
   passphrase?: string,
 ): Promise<{ config: RepositoryConfig; key?: RepositoryKey }> {
   if (passphrase !== undefined) assertPassphrase(passphrase);
+  await assertNoData(root);
   try {
     const created = await mkdir(root, { recursive: true });
     if (created !== undefined) await fsyncPath(dirname(root), "syncing the repository's parent");

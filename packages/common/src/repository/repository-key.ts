@@ -27,7 +27,11 @@ export interface KeyFile {
 
 // scrypt at N = 2^17, r = 8: 128 MiB and about 0.4 s of a core here, once per open.
 const SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const;
-const SCRYPT_MAX_N = 2 ** 20;
+// What a reader accepts from a key file: never weaker than 2^14, never more than 512 MiB
+// of memory, so a planted file can neither open cheaply nor stall every open.
+const SCRYPT_MIN_N = 2 ** 14;
+const SCRYPT_MAX_N = 2 ** 18;
+const SCRYPT_MAX_BYTES = 512 * 1024 * 1024;
 const TAG_BYTES = 16;
 
 function deriveKey(
@@ -36,9 +40,20 @@ function deriveKey(
   params: { N: number; r: number; p: number },
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const maxmem = 256 * params.N * params.r;
+    // scrypt's own need (128·r·(N + p + 2) bytes) and a little room.
+    const maxmem = 128 * params.r * (params.N + params.p + 2) + 1024 * 1024;
     scrypt(passphrase.normalize("NFC"), salt, 32, { ...params, maxmem }, (err, key) =>
-      err ? reject(err) : resolve(key),
+      err
+        ? reject(
+            new FerryError(
+              "CORRUPT_DATA",
+              `scrypt refused the key file's parameters: ${err.message}`,
+              {
+                cause: err,
+              },
+            ),
+          )
+        : resolve(key),
     );
   });
 }
@@ -109,8 +124,15 @@ export function parseKeyFile(text: string, path: string): KeyFile {
     throw bad(path, "kdf must be scrypt with integer N, r, p");
   }
   // A damaged or hostile file must not make the open spend gigabytes or hours.
-  const N = kdf.N as number;
-  if (N > SCRYPT_MAX_N || (N & (N - 1)) !== 0 || (kdf.r as number) > 32 || (kdf.p as number) > 16) {
+  const [N, r, p] = [kdf.N, kdf.r, kdf.p] as number[] as [number, number, number];
+  if (
+    N < SCRYPT_MIN_N ||
+    N > SCRYPT_MAX_N ||
+    (N & (N - 1)) !== 0 ||
+    r > 16 ||
+    p > 4 ||
+    128 * N * r * p > SCRYPT_MAX_BYTES
+  ) {
     throw bad(path, "scrypt parameters out of range");
   }
   if (v.cipher !== "aes-256-gcm") throw bad(path, 'cipher must be "aes-256-gcm"');

@@ -15,6 +15,7 @@ import { fsyncPath, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
+  KEYS_DIR,
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
   REPOSITORY_CONFIG_FILE,
@@ -22,7 +23,7 @@ import {
   STAGING_PREFIX,
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
-import { addKeyFile, unlockRepositoryKey } from "./key-files.js";
+import { addKeyFile, keyFileNames, unlockRepositoryKey } from "./key-files.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { assertSafeName, isRestorePointName, isSafeName, parseRestorePointId } from "./names.js";
 import {
@@ -129,9 +130,9 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
     ({ config, key } = await createRepository(root, options.passphrase));
   }
   if (config.encryption && key === undefined && options.passphrase !== undefined) {
-    throwIfAborted(options.signal, "open repository");
-    key = (await unlockRepositoryKey(root, config.id, options.passphrase)).key;
+    key = (await unlockRepositoryKey(root, config.id, options.passphrase, options.signal)).key;
   }
+  if (!config.encryption) await assertPlain(root, options.passphrase !== undefined);
   const protection: ChunkProtection = !config.encryption
     ? PLAIN_CHUNKS
     : key
@@ -144,6 +145,27 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
     ...(options.compression === undefined ? {} : { compression: options.compression }),
   });
   return new LocalRepository(root, config, chunks, key);
+}
+
+/**
+ * Refuses to use a plain repository where encryption is expected: with a passphrase (backups
+ * would silently go in the clear), or when keys/ holds key files (its repository.json was
+ * rewritten, or replaced, to read as unencrypted).
+ */
+async function assertPlain(root: string, passphraseGiven: boolean): Promise<void> {
+  if (passphraseGiven) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `repository ${root} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
+    );
+  }
+  const keys = await keyFileNames(root);
+  if (keys.length > 0) {
+    throw new FerryError(
+      "CORRUPT_DATA",
+      `${join(root, REPOSITORY_CONFIG_FILE)} says the repository is not encrypted, but ${KEYS_DIR}/ holds ${keys.length} key file(s): the config was altered or replaced; restore it from a copy`,
+    );
+  }
 }
 
 async function readDirNames(path: string): Promise<string[]> {
