@@ -1,5 +1,5 @@
 import type { ChannelCredentials } from "@ferry/common";
-import { FerryError, type Logger, type OperatorService, type ServiceImpl } from "@ferry/common";
+import { FerryError, type Logger, OperatorService, type ServiceImpl } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
@@ -30,6 +30,7 @@ import {
   verifyMessage,
 } from "./messages.js";
 import { planMessage, simulateMessage } from "./plan-messages.js";
+import { absolutePath, withRequestChecks } from "./request-validation.js";
 
 /** What the operator API needs. */
 export interface OperatorDeps {
@@ -52,8 +53,19 @@ export interface OperatorDeps {
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
 
-/** The operator API handlers: validation and translation only. */
+/**
+ * The operator API handlers: validation and translation only. Every request is checked for
+ * oversized or NUL-bearing text first (see withRequestChecks).
+ */
 export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
+  return withRequestChecks(OperatorService, handlers(d));
+}
+
+// Where a request names no repository, the coordinator's default; else an absolute path.
+const repositoryOr = (repository: string, fallback: string) =>
+  repository ? absolutePath("repository", repository) : fallback;
+
+function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
   const policyByRef = async (ref: string) => {
     const policy = (await d.catalog.policies.get(ref)) ?? (await d.catalog.policies.getByName(ref));
     if (!policy) throw new FerryError("NOT_FOUND", `no policy ${JSON.stringify(ref)}`);
@@ -89,7 +101,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
     backupNow: async (req) => {
       const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
       const adHoc = {
-        repository: req.repository || d.defaultRepository,
+        repository: repositoryOr(req.repository, d.defaultRepository),
         quiesce: quiesceName(req.quiesce) ?? "preferred",
         transport: transportName(req.transport),
       };
@@ -164,7 +176,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
     },
     collectGarbage: async (req, ctx) =>
       gcMessage(
-        await collectRepositoryGarbage(req.repository || d.defaultRepository, {
+        await collectRepositoryGarbage(repositoryOr(req.repository, d.defaultRepository), {
           dryRun: req.dryRun,
           ...(req.graceMinutes > 0 ? { graceMs: req.graceMinutes * 60_000 } : {}),
           signal: ctx.signal,
@@ -195,7 +207,7 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
       return simulateMessage(rows, windowS);
     },
     verify: async (req, ctx) => {
-      const repository = req.repository || d.defaultRepository;
+      const repository = repositoryOr(req.repository, d.defaultRepository);
       const report = await verifyRepository(repository, req.restorePointIds, {
         signal: ctx.signal,
         passphrase: d.repositoryPassphrase,
@@ -203,14 +215,22 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
       const points = await d.catalog.restorePoints.list({ repository });
       return verifyMessage(report, points);
     },
-    rescanRepository: async (req, ctx) => rescanRepository(d.catalog, req.repository, ctx.signal),
+    rescanRepository: async (req, ctx) => {
+      if (!req.repository) throw new FerryError("INVALID_ARGUMENT", "repository is required");
+      return rescanRepository(d.catalog, absolutePath("repository", req.repository), ctx.signal);
+    },
     browseFiles: async (req, ctx) => browseFiles(d, req, ctx.signal),
-    restoreFiles: async (req, ctx) => restoreFiles(d, req, ctx.signal),
+    restoreFiles: async (req, ctx) =>
+      restoreFiles(
+        d,
+        { ...req, targetDir: req.targetDir && absolutePath("targetDir", req.targetDir) },
+        ctx.signal,
+      ),
     restore: async (req) => {
       const job = await d.jobs.restore({
         restorePointId: req.restorePointId,
         diskIds: req.diskIds,
-        targetDir: req.targetDir,
+        targetDir: req.targetDir && absolutePath("targetDir", req.targetDir),
       });
       return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },
