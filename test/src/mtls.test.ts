@@ -106,7 +106,7 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
   });
 
   it("registers a mover with a mover certificate from Ferry's CA, refusing another CA's and an operator's", async () => {
-    const operator = await clientCredentials(files(join(work, "pki"), "operator"));
+    const operator = await clientCredentials(files(join(work, "pki"), "operator"), "coordinator");
     using api = createClient(OperatorService, coordinator.address, { credentials: operator });
     // Give the rogue and the impostor time for several registration attempts.
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -147,13 +147,16 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
   it("lets only CA-certified callers reach a mover's service", async () => {
     using plain = createClient(MoverService, mover.address, { defaultTimeoutMs: 3000 });
     await expect(plain.describe({})).rejects.toMatchObject({ code: "UNAVAILABLE" });
-    const coordinatorCreds = await clientCredentials(files(join(work, "pki"), "coordinator"));
+    const coordinatorCreds = await clientCredentials(
+      files(join(work, "pki"), "coordinator"),
+      "mover",
+    );
     using trusted = createClient(MoverService, mover.address, { credentials: coordinatorCreds });
     expect((await trusted.describe({})).mover?.id).toBe("mover-1");
-    const foreign = await clientCredentials({
-      ...files(join(work, "other-pki"), "mover-2"),
-      ca: join(work, "pki", "ca.crt"),
-    });
+    const foreign = await clientCredentials(
+      { ...files(join(work, "other-pki"), "mover-2"), ca: join(work, "pki", "ca.crt") },
+      "mover",
+    );
     using stranger = createClient(MoverService, mover.address, {
       credentials: foreign,
       defaultTimeoutMs: 3000,
@@ -161,12 +164,63 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
     await expect(stranger.describe({})).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
 
+  it("refuses a server posing as the coordinator with an operator's certificate, on the CLI and at a mover", async () => {
+    // The impostor serves with the operator's certificate, valid for 127.0.0.1 like every one
+    // the CA issues: the CA chain and the host name pass, only the role can refuse it.
+    const pki = join(work, "pki");
+    const refused = await run(
+      join(REPO_ROOT, "bin/ferry"),
+      [
+        "movers",
+        "--server",
+        impostor?.address ?? "",
+        "--tls-ca",
+        join(pki, "ca.crt"),
+        "--tls-cert",
+        join(pki, "operator.crt"),
+        "--tls-key",
+        join(pki, "operator.key"),
+      ],
+      { env: { ...process.env, FERRY_TLS_CA: "", FERRY_TLS_CERT: "", FERRY_TLS_KEY: "" } },
+    ).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused?.code).toBe(1);
+    expect(refused?.stderr).toContain(
+      "is not a Ferry coordinator: expected a certificate with role coordinator; OU=ferry-operator, CN=operator has role operator",
+    );
+    // A genuine mover told to register there never does, and says why.
+    const log: string[] = [];
+    await using duped = await startMover(
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-1",
+          coordinator: impostor?.address,
+          host: { id: "host-1" },
+          logLevel: "warn",
+          runDir: join(work, "run-duped"),
+          tls: files(pki, "mover-1"),
+        },
+        "test",
+      ),
+      { logger: createLogger({ name: "duped", level: "warn", write: (l) => log.push(l) }) },
+    );
+    for (let i = 0; i < 50 && !log.join("\n").includes("not a Ferry coordinator"); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(log.join("\n")).toContain(
+      "is not a Ferry coordinator: expected a certificate with role coordinator; OU=ferry-operator, CN=operator has role operator",
+    );
+    expect(duped.id).toBe("mover-1");
+  });
+
   it("issues operator certificates by default, and says so", () => {
     expect(issuedOperator).toMatch(/issued .*operator\.crt and .*operator\.key \(role operator\)/);
   });
 
   it("refuses an operator's certificate at a mover: operators go through the coordinator", async () => {
-    const operator = await clientCredentials(files(join(work, "pki"), "operator"));
+    const operator = await clientCredentials(files(join(work, "pki"), "operator"), "mover");
     using direct = createClient(MoverService, mover.address, { credentials: operator });
     const refused = await direct.describe({}).catch((e: unknown) => e);
     expect(refused).toMatchObject({
@@ -182,7 +236,7 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
 
   it("keeps a mover's certificate out of the operator API, and the coordinator's too", async () => {
     for (const name of ["mover-1", "coordinator"]) {
-      const creds = await clientCredentials(files(join(work, "pki"), name));
+      const creds = await clientCredentials(files(join(work, "pki"), name), "coordinator");
       using api = createClient(OperatorService, coordinator.address, { credentials: creds });
       const refused = await api.listMovers({}).catch((e: unknown) => e);
       expect(refused).toMatchObject({ code: "PERMISSION_DENIED" });
@@ -211,7 +265,7 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
         disks: [],
       },
     ]);
-    const operator = await clientCredentials(files(join(work, "pki"), "operator"));
+    const operator = await clientCredentials(files(join(work, "pki"), "operator"), "coordinator");
     using api = createClient(OperatorService, coordinator.address, { credentials: operator });
     const err = await api
       .browseFiles({ restorePointId: "vm-1/20260101T000000000Z-00000000", path: "/" })

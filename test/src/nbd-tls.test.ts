@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import {
   createCa,
   type FerryError,
   isFerryError,
   issueCertificate,
   openRepository,
+  parseConfig,
   type TlsFiles,
 } from "@ferry/common";
 import {
@@ -16,8 +17,10 @@ import {
   connectQmp,
   createPointInTimeView,
   createProgressReporter,
+  moverConfigSchema,
   openViewExport,
   restoreRestorePoint,
+  startMover,
   sweepOrphans,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,12 +38,19 @@ const sha256File = async (path: string) =>
     .update(await readFile(path))
     .digest("hex");
 
-/** libnbd's layout of client credentials: a directory with these exact names. */
-async function libnbdCertDir(dir: string, files: TlsFiles): Promise<string> {
+/**
+ * libnbd's layout of client credentials: a directory with these exact names (QEMU's server
+ * side reads "server" ones).
+ */
+async function libnbdCertDir(
+  dir: string,
+  files: TlsFiles,
+  side: "client" | "server" = "client",
+): Promise<string> {
   await mkdir(dir, { mode: 0o700 });
   await symlink(files.ca, join(dir, "ca-cert.pem"));
-  await symlink(files.cert, join(dir, "client-cert.pem"));
-  await symlink(files.key, join(dir, "client-key.pem"));
+  await symlink(files.cert, join(dir, `${side}-cert.pem`));
+  await symlink(files.key, join(dir, `${side}-key.pem`));
   return dir;
 }
 
@@ -52,7 +62,7 @@ const refusal = (p: Promise<unknown>): Promise<FerryError> =>
     (err: FerryError) => err,
   );
 
-/** Ferry's tls-creds objects in the VM (QOM ids). */
+/** Ferry's tls-creds and authz objects in the VM (QOM ids). */
 async function tlsObjects(qmpSocket: string): Promise<string[]> {
   await using qmp = await connectQmp({ path: qmpSocket });
   const objects = await qmp.execute<{ name: string }[]>("qom-list", { path: "/objects" });
@@ -66,6 +76,8 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
   let runDir: string;
   let mover: TlsFiles;
   let rogue: TlsFiles;
+  let operator: TlsFiles;
+  let otherMover: TlsFiles;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "ferry-nbd-tls-"));
@@ -74,9 +86,16 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
     const other = join(work, "other-pki");
     // Certificates as an operator makes them: `ferry pki`, default hosts.
     await createCa(pki);
-    mover = { ca: join(pki, "ca.crt"), ...(await issueCertificate(pki, "mover-1")) };
+    const ca = join(pki, "ca.crt");
+    mover = { ca, ...(await issueCertificate(pki, "mover-1", { role: "mover" })) };
+    // Ferry's CA signed these too: an operator's, and another host's mover.
+    operator = { ca, ...(await issueCertificate(pki, "alice")) };
+    otherMover = { ca, ...(await issueCertificate(pki, "mover-9", { role: "mover" })) };
     await createCa(other, "Not Ferry's CA");
-    rogue = { ca: join(other, "ca.crt"), ...(await issueCertificate(other, "mover-2")) };
+    rogue = {
+      ca: join(other, "ca.crt"),
+      ...(await issueCertificate(other, "mover-2", { role: "mover" })),
+    };
     lab = await startLab({ vms: 1, disksPerVm: 1, diskMiB: 32, workload: false });
     vm = lab.vms[0] as LabVm;
   });
@@ -91,6 +110,7 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
     await using repository = await openRepository({ root: join(work, "repo"), create: true });
     const goodDir = await libnbdCertDir(join(work, "libnbd-good"), mover);
     const rogueDir = await libnbdCertDir(join(work, "libnbd-rogue"), rogue);
+    const operatorDir = await libnbdCertDir(join(work, "libnbd-operator"), operator);
     const checked: string[] = [];
     let copy = "";
     const result = await backupVm({
@@ -150,8 +170,32 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
             },
           }),
         );
-        expect(isFerryError(stranger, "PERMISSION_DENIED")).toBe(true);
+        expect(isFerryError(stranger, "CONNECTION_CLOSED")).toBe(true);
+        expect(stranger.message).toMatch(/may have refused this client.s certificate/);
         checked.push("other CA refused");
+        // Ferry's CA signed it, but it is not this mover's: QEMU's tls-authz hangs up after
+        // the handshake (an operator's would otherwise read the VM's disk).
+        await expect(nbdinfo(tlsUri(operatorDir))).rejects.toSatisfy((e: FerryError) =>
+          isFerryError(e, "PROCESS_FAILED"),
+        );
+        for (const files of [operator, otherMover]) {
+          const denied = await refusal(
+            connectNbd({
+              host,
+              port,
+              exportName,
+              signal,
+              tls: {
+                ca: await readFile(files.ca),
+                cert: await readFile(files.cert),
+                key: await readFile(files.key),
+              },
+            }),
+          );
+          expect(isFerryError(denied, "CONNECTION_CLOSED")).toBe(true);
+          expect(denied.message).toMatch(/hung up right after the TLS handshake/);
+        }
+        checked.push("operator and other mover refused");
         // The mover's certificate gets in: libnbd's copy is the reference for the restore.
         expect((await nbdinfo(tlsUri(goodDir))).trim()).toBe(String(32 * MiB));
         copy = join(work, `${exportName}.raw`);
@@ -163,6 +207,7 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
     expect(checked).toEqual([
       "plaintext refused",
       "other CA refused",
+      "operator and other mover refused",
       "mover certificate admitted",
     ]);
     const [written] = await restoreRestorePoint({
@@ -199,17 +244,69 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
       });
       await qmp.close();
     }
-    const left = await tlsObjects(vm.spareQmpSocket);
-    expect(left).toHaveLength(1);
+    // QOM lists in no particular order.
+    const left = (await tlsObjects(vm.spareQmpSocket)).sort();
+    expect(left).toEqual([
+      expect.stringMatching(/^ferry-authz-/),
+      expect.stringMatching(/^ferry-tls-/),
+    ]);
     expect((await readdir(runDir)).filter((f) => f.startsWith("ferry-tls-"))).toHaveLength(1);
     {
       await using qmp = await connectQmp({ path: vm.qmpSocket });
       const swept = await sweepOrphans(qmp, logger);
-      expect(swept.tlsCreds).toEqual(left);
+      expect([...swept.authz, ...swept.tlsCreds]).toEqual(left);
       expect(swept.exports).toHaveLength(1);
     }
     expect(await tlsObjects(vm.spareQmpSocket)).toEqual([]);
     expect((await readdir(runDir)).filter((f) => f.startsWith("ferry-tls-"))).toEqual([]);
     expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
+  });
+
+  it("at start-up, removes the credential directories in its run directory no QEMU object names", async () => {
+    const ownRunDir = join(work, "run-startup");
+    await mkdir(ownRunDir);
+    // A mover that died between making a directory and handing it to QEMU: nothing names it.
+    await mkdtemp(join(ownRunDir, "ferry-tls-"));
+    // One a tls-creds object (not Ferry's) still reads, and names that are not Ferry's.
+    const named = await mkdtemp(join(ownRunDir, "ferry-tls-"));
+    await rm(named, { recursive: true });
+    await libnbdCertDir(named, mover, "server");
+    const lookalike = join(ownRunDir, "ferry-tls-keep-me");
+    await mkdir(lookalike);
+    await writeFile(join(ownRunDir, "ferry-tls-abcdef"), "a file, not a directory\n");
+    {
+      await using qmp = await connectQmp({ path: vm.qmpSocket });
+      await qmp.execute("object-add", {
+        "qom-type": "tls-creds-x509",
+        id: "guest-tls",
+        dir: named,
+        endpoint: "server",
+        "verify-peer": true,
+      });
+    }
+    try {
+      const started = await startMover(
+        parseConfig(
+          moverConfigSchema,
+          {
+            id: "mover-startup",
+            host: { id: "host-1" },
+            listen: "127.0.0.1:0",
+            inventory: await lab.writeInventory(join(work, "inventory.json")),
+            runDir: ownRunDir,
+            logLevel: "error",
+          },
+          "test",
+        ),
+        { logger: quietLogger() },
+      );
+      await started.close();
+      expect((await readdir(ownRunDir)).sort()).toEqual(
+        [basename(named), "ferry-tls-abcdef", "ferry-tls-keep-me"].sort(),
+      );
+    } finally {
+      await using qmp = await connectQmp({ path: vm.qmpSocket });
+      await qmp.execute("object-del", { id: "guest-tls" });
+    }
   });
 });

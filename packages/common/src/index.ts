@@ -132,7 +132,12 @@ export {
   type VerifyReport,
   verifyRestorePoints,
 } from "./repository/verify.js";
-export { PEER_ROLES, type PeerRole, parsePeerRole } from "./tls/peer-role.js";
+export {
+  checkPeerRole,
+  PEER_ROLES,
+  type PeerRole,
+  parsePeerRole,
+} from "./tls/peer-role.js";
 export { createCa, type IssueOptions, issueCertificate } from "./tls/pki.js";
 export {
   type ChannelCredentials,

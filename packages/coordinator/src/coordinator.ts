@@ -46,7 +46,8 @@ export async function startCoordinator(
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
   // Mutual TLS both ways: movers and operators prove themselves, and so does the coordinator.
   // Read first: a missing or unreadable file stops the coordinator before anything opens.
-  const tls = config.tls ? await tlsCredentials(config.tls) : undefined;
+  // As a client it dials movers: only a certificate with role mover may answer.
+  const tls = config.tls ? await tlsCredentials(config.tls, "mover") : undefined;
   const moverCredentials = tls?.client;
   const natsAuth = config.nats ? await natsConnectOptions(config.natsAccess) : {};
   const dataDir = resolve(config.dataDir);

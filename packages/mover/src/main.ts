@@ -32,7 +32,11 @@ const USAGE = `usage:
                      [--tls-ca <ca.crt> --tls-cert <crt> --tls-key <key>]   (TLS, client certs)
                                                     serve a restore point's disks over NBD until
                                                     stopped (instant recovery); writes go to a
-                                                    scratch overlay, never to the repository
+                                                    scratch overlay, never to the repository.
+                                                    With TLS only certificates of the CA with
+                                                    role mover get in (the host whose QEMU boots
+                                                    from it); not coordinator (it never reads
+                                                    disks) nor operator
   ferry-mover move-disk --qmp <socket> --node <name> --to <image.qcow2>
                                                     copy a running VM's disk (one booted from an
                                                     export) to a new image and switch it over

@@ -114,13 +114,13 @@ export async function startMover(
     return described.map((d) => d.vm);
   };
 
-  if (config.inventory) {
-    await sweepInventory(
-      (await loadInventoryFile(config.inventory, options.signal)).vms,
-      logger,
-      options.signal,
-    );
-  }
+  const runDir = config.runDir ?? join(tmpdir(), `ferry-mover-${config.id}`);
+  await sweepInventory({
+    vms: config.inventory ? (await loadInventoryFile(config.inventory, options.signal)).vms : [],
+    runDir,
+    logger,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   const slots = createTaskSlots(config.slots);
   // Backup I/O control: guest latency per datastore, from VMs idle (read at each heartbeat)
   // and VMs under backup (read by their task through its own monitor session).
@@ -147,14 +147,15 @@ export async function startMover(
   const repositories = createRepositoryCache(passphrase === undefined ? {} : { passphrase });
   const fileSessions = createFileSessions({ guest: () => helperGuest(config.fileRestoreGuestDir) });
   // Read before anything starts: a missing or unreadable file stops the mover at once.
-  const tls = config.tls ? await tlsCredentials(config.tls) : undefined;
+  // As a client it dials the coordinator: only a certificate with role coordinator may answer.
+  const tls = config.tls ? await tlsCredentials(config.tls, "coordinator") : undefined;
   const nats = await connectEvents(config.nats, logger, config.natsAccess);
   const tasks = createTaskRunner({
     moverId: config.id,
     slots,
     repositories,
     nats: () => nats?.connection,
-    runDir: config.runDir ?? join(tmpdir(), `ferry-mover-${config.id}`),
+    runDir,
     // The same certificate secures nbd-transport exports (QEMU serves it, we present it).
     ...(config.tls ? { tls: config.tls } : {}),
     overlayLimitBytes: config.overlayLimitBytes,

@@ -62,6 +62,8 @@ describe("certificate roles at the gRPC server", () => {
       ["mover-1", "mover"],
     ];
     for (const [name, role] of issued) await issueCertificate(pki, name, { role });
+    // The coordinator's role, but for another host: only the host-name check can refuse it.
+    await issueCertificate(pki, "elsewhere", { role: "coordinator", hosts: ["ferry.example"] });
   });
 
   afterEach(async () => {
@@ -75,9 +77,9 @@ describe("certificate roles at the gRPC server", () => {
   });
 
   // Operator API for coordinators only, the registry for anyone the CA signed.
-  async function startTls() {
+  async function startTls(serverName = "server") {
     server = await startGrpcServer({
-      credentials: (await tlsCredentials(files("server"))).server,
+      credentials: (await tlsCredentials(files(serverName), "mover")).server,
       services: [
         bindService(OperatorService, stubImpl(OperatorService, ran), {
           peerRoles: ["coordinator"],
@@ -91,7 +93,7 @@ describe("certificate roles at the gRPC server", () => {
   it("refuses another role before any handler runs, unary and streaming", async () => {
     const address = await startTls();
     using alice = createClient(OperatorService, address, {
-      credentials: await clientCredentials(files("alice")),
+      credentials: await clientCredentials(files("alice"), "coordinator"),
     });
     const unary = await failure(alice.listMovers({}));
     expect(unary.code).toBe("PERMISSION_DENIED");
@@ -110,15 +112,50 @@ describe("certificate roles at the gRPC server", () => {
   it("admits the allowed role, and anyone the CA signed where no roles are named", async () => {
     const address = await startTls();
     using coordinator = createClient(OperatorService, address, {
-      credentials: await clientCredentials(files("coordinator")),
+      credentials: await clientCredentials(files("coordinator"), "coordinator"),
     });
     await coordinator.listMovers({});
     for await (const _ of coordinator.watchJob({ id: "j" })) break;
     using mover = createClient(MoverRegistryService, address, {
-      credentials: await clientCredentials(files("mover-1")),
+      credentials: await clientCredentials(files("mover-1"), "coordinator"),
     });
     await mover.heartbeat({});
     expect(ran).toEqual(["listMovers", "watchJob", "heartbeat"]);
+  });
+
+  it("refuses a server whose certificate has another role than the client expects", async () => {
+    // Any certificate the CA signed is valid for 127.0.0.1: an operator's could pose as the
+    // coordinator on a shared host.
+    const address = await startTls("alice");
+    using coordinator = createClient(OperatorService, address, {
+      credentials: await clientCredentials(files("coordinator"), "coordinator"),
+      defaultTimeoutMs: 5000,
+    });
+    const refused = await failure(coordinator.listMovers({}));
+    expect(refused.code).toBe("UNAVAILABLE");
+    expect(refused.message).toContain(
+      `the server at 127.0.0.1 is not a Ferry coordinator: expected a certificate with role coordinator; OU=ferry-operator, CN=alice has role operator`,
+    );
+    // The same server is what a client expecting an operator's certificate wants.
+    using lenient = createClient(MoverRegistryService, address, {
+      credentials: await clientCredentials(files("mover-1"), "operator"),
+    });
+    await lenient.heartbeat({});
+    expect(ran).toEqual(["heartbeat"]);
+  });
+
+  it("still checks the server's host name before its role", async () => {
+    const address = await startTls("elsewhere");
+    using coordinator = createClient(OperatorService, address, {
+      credentials: await clientCredentials(files("coordinator"), "coordinator"),
+      defaultTimeoutMs: 5000,
+    });
+    const refused = await failure(coordinator.listMovers({}));
+    expect(refused.code).toBe("UNAVAILABLE");
+    expect(refused.message).toMatch(
+      /ERR_TLS_CERT_ALTNAME_INVALID.*IP: 127\.0\.0\.1 is not in the cert's list/,
+    );
+    expect(ran).toEqual([]);
   });
 
   it("changes nothing on a plaintext server", async () => {

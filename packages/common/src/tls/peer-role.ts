@@ -89,3 +89,29 @@ export function checkPeerRole(
     { details: { expected: [...allowed], presented } },
   );
 }
+
+/**
+ * Why a server's verified certificate is not the `expected` role, for a TLS client's
+ * `checkServerIdentity` (after the host-name check): an Error naming the role presented and
+ * the subject, or undefined when the certificate carries `expected`. Every certificate the CA
+ * issues serves both ends of TLS, so without this any of them (an operator's) could pose as
+ * the coordinator or a mover.
+ */
+export function serverRoleMismatch(
+  cert: { readonly subject?: object } | undefined,
+  expected: PeerRole,
+  host: string,
+): Error | undefined {
+  const subject = cert?.subject as CertificateSubject | undefined;
+  const presented = peerRolesOf(subject);
+  if (presented.includes(expected)) return undefined;
+  const what =
+    presented.length > 0
+      ? `role ${presented.join(", ")}`
+      : "no role (issue it again with ferry pki issue --role)";
+  return new FerryError(
+    "PERMISSION_DENIED",
+    `the server at ${host} is not a Ferry ${expected}: expected a certificate with role ${expected}; ${describeSubject(subject)} has ${what}`,
+    { details: { expected: [expected], presented } },
+  );
+}

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { type ChannelCredentials, credentials, ServerCredentials } from "@grpc/grpc-js";
 import { object, string } from "../config/schema.js";
 import { FerryError } from "../errors/ferry-error.js";
+import { type PeerRole, serverRoleMismatch } from "./peer-role.js";
 
 export type { ChannelCredentials, ServerCredentials };
 
@@ -50,16 +52,21 @@ export async function readTlsPem(files: TlsFiles): Promise<TlsPem> {
 export interface TlsCredentials {
   /** Requires every client to present a certificate the CA signed. */
   server: ServerCredentials;
-  /** Trusts only the CA's servers and proves us with our certificate. */
+  /** Trusts only the CA's servers of the expected role and proves us with our certificate. */
   client: ChannelCredentials;
 }
 
 /**
  * Server and client credentials of a party that both serves and calls (the coordinator, a
  * mover), reading its files once. Server credentials require every client to present a
- * certificate signed by the CA: a client without one is refused during the handshake.
+ * certificate signed by the CA: a client without one is refused during the handshake. The
+ * client credentials admit only a server whose certificate carries `serverRole` (the
+ * coordinator calls movers: "mover"; a mover calls the coordinator: "coordinator").
  */
-export async function tlsCredentials(files: TlsFiles): Promise<TlsCredentials> {
+export async function tlsCredentials(
+  files: TlsFiles,
+  serverRole: PeerRole,
+): Promise<TlsCredentials> {
   const pem = await readTlsPem(files);
   return {
     server: ServerCredentials.createSsl(
@@ -67,15 +74,26 @@ export async function tlsCredentials(files: TlsFiles): Promise<TlsCredentials> {
       [{ cert_chain: pem.cert, private_key: pem.key }],
       true,
     ),
-    client: clientFrom(pem),
+    client: clientFrom(pem, serverRole),
   };
 }
 
-/** Client credentials only (the CLI): trust only the CA's servers, prove ourselves. */
-export async function clientCredentials(files: TlsFiles): Promise<ChannelCredentials> {
-  return clientFrom(await readTlsPem(files));
+/**
+ * Client credentials only (the CLI): trust only the CA's servers whose certificate carries
+ * `serverRole`, prove ourselves.
+ */
+export async function clientCredentials(
+  files: TlsFiles,
+  serverRole: PeerRole,
+): Promise<ChannelCredentials> {
+  return clientFrom(await readTlsPem(files), serverRole);
 }
 
-function clientFrom(pem: TlsPem): ChannelCredentials {
-  return credentials.createSsl(pem.ca, pem.key, pem.cert);
+function clientFrom(pem: TlsPem, serverRole: PeerRole): ChannelCredentials {
+  return credentials.createSsl(pem.ca, pem.key, pem.cert, {
+    // grpc-js hands this node's checkServerIdentity slot: it replaces the host-name check,
+    // so that runs first, then the role.
+    checkServerIdentity: (host: string, cert: PeerCertificate) =>
+      checkServerIdentity(host, cert) ?? serverRoleMismatch(cert, serverRole, host),
+  });
 }

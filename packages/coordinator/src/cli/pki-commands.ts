@@ -58,5 +58,6 @@ export async function cliTls(args: ParsedArgs): Promise<{ credentials?: ChannelC
       "INVALID_ARGUMENT",
       "mutual TLS needs all of --tls-ca, --tls-cert and --tls-key",
     );
-  return { credentials: await clientCredentials({ ca, cert, key }) };
+  // The CLI talks to the coordinator only: no other certificate of the CA may answer for it.
+  return { credentials: await clientCredentials({ ca, cert, key }, "coordinator") };
 }

@@ -10,7 +10,8 @@ import { openRepositoryFromFlags } from "./repository-flags.js";
  * `export --repo <dir> --restore-point <id> [--disk ID|N] (--socket <path> | --listen
  * <host:port>) [--writable] [--overlay-dir <dir>]`: serves the restore point's disks over
  * NBD (each under its disk id; the first is also the default export) until stopped.
- * Prints one NBD URI a line once clients can connect.
+ * Prints one NBD URI a line once clients can connect. With `--tls-*` only clients with a
+ * certificate of that CA with role mover get in (NBD_CLIENT_ROLES).
  */
 export async function exportCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const listen = listenFlag(args);

@@ -193,25 +193,28 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     ).rejects.toThrow(/read-only|Permission denied|Operation not permitted/i);
   });
 
-  it("over TLS, serves only clients whose certificate the CA signed", async () => {
+  it("over TLS, serves only clients whose certificate the CA signed for the mover role", async () => {
     const pki = join(dir, "pki");
     const other = join(dir, "other-pki");
     await createCa(pki);
-    await issueCertificate(pki, "server");
-    await issueCertificate(pki, "client");
+    // The hypervisor host whose QEMU boots from the export presents its mover certificate.
+    await issueCertificate(pki, "server", { role: "mover" });
+    await issueCertificate(pki, "client", { role: "mover" });
+    await issueCertificate(pki, "operator", { role: "operator" });
     await createCa(other, "Another CA");
-    await issueCertificate(other, "client");
+    await issueCertificate(other, "client", { role: "mover" });
     // libnbd reads a GnuTLS certificates directory.
-    const certsDir = async (name: string, from: string) => {
+    const certsDir = async (name: string, from: string, cert = "client") => {
       const d = join(dir, name);
       await mkdir(d);
       await copyFile(join(pki, "ca.crt"), join(d, "ca-cert.pem"));
-      await copyFile(join(from, "client.crt"), join(d, "client-cert.pem"));
-      await copyFile(join(from, "client.key"), join(d, "client-key.pem"));
+      await copyFile(join(from, `${cert}.crt`), join(d, "client-cert.pem"));
+      await copyFile(join(from, `${cert}.key`), join(d, "client-key.pem"));
       return d;
     };
     const good = await certsDir("good-certs", pki);
     const foreign = await certsDir("foreign-certs", other);
+    const operator = await certsDir("operator-certs", pki, "operator");
     await using served = await serve(false, "tls", {
       ca: join(pki, "ca.crt"),
       cert: join(pki, "server.crt"),
@@ -229,5 +232,9 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     await expect(runTool("nbdinfo", [`${served.uri}&tls-certificates=${foreign}`])).rejects.toThrow(
       /gnutls/i,
     );
+    // Ferry's CA, but an operator's: the session is up, then the server hangs up.
+    await expect(
+      runTool("nbdinfo", [`${served.uri}&tls-certificates=${operator}`]),
+    ).rejects.toThrow(/gnutls|TLS|closed|terminated/i);
   });
 });

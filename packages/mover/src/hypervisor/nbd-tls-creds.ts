@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { X509Certificate } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { FerryError, type TlsFiles } from "@ferry/common";
@@ -9,6 +10,12 @@ import { FerryError, type TlsFiles } from "@ferry/common";
  * (spelled out: point-in-time.ts imports this file).
  */
 export const TLS_CREDS_PREFIX = "ferry-tls-";
+
+/**
+ * Prefix of the QEMU authz-simple objects that name who may read a TLS export (the orphan
+ * sweep removes what carries it). Starts with FERRY_PREFIX.
+ */
+export const AUTHZ_PREFIX = "ferry-authz-";
 
 /** A tls-creds-x509 object Ferry asked QEMU for, and the directory it reads. */
 export interface TlsCredsObject {
@@ -45,7 +52,8 @@ export async function prepareTlsCredsDir(files: TlsFiles, parent = tmpdir()): Pr
 
 /**
  * Arguments of QMP `object-add` for the export's server credentials: QEMU presents the
- * mover's certificate and admits only clients whose certificate the CA signed (verify-peer).
+ * mover's certificate and admits only clients whose certificate the CA signed (verify-peer);
+ * the export's `tls-authz` ({@link authzObjectArgs}) narrows that to the mover itself.
  */
 export function tlsCredsObjectArgs(creds: TlsCredsObject): Record<string, unknown> {
   return {
@@ -58,6 +66,45 @@ export function tlsCredsObjectArgs(creds: TlsCredsObject): Record<string, unknow
 }
 
 /**
+ * Arguments of QMP `object-add` for the authz-simple object an export names as `tls-authz`:
+ * QEMU then admits only the client whose certificate's distinguished name is `identity`.
+ * Every certificate the CA signed passes verify-peer (an operator's too); only the mover
+ * reads its own backup export, so only the mover's name gets in.
+ */
+export function authzObjectArgs(id: string, identity: string): Record<string, unknown> {
+  return { "qom-type": "authz-simple", id, identity };
+}
+
+/**
+ * The distinguished name of the certificate in `certPem` as QEMU compares it with an
+ * authz-simple identity: GnuTLS's gnutls_x509_crt_get_dn, the subject's attributes in the
+ * certificate's own order, comma-separated ("OU=ferry-mover,CN=mover-1" for Ferry's
+ * `/OU=ferry-mover/CN=mover-1`; checked against QEMU 7.2), not RFC 4514's reversed order.
+ * Special characters are backslash-escaped by OpenSSL as RFC 4514 asks, as GnuTLS does.
+ */
+export function qemuTlsIdentity(certPem: string | Uint8Array): string {
+  // node prints one attribute a line in certificate order, "A + B" within a multi-valued one.
+  return new X509Certificate(certPem).subject.split("\n").join(",").replaceAll(" + ", "+");
+}
+
+/**
+ * {@link qemuTlsIdentity} of the certificate file at `certPath`; CONFIG_INVALID naming the
+ * file (never its contents) when it cannot be read or parsed.
+ */
+export async function readQemuTlsIdentity(certPath: string): Promise<string> {
+  try {
+    return qemuTlsIdentity(await readFile(certPath));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new FerryError(
+      "CONFIG_INVALID",
+      `cannot read the TLS certificate ${certPath}: ${e.code ?? e.message}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
  * Removes a credential directory Ferry made (it holds only symlinks: the files they point
  * to stay). A directory not named like ours is left alone: the path may come from QEMU.
  */
@@ -65,4 +112,37 @@ export async function removeTlsCredsDir(dir: string): Promise<boolean> {
   if (!basename(dir).startsWith(TLS_CREDS_PREFIX)) return false;
   await rm(dir, { recursive: true, force: true });
   return true;
+}
+
+// What mkdtemp makes of TLS_CREDS_PREFIX: six random letters or digits. Nothing else is ours.
+const CREDS_DIR_NAME = /^ferry-tls-[A-Za-z0-9]{6}$/;
+
+/**
+ * Removes the credential directories in `runDir` (the mover's own) that no QEMU object
+ * references: `inUse` holds the directories tls-creds objects name. A mover that died between
+ * making a directory and handing it to QEMU leaves one no object points to, which the orphan
+ * sweep (it finds directories through objects) never sees. Only directories named exactly as
+ * {@link prepareTlsCredsDir} names them are touched, never a symlink. Call it only when no
+ * task runs. Returns the directories removed; a missing `runDir` has none.
+ */
+export async function removeUnreferencedTlsCredsDirs(
+  runDir: string,
+  inUse: Iterable<string>,
+): Promise<string[]> {
+  const referenced = new Set([...inUse].map((d) => resolve(d)));
+  const entries = await readdir(runDir, { withFileTypes: true }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [];
+      throw err;
+    },
+  );
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !CREDS_DIR_NAME.test(entry.name)) continue;
+    const dir = resolve(runDir, entry.name);
+    if (referenced.has(dir)) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }

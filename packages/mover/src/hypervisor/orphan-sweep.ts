@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { type Logger, toFerryError } from "@ferry/common";
-import { TLS_CREDS_PREFIX, type TlsCredsObject } from "./nbd-tls-creds.js";
+import { AUTHZ_PREFIX, TLS_CREDS_PREFIX, type TlsCredsObject } from "./nbd-tls-creds.js";
 import { FERRY_PREFIX } from "./point-in-time.js";
 import type { QmpSession } from "./qmp-client.js";
 import { type Removed, removeBlockObjects } from "./remove-block-objects.js";
@@ -11,8 +11,8 @@ export type SweepResult = Removed;
 /**
  * Removes what a mover that died mid-backup left in a VM: Ferry's NBD exports,
  * copy-before-write jobs and fleecing nodes (names start with "ferry-"), the
- * overlay files those nodes had open, and the TLS credential objects of TLS
- * exports with their directories. Call it only when no task runs on the VM.
+ * overlay files those nodes had open, and the TLS credential and authz objects of
+ * TLS exports with the credentials' directories. Call it only when no task runs on the VM.
  * Each step is tried even when another failed.
  */
 export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<SweepResult> {
@@ -34,7 +34,15 @@ export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<Swe
       overlays.set(n["node-name"], file);
   }
   const ourExports = ours(exports, (e) => e.id);
-  const tlsCreds = await leftTlsCreds(qmp, logger);
+  const objects = await qmp.execute<QomObject[]>("qom-list", { path: "/objects" });
+  const tlsCreds = await credsWithDirs(
+    qmp,
+    objects.filter((o) => o.name.startsWith(TLS_CREDS_PREFIX)),
+    logger,
+  );
+  const authz = objects
+    .filter((o) => o.name.startsWith(AUTHZ_PREFIX) && o.type === "child<authz-simple>")
+    .map((o) => o.name);
   return removeBlockObjects(
     qmp,
     {
@@ -45,19 +53,43 @@ export async function sweepOrphans(qmp: QmpSession, logger: Logger): Promise<Swe
       // Stop the server only when it served nothing but Ferry's exports.
       stopServer: ourExports.length > 0 && ourExports.length === exports.length,
       tlsCreds,
+      authz,
     },
     logger,
   );
 }
 
-/** Ferry's tls-creds objects in the VM, each with the directory QEMU says it read. */
-async function leftTlsCreds(qmp: QmpSession, logger: Logger): Promise<TlsCredsObject[]> {
-  const objects = await qmp.execute<{ name: string; type: string }[]>("qom-list", {
-    path: "/objects",
-  });
+/**
+ * The directories the VM's tls-creds-x509 objects read, Ferry's or not: what a sweep of a
+ * mover's run directory must leave alone. A failed qom-list is logged and lists none: QEMU
+ * read an object's files when it was made, so removing a directory it still names breaks
+ * nothing, and the object's own sweep later finds the directory gone.
+ */
+export async function tlsCredsDirsInUse(qmp: QmpSession, logger: Logger): Promise<string[]> {
+  const objects = await qmp
+    .execute<QomObject[]>("qom-list", { path: "/objects" })
+    .catch((err: unknown) => {
+      logger.warn("cleanup: qom-list failed", { err: toFerryError(err) });
+      return [];
+    });
+  return (await credsWithDirs(qmp, objects, logger)).map((c) => c.dir).filter((d) => d !== "");
+}
+
+/** An entry of QMP `qom-list`. */
+interface QomObject {
+  name: string;
+  type: string;
+}
+
+/** The tls-creds-x509 objects among `objects`, each with the directory QEMU says it read. */
+async function credsWithDirs(
+  qmp: QmpSession,
+  objects: readonly QomObject[],
+  logger: Logger,
+): Promise<TlsCredsObject[]> {
   const found: TlsCredsObject[] = [];
   for (const o of objects) {
-    if (!o.name.startsWith(TLS_CREDS_PREFIX) || o.type !== "child<tls-creds-x509>") continue;
+    if (o.type !== "child<tls-creds-x509>") continue;
     const dir = await qmp
       .execute<string>("qom-get", { path: `/objects/${o.name}`, property: "dir" })
       .catch((err: unknown) => {

@@ -11,7 +11,10 @@ import {
 import { addBitmapAction } from "../cbt/dirty-bitmaps.js";
 import { runCommand } from "../util/run-command.js";
 import {
+  AUTHZ_PREFIX,
+  authzObjectArgs,
   prepareTlsCredsDir,
+  readQemuTlsIdentity,
   TLS_CREDS_PREFIX,
   type TlsCredsObject,
   tlsCredsObjectArgs,
@@ -44,7 +47,8 @@ export interface FleecedDisk {
 
 /**
  * Where and how the point-in-time view is served. With `tls` (the mover's certificate, key
- * and CA) a TCP export speaks only TLS and admits only clients the CA signed.
+ * and CA) a TCP export speaks only TLS and admits only the client presenting the mover's own
+ * certificate (signed by the CA, with the same distinguished name).
  */
 export type ExportAddress =
   | { t: "unix"; path: string }
@@ -115,6 +119,7 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
     overlays: new Map<string, string>(),
     stopServer: false,
     tlsCreds: [] as TlsCredsObject[],
+    authz: [] as string[],
   };
   let running: Promise<void> | undefined;
   const teardown = () => {
@@ -185,8 +190,10 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
             data: { host: options.address.host, port: String(options.address.port) },
           };
     const tls = options.address.t === "inet" ? options.address.tls : undefined;
-    let tlsCreds: string | undefined;
+    let serverTls: { "tls-creds": string; "tls-authz": string } | undefined;
     if (tls) {
+      // Read before anything is made: an unreadable certificate leaves nothing to undo.
+      const identity = await readQemuTlsIdentity(tls.cert);
       const creds = {
         id: `${TLS_CREDS_PREFIX}${short}`,
         dir: await prepareTlsCredsDir(tls, options.runDir),
@@ -195,15 +202,18 @@ export async function createPointInTimeView(options: PointInTimeOptions): Promis
       await qmp.execute("object-add", tlsCredsObjectArgs(creds), {
         timeoutMs: COMMAND_TIMEOUT_MS,
       });
-      tlsCreds = creds.id;
+      // verify-peer admits any certificate the CA signed (an operator's too): the mover is
+      // the only reader of its own backup export, so only its name passes.
+      const authz = `${AUTHZ_PREFIX}${short}`;
+      planned.authz.push(authz);
+      await qmp.execute("object-add", authzObjectArgs(authz, identity), {
+        timeoutMs: COMMAND_TIMEOUT_MS,
+      });
+      serverTls = { "tls-creds": creds.id, "tls-authz": authz };
     }
     planned.stopServer = true;
     await qmp
-      .execute(
-        "nbd-server-start",
-        { addr, ...(tlsCreds ? { "tls-creds": tlsCreds } : {}) },
-        { timeoutMs: COMMAND_TIMEOUT_MS },
-      )
+      .execute("nbd-server-start", { addr, ...serverTls }, { timeoutMs: COMMAND_TIMEOUT_MS })
       .catch((err: unknown) => {
         // Refused (e.g. a server is already running): not ours to stop.
         if (isQmpRefusal(err)) planned.stopServer = false;

@@ -14,6 +14,8 @@ export interface BlockObjects {
   stopServer: boolean;
   /** TLS credentials of the NBD server: objects to delete, then their directories. */
   tlsCreds?: readonly TlsCredsObject[];
+  /** The NBD server's authz-simple objects (its tls-authz), by QOM id. */
+  authz?: readonly string[];
 }
 
 /** What was actually removed. */
@@ -24,6 +26,8 @@ export interface Removed {
   overlays: string[];
   /** Ids of tls-creds objects deleted (or found gone) whose directory was removed. */
   tlsCreds: string[];
+  /** Ids of authz objects deleted. */
+  authz: string[];
 }
 
 const WAIT_MS = 10_000;
@@ -39,7 +43,14 @@ export async function removeBlockObjects(
   objects: BlockObjects,
   logger: Logger,
 ): Promise<Removed> {
-  const removed: Removed = { exports: [], jobs: [], nodes: [], overlays: [], tlsCreds: [] };
+  const removed: Removed = {
+    exports: [],
+    jobs: [],
+    nodes: [],
+    overlays: [],
+    tlsCreds: [],
+    authz: [],
+  };
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -123,10 +134,18 @@ export async function removeBlockObjects(
   // Last: the server (stopped above) held the credentials. QEMU read the files when the
   // object was made, so the directory goes once the object is gone.
   const creds = objects.tlsCreds ?? [];
-  if (creds.length > 0) {
+  const authz = objects.authz ?? [];
+  if (creds.length + authz.length > 0) {
     const liveObjects = new Set(
       (await query<{ name: string }>("qom-list", { path: "/objects" })).map((o) => o.name),
     );
+    for (const id of authz.filter((x) => liveObjects.has(x)))
+      if (
+        await step(`object-del ${id}`, () =>
+          qmp.execute("object-del", { id }, { timeoutMs: WAIT_MS }),
+        )
+      )
+        removed.authz.push(id);
     for (const { id, dir } of creds) {
       if (
         liveObjects.has(id) &&

@@ -23,8 +23,9 @@ export interface NbdServerOptions {
   exports: readonly { name: string; device: ExportDevice }[];
   listen: NbdListen;
   /**
-   * Require TLS (NBD_OPT_STARTTLS) with a client certificate this CA signed: clients without
-   * one get NBD_REP_ERR_TLS_REQD and nothing else. Default: plaintext.
+   * Require TLS (NBD_OPT_STARTTLS) with a client certificate this CA signed for a role in
+   * NBD_CLIENT_ROLES (`mover`): clients without TLS get NBD_REP_ERR_TLS_REQD and nothing
+   * else; a certificate with another role is hung up on. Default: plaintext.
    */
   tls?: TlsFiles;
   /** Clients served at once; more are turned away (default 16). */
@@ -63,9 +64,12 @@ export async function startNbdServer(o: NbdServerOptions): Promise<NbdServer> {
       tlsPem,
       stop.signal,
     )
-      .catch((err: unknown) =>
-        o.logger?.warn("NBD client dropped", { error: toFerryError(err).message }),
-      )
+      .catch((err: unknown) => {
+        const fe = toFerryError(err);
+        // A refused certificate: the message names its subject and roles, never key material.
+        const msg = fe.code === "PERMISSION_DENIED" ? "NBD client refused" : "NBD client dropped";
+        o.logger?.warn(msg, { error: fe.message });
+      })
       .finally(() => {
         socket.destroy();
         sessions.delete(socket);

@@ -1,8 +1,17 @@
 import type { Socket } from "node:net";
 import { createServer, type TLSSocket } from "node:tls";
-import { FerryError, type TlsPem } from "@ferry/common";
+import { checkPeerRole, FerryError, type PeerRole, type TlsPem } from "@ferry/common";
 import type { ReplyWire } from "./server-transmission.js";
 import { SocketReader } from "./socket-reader.js";
+
+/**
+ * The certificate roles Ferry's NBD server admits over TLS: `mover`, the identity of a
+ * hypervisor host, which its QEMU presents when it boots a VM from an instant-recovery export
+ * (and its mover when it reads one). Not `coordinator`: it never reads disks, so its
+ * certificate gets no way to read restore points; nor `operator`, whose way in is the
+ * coordinator's API.
+ */
+export const NBD_CLIENT_ROLES: readonly PeerRole[] = ["mover"];
 
 /**
  * One client connection as the server reads and writes it: a socket, its reader and its
@@ -55,8 +64,10 @@ export class ServerChannel {
 
   /**
    * Sends `ack` (the STARTTLS reply) and runs the TLS handshake as the server, requiring a
-   * client certificate the CA signed. PROTOCOL_ERROR for a client that sent more
-   * before the reply; PERMISSION_DENIED for one whose certificate is refused.
+   * client certificate the CA signed that carries one of {@link NBD_CLIENT_ROLES}.
+   * PROTOCOL_ERROR for a client that sent more before the reply; PERMISSION_DENIED (naming
+   * the certificate's subject and roles) for one whose certificate is refused, the connection
+   * then closed: NBD has no way to tell a client why once TLS is up.
    */
   async startTls(pem: TlsPem, ack: Uint8Array): Promise<void> {
     if (this.#reader.bufferedBytes > 0)
@@ -88,6 +99,13 @@ export class ServerChannel {
       plain.allowHalfOpen = false;
       handshake.emit("connection", plain);
     });
+    try {
+      checkPeerRole(secure.getPeerCertificate(), NBD_CLIENT_ROLES, "Ferry's NBD server");
+    } catch (err) {
+      secure.destroy();
+      plain.destroy();
+      throw err;
+    }
     secure.allowHalfOpen = true;
     secure.setNoDelay(true);
     this.#socket = secure;

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createCa,
+  createLogger,
   type FerryError,
   isFerryError,
   issueCertificate,
@@ -77,6 +78,9 @@ describe("NBD client over TLS (NBD_OPT_STARTTLS) against Ferry's NBD server", ()
   let plainServer: NbdServer;
   let client: NbdTls;
   let stranger: NbdTls;
+  let operator: NbdTls;
+  // What the TLS server logged: a refused client must be explained somewhere.
+  const serverLog: string[] = [];
   const data = new Uint8Array(1024 * KiB).map((_, i) => (i * 31 + (i >> 9)) & 0xff);
   data.fill(0, 512 * KiB);
 
@@ -92,17 +96,20 @@ describe("NBD client over TLS (NBD_OPT_STARTTLS) against Ferry's NBD server", ()
     const other = join(dir, "other");
     await createCa(pki);
     await createCa(other, "Not Ferry's CA");
-    const server = await issueCertificate(pki, "server");
-    const mover = await issueCertificate(pki, "mover");
-    const rogue = await issueCertificate(other, "rogue");
+    // The export's host and its reader: both hypervisor hosts, the mover role.
+    const server = await issueCertificate(pki, "server", { role: "mover" });
+    const mover = await issueCertificate(pki, "mover", { role: "mover" });
+    const rogue = await issueCertificate(other, "rogue", { role: "mover" });
     const ca = join(pki, "ca.crt");
     client = await pemOf({ ca, ...mover });
     stranger = await pemOf({ ca: join(other, "ca.crt"), ...rogue });
+    operator = await pemOf({ ca, ...(await issueCertificate(pki, "alice")) });
     const device = memoryDevice(data);
     tlsServer = await startNbdServer({
       exports: [{ name: "disk0", device }],
       listen: { host: "127.0.0.1", port: 0 },
       tls: { ca, ...server },
+      logger: createLogger({ name: "nbd", level: "warn", write: (l) => serverLog.push(l) }),
     });
     plainServer = await startNbdServer({
       exports: [{ name: "disk0", device }],
@@ -155,10 +162,49 @@ describe("NBD client over TLS (NBD_OPT_STARTTLS) against Ferry's NBD server", ()
     const err = await rejection(
       connectNbd({ ...at(tlsServer), exportName: "disk0", tls: { ...stranger, ca: client.ca } }),
     );
-    expect(isFerryError(err, "PERMISSION_DENIED")).toBe(true);
+    // Silence then a hang-up: most likely a refusal, but a network drop looks the same.
+    expect(isFerryError(err, "CONNECTION_CLOSED")).toBe(true);
+    expect(err.retryable).toBe(true);
     expect(err.message).toMatch(
-      /hung up right after the TLS handshake.*refused this client.s certificate/,
+      /hung up right after the TLS handshake.*may have refused this client.s certificate/,
     );
+  });
+
+  it("hangs up on a certificate of Ferry's CA without the mover role, and logs who it was", async () => {
+    serverLog.length = 0;
+    const err = await rejection(
+      connectNbd({ ...at(tlsServer), exportName: "disk0", tls: operator }),
+    );
+    expect(isFerryError(err, "CONNECTION_CLOSED")).toBe(true);
+    expect(err.message).toMatch(/hung up right after the TLS handshake/);
+    for (let i = 0; i < 50 && serverLog.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(serverLog).toHaveLength(1);
+    expect(JSON.parse(serverLog[0] as string)).toMatchObject({
+      msg: "NBD client refused",
+      error:
+        "Ferry's NBD server accepts only certificates with role mover; OU=ferry-operator, CN=alice has role operator",
+    });
+    expect(serverLog[0]).not.toMatch(/BEGIN|PRIVATE/);
+  });
+
+  it("fails with CONFIG_INVALID on unusable PEM of its own, and closes the connection", async () => {
+    const otherKey = await readFile((await issueCertificate(join(dir, "pki"), "spare")).key);
+    const cases: [string, NbdTls, RegExp][] = [
+      ["not PEM", { ...client, key: "not a key" }, /ERR_OSSL|DECODER|PEM|no start line/i],
+      ["another key", { ...client, key: otherKey }, /key values mismatch|KEY_VALUES_MISMATCH/i],
+    ];
+    for (const [what, tls, cause] of cases) {
+      const err = await rejection(connectNbd({ ...at(tlsServer), exportName: "disk0", tls }));
+      expect(isFerryError(err, "CONFIG_INVALID"), what).toBe(true);
+      expect(err.message, what).toMatch(/cannot use this client's TLS certificate, key or CA/);
+      expect(err.message, what).toMatch(cause);
+      expect(err.message, what).not.toMatch(/BEGIN|PRIVATE|not a key/);
+      // The plain connection to the server went too: it is not left waiting for a handshake.
+      for (let i = 0; i < 100 && tlsServer.connections > 0; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(tlsServer.connections, what).toBe(0);
+    }
   });
 
   it("refuses a server its CA did not sign, or one with the wrong name", async () => {

@@ -116,8 +116,12 @@ export function negotiate(plain: NbdSocket, options: NegotiateOptions): Promise<
       const upgrading = phase === "upgrading";
       phase = "settled";
       signal.removeEventListener("abort", onAbort);
-      // The upgrade owns the socket while it runs and destroys it when it fails.
-      if (upgrading) return reject(err);
+      if (upgrading) {
+        // The upgrade destroys the socket when it fails; again here (idempotent) so a failure
+        // it did not clean up after can never leave the connection open.
+        connection.socket.destroy();
+        return reject(err);
+      }
       detach();
       const { socket } = connection;
       // After the greeting the spec asks for a soft disconnect (NBD_OPT_ABORT);
@@ -179,10 +183,11 @@ export function negotiate(plain: NbdSocket, options: NegotiateOptions): Promise<
       fail(
         phase === "secure" && !heardOverTls
           ? // The client's Finished was the last TLS message; a server that accepted it would
-            // answer our first option. Silence then a hang-up: it refused our certificate.
+            // answer our first option. Silence then a hang-up is most often a refused
+            // certificate, but a network drop looks the same: retryable, with the hint.
             new FerryError(
-              "PERMISSION_DENIED",
-              `NBD server ${peer} hung up right after the TLS handshake without a word: it refused this client's certificate (is it signed by the CA the server trusts?)`,
+              "CONNECTION_CLOSED",
+              `NBD server ${peer} hung up right after the TLS handshake without a word: it may have refused this client's certificate (is it signed by the CA the server trusts, with a role it admits?)`,
             )
           : new FerryError(
               "CONNECTION_CLOSED",

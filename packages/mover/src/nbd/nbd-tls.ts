@@ -31,7 +31,9 @@ const NETWORK_ERRORS = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTE
  * Runs the TLS handshake as the client over `plain` (the NBD server just acknowledged
  * NBD_OPT_STARTTLS) and returns the TLS connection, paused, with a fresh input. Rejects with
  * PERMISSION_DENIED when a certificate is refused (ours or the server's), CONNECTION_CLOSED
- * when the connection drops, or the abort reason of `signal`; the socket is then destroyed.
+ * when the connection drops, CONFIG_INVALID when our own PEM cannot be loaded (not PEM, a key
+ * that does not match the certificate), or the abort reason of `signal`; `plain` is then
+ * destroyed.
  */
 export function upgradeToTls(
   plain: Socket,
@@ -46,18 +48,26 @@ export function upgradeToTls(
       plain.destroy();
       return reject(abortReason(signal, `TLS handshake with NBD server ${peer}`));
     }
-    const socket: TLSSocket = connect({
-      socket: plain,
-      ca: pem(tls.ca),
-      cert: pem(tls.cert),
-      key: pem(tls.key),
-      // The name to check; SNI carries DNS names only (RFC 6066 forbids addresses there).
-      host: serverName,
-      ...(isIP(serverName) ? {} : { servername: serverName }),
-      ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
-      minVersion: "TLSv1.2",
-      rejectUnauthorized: true,
-    });
+    let socket: TLSSocket;
+    try {
+      socket = connect({
+        socket: plain,
+        ca: pem(tls.ca),
+        cert: pem(tls.cert),
+        key: pem(tls.key),
+        // The name to check; SNI carries DNS names only (RFC 6066 forbids addresses there).
+        host: serverName,
+        ...(isIP(serverName) ? {} : { servername: serverName }),
+        ...(tls.checkServerIdentity ? { checkServerIdentity: tls.checkServerIdentity } : {}),
+        minVersion: "TLSv1.2",
+        rejectUnauthorized: true,
+      });
+    } catch (err) {
+      // Our own PEM is unusable (not PEM, a key that does not match the certificate): node
+      // throws before any byte is sent. A configuration fault, not the server's refusal.
+      plain.destroy();
+      return reject(badCredentials(err, peer));
+    }
     const done = () => {
       signal.removeEventListener("abort", onAbort);
       socket.off("secureConnect", onSecure);
@@ -126,6 +136,18 @@ export function tlsRefusal(err: NodeJS.ErrnoException, peer: string): FerryError
   return new FerryError(
     "PERMISSION_DENIED",
     `NBD server ${peer} refused the TLS session (${code}): is this client's certificate signed by the CA the server trusts?`,
+    { cause: err, details: { tlsError: code } },
+  );
+}
+
+/** CONFIG_INVALID for TLS material node refused to load: the cause's code, never the PEM. */
+function badCredentials(err: unknown, peer: string): FerryError {
+  const e = err as NodeJS.ErrnoException;
+  // OpenSSL's messages name what failed ("no start line", "key values mismatch"), not the bytes.
+  const code = e.code ?? "no code";
+  return new FerryError(
+    "CONFIG_INVALID",
+    `cannot use this client's TLS certificate, key or CA for NBD server ${peer} (${code}): ${e.message}`,
     { cause: err, details: { tlsError: code } },
   );
 }

@@ -96,7 +96,13 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   // Sweep first: while its copy-before-write filter sits on a disk, query-block
   // names the filter's node instead of the disk's.
   const swept = await sweepOrphans(qmp, logger);
-  if (swept.nodes.length + swept.exports.length + swept.jobs.length + swept.tlsCreds.length > 0) {
+  const sweptCount =
+    swept.nodes.length +
+    swept.exports.length +
+    swept.jobs.length +
+    swept.tlsCreds.length +
+    swept.authz.length;
+  if (sweptCount > 0) {
     logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
   }
   const disks = disksFromQueryBlock(
