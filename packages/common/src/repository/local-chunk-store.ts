@@ -244,7 +244,7 @@ export class LocalChunkStore implements ChunkStore {
     const dir = dirname(path);
     await this.ensureDir(dir);
     const each = this.durability === "each";
-    const parts = this.protection.seal(digest, [encoded.header, encoded.payload]);
+    const parts = await this.protection.seal(digest, [encoded.header, encoded.payload]);
     const fileSizeBytes = this.sealed
       ? encoded.fileSizeBytes + SEALED_OVERHEAD_BYTES
       : encoded.fileSizeBytes;
@@ -373,7 +373,7 @@ export class LocalChunkStore implements ChunkStore {
         check(st);
         file = await readAt(fh, st.size, 0);
       }
-      const inner = this.protection.open(digest, file);
+      const inner = await this.protection.open(digest, file);
       const data = await decodeChunk(inner, digest, {
         checksum,
         digestOf: (d) => this.protection.hash(d),
