@@ -3,7 +3,6 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FerryError } from "../errors/ferry-error.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { blake3Digest, chunkDigestOf, chunkPathInStore, digestToHex } from "./digest.js";
 import {
@@ -12,6 +11,7 @@ import {
   CHUNK_MAGIC_RAW,
   ZERO_CHUNK_DIGEST,
 } from "./format.js";
+import { rejection } from "./rejection.test-helper.js";
 
 const MiB = 1024 * 1024;
 
@@ -20,15 +20,6 @@ function compressible(sizeBytes: number): Uint8Array {
   const out = Buffer.alloc(sizeBytes);
   for (let i = 0; i < sizeBytes; i += line.length) line.copy(out, i);
   return out;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
 }
 
 // One contract suite, run against the store in both durability modes.

@@ -3,23 +3,14 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FerryError } from "../errors/ferry-error.js";
 import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
 import { collectGarbage } from "./garbage-collection.js";
+import { rejection } from "./rejection.test-helper.js";
 import { openRepository, type Repository } from "./repository.js";
 import { commitChunks, TEST_CHUNK } from "./repository-fixtures.test-helper.js";
 import { verifyRestorePoints } from "./verify.js";
 
 const PASS = "correct horse battery staple";
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 let base: string;
 let root: string;

@@ -3,21 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blake3 } from "@napi-rs/blake-hash";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FerryError } from "../errors/ferry-error.js";
 import { blake3Digest } from "./digest.js";
 import { createFixedIndexWriter, type FixedIndexWriter, readFixedIndex } from "./fixed-index.js";
 import { FIXED_INDEX_OFFSET as AT, FIXED_INDEX_HEADER_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
+import { rejection } from "./rejection.test-helper.js";
 
 const KiB = 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 function fill(writer: FixedIndexWriter): Uint8Array[] {
   const digests: Uint8Array[] = [];

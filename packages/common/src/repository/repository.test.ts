@@ -3,10 +3,10 @@ import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/pr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FerryError } from "../errors/ferry-error.js";
 import { chunkDigestOf, isZeroChunkDigest } from "./digest.js";
 import type { FixedIndexWriter } from "./fixed-index.js";
 import { serializeManifest } from "./manifest.js";
+import { rejection } from "./rejection.test-helper.js";
 import { openRepository, type Repository } from "./repository.js";
 import type {
   DiskStats,
@@ -15,15 +15,6 @@ import type {
 } from "./restore-point-writer.js";
 
 const CHUNK = 64 * 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(FerryError);
-  return err as FerryError;
-}
 
 /** A disk image with random, compressible, zero and repeated chunks and a short tail. */
 function makeImage(): Buffer {

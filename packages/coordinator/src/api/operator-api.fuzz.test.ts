@@ -1,8 +1,3 @@
-// Property-based: every method of the operator API, called through a real gRPC client with
-// random requests built from its message descriptors, either succeeds or fails with a code
-// an operator can act on and a message saying what is wrong; never INTERNAL, never a raw
-// TypeError, and the coordinator keeps answering. New methods are covered automatically.
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,13 +15,13 @@ import {
   type ErrorCode,
   FerryError,
   OperatorService,
-  openRepository,
   parseConfig,
 } from "@ferry/common";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coordinatorConfigSchema } from "../config.js";
 import { type Coordinator, startCoordinator } from "../coordinator.js";
+import { repositoryWithOnePoint } from "../jobs/repository-fixture.test-helper.js";
 
 /** Codes that tell an operator what to change; anything else is a bug at the API edge. */
 const ACCEPTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -451,25 +446,3 @@ describe("the operator API under random requests", () => {
     });
   }
 });
-
-/** A plain repository at `root` holding one restore point of one chunk; its id. */
-async function repositoryWithOnePoint(root: string): Promise<string> {
-  await using repo = await openRepository({ root, create: true });
-  const data = randomBytes(64 * 1024);
-  const writer = await repo.beginRestorePoint({ vmId: "vm-1", vmName: "web-1" });
-  const index = writer.addDisk({
-    diskId: "d",
-    sizeBytes: data.length,
-    chunkSizeBytes: data.length,
-  });
-  const digest = repo.chunks.digestOf(data);
-  await repo.chunks.put(digest, data);
-  index.set(0, digest);
-  const manifest = await writer.commit({
-    consistency: "crash",
-    mode: "full",
-    source: { moverId: "m", transport: "hotadd" },
-    diskStats: { d: { bytesRead: data.length, bytesNew: data.length } },
-  });
-  return manifest.restorePointId;
-}

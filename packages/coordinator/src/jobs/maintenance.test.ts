@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FerryError, openRepository } from "@ferry/common";
+import { FerryError } from "@ferry/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collectRepositoryGarbage, verifyRepository } from "./maintenance.js";
+import { repositoryWithOnePoint } from "./repository-fixture.test-helper.js";
 
 const PASS = "coordinator passphrase";
 let dir: string;
@@ -17,24 +17,7 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 /** An encrypted repository holding one restore point of one chunk. */
 async function encryptedRepository(): Promise<{ root: string; id: string }> {
   const root = join(dir, "repo");
-  await using repo = await openRepository({ root, create: true, passphrase: PASS });
-  const data = randomBytes(64 * 1024);
-  const writer = await repo.beginRestorePoint({ vmId: "vm", vmName: "vm" });
-  const index = writer.addDisk({
-    diskId: "d",
-    sizeBytes: data.length,
-    chunkSizeBytes: data.length,
-  });
-  const digest = repo.chunks.digestOf(data);
-  await repo.chunks.put(digest, data);
-  index.set(0, digest);
-  const manifest = await writer.commit({
-    consistency: "crash",
-    mode: "full",
-    source: { moverId: "m", transport: "hotadd" },
-    diskStats: { d: { bytesRead: data.length, bytesNew: data.length } },
-  });
-  return { root, id: manifest.restorePointId };
+  return { root, id: await repositoryWithOnePoint(root, { passphrase: PASS }) };
 }
 
 describe("the coordinator's maintenance of an encrypted repository", () => {
