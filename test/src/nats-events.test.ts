@@ -10,9 +10,11 @@ import {
   taskEventSubject,
   taskEventWildcard,
 } from "@ferry/common";
+import { connectEvents } from "@ferry/mover";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
+import { quietLogger } from "./lab/quiet-logger.js";
 
 describe("progress and task events through a real nats-server", () => {
   let server: NatsServer;
@@ -87,5 +89,32 @@ describe("progress and task events through a real nats-server", () => {
     expect(ack.stream).toBe("FERRY_TASKS");
     const stored = await jsm.streams.getMessage("FERRY_TASKS", { seq: ack.seq });
     expect(decodeTaskEvent(stored.data).state).toBe(TaskState.RUNNING);
+  });
+});
+
+describe("the mover's NATS connection", () => {
+  it("is replaced when it closes for good, and events flow again", async () => {
+    const server = await startNatsServer();
+    const events = await connectEvents(server.url, quietLogger());
+    try {
+      const first = events?.connection;
+      expect(first).toBeDefined();
+      // What nats.js does after repeated authentication errors: close, never reconnect.
+      await first?.close();
+      const deadline = Date.now() + 15_000;
+      while (events?.connection === undefined || events.connection === first) {
+        if (Date.now() > deadline) throw new Error("no new NATS connection within 15 s");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const nc = await connect({ servers: server.url });
+      const sub = nc.subscribe("ferry.test.after-close", { max: 1 });
+      await nc.flush();
+      events.connection.publish("ferry.test.after-close", new TextEncoder().encode("back"));
+      for await (const msg of sub) expect(new TextDecoder().decode(msg.data)).toBe("back");
+      await nc.close();
+    } finally {
+      await events?.close();
+      await server.stop();
+    }
   });
 });

@@ -33,12 +33,25 @@ export async function connectEvents(
           ...auth,
         });
         logger.info("connected to NATS", { url: safeUrl(url) });
+        watchClosed(connection);
       } catch (err) {
         logger.warn("NATS unreachable; retrying", { url: safeUrl(url), err });
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
   };
+  // nats.js stops reconnecting for good in some cases (the same authentication error
+  // twice): a closed connection is replaced, or a long-lived mover stays silent forever.
+  const watchClosed = (c: NatsConnection) =>
+    void c.closed().then((err) => {
+      if (closed || connection !== c) return;
+      logger.warn("NATS connection closed; connecting anew", {
+        url: safeUrl(url),
+        ...(err ? { err } : {}),
+      });
+      connection = undefined;
+      void attempt();
+    });
   const first = attempt();
   // Give a reachable server a moment so the first task's events are not lost.
   await Promise.race([first, new Promise((r) => setTimeout(r, 2000))]);
