@@ -22,7 +22,7 @@ export default class FaultTableReporter implements Reporter {
               : result.state;
         rows.push([fault ?? test.name, rest.join(": ") || "-", observed]);
       }
-    const widths = [60, 66, 28];
+    const widths = [56, 100, 22];
     const line = (r: string[]) => r.map((c, i) => cell(c, widths[i] ?? 20)).join(" | ");
     const out = [
       "",

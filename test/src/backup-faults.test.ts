@@ -75,7 +75,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     return (await repository.listRestorePoints({ vmId: vm.name })).map((m) => m.restorePointId);
   };
 
-  it("stores a second VM made from the same template in almost no new chunks", async () => {
+  it("a second VM cloned from the same template: stored in almost no new chunks", async () => {
     const [a, b] = lab.vms as [LabVm, LabVm];
     const first = await backup(a, "clone-a");
     const second = await backup(b, "clone-b");
@@ -92,7 +92,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(newB).toBeLessThan(newA * 0.05);
   });
 
-  it("cancels a task mid-read: it stops within a second, leaves nothing behind, and the mover serves the next task", async () => {
+  it("a task cancelled mid-read: it stops within a second, leaves nothing behind, and the mover serves the next task", async () => {
     const vm = lab.vms[0] as LabVm;
     const before = await restorePointsOf(vm);
     const started = reading("cancel-me");
@@ -112,7 +112,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(next.restorePoint?.id).toMatch(new RegExp(`^${vm.name}/`));
   });
 
-  it("fails a task whose NBD server dies mid-read, leaving nothing behind, and serves the next task", async () => {
+  it("the NBD server dies mid-read: the task fails, leaves nothing behind, and the mover serves the next task", async () => {
     const vm = lab.vms[1] as LabVm;
     const before = await restorePointsOf(vm);
     const started = reading("nbd-dies");
@@ -138,7 +138,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(next.restorePoint?.id).toMatch(new RegExp(`^${vm.name}/`));
   });
 
-  it("runs two tasks at once and refuses a third while both slots are busy", async () => {
+  it("a third task while both slots are busy: refused as retryable; the two running complete", async () => {
     const [a, b] = lab.vms as [LabVm, LabVm];
     const both = Promise.all([reading("slot-1"), reading("slot-2")]);
     const first = backup(a, "slot-1");
@@ -151,7 +151,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(done.map((r) => r.restorePoint?.vmId)).toEqual([a.name, b.name]);
   });
 
-  it("stops a backup whose fleecing overlay passes its limit, and cleans up", async () => {
+  it("the fleecing overlay passes its limit: the backup stops, cleans up and commits nothing", async () => {
     const vm = lab.vms[0] as LabVm;
     const before = await restorePointsOf(vm);
     await using repository = await openRepository({ root: repo });
@@ -169,7 +169,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(await restorePointsOf(vm)).toEqual(before);
   });
 
-  it("applies the quiesce policy when the guest cannot be frozen: required fails, preferred falls back to crash-consistent", async () => {
+  it("a guest that cannot be frozen: required fails, preferred falls back to crash-consistent", async () => {
     const vm = lab.vms[1] as LabVm;
     using client = createClient(MoverService, fx.mover.address);
     // No guest agent socket: the freeze cannot happen.
@@ -205,7 +205,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     expect(withAgent.restorePoint?.consistency).toBe(Consistency.APPLICATION);
   });
 
-  it("sweeps what a mover that died mid-backup left in a VM: exports, jobs, nodes and overlay files", async () => {
+  it("a mover that died mid-backup: its start-up sweep removes exports, jobs, nodes and overlays", async () => {
     const vm = lab.vms[0] as LabVm;
     const logger = quietLogger();
     // A backup's view, then the mover "dies": its QMP session closes without teardown.

@@ -122,7 +122,7 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  it("retries a task whose mover was killed on another mover, leaving no overlay or export behind", async () => {
+  it("a mover killed with SIGKILL mid-task: the task reruns on another mover; no overlay or export is left", async () => {
     const vm = lab.vms[0] as LabVm;
     using api = createClient(OperatorService, address);
     const { job } = await api.backupNow({ vmIds: [vm.name], forceFull: true });
@@ -146,7 +146,7 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     await startMoverProcess(victim);
   });
 
-  it("resumes a job after the coordinator is killed and restarted: no task stays running", async () => {
+  it("the coordinator killed with SIGKILL mid-job: restarted, it finishes the job; no task stays running", async () => {
     const vm = lab.vms[0] as LabVm;
     const jobId = await (async () => {
       using api = createClient(OperatorService, address);
