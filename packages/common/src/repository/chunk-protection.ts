@@ -7,6 +7,7 @@ import { blake3Digest, chunkDigestOf, digestsEqual, digestToHex, isAllZero } fro
 import {
   CHUNK_HEADER_BYTES,
   CHUNK_MAGIC_SEALED,
+  RESTORE_POINT_MAC_CONTEXT,
   SEALED_HEADER_BYTES,
   SEALED_NONCE_BYTES,
   SEALED_OVERHEAD_BYTES,
@@ -14,6 +15,7 @@ import {
   ZERO_CHUNK_DIGEST,
 } from "./format.js";
 import type { RepositoryKey } from "./repository-key.js";
+import type { MacOf } from "./restore-point-mac.js";
 
 /** Names chunks and wraps their files; one per open repository. */
 export interface ChunkProtection {
@@ -35,7 +37,15 @@ export interface ChunkProtection {
   open(digest: Uint8Array, file: Buffer): Promise<Buffer>;
   /** Throws KEY_REQUIRED when chunks can be neither read nor written (a locked repository). */
   assertKey(): void;
+  /** How restore points are authenticated. */
+  readonly restorePoints: RestorePointAuth;
 }
+
+/**
+ * Restore point authentication: none in a plain repository; a MAC in an encrypted one; and
+ * in one opened without its key, none that can be written or checked.
+ */
+export type RestorePointAuth = { t: "none" } | { t: "locked" } | { t: "mac"; macOf: MacOf };
 
 function corrupt(name: string, reason: string): FerryError {
   return new FerryError("CORRUPT_DATA", `chunk ${name} is corrupt: ${reason}`, {
@@ -56,6 +66,7 @@ export const PLAIN_CHUNKS: ChunkProtection = {
     return file;
   },
   assertKey: () => {},
+  restorePoints: { t: "none" },
 };
 
 /** Chunks sealed with `key` (format version 2). */
@@ -66,6 +77,12 @@ export function sealedChunks(key: RepositoryKey): ChunkProtection {
   };
   // Node's cipher on the calling thread: WebCrypto's thread-pool AES-GCM measured 2.2x the
   // CPU here (copies, and contention with file I/O on the same pool).
+  const macKey = Blake3Hasher.deriveKey(RESTORE_POINT_MAC_CONTEXT, key.idKey);
+  const macOf: MacOf = (parts) => {
+    const hasher = Blake3Hasher.newKeyed(macKey);
+    for (const part of parts) hasher.update(part);
+    return new Uint8Array(hasher.digestBuffer());
+  };
   const aad = (digest: Uint8Array) => Buffer.concat([CHUNK_MAGIC_SEALED, digest]);
   return {
     sealed: true,
@@ -109,6 +126,7 @@ export function sealedChunks(key: RepositoryKey): ChunkProtection {
       }
     },
     assertKey: () => {},
+    restorePoints: { t: "mac", macOf },
   };
 }
 
@@ -131,5 +149,6 @@ export function lockedChunks(root: string): ChunkProtection {
     seal: async () => locked(),
     open: async () => locked(),
     assertKey: locked,
+    restorePoints: { t: "locked" },
   };
 }

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
+import { decodeFixedIndexHeader, encodeFixedIndexHeader } from "./fixed-index-header.js";
+import { FIXED_INDEX_HEADER_BYTES } from "./format.js";
 import { collectGarbage } from "./garbage-collection.js";
 import { rejection } from "./rejection.test-helper.js";
 import { openRepository, type Repository } from "./repository.js";
@@ -246,6 +248,49 @@ describe("an encrypted repository", () => {
     await a.chunks.put(a.chunks.digestOf(data), data);
     expect(Buffer.from(await b.chunks.get(b.chunks.digestOf(data)))).toEqual(data);
     expect(await readdir(join(root, "keys"))).toHaveLength(1);
+  });
+
+  it("authenticates each restore point: a reordered index or an edited manifest is caught with the key", async () => {
+    const repo = await open({ create: true, passphrase: PASS });
+    const id = await commitChunks(repo, "vm", [randomBytes(TEST_CHUNK), randomBytes(TEST_CHUNK)]);
+    const dir = join(root, "restore-points", id);
+    expect(await readdir(dir)).toContain("manifest.mac");
+    await repo.close();
+
+    // Swap the two slots and make the index consistent again, checksums and all: what
+    // someone with write access but no key can do. It would restore the disk scrambled.
+    const indexPath = join(dir, "disk0.fidx");
+    const file = await readFile(indexPath);
+    const header = decodeFixedIndexHeader(file, file.length, indexPath);
+    const table = file.subarray(FIXED_INDEX_HEADER_BYTES);
+    const first = Buffer.from(table.subarray(0, 32));
+    table.copy(table, 0, 32, 64);
+    first.copy(table, 32);
+    encodeFixedIndexHeader({ ...header, digestTableChecksum: blake3Digest(table) }, file);
+    await writeFile(indexPath, file);
+    const locked = await open();
+    // Without the key nothing can be checked, and nothing restored either.
+    expect((await (await locked.openRestorePoint(id)).readIndex("disk0")).chunkCount).toBe(2);
+    const keyed = await open({ passphrase: PASS });
+    const reordered = await rejection((await keyed.openRestorePoint(id)).readIndex("disk0"));
+    expect(reordered.code).toBe("CORRUPT_DATA");
+    expect(reordered.message).toContain("is not the one manifest");
+
+    const manifestPath = join(dir, "manifest.json");
+    const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+    await writeFile(manifestPath, JSON.stringify({ ...manifest, vmName: "renamed" }));
+    const edited = await rejection(keyed.openRestorePoint(id));
+    expect(edited.message).toMatch(/fails its authentication: the MAC does not match/);
+    await rm(join(dir, "manifest.mac"));
+    const missing = await rejection(keyed.openRestorePoint(id));
+    expect(missing.message).toContain("manifest.mac is missing");
+  });
+
+  it("commits no restore point when opened without its passphrase", async () => {
+    await (await open({ create: true, passphrase: PASS })).close();
+    const locked = await open();
+    const err = await rejection(locked.beginRestorePoint({ vmId: "vm", vmName: "vm" }));
+    expect(err.code).toBe("KEY_REQUIRED");
   });
 
   it("is created only with a non-empty passphrase", async () => {

@@ -42,7 +42,11 @@ describe("fixed index", () => {
       path,
       uuid: writer.uuid,
       fileSizeBytes: FIXED_INDEX_HEADER_BYTES + 11 * 32,
+      tableChecksum: expect.anything(),
     });
+    expect(Buffer.from(result.tableChecksum)).toEqual(
+      Buffer.from(blake3Digest(Buffer.concat(digests))),
+    );
     expect(await readdir(dir)).toEqual(["disk0.fidx"]);
 
     const index = await readFixedIndex(path);
@@ -52,6 +56,7 @@ describe("fixed index", () => {
       chunkSizeBytes: 64 * KiB,
       chunkCount: 11,
     });
+    expect(Buffer.from(index.tableChecksum)).toEqual(Buffer.from(result.tableChecksum));
     expect(Math.abs(index.createdAt.getTime() - Date.now())).toBeLessThan(60_000);
     for (let i = 0; i < 11; i++) expect(index.digestAt(i)).toEqual(digests[i]);
     expect(index.chunkOffsetBytes(10)).toBe(10 * 64 * KiB);

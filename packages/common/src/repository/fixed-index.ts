@@ -25,6 +25,8 @@ export interface FixedIndex {
   /** Size of every chunk but a short last one, bytes. */
   readonly chunkSizeBytes: number;
   readonly chunkCount: number;
+  /** BLAKE3 of the digest table, checked against the table when read (32 bytes). */
+  readonly tableChecksum: Uint8Array;
   /** Digest of slot `index` (a view: do not modify); ZERO_CHUNK_DIGEST for zeros. */
   digestAt(index: number): Uint8Array;
   /** Byte offset on the disk where slot `index` starts. */
@@ -49,6 +51,8 @@ export interface FixedIndexCommitResult {
   uuid: string;
   /** Size of the index file, bytes. */
   fileSizeBytes: number;
+  /** BLAKE3 of the digest table, as the header records it. */
+  tableChecksum: Uint8Array;
 }
 
 /**
@@ -154,8 +158,10 @@ class MemoryFixedIndexWriter implements FixedIndexWriter {
       );
     }
     this.state = { t: "committing" };
+    let tableChecksum: Uint8Array;
     try {
       const table = this.file.subarray(FIXED_INDEX_HEADER_BYTES);
+      tableChecksum = blake3(table);
       encodeFixedIndexHeader(
         {
           uuid: this.uuid,
@@ -163,7 +169,7 @@ class MemoryFixedIndexWriter implements FixedIndexWriter {
           sizeBytes: this.sizeBytes,
           chunkSizeBytes: this.chunkSizeBytes,
           chunkCount: this.chunkCount,
-          digestTableChecksum: blake3(table),
+          digestTableChecksum: tableChecksum,
         },
         this.file,
       );
@@ -177,7 +183,7 @@ class MemoryFixedIndexWriter implements FixedIndexWriter {
       throw err;
     }
     this.state = { t: "committed" };
-    return { path: this.path, uuid: this.uuid, fileSizeBytes: this.file.length };
+    return { path: this.path, uuid: this.uuid, fileSizeBytes: this.file.length, tableChecksum };
   }
 
   async abort(): Promise<void> {
@@ -216,6 +222,7 @@ export async function readFixedIndex(path: string, signal?: AbortSignal): Promis
       header.sizeBytes,
       header.chunkSizeBytes,
       table,
+      header.digestTableChecksum,
     );
   } catch (err) {
     throw fsError(err, `reading fixed index ${path}`, path);
@@ -236,6 +243,7 @@ class LoadedFixedIndex implements FixedIndex {
     readonly sizeBytes: number,
     readonly chunkSizeBytes: number,
     table: Uint8Array,
+    readonly tableChecksum: Uint8Array,
   ) {
     // A plain Uint8Array, so digestAt hands out views of the same type as other digests.
     this.table = new Uint8Array(table.buffer, table.byteOffset, table.byteLength);

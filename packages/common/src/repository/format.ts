@@ -166,3 +166,10 @@ export const SEALED_OVERHEAD_BYTES = SEALED_HEADER_BYTES + SEALED_TAG_BYTES;
 /** Largest chunk file of any version, bytes. */
 export const MAX_CHUNK_FILE_BYTES =
   CHUNK_HEADER_BYTES + MAX_CHUNK_SIZE_BYTES + SEALED_OVERHEAD_BYTES;
+/**
+ * An encrypted repository's restore point authentication, beside its manifest (version 2):
+ * JSON `{tables: {<disk id>: <hex digest table checksum>}, mac: <hex>}`.
+ */
+export const RESTORE_POINT_MAC_FILE = "manifest.mac";
+/** BLAKE3 derive-key context of the key that authenticates restore points (version 2). */
+export const RESTORE_POINT_MAC_CONTEXT = "ferry 2026-11-25 restore point authentication";

@@ -1,5 +1,5 @@
 // A repository on a local filesystem: config, chunk store, restore points.
-import { type FileHandle, open, readdir, rename, stat } from "node:fs/promises";
+import { type FileHandle, open, readdir, readFile, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
@@ -8,9 +8,11 @@ import {
   type ChunkProtection,
   lockedChunks,
   PLAIN_CHUNKS,
+  type RestorePointAuth,
   sealedChunks,
 } from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
+import { digestsEqual } from "./digest.js";
 import { fsyncPath, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
@@ -19,6 +21,7 @@ import {
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
   REPOSITORY_CONFIG_FILE,
+  RESTORE_POINT_MAC_FILE,
   RESTORE_POINTS_DIR,
   STAGING_PREFIX,
 } from "./format.js";
@@ -32,6 +35,7 @@ import {
   readRepositoryConfig,
 } from "./repository-config.js";
 import type { RepositoryKey } from "./repository-key.js";
+import { checkRestorePointMac } from "./restore-point-mac.js";
 import {
   type BeginRestorePointOptions,
   beginRestorePointIn,
@@ -144,7 +148,7 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
     protection,
     ...(options.compression === undefined ? {} : { compression: options.compression }),
   });
-  return new LocalRepository(root, config, chunks, key);
+  return new LocalRepository(root, config, chunks, key, protection.restorePoints);
 }
 
 /**
@@ -168,6 +172,16 @@ async function assertPlain(root: string, passphraseGiven: boolean): Promise<void
   }
 }
 
+/** A small file's text, or undefined when it does not exist. */
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    if (errnoOf(err) === "ENOENT") return undefined;
+    throw fsError(err, "reading a restore point's authentication", path);
+  }
+}
+
 async function readDirNames(path: string): Promise<string[]> {
   try {
     return await readdir(path);
@@ -186,6 +200,7 @@ class LocalRepository implements Repository {
     readonly config: RepositoryConfig,
     readonly chunks: ChunkStore,
     private readonly key: RepositoryKey | undefined,
+    private readonly auth: RestorePointAuth,
   ) {
     this.restorePoints = join(root, RESTORE_POINTS_DIR);
   }
@@ -199,7 +214,7 @@ class LocalRepository implements Repository {
   }
 
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {
-    return beginRestorePointIn(this.root, this.chunks, options);
+    return beginRestorePointIn(this.root, this.chunks, this.auth, options);
   }
 
   async listRestorePoints(options: ListRestorePointsOptions = {}): Promise<Manifest[]> {
@@ -219,7 +234,7 @@ class LocalRepository implements Repository {
         names.map(async (name) => {
           const id = `${vmId}/${name}`;
           try {
-            return await this.loadManifest(id);
+            return (await this.loadManifest(id)).manifest;
           } catch (err) {
             if (
               !isFerryError(err) ||
@@ -240,8 +255,20 @@ class LocalRepository implements Repository {
   async openRestorePoint(id: string, signal?: AbortSignal): Promise<RestorePointReader> {
     throwIfAborted(signal, "open restore point");
     parseRestorePointId(id);
-    const manifest = await this.loadManifest(id);
+    const { manifest, bytes } = await this.loadManifest(id);
     const dir = join(this.restorePoints, id);
+    // Encrypted and opened with the key: the manifest and each index's table must be the
+    // ones the MAC covers. Without the key nothing can be checked (nor restored).
+    const tables =
+      this.auth.t === "mac"
+        ? checkRestorePointMac(
+            id,
+            await readOptional(join(dir, RESTORE_POINT_MAC_FILE)),
+            bytes,
+            manifest,
+            this.auth.macOf,
+          )
+        : undefined;
     const diskOf = (diskId: string) => {
       const disk = manifest.disks.find((d) => d.id === diskId);
       if (!disk) throw new FerryError("NOT_FOUND", `restore point ${id} has no disk ${diskId}`);
@@ -254,10 +281,12 @@ class LocalRepository implements Repository {
       readIndex: async (diskId, readSignal) => {
         const disk = diskOf(diskId);
         const index = await readFixedIndex(join(dir, disk.indexFile), readSignal);
+        const table = tables?.get(diskId);
         if (
           index.uuid !== disk.indexUuid ||
           index.sizeBytes !== disk.sizeBytes ||
-          index.chunkSizeBytes !== disk.chunkSizeBytes
+          index.chunkSizeBytes !== disk.chunkSizeBytes ||
+          (table !== undefined && !digestsEqual(table, index.tableChecksum))
         ) {
           throw new FerryError(
             "CORRUPT_DATA",
@@ -312,9 +341,9 @@ class LocalRepository implements Repository {
   }
 
   /** manifest.json of restore point `id`, checked to name that very restore point. */
-  private async loadManifest(id: string): Promise<Manifest> {
+  private async loadManifest(id: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
     const path = join(this.restorePoints, id, MANIFEST_FILE);
-    let text: string;
+    let bytes: Buffer;
     let fh: FileHandle | undefined;
     try {
       fh = await open(path, "r");
@@ -326,7 +355,7 @@ class LocalRepository implements Repository {
           `manifest ${path} is ${size} bytes, over ${MAX_MANIFEST_BYTES}`,
         );
       }
-      text = await fh.readFile("utf8");
+      bytes = await fh.readFile();
     } catch (err) {
       if (errnoOf(err) === "ENOENT")
         throw new FerryError("NOT_FOUND", `restore point ${id} not found`, { cause: err });
@@ -334,10 +363,10 @@ class LocalRepository implements Repository {
     } finally {
       await fh?.close().catch(() => {});
     }
-    const manifest = parseManifest(text, path);
+    const manifest = parseManifest(bytes.toString("utf8"), path);
     if (manifest.restorePointId !== id) {
       throw new FerryError("CORRUPT_DATA", `manifest ${path} names ${manifest.restorePointId}`);
     }
-    return manifest;
+    return { manifest, bytes };
   }
 }

@@ -4,10 +4,17 @@ import { mkdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
+import type { RestorePointAuth } from "./chunk-protection.js";
 import type { ChunkWriter } from "./chunk-store.js";
 import { fsyncPath, removeTree, writeFileAtomic } from "./durable-fs.js";
 import { createFixedIndexWriter, type FixedIndexWriter } from "./fixed-index.js";
-import { FIXED_INDEX_SUFFIX, MANIFEST_FILE, RESTORE_POINTS_DIR, STAGING_PREFIX } from "./format.js";
+import {
+  FIXED_INDEX_SUFFIX,
+  MANIFEST_FILE,
+  RESTORE_POINT_MAC_FILE,
+  RESTORE_POINTS_DIR,
+  STAGING_PREFIX,
+} from "./format.js";
 import { fsError } from "./fs-errors.js";
 import {
   type Manifest,
@@ -18,6 +25,7 @@ import {
   validateManifest,
 } from "./manifest.js";
 import { assertSafeName, formatRestorePointId, newRestorePointName } from "./names.js";
+import { serializeRestorePointMac } from "./restore-point-mac.js";
 
 /** Options of `Repository.beginRestorePoint`. */
 export interface BeginRestorePointOptions {
@@ -101,9 +109,18 @@ type State =
 export async function beginRestorePointIn(
   root: string,
   chunks: ChunkWriter,
+  auth: RestorePointAuth,
   options: BeginRestorePointOptions,
 ): Promise<RestorePointWriter> {
   throwIfAborted(options.signal, "begin restore point");
+  if (auth.t === "locked") {
+    // Without the key its restore point could be neither sealed nor authenticated.
+    throw new FerryError(
+      "KEY_REQUIRED",
+      `repository ${root} is encrypted: writing a restore point needs its passphrase`,
+      { details: { repository: root } },
+    );
+  }
   assertSafeName(options.vmId, "VM id");
   if (
     typeof options.vmName !== "string" ||
@@ -129,6 +146,7 @@ export async function beginRestorePointIn(
     options,
     createdAt.toISOString(),
     chunks,
+    auth,
   );
 }
 
@@ -145,6 +163,7 @@ class StagedRestorePoint implements RestorePointWriter {
     private readonly options: BeginRestorePointOptions,
     readonly createdAt: string,
     private readonly chunks: ChunkWriter,
+    private readonly auth: RestorePointAuth,
   ) {
     this.vmId = options.vmId;
     this.id = formatRestorePointId({ vmId: options.vmId, name });
@@ -175,10 +194,20 @@ class StagedRestorePoint implements RestorePointWriter {
       // 1. Chunks first: nothing may reference a chunk that is not durable.
       await this.chunks.flush(signal);
       // 2. Indexes, each durable in the staging directory.
-      for (const writer of this.disks.values()) await writer.commit(signal);
-      // 3. The manifest, last: a staging directory without one is plainly incomplete.
+      const tables = new Map<string, Uint8Array>();
+      for (const [diskId, writer] of this.disks)
+        tables.set(diskId, (await writer.commit(signal)).tableChecksum);
+      // 3. The manifest (and its MAC when encrypted), last: a staging directory without one
+      // is plainly incomplete.
       const manifest = { ...draft, committedAt: new Date().toISOString() };
       const text = Buffer.from(serializeManifest(manifest));
+      if (this.auth.t === "mac") {
+        const mac = serializeRestorePointMac(text, manifest, tables, this.auth.macOf);
+        await writeFileAtomic(join(this.stagingPath, RESTORE_POINT_MAC_FILE), [mac], {
+          fsync: true,
+          what: `authentication of ${this.id}`,
+        });
+      }
       await writeFileAtomic(join(this.stagingPath, MANIFEST_FILE), [text], {
         fsync: true,
         what: `manifest of ${this.id}`,
