@@ -190,9 +190,17 @@ describe("an encrypted repository", () => {
     expect(damaged.message).toContain(`damaged: ${keyName}`);
   });
 
-  it("refuses to become plaintext: no passphrase on a plain repository, no config rewritten to version 1", async () => {
-    await (await open({ create: true })).close();
-    const plainErr = await rejection(open({ passphrase: PASS }));
+  it("refuses to become plaintext: no backup into a plain repository with a passphrase, no config rewritten to version 1", async () => {
+    const plain = await open({ create: true });
+    const id = await commitChunks(plain, "vm", [randomBytes(TEST_CHUNK)]);
+    await plain.close();
+    // Its old backups stay readable with a passphrase configured; new ones are refused.
+    const withPassphrase = await open({ passphrase: PASS });
+    const index = await (await withPassphrase.openRestorePoint(id)).readIndex("disk0");
+    expect((await withPassphrase.chunks.get(index.digestAt(0))).length).toBe(TEST_CHUNK);
+    const plainErr = await rejection(
+      withPassphrase.beginRestorePoint({ vmId: "vm", vmName: "vm" }),
+    );
     expect(plainErr.code).toBe("FAILED_PRECONDITION");
     expect(plainErr.message).toContain("is not encrypted, but a passphrase was given");
 
@@ -253,6 +261,7 @@ describe("an encrypted repository", () => {
   it("authenticates each restore point: a reordered index or an edited manifest is caught with the key", async () => {
     const repo = await open({ create: true, passphrase: PASS });
     const id = await commitChunks(repo, "vm", [randomBytes(TEST_CHUNK), randomBytes(TEST_CHUNK)]);
+    const other = await commitChunks(repo, "vm", [randomBytes(TEST_CHUNK)]);
     const dir = join(root, "restore-points", id);
     expect(await readdir(dir)).toContain("manifest.mac");
     await repo.close();
@@ -274,7 +283,14 @@ describe("an encrypted repository", () => {
     const keyed = await open({ passphrase: PASS });
     const reordered = await rejection((await keyed.openRestorePoint(id)).readIndex("disk0"));
     expect(reordered.code).toBe("CORRUPT_DATA");
-    expect(reordered.message).toContain("is not the one manifest");
+    expect(reordered.message).toContain(`is not the one restore point ${id} authenticates`);
+    // Verify names it and still verifies the others.
+    const report = await verifyRestorePoints(keyed);
+    expect(report.restorePoints.map((p) => [p.restorePointId, p.ok])).toEqual([
+      [id, false],
+      [other, true],
+    ]);
+    expect(report.restorePoints[0]?.error).toContain("authenticates");
 
     const manifestPath = join(dir, "manifest.json");
     const manifest = JSON.parse(await readFile(manifestPath, "utf8"));

@@ -31,6 +31,13 @@ export async function addKeyFile(
   key: RepositoryKey,
   passphrase: string,
 ): Promise<string> {
+  // Readers try only MAX_KEY_FILES: one more could hide an existing passphrase.
+  if ((await keyFileNames(root)).length >= MAX_KEY_FILES) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `repository ${root} already has ${MAX_KEY_FILES} key files, the most a reader tries`,
+    );
+  }
   const file = await sealRepositoryKey(key, passphrase, repositoryId);
   const dir = join(root, KEYS_DIR);
   try {

@@ -1,5 +1,5 @@
 // A repository on a local filesystem: config, chunk store, restore points.
-import { type FileHandle, open, readdir, readFile, rename, stat } from "node:fs/promises";
+import { type FileHandle, open, readdir, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
@@ -13,7 +13,7 @@ import {
 } from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { digestsEqual } from "./digest.js";
-import { fsyncPath, removeTree } from "./durable-fs.js";
+import { fsyncPath, readAt, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
@@ -136,7 +136,7 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
   if (config.encryption && key === undefined && options.passphrase !== undefined) {
     key = (await unlockRepositoryKey(root, config.id, options.passphrase, options.signal)).key;
   }
-  if (!config.encryption) await assertPlain(root, options.passphrase !== undefined);
+  if (!config.encryption) await assertNoKeyFiles(root);
   const protection: ChunkProtection = !config.encryption
     ? PLAIN_CHUNKS
     : key
@@ -148,21 +148,23 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
     protection,
     ...(options.compression === undefined ? {} : { compression: options.compression }),
   });
-  return new LocalRepository(root, config, chunks, key, protection.restorePoints);
+  // A passphrase for a plain repository: reading it is fine (old backups, while new ones go
+  // to an encrypted repository), but writing would silently go in the clear.
+  const writeRefusal =
+    !config.encryption && options.passphrase !== undefined
+      ? new FerryError(
+          "FAILED_PRECONDITION",
+          `repository ${root} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
+        )
+      : undefined;
+  return new LocalRepository(root, config, chunks, key, protection.restorePoints, writeRefusal);
 }
 
 /**
- * Refuses to use a plain repository where encryption is expected: with a passphrase (backups
- * would silently go in the clear), or when keys/ holds key files (its repository.json was
- * rewritten, or replaced, to read as unencrypted).
+ * Refuses a plain repository whose keys/ holds key files: its repository.json was rewritten,
+ * or replaced, to read as unencrypted.
  */
-async function assertPlain(root: string, passphraseGiven: boolean): Promise<void> {
-  if (passphraseGiven) {
-    throw new FerryError(
-      "FAILED_PRECONDITION",
-      `repository ${root} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
-    );
-  }
+async function assertNoKeyFiles(root: string): Promise<void> {
   const keys = await keyFileNames(root);
   if (keys.length > 0) {
     throw new FerryError(
@@ -172,13 +174,21 @@ async function assertPlain(root: string, passphraseGiven: boolean): Promise<void
   }
 }
 
-/** A small file's text, or undefined when it does not exist. */
+/** A small file's text (at most MAX_MANIFEST_BYTES), or undefined when it does not exist. */
 async function readOptional(path: string): Promise<string | undefined> {
+  let fh: FileHandle | undefined;
   try {
-    return await readFile(path, "utf8");
+    fh = await open(path, "r");
+    const { size } = await fh.stat();
+    if (size > MAX_MANIFEST_BYTES) {
+      throw new FerryError("CORRUPT_DATA", `${path} is ${size} bytes, over ${MAX_MANIFEST_BYTES}`);
+    }
+    return (await readAt(fh, size, 0)).toString("utf8");
   } catch (err) {
     if (errnoOf(err) === "ENOENT") return undefined;
     throw fsError(err, "reading a restore point's authentication", path);
+  } finally {
+    await fh?.close().catch(() => {});
   }
 }
 
@@ -201,6 +211,7 @@ class LocalRepository implements Repository {
     readonly chunks: ChunkStore,
     private readonly key: RepositoryKey | undefined,
     private readonly auth: RestorePointAuth,
+    private readonly writeRefusal: FerryError | undefined,
   ) {
     this.restorePoints = join(root, RESTORE_POINTS_DIR);
   }
@@ -214,6 +225,7 @@ class LocalRepository implements Repository {
   }
 
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {
+    if (this.writeRefusal) return Promise.reject(this.writeRefusal);
     return beginRestorePointIn(this.root, this.chunks, this.auth, options);
   }
 
@@ -282,11 +294,17 @@ class LocalRepository implements Repository {
         const disk = diskOf(diskId);
         const index = await readFixedIndex(join(dir, disk.indexFile), readSignal);
         const table = tables?.get(diskId);
+        if (table !== undefined && !digestsEqual(table, index.tableChecksum)) {
+          throw new FerryError(
+            "CORRUPT_DATA",
+            `index ${index.path} is not the one restore point ${id} authenticates: its digests were altered`,
+            { details: { path: index.path, reason: "authentication" } },
+          );
+        }
         if (
           index.uuid !== disk.indexUuid ||
           index.sizeBytes !== disk.sizeBytes ||
-          index.chunkSizeBytes !== disk.chunkSizeBytes ||
-          (table !== undefined && !digestsEqual(table, index.tableChecksum))
+          index.chunkSizeBytes !== disk.chunkSizeBytes
         ) {
           throw new FerryError(
             "CORRUPT_DATA",

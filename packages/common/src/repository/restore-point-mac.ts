@@ -23,8 +23,10 @@ function macParts(
   };
   add(manifestBytes);
   for (const id of diskIds) {
+    const table = tables.get(id);
+    if (!table) throw new FerryError("INTERNAL", `no digest table checksum for disk ${id}`);
     add(Buffer.from(id));
-    add(tables.get(id) ?? new Uint8Array());
+    add(table);
   }
   return parts;
 }

@@ -1,7 +1,7 @@
 // Verification: re-read and re-hash every chunk of some restore points, flag the bad ones.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FerryError } from "../errors/ferry-error.js";
+import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import { digestFromHex, digestToHex, isZeroChunkDigest } from "./digest.js";
 import { writeFileAtomic } from "./durable-fs.js";
@@ -21,6 +21,8 @@ export interface VerifyOutcome {
   missing: string[];
   /** Hex digests of chunks that failed their checks (moved aside: the next backup rewrites them). */
   corrupt: string[];
+  /** Why the restore point itself could not be read (a damaged or tampered manifest or index). */
+  error?: string;
 }
 
 /** A bad chunk and every restore point that needs it. */
@@ -68,8 +70,15 @@ export async function verifyRestorePoints(
     (await repo.listRestorePoints(signal ? { signal } : {})).map((m) => m.restorePointId);
   const unique = new Set<string>();
   const digestsOf = new Map<string, Set<string>>();
+  // A restore point that cannot be read (damaged, or failing its authentication) fails on
+  // its own; the others are still verified.
+  const unreadable = new Map<string, string>();
   for (const id of ids) {
-    const digests = await indexDigests(repo, id, signal);
+    const digests = await indexDigests(repo, id, signal).catch((err: unknown) => {
+      if (!isFerryError(err, "CORRUPT_DATA")) throw err;
+      unreadable.set(id, err.message);
+      return new Set<string>();
+    });
     digestsOf.set(id, digests);
     for (const hex of digests) unique.add(hex);
   }
@@ -110,13 +119,15 @@ export async function verifyRestorePoints(
   for (const id of ids) {
     const digests = digestsOf.get(id) ?? new Set<string>();
     const failed = [...digests].filter((hex) => bad.has(hex)).sort();
+    const error = unreadable.get(id);
     const state: VerifyOutcome = {
       restorePointId: id,
       verifiedAt,
-      ok: failed.length === 0,
+      ok: failed.length === 0 && error === undefined,
       chunksChecked: digests.size,
       missing: failed.filter((hex) => bad.get(hex)?.state === "missing"),
       corrupt: failed.filter((hex) => bad.get(hex)?.state === "corrupt"),
+      ...(error === undefined ? {} : { error }),
     };
     await writeVerifyState(repo.root, state);
     states.push(state);
@@ -138,7 +149,12 @@ export async function restorePointsUsing(
   const found = new Map<string, string[]>();
   for (const manifest of await repo.listRestorePoints(signal ? { signal } : {})) {
     const id = manifest.restorePointId;
-    for (const hex of await indexDigests(repo, id, signal)) {
+    // An unreadable restore point is reported by verify itself, not here.
+    const used = await indexDigests(repo, id, signal).catch((err: unknown) => {
+      if (isFerryError(err, "CORRUPT_DATA")) return new Set<string>();
+      throw err;
+    });
+    for (const hex of used) {
       if (!digests.has(hex)) continue;
       const list = found.get(hex) ?? [];
       list.push(id);

@@ -81,6 +81,12 @@ describe("chooseDiskMode", () => {
     ],
     ["a full was asked for", chain({ forceFull: true }), disk(), /requested/],
     [
+      "previous restore point unreadable (damaged or failing its authentication)",
+      chain({ previousUnreadable: "restore point x fails its authentication" }),
+      disk(),
+      /previous restore point .* cannot be read: restore point x fails its authentication/,
+    ],
+    [
       "another mover's record",
       chain({ moverId: "mover-b" }),
       disk(),

@@ -27,6 +27,8 @@ export interface ChainInput {
   fullEvery?: FullEvery;
   /** The operator asked for a full. */
   forceFull?: boolean;
+  /** Why `previous` cannot be read (damaged, or failing its authentication), if it cannot. */
+  previousUnreadable?: string;
 }
 
 /** The decision for one disk. */
@@ -41,6 +43,9 @@ export function chainFullReason(chain: ChainInput): string | undefined {
   const prev = chain.previous;
   if (chain.forceFull) return "a full backup was requested";
   if (!prev) return "no earlier restore point of this VM in the repository";
+  if (chain.previousUnreadable !== undefined) {
+    return `the previous restore point ${prev.restorePointId} cannot be read: ${chain.previousUnreadable}`;
+  }
   if (prev.source.moverId !== chain.moverId) {
     return `the previous restore point ${prev.restorePointId} was taken by mover ${prev.source.moverId}, not by this mover (${chain.moverId}): its bitmap record is not ours`;
   }

@@ -1,9 +1,24 @@
 // Repository maintenance without a coordinator: verify and garbage collection.
-import { collectGarbage, FerryError, type ParsedArgs, verifyRestorePoints } from "@ferry/common";
+import {
+  collectGarbage,
+  FerryError,
+  type ParsedArgs,
+  type VerifyReport,
+  verifyRestorePoints,
+} from "@ferry/common";
 import { openRepositoryFromFlags } from "./repository-flags.js";
 
 const MiB = 1024 * 1024;
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+function verdict(report: VerifyReport): string {
+  const unreadable = report.restorePoints.filter((s) => s.error !== undefined).length;
+  const parts = [
+    ...(report.badChunks.length > 0 ? [`${report.badChunks.length} bad chunk(s)`] : []),
+    ...(unreadable > 0 ? [`${unreadable} unreadable restore point(s)`] : []),
+  ];
+  return parts.length === 0 ? "all sound" : parts.join(", ");
+}
 
 /**
  * `verify --repo <dir> [--restore-point <id>] [--json]`: re-reads every chunk; exits 1 and
@@ -20,6 +35,7 @@ export async function verifyCommand(args: ParsedArgs, signal: AbortSignal): Prom
   else {
     for (const s of report.restorePoints) {
       const problems = [
+        ...(s.error ? [s.error] : []),
         ...s.corrupt.map((d) => `corrupt chunk ${d}`),
         ...s.missing.map((d) => `missing chunk ${d}`),
       ];
@@ -31,10 +47,10 @@ export async function verifyCommand(args: ParsedArgs, signal: AbortSignal): Prom
       );
     }
     out(
-      `verified ${report.restorePoints.length} restore point(s), ${report.chunksChecked} chunk(s), ${(report.bytesChecked / MiB).toFixed(1)} MiB: ${report.badChunks.length === 0 ? "all sound" : `${report.badChunks.length} bad chunk(s)`}`,
+      `verified ${report.restorePoints.length} restore point(s), ${report.chunksChecked} chunk(s), ${(report.bytesChecked / MiB).toFixed(1)} MiB: ${verdict(report)}`,
     );
   }
-  if (report.badChunks.length > 0) process.exitCode = 1;
+  if (report.badChunks.length > 0 || report.restorePoints.some((s) => !s.ok)) process.exitCode = 1;
 }
 
 /** `gc --repo <dir> [--dry-run] [--grace-minutes N] [--json]`: removes unreferenced chunks. */

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import {
   FerryError,
+  isFerryError,
   type Logger,
   type Manifest,
   Phase,
@@ -115,12 +116,25 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   const previous = (
     await o.repository.listRestorePoints({ vmId: o.vm.id, signal: stop.signal })
   ).at(-1);
+  // An incremental patches onto the previous restore point: one that cannot be read
+  // (damaged, or failing its authentication) starts the chain over instead of failing it.
+  const previousUnreadable = previous
+    ? await o.repository.openRestorePoint(previous.restorePointId, stop.signal).then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isFerryError(err, "CORRUPT_DATA")) throw err;
+          logger.warn("the previous restore point cannot be read; backing up in full", { err });
+          return err.message;
+        },
+      )
+    : undefined;
   const bitmaps = await dirtyBitmapsByNode(qmp, stop.signal);
   const now = new Date();
   const plan = disks.map((d) => {
     const mode = chooseDiskMode(
       {
         previous,
+        ...(previousUnreadable === undefined ? {} : { previousUnreadable }),
         moverId: o.moverId,
         now,
         ...(o.fullEvery ? { fullEvery: o.fullEvery } : {}),
