@@ -3,11 +3,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createClient, OperatorService, parseConfig } from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
+import { createClient, OperatorService } from "@ferry/common";
+import type { Coordinator } from "@ferry/coordinator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLabCoordinator } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
-import { quietLogger } from "./lab/quiet-logger.js";
 
 const run = promisify(execFile);
 
@@ -40,14 +40,12 @@ describe("operator API tokens with roles", () => {
       tokens[role] = made.token;
       entries.push(made.entry);
     }
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        { listen: "127.0.0.1:0", dataDir: join(work, "coord"), logLevel: "error", tokens: entries },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    coordinator = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      dataDir: join(work, "coord"),
+      logLevel: "error",
+      tokens: entries,
+    });
   });
 
   afterAll(async () => {

@@ -3,15 +3,15 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { BackupMode, createClient, OperatorService, parseConfig, TaskState } from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
-import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import { BackupMode, createClient, OperatorService, TaskState } from "@ferry/common";
+import type { Coordinator } from "@ferry/coordinator";
+import type { Mover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
+import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
 import { REPO_ROOT } from "./lab/paths.js";
-import { quietLogger } from "./lab/quiet-logger.js";
 
 const run = promisify(execFile);
 
@@ -37,40 +37,26 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     // Three VMs (the first with two disks) over two datastores: ds-0 holds lab-vm-1 and lab-vm-3.
     lab = await startLab({ vms: 3, disksOfVm: [2, 1, 1], datastores: 2 });
     // At most 2 backups on the host and 1 per datastore; schedules checked every second.
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        {
-          listen: "127.0.0.1:0",
-          heartbeatIntervalMs: 500,
-          nats: nats.url,
-          dataDir: join(work, "coord"),
-          limits: { perHost: 2, perDatastore: 1 },
-          scheduleCheckMs: 1000,
-          logLevel: "error",
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
-    mover = await startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-1",
-          coordinator: coordinator.address,
-          nats: nats.url,
-          host: { id: "host-1" },
-          datastores: lab.datastores,
-          inventory: await lab.writeInventory(),
-          slots: 2,
-          logLevel: "error",
-          runDir: join(work, "run"),
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    coordinator = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 500,
+      nats: nats.url,
+      dataDir: join(work, "coord"),
+      limits: { perHost: 2, perDatastore: 1 },
+      scheduleCheckMs: 1000,
+      logLevel: "error",
+    });
+    mover = await startLabMover({
+      id: "mover-1",
+      coordinator: coordinator.address,
+      nats: nats.url,
+      host: { id: "host-1" },
+      datastores: lab.datastores,
+      inventory: await lab.writeInventory(),
+      slots: 2,
+      logLevel: "error",
+      runDir: join(work, "run"),
+    });
     await mover.registered;
   });
 
@@ -401,14 +387,11 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
   });
 
   it("rebuilds the restore-point catalog of a new coordinator from the repository", async () => {
-    const fresh = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        { listen: "127.0.0.1:0", dataDir: join(work, "coord-2"), logLevel: "error" },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    const fresh = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      dataDir: join(work, "coord-2"),
+      logLevel: "error",
+    });
     try {
       const cli = (...args: string[]) =>
         run(join(REPO_ROOT, "bin/ferry"), [...args, "--server", fresh.address]);

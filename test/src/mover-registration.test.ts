@@ -4,22 +4,15 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  createClient,
-  MoverState,
-  OperatorService,
-  parseConfig,
-  Transport,
-  VmPowerState,
-} from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
-import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import { createClient, MoverState, OperatorService, Transport, VmPowerState } from "@ferry/common";
+import type { Coordinator } from "@ferry/coordinator";
+import type { Mover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guestWrite } from "./lab/guest-io.js";
+import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { type Lab, startLab } from "./lab/lab.js";
 import type { LabVm } from "./lab/lab-vm.js";
 import { REPO_ROOT } from "./lab/paths.js";
-import { quietLogger } from "./lab/quiet-logger.js";
 
 const run = promisify(execFile);
 
@@ -32,38 +25,24 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-reg-"));
     lab = await startLab({ vms: 2, disksPerVm: 1, workload: false });
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        {
-          listen: "127.0.0.1:0",
-          heartbeatIntervalMs: 200,
-          dataDir: join(dir, "coord"),
-          logLevel: "error",
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
-    mover = await startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-1",
-          listen: "127.0.0.1:0",
-          coordinator: coordinator.address,
-          host: { id: "host-1", name: "lab host" },
-          datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
-          inventory: await lab.writeInventory(),
-          inventoryRefreshMs: 400,
-          slots: 2,
-          transports: ["hotadd", "nbd"],
-          logLevel: "error",
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    coordinator = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 200,
+      dataDir: join(dir, "coord"),
+      logLevel: "error",
+    });
+    mover = await startLabMover({
+      id: "mover-1",
+      listen: "127.0.0.1:0",
+      coordinator: coordinator.address,
+      host: { id: "host-1", name: "lab host" },
+      datastores: [{ id: "ds-lab", path: lab.datastoreDir }],
+      inventory: await lab.writeInventory(),
+      inventoryRefreshMs: 400,
+      slots: 2,
+      transports: ["hotadd", "nbd"],
+      logLevel: "error",
+    });
     await mover.registered;
   });
 

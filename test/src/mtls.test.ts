@@ -15,9 +15,10 @@ import {
   parseConfig,
   type TlsFiles,
 } from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
+import type { Coordinator } from "@ferry/coordinator";
 import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLabCoordinator } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 
@@ -54,20 +55,13 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
     // A certificate that looks right but was signed by another CA.
     await createCa(other, "Not Ferry's CA");
     await issueCertificate(other, "mover-2", { role: "mover" });
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        {
-          listen: "127.0.0.1:0",
-          heartbeatIntervalMs: 300,
-          dataDir: join(work, "coord"),
-          logLevel: "error",
-          tls: files(pki, "coordinator"),
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    coordinator = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 300,
+      dataDir: join(work, "coord"),
+      logLevel: "error",
+      tls: files(pki, "coordinator"),
+    });
     const moverConfig = (id: string, tls: TlsFiles) =>
       parseConfig(
         moverConfigSchema,

@@ -10,17 +10,16 @@ import {
   JobState,
   OperatorService,
   type Phase,
-  parseConfig,
   progressWildcard,
 } from "@ferry/common";
-import { type Coordinator, coordinatorConfigSchema, startCoordinator } from "@ferry/coordinator";
-import { type Mover, moverConfigSchema, startMover } from "@ferry/mover";
+import type { Coordinator } from "@ferry/coordinator";
+import type { Mover } from "@ferry/mover";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLabCoordinator, startLabMover } from "../lab/in-process.js";
 import { type Lab, startLab } from "../lab/lab.js";
 import type { LabVm } from "../lab/lab-vm.js";
 import { type NatsServer, startNatsServer } from "../lab/nats-server.js";
-import { quietLogger } from "../lab/quiet-logger.js";
 
 // How long nats-server stays down.
 const OUTAGE_MS = 60_000;
@@ -45,37 +44,23 @@ describe("a NATS outage during backups", () => {
     work = await mkdtemp(join(tmpdir(), "ferry-nats-outage-"));
     nats = await startNatsServer();
     lab = await startLab({ vms: 1, workload: false });
-    coordinator = await startCoordinator(
-      parseConfig(
-        coordinatorConfigSchema,
-        {
-          listen: "127.0.0.1:0",
-          heartbeatIntervalMs: 500,
-          nats: nats.url,
-          dataDir: join(work, "coord"),
-          logLevel: "error",
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
-    mover = await startMover(
-      parseConfig(
-        moverConfigSchema,
-        {
-          id: "mover-1",
-          coordinator: coordinator.address,
-          nats: nats.url,
-          host: { id: "host-1" },
-          datastores: lab.datastores,
-          inventory: await lab.writeInventory(),
-          logLevel: "error",
-          runDir: join(work, "run"),
-        },
-        "test",
-      ),
-      { logger: quietLogger() },
-    );
+    coordinator = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 500,
+      nats: nats.url,
+      dataDir: join(work, "coord"),
+      logLevel: "error",
+    });
+    mover = await startLabMover({
+      id: "mover-1",
+      coordinator: coordinator.address,
+      nats: nats.url,
+      host: { id: "host-1" },
+      datastores: lab.datastores,
+      inventory: await lab.writeInventory(),
+      logLevel: "error",
+      runDir: join(work, "run"),
+    });
     await mover.registered;
   });
 
