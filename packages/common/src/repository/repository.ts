@@ -54,8 +54,10 @@ export interface OpenRepositoryOptions {
   /**
    * Opens an encrypted repository's key. With `create`, a repository created now is
    * encrypted. Without it an encrypted repository opens locked: restore points can be
-   * listed, pruned and garbage collected, but chunk reads, writes and verifies fail with
-   * KEY_REQUIRED. A wrong passphrase fails the open with KEY_REQUIRED.
+   * listed, pruned and garbage collected, but chunk reads, writes and verifies, and new
+   * restore points, fail with KEY_REQUIRED. A wrong passphrase fails the open with
+   * KEY_REQUIRED. A plain repository opened with one reads as usual but refuses new restore
+   * points (FAILED_PRECONDITION): encryption was asked for.
    */
   passphrase?: string;
   signal?: AbortSignal;
