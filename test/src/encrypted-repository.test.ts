@@ -1,11 +1,12 @@
 // Encryption at rest, end to end: a mover backs up a running VM into an encrypted
 // repository; it restores with the passphrase, and every command refuses without it.
 import { randomBytes } from "node:crypto";
-import { access, chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Consistency, createClient, MoverService, QuiesceMode, Transport } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chunkFilePaths } from "./lab/chunk-files.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
@@ -18,17 +19,6 @@ const MARKER = "FERRY-PLAINTEXT-MARKER-";
 async function passphraseFile(path: string, text: string): Promise<string> {
   await writeFile(path, `${text}\n`, { mode: 0o600 });
   return path;
-}
-
-/** Every chunk file of a repository. */
-async function chunkFiles(repo: string): Promise<string[]> {
-  const dirs = await readdir(join(repo, "chunks"));
-  const files = await Promise.all(
-    dirs.map(async (d) =>
-      (await readdir(join(repo, "chunks", d))).map((f) => join(repo, "chunks", d, f)),
-    ),
-  );
-  return files.flat();
 }
 
 describe("an encrypted repository", () => {
@@ -49,6 +39,20 @@ describe("an encrypted repository", () => {
     await rm(key, { force: true });
   });
 
+  /** `ferry-mover restore` arguments for restore point `id` of `repo` into raw `to`. */
+  const restoreArgs = (repo: string, id: string, to: string, ...more: string[]) => [
+    "restore",
+    "--repo",
+    repo,
+    "--restore-point",
+    id,
+    "--to",
+    to,
+    "--format",
+    "raw",
+    ...more,
+  ];
+
   it("holds a running VM's backup that restores with the passphrase and is refused without it", async () => {
     const vm = fx.lab.vms[0] as LabVm;
     using client = createClient(MoverService, fx.mover.address);
@@ -68,17 +72,7 @@ describe("an encrypted repository", () => {
 
     // Without the passphrase: listed, but neither restored nor verified, and nothing left.
     const target = join(fx.work, "restored.raw");
-    const refused = await ferryMoverFails(
-      "restore",
-      "--repo",
-      fx.repo,
-      "--restore-point",
-      id,
-      "--to",
-      target,
-      "--format",
-      "raw",
-    );
+    const refused = await ferryMoverFails(...restoreArgs(fx.repo, id, target));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`repository ${fx.repo} is encrypted`);
     expect(refused.stderr).toContain("--passphrase-file");
@@ -89,33 +83,13 @@ describe("an encrypted repository", () => {
 
     const wrong = await passphraseFile(join(fx.work, "wrong"), "not the passphrase");
     const denied = await ferryMoverFails(
-      "restore",
-      "--repo",
-      fx.repo,
-      "--restore-point",
-      id,
-      "--to",
-      target,
-      "--passphrase-file",
-      wrong,
+      ...restoreArgs(fx.repo, id, target, "--passphrase-file", wrong),
     );
     expect(denied.stderr).toContain("wrong passphrase");
     expect(denied.stderr).not.toContain("not the passphrase");
 
     // With it: a consistent filesystem, and verify finds every chunk sound.
-    await ferryMover(
-      "restore",
-      "--repo",
-      fx.repo,
-      "--restore-point",
-      id,
-      "--to",
-      target,
-      "--format",
-      "raw",
-      "--passphrase-file",
-      key,
-    );
+    await ferryMover(...restoreArgs(fx.repo, id, target, "--passphrase-file", key));
     {
       await using disk = await openExt4Image(target, { format: "raw" });
       expect(disk.fsckExitCode).toBe(0);
@@ -137,7 +111,7 @@ describe("an encrypted repository", () => {
     const id = (
       await ferryMover("backup", "--source", image, "--repo", repo, "--passphrase-file", key)
     ).stdout.trim();
-    const files = await chunkFiles(repo);
+    const files = await chunkFilePaths(repo);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       expect((await readFile(file)).includes(Buffer.from(MARKER.slice(0, 12)))).toBe(false);
@@ -155,19 +129,7 @@ describe("an encrypted repository", () => {
       second,
     );
     const out = join(fx.work, "marked-restored.raw");
-    await ferryMover(
-      "restore",
-      "--repo",
-      repo,
-      "--restore-point",
-      id,
-      "--to",
-      out,
-      "--format",
-      "raw",
-      "--passphrase-file",
-      second,
-    );
+    await ferryMover(...restoreArgs(repo, id, out, "--passphrase-file", second));
     expect((await readFile(out)).equals(await readFile(image))).toBe(true);
 
     // A passphrase file others can read is refused, not used.

@@ -1,25 +1,16 @@
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { openRepository, type Repository, verifyRestorePoints } from "@ferry/common";
 import { connectQmp, moveDiskLive } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backUpImage } from "./lab/back-up-image.js";
+import { chunkFileStates } from "./lab/chunk-files.js";
 import { ferryMover } from "./lab/ferry-mover-cli.js";
 import { openExt4Image } from "./lab/guest-files.js";
 import { guestCreateFile, guestReadFile } from "./lab/guest-io.js";
 import { bootFromRestorePoint, type InstantBoot } from "./lab/instant-boot.js";
 import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
 import type { LabVm } from "./lab/lab-vm.js";
-
-/** Chunk files with size and mtime: the repository must not change under a recovery. */
-async function chunkFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(join(root, "chunks"), { recursive: true })) {
-    const s = await stat(join(root, "chunks", entry));
-    if (s.isFile()) out.push(`${entry} ${s.size} ${s.mtimeMs}`);
-  }
-  return out.sort();
-}
 
 describe("instant recovery: a VM boots from a restore point, then moves to production storage", () => {
   let lab: Lab;
@@ -47,7 +38,7 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
   });
 
   it("boots from the NBD export with its guest agent answering, works, and switches over to a new image", async () => {
-    const before = await chunkFiles(join(lab.dir, "repo"));
+    const before = await chunkFileStates(join(lab.dir, "repo"));
     booted = await bootFromRestorePoint({
       repository,
       restorePointId,
@@ -104,7 +95,7 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
       expect((await image.cat(`/${rel}`)).toString()).toBe(content);
 
     // The restore point itself never changed.
-    expect(await chunkFiles(join(lab.dir, "repo"))).toEqual(before);
+    expect(await chunkFileStates(join(lab.dir, "repo"))).toEqual(before);
     expect((await verifyRestorePoints(repository, {})).badChunks).toEqual([]);
   });
 });
