@@ -6,6 +6,7 @@ import {
   type Manifest,
   Phase,
   type Repository,
+  type RestorePointReader,
   type TlsFiles,
   toFerryError,
 } from "@ferry/common";
@@ -118,16 +119,17 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   ).at(-1);
   // An incremental patches onto the previous restore point: one that cannot be read
   // (damaged, or failing its authentication) starts the chain over instead of failing it.
-  const previousUnreadable = previous
-    ? await o.repository.openRestorePoint(previous.restorePointId, stop.signal).then(
-        () => undefined,
-        (err: unknown) => {
-          if (!isFerryError(err, "CORRUPT_DATA")) throw err;
-          logger.warn("the previous restore point cannot be read; backing up in full", { err });
-          return err.message;
-        },
-      )
-    : undefined;
+  let previousReader: RestorePointReader | undefined;
+  let previousUnreadable: string | undefined;
+  if (previous) {
+    try {
+      previousReader = await o.repository.openRestorePoint(previous.restorePointId, stop.signal);
+    } catch (err) {
+      if (!isFerryError(err, "CORRUPT_DATA")) throw err;
+      logger.warn("the previous restore point cannot be read; backing up in full", { err });
+      previousUnreadable = err.message;
+    }
+  }
   const bitmaps = await dirtyBitmapsByNode(qmp, stop.signal);
   const now = new Date();
   const plan = disks.map((d) => {
@@ -261,11 +263,9 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
             dirtyBitmap: newBitmap,
             run: async (index, signal) => {
               const base =
-                mode.t === "incremental" && previous
+                mode.t === "incremental" && previousReader
                   ? {
-                      index: await (
-                        await o.repository.openRestorePoint(previous.restorePointId, signal)
-                      ).readIndex(disk.id, signal),
+                      index: await previousReader.readIndex(disk.id, signal),
                       bitmap: mode.bitmap,
                     }
                   : undefined;
