@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, link, open, rename, rm, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { FerryError } from "../errors/ferry-error.js";
 import type { DirectIo } from "./direct-io.js";
 import { TEMP_PREFIX } from "./format.js";
 import { fsError } from "./fs-errors.js";
@@ -144,4 +145,27 @@ export async function readAt(
     done += bytesRead;
   }
   return done === lengthBytes ? buf : buf.subarray(0, done);
+}
+
+/**
+ * Reads a small file whole, refusing it (CORRUPT_DATA naming `what` and the sizes) when it is
+ * over `maxBytes`, before anything is allocated: a damaged or planted file must not make a
+ * reader allocate gigabytes. Size and bytes come from one handle. Filesystem errors are
+ * thrown as they are (callers map ENOENT their own way).
+ */
+export async function readBoundedFile(
+  path: string,
+  maxBytes: number,
+  what: string,
+): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) {
+      throw new FerryError("CORRUPT_DATA", `${what} ${path} is ${size} bytes, over ${maxBytes}`);
+    }
+    return await readAt(fh, size, 0);
+  } finally {
+    await fh.close().catch(() => {});
+  }
 }

@@ -1,11 +1,11 @@
 // The keys/ directory of an encrypted repository: writing key files, and finding the one a
 // passphrase opens.
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
-import { fsyncPath, writeFileExclusive } from "./durable-fs.js";
+import { fsyncPath, readBoundedFile, writeFileExclusive } from "./durable-fs.js";
 import { KEYS_DIR } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 import {
@@ -78,13 +78,8 @@ async function readKeyFiles(
   for (const name of names.slice(0, MAX_KEY_FILES)) {
     const path = join(dir, name);
     try {
-      if ((await stat(path)).size > MAX_KEY_FILE_BYTES) {
-        throw new FerryError(
-          "CORRUPT_DATA",
-          `key file ${path} is over ${MAX_KEY_FILE_BYTES} bytes`,
-        );
-      }
-      files.set(name, parseKeyFile(await readFile(path, "utf8"), path));
+      const text = (await readBoundedFile(path, MAX_KEY_FILE_BYTES, "key file")).toString("utf8");
+      files.set(name, parseKeyFile(text, path));
     } catch (err) {
       if (!(err instanceof FerryError)) throw fsError(err, "reading a key file", path);
       onDamaged(name, err);

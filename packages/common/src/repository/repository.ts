@@ -1,5 +1,5 @@
 // A repository on a local filesystem: config, chunk store, restore points.
-import { type FileHandle, open, readdir, rename, stat } from "node:fs/promises";
+import { readdir, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
@@ -13,7 +13,7 @@ import {
 } from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { digestsEqual } from "./digest.js";
-import { fsyncPath, readAt, removeTree } from "./durable-fs.js";
+import { fsyncPath, readBoundedFile, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
@@ -178,19 +178,11 @@ async function assertNoKeyFiles(root: string): Promise<void> {
 
 /** A small file's text (at most MAX_MANIFEST_BYTES), or undefined when it does not exist. */
 async function readOptional(path: string): Promise<string | undefined> {
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(path, "r");
-    const { size } = await fh.stat();
-    if (size > MAX_MANIFEST_BYTES) {
-      throw new FerryError("CORRUPT_DATA", `${path} is ${size} bytes, over ${MAX_MANIFEST_BYTES}`);
-    }
-    return (await readAt(fh, size, 0)).toString("utf8");
+    return (await readBoundedFile(path, MAX_MANIFEST_BYTES, "authentication")).toString("utf8");
   } catch (err) {
     if (errnoOf(err) === "ENOENT") return undefined;
     throw fsError(err, "reading a restore point's authentication", path);
-  } finally {
-    await fh?.close().catch(() => {});
   }
 }
 
@@ -364,24 +356,13 @@ class LocalRepository implements Repository {
   private async loadManifest(id: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
     const path = join(this.restorePoints, id, MANIFEST_FILE);
     let bytes: Buffer;
-    let fh: FileHandle | undefined;
     try {
-      fh = await open(path, "r");
-      const { size } = await fh.stat();
       // A damaged file must not make a listing allocate gigabytes.
-      if (size > MAX_MANIFEST_BYTES) {
-        throw new FerryError(
-          "CORRUPT_DATA",
-          `manifest ${path} is ${size} bytes, over ${MAX_MANIFEST_BYTES}`,
-        );
-      }
-      bytes = await fh.readFile();
+      bytes = await readBoundedFile(path, MAX_MANIFEST_BYTES, "manifest");
     } catch (err) {
       if (errnoOf(err) === "ENOENT")
         throw new FerryError("NOT_FOUND", `restore point ${id} not found`, { cause: err });
       throw fsError(err, `reading manifest of ${id}`, path);
-    } finally {
-      await fh?.close().catch(() => {});
     }
     const manifest = parseManifest(bytes.toString("utf8"), path);
     if (manifest.restorePointId !== id) {
