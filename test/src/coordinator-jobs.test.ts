@@ -1,5 +1,15 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import {
+  link,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -10,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { type Lab, SEED_FILES, startLab } from "./lab/lab.js";
+import type { LabVm } from "./lab/lab-vm.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
 import { REPO_ROOT } from "./lab/paths.js";
 
@@ -332,6 +343,62 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect((await checkWorkload(disk)).mismatched).toEqual([]);
   });
 
+  it("refuses through the coordinator what a restore must not replace, with the reason in ferry jobs show", async () => {
+    using api = createClient(OperatorService, coordinator.address);
+    const [rp] = (await api.listRestorePoints({ vmId: "lab-vm-1" })).restorePoints;
+    const restoreJob = async (to: string, ...more: string[]) => {
+      const jobId = (
+        await ferry("restore", rp?.id ?? "", "--disk", "disk0", "--to", to, ...more)
+      ).stdout.trim();
+      const ok = await ferry("jobs", "watch", jobId).then(
+        () => true,
+        () => false,
+      );
+      return { ok, shown: (await ferry("jobs", "show", jobId)).stdout };
+    };
+    // An existing image: refused, then replaced with --overwrite.
+    const existing = join(work, "restore-existing");
+    await mkdir(existing);
+    await writeFile(join(existing, "disk0.qcow2"), "mine");
+    const refused = await restoreJob(existing);
+    expect(refused.ok).toBe(false);
+    expect(refused.shown).toContain(
+      `ALREADY_EXISTS: ${join(existing, "disk0.qcow2")} exists: a restore never replaces a file unless told to (--overwrite`,
+    );
+    expect(await readFile(join(existing, "disk0.qcow2"), "utf8")).toBe("mine");
+    expect(await readdir(existing)).toEqual(["disk0.qcow2"]);
+    expect((await restoreJob(existing, "--overwrite")).ok).toBe(true);
+    {
+      await using disk = await openExt4Image(join(existing, "disk0.qcow2"));
+      expect(disk.fsckExitCode).toBe(0);
+    }
+    // A symlink planted at the image's name: refused even with --overwrite, never followed.
+    const linked = join(work, "restore-link");
+    await mkdir(linked);
+    const victim = join(work, "victim.conf");
+    await writeFile(victim, "precious\n");
+    await symlink(victim, join(linked, "disk0.qcow2"));
+    const planted = await restoreJob(linked, "--overwrite");
+    expect(planted.ok).toBe(false);
+    expect(planted.shown).toContain(`${join(linked, "disk0.qcow2")} is a symbolic link`);
+    expect(await readFile(victim, "utf8")).toBe("precious\n");
+    // A running VM's disk under the name the restore writes: refused even with --overwrite.
+    const running = join(work, "restore-running");
+    await mkdir(running);
+    const vm2 = lab.vms[1] as LabVm;
+    await link(vm2.disks[0]?.path as string, join(running, "disk0.qcow2"));
+    const inode = (await stat(join(running, "disk0.qcow2"))).ino;
+    const inUse = await restoreJob(running, "--overwrite");
+    expect(inUse.ok).toBe(false);
+    expect(inUse.shown).toMatch(
+      new RegExp(
+        `FAILED_PRECONDITION: .*disk0\\.qcow2 is in use by qemu-system-x86_64 \\(pid ${vm2.process.pid}, VM lab-vm-2\\): stop its VM`,
+      ),
+    );
+    expect((await stat(join(running, "disk0.qcow2"))).ino).toBe(inode);
+    expect(await readdir(running)).toEqual(["disk0.qcow2"]);
+  });
+
   it("lists and extracts a restore point's files through the mover (ferry files)", async () => {
     using api = createClient(OperatorService, coordinator.address);
     const [rp] = (await api.listRestorePoints({ vmId: "lab-vm-1" })).restorePoints;
@@ -349,6 +416,10 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     // A mover runs as root: it restores files only into a new or empty directory.
     const again = await ferryFails("files", "get", id, "/disk0/README.txt", "--to", to);
     expect(again.stderr).toMatch(/is not empty: files are restored into a new or empty directory/);
+    expect(again.stderr).toContain("--overwrite");
+    await writeFile(join(to, "README.txt"), "changed since\n");
+    await ferry("files", "get", id, "/disk0/README.txt", "--to", to, "--overwrite");
+    expect(await readFile(join(to, "README.txt"), "utf8")).toBe(SEED_FILES["README.txt"]);
     const outside = await ferryFails("files", "get", id, "/disk0/../x", "--to", to);
     expect(outside.stderr).toMatch(/holds "\.\.": name files from the filesystem's root/);
   });

@@ -186,7 +186,7 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
     expect(recorded).toMatchObject({ restorePointId: id, ok: false });
   });
 
-  it("refuses paths that climb out, symlinks that lead out, and never overwrites", async () => {
+  it("refuses paths that climb out, symlinks that lead out or are planted, overwrites only with --overwrite, and leaves nothing on failure", async () => {
     const to = join(work, "out2");
     for (const path of ["/disk0-part2/../../etc", "/disk0-part2/docs/../../x"]) {
       const failed = await ferryMoverFails(...filesArgs("get", "--to", to, path));
@@ -199,7 +199,28 @@ describe("file-level restore from a restore point's ext4 and vfat filesystems", 
     await mkdir(to, { recursive: true });
     await writeFile(join(to, "big.bin"), "mine");
     const clash = await ferryMoverFails(...filesArgs("get", "--to", to, "/disk0-part2/big.bin"));
-    expect(clash.stderr).toMatch(/exists \(nothing is overwritten\)/);
+    expect(clash.stderr).toContain(`${join(to, "big.bin")} exists: a restore never replaces`);
+    expect(clash.stderr).toContain("--overwrite");
     expect((await readFile(join(to, "big.bin"))).toString()).toBe("mine");
+    await files("get", "--to", to, "--overwrite", "/disk0-part2/big.bin");
+    expect((await readFile(join(to, "big.bin"))).equals(big)).toBe(true);
+
+    // A link planted at a name the extraction writes is never followed, --overwrite or not.
+    const victim = join(work, "victim.txt");
+    await writeFile(victim, "precious\n");
+    await symlink(victim, join(to, "hello world.txt"));
+    const planted = await ferryMoverFails(
+      ...filesArgs("get", "--to", to, "--overwrite", "/disk0-part2/docs/hello world.txt"),
+    );
+    expect(planted.stderr).toContain(`${join(to, "hello world.txt")} is a symbolic link`);
+    expect(await readFile(victim, "utf8")).toBe("precious\n");
+
+    // A failure after the first path takes back what the extraction made, folder included.
+    const fresh = join(work, "out3", "new");
+    const failed = await ferryMoverFails(
+      ...filesArgs("get", "--to", fresh, "/disk0-part2/docs", "/disk0-part2/escape-link"),
+    );
+    expect(failed.stderr).toMatch(/leads outside its filesystem/);
+    expect(await readdir(work)).not.toContain("out3");
   });
 });

@@ -60,7 +60,9 @@ describe("instant recovery: a VM boots from a restore point, then moves to produ
       await writeFile(taken, "mine");
       await expect(
         moveDiskLive({ qmp, nodeName: "disk0", target: taken, sizeBytes: device.sizeBytes }),
-      ).rejects.toThrow(/exists: a disk move never overwrites/);
+      ).rejects.toThrow(
+        /taken\.qcow2 exists: a restore never replaces a file unless told to \(--overwrite/,
+      );
       expect(await readFile(taken, "utf8")).toBe("mine");
       // The operator's way: ferry-mover move-disk on the VM's monitor.
       const moved = await ferryMover(

@@ -24,6 +24,7 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
     restorePointId,
     "--target",
     target,
+    "--overwrite",
     ...more,
   ];
   const boot = async (name: string) =>
@@ -50,8 +51,10 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
     await lab?.dispose();
   });
 
-  it("refuses while the VM runs, then writes only the changed chunks and the guest sees its old files", async () => {
+  it("asks for --overwrite, refuses while the VM runs, then writes only the changed chunks and the guest sees its old files", async () => {
     const repo = join(lab.dir, "repo");
+    const unconfirmed = await ferryMoverFails(...rollback(disk).filter((a) => a !== "--overwrite"));
+    expect(unconfirmed.stderr).toContain(`rollback rewrites ${disk} in place: add --overwrite`);
     vm = await boot("changed");
     // The guest changes a little: one file overwritten, one new.
     await guestWrite(vm.guestAgentSocket, "/mnt/data0/README.txt", 0, Buffer.from("CHANGED"));
@@ -59,7 +62,11 @@ describe("quick rollback of a stopped VM's disk to a restore point", () => {
     const unnamed = await ferryMoverFails(...rollback(join(lab.dir, "disk-without-suffix")));
     expect(unnamed.stderr).toMatch(/name the format of .* with --format raw\|qcow2/);
     const running = await ferryMoverFails(...rollback(disk));
-    expect(running.stderr).toMatch(/in use \(is its VM still running\? stop it first\)/);
+    expect(running.stderr).toMatch(
+      new RegExp(
+        `${disk} is in use by qemu-system-x86_64 \\(pid ${vm.process.pid}, VM changed\\): stop its VM`,
+      ),
+    );
     await vm.stop();
 
     const { stdout } = await ferryMover(...rollback(disk, "--json"));

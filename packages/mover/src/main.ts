@@ -27,6 +27,8 @@ const USAGE = `usage:
                                                     dirty bitmap marks, e.g. qemu-nbd -B NAME)
   ferry-mover restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]
                      [--parallel N]           chunks read at once (default 16)
+                     [--overwrite]            replace an existing file (never one a process
+                                              or a running VM holds; never a symlink)
   ferry-mover export --repo <dir> --restore-point <id> [--disk ID|N]
                      (--socket <path> | --listen <host:port>) [--writable] [--overlay-dir <dir>]
                      [--tls-ca <ca.crt> --tls-cert <crt> --tls-key <key>]   (TLS, client certs)
@@ -37,16 +39,17 @@ const USAGE = `usage:
                                                     role mover get in (the host whose QEMU boots
                                                     from it); not coordinator (it never reads
                                                     disks) nor operator
-  ferry-mover move-disk --qmp <socket> --node <name> --to <image.qcow2>
+  ferry-mover move-disk --qmp <socket> --node <name> --to <image.qcow2> [--overwrite]
                                                     copy a running VM's disk (one booted from an
                                                     export) to a new image and switch it over
   ferry-mover rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
-                     [--format raw|qcow2] [--parallel N] [--json]
+                     --overwrite [--format raw|qcow2] [--parallel N] [--json]
                                                     bring a stopped VM's disk image back to the
                                                     restore point, writing only the chunks that
-                                                    differ (raw, or qcow2 through qemu-nbd)
+                                                    differ (raw, or qcow2 through qemu-nbd);
+                                                    --overwrite confirms it rewrites the image
   ferry-mover files ls --repo <dir> --restore-point <id> [PATH] [--json]
-  ferry-mover files get --repo <dir> --restore-point <id> --to <dir> PATH...
+  ferry-mover files get --repo <dir> --restore-point <id> --to <dir> [--overwrite] PATH...
                                                     browse and extract files (ext4, vfat) of a
                                                     restore point without restoring its disks;
                                                     paths are /<disk id>[-part<N>]/<path>
@@ -59,6 +62,9 @@ const USAGE = `usage:
   ferry-mover gc --repo <dir> [--dry-run] [--grace-minutes N] [--json]
                                                     remove chunks no restore point references
 
+  A restore never replaces an existing file unless given --overwrite, and never one that a
+  running VM or another process holds open or locked, nor a symlink.
+
   Every command with --repo takes --passphrase-file F (or FERRY_PASSPHRASE_FILE) for an
   encrypted repository: restore, verify, export and the rest need it; listing and gc do not.
   A backup into a new repository with a passphrase creates it encrypted.
@@ -66,7 +72,7 @@ const USAGE = `usage:
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["help", "json", "dry-run", "writable"],
+    boolean: ["help", "json", "dry-run", "writable", "overwrite"],
     valued: [
       "config",
       "source",

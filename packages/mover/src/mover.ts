@@ -195,7 +195,12 @@ export async function startMover(
             fileSessions.use(
               await repositories.get(req.repository, { existing: true }),
               req.restorePointId,
-              (session) => session.extract(req.paths, req.targetDir, { fresh: true, signal }),
+              (session) =>
+                session.extract(req.paths, req.targetDir, {
+                  fresh: true,
+                  overwrite: req.overwrite,
+                  signal,
+                }),
               signal,
             ),
           cancel: (id) => slots.cancel(id),

@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   QUIESCE_FAILED: { grpc: status.FAILED_PRECONDITION, retryable: true },
   /** The fleecing overlay grew past its configured limit. */
   OVERLAY_LIMIT: { grpc: status.RESOURCE_EXHAUSTED, retryable: true },
+  /**
+   * A task with this id already runs on the mover (its coordinator restarted under it): the
+   * caller looks again later. Distinct from ALREADY_EXISTS, which a task can fail with.
+   */
+  TASK_RUNNING: { grpc: status.ALREADY_EXISTS, retryable: false },
   /** The repository is encrypted and was opened without its passphrase, or with a wrong one. */
   KEY_REQUIRED: { grpc: status.FAILED_PRECONDITION, retryable: false },
 } as const satisfies Record<string, { grpc: status; retryable: boolean }>;

@@ -63,7 +63,7 @@ export async function browseFiles(
 /** Extracts files of a restore point into a directory on a mover's host. */
 export async function restoreFiles(
   deps: FileRestoreDeps,
-  request: { restorePointId: string; paths: string[]; targetDir: string },
+  request: { restorePointId: string; paths: string[]; targetDir: string; overwrite?: boolean },
   signal: AbortSignal,
 ): Promise<{ result: ExtractFilesResponse; moverId: string }> {
   if (!request.targetDir.startsWith("/"))
@@ -79,6 +79,7 @@ export async function restoreFiles(
       restorePointId: point.id,
       paths: request.paths,
       targetDir: request.targetDir,
+      overwrite: request.overwrite === true,
     },
     { signal },
   );

@@ -231,6 +231,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         restorePointId: req.restorePointId,
         diskIds: req.diskIds,
         targetDir: req.targetDir && absolutePath("targetDir", req.targetDir),
+        overwrite: req.overwrite,
       });
       return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },

@@ -156,11 +156,14 @@ export async function restorePointsCommand(
 export async function restoreCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
   const [, id] = args.positionals;
   if (!id || !str(args, "to"))
-    throw new Error("usage: ferry restore RESTORE-POINT-ID --to DIR [--disk ID,...] [--wait]");
+    throw new Error(
+      "usage: ferry restore RESTORE-POINT-ID --to DIR [--disk ID,...] [--overwrite] [--wait]",
+    );
   const { job } = await api.restore({
     restorePointId: id,
     diskIds: list(args, "disk"),
     targetDir: str(args, "to"),
+    overwrite: args.flags.has("overwrite"),
   });
   if (!job) return;
   if (args.flags.has("wait")) return watch(api, job.id, json);

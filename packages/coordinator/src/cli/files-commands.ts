@@ -3,10 +3,11 @@ import { type Api, json2, out, str } from "./cli-io.js";
 import { formatBytes, renderTable } from "./table.js";
 
 const USAGE =
-  "usage: ferry files ls RESTORE-POINT [PATH] | ferry files get RESTORE-POINT PATH... --to DIR";
+  "usage: ferry files ls RESTORE-POINT [PATH] | ferry files get RESTORE-POINT PATH... --to DIR [--overwrite]";
 
 /**
- * `ferry files ls RESTORE-POINT [PATH]` and `ferry files get RESTORE-POINT PATH... --to DIR`:
+ * `ferry files ls RESTORE-POINT [PATH]` and
+ * `ferry files get RESTORE-POINT PATH... --to DIR [--overwrite]`:
  * file-level restore through a mover (DIR is on the mover's host). Paths are
  * /<disk id>[-part<N>]/<path>; `ls /` lists the filesystems.
  */
@@ -31,7 +32,12 @@ export async function filesCommand(api: Api, args: ParsedArgs, json: boolean): P
   }
   const to = str(args, "to");
   if (!to || paths.length === 0) throw new Error(USAGE);
-  const { result, moverId } = await api.restoreFiles({ restorePointId, paths, targetDir: to });
+  const { result, moverId } = await api.restoreFiles({
+    restorePointId,
+    paths,
+    targetDir: to,
+    overwrite: args.flags.has("overwrite"),
+  });
   if (json) return out(json2({ ...result, moverId }));
   out(
     `extracted ${result?.files ?? 0} files and ${result?.directories ?? 0} folders (${formatBytes(result?.bytes ?? 0n)}) into ${to} on mover ${moverId}`,

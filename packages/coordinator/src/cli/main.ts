@@ -46,12 +46,15 @@ commands:
   jobs [list] | jobs show ID | jobs watch ID
                                 jobs, one job's tasks, or a live progress view
   restore-points [--vm ID]      restore points in the catalog
-  restore RESTORE-POINT --to DIR [--disk ID,...] [--wait]
+  restore RESTORE-POINT --to DIR [--disk ID,...] [--overwrite] [--wait]
                                 write a restore point's disks as qcow2 files on a mover
+                                (<disk id>.qcow2 in DIR; an existing one is replaced only
+                                with --overwrite, never while a VM or process holds it)
   files ls RESTORE-POINT [PATH]  list a restore point's files (/ lists its filesystems;
                                 paths are /<disk id>[-part<N>]/<path>), read by a mover
-  files get RESTORE-POINT PATH... --to DIR
+  files get RESTORE-POINT PATH... --to DIR [--overwrite]
                                 extract files or folders into DIR on that mover's host
+                                (a new or empty DIR, unless --overwrite)
   catalog rescan --repo DIR     rebuild the catalog's restore points from a repository
   prune --policy NAME [--vm ID,...] [--dry-run]
                                 apply the policy's retention now (or list what would go)
@@ -98,7 +101,16 @@ function print(json: boolean, value: unknown, text: () => string): void {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["json", "help", "wait", "full", "dry-run", "no-io-control", "test-restore"],
+    boolean: [
+      "json",
+      "help",
+      "wait",
+      "full",
+      "dry-run",
+      "no-io-control",
+      "test-restore",
+      "overwrite",
+    ],
     valued: [
       "server",
       "config",

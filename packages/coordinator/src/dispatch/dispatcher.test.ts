@@ -260,6 +260,31 @@ describe("dispatcher", () => {
     expect(calls.filter((r) => r.vm?.name === "vm-b")).toHaveLength(1);
   });
 
+  it("looks again at a task still running on its mover, but fails a task that failed with ALREADY_EXISTS", async () => {
+    const {
+      calls,
+      jobs,
+      waitForEnd,
+      catalog: c,
+    } = await setup({
+      "vm-a": [new FerryError("TASK_RUNNING", "task t is already running on this mover")],
+      "vm-b": [new FerryError("ALREADY_EXISTS", "/restore/disk0.qcow2 exists")],
+    });
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a", "vm-b"],
+      adHoc: { repository: "/repo", quiesce: "required", transport: "any" },
+    });
+    expect((await waitForEnd(job.id)).state).toBe("partly_failed");
+    const tasks = (await c?.tasks.listByJob(job.id)) ?? [];
+    // No attempt spent on vm-a: it was looked at again, not retried.
+    expect(tasks.map((t) => [t.vmName, t.state, t.attempt])).toEqual([
+      ["vm-a", "succeeded", 1],
+      ["vm-b", "failed", 1],
+    ]);
+    expect(tasks[1]?.errorCode).toBe("ALREADY_EXISTS");
+    expect(calls.filter((r) => r.vm?.name === "vm-b")).toHaveLength(1);
+  });
+
   it("never runs more tasks on a host than its limit", async () => {
     const {
       jobs,

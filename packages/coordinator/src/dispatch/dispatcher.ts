@@ -235,6 +235,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
             restorePointId: String(task.params.restorePointId ?? ""),
             diskIds: (task.params.diskIds as string[] | undefined) ?? [],
             targetDir: String(task.params.targetDir ?? ""),
+            overwrite: task.params.overwrite === true,
           },
           { signal: run.controller.signal },
         );
@@ -267,7 +268,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         });
       } else if (run.controller.signal.aborted || cancelledJobs.has(task.jobId)) {
         await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
-      } else if (fe.code === "ALREADY_EXISTS") {
+      } else if (fe.code === "TASK_RUNNING") {
         // The mover still runs this task (we restarted under it): look again later, no attempt spent.
         await o.catalog.tasks.update(task.id, {
           ...base,

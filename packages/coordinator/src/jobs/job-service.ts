@@ -37,6 +37,8 @@ export interface JobService {
     restorePointId: string;
     diskIds: readonly string[];
     targetDir: string;
+    /** Let the mover replace existing image files that no process holds. */
+    overwrite?: boolean;
   }): Promise<JobRecord>;
 }
 
@@ -130,7 +132,7 @@ export function createJobService(deps: {
         vms.map((vm) => task(job.id, vm, params)),
       );
     },
-    async restore({ restorePointId, diskIds, targetDir }) {
+    async restore({ restorePointId, diskIds, targetDir, overwrite }) {
       const rp = await deps.catalog.restorePoints.get(restorePointId);
       if (!rp)
         throw new FerryError(
@@ -147,7 +149,13 @@ export function createJobService(deps: {
         task(
           job.id,
           { id: rp.vmId, name: rp.vmName },
-          { repository: rp.repository, restorePointId, diskIds: [...diskIds], targetDir },
+          {
+            repository: rp.repository,
+            restorePointId,
+            diskIds: [...diskIds],
+            targetDir,
+            ...(overwrite ? { overwrite: true } : {}),
+          },
         ),
       ]);
     },

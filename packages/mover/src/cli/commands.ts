@@ -94,7 +94,8 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
 
 /**
  * `restore --repo <dir> --restore-point <id> [--disk ID|N] --to <file> [--format raw|qcow2]
- * [--parallel N]`.
+ * [--parallel N] [--overwrite]`: an existing file at `--to` is replaced only with
+ * `--overwrite`, and never while a process holds it.
  */
 export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const repository = await openRepositoryFromFlags(args, signal);
@@ -115,6 +116,7 @@ export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Pro
       ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
       to: { file: to },
       format,
+      overwrite: args.flags.has("overwrite"),
       signal,
     });
     for (const w of written) out(w.path);

@@ -7,7 +7,7 @@ import { openRepositoryFromFlags } from "./repository-flags.js";
 
 /**
  * `files ls --repo <dir> --restore-point <id> [PATH] [--json]` and
- * `files get --repo <dir> --restore-point <id> --to <dir> PATH...`: browse and extract
+ * `files get --repo <dir> --restore-point <id> --to <dir> [--overwrite] PATH...`: browse and extract
  * files of a restore point's filesystems (ext4, vfat) without restoring its disks.
  */
 export async function filesCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
@@ -48,7 +48,10 @@ export async function filesCommand(args: ParsedArgs, signal: AbortSignal): Promi
     }
     return;
   }
-  const stats = await session.extract(paths, to as string, { signal });
+  const stats = await session.extract(paths, to as string, {
+    overwrite: args.flags.has("overwrite"),
+    signal,
+  });
   if (json) return void process.stdout.write(`${JSON.stringify(stats)}\n`);
   process.stdout.write(
     `extracted ${stats.files} files and ${stats.directories} folders (${stats.bytes} bytes) into ${to}\n`,

@@ -4,7 +4,7 @@ import { connectQmp } from "../hypervisor/qmp-client.js";
 import { flag } from "./commands.js";
 
 /**
- * `move-disk --qmp <socket> --node <name> --to <image.qcow2>`: copies a running VM's disk
+ * `move-disk --qmp <socket> --node <name> --to <image.qcow2> [--overwrite]`: copies a running VM's disk
  * (say, one booted from `export` for instant recovery) to a new qcow2 image and switches the
  * VM over to it; then the export can stop.
  */
@@ -23,7 +23,14 @@ export async function moveDiskCommand(args: ParsedArgs, signal: AbortSignal): Pr
       `the VM has no block node ${JSON.stringify(nodeName)} (nodes: ${nodes.map((n) => n["node-name"]).join(", ")})`,
     );
   const started = Date.now();
-  const moved = await moveDiskLive({ qmp, nodeName, target, sizeBytes, signal });
+  const moved = await moveDiskLive({
+    qmp,
+    nodeName,
+    target,
+    sizeBytes,
+    overwrite: args.flags.has("overwrite"),
+    signal,
+  });
   process.stdout.write(
     `moved ${nodeName} to ${target} in ${((Date.now() - started) / 1000).toFixed(1)} s; the VM now runs on node ${moved.nodeName}\n`,
   );

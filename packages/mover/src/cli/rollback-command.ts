@@ -1,6 +1,7 @@
 import { FerryError, type ParsedArgs } from "@ferry/common";
 import { formatFromName, openImageTarget } from "../restore/open-image-target.js";
 import { pickDisks } from "../restore/pick-disk.js";
+import { OVERWRITE_FLAG } from "../restore/restore-target.js";
 import { rollbackDisk } from "../restore/rollback-disk.js";
 import { flag, positiveInt } from "./commands.js";
 import { openRepositoryFromFlags } from "./repository-flags.js";
@@ -8,14 +9,20 @@ import { openRepositoryFromFlags } from "./repository-flags.js";
 const MiB = 1024 * 1024;
 
 /**
- * `rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image>
- * [--format raw|qcow2] [--parallel N] [--json]`: brings a stopped VM's disk image back to the restore point, writing only the
- * chunks that differ; prints how many it checked and wrote.
+ * `rollback --repo <dir> --restore-point <id> [--disk ID|N] --target <image> --overwrite
+ * [--format raw|qcow2] [--parallel N] [--json]`: brings a stopped VM's disk image back to the
+ * restore point, writing only the chunks that differ; prints how many it checked and wrote.
+ * It rewrites an existing disk, so it asks for `--overwrite` like every other restore.
  */
 export async function rollbackCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  const path = flag(args, "target") as string;
+  if (!args.flags.has("overwrite"))
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `rollback rewrites ${path} in place: add ${OVERWRITE_FLAG} to confirm (its VM must be stopped)`,
+    );
   await using repository = await openRepositoryFromFlags(args, signal);
   const restorePointId = flag(args, "restore-point") as string;
-  const path = flag(args, "target") as string;
   const disks = await pickDisks(repository, restorePointId, flag(args, "disk", false), signal);
   if (disks.length !== 1)
     throw new FerryError(

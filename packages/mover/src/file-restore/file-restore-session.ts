@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, utimes } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, open, readdir, rm, rmdir, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { FerryError, type Repository } from "@ferry/common";
@@ -6,6 +6,13 @@ import { openRestorePointDisk } from "../export/restore-point-export.js";
 import { connectGuestAgent, type GuestAgent } from "../hypervisor/guest-agent-client.js";
 import type { ExportDevice } from "../nbd-server/export-device.js";
 import { type NbdServer, startNbdServer } from "../nbd-server/nbd-server.js";
+import {
+  checkTarget,
+  commitTarget,
+  existsError,
+  OVERWRITE_FLAG,
+} from "../restore/restore-target.js";
+import { removeEmptyDirs } from "../util/remove-empty-dirs.js";
 import {
   type EntryKind,
   type GuestEntry,
@@ -48,6 +55,14 @@ export interface ExtractStats {
   skipped: string[];
 }
 
+/** Options of {@link FileRestoreSession.extract}. */
+export interface ExtractOptions {
+  fresh?: boolean;
+  /** Replace existing files that no process holds. */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+}
+
 /** Options of {@link openFileRestore}. */
 export interface FileRestoreOptions {
   repository: Repository;
@@ -63,14 +78,16 @@ export interface FileRestoreSession extends AsyncDisposable {
   list(path: string, signal?: AbortSignal): Promise<FileEntry[]>;
   /**
    * Copies files or folders into `targetDir` (created if missing), each under its own name.
-   * Nothing existing is overwritten and nothing lands outside `targetDir`. With `fresh`,
-   * `targetDir` must not exist yet or be empty, and is created private (0700): for a mover
-   * that runs as root on a remote request. A failure can leave what was extracted before it.
+   * Nothing lands outside `targetDir`, no symlink found there is followed, and an existing
+   * file is replaced only with `overwrite` (and never while a process holds it). With
+   * `fresh`, `targetDir` must not exist yet or be empty (unless `overwrite`), and a new one
+   * is private (0700): for a mover that runs as root on a remote request. A failure removes
+   * the files and folders this extraction created; files it replaced stay replaced.
    */
   extract(
     paths: readonly string[],
     targetDir: string,
-    options?: { fresh?: boolean; signal?: AbortSignal },
+    options?: ExtractOptions,
   ): Promise<ExtractStats>;
   close(): Promise<void>;
 }
@@ -214,9 +231,10 @@ class Session implements FileRestoreSession {
   async extract(
     paths: readonly string[],
     targetDir: string,
-    options: { fresh?: boolean; signal?: AbortSignal } = {},
+    options: ExtractOptions = {},
   ): Promise<ExtractStats> {
     const { signal } = options;
+    const overwrite = options.overwrite === true;
     const stats: ExtractStats = { files: 0, directories: 0, bytes: 0, skipped: [] };
     const names = paths.map((p) => splitRestorePath(p).at(-1));
     const twice = names.find((n, i) => names.indexOf(n) !== i);
@@ -225,53 +243,92 @@ class Session implements FileRestoreSession {
         "INVALID_ARGUMENT",
         `two of the paths are named ${JSON.stringify(twice)}: extract them one at a time`,
       );
-    await prepareTarget(targetDir, options.fresh === true);
-    for (const path of paths) {
-      const { fs, guestPath, segments } = await this.#resolve(path);
-      if (segments.length < 2)
-        throw new FerryError(
-          "INVALID_ARGUMENT",
-          `name a file or folder inside ${path}, not a whole filesystem root`,
-        );
-      const top = await guestStat(this.agent, guestPath);
-      const parent = guestPath.slice(0, guestPath.lastIndexOf("/"));
-      const below =
-        top.kind === "directory"
-          ? await guestList(this.agent, guestPath, true)
-          : { entries: [], undecodable: [] };
-      for (const name of below.undecodable)
-        stats.skipped.push(`${restorePathOf(fs, name)} (name is not UTF-8)`);
-      const entries = [top, ...below.entries];
-      // Parents before children: sorted paths put a directory before its contents.
-      entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      const created: [string, number][] = [];
-      for (const e of entries) {
-        if (signal?.aborted) throw signal.reason;
-        const rel = e.path.slice(parent.length + 1).split("/");
-        const host = hostPathFor(targetDir, rel);
-        const restorePath = restorePathOf(fs, e.path);
-        if (e.kind === "directory") {
-          if (await mkdirNoFollow(host)) created.push([host, e.mtime]);
-          stats.directories++;
-        } else if (e.kind === "file") {
-          stats.bytes += await this.#copyFile(e, host, signal);
-          stats.files++;
-        } else stats.skipped.push(restorePath);
-      }
-      // Times of the directories made here, last (writing their files changed them); the
-      // times of directories that were there before are not ours to change.
-      for (const [host, mtime] of created.reverse()) await utimes(host, mtime, mtime);
+    // What this extraction made, to take back on failure (directories deepest last).
+    const made: { files: string[]; dirs: string[] } = { files: [], dirs: [] };
+    let madeTop: string | undefined;
+    try {
+      madeTop = await prepareTarget(targetDir, options.fresh === true, overwrite);
+      for (const path of paths)
+        await this.#extractPath(path, targetDir, { stats, made, overwrite, signal });
+      return stats;
+    } catch (err) {
+      for (const f of made.files) await rm(f, { force: true });
+      for (const d of made.dirs.reverse()) await rmdir(d).catch(() => undefined);
+      if (madeTop !== undefined) await removeEmptyDirs(madeTop, targetDir);
+      throw err;
     }
-    return stats;
   }
 
-  async #copyFile(e: GuestEntry, host: string, signal?: AbortSignal): Promise<number> {
-    // "wx": never overwrite, never follow a symlink planted at the destination.
-    const out = await open(host, "wx", 0o600).catch((err: NodeJS.ErrnoException) => {
+  /** Extracts one restore path into `targetDir`, recording what it creates in `o.made`. */
+  async #extractPath(
+    path: string,
+    targetDir: string,
+    o: {
+      stats: ExtractStats;
+      made: { files: string[]; dirs: string[] };
+      overwrite: boolean;
+      signal?: AbortSignal | undefined;
+    },
+  ): Promise<void> {
+    const { stats, made, overwrite, signal } = o;
+    const { fs, guestPath, segments } = await this.#resolve(path);
+    if (segments.length < 2)
       throw new FerryError(
-        err.code === "EEXIST" ? "ALREADY_EXISTS" : "FAILED_PRECONDITION",
-        `cannot create ${host}: ${err.code === "EEXIST" ? "it exists (nothing is overwritten)" : err.message}`,
+        "INVALID_ARGUMENT",
+        `name a file or folder inside ${path}, not a whole filesystem root`,
       );
+    const top = await guestStat(this.agent, guestPath);
+    const parent = guestPath.slice(0, guestPath.lastIndexOf("/"));
+    const below =
+      top.kind === "directory"
+        ? await guestList(this.agent, guestPath, true)
+        : { entries: [], undecodable: [] };
+    for (const name of below.undecodable)
+      stats.skipped.push(`${restorePathOf(fs, name)} (name is not UTF-8)`);
+    const entries = [top, ...below.entries];
+    // Parents before children: sorted paths put a directory before its contents.
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    const created: [string, number][] = [];
+    for (const e of entries) {
+      if (signal?.aborted) throw signal.reason;
+      const rel = e.path.slice(parent.length + 1).split("/");
+      const host = hostPathFor(targetDir, rel);
+      const restorePath = restorePathOf(fs, e.path);
+      if (e.kind === "directory") {
+        if (await mkdirNoFollow(host)) {
+          created.push([host, e.mtime]);
+          made.dirs.push(host);
+        }
+        stats.directories++;
+      } else if (e.kind === "file") {
+        stats.bytes += await this.#copyFile(e, host, { overwrite, made, signal });
+        stats.files++;
+      } else stats.skipped.push(restorePath);
+    }
+    // Times of the directories made here, last (writing their files changed them); the
+    // times of directories that were there before are not ours to change.
+    for (const [host, mtime] of created.reverse()) await utimes(host, mtime, mtime);
+  }
+
+  /**
+   * Copies a file to `host`: a new file, or with `overwrite` a staged copy renamed over an
+   * existing regular file that no process holds.
+   */
+  async #copyFile(
+    e: GuestEntry,
+    host: string,
+    o: { overwrite: boolean; made: { files: string[] }; signal?: AbortSignal | undefined },
+  ): Promise<number> {
+    const replace =
+      (await checkTarget(host, {
+        overwrite: o.overwrite,
+        ...(o.signal ? { signal: o.signal } : {}),
+      })) === "replace";
+    const into = replace ? `${host}.partial-${process.pid}` : host;
+    // "wx": never overwrite, never follow a symlink planted at the destination.
+    const out = await open(into, "wx", 0o600).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "EEXIST") throw existsError(into);
+      throw new FerryError("FAILED_PRECONDITION", `cannot create ${into}: ${err.message}`);
     });
     try {
       let at = 0;
@@ -282,15 +339,17 @@ class Session implements FileRestoreSession {
           await out.write(piece, 0, piece.length, at);
           at += piece.length;
         },
-        signal,
+        o.signal,
       );
       await out.close();
-      await chmod(host, e.mode & 0o777);
-      await utimes(host, e.mtime, e.mtime);
+      await chmod(into, e.mode & 0o777);
+      await utimes(into, e.mtime, e.mtime);
+      if (replace) await commitTarget(into, host, { overwrite: true });
+      else o.made.files.push(host);
       return n;
     } catch (err) {
       await out.close().catch(() => undefined);
-      await rm(host, { force: true });
+      await rm(into, { force: true });
       throw err;
     }
   }
@@ -325,17 +384,26 @@ async function mkdirNoFollow(path: string): Promise<boolean> {
   }
 }
 
-/** Makes the target directory; `fresh`: it must be new or empty, and becomes private. */
-async function prepareTarget(targetDir: string, fresh: boolean): Promise<void> {
-  if (!fresh) {
-    await mkdir(targetDir, { recursive: true });
-    return;
-  }
-  await mkdir(dirname(targetDir), { recursive: true });
-  if (!(await mkdirNoFollow(targetDir)) && (await readdir(targetDir)).length > 0)
+/**
+ * Makes the target directory; resolves with the first directory this call created, if any.
+ * `fresh`: it must be new or empty (or `overwrite` allows what is there), and a new or
+ * empty one becomes private.
+ */
+async function prepareTarget(
+  targetDir: string,
+  fresh: boolean,
+  overwrite: boolean,
+): Promise<string | undefined> {
+  if (!fresh) return mkdir(targetDir, { recursive: true });
+  const parents = await mkdir(dirname(targetDir), { recursive: true });
+  const created = await mkdirNoFollow(targetDir);
+  if (!created && (await readdir(targetDir)).length > 0) {
+    if (overwrite) return undefined;
     throw new FerryError(
       "FAILED_PRECONDITION",
-      `${targetDir} is not empty: files are restored into a new or empty directory`,
+      `${targetDir} is not empty: files are restored into a new or empty directory (${OVERWRITE_FLAG} allows one that is not, and replaces files no process holds)`,
     );
+  }
   await chmod(targetDir, 0o700);
+  return parents ?? (created ? targetDir : undefined);
 }

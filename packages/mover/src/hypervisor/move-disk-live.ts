@@ -1,5 +1,6 @@
 import { open, rm } from "node:fs/promises";
 import { FerryError, toFerryError } from "@ferry/common";
+import { checkTarget, existsError } from "../restore/restore-target.js";
 import { runCommand } from "../util/run-command.js";
 import type { QmpEvent, QmpSession } from "./qmp-client.js";
 
@@ -9,8 +10,10 @@ export interface MoveDiskLiveOptions {
   qmp: QmpSession;
   /** Node name of the disk's current root (for instant recovery: its NBD node). */
   nodeName: string;
-  /** New qcow2 image on production storage; must not exist yet. */
+  /** New qcow2 image on production storage; must not exist yet unless `overwrite`. */
   target: string;
+  /** Replace a file at `target` that no process holds (never a symlink). */
+  overwrite?: boolean;
   sizeBytes: number;
   /** Longest the copy may take, milliseconds; default one hour. */
   timeoutMs?: number;
@@ -25,15 +28,13 @@ export interface MoveDiskLiveOptions {
  * new image is the VM's disk and is never removed. Resolves with the new node's name.
  */
 export async function moveDiskLive(o: MoveDiskLiveOptions): Promise<{ nodeName: string }> {
+  const check = { overwrite: o.overwrite === true, ...(o.signal ? { signal: o.signal } : {}) };
+  if ((await checkTarget(o.target, check)) === "replace") await rm(o.target);
   // Claim the name first: qemu-img create would overwrite a file that appeared meanwhile.
   await (
     await open(o.target, "wx", 0o600).catch((err: NodeJS.ErrnoException) => {
-      throw new FerryError(
-        err.code === "EEXIST" ? "ALREADY_EXISTS" : "FAILED_PRECONDITION",
-        err.code === "EEXIST"
-          ? `${o.target} exists: a disk move never overwrites`
-          : `cannot create ${o.target}: ${err.message}`,
-      );
+      if (err.code === "EEXIST") throw existsError(o.target);
+      throw new FerryError("FAILED_PRECONDITION", `cannot create ${o.target}: ${err.message}`);
     })
   ).close();
   const stamp = Date.now().toString(36);

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FerryError, sleep } from "@ferry/common";
 import { connectNbd } from "../nbd/nbd-client.js";
 import { type DiskTarget, nbdTarget } from "./disk-target.js";
+import { assertNotHeld } from "./target-holders.js";
 
 /** Image formats a rollback writes into. */
 export type ImageFormat = "raw" | "qcow2";
@@ -22,14 +23,19 @@ export function formatFromName(path: string): ImageFormat | undefined {
 
 /**
  * Opens an existing disk image (file or block device) for writing in place through a
- * private qemu-nbd, which takes QEMU's image lock: an image a running VM holds is refused,
- * and the error tells the operator to stop the VM.
+ * private qemu-nbd, which takes QEMU's image lock. An image that any process of this host
+ * holds open (a running VM, a raw file's writer without locks) or that QEMU holds locked is
+ * refused, and the error names the process and tells the operator to stop the VM.
  */
 export async function openImageTarget(
   path: string,
   format: ImageFormat,
   signal?: AbortSignal,
 ): Promise<DiskTarget> {
+  await assertNotHeld(path, signal).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+    throw new FerryError("NOT_FOUND", `${path} does not exist: rollback rewrites an existing disk`);
+  });
   const dir = await mkdtemp(join(tmpdir(), "ferry-target-"));
   const socket = join(dir, "nbd.sock");
   const child = spawn(

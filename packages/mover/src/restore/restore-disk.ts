@@ -1,4 +1,4 @@
-import { open, rename, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import {
   createDirectIo,
   FerryError,
@@ -21,7 +21,7 @@ export interface RestoreDiskOptions {
   sizeBytes: number;
   chunkSizeBytes: number;
   chunks: ChunkSource;
-  /** Output image path; written under a temporary name and renamed when complete. */
+  /** Final image path: the disk is staged beside it, and the caller commits it there. */
   target: string;
   format: "raw" | "qcow2";
   /** Chunks fetched at once (16 default, as Proxmox found best). */
@@ -31,10 +31,13 @@ export interface RestoreDiskOptions {
 }
 
 /**
- * Writes a disk back out, sparse: zero chunks stay holes. A failed or
- * cancelled restore leaves no file at `target`.
+ * Writes a disk back out, sparse (zero chunks stay holes), to a new staged file beside
+ * `target`, and resolves with its path: the caller moves it into place (commitTarget) or
+ * removes it. A failed or cancelled restore leaves no file behind.
  */
-export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesWritten: number }> {
+export async function restoreDisk(
+  options: RestoreDiskOptions,
+): Promise<{ staged: string; bytesWritten: number }> {
   const { digests, chunkSizeBytes, sizeBytes } = options;
   const expected = Math.ceil(sizeBytes / chunkSizeBytes);
   if (digests.length !== expected) {
@@ -44,7 +47,8 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
     );
   }
   const raw = `${options.target}.partial-${process.pid}.raw`;
-  const handle = await open(raw, "w");
+  // "wx": a new file of ours, never one that was there, never through a planted symlink.
+  const handle = await open(raw, "wx", 0o600).catch(refuseStaging(raw));
   // Whole chunks go around the page cache (a short last one through it).
   const directHandle = await openDirect(raw).catch(() => undefined);
   const direct = createDirectIo(chunkSizeBytes, 4);
@@ -88,26 +92,39 @@ export async function restoreDisk(options: RestoreDiskOptions): Promise<{ bytesW
     await handle.sync();
     await handle.close();
     if (options.format === "qcow2") {
-      // Convert under a temporary name too: a failed convert must not leave a file at target.
+      // Convert into a second staged file of ours; the raw one goes either way.
       const partial = `${options.target}.partial-${process.pid}.qcow2`;
+      await (await open(partial, "wx", 0o600).catch(refuseStaging(partial))).close();
       try {
         await runCommand("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, partial], {
           debianPackage: "qemu-utils",
           signal: stop.signal,
         });
-        await rename(partial, options.target);
-      } finally {
+      } catch (err) {
         await rm(partial, { force: true });
+        throw err;
       }
       await rm(raw, { force: true });
-    } else {
-      await rename(raw, options.target);
+      return { staged: partial, bytesWritten };
     }
-    return { bytesWritten };
+    return { staged: raw, bytesWritten };
   } catch (err) {
     await directHandle?.close().catch(() => undefined);
     await handle.close().catch(() => undefined);
     await rm(raw, { force: true });
     throw err;
   }
+}
+
+/** A staging name that is taken (a leftover, or planted) is refused, not reused. */
+function refuseStaging(path: string) {
+  return (err: NodeJS.ErrnoException): never => {
+    throw new FerryError(
+      err.code === "EEXIST" ? "ALREADY_EXISTS" : "FAILED_PRECONDITION",
+      err.code === "EEXIST"
+        ? `${path} exists (a leftover or a planted file): remove it, then restore again`
+        : `cannot create ${path}: ${err.message}`,
+      { cause: err, details: { path } },
+    );
+  };
 }

@@ -28,7 +28,7 @@ export interface MoverServiceDeps {
   listFiles(request: FilesCall & { path: string }, signal: AbortSignal): Promise<FileEntry[]>;
   /** Extracts files or folders of a restore point into a directory on this host. */
   extractFiles(
-    request: FilesCall & { paths: string[]; targetDir: string },
+    request: FilesCall & { paths: string[]; targetDir: string; overwrite: boolean },
     signal: AbortSignal,
   ): Promise<ExtractStats>;
   cancel(taskId: string): boolean;
@@ -68,6 +68,8 @@ export interface RestoreCall {
   restorePointId: string;
   diskIds: string[];
   targetDir: string;
+  /** Replace existing image files no process holds. */
+  overwrite: boolean;
 }
 
 function required(value: string, what: string): string {
@@ -153,6 +155,7 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
           restorePointId: required(req.restorePointId, "restore_point_id"),
           diskIds: req.diskIds,
           targetDir: required(req.targetDir, "target_dir"),
+          overwrite: req.overwrite,
         },
         ctx.signal,
       );
@@ -191,6 +194,7 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
           restorePointId: required(req.restorePointId, "restore_point_id"),
           paths: req.paths,
           targetDir,
+          overwrite: req.overwrite,
         },
         ctx.signal,
       );

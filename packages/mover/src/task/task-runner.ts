@@ -168,13 +168,13 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         parent,
         async (signal) => {
           const repository = await o.repositories.get(call.repository);
-          await mkdir(call.targetDir, { recursive: true });
           const written = await restoreRestorePoint({
             repository,
             restorePointId: call.restorePointId,
             diskIds: call.diskIds,
             to: { dir: call.targetDir },
             format: "qcow2",
+            overwrite: call.overwrite,
             signal,
           });
           return written.map((w) => w.path);

@@ -23,7 +23,7 @@ describe("task slots", () => {
       (e: FerryError) => isFerryError(e, "RESOURCE_EXHAUSTED") && e.retryable,
     );
     await expect(slots.run("a", "backup", async () => 1)).rejects.toSatisfy((e: FerryError) =>
-      isFerryError(e, "ALREADY_EXISTS"),
+      isFerryError(e, "TASK_RUNNING"),
     );
     expect(slots.running().map((t) => t.id)).toEqual(["a", "b"]);
     expect(slots.cancel("a")).toBe(true);

@@ -16,7 +16,7 @@ export interface TaskSlots {
   /**
    * Runs `fn` in a free slot with a signal that `cancel(id)` aborts. Rejects
    * with RESOURCE_EXHAUSTED (retryable) when every slot is busy, and with
-   * ALREADY_EXISTS when a task with this id runs.
+   * TASK_RUNNING when a task with this id runs.
    */
   run<T>(
     id: string,
@@ -54,7 +54,7 @@ export function createTaskSlots(capacity: number): TaskSlots {
     async run(id, kind, fn, parent, vmId) {
       if (draining) throw new FerryError("UNAVAILABLE", "this mover is stopping");
       if (tasks.has(id))
-        throw new FerryError("ALREADY_EXISTS", `task ${id} is already running on this mover`);
+        throw new FerryError("TASK_RUNNING", `task ${id} is already running on this mover`);
       if (tasks.size >= capacity) {
         throw new FerryError(
           "RESOURCE_EXHAUSTED",
