@@ -1,16 +1,8 @@
 #!/usr/bin/env node
-import { parseArgs, toFerryError } from "@ferry/common";
-import { backupCommand, listCommand, restoreCommand } from "./cli/commands.js";
-import { exportCommand } from "./cli/export-command.js";
-import { filesCommand } from "./cli/files-command.js";
-import { gcCommand, verifyCommand } from "./cli/maintenance-commands.js";
-import { moveDiskCommand } from "./cli/move-disk-command.js";
-import { initCommand, keyCommand } from "./cli/repository-commands.js";
-import { PASSPHRASE_HINT } from "./cli/repository-flags.js";
-import { rollbackCommand } from "./cli/rollback-command.js";
-import { testRestoreCommand } from "./cli/test-restore-command.js";
-import { loadMoverConfig } from "./config.js";
-import { startMover } from "./mover.js";
+// Only argument parsing is loaded up front: each command imports what it needs, so --help
+// and a usage error answer at once.
+import { parseArgs, toFerryError } from "@ferry/common/cli";
+import { PASSPHRASE_HINT } from "./cli/passphrase-hint.js";
 
 const USAGE = `usage:
   ferry-mover --config <mover.json>                 run the mover agent (gRPC service)
@@ -110,29 +102,32 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGTERM", () => controller.abort());
   switch (command) {
     case "init":
-      return initCommand(args, controller.signal);
+      return (await import("./cli/repository-commands.js")).initCommand(args, controller.signal);
     case "key":
-      return keyCommand(args, controller.signal);
+      return (await import("./cli/repository-commands.js")).keyCommand(args, controller.signal);
     case "backup":
-      return backupCommand(args, controller.signal);
+      return (await import("./cli/commands.js")).backupCommand(args, controller.signal);
     case "restore":
-      return restoreCommand(args, controller.signal);
+      return (await import("./cli/commands.js")).restoreCommand(args, controller.signal);
     case "export":
-      return exportCommand(args, controller.signal);
+      return (await import("./cli/export-command.js")).exportCommand(args, controller.signal);
     case "files":
-      return filesCommand(args, controller.signal);
+      return (await import("./cli/files-command.js")).filesCommand(args, controller.signal);
     case "test-restore":
-      return testRestoreCommand(args, controller.signal);
+      return (await import("./cli/test-restore-command.js")).testRestoreCommand(
+        args,
+        controller.signal,
+      );
     case "move-disk":
-      return moveDiskCommand(args, controller.signal);
+      return (await import("./cli/move-disk-command.js")).moveDiskCommand(args, controller.signal);
     case "rollback":
-      return rollbackCommand(args, controller.signal);
+      return (await import("./cli/rollback-command.js")).rollbackCommand(args, controller.signal);
     case "restore-points":
-      return listCommand(args, controller.signal);
+      return (await import("./cli/commands.js")).listCommand(args, controller.signal);
     case "verify":
-      return verifyCommand(args, controller.signal);
+      return (await import("./cli/maintenance-commands.js")).verifyCommand(args, controller.signal);
     case "gc":
-      return gcCommand(args, controller.signal);
+      return (await import("./cli/maintenance-commands.js")).gcCommand(args, controller.signal);
     case undefined: {
       const path = args.flags.get("config");
       if (typeof path !== "string") {
@@ -140,6 +135,8 @@ async function main(argv: string[]): Promise<void> {
         process.exitCode = 2;
         return;
       }
+      const { loadMoverConfig } = await import("./config.js");
+      const { startMover } = await import("./mover.js");
       const mover = await startMover(await loadMoverConfig(path));
       // The agent outlives any one task's bug: log it loudly instead of exiting.
       process.on("unhandledRejection", (err) => {

@@ -1,4 +1,4 @@
-import { status } from "@grpc/grpc-js";
+import { type GrpcStatus, GRPC_STATUS as status } from "./grpc-status.js";
 
 /**
  * Every Ferry error code, with how it crosses the RPC edge and whether a caller
@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   TASK_RUNNING: { grpc: status.ALREADY_EXISTS, retryable: false },
   /** The repository is encrypted and was opened without its passphrase, or with a wrong one. */
   KEY_REQUIRED: { grpc: status.FAILED_PRECONDITION, retryable: false },
-} as const satisfies Record<string, { grpc: status; retryable: boolean }>;
+} as const satisfies Record<string, { grpc: GrpcStatus; retryable: boolean }>;
 
 /** A machine-readable Ferry error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -27,7 +27,7 @@ export function errorToStatus(err: unknown): Partial<ServiceError> & { code: sta
   const metadata = new Metadata();
   metadata.set(CODE_KEY, fe.code);
   metadata.set(RETRYABLE_KEY, String(fe.retryable));
-  return { code: ERROR_CODES[fe.code].grpc, details: fe.message, metadata };
+  return { code: ERROR_CODES[fe.code].grpc as status, details: fe.message, metadata };
 }
 
 /** The FerryError a client raises for a failed call to `method`. */

@@ -5,12 +5,7 @@ import {
   type Repository,
   readPassphraseFile,
 } from "@ferry/common";
-
-/** Where a command finds an encrypted repository's passphrase when no flag names a file. */
-export const PASSPHRASE_FILE_ENV = "FERRY_PASSPHRASE_FILE";
-
-/** What to tell a user whose repository is encrypted and who gave no (right) passphrase. */
-export const PASSPHRASE_HINT = `give its passphrase file with --passphrase-file FILE or ${PASSPHRASE_FILE_ENV}`;
+import { PASSPHRASE_FILE_ENV } from "./passphrase-hint.js";
 
 /** The passphrase from `--passphrase-file` or $FERRY_PASSPHRASE_FILE, if either names a file. */
 export async function passphraseFromFlags(args: ParsedArgs): Promise<string | undefined> {
