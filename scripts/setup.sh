@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   restic borgbackup time        # peers the benchmarks compare against; GNU time measures them
   util-linux-extra              # fincore: tests check what stays in the page cache
   ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
+  liblz4-dev gcc libc6-dev      # Ferry's LZ4 addon (packages/common/native) builds against liblz4
 )
 
 step() { printf '== setup: %s\n' "$*"; }
@@ -46,6 +47,9 @@ fi
 
 step "node modules"
 pnpm install --frozen-lockfile --reporter=silent
+
+step "native LZ4 addon"
+bash packages/common/native/build.sh
 
 step "build (tsc -b)"
 pnpm -s build

@@ -1,97 +1,41 @@
 #!/usr/bin/env node
-// Mover throughput beside the read ceiling (nbdcopy), restic and borg, on one deterministic
-// image, in one run: full backups, then incrementals after 2% of the image is rewritten.
-// Figures are printed, never asserted.
-//   pnpm bench:throughput [--size-gib 4] [--runs 3]
+// Mover throughput beside the read+write floor (nbdcopy), restic and borg, in one run, on two
+// deterministic images: one shaped like a real guest filesystem (unaligned extents, chunks
+// that mix text, random data and holes), then one of large aligned segments, where
+// incrementals follow after 2% of the image is rewritten. Figures are printed, never asserted.
+//   pnpm bench:throughput [--real-gib 2] [--size-gib 4] [--runs 3] [--only real|aligned]
+//                         [--mover PATH]   (another build's bin/ferry-mover, to compare)
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { parseArgs, prng } from "@ferry/common";
+import { parseArgs } from "@ferry/common";
 import { REPO_ROOT } from "../lab/paths.js";
 import { nbdUnixUri, serveImage } from "../lab/qemu-nbd.js";
 import { runTool } from "../lab/run-tool.js";
-import { BORG_CREATE, duBytes, median, textLike } from "./bench-data.js";
+import { BORG_CREATE, duBytes } from "./bench-data.js";
+import { makeAlignedImage } from "./bench-images.js";
+import { type Measure, measured, printRows, type Row, rowSet } from "./bench-measure.js";
+import { realShapedRows } from "./throughput-real-shaped.js";
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
-const SEGMENT = 64 * MiB;
-
-/** One measured command: wall and CPU seconds, peak RSS (GNU time). */
-interface Measure {
-  seconds: number;
-  cpuSeconds: number;
-  peakRssBytes: number;
-}
-
-async function measured(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): Promise<Measure> {
-  const { stderr } = await run("/usr/bin/time", ["-f", "FERRY_TIME %e %U %S %M", cmd, ...args], {
-    env: { ...process.env, ...env },
-    maxBuffer: 64 * MiB,
-  });
-  const m = /FERRY_TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
-  if (!m) throw new Error(`no timing from ${cmd}: ${stderr.slice(-500)}`);
-  return {
-    seconds: Number(m[1]),
-    cpuSeconds: Number(m[2]) + Number(m[3]),
-    peakRssBytes: Number(m[4]) * 1024,
-  };
-}
-
-/**
- * A sparse raw image: 64 MiB segments in a fixed cycle of random, random, text-like, hole,
- * hole (40% random, 20% text, 40% zeros), from a seeded generator.
- */
-async function makeImage(path: string, sizeBytes: number): Promise<void> {
-  const rnd = prng(42);
-  const text = textLike(SEGMENT);
-  const fh = await open(path, "w");
-  try {
-    await fh.truncate(sizeBytes);
-    const random = Buffer.alloc(SEGMENT);
-    for (let at = 0, i = 0; at < sizeBytes; at += SEGMENT, i++) {
-      const kind = i % 5;
-      if (kind >= 3) continue;
-      let data: Buffer = text;
-      if (kind < 2) {
-        for (let o = 0; o < SEGMENT; o += 4) random.writeUInt32LE((rnd() * 2 ** 32) >>> 0, o);
-        data = random;
-      }
-      await fh.write(data, 0, Math.min(SEGMENT, sizeBytes - at), at);
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-interface Row {
-  name: string;
-  runs: Measure[];
-  repoBytes?: number;
-}
 
 async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(argv, { boolean: [], valued: ["size-gib", "runs"] });
+  const args = parseArgs(argv, {
+    boolean: [],
+    valued: ["size-gib", "real-gib", "runs", "only", "mover"],
+  });
   const sizeBytes = Number(args.flags.get("size-gib") ?? 4) * 1024 * MiB;
   const runs = Number(args.flags.get("runs") ?? 3);
+  const only = args.flags.get("only");
   const work = await mkdtemp(join(tmpdir(), "ferry-bench-tp-"));
   const raw = join(work, "image.raw");
   const qcow2 = join(work, "image.qcow2");
   const socket = join(work, "nbd.sock");
-  const mover = join(REPO_ROOT, "bin/ferry-mover");
-  process.stderr.write(
-    `building a ${sizeBytes / MiB / 1024} GiB image (40% random, 20% text, 40% zeros)...\n`,
-  );
-  await makeImage(raw, sizeBytes);
-  await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
-    debianPackage: "qemu-utils",
-  });
+  const mover = String(args.flags.get("mover") ?? join(REPO_ROOT, "bin/ferry-mover"));
   const env = {
     RESTIC_PASSWORD: "bench",
     RESTIC_CACHE_DIR: join(work, "restic-cache"),
@@ -100,6 +44,26 @@ async function main(argv: string[]): Promise<void> {
     BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
     BORG_BASE_DIR: join(work, "borg-base"),
   };
+  if (only !== "aligned")
+    await realShapedRows({
+      work,
+      mover,
+      sizeBytes: Number(args.flags.get("real-gib") ?? 2) * 1024 * MiB,
+      runs,
+      env,
+    });
+  if (only === "real") return void (await rm(work, { recursive: true, force: true }));
+  process.stderr.write(
+    `building a ${sizeBytes / MiB / 1024} GiB aligned image (40% random, 20% text, 40% zeros)...\n`,
+  );
+  await makeAlignedImage(raw, sizeBytes);
+  await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
+    debianPackage: "qemu-utils",
+  });
+
+  await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
+    debianPackage: "qemu-utils",
+  });
   const rows: Row[] = [];
   const repeat = async (
     name: string,
@@ -268,29 +232,12 @@ async function main(argv: string[]): Promise<void> {
     [...BORG_CREATE, `${repo}::two`, raw],
   ]);
 
-  const logical = sizeBytes / 1e6;
-  console.log(
-    `image ${sizeBytes / MiB / 1024} GiB logical (40% random, 20% text, 40% zeros); medians of ${runs} runs`,
+  printRows(
+    `aligned image, ${sizeBytes / MiB / 1024} GiB logical (40% random, 20% text, 40% zeros in 64 MiB segments); medians of ${runs} runs`,
+    rows,
+    sizeBytes,
   );
-  console.log(
-    `${"".padEnd(34)} ${"MB/s".padStart(7)} ${"seconds".padStart(8)} ${"CPU s".padStart(7)} ${"peak RSS MiB".padStart(13)} ${"repo MiB".padStart(9)}`,
-  );
-  const med = (r: Row, f: (m: Measure) => number) => median(r.runs.map(f));
-  for (const r of rows)
-    console.log(
-      `${r.name.padEnd(34)} ${(logical / med(r, (m) => m.seconds)).toFixed(0).padStart(7)} ${med(
-        r,
-        (m) => m.seconds,
-      )
-        .toFixed(2)
-        .padStart(8)} ${med(r, (m) => m.cpuSeconds)
-        .toFixed(2)
-        .padStart(
-          7,
-        )} ${(med(r, (m) => m.peakRssBytes) / MiB).toFixed(0).padStart(13)} ${r.repoBytes === undefined ? "-".padStart(9) : (r.repoBytes / MiB).toFixed(0).padStart(9)}`,
-    );
-  const by = (name: string) => rows.find((r) => r.name.startsWith(name)) as Row;
-  const secs = (name: string) => med(by(name), (m) => m.seconds);
+  const { by, seconds: secs } = rowSet(rows);
   console.log(`full_vs_nbdcopy=${(secs("nbdcopy") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(`full_vs_restic=${(secs("restic backup") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(`full_vs_borg=${(secs("borg create") / secs("ferry full, NBD")).toFixed(2)}`);

@@ -12,7 +12,13 @@ import {
   CHUNK_OFFSET_UNCOMPRESSED_SIZE,
   MAX_CHUNK_SIZE_BYTES,
 } from "./format.js";
-import { decodeLz4Block, encodeLz4Block, Lz4BlockError, lz4BlockBound } from "./lz4-block.js";
+import {
+  decodeLz4Block,
+  decodeLz4BlockSync,
+  encodeLz4Block,
+  encodeLz4BlockSync,
+  Lz4BlockError,
+} from "./lz4-native.js";
 
 /** How a chunk's payload is stored. */
 export type ChunkEncoding = "raw" | "lz4";
@@ -27,22 +33,17 @@ export interface ChunkHeader {
   storedSizeBytes: number;
 }
 
-/** A chunk ready to write: the header and the payload, to be written back to back. */
-export interface EncodedChunk {
+/**
+ * A chunk ready to write: the header and the payload, to be written back to back. Dispose of
+ * it once written: its payload's buffer is reused.
+ */
+export interface EncodedChunk extends Disposable {
   encoding: ChunkEncoding;
   header: Uint8Array;
   payload: Uint8Array;
   /** Header plus payload, bytes: the chunk file's size. */
   fileSizeBytes: number;
 }
-
-// Chunks smaller than this are compressed outright; probing would cost as much as compressing.
-const PROBE_MIN_BYTES = 128 * 1024;
-const PROBE_SLICES = 4;
-const PROBE_SLICE_BYTES = 16 * 1024;
-// A sample that shrinks less than this means incompressible data (random, encrypted,
-// already compressed): LZ4 would spend ~10 ms of a core per 4 MiB chunk for nothing.
-const PROBE_MIN_SAVING = 0.1;
 
 function corrupt(name: string, reason: string): FerryError {
   return new FerryError("CORRUPT_DATA", `chunk ${name} is corrupt: ${reason}`, {
@@ -62,23 +63,27 @@ function checksumOf(headerStart: Uint8Array, payload: Uint8Array): Uint8Array {
   return hasher.digestBuffer().subarray(0, CHUNK_CHECKSUM_BYTES);
 }
 
-// The probe's sample and its LZ4 output, reused: encoding is synchronous, and every chunk
-// of random data would otherwise leave two 64 KiB buffers of garbage.
-const probeSample = Buffer.allocUnsafe(PROBE_SLICES * PROBE_SLICE_BYTES);
-const probeOutput = Buffer.allocUnsafe(lz4BlockBound(probeSample.length));
+// Output buffers of chunk-sized encodes, kept for reuse: every 4 MiB chunk would otherwise
+// leave a 4 MiB buffer for the garbage collector, and memory would grow far past the work.
+const SPARE_OUTPUTS = 16;
+const spareOutputs: Buffer[] = [];
 
-/** True when LZ4 on a sample of `data` saves at least PROBE_MIN_SAVING. */
-function looksCompressible(data: Uint8Array): boolean {
-  const step = Math.floor((data.length - PROBE_SLICE_BYTES) / (PROBE_SLICES - 1));
-  for (let i = 0; i < PROBE_SLICES; i++) {
-    probeSample.set(data.subarray(i * step, i * step + PROBE_SLICE_BYTES), i * PROBE_SLICE_BYTES);
-  }
-  const storedBytes = encodeLz4Block(probeSample, probeOutput);
-  return storedBytes <= probeSample.length * (1 - PROBE_MIN_SAVING);
+function takeOutput(bytes: number): Buffer {
+  const i = spareOutputs.findIndex((b) => b.length === bytes);
+  return i >= 0 ? (spareOutputs.splice(i, 1)[0] as Buffer) : Buffer.allocUnsafe(bytes);
 }
 
-function encodeHeader(encoding: ChunkEncoding, sizeBytes: number, payload: Uint8Array): Uint8Array {
-  const header = Buffer.alloc(CHUNK_HEADER_BYTES);
+function giveBackOutput(buffer: Buffer): void {
+  if (spareOutputs.length < SPARE_OUTPUTS) spareOutputs.push(buffer);
+}
+
+function encodeHeader(
+  encoding: ChunkEncoding,
+  sizeBytes: number,
+  payload: Uint8Array,
+  into: Buffer = Buffer.alloc(CHUNK_HEADER_BYTES),
+): Uint8Array {
+  const header = into.subarray(0, CHUNK_HEADER_BYTES).fill(0);
   header.set(encoding === "lz4" ? CHUNK_MAGIC_LZ4 : CHUNK_MAGIC_RAW, 0);
   header.writeUInt32LE(sizeBytes, CHUNK_OFFSET_UNCOMPRESSED_SIZE);
   header.writeUInt32LE(payload.length, CHUNK_OFFSET_STORED_SIZE);
@@ -87,8 +92,10 @@ function encodeHeader(encoding: ChunkEncoding, sizeBytes: number, payload: Uint8
 }
 
 /**
- * Encodes chunk data (1 byte .. MAX_CHUNK_SIZE_BYTES) for storage: LZ4 only where a probe says
- * it pays and the result is smaller than the data, raw otherwise.
+ * Encodes chunk data (1 byte .. MAX_CHUNK_SIZE_BYTES) for storage: LZ4 where the block comes
+ * out smaller than the data, raw otherwise. The decision is LZ4's own: liblz4 passes through
+ * incompressible data near memory speed (its skip acceleration), so a whole chunk costs little
+ * even when random, and a chunk that mixes kinds keeps what its compressible part saves.
  */
 export async function encodeChunk(
   data: Uint8Array,
@@ -102,16 +109,64 @@ export async function encodeChunk(
   }
   let encoding: ChunkEncoding = "raw";
   let payload = data;
-  if (compression === "lz4" && (data.length < PROBE_MIN_BYTES || looksCompressible(data))) {
-    const out = Buffer.allocUnsafe(lz4BlockBound(data.length));
-    const compressed = out.subarray(0, encodeLz4Block(data, out));
-    if (compressed.length < data.length) {
+  let output: Buffer | undefined;
+  if (compression === "lz4" && data.length > 1) {
+    // One byte less room than the data: liblz4 gives up (0) when the block would not shrink.
+    output = takeOutput(data.length - 1);
+    const length = await encodeLz4Block(data, output).catch((err: unknown) => {
+      giveBackOutput(output as Buffer);
+      throw err;
+    });
+    if (length > 0) {
       encoding = "lz4";
-      payload = compressed;
+      payload = output.subarray(0, length);
     }
   }
   const header = encodeHeader(encoding, data.length, payload);
-  return { encoding, header, payload, fileSizeBytes: header.length + payload.length };
+  let held = output;
+  return {
+    encoding,
+    header,
+    payload,
+    fileSizeBytes: header.length + payload.length,
+    [Symbol.dispose]() {
+      if (held) giveBackOutput(held);
+      held = undefined;
+    },
+  };
+}
+
+/**
+ * encodeChunk on the calling thread, into `out` (at least CHUNK_HEADER_BYTES + data.length):
+ * the whole chunk file, header then payload. With `copyRaw` false, a raw chunk's payload is
+ * not copied: the file is the header in `out`, then `data` itself. For chunk workers, never
+ * the main thread.
+ */
+export function encodeChunkInto(
+  data: Uint8Array,
+  out: Uint8Array,
+  compression: ChunkCompression,
+  copyRaw = true,
+): { encoding: ChunkEncoding; fileSizeBytes: number } {
+  if (data.length < 1 || data.length > MAX_CHUNK_SIZE_BYTES)
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      `chunk data must be 1 to ${MAX_CHUNK_SIZE_BYTES} bytes, got ${data.length}`,
+    );
+  if (out.length < CHUNK_HEADER_BYTES + data.length)
+    throw new FerryError("INVALID_ARGUMENT", "chunk output buffer too small");
+  const file = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const room = file.subarray(CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + data.length - 1);
+  const compressed = compression === "lz4" && data.length > 1 ? encodeLz4BlockSync(data, room) : 0;
+  const encoding: ChunkEncoding = compressed > 0 ? "lz4" : "raw";
+  if (encoding === "raw" && copyRaw) file.set(data, CHUNK_HEADER_BYTES);
+  const payloadBytes = compressed > 0 ? compressed : data.length;
+  const payload =
+    encoding === "raw" && !copyRaw
+      ? data
+      : file.subarray(CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + payloadBytes);
+  encodeHeader(encoding, data.length, payload, file);
+  return { encoding, fileSizeBytes: CHUNK_HEADER_BYTES + payloadBytes };
 }
 
 /**
@@ -152,18 +207,18 @@ export function decodeChunkHeader(
   return { encoding, uncompressedSizeBytes, storedSizeBytes };
 }
 
-/**
- * Decodes a whole chunk file and proves it is the chunk named `digest`: header, decompression
- * (bounds-checked), length, and BLAKE3 of the data (or `digestOf`: a keyed one). Throws CORRUPT_DATA naming the digest on
- * any mismatch. The stored checksum is checked too with `checksum` (verify does: it also
- * reports a damaged checksum field); a reader may skip it, since the digest of the decoded
- * data already proves every payload byte and the header fields it depends on.
- */
-export async function decodeChunk(
-  file: Buffer,
-  digest: Uint8Array,
-  options: { checksum?: boolean; digestOf?: (data: Uint8Array) => Uint8Array } = {},
-): Promise<Uint8Array> {
+/** How {@link decodeChunk} checks a chunk. */
+export interface DecodeOptions {
+  /** Check the stored checksum too (verify does); the digest alone proves the data. */
+  checksum?: boolean;
+  /** The digest of data (a keyed one in an encrypted repository); plain BLAKE3 by default. */
+  digestOf?: (data: Uint8Array) => Uint8Array;
+  /** Where the decoded data of a compressed chunk goes (a chunk worker's shared memory). */
+  alloc?: (bytes: number) => Buffer;
+}
+
+/** Header and checksum checks; the payload to decode. */
+function openChunkFile(file: Buffer, digest: Uint8Array, options: DecodeOptions) {
   const name = digestToHex(digest);
   const header = decodeChunkHeader(file, file.length, name);
   const payload = file.subarray(CHUNK_HEADER_BYTES);
@@ -171,20 +226,21 @@ export async function decodeChunk(
   if (options.checksum !== false && !digestsEqual(checksumOf(file, payload), stored)) {
     throw corrupt(name, "checksum mismatch");
   }
-  let data: Uint8Array = payload;
-  if (header.encoding === "lz4") {
-    data = Buffer.allocUnsafe(header.uncompressedSizeBytes);
-    try {
-      decodeLz4Block(payload, data);
-    } catch (err) {
-      if (!(err instanceof Lz4BlockError)) throw err;
-      throw new FerryError(
-        "CORRUPT_DATA",
-        `chunk ${name} is corrupt: LZ4 block does not decode (${err.message})`,
-        { cause: err, details: { chunk: name, reason: "lz4" } },
-      );
-    }
-  }
+  const out =
+    header.encoding === "lz4"
+      ? (options.alloc ?? Buffer.allocUnsafe)(header.uncompressedSizeBytes)
+      : undefined;
+  return { name, header, payload, out };
+}
+
+/** The length and digest checks of decoded data. */
+function provenData(
+  name: string,
+  header: ChunkHeader,
+  data: Uint8Array,
+  digest: Uint8Array,
+  options: DecodeOptions,
+): Uint8Array {
   if (data.length !== header.uncompressedSizeBytes) {
     throw corrupt(
       name,
@@ -195,4 +251,50 @@ export async function decodeChunk(
     throw corrupt(name, "data does not match its digest");
   }
   return data;
+}
+
+function lz4Corrupt(name: string, err: unknown): unknown {
+  if (!(err instanceof Lz4BlockError)) return err;
+  return new FerryError(
+    "CORRUPT_DATA",
+    `chunk ${name} is corrupt: LZ4 block does not decode (${err.message})`,
+    { cause: err, details: { chunk: name, reason: "lz4" } },
+  );
+}
+
+/**
+ * Decodes a whole chunk file and proves it is the chunk named `digest`: header, decompression
+ * (bounds-checked), length, and BLAKE3 of the data (or `digestOf`: a keyed one). Throws
+ * CORRUPT_DATA naming the digest on any mismatch. The stored checksum is checked too with
+ * `checksum` (verify does: it also reports a damaged checksum field); a reader may skip it,
+ * since the digest of the decoded data already proves every payload byte and the header
+ * fields it depends on.
+ */
+export async function decodeChunk(
+  file: Buffer,
+  digest: Uint8Array,
+  options: DecodeOptions = {},
+): Promise<Uint8Array> {
+  const { name, header, payload, out } = openChunkFile(file, digest, options);
+  if (out)
+    await decodeLz4Block(payload, out).catch((err: unknown) => {
+      throw lz4Corrupt(name, err);
+    });
+  return provenData(name, header, out ?? payload, digest, options);
+}
+
+/** decodeChunk on the calling thread: for chunk workers, never the main thread. */
+export function decodeChunkSync(
+  file: Buffer,
+  digest: Uint8Array,
+  options: DecodeOptions = {},
+): Uint8Array {
+  const { name, header, payload, out } = openChunkFile(file, digest, options);
+  if (out)
+    try {
+      decodeLz4BlockSync(payload, out);
+    } catch (err) {
+      throw lz4Corrupt(name, err);
+    }
+  return provenData(name, header, out ?? payload, digest, options);
 }

@@ -37,8 +37,88 @@ export interface ChunkProtection {
   open(digest: Uint8Array, file: Buffer): Promise<Buffer>;
   /** Throws KEY_REQUIRED when chunks can be neither read nor written (a locked repository). */
   assertKey(): void;
+  /**
+   * The keys, for this process's chunk workers to name and seal chunks as this protection
+   * does (see chunk-jobs.ts); undefined for plain chunks and in a locked repository.
+   */
+  readonly workerKeys: ChunkKeys | undefined;
   /** How restore points are authenticated. */
   readonly restorePoints: RestorePointAuth;
+}
+
+/** The keys of a sealed chunk store. */
+export interface ChunkKeys {
+  /** Keys BLAKE3 to name chunks. */
+  idKey: Uint8Array;
+  /** AES-256-GCM key of chunk files. */
+  encryptionKey: Uint8Array;
+}
+
+/** Keyed BLAKE3 of `data`: how an encrypted repository names its chunks. */
+export function keyedBlake3(idKey: Uint8Array, data: Uint8Array): Uint8Array {
+  const out = Blake3Hasher.newKeyed(Buffer.from(idKey.buffer, idKey.byteOffset, idKey.byteLength))
+    .update(asBuffer(data))
+    .digestBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
+ * The parts of the sealed chunk file of the version 1 chunk file `parts` named `digest`:
+ * magic and a random nonce, the AES-256-GCM ciphertext, and the tag. The name is associated
+ * data: a file swapped under another digest does not open.
+ */
+export function sealChunkParts(
+  encryptionKey: Uint8Array,
+  digest: Uint8Array,
+  parts: readonly Uint8Array[],
+): Uint8Array[] {
+  const nonce = randomBytes(SEALED_NONCE_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", encryptionKey, nonce);
+  cipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
+  const out: Uint8Array[] = [Buffer.concat([CHUNK_MAGIC_SEALED, nonce])];
+  for (const part of parts) out.push(cipher.update(part));
+  out.push(cipher.final(), cipher.getAuthTag());
+  return out;
+}
+
+/**
+ * The version 1 chunk file inside the sealed chunk file `file` named `digest`. CORRUPT_DATA
+ * naming the chunk when it does not open (damaged, moved under another name, not sealed).
+ */
+export function openSealedChunk(
+  encryptionKey: Uint8Array,
+  digest: Uint8Array,
+  file: Buffer,
+): Buffer {
+  const name = digestToHex(digest);
+  if (file.length < SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES) {
+    throw corrupt(name, `file is ${file.length} bytes, too short for a sealed chunk`);
+  }
+  if (!digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
+    throw corrupt(name, "not sealed, but the repository is encrypted");
+  }
+  const nonce = file.subarray(CHUNK_MAGIC_SEALED.length, SEALED_HEADER_BYTES);
+  const decipher = createDecipheriv("aes-256-gcm", encryptionKey, nonce);
+  decipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
+  decipher.setAuthTag(file.subarray(file.length - SEALED_TAG_BYTES));
+  try {
+    const inner = decipher.update(
+      file.subarray(SEALED_HEADER_BYTES, file.length - SEALED_TAG_BYTES),
+    );
+    // GCM's final() only checks the tag (no bytes): no second 4 MiB copy.
+    const rest = decipher.final();
+    return rest.length === 0 ? inner : Buffer.concat([inner, rest]);
+  } catch (err) {
+    throw new FerryError(
+      "CORRUPT_DATA",
+      `chunk ${name} is corrupt: it fails its authentication tag (damaged or not this chunk)`,
+      { cause: err, details: { chunk: name, reason: "authentication" } },
+    );
+  }
 }
 
 /**
@@ -53,28 +133,29 @@ function corrupt(name: string, reason: string): FerryError {
   });
 }
 
+/** A plain repository's chunk file as it is; CORRUPT_DATA when it is a sealed one. */
+export function openPlainChunk(digest: Uint8Array, file: Buffer): Buffer {
+  if (digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
+    throw corrupt(digestToHex(digest), "sealed (encrypted) chunk in a plain repository");
+  }
+  return file;
+}
+
 /** Chunks in the clear, named by plain BLAKE3 (format version 1). */
 export const PLAIN_CHUNKS: ChunkProtection = {
   sealed: false,
   digestOf: chunkDigestOf,
   hash: blake3Digest,
   seal: async (_digest, parts) => [...parts],
-  open: async (digest, file) => {
-    if (digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
-      throw corrupt(digestToHex(digest), "sealed (encrypted) chunk in a plain repository");
-    }
-    return file;
-  },
+  open: async (digest, file) => openPlainChunk(digest, file),
   assertKey: () => {},
+  workerKeys: undefined,
   restorePoints: { t: "none" },
 };
 
 /** Chunks sealed with `key` (format version 2). */
 export function sealedChunks(key: RepositoryKey): ChunkProtection {
-  const hash = (data: Uint8Array): Uint8Array => {
-    const out = Blake3Hasher.newKeyed(key.idKey).update(data).digestBuffer();
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-  };
+  const hash = (data: Uint8Array): Uint8Array => keyedBlake3(key.idKey, data);
   // Node's cipher on the calling thread: WebCrypto's thread-pool AES-GCM measured 2.2x the
   // CPU here (copies, and contention with file I/O on the same pool).
   const macKey = Blake3Hasher.deriveKey(RESTORE_POINT_MAC_CONTEXT, key.idKey);
@@ -83,49 +164,14 @@ export function sealedChunks(key: RepositoryKey): ChunkProtection {
     for (const part of parts) hasher.update(part);
     return new Uint8Array(hasher.digestBuffer());
   };
-  const aad = (digest: Uint8Array) => Buffer.concat([CHUNK_MAGIC_SEALED, digest]);
   return {
     sealed: true,
     digestOf: (data) => (isAllZero(data) ? ZERO_CHUNK_DIGEST : hash(data)),
     hash,
-    async seal(digest, parts) {
-      const nonce = randomBytes(SEALED_NONCE_BYTES);
-      const cipher = createCipheriv("aes-256-gcm", key.encryptionKey, nonce);
-      // The name is associated data: a file swapped under another digest does not open.
-      cipher.setAAD(aad(digest));
-      const out: Uint8Array[] = [Buffer.concat([CHUNK_MAGIC_SEALED, nonce])];
-      for (const part of parts) out.push(cipher.update(part));
-      out.push(cipher.final(), cipher.getAuthTag());
-      return out;
-    },
-    async open(digest, file) {
-      const name = digestToHex(digest);
-      if (file.length < SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES) {
-        throw corrupt(name, `file is ${file.length} bytes, too short for a sealed chunk`);
-      }
-      if (!digestsEqual(file.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)) {
-        throw corrupt(name, "not sealed, but the repository is encrypted");
-      }
-      const nonce = file.subarray(CHUNK_MAGIC_SEALED.length, SEALED_HEADER_BYTES);
-      const decipher = createDecipheriv("aes-256-gcm", key.encryptionKey, nonce);
-      decipher.setAAD(aad(digest));
-      decipher.setAuthTag(file.subarray(file.length - SEALED_TAG_BYTES));
-      try {
-        const inner = decipher.update(
-          file.subarray(SEALED_HEADER_BYTES, file.length - SEALED_TAG_BYTES),
-        );
-        // GCM's final() only checks the tag (no bytes): no second 4 MiB copy.
-        const rest = decipher.final();
-        return rest.length === 0 ? inner : Buffer.concat([inner, rest]);
-      } catch (err) {
-        throw new FerryError(
-          "CORRUPT_DATA",
-          `chunk ${name} is corrupt: it fails its authentication tag (damaged or not this chunk)`,
-          { cause: err, details: { chunk: name, reason: "authentication" } },
-        );
-      }
-    },
+    seal: async (digest, parts) => sealChunkParts(key.encryptionKey, digest, parts),
+    open: async (digest, file) => openSealedChunk(key.encryptionKey, digest, file),
     assertKey: () => {},
+    workerKeys: { idKey: key.idKey, encryptionKey: key.encryptionKey },
     restorePoints: { t: "mac", macOf },
   };
 }
@@ -149,6 +195,7 @@ export function lockedChunks(root: string): ChunkProtection {
     seal: async () => locked(),
     open: async () => locked(),
     assertKey: locked,
+    workerKeys: undefined,
     restorePoints: { t: "locked" },
   };
 }

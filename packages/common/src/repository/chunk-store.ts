@@ -68,6 +68,11 @@ export interface ChunkNamer {
    * with the repository's id key when it is encrypted (KEY_REQUIRED when opened without it).
    */
   digestOf(data: Uint8Array): Uint8Array;
+  /**
+   * digestOf off the main thread, on a chunk worker, when `data` lives in shared memory
+   * (SharedArrayBuffer, as backup chunk buffers do); on the calling thread otherwise.
+   */
+  nameChunk(data: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Reads chunks by digest. */

@@ -170,7 +170,8 @@ class StagedDirectIo implements DirectIo {
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      const out = Buffer.allocUnsafe(Math.min(done, sizeBytes));
+      // A buffer of its own (never a slice of a pool): a chunk worker may take it over.
+      const out = Buffer.from(new ArrayBuffer(Math.min(done, sizeBytes)));
       staging.copy(out, 0, 0, out.length);
       return out;
     } catch (err) {

@@ -10,6 +10,7 @@ import {
   decodeChunkHeader,
   encodeChunk,
 } from "./chunk-codec.js";
+import { encodeOutputBytes } from "./chunk-jobs.js";
 import type { ChunkProtection } from "./chunk-protection.js";
 import type {
   ChunkStore,
@@ -21,6 +22,7 @@ import type {
   SweepResult,
 } from "./chunk-store.js";
 import { sweepChunkFiles } from "./chunk-sweep.js";
+import { chunkWorkPool, isShared } from "./chunk-work-pool.js";
 import {
   assertDigest,
   chunkPathInStore,
@@ -40,6 +42,7 @@ import {
   SEALED_OVERHEAD_BYTES,
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
+import { leaseSharedBuffer } from "./shared-buffers.js";
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
 
@@ -84,6 +87,13 @@ export class LocalChunkStore implements ChunkStore {
 
   digestOf(data: Uint8Array): Uint8Array {
     return this.protection.digestOf(data);
+  }
+
+  async nameChunk(data: Uint8Array): Promise<Uint8Array> {
+    this.protection.assertKey();
+    if (!isShared(data)) return this.protection.digestOf(data);
+    const keys = this.protection.workerKeys;
+    return (await chunkWorkPool().hash({ data, ...(keys ? { idKey: keys.idKey } : {}) })).digest;
   }
 
   async has(digest: Uint8Array, signal?: AbortSignal): Promise<boolean> {
@@ -240,14 +250,11 @@ export class LocalChunkStore implements ChunkStore {
     if (!digestTrusted && !digestsEqual(this.protection.hash(data), digest)) {
       throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
     }
-    const encoded = await encodeChunk(data, this.compression);
+    using encoded = await this.encode(digest, data);
     const dir = dirname(path);
     await this.ensureDir(dir);
     const each = this.durability === "each";
-    const parts = await this.protection.seal(digest, [encoded.header, encoded.payload]);
-    const fileSizeBytes = this.sealed
-      ? encoded.fileSizeBytes + SEALED_OVERHEAD_BYTES
-      : encoded.fileSizeBytes;
+    const { parts, fileSizeBytes } = encoded;
     await writeFileAtomic(path, parts, {
       fsync: each,
       what: `chunk ${hex}`,
@@ -263,6 +270,69 @@ export class LocalChunkStore implements ChunkStore {
       encoding: encoded.encoding,
       repaired: existing.t === "damaged",
     };
+  }
+
+  /**
+   * The parts of the chunk file of `data` to write; dispose once written. Data in shared
+   * memory is encoded (compressed, checksummed, sealed) by a chunk worker into a shared
+   * buffer; other data on this thread, LZ4 on libuv's pool.
+   */
+  private async encode(
+    digest: Uint8Array,
+    data: Uint8Array,
+  ): Promise<{ parts: Uint8Array[]; fileSizeBytes: number; encoding: "raw" | "lz4" } & Disposable> {
+    if (isShared(data)) {
+      const out = leaseSharedBuffer(encodeOutputBytes(data.length));
+      try {
+        const keys = this.protection.workerKeys;
+        const r = await chunkWorkPool().encode({
+          data,
+          out: out.buffer,
+          compression: this.compression,
+          digest,
+          ...(keys ? { keys } : {}),
+        });
+        return {
+          parts: r.dataFollows
+            ? [out.buffer.subarray(0, CHUNK_HEADER_BYTES), data]
+            : [out.buffer.subarray(0, r.fileSizeBytes)],
+          fileSizeBytes: r.fileSizeBytes,
+          encoding: r.encoding,
+          [Symbol.dispose]: () => out[Symbol.dispose](),
+        };
+      } catch (err) {
+        out[Symbol.dispose]();
+        throw err;
+      }
+    }
+    const encoded = await encodeChunk(data, this.compression);
+    try {
+      const parts = await this.protection.seal(digest, [encoded.header, encoded.payload]);
+      return {
+        parts,
+        fileSizeBytes: parts.reduce((n, p) => n + p.length, 0),
+        encoding: encoded.encoding,
+        [Symbol.dispose]: () => encoded[Symbol.dispose](),
+      };
+    } catch (err) {
+      encoded[Symbol.dispose]();
+      throw err;
+    }
+  }
+
+  /**
+   * A chunk file's proven data: decoded (opened, decompressed, hashed) by a chunk worker,
+   * which takes the file over, when it owns its memory (as direct reads do); on this thread
+   * otherwise.
+   */
+  private async decode(digest: Uint8Array, file: Buffer, checksum: boolean): Promise<Uint8Array> {
+    if (file.byteOffset === 0 && file.byteLength === file.buffer.byteLength && !isShared(file)) {
+      const keys = this.protection.workerKeys;
+      const r = await chunkWorkPool().decode({ file, digest, checksum, ...(keys ? { keys } : {}) });
+      return r.data;
+    }
+    const inner = await this.protection.open(digest, file);
+    return decodeChunk(inner, digest, { checksum, digestOf: (d) => this.protection.hash(d) });
   }
 
   /** Sets a chunk file's mtime to now: false when it does not exist. */
@@ -373,12 +443,8 @@ export class LocalChunkStore implements ChunkStore {
         check(st);
         file = await readAt(fh, st.size, 0);
       }
-      const inner = await this.protection.open(digest, file);
-      const data = await decodeChunk(inner, digest, {
-        checksum,
-        digestOf: (d) => this.protection.hash(d),
-      });
-      return { data, fileSizeBytes: file.length };
+      const fileSizeBytes = file.length;
+      return { data: await this.decode(digest, file, checksum), fileSizeBytes };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {
         throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {

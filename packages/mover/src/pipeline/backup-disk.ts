@@ -2,7 +2,6 @@ import {
   type ChunkNamer,
   createSemaphore,
   FerryError,
-  isAllZero,
   isFerryError,
   isZeroChunkDigest,
   type PutOptions,
@@ -134,12 +133,13 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
   // The first failure stops every worker, not just the one that saw it.
   using stop = linkedAbort(signal);
   const store = async (plan: ChunkPlan, data: Uint8Array | undefined) => {
-    if (!data || isAllZero(data)) {
+    // Named on a chunk worker (chunk buffers are shared memory); all zeros name the zero chunk.
+    const digest = data ? await options.chunks.nameChunk(data) : ZERO_CHUNK_DIGEST;
+    if (!data || isZeroChunkDigest(digest)) {
       options.index.set(plan.index, ZERO_CHUNK_DIGEST);
       stats.bytesZero += plan.lengthBytes;
       return;
     }
-    const digest = options.chunks.digestOf(data);
     // The digest was just computed from these very bytes: no second hash in the store.
     const put = await options.chunks.put(digest, data, stop.signal, {
       digestComputedFromData: true,
@@ -224,8 +224,8 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
   return stats;
 }
 
-// Reads the chunk's data extents in requests the source likes; holes stay zero.
-// Reads the chunk's data extents into `buffer` (a reused one: gaps are zeroed first).
+// Reads the chunk's data extents into `buffer` (a reused one): only the gaps between them
+// are zeroed, since a chunk of a real disk is often mostly data around a small hole.
 async function readChunk(
   source: BlockSource,
   plan: ChunkPlan,
@@ -233,8 +233,12 @@ async function readChunk(
   requests: Semaphore,
   signal?: AbortSignal,
 ): Promise<void> {
-  const covered = plan.data.reduce((n, e) => n + e.lengthBytes, 0);
-  if (covered !== plan.lengthBytes) buffer.fill(0);
+  let at = plan.offset;
+  for (const e of plan.data) {
+    if (e.offset > at) buffer.fill(0, at - plan.offset, e.offset - plan.offset);
+    at = e.offset + e.lengthBytes;
+  }
+  if (at < plan.offset + plan.lengthBytes) buffer.fill(0, at - plan.offset, plan.lengthBytes);
   await readInto(source, buffer, plan.offset, plan.data, requests, signal);
 }
 
@@ -284,11 +288,13 @@ async function readInto(
   requests: Semaphore,
   signal?: AbortSignal,
 ): Promise<void> {
+  // 1 MiB requests: QEMU's NBD server streams them faster than 4 MiB ones (nbdcopy on a
+  // real-shaped disk: 0.55 s against 0.86 s), and more of them are in flight per chunk.
   const step = Math.max(
     4096,
     Math.min(
       source.capabilities.maxRequestBytes,
-      Math.max(source.capabilities.preferredRequestBytes, 4 * MiB),
+      Math.max(source.capabilities.preferredRequestBytes, MiB),
     ),
   );
   // The first failure cancels the chunk's other reads; all settle before this returns, so

@@ -1,6 +1,9 @@
 import { abortReason, FerryError } from "@ferry/common";
 
-/** A held share of the chunk memory budget, with a buffer of that size to use meanwhile. */
+/**
+ * A held share of the chunk memory budget, with a buffer of that size (in shared memory) to
+ * use meanwhile.
+ */
 export interface ChunkLease extends Disposable {
   /** Reused across leases: holds anything on arrival. */
   readonly buffer: Buffer;
@@ -113,7 +116,8 @@ class Budget implements ChunkMemory {
     }
     // Leased plus kept must stay within the budget: drop kept buffers of other sizes.
     if (this.#leased + this.#freeBytes > this.budgetBytes) this.#dropFree();
-    return Buffer.allocUnsafe(bytes);
+    // Shared memory: chunk workers hash and encode it where it is, without a copy.
+    return Buffer.from(new SharedArrayBuffer(bytes));
   }
 
   #keep(buffer: Buffer): void {

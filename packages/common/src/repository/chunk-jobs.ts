@@ -1,0 +1,137 @@
+// The work a chunk worker does (chunk-worker.ts runs it; chunk-work-pool.ts hands it out):
+// naming chunks, and encoding them into whole chunk files, in memory shared with the main
+// thread, so 4 MiB buffers are never copied between threads. Pure: no file I/O here.
+import { decodeChunkSync, encodeChunkInto } from "./chunk-codec.js";
+import {
+  type ChunkKeys,
+  keyedBlake3,
+  openPlainChunk,
+  openSealedChunk,
+  sealChunkParts,
+} from "./chunk-protection.js";
+import { blake3Digest, isAllZero } from "./digest.js";
+import { CHUNK_HEADER_BYTES, SEALED_OVERHEAD_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
+
+/** Names a chunk: ZERO_CHUNK_DIGEST when all zeros, else BLAKE3 (keyed with `idKey`). */
+export interface HashJob {
+  t: "hash";
+  data: Uint8Array;
+  idKey?: Uint8Array;
+}
+
+/**
+ * Encodes a chunk into the whole file to write, into `out`: compressed where LZ4 shrinks it,
+ * with its header and checksum, sealed when `keys` are given (then `digest` is its name).
+ */
+export interface EncodeJob {
+  t: "encode";
+  data: Uint8Array;
+  out: Uint8Array;
+  compression: "lz4" | "none";
+  digest: Uint8Array;
+  keys?: ChunkKeys;
+}
+
+/**
+ * Decodes a chunk file read from the store and proves it is the chunk named `digest`
+ * (chunk-codec's decodeChunk), opening it first when `keys` are given. The file's memory is
+ * handed over (transferred) with the job, and comes back with the data.
+ */
+export interface DecodeJob {
+  t: "decode";
+  file: Uint8Array;
+  digest: Uint8Array;
+  checksum: boolean;
+  keys?: ChunkKeys;
+}
+
+export type ChunkJob = HashJob | EncodeJob | DecodeJob;
+
+/** A decode job's data, in memory handed back to the caller (transferred, never copied). */
+export interface DecodeResult {
+  data: Uint8Array;
+}
+
+/** What a hash job found. */
+export interface HashResult {
+  digest: Uint8Array;
+}
+
+/**
+ * What an encode job wrote: the chunk file is `out[0, fileSizeBytes)`, or with `dataFollows`
+ * (a raw chunk, not sealed: no copy made) the header in `out[0, CHUNK_HEADER_BYTES)` and then
+ * the job's data.
+ */
+export interface EncodeResult {
+  encoding: "raw" | "lz4";
+  fileSizeBytes: number;
+  dataFollows?: boolean;
+}
+
+/** Room an encode job's `out` needs for `dataBytes` of data. */
+export function encodeOutputBytes(dataBytes: number): number {
+  return CHUNK_HEADER_BYTES + dataBytes + SEALED_OVERHEAD_BYTES;
+}
+
+// A sealed chunk's inner file, before encryption: one per thread, reused.
+let scratch: Buffer | undefined;
+
+// Memory of its own for decoded data, so that it can be handed over whole.
+const ownAlloc = (bytes: number) => Buffer.from(new ArrayBuffer(bytes));
+
+function decode(job: DecodeJob): DecodeResult {
+  const { digest, keys } = job;
+  const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+  const inner = keys
+    ? openSealedChunk(keys.encryptionKey, digest, file)
+    : openPlainChunk(digest, file);
+  const data = decodeChunkSync(inner, digest, {
+    checksum: job.checksum,
+    alloc: ownAlloc,
+    ...(keys ? { digestOf: (d: Uint8Array) => keyedBlake3(keys.idKey, d) } : {}),
+  });
+  // Opened data may sit in a slice of a shared pool: then it is copied into its own.
+  if (data.byteOffset === 0 || data.buffer === job.file.buffer) return { data };
+  const own = ownAlloc(data.length);
+  own.set(data);
+  return { data: own };
+}
+
+/** The memory a job's result hands back to the caller (a worker's transfer list). */
+export function transferOf(job: ChunkJob, result: unknown): ArrayBuffer[] {
+  if (job.t !== "decode") return [];
+  const out = new Set<ArrayBuffer>();
+  for (const b of [job.file.buffer, (result as DecodeResult).data.buffer])
+    if (b instanceof ArrayBuffer && b.byteLength > 0) out.add(b);
+  return [...out];
+}
+
+/** Runs a job on the calling thread. */
+export function runChunkJob(job: ChunkJob): HashResult | EncodeResult | DecodeResult {
+  if (job.t === "decode") return decode(job);
+  if (job.t === "hash") {
+    if (isAllZero(job.data)) return { digest: ZERO_CHUNK_DIGEST };
+    return { digest: job.idKey ? keyedBlake3(job.idKey, job.data) : blake3Digest(job.data) };
+  }
+  const { data, out, compression, keys } = job;
+  if (out.length < encodeOutputBytes(data.length))
+    throw new RangeError(`chunk output buffer of ${out.length} bytes is too small`);
+  if (!keys) {
+    const r = encodeChunkInto(data, out, compression, false);
+    return r.encoding === "raw" ? { ...r, dataFollows: true } : r;
+  }
+  if (!scratch || scratch.length < CHUNK_HEADER_BYTES + data.length)
+    scratch = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + data.length);
+  // The inner file is sealed from where it lies: a raw payload straight from the data.
+  const inner = encodeChunkInto(data, scratch, compression, false);
+  const parts =
+    inner.encoding === "raw"
+      ? [scratch.subarray(0, CHUNK_HEADER_BYTES), data]
+      : [scratch.subarray(0, inner.fileSizeBytes)];
+  let at = 0;
+  for (const part of sealChunkParts(keys.encryptionKey, job.digest, parts)) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return { encoding: inner.encoding, fileSizeBytes: at };
+}

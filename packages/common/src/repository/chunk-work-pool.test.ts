@@ -1,0 +1,143 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { FerryError } from "../errors/ferry-error.js";
+import { decodeChunk, encodeChunk } from "./chunk-codec.js";
+import { encodeOutputBytes } from "./chunk-jobs.js";
+import { keyedBlake3, sealedChunks } from "./chunk-protection.js";
+import { createChunkWorkPool, isShared } from "./chunk-work-pool.js";
+import { blake3Digest, digestsEqual } from "./digest.js";
+import { CHUNK_HEADER_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
+
+const MiB = 1024 * 1024;
+
+/** `data` copied into shared memory, as backup chunk buffers are. */
+function shared(data: Uint8Array): Buffer {
+  const out = Buffer.from(new SharedArrayBuffer(data.length));
+  out.set(data);
+  return out;
+}
+
+/** A chunk mixing kinds: random, text, and a hole that starts mid-chunk. */
+function mixedChunk(): Buffer {
+  const text = Buffer.from("2026-12-04T05:00:00Z backup ok id=42 size=4096\n".repeat(30000));
+  return shared(
+    Buffer.concat([randomBytes(MiB + 4096), text.subarray(0, MiB), Buffer.alloc(2 * MiB - 4096)]),
+  );
+}
+
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+describe("chunk workers", () => {
+  const pool = createChunkWorkPool({ size: 2 });
+  afterAll(() => pool.close());
+
+  it("name chunks as the main thread does: BLAKE3, keyed when sealed, the zero digest for zeros", async () => {
+    const data = mixedChunk();
+    expect(isShared(data)).toBe(true);
+    const idKey = randomBytes(32);
+    const [plain, keyed, zero] = await Promise.all([
+      pool.hash({ data }),
+      pool.hash({ data, idKey }),
+      pool.hash({ data: shared(Buffer.alloc(MiB)) }),
+    ]);
+    expect(digestsEqual(plain.digest, blake3Digest(data))).toBe(true);
+    expect(digestsEqual(keyed.digest, keyedBlake3(idKey, data))).toBe(true);
+    expect(digestsEqual(zero.digest, ZERO_CHUNK_DIGEST)).toBe(true);
+  });
+
+  it("encode chunk files that decode to the data: compressed where it pays, raw without a copy otherwise", async () => {
+    const data = mixedChunk();
+    const digest = blake3Digest(data);
+    const out = shared(Buffer.alloc(encodeOutputBytes(data.length)));
+    const mixed = await pool.encode({ data, out, compression: "lz4", digest });
+    expect(mixed.encoding).toBe("lz4");
+    expect(mixed.fileSizeBytes).toBeLessThan(data.length * 0.75);
+    const file = Buffer.from(out.subarray(0, mixed.fileSizeBytes));
+    expect(same(await decodeChunk(file, digest), data)).toBe(true);
+    // The same as the main thread's encoding, byte for byte.
+    using local = await encodeChunk(data, "lz4");
+    expect(same(Buffer.concat([local.header, local.payload]), file)).toBe(true);
+
+    const random = shared(randomBytes(MiB));
+    const raw = await pool.encode({
+      data: random,
+      out,
+      compression: "lz4",
+      digest: blake3Digest(random),
+    });
+    expect(raw).toMatchObject({ encoding: "raw", dataFollows: true });
+    const rawFile = Buffer.concat([out.subarray(0, CHUNK_HEADER_BYTES), random]);
+    expect(same(await decodeChunk(rawFile, blake3Digest(random)), random)).toBe(true);
+  });
+
+  it("seal chunk files that open with the repository's key", async () => {
+    const key = { encryptionKey: randomBytes(32), idKey: randomBytes(32) };
+    const protection = sealedChunks(key);
+    const data = mixedChunk();
+    const digest = protection.digestOf(data);
+    const out = shared(Buffer.alloc(encodeOutputBytes(data.length)));
+    const r = await pool.encode({ data, out, compression: "lz4", digest, keys: key });
+    const inner = await protection.open(digest, Buffer.from(out.subarray(0, r.fileSizeBytes)));
+    const back = await decodeChunk(inner, digest, { digestOf: (d) => protection.hash(d) });
+    expect(same(back, data)).toBe(true);
+  });
+
+  it("fail a job that throws with the worker's reason, and go on with the next", async () => {
+    const data = shared(randomBytes(4096));
+    const tooSmall = shared(Buffer.alloc(100));
+    const err = await pool
+      .encode({ data, out: tooSmall, compression: "lz4", digest: blake3Digest(data) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).message).toMatch(/chunk output buffer of 100 bytes is too small/);
+    expect(digestsEqual((await pool.hash({ data })).digest, blake3Digest(data))).toBe(true);
+  });
+
+  it("fail only the jobs a dying worker held, naming it, and serve the next job on a new one", async () => {
+    // A worker that dies on a large chunk, as one would on a native crash, and answers others.
+    const own = createChunkWorkPool({
+      size: 1,
+      workerCode: `
+        const { parentPort } = require("node:worker_threads");
+        parentPort.on("message", ({ id, job }) => {
+          if (job.data.length > 1024 * 1024) process.exit(7);
+          parentPort.postMessage({ id, ok: true, result: { digest: new Uint8Array(32) } });
+        });`,
+    });
+    try {
+      const small = shared(randomBytes(4096));
+      await own.hash({ data: small });
+      const [big, queued] = await Promise.allSettled([
+        own.hash({ data: shared(randomBytes(2 * MiB)) }),
+        own.hash({ data: small }),
+      ]);
+      for (const r of [big, queued]) {
+        expect(r.status).toBe("rejected");
+        expect(String((r as PromiseRejectedResult).reason.message)).toMatch(
+          /a chunk worker exited \(code 7\); its chunk failed/,
+        );
+      }
+      expect((await own.hash({ data: small })).digest.length).toBe(32);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("let the process exit once idle, a worker that never got a job included", async () => {
+    // The build's module, as the CLIs load it: a worker left referenced would hang them.
+    const pool = new URL("../../dist/repository/chunk-work-pool.js", import.meta.url).href;
+    const script = `
+      import { createChunkWorkPool } from ${JSON.stringify(pool)};
+      const p = createChunkWorkPool({ size: 2 });
+      await p.hash({ data: Buffer.from(new SharedArrayBuffer(16)) });
+      console.log("hashed");`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--input-type=module", "-e", script],
+      { timeout: 15_000 },
+    );
+    expect(stdout.trim()).toBe("hashed");
+  });
+});

@@ -1,0 +1,173 @@
+// Worker threads, one per core, that name and encode chunks (chunk-jobs.ts) off the main
+// thread. Jobs pass views of shared memory (SharedArrayBuffer): no chunk is copied between
+// threads. A worker that dies fails only the jobs it held, and is replaced.
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { isErrorCode } from "../errors/error-codes.js";
+import { FerryError } from "../errors/ferry-error.js";
+import type {
+  ChunkJob,
+  DecodeJob,
+  DecodeResult,
+  EncodeJob,
+  EncodeResult,
+  HashJob,
+  HashResult,
+} from "./chunk-jobs.js";
+import type { JobErrorInfo, WorkerReply, WorkerRequest } from "./chunk-worker.js";
+
+/** The process's chunk workers. */
+export interface ChunkWorkPool {
+  /** Worker threads (the machine's cores). */
+  readonly size: number;
+  hash(job: Omit<HashJob, "t">): Promise<HashResult>;
+  encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult>;
+  /**
+   * Decodes a chunk file in memory of its own (a whole ArrayBuffer), which the job takes
+   * over: the caller must not use `file` afterwards.
+   */
+  decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult>;
+  /** Stops every worker; jobs still held fail. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** True when `data` lives in shared memory, so a worker can use it without a copy. */
+export function isShared(data: Uint8Array): boolean {
+  return data.buffer instanceof SharedArrayBuffer;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+// Compiled beside this file; tests that run the TypeScript sources use the build's.
+function workerFile(): URL {
+  const here = new URL("./chunk-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  return new URL("../../dist/repository/chunk-worker.js", import.meta.url);
+}
+
+class Pool implements ChunkWorkPool {
+  readonly #slots: Slot[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(
+    readonly size: number,
+    readonly script: { url: URL } | { code: string },
+  ) {}
+
+  hash(job: Omit<HashJob, "t">): Promise<HashResult> {
+    return this.#run({ t: "hash", ...job }) as Promise<HashResult>;
+  }
+
+  encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult> {
+    return this.#run({ t: "encode", ...job }) as Promise<EncodeResult>;
+  }
+
+  decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult> {
+    const { file } = job;
+    if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength)
+      return Promise.reject(
+        new FerryError("INVALID_ARGUMENT", "a chunk file to decode must own its memory"),
+      );
+    return this.#run({ t: "decode", ...job }, [
+      file.buffer as ArrayBuffer,
+    ]) as Promise<DecodeResult>;
+  }
+
+  #run(job: ChunkJob, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new FerryError("UNAVAILABLE", "chunk workers stopped"));
+    const slot = this.#leastBusy();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      // Held jobs keep the process alive; an idle pool does not.
+      if (slot.pending.size === 1) slot.worker.ref();
+      const request: WorkerRequest = { id, job };
+      slot.worker.postMessage(request, transfer);
+    });
+  }
+
+  #leastBusy(): Slot {
+    while (this.#slots.length < this.size) this.#slots.push(this.#start());
+    let best = this.#slots[0] as Slot;
+    for (const s of this.#slots) if (s.pending.size < best.pending.size) best = s;
+    return best;
+  }
+
+  #start(): Slot {
+    // The parent's flags, but for those only its own entry can take (node -e with a type).
+    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    const worker =
+      "url" in this.script
+        ? new Worker(this.script.url, { execArgv })
+        : new Worker(this.script.code, { eval: true, execArgv });
+    const slot: Slot = { worker, pending: new Map() };
+    worker.on("message", (reply: WorkerReply) => {
+      const p = slot.pending.get(reply.id);
+      if (!p) return;
+      slot.pending.delete(reply.id);
+      if (slot.pending.size === 0) worker.unref();
+      if (reply.ok) p.resolve(reply.result);
+      else p.reject(jobError(reply.error));
+    });
+    const fail = (cause: string) => {
+      const at = this.#slots.indexOf(slot);
+      if (at >= 0) this.#slots.splice(at, 1);
+      for (const p of slot.pending.values())
+        p.reject(new FerryError("INTERNAL", `a chunk worker ${cause}; its chunk failed`));
+      slot.pending.clear();
+    };
+    worker.on("error", (err) => fail(`failed: ${err.message}`));
+    worker.on("exit", (code) => fail(`exited (code ${code})`));
+    // After the listeners: adding a "message" listener refs the worker's port again.
+    worker.unref();
+    return slot;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = this.#slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** A job's error, as the worker reported it: a Ferry code stays a Ferry code. */
+function jobError(e: JobErrorInfo): Error {
+  if (e.code !== undefined && isErrorCode(e.code))
+    return new FerryError(e.code, e.message, e.details ? { details: e.details } : {});
+  return new FerryError("INTERNAL", `a chunk worker failed: ${e.name}: ${e.message}`);
+}
+
+/** Options of {@link createChunkWorkPool}. */
+export interface ChunkWorkPoolOptions {
+  /** Worker threads; default the machine's cores. */
+  size?: number;
+  /** The worker's code (CommonJS) instead of chunk-worker.js: for tests of the pool itself. */
+  workerCode?: string;
+}
+
+/** A pool of workers, each started on first use. */
+export function createChunkWorkPool(o: ChunkWorkPoolOptions = {}): ChunkWorkPool {
+  return new Pool(
+    Math.max(1, o.size ?? availableParallelism()),
+    o.workerCode === undefined ? { url: workerFile() } : { code: o.workerCode },
+  );
+}
+
+let shared: ChunkWorkPool | undefined;
+
+/** The process's pool, shared by every chunk store. */
+export function chunkWorkPool(): ChunkWorkPool {
+  shared ??= createChunkWorkPool();
+  return shared;
+}

@@ -1,0 +1,147 @@
+// The throughput rows on a disk shaped like a real guest filesystem (bench-images.ts): the
+// read+write floor, Ferry (NBD, file, encrypted, restore), borg and restic, runs alternated.
+import { execFile } from "node:child_process";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { nbdUnixUri, serveImage } from "../lab/qemu-nbd.js";
+import { BORG_CREATE, duBytes } from "./bench-data.js";
+import { describeMix, makeRealShapedImage } from "./bench-images.js";
+import { type Measure, measured, printRows, type Row, rowSet } from "./bench-measure.js";
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/** Builds the image, measures every row `runs` times (alternating), prints table and ratios. */
+export async function realShapedRows(o: {
+  work: string;
+  /** The ferry-mover to measure. */
+  mover: string;
+  sizeBytes: number;
+  runs: number;
+  env: NodeJS.ProcessEnv;
+}): Promise<void> {
+  const { work, runs, env, mover } = o;
+  const raw = join(work, "real.raw");
+  process.stderr.write(`building a ${o.sizeBytes / MiB} MiB real-shaped image...\n`);
+  const mix = await makeRealShapedImage(raw, o.sizeBytes);
+  const socket = join(work, "real.sock");
+  const nbd = await serveImage({
+    image: raw,
+    format: "raw",
+    socket,
+    exportName: "real",
+    shared: 8,
+  });
+  const uri = nbdUnixUri(socket, "real");
+  const passphrase = join(work, "real-passphrase");
+  await writeFile(passphrase, "bench passphrase\n", { mode: 0o600 });
+  const out = join(work, "real-out.raw");
+  const repo = (name: string) => join(work, `real-${name}`);
+  let restorePointId = "";
+
+  // Each step measures one command; a step's repository is removed before its next run.
+  const steps: { name: string; repo?: string; measure: () => Promise<Measure> }[] = [
+    {
+      name: "floor: nbdcopy NBD -> file",
+      measure: async () => {
+        const m = await measured("nbdcopy", [uri, out]);
+        await rm(out, { force: true });
+        return m;
+      },
+    },
+    {
+      name: "ferry full, NBD",
+      repo: repo("ferry"),
+      measure: async () => {
+        const m = await measured(mover, ["backup", "--source", uri, "--repo", repo("ferry")]);
+        const list = await run(mover, ["restore-points", "--repo", repo("ferry"), "--json"]);
+        restorePointId = JSON.parse(list.stdout)[0].restorePointId;
+        return m;
+      },
+    },
+    {
+      name: "ferry restore, 16 in flight",
+      measure: async () => {
+        const m = await measured(mover, [
+          ...["restore", "--repo", repo("ferry"), "--restore-point", restorePointId],
+          ...["--to", out, "--format", "raw", "--parallel", "16"],
+        ]);
+        await rm(out, { force: true });
+        return m;
+      },
+    },
+    {
+      name: "ferry full, NBD, encrypted",
+      repo: repo("sealed"),
+      measure: () =>
+        measured(mover, [
+          ...["backup", "--source", uri, "--repo", repo("sealed")],
+          ...["--passphrase-file", passphrase],
+        ]),
+    },
+    {
+      name: "ferry full, file",
+      repo: repo("file"),
+      measure: () => measured(mover, ["backup", "--source", raw, "--repo", repo("file")]),
+    },
+    {
+      name: "borg create (lz4, fixed 4 MiB)",
+      repo: repo("borg"),
+      measure: async () => {
+        await run("borg", ["init", "--encryption", "none", repo("borg")], {
+          env: { ...process.env, ...env },
+        });
+        return measured("borg", [...BORG_CREATE, `${repo("borg")}::one`, raw], env);
+      },
+    },
+    {
+      name: "restic backup",
+      repo: repo("restic"),
+      measure: async () => {
+        await run("restic", ["init", "-q", "-r", repo("restic")], {
+          env: { ...process.env, ...env },
+        });
+        return measured("restic", ["backup", "-q", "-r", repo("restic"), raw], env);
+      },
+    },
+  ];
+  const rows: Row[] = steps.map((s) => ({ name: s.name, runs: [] }));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, step] of steps.entries()) {
+      const row = rows[k] as Row;
+      if (step.repo) await rm(step.repo, { recursive: true, force: true });
+      row.runs.push(await step.measure());
+      if (step.repo) row.repoBytes = await duBytes(step.repo);
+      process.stderr.write(
+        `  ${step.name}: ${(row.runs.at(-1) as Measure).seconds.toFixed(2)} s\n`,
+      );
+    }
+  }
+  await nbd.terminate("SIGTERM", 5000);
+  await rm(raw, { force: true });
+
+  printRows(
+    `real-shaped image, ${o.sizeBytes / MiB / 1024} GiB logical (${describeMix(mix)}; ${mix.extents} data extents, ${mix.unalignedExtents} not chunk-aligned); medians of ${runs} alternated runs`,
+    rows,
+    o.sizeBytes,
+  );
+  const r = rowSet(rows);
+  const floor = r.seconds("floor");
+  const ferry = r.seconds("ferry full, NBD");
+  console.log(`real_full_nbd_vs_floor=${(floor / ferry).toFixed(2)}  (goal >= 0.6)`);
+  console.log(
+    `real_cpu_vs_borg=${(r.cpuSeconds("ferry full, NBD") / r.cpuSeconds("borg")).toFixed(2)}  (goal <= 1)`,
+  );
+  console.log(
+    `real_encrypted_time_vs_plain=${(r.seconds("ferry full, NBD, encrypted") / ferry).toFixed(2)}  (goal <= 1.15)`,
+  );
+  console.log(
+    `real_restore_vs_floor=${(floor / r.seconds("ferry restore")).toFixed(2)}  (goal >= 0.6)`,
+  );
+  console.log(
+    `real_repo_vs_borg=${((r.by("ferry full, NBD").repoBytes ?? 0) / (r.by("borg").repoBytes ?? 1)).toFixed(2)}  (goal <= 1)`,
+  );
+  console.log(`real_full_vs_borg=${(r.seconds("borg") / ferry).toFixed(2)}`);
+  console.log(`real_full_vs_restic=${(r.seconds("restic") / ferry).toFixed(2)}`);
+}
