@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createCa,
-  createLogger,
   issueCertificate,
   openRepository,
   prng,
@@ -17,8 +16,7 @@ import { nbdUri } from "../cli/export-command.js";
 import { nbdinfoMap, runTool } from "../nbd/nbd-servers.test-helper.js";
 import { startNbdServer } from "../nbd-server/nbd-server.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
-import { openFileSource } from "../source/file-source.js";
-import { backupSource } from "../task/backup-source.js";
+import { backUpFile } from "../task/back-up-file.test-helper.js";
 import { openRestorePointDisk } from "./restore-point-export.js";
 
 const MiB = 1024 * 1024;
@@ -63,24 +61,7 @@ describe("instant recovery: a restore point served over NBD to real clients", ()
     await fh.write(random, 0, MiB + 12345, 17 * MiB);
     await fh.close();
     repo = await openRepository({ root: join(dir, "repo"), create: true });
-    const source = await openFileSource({ path: image });
-    try {
-      const { manifest } = await backupSource({
-        source,
-        repository: repo,
-        vmId: "vm1",
-        vmName: "vm1",
-        diskId: "disk0",
-        moverId: "test",
-        transport: "hotadd",
-        chunkSizeBytes: CHUNK,
-        logger: createLogger({ name: "test", level: "error" }),
-        signal: new AbortController().signal,
-      });
-      restorePointId = manifest.restorePointId;
-    } finally {
-      await source.close();
-    }
+    restorePointId = await backUpFile(repo, image, { vmId: "vm1", chunkSizeBytes: CHUNK });
     fullRestore = join(dir, "full-restore.raw");
     await restoreRestorePoint({
       repository: repo,

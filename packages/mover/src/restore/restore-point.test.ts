@@ -3,10 +3,9 @@ import { readdirSync } from "node:fs";
 import { mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, FerryError, openRepository, type Repository } from "@ferry/common";
+import { FerryError, openRepository, type Repository } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openFileSource } from "../source/file-source.js";
-import { backupSource } from "../task/backup-source.js";
+import { backUpFile } from "../task/back-up-file.test-helper.js";
 import { restoreRestorePoint } from "./restore-point.js";
 
 const MiB = 1024 * 1024;
@@ -31,24 +30,7 @@ describe("restoring a restore point never destroys what is there", () => {
     await fh.write(Buffer.alloc(MiB + 4096, "ferry "), 0, MiB + 4096, 512 * 1024);
     await fh.close();
     repo = await openRepository({ root: join(dir, "repo"), create: true });
-    const source = await openFileSource({ path: image });
-    try {
-      const { manifest } = await backupSource({
-        source,
-        repository: repo,
-        vmId: "vm1",
-        vmName: "vm1",
-        diskId: "disk0",
-        moverId: "test",
-        transport: "hotadd",
-        chunkSizeBytes: MiB,
-        logger: createLogger({ name: "test", level: "error" }),
-        signal: new AbortController().signal,
-      });
-      restorePointId = manifest.restorePointId;
-    } finally {
-      await source.close();
-    }
+    restorePointId = await backUpFile(repo, image, { vmId: "vm1", chunkSizeBytes: MiB });
   });
   afterAll(async () => {
     await repo?.close();
