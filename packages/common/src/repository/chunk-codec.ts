@@ -1,7 +1,7 @@
 // The chunk file codec: header layout, compression policy, verification. No file I/O here.
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { FerryError } from "../errors/ferry-error.js";
-import { blake3Digest, digestsEqual, digestToHex } from "./digest.js";
+import { asBuffer, blake3Digest, digestsEqual, digestToHex } from "./digest.js";
 import {
   CHUNK_CHECKSUM_BYTES,
   CHUNK_HEADER_BYTES,
@@ -19,6 +19,7 @@ import {
   encodeLz4BlockSync,
   Lz4BlockError,
 } from "./lz4-native.js";
+import { leaseSharedBuffer, type SharedBufferLease } from "./shared-buffers.js";
 
 /** How a chunk's payload is stored. */
 export type ChunkEncoding = "raw" | "lz4";
@@ -63,20 +64,6 @@ function checksumOf(headerStart: Uint8Array, payload: Uint8Array): Uint8Array {
   return hasher.digestBuffer().subarray(0, CHUNK_CHECKSUM_BYTES);
 }
 
-// Output buffers of chunk-sized encodes, kept for reuse: every 4 MiB chunk would otherwise
-// leave a 4 MiB buffer for the garbage collector, and memory would grow far past the work.
-const SPARE_OUTPUTS = 16;
-const spareOutputs: Buffer[] = [];
-
-function takeOutput(bytes: number): Buffer {
-  const i = spareOutputs.findIndex((b) => b.length === bytes);
-  return i >= 0 ? (spareOutputs.splice(i, 1)[0] as Buffer) : Buffer.allocUnsafe(bytes);
-}
-
-function giveBackOutput(buffer: Buffer): void {
-  if (spareOutputs.length < SPARE_OUTPUTS) spareOutputs.push(buffer);
-}
-
 function encodeHeader(
   encoding: ChunkEncoding,
   sizeBytes: number,
@@ -109,30 +96,26 @@ export async function encodeChunk(
   }
   let encoding: ChunkEncoding = "raw";
   let payload = data;
-  let output: Buffer | undefined;
+  let output: SharedBufferLease | undefined;
   if (compression === "lz4" && data.length > 1) {
     // One byte less room than the data: liblz4 gives up (0) when the block would not shrink.
-    output = takeOutput(data.length - 1);
-    const length = await encodeLz4Block(data, output).catch((err: unknown) => {
-      giveBackOutput(output as Buffer);
+    output = leaseSharedBuffer(data.length - 1);
+    const length = await encodeLz4Block(data, output.buffer).catch((err: unknown) => {
+      output?.[Symbol.dispose]();
       throw err;
     });
     if (length > 0) {
       encoding = "lz4";
-      payload = output.subarray(0, length);
+      payload = output.buffer.subarray(0, length);
     }
   }
   const header = encodeHeader(encoding, data.length, payload);
-  let held = output;
   return {
     encoding,
     header,
     payload,
     fileSizeBytes: header.length + payload.length,
-    [Symbol.dispose]() {
-      if (held) giveBackOutput(held);
-      held = undefined;
-    },
+    [Symbol.dispose]: () => output?.[Symbol.dispose](),
   };
 }
 
@@ -155,7 +138,7 @@ export function encodeChunkInto(
     );
   if (out.length < CHUNK_HEADER_BYTES + data.length)
     throw new FerryError("INVALID_ARGUMENT", "chunk output buffer too small");
-  const file = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  const file = asBuffer(out);
   const room = file.subarray(CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + data.length - 1);
   const compressed = compression === "lz4" && data.length > 1 ? encodeLz4BlockSync(data, room) : 0;
   const encoding: ChunkEncoding = compressed > 0 ? "lz4" : "raw";

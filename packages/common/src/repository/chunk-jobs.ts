@@ -9,7 +9,7 @@ import {
   openSealedChunk,
   sealChunkParts,
 } from "./chunk-protection.js";
-import { blake3Digest, isAllZero } from "./digest.js";
+import { asBuffer, blake3Digest, isAllZero } from "./digest.js";
 import { CHUNK_HEADER_BYTES, SEALED_OVERHEAD_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
 
 /** Names a chunk: ZERO_CHUNK_DIGEST when all zeros, else BLAKE3 (keyed with `idKey`). */
@@ -81,7 +81,7 @@ const ownAlloc = (bytes: number) => Buffer.from(new ArrayBuffer(bytes));
 
 function decode(job: DecodeJob): DecodeResult {
   const { digest, keys } = job;
-  const file = Buffer.from(job.file.buffer, job.file.byteOffset, job.file.byteLength);
+  const file = asBuffer(job.file);
   const inner = keys
     ? openSealedChunk(keys.encryptionKey, digest, file)
     : openPlainChunk(digest, file);

@@ -3,7 +3,14 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { FerryError } from "../errors/ferry-error.js";
-import { blake3Digest, chunkDigestOf, digestsEqual, digestToHex, isAllZero } from "./digest.js";
+import {
+  asBuffer,
+  blake3Digest,
+  chunkDigestOf,
+  digestsEqual,
+  digestToHex,
+  isAllZero,
+} from "./digest.js";
 import {
   CHUNK_HEADER_BYTES,
   CHUNK_MAGIC_SEALED,
@@ -56,14 +63,8 @@ export interface ChunkKeys {
 
 /** Keyed BLAKE3 of `data`: how an encrypted repository names its chunks. */
 export function keyedBlake3(idKey: Uint8Array, data: Uint8Array): Uint8Array {
-  const out = Blake3Hasher.newKeyed(Buffer.from(idKey.buffer, idKey.byteOffset, idKey.byteLength))
-    .update(asBuffer(data))
-    .digestBuffer();
+  const out = Blake3Hasher.newKeyed(asBuffer(idKey)).update(asBuffer(data)).digestBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-}
-
-function asBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**

@@ -7,7 +7,8 @@ const HEX_DIGEST = /^[0-9a-f]{64}$/;
 // Compared against with memcmp (Buffer.compare), far faster than a JS loop over 4 MiB.
 const ZEROS = Buffer.alloc(1024 * 1024);
 
-function asBuffer(data: Uint8Array): Buffer {
+/** `data` as a Buffer over the same memory (no copy). */
+export function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 

@@ -1,5 +1,6 @@
-// Buffers in shared memory (SharedArrayBuffer) that chunk workers write into, kept for reuse:
-// a 4 MiB output per chunk would otherwise be garbage the collector frees only lazily.
+// Buffers in shared memory (SharedArrayBuffer) that encoders write chunk files into, on a chunk
+// worker or through libuv, kept for reuse: a 4 MiB output per chunk would otherwise be garbage
+// the collector frees only lazily, and memory would grow far past the work.
 
 /** A shared buffer held until disposed; then it may be handed out again. */
 export interface SharedBufferLease extends Disposable {
