@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   util-linux-extra              # fincore: tests check what stays in the page cache
   ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
   liblz4-dev gcc libc6-dev      # Ferry's LZ4 addon (packages/common/native) builds against liblz4
+  libssl3                       # its AES-GCM addon opens libcrypto.so.3 (AVX-512 GCM, unlike node's)
 )
 
 step() { printf '== setup: %s\n' "$*"; }
@@ -48,7 +49,7 @@ fi
 step "node modules"
 pnpm install --frozen-lockfile --reporter=silent
 
-step "native LZ4 addon"
+step "native addons (LZ4, AES-GCM)"
 bash packages/common/native/build.sh
 
 step "build (tsc -b)"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds Ferry's LZ4 addon (ferry-lz4.c) against Debian's liblz4 and the N-API headers that
-# come with Node.js; a second run with nothing changed does nothing.
+# Builds Ferry's addons against the N-API headers that come with Node.js: LZ4 (ferry-lz4.c,
+# Debian's liblz4) and AES-256-GCM (ferry-aead.c, which opens Debian's libcrypto.so.3 at
+# run time). A second run with nothing changed does nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-out=build/ferry-lz4.node
-[ -f "$out" ] && [ "$out" -nt ferry-lz4.c ] && [ "$out" -nt build.sh ] && exit 0
+fresh() { [ -f "build/$1.node" ] && [ "build/$1.node" -nt "$1.c" ] && [ "build/$1.node" -nt build.sh ]; }
+fresh ferry-lz4 && fresh ferry-aead && exit 0
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 include=""
 for dir in "$node_prefix/include/node" /usr/include/node /usr/local/include/node; do
@@ -15,6 +16,12 @@ if [ -z "$include" ]; then
   exit 1
 fi
 mkdir -p build
-cc -O2 -Wall -Wextra -Werror -shared -fPIC -I"$include" -o "$out.tmp" ferry-lz4.c -llz4
-mv "$out.tmp" "$out"
-echo "native: built $out"
+build() {
+  local name=$1
+  shift
+  cc -O2 -Wall -Wextra -Werror -shared -fPIC -I"$include" -o "build/$name.node.tmp" "$name.c" "$@"
+  mv "build/$name.node.tmp" "build/$name.node"
+  echo "native: built build/$name.node"
+}
+build ferry-lz4 -llz4
+build ferry-aead -ldl

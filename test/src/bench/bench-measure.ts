@@ -1,5 +1,7 @@
 // Measuring whole commands (wall and CPU seconds, peak RSS) and printing them as a table.
 import { execFile } from "node:child_process";
+import { readFile, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { median } from "./bench-data.js";
 
@@ -11,14 +13,65 @@ export interface Measure {
   seconds: number;
   cpuSeconds: number;
   peakRssBytes: number;
+  /** CPU seconds the server it read from (qemu-nbd) spent meanwhile, on the same cores. */
+  serverCpuSeconds?: number;
+  /** Seconds the disk under the work directory was busy meanwhile (/proc/diskstats). */
+  diskBusySeconds?: number;
 }
 
-/** Runs a command under GNU time; rejects when it fails. */
+/** What else to watch while a command runs. */
+export interface Watch {
+  /** The NBD server's PID: its CPU is part of what a run costs. */
+  serverPid?: number;
+  /** A block device name in /proc/diskstats (see {@link diskOf}). */
+  disk?: string;
+}
+
+// Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux build here).
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) process `pid` has used so far. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+/** The /proc/diskstats name of the block device holding `path` (a partition's, if on one). */
+export async function diskOf(path: string): Promise<string> {
+  const dev = (await stat(path)).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | (Math.floor(dev / 4096) & ~0xff);
+  for (const line of (await readFile("/proc/diskstats", "utf8")).split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (Number(f[0]) === major && Number(f[1]) === minor) return f[2] as string;
+  }
+  throw new Error(`no block device ${major}:${minor} (of ${path}) in /proc/diskstats`);
+}
+
+/** Milliseconds `disk` has spent doing I/O since boot (io_ticks), as seconds. */
+async function diskBusy(disk: string): Promise<number> {
+  for (const line of (await readFile("/proc/diskstats", "utf8")).split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[2] === disk) return Number(f[12]) / 1000;
+  }
+  throw new Error(`no disk ${disk} in /proc/diskstats`);
+}
+
+/**
+ * Runs a command under GNU time; rejects when it fails. Also what `watch` names spent
+ * meanwhile: the server's CPU (on the same cores), the disk's busy time.
+ */
 export async function measured(
   cmd: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  watch: Watch = {},
 ): Promise<Measure> {
+  const { serverPid, disk } = watch;
+  const serverBefore = serverPid === undefined ? 0 : await processCpuSeconds(serverPid);
+  const diskBefore = disk === undefined ? 0 : await diskBusy(disk);
   const { stderr } = await run("/usr/bin/time", ["-f", "FERRY_TIME %e %U %S %M", cmd, ...args], {
     env: { ...process.env, ...env },
     maxBuffer: 64 * MiB,
@@ -29,6 +82,10 @@ export async function measured(
     seconds: Number(m[1]),
     cpuSeconds: Number(m[2]) + Number(m[3]),
     peakRssBytes: Number(m[4]) * 1024,
+    ...(serverPid === undefined
+      ? {}
+      : { serverCpuSeconds: (await processCpuSeconds(serverPid)) - serverBefore }),
+    ...(disk === undefined ? {} : { diskBusySeconds: (await diskBusy(disk)) - diskBefore }),
   };
 }
 
@@ -51,17 +108,24 @@ export function rowSet(rows: readonly Row[]) {
     by,
     seconds: (name: string) => med(by(name), (m) => m.seconds),
     cpuSeconds: (name: string) => med(by(name), (m) => m.cpuSeconds),
+    serverCpuSeconds: (name: string) => med(by(name), (m) => m.serverCpuSeconds ?? 0),
+    diskBusy: (name: string) => med(by(name), (m) => (m.diskBusySeconds ?? 0) / m.seconds),
     med,
   };
 }
 
-/** Prints the rows with MB/s of `logicalBytes`, seconds, CPU-s, peak RSS and repository size. */
+/**
+ * Prints the rows with MB/s of `logicalBytes`, seconds, CPU-s, peak RSS, repository size, and
+ * where measured the NBD server's CPU-s, how busy the machine's cores were ((command + server
+ * CPU) / (cores × wall)) and how busy the disk was (busy time / wall).
+ */
 export function printRows(title: string, rows: readonly Row[], logicalBytes: number): void {
   const { med } = rowSet(rows);
   console.log(title);
   console.log(
-    `${"".padEnd(38)} ${"MB/s".padStart(7)} ${"seconds".padStart(8)} ${"CPU s".padStart(7)} ${"peak RSS MiB".padStart(13)} ${"repo MiB".padStart(9)}`,
+    `${"".padEnd(38)} ${"MB/s".padStart(7)} ${"seconds".padStart(8)} ${"CPU s".padStart(7)} ${"peak RSS MiB".padStart(13)} ${"repo MiB".padStart(9)} ${"server CPU s".padStart(13)} ${"cores busy".padStart(10)} ${"disk busy".padStart(9)}`,
   );
+  const cores = availableParallelism();
   for (const r of rows) {
     const seconds = med(r, (m) => m.seconds);
     const cells = [
@@ -72,6 +136,20 @@ export function printRows(title: string, rows: readonly Row[], logicalBytes: num
         .padStart(7),
       (med(r, (m) => m.peakRssBytes) / MiB).toFixed(0).padStart(13),
       (r.repoBytes === undefined ? "-" : (r.repoBytes / MiB).toFixed(0)).padStart(9),
+      ...(r.runs.some((m) => m.serverCpuSeconds !== undefined)
+        ? [
+            med(r, (m) => m.serverCpuSeconds ?? 0)
+              .toFixed(2)
+              .padStart(13),
+            `${(med(r, (m) => (m.cpuSeconds + (m.serverCpuSeconds ?? 0)) / cores / m.seconds) * 100).toFixed(0)}%`.padStart(
+              10,
+            ),
+          ]
+        : ["-".padStart(13), "-".padStart(10)]),
+      (r.runs.some((m) => m.diskBusySeconds !== undefined)
+        ? `${(med(r, (m) => (m.diskBusySeconds ?? 0) / m.seconds) * 100).toFixed(0)}%`
+        : "-"
+      ).padStart(9),
     ];
     console.log(`${r.name.padEnd(38)} ${cells.join(" ")}`);
   }

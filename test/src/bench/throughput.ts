@@ -60,10 +60,6 @@ async function main(argv: string[]): Promise<void> {
   await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
     debianPackage: "qemu-utils",
   });
-
-  await runTool("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, qcow2], {
-    debianPackage: "qemu-utils",
-  });
   const rows: Row[] = [];
   const repeat = async (
     name: string,

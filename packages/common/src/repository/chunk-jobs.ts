@@ -1,13 +1,14 @@
 // The work a chunk worker does (chunk-worker.ts runs it; chunk-work-pool.ts hands it out):
 // naming chunks, and encoding them into whole chunk files, in memory shared with the main
 // thread, so 4 MiB buffers are never copied between threads. Pure: no file I/O here.
+import { FerryError } from "../errors/ferry-error.js";
 import { decodeChunkSync, encodeChunkInto } from "./chunk-codec.js";
 import {
   type ChunkKeys,
   keyedBlake3,
   openPlainChunk,
   openSealedChunk,
-  sealChunkParts,
+  sealChunkInto,
 } from "./chunk-protection.js";
 import { asBuffer, blake3Digest, isAllZero } from "./digest.js";
 import { CHUNK_HEADER_BYTES, SEALED_OVERHEAD_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
@@ -34,8 +35,10 @@ export interface EncodeJob {
 
 /**
  * Decodes a chunk file read from the store and proves it is the chunk named `digest`
- * (chunk-codec's decodeChunk), opening it first when `keys` are given. The file's memory is
- * handed over (transferred) with the job, and comes back with the data.
+ * (chunk-codec's decodeChunk), opening (decrypting in place) first when `keys` are given. The
+ * file is in shared memory, or its memory is handed over (transferred) with the job and comes
+ * back with the data. The data goes to `out` (shared memory) when given, else to memory of its
+ * own, handed over.
  */
 export interface DecodeJob {
   t: "decode";
@@ -43,11 +46,12 @@ export interface DecodeJob {
   digest: Uint8Array;
   checksum: boolean;
   keys?: ChunkKeys;
+  out?: Uint8Array;
 }
 
 export type ChunkJob = HashJob | EncodeJob | DecodeJob;
 
-/** A decode job's data, in memory handed back to the caller (transferred, never copied). */
+/** A decode job's data: a view of its `out`, or memory handed back (transferred, not copied). */
 export interface DecodeResult {
   data: Uint8Array;
 }
@@ -57,15 +61,10 @@ export interface HashResult {
   digest: Uint8Array;
 }
 
-/**
- * What an encode job wrote: the chunk file is `out[0, fileSizeBytes)`, or with `dataFollows`
- * (a raw chunk, not sealed: no copy made) the header in `out[0, CHUNK_HEADER_BYTES)` and then
- * the job's data.
- */
+/** What an encode job wrote: the chunk file is `out[0, fileSizeBytes)`. */
 export interface EncodeResult {
   encoding: "raw" | "lz4";
   fileSizeBytes: number;
-  dataFollows?: boolean;
 }
 
 /** Room an encode job's `out` needs for `dataBytes` of data. */
@@ -80,19 +79,34 @@ let scratch: Buffer | undefined;
 const ownAlloc = (bytes: number) => Buffer.from(new ArrayBuffer(bytes));
 
 function decode(job: DecodeJob): DecodeResult {
-  const { digest, keys } = job;
+  const { digest, keys, out } = job;
   const file = asBuffer(job.file);
   const inner = keys
     ? openSealedChunk(keys.encryptionKey, digest, file)
     : openPlainChunk(digest, file);
+  const into = (bytes: number): Buffer => {
+    if (!out) return ownAlloc(bytes);
+    if (out.length < bytes) {
+      const chunk = Buffer.from(digest).toString("hex");
+      throw new FerryError(
+        "CORRUPT_DATA",
+        `chunk ${chunk} holds ${bytes} bytes, more than the ${out.length} its index allows`,
+        { details: { chunk, reason: "size" } },
+      );
+    }
+    return asBuffer(out).subarray(0, bytes);
+  };
   const data = decodeChunkSync(inner, digest, {
     checksum: job.checksum,
-    alloc: ownAlloc,
+    alloc: into,
     ...(keys ? { digestOf: (d: Uint8Array) => keyedBlake3(keys.idKey, d) } : {}),
   });
-  // Opened data may sit in a slice of a shared pool: then it is copied into its own.
-  if (data.byteOffset === 0 || data.buffer === job.file.buffer) return { data };
-  const own = ownAlloc(data.length);
+  // Decoded where it was asked to go, or a whole file handed over: it goes back as it is.
+  if (data.buffer !== job.file.buffer) return { data };
+  if (!out && data.byteOffset === 0 && !(job.file.buffer instanceof SharedArrayBuffer))
+    return { data };
+  // A raw chunk is a view of its file: copied out (the file's memory is the caller's to reuse).
+  const own = into(data.length);
   own.set(data);
   return { data: own };
 }
@@ -116,10 +130,9 @@ export function runChunkJob(job: ChunkJob): HashResult | EncodeResult | DecodeRe
   const { data, out, compression, keys } = job;
   if (out.length < encodeOutputBytes(data.length))
     throw new RangeError(`chunk output buffer of ${out.length} bytes is too small`);
-  if (!keys) {
-    const r = encodeChunkInto(data, out, compression, false);
-    return r.encoding === "raw" ? { ...r, dataFollows: true } : r;
-  }
+  // A raw chunk is copied after its header here, off the main thread: the file is then whole
+  // in aligned shared memory, and goes to disk from there (direct-io.ts) with no staging copy.
+  if (!keys) return encodeChunkInto(data, out, compression, true);
   if (!scratch || scratch.length < CHUNK_HEADER_BYTES + data.length)
     scratch = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + data.length);
   // The inner file is sealed from where it lies: a raw payload straight from the data.
@@ -128,10 +141,6 @@ export function runChunkJob(job: ChunkJob): HashResult | EncodeResult | DecodeRe
     inner.encoding === "raw"
       ? [scratch.subarray(0, CHUNK_HEADER_BYTES), data]
       : [scratch.subarray(0, inner.fileSizeBytes)];
-  let at = 0;
-  for (const part of sealChunkParts(keys.encryptionKey, job.digest, parts)) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return { encoding: inner.encoding, fileSizeBytes: at };
+  const fileSizeBytes = sealChunkInto(keys.encryptionKey, job.digest, parts, out);
+  return { encoding: inner.encoding, fileSizeBytes };
 }

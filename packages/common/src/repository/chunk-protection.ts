@@ -1,8 +1,9 @@
 // How a chunk store names and protects chunks: in the clear (format version 1), or sealed
 // with AES-256-GCM under keyed digests (version 2). Pure: no file I/O here.
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Blake3Hasher } from "@napi-rs/blake-hash";
 import { FerryError } from "../errors/ferry-error.js";
+import { gcmOpenInto, gcmSealInto } from "./aead-native.js";
 import {
   asBuffer,
   blake3Digest,
@@ -68,27 +69,44 @@ export function keyedBlake3(idKey: Uint8Array, data: Uint8Array): Uint8Array {
 }
 
 /**
- * The parts of the sealed chunk file of the version 1 chunk file `parts` named `digest`:
- * magic and a random nonce, the AES-256-GCM ciphertext, and the tag. The name is associated
- * data: a file swapped under another digest does not open.
+ * The sealed chunk file of the version 1 chunk file `parts` named `digest`, written into
+ * `out` (which must not overlap the parts); returns its length. Magic and a random nonce, the
+ * AES-256-GCM ciphertext, and the tag. The name is associated data: a file swapped under
+ * another digest does not open.
  */
+export function sealChunkInto(
+  encryptionKey: Uint8Array,
+  digest: Uint8Array,
+  parts: readonly Uint8Array[],
+  out: Uint8Array,
+): number {
+  const size = parts.reduce((n, p) => n + p.length, SEALED_OVERHEAD_BYTES);
+  if (out.length < size)
+    throw new RangeError(`sealed chunk needs ${size} bytes, the output has ${out.length}`);
+  const nonce = randomBytes(SEALED_NONCE_BYTES);
+  out.set(CHUNK_MAGIC_SEALED, 0);
+  out.set(nonce, CHUNK_MAGIC_SEALED.length);
+  const aad = Buffer.concat([CHUNK_MAGIC_SEALED, digest]);
+  return (
+    SEALED_HEADER_BYTES +
+    gcmSealInto(encryptionKey, nonce, aad, parts, out.subarray(SEALED_HEADER_BYTES, size))
+  );
+}
+
+/** {@link sealChunkInto} into a buffer of its own: the parts to write. */
 export function sealChunkParts(
   encryptionKey: Uint8Array,
   digest: Uint8Array,
   parts: readonly Uint8Array[],
 ): Uint8Array[] {
-  const nonce = randomBytes(SEALED_NONCE_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", encryptionKey, nonce);
-  cipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
-  const out: Uint8Array[] = [Buffer.concat([CHUNK_MAGIC_SEALED, nonce])];
-  for (const part of parts) out.push(cipher.update(part));
-  out.push(cipher.final(), cipher.getAuthTag());
-  return out;
+  const out = Buffer.allocUnsafe(parts.reduce((n, p) => n + p.length, SEALED_OVERHEAD_BYTES));
+  return [out.subarray(0, sealChunkInto(encryptionKey, digest, parts, out))];
 }
 
 /**
- * The version 1 chunk file inside the sealed chunk file `file` named `digest`. CORRUPT_DATA
- * naming the chunk when it does not open (damaged, moved under another name, not sealed).
+ * The version 1 chunk file inside the sealed chunk file `file` named `digest`, decrypted in
+ * place: the result is a view of `file`, whose bytes are changed. CORRUPT_DATA naming the
+ * chunk when it does not open (damaged, moved under another name, not sealed).
  */
 export function openSealedChunk(
   encryptionKey: Uint8Array,
@@ -103,23 +121,17 @@ export function openSealedChunk(
     throw corrupt(name, "not sealed, but the repository is encrypted");
   }
   const nonce = file.subarray(CHUNK_MAGIC_SEALED.length, SEALED_HEADER_BYTES);
-  const decipher = createDecipheriv("aes-256-gcm", encryptionKey, nonce);
-  decipher.setAAD(Buffer.concat([CHUNK_MAGIC_SEALED, digest]));
-  decipher.setAuthTag(file.subarray(file.length - SEALED_TAG_BYTES));
-  try {
-    const inner = decipher.update(
-      file.subarray(SEALED_HEADER_BYTES, file.length - SEALED_TAG_BYTES),
-    );
-    // GCM's final() only checks the tag (no bytes): no second 4 MiB copy.
-    const rest = decipher.final();
-    return rest.length === 0 ? inner : Buffer.concat([inner, rest]);
-  } catch (err) {
+  const aad = Buffer.concat([CHUNK_MAGIC_SEALED, digest]);
+  const inner = file.subarray(SEALED_HEADER_BYTES, file.length - SEALED_TAG_BYTES);
+  const tag = file.subarray(file.length - SEALED_TAG_BYTES);
+  if (!gcmOpenInto(encryptionKey, nonce, aad, inner, tag, inner)) {
     throw new FerryError(
       "CORRUPT_DATA",
       `chunk ${name} is corrupt: it fails its authentication tag (damaged or not this chunk)`,
-      { cause: err, details: { chunk: name, reason: "authentication" } },
+      { details: { chunk: name, reason: "authentication" } },
     );
   }
+  return inner;
 }
 
 /**

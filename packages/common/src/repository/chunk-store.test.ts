@@ -52,8 +52,32 @@ describe.each<Durability>(["each", "batched"])("chunk store (durability %s)", (d
     await store.flush();
     expect(await store.has(digest)).toBe(true);
     expect(Buffer.from(await store.get(digest)).equals(Buffer.from(data))).toBe(true);
+    {
+      using lent = await store.lease(digest, data.length);
+      expect(Buffer.from(lent.data).equals(Buffer.from(data))).toBe(true);
+    }
     expect(await store.verify(digest)).toEqual({ t: "ok", storedBytes: result.storedBytes });
   });
+
+  it.each([false, true])(
+    "lends a chunk only into room its index allows (direct I/O %s)",
+    async (directIo) => {
+      const lending = createChunkStore({ root: join(root, "lend"), durability, directIo });
+      for (const data of [randomBytes(MiB), compressible(MiB)]) {
+        const digest = blake3Digest(data);
+        await lending.put(digest, data);
+        const err = await rejection(lending.lease(digest, MiB - 1));
+        expect(err).toMatchObject({ code: "CORRUPT_DATA" });
+        expect(err.message).toContain(`chunk ${digestToHex(digest)} holds ${MiB} bytes`);
+        // The refused lease went back: the next ones still read the chunk whole.
+        for (let i = 0; i < 3; i++) {
+          using lent = await lending.lease(digest, MiB);
+          expect(Buffer.from(lent.data).equals(data)).toBe(true);
+        }
+      }
+      await lending.close();
+    },
+  );
 
   it("names files by the digest of the uncompressed data in a 4-hex fan-out directory", async () => {
     const data = compressible(MiB);

@@ -87,6 +87,17 @@ export interface ChunkReader extends ChunkNamer {
    * (never stored: the reader fills zeros of the length the index implies).
    */
   get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * `get` into reused, page-aligned shared memory of at most `maxBytes` (the chunk size its
+   * index implies; a longer chunk is CORRUPT_DATA): a restore writes it out around the page
+   * cache with no copy, then disposes of the lease.
+   */
+  lease(digest: Uint8Array, maxBytes: number, signal?: AbortSignal): Promise<ChunkLease>;
+}
+
+/** A chunk's verified data in memory lent until disposed. */
+export interface ChunkLease extends Disposable {
+  readonly data: Uint8Array;
 }
 
 /** Writes chunks by digest. */

@@ -25,8 +25,8 @@ export interface ChunkWorkPool {
   hash(job: Omit<HashJob, "t">): Promise<HashResult>;
   encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult>;
   /**
-   * Decodes a chunk file in memory of its own (a whole ArrayBuffer), which the job takes
-   * over: the caller must not use `file` afterwards.
+   * Decodes a chunk file in shared memory (changed in place when sealed), or in memory of its
+   * own (a whole ArrayBuffer) which the job takes over: the caller must not use it afterwards.
    */
   decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult>;
   /** Stops every worker; jobs still held fail. Idempotent. */
@@ -75,6 +75,7 @@ class Pool implements ChunkWorkPool {
 
   decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult> {
     const { file } = job;
+    if (isShared(file)) return this.#run({ t: "decode", ...job }) as Promise<DecodeResult>;
     if (file.byteOffset !== 0 || file.byteLength !== file.buffer.byteLength)
       return Promise.reject(
         new FerryError("INVALID_ARGUMENT", "a chunk file to decode must own its memory"),
@@ -105,8 +106,11 @@ class Pool implements ChunkWorkPool {
   }
 
   #start(): Slot {
-    // The parent's flags, but for those only its own entry can take (node -e with a type).
-    const execArgv = process.execArgv.filter((a) => !a.startsWith("--input-type"));
+    // The parent's flags, but for those only its own entry can take (node -e with a type)
+    // and process-wide V8 ones a worker refuses (perf's symbol maps: they cover workers too).
+    const execArgv = process.execArgv.filter(
+      (a) => !a.startsWith("--input-type") && !a.startsWith("--perf-"),
+    );
     const worker =
       "url" in this.script
         ? new Worker(this.script.url, { execArgv })

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { createChunkStore } from "./chunk-store.js";
 import { blake3Digest, chunkPathInStore } from "./digest.js";
 import { createDirectIo, openDirect } from "./direct-io.js";
 import { writeFileAtomic } from "./durable-fs.js";
+import { leaseSharedBuffer } from "./shared-buffers.js";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** Bytes of `path` resident in the page cache (util-linux fincore). */
 function residentBytes(path: string): number {
@@ -74,8 +77,8 @@ describe("direct I/O writes", () => {
       const path = join(dir, `read-${size}`);
       const data = randomBytes(size);
       await writeFileAtomic(path, [data], { fsync: true, what: "test", direct });
-      const got = await direct.readFile(path);
-      expect(got?.equals(data)).toBe(true);
+      using got = await direct.readFile(path);
+      expect(got?.file.equals(data)).toBe(true);
       expect(residentBytes(path)).toBe(0);
     }
     // Larger than a slot: read it buffered. A refused stat throws before any read.
@@ -94,6 +97,41 @@ describe("direct I/O writes", () => {
     await store.put(digest, data);
     expect(Buffer.from(await store.get(digest)).equals(data)).toBe(true);
     expect(residentBytes(join(root, chunkPathInStore(digest)))).toBe(0);
+  });
+
+  it("writes a file whole in aligned shared memory from there, and nothing past its end", async () => {
+    // No staging slots: a write that needed one would wait forever.
+    const direct = createDirectIo(8 * 1024 * 1024, 0);
+    for (const size of [5000, 4 * 1024 * 1024 + 32]) {
+      using lease = leaseSharedBuffer(size + 8192);
+      // What follows the file in the same memory is written with its last block, then cut off.
+      lease.buffer.fill(0xee);
+      const data = randomBytes(size);
+      lease.buffer.set(data);
+      const path = join(dir, `whole-${size}`);
+      await writeFileAtomic(path, [lease.buffer.subarray(0, size)], {
+        fsync: true,
+        what: "test",
+        direct,
+      });
+      expect(residentBytes(path)).toBe(0);
+      expect(sha(await readFile(path))).toBe(sha(data));
+    }
+    const path = join(dir, "whole-at");
+    await writeFile(path, Buffer.alloc(65536, 0x11));
+    const fh = await openDirect(path);
+    if (!fh) throw new Error("this filesystem refused O_DIRECT");
+    try {
+      using lease = leaseSharedBuffer(8192);
+      lease.buffer.fill(0x22);
+      expect(await direct.writeAt(fh, 4096, lease.buffer)).toBe(true);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const got = await readFile(path);
+    expect(got.subarray(4096, 12288).equals(Buffer.alloc(8192, 0x22))).toBe(true);
+    expect(got.subarray(12288).equals(Buffer.alloc(65536 - 12288, 0x11))).toBe(true);
   });
 
   it("writes aligned pieces at their offsets, and refuses unaligned ones for the caller", async () => {

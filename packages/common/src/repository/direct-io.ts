@@ -6,10 +6,10 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import { errnoOf } from "./fs-errors.js";
+import { DIRECT_ALIGN, isDirectAligned, leaseSharedBuffer } from "./shared-buffers.js";
 
-// O_DIRECT wants buffer address, length and file offset aligned to the logical block size:
-// 4096 covers 512-byte and 4K-native devices.
-const ALIGN = 4096;
+// O_DIRECT wants buffer address, length and file offset aligned to the logical block size.
+const ALIGN = DIRECT_ALIGN;
 const WASM_PAGE = 64 * 1024;
 
 // The compiler's libs here have no WebAssembly types (no DOM lib); Node has the global.
@@ -31,16 +31,22 @@ export interface DirectIo {
     mode: number,
   ): Promise<FileHandle | undefined>;
   /**
-   * Reads a whole file (at most one slot) around the page cache into a new buffer. `check`
-   * sees the file's stat from the very handle read, before anything is allocated, and may
-   * throw to refuse it. Undefined when direct I/O is not possible for it: read it buffered.
+   * Reads a whole file (at most one slot) around the page cache into a leased page-aligned
+   * shared buffer (chunk workers use it in place; dispose of it after). `check` sees the
+   * file's stat from the very handle read, before anything is allocated, and may throw to
+   * refuse it. Undefined when direct I/O is not possible for it: read it buffered.
    */
-  readFile(path: string, check?: (st: Stats) => void): Promise<Buffer | undefined>;
+  readFile(path: string, check?: (st: Stats) => void): Promise<DirectRead | undefined>;
   /**
    * Writes `data` at `offset` of `fh`, an O_DIRECT handle (see {@link openDirect}), when
    * both are aligned and `data` fits a slot; false when not (write it buffered instead).
    */
   writeAt(fh: FileHandle, offset: number, data: Uint8Array): Promise<boolean>;
+}
+
+/** A file read around the page cache: `file` is its bytes, in memory leased until disposed. */
+export interface DirectRead extends Disposable {
+  readonly file: Buffer;
 }
 
 /**
@@ -106,19 +112,29 @@ class StagedDirectIo implements DirectIo {
       await unlink(path).catch(() => {});
       return undefined;
     }
-    const slot = await this.#acquire();
+    const padded = alignUp(size, ALIGN);
+    // A file already whole in aligned memory is written from there: whatever follows it up
+    // to the block boundary goes too, and the truncate below cuts it off.
+    const whole = parts.length === 1 && isDirectAligned(parts[0] as Uint8Array, padded);
+    const slot = whole ? undefined : await this.#acquire();
     try {
-      const staging = this.#slot(slot);
-      let at = 0;
-      for (const part of parts) {
-        staging.set(part, at);
-        at += part.length;
+      let from: Uint8Array;
+      if (slot === undefined) {
+        const part = parts[0] as Uint8Array;
+        from = new Uint8Array(part.buffer, part.byteOffset, padded);
+      } else {
+        const staging = this.#slot(slot);
+        let at = 0;
+        for (const part of parts) {
+          staging.set(part, at);
+          at += part.length;
+        }
+        staging.fill(0, size, padded);
+        from = staging;
       }
-      const padded = alignUp(size, ALIGN);
-      staging.fill(0, size, padded);
       let done = 0;
       while (done < padded) {
-        const { bytesWritten } = await fh.write(staging, done, padded - done, done);
+        const { bytesWritten } = await fh.write(from, done, padded - done, done);
         if (bytesWritten <= 0) throw new Error(`direct write of ${path} made no progress`);
         done += bytesWritten;
       }
@@ -132,11 +148,11 @@ class StagedDirectIo implements DirectIo {
       await unlink(path).catch(() => {});
       return undefined;
     } finally {
-      this.#release(slot);
+      if (slot !== undefined) this.#release(slot);
     }
   }
 
-  async readFile(path: string, check?: (st: Stats) => void): Promise<Buffer | undefined> {
+  async readFile(path: string, check?: (st: Stats) => void): Promise<DirectRead | undefined> {
     if (!this.#usable) return undefined;
     let fh: FileHandle;
     try {
@@ -159,27 +175,24 @@ class StagedDirectIo implements DirectIo {
       await fh.close().catch(() => {});
       return undefined;
     }
-    const slot = await this.#acquire();
+    const padded = alignUp(sizeBytes, ALIGN);
+    const lease = leaseSharedBuffer(padded);
     try {
-      const staging = this.#slot(slot);
-      const padded = alignUp(sizeBytes, ALIGN);
       let done = 0;
       while (done < sizeBytes) {
         // Whole aligned blocks: the last read comes back short at the end of the file.
-        const { bytesRead } = await fh.read(staging, done, padded - done, done);
+        const { bytesRead } = await fh.read(lease.buffer, done, padded - done, done);
         if (bytesRead === 0) break;
         done += bytesRead;
       }
-      // A buffer of its own (never a slice of a pool): a chunk worker may take it over.
-      const out = Buffer.from(new ArrayBuffer(Math.min(done, sizeBytes)));
-      staging.copy(out, 0, 0, out.length);
-      return out;
+      const file = lease.buffer.subarray(0, Math.min(done, sizeBytes));
+      return { file, [Symbol.dispose]: () => lease[Symbol.dispose]() };
     } catch (err) {
+      lease[Symbol.dispose]();
       if (errnoOf(err) !== "EINVAL") throw err;
       this.#usable = false;
       return undefined;
     } finally {
-      this.#release(slot);
       await fh.close().catch(() => {});
     }
   }
@@ -192,13 +205,17 @@ class StagedDirectIo implements DirectIo {
       data.length > this.slotBytes
     )
       return false;
-    const slot = await this.#acquire();
+    const whole = isDirectAligned(data);
+    const slot = whole ? undefined : await this.#acquire();
     try {
-      const staging = this.#slot(slot);
-      staging.set(data, 0);
+      let from = data;
+      if (slot !== undefined) {
+        from = this.#slot(slot);
+        from.set(data, 0);
+      }
       let done = 0;
       while (done < data.length) {
-        const { bytesWritten } = await fh.write(staging, done, data.length - done, offset + done);
+        const { bytesWritten } = await fh.write(from, done, data.length - done, offset + done);
         if (bytesWritten <= 0) throw new Error("direct write made no progress");
         done += bytesWritten;
       }
@@ -208,7 +225,7 @@ class StagedDirectIo implements DirectIo {
       this.#usable = false;
       return false;
     } finally {
-      this.#release(slot);
+      if (slot !== undefined) this.#release(slot);
     }
   }
 

@@ -13,6 +13,7 @@ import {
 import { encodeOutputBytes } from "./chunk-jobs.js";
 import type { ChunkProtection } from "./chunk-protection.js";
 import type {
+  ChunkLease,
   ChunkStore,
   ChunkVerifyResult,
   Durability,
@@ -43,6 +44,16 @@ import {
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 import { leaseSharedBuffer } from "./shared-buffers.js";
+
+/** A decoded chunk longer than the room its reader gave. */
+function tooLong(digest: Uint8Array, bytes: number, room: number): FerryError {
+  const chunk = digestToHex(digest);
+  return new FerryError(
+    "CORRUPT_DATA",
+    `chunk ${chunk} holds ${bytes} bytes, more than the ${room} its index allows`,
+    { details: { chunk, reason: "size" } },
+  );
+}
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
 
@@ -113,6 +124,19 @@ export class LocalChunkStore implements ChunkStore {
     this.protection.assertKey();
     // The digest of the decoded data proves the chunk; the stored checksum is verify's.
     return (await this.readVerified(digest, false)).data;
+  }
+
+  async lease(digest: Uint8Array, maxBytes: number, signal?: AbortSignal): Promise<ChunkLease> {
+    this.begin(digest, signal, "chunk read");
+    this.protection.assertKey();
+    const out = leaseSharedBuffer(maxBytes);
+    try {
+      const { data } = await this.readVerified(digest, false, out.buffer);
+      return { data, [Symbol.dispose]: () => out[Symbol.dispose]() };
+    } catch (err) {
+      out[Symbol.dispose]();
+      throw err;
+    }
   }
 
   async verify(digest: Uint8Array, signal?: AbortSignal): Promise<ChunkVerifyResult> {
@@ -293,9 +317,7 @@ export class LocalChunkStore implements ChunkStore {
           ...(keys ? { keys } : {}),
         });
         return {
-          parts: r.dataFollows
-            ? [out.buffer.subarray(0, CHUNK_HEADER_BYTES), data]
-            : [out.buffer.subarray(0, r.fileSizeBytes)],
+          parts: [out.buffer.subarray(0, r.fileSizeBytes)],
           fileSizeBytes: r.fileSizeBytes,
           encoding: r.encoding,
           [Symbol.dispose]: () => out[Symbol.dispose](),
@@ -321,18 +343,38 @@ export class LocalChunkStore implements ChunkStore {
   }
 
   /**
-   * A chunk file's proven data: decoded (opened, decompressed, hashed) by a chunk worker,
-   * which takes the file over, when it owns its memory (as direct reads do); on this thread
-   * otherwise.
+   * A chunk file's proven data: decoded (opened, decompressed, hashed) by a chunk worker when
+   * the file is in shared memory or owns its memory (which the worker takes over); on this
+   * thread otherwise. Into `out` when given.
    */
-  private async decode(digest: Uint8Array, file: Buffer, checksum: boolean): Promise<Uint8Array> {
-    if (file.byteOffset === 0 && file.byteLength === file.buffer.byteLength && !isShared(file)) {
+  private async decode(
+    digest: Uint8Array,
+    file: Buffer,
+    checksum: boolean,
+    out?: Uint8Array,
+  ): Promise<Uint8Array> {
+    const owns = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength;
+    if (isShared(file) || owns) {
       const keys = this.protection.workerKeys;
-      const r = await chunkWorkPool().decode({ file, digest, checksum, ...(keys ? { keys } : {}) });
-      return r.data;
+      const r = await chunkWorkPool().decode({
+        file,
+        digest,
+        checksum,
+        ...(keys ? { keys } : {}),
+        ...(out ? { out } : {}),
+      });
+      // This thread's own view of `out`: one that crossed from a worker is another object.
+      return out ? out.subarray(0, r.data.length) : r.data;
     }
     const inner = await this.protection.open(digest, file);
-    return decodeChunk(inner, digest, { checksum, digestOf: (d) => this.protection.hash(d) });
+    const data = await decodeChunk(inner, digest, {
+      checksum,
+      digestOf: (d) => this.protection.hash(d),
+    });
+    if (!out) return data;
+    if (data.length > out.length) throw tooLong(digest, data.length, out.length);
+    out.set(data);
+    return out.subarray(0, data.length);
   }
 
   /** Sets a chunk file's mtime to now: false when it does not exist. */
@@ -412,6 +454,7 @@ export class LocalChunkStore implements ChunkStore {
   private async readVerified(
     digest: Uint8Array,
     checksum: boolean,
+    out?: Uint8Array,
   ): Promise<{ data: Uint8Array; fileSizeBytes: number }> {
     const hex = digestToHex(digest);
     if (isZeroChunkDigest(digest)) {
@@ -436,7 +479,8 @@ export class LocalChunkStore implements ChunkStore {
       };
       // Around the page cache when the filesystem allows: restores and verifies read much,
       // and filling fresh cache pages costs more than the read.
-      let file = await this.direct?.readFile(path, check);
+      using read = await this.direct?.readFile(path, check);
+      let file = read?.file;
       if (file === undefined) {
         fh = await open(path, "r");
         const st = await fh.stat();
@@ -444,7 +488,7 @@ export class LocalChunkStore implements ChunkStore {
         file = await readAt(fh, st.size, 0);
       }
       const fileSizeBytes = file.length;
-      return { data: await this.decode(digest, file, checksum), fileSizeBytes };
+      return { data: await this.decode(digest, file, checksum, out), fileSizeBytes };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {
         throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { createLogger, FerryError, type ParsedArgs } from "@ferry/common";
+import { createLogger, FerryError, type ParsedArgs } from "@ferry/common/core";
 import { pickDisks } from "../restore/pick-disk.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BlockSource } from "../source/block-source.js";

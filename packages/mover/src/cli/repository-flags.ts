@@ -4,7 +4,7 @@ import {
   type ParsedArgs,
   type Repository,
   readPassphraseFile,
-} from "@ferry/common";
+} from "@ferry/common/core";
 import { PASSPHRASE_FILE_ENV } from "./passphrase-hint.js";
 
 /** The passphrase from `--passphrase-file` or $FERRY_PASSPHRASE_FILE, if either names a file. */

@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 
 /** Where an offline backup reads from. */
 export type SourceSpec =

@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 import { NBD_OPTS_MAGIC, NBD_REQUEST_MAGIC, REQUEST_BYTES } from "./constants.js";
 import { MAX_STRING_BYTES } from "./limits.js";
 

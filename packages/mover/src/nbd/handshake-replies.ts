@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 import { readSafeUint64, view } from "./byte-reader.js";
 import {
   NBD_FLAG_HAS_FLAGS,

@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 import { ExactReader, view } from "./byte-reader.js";
 import {
   encodeClientFlags,

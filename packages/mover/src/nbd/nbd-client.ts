@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { abortReason, FerryError, toFerryError, withDeadline } from "@ferry/common";
+import { abortReason, FerryError, toFerryError, withDeadline } from "@ferry/common/core";
 import { encodeRequest } from "./client-wire.js";
 import {
   NBD_CMD_BLOCK_STATUS,

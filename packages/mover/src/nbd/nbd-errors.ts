@@ -1,4 +1,4 @@
-import { type ErrorCode, FerryError, type FerryErrorOptions } from "@ferry/common";
+import { type ErrorCode, FerryError, type FerryErrorOptions } from "@ferry/common/core";
 import {
   NBD_EINVAL,
   NBD_EIO,

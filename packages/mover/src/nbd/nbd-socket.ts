@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { abortReason, FerryError, toFerryError } from "@ferry/common";
+import { abortReason, FerryError, toFerryError } from "@ferry/common/core";
 import { createHandshake, type NbdExportInfo } from "./handshake.js";
 import { type NbdTls, tlsRefusal, upgradeToTls } from "./nbd-tls.js";
 import { SocketInput } from "./socket-input.js";

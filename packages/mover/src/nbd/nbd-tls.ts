@@ -1,6 +1,6 @@
 import { isIP, type Socket } from "node:net";
 import { connect, type PeerCertificate, type TLSSocket } from "node:tls";
-import { abortReason, FerryError } from "@ferry/common";
+import { abortReason, FerryError } from "@ferry/common/core";
 import type { NbdSocket } from "./nbd-socket.js";
 import { SocketInput } from "./socket-input.js";
 

@@ -1,4 +1,4 @@
-import type { FerryError } from "@ferry/common";
+import type { FerryError } from "@ferry/common/core";
 import { readSafeUint64, view } from "./byte-reader.js";
 import {
   NBD_REPLY_FLAG_DONE,

@@ -1,4 +1,4 @@
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 import { ExactReader, readSafeUint64, view } from "./byte-reader.js";
 import {
   NBD_REPLY_FLAG_DONE,

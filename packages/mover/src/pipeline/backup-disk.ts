@@ -8,7 +8,7 @@ import {
   type Semaphore,
   throwIfAborted,
   ZERO_CHUNK_DIGEST,
-} from "@ferry/common";
+} from "@ferry/common/core";
 import type { BlockSource, Extent } from "../source/block-source.js";
 import { withReadRetries } from "../source/retrying-source.js";
 import { linkedAbort } from "../util/linked-abort.js";

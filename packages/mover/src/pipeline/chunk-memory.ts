@@ -1,4 +1,4 @@
-import { abortReason, FerryError } from "@ferry/common";
+import { abortReason, FerryError } from "@ferry/common/core";
 
 /**
  * A held share of the chunk memory budget, with a buffer of that size (in shared memory) to

@@ -1,4 +1,4 @@
-import { FerryError, type Repository } from "@ferry/common";
+import { FerryError, type Repository } from "@ferry/common/core";
 
 /**
  * The disk ids of a restore point that `disk` names: an id, or a position as operators

@@ -1,17 +1,20 @@
 import { open, rm } from "node:fs/promises";
 import {
+  type ChunkLease,
   createDirectIo,
   FerryError,
   isZeroChunkDigest,
   openDirect,
   throwIfAborted,
-} from "@ferry/common";
+} from "@ferry/common/core";
 import { linkedAbort } from "../util/linked-abort.js";
 import { runCommand } from "../util/run-command.js";
 
 /** Reads verified chunks (the store checks every chunk's hash as it reads). */
 export interface ChunkSource {
   get(digest: Uint8Array, signal?: AbortSignal): Promise<Uint8Array>;
+  /** `get` into lent, page-aligned memory, where the source can (a chunk store). */
+  lease?(digest: Uint8Array, maxBytes: number, signal?: AbortSignal): Promise<ChunkLease>;
 }
 
 /** Options of {@link restoreDisk}. */
@@ -66,7 +69,11 @@ export async function restoreDisk(
         throwIfAborted(stop.signal, "restore");
         const offset = i * chunkSizeBytes;
         const length = Math.min(chunkSizeBytes, sizeBytes - offset);
-        const data = await options.chunks.get(digest, stop.signal);
+        // Lent memory when the source lends it: written out around the page cache as it is.
+        using lease = options.chunks.lease
+          ? await options.chunks.lease(digest, length, stop.signal)
+          : { data: await options.chunks.get(digest, stop.signal), [Symbol.dispose]() {} };
+        const { data } = lease;
         if (data.length !== length) {
           throw new FerryError(
             "CORRUPT_DATA",

@@ -1,6 +1,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { FerryError, isFerryError, type Repository, restorePointsUsing } from "@ferry/common";
+import { FerryError, isFerryError, type Repository, restorePointsUsing } from "@ferry/common/core";
 import { removeEmptyDirs } from "../util/remove-empty-dirs.js";
 import { restoreDisk } from "./restore-disk.js";
 import { checkTarget, commitTarget } from "./restore-target.js";

@@ -1,5 +1,5 @@
 import { link, lstat, rename, unlink } from "node:fs/promises";
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 import { assertNotHeld } from "./target-holders.js";
 
 /** The flag (CLI) and field (API) that let a restore replace an existing file. */

@@ -1,6 +1,6 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { FerryError, isFerryError } from "@ferry/common";
+import { FerryError, isFerryError } from "@ferry/common/core";
 import { runCommand } from "../util/run-command.js";
 
 /** A process of this host that has a file open. */

@@ -1,5 +1,5 @@
 import { open } from "node:fs/promises";
-import { FerryError, throwIfAborted } from "@ferry/common";
+import { FerryError, throwIfAborted } from "@ferry/common/core";
 import type { BlockSource, Extent } from "./block-source.js";
 
 /** Options of {@link openFileSource}. */

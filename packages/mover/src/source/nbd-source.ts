@@ -1,4 +1,4 @@
-import { FerryError, throwIfAborted } from "@ferry/common";
+import { FerryError, throwIfAborted } from "@ferry/common/core";
 import {
   BASE_ALLOCATION,
   NBD_STATE_DIRTY,

@@ -1,4 +1,4 @@
-import { FerryError, isFerryError, sleep } from "@ferry/common";
+import { FerryError, isFerryError, sleep } from "@ferry/common/core";
 import type { BlockSource } from "./block-source.js";
 
 /** Options of {@link withReadRetries}. */

@@ -4,7 +4,7 @@ import {
   type Manifest,
   type ManifestTransport,
   type Repository,
-} from "@ferry/common";
+} from "@ferry/common/core";
 import { backupDisk, type DiskBackupStats } from "../pipeline/backup-disk.js";
 import type { BlockSource } from "../source/block-source.js";
 import { writeRestorePoint } from "./write-restore-point.js";

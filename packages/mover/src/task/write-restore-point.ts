@@ -6,7 +6,7 @@ import {
   type ManifestTransport,
   type Repository,
   toFerryError,
-} from "@ferry/common";
+} from "@ferry/common/core";
 import type { DigestSink, DiskBackupStats } from "../pipeline/backup-disk.js";
 import { linkedAbort } from "../util/linked-abort.js";
 

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { FerryError } from "@ferry/common";
+import { FerryError } from "@ferry/common/core";
 
 /**
  * Runs an external tool to completion and resolves with its stdout. A missing
