@@ -1,4 +1,4 @@
-import { access, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -84,6 +84,8 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
     const raw = join(dir, "restored.raw");
     await cli("restore", "--repo", repo(), "--restore-point", fromFile, "--disk", "0", "--to", raw);
     await runTool("cmp", [join(dir, "disk.raw"), raw], { debianPackage: "diffutils" });
+    // As sparse as the disk: the zeros around the data inside its two chunks stay holes.
+    expect((await stat(raw)).blocks * 512).toBe(3 * 1024 * 1024 + 64 * 1024);
   });
 
   it("exports a restore point over NBD until stopped: nbdcopy reads the original image", async () => {

@@ -10,6 +10,7 @@ import {
   openSealedChunk,
   sealChunkInto,
 } from "./chunk-protection.js";
+import { type DataRun, dataRuns } from "./data-runs.js";
 import { asBuffer, blake3Digest, isAllZero } from "./digest.js";
 import { CHUNK_HEADER_BYTES, SEALED_OVERHEAD_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
 
@@ -47,6 +48,8 @@ export interface DecodeJob {
   checksum: boolean;
   keys?: ChunkKeys;
   out?: Uint8Array;
+  /** Also find where the data is not zero (data-runs.ts), for a writer that leaves holes. */
+  runs?: boolean;
 }
 
 export type ChunkJob = HashJob | EncodeJob | DecodeJob;
@@ -54,6 +57,8 @@ export type ChunkJob = HashJob | EncodeJob | DecodeJob;
 /** A decode job's data: a view of its `out`, or memory handed back (transferred, not copied). */
 export interface DecodeResult {
   data: Uint8Array;
+  /** With `runs`: the ranges of `data` that are not zero. */
+  runs?: DataRun[];
 }
 
 /** What a hash job found. */
@@ -79,6 +84,11 @@ let scratch: Buffer | undefined;
 const ownAlloc = (bytes: number) => Buffer.from(new ArrayBuffer(bytes));
 
 function decode(job: DecodeJob): DecodeResult {
+  const result = decodeData(job);
+  return job.runs ? { ...result, runs: dataRuns(result.data) } : result;
+}
+
+function decodeData(job: DecodeJob): DecodeResult {
   const { digest, keys, out } = job;
   const file = asBuffer(job.file);
   const inner = keys

@@ -1,6 +1,7 @@
 import type { FerryError } from "../errors/ferry-error.js";
 import type { ChunkCompression, ChunkEncoding } from "./chunk-codec.js";
 import { type ChunkProtection, PLAIN_CHUNKS } from "./chunk-protection.js";
+import type { DataRun } from "./data-runs.js";
 import { createDirectIo } from "./direct-io.js";
 import { MAX_CHUNK_FILE_BYTES } from "./format.js";
 import { LocalChunkStore } from "./local-chunk-store.js";
@@ -98,6 +99,11 @@ export interface ChunkReader extends ChunkNamer {
 /** A chunk's verified data in memory lent until disposed. */
 export interface ChunkLease extends Disposable {
   readonly data: Uint8Array;
+  /**
+   * Where `data` is not zero, in whole 4 KiB blocks, when the reader found out: a writer of a
+   * new image writes only these and leaves holes. Undefined: write all of it.
+   */
+  readonly runs?: readonly DataRun[];
 }
 
 /** Writes chunks by digest. */

@@ -24,6 +24,7 @@ import type {
 } from "./chunk-store.js";
 import { sweepChunkFiles } from "./chunk-sweep.js";
 import { chunkWorkPool, isShared } from "./chunk-work-pool.js";
+import type { DataRun } from "./data-runs.js";
 import {
   assertDigest,
   chunkPathInStore,
@@ -131,8 +132,12 @@ export class LocalChunkStore implements ChunkStore {
     this.protection.assertKey();
     const out = leaseSharedBuffer(maxBytes);
     try {
-      const { data } = await this.readVerified(digest, false, out.buffer);
-      return { data, [Symbol.dispose]: () => out[Symbol.dispose]() };
+      const { data, runs } = await this.readVerified(digest, false, out.buffer);
+      return {
+        data,
+        ...(runs ? { runs } : {}),
+        [Symbol.dispose]: () => out[Symbol.dispose](),
+      };
     } catch (err) {
       out[Symbol.dispose]();
       throw err;
@@ -352,7 +357,7 @@ export class LocalChunkStore implements ChunkStore {
     file: Buffer,
     checksum: boolean,
     out?: Uint8Array,
-  ): Promise<Uint8Array> {
+  ): Promise<{ data: Uint8Array; runs?: DataRun[] }> {
     const owns = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength;
     if (isShared(file) || owns) {
       const keys = this.protection.workerKeys;
@@ -361,20 +366,20 @@ export class LocalChunkStore implements ChunkStore {
         digest,
         checksum,
         ...(keys ? { keys } : {}),
-        ...(out ? { out } : {}),
+        ...(out ? { out, runs: true } : {}),
       });
       // This thread's own view of `out`: one that crossed from a worker is another object.
-      return out ? out.subarray(0, r.data.length) : r.data;
+      return out ? { ...r, data: out.subarray(0, r.data.length) } : r;
     }
     const inner = await this.protection.open(digest, file);
     const data = await decodeChunk(inner, digest, {
       checksum,
       digestOf: (d) => this.protection.hash(d),
     });
-    if (!out) return data;
+    if (!out) return { data };
     if (data.length > out.length) throw tooLong(digest, data.length, out.length);
     out.set(data);
-    return out.subarray(0, data.length);
+    return { data: out.subarray(0, data.length) };
   }
 
   /** Sets a chunk file's mtime to now: false when it does not exist. */
@@ -455,7 +460,7 @@ export class LocalChunkStore implements ChunkStore {
     digest: Uint8Array,
     checksum: boolean,
     out?: Uint8Array,
-  ): Promise<{ data: Uint8Array; fileSizeBytes: number }> {
+  ): Promise<{ data: Uint8Array; runs?: DataRun[]; fileSizeBytes: number }> {
     const hex = digestToHex(digest);
     if (isZeroChunkDigest(digest)) {
       throw new FerryError(
@@ -488,7 +493,7 @@ export class LocalChunkStore implements ChunkStore {
         file = await readAt(fh, st.size, 0);
       }
       const fileSizeBytes = file.length;
-      return { data: await this.decode(digest, file, checksum, out), fileSizeBytes };
+      return { ...(await this.decode(digest, file, checksum, out)), fileSizeBytes };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {
         throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {

@@ -80,8 +80,13 @@ export async function restoreDisk(
             `chunk ${Buffer.from(digest).toString("hex")} holds ${data.length} bytes, chunk ${i} needs ${length}`,
           );
         }
-        if (!(directHandle && (await direct.writeAt(directHandle, offset, data))))
-          await handle.write(data, 0, length, offset);
+        // Only what is not zero: the image stays as sparse as the disk (and writes less).
+        for (const run of lease.runs ?? [{ offset: 0, lengthBytes: length }]) {
+          const part = data.subarray(run.offset, run.offset + run.lengthBytes);
+          const at = offset + run.offset;
+          if (!(directHandle && (await direct.writeAt(directHandle, at, part))))
+            await handle.write(part, 0, part.length, at);
+        }
         bytesWritten += length;
         options.onProgress?.(bytesWritten);
       }
