@@ -15,3 +15,4 @@ export {
   type MoverRegistry,
   type MoverRegistryOptions,
 } from "./registry/mover-registry.js";
+export { FERRY_CLI } from "./cli/spec.js";

@@ -42,3 +42,4 @@ export { openViewExport } from "./source/open-view-export.js";
 export { backupSource } from "./task/backup-source.js";
 export { type BackupVmOptions, type BackupVmResult, backupVm } from "./task/backup-vm.js";
 export { runCommand } from "./util/run-command.js";
+export { MOVER_CLI } from "./cli/spec.js";

@@ -4,3 +4,7 @@
 
 export { FerryError, isFerryError, toFerryError } from "../errors/ferry-error.js";
 export { type ParsedArgs, parseArgs } from "./args.js";
+export { closest } from "./closest.js";
+export { type CliSpec, type CommandSpec, commandLine, type OptionSpec } from "./command-spec.js";
+export { cliMarkdown, commandHelp, helpFor, programHelp } from "./help-text.js";
+export { type CommandLine, parseCommandLine } from "./parse-command.js";

@@ -1,0 +1,359 @@
+// The `ferry` commands, one table each: what main.ts validates a command line against, what
+// --help prints, and what docs/cli.md is generated from. Loaded before any command runs: no
+// imports but the table types.
+import type { CliSpec, CommandSpec, OptionSpec } from "@ferry/common/cli";
+
+const JSON_OUT: OptionSpec = { name: "json", help: "machine-readable output" };
+
+// How a command reaches the coordinator's API.
+const CONNECTION: OptionSpec[] = [
+  {
+    name: "server",
+    value: "HOST:PORT",
+    default: "$FERRY_SERVER or 127.0.0.1:7100",
+    help: "coordinator address",
+  },
+  {
+    name: "tls-ca",
+    value: "FILE",
+    default: "$FERRY_TLS_CA",
+    help: "CA certificate, for a coordinator that requires mutual TLS",
+  },
+  {
+    name: "tls-cert",
+    value: "FILE",
+    default: "$FERRY_TLS_CERT",
+    help: "this operator's certificate",
+  },
+  { name: "tls-key", value: "FILE", default: "$FERRY_TLS_KEY", help: "its private key" },
+  { name: "token", value: "TOKEN", default: "$FERRY_TOKEN", help: "operator API token" },
+];
+// Commands that call the API: the connection options, and --json.
+const API = { options: [JSON_OUT], optionSets: ["connection"] };
+
+const WAIT: OptionSpec = { name: "wait", help: "watch the job until it ends; exit 1 if it fails" };
+const QUIESCE: OptionSpec = {
+  name: "quiesce",
+  value: "required|preferred|off",
+  help: "freeze the guest's filesystems first: required fails a VM without a guest agent",
+};
+const TRANSPORT: OptionSpec = {
+  name: "transport",
+  value: "hotadd|nbd|any",
+  help: "how movers read disks: hotadd on the VM's host, nbd over the network",
+};
+const keep = (unit: string): OptionSpec => ({
+  name: `keep-${unit}`,
+  value: "N",
+  help: `keep the newest restore point of each of the last N ${unit === "daily" ? "days" : unit.replace("ly", "s")}`,
+});
+
+const commands: CommandSpec[] = [
+  {
+    name: "coordinator",
+    usage: "",
+    summary: "run the coordinator: inventory, policies, catalog, planner and the gRPC API",
+    options: [
+      {
+        name: "config",
+        value: "FILE",
+        help: "coordinator.json (docs/operations.md); without it, defaults on 127.0.0.1",
+      },
+    ],
+    example: "coordinator --config /etc/ferry/coordinator.json",
+  },
+  {
+    name: "movers",
+    usage: "",
+    summary: "list registered movers: state, host, datastores, slots, latency, heartbeat",
+    ...API,
+    example: "movers",
+  },
+  {
+    name: "vms",
+    usage: "",
+    summary: "list the VMs the movers report, with disks, datastores and tags",
+    options: [{ name: "tag", value: "TAG", help: "only VMs with this tag" }, JSON_OUT],
+    optionSets: API.optionSets,
+    example: "vms --tag prod",
+  },
+  {
+    name: "policies list",
+    implied: true,
+    usage: "",
+    summary: "list backup policies",
+    ...API,
+    example: "policies",
+  },
+  {
+    name: "policies create",
+    usage: "--name NAME (--vm GLOB,... | --tag TAG,...) --repo DIR",
+    summary: "create a backup policy: which VMs, when, where to, and what to keep",
+    options: [
+      { name: "name", value: "NAME", help: "the policy's name (letters, digits, . _ -)" },
+      { name: "vm", value: "GLOB,...", help: "VM names it covers (shell globs)" },
+      { name: "tag", value: "TAG,...", help: "VM tags it covers" },
+      { name: "repo", value: "DIR", help: "repository the backups go to, on the movers" },
+      {
+        name: "schedule",
+        value: "CRON",
+        help: "when backups start (5-field cron); none: only by hand",
+      },
+      {
+        name: "window",
+        value: "HH:MM-HH:MM",
+        help: "backup window the planner fits the jobs into",
+      },
+      { name: "tz", value: "ZONE", default: "UTC", help: "time zone of schedule and window" },
+      { name: "keep-last", value: "N", default: "7", help: "keep the newest N restore points" },
+      keep("hourly"),
+      keep("daily"),
+      keep("weekly"),
+      keep("monthly"),
+      keep("yearly"),
+      { ...QUIESCE, default: "preferred" },
+      { ...TRANSPORT, default: "any" },
+      { name: "full-every", value: "N", help: "a full backup after every N incrementals" },
+      { name: "full-every-days", value: "N", help: "a full backup when the last is N days old" },
+      {
+        name: "verify-schedule",
+        value: "CRON",
+        help: "when to re-read and re-hash the repository",
+      },
+      { name: "test-restore", help: "boot each new restore point and check its guest comes up" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example:
+      "policies create --name nightly --tag prod --repo /srv/ferry --schedule '0 1 * * *' --window 01:00-05:00 --keep-daily 14",
+  },
+  {
+    name: "policies delete",
+    usage: "NAME|ID",
+    summary: "delete a backup policy (its restore points stay)",
+    ...API,
+    example: "policies delete nightly",
+  },
+  {
+    name: "backup",
+    usage: "(--policy NAME | --vm NAME,...)",
+    summary: "start a backup job now; prints its id, or watches it with --wait",
+    options: [
+      { name: "policy", value: "NAME", help: "back up the VMs of this policy, with its settings" },
+      { name: "vm", value: "NAME,...", help: "back up these VMs" },
+      { name: "repo", value: "DIR", help: "repository (required with --vm, else the policy's)" },
+      QUIESCE,
+      TRANSPORT,
+      { name: "full", help: "a full backup, even where an incremental could be taken" },
+      WAIT,
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "backup --vm web-1,db-1 --repo /srv/ferry --wait",
+  },
+  {
+    name: "jobs list",
+    implied: true,
+    usage: "",
+    summary: "list jobs, newest first",
+    ...API,
+    example: "jobs",
+  },
+  {
+    name: "jobs show",
+    usage: "JOB-ID",
+    summary: "one job and its tasks: VM, disk, mover, phase, bytes, error",
+    ...API,
+    example: "jobs show 7",
+  },
+  {
+    name: "jobs watch",
+    usage: "JOB-ID",
+    summary: "follow a job until it ends: progress bars on a terminal, a line per change in a pipe",
+    ...API,
+    example: "jobs watch 7",
+  },
+  {
+    name: "restore-points",
+    usage: "",
+    summary: "list the restore points in the catalog, with consistency and test-restore result",
+    options: [{ name: "vm", value: "ID", help: "only this VM's" }, JSON_OUT],
+    optionSets: API.optionSets,
+    example: "restore-points --vm web-1",
+  },
+  {
+    name: "restore",
+    usage: "RESTORE-POINT --to DIR",
+    summary: "write a restore point's disks as <disk id>.qcow2 files in DIR, on a mover",
+    details:
+      "An existing file is replaced only with --overwrite, and never while a VM or another\nprocess holds it open or locked; a symlink is never followed or replaced.",
+    options: [
+      { name: "to", value: "DIR", help: "directory on the mover's host" },
+      { name: "disk", value: "ID,...", help: "only these disks" },
+      { name: "overwrite", help: "replace existing images nobody holds" },
+      WAIT,
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "restore web-1/20261204T010000000Z-1a2b3c4d --to /var/lib/restores --wait",
+  },
+  {
+    name: "files ls",
+    usage: "RESTORE-POINT [PATH]",
+    summary: "list a restore point's files, read by a mover (/ lists its filesystems)",
+    details: "Paths are /<disk id>[-part<N>]/<path>; ext4 and vfat filesystems are read.",
+    ...API,
+    example: "files ls web-1/20261204T010000000Z-1a2b3c4d /disk0-part1/etc",
+  },
+  {
+    name: "files get",
+    usage: "RESTORE-POINT PATH... --to DIR",
+    summary: "extract files or folders into DIR on that mover's host",
+    details:
+      "DIR must be new or empty unless --overwrite; no path leaves DIR, symlinks are not made.",
+    options: [
+      { name: "to", value: "DIR", help: "where the files go" },
+      { name: "overwrite", help: "write into a DIR that has files, replacing same-named ones" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "files get web-1/20261204T010000000Z-1a2b3c4d /disk0-part1/etc/hosts --to /tmp/got",
+  },
+  {
+    name: "catalog rescan",
+    usage: "--repo DIR",
+    summary: "rebuild the catalog's restore points from what a repository holds",
+    options: [{ name: "repo", value: "DIR", help: "the repository" }, JSON_OUT],
+    optionSets: API.optionSets,
+    example: "catalog rescan --repo /srv/ferry",
+  },
+  {
+    name: "prune",
+    usage: "--policy NAME",
+    summary: "apply a policy's retention now, or list what would go",
+    options: [
+      { name: "policy", value: "NAME", help: "whose retention rules to apply" },
+      { name: "vm", value: "ID,...", help: "only these VMs' restore points" },
+      { name: "dry-run", help: "list what would be removed, remove nothing" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "prune --policy nightly --dry-run",
+  },
+  {
+    name: "gc",
+    usage: "",
+    summary: "remove chunks no restore point references",
+    options: [
+      { name: "repo", value: "DIR", help: "the repository (default: every policy's)" },
+      { name: "dry-run", help: "count what would go, remove nothing" },
+      {
+        name: "grace-minutes",
+        value: "N",
+        default: "5",
+        help: "keep chunks written in the last N minutes (a backup may still need them)",
+      },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "gc --repo /srv/ferry --dry-run",
+  },
+  {
+    name: "verify",
+    usage: "[RESTORE-POINT ...]",
+    summary: "re-read and re-hash every chunk of the restore points; exit 1 when any is bad",
+    options: [{ name: "repo", value: "DIR", help: "only this repository's" }, JSON_OUT],
+    optionSets: API.optionSets,
+    example: "verify --repo /srv/ferry",
+  },
+  {
+    name: "plan",
+    usage: "",
+    summary: "plan the backup window: tasks, load per datastore, a lower bound for its end",
+    options: [
+      { name: "policy", value: "NAME", help: "plan this policy's VMs (default: all policies)" },
+      {
+        name: "per-host",
+        value: "N",
+        help: "tasks at once per host (default: the configured limit)",
+      },
+      { name: "per-datastore", value: "N", help: "tasks at once per datastore" },
+      { name: "total", value: "N", help: "tasks at once in all" },
+      { name: "tasks", value: "N", default: "20", help: "tasks to list" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "plan --policy nightly --per-datastore 2",
+  },
+  {
+    name: "simulate",
+    usage: "",
+    summary: "what-if: the simulated window end and latency for each combination of limits",
+    options: [
+      { name: "policy", value: "NAME", help: "simulate this policy's VMs (default: all)" },
+      { name: "per-host", value: "N,...", help: "per-host limits to try" },
+      { name: "per-datastore", value: "N,...", help: "per-datastore limits to try" },
+      { name: "total", value: "N,...", help: "total limits to try" },
+      { name: "no-io-control", help: "without the latency-driven throttle" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "simulate --per-host 1,2,4 --per-datastore 1,2",
+  },
+  {
+    name: "token new",
+    usage: "--name NAME --role viewer|operator|admin",
+    summary: "a new operator API token, and the entry to add to coordinator.json",
+    options: [
+      { name: "name", value: "NAME", help: "who or what the token is for" },
+      {
+        name: "role",
+        value: "viewer|operator|admin",
+        help: "viewer reads; operator also runs backups and restores; admin also changes policies and repositories",
+      },
+      JSON_OUT,
+    ],
+    example: "token new --name ci --role operator",
+  },
+  {
+    name: "pki init",
+    usage: "--dir DIR",
+    summary: "create a certificate authority for mutual TLS (ca.crt, ca.key in DIR)",
+    options: [{ name: "dir", value: "DIR", help: "where the CA goes" }, JSON_OUT],
+    example: "pki init --dir /etc/ferry/pki",
+  },
+  {
+    name: "pki issue",
+    usage: "--dir DIR --name NAME",
+    summary: "issue NAME.crt and NAME.key from the CA in DIR",
+    details:
+      "The role says what the holder may call: coordinator (movers), mover (registration),\noperator (the API).",
+    options: [
+      { name: "dir", value: "DIR", help: "the CA's directory" },
+      { name: "name", value: "NAME", help: "the certificate's name (and file names)" },
+      {
+        name: "host",
+        value: "HOST,...",
+        default: "127.0.0.1,localhost",
+        help: "addresses the certificate is valid for",
+      },
+      {
+        name: "role",
+        value: "operator|mover|coordinator",
+        default: "operator",
+        help: "what the holder may call",
+      },
+      JSON_OUT,
+    ],
+    example: "pki issue --dir /etc/ferry/pki --name mover-a --role mover --host 10.0.0.5",
+  },
+];
+
+/** The operator CLI. */
+export const FERRY_CLI: CliSpec = {
+  program: "ferry",
+  summary: "Ferry's operator CLI: runs the coordinator, and drives it through its API.",
+  commands,
+  globalOptions: [],
+  optionSets: { connection: CONNECTION },
+};
