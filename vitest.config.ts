@@ -12,6 +12,8 @@ export default defineConfig({
           name: "unit",
           include: ["packages/*/src/**/*.test.ts"],
           testTimeout: 20_000,
+          // Encrypted repositories with scrypt at its weakest accepted cost (repository-key.ts).
+          env: { FERRY_TESTONLY_WEAKEN_KDF: "1" },
         },
       },
       {

@@ -1,7 +1,7 @@
 // Encryption at rest, end to end: a mover backs up a running VM into an encrypted
 // repository; it restores with the passphrase, and every command refuses without it.
 import { randomBytes } from "node:crypto";
-import { access, chmod, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Consistency, createClient, MoverService, QuiesceMode, Transport } from "@ferry/common";
@@ -68,6 +68,11 @@ describe("an encrypted repository", () => {
     expect(res.restorePoint?.consistency).toBe(Consistency.APPLICATION);
     const config = JSON.parse(await readFile(join(fx.repo, "repository.json"), "utf8"));
     expect(config).toMatchObject({ version: 2, encryption: { cipher: "aes-256-gcm" } });
+    // The key is sealed at full cost here (only unit tests weaken scrypt).
+    for (const file of await readdir(join(fx.repo, "keys"))) {
+      const key = JSON.parse(await readFile(join(fx.repo, "keys", file), "utf8"));
+      expect(key.kdf).toMatchObject({ name: "scrypt", N: 2 ** 17, r: 8 });
+    }
     expect(await ferryLeftovers(vm.spareQmpSocket, fx.lab.datastoreDir)).toEqual(NO_LEFTOVERS);
 
     // Without the passphrase: listed, but neither restored nor verified, and nothing left.

@@ -72,7 +72,7 @@ describe("a writable overlay over a read-only restore point", () => {
           ),
         ).toBe(true);
       }
-      expect(base).toEqual(original);
+      expect(Buffer.from(base).equals(original)).toBe(true);
     } finally {
       await overlay.close();
     }
