@@ -92,8 +92,8 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
     // Progress arrived while it ran: every phase, in order, and bytes moving.
     const phases = [...new Set(events.progress.map((e) => e.phase))];
     expect(phases).toEqual([
-      Phase.SNAPSHOTTING,
       Phase.QUIESCING,
+      Phase.SNAPSHOTTING,
       Phase.READING,
       Phase.COMMITTING,
       Phase.CLEANING_UP,

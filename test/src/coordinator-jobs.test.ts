@@ -210,7 +210,28 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       "--keep-last",
       "1",
     );
-    await ferry("backup", "--policy", "tight", "--wait");
+    // In a pipe, --wait logs a line per task change, phases in the order they happen, then
+    // one summary line (the watch may skip a state that passed between two of its messages).
+    const waited = (await ferry("backup", "--policy", "tight", "--wait")).stdout.trim().split("\n");
+    const order = [
+      "queued",
+      "running",
+      "quiescing",
+      "snapshotting",
+      "reading",
+      "committing",
+      "cleaning up",
+      "succeeded",
+    ];
+    const taskLine = new RegExp(
+      `^\\d\\d:\\d\\d:\\d\\dZ job-\\S+ lab-vm-1 (${order.join("|")})( |$)`,
+    );
+    const shown = waited.slice(0, -1).map((line) => taskLine.exec(line)?.[1] ?? line);
+    expect(shown).toEqual(order.filter((s) => shown.includes(s)));
+    expect(shown.at(-1)).toBe("succeeded");
+    expect(waited.at(-1)).toMatch(
+      /^\d\d:\d\d:\d\dZ job-\S+ succeeded in \d\S*: 1 ok, 0 failed, read \S+ \S+, new \S+ \S+$/,
+    );
     const first = JSON.parse(
       (await ferry("restore-points", "--vm", "lab-vm-1", "--json")).stdout,
     ).filter((r: { repository: string }) => r.repository === repo2);

@@ -2,6 +2,7 @@ import { type Job, JobState, type ParsedArgs, QuiesceMode, Transport } from "@fe
 import { type Api, list, out, QUIESCE, str, TRANSPORT } from "./cli-io.js";
 import { JOB_STATE, progressLine, TASK_STATE, time } from "./format.js";
 import { renderTable } from "./table.js";
+import { type JobSnapshot, watchLines } from "./watch-lines.js";
 
 function jobTable(jobs: readonly Job[]): string {
   return renderTable(
@@ -17,18 +18,28 @@ function jobTable(jobs: readonly Job[]): string {
   );
 }
 
-/** Prints a job's progress until it ends; exit code 0 only when it succeeded. */
+/**
+ * Prints a job's progress until it ends: bars redrawn in place on a terminal, a line per
+ * task change and a summary in a pipe. Exit code 0 only when the job succeeded.
+ */
 export async function watch(api: Api, jobId: string, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY === true;
   let drawn = 0;
-  let lastKey = "";
   let last: Job | undefined;
+  let previous: JobSnapshot | undefined;
   for await (const update of api.watchJob({ id: jobId })) {
     const job = update.job;
     if (!job) continue;
     last = job;
     if (json) {
       out(JSON.stringify(update, (_k, v) => (typeof v === "bigint" ? v.toString() : v)));
+      continue;
+    }
+    // In a pipe (logs), a line per task change and a summary at the end.
+    if (!tty) {
+      const next = { job, progress: update.progress };
+      for (const line of watchLines(previous, next, new Date())) out(line);
+      previous = next;
       continue;
     }
     const progress = new Map(update.progress.map((p) => [p.taskId, p]));
@@ -43,22 +54,14 @@ export async function watch(api: Api, jobId: string, json: boolean): Promise<voi
           ) + (t.error ? `  ${t.error.code}: ${t.error.message}` : ""),
       ),
     ];
-    // On a terminal, redraw in place; in a pipe (logs), a block only when a state or phase changes.
-    if (tty) {
-      if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-      out(lines.join("\n"));
-      drawn = lines.length;
-    } else {
-      const key = [
-        job.state,
-        ...job.tasks.map((t) => `${t.state}:${progress.get(t.id)?.phase ?? ""}`),
-      ].join(",");
-      if (key !== lastKey) out(lines.join("\n"));
-      lastKey = key;
-    }
+    // On a terminal, redraw in place.
+    if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    out(lines.join("\n"));
+    drawn = lines.length;
   }
   if (!last) return;
-  if (!json) {
+  // The pipe's lines already named the reason and the restore points.
+  if (!json && tty) {
     if (last.reason) out(`reason: ${last.reason}`);
     for (const t of last.tasks)
       if (t.restorePointId) out(`${t.vmId}: restore point ${t.restorePointId}`);

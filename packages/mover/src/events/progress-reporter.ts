@@ -54,7 +54,8 @@ export interface ProgressReporterOptions {
 export function createProgressReporter(o: ProgressReporterOptions): ProgressReporter {
   const intervalMs = o.intervalMs ?? 500;
   let totals: ProgressTotals = { bytesTotal: 0, bytesRead: 0, bytesNew: 0, bytesDeduplicated: 0 };
-  let phase = Phase.QUEUED;
+  // No phase until the task enters one: a rate limit published first must not read as queued.
+  let phase = Phase.UNSPECIFIED;
   let limit = 0;
   let dirty = false;
   let last = { at: Date.now(), bytesRead: 0 };

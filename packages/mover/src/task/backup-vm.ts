@@ -19,7 +19,7 @@ import { sweepOrphans } from "../hypervisor/orphan-sweep.js";
 import { watchOverlay } from "../hypervisor/overlay-watch.js";
 import { createPointInTimeView, type ExportAddress } from "../hypervisor/point-in-time.js";
 import { connectQmp, type QmpSession } from "../hypervisor/qmp-client.js";
-import { type Consistency, type QuiesceMode, withQuiesce } from "../hypervisor/quiesce.js";
+import type { Consistency, QuiesceMode } from "../hypervisor/quiesce.js";
 import { disksFromQueryBlock } from "../inventory/describe-vm.js";
 import { backupDisk } from "../pipeline/backup-disk.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
@@ -29,6 +29,7 @@ import type { ReadRateLimit } from "../source/read-rate-limit.js";
 import { freePort } from "../util/free-port.js";
 import { linkedAbort } from "../util/linked-abort.js";
 import { createProgressTotals } from "./progress-totals.js";
+import { quiescedSnapshot } from "./quiesced-snapshot.js";
 import { writeRestorePoint } from "./write-restore-point.js";
 
 // Chunk buffers one task may hold, bytes; the mover's budget bounds all tasks together.
@@ -91,7 +92,6 @@ export interface BackupVmResult {
 export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   const { logger, reporter } = o;
   using stop = linkedAbort(o.signal);
-  reporter.phase(Phase.SNAPSHOTTING);
   await using qmp = await connectQmp({ path: o.vm.qmpSocket, signal: stop.signal });
   // A mover killed mid-backup of this VM (this one before a restart, or another on
   // the host) may have left its view behind; the coordinator runs one backup per VM.
@@ -194,20 +194,19 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
         ...(mode.t === "incremental" ? { exportBitmap: mode.bitmap } : {}),
       })),
       aroundSnapshot: async (take) => {
-        reporter.phase(Phase.QUIESCING);
-        const quiesced = await withQuiesce(
+        consistency = await quiescedSnapshot(
           {
             mode: o.quiesce,
             // No task signal: a late thaw may need the agent after the task ended.
             agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
             ...(agentPath ? { guestId: agentPath } : {}),
             freezeTimeoutMs: o.freezeTimeoutMs,
+            reporter,
             logger,
             signal: stop.signal,
           },
           take,
         );
-        consistency = quiesced.consistency;
         snapshotAt = new Date();
       },
     });

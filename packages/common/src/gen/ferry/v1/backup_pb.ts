@@ -736,47 +736,65 @@ export enum JobState {
 export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/ enumDesc(file_ferry_v1_backup, 5);
 
 /**
- * Phases of a task, in order.
+ * Phases of a backup task, numbered in the order they happen: quiescing, snapshotting,
+ * reading, committing, cleaning up. A running task reports no phase while it prepares
+ * (before quiescing), and skips quiescing when its policy says quiesce off.
  *
  * @generated from enum ferry.v1.Phase
  */
 export enum Phase {
   /**
+   * No phase yet.
+   *
    * @generated from enum value: PHASE_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Not reported: a queued task says so in its state.
+   *
    * @generated from enum value: PHASE_QUEUED = 1;
    */
   QUEUED = 1,
 
   /**
+   * Freezing the guest's filesystems through its guest agent.
+   *
    * @generated from enum value: PHASE_QUIESCING = 2;
    */
   QUIESCING = 2,
 
   /**
+   * Taking the point-in-time view of every disk (thawing right after) and exporting it.
+   *
    * @generated from enum value: PHASE_SNAPSHOTTING = 3;
    */
   SNAPSHOTTING = 3,
 
   /**
+   * Reading the disks from the view and storing new chunks in the repository.
+   *
    * @generated from enum value: PHASE_READING = 4;
    */
   READING = 4,
 
   /**
+   * Writing the restore point's indexes and manifest: it exists once this ends.
+   *
    * @generated from enum value: PHASE_COMMITTING = 5;
    */
   COMMITTING = 5,
 
   /**
+   * Removing the view from the VM, after success and failure alike.
+   *
    * @generated from enum value: PHASE_CLEANING_UP = 6;
    */
   CLEANING_UP = 6,
 
   /**
+   * Not reported: an ended task says so in its state.
+   *
    * @generated from enum value: PHASE_DONE = 7;
    */
   DONE = 7,
