@@ -3,6 +3,7 @@
 export type { CatalogStore } from "./catalog/catalog-store.js";
 export type * from "./catalog/records.js";
 export { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
+export { FERRY_CLI } from "./cli/spec.js";
 export {
   type CoordinatorConfig,
   coordinatorConfigSchema,
@@ -15,4 +16,3 @@ export {
   type MoverRegistry,
   type MoverRegistryOptions,
 } from "./registry/mover-registry.js";
-export { FERRY_CLI } from "./cli/spec.js";

@@ -6,6 +6,7 @@ export {
   type DirtyBitmapInfo,
   dirtyBitmapsByNode,
 } from "./cbt/dirty-bitmaps.js";
+export { MOVER_CLI } from "./cli/spec.js";
 export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.js";
 export { connectEvents, type EventsConnection } from "./events/nats-events.js";
 export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
@@ -42,4 +43,3 @@ export { openViewExport } from "./source/open-view-export.js";
 export { backupSource } from "./task/backup-source.js";
 export { type BackupVmOptions, type BackupVmResult, backupVm } from "./task/backup-vm.js";
 export { runCommand } from "./util/run-command.js";
-export { MOVER_CLI } from "./cli/spec.js";

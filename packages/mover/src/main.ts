@@ -1,18 +1,13 @@
 #!/usr/bin/env node
 // Only argument parsing is loaded up front: each command imports what it needs, so --help
 // and a usage error answer at once.
-import { helpFor, parseCommandLine, programHelp, toFerryError } from "@ferry/common/cli";
+import { programHelp, readCommandLine, toFerryError } from "@ferry/common/cli";
 import { PASSPHRASE_HINT } from "./cli/passphrase-hint.js";
 import { MOVER_CLI } from "./cli/spec.js";
 
 async function main(argv: string[]): Promise<void> {
-  const line = parseCommandLine(MOVER_CLI, argv);
-  if (line.t === "help") return void process.stdout.write(helpFor(MOVER_CLI, line.commands));
-  if (line.t === "usage") {
-    process.stderr.write(programHelp(MOVER_CLI));
-    process.exitCode = 2;
-    return;
-  }
+  const line = readCommandLine(MOVER_CLI, argv);
+  if (!line) return;
   const { args } = line;
   // Ctrl-C cancels a command cleanly: staged restore points and partial files are removed.
   const controller = new AbortController();

@@ -90,15 +90,25 @@ const paragraphs = (s: string) =>
     .map((p) => p.replace(/\s+/g, " ").trim())
     .join("\n\n");
 
-function optionTable(options: readonly OptionSpec[]): string[] {
+// A Markdown table with its columns padded, as Markdown formatters (biome) leave them.
+function markdownTable(rows: readonly (readonly string[])[]): string[] {
+  const widths = (rows[0] as readonly string[]).map((_, i) =>
+    Math.max(3, ...rows.map((r) => (r[i] as string).length)),
+  );
+  const line = (r: readonly string[]) =>
+    `| ${r.map((c, i) => c.padEnd(widths[i] as number)).join(" | ")} |`;
   return [
-    "| option | default | meaning |",
-    "|---|---|---|",
-    ...options.map(
-      (o) =>
-        `| \`${cell(optionWords(o))}\` | ${o.default ? cell(o.default) : ""} | ${cell(o.help)} |`,
-    ),
+    line(rows[0] as string[]),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.slice(1).map(line),
   ];
+}
+
+function optionTable(options: readonly OptionSpec[]): string[] {
+  return markdownTable([
+    ["option", "default", "meaning"],
+    ...options.map((o) => [`\`${cell(optionWords(o))}\``, cell(o.default ?? ""), cell(o.help)]),
+  ]);
 }
 
 /** A program's commands as a Markdown section (docs/cli.md). */

@@ -8,3 +8,5 @@ export { closest } from "./closest.js";
 export { type CliSpec, type CommandSpec, commandLine, type OptionSpec } from "./command-spec.js";
 export { cliMarkdown, commandHelp, helpFor, programHelp } from "./help-text.js";
 export { type CommandLine, parseCommandLine } from "./parse-command.js";
+export { type RunLine, readCommandLine } from "./read-command-line.js";
+export { GC_OPTIONS, JSON_OPTION } from "./shared-options.js";

@@ -1,23 +1,12 @@
 #!/usr/bin/env node
 // Only argument parsing and the command tables are loaded up front: the commands (gRPC, the
 // coordinator) load once a command line names one, so --help and a usage error answer at once.
-import {
-  helpFor,
-  isFerryError,
-  parseCommandLine,
-  programHelp,
-  toFerryError,
-} from "@ferry/common/cli";
+import { isFerryError, readCommandLine, toFerryError } from "@ferry/common/cli";
 import { FERRY_CLI } from "./spec.js";
 
 async function main(argv: string[]): Promise<void> {
-  const line = parseCommandLine(FERRY_CLI, argv);
-  if (line.t === "help") return void process.stdout.write(helpFor(FERRY_CLI, line.commands));
-  if (line.t === "usage") {
-    process.stderr.write(programHelp(FERRY_CLI));
-    process.exitCode = 2;
-    return;
-  }
+  const line = readCommandLine(FERRY_CLI, argv);
+  if (!line) return;
   // Each group of commands (`policies list|create|delete`) reads its own subcommand word.
   const group = line.command.name.split(" ")[0] as string;
   return (await import("./run-command.js")).runCommand(line.args, group);

@@ -1,9 +1,15 @@
 // The `ferry` commands, one table each: what main.ts validates a command line against, what
 // --help prints, and what docs/cli.md is generated from. Loaded before any command runs: no
 // imports but the table types.
-import type { CliSpec, CommandSpec, OptionSpec } from "@ferry/common/cli";
+import {
+  type CliSpec,
+  type CommandSpec,
+  GC_OPTIONS,
+  JSON_OPTION,
+  type OptionSpec,
+} from "@ferry/common/cli";
 
-const JSON_OUT: OptionSpec = { name: "json", help: "machine-readable output" };
+const JSON_OUT = JSON_OPTION;
 
 // How a command reaches the coordinator's API.
 const CONNECTION: OptionSpec[] = [
@@ -246,13 +252,7 @@ const commands: CommandSpec[] = [
     summary: "remove chunks no restore point references",
     options: [
       { name: "repo", value: "DIR", help: "the repository (default: every policy's)" },
-      { name: "dry-run", help: "count what would go, remove nothing" },
-      {
-        name: "grace-minutes",
-        value: "N",
-        default: "5",
-        help: "keep chunks written in the last N minutes (a backup may still need them)",
-      },
+      ...GC_OPTIONS,
       JSON_OUT,
     ],
     optionSets: API.optionSets,

@@ -1,9 +1,15 @@
 // The `ferry-mover` commands, one table each: what main.ts validates a command line against,
 // what --help prints, and what docs/cli.md is generated from. Loaded before any command
 // runs: no imports but the table types.
-import type { CliSpec, CommandSpec, OptionSpec } from "@ferry/common/cli";
+import {
+  type CliSpec,
+  type CommandSpec,
+  GC_OPTIONS,
+  JSON_OPTION,
+  type OptionSpec,
+} from "@ferry/common/cli";
 
-const JSON_OUT: OptionSpec = { name: "json", help: "machine-readable output" };
+const JSON_OUT = JSON_OPTION;
 const REPO: OptionSpec = { name: "repo", value: "DIR", help: "the repository" };
 const PASSPHRASE: OptionSpec = {
   name: "passphrase-file",
@@ -240,18 +246,7 @@ const commands: CommandSpec[] = [
     name: "gc",
     usage: "--repo DIR",
     summary: "remove chunks no restore point references",
-    options: [
-      REPO,
-      { name: "dry-run", help: "count what would go, remove nothing" },
-      {
-        name: "grace-minutes",
-        value: "N",
-        default: "5",
-        help: "keep chunks written in the last N minutes (a backup may still need them)",
-      },
-      JSON_OUT,
-      PASSPHRASE,
-    ],
+    options: [REPO, ...GC_OPTIONS, JSON_OUT, PASSPHRASE],
     example: "gc --repo /srv/ferry --dry-run",
   },
 ];
