@@ -42,6 +42,7 @@ export {
   type SweepOptions,
   type SweepResult,
 } from "./repository/chunk-store.js";
+export { warmChunkWorkers } from "./repository/chunk-work-pool.js";
 export {
   blake3Digest,
   chunkDigestOf,

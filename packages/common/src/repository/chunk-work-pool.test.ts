@@ -125,13 +125,15 @@ describe("chunk workers", () => {
     }
   });
 
-  it("let the process exit once idle, a worker that never got a job included", async () => {
+  it("let the process exit once idle, workers that never got a job (warmed) included", async () => {
     // The build's module, as the CLIs load it: a worker left referenced would hang them.
     const pool = new URL("../../dist/repository/chunk-work-pool.js", import.meta.url).href;
     const script = `
       import { createChunkWorkPool } from ${JSON.stringify(pool)};
       const p = createChunkWorkPool({ size: 2 });
       await p.hash({ data: Buffer.from(new SharedArrayBuffer(16)) });
+      // Workers started ahead of any job must not hold the process either.
+      createChunkWorkPool({ size: 2 }).warm();
       console.log("hashed");`;
     const { stdout } = await promisify(execFile)(
       process.execPath,

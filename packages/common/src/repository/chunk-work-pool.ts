@@ -29,6 +29,11 @@ export interface ChunkWorkPool {
    * own (a whole ArrayBuffer) which the job takes over: the caller must not use it afterwards.
    */
   decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult>;
+  /**
+   * Starts every worker now rather than at the first job: each takes tens of milliseconds to
+   * load, time a command can spend waiting anyway (opening a key, connecting a source).
+   */
+  warm(): void;
   /** Stops every worker; jobs still held fail. Idempotent. */
   close(): Promise<void>;
 }
@@ -98,8 +103,13 @@ class Pool implements ChunkWorkPool {
     });
   }
 
-  #leastBusy(): Slot {
+  warm(): void {
+    if (this.#closed) return;
     while (this.#slots.length < this.size) this.#slots.push(this.#start());
+  }
+
+  #leastBusy(): Slot {
+    this.warm();
     let best = this.#slots[0] as Slot;
     for (const s of this.#slots) if (s.pending.size < best.pending.size) best = s;
     return best;
@@ -174,4 +184,9 @@ let shared: ChunkWorkPool | undefined;
 export function chunkWorkPool(): ChunkWorkPool {
   shared ??= createChunkWorkPool();
   return shared;
+}
+
+/** Starts the process's chunk workers ahead of their first job (see ChunkWorkPool.warm). */
+export function warmChunkWorkers(): void {
+  chunkWorkPool().warm();
 }

@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { createLogger, FerryError, type ParsedArgs } from "@ferry/common/core";
+import { createLogger, FerryError, type ParsedArgs, warmChunkWorkers } from "@ferry/common/core";
 import { pickDisks } from "../restore/pick-disk.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BlockSource } from "../source/block-source.js";
@@ -46,22 +46,33 @@ function idFrom(name: string): string {
  */
 export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
   const spec = parseSourceSpec(flag(args, "source") as string);
-  const repository = await openRepositoryFromFlags(args, signal, { create: true });
   const bitmap = flag(args, "dirty-bitmap", false);
   const since = flag(args, "since", false);
   if ((bitmap === undefined) !== (since === undefined))
     throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap and --since go together");
   if (bitmap !== undefined && spec.t === "file")
     throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap needs an NBD source that exports it");
-  let source: BlockSource;
-  if (spec.t === "file") source = await openFileSource({ path: spec.path });
-  else
-    source = await openNbdSource({
-      ...(spec.t === "nbd" ? { host: spec.host, port: spec.port } : { path: spec.path }),
-      exportName: spec.exportName,
-      ...(bitmap ? { dirtyBitmaps: [bitmap] } : {}),
-      signal,
-    });
+  // The workers load, the key opens (scrypt, on libuv's pool) and the source connects at once.
+  warmChunkWorkers();
+  const opened = await Promise.allSettled([
+    openRepositoryFromFlags(args, signal, { create: true }),
+    spec.t === "file"
+      ? openFileSource({ path: spec.path })
+      : openNbdSource({
+          ...(spec.t === "nbd" ? { host: spec.host, port: spec.port } : { path: spec.path }),
+          exportName: spec.exportName,
+          ...(bitmap ? { dirtyBitmaps: [bitmap] } : {}),
+          signal,
+        }),
+  ] as const);
+  const [repo, src] = opened;
+  if (repo.status === "rejected" || src.status === "rejected") {
+    if (repo.status === "fulfilled") await repo.value.close();
+    if (src.status === "fulfilled") await src.value.close();
+    throw repo.status === "rejected" ? repo.reason : (src as PromiseRejectedResult).reason;
+  }
+  const repository = repo.value;
+  const source: BlockSource = src.value;
   try {
     const fallbackName = spec.t === "file" ? basename(spec.path) : spec.exportName || "nbd-export";
     const vmName = flag(args, "name", false) ?? fallbackName;
@@ -98,6 +109,7 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
  * `--overwrite`, and never while a process holds it.
  */
 export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
+  warmChunkWorkers(); // they load while the repository (and its key) opens
   const repository = await openRepositoryFromFlags(args, signal);
   try {
     const restorePointId = flag(args, "restore-point") as string;
