@@ -1,4 +1,5 @@
 import { FerryError } from "../errors/ferry-error.js";
+import { splitFlag } from "./split-flag.js";
 
 /** Parsed command line: positional words and --flags (boolean or with a value). */
 export interface ParsedArgs {
@@ -22,7 +23,7 @@ export function parseArgs(
       positionals.push(word);
       continue;
     }
-    const [name, inline] = word.slice(2).split("=", 2) as [string, string | undefined];
+    const [name, inline] = splitFlag(word);
     if (known.boolean.includes(name)) flags.set(name, true);
     else if (known.valued.includes(name)) {
       const value = inline ?? argv[++i];

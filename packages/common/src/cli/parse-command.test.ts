@@ -51,6 +51,13 @@ describe("a command line read against its command's table", () => {
     expect(Object.fromEntries(line.args.flags)).toEqual({ tasks: "3", server: "h:1", json: true });
   });
 
+  it("keeps all of a --flag=value after the first =, as a URI needs", () => {
+    const line = parse("backup", "--vm=nbd+unix:///disk?socket=/run/x.sock");
+    expect(line.t === "run" && line.args.flags.get("vm")).toBe(
+      "nbd+unix:///disk?socket=/run/x.sock",
+    );
+  });
+
   it("runs a group's implied command for the group's word alone", () => {
     const line = parse("jobs");
     expect(line.t === "run" && line.command.name).toBe("jobs list");

@@ -10,6 +10,7 @@ import {
   type OptionSpec,
   setsOf,
 } from "./command-spec.js";
+import { splitFlag } from "./split-flag.js";
 
 /** What a command line asks for. */
 export type CommandLine =
@@ -91,7 +92,7 @@ export function parseCommandLine(cli: CliSpec, argv: readonly string[]): Command
       positionals.push(word);
       continue;
     }
-    const [name, inline] = word.slice(2).split("=", 2) as [string, string | undefined];
+    const [name, inline] = splitFlag(word);
     const takes = valued.get(name);
     if (takes === undefined) unknown.push(name);
     else if (!takes) flags.set(name, true);
