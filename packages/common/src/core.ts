@@ -118,6 +118,7 @@ export {
   parsePeerRole,
 } from "./tls/peer-role.js";
 export { createCa, type IssueOptions, issueCertificate } from "./tls/pki.js";
+export { type BackoffOptions, backoffCeiling, backoffDelay } from "./util/backoff.js";
 export { prng } from "./util/prng.js";
 export { createSemaphore, type Semaphore } from "./util/semaphore.js";
 export {

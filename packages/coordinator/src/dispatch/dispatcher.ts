@@ -1,5 +1,6 @@
 import type { ChannelCredentials, Vm } from "@ferry/common";
 import {
+  backoffDelay,
   type ClientHandle,
   createClient,
   type Logger,
@@ -277,7 +278,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
           notBefore: new Date(Date.now() + retryBaseMs),
         });
       } else if (fe.retryable && attempt < maxAttempts) {
-        const delay = retryBaseMs * 2 ** (attempt - 1);
+        const delay = backoffDelay(attempt, { baseMs: retryBaseMs });
         log.warn("task failed; will retry", { err: fe, attempt, retryInMs: delay });
         await o.catalog.tasks.update(task.id, {
           ...base,

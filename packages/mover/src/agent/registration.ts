@@ -1,5 +1,6 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  backoffDelay,
   type Client,
   type DatastoreLatency,
   type Logger,
@@ -26,7 +27,8 @@ export interface RegistrationOptions {
   onRegistered?: () => void;
 }
 
-const MAX_BACKOFF_MS = 10_000;
+// Retries of a failed registration: up to 250 ms, doubling to at most 10 s, jittered.
+const BACKOFF = { baseMs: 250, capMs: 10_000 };
 
 /**
  * Registers with the coordinator and heartbeats until `signal` aborts. A
@@ -35,7 +37,7 @@ const MAX_BACKOFF_MS = 10_000;
  */
 export async function runRegistration(options: RegistrationOptions): Promise<void> {
   const { registry, logger, signal } = options;
-  let backoffMs = 250;
+  let failures = 0;
   while (!signal.aborted) {
     try {
       const request = await options.describe(signal);
@@ -47,7 +49,7 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
         vms: request.vms?.length ?? 0,
       });
       options.onRegistered?.();
-      backoffMs = 250;
+      failures = 0;
       const registeredAt = Date.now();
       for (;;) {
         await sleep(intervalMs, signal);
@@ -70,12 +72,12 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
     } catch (err) {
       if (signal.aborted) return;
       const fe = toFerryError(err);
+      const backoffMs = backoffDelay(++failures, BACKOFF);
       // Refusals are kept trying too (an operator may fix the coordinator side), but louder.
       if (fe.retryable)
         logger.warn("coordinator unreachable; retrying", { err: fe, retryInMs: backoffMs });
       else logger.error("registration refused; retrying", { err: fe, retryInMs: backoffMs });
       await sleep(backoffMs, signal).catch(() => undefined);
-      backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs * 2);
     }
   }
 }

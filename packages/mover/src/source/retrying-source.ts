@@ -1,4 +1,4 @@
-import { FerryError, isFerryError, sleep } from "@ferry/common/core";
+import { backoffDelay, FerryError, isFerryError, sleep } from "@ferry/common/core";
 import type { BlockSource } from "./block-source.js";
 
 /** Options of {@link withReadRetries}. */
@@ -39,7 +39,7 @@ export function withReadRetries(source: BlockSource, options: ReadRetryOptions =
               `read of [${offset}, +${lengthBytes}) failed ${attempts} times: ${err.message}`,
               { cause: err, details: err.details },
             );
-          await sleep(firstDelayMs * 2 ** (attempt - 1), signal);
+          await sleep(backoffDelay(attempt, { baseMs: firstDelayMs }), signal);
         }
       }
     },
