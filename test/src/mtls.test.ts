@@ -33,6 +33,7 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
   let issuedOperator = "";
   // What the impostor logged: an operator must learn why a mover never registers.
   const impostorLog: string[] = [];
+  const rogueLog: string[] = [];
   const files = (dir: string, name: string): TlsFiles => ({
     ca: join(dir, "ca.crt"),
     cert: join(dir, `${name}.crt`),
@@ -82,7 +83,7 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
     rogue = await startMover(
       moverConfig("mover-2", { ...files(other, "mover-2"), ca: join(pki, "ca.crt") }),
       {
-        logger: quietLogger(),
+        logger: createLogger({ name: "rogue", level: "warn", write: (l) => rogueLog.push(l) }),
       },
     );
     // Signed by Ferry's CA, but an operator's: it must not pass for a mover.
@@ -102,8 +103,10 @@ describe("mutual TLS between the coordinator, movers and operators", () => {
   it("registers a mover with a mover certificate from Ferry's CA, refusing another CA's and an operator's", async () => {
     const operator = await clientCredentials(files(join(work, "pki"), "operator"), "coordinator");
     using api = createClient(OperatorService, coordinator.address, { credentials: operator });
-    // Give the rogue and the impostor time for several registration attempts.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Both have tried, and been turned away, more than once.
+    const attempts = (log: string[]) => log.filter((l) => l.includes("retrying")).length;
+    await expect.poll(() => attempts(rogueLog), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => attempts(impostorLog), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
     const { movers } = await api.listMovers({});
     expect(movers.map((m) => [m.id, m.state])).toEqual([["mover-1", MoverState.UP]]);
     expect(impostorLog.join("\n")).toContain(

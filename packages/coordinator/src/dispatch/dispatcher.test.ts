@@ -201,15 +201,17 @@ describe("dispatcher", () => {
     const adHoc = { repository: "/repo", quiesce: "off" as const, transport: "any" as const };
     report(25, 20);
     const job = await jobs.backupNow({ vmRefs: ["vm-a", "vm-b"], adHoc });
-    await new Promise((r) => setTimeout(r, 150));
+    // Held, with the reason for each: once the dispatcher says so, nothing has started.
+    await expect
+      .poll(() => [...(dispatcher?.waitReasons().values() ?? [])].sort())
+      .toEqual([
+        "datastore ds-vm-a latency 25.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
+        "datastore ds-vm-b latency 20.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
+      ]);
     expect(calls).toEqual([]);
-    expect([...(dispatcher?.waitReasons().values() ?? [])].sort()).toEqual([
-      "datastore ds-vm-a latency 25.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
-      "datastore ds-vm-b latency 20.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
-    ]);
     // Latency falls: both start. Then vm-b's datastore passes 30 ms while it reads.
     report(5, 5);
-    while (!calls.some((c) => c.vm?.name === "vm-b")) await new Promise((r) => setTimeout(r, 10));
+    await expect.poll(() => calls.some((c) => c.vm?.name === "vm-b")).toBe(true);
     report(5, 45);
     await waitForEnd(job.id);
     const vmB = calls.find((c) => c.vm?.name === "vm-b")?.taskId;

@@ -1,35 +1,55 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createReadRateLimit } from "./read-rate-limit.js";
 
+// On a fake clock: what is measured is the limit's schedule, not how busy the machine is.
 describe("createReadRateLimit", () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** How many of `takes` have resolved so far. */
+  function tally(takes: Promise<void>[]): () => number {
+    let done = 0;
+    for (const t of takes) void t.then(() => done++);
+    return () => done;
+  }
+
   it("lets everything through at once when unlimited", async () => {
-    const limit = createReadRateLimit(0);
-    const t0 = performance.now();
-    for (let i = 0; i < 100; i++) await limit.take(1e9);
-    expect(performance.now() - t0).toBeLessThan(50);
+    const limit = createReadRateLimit(0, () => Date.now());
+    const done = tally(Array.from({ length: 100 }, () => limit.take(1e9)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done()).toBe(100);
   });
 
   it("spaces concurrent readers to the rate, and takes a new rate at once", async () => {
-    const limit = createReadRateLimit(10e6); // 10 MB/s
-    const t0 = performance.now();
-    // 1 s of burst, then 3 MB at 10 MB/s: about 300 ms for 13 MB taken by 13 readers at once.
-    await Promise.all(Array.from({ length: 13 }, () => limit.take(1e6)));
-    const first = performance.now() - t0;
-    expect(first).toBeGreaterThanOrEqual(250);
-    expect(first).toBeLessThan(1500);
+    const limit = createReadRateLimit(10e6, () => Date.now()); // 10 MB/s
+    // A second of burst covers 10 reads of 1 MB; the 11th starts now, then one each 100 ms.
+    const done = tally(Array.from({ length: 13 }, () => limit.take(1e6)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done()).toBe(11);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(done()).toBe(11);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done()).toBe(12);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(done()).toBe(13);
+    // Unlimited from now: 50 reads that would take 5 s go at once.
     limit.set(0);
-    const t1 = performance.now();
-    await Promise.all(Array.from({ length: 50 }, () => limit.take(1e6)));
-    expect(performance.now() - t1).toBeLessThan(50);
+    const after = tally(Array.from({ length: 50 }, () => limit.take(1e6)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(after()).toBe(50);
     expect(limit.bytesPerSec).toBe(0);
   });
 
   it("rejects a waiting read on abort", async () => {
-    const limit = createReadRateLimit(1e6);
+    const limit = createReadRateLimit(1e6, () => Date.now());
     await limit.take(2e6); // uses the burst and a second more
     const abort = new AbortController();
     const waiting = limit.take(1e6, abort.signal);
     abort.abort(new Error("cancelled"));
-    await expect(waiting).rejects.toThrow();
+    await expect(waiting).rejects.toThrow("cancelled");
   });
 });
