@@ -18,8 +18,9 @@ import { createOperatorService } from "./api/operator-service.js";
 import { createRegistryService } from "./api/registry-service.js";
 import { guardOperatorService } from "./auth/guard.js";
 import { createTokenCheck } from "./auth/tokens.js";
+import { describeCatalogLocation, parseCatalogLocation } from "./catalog/catalog-location.js";
 import type { CatalogStore } from "./catalog/catalog-store.js";
-import { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
+import { openCatalog } from "./catalog/open-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
@@ -52,9 +53,13 @@ export async function startCoordinator(
   const natsAuth = config.nats ? await natsConnectOptions(config.natsAccess) : {};
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const catalog = await openSqliteCatalog({
-    path: config.catalog ?? join(dataDir, "catalog.sqlite"),
+  const location = parseCatalogLocation(config.catalog ?? join(dataDir, "catalog.sqlite"));
+  const catalog = await openCatalog(location, {
+    passwordFile: config.catalogPasswordFile,
+    poolSize: config.catalogPoolSize,
   });
+  // The location as configured: a URL never holds the password (parseCatalogLocation).
+  logger.info("catalog open", { catalog: describeCatalogLocation(location) });
   let nats: NatsConnection | undefined;
   if (config.nats) {
     // Progress is a nicety: a coordinator without NATS still dispatches and records.
@@ -149,7 +154,7 @@ export async function startCoordinator(
         { peerRoles: ["operator"] },
       ),
     ],
-    ...(tls ? { credentials: tls.server } : {}),
+    ...(tls ? { tls: tls.server } : {}),
   });
   // The registry is pure; time lives here.
   const sweeper = setInterval(() => {

@@ -171,7 +171,7 @@ export async function startMover(
   const server = await startGrpcServer({
     address: config.listen,
     // With TLS only the coordinator's certificate gets in (the CA signs operators' too).
-    ...(tls ? { credentials: tls.server } : {}),
+    ...(tls ? { tls: tls.server } : {}),
     services: [
       bindService(
         MoverService,

@@ -31,7 +31,16 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
       throw new Error("boom");
     },
     watchJob: async function* (req) {
-      for (let i = 0; i < 3; i++) yield { job: { id: `${req.id}-${i}` } };
+      if (req.id !== "flood") {
+        for (let i = 0; i < 3; i++) yield { job: { id: `${req.id}-${i}` } };
+        return;
+      }
+      // Megabyte messages without end: output backs up as soon as the client stops reading.
+      try {
+        for (let i = 0; ; i++) yield { job: { id: `${i}`, policyId: "x".repeat(1 << 20) } };
+      } finally {
+        seen.aborts.push("flood:ended");
+      }
     },
     listVms: unimplemented,
     createPolicy: unimplemented,
@@ -77,6 +86,15 @@ describe("gRPC adapter over a real socket", () => {
     const ids: string[] = [];
     for await (const msg of client.watchJob({ id: "j" })) ids.push(msg.job?.id ?? "");
     expect(ids).toEqual(["j-0", "j-1", "j-2"]);
+  });
+
+  it("ends a stream's handler when its client leaves while output is backed up", async () => {
+    using client = await start();
+    for await (const msg of client.watchJob({ id: "flood" })) {
+      expect(msg.job?.id).toBe("0");
+      break; // leaves: the call is cancelled with megabytes still queued for it
+    }
+    await expect.poll(() => seen.aborts, { timeout: 10_000 }).toContain("flood:ended");
   });
 
   it("honours a deadline on both sides", async () => {

@@ -79,7 +79,7 @@ describe("certificate roles at the gRPC server", () => {
   // Operator API for coordinators only, the registry for anyone the CA signed.
   async function startTls(serverName = "server") {
     server = await startGrpcServer({
-      credentials: (await tlsCredentials(files(serverName), "mover")).server,
+      tls: (await tlsCredentials(files(serverName), "mover")).server,
       services: [
         bindService(OperatorService, stubImpl(OperatorService, ran), {
           peerRoles: ["coordinator"],

@@ -52,8 +52,11 @@ export interface GrpcServerOptions {
   /** "host:port"; port 0 picks a free one. Default "127.0.0.1:0". */
   address?: string;
   services: ServiceBinding[];
-  /** Default insecure; with TLS credentials each binding's `peerRoles` are enforced. */
-  credentials?: ServerCredentials;
+  /**
+   * TLS server credentials (tls-files.ts); then each binding's `peerRoles` are enforced.
+   * Absent: plaintext, and no certificates to check.
+   */
+  tls?: ServerCredentials;
 }
 
 /** A running gRPC server; disposing it stops it (idempotent). */
@@ -159,6 +162,20 @@ function unaryHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal) 
   };
 }
 
+/** Resolves on the stream's next "drain", or when `signal` aborts. */
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.removeListener("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+    if (signal.aborted) done();
+  });
+}
+
 function streamHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal) {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const { signal, done } = callSignal(call, stopping);
@@ -172,8 +189,9 @@ function streamHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal)
       const iterable = handler(call.request, ctx) as AsyncIterable<unknown>;
       for await (const message of iterable) {
         if (signal.aborted) break;
-        // Respect backpressure: wait for drain before the next message.
-        if (!call.write(message)) await new Promise((r) => call.once("drain", r));
+        // Respect backpressure: wait for drain before the next message, or for the call to
+        // end (a client that left while output was backed up never drains).
+        if (!call.write(message)) await drained(call, signal);
       }
     };
     run().then(
@@ -193,8 +211,8 @@ function streamHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal)
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server();
   const stopping = new AbortController();
-  // grpc-js's own test for TLS: only then is there a peer certificate to check.
-  const secure = options.credentials?._isSecure() ?? false;
+  // Only with TLS is there a peer certificate to check.
+  const secure = options.tls !== undefined;
   for (const { service, impl, peerRoles } of options.services) {
     const admit = admission(service, peerRoles, secure);
     const definition: Record<string, ReturnType<typeof methodDefinition>> = {};
@@ -217,7 +235,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
   }
   const address = options.address ?? "127.0.0.1:0";
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, options.credentials ?? Creds.createInsecure(), (err, bound) =>
+    server.bindAsync(address, options.tls ?? Creds.createInsecure(), (err, bound) =>
       err
         ? reject(
             new FerryError("UNAVAILABLE", `cannot listen on ${address}: ${err.message}`, {
