@@ -23,6 +23,11 @@ const clock = { now: Date.now() };
 
 // Read-rate limits the dispatcher set, as a mover received them.
 const limitCalls: { taskId: string; bytesPerSec: bigint }[] = [];
+// Cancel requests the mover got, and backup calls that ended because the caller left.
+const cancelCalls: string[] = [];
+const abortedCalls: string[] = [];
+// A `slow` value: the backup runs until its call is cancelled.
+const UNTIL_CANCELLED = -1;
 
 // A mover whose RunBackup answers per VM from a script: fail N times, then succeed.
 // A VM named in `slow` takes that many milliseconds.
@@ -39,11 +44,17 @@ async function scriptedMover(
           limitCalls.push({ taskId: req.taskId, bytesPerSec: req.bytesPerSec });
           return { applied: true };
         },
-        runBackup: async (req) => {
+        runBackup: async (req, ctx) => {
           calls.push(req);
           const next = script[req.vm?.name ?? ""]?.shift();
           if (next) throw next;
-          await new Promise((r) => setTimeout(r, slow[req.vm?.name ?? ""] ?? 50));
+          const ms = slow[req.vm?.name ?? ""] ?? 50;
+          if (ms === UNTIL_CANCELLED) {
+            await new Promise((r) => ctx.signal.addEventListener("abort", r, { once: true }));
+            abortedCalls.push(req.taskId);
+            throw ctx.signal.reason;
+          }
+          await new Promise((r) => setTimeout(r, ms));
           return {
             restorePoint: {
               id: `${req.vm?.id}/rp-${calls.length}`,
@@ -62,7 +73,10 @@ async function scriptedMover(
           };
         },
         runRestore: async () => ({ paths: [] }),
-        cancel: async () => ({ cancelled: false }),
+        cancel: async (req) => {
+          cancelCalls.push(req.taskId);
+          return { cancelled: true };
+        },
         listFiles: async () => ({ entries: [] }),
         extractFiles: async () => ({ files: 0, directories: 0, bytes: 0n, skipped: [] }),
       }),
@@ -317,6 +331,22 @@ describe("dispatcher", () => {
     await dispatcher?.cancelJob(job.id);
     const ended = await waitForEnd(job.id);
     expect(ended.state).toBe("cancelled");
+  });
+
+  it("cancels a running task on its mover: the mover is told, and its call ends", async () => {
+    cancelCalls.length = 0;
+    abortedCalls.length = 0;
+    const { jobs, waitForEnd, calls } = await setup({}, undefined, { "vm-a": UNTIL_CANCELLED });
+    const job = await jobs.backupNow({
+      vmRefs: ["vm-a"],
+      adHoc: { repository: "/repo", quiesce: "off", transport: "any" },
+    });
+    await expect.poll(() => calls.length).toBe(1);
+    await dispatcher?.cancelJob(job.id);
+    expect((await waitForEnd(job.id)).state).toBe("cancelled");
+    const taskId = calls[0]?.taskId;
+    expect(cancelCalls).toEqual([taskId]);
+    await expect.poll(() => abortedCalls).toEqual([taskId]);
   });
 
   it("fails tasks that could not start before their backup window closed, naming the window", async () => {
