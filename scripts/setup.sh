@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
   liblz4-dev gcc libc6-dev      # Ferry's LZ4 addon (packages/common/native) builds against liblz4
   libssl3                       # its AES-GCM addon opens libcrypto.so.3 (AVX-512 GCM, unlike node's)
+  postgresql                    # initdb, postgres: tests run throwaway clusters for the PostgreSQL catalog
 )
 
 step() { printf '== setup: %s\n' "$*"; }

@@ -32,8 +32,18 @@ export const coordinatorConfigSchema = object({
   natsAccess: natsAccessSchema.optional(),
   /** Directory for the catalog (SQLite) and, by default, the repository. */
   dataDir: string({ nonEmpty: true }).default(".ferry"),
-  /** SQLite catalog file; default <dataDir>/catalog.sqlite. */
+  /**
+   * The catalog: a SQLite file (a path or `sqlite:PATH`; default <dataDir>/catalog.sqlite) or
+   * a PostgreSQL database (`postgres://USER@HOST:PORT/DATABASE`, without a password).
+   */
   catalog: string({ nonEmpty: true }).optional(),
+  /**
+   * PostgreSQL catalog: file (mode 0600) holding the password. Absent: PGPASSWORD, then
+   * ~/.pgpass (PGPASSFILE).
+   */
+  catalogPasswordFile: string({ nonEmpty: true }).optional(),
+  /** PostgreSQL catalog: connections open at most. */
+  catalogPoolSize: number({ integer: true, min: 1, max: 1000 }).optional(),
   /** Repository of backups that name none; default <dataDir>/repository. */
   repository: string({ nonEmpty: true }).optional(),
   /**

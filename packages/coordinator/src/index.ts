@@ -1,6 +1,10 @@
 // Public surface of @ferry/coordinator.
 
 export type { CatalogStore } from "./catalog/catalog-store.js";
+export {
+  openPostgresCatalog,
+  type PostgresCatalogOptions,
+} from "./catalog/postgres/postgres-catalog.js";
 export type * from "./catalog/records.js";
 export { openSqliteCatalog } from "./catalog/sqlite/sqlite-catalog.js";
 export { FERRY_CLI } from "./cli/spec.js";

@@ -11,6 +11,7 @@ import {
 } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
+import { catalogAdminCommand } from "./catalog-admin-commands.js";
 import {
   catalogCommand,
   policiesCommand,
@@ -50,6 +51,10 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
   // Every API call carries the TLS identity and the token the operator gave; read only by the
   // commands that call the API (pki issue must work before those files exist).
   const connection = async () => ({ ...(await cliTls(args)), ...cliAuth(args) });
+  // catalog migrate and copy open the databases themselves, like `ferry coordinator`.
+  if (command === "catalog" && args.positionals[1] !== "rescan") {
+    return catalogAdminCommand(args, json);
+  }
   switch (command) {
     case "pki":
       return pkiCommand(args, json);

@@ -54,6 +54,19 @@ const keep = (unit: string): OptionSpec => ({
   help: `keep the newest restore point of each of the last N ${unit === "daily" ? "days" : unit.replace("ly", "s")}`,
 });
 
+// Commands that open a catalog database themselves.
+const CATALOG_AT = (name: string, help: string): OptionSpec => ({
+  name,
+  value: "PATH|URL",
+  help: `${help}: PATH or sqlite:PATH, or postgres://USER@HOST/DB`,
+});
+const PASSWORD_FILE = (name: string): OptionSpec => ({
+  name,
+  value: "FILE",
+  default: "$PGPASSWORD or ~/.pgpass",
+  help: "PostgreSQL password, first line of FILE (mode 0600); never in the URL",
+});
+
 const commands: CommandSpec[] = [
   {
     name: "coordinator",
@@ -232,6 +245,31 @@ const commands: CommandSpec[] = [
     options: [{ name: "repo", value: "DIR", help: "the repository" }, JSON_OUT],
     optionSets: API.optionSets,
     example: "catalog rescan --repo /srv/ferry",
+  },
+  {
+    name: "catalog migrate",
+    usage: "--catalog PATH|URL",
+    summary: "bring a catalog's schema up to this Ferry's and print its version",
+    details:
+      "Opens the database itself, not through the coordinator. A coordinator migrates its\ncatalog when it starts; this does it ahead, e.g. for a new PostgreSQL database.",
+    options: [CATALOG_AT("catalog", "the catalog"), PASSWORD_FILE("password-file"), JSON_OUT],
+    example: "catalog migrate --catalog postgres://ferry@db1.example/ferry",
+  },
+  {
+    name: "catalog copy",
+    usage: "--from PATH|URL --to PATH|URL",
+    summary: "copy a whole catalog into an empty one, e.g. from SQLite to PostgreSQL",
+    details:
+      "Opens both databases itself: stop the coordinator first. Copies policies, jobs with\ntheir tasks, restore points and movers, and refuses a target that holds any.",
+    options: [
+      CATALOG_AT("from", "the catalog to copy"),
+      CATALOG_AT("to", "the empty catalog to fill (created and migrated if new)"),
+      PASSWORD_FILE("from-password-file"),
+      PASSWORD_FILE("to-password-file"),
+      JSON_OUT,
+    ],
+    example:
+      "catalog copy --from sqlite:/var/lib/ferry/catalog.sqlite --to postgres://ferry@db1.example/ferry",
   },
   {
     name: "prune",

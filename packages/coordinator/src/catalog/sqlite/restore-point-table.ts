@@ -1,7 +1,8 @@
 import { FerryError } from "@ferry/common";
 import type { RestorePointStore } from "../catalog-store.js";
+import { isDiskList, storedDisks } from "../column-shapes.js";
 import { checkRestorePoint } from "../record-checks.js";
-import type { RestorePointDiskRecord, RestorePointRecord } from "../records.js";
+import type { RestorePointRecord } from "../records.js";
 import { parseJsonColumn, type SqliteContext, type Sync, toMs } from "./sqlite-context.js";
 
 interface RestorePointRow {
@@ -34,32 +35,9 @@ function toRow(rp: RestorePointRecord): RestorePointRow {
     parent_id: rp.parentId ?? "",
     size_bytes: rp.sizeBytes,
     // Only the known fields: the column is read back with isDiskList.
-    disks: JSON.stringify(
-      rp.disks.map(({ diskId, sizeBytes, bytesRead, bytesNew, mode, fullReason }) => ({
-        diskId,
-        sizeBytes,
-        bytesRead,
-        bytesNew,
-        ...(mode ? { mode } : {}),
-        ...(fullReason ? { fullReason } : {}),
-      })),
-    ),
+    disks: JSON.stringify(storedDisks(rp.disks)),
   };
 }
-
-const isDiskList = (v: unknown): v is RestorePointDiskRecord[] =>
-  Array.isArray(v) &&
-  v.every(
-    (d: Partial<Record<keyof RestorePointDiskRecord, unknown>> | null) =>
-      typeof d === "object" &&
-      d !== null &&
-      typeof d.diskId === "string" &&
-      typeof d.sizeBytes === "number" &&
-      typeof d.bytesRead === "number" &&
-      typeof d.bytesNew === "number" &&
-      (d.mode === undefined || d.mode === "full" || d.mode === "incremental") &&
-      (d.fullReason === undefined || typeof d.fullReason === "string"),
-  );
 
 function fromRow(ctx: SqliteContext, r: RestorePointRow): RestorePointRecord {
   return {

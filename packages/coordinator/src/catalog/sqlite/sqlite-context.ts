@@ -66,11 +66,5 @@ function corruptColumn(ctx: SqliteContext, ref: ColumnRef, why: string, cause?: 
   );
 }
 
-/** JSON shape guards. */
-export const isStringArray = (v: unknown): v is string[] =>
-  Array.isArray(v) && v.every((s) => typeof s === "string");
-
-export const isJsonObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
-export const isAnyJson = (_v: unknown): _v is unknown => true;
+/** JSON shape guards, shared with the other stores. */
+export { isAnyJson, isJsonObject, isStringArray } from "../column-shapes.js";
