@@ -1,6 +1,6 @@
 import { Pool } from "pg";
 import { parseIntoClientConfig } from "pg-connection-string";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { at, job, mover, policy, restorePoint, task } from "../catalog-fixtures.test-helper.js";
 import { catalogContract, expectCode } from "../catalog-store.contract.test-helper.js";
 import { appliedMigrations, applyMigrations, MIGRATIONS } from "./migrations.js";
@@ -15,6 +15,17 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await cluster?.remove();
+});
+// A test that leaves a connection open fails.
+afterEach(async () => {
+  const open = () =>
+    cluster
+      .query<{ n: number }>(
+        "postgres",
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname LIKE 'catalog\\_%'",
+      )
+      .then((rows) => rows[0]?.n);
+  expect(await eventually(open, 0), "connections left open").toBe(0);
 });
 
 /** A store on a new database (or `url`'s). */
