@@ -1,15 +1,8 @@
 import { FerryError } from "@ferry/common";
 import type Database from "better-sqlite3";
+import type { Migration } from "../migration.js";
 
-/** One step of the catalog schema. */
-export interface Migration {
-  /** 1, 2, 3, ... in order, no gaps. */
-  version: number;
-  /** What the step does, for humans reading the list. */
-  description: string;
-  /** Statements run in the migration's transaction. */
-  sql: string;
-}
+export type { Migration } from "../migration.js";
 
 // NEVER edit a migration that has shipped: databases in the field have applied it. Change
 // the schema by appending a migration. Dates are UTC milliseconds (INTEGER), lists and
