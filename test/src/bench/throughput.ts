@@ -235,6 +235,9 @@ async function main(argv: string[]): Promise<void> {
   );
   const { by, seconds: secs } = rowSet(rows);
   console.log(`full_vs_nbdcopy=${(secs("nbdcopy") / secs("ferry full, NBD")).toFixed(2)}`);
+  console.log(
+    `incremental_time_vs_full=${(secs("ferry incremental") / secs("ferry full, NBD")).toFixed(2)}  (2% rewritten; goal < 0.25)`,
+  );
   console.log(`full_vs_restic=${(secs("restic backup") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(`full_vs_borg=${(secs("borg create") / secs("ferry full, NBD")).toFixed(2)}`);
   console.log(
