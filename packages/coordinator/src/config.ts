@@ -47,8 +47,8 @@ export const coordinatorConfigSchema = object({
   /** Repository of backups that name none; default <dataDir>/repository. */
   repository: string({ nonEmpty: true }).optional(),
   /**
-   * File holding the passphrase of encrypted repositories (mode 0600), for the verifies the
-   * coordinator runs. Listing, pruning and garbage collection work without it.
+   * Deprecated and ignored (a warning at start): repository maintenance runs on movers, each
+   * with its own passphrase file. Kept so that older files still load.
    */
   repositoryPassphraseFile: string({ nonEmpty: true }).optional(),
   limits: object({

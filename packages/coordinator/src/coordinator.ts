@@ -9,7 +9,6 @@ import {
   natsConnectOptions,
   OperatorService,
   RegisterRequestSchema,
-  readPassphraseFile,
   startGrpcServer,
   tlsCredentials,
 } from "@ferry/common";
@@ -26,6 +25,7 @@ import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
 import { createJobService } from "./jobs/job-service.js";
 import { createProgressTracker } from "./jobs/progress-tracker.js";
+import { createRepositoryMaintenance } from "./jobs/repository-maintenance.js";
 import { pruneAfterJob } from "./jobs/retention.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
 import { startScheduler } from "./schedule/scheduler.js";
@@ -73,10 +73,11 @@ export async function startCoordinator(
       return undefined;
     });
   }
-  // Read at start: a missing or unsafe passphrase file is a configuration error, found now.
-  const repositoryPassphrase = config.repositoryPassphraseFile
-    ? await readPassphraseFile(config.repositoryPassphraseFile)
-    : undefined;
+  if (config.repositoryPassphraseFile)
+    logger.warn(
+      "repositoryPassphraseFile is deprecated and ignored: repository maintenance runs on " +
+        "movers, which read encrypted repositories with their own repositoryPassphraseFile",
+    );
   const registry = createMoverRegistry({ heartbeatIntervalMs: config.heartbeatIntervalMs });
   // Movers known before a restart come back down, with their inventory, until they heartbeat.
   for (const m of await catalog.movers.list()) {
@@ -88,6 +89,14 @@ export async function startCoordinator(
       logger.warn("ignoring a stored mover registration", { moverId: m.id, err });
     }
   }
+  // Aborted first on close: maintenance running on movers for the coordinator stops with it.
+  const stopping = new AbortController();
+  const maintenance = createRepositoryMaintenance({
+    registry,
+    catalog,
+    logger,
+    ...(moverCredentials ? { moverCredentials } : {}),
+  });
   const events = createJobEvents();
   const progress = createProgressTracker(nats, events, logger);
   const dispatcher = createDispatcher({
@@ -99,7 +108,7 @@ export async function startCoordinator(
     logger,
     maxAttempts: config.maxAttempts,
     ioControl: config.ioControl,
-    onJobEnded: (jobId) => pruneAfterJob(catalog, jobId, logger),
+    onJobEnded: (jobId) => pruneAfterJob(catalog, maintenance, jobId, logger, stopping.signal),
   });
   const jobs = createJobService({ catalog, registry, dispatcher, events });
   const scheduler = startScheduler({
@@ -108,7 +117,7 @@ export async function startCoordinator(
     logger,
     intervalMs: config.scheduleCheckMs,
     tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
-    ...(repositoryPassphrase === undefined ? {} : { repositoryPassphrase }),
+    maintenance,
   });
   const operatorService = createOperatorService({
     registry,
@@ -121,7 +130,7 @@ export async function startCoordinator(
     logger,
     limits: config.limits,
     ...(moverCredentials ? { moverCredentials } : {}),
-    ...(repositoryPassphrase === undefined ? {} : { repositoryPassphrase }),
+    maintenance,
   });
   const server = await startGrpcServer({
     address: config.listen,
@@ -165,6 +174,7 @@ export async function startCoordinator(
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
+      stopping.abort();
       clearInterval(sweeper);
       await scheduler.close();
       await server.close();

@@ -203,6 +203,8 @@ export async function startMover(
                 }),
               signal,
             ),
+          // Maintenance the coordinator asks for opens with this mover's passphrase.
+          repository: (root) => repositories.get(root, { existing: true }),
           cancel: (id) => slots.cancel(id),
           setReadRateLimit: tasks.setReadRateLimit,
           running: () => slots.running(),

@@ -2,11 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   BackupMode,
-  type BootTestResult,
   type CollectGarbageResponse,
   CollectGarbageResponseSchema,
+  type CollectRepositoryGarbageResponse,
   Consistency,
-  type GarbageCollectionResult,
   type Job,
   JobSchema,
   JobState,
@@ -21,12 +20,9 @@ import {
   TaskSchema,
   TaskState,
   Transport,
-  type VerifyOutcome,
-  type VerifyReport,
+  type VerifyRepositoryResponse,
   type VerifyResponse,
   VerifyResponseSchema,
-  type VerifyState,
-  VerifyStateSchema,
 } from "@ferry/common";
 import type {
   JobRecord,
@@ -38,6 +34,7 @@ import type {
   TaskStateName,
   TransportName,
 } from "../catalog/records.js";
+import type { RecordedStates } from "../jobs/restore-point-states.js";
 import type { RestorePointDecision } from "../jobs/retention.js";
 import type { PolicyInput } from "../policy/validate-policy.js";
 
@@ -169,25 +166,14 @@ export function transportName(t: Transport): TransportName {
   return t === Transport.HOTADD ? "hotadd" : t === Transport.NBD ? "nbd" : "any";
 }
 
-/** A catalog restore point as the wire's RestorePoint. */
+/** A catalog restore point as the wire's RestorePoint, with its recorded states if known. */
 export function restorePointMessage(
   r: RestorePointRecord,
-  verify?: VerifyOutcome,
-  bootTest?: BootTestResult,
+  states: RecordedStates = {},
 ): RestorePoint {
   return create(RestorePointSchema, {
-    ...(verify ? { verify: verifyStateMessage(verify) } : {}),
-    ...(bootTest
-      ? {
-          bootTest: {
-            ok: bootTest.ok,
-            testedAt: timestampFromDate(new Date(bootTest.testedAt)),
-            bootMs: bootTest.bootMs,
-            filesystems: bootTest.filesystems,
-            error: bootTest.error ?? "",
-          },
-        }
-      : {}),
+    ...(states.verify ? { verify: states.verify } : {}),
+    ...(states.bootTest ? { bootTest: states.bootTest } : {}),
     id: r.id,
     vmId: r.vmId,
     vmName: r.vmName,
@@ -232,16 +218,6 @@ export function restorePointRecord(rp: RestorePoint, repository: string): Restor
   };
 }
 
-/** A restore point's last verification on the wire. */
-export function verifyStateMessage(v: VerifyOutcome): VerifyState {
-  return create(VerifyStateSchema, {
-    verifiedAt: timestampFromDate(new Date(v.verifiedAt)),
-    ok: v.ok,
-    missingChunks: v.missing,
-    corruptChunks: v.corrupt,
-  });
-}
-
 /** A retention decision on the wire. */
 export function pruneDecisionMessage(d: RestorePointDecision): PruneDecision {
   return create(PruneDecisionSchema, {
@@ -253,39 +229,38 @@ export function pruneDecisionMessage(d: RestorePointDecision): PruneDecision {
   });
 }
 
-/** A garbage collection's result on the wire. */
-export function gcMessage(r: GarbageCollectionResult): CollectGarbageResponse {
+/** A mover's garbage collection on the operator's wire. */
+export function gcMessage(
+  r: CollectRepositoryGarbageResponse,
+  moverId: string,
+): CollectGarbageResponse {
   return create(CollectGarbageResponseSchema, {
     restorePoints: r.restorePoints,
-    chunksReferenced: BigInt(r.chunksReferenced),
-    chunksRemoved: BigInt(r.chunksRemoved),
-    bytesFreed: BigInt(r.bytesFreed),
-    chunksKept: BigInt(r.chunksKept),
-    bytesKept: BigInt(r.bytesKept),
+    chunksReferenced: r.chunksReferenced,
+    chunksRemoved: r.chunksRemoved,
+    bytesFreed: r.bytesFreed,
+    chunksKept: r.chunksKept,
+    bytesKept: r.bytesKept,
     dryRun: r.dryRun,
+    moverId,
   });
 }
 
-/** A verify report on the wire, restore points as the catalog knows them. */
+/** A mover's verify report on the operator's wire, restore points as the catalog knows them. */
 export function verifyMessage(
-  report: VerifyReport,
+  report: VerifyRepositoryResponse,
   catalogued: readonly RestorePointRecord[],
+  moverId: string,
 ): VerifyResponse {
   const byId = new Map(catalogued.map((p) => [p.id, p]));
   return create(VerifyResponseSchema, {
     restorePoints: report.restorePoints.map((s) => {
-      const record = byId.get(s.restorePointId);
-      return record
-        ? restorePointMessage(record, s)
-        : create(RestorePointSchema, { id: s.restorePointId, verify: verifyStateMessage(s) });
+      const record = byId.get(s.id);
+      return record ? restorePointMessage(record, s.verify ? { verify: s.verify } : {}) : s;
     }),
-    chunksChecked: BigInt(report.chunksChecked),
-    bytesChecked: BigInt(report.bytesChecked),
-    badChunks: report.badChunks.map((b) => ({
-      digest: b.digest,
-      state: b.state,
-      reason: b.reason ?? "",
-      restorePointIds: b.restorePoints,
-    })),
+    chunksChecked: report.chunksChecked,
+    bytesChecked: report.bytesChecked,
+    badChunks: report.badChunks,
+    moverId,
   });
 }

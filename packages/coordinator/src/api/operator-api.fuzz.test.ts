@@ -19,9 +19,9 @@ import {
 } from "@ferry/common";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restorePoint } from "../catalog/catalog-fixtures.test-helper.js";
 import { coordinatorConfigSchema } from "../config.js";
 import { type Coordinator, startCoordinator } from "../coordinator.js";
-import { repositoryWithOnePoint } from "../jobs/repository-fixture.test-helper.js";
 
 /** Codes that tell an operator what to change; anything else is a bug at the API edge. */
 const ACCEPTED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
@@ -59,8 +59,8 @@ const known = {
 
 /**
  * Strings that break APIs. The only paths outside the test's directory are these fixed ones,
- * and the coordinator at most reads them: no repository lives there (GC and verify answer
- * NOT_FOUND), and a restore to them stays queued, as no mover is registered.
+ * and nothing touches them: no mover is registered, so repository maintenance answers
+ * UNAVAILABLE and a restore to them stays queued (the coordinator opens no repository).
  */
 function nastyStrings(): string[] {
   return [
@@ -336,7 +336,7 @@ describe("the operator API under random requests", () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "ferry-api-fuzz-"));
     known.repository = join(work, "repo");
-    known.restorePointId = await repositoryWithOnePoint(known.repository);
+    known.restorePointId = "vm-1/20260101T000000000Z-0123abcd";
     coordinator = await startCoordinator(
       parseConfig(
         coordinatorConfigSchema,
@@ -350,8 +350,15 @@ describe("the operator API under random requests", () => {
       ),
       { logger: createLogger({ name: "test", write: () => undefined }) },
     );
+    // Catalogued as a mover's rescan would: no mover runs here to list a repository.
+    await coordinator.catalog.restorePoints.upsert(
+      restorePoint(known.restorePointId, {
+        vmId: "vm-1",
+        vmName: "web-1",
+        repository: known.repository,
+      }),
+    );
     using client = createClient(OperatorService, coordinator.address);
-    await client.rescanRepository({ repository: known.repository });
     for (const name of [known.policy, known.doomedPolicy])
       await client.createPolicy({
         policy: { name, vmGlobs: ["web-*"], repository: known.repository },
@@ -399,8 +406,8 @@ describe("the operator API under random requests", () => {
       ],
       [
         () => client.verify({ repository: `${known.repository}/repository.json/x` }),
-        "NOT_FOUND",
-        /is not a Ferry repository/,
+        "UNAVAILABLE",
+        /^no mover is up to verify \/.+: repository maintenance runs on movers, and none has registered with this coordinator$/,
       ],
       [
         () => client.backupNow({ vmIds: ["web-1"], repository: "relative/path" }),

@@ -6,13 +6,10 @@ import type { JobEvents } from "../dispatch/job-events.js";
 import type { DispatchLimits } from "../dispatch/placement.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
-import {
-  collectRepositoryGarbage,
-  restorePointStates,
-  verifyRepository,
-} from "../jobs/maintenance.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
+import type { RepositoryMaintenance } from "../jobs/repository-maintenance.js";
 import { rescanRepository } from "../jobs/rescan.js";
+import { restorePointStates } from "../jobs/restore-point-states.js";
 import { prunePolicy } from "../jobs/retention.js";
 import { planFor, simulateGrid } from "../jobs/window-planning.js";
 import { validatePolicy } from "../policy/validate-policy.js";
@@ -47,8 +44,8 @@ export interface OperatorDeps {
   limits: DispatchLimits;
   /** How to reach movers (mutual TLS when configured). */
   moverCredentials?: ChannelCredentials;
-  /** Passphrase of encrypted repositories, for the verifies the coordinator runs itself. */
-  repositoryPassphrase?: string;
+  /** Prune, GC, verify and rescan, run on movers. */
+  maintenance: RepositoryMaintenance;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -150,38 +147,39 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         ctx.signal.removeEventListener("abort", onAbort);
       }
     },
-    listRestorePoints: async (req) => {
+    listRestorePoints: async (req, ctx) => {
       const points = await d.catalog.restorePoints.list(req.vmId ? { vmId: req.vmId } : {});
-      const states = await restorePointStates(points);
-      return {
-        restorePoints: points.map((p) =>
-          restorePointMessage(p, states.verify.get(p.id), states.bootTest.get(p.id)),
-        ),
-      };
+      const states = await restorePointStates(d.maintenance, points, d.logger, ctx.signal);
+      return { restorePoints: points.map((p) => restorePointMessage(p, states.get(p.id))) };
     },
-    prune: async (req) => {
+    prune: async (req, ctx) => {
       const policy = await policyByRef(req.policyId);
       const known = d.registry.vms();
       const vmIds = req.vmIds.map((ref) => known.find((v) => v.name === ref)?.id ?? ref);
-      const decisions = await prunePolicy(d.catalog, policy, {
+      const { decisions, moverId } = await prunePolicy(d.catalog, d.maintenance, policy, {
         ...(vmIds.length > 0 ? { vmIds } : {}),
         dryRun: req.dryRun,
         logger: d.logger,
+        signal: ctx.signal,
       });
       return {
         decisions: decisions.map(pruneDecisionMessage),
         removed: decisions.filter((x) => x.mark === "remove").length,
         dryRun: req.dryRun,
+        moverId: moverId ?? "",
       };
     },
-    collectGarbage: async (req, ctx) =>
-      gcMessage(
-        await collectRepositoryGarbage(repositoryOr(req.repository, d.defaultRepository), {
+    collectGarbage: async (req, ctx) => {
+      const { result, moverId } = await d.maintenance.collectGarbage(
+        repositoryOr(req.repository, d.defaultRepository),
+        {
           dryRun: req.dryRun,
           ...(req.graceMinutes > 0 ? { graceMs: req.graceMinutes * 60_000 } : {}),
-          signal: ctx.signal,
-        }),
-      ),
+        },
+        ctx.signal,
+      );
+      return gcMessage(result, moverId);
+    },
     plan: async (req) => {
       const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
       const { plan, input } = await planFor(d, policy, req.limits ?? {});
@@ -208,16 +206,22 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
     },
     verify: async (req, ctx) => {
       const repository = repositoryOr(req.repository, d.defaultRepository);
-      const report = await verifyRepository(repository, req.restorePointIds, {
-        signal: ctx.signal,
-        passphrase: d.repositoryPassphrase,
-      });
+      const { result, moverId } = await d.maintenance.verify(
+        repository,
+        req.restorePointIds,
+        ctx.signal,
+      );
       const points = await d.catalog.restorePoints.list({ repository });
-      return verifyMessage(report, points);
+      return verifyMessage(result, points, moverId);
     },
     rescanRepository: async (req, ctx) => {
       if (!req.repository) throw new FerryError("INVALID_ARGUMENT", "repository is required");
-      return rescanRepository(d.catalog, absolutePath("repository", req.repository), ctx.signal);
+      return rescanRepository(
+        d.catalog,
+        d.maintenance,
+        absolutePath("repository", req.repository),
+        ctx.signal,
+      );
     },
     browseFiles: async (req, ctx) => browseFiles(d, req, ctx.signal),
     restoreFiles: async (req, ctx) =>

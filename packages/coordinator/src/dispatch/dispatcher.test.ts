@@ -28,6 +28,16 @@ const cancelCalls: string[] = [];
 const abortedCalls: string[] = [];
 // A `slow` value: the backup runs until its call is cancelled.
 const UNTIL_CANCELLED = -1;
+// Repository maintenance the dispatcher never asks for.
+const unimplemented = async (): Promise<never> => {
+  throw new FerryError("UNIMPLEMENTED", "not a dispatcher call");
+};
+const NO_MAINTENANCE = {
+  listRepository: unimplemented,
+  verifyRepository: unimplemented,
+  collectRepositoryGarbage: unimplemented,
+  deleteRestorePoints: unimplemented,
+};
 
 // A mover whose RunBackup answers per VM from a script: fail N times, then succeed.
 // A VM named in `slow` takes that many milliseconds.
@@ -79,6 +89,7 @@ async function scriptedMover(
         },
         listFiles: async () => ({ entries: [] }),
         extractFiles: async () => ({ files: 0, directories: 0, bytes: 0n, skipped: [] }),
+        ...NO_MAINTENANCE,
       }),
     ],
   });
@@ -379,6 +390,7 @@ describe("dispatcher", () => {
           cancel: async () => ({ cancelled: false }),
           listFiles: async () => ({ entries: [] }),
           extractFiles: async () => ({ files: 0, directories: 0, bytes: 0n, skipped: [] }),
+          ...NO_MAINTENANCE,
         }),
       ],
     });

@@ -1,7 +1,8 @@
-import { isFerryError, type Logger, openRepository, toFerryError } from "@ferry/common";
+import { FerryError, isErrorCode, type Logger, toFerryError } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { PolicyRecord, RestorePointRecord } from "../catalog/records.js";
 import { type PruneDecision, type PruneRules, selectPrune } from "../policy/prune-selection.js";
+import type { RepositoryMaintenance } from "./repository-maintenance.js";
 
 /** A retention decision about one restore point. */
 export interface RestorePointDecision extends PruneDecision {
@@ -36,18 +37,28 @@ export interface PruneOptions {
   /** Decide only; delete nothing. */
   dryRun?: boolean;
   logger: Logger;
+  /** Aborts the deletion on the mover; restore points it deleted before stay deleted. */
+  signal: AbortSignal;
+}
+
+/** Every retention decision (kept ones too), and the mover that deleted, if one did. */
+export interface PruneResult {
+  decisions: RestorePointDecision[];
+  moverId?: string;
 }
 
 /**
- * Applies a policy's retention to its repository: per VM, the restore points the rules do
- * not keep are deleted from the repository first, then from the catalog. Their chunks stay
- * until garbage collection. Returns every decision (kept ones too).
+ * Applies a policy's retention to its repository: per VM, the catalog's restore points the
+ * rules do not keep are deleted by a mover, then from the catalog (the ones the mover deleted
+ * or found gone). Their chunks stay until garbage collection. A restore point the mover could
+ * not delete stays in both, and the prune fails naming it.
  */
 export async function prunePolicy(
   catalog: CatalogStore,
+  maintenance: RepositoryMaintenance,
   policy: PolicyRecord,
   options: PruneOptions,
-): Promise<RestorePointDecision[]> {
+): Promise<PruneResult> {
   const all = await catalog.restorePoints.list({ repository: policy.repository });
   const vmIds = options.vmIds ?? [...new Set(all.map((p) => p.vmId))];
   const decisions: RestorePointDecision[] = [];
@@ -60,18 +71,27 @@ export async function prunePolicy(
     decisions.push(...mine);
     doomed.push(...mine.filter((d) => d.mark === "remove").map((d) => d.id));
   }
-  if (options.dryRun || doomed.length === 0) return decisions;
-  await using repo = await openRepository({ root: policy.repository });
-  for (const id of doomed) {
-    try {
-      await repo.deleteRestorePoint(id);
-    } catch (err) {
-      if (!isFerryError(err, "NOT_FOUND")) throw err;
-    }
-    await catalog.restorePoints.delete(id);
-  }
-  options.logger.info("pruned restore points", { policy: policy.name, pruned: doomed });
-  return decisions;
+  if (options.dryRun || doomed.length === 0) return { decisions };
+  const { result, moverId } = await maintenance.deleteRestorePoints(
+    policy.repository,
+    doomed,
+    options.signal,
+  );
+  for (const id of [...result.deleted, ...result.missing]) await catalog.restorePoints.delete(id);
+  options.logger.info("pruned restore points", {
+    policy: policy.name,
+    moverId,
+    pruned: result.deleted,
+    alreadyGone: result.missing,
+  });
+  const [first] = result.failed;
+  if (first)
+    throw new FerryError(
+      isErrorCode(first.code) ? first.code : "INTERNAL",
+      `mover ${moverId} could not delete ${result.failed.length} restore point(s): ` +
+        result.failed.map((f) => `${f.restorePointId}: ${f.message}`).join("; "),
+    );
+  return { decisions, moverId };
 }
 
 /**
@@ -80,8 +100,10 @@ export async function prunePolicy(
  */
 export async function pruneAfterJob(
   catalog: CatalogStore,
+  maintenance: RepositoryMaintenance,
   jobId: string,
   logger: Logger,
+  signal: AbortSignal,
 ): Promise<string[]> {
   const job = await catalog.jobs.get(jobId);
   if (job?.kind !== "backup" || !job.policyId) return [];
@@ -95,7 +117,11 @@ export async function pruneAfterJob(
     ),
   ];
   try {
-    const decisions = await prunePolicy(catalog, policy, { vmIds, logger });
+    const { decisions } = await prunePolicy(catalog, maintenance, policy, {
+      vmIds,
+      logger,
+      signal,
+    });
     return decisions.filter((d) => d.mark === "remove").map((d) => d.id);
   } catch (err) {
     logger.warn("pruning after the job failed; restore points were kept", {

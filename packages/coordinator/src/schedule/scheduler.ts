@@ -2,7 +2,7 @@ import { type Logger, toFerryError } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { PolicyRecord } from "../catalog/records.js";
 import type { JobService } from "../jobs/job-service.js";
-import { verifyRepository } from "../jobs/maintenance.js";
+import type { RepositoryMaintenance } from "../jobs/repository-maintenance.js";
 import { matchesPolicy } from "../policy/vm-selector.js";
 import { dueRuns } from "./due-runs.js";
 import { dueVerifies } from "./due-verifies.js";
@@ -27,10 +27,12 @@ export function startScheduler(o: {
   now?: () => Date;
   /** Tags of a VM as the inventory reports them now (verify selects VMs like backups). */
   tagsOf?: (vmId: string) => readonly string[];
-  /** Passphrase of encrypted repositories, for scheduled verifies. */
-  repositoryPassphrase?: string;
+  /** Runs scheduled verifies on movers. */
+  maintenance: RepositoryMaintenance;
 }): Scheduler {
   const now = o.now ?? (() => new Date());
+  // Closing cancels verifies running on movers rather than waiting hours for them.
+  const stop = new AbortController();
   let since = now();
   let running: Promise<void> = Promise.resolve();
   const check = () => {
@@ -83,19 +85,29 @@ export function startScheduler(o: {
         .filter((rp) => matchesPolicy({ name: rp.vmName, tags: o.tagsOf?.(rp.vmId) ?? [] }, policy))
         .map((rp) => rp.id);
       if (ids.length === 0) return;
-      const report = await verifyRepository(policy.repository, ids, {
-        passphrase: o.repositoryPassphrase,
-      });
+      const { result: report, moverId } = await o.maintenance.verify(
+        policy.repository,
+        ids,
+        stop.signal,
+      );
       const log = report.badChunks.length > 0 ? o.logger.error : o.logger.info;
       log.call(o.logger, "scheduled verify finished", {
         policy: policy.name,
+        moverId,
         restorePoints: report.restorePoints.length,
-        failed: report.restorePoints.filter((s) => !s.ok).map((s) => s.restorePointId),
+        failed: report.restorePoints.filter((s) => !s.verify?.ok).map((s) => s.id),
         badChunks: report.badChunks.map((b) => `${b.digest} (${b.state})`),
       });
     })()
       .catch((err: unknown) =>
-        o.logger.error("scheduled verify failed", { policy: policy.name, err: toFerryError(err) }),
+        stop.signal.aborted
+          ? o.logger.info("scheduled verify cancelled: the coordinator stops", {
+              policy: policy.name,
+            })
+          : o.logger.error("scheduled verify failed", {
+              policy: policy.name,
+              err: toFerryError(err),
+            }),
       )
       .finally(() => verifying.delete(policy.id));
     verifying.set(policy.id, run);
@@ -104,6 +116,7 @@ export function startScheduler(o: {
   timer.unref();
   const close = async () => {
     clearInterval(timer);
+    stop.abort();
     await running.catch(() => undefined);
     await Promise.all(verifying.values());
   };

@@ -1,15 +1,11 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
-  BackupMode,
-  Consistency,
   type DescribeResponseSchema,
   FerryError,
   type Manifest,
   type MoverService,
   QuiesceMode,
-  type RestorePoint,
-  RestorePointSchema,
   type ServiceImpl,
   TaskSchema,
   TaskState,
@@ -18,9 +14,11 @@ import {
 import type { ExtractStats, FileEntry } from "../file-restore/file-restore-session.js";
 import type { QuiesceMode as Mode } from "../hypervisor/quiesce.js";
 import type { RunningTask } from "../task/task-slots.js";
+import { type MaintenanceDeps, maintenanceHandlers } from "./maintenance-service.js";
+import { restorePointMessage } from "./restore-point-message.js";
 
 /** What the MoverService needs from the mover it serves. */
-export interface MoverServiceDeps {
+export interface MoverServiceDeps extends MaintenanceDeps {
   describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
   runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
   runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
@@ -84,34 +82,10 @@ const QUIESCE: Record<number, Mode> = {
   [QuiesceMode.OFF]: "off",
 };
 
-/** The manifest as the wire's RestorePoint message. */
-export function restorePointMessage(manifest: Manifest, repository: string): RestorePoint {
-  return create(RestorePointSchema, {
-    id: manifest.restorePointId,
-    vmId: manifest.vmId,
-    vmName: manifest.vmName,
-    createdAt: timestampFromMs(Date.parse(manifest.createdAt)),
-    consistency:
-      manifest.consistency === "application" ? Consistency.APPLICATION : Consistency.CRASH,
-    mode: manifest.mode === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
-    repository,
-    moverId: manifest.source.moverId,
-    parentId: manifest.parentRestorePointId ?? "",
-    disks: manifest.disks.map((d) => ({
-      diskId: d.id,
-      sizeBytes: BigInt(d.sizeBytes),
-      indexPath: `${manifest.restorePointId}/${d.indexFile}`,
-      bytesRead: BigInt(d.bytesRead),
-      bytesNew: BigInt(d.bytesNew),
-      mode: (d.mode ?? manifest.mode) === "incremental" ? BackupMode.INCREMENTAL : BackupMode.FULL,
-      fullReason: d.fullReason ?? "",
-    })),
-  });
-}
-
 /** The mover's gRPC service: thin; validation here, work in the deps. */
 export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof MoverService> {
   return {
+    ...maintenanceHandlers(deps),
     describe: async (_req, ctx) => ({
       ...(await deps.describe(ctx.signal)),
       runningTasks: deps.running().map((t) =>

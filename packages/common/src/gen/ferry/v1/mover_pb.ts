@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { QuiesceMode, RestorePoint, Task, Transport } from "./backup_pb.js";
+import type { BadChunk, QuiesceMode, RestorePoint, Task, Transport } from "./backup_pb.js";
 import { file_ferry_v1_backup } from "./backup_pb.js";
 import type { Datastore, Host, Vm } from "./inventory_pb.js";
 import { file_ferry_v1_inventory } from "./inventory_pb.js";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_mover: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEinwEKDE1vdmVyTWV0cmljcxIVCg1ydW5uaW5nX3Rhc2tzGAEgASgNEhAKCGNwdV9sb2FkGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIaChJyZWFkX2J5dGVzX3Blcl9zZWMYBCABKAQSNwoTZGF0YXN0b3JlX2xhdGVuY2llcxgFIAMoCzIaLmZlcnJ5LnYxLkRhdGFzdG9yZUxhdGVuY3kiUAoQRGF0YXN0b3JlTGF0ZW5jeRIUCgxkYXRhc3RvcmVfaWQYASABKAkSEgoKbGF0ZW5jeV9tcxgCIAEoARISCgpvcGVyYXRpb25zGAMgASgEIp8CCgVNb3ZlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFQoNZGF0YXN0b3JlX2lkcxgEIAMoCRInCgp0cmFuc3BvcnRzGAUgAygOMhMuZmVycnkudjEuVHJhbnNwb3J0EhIKCnRhc2tfc2xvdHMYBiABKA0SIwoFc3RhdGUYByABKA4yFC5mZXJyeS52MS5Nb3ZlclN0YXRlEicKB21ldHJpY3MYCCABKAsyFi5mZXJyeS52MS5Nb3Zlck1ldHJpY3MSNQoRbGFzdF9oZWFydGJlYXRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAkikwEKD1JlZ2lzdGVyUmVxdWVzdBIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0iMQoQUmVnaXN0ZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0iZwoQSGVhcnRiZWF0UmVxdWVzdBIQCghtb3Zlcl9pZBgBIAEoCRInCgdtZXRyaWNzGAIgASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEhgKEHJ1bm5pbmdfdGFza19pZHMYAyADKAkiIgoRSGVhcnRiZWF0UmVzcG9uc2USDQoFa25vd24YASABKAgiQwoQQmFja3VwRGlza1RhcmdldBIPCgdkaXNrX2lkGAEgASgJEh4KFnNpbmNlX3Jlc3RvcmVfcG9pbnRfaWQYAiABKAki1AIKEFJ1bkJhY2t1cFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSGAoCdm0YAyABKAsyDC5mZXJyeS52MS5WbRImCgl0cmFuc3BvcnQYBCABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSJgoHcXVpZXNjZRgFIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCnJlcG9zaXRvcnkYBiABKAkSKQoFZGlza3MYByADKAsyGi5mZXJyeS52MS5CYWNrdXBEaXNrVGFyZ2V0EhcKD3JlYWRfcmF0ZV9saW1pdBgIIAEoBBISCgpmb3JjZV9mdWxsGAkgASgIEhoKEmZ1bGxfZXZlcnlfYmFja3VwcxgKIAEoDRIXCg9mdWxsX2V2ZXJ5X2RheXMYCyABKA0SFAoMdGVzdF9yZXN0b3JlGAwgASgIIkIKEVJ1bkJhY2t1cFJlc3BvbnNlEi0KDXJlc3RvcmVfcG9pbnQYASABKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQimwEKEVJ1blJlc3RvcmVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhIKCnJlcG9zaXRvcnkYAyABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgEIAEoCRIQCghkaXNrX2lkcxgFIAMoCRISCgp0YXJnZXRfZGlyGAYgASgJEhEKCW92ZXJ3cml0ZRgHIAEoCCIjChJSdW5SZXN0b3JlUmVzcG9uc2USDQoFcGF0aHMYASADKAkiXQoJRmlsZUVudHJ5EgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgRraW5kGAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAQSEgoKbXRpbWVfdW5peBgFIAEoAyJOChBMaXN0RmlsZXNSZXF1ZXN0EhIKCnJlcG9zaXRvcnkYASABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgCIAEoCRIMCgRwYXRoGAMgASgJIjkKEUxpc3RGaWxlc1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5mZXJyeS52MS5GaWxlRW50cnkieQoTRXh0cmFjdEZpbGVzUmVxdWVzdBISCgpyZXBvc2l0b3J5GAEgASgJEhgKEHJlc3RvcmVfcG9pbnRfaWQYAiABKAkSDQoFcGF0aHMYAyADKAkSEgoKdGFyZ2V0X2RpchgEIAEoCRIRCglvdmVyd3JpdGUYBSABKAgiWgoURXh0cmFjdEZpbGVzUmVzcG9uc2USDQoFZmlsZXMYASABKA0SEwoLZGlyZWN0b3JpZXMYAiABKA0SDQoFYnl0ZXMYAyABKAQSDwoHc2tpcHBlZBgEIAMoCSJBChdTZXRSZWFkUmF0ZUxpbWl0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWJ5dGVzX3Blcl9zZWMYAiABKAQiKwoYU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEg8KB2FwcGxpZWQYASABKAgiIAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiMKDkNhbmNlbFJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCCIRCg9EZXNjcmliZVJlcXVlc3QiuwEKEERlc2NyaWJlUmVzcG9uc2USHgoFbW92ZXIYASABKAsyDy5mZXJyeS52MS5Nb3ZlchIcCgRob3N0GAIgASgLMg4uZmVycnkudjEuSG9zdBInCgpkYXRhc3RvcmVzGAMgAygLMhMuZmVycnkudjEuRGF0YXN0b3JlEhkKA3ZtcxgEIAMoCzIMLmZlcnJ5LnYxLlZtEiUKDXJ1bm5pbmdfdGFza3MYBSADKAsyDi5mZXJyeS52MS5UYXNrKlMKCk1vdmVyU3RhdGUSGwoXTU9WRVJfU1RBVEVfVU5TUEVDSUZJRUQQABISCg5NT1ZFUl9TVEFURV9VUBABEhQKEE1PVkVSX1NUQVRFX0RPV04QAjKfAQoUTW92ZXJSZWdpc3RyeVNlcnZpY2USQQoIUmVnaXN0ZXISGS5mZXJyeS52MS5SZWdpc3RlclJlcXVlc3QaGi5mZXJyeS52MS5SZWdpc3RlclJlc3BvbnNlEkQKCUhlYXJ0YmVhdBIaLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlcXVlc3QaGy5mZXJyeS52MS5IZWFydGJlYXRSZXNwb25zZTKNBAoMTW92ZXJTZXJ2aWNlEkQKCVJ1bkJhY2t1cBIaLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlcXVlc3QaGy5mZXJyeS52MS5SdW5CYWNrdXBSZXNwb25zZRJHCgpSdW5SZXN0b3JlEhsuZmVycnkudjEuUnVuUmVzdG9yZVJlcXVlc3QaHC5mZXJyeS52MS5SdW5SZXN0b3JlUmVzcG9uc2USOwoGQ2FuY2VsEhcuZmVycnkudjEuQ2FuY2VsUmVxdWVzdBoYLmZlcnJ5LnYxLkNhbmNlbFJlc3BvbnNlElkKEFNldFJlYWRSYXRlTGltaXQSIS5mZXJyeS52MS5TZXRSZWFkUmF0ZUxpbWl0UmVxdWVzdBoiLmZlcnJ5LnYxLlNldFJlYWRSYXRlTGltaXRSZXNwb25zZRJBCghEZXNjcmliZRIZLmZlcnJ5LnYxLkRlc2NyaWJlUmVxdWVzdBoaLmZlcnJ5LnYxLkRlc2NyaWJlUmVzcG9uc2USRAoJTGlzdEZpbGVzEhouZmVycnkudjEuTGlzdEZpbGVzUmVxdWVzdBobLmZlcnJ5LnYxLkxpc3RGaWxlc1Jlc3BvbnNlEk0KDEV4dHJhY3RGaWxlcxIdLmZlcnJ5LnYxLkV4dHJhY3RGaWxlc1JlcXVlc3QaHi5mZXJyeS52MS5FeHRyYWN0RmlsZXNSZXNwb25zZWIGcHJvdG8z",
+    "ChRmZXJyeS92MS9tb3Zlci5wcm90bxIIZmVycnkudjEinwEKDE1vdmVyTWV0cmljcxIVCg1ydW5uaW5nX3Rhc2tzGAEgASgNEhAKCGNwdV9sb2FkGAIgASgBEhEKCXJzc19ieXRlcxgDIAEoBBIaChJyZWFkX2J5dGVzX3Blcl9zZWMYBCABKAQSNwoTZGF0YXN0b3JlX2xhdGVuY2llcxgFIAMoCzIaLmZlcnJ5LnYxLkRhdGFzdG9yZUxhdGVuY3kiUAoQRGF0YXN0b3JlTGF0ZW5jeRIUCgxkYXRhc3RvcmVfaWQYASABKAkSEgoKbGF0ZW5jeV9tcxgCIAEoARISCgpvcGVyYXRpb25zGAMgASgEIp8CCgVNb3ZlchIKCgJpZBgBIAEoCRIPCgdhZGRyZXNzGAIgASgJEg8KB2hvc3RfaWQYAyABKAkSFQoNZGF0YXN0b3JlX2lkcxgEIAMoCRInCgp0cmFuc3BvcnRzGAUgAygOMhMuZmVycnkudjEuVHJhbnNwb3J0EhIKCnRhc2tfc2xvdHMYBiABKA0SIwoFc3RhdGUYByABKA4yFC5mZXJyeS52MS5Nb3ZlclN0YXRlEicKB21ldHJpY3MYCCABKAsyFi5mZXJyeS52MS5Nb3Zlck1ldHJpY3MSNQoRbGFzdF9oZWFydGJlYXRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YCiABKAkikwEKD1JlZ2lzdGVyUmVxdWVzdBIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0iMQoQUmVnaXN0ZXJSZXNwb25zZRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYASABKA0iZwoQSGVhcnRiZWF0UmVxdWVzdBIQCghtb3Zlcl9pZBgBIAEoCRInCgdtZXRyaWNzGAIgASgLMhYuZmVycnkudjEuTW92ZXJNZXRyaWNzEhgKEHJ1bm5pbmdfdGFza19pZHMYAyADKAkiIgoRSGVhcnRiZWF0UmVzcG9uc2USDQoFa25vd24YASABKAgiQwoQQmFja3VwRGlza1RhcmdldBIPCgdkaXNrX2lkGAEgASgJEh4KFnNpbmNlX3Jlc3RvcmVfcG9pbnRfaWQYAiABKAki1AIKEFJ1bkJhY2t1cFJlcXVlc3QSDwoHdGFza19pZBgBIAEoCRIOCgZqb2JfaWQYAiABKAkSGAoCdm0YAyABKAsyDC5mZXJyeS52MS5WbRImCgl0cmFuc3BvcnQYBCABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSJgoHcXVpZXNjZRgFIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCnJlcG9zaXRvcnkYBiABKAkSKQoFZGlza3MYByADKAsyGi5mZXJyeS52MS5CYWNrdXBEaXNrVGFyZ2V0EhcKD3JlYWRfcmF0ZV9saW1pdBgIIAEoBBISCgpmb3JjZV9mdWxsGAkgASgIEhoKEmZ1bGxfZXZlcnlfYmFja3VwcxgKIAEoDRIXCg9mdWxsX2V2ZXJ5X2RheXMYCyABKA0SFAoMdGVzdF9yZXN0b3JlGAwgASgIIkIKEVJ1bkJhY2t1cFJlc3BvbnNlEi0KDXJlc3RvcmVfcG9pbnQYASABKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQimwEKEVJ1blJlc3RvcmVSZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhIKCnJlcG9zaXRvcnkYAyABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgEIAEoCRIQCghkaXNrX2lkcxgFIAMoCRISCgp0YXJnZXRfZGlyGAYgASgJEhEKCW92ZXJ3cml0ZRgHIAEoCCIjChJSdW5SZXN0b3JlUmVzcG9uc2USDQoFcGF0aHMYASADKAkiXQoJRmlsZUVudHJ5EgwKBG5hbWUYASABKAkSDAoEcGF0aBgCIAEoCRIMCgRraW5kGAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAQSEgoKbXRpbWVfdW5peBgFIAEoAyJOChBMaXN0RmlsZXNSZXF1ZXN0EhIKCnJlcG9zaXRvcnkYASABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgCIAEoCRIMCgRwYXRoGAMgASgJIjkKEUxpc3RGaWxlc1Jlc3BvbnNlEiQKB2VudHJpZXMYASADKAsyEy5mZXJyeS52MS5GaWxlRW50cnkieQoTRXh0cmFjdEZpbGVzUmVxdWVzdBISCgpyZXBvc2l0b3J5GAEgASgJEhgKEHJlc3RvcmVfcG9pbnRfaWQYAiABKAkSDQoFcGF0aHMYAyADKAkSEgoKdGFyZ2V0X2RpchgEIAEoCRIRCglvdmVyd3JpdGUYBSABKAgiWgoURXh0cmFjdEZpbGVzUmVzcG9uc2USDQoFZmlsZXMYASABKA0SEwoLZGlyZWN0b3JpZXMYAiABKA0SDQoFYnl0ZXMYAyABKAQSDwoHc2tpcHBlZBgEIAMoCSJBChdTZXRSZWFkUmF0ZUxpbWl0UmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJEhUKDWJ5dGVzX3Blcl9zZWMYAiABKAQiKwoYU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEg8KB2FwcGxpZWQYASABKAgiIAoNQ2FuY2VsUmVxdWVzdBIPCgd0YXNrX2lkGAEgASgJIiMKDkNhbmNlbFJlc3BvbnNlEhEKCWNhbmNlbGxlZBgBIAEoCCJGChVMaXN0UmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJIChZMaXN0UmVwb3NpdG9yeVJlc3BvbnNlEi4KDnJlc3RvcmVfcG9pbnRzGAEgAygLMhYuZmVycnkudjEuUmVzdG9yZVBvaW50IkgKF1ZlcmlmeVJlcG9zaXRvcnlSZXF1ZXN0EhIKCnJlcG9zaXRvcnkYASABKAkSGQoRcmVzdG9yZV9wb2ludF9pZHMYAiADKAkioQEKGFZlcmlmeVJlcG9zaXRvcnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuayJqCh9Db2xsZWN0UmVwb3NpdG9yeUdhcmJhZ2VSZXF1ZXN0EhIKCnJlcG9zaXRvcnkYASABKAkSDwoHZHJ5X3J1bhgCIAEoCBIVCghncmFjZV9tcxgDIAEoBEgAiAEBQgsKCV9ncmFjZV9tcyLzAQogQ29sbGVjdFJlcG9zaXRvcnlHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIWCg5jaHVua3NfdG9vX25ldxgHIAEoBBIdChVzdGFsZV9zdGFnaW5nX3JlbW92ZWQYCCADKAkSDwoHZHJ5X3J1bhgJIAEoCCJLChpEZWxldGVSZXN0b3JlUG9pbnRzUmVxdWVzdBISCgpyZXBvc2l0b3J5GAEgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAIgAygJIk4KE1Jlc3RvcmVQb2ludEZhaWx1cmUSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIMCgRjb2RlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkibgobRGVsZXRlUmVzdG9yZVBvaW50c1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASADKAkSDwoHbWlzc2luZxgCIAMoCRItCgZmYWlsZWQYAyADKAsyHS5mZXJyeS52MS5SZXN0b3JlUG9pbnRGYWlsdXJlIhEKD0Rlc2NyaWJlUmVxdWVzdCK7AQoQRGVzY3JpYmVSZXNwb25zZRIeCgVtb3ZlchgBIAEoCzIPLmZlcnJ5LnYxLk1vdmVyEhwKBGhvc3QYAiABKAsyDi5mZXJyeS52MS5Ib3N0EicKCmRhdGFzdG9yZXMYAyADKAsyEy5mZXJyeS52MS5EYXRhc3RvcmUSGQoDdm1zGAQgAygLMgwuZmVycnkudjEuVm0SJQoNcnVubmluZ190YXNrcxgFIAMoCzIOLmZlcnJ5LnYxLlRhc2sqUwoKTW92ZXJTdGF0ZRIbChdNT1ZFUl9TVEFURV9VTlNQRUNJRklFRBAAEhIKDk1PVkVSX1NUQVRFX1VQEAESFAoQTU9WRVJfU1RBVEVfRE9XThACMp8BChRNb3ZlclJlZ2lzdHJ5U2VydmljZRJBCghSZWdpc3RlchIZLmZlcnJ5LnYxLlJlZ2lzdGVyUmVxdWVzdBoaLmZlcnJ5LnYxLlJlZ2lzdGVyUmVzcG9uc2USRAoJSGVhcnRiZWF0EhouZmVycnkudjEuSGVhcnRiZWF0UmVxdWVzdBobLmZlcnJ5LnYxLkhlYXJ0YmVhdFJlc3BvbnNlMpQHCgxNb3ZlclNlcnZpY2USRAoJUnVuQmFja3VwEhouZmVycnkudjEuUnVuQmFja3VwUmVxdWVzdBobLmZlcnJ5LnYxLlJ1bkJhY2t1cFJlc3BvbnNlEkcKClJ1blJlc3RvcmUSGy5mZXJyeS52MS5SdW5SZXN0b3JlUmVxdWVzdBocLmZlcnJ5LnYxLlJ1blJlc3RvcmVSZXNwb25zZRI7CgZDYW5jZWwSFy5mZXJyeS52MS5DYW5jZWxSZXF1ZXN0GhguZmVycnkudjEuQ2FuY2VsUmVzcG9uc2USWQoQU2V0UmVhZFJhdGVMaW1pdBIhLmZlcnJ5LnYxLlNldFJlYWRSYXRlTGltaXRSZXF1ZXN0GiIuZmVycnkudjEuU2V0UmVhZFJhdGVMaW1pdFJlc3BvbnNlEkEKCERlc2NyaWJlEhkuZmVycnkudjEuRGVzY3JpYmVSZXF1ZXN0GhouZmVycnkudjEuRGVzY3JpYmVSZXNwb25zZRJECglMaXN0RmlsZXMSGi5mZXJyeS52MS5MaXN0RmlsZXNSZXF1ZXN0GhsuZmVycnkudjEuTGlzdEZpbGVzUmVzcG9uc2USTQoMRXh0cmFjdEZpbGVzEh0uZmVycnkudjEuRXh0cmFjdEZpbGVzUmVxdWVzdBoeLmZlcnJ5LnYxLkV4dHJhY3RGaWxlc1Jlc3BvbnNlElMKDkxpc3RSZXBvc2l0b3J5Eh8uZmVycnkudjEuTGlzdFJlcG9zaXRvcnlSZXF1ZXN0GiAuZmVycnkudjEuTGlzdFJlcG9zaXRvcnlSZXNwb25zZRJZChBWZXJpZnlSZXBvc2l0b3J5EiEuZmVycnkudjEuVmVyaWZ5UmVwb3NpdG9yeVJlcXVlc3QaIi5mZXJyeS52MS5WZXJpZnlSZXBvc2l0b3J5UmVzcG9uc2UScQoYQ29sbGVjdFJlcG9zaXRvcnlHYXJiYWdlEikuZmVycnkudjEuQ29sbGVjdFJlcG9zaXRvcnlHYXJiYWdlUmVxdWVzdBoqLmZlcnJ5LnYxLkNvbGxlY3RSZXBvc2l0b3J5R2FyYmFnZVJlc3BvbnNlEmIKE0RlbGV0ZVJlc3RvcmVQb2ludHMSJC5mZXJyeS52MS5EZWxldGVSZXN0b3JlUG9pbnRzUmVxdWVzdBolLmZlcnJ5LnYxLkRlbGV0ZVJlc3RvcmVQb2ludHNSZXNwb25zZWIGcHJvdG8z",
     [file_ferry_v1_backup, file_ferry_v1_inventory, file_google_protobuf_timestamp],
   );
 
@@ -728,6 +728,294 @@ export const CancelResponseSchema: GenMessage<CancelResponse> =
   messageDesc(file_ferry_v1_mover, 20);
 
 /**
+ * @generated from message ferry.v1.ListRepositoryRequest
+ */
+export type ListRepositoryRequest = Message<"ferry.v1.ListRepositoryRequest"> & {
+  /**
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * Only these restore points (ones not in the repository are left out); empty = all.
+   *
+   * @generated from field: repeated string restore_point_ids = 2;
+   */
+  restorePointIds: string[];
+};
+
+/**
+ * Describes the message ferry.v1.ListRepositoryRequest.
+ * Use `create(ListRepositoryRequestSchema)` to create a new message.
+ */
+export const ListRepositoryRequestSchema: GenMessage<ListRepositoryRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 21);
+
+/**
+ * @generated from message ferry.v1.ListRepositoryResponse
+ */
+export type ListRepositoryResponse = Message<"ferry.v1.ListRepositoryResponse"> & {
+  /**
+   * Committed restore points, with the last verify and boot test the repository records.
+   *
+   * @generated from field: repeated ferry.v1.RestorePoint restore_points = 1;
+   */
+  restorePoints: RestorePoint[];
+};
+
+/**
+ * Describes the message ferry.v1.ListRepositoryResponse.
+ * Use `create(ListRepositoryResponseSchema)` to create a new message.
+ */
+export const ListRepositoryResponseSchema: GenMessage<ListRepositoryResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 22);
+
+/**
+ * @generated from message ferry.v1.VerifyRepositoryRequest
+ */
+export type VerifyRepositoryRequest = Message<"ferry.v1.VerifyRepositoryRequest"> & {
+  /**
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * Restore points to verify; empty = all in the repository.
+   *
+   * @generated from field: repeated string restore_point_ids = 2;
+   */
+  restorePointIds: string[];
+};
+
+/**
+ * Describes the message ferry.v1.VerifyRepositoryRequest.
+ * Use `create(VerifyRepositoryRequestSchema)` to create a new message.
+ */
+export const VerifyRepositoryRequestSchema: GenMessage<VerifyRepositoryRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 23);
+
+/**
+ * @generated from message ferry.v1.VerifyRepositoryResponse
+ */
+export type VerifyRepositoryResponse = Message<"ferry.v1.VerifyRepositoryResponse"> & {
+  /**
+   * One per restore point verified: its id and verify state.
+   *
+   * @generated from field: repeated ferry.v1.RestorePoint restore_points = 1;
+   */
+  restorePoints: RestorePoint[];
+
+  /**
+   * @generated from field: uint64 chunks_checked = 2;
+   */
+  chunksChecked: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_checked = 3;
+   */
+  bytesChecked: bigint;
+
+  /**
+   * @generated from field: repeated ferry.v1.BadChunk bad_chunks = 4;
+   */
+  badChunks: BadChunk[];
+};
+
+/**
+ * Describes the message ferry.v1.VerifyRepositoryResponse.
+ * Use `create(VerifyRepositoryResponseSchema)` to create a new message.
+ */
+export const VerifyRepositoryResponseSchema: GenMessage<VerifyRepositoryResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 24);
+
+/**
+ * @generated from message ferry.v1.CollectRepositoryGarbageRequest
+ */
+export type CollectRepositoryGarbageRequest =
+  Message<"ferry.v1.CollectRepositoryGarbageRequest"> & {
+    /**
+     * @generated from field: string repository = 1;
+     */
+    repository: string;
+
+    /**
+     * Report what would be freed without removing anything.
+     *
+     * @generated from field: bool dry_run = 2;
+     */
+    dryRun: boolean;
+
+    /**
+     * Unreferenced chunks younger than this stay, milliseconds; unset = 5 minutes.
+     *
+     * @generated from field: optional uint64 grace_ms = 3;
+     */
+    graceMs?: bigint | undefined;
+  };
+
+/**
+ * Describes the message ferry.v1.CollectRepositoryGarbageRequest.
+ * Use `create(CollectRepositoryGarbageRequestSchema)` to create a new message.
+ */
+export const CollectRepositoryGarbageRequestSchema: GenMessage<CollectRepositoryGarbageRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 25);
+
+/**
+ * @generated from message ferry.v1.CollectRepositoryGarbageResponse
+ */
+export type CollectRepositoryGarbageResponse =
+  Message<"ferry.v1.CollectRepositoryGarbageResponse"> & {
+    /**
+     * @generated from field: uint32 restore_points = 1;
+     */
+    restorePoints: number;
+
+    /**
+     * @generated from field: uint64 chunks_referenced = 2;
+     */
+    chunksReferenced: bigint;
+
+    /**
+     * @generated from field: uint64 chunks_removed = 3;
+     */
+    chunksRemoved: bigint;
+
+    /**
+     * @generated from field: uint64 bytes_freed = 4;
+     */
+    bytesFreed: bigint;
+
+    /**
+     * @generated from field: uint64 chunks_kept = 5;
+     */
+    chunksKept: bigint;
+
+    /**
+     * @generated from field: uint64 bytes_kept = 6;
+     */
+    bytesKept: bigint;
+
+    /**
+     * Unreferenced chunks left because a running backup may still reference them.
+     *
+     * @generated from field: uint64 chunks_too_new = 7;
+     */
+    chunksTooNew: bigint;
+
+    /**
+     * Staging directories of crashed backups removed first.
+     *
+     * @generated from field: repeated string stale_staging_removed = 8;
+     */
+    staleStagingRemoved: string[];
+
+    /**
+     * @generated from field: bool dry_run = 9;
+     */
+    dryRun: boolean;
+  };
+
+/**
+ * Describes the message ferry.v1.CollectRepositoryGarbageResponse.
+ * Use `create(CollectRepositoryGarbageResponseSchema)` to create a new message.
+ */
+export const CollectRepositoryGarbageResponseSchema: GenMessage<CollectRepositoryGarbageResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 26);
+
+/**
+ * @generated from message ferry.v1.DeleteRestorePointsRequest
+ */
+export type DeleteRestorePointsRequest = Message<"ferry.v1.DeleteRestorePointsRequest"> & {
+  /**
+   * @generated from field: string repository = 1;
+   */
+  repository: string;
+
+  /**
+   * @generated from field: repeated string restore_point_ids = 2;
+   */
+  restorePointIds: string[];
+};
+
+/**
+ * Describes the message ferry.v1.DeleteRestorePointsRequest.
+ * Use `create(DeleteRestorePointsRequestSchema)` to create a new message.
+ */
+export const DeleteRestorePointsRequestSchema: GenMessage<DeleteRestorePointsRequest> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 27);
+
+/**
+ * A restore point that could not be deleted.
+ *
+ * @generated from message ferry.v1.RestorePointFailure
+ */
+export type RestorePointFailure = Message<"ferry.v1.RestorePointFailure"> & {
+  /**
+   * @generated from field: string restore_point_id = 1;
+   */
+  restorePointId: string;
+
+  /**
+   * FerryError code, e.g. "PERMISSION_DENIED".
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message ferry.v1.RestorePointFailure.
+ * Use `create(RestorePointFailureSchema)` to create a new message.
+ */
+export const RestorePointFailureSchema: GenMessage<RestorePointFailure> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 28);
+
+/**
+ * Each id lands in exactly one list.
+ *
+ * @generated from message ferry.v1.DeleteRestorePointsResponse
+ */
+export type DeleteRestorePointsResponse = Message<"ferry.v1.DeleteRestorePointsResponse"> & {
+  /**
+   * @generated from field: repeated string deleted = 1;
+   */
+  deleted: string[];
+
+  /**
+   * Not in the repository (already deleted).
+   *
+   * @generated from field: repeated string missing = 2;
+   */
+  missing: string[];
+
+  /**
+   * @generated from field: repeated ferry.v1.RestorePointFailure failed = 3;
+   */
+  failed: RestorePointFailure[];
+};
+
+/**
+ * Describes the message ferry.v1.DeleteRestorePointsResponse.
+ * Use `create(DeleteRestorePointsResponseSchema)` to create a new message.
+ */
+export const DeleteRestorePointsResponseSchema: GenMessage<DeleteRestorePointsResponse> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_mover, 29);
+
+/**
  * @generated from message ferry.v1.DescribeRequest
  */
 export type DescribeRequest = Message<"ferry.v1.DescribeRequest"> & {};
@@ -738,7 +1026,7 @@ export type DescribeRequest = Message<"ferry.v1.DescribeRequest"> & {};
  */
 export const DescribeRequestSchema: GenMessage<DescribeRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 21);
+  messageDesc(file_ferry_v1_mover, 30);
 
 /**
  * @generated from message ferry.v1.DescribeResponse
@@ -776,7 +1064,7 @@ export type DescribeResponse = Message<"ferry.v1.DescribeResponse"> & {
  */
 export const DescribeResponseSchema: GenMessage<DescribeResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_mover, 22);
+  messageDesc(file_ferry_v1_mover, 31);
 
 /**
  * @generated from enum ferry.v1.MoverState
@@ -892,5 +1180,46 @@ export const MoverService: GenService<{
     methodKind: "unary";
     input: typeof ExtractFilesRequestSchema;
     output: typeof ExtractFilesResponseSchema;
+  };
+  /**
+   * Repository maintenance, asked by the coordinator (which never opens a repository).
+   * Lists restore points; the coordinator rescans its catalog from this.
+   *
+   * @generated from rpc ferry.v1.MoverService.ListRepository
+   */
+  listRepository: {
+    methodKind: "unary";
+    input: typeof ListRepositoryRequestSchema;
+    output: typeof ListRepositoryResponseSchema;
+  };
+  /**
+   * Re-reads and re-hashes every chunk of some or all restore points.
+   *
+   * @generated from rpc ferry.v1.MoverService.VerifyRepository
+   */
+  verifyRepository: {
+    methodKind: "unary";
+    input: typeof VerifyRepositoryRequestSchema;
+    output: typeof VerifyRepositoryResponseSchema;
+  };
+  /**
+   * Mark and sweep; safe while backups run.
+   *
+   * @generated from rpc ferry.v1.MoverService.CollectRepositoryGarbage
+   */
+  collectRepositoryGarbage: {
+    methodKind: "unary";
+    input: typeof CollectRepositoryGarbageRequestSchema;
+    output: typeof CollectRepositoryGarbageResponseSchema;
+  };
+  /**
+   * Deletes restore points retention chose; their chunks stay until garbage collection.
+   *
+   * @generated from rpc ferry.v1.MoverService.DeleteRestorePoints
+   */
+  deleteRestorePoints: {
+    methodKind: "unary";
+    input: typeof DeleteRestorePointsRequestSchema;
+    output: typeof DeleteRestorePointsResponseSchema;
   };
 }> = /*@__PURE__*/ serviceDesc(file_ferry_v1_mover, 1);

@@ -4,7 +4,14 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Job, ProgressEvent, QuiesceMode, RestorePoint, Transport } from "./backup_pb.js";
+import type {
+  BadChunk,
+  Job,
+  ProgressEvent,
+  QuiesceMode,
+  RestorePoint,
+  Transport,
+} from "./backup_pb.js";
 import { file_ferry_v1_backup } from "./backup_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -20,7 +27,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_operator: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEi4wMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCRIUCgx0ZXN0X3Jlc3RvcmUYFSABKAgiEwoRTGlzdE1vdmVyc1JlcXVlc3QiNQoSTGlzdE1vdmVyc1Jlc3BvbnNlEh8KBm1vdmVycxgBIAMoCzIPLmZlcnJ5LnYxLk1vdmVyIh4KDkxpc3RWbXNSZXF1ZXN0EgwKBHRhZ3MYASADKAkidAoPTGlzdFZtc1Jlc3BvbnNlEhkKA3ZtcxgBIAMoCzIMLmZlcnJ5LnYxLlZtEh0KBWhvc3RzGAIgAygLMg4uZmVycnkudjEuSG9zdBInCgpkYXRhc3RvcmVzGAMgAygLMhMuZmVycnkudjEuRGF0YXN0b3JlIjcKE0NyZWF0ZVBvbGljeVJlcXVlc3QSIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IjgKFENyZWF0ZVBvbGljeVJlc3BvbnNlEiAKBnBvbGljeRgBIAEoCzIQLmZlcnJ5LnYxLlBvbGljeSIVChNMaXN0UG9saWNpZXNSZXF1ZXN0IjoKFExpc3RQb2xpY2llc1Jlc3BvbnNlEiIKCHBvbGljaWVzGAEgAygLMhAuZmVycnkudjEuUG9saWN5IiEKE0RlbGV0ZVBvbGljeVJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlUG9saWN5UmVzcG9uc2UirQEKEEJhY2t1cE5vd1JlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRISCgpyZXBvc2l0b3J5GAMgASgJEiYKB3F1aWVzY2UYBCABKA4yFS5mZXJyeS52MS5RdWllc2NlTW9kZRImCgl0cmFuc3BvcnQYBSABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKZm9yY2VfZnVsbBgGIAEoCCIvChFCYWNrdXBOb3dSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiIAoPTGlzdEpvYnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNIi8KEExpc3RKb2JzUmVzcG9uc2USGwoEam9icxgBIAMoCzINLmZlcnJ5LnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIiwKDkdldEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIdCg9XYXRjaEpvYlJlcXVlc3QSCgoCaWQYASABKAkiWQoQV2F0Y2hKb2JSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2ISKQoIcHJvZ3Jlc3MYAiADKAsyFy5mZXJyeS52MS5Qcm9ncmVzc0V2ZW50IikKGExpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBINCgV2bV9pZBgBIAEoCSJLChlMaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEi4KDnJlc3RvcmVfcG9pbnRzGAEgAygLMhYuZmVycnkudjEuUmVzdG9yZVBvaW50ImMKDlJlc3RvcmVSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSEAoIZGlza19pZHMYAiADKAkSEgoKdGFyZ2V0X2RpchgDIAEoCRIRCglvdmVyd3JpdGUYBCABKAgiLQoPUmVzdG9yZVJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiI8ChJCcm93c2VGaWxlc1JlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIk0KE0Jyb3dzZUZpbGVzUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLmZlcnJ5LnYxLkZpbGVFbnRyeRIQCghtb3Zlcl9pZBgCIAEoCSJlChNSZXN0b3JlRmlsZXNSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFcGF0aHMYAiADKAkSEgoKdGFyZ2V0X2RpchgDIAEoCRIRCglvdmVyd3JpdGUYBCABKAgiWAoUUmVzdG9yZUZpbGVzUmVzcG9uc2USLgoGcmVzdWx0GAEgASgLMh4uZmVycnkudjEuRXh0cmFjdEZpbGVzUmVzcG9uc2USEAoIbW92ZXJfaWQYAiABKAkiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJJChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkiXQoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCCJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0isgEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJIpcBCg5WZXJpZnlSZXNwb25zZRIuCg5yZXN0b3JlX3BvaW50cxgBIAMoCzIWLmZlcnJ5LnYxLlJlc3RvcmVQb2ludBIWCg5jaHVua3NfY2hlY2tlZBgCIAEoBBIVCg1ieXRlc19jaGVja2VkGAMgASgEEiYKCmJhZF9jaHVua3MYBCADKAsyEi5mZXJyeS52MS5CYWRDaHVuayJfCgpQbGFuTGltaXRzEhAKCHBlcl9ob3N0GAEgASgNEhUKDXBlcl9kYXRhc3RvcmUYAiABKA0SDQoFdG90YWwYAyABKA0SGQoRcmVwb3NpdG9yeV93cml0ZXMYBCABKA0iRgoLUGxhblJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEiQKBmxpbWl0cxgCIAEoCzIULmZlcnJ5LnYxLlBsYW5MaW1pdHMijgEKC1BsYW5uZWRUYXNrEg0KBXZtX2lkGAEgASgJEhAKCG1vdmVyX2lkGAIgASgJEiYKCXRyYW5zcG9ydBgDIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydBIPCgdzdGFydF9zGAQgASgBEg0KBWVuZF9zGAUgASgBEhYKDmV4cGVjdGVkX2J5dGVzGAYgASgEIj4KCExvYWRTdGVwEgwKBGF0X3MYASABKAESDQoFdGFza3MYAiABKA0SFQoNYnl0ZXNfcGVyX3NlYxgDIAEoASI9CgxSZXNvdXJjZUxvYWQSCgoCaWQYASABKAkSIQoFc3RlcHMYAiADKAsyEi5mZXJyeS52MS5Mb2FkU3RlcCKcAgoMUGxhblJlc3BvbnNlEiQKBXRhc2tzGAEgAygLMhUuZmVycnkudjEuUGxhbm5lZFRhc2sSEgoKbWFrZXNwYW5fcxgCIAEoARIVCg1sb3dlcl9ib3VuZF9zGAMgASgBEg8KB2JpbmRpbmcYBCABKAkSDQoFcmF0aW8YBSABKAESKgoKZGF0YXN0b3JlcxgGIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIlCgVob3N0cxgHIAMoCzIWLmZlcnJ5LnYxLlJlc291cmNlTG9hZBIQCgh3YXJuaW5ncxgIIAMoCRIQCgh3aW5kb3dfcxgJIAEoARIkCgZsaW1pdHMYCiABKAsyFC5mZXJyeS52MS5QbGFuTGltaXRzInQKD1NpbXVsYXRlUmVxdWVzdBIRCglwb2xpY3lfaWQYASABKAkSEAoIcGVyX2hvc3QYAiADKA0SFQoNcGVyX2RhdGFzdG9yZRgDIAMoDRINCgV0b3RhbBgEIAMoDRIWCg5pb19jb250cm9sX29mZhgFIAEoCCKFAQoSU2ltdWxhdGVkRGF0YXN0b3JlEgoKAmlkGAEgASgJEhcKD3BlYWtfbGF0ZW5jeV9tcxgCIAEoARIhChlwZWFrX2JhY2t1cF9ieXRlc19wZXJfc2VjGAMgASgBEhIKCnBlYWtfdGFza3MYBCABKA0SEwoLdGhyb3R0bGVkX3MYBSABKAEi7AEKDVNpbXVsYXRpb25Sb3cSJAoGbGltaXRzGAEgASgLMhQuZmVycnkudjEuUGxhbkxpbWl0cxINCgVlbmRfcxgCIAEoARIVCg1wbGFubmVkX2VuZF9zGAMgASgBEhUKDWxvd2VyX2JvdW5kX3MYBCABKAESDwoHYmluZGluZxgFIAEoCRIXCg9wZWFrX2xhdGVuY3lfbXMYBiABKAESHAoUZGF0YXN0b3Jlc190aHJvdHRsZWQYByABKA0SMAoKZGF0YXN0b3JlcxgIIAMoCzIcLmZlcnJ5LnYxLlNpbXVsYXRlZERhdGFzdG9yZSJLChBTaW11bGF0ZVJlc3BvbnNlEiUKBHJvd3MYASADKAsyFy5mZXJyeS52MS5TaW11bGF0aW9uUm93EhAKCHdpbmRvd19zGAIgASgBMuwKCg9PcGVyYXRvclNlcnZpY2USRwoKTGlzdE1vdmVycxIbLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXF1ZXN0GhwuZmVycnkudjEuTGlzdE1vdmVyc1Jlc3BvbnNlEj4KB0xpc3RWbXMSGC5mZXJyeS52MS5MaXN0Vm1zUmVxdWVzdBoZLmZlcnJ5LnYxLkxpc3RWbXNSZXNwb25zZRJNCgxDcmVhdGVQb2xpY3kSHS5mZXJyeS52MS5DcmVhdGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVzcG9uc2USTQoMTGlzdFBvbGljaWVzEh0uZmVycnkudjEuTGlzdFBvbGljaWVzUmVxdWVzdBoeLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1Jlc3BvbnNlEk0KDERlbGV0ZVBvbGljeRIdLmZlcnJ5LnYxLkRlbGV0ZVBvbGljeVJlcXVlc3QaHi5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXNwb25zZRJECglCYWNrdXBOb3cSGi5mZXJyeS52MS5CYWNrdXBOb3dSZXF1ZXN0GhsuZmVycnkudjEuQmFja3VwTm93UmVzcG9uc2USQQoITGlzdEpvYnMSGS5mZXJyeS52MS5MaXN0Sm9ic1JlcXVlc3QaGi5mZXJyeS52MS5MaXN0Sm9ic1Jlc3BvbnNlEjsKBkdldEpvYhIXLmZlcnJ5LnYxLkdldEpvYlJlcXVlc3QaGC5mZXJyeS52MS5HZXRKb2JSZXNwb25zZRJDCghXYXRjaEpvYhIZLmZlcnJ5LnYxLldhdGNoSm9iUmVxdWVzdBoaLmZlcnJ5LnYxLldhdGNoSm9iUmVzcG9uc2UwARJcChFMaXN0UmVzdG9yZVBvaW50cxIiLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBojLmZlcnJ5LnYxLkxpc3RSZXN0b3JlUG9pbnRzUmVzcG9uc2USPgoHUmVzdG9yZRIYLmZlcnJ5LnYxLlJlc3RvcmVSZXF1ZXN0GhkuZmVycnkudjEuUmVzdG9yZVJlc3BvbnNlEkoKC0Jyb3dzZUZpbGVzEhwuZmVycnkudjEuQnJvd3NlRmlsZXNSZXF1ZXN0Gh0uZmVycnkudjEuQnJvd3NlRmlsZXNSZXNwb25zZRJNCgxSZXN0b3JlRmlsZXMSHS5mZXJyeS52MS5SZXN0b3JlRmlsZXNSZXF1ZXN0Gh4uZmVycnkudjEuUmVzdG9yZUZpbGVzUmVzcG9uc2USWQoQUmVzY2FuUmVwb3NpdG9yeRIhLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXF1ZXN0GiIuZmVycnkudjEuUmVzY2FuUmVwb3NpdG9yeVJlc3BvbnNlEjgKBVBydW5lEhYuZmVycnkudjEuUHJ1bmVSZXF1ZXN0GhcuZmVycnkudjEuUHJ1bmVSZXNwb25zZRJTCg5Db2xsZWN0R2FyYmFnZRIfLmZlcnJ5LnYxLkNvbGxlY3RHYXJiYWdlUmVxdWVzdBogLmZlcnJ5LnYxLkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USOwoGVmVyaWZ5EhcuZmVycnkudjEuVmVyaWZ5UmVxdWVzdBoYLmZlcnJ5LnYxLlZlcmlmeVJlc3BvbnNlEjUKBFBsYW4SFS5mZXJyeS52MS5QbGFuUmVxdWVzdBoWLmZlcnJ5LnYxLlBsYW5SZXNwb25zZRJBCghTaW11bGF0ZRIZLmZlcnJ5LnYxLlNpbXVsYXRlUmVxdWVzdBoaLmZlcnJ5LnYxLlNpbXVsYXRlUmVzcG9uc2ViBnByb3RvMw",
+    "ChdmZXJyeS92MS9vcGVyYXRvci5wcm90bxIIZmVycnkudjEi4wMKBlBvbGljeRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhAKCHZtX2dsb2JzGAMgAygJEg8KB3ZtX3RhZ3MYBCADKAkSEAoIc2NoZWR1bGUYBSABKAkSFAoMd2luZG93X3N0YXJ0GAYgASgJEhIKCndpbmRvd19lbmQYByABKAkSEQoJdGltZV96b25lGAggASgJEhEKCWtlZXBfbGFzdBgJIAEoDRImCgdxdWllc2NlGAogASgOMhUuZmVycnkudjEuUXVpZXNjZU1vZGUSMQoUdHJhbnNwb3J0X3ByZWZlcmVuY2UYCyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKcmVwb3NpdG9yeRgMIAEoCRITCgtrZWVwX2hvdXJseRgNIAEoDRISCgprZWVwX2RhaWx5GA4gASgNEhMKC2tlZXBfd2Vla2x5GA8gASgNEhQKDGtlZXBfbW9udGhseRgQIAEoDRITCgtrZWVwX3llYXJseRgRIAEoDRIaChJmdWxsX2V2ZXJ5X2JhY2t1cHMYEiABKA0SFwoPZnVsbF9ldmVyeV9kYXlzGBMgASgNEhcKD3ZlcmlmeV9zY2hlZHVsZRgUIAEoCRIUCgx0ZXN0X3Jlc3RvcmUYFSABKAgiEwoRTGlzdE1vdmVyc1JlcXVlc3QiNQoSTGlzdE1vdmVyc1Jlc3BvbnNlEh8KBm1vdmVycxgBIAMoCzIPLmZlcnJ5LnYxLk1vdmVyIh4KDkxpc3RWbXNSZXF1ZXN0EgwKBHRhZ3MYASADKAkidAoPTGlzdFZtc1Jlc3BvbnNlEhkKA3ZtcxgBIAMoCzIMLmZlcnJ5LnYxLlZtEh0KBWhvc3RzGAIgAygLMg4uZmVycnkudjEuSG9zdBInCgpkYXRhc3RvcmVzGAMgAygLMhMuZmVycnkudjEuRGF0YXN0b3JlIjcKE0NyZWF0ZVBvbGljeVJlcXVlc3QSIAoGcG9saWN5GAEgASgLMhAuZmVycnkudjEuUG9saWN5IjgKFENyZWF0ZVBvbGljeVJlc3BvbnNlEiAKBnBvbGljeRgBIAEoCzIQLmZlcnJ5LnYxLlBvbGljeSIVChNMaXN0UG9saWNpZXNSZXF1ZXN0IjoKFExpc3RQb2xpY2llc1Jlc3BvbnNlEiIKCHBvbGljaWVzGAEgAygLMhAuZmVycnkudjEuUG9saWN5IiEKE0RlbGV0ZVBvbGljeVJlcXVlc3QSCgoCaWQYASABKAkiFgoURGVsZXRlUG9saWN5UmVzcG9uc2UirQEKEEJhY2t1cE5vd1JlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRISCgpyZXBvc2l0b3J5GAMgASgJEiYKB3F1aWVzY2UYBCABKA4yFS5mZXJyeS52MS5RdWllc2NlTW9kZRImCgl0cmFuc3BvcnQYBSABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSEgoKZm9yY2VfZnVsbBgGIAEoCCIvChFCYWNrdXBOb3dSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2IiIAoPTGlzdEpvYnNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgNIi8KEExpc3RKb2JzUmVzcG9uc2USGwoEam9icxgBIAMoCzINLmZlcnJ5LnYxLkpvYiIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIiwKDkdldEpvYlJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiIdCg9XYXRjaEpvYlJlcXVlc3QSCgoCaWQYASABKAkiWQoQV2F0Y2hKb2JSZXNwb25zZRIaCgNqb2IYASABKAsyDS5mZXJyeS52MS5Kb2ISKQoIcHJvZ3Jlc3MYAiADKAsyFy5mZXJyeS52MS5Qcm9ncmVzc0V2ZW50IikKGExpc3RSZXN0b3JlUG9pbnRzUmVxdWVzdBINCgV2bV9pZBgBIAEoCSJLChlMaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEi4KDnJlc3RvcmVfcG9pbnRzGAEgAygLMhYuZmVycnkudjEuUmVzdG9yZVBvaW50ImMKDlJlc3RvcmVSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSEAoIZGlza19pZHMYAiADKAkSEgoKdGFyZ2V0X2RpchgDIAEoCRIRCglvdmVyd3JpdGUYBCABKAgiLQoPUmVzdG9yZVJlc3BvbnNlEhoKA2pvYhgBIAEoCzINLmZlcnJ5LnYxLkpvYiI8ChJCcm93c2VGaWxlc1JlcXVlc3QSGAoQcmVzdG9yZV9wb2ludF9pZBgBIAEoCRIMCgRwYXRoGAIgASgJIk0KE0Jyb3dzZUZpbGVzUmVzcG9uc2USJAoHZW50cmllcxgBIAMoCzITLmZlcnJ5LnYxLkZpbGVFbnRyeRIQCghtb3Zlcl9pZBgCIAEoCSJlChNSZXN0b3JlRmlsZXNSZXF1ZXN0EhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFcGF0aHMYAiADKAkSEgoKdGFyZ2V0X2RpchgDIAEoCRIRCglvdmVyd3JpdGUYBCABKAgiWAoUUmVzdG9yZUZpbGVzUmVzcG9uc2USLgoGcmVzdWx0GAEgASgLMh4uZmVycnkudjEuRXh0cmFjdEZpbGVzUmVzcG9uc2USEAoIbW92ZXJfaWQYAiABKAkiLQoXUmVzY2FuUmVwb3NpdG9yeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCSJbChhSZXNjYW5SZXBvc2l0b3J5UmVzcG9uc2USDQoFYWRkZWQYASABKA0SDwoHcmVtb3ZlZBgCIAEoDRINCgV0b3RhbBgDIAEoDRIQCghtb3Zlcl9pZBgEIAEoCSJCCgxQcnVuZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEg4KBnZtX2lkcxgCIAMoCRIPCgdkcnlfcnVuGAMgASgIIoYBCg1QcnVuZURlY2lzaW9uEhgKEHJlc3RvcmVfcG9pbnRfaWQYASABKAkSDQoFdm1faWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEa2VlcBgEIAEoCBIOCgZyZWFzb24YBSABKAkibwoNUHJ1bmVSZXNwb25zZRIqCglkZWNpc2lvbnMYASADKAsyFy5mZXJyeS52MS5QcnVuZURlY2lzaW9uEg8KB3JlbW92ZWQYAiABKA0SDwoHZHJ5X3J1bhgDIAEoCBIQCghtb3Zlcl9pZBgEIAEoCSJTChVDb2xsZWN0R2FyYmFnZVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIPCgdkcnlfcnVuGAIgASgIEhUKDWdyYWNlX21pbnV0ZXMYAyABKA0ixAEKFkNvbGxlY3RHYXJiYWdlUmVzcG9uc2USFgoOcmVzdG9yZV9wb2ludHMYASABKA0SGQoRY2h1bmtzX3JlZmVyZW5jZWQYAiABKAQSFgoOY2h1bmtzX3JlbW92ZWQYAyABKAQSEwoLYnl0ZXNfZnJlZWQYBCABKAQSEwoLY2h1bmtzX2tlcHQYBSABKAQSEgoKYnl0ZXNfa2VwdBgGIAEoBBIPCgdkcnlfcnVuGAcgASgIEhAKCG1vdmVyX2lkGAggASgJIj4KDVZlcmlmeVJlcXVlc3QSEgoKcmVwb3NpdG9yeRgBIAEoCRIZChFyZXN0b3JlX3BvaW50X2lkcxgCIAMoCSKpAQoOVmVyaWZ5UmVzcG9uc2USLgoOcmVzdG9yZV9wb2ludHMYASADKAsyFi5mZXJyeS52MS5SZXN0b3JlUG9pbnQSFgoOY2h1bmtzX2NoZWNrZWQYAiABKAQSFQoNYnl0ZXNfY2hlY2tlZBgDIAEoBBImCgpiYWRfY2h1bmtzGAQgAygLMhIuZmVycnkudjEuQmFkQ2h1bmsSEAoIbW92ZXJfaWQYBSABKAkiXwoKUGxhbkxpbWl0cxIQCghwZXJfaG9zdBgBIAEoDRIVCg1wZXJfZGF0YXN0b3JlGAIgASgNEg0KBXRvdGFsGAMgASgNEhkKEXJlcG9zaXRvcnlfd3JpdGVzGAQgASgNIkYKC1BsYW5SZXF1ZXN0EhEKCXBvbGljeV9pZBgBIAEoCRIkCgZsaW1pdHMYAiABKAsyFC5mZXJyeS52MS5QbGFuTGltaXRzIo4BCgtQbGFubmVkVGFzaxINCgV2bV9pZBgBIAEoCRIQCghtb3Zlcl9pZBgCIAEoCRImCgl0cmFuc3BvcnQYAyABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSDwoHc3RhcnRfcxgEIAEoARINCgVlbmRfcxgFIAEoARIWCg5leHBlY3RlZF9ieXRlcxgGIAEoBCI+CghMb2FkU3RlcBIMCgRhdF9zGAEgASgBEg0KBXRhc2tzGAIgASgNEhUKDWJ5dGVzX3Blcl9zZWMYAyABKAEiPQoMUmVzb3VyY2VMb2FkEgoKAmlkGAEgASgJEiEKBXN0ZXBzGAIgAygLMhIuZmVycnkudjEuTG9hZFN0ZXAinAIKDFBsYW5SZXNwb25zZRIkCgV0YXNrcxgBIAMoCzIVLmZlcnJ5LnYxLlBsYW5uZWRUYXNrEhIKCm1ha2VzcGFuX3MYAiABKAESFQoNbG93ZXJfYm91bmRfcxgDIAEoARIPCgdiaW5kaW5nGAQgASgJEg0KBXJhdGlvGAUgASgBEioKCmRhdGFzdG9yZXMYBiADKAsyFi5mZXJyeS52MS5SZXNvdXJjZUxvYWQSJQoFaG9zdHMYByADKAsyFi5mZXJyeS52MS5SZXNvdXJjZUxvYWQSEAoId2FybmluZ3MYCCADKAkSEAoId2luZG93X3MYCSABKAESJAoGbGltaXRzGAogASgLMhQuZmVycnkudjEuUGxhbkxpbWl0cyJ0Cg9TaW11bGF0ZVJlcXVlc3QSEQoJcG9saWN5X2lkGAEgASgJEhAKCHBlcl9ob3N0GAIgAygNEhUKDXBlcl9kYXRhc3RvcmUYAyADKA0SDQoFdG90YWwYBCADKA0SFgoOaW9fY29udHJvbF9vZmYYBSABKAgihQEKElNpbXVsYXRlZERhdGFzdG9yZRIKCgJpZBgBIAEoCRIXCg9wZWFrX2xhdGVuY3lfbXMYAiABKAESIQoZcGVha19iYWNrdXBfYnl0ZXNfcGVyX3NlYxgDIAEoARISCgpwZWFrX3Rhc2tzGAQgASgNEhMKC3Rocm90dGxlZF9zGAUgASgBIuwBCg1TaW11bGF0aW9uUm93EiQKBmxpbWl0cxgBIAEoCzIULmZlcnJ5LnYxLlBsYW5MaW1pdHMSDQoFZW5kX3MYAiABKAESFQoNcGxhbm5lZF9lbmRfcxgDIAEoARIVCg1sb3dlcl9ib3VuZF9zGAQgASgBEg8KB2JpbmRpbmcYBSABKAkSFwoPcGVha19sYXRlbmN5X21zGAYgASgBEhwKFGRhdGFzdG9yZXNfdGhyb3R0bGVkGAcgASgNEjAKCmRhdGFzdG9yZXMYCCADKAsyHC5mZXJyeS52MS5TaW11bGF0ZWREYXRhc3RvcmUiSwoQU2ltdWxhdGVSZXNwb25zZRIlCgRyb3dzGAEgAygLMhcuZmVycnkudjEuU2ltdWxhdGlvblJvdxIQCgh3aW5kb3dfcxgCIAEoATLsCgoPT3BlcmF0b3JTZXJ2aWNlEkcKCkxpc3RNb3ZlcnMSGy5mZXJyeS52MS5MaXN0TW92ZXJzUmVxdWVzdBocLmZlcnJ5LnYxLkxpc3RNb3ZlcnNSZXNwb25zZRI+CgdMaXN0Vm1zEhguZmVycnkudjEuTGlzdFZtc1JlcXVlc3QaGS5mZXJyeS52MS5MaXN0Vm1zUmVzcG9uc2USTQoMQ3JlYXRlUG9saWN5Eh0uZmVycnkudjEuQ3JlYXRlUG9saWN5UmVxdWVzdBoeLmZlcnJ5LnYxLkNyZWF0ZVBvbGljeVJlc3BvbnNlEk0KDExpc3RQb2xpY2llcxIdLmZlcnJ5LnYxLkxpc3RQb2xpY2llc1JlcXVlc3QaHi5mZXJyeS52MS5MaXN0UG9saWNpZXNSZXNwb25zZRJNCgxEZWxldGVQb2xpY3kSHS5mZXJyeS52MS5EZWxldGVQb2xpY3lSZXF1ZXN0Gh4uZmVycnkudjEuRGVsZXRlUG9saWN5UmVzcG9uc2USRAoJQmFja3VwTm93EhouZmVycnkudjEuQmFja3VwTm93UmVxdWVzdBobLmZlcnJ5LnYxLkJhY2t1cE5vd1Jlc3BvbnNlEkEKCExpc3RKb2JzEhkuZmVycnkudjEuTGlzdEpvYnNSZXF1ZXN0GhouZmVycnkudjEuTGlzdEpvYnNSZXNwb25zZRI7CgZHZXRKb2ISFy5mZXJyeS52MS5HZXRKb2JSZXF1ZXN0GhguZmVycnkudjEuR2V0Sm9iUmVzcG9uc2USQwoIV2F0Y2hKb2ISGS5mZXJyeS52MS5XYXRjaEpvYlJlcXVlc3QaGi5mZXJyeS52MS5XYXRjaEpvYlJlc3BvbnNlMAESXAoRTGlzdFJlc3RvcmVQb2ludHMSIi5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1JlcXVlc3QaIy5mZXJyeS52MS5MaXN0UmVzdG9yZVBvaW50c1Jlc3BvbnNlEj4KB1Jlc3RvcmUSGC5mZXJyeS52MS5SZXN0b3JlUmVxdWVzdBoZLmZlcnJ5LnYxLlJlc3RvcmVSZXNwb25zZRJKCgtCcm93c2VGaWxlcxIcLmZlcnJ5LnYxLkJyb3dzZUZpbGVzUmVxdWVzdBodLmZlcnJ5LnYxLkJyb3dzZUZpbGVzUmVzcG9uc2USTQoMUmVzdG9yZUZpbGVzEh0uZmVycnkudjEuUmVzdG9yZUZpbGVzUmVxdWVzdBoeLmZlcnJ5LnYxLlJlc3RvcmVGaWxlc1Jlc3BvbnNlElkKEFJlc2NhblJlcG9zaXRvcnkSIS5mZXJyeS52MS5SZXNjYW5SZXBvc2l0b3J5UmVxdWVzdBoiLmZlcnJ5LnYxLlJlc2NhblJlcG9zaXRvcnlSZXNwb25zZRI4CgVQcnVuZRIWLmZlcnJ5LnYxLlBydW5lUmVxdWVzdBoXLmZlcnJ5LnYxLlBydW5lUmVzcG9uc2USUwoOQ29sbGVjdEdhcmJhZ2USHy5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlcXVlc3QaIC5mZXJyeS52MS5Db2xsZWN0R2FyYmFnZVJlc3BvbnNlEjsKBlZlcmlmeRIXLmZlcnJ5LnYxLlZlcmlmeVJlcXVlc3QaGC5mZXJyeS52MS5WZXJpZnlSZXNwb25zZRI1CgRQbGFuEhUuZmVycnkudjEuUGxhblJlcXVlc3QaFi5mZXJyeS52MS5QbGFuUmVzcG9uc2USQQoIU2ltdWxhdGUSGS5mZXJyeS52MS5TaW11bGF0ZVJlcXVlc3QaGi5mZXJyeS52MS5TaW11bGF0ZVJlc3BvbnNlYgZwcm90bzM",
     [
       file_ferry_v1_backup,
       file_google_protobuf_timestamp,
@@ -730,7 +737,7 @@ export const RestoreFilesResponseSchema: GenMessage<RestoreFilesResponse> =
  */
 export type RescanRepositoryRequest = Message<"ferry.v1.RescanRepositoryRequest"> & {
   /**
-   * Repository path as the coordinator sees it.
+   * Repository path as the movers see it.
    *
    * @generated from field: string repository = 1;
    */
@@ -763,6 +770,13 @@ export type RescanRepositoryResponse = Message<"ferry.v1.RescanRepositoryRespons
    * @generated from field: uint32 total = 3;
    */
   total: number;
+
+  /**
+   * The mover that listed the repository.
+   *
+   * @generated from field: string mover_id = 4;
+   */
+  moverId: string;
 };
 
 /**
@@ -866,6 +880,13 @@ export type PruneResponse = Message<"ferry.v1.PruneResponse"> & {
    * @generated from field: bool dry_run = 3;
    */
   dryRun: boolean;
+
+  /**
+   * The mover that deleted the restore points; empty when nothing was deleted.
+   *
+   * @generated from field: string mover_id = 4;
+   */
+  moverId: string;
 };
 
 /**
@@ -881,7 +902,7 @@ export const PruneResponseSchema: GenMessage<PruneResponse> =
  */
 export type CollectGarbageRequest = Message<"ferry.v1.CollectGarbageRequest"> & {
   /**
-   * Repository path; default the coordinator's.
+   * Repository path as the movers see it; default the coordinator's `repository`.
    *
    * @generated from field: string repository = 1;
    */
@@ -946,6 +967,13 @@ export type CollectGarbageResponse = Message<"ferry.v1.CollectGarbageResponse"> 
    * @generated from field: bool dry_run = 7;
    */
   dryRun: boolean;
+
+  /**
+   * The mover that collected.
+   *
+   * @generated from field: string mover_id = 8;
+   */
+  moverId: string;
 };
 
 /**
@@ -961,7 +989,7 @@ export const CollectGarbageResponseSchema: GenMessage<CollectGarbageResponse> =
  */
 export type VerifyRequest = Message<"ferry.v1.VerifyRequest"> & {
   /**
-   * Repository path; default the coordinator's.
+   * Repository path as the movers see it; default the coordinator's `repository`.
    *
    * @generated from field: string repository = 1;
    */
@@ -982,41 +1010,6 @@ export type VerifyRequest = Message<"ferry.v1.VerifyRequest"> & {
 export const VerifyRequestSchema: GenMessage<VerifyRequest> =
   /*@__PURE__*/
   messageDesc(file_ferry_v1_operator, 34);
-
-/**
- * @generated from message ferry.v1.BadChunk
- */
-export type BadChunk = Message<"ferry.v1.BadChunk"> & {
-  /**
-   * @generated from field: string digest = 1;
-   */
-  digest: string;
-
-  /**
-   * "missing" or "corrupt".
-   *
-   * @generated from field: string state = 2;
-   */
-  state: string;
-
-  /**
-   * @generated from field: string reason = 3;
-   */
-  reason: string;
-
-  /**
-   * @generated from field: repeated string restore_point_ids = 4;
-   */
-  restorePointIds: string[];
-};
-
-/**
- * Describes the message ferry.v1.BadChunk.
- * Use `create(BadChunkSchema)` to create a new message.
- */
-export const BadChunkSchema: GenMessage<BadChunk> =
-  /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 35);
 
 /**
  * @generated from message ferry.v1.VerifyResponse
@@ -1041,6 +1034,13 @@ export type VerifyResponse = Message<"ferry.v1.VerifyResponse"> & {
    * @generated from field: repeated ferry.v1.BadChunk bad_chunks = 4;
    */
   badChunks: BadChunk[];
+
+  /**
+   * The mover that verified.
+   *
+   * @generated from field: string mover_id = 5;
+   */
+  moverId: string;
 };
 
 /**
@@ -1049,7 +1049,7 @@ export type VerifyResponse = Message<"ferry.v1.VerifyResponse"> & {
  */
 export const VerifyResponseSchema: GenMessage<VerifyResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 36);
+  messageDesc(file_ferry_v1_operator, 35);
 
 /**
  * Concurrency limits of a plan; zero fields take the coordinator's configured limits.
@@ -1084,7 +1084,7 @@ export type PlanLimits = Message<"ferry.v1.PlanLimits"> & {
  */
 export const PlanLimitsSchema: GenMessage<PlanLimits> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 37);
+  messageDesc(file_ferry_v1_operator, 36);
 
 /**
  * @generated from message ferry.v1.PlanRequest
@@ -1109,7 +1109,7 @@ export type PlanRequest = Message<"ferry.v1.PlanRequest"> & {
  */
 export const PlanRequestSchema: GenMessage<PlanRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 38);
+  messageDesc(file_ferry_v1_operator, 37);
 
 /**
  * @generated from message ferry.v1.PlannedTask
@@ -1154,7 +1154,7 @@ export type PlannedTask = Message<"ferry.v1.PlannedTask"> & {
  */
 export const PlannedTaskSchema: GenMessage<PlannedTask> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 39);
+  messageDesc(file_ferry_v1_operator, 38);
 
 /**
  * @generated from message ferry.v1.LoadStep
@@ -1182,7 +1182,7 @@ export type LoadStep = Message<"ferry.v1.LoadStep"> & {
  */
 export const LoadStepSchema: GenMessage<LoadStep> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 40);
+  messageDesc(file_ferry_v1_operator, 39);
 
 /**
  * Predicted load of one datastore or host over the window.
@@ -1207,7 +1207,7 @@ export type ResourceLoad = Message<"ferry.v1.ResourceLoad"> & {
  */
 export const ResourceLoadSchema: GenMessage<ResourceLoad> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 41);
+  messageDesc(file_ferry_v1_operator, 40);
 
 /**
  * @generated from message ferry.v1.PlanResponse
@@ -1274,7 +1274,7 @@ export type PlanResponse = Message<"ferry.v1.PlanResponse"> & {
  */
 export const PlanResponseSchema: GenMessage<PlanResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 42);
+  messageDesc(file_ferry_v1_operator, 41);
 
 /**
  * @generated from message ferry.v1.SimulateRequest
@@ -1316,7 +1316,7 @@ export type SimulateRequest = Message<"ferry.v1.SimulateRequest"> & {
  */
 export const SimulateRequestSchema: GenMessage<SimulateRequest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 43);
+  messageDesc(file_ferry_v1_operator, 42);
 
 /**
  * @generated from message ferry.v1.SimulatedDatastore
@@ -1354,7 +1354,7 @@ export type SimulatedDatastore = Message<"ferry.v1.SimulatedDatastore"> & {
  */
 export const SimulatedDatastoreSchema: GenMessage<SimulatedDatastore> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 44);
+  messageDesc(file_ferry_v1_operator, 43);
 
 /**
  * @generated from message ferry.v1.SimulationRow
@@ -1409,7 +1409,7 @@ export type SimulationRow = Message<"ferry.v1.SimulationRow"> & {
  */
 export const SimulationRowSchema: GenMessage<SimulationRow> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 45);
+  messageDesc(file_ferry_v1_operator, 44);
 
 /**
  * @generated from message ferry.v1.SimulateResponse
@@ -1432,7 +1432,7 @@ export type SimulateResponse = Message<"ferry.v1.SimulateResponse"> & {
  */
 export const SimulateResponseSchema: GenMessage<SimulateResponse> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_operator, 46);
+  messageDesc(file_ferry_v1_operator, 45);
 
 /**
  * The coordinator's API for operators, the CLI and scripts.
@@ -1548,7 +1548,9 @@ export const OperatorService: GenService<{
   };
   /**
    * Rebuilds the catalog's restore points of one repository from the repository itself,
-   * the source of truth.
+   * the source of truth, as a mover lists it. Repository maintenance (this, Prune,
+   * CollectGarbage, Verify) runs on a mover that is up: the coordinator never opens a
+   * repository, and fails with UNAVAILABLE when no mover is up.
    *
    * @generated from rpc ferry.v1.OperatorService.RescanRepository
    */

@@ -1,0 +1,167 @@
+// Repository maintenance on movers: the coordinator picks a mover and asks it. It never
+// opens a repository and holds no passphrase; each mover uses its own.
+import {
+  type ChannelCredentials,
+  type Client,
+  type CollectRepositoryGarbageResponse,
+  createClient,
+  type DeleteRestorePointsResponse,
+  FerryError,
+  type Logger,
+  MoverService,
+  type RestorePoint,
+  throwIfAborted,
+  toFerryError,
+  type VerifyRepositoryResponse,
+} from "@ferry/common";
+import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { MoverRegistry } from "../registry/mover-registry.js";
+import { maintenanceMovers } from "./maintenance-movers.js";
+
+/** A mover's answer and which mover gave it. */
+export interface Maintained<T> {
+  result: T;
+  moverId: string;
+}
+
+/**
+ * Maintenance calls, each run on one up mover (see maintenanceMovers). Every repository path
+ * is one the movers see. Aborting `signal` cancels the mover's work too.
+ */
+export interface RepositoryMaintenance {
+  /** Restore points with their recorded verify and boot test; empty `restorePointIds` = all. */
+  list(
+    repository: string,
+    restorePointIds: readonly string[],
+    signal: AbortSignal,
+  ): Promise<Maintained<RestorePoint[]>>;
+  /** Re-reads every chunk of the restore points (empty = all); records each one's state. */
+  verify(
+    repository: string,
+    restorePointIds: readonly string[],
+    signal: AbortSignal,
+  ): Promise<Maintained<VerifyRepositoryResponse>>;
+  /** Mark and sweep; `graceMs` default 5 minutes. */
+  collectGarbage(
+    repository: string,
+    options: { dryRun: boolean; graceMs?: number },
+    signal: AbortSignal,
+  ): Promise<Maintained<CollectRepositoryGarbageResponse>>;
+  /** Deletes restore points; per id: deleted, missing or failed. */
+  deleteRestorePoints(
+    repository: string,
+    restorePointIds: readonly string[],
+    signal: AbortSignal,
+  ): Promise<Maintained<DeleteRestorePointsResponse>>;
+}
+
+/** What {@link createRepositoryMaintenance} needs. */
+export interface RepositoryMaintenanceDeps {
+  registry: MoverRegistry;
+  /** Read for the movers that wrote into a repository: they are asked first. */
+  catalog: CatalogStore;
+  /** How to reach movers (mutual TLS when configured). */
+  moverCredentials?: ChannelCredentials;
+  logger: Logger;
+}
+
+type MoverCall<T> = (client: Client<typeof MoverService>, signal: AbortSignal) => Promise<T>;
+
+/**
+ * Runs maintenance on movers. A mover that cannot be reached (UNAVAILABLE), or that does not
+ * find a repository it never wrote to (NOT_FOUND: it may not see that path), hands the call
+ * to the next one; other errors are the answer, with the mover named in the message.
+ */
+export function createRepositoryMaintenance(
+  deps: RepositoryMaintenanceDeps,
+): RepositoryMaintenance {
+  const maintaining = new Map<string, number>();
+  const count = (moverId: string, delta: number) => {
+    const n = (maintaining.get(moverId) ?? 0) + delta;
+    if (n > 0) maintaining.set(moverId, n);
+    else maintaining.delete(moverId);
+  };
+
+  const onMover = async <T>(
+    what: string,
+    repository: string,
+    signal: AbortSignal,
+    call: MoverCall<T>,
+  ): Promise<Maintained<T>> => {
+    const reached = new Set(
+      (await deps.catalog.restorePoints.list({ repository })).map((p) => p.moverId),
+    );
+    const movers = maintenanceMovers(
+      deps.registry.movers(),
+      { reached, maintaining },
+      `${what} ${repository}`,
+    );
+    const asked: string[] = [];
+    for (const [i, mover] of movers.entries()) {
+      throwIfAborted(signal, `${what} ${repository}`);
+      asked.push(mover.id);
+      count(mover.id, 1);
+      try {
+        using client = createClient(
+          MoverService,
+          mover.address,
+          deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
+        );
+        return { result: await call(client, signal), moverId: mover.id };
+      } catch (err) {
+        const e = toFerryError(err);
+        const another =
+          i < movers.length - 1 &&
+          !signal.aborted &&
+          (e.code === "UNAVAILABLE" || (e.code === "NOT_FOUND" && !reached.has(mover.id)));
+        if (!another) {
+          const on = asked.length === 1 ? `on mover ${mover.id}` : `asked ${asked.join(", ")}`;
+          throw new FerryError(e.code, `${e.message} (${on})`, {
+            cause: e,
+            retryable: e.retryable,
+          });
+        }
+        deps.logger.warn("repository maintenance: asking another mover", {
+          what,
+          repository,
+          moverId: mover.id,
+          err: e,
+        });
+      } finally {
+        count(mover.id, -1);
+      }
+    }
+    // maintenanceMovers returns at least one mover, and the last one's error is thrown.
+    throw new FerryError("INTERNAL", `no mover answered to ${what} ${repository}`);
+  };
+
+  return {
+    list: (repository, restorePointIds, signal) =>
+      onMover("list the restore points of", repository, signal, async (c, s) => {
+        const res = await c.listRepository(
+          { repository, restorePointIds: [...restorePointIds] },
+          { signal: s },
+        );
+        return res.restorePoints;
+      }),
+    verify: (repository, restorePointIds, signal) =>
+      onMover("verify", repository, signal, (c, s) =>
+        c.verifyRepository({ repository, restorePointIds: [...restorePointIds] }, { signal: s }),
+      ),
+    collectGarbage: (repository, options, signal) =>
+      onMover("collect garbage in", repository, signal, (c, s) =>
+        c.collectRepositoryGarbage(
+          {
+            repository,
+            dryRun: options.dryRun,
+            ...(options.graceMs === undefined ? {} : { graceMs: BigInt(options.graceMs) }),
+          },
+          { signal: s },
+        ),
+      ),
+    deleteRestorePoints: (repository, restorePointIds, signal) =>
+      onMover("delete restore points in", repository, signal, (c, s) =>
+        c.deleteRestorePoints({ repository, restorePointIds: [...restorePointIds] }, { signal: s }),
+      ),
+  };
+}
