@@ -13,12 +13,12 @@ import {
 } from "@ferry/common";
 import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
-import type { QuiesceModeName, TaskRecord, TransportName } from "../catalog/records.js";
+import type { QuiesceModeName, TaskRecord } from "../catalog/records.js";
 import { backupHistory } from "../jobs/backup-history.js";
 import { expectedBytes, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import { type Decision, decideDispatch } from "./dispatch-decisions.js";
 import {
-  admission,
   DEFAULT_IO_CONTROL_SETTINGS,
   datastoreLatencies,
   type IoControlSettings,
@@ -26,7 +26,7 @@ import {
 } from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
-import { type DispatchLimits, type MoverSlot, place } from "./placement.js";
+import type { DispatchLimits, MoverSlot } from "./placement.js";
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -123,16 +123,6 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       slots: m.taskSlots,
       running: [...running.values()].filter((r) => r.moverId === m.id).length,
     }));
-
-  const usage = () => {
-    const perHost = new Map<string, number>();
-    const perDatastore = new Map<string, number>();
-    for (const r of running.values()) {
-      perHost.set(r.hostId, (perHost.get(r.hostId) ?? 0) + 1);
-      for (const ds of r.datastoreIds) perDatastore.set(ds, (perDatastore.get(ds) ?? 0) + 1);
-    }
-    return { total: running.size, perHost, perDatastore };
-  };
 
   // Slows or frees running backups on datastores whose latency crossed a threshold.
   const throttle = (latencies: ReturnType<typeof datastoreLatencies>) => {
@@ -299,8 +289,72 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     }
   };
 
+  // Gathers the state (catalog, registry), decides (dispatch-decisions.ts, pure), applies.
   const pump = async () => {
-    // A hung mover never answers: once it is marked down, give up on its calls.
+    abandonLostMovers();
+    const latencies = datastoreLatencies(o.registry.movers());
+    throttle(latencies);
+    const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
+      (t) => !running.has(t.id),
+    );
+    const kinds = new Map<string, "backup" | "restore">();
+    for (const jobId of new Set(queued.map((t) => t.jobId)))
+      kinds.set(jobId, (await o.catalog.jobs.get(jobId))?.kind ?? "backup");
+    history ??= await backupHistory(o.catalog);
+    const known = history;
+    const inventory = new Map(o.registry.vms().map((v) => [v.id, v]));
+    const decisions = decideDispatch({
+      nowMs: Date.now(),
+      queued: queued.map((task) => ({ task, kind: kinds.get(task.jobId) ?? "backup" })),
+      running: [...running.values()].map((r) => ({
+        vmId: r.task.vmId,
+        moverId: r.moverId,
+        hostId: r.hostId,
+        datastoreIds: r.datastoreIds,
+      })),
+      movers: moverSlots(),
+      vms: new Map(
+        [...inventory].map(([id, vm]) => [
+          id,
+          { hostId: vm.hostId, datastoreIds: vm.disks.map((d) => d.datastoreId).filter(Boolean) },
+        ]),
+      ),
+      weight: (t) => {
+        if (typeof t.params.restorePointId === "string") return Number.POSITIVE_INFINITY;
+        const vm = inventory.get(t.vmId);
+        return vm ? expectedBytes(vm, known) : 0;
+      },
+      cancelledJobs,
+      latencies,
+      ioControl,
+      limits: o.limits,
+    });
+    waiting.clear();
+    const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
+    for (const d of decisions) {
+      if (d.t === "wait") waiting.set(d.task.id, d.reason);
+      else if (d.t === "cancel") {
+        await o.catalog.tasks.update(d.task.id, { state: "cancelled", endedAt: new Date() });
+        await finishJobIfDone(d.task.jobId);
+      } else if (d.t === "expire") {
+        // Production hours begin: a task that could not start in its window does not start now.
+        await o.catalog.tasks.update(d.task.id, {
+          state: "failed",
+          endedAt: new Date(),
+          errorCode: "FAILED_PRECONDITION",
+          errorMessage: `the backup window closed at ${d.windowEndsAt.toISOString()} before the task could start`,
+          errorRetryable: false,
+        });
+        await finishJobIfDone(d.task.jobId);
+      } else {
+        const mover = movers.get(d.moverId);
+        if (mover) await start(d, mover, inventory.get(d.task.vmId));
+      }
+    }
+  };
+
+  // A hung mover never answers: once it is marked down, give up on its calls.
+  const abandonLostMovers = () => {
     const down = new Set(
       o.registry
         .movers()
@@ -313,133 +367,35 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         run.controller.abort();
       }
     }
-    const latencies = datastoreLatencies(o.registry.movers());
-    throttle(latencies);
-    const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
-      (t) => !running.has(t.id),
-    );
-    // The planner's order, re-made on every pass (tasks end early or late, movers come and
-    // go): restores first, then the backups expected to read the most.
-    history ??= await backupHistory(o.catalog);
-    const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
-    const weight = (t: TaskRecord) => {
-      if (typeof t.params.restorePointId === "string") return Number.POSITIVE_INFINITY;
-      const vm = vms.get(t.vmId);
-      return vm ? expectedBytes(vm, history as Map<string, VmHistory>) : 0;
+  };
+
+  // Records a start decision in the catalog, then runs the task on its mover.
+  const start = async (d: Extract<Decision, { t: "start" }>, mover: Mover, vm: Vm | undefined) => {
+    const { task } = d;
+    await o.catalog.tasks.update(task.id, {
+      state: "running",
+      moverId: mover.id,
+      transport: d.transport,
+      attempt: task.attempt + 1,
+      startedAt: new Date(),
+      endedAt: null,
+      notBefore: null,
+    });
+    const job = await o.catalog.jobs.get(task.jobId);
+    if (job?.state === "queued") await o.catalog.jobs.update(task.jobId, { state: "running" });
+    o.events.notify(task.jobId);
+    const run: Running = {
+      task,
+      moverId: mover.id,
+      hostId: d.hostId,
+      datastoreIds: d.datastoreIds,
+      controller: new AbortController(),
+      done: Promise.resolve(),
+      limitBps: 0,
+      limitChangedAt: 0,
     };
-    queued.sort((a, b) => weight(b) - weight(a) || a.id.localeCompare(b.id));
-    // One backup per VM at a time: a VM's QEMU has one fleecing view and one NBD server.
-    const busyVms = new Set([...running.values()].map((r) => r.task.vmId));
-    const now = Date.now();
-    waiting.clear();
-    const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
-    for (const task of queued) {
-      if (cancelledJobs.has(task.jobId)) {
-        await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
-        await finishJobIfDone(task.jobId);
-        continue;
-      }
-      const windowEndsAt =
-        typeof task.params.windowEndsAt === "string"
-          ? Date.parse(task.params.windowEndsAt)
-          : Number.NaN;
-      if (windowEndsAt <= now) {
-        // Production hours begin: a task that could not start in its window does not start now.
-        await o.catalog.tasks.update(task.id, {
-          state: "failed",
-          endedAt: new Date(),
-          errorCode: "FAILED_PRECONDITION",
-          errorMessage: `the backup window closed at ${new Date(windowEndsAt).toISOString()} before the task could start`,
-          errorRetryable: false,
-        });
-        await finishJobIfDone(task.jobId);
-        continue;
-      }
-      if (task.notBefore && task.notBefore.getTime() > now) {
-        waiting.set(task.id, `retrying after ${task.notBefore.toISOString()}`);
-        continue;
-      }
-      const kind = (await o.catalog.jobs.get(task.jobId))?.kind ?? "backup";
-      if (kind === "backup" && busyVms.has(task.vmId)) {
-        waiting.set(task.id, `another task is backing up ${task.vmName}`);
-        continue;
-      }
-      const vm = vms.get(task.vmId);
-      const hostId =
-        kind === "backup" ? vm?.hostId : (moverSlots().find((m) => m.up)?.hostId ?? undefined);
-      if (!hostId) {
-        waiting.set(
-          task.id,
-          kind === "backup"
-            ? `VM ${task.vmName} is not reported by any mover that is up`
-            : "no mover is up",
-        );
-        continue;
-      }
-      const datastoreIds =
-        kind === "backup"
-          ? [...new Set((vm?.disks ?? []).map((d) => d.datastoreId).filter(Boolean))]
-          : [];
-      const held =
-        kind === "backup"
-          ? admission(datastoreIds, usage().perDatastore, latencies, ioControl)
-          : undefined;
-      if (held) {
-        waiting.set(task.id, held);
-        continue;
-      }
-      const placement = place(
-        {
-          vmHostId: hostId,
-          datastoreIds,
-          transport: (task.params.transport as TransportName | undefined) ?? "any",
-        },
-        moverSlots(),
-        usage(),
-        o.limits,
-      );
-      if (placement.t === "wait") {
-        waiting.set(task.id, placement.reason);
-        continue;
-      }
-      const mover = movers.get(placement.moverId);
-      if (!mover) continue;
-      const started: TaskRecord = {
-        ...task,
-        state: "running",
-        moverId: mover.id,
-        transport: placement.transport,
-        attempt: task.attempt + 1,
-        startedAt: new Date(),
-        endedAt: null,
-        notBefore: null,
-      };
-      await o.catalog.tasks.update(task.id, {
-        state: "running",
-        moverId: mover.id,
-        transport: placement.transport,
-        attempt: started.attempt,
-        startedAt: started.startedAt,
-        endedAt: null,
-        notBefore: null,
-      });
-      const job = await o.catalog.jobs.get(task.jobId);
-      if (job?.state === "queued") await o.catalog.jobs.update(task.jobId, { state: "running" });
-      o.events.notify(task.jobId);
-      const run: Running = {
-        task,
-        moverId: mover.id,
-        hostId,
-        datastoreIds,
-        controller: new AbortController(),
-        done: Promise.resolve(),
-        limitBps: 0,
-        limitChangedAt: 0,
-      };
-      running.set(task.id, run);
-      busyVms.add(task.vmId);
-      run.done = execute(run, vm, mover, placement.transport);
-    }
+    running.set(task.id, run);
+    run.done = execute(run, vm, mover, d.transport);
   };
 
   function kick(): void {

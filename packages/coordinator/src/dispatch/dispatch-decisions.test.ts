@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import type { TaskRecord } from "../catalog/records.js";
+import { type DispatchState, decideDispatch, type QueuedTask } from "./dispatch-decisions.js";
+import { DEFAULT_IO_CONTROL_SETTINGS } from "./io-control.js";
+
+const NOW = Date.parse("2026-12-04T01:00:00Z");
+
+function task(id: string, vmId: string, params: Record<string, unknown> = {}): TaskRecord {
+  return {
+    id,
+    jobId: "job-1",
+    vmId,
+    vmName: vmId,
+    moverId: null,
+    transport: null,
+    state: "queued",
+    attempt: 0,
+    notBefore: null,
+    startedAt: null,
+    endedAt: null,
+    errorCode: null,
+    errorMessage: null,
+    errorRetryable: false,
+    restorePointId: null,
+    params,
+  };
+}
+
+const backup = (t: TaskRecord): QueuedTask => ({ task: t, kind: "backup" });
+
+function state(over: Partial<DispatchState>): DispatchState {
+  return {
+    nowMs: NOW,
+    queued: [],
+    running: [],
+    movers: [{ id: "m1", hostId: "h1", up: true, transports: ["hotadd", "nbd"], slots: 8 }],
+    vms: new Map([
+      ["small", { hostId: "h1", datastoreIds: ["ds1"] }],
+      ["large", { hostId: "h1", datastoreIds: ["ds2"] }],
+      ["medium", { hostId: "h1", datastoreIds: ["ds1"] }],
+    ]),
+    weight: (t) => ({ small: 1, medium: 2, large: 3 })[t.vmId] ?? 0,
+    cancelledJobs: new Set(),
+    latencies: new Map(),
+    ioControl: DEFAULT_IO_CONTROL_SETTINGS,
+    limits: { perHost: 2, perDatastore: 1, total: 8 },
+    ...over,
+  };
+}
+
+const summary = (ds: ReturnType<typeof decideDispatch>) =>
+  ds.map((d) => `${d.task.id}:${d.t}${d.t === "wait" ? ` (${d.reason})` : ""}`);
+
+describe("one dispatch pass", () => {
+  it("starts the largest expected reads first, and counts each start against the next task", () => {
+    const decisions = decideDispatch(
+      state({
+        queued: [task("a", "small"), task("b", "large"), task("c", "medium")].map(backup),
+        limits: { perHost: 3, perDatastore: 1, total: 8 },
+      }),
+    );
+    // large (ds2) and medium (ds1) start; small shares ds1 with medium: one per datastore.
+    expect(summary(decisions)).toEqual([
+      "b:start",
+      "c:start",
+      "a:wait (datastore ds1 already serves 1 backups)",
+    ]);
+  });
+
+  it("puts restores before backups, and never runs two tasks of one VM's backup at once", () => {
+    const restore: QueuedTask = {
+      task: task("r", "small", { restorePointId: "small/rp" }),
+      kind: "restore",
+    };
+    const decisions = decideDispatch(
+      state({
+        queued: [backup(task("a", "large")), restore, backup(task("b", "large"))],
+        weight: (t) => (t.params.restorePointId ? Number.POSITIVE_INFINITY : 1),
+      }),
+    );
+    expect(summary(decisions)).toEqual([
+      "r:start",
+      "a:start",
+      "b:wait (another task is backing up large)",
+    ]);
+  });
+
+  it("cancels tasks of a cancelled job, expires those past their window, holds retries", () => {
+    const decisions = decideDispatch(
+      state({
+        queued: [
+          task("late", "small", { windowEndsAt: new Date(NOW - 1).toISOString() }),
+          task("later", "medium", {}),
+          { ...task("retry", "large"), notBefore: new Date(NOW + 5000) },
+        ].map(backup),
+      }),
+    );
+    expect(summary(decisions)).toEqual([
+      "retry:wait (retrying after 2026-12-04T01:00:05.000Z)",
+      "later:start",
+      "late:expire",
+    ]);
+    const cancelled = decideDispatch(
+      state({ queued: [backup(task("x", "small"))], cancelledJobs: new Set(["job-1"]) }),
+    );
+    expect(summary(cancelled)).toEqual(["x:cancel"]);
+  });
+
+  it("holds a backup whose VM no mover reports, and one on a datastore that is too slow", () => {
+    const decisions = decideDispatch(
+      state({
+        queued: [backup(task("gone", "nowhere")), backup(task("slow", "large"))],
+        latencies: new Map([["ds2", { moverId: "m1", latencyMs: 40 }]]),
+      }),
+    );
+    expect(summary(decisions)).toEqual([
+      "slow:wait (datastore ds2 latency 40.0 ms is at or above 20 ms (backup I/O control holds new tasks))",
+      "gone:wait (VM nowhere is not reported by any mover that is up)",
+    ]);
+  });
+});
