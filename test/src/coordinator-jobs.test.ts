@@ -478,13 +478,22 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     expect((await ferryFails("jobs", "show", "job-x")).stderr).toMatch(/no job "job-x"/);
   });
 
-  it("rebuilds the restore-point catalog of a new coordinator from the repository", async () => {
+  it("rebuilds the restore-point catalog of a new coordinator from the repository, through its mover", async () => {
     const fresh = await startLabCoordinator({
       listen: "127.0.0.1:0",
       dataDir: join(work, "coord-2"),
       logLevel: "error",
     });
+    // The coordinator never opens a repository: a mover of its own lists it.
+    const lister = await startLabMover({
+      id: "mover-2",
+      coordinator: fresh.address,
+      host: { id: "host-2" },
+      logLevel: "error",
+      runDir: join(work, "run-2"),
+    });
     try {
+      await lister.registered;
       const cli = (...args: string[]) =>
         run(join(REPO_ROOT, "bin/ferry"), [...args, "--server", fresh.address]);
       expect((await cli("restore-points")).stdout).toMatch(/no restore points/);
@@ -500,6 +509,7 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
           .map((r) => [r.id, r.consistency, r.disks.length]);
       expect(await ids(theirs)).toEqual(await ids(mine));
     } finally {
+      await lister.close();
       await fresh.close();
     }
   });

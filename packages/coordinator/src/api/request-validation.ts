@@ -1,5 +1,5 @@
 // Checks at the operator API's edge, before a handler runs: text no field may carry, and the
-// paths the coordinator opens itself. A bad request is refused with INVALID_ARGUMENT naming
+// paths it hands to movers. A bad request is refused with INVALID_ARGUMENT naming
 // the field, never passed on to fail deep inside as INTERNAL.
 import { resolve } from "node:path";
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
