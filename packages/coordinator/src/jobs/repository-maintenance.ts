@@ -101,12 +101,14 @@ export function createRepositoryMaintenance(
       throwIfAborted(signal, `${what} ${repository}`);
       asked.push(mover.id);
       count(mover.id, 1);
+      // Closed in finally, not by `using`: esbuild's lowering of `using` in a loop (vitest)
+      // rethrew an earlier iteration's error.
+      const client = createClient(
+        MoverService,
+        mover.address,
+        deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
+      );
       try {
-        using client = createClient(
-          MoverService,
-          mover.address,
-          deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
-        );
         return { result: await call(client, signal), moverId: mover.id };
       } catch (err) {
         const e = toFerryError(err);
@@ -128,6 +130,7 @@ export function createRepositoryMaintenance(
           err: e,
         });
       } finally {
+        client.close();
         count(mover.id, -1);
       }
     }
