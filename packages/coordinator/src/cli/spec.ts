@@ -289,7 +289,11 @@ const commands: CommandSpec[] = [
     usage: "",
     summary: "remove chunks no restore point references",
     options: [
-      { name: "repo", value: "DIR", help: "the repository (default: every policy's)" },
+      {
+        name: "repo",
+        value: "DIR",
+        help: "the repository (default: the coordinator's `repository`)",
+      },
       ...GC_OPTIONS,
       JSON_OUT,
     ],
