@@ -43,7 +43,11 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
     };
   }
 
-  async function backup(...extra: string[]): Promise<{ id: string; stderr: string }> {
+  /** Backs the image up into `into` (the shared repository by default). */
+  async function backupInto(
+    into: string,
+    ...extra: string[]
+  ): Promise<{ id: string; stderr: string }> {
     const { uri, stop } = await serve(
       extra.includes("--dirty-bitmap") ? extra[extra.indexOf("--dirty-bitmap") + 1] : undefined,
     );
@@ -53,7 +57,7 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
         "--source",
         uri,
         "--repo",
-        repo(),
+        into,
         "--vm-id",
         "offline",
         ...extra,
@@ -64,6 +68,12 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
     }
   }
 
+  const backup = (...extra: string[]) => backupInto(repo(), ...extra);
+  let full: string;
+  let incremental: string;
+  let incrementalRun: { id: string; stderr: string };
+  const atIncremental = () => join(dir, "at-incremental.raw");
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ferry-cli-maint-"));
     image = join(dir, "disk.qcow2");
@@ -71,6 +81,19 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
       debianPackage: "qemu-utils",
     });
     await qemuIo(image, "write -P 0x11 0 64M", "write -P 0x22 128M 32M");
+    // Every test starts from these two restore points, whichever runs first.
+    full = (await backup()).id;
+    // From now on every write to the image is tracked in a persistent bitmap.
+    await runTool("qemu-img", ["bitmap", "--add", image, "since-full"], {
+      debianPackage: "qemu-utils",
+    });
+    await qemuIo(image, "write -P 0x33 8M 1M", "write -P 0x44 200M 512k", "write -z 130M 1M");
+    incrementalRun = await backup("--dirty-bitmap", "since-full", "--since", full);
+    incremental = incrementalRun.id;
+    // The image as the incremental saw it (a later test writes to the image again).
+    await runTool("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image, atIncremental()], {
+      debianPackage: "qemu-utils",
+    });
   });
 
   afterAll(async () => {
@@ -78,18 +101,8 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
     await rm(dir, { recursive: true, force: true });
   });
 
-  let full: string;
-  let incremental: string;
-
   it("takes an incremental of an offline image from its persistent dirty bitmap, reading only what changed", async () => {
-    full = (await backup()).id;
-    // From now on every write to the image is tracked in a persistent bitmap.
-    await runTool("qemu-img", ["bitmap", "--add", image, "since-full"], {
-      debianPackage: "qemu-utils",
-    });
-    await qemuIo(image, "write -P 0x33 8M 1M", "write -P 0x44 200M 512k", "write -z 130M 1M");
-    const r = await backup("--dirty-bitmap", "since-full", "--since", full);
-    incremental = r.id;
+    const r = incrementalRun;
     expect(r.stderr).toContain("(incremental)");
     // 2.5 MiB written; the bitmap's 64 KiB granularity is all the slack there is.
     const read = Number(/read ([\d.]+) MiB/.exec(r.stderr)?.[1]);
@@ -100,16 +113,11 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
     const manifest = list.find((m: { restorePointId: string }) => m.restorePointId === incremental);
     expect(manifest).toMatchObject({ mode: "incremental", parentRestorePointId: full });
 
-    // Restores as a full, identical to the image as it is now.
+    // Restores as a full, identical to the image as it was when the incremental read it.
     const restored = join(dir, "incremental.raw");
     await cli("restore", "--repo", repo(), "--restore-point", incremental, "--to", restored);
-    const current = join(dir, "current.raw");
-    await runTool("qemu-img", ["convert", "-f", "qcow2", "-O", "raw", image, current], {
-      debianPackage: "qemu-utils",
-    });
-    expect(await sha256(restored)).toBe(await sha256(current));
+    expect(await sha256(restored)).toBe(await sha256(atIncremental()));
     await rm(restored);
-    await rm(current);
   });
 
   it("refuses an incremental when the flags are incomplete or the export lacks the bitmap, and says why", async () => {
@@ -178,23 +186,26 @@ describe("ferry-mover offline incrementals, verify and gc without a coordinator"
   });
 
   it("gc frees what only pruned restore points used, and keeps everything the rest need", async () => {
-    const before = await cli("gc", "--repo", repo(), "--dry-run", "--grace-minutes", "0");
+    // A copy of the shared repository: this test prunes it, the others keep theirs.
+    const own = join(dir, "repo-gc");
+    await runTool("cp", ["-a", repo(), own], { debianPackage: "coreutils" });
+    const before = await cli("gc", "--repo", own, "--dry-run", "--grace-minutes", "0");
     expect(before.stdout).toMatch(/^would free 0\.0 MiB: 0 chunk\(s\) removed/);
     // Rewrite the region the incremental changed: its old chunk is in no newer restore point.
     await qemuIo(image, "write -P 0x55 8M 1M");
-    await backup();
-    const list = JSON.parse((await cli("restore-points", "--repo", repo(), "--json")).stdout);
-    for (const m of list.slice(0, -1)) await removeRestorePoint(m.restorePointId);
+    await backupInto(own);
+    const list = JSON.parse((await cli("restore-points", "--repo", own, "--json")).stdout);
+    for (const m of list.slice(0, -1)) await removeRestorePoint(own, m.restorePointId);
     // As if the backups ran long ago: GC never judges chunks written in its last seconds.
-    await ageChunks(repo(), 10 * 60_000);
-    const gc = await cli("gc", "--repo", repo(), "--grace-minutes", "0");
+    await ageChunks(own, 10 * 60_000);
+    const gc = await cli("gc", "--repo", own, "--grace-minutes", "0");
     expect(gc.stdout).toMatch(/^freed [\d.]+ MiB: [1-9]\d* chunk\(s\) removed/);
-    expect((await cli("verify", "--repo", repo())).stdout).toContain("all sound");
+    expect((await cli("verify", "--repo", own)).stdout).toContain("all sound");
   });
 
-  async function removeRestorePoint(id: string): Promise<void> {
+  async function removeRestorePoint(root: string, id: string): Promise<void> {
     const { openRepository } = await import("@ferry/common");
-    await using r = await openRepository({ root: repo() });
+    await using r = await openRepository({ root });
     await r.deleteRestorePoint(id);
   }
 });

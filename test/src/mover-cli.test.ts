@@ -119,10 +119,13 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
     const noSocket = await fails("backup", "--source", "nbd+unix:///disk", "--repo", repo());
     expect(noSocket.code).toBe(1);
     expect(noSocket.stderr).toMatch(/needs \?socket=/);
+    // A repository of its own: this test needs none of the others' backups.
+    const empty = join(dir, "repo-empty");
+    await cli("init", "--repo", empty);
     const unknown = await fails(
       "restore",
       "--repo",
-      repo(),
+      empty,
       "--restore-point",
       "web-1/20200101T000000000Z-00000000",
       "--to",
@@ -136,12 +139,22 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
   });
 
   it("refuses to restore from a damaged chunk, naming it, and leaves no partial image", async () => {
+    // A repository of its own: the damage must not reach the other tests' restore points.
+    const damaged = join(dir, "repo-damaged");
     const id = (
-      await cli("backup", "--source", join(dir, "disk.raw"), "--repo", repo(), "--vm-id", "damaged")
+      await cli(
+        "backup",
+        "--source",
+        join(dir, "disk.raw"),
+        "--repo",
+        damaged,
+        "--vm-id",
+        "damaged",
+      )
     ).stdout.trim();
     // Flip one payload byte of one stored chunk.
     const chunks = (
-      await runTool("find", [join(repo(), "chunks"), "-type", "f", "-size", "+1k"], {
+      await runTool("find", [join(damaged, "chunks"), "-type", "f", "-size", "+1k"], {
         debianPackage: "findutils",
       })
     )
@@ -152,7 +165,7 @@ describe("ferry-mover backup, restore and restore-points without a coordinator",
     bytes[100] = (bytes[100] ?? 0) ^ 0xff;
     await writeFile(victim, bytes);
     const out = join(dir, "from-damaged.raw");
-    const err = await fails("restore", "--repo", repo(), "--restore-point", id, "--to", out);
+    const err = await fails("restore", "--repo", damaged, "--restore-point", id, "--to", out);
     expect(err.code).toBe(1);
     expect(err.stderr).toContain(victim.slice(victim.lastIndexOf("/") + 1));
     await expect(access(out)).rejects.toThrow();
