@@ -117,7 +117,10 @@ describe("repository maintenance through a mover, with no passphrase on the coor
     await rm(work, { recursive: true, force: true });
   });
 
-  it("rebuilds the catalog from the repository as the mover lists it", async () => {
+  // One story, in order: each step works on what the one before left (a catalog rebuilt,
+  // restore points pruned, chunks collected, one corrupted, the mover gone).
+  it("maintains an encrypted repository through its mover: rescan, verify, prune, gc, a corrupt chunk, the mover gone", async () => {
+    // First: rebuilds the catalog from the repository as the mover lists it.
     expect((await ferry("restore-points")).stdout).toMatch(/no restore points/);
     const rescanned = await ferry("catalog", "rescan", "--repo", repo);
     expect(rescanned.stdout.trim()).toBe(
@@ -126,15 +129,13 @@ describe("repository maintenance through a mover, with no passphrase on the coor
     expect((await listed()).map((r) => r.id).sort()).toEqual([...ids].sort());
     const again = JSON.parse((await ferry("catalog", "rescan", "--repo", repo, "--json")).stdout);
     expect(again).toMatchObject({ added: 0, removed: 0, total: 4, moverId: "mover-enc" });
-  });
 
-  it("verifies every chunk with the mover's key, and the listing shows the result", async () => {
+    // Then: verifies every chunk with the mover's key, and the listing shows the result.
     const verified = await ferry("verify", "--repo", repo);
     expect(verified.stdout).toMatch(/verified 4 restore point\(s\), 8 chunk\(s\), .*: all sound$/m);
     expect((await listed()).map((r) => r.verify?.ok)).toEqual([true, true, true, true]);
-  });
 
-  it("prunes by the policy's rules: the mover deletes, the catalog follows", async () => {
+    // Then: prunes by the policy's rules: the mover deletes, the catalog follows.
     await ferry(
       "policies",
       "create",
@@ -156,9 +157,8 @@ describe("repository maintenance through a mover, with no passphrase on the coor
     // The repository itself, as ferry-mover sees it without a key.
     const inRepo = (await ferryMover("restore-points", "--repo", repo)).stdout.trim().split("\n");
     expect(inRepo.map((line) => line.split(/\s+/)[0]).sort()).toEqual(kept);
-  });
 
-  it("collects the pruned restore points' chunks", async () => {
+    // Then: collects the pruned restore points' chunks.
     // Chunks younger than the grace period stay; age them rather than wait.
     await ageChunks(repo, 3_600_000);
     const gc = await ferry("gc", "--repo", repo);
@@ -166,9 +166,8 @@ describe("repository maintenance through a mover, with no passphrase on the coor
       /^freed \S+ \S+: 4 chunk\(s\) removed, 4 kept \(4 referenced by 2 restore point\(s\)\)$/,
     );
     expect(await chunkFilePaths(repo)).toHaveLength(4);
-  });
 
-  it("names a corrupt chunk and the restore point it breaks, and exits 1", async () => {
+    // Then: names a corrupt chunk and the restore point it breaks, and exits 1.
     const [victim] = await chunkFilePaths(repo);
     const file = await open(victim as string, "r+");
     try {
@@ -183,9 +182,8 @@ describe("repository maintenance through a mover, with no passphrase on the coor
     );
     expect(bad.stdout).toMatch(/: 1 bad chunk\(s\)$/m);
     expect((await listed()).filter((r) => r.verify?.ok === false)).toHaveLength(1);
-  });
 
-  it("refuses maintenance with UNAVAILABLE naming the down mover, and still lists the catalog", async () => {
+    // Then: refuses maintenance with UNAVAILABLE naming the down mover, and still lists the catalog.
     await mover?.close();
     mover = undefined;
     using api = createClient(OperatorService, coordinator.address);
@@ -195,9 +193,9 @@ describe("repository maintenance through a mover, with no passphrase on the coor
       })
       .toEqual([MoverState.DOWN]);
     const why = "repository maintenance runs on movers, and mover-enc is down (no heartbeat)";
-    const gc = await ferryFails("gc", "--repo", repo);
-    expect(gc.code).toBe(1);
-    expect(gc.stderr).toContain(`no mover is up to collect garbage in ${repo}: ${why}`);
+    const refused = await ferryFails("gc", "--repo", repo);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`no mover is up to collect garbage in ${repo}: ${why}`);
     expect((await ferryFails("verify", "--repo", repo)).stderr).toContain(
       `no mover is up to verify ${repo}: ${why}`,
     );
