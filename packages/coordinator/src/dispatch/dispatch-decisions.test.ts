@@ -1,30 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { task as fixtureTask } from "../catalog/catalog-fixtures.test-helper.js";
 import type { TaskRecord } from "../catalog/records.js";
 import { type DispatchState, decideDispatch, type QueuedTask } from "./dispatch-decisions.js";
 import { DEFAULT_IO_CONTROL_SETTINGS } from "./io-control.js";
 
 const NOW = Date.parse("2026-12-04T01:00:00Z");
 
-function task(id: string, vmId: string, params: Record<string, unknown> = {}): TaskRecord {
-  return {
-    id,
-    jobId: "job-1",
-    vmId,
-    vmName: vmId,
-    moverId: null,
-    transport: null,
-    state: "queued",
-    attempt: 0,
-    notBefore: null,
-    startedAt: null,
-    endedAt: null,
-    errorCode: null,
-    errorMessage: null,
-    errorRetryable: false,
-    restorePointId: null,
-    params,
-  };
-}
+// A queued task of job-1 for `vmId`, from the catalog's fixture.
+const task = (id: string, vmId: string, params: Record<string, unknown> = {}): TaskRecord =>
+  fixtureTask(id, "job-1", { vmId, vmName: vmId, params });
 
 const backup = (t: TaskRecord): QueuedTask => ({ task: t, kind: "backup" });
 
