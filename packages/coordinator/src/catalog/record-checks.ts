@@ -198,6 +198,30 @@ export function checkRestorePoint(rp: RestorePointRecord): RestorePointRecord {
   return checked;
 }
 
+/** Throws INVALID_ARGUMENT unless `rps` are well-formed, distinct and all of `repository`. */
+export function checkReplacement(repository: string, rps: readonly RestorePointRecord[]): void {
+  if (typeof repository !== "string" || repository === "") {
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      "replaceForRepository: repository must be a non-empty string",
+    );
+  }
+  const seen = new Set<string>();
+  for (const rp of rps) {
+    checkRestorePoint(rp);
+    if (rp.repository !== repository) {
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        `restore point ${rp.id} names repository ${rp.repository}, not ${repository}`,
+      );
+    }
+    if (seen.has(rp.id)) {
+      throw new FerryError("INVALID_ARGUMENT", `restore point ${rp.id} is listed twice`);
+    }
+    seen.add(rp.id);
+  }
+}
+
 /** Throws INVALID_ARGUMENT unless `m` is a well-formed mover. */
 export function checkMover(m: MoverRecord): MoverRecord {
   return checkFields(`mover ${String(m?.id)}`, m, {

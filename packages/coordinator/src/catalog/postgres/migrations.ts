@@ -2,8 +2,6 @@ import { FerryError } from "@ferry/common";
 import type { Migration } from "../migration.js";
 import type { PgContext, Queryable } from "./postgres-context.js";
 
-export type { Migration } from "../migration.js";
-
 // NEVER edit a migration that has shipped: databases in the field have applied it. Change
 // the schema by appending a migration. Versions count apart from SQLite's: the two schemas
 // differ (PostgreSQL has real types), only the records they hold are the same.

@@ -1,7 +1,7 @@
 import { FerryError } from "@ferry/common";
 import type { RestorePointStore } from "../catalog-store.js";
 import { isDiskList, storedDisks } from "../column-shapes.js";
-import { checkRestorePoint } from "../record-checks.js";
+import { checkReplacement, checkRestorePoint } from "../record-checks.js";
 import type { RestorePointRecord } from "../records.js";
 import { checkColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
 
@@ -113,30 +113,6 @@ async function upsertAll(
   );
   const owner = owners.rows[0];
   throw conflict(owner?.id ?? String(refused[0]), repository, owner?.repository ?? "another");
-}
-
-/** Throws INVALID_ARGUMENT unless `rps` are well-formed, distinct and all of `repository`. */
-function checkReplacement(repository: string, rps: readonly RestorePointRecord[]): void {
-  if (typeof repository !== "string" || repository === "") {
-    throw new FerryError(
-      "INVALID_ARGUMENT",
-      "replaceForRepository: repository must be a non-empty string",
-    );
-  }
-  const seen = new Set<string>();
-  for (const rp of rps) {
-    checkRestorePoint(rp);
-    if (rp.repository !== repository) {
-      throw new FerryError(
-        "INVALID_ARGUMENT",
-        `restore point ${rp.id} names repository ${rp.repository}, not ${repository}`,
-      );
-    }
-    if (seen.has(rp.id)) {
-      throw new FerryError("INVALID_ARGUMENT", `restore point ${rp.id} is listed twice`);
-    }
-    seen.add(rp.id);
-  }
 }
 
 /** The `restore_points` table as a {@link RestorePointStore}. */

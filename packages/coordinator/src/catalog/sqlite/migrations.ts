@@ -2,8 +2,6 @@ import { FerryError } from "@ferry/common";
 import type Database from "better-sqlite3";
 import type { Migration } from "../migration.js";
 
-export type { Migration } from "../migration.js";
-
 // NEVER edit a migration that has shipped: databases in the field have applied it. Change
 // the schema by appending a migration. Dates are UTC milliseconds (INTEGER), lists and
 // opaque documents JSON (TEXT). STRICT tables make SQLite enforce the column types.

@@ -1,7 +1,7 @@
 import { FerryError } from "@ferry/common";
 import type { RestorePointStore } from "../catalog-store.js";
 import { isDiskList, storedDisks } from "../column-shapes.js";
-import { checkRestorePoint } from "../record-checks.js";
+import { checkReplacement, checkRestorePoint } from "../record-checks.js";
 import type { RestorePointRecord } from "../records.js";
 import { parseJsonColumn, type SqliteContext, type Sync, toMs } from "./sqlite-context.js";
 
@@ -113,25 +113,7 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
         .map((row) => fromRow(ctx, row as RestorePointRow)),
     delete: (id) => remove.run(id).changes > 0,
     replaceForRepository: (repository, rps) => {
-      if (typeof repository !== "string" || repository === "") {
-        throw new FerryError(
-          "INVALID_ARGUMENT",
-          "replaceForRepository: repository must be a non-empty string",
-        );
-      }
-      const seen = new Set<string>();
-      for (const rp of rps) {
-        checkRestorePoint(rp);
-        if (rp.repository !== repository) {
-          throw new FerryError(
-            "INVALID_ARGUMENT",
-            `restore point ${rp.id} names repository ${rp.repository}, not ${repository}`,
-          );
-        }
-        if (seen.has(rp.id))
-          throw new FerryError("INVALID_ARGUMENT", `restore point ${rp.id} is listed twice`);
-        seen.add(rp.id);
-      }
+      checkReplacement(repository, rps);
       return replace(repository, rps);
     },
   };
