@@ -129,6 +129,7 @@ export async function startCoordinator(
     defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
     logger,
     limits: config.limits,
+    ioControl: config.ioControl,
     ...(moverCredentials ? { moverCredentials } : {}),
     maintenance,
   });

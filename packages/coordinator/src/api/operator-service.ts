@@ -3,7 +3,7 @@ import { FerryError, type Logger, OperatorService, type ServiceImpl } from "@fer
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
-import type { DispatchLimits } from "../dispatch/placement.js";
+import type { DispatchLimits } from "../dispatch/limits.js";
 import { newPolicyId } from "../jobs/ids.js";
 import type { JobService } from "../jobs/job-service.js";
 import type { ProgressTracker } from "../jobs/progress-tracker.js";
@@ -12,6 +12,7 @@ import { rescanRepository } from "../jobs/rescan.js";
 import { restorePointStates } from "../jobs/restore-point-states.js";
 import { prunePolicy } from "../jobs/retention.js";
 import { planFor, simulateGrid } from "../jobs/window-planning.js";
+import type { IoControl } from "../planner/estate.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import { browseFiles, restoreFiles } from "./file-restore.js";
@@ -42,6 +43,8 @@ export interface OperatorDeps {
   logger: Logger;
   /** The dispatcher's limits: plans use them unless a request overrides them. */
   limits: DispatchLimits;
+  /** Backup I/O control as the dispatcher applies it: plans and simulations use it too. */
+  ioControl?: IoControl;
   /** How to reach movers (mutual TLS when configured). */
   moverCredentials?: ChannelCredentials;
   /** Prune, GC, verify and rescan, run on movers. */

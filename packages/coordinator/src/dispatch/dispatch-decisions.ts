@@ -1,9 +1,16 @@
-// One dispatch pass as a pure function: given the queue, what runs, the movers, the inventory
-// and the datastores' latency, what happens to each queued task. The dispatcher gathers that
-// state, applies the decisions (catalog writes, gRPC) and owns time; nothing here does I/O.
-import type { TaskRecord, TransportName } from "../catalog/records.js";
-import { admission, type DatastoreLatencyReading, type IoControlSettings } from "./io-control.js";
-import { type DispatchLimits, type MoverSlot, place, type Usage } from "./placement.js";
+// One dispatch pass as a pure function. A task's own life comes first (cancelled, window
+// closed, retry not due, VM unknown or busy); which of the rest start, and where, is the
+// planner's start decision (planner/start-next.ts) applied to the live estate, what runs and
+// the latency movers report, so `ferry plan` predicts what happens here. The dispatcher
+// gathers that state, applies the decisions (catalog writes, gRPC) and owns time.
+import type { TaskRecord } from "../catalog/records.js";
+import type { PlanInput, PlanVm } from "../planner/estate.js";
+import { createResourceUsage } from "../planner/resource-usage.js";
+import { startNext } from "../planner/start-next.js";
+import { type Candidate, candidatesOf, indexEstate } from "../planner/task-costs.js";
+import { taskOrder } from "../planner/task-order.js";
+import type { DatastoreLatencyReading } from "./io-control.js";
+import { taskTransport, windowEndsAtMs } from "./task-fields.js";
 
 /** A queued task and what its job is. */
 export interface QueuedTask {
@@ -14,15 +21,9 @@ export interface QueuedTask {
 /** A task that runs now, as limits count it. */
 export interface RunningTask {
   vmId: string;
+  kind: "backup" | "restore";
   moverId: string;
-  hostId: string;
-  datastoreIds: readonly string[];
-}
-
-/** A VM as dispatch needs it: where it runs, what its disks are on. */
-export interface DispatchVm {
-  hostId: string;
-  datastoreIds: readonly string[];
+  startedAtMs: number;
 }
 
 /** Everything one pass decides from. */
@@ -30,15 +31,13 @@ export interface DispatchState {
   nowMs: number;
   queued: readonly QueuedTask[];
   running: readonly RunningTask[];
-  /** Movers with their slots; `running` is filled in from `running` here. */
-  movers: readonly Omit<MoverSlot, "running">[];
-  vms: ReadonlyMap<string, DispatchVm>;
-  /** Bytes a task is expected to read: the larger go first (restores: Infinity). */
-  weight: (task: TaskRecord) => number;
+  /**
+   * The live estate as `ferry plan` sees it (estateFromInventory over every inventory VM,
+   * in the registry's order): movers, limits, cost model, I/O control.
+   */
+  estate: PlanInput;
   cancelledJobs: ReadonlySet<string>;
   latencies: ReadonlyMap<string, DatastoreLatencyReading>;
-  ioControl: IoControlSettings;
-  limits: DispatchLimits;
 }
 
 /** What happens to one queued task in this pass. */
@@ -57,93 +56,142 @@ export type Decision =
       transport: "hotadd" | "nbd";
     };
 
-function usageOf(running: readonly RunningTask[]): Usage {
-  const perHost = new Map<string, number>();
-  const perDatastore = new Map<string, number>();
-  for (const r of running) {
-    perHost.set(r.hostId, (perHost.get(r.hostId) ?? 0) + 1);
-    for (const ds of r.datastoreIds) perDatastore.set(ds, (perDatastore.get(ds) ?? 0) + 1);
-  }
-  return { total: running.length, perHost, perDatastore };
-}
-
-function windowEnd(task: TaskRecord): number {
-  const at = task.params.windowEndsAt;
-  return typeof at === "string" ? Date.parse(at) : Number.NaN;
+// A restore reads the repository, not a datastore: any up mover takes it, none is faster.
+function restoreCandidates(estate: PlanInput): Candidate[] {
+  return estate.movers.flatMap((m, mover) =>
+    m.up && m.slots > 0 && (m.hotadd || m.nbd)
+      ? [{ mover, transport: m.hotadd ? "hotadd" : "nbd", durationS: 0, rateBps: 0 } as const]
+      : [],
+  );
 }
 
 /**
- * One pass, in the planner's order (restores first, then the backups expected to read the
- * most): each task is cancelled, expired, held with a reason, or started on a mover. Tasks
- * started in this pass count against the limits of the ones after them.
+ * One pass: cancelled, expired and not-yet-due tasks first; then restores, then backups in
+ * the planner's order (longest expected first), each started where the planner would start
+ * it or held with the reason. Starts count against the tasks after them.
  */
 export function decideDispatch(s: DispatchState): Decision[] {
-  const running = [...s.running];
-  // One backup per VM at a time: a VM's QEMU has one fleecing view and one NBD server.
-  const busyVms = new Set(running.map((r) => r.vmId));
-  const order = [...s.queued].sort(
-    (a, b) => s.weight(b.task) - s.weight(a.task) || a.task.id.localeCompare(b.task.id),
-  );
   const decisions: Decision[] = [];
-  for (const { task, kind } of order) {
-    if (s.cancelledJobs.has(task.jobId)) {
-      decisions.push({ t: "cancel", task });
-      continue;
-    }
-    const windowEndsAt = windowEnd(task);
-    if (windowEndsAt <= s.nowMs) {
-      decisions.push({ t: "expire", task, windowEndsAt: new Date(windowEndsAt) });
-      continue;
-    }
-    if (task.notBefore && task.notBefore.getTime() > s.nowMs) {
+  const byId = [...s.queued].sort((a, b) => a.task.id.localeCompare(b.task.id));
+  const ready: QueuedTask[] = [];
+  for (const q of byId) {
+    const { task } = q;
+    if (s.cancelledJobs.has(task.jobId)) decisions.push({ t: "cancel", task });
+    else if (windowEndsAtMs(task) <= s.nowMs)
+      decisions.push({ t: "expire", task, windowEndsAt: new Date(windowEndsAtMs(task)) });
+    else if (task.notBefore && task.notBefore.getTime() > s.nowMs)
       decisions.push({ t: "wait", task, reason: `retrying after ${task.notBefore.toISOString()}` });
-      continue;
+    else ready.push(q);
+  }
+
+  // The model's tasks: what runs (it holds limits), then restores, then backups.
+  const inventory = new Map(s.estate.vms.map((vm, i) => [vm.id, { vm, at: i }]));
+  const vms: PlanVm[] = [];
+  const entries: { q?: QueuedTask; run?: RunningTask }[] = [];
+  const restoreVm = (id: string): PlanVm => ({
+    id,
+    hostId: "",
+    datastoreIds: [],
+    expectedBytes: 0,
+    transport: "any",
+  });
+  for (const run of s.running) {
+    const known = inventory.get(run.vmId);
+    vms.push(run.kind === "backup" && known ? known.vm : restoreVm(run.vmId));
+    entries.push({ run });
+  }
+  const busyVms = new Set(s.running.filter((r) => r.kind === "backup").map((r) => r.vmId));
+  for (const q of ready.filter((r) => r.kind === "restore")) {
+    vms.push(restoreVm(q.task.vmId));
+    entries.push({ q });
+  }
+  // Registry order, as `ferry plan` lists VMs: equal tasks start in the order it predicts.
+  const backups = ready
+    .filter((r) => r.kind === "backup")
+    .sort(
+      (a, b) =>
+        (inventory.get(a.task.vmId)?.at ?? -1) - (inventory.get(b.task.vmId)?.at ?? -1) ||
+        a.task.id.localeCompare(b.task.id),
+    );
+  for (const q of backups) {
+    const known = inventory.get(q.task.vmId);
+    if (!known) {
+      const reason = `VM ${q.task.vmName} is not reported by any mover that is up`;
+      decisions.push({ t: "wait", task: q.task, reason });
+    } else if (busyVms.has(q.task.vmId)) {
+      // One backup per VM at a time: a VM's QEMU has one fleecing view and one NBD server.
+      const reason = `another task is backing up ${q.task.vmName}`;
+      decisions.push({ t: "wait", task: q.task, reason });
+    } else {
+      busyVms.add(q.task.vmId);
+      vms.push({ ...known.vm, transport: taskTransport(q.task) });
+      entries.push({ q });
     }
-    if (kind === "backup" && busyVms.has(task.vmId)) {
-      decisions.push({ t: "wait", task, reason: `another task is backing up ${task.vmName}` });
-      continue;
+  }
+
+  const input: PlanInput = { ...s.estate, vms };
+  const index = indexEstate(input);
+  const candidates = vms.map((_, v) =>
+    entries[v]?.q?.kind === "restore" || entries[v]?.run?.kind === "restore"
+      ? restoreCandidates(input)
+      : candidatesOf(input, index, v),
+  );
+  const usage = createResourceUsage(input, index);
+  const moverIndex = new Map(input.movers.map((m, i) => [m.id, i]));
+  // Predicted ends of what runs, by mover: the planner waits for a faster mover that frees soon.
+  const ends: number[][] = input.movers.map(() => []);
+  const waiting = new Uint8Array(vms.length);
+  entries.forEach((e, v) => {
+    if (e.q) {
+      waiting[v] = 1;
+      return;
     }
-    const movers: MoverSlot[] = s.movers.map((m) => ({
-      ...m,
-      running: running.filter((r) => r.moverId === m.id).length,
-    }));
-    const vm = s.vms.get(task.vmId);
-    const hostId = kind === "backup" ? vm?.hostId : movers.find((m) => m.up)?.hostId;
-    if (!hostId) {
-      const reason =
-        kind === "backup"
-          ? `VM ${task.vmName} is not reported by any mover that is up`
-          : "no mover is up";
-      decisions.push({ t: "wait", task, reason });
-      continue;
-    }
-    const datastoreIds = kind === "backup" ? [...new Set(vm?.datastoreIds ?? [])] : [];
-    const usage = usageOf(running);
-    const held =
-      kind === "backup"
-        ? admission(datastoreIds, usage.perDatastore, s.latencies, s.ioControl)
-        : undefined;
-    if (held) {
-      decisions.push({ t: "wait", task, reason: held });
-      continue;
-    }
-    const transport = (task.params.transport as TransportName | undefined) ?? "any";
-    const placement = place({ vmHostId: hostId, datastoreIds, transport }, movers, usage, s.limits);
-    if (placement.t === "wait") {
-      decisions.push({ t: "wait", task, reason: placement.reason });
-      continue;
-    }
+    const m = moverIndex.get(e.run?.moverId ?? "");
+    if (m === undefined || !e.run) return;
+    usage.start(v, m);
+    const predicted = candidates[v]?.find((c) => c.mover === m)?.durationS ?? 0;
+    ends[m]?.push(e.run.startedAtMs / 1000 + predicted);
+  });
+  const nowS = s.nowMs / 1000;
+  const backupOrder = taskOrder(candidates, "longest-first").filter(
+    (v) => entries[v]?.q?.kind === "backup",
+  );
+  const restoreOrder = entries.flatMap((e, v) => (e.q?.kind === "restore" ? [v] : []));
+  const latencyMs = input.datastores.map((d) => s.latencies.get(d.id)?.latencyMs ?? Number.NaN);
+  const reasons = new Map<number, string>();
+  const starts = startNext(
+    {
+      input,
+      index,
+      candidates,
+      order: [...restoreOrder, ...backupOrder],
+      waiting,
+      usage,
+      discipline: "longest-first",
+      latencyMs,
+      freeAtS: (m) => Math.max(nowS, Math.min(...(ends[m] ?? []))),
+      nowS,
+    },
+    (v, reason) => reasons.set(v, reason),
+  );
+  for (const { vm: v, candidate } of starts) {
+    const q = entries[v]?.q;
+    if (!q) continue;
+    const { task, kind } = q;
+    const mover = input.movers[candidate.mover];
     decisions.push({
       t: "start",
       task,
       kind,
-      moverId: placement.moverId,
-      hostId,
-      datastoreIds,
-      transport: placement.transport,
+      moverId: mover?.id ?? "",
+      hostId: kind === "backup" ? (vms[v]?.hostId ?? "") : (mover?.hostId ?? ""),
+      datastoreIds: [...(vms[v]?.datastoreIds ?? [])],
+      transport: candidate.transport,
     });
-    running.push({ vmId: task.vmId, moverId: placement.moverId, hostId, datastoreIds });
-    busyVms.add(task.vmId);
+  }
+  for (const [v, reason] of reasons) {
+    const q = entries[v]?.q;
+    if (q) decisions.push({ t: "wait", task: q.task, reason });
   }
   return decisions;
 }

@@ -15,18 +15,14 @@ import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { QuiesceModeName, TaskRecord } from "../catalog/records.js";
 import { backupHistory } from "../jobs/backup-history.js";
-import { expectedBytes, type VmHistory } from "../planner/estate-from-inventory.js";
+import { DEFAULT_IO_CONTROL, type IoControl } from "../planner/estate.js";
+import { estateFromInventory, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import { type Decision, decideDispatch } from "./dispatch-decisions.js";
-import {
-  DEFAULT_IO_CONTROL_SETTINGS,
-  datastoreLatencies,
-  type IoControlSettings,
-  throttleDecisions,
-} from "./io-control.js";
+import { datastoreLatencies, throttleDecisions } from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
-import type { DispatchLimits, MoverSlot } from "./placement.js";
+import { type DispatchLimits, limitsWith } from "./limits.js";
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -42,7 +38,7 @@ export interface DispatcherOptions {
   /** Re-check for due retries and freed limits this often, milliseconds (default 1000). */
   tickMs?: number;
   /** Backup I/O control; default Veeam's thresholds. */
-  ioControl?: IoControlSettings;
+  ioControl?: IoControl;
   /** Called once when a job ends (e.g. to prune); failures are logged. */
   onJobEnded?: (jobId: string) => Promise<unknown>;
   /** How to reach movers (mutual TLS when configured); default plaintext. */
@@ -65,7 +61,8 @@ interface Running {
   /** Set when the mover stopped heartbeating: the call is abandoned and the task requeued. */
   lostMover?: boolean;
   moverId: string;
-  hostId: string;
+  kind: "backup" | "restore";
+  startedAtMs: number;
   datastoreIds: string[];
   controller: AbortController;
   done: Promise<void>;
@@ -87,7 +84,7 @@ const QUIESCE: Record<QuiesceModeName, QuiesceMode> = {
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const maxAttempts = o.maxAttempts ?? 3;
   const retryBaseMs = o.retryBaseMs ?? 2000;
-  const ioControl = o.ioControl ?? DEFAULT_IO_CONTROL_SETTINGS;
+  const ioControl = o.ioControl ?? DEFAULT_IO_CONTROL;
   const running = new Map<string, Running>();
   const waiting = new Map<string, string>();
   // Cancels win over late outcomes: a retry requeued just before the cancel must not run.
@@ -111,18 +108,6 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     }
     return c;
   };
-
-  const moverSlots = (): MoverSlot[] =>
-    o.registry.movers().map((m) => ({
-      id: m.id,
-      hostId: m.hostId,
-      up: m.state === MoverState.UP,
-      transports: m.transports.flatMap((t) =>
-        t === Transport.HOTADD ? ["hotadd" as const] : t === Transport.NBD ? ["nbd" as const] : [],
-      ),
-      slots: m.taskSlots,
-      running: [...running.values()].filter((r) => r.moverId === m.id).length,
-    }));
 
   // Slows or frees running backups on datastores whose latency crossed a threshold.
   const throttle = (latencies: ReturnType<typeof datastoreLatencies>) => {
@@ -301,33 +286,28 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     for (const jobId of new Set(queued.map((t) => t.jobId)))
       kinds.set(jobId, (await o.catalog.jobs.get(jobId))?.kind ?? "backup");
     history ??= await backupHistory(o.catalog);
-    const known = history;
     const inventory = new Map(o.registry.vms().map((v) => [v.id, v]));
     const decisions = decideDispatch({
       nowMs: Date.now(),
       queued: queued.map((task) => ({ task, kind: kinds.get(task.jobId) ?? "backup" })),
       running: [...running.values()].map((r) => ({
         vmId: r.task.vmId,
+        kind: r.kind,
         moverId: r.moverId,
-        hostId: r.hostId,
-        datastoreIds: r.datastoreIds,
+        startedAtMs: r.startedAtMs,
       })),
-      movers: moverSlots(),
-      vms: new Map(
-        [...inventory].map(([id, vm]) => [
-          id,
-          { hostId: vm.hostId, datastoreIds: vm.disks.map((d) => d.datastoreId).filter(Boolean) },
-        ]),
-      ),
-      weight: (t) => {
-        if (typeof t.params.restorePointId === "string") return Number.POSITIVE_INFINITY;
-        const vm = inventory.get(t.vmId);
-        return vm ? expectedBytes(vm, known) : 0;
-      },
+      // The estate exactly as `ferry plan` builds it: its decision is the one applied here.
+      estate: estateFromInventory({
+        movers: o.registry.movers(),
+        vms: [...inventory.values()],
+        hosts: o.registry.hosts(),
+        datastores: o.registry.datastores(),
+        history,
+        limits: limitsWith(o.limits),
+        ioControl,
+      }),
       cancelledJobs,
       latencies,
-      ioControl,
-      limits: o.limits,
     });
     waiting.clear();
     const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
@@ -387,7 +367,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const run: Running = {
       task,
       moverId: mover.id,
-      hostId: d.hostId,
+      kind: d.kind,
+      startedAtMs: Date.now(),
       datastoreIds: d.datastoreIds,
       controller: new AbortController(),
       done: Promise.resolve(),

@@ -1,12 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { MoverSchema, MoverState } from "@ferry/common";
 import { describe, expect, it } from "vitest";
-import {
-  admission,
-  datastoreLatencies,
-  DEFAULT_IO_CONTROL_SETTINGS as S,
-  throttleDecisions,
-} from "./io-control.js";
+import { DEFAULT_IO_CONTROL as S } from "../planner/estate.js";
+import { datastoreLatencies, throttleDecisions } from "./io-control.js";
 
 const reading = (latencyMs: number) => ({ latencyMs, moverId: "m" });
 
@@ -32,21 +28,6 @@ describe("backup I/O control", () => {
       ds1: { latencyMs: 12, moverId: "b" },
       ds2: { latencyMs: 40, moverId: "a" },
     });
-  });
-
-  it("admits a task only under the snapshot limit and below the admit threshold", () => {
-    const none = new Map<string, number>();
-    expect(admission(["ds1"], none, new Map([["ds1", reading(19.9)]]), S)).toBeUndefined();
-    expect(admission(["ds1"], none, new Map([["ds1", reading(20)]]), S)).toBe(
-      "datastore ds1 latency 20.0 ms is at or above 20 ms (backup I/O control holds new tasks)",
-    );
-    expect(admission(["ds1"], new Map([["ds1", 4]]), new Map(), S)).toMatch(/4 open snapshots/);
-    expect(
-      admission(["ds1"], new Map([["ds1", 9]]), new Map([["ds1", reading(99)]]), {
-        ...S,
-        enabled: false,
-      }),
-    ).toBeUndefined();
   });
 
   it("halves the limit above 30 ms, holds it between 20 and 30, and lifts it step by step below 20", () => {

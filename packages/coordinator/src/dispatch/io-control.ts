@@ -1,27 +1,10 @@
-// Backup I/O control per datastore (Veeam's): above a first latency threshold no new task
-// starts there, above a second running tasks are throttled, at most N open snapshots.
+// Backup I/O control per datastore (Veeam's), the dispatcher's side: the latency movers
+// report, and throttling running backups above the second threshold. Which tasks start
+// (the first threshold, open snapshots) is the planner's start decision (start-next.ts).
 // Pure: the dispatcher measures time and talks to movers.
 import type { Mover } from "@ferry/common";
 import { MoverState } from "@ferry/common";
-
-/** Thresholds of backup I/O control. */
-export interface IoControlSettings {
-  enabled: boolean;
-  /** No new task on a datastore at or above this guest latency, ms. */
-  admitBelowMs: number;
-  /** Running tasks on a datastore above this latency are slowed, ms. */
-  throttleAboveMs: number;
-  /** Tasks (open snapshots) at once per datastore. */
-  snapshotsPerDatastore: number;
-}
-
-/** Veeam's defaults. */
-export const DEFAULT_IO_CONTROL_SETTINGS: IoControlSettings = {
-  enabled: true,
-  admitBelowMs: 20,
-  throttleAboveMs: 30,
-  snapshotsPerDatastore: 4,
-};
+import type { IoControl } from "../planner/estate.js";
 
 /** A datastore's latest guest latency, as the movers measured it. */
 export interface DatastoreLatencyReading {
@@ -41,24 +24,6 @@ export function datastoreLatencies(movers: readonly Mover[]): Map<string, Datast
     }
   }
   return out;
-}
-
-/** Why a task may not start on these datastores now, or undefined when it may. */
-export function admission(
-  datastoreIds: readonly string[],
-  running: ReadonlyMap<string, number>,
-  latencies: ReadonlyMap<string, DatastoreLatencyReading>,
-  s: IoControlSettings,
-): string | undefined {
-  if (!s.enabled) return undefined;
-  for (const ds of datastoreIds) {
-    if ((running.get(ds) ?? 0) >= s.snapshotsPerDatastore)
-      return `datastore ${ds} has ${s.snapshotsPerDatastore} open snapshots (backup I/O control)`;
-    const l = latencies.get(ds);
-    if (l && l.latencyMs >= s.admitBelowMs)
-      return `datastore ${ds} latency ${l.latencyMs.toFixed(1)} ms is at or above ${s.admitBelowMs} ms (backup I/O control holds new tasks)`;
-  }
-  return undefined;
 }
 
 /** A running backup as throttling sees it. */
@@ -81,7 +46,7 @@ export const THROTTLE_STEPS = { firstBps: 200e6, minBps: 10e6, liftAboveBps: 400
 export function throttleDecisions(
   tasks: readonly ThrottledTask[],
   latencies: ReadonlyMap<string, DatastoreLatencyReading>,
-  s: IoControlSettings,
+  s: IoControl,
 ): { taskId: string; bytesPerSec: number; reason: string }[] {
   if (!s.enabled) return [];
   const out: { taskId: string; bytesPerSec: number; reason: string }[] = [];

@@ -2,11 +2,16 @@
 // the configured limits. The planning itself is pure (planner/).
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { PolicyRecord } from "../catalog/records.js";
-import type { DispatchLimits } from "../dispatch/placement.js";
-import type { PlanInput, PlanLimits } from "../planner/estate.js";
+import { type DispatchLimits, limitsWith } from "../dispatch/limits.js";
+import {
+  DEFAULT_IO_CONTROL,
+  type IoControl,
+  type PlanInput,
+  type PlanLimits,
+} from "../planner/estate.js";
 import { estateFromInventory } from "../planner/estate-from-inventory.js";
 import { type Plan, planWindow } from "../planner/plan-window.js";
-import { DEFAULT_IO_CONTROL, type SimulationResult, simulateWindow } from "../planner/simulate.js";
+import { type SimulationResult, simulateWindow } from "../planner/simulate.js";
 import { selectVms } from "../policy/vm-selector.js";
 import { isAllDay, parseWindow } from "../policy/window.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
@@ -17,6 +22,8 @@ export interface PlanningDeps {
   registry: MoverRegistry;
   catalog: CatalogStore;
   limits: DispatchLimits;
+  /** Backup I/O control as the dispatcher applies it; default Veeam's thresholds. */
+  ioControl?: IoControl;
 }
 
 /** A window's length in seconds; 0 for no window or one open all day. */
@@ -25,18 +32,6 @@ export function windowSeconds(policy: PolicyRecord | undefined): number {
   const w = parseWindow(policy.windowStart, policy.windowEnd);
   if (isAllDay(w)) return 0;
   return ((w.endMinute - w.startMinute + 1440) % 1440 || 1440) * 60;
-}
-
-/** The configured limits with the request's non-zero fields over them. */
-export function limitsWith(base: DispatchLimits, over: Partial<PlanLimits> = {}): PlanLimits {
-  const pick = (v: number | undefined, d: number) => (v && v > 0 ? v : d);
-  const total = pick(over.total, base.total);
-  return {
-    perHost: pick(over.perHost, base.perHost),
-    perDatastore: pick(over.perDatastore, base.perDatastore),
-    total,
-    repositoryWrites: pick(over.repositoryWrites, total),
-  };
 }
 
 /** The planner's input for a policy's VMs (every VM without a policy). */
@@ -53,6 +48,7 @@ export async function planInputFor(
     datastores: d.registry.datastores(),
     history: await backupHistory(d.catalog),
     limits,
+    ioControl: d.ioControl ?? DEFAULT_IO_CONTROL,
     ...(policy ? { transport: policy.transport } : {}),
     windowS: windowSeconds(policy),
   });
@@ -83,6 +79,7 @@ export async function simulateGrid(
   ioControl: boolean,
 ): Promise<{ rows: SweepRow[]; windowS: number }> {
   const base = await planInputFor(d, policy, limitsWith(d.limits));
+  const control = d.ioControl ?? DEFAULT_IO_CONTROL;
   const values = (list: number[], fallback: number) => (list.length > 0 ? list : [fallback]);
   const rows: SweepRow[] = [];
   for (const perHost of values(grid.perHost, base.limits.perHost))
@@ -96,7 +93,7 @@ export async function simulateGrid(
           limits: input.limits,
           plan: planWindow(input),
           simulation: simulateWindow(input, {
-            control: { ...DEFAULT_IO_CONTROL, enabled: ioControl },
+            control: { ...control, enabled: ioControl && control.enabled },
           }),
         });
       }

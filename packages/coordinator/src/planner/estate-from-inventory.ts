@@ -8,7 +8,14 @@ import {
   type Vm,
 } from "@ferry/common";
 import type { TransportName } from "../catalog/records.js";
-import { type CostModel, DEFAULT_COST, type PlanInput, type PlanLimits } from "./estate.js";
+import {
+  type CostModel,
+  DEFAULT_COST,
+  type IoControl,
+  type PlanInput,
+  type PlanLimits,
+  type PlanVm,
+} from "./estate.js";
 
 /** What past backups tell about a VM. */
 export interface VmHistory {
@@ -40,6 +47,7 @@ export interface InventorySnapshot {
   transport?: TransportName;
   windowS?: number;
   cost?: CostModel;
+  ioControl?: IoControl;
 }
 
 /** Bytes the next backup of `vm` is expected to read: the last one's, else a share of its disks. */
@@ -79,17 +87,27 @@ export function estateFromInventory(s: InventorySnapshot): PlanInput {
       throughputBps: DEFAULT_RESOURCES.moverThroughputBps,
       up: m.state === MoverState.UP,
     })),
-    vms: s.vms.map((vm) => ({
-      id: vm.id,
-      hostId: vm.hostId,
-      datastoreIds: [...new Set(vm.disks.map((d) => d.datastoreId).filter(Boolean))],
-      expectedBytes: expectedBytes(vm, s.history),
-      ...observed(s.history.get(vm.id)),
-      transport: s.transport ?? "any",
-    })),
+    vms: s.vms.map((vm) => planVm(vm, s.history, s.transport ?? "any")),
     limits: s.limits,
     cost: s.cost ?? DEFAULT_COST,
     windowS: s.windowS ?? 0,
+    ...(s.ioControl ? { ioControl: s.ioControl } : {}),
+  };
+}
+
+/** A VM's backup task as the planner sees it. */
+export function planVm(
+  vm: Vm,
+  history: ReadonlyMap<string, VmHistory>,
+  transport: TransportName,
+): PlanVm {
+  return {
+    id: vm.id,
+    hostId: vm.hostId,
+    datastoreIds: [...new Set(vm.disks.map((d) => d.datastoreId).filter(Boolean))],
+    expectedBytes: expectedBytes(vm, history),
+    ...observed(history.get(vm.id)),
+    transport,
   };
 }
 

@@ -58,6 +58,25 @@ export interface PlanLimits {
   repositoryWrites: number;
 }
 
+/** Backup I/O control per datastore (Veeam's): the planner, simulator and dispatcher all apply it. */
+export interface IoControl {
+  enabled: boolean;
+  /** No new task starts on a datastore at or above this production latency, ms. */
+  admitBelowMs: number;
+  /** Running tasks on a datastore above this latency are slowed, ms. */
+  throttleAboveMs: number;
+  /** Tasks (open snapshots) at once per datastore. */
+  snapshotsPerDatastore: number;
+}
+
+/** Veeam's thresholds: 20 ms stops new tasks, 30 ms throttles, 4 snapshots per datastore. */
+export const DEFAULT_IO_CONTROL: IoControl = {
+  enabled: true,
+  admitBelowMs: 20,
+  throttleAboveMs: 30,
+  snapshotsPerDatastore: 4,
+};
+
 /** Per-task figures of the cost model. */
 export interface CostModel {
   /** One task's read rate at best, by transport, bytes per second. */
@@ -76,6 +95,16 @@ export interface PlanInput {
   cost: CostModel;
   /** Length of the backup window, seconds (0: no window). */
   windowS: number;
+  /** Backup I/O control; default {@link DEFAULT_IO_CONTROL}. */
+  ioControl?: IoControl;
+}
+
+/** Tasks at once a datastore takes: its limit, and I/O control's open snapshots when on. */
+export function perDatastoreCap(input: PlanInput): number {
+  const c = input.ioControl ?? DEFAULT_IO_CONTROL;
+  return c.enabled
+    ? Math.min(input.limits.perDatastore, c.snapshotsPerDatastore)
+    : input.limits.perDatastore;
 }
 
 /** Field-advice defaults (NetBackup, Veeam) for a small estate. */

@@ -6,11 +6,10 @@ export { type LoadStep, type Plan, type PlannedTask, planWindow } from "./plan-w
 export {
   backupRateForLatency,
   type DatastoreOutcome,
-  DEFAULT_IO_CONTROL,
   datastoreLatencyMs,
-  type IoControl,
   type SimulatedTask,
   type SimulationResult,
   simulateWindow,
 } from "./simulate.js";
+export { type Start, type StartState, startNext } from "./start-next.js";
 export { type SyntheticEstateOptions, syntheticEstate } from "./synthetic-estate.js";

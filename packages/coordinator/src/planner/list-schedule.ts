@@ -1,11 +1,13 @@
 // List scheduling under concurrency limits: the planner's engine (longest first, placed
-// where it ends soonest) and the first-come baseline the incumbents use. Pure.
+// where it ends soonest) and the first-come baseline the incumbents use. Each start is
+// start-next.ts's decision, as the dispatcher takes it live. Pure.
 import type { PlanInput } from "./estate.js";
-import { createResourceUsage, prepareTasks } from "./resource-usage.js";
-import type { Candidate, EstateIndex } from "./task-costs.js";
+import { createResourceUsage } from "./resource-usage.js";
+import { startNext } from "./start-next.js";
+import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
+import { type Discipline, taskOrder } from "./task-order.js";
 
-/** How tasks are picked and placed. */
-export type Discipline = "longest-first" | "first-come";
+export type { Discipline } from "./task-order.js";
 
 /** One scheduled task. */
 export interface ScheduledTask {
@@ -76,34 +78,6 @@ class EndHeap {
   }
 }
 
-/** The order tasks are considered in: longest (shortest possible duration) first, or as given. */
-export function taskOrder(candidates: readonly Candidate[][], discipline: Discipline): number[] {
-  const order = Array.from({ length: candidates.length }, (_, i) => i);
-  if (discipline === "first-come") return order;
-  const best = candidates.map((c) =>
-    c.reduce((m, x) => Math.min(m, x.durationS), Number.POSITIVE_INFINITY),
-  );
-  return order.sort((a, b) => (best[b] as number) - (best[a] as number) || a - b);
-}
-
-/**
- * Where a task goes among movers with a free slot: the first candidate (first-come) or the
- * one where it ends soonest (hot-add first on a tie, as candidates list it).
- */
-export function pickCandidate(
-  candidates: readonly Candidate[],
-  discipline: Discipline,
-  hasSlot: (mover: number) => boolean,
-): Candidate | undefined {
-  let pick: Candidate | undefined;
-  for (const c of candidates) {
-    if (!hasSlot(c.mover)) continue;
-    if (discipline === "first-come") return c;
-    if (!pick || c.durationS < pick.durationS - 1e-9) pick = c;
-  }
-  return pick;
-}
-
 /**
  * Schedules every VM's task under the limits (per host, per datastore, per mover slot,
  * estate-wide and repository writes). "longest-first": the longest task that fits starts
@@ -112,16 +86,16 @@ export function pickCandidate(
  * with a free slot, as a FIFO job queue does.
  */
 export function listSchedule(input: PlanInput, discipline: Discipline): Schedule {
-  const { index, candidates, order } = prepareTasks(input, discipline, taskOrder);
+  const index = indexEstate(input);
+  const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
+  const order = taskOrder(candidates, discipline);
   const n = input.vms.length;
   const usage = createResourceUsage(input, index);
-  const started = new Uint8Array(n);
+  const waiting = new Uint8Array(n);
   const unplaceable: number[] = [];
   for (let v = 0; v < n; v++)
-    if ((candidates[v] as Candidate[]).length === 0) {
-      started[v] = 1;
-      unplaceable.push(v);
-    }
+    if ((candidates[v] as Candidate[]).length === 0) unplaceable.push(v);
+    else waiting[v] = 1;
   const heap = new EndHeap();
   const tasks: ScheduledTask[] = [];
   let first = 0;
@@ -129,34 +103,31 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
   let remaining = n - unplaceable.length;
   // End times of each mover's running tasks: when its next slot frees.
   const moverEnds: number[][] = input.movers.map(() => []);
-  const freeAt = (m: number) => (usage.hasSlot(m) ? now : Math.min(...(moverEnds[m] as number[])));
-  const choose = (v: number): Candidate | undefined => {
-    const cs = candidates[v] as Candidate[];
-    const free = pickCandidate(cs, discipline, usage.hasSlot);
-    if (!free || discipline === "first-come") return free;
-    // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one.
-    for (const c of cs)
-      if (freeAt(c.mover) + c.durationS < now + free.durationS - 1e-9) return undefined;
-    return free;
-  };
+  const freeAtS = (m: number) => Math.min(...(moverEnds[m] as number[]));
   while (remaining > 0) {
-    while (first < n && started[order[first] as number]) first++;
-    for (let k = first; k < n && usage.running < usage.cap; k++) {
-      const v = order[k] as number;
-      if (started[v] || !usage.fits(v)) continue;
-      const c = choose(v);
-      if (!c) continue;
+    while (first < n && !waiting[order[first] as number]) first++;
+    const starts = startNext({
+      input,
+      index,
+      candidates,
+      order,
+      waiting,
+      usage,
+      discipline,
+      freeAtS,
+      nowS: now,
+      from: first,
+    });
+    for (const { vm, candidate: c } of starts) {
       const task: ScheduledTask = {
-        vm: v,
+        vm,
         mover: c.mover,
         transport: c.transport,
         startS: now,
         endS: now + c.durationS,
         rateBps: c.rateBps,
       };
-      started[v] = 1;
       remaining--;
-      usage.start(v, c.mover);
       (moverEnds[c.mover] as number[]).push(task.endS);
       heap.push(task);
       tasks.push(task);

@@ -1,5 +1,5 @@
 // A lower bound on any schedule's length under the same limits and cost model. Pure.
-import type { PlanInput } from "./estate.js";
+import { type PlanInput, perDatastoreCap } from "./estate.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** The bound and the resource that sets it. */
@@ -48,7 +48,8 @@ export function lowerBound(
   if (concurrency > 0) consider(total / concurrency, what);
   for (const [h, w] of hostWork.entries())
     consider(w / limits.perHost, `host ${input.hosts[h]?.id}`);
+  const perDatastore = perDatastoreCap(input);
   for (const [x, w] of dsWork.entries())
-    consider(w / limits.perDatastore, `datastore ${input.datastores[x]?.id}`);
+    consider(w / perDatastore, `datastore ${input.datastores[x]?.id}`);
   return bound;
 }

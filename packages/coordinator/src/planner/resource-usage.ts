@@ -1,18 +1,18 @@
-// What runs now, per host, datastore and mover: the limits' bookkeeping the planner and the
-// simulator share.
+// What runs now, per host, datastore and mover: the limits' bookkeeping the planner, the
+// simulator and the dispatcher share.
 import type { PlanInput } from "./estate.js";
-import type { Discipline } from "./list-schedule.js";
-import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
+import type { EstateIndex } from "./task-costs.js";
 
 /** Running tasks counted per resource. */
 export interface ResourceUsage {
   /** Tasks at once across the estate: total, repository writes and mover slots together. */
   readonly cap: number;
   readonly running: number;
-  /** Room on the VM's host and every one of its datastores. */
-  fits(vm: number): boolean;
-  hasSlot(mover: number): boolean;
+  hostTasks(host: number): number;
   datastoreTasks(datastore: number): number;
+  hasSlot(mover: number): boolean;
+  /** Share of the mover's slots in use, 0..1 (1 when it has none). */
+  moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
   finish(vm: number, mover: number): void;
 }
@@ -30,8 +30,6 @@ class Usage implements ResourceUsage {
   private readonly dsRun: Int32Array;
   private readonly moverRun: Int32Array;
   private readonly slots: Int32Array;
-  private readonly perHost: number;
-  private readonly perDatastore: number;
 
   constructor(
     input: PlanInput,
@@ -41,26 +39,25 @@ class Usage implements ResourceUsage {
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
     this.slots = Int32Array.from(input.movers, (m) => (m.up ? m.slots : 0));
-    this.perHost = input.limits.perHost;
-    this.perDatastore = input.limits.perDatastore;
     const slotSum = this.slots.reduce((a, b) => a + b, 0);
     this.cap = Math.min(input.limits.total, input.limits.repositoryWrites, slotSum);
   }
 
-  fits(vm: number): boolean {
-    const h = this.index.vmHost[vm] as number;
-    if (h >= 0 && (this.hostRun[h] as number) >= this.perHost) return false;
-    for (const d of this.index.vmDatastores[vm] as number[])
-      if ((this.dsRun[d] as number) >= this.perDatastore) return false;
-    return true;
+  hostTasks(h: number): number {
+    return h >= 0 ? (this.hostRun[h] as number) : 0;
+  }
+
+  datastoreTasks(d: number): number {
+    return this.dsRun[d] as number;
   }
 
   hasSlot = (mover: number): boolean =>
     (this.moverRun[mover] as number) < (this.slots[mover] as number);
 
-  datastoreTasks(d: number): number {
-    return this.dsRun[d] as number;
-  }
+  moverBusy = (mover: number): number => {
+    const slots = this.slots[mover] as number;
+    return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
+  };
 
   start(vm: number, mover: number): void {
     this.add(vm, mover, 1);
@@ -78,15 +75,4 @@ class Usage implements ResourceUsage {
       this.dsRun[d] = (this.dsRun[d] as number) + by;
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
   }
-}
-
-/** What both planner and simulator start from: the index, every VM's candidates, the order. */
-export function prepareTasks(
-  input: PlanInput,
-  discipline: Discipline,
-  order: (candidates: readonly Candidate[][], discipline: Discipline) => number[],
-): { index: EstateIndex; candidates: Candidate[][]; order: number[] } {
-  const index = indexEstate(input);
-  const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
-  return { index, candidates, order: order(candidates, discipline) };
 }

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { PlanInput } from "./estate.js";
-import {
-  backupRateForLatency,
-  DEFAULT_IO_CONTROL,
-  datastoreLatencyMs,
-  simulateWindow,
-} from "./simulate.js";
+import { DEFAULT_IO_CONTROL, type PlanInput } from "./estate.js";
+import { backupRateForLatency, datastoreLatencyMs, simulateWindow } from "./simulate.js";
 import { syntheticEstate } from "./synthetic-estate.js";
 
 const MB = 1e6;

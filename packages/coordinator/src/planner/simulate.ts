@@ -1,29 +1,16 @@
-// What-if: the planner's dispatch rules driven by a discrete-event simulation of hosts,
-// datastores (throughput and latency against load), movers and the repository, with
-// backup I/O control. Pure: no timers, simulated time only.
-import type { PlanDatastore, PlanInput } from "./estate.js";
-import { type Discipline, pickCandidate, taskOrder } from "./list-schedule.js";
-import { createResourceUsage, prepareTasks } from "./resource-usage.js";
-import type { Candidate } from "./task-costs.js";
-
-/** Backup I/O control per datastore (Veeam's defaults). */
-export interface IoControl {
-  enabled: boolean;
-  /** No new task starts on a datastore whose latency is at or above this, ms. */
-  admitBelowMs: number;
-  /** Running tasks on a datastore are throttled to keep its latency under this, ms. */
-  throttleAboveMs: number;
-  /** Tasks (open snapshots) at once per datastore. */
-  maxSnapshotsPerDatastore: number;
-}
-
-/** Veeam's thresholds: 20 ms stops new tasks, 30 ms throttles, 4 snapshots per datastore. */
-export const DEFAULT_IO_CONTROL: IoControl = {
-  enabled: true,
-  admitBelowMs: 20,
-  throttleAboveMs: 30,
-  maxSnapshotsPerDatastore: 4,
-};
+// What-if: the planner's start decision (start-next.ts, as the dispatcher takes it) driven
+// by a discrete-event simulation of hosts, datastores (throughput and latency against load),
+// movers and the repository, with backup I/O control. Pure: no timers, simulated time only.
+import {
+  DEFAULT_IO_CONTROL,
+  type IoControl,
+  type PlanDatastore,
+  type PlanInput,
+} from "./estate.js";
+import { createResourceUsage } from "./resource-usage.js";
+import { startNext } from "./start-next.js";
+import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
+import { type Discipline, taskOrder } from "./task-order.js";
 
 /** What one datastore went through. */
 export interface DatastoreOutcome {
@@ -84,8 +71,11 @@ export function simulateWindow(
   options: { discipline?: Discipline; control?: IoControl } = {},
 ): SimulationResult {
   const discipline = options.discipline ?? "longest-first";
-  const control = options.control ?? DEFAULT_IO_CONTROL;
-  const { index, candidates, order } = prepareTasks(input, discipline, taskOrder);
+  const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
+  const controlled: PlanInput = { ...input, ioControl: control };
+  const index = indexEstate(controlled);
+  const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
+  const order = taskOrder(candidates, discipline);
   const n = input.vms.length;
   const usage = createResourceUsage(input, index);
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
@@ -96,46 +86,45 @@ export function simulateWindow(
     throttledS: 0,
   }));
   const throttled = new Uint8Array(input.datastores.length);
-  const started = new Uint8Array(n);
-  for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length === 0) started[v] = 1;
+  const waiting = new Uint8Array(n);
+  for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
   const running: Running[] = [];
   const done: SimulatedTask[] = [];
   let now = 0;
 
-  const fits = (v: number) => {
-    if (!usage.fits(v)) return false;
-    for (const d of index.vmDatastores[v] as number[]) {
-      if (control.enabled) {
-        if (usage.datastoreTasks(d) >= control.maxSnapshotsPerDatastore) return false;
-        if ((dsLatency[d] as number) >= control.admitBelowMs) return false;
-        // The latency a task adds shows once it reads: one start at a time per datastore.
-        if (
-          running.some(
-            (r) => r.readFromS > now && (index.vmDatastores[r.vm] as number[]).includes(d),
-          )
-        )
-          return false;
-      }
-    }
-    return true;
+  // The model's predicted end of a mover's earliest task, as the dispatcher would know it.
+  const freeAtS = (m: number) => {
+    let at = Number.POSITIVE_INFINITY;
+    for (const r of running) if (r.c.mover === m) at = Math.min(at, r.startS + r.c.durationS);
+    return Math.max(now, at);
   };
   const dispatch = () => {
-    for (let k = 0; k < n && usage.running < usage.cap; k++) {
-      const v = order[k] as number;
-      if (started[v] || !fits(v)) continue;
-      const c = pickCandidate(candidates[v] as Candidate[], discipline, usage.hasSlot);
-      if (!c) continue;
-      started[v] = 1;
-      usage.start(v, c.mover);
+    // The latency a task adds shows once it reads: one start at a time per datastore.
+    const settling = new Uint8Array(input.datastores.length);
+    for (const r of running)
+      if (r.readFromS > now) for (const d of index.vmDatastores[r.vm] as number[]) settling[d] = 1;
+    const starts = startNext({
+      input: controlled,
+      index,
+      candidates,
+      order,
+      waiting,
+      usage,
+      discipline,
+      latencyMs: dsLatency,
+      settling,
+      freeAtS,
+      nowS: now,
+    });
+    for (const { vm, candidate: c } of starts)
       running.push({
-        vm: v,
+        vm,
         c,
         startS: now,
         readFromS: now + input.cost.overheadS,
-        remaining: input.vms[v]?.expectedBytes ?? 0,
+        remaining: input.vms[vm]?.expectedBytes ?? 0,
         rate: 0,
       });
-    }
   };
   // Read rates now: each task's own limits, then each datastore's share (and throttle).
   const rates = () => {
@@ -230,7 +219,7 @@ export function simulateWindow(
     tasks: done.sort((a, b) => a.startS - b.startS),
     datastores: new Map(input.datastores.map((ds, d) => [ds.id, outcomes[d] as DatastoreOutcome])),
     notStarted: input.vms
-      .filter((_, v) => !started[v] || (candidates[v] as Candidate[]).length === 0)
+      .filter((_, v) => waiting[v] || (candidates[v] as Candidate[]).length === 0)
       .map((vm) => vm.id),
   };
 }

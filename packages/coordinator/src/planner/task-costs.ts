@@ -1,5 +1,5 @@
 // The cost model applied: which movers can take a VM's task, and how long it takes there.
-import type { PlanInput, PlanMover, PlanVm } from "./estate.js";
+import { type PlanInput, type PlanMover, type PlanVm, perDatastoreCap } from "./estate.js";
 
 /** One way to run a VM's backup: a mover, a transport and the predicted duration. */
 export interface Candidate {
@@ -45,17 +45,17 @@ function canNbd(m: PlanMover, vm: PlanVm): boolean {
 /**
  * Every mover and transport that can back `vm` up, hot-add first, each with its predicted
  * rate: the slowest of the transport's stream rate, the datastore's free throughput shared
- * by `perDatastore` readers, the host's throughput shared by `perHost` and the mover's
+ * by the readers it takes at once (perDatastoreCap), the host's throughput shared by `perHost` and the mover's
  * shared by its slots.
  */
 export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): Candidate[] {
   const vm = input.vms[v] as PlanVm;
   const { limits, cost } = input;
+  const perDatastore = perDatastoreCap(input);
   let shared = Number.POSITIVE_INFINITY;
   for (const d of index.vmDatastores[v] ?? []) {
     const ds = input.datastores[d];
-    if (ds)
-      shared = Math.min(shared, (ds.throughputBps * (1 - ds.productionLoad)) / limits.perDatastore);
+    if (ds) shared = Math.min(shared, (ds.throughputBps * (1 - ds.productionLoad)) / perDatastore);
   }
   const host = input.hosts[index.vmHost[v] ?? -1];
   if (host) shared = Math.min(shared, host.throughputBps / limits.perHost);

@@ -1,0 +1,161 @@
+// Which waiting backups start now, and where: the one decision the planner takes at every
+// event of its schedule, the simulator at every simulated event, and the dispatcher on the
+// live estate. Pure: the callers own time, latency readings and what runs.
+import { DEFAULT_IO_CONTROL, type IoControl, type PlanInput } from "./estate.js";
+import type { ResourceUsage } from "./resource-usage.js";
+import type { Candidate, EstateIndex } from "./task-costs.js";
+import { type Discipline, pickCandidate } from "./task-order.js";
+
+/** The state one decision reads; `waiting` and `usage` are updated with what starts. */
+export interface StartState {
+  readonly input: PlanInput;
+  readonly index: EstateIndex;
+  /** Per VM, the movers and transports that can back it up (task-costs.ts). */
+  readonly candidates: readonly (readonly Candidate[])[];
+  /** VM indexes in the order they are considered (task-order.ts). */
+  readonly order: readonly number[];
+  /** 1 for a VM whose task waits to start. */
+  readonly waiting: Uint8Array;
+  readonly usage: ResourceUsage;
+  readonly discipline: Discipline;
+  /** Production latency per datastore index now, ms; NaN where none is known. */
+  readonly latencyMs?: ArrayLike<number>;
+  /**
+   * 1 for a datastore whose newest backup has not begun to read, so the latency it adds is
+   * not known yet; a start sets its datastores' entries. Without it, no such hold.
+   */
+  readonly settling?: Uint8Array;
+  /** When the mover's next slot frees, seconds; a task waits for a faster mover that frees soon. */
+  readonly freeAtS?: (mover: number) => number;
+  readonly nowS: number;
+  /** Where in `order` to begin: every VM before it has started (the planner's cursor). */
+  readonly from?: number;
+}
+
+/** A task to start. */
+export interface Start {
+  vm: number;
+  candidate: Candidate;
+}
+
+// What a check returns when no reason was asked for: no strings in the planner's hot loop.
+const HELD = "held";
+
+/**
+ * Goes through the waiting VMs in order and starts each one every limit and I/O control
+ * admit, on the mover where it ends soonest; a start counts against the VMs after it.
+ * `held`, when given, hears why each VM that stays waiting does.
+ */
+export function startNext(s: StartState, held?: (vm: number, reason: string) => void): Start[] {
+  const starts: Start[] = [];
+  const explain = held !== undefined;
+  const { order, waiting, usage } = s;
+  // Predicted ends of this pass's starts per mover: `freeAtS` knows only what ran before.
+  const ends = new Map<number, number>();
+  for (let k = s.from ?? 0; k < order.length; k++) {
+    const v = order[k] as number;
+    if (!waiting[v]) continue;
+    if (usage.running >= usage.cap) {
+      if (held) {
+        const reason = capReason(s);
+        for (; k < order.length; k++)
+          if (waiting[order[k] as number]) held(order[k] as number, reason);
+      }
+      break;
+    }
+    const hold = holdReason(s, v, explain);
+    const placed = hold ?? placement(s, v, ends, explain);
+    if (typeof placed === "string") {
+      held?.(v, placed);
+      continue;
+    }
+    waiting[v] = 0;
+    usage.start(v, placed.mover);
+    ends.set(
+      placed.mover,
+      Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
+    );
+    if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
+    starts.push({ vm: v, candidate: placed });
+  }
+  return starts;
+}
+
+function capReason(s: StartState): string {
+  const { limits } = s.input;
+  if (s.usage.cap === limits.total)
+    return `the estate-wide limit of ${limits.total} tasks is reached`;
+  if (s.usage.cap === limits.repositoryWrites)
+    return `${limits.repositoryWrites} restore points are being written (repository writes limit)`;
+  return `every mover slot is taken (${s.usage.cap})`;
+}
+
+// The limits of the VM's host and datastores, then I/O control; undefined when all admit it.
+function holdReason(s: StartState, v: number, explain: boolean): string | undefined {
+  const { input, index, usage } = s;
+  const h = index.vmHost[v] as number;
+  if (usage.hostTasks(h) >= input.limits.perHost)
+    return explain
+      ? `host ${input.hosts[h]?.id} already runs ${input.limits.perHost} backups`
+      : HELD;
+  const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
+  for (const d of index.vmDatastores[v] as number[]) {
+    const id = () => input.datastores[d]?.id;
+    const tasks = usage.datastoreTasks(d);
+    if (tasks >= input.limits.perDatastore)
+      return explain
+        ? `datastore ${id()} already serves ${input.limits.perDatastore} backups`
+        : HELD;
+    if (!control.enabled) continue;
+    if (tasks >= control.snapshotsPerDatastore)
+      return explain
+        ? `datastore ${id()} has ${control.snapshotsPerDatastore} open snapshots (backup I/O control)`
+        : HELD;
+    const latency = s.latencyMs?.[d] ?? Number.NaN;
+    if (latency >= control.admitBelowMs)
+      return explain
+        ? `datastore ${id()} latency ${latency.toFixed(1)} ms is at or above ${control.admitBelowMs} ms (backup I/O control holds new tasks)`
+        : HELD;
+    if (s.settling?.[d])
+      return explain
+        ? `datastore ${id()}: the backup started last has not begun reading, so its latency is not known yet (backup I/O control)`
+        : HELD;
+  }
+  return undefined;
+}
+
+// The candidate to start on now, or why the VM waits for a mover.
+function placement(
+  s: StartState,
+  v: number,
+  ends: ReadonlyMap<number, number>,
+  explain: boolean,
+): Candidate | string {
+  const cs = s.candidates[v] as readonly Candidate[];
+  const vm = s.input.vms[v];
+  if (cs.length === 0)
+    return explain
+      ? `no mover that is up can back up ${vm?.id} (${transportsOf(vm?.transport)} on host ${vm?.hostId})`
+      : HELD;
+  const free = pickCandidate(cs, s.discipline, s.usage.hasSlot, s.usage.moverBusy);
+  if (!free)
+    return explain
+      ? `every mover that can back up ${vm?.id} (${[...new Set(cs.map((c) => s.input.movers[c.mover]?.id))].join(", ")}) is busy`
+      : HELD;
+  if (s.discipline === "first-come" || !s.freeAtS) return free;
+  // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one.
+  for (const c of cs) {
+    const freeAt = s.usage.hasSlot(c.mover)
+      ? s.nowS
+      : Math.min(s.freeAtS(c.mover), ends.get(c.mover) ?? Number.POSITIVE_INFINITY);
+    if (freeAt + c.durationS < s.nowS + free.durationS - 1e-9)
+      return explain
+        ? `waiting for mover ${s.input.movers[c.mover]?.id}: ${c.transport} there ends sooner than ${free.transport} on ${s.input.movers[free.mover]?.id} now`
+        : HELD;
+  }
+  return free;
+}
+
+function transportsOf(t: "hotadd" | "nbd" | "any" | undefined): string {
+  return t === "any" || t === undefined ? "hot-add or NBD" : t === "hotadd" ? "hot-add" : "NBD";
+}
