@@ -1,14 +1,23 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { task as fixtureTask } from "../catalog/catalog-fixtures.test-helper.js";
-import type { TaskRecord } from "../catalog/records.js";
+import type { KindedTaskSpec, TaskRecord } from "../catalog/records.js";
+import { backupSpec, restoreSpec, taskKind } from "../catalog/task-spec.js";
 import { type DispatchState, decideDispatch, type QueuedTask } from "./dispatch-decisions.js";
 import { DEFAULT_IO_CONTROL_SETTINGS } from "./io-control.js";
 
 const NOW = Date.parse("2026-12-04T01:00:00Z");
 
-// A queued task of job-1 for `vmId`, from the catalog's fixture.
-const task = (id: string, vmId: string, params: Record<string, unknown> = {}): TaskRecord =>
-  fixtureTask(id, "job-1", { vmId, vmName: vmId, params });
+// A queued task of job-1 for `vmId`, from the catalog's fixture; a backup without a window
+// unless `spec` says otherwise.
+const task = (
+  id: string,
+  vmId: string,
+  spec: KindedTaskSpec = backupSpec({ repository: "/srv/ferry/repo" }),
+): TaskRecord => fixtureTask(id, "job-1", { vmId, vmName: vmId, spec });
+
+// A backup's spec with a window that closes at `ms`.
+const windowEndsAt = (ms: number) => backupSpec({ windowEndsAt: timestampFromDate(new Date(ms)) });
 
 const backup = (t: TaskRecord): QueuedTask => ({ task: t, kind: "backup" });
 
@@ -53,13 +62,13 @@ describe("one dispatch pass", () => {
 
   it("puts restores before backups, and never runs two tasks of one VM's backup at once", () => {
     const restore: QueuedTask = {
-      task: task("r", "small", { restorePointId: "small/rp" }),
+      task: task("r", "small", restoreSpec({ restorePointId: "small/rp" })),
       kind: "restore",
     };
     const decisions = decideDispatch(
       state({
         queued: [backup(task("a", "large")), restore, backup(task("b", "large"))],
-        weight: (t) => (t.params.restorePointId ? Number.POSITIVE_INFINITY : 1),
+        weight: (t) => (taskKind(t) === "restore" ? Number.POSITIVE_INFINITY : 1),
       }),
     );
     expect(summary(decisions)).toEqual([
@@ -73,8 +82,8 @@ describe("one dispatch pass", () => {
     const decisions = decideDispatch(
       state({
         queued: [
-          task("late", "small", { windowEndsAt: new Date(NOW - 1).toISOString() }),
-          task("later", "medium", {}),
+          task("late", "small", windowEndsAt(NOW - 1)),
+          task("later", "medium", windowEndsAt(NOW + 1)),
           { ...task("retry", "large"), notBefore: new Date(NOW + 5000) },
         ].map(backup),
       }),

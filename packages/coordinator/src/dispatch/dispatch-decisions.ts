@@ -1,9 +1,10 @@
 // One dispatch pass as a pure function: given the queue, what runs, the movers, the inventory
 // and the datastores' latency, what happens to each queued task. The dispatcher gathers that
 // state, applies the decisions (catalog writes, gRPC) and owns time; nothing here does I/O.
-import type { TaskRecord, TransportName } from "../catalog/records.js";
+import type { TaskRecord } from "../catalog/records.js";
 import { admission, type DatastoreLatencyReading, type IoControlSettings } from "./io-control.js";
 import { type DispatchLimits, type MoverSlot, place, type Usage } from "./placement.js";
+import { taskTransport, windowEndsAtMs } from "./task-fields.js";
 
 /** A queued task and what its job is. */
 export interface QueuedTask {
@@ -67,11 +68,6 @@ function usageOf(running: readonly RunningTask[]): Usage {
   return { total: running.length, perHost, perDatastore };
 }
 
-function windowEnd(task: TaskRecord): number {
-  const at = task.params.windowEndsAt;
-  return typeof at === "string" ? Date.parse(at) : Number.NaN;
-}
-
 /**
  * One pass, in the planner's order (restores first, then the backups expected to read the
  * most): each task is cancelled, expired, held with a reason, or started on a mover. Tasks
@@ -90,7 +86,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
       decisions.push({ t: "cancel", task });
       continue;
     }
-    const windowEndsAt = windowEnd(task);
+    const windowEndsAt = windowEndsAtMs(task);
     if (windowEndsAt <= s.nowMs) {
       decisions.push({ t: "expire", task, windowEndsAt: new Date(windowEndsAt) });
       continue;
@@ -127,7 +123,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
       decisions.push({ t: "wait", task, reason: held });
       continue;
     }
-    const transport = (task.params.transport as TransportName | undefined) ?? "any";
+    const transport = taskTransport(task);
     const placement = place({ vmHostId: hostId, datastoreIds, transport }, movers, usage, s.limits);
     if (placement.t === "wait") {
       decisions.push({ t: "wait", task, reason: placement.reason });
