@@ -17,6 +17,7 @@ import {
   mover,
   policy,
   restorePoint,
+  restoreTaskSpec,
   task,
 } from "../../packages/coordinator/src/catalog/catalog-fixtures.test-helper.js";
 import {
@@ -53,15 +54,21 @@ async function fill(store: CatalogStore): Promise<void> {
   await store.policies.create(policy("p2", { name: "hourly", repository: "/srv/b" }));
   for (let i = 0; i < 12; i++) {
     const id = `j${i}`;
+    // Every fourth job restores: both kinds of task spec go across.
+    const restore = i % 4 === 3;
     // Pairs share a creation time: both stores must break the tie the same way.
     await store.jobs.create(
       job(id, {
-        policyId: i % 3 === 0 ? null : i % 2 ? "p1" : "p2",
+        kind: restore ? "restore" : "backup",
+        policyId: restore || i % 3 === 0 ? null : i % 2 ? "p1" : "p2",
         createdAt: at(Math.floor(i / 2)),
         state: i < 10 ? "succeeded" : "running",
       }),
       [0, 1, 2].map((t) =>
-        task(`${id}-t${t}`, id, { state: i < 10 ? "succeeded" : t ? "queued" : "running" }),
+        task(`${id}-t${t}`, id, {
+          state: i < 10 ? "succeeded" : t ? "queued" : "running",
+          ...(restore ? { spec: restoreTaskSpec(`vm-a/${t}`) } : {}),
+        }),
       ),
     );
   }

@@ -6,6 +6,7 @@ export * from "./gen/ferry/v1/backup_pb.js";
 export * from "./gen/ferry/v1/inventory_pb.js";
 export * from "./gen/ferry/v1/mover_pb.js";
 export * from "./gen/ferry/v1/operator_pb.js";
+export * from "./gen/ferry/v1/task_spec_pb.js";
 export { type ClientHandle, type ClientOptions, createClient } from "./grpc/client.js";
 export { type MessageCodec, messageCodec } from "./grpc/codec.js";
 export {

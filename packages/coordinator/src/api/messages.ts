@@ -13,7 +13,6 @@ import {
   PolicySchema,
   type PruneDecision,
   PruneDecisionSchema,
-  QuiesceMode,
   type RestorePoint,
   RestorePointSchema,
   type Task,
@@ -28,17 +27,23 @@ import type {
   JobRecord,
   JobStateName,
   PolicyRecord,
-  QuiesceModeName,
   RestorePointRecord,
   TaskRecord,
   TaskStateName,
-  TransportName,
 } from "../catalog/records.js";
+import {
+  QUIESCE_TO_WIRE,
+  quiesceName,
+  TRANSPORT_TO_WIRE,
+  transportName,
+} from "../catalog/wire-names.js";
 import type { RecordedStates } from "../jobs/restore-point-states.js";
 import type { RestorePointDecision } from "../jobs/retention.js";
 import type { PolicyInput } from "../policy/validate-policy.js";
 
 // Records <-> wire messages, in one place so handlers stay thin.
+
+export { quiesceName, transportName } from "../catalog/wire-names.js";
 
 const JOB_STATE: Record<JobStateName, JobState> = {
   queued: JobState.QUEUED,
@@ -54,16 +59,6 @@ const TASK_STATE: Record<TaskStateName, TaskState> = {
   succeeded: TaskState.SUCCEEDED,
   failed: TaskState.FAILED,
   cancelled: TaskState.CANCELLED,
-};
-const QUIESCE_TO_WIRE: Record<QuiesceModeName, QuiesceMode> = {
-  required: QuiesceMode.REQUIRED,
-  preferred: QuiesceMode.PREFERRED,
-  off: QuiesceMode.OFF,
-};
-const TRANSPORT_TO_WIRE: Record<TransportName, Transport> = {
-  hotadd: Transport.HOTADD,
-  nbd: Transport.NBD,
-  any: Transport.UNSPECIFIED,
 };
 
 const ts = (d: Date | null | undefined) => (d ? timestampFromDate(d) : undefined);
@@ -148,22 +143,6 @@ export function policyMessage(p: PolicyRecord): Policy {
     transportPreference: TRANSPORT_TO_WIRE[p.transport],
     repository: p.repository,
   });
-}
-
-/** The wire's quiesce mode as a name (unset = preferred). */
-export function quiesceName(q: QuiesceMode): QuiesceModeName | undefined {
-  return q === QuiesceMode.REQUIRED
-    ? "required"
-    : q === QuiesceMode.OFF
-      ? "off"
-      : q === QuiesceMode.PREFERRED
-        ? "preferred"
-        : undefined;
-}
-
-/** The wire's transport as a name (unset = any). */
-export function transportName(t: Transport): TransportName {
-  return t === Transport.HOTADD ? "hotadd" : t === Transport.NBD ? "nbd" : "any";
 }
 
 /** A catalog restore point as the wire's RestorePoint, with its recorded states if known. */

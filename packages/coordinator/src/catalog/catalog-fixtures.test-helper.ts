@@ -1,10 +1,15 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { QuiesceMode, Transport } from "@ferry/common";
 import type {
   JobRecord,
+  KindedTaskSpec,
   MoverRecord,
   PolicyRecord,
   RestorePointRecord,
   TaskRecord,
 } from "./records.js";
+import { backupSpec, restoreSpec } from "./task-spec.js";
 
 // Record builders for catalog tests: complete, valid records with every field set, so a
 // round trip through a store checks every column.
@@ -52,7 +57,7 @@ export function job(id: string, overrides: Partial<JobRecord> = {}): JobRecord {
   };
 }
 
-/** A task of job `jobId`; `overrides` win. */
+/** A backup task of job `jobId` (every spec field set); `overrides` win. */
 export function task(id: string, jobId: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
   return {
     id,
@@ -70,10 +75,57 @@ export function task(id: string, jobId: string, overrides: Partial<TaskRecord> =
     errorMessage: null,
     errorRetryable: false,
     restorePointId: null,
-    params: { repository: "/srv/ferry/repo", nested: { diskIds: ["d0", "d1"], n: 1.5 } },
+    spec: backupSpec({
+      repository: "/srv/ferry/repo",
+      quiesce: QuiesceMode.REQUIRED,
+      forceFull: true,
+      fullEveryBackups: 6,
+      fullEveryDays: 7,
+      testRestore: true,
+      windowEndsAt: timestampFromDate(at(3600)),
+      transport: Transport.NBD,
+    }),
     ...overrides,
   };
 }
+
+/** A restore task's spec with every field set. */
+export function restoreTaskSpec(restorePointId = "vm-a/1"): KindedTaskSpec {
+  return restoreSpec({
+    repository: "/srv/ferry/repo",
+    restorePointId,
+    diskIds: ["d0", "d1"],
+    targetDir: "/srv/restore",
+    overwrite: true,
+  });
+}
+
+/** Task params maps as versions before TaskSpec stored them, each with the spec it means. */
+export const LEGACY_PARAMS: readonly { params: JsonObject; spec: KindedTaskSpec }[] = [
+  {
+    // A policy's backup, as the job service wrote it.
+    params: {
+      repository: "/srv/ferry/repo",
+      quiesce: "required",
+      transport: "nbd",
+      forceFull: true,
+      fullEvery: { backups: 6, days: 7 },
+      testRestore: true,
+      windowEndsAt: "2026-01-01T01:00:00.123Z",
+    },
+    spec: task("legacy", "j").spec,
+  },
+  {
+    params: {
+      repository: "/srv/ferry/repo",
+      restorePointId: "vm-a/1",
+      diskIds: ["d0", "d1"],
+      targetDir: "/srv/restore",
+      overwrite: true,
+    },
+    spec: restoreTaskSpec(),
+  },
+];
 
 /** A restore point of `vmId` in `repository`; `overrides` win. */
 export function restorePoint(

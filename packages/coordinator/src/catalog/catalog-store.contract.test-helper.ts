@@ -1,7 +1,18 @@
-import type { ErrorCode } from "@ferry/common";
+import { create } from "@bufbuild/protobuf";
+import { type ErrorCode, TaskSpecSchema } from "@ferry/common";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { at, job, mover, policy, restorePoint, task } from "./catalog-fixtures.test-helper.js";
+import {
+  at,
+  job,
+  mover,
+  policy,
+  restorePoint,
+  restoreTaskSpec,
+  task,
+} from "./catalog-fixtures.test-helper.js";
 import type { CatalogStore } from "./catalog-store.js";
+import type { KindedTaskSpec } from "./records.js";
+import { backupSpec } from "./task-spec.js";
 
 // The behaviour every CatalogStore must have. An implementation's spec calls
 // `catalogContract` once per configuration; each test gets a fresh, empty store from `open`
@@ -167,13 +178,25 @@ export function catalogContract(
           attempt: 1,
           startedAt: at(31),
           notBefore: null,
-          params: { repository: "/elsewhere" },
+          spec: restoreTaskSpec(),
         } as const;
         await store.tasks.update("t1", patch);
         expect(await store.tasks.get("t1")).toEqual({ ...t, ...patch });
         await expectCode(store.tasks.update("nope", { state: "failed" }), "NOT_FOUND");
         await expectCode(store.tasks.update("t1", { attempt: 0.5 }), "INVALID_ARGUMENT");
         expect((await store.tasks.get("t1"))?.attempt).toBe(1);
+      });
+
+      it("refuses a task spec that names no kind or would not read back", async () => {
+        await store.jobs.create(job("j1"), [task("t1", "j1")]);
+        const noKind = create(TaskSpecSchema) as KindedTaskSpec;
+        await expectCode(store.tasks.update("t1", { spec: noKind }), "INVALID_ARGUMENT");
+        const negative = backupSpec({ repository: "/r", fullEveryDays: -1 });
+        await expectCode(
+          store.jobs.create(job("j2"), [task("t2", "j2", { spec: negative })]),
+          "INVALID_ARGUMENT",
+        );
+        expect((await store.tasks.get("t1"))?.spec).toEqual(task("t1", "j1").spec);
       });
 
       it("lists tasks by state, oldest job first, then in job order", async () => {

@@ -7,10 +7,6 @@ import type { RestorePointDiskRecord } from "./records.js";
 export const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((s) => typeof s === "string");
 
-/** A JSON object (not an array, not null). */
-export const isJsonObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 /** Any JSON value: for documents opaque to the store. */
 export const isAnyJson = (_v: unknown): _v is unknown => true;
 

@@ -1,4 +1,5 @@
-import { FerryError } from "@ferry/common";
+import { fromJson, isMessage, toJson } from "@bufbuild/protobuf";
+import { FerryError, TaskSpecSchema } from "@ferry/common";
 import type {
   JobRecord,
   MoverRecord,
@@ -88,11 +89,16 @@ const json: Check = (what, field, v) => {
   }
   if (encoded === undefined) invalid(what, field, "must be JSON-serializable");
 };
-const jsonObject: Check = (what, field, v) => {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    invalid(what, field, "must be an object");
+const taskSpec: Check = (what, field, v) => {
+  if (!isMessage(v, TaskSpecSchema) || v.kind.case === undefined) {
+    invalid(what, field, "must be a TaskSpec naming backup or restore");
   }
-  json(what, field, v);
+  // What is written must read back: toJson alone lets out-of-range numbers through.
+  try {
+    fromJson(TaskSpecSchema, toJson(TaskSpecSchema, v));
+  } catch (err) {
+    invalid(what, field, `does not encode: ${err instanceof Error ? err.message : String(err)}`);
+  }
 };
 
 function checkFields<T extends object>(
@@ -163,7 +169,7 @@ export function checkTask(t: TaskRecord): TaskRecord {
       if (typeof v !== "boolean") invalid(what, field, "must be a boolean");
     },
     restorePointId: textOrNull,
-    params: jsonObject,
+    spec: taskSpec,
   });
 }
 

@@ -1,3 +1,5 @@
+import type { TaskSpec } from "@ferry/common";
+
 // Rows of the coordinator's catalog, independent of the database that stores them.
 // Dates are JS Dates with millisecond precision; stores keep them as UTC milliseconds.
 
@@ -100,12 +102,14 @@ export interface TaskRecord {
   errorRetryable: boolean;
   /** The restore point a backup task wrote. */
   restorePointId: string | null;
-  /**
-   * Restore tasks: the restore point and target dir; backup tasks: the repository. Must be
-   * JSON (it is stored as JSON: Dates and undefined do not survive).
-   */
-  params: Record<string, unknown>;
+  /** What the task does; its kind (backup or restore) is the spec's, nothing else's. */
+  spec: KindedTaskSpec;
 }
+
+/** A TaskSpec that names its kind: the only kind of spec the catalog stores. */
+export type KindedTaskSpec = Omit<TaskSpec, "kind"> & {
+  kind: Exclude<TaskSpec["kind"], { case: undefined }>;
+};
 
 /** One disk of a restore point. */
 export interface RestorePointDiskRecord {

@@ -1,8 +1,10 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { MoverSchema, MoverState, Transport, type Vm, VmSchema } from "@ferry/common";
 import { describe, expect, it } from "vitest";
 import { task as fixtureTask } from "../catalog/catalog-fixtures.test-helper.js";
-import type { TaskRecord } from "../catalog/records.js";
+import type { KindedTaskSpec, TaskRecord } from "../catalog/records.js";
+import { backupSpec, restoreSpec } from "../catalog/task-spec.js";
 import type { PlanLimits } from "../planner/estate.js";
 import { estateFromInventory } from "../planner/estate-from-inventory.js";
 import { planWindow } from "../planner/plan-window.js";
@@ -17,9 +19,12 @@ import {
 const NOW = Date.parse("2026-12-04T01:00:00Z");
 const GiB = 2 ** 30;
 
-// A queued task of job-1 for `vmId`, from the catalog's fixture.
-const task = (id: string, vmId: string, params: Record<string, unknown> = {}): TaskRecord =>
-  fixtureTask(id, "job-1", { vmId, vmName: vmId, params });
+// A queued task of job-1 for `vmId`, from the catalog's fixture; a backup unless `spec` says.
+const task = (
+  id: string,
+  vmId: string,
+  spec: KindedTaskSpec = backupSpec({ repository: "/srv/ferry/repo" }),
+): TaskRecord => fixtureTask(id, "job-1", { vmId, vmName: vmId, spec });
 const backup = (t: TaskRecord): QueuedTask => ({ task: t, kind: "backup" });
 
 const vm = (id: string, gib: number, datastoreId: string, hostId = "h1"): Vm =>
@@ -85,7 +90,10 @@ describe("one dispatch pass", () => {
   });
 
   it("puts restores before backups, and never runs two tasks of one VM's backup at once", () => {
-    const restore: QueuedTask = { task: task("r", "small"), kind: "restore" };
+    const restore: QueuedTask = {
+      task: task("r", "small", restoreSpec({ restorePointId: "small/rp" })),
+      kind: "restore",
+    };
     const decisions = decideDispatch(
       state({
         queued: [backup(task("a", "large")), restore, backup(task("b", "large"))],
@@ -115,8 +123,8 @@ describe("one dispatch pass", () => {
     const decisions = decideDispatch(
       state({
         queued: [
-          task("late", "small", { windowEndsAt: new Date(NOW - 1).toISOString() }),
-          task("later", "medium", {}),
+          task("late", "small", backupSpec({ windowEndsAt: timestampFromDate(new Date(NOW - 1)) })),
+          task("later", "medium"),
           { ...task("retry", "large"), notBefore: new Date(NOW + 5000) },
         ].map(backup),
       }),
@@ -147,12 +155,12 @@ describe("one dispatch pass", () => {
 
   it("takes the policy's transport: an NBD-only task goes over NBD, a hot-add-only one waits for hot-add", () => {
     const nbdOnly = decideDispatch(
-      state({ queued: [backup(task("n", "large", { transport: "nbd" }))] }),
+      state({ queued: [backup(task("n", "large", backupSpec({ transport: Transport.NBD })))] }),
     );
     expect(nbdOnly).toMatchObject([{ t: "start", moverId: "m1", transport: "nbd" }]);
     const hotaddOnly = decideDispatch(
       state({
-        queued: [backup(task("h", "large", { transport: "hotadd" }))],
+        queued: [backup(task("h", "large", backupSpec({ transport: Transport.HOTADD })))],
         movers: [mover("m1", "h1", [Transport.NBD])],
       }),
     );

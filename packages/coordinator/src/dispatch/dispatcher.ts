@@ -7,13 +7,13 @@ import {
   type Mover,
   MoverService,
   MoverState,
-  QuiesceMode,
   Transport,
   toFerryError,
 } from "@ferry/common";
 import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
-import type { QuiesceModeName, TaskRecord } from "../catalog/records.js";
+import type { TaskRecord } from "../catalog/records.js";
+import { taskKind } from "../catalog/task-spec.js";
 import { backupHistory } from "../jobs/backup-history.js";
 import { DEFAULT_IO_CONTROL, type IoControl } from "../planner/estate.js";
 import { estateFromInventory, type VmHistory } from "../planner/estate-from-inventory.js";
@@ -73,12 +73,6 @@ interface Running {
 
 // A limit changes at most this often: latency readings come with heartbeats.
 const THROTTLE_INTERVAL_MS = 5000;
-
-const QUIESCE: Record<QuiesceModeName, QuiesceMode> = {
-  required: QuiesceMode.REQUIRED,
-  preferred: QuiesceMode.PREFERRED,
-  off: QuiesceMode.OFF,
-};
 
 /** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
@@ -173,8 +167,9 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const log = o.logger.child({ taskId: task.id, jobId: task.jobId, moverId: mover.id });
     try {
       const c = client(mover);
-      const kind = (await o.catalog.jobs.get(task.jobId))?.kind ?? "backup";
-      if (kind === "backup") {
+      const { kind } = task.spec;
+      if (kind.case === "backup") {
+        const spec = kind.value;
         if (!vm)
           throw toFerryError(new Error(`VM ${task.vmName} is not in the inventory`), "NOT_FOUND");
         const res = await c.runBackup(
@@ -183,42 +178,41 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
             jobId: task.jobId,
             vm,
             transport: transport === "nbd" ? Transport.NBD : Transport.HOTADD,
-            quiesce: QUIESCE[(task.params.quiesce as QuiesceModeName | undefined) ?? "preferred"],
-            repository: String(task.params.repository ?? ""),
-            forceFull: task.params.forceFull === true,
-            ...fullEveryOf(task.params.fullEvery),
-            testRestore: task.params.testRestore === true,
+            quiesce: spec.quiesce,
+            repository: spec.repository,
+            forceFull: spec.forceFull,
+            fullEveryBackups: spec.fullEveryBackups,
+            fullEveryDays: spec.fullEveryDays,
+            testRestore: spec.testRestore,
           },
           { signal: run.controller.signal },
         );
         const rp = res.restorePoint;
         history = undefined;
-        if (rp)
-          await o.catalog.restorePoints.upsert(
-            restorePointRecord(rp, String(task.params.repository ?? "")),
-          );
+        if (rp) await o.catalog.restorePoints.upsert(restorePointRecord(rp, spec.repository));
         await o.catalog.tasks.update(task.id, {
           state: "succeeded",
           endedAt: new Date(),
           restorePointId: rp?.id ?? null,
         });
       } else {
+        const spec = kind.value;
         await c.runRestore(
           {
             taskId: task.id,
             jobId: task.jobId,
-            repository: String(task.params.repository ?? ""),
-            restorePointId: String(task.params.restorePointId ?? ""),
-            diskIds: (task.params.diskIds as string[] | undefined) ?? [],
-            targetDir: String(task.params.targetDir ?? ""),
-            overwrite: task.params.overwrite === true,
+            repository: spec.repository,
+            restorePointId: spec.restorePointId,
+            diskIds: spec.diskIds,
+            targetDir: spec.targetDir,
+            overwrite: spec.overwrite,
           },
           { signal: run.controller.signal },
         );
         await o.catalog.tasks.update(task.id, {
           state: "succeeded",
           endedAt: new Date(),
-          restorePointId: String(task.params.restorePointId ?? ""),
+          restorePointId: spec.restorePointId,
         });
       }
       log.info("task succeeded");
@@ -282,14 +276,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
-    const kinds = new Map<string, "backup" | "restore">();
-    for (const jobId of new Set(queued.map((t) => t.jobId)))
-      kinds.set(jobId, (await o.catalog.jobs.get(jobId))?.kind ?? "backup");
     history ??= await backupHistory(o.catalog);
     const inventory = new Map(o.registry.vms().map((v) => [v.id, v]));
     const decisions = decideDispatch({
       nowMs: Date.now(),
-      queued: queued.map((task) => ({ task, kind: kinds.get(task.jobId) ?? "backup" })),
+      queued: queued.map((task) => ({ task, kind: taskKind(task) })),
       running: [...running.values()].map((r) => ({
         vmId: r.task.vmId,
         kind: r.kind,
@@ -446,11 +437,4 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       return this.close();
     },
   };
-}
-
-// A policy's periodic-full rule as the task params carry it (JSON) -> the wire's fields.
-function fullEveryOf(value: unknown): { fullEveryBackups: number; fullEveryDays: number } {
-  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
-  const n = (x: unknown) => (Number.isSafeInteger(x) && (x as number) > 0 ? (x as number) : 0);
-  return { fullEveryBackups: n(v.backups), fullEveryDays: n(v.days) };
 }

@@ -1,12 +1,16 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { FerryError, type Vm } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type {
   JobRecord,
+  KindedTaskSpec,
   PolicyRecord,
   QuiesceModeName,
   TaskRecord,
   TransportName,
 } from "../catalog/records.js";
+import { backupSpec, restoreSpec } from "../catalog/task-spec.js";
+import { QUIESCE_TO_WIRE, TRANSPORT_TO_WIRE } from "../catalog/wire-names.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
 import { selectVms } from "../policy/vm-selector.js";
@@ -49,11 +53,7 @@ export function createJobService(deps: {
   dispatcher: Dispatcher;
   events: JobEvents;
 }): JobService {
-  const task = (
-    jobId: string,
-    vm: Pick<Vm, "id" | "name">,
-    params: Record<string, unknown>,
-  ): TaskRecord => ({
+  const task = (jobId: string, vm: Pick<Vm, "id" | "name">, spec: KindedTaskSpec): TaskRecord => ({
     id: newTaskId(),
     jobId,
     vmId: vm.id,
@@ -69,7 +69,7 @@ export function createJobService(deps: {
     errorMessage: null,
     errorRetryable: false,
     restorePointId: null,
-    params,
+    spec,
   });
   const submit = async (job: JobRecord, tasks: TaskRecord[]) => {
     await deps.catalog.jobs.create(job, tasks);
@@ -118,18 +118,19 @@ export function createJobService(deps: {
           "a repository is required (the policy's, or --repo)",
         );
       const job = newJob("backup", policy?.id ?? null);
-      const params = {
+      const spec = backupSpec({
         repository: settings.repository,
-        quiesce: settings.quiesce,
-        transport: settings.transport,
-        ...(forceFull ? { forceFull: true } : {}),
-        ...(policy ? { fullEvery: policy.fullEvery } : {}),
-        ...(policy?.testRestore ? { testRestore: true } : {}),
-        ...(windowEndsAt ? { windowEndsAt: windowEndsAt.toISOString() } : {}),
-      };
+        quiesce: QUIESCE_TO_WIRE[settings.quiesce],
+        transport: TRANSPORT_TO_WIRE[settings.transport],
+        forceFull: forceFull === true,
+        fullEveryBackups: policy?.fullEvery.backups ?? 0,
+        fullEveryDays: policy?.fullEvery.days ?? 0,
+        testRestore: policy?.testRestore === true,
+        ...(windowEndsAt ? { windowEndsAt: timestampFromDate(windowEndsAt) } : {}),
+      });
       return submit(
         job,
-        vms.map((vm) => task(job.id, vm, params)),
+        vms.map((vm) => task(job.id, vm, spec)),
       );
     },
     async restore({ restorePointId, diskIds, targetDir, overwrite }) {
@@ -149,13 +150,13 @@ export function createJobService(deps: {
         task(
           job.id,
           { id: rp.vmId, name: rp.vmName },
-          {
+          restoreSpec({
             repository: rp.repository,
             restorePointId,
             diskIds: [...diskIds],
             targetDir,
-            ...(overwrite ? { overwrite: true } : {}),
-          },
+            overwrite: overwrite === true,
+          }),
         ),
       ]);
     },

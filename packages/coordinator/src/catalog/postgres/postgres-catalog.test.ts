@@ -1,7 +1,15 @@
 import { Pool } from "pg";
 import { parseIntoClientConfig } from "pg-connection-string";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { at, job, mover, policy, restorePoint, task } from "../catalog-fixtures.test-helper.js";
+import {
+  at,
+  job,
+  LEGACY_PARAMS,
+  mover,
+  policy,
+  restorePoint,
+  task,
+} from "../catalog-fixtures.test-helper.js";
 import { catalogContract, expectCode } from "../catalog-store.contract.test-helper.js";
 import { appliedMigrations, applyMigrations, MIGRATIONS } from "./migrations.js";
 import { openPostgresCatalog, type PostgresCatalogOptions } from "./postgres-catalog.js";
@@ -162,7 +170,39 @@ describe("PostgreSQL catalog", () => {
       code: "CORRUPT_DATA",
       details: { catalog: url, table: "policies", id: "p1", column: "vm_globs" },
     });
-    await expectCode(store.tasks.listByJob("j1"), "CORRUPT_DATA");
+    await expect(store.tasks.listByJob("j1")).rejects.toMatchObject({
+      code: "CORRUPT_DATA",
+      details: { catalog: url, table: "tasks", id: "t1", column: "params" },
+    });
+    // Neither a TaskSpec nor the params map of an older version.
+    await cluster.query(databaseOf(url), `UPDATE tasks SET params = '{"restore": 1}'`);
+    await expect(store.tasks.get("t1")).rejects.toMatchObject({
+      code: "CORRUPT_DATA",
+      details: { catalog: url, table: "tasks", id: "t1", column: "params" },
+    });
+  });
+
+  it("reads the task params older versions wrote, and writes them back as TaskSpecs", async () => {
+    const url = await cluster.newDatabase();
+    await using store = await open({ url });
+    const [backup, restore] = LEGACY_PARAMS;
+    await store.jobs.create(job("j1"), [task("t1", "j1"), task("t2", "j1")]);
+    const set = (id: string, params: unknown) =>
+      cluster.query(databaseOf(url), "UPDATE tasks SET params = $1::jsonb WHERE id = $2", [
+        JSON.stringify(params),
+        id,
+      ]);
+    await set("t1", backup?.params);
+    await set("t2", restore?.params);
+    const [t1, t2] = await store.tasks.listByJob("j1");
+    expect(t1?.spec).toEqual(backup?.spec);
+    expect(t2?.spec).toEqual(restore?.spec);
+    await store.tasks.update("t2", { state: "running" });
+    const rows = await cluster.query<{ params: unknown }>(
+      databaseOf(url),
+      "SELECT params FROM tasks WHERE id = 't2'",
+    );
+    expect(rows[0]?.params).toEqual({ restore: expect.any(Object) });
   });
 
   it("refuses text PostgreSQL cannot store with INVALID_ARGUMENT", async () => {

@@ -86,10 +86,33 @@ export function checkColumn<T>(
   valid: (value: unknown) => value is T,
 ): T {
   if (valid(value)) return value;
-  throw new FerryError(
+  throw corruptColumn(ctx, ref, "has an unexpected shape");
+}
+
+/**
+ * A column value turned into a record field by `decode`, which throws when it does not fit;
+ * CORRUPT_DATA naming the catalog, table, row and column then, with decode's error as the
+ * cause.
+ */
+export function decodeColumn<V, T>(
+  ctx: PgContext,
+  ref: ColumnRef,
+  value: V,
+  decode: (value: V) => T,
+): T {
+  try {
+    return decode(value);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw corruptColumn(ctx, ref, `has an unexpected shape: ${why}`, err);
+  }
+}
+
+function corruptColumn(ctx: PgContext, ref: ColumnRef, why: string, cause?: unknown) {
+  return new FerryError(
     "CORRUPT_DATA",
-    `catalog ${ctx.name.url}: ${ref.table}.${ref.column} of ${JSON.stringify(ref.id)} has an unexpected shape`,
-    { details: { catalog: ctx.name.url, ...ref } },
+    `catalog ${ctx.name.url}: ${ref.table}.${ref.column} of ${JSON.stringify(ref.id)} ${why}`,
+    { ...(cause === undefined ? {} : { cause }), details: { catalog: ctx.name.url, ...ref } },
   );
 }
 

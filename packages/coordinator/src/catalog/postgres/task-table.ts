@@ -1,9 +1,10 @@
+import type { JsonValue } from "@bufbuild/protobuf";
 import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
-import { isJsonObject } from "../column-shapes.js";
 import { applyPatch, checkTask } from "../record-checks.js";
 import type { TaskRecord, TaskStateName } from "../records.js";
-import { checkColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
+import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
+import { decodeColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
 
 interface TaskRow {
   id: string;
@@ -22,7 +23,8 @@ interface TaskRow {
   error_message: string | null;
   error_retryable: boolean;
   restore_point_id: string | null;
-  params: unknown;
+  /** The task's spec (stored-task-spec.ts); jsonb arrives parsed. */
+  params: JsonValue;
 }
 
 // Column, and its type in a jsonb_to_recordset row of new tasks.
@@ -69,7 +71,7 @@ function toRow(t: TaskRecord, position: number): TaskRow {
     error_message: t.errorMessage,
     error_retryable: t.errorRetryable,
     restore_point_id: t.restorePointId,
-    params: t.params,
+    params: storedTaskSpec(t.spec),
   };
 }
 
@@ -91,11 +93,11 @@ function fromRow(ctx: PgContext, r: TaskRow): TaskRecord {
     errorMessage: r.error_message,
     errorRetryable: r.error_retryable,
     restorePointId: r.restore_point_id,
-    params: checkColumn(
+    spec: decodeColumn(
       ctx,
       { table: "tasks", id: r.id, column: "params" },
       r.params,
-      isJsonObject,
+      taskSpecFromStored,
     ),
   };
 }

@@ -4,7 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { job, mover, policy, restorePoint, task } from "../catalog-fixtures.test-helper.js";
+import {
+  job,
+  LEGACY_PARAMS,
+  mover,
+  policy,
+  restorePoint,
+  task,
+} from "../catalog-fixtures.test-helper.js";
 import { catalogContract, expectCode } from "../catalog-store.contract.test-helper.js";
 import { appliedMigrations, applyMigrations, MIGRATIONS } from "./migrations.js";
 import { openSqliteCatalog } from "./sqlite-catalog.js";
@@ -133,7 +140,36 @@ describe("SQLite catalog", () => {
       code: "CORRUPT_DATA",
       details: { file, table: "policies", id: "p1", column: "vm_globs" },
     });
-    await expectCode(store.tasks.listByJob("j1"), "CORRUPT_DATA");
+    await expect(store.tasks.listByJob("j1")).rejects.toMatchObject({
+      code: "CORRUPT_DATA",
+      details: { file, table: "tasks", id: "t1", column: "params" },
+    });
+    // Neither a TaskSpec nor the params map of an older version.
+    withRaw(file, (db) => db.prepare(`UPDATE tasks SET params = '{"restore": 1}'`).run());
+    await expect(store.tasks.get("t1")).rejects.toMatchObject({
+      code: "CORRUPT_DATA",
+      details: { file, table: "tasks", id: "t1", column: "params" },
+    });
+  });
+
+  it("reads the task params older versions wrote, and writes them back as TaskSpecs", async () => {
+    const file = newFile();
+    await using store = await openSqliteCatalog({ path: file });
+    const [backup, restore] = LEGACY_PARAMS;
+    await store.jobs.create(job("j1"), [task("t1", "j1"), task("t2", "j1")]);
+    withRaw(file, (db) => {
+      const set = db.prepare("UPDATE tasks SET params = ? WHERE id = ?");
+      set.run(JSON.stringify(backup?.params), "t1");
+      set.run(JSON.stringify(restore?.params), "t2");
+    });
+    const [t1, t2] = await store.tasks.listByJob("j1");
+    expect(t1?.spec).toEqual(backup?.spec);
+    expect(t2?.spec).toEqual(restore?.spec);
+    await store.tasks.update("t2", { state: "running" });
+    const stored = withRaw(file, (db) =>
+      db.prepare("SELECT params FROM tasks WHERE id = 't2'").pluck().get(),
+    );
+    expect(JSON.parse(String(stored))).toEqual({ restore: expect.any(Object) });
   });
 
   it("fails with retryable UNAVAILABLE while another connection holds the write lock", async () => {

@@ -1,3 +1,4 @@
+import type { JsonValue } from "@bufbuild/protobuf";
 import { FerryError } from "@ferry/common";
 import type Database from "better-sqlite3";
 
@@ -58,6 +59,32 @@ export function parseJsonColumn<T>(
   return value;
 }
 
+/**
+ * Parses a JSON column and turns it into a record field with `decode`, which throws when
+ * the value does not fit; CORRUPT_DATA naming the file, table, row and column then, with
+ * decode's error as the cause.
+ */
+export function decodeJsonColumn<T>(
+  ctx: SqliteContext,
+  ref: ColumnRef,
+  text: string,
+  decode: (value: JsonValue) => T,
+): T {
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw corruptColumn(ctx, ref, "is not JSON", err);
+  }
+  try {
+    return decode(value);
+  } catch (err) {
+    throw corruptColumn(ctx, ref, `has an unexpected shape: ${messageOf(err)}`, err);
+  }
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 function corruptColumn(ctx: SqliteContext, ref: ColumnRef, why: string, cause?: unknown) {
   return new FerryError(
     "CORRUPT_DATA",
@@ -67,4 +94,4 @@ function corruptColumn(ctx: SqliteContext, ref: ColumnRef, why: string, cause?: 
 }
 
 /** JSON shape guards, shared with the other stores. */
-export { isAnyJson, isJsonObject, isStringArray } from "../column-shapes.js";
+export { isAnyJson, isStringArray } from "../column-shapes.js";

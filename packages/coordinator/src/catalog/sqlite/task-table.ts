@@ -2,10 +2,10 @@ import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
 import { applyPatch, checkTask } from "../record-checks.js";
 import type { TaskRecord, TaskStateName } from "../records.js";
+import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
 import {
+  decodeJsonColumn,
   fromMsOrNull,
-  isJsonObject,
-  parseJsonColumn,
   type SqliteContext,
   type Sync,
   toMsOrNull,
@@ -58,7 +58,7 @@ export function taskToRow(t: TaskRecord, position: number): TaskRow {
     error_message: t.errorMessage,
     error_retryable: t.errorRetryable ? 1 : 0,
     restore_point_id: t.restorePointId,
-    params: JSON.stringify(t.params),
+    params: JSON.stringify(storedTaskSpec(t.spec)),
   };
 }
 
@@ -80,11 +80,11 @@ function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
     errorMessage: r.error_message,
     errorRetryable: r.error_retryable === 1,
     restorePointId: r.restore_point_id,
-    params: parseJsonColumn(
+    spec: decodeJsonColumn(
       ctx,
       { table: "tasks", id: r.id, column: "params" },
       r.params,
-      isJsonObject,
+      taskSpecFromStored,
     ),
   };
 }
