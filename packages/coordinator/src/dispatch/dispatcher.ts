@@ -6,8 +6,6 @@ import {
   type Logger,
   type Mover,
   MoverService,
-  MoverState,
-  Transport,
   toFerryError,
 } from "@ferry/common";
 import { restorePointRecord } from "../api/messages.js";
@@ -23,6 +21,9 @@ import { datastoreLatencies, throttleDecisions } from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
 import { type DispatchLimits, limitsWith } from "./limits.js";
+import { lostTasks } from "./lost-movers.js";
+import { runOnMover } from "./run-on-mover.js";
+import { taskFailure } from "./task-failure.js";
 
 /** Options of {@link createDispatcher}. */
 export interface DispatcherOptions {
@@ -166,98 +167,34 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const { task } = run;
     const log = o.logger.child({ taskId: task.id, jobId: task.jobId, moverId: mover.id });
     try {
-      const c = client(mover);
-      const { kind } = task.spec;
-      if (kind.case === "backup") {
-        const spec = kind.value;
-        if (!vm)
-          throw toFerryError(new Error(`VM ${task.vmName} is not in the inventory`), "NOT_FOUND");
-        const res = await c.runBackup(
-          {
-            taskId: task.id,
-            jobId: task.jobId,
-            vm,
-            transport: transport === "nbd" ? Transport.NBD : Transport.HOTADD,
-            quiesce: spec.quiesce,
-            repository: spec.repository,
-            forceFull: spec.forceFull,
-            fullEveryBackups: spec.fullEveryBackups,
-            fullEveryDays: spec.fullEveryDays,
-            testRestore: spec.testRestore,
-          },
-          { signal: run.controller.signal },
-        );
-        const rp = res.restorePoint;
+      const result = await runOnMover(client(mover), task, vm, transport, run.controller.signal);
+      if (result.restorePoint) {
         history = undefined;
-        if (rp) await o.catalog.restorePoints.upsert(restorePointRecord(rp, spec.repository));
-        await o.catalog.tasks.update(task.id, {
-          state: "succeeded",
-          endedAt: new Date(),
-          restorePointId: rp?.id ?? null,
-        });
-      } else {
-        const spec = kind.value;
-        await c.runRestore(
-          {
-            taskId: task.id,
-            jobId: task.jobId,
-            repository: spec.repository,
-            restorePointId: spec.restorePointId,
-            diskIds: spec.diskIds,
-            targetDir: spec.targetDir,
-            overwrite: spec.overwrite,
-          },
-          { signal: run.controller.signal },
+        await o.catalog.restorePoints.upsert(
+          restorePointRecord(result.restorePoint, result.repository),
         );
-        await o.catalog.tasks.update(task.id, {
-          state: "succeeded",
-          endedAt: new Date(),
-          restorePointId: spec.restorePointId,
-        });
       }
+      await o.catalog.tasks.update(task.id, {
+        state: "succeeded",
+        endedAt: new Date(),
+        restorePointId: result.restorePointId,
+      });
       log.info("task succeeded");
     } catch (err) {
       if (closed) return;
-      const fe = toFerryError(err);
-      const attempt = task.attempt + 1;
-      const base = {
-        endedAt: new Date(),
-        errorCode: fe.code,
-        errorMessage: fe.message,
-        errorRetryable: fe.retryable,
-      };
-      if (run.lostMover && !cancelledJobs.has(task.jobId)) {
-        const lost = `mover ${run.moverId} stopped heartbeating during the task`;
-        log.warn("task abandoned; will run again when a mover of its host is up", { attempt });
-        await o.catalog.tasks.update(task.id, {
-          ...base,
-          errorCode: "UNAVAILABLE",
-          errorMessage: lost,
-          errorRetryable: true,
-          state: attempt < maxAttempts ? "queued" : "failed",
-        });
-      } else if (run.controller.signal.aborted || cancelledJobs.has(task.jobId)) {
-        await o.catalog.tasks.update(task.id, { ...base, state: "cancelled" });
-      } else if (fe.code === "TASK_RUNNING") {
-        // The mover still runs this task (we restarted under it): look again later, no attempt spent.
-        await o.catalog.tasks.update(task.id, {
-          ...base,
-          state: "queued",
-          attempt: task.attempt,
-          notBefore: new Date(Date.now() + retryBaseMs),
-        });
-      } else if (fe.retryable && attempt < maxAttempts) {
-        const delay = backoffDelay(attempt, { baseMs: retryBaseMs });
-        log.warn("task failed; will retry", { err: fe, attempt, retryInMs: delay });
-        await o.catalog.tasks.update(task.id, {
-          ...base,
-          state: "queued",
-          notBefore: new Date(Date.now() + delay),
-        });
-      } else {
-        log.warn("task failed", { err: fe, attempt });
-        await o.catalog.tasks.update(task.id, { ...base, state: "failed" });
-      }
+      const failure = taskFailure({
+        task,
+        err: toFerryError(err),
+        ...(run.lostMover ? { lostMoverId: run.moverId } : {}),
+        cancelled:
+          (run.controller.signal.aborted && !run.lostMover) || cancelledJobs.has(task.jobId),
+        maxAttempts,
+        nowMs: Date.now(),
+        retryDelayMs: (attempt) => backoffDelay(attempt, { baseMs: retryBaseMs }),
+        recheckMs: retryBaseMs,
+      });
+      log[failure.log.level](failure.log.message, failure.log.fields);
+      await o.catalog.tasks.update(task.id, failure.patch);
     } finally {
       running.delete(task.id);
       if (!closed)
@@ -326,17 +263,15 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   // A hung mover never answers: once it is marked down, give up on its calls.
   const abandonLostMovers = () => {
-    const down = new Set(
-      o.registry
-        .movers()
-        .filter((m) => m.state !== MoverState.UP)
-        .map((m) => m.id),
-    );
-    for (const run of running.values()) {
-      if (down.has(run.moverId) && !run.lostMover) {
-        run.lostMover = true;
-        run.controller.abort();
-      }
+    const runs = [...running.values()];
+    for (const id of lostTasks(
+      runs.map((r) => ({ taskId: r.task.id, moverId: r.moverId, lost: !!r.lostMover })),
+      o.registry.movers(),
+    )) {
+      const run = running.get(id);
+      if (!run) continue;
+      run.lostMover = true;
+      run.controller.abort();
     }
   };
 
