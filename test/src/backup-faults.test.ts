@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import {
   Consistency,
@@ -40,18 +41,21 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
       extraFiles: { "app/blob.bin": randomBytes(320 * MiB) },
     });
     ({ lab, repo } = fx);
+    // What the mover's first task would create: each test below may be the first.
+    await mkdir(join(fx.work, "run"), { recursive: true });
+    await (await openRepository({ root: repo, create: true })).close();
   });
 
   afterAll(() => fx?.dispose());
 
-  const backup = (vm: LabVm, taskId: string) =>
+  const backup = (vm: LabVm, taskId: string, repository = repo) =>
     createClient(MoverService, fx.mover.address).runBackup({
       taskId,
       jobId: taskId,
       vm: vmRef(vm),
       transport: Transport.HOTADD,
       quiesce: QuiesceMode.PREFERRED,
-      repository: repo,
+      repository,
       // Whole disks: the faults below must land while a task is still reading, and an
       // incremental of these small disks is over in a blink.
       forceFull: true,
@@ -77,12 +81,16 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
 
   it("a second VM cloned from the same template: stored in almost no new chunks", async () => {
     const [a, b] = lab.vms as [LabVm, LabVm];
-    const first = await backup(a, "clone-a");
-    const second = await backup(b, "clone-b");
+    // A repository of their own: no chunk of an earlier test's backup is in it.
+    const clones = join(fx.work, "clones");
+    const first = await backup(a, "clone-a", clones);
+    const second = await backup(b, "clone-b", clones);
     const newA = Number(first.restorePoint?.disks[0]?.bytesNew);
     const newB = Number(second.restorePoint?.disks[0]?.bytesNew);
     const readB = Number(second.restorePoint?.disks[0]?.bytesRead);
-    const du = (await runTool("du", ["-sb", repo], { debianPackage: "coreutils" })).split("\t")[0];
+    const du = (await runTool("du", ["-sb", clones], { debianPackage: "coreutils" })).split(
+      "\t",
+    )[0];
     const logical = readB + Number(first.restorePoint?.disks[0]?.bytesRead);
     // Printed for the closing note: repository size and the dedup ratio.
     console.log(

@@ -127,7 +127,8 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
 
   it("restores an image byte-identical to the point-in-time export it read, over the TCP nbd transport", async () => {
     const vm = lab.vms[0] as LabVm;
-    await using repository = await openRepository({ root: repo });
+    // Created if no earlier test backed up into it: this test stands alone.
+    await using repository = await openRepository({ root: repo, create: true });
     const copies = new Map<string, string>();
     const result = await backupVm(
       directBackup(fx, vm, repository, {

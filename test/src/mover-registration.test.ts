@@ -143,12 +143,33 @@ describe("a mover registers with the coordinator and reports its host's VMs", ()
   });
 
   it("marks the mover down once it stops heartbeating", async () => {
-    await mover?.close();
-    using client = createClient(OperatorService, coordinator.address);
-    await expect
-      .poll(async () => (await client.listMovers({})).movers[0]?.state, { timeout: 5000 })
-      .toBe(MoverState.DOWN);
-    expect((await client.listVms({})).vms).toEqual([]);
+    // A coordinator and mover of its own: the shared mover stays up for the other tests.
+    const own = await startLabCoordinator({
+      listen: "127.0.0.1:0",
+      heartbeatIntervalMs: 200,
+      dataDir: join(dir, "coord-down"),
+      logLevel: "error",
+    });
+    try {
+      const leaving = await startLabMover({
+        id: "mover-down",
+        listen: "127.0.0.1:0",
+        coordinator: own.address,
+        host: { id: "host-1" },
+        inventory: await lab.writeInventory(join(dir, "inventory-down.json")),
+        logLevel: "error",
+      });
+      await leaving.registered;
+      using client = createClient(OperatorService, own.address);
+      await expect.poll(async () => (await client.listVms({})).vms.length).toBe(2);
+      await leaving.close();
+      await expect
+        .poll(async () => (await client.listMovers({})).movers[0]?.state, { timeout: 5000 })
+        .toBe(MoverState.DOWN);
+      expect((await client.listVms({})).vms).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 
   it("fails a CLI call to a dead coordinator with a clear message and exit code 1", async () => {
