@@ -146,8 +146,13 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     await startMoverProcess(victim);
   });
 
-  it("the coordinator killed with SIGKILL mid-job: restarted, it finishes the job; no task stays running", async () => {
+  it("the coordinator killed with SIGKILL mid-job: restarted, it adopts the running task from its mover; nothing runs twice", async () => {
     const vm = lab.vms[0] as LabVm;
+    const pointsOf = async () => {
+      using api = createClient(OperatorService, address);
+      return (await api.listRestorePoints({ vmId: vm.name })).restorePoints.length;
+    };
+    const before = await pointsOf();
     const jobId = await (async () => {
       using api = createClient(OperatorService, address);
       return (await api.backupNow({ vmIds: [vm.name], forceFull: true })).job?.id ?? "";
@@ -166,6 +171,9 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
       .toBe(JobState.SUCCEEDED);
     const tasks = (await api.getJob({ id: jobId })).job?.tasks ?? [];
     expect(tasks.map((t) => t.state)).toEqual([TaskState.SUCCEEDED]);
+    // Adopted, not rerun: still its first attempt, and one restore point more.
+    expect(tasks[0]?.attempt).toBe(1);
+    expect(await pointsOf()).toBe(before + 1);
     expect(await ferryLeftovers(vm.spareQmpSocket, lab.datastoreDir)).toEqual(NO_LEFTOVERS);
   });
 });

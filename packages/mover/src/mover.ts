@@ -33,6 +33,7 @@ import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createMoverService } from "./service/mover-service.js";
 import { createRepositoryCache } from "./task/repository-cache.js";
 import { createTaskRunner } from "./task/task-runner.js";
+import { createTaskRuns } from "./task/task-runs.js";
 import { createTaskSlots } from "./task/task-slots.js";
 
 /** Version reported to the coordinator. */
@@ -184,6 +185,9 @@ export async function startMover(
           }),
           runBackup: tasks.runBackup,
           runRestore: tasks.runRestore,
+          // A day of outcomes: a coordinator that takes over finds what finished meanwhile.
+          taskRuns: createTaskRuns({ keepMs: 24 * 3600_000, keep: 10_000 }),
+          stopping: stop.signal,
           listFiles: async (req, signal) =>
             fileSessions.use(
               await repositories.get(req.repository, { existing: true }),

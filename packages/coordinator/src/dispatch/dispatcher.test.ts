@@ -9,9 +9,14 @@ import {
   Transport,
 } from "@ferry/common";
 import { afterEach, describe, expect, it } from "vitest";
-import { policy as catalogPolicy } from "../catalog/catalog-fixtures.test-helper.js";
+import {
+  job as catalogJob,
+  policy as catalogPolicy,
+  task as catalogTask,
+} from "../catalog/catalog-fixtures.test-helper.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
+import { backupSpec } from "../catalog/task-spec.js";
 import { createJobService } from "../jobs/job-service.js";
 import { createMoverRegistry } from "../registry/mover-registry.js";
 import { createDispatcher, type Dispatcher } from "./dispatcher.js";
@@ -360,6 +365,61 @@ describe("dispatcher", () => {
     const taskId = calls[0]?.taskId;
     expect(cancelCalls).toEqual([taskId]);
     await expect.poll(() => abortedCalls).toEqual([taskId]);
+  });
+
+  it("adopts a task a previous coordinator left running: the same task and attempt go to the same mover", async () => {
+    const { calls, catalog: c, registry } = await setup({});
+    await dispatcher?.close();
+    // What a coordinator killed mid-task leaves: the task running on m1, attempt 1.
+    const left = catalogTask("t-left", "job-left", {
+      vmId: "vm-a",
+      vmName: "vm-a",
+      moverId: "m1",
+      transport: "hotadd",
+      state: "running",
+      attempt: 1,
+      startedAt: new Date(),
+    });
+    await c?.jobs.create(catalogJob("job-left", { state: "running" }), [left]);
+    dispatcher = createDispatcher({
+      catalog: c as CatalogStore,
+      registry,
+      limits: { perHost: 2, perDatastore: 2, total: 8 },
+      events: createJobEvents(),
+      logger: quiet,
+      tickMs: 20,
+    });
+    await expect.poll(async () => (await c?.jobs.get("job-left"))?.state).toBe("succeeded");
+    expect(calls.map((x) => [x.taskId, x.attempt])).toEqual([["t-left", 1]]);
+    const [task] = (await c?.tasks.listByJob("job-left")) ?? [];
+    expect([task?.attempt, task?.restorePointId]).toEqual([1, "vm-a/rp-1"]);
+  });
+
+  it("queues a left-running task again when its mover does not come back in time", async () => {
+    const { catalog: c, registry } = await setup({});
+    await dispatcher?.close();
+    const left = catalogTask("t-gone", "job-gone", {
+      vmId: "vm-a",
+      vmName: "vm-a",
+      moverId: "m-gone",
+      state: "running",
+      attempt: 1,
+      spec: backupSpec({ repository: "/repo" }),
+    });
+    await c?.jobs.create(catalogJob("job-gone", { state: "running" }), [left]);
+    dispatcher = createDispatcher({
+      catalog: c as CatalogStore,
+      registry,
+      limits: { perHost: 2, perDatastore: 2, total: 8 },
+      events: createJobEvents(),
+      logger: quiet,
+      tickMs: 20,
+      adoptWithinMs: 100,
+    });
+    // Queued again, then run on the mover that is up: a second attempt.
+    await expect.poll(async () => (await c?.jobs.get("job-gone"))?.state).toBe("succeeded");
+    const [task] = (await c?.tasks.listByJob("job-gone")) ?? [];
+    expect([task?.moverId, task?.attempt]).toEqual(["m1", 2]);
   });
 
   it("fails tasks that could not start before their backup window closed, naming the window", async () => {

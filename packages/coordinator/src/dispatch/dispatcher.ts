@@ -16,6 +16,7 @@ import { backupHistory } from "../jobs/backup-history.js";
 import { DEFAULT_IO_CONTROL, type IoControl } from "../planner/estate.js";
 import { estateFromInventory, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import { adoption } from "./adoption.js";
 import { type Decision, decideDispatch } from "./dispatch-decisions.js";
 import { datastoreLatencies, throttleDecisions } from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
@@ -40,6 +41,11 @@ export interface DispatcherOptions {
   tickMs?: number;
   /** Backup I/O control; default Veeam's thresholds. */
   ioControl?: IoControl;
+  /**
+   * How long a task a previous coordinator left running waits for its mover to come back
+   * and be adopted, milliseconds (default 60000); then it is queued again.
+   */
+  adoptWithinMs?: number;
   /** Called once when a job ends (e.g. to prune); failures are logged. */
   onJobEnded?: (jobId: string) => Promise<unknown>;
   /** How to reach movers (mutual TLS when configured); default plaintext. */
@@ -63,6 +69,8 @@ interface Running {
   lostMover?: boolean;
   moverId: string;
   kind: "backup" | "restore";
+  /** Which attempt of the task this run is (1 for the first). */
+  attempt: number;
   startedAtMs: number;
   datastoreIds: string[];
   controller: AbortController;
@@ -167,7 +175,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const { task } = run;
     const log = o.logger.child({ taskId: task.id, jobId: task.jobId, moverId: mover.id });
     try {
-      const result = await runOnMover(client(mover), task, vm, transport, run.controller.signal);
+      const result = await runOnMover(
+        client(mover),
+        task,
+        vm,
+        transport,
+        run.attempt,
+        run.controller.signal,
+      );
       if (result.restorePoint) {
         history = undefined;
         await o.catalog.restorePoints.upsert(
@@ -184,6 +199,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       if (closed) return;
       const failure = taskFailure({
         task,
+        attempt: run.attempt,
         err: toFerryError(err),
         ...(run.lostMover ? { lostMoverId: run.moverId } : {}),
         cancelled:
@@ -207,6 +223,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   // Gathers the state (catalog, registry), decides (dispatch-decisions.ts, pure), applies.
   const pump = async () => {
+    await recovered;
+    await adoptOrphans();
     abandonLostMovers();
     const latencies = datastoreLatencies(o.registry.movers());
     throttle(latencies);
@@ -218,12 +236,21 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     const decisions = decideDispatch({
       nowMs: Date.now(),
       queued: queued.map((task) => ({ task, kind: taskKind(task) })),
-      running: [...running.values()].map((r) => ({
-        vmId: r.task.vmId,
-        kind: r.kind,
-        moverId: r.moverId,
-        startedAtMs: r.startedAtMs,
-      })),
+      // Orphans still run on their movers: they hold limits until adopted or requeued.
+      running: [
+        ...[...running.values()].map((r) => ({
+          vmId: r.task.vmId,
+          kind: r.kind,
+          moverId: r.moverId,
+          startedAtMs: r.startedAtMs,
+        })),
+        ...[...orphans.values()].map((t) => ({
+          vmId: t.vmId,
+          kind: taskKind(t),
+          moverId: t.moverId ?? "",
+          startedAtMs: t.startedAt?.getTime() ?? Date.now(),
+        })),
+      ],
       // The estate exactly as `ferry plan` builds it: its decision is the one applied here.
       estate: estateFromInventory({
         movers: o.registry.movers(),
@@ -294,6 +321,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       task,
       moverId: mover.id,
       kind: d.kind,
+      attempt: task.attempt + 1,
       startedAtMs: Date.now(),
       datastoreIds: d.datastoreIds,
       controller: new AbortController(),
@@ -323,21 +351,51 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       });
   }
 
-  // Tasks a previous coordinator left running are queued again: their mover
-  // either finished (the rerun is a cheap deduplicated backup) or still runs them.
-  const recovered = o.catalog.tasks.listByState(["running"]).then(async (stale) => {
-    for (const t of stale) {
-      await o.catalog.tasks.update(t.id, {
-        state: "queued",
-        errorMessage: "the coordinator restarted while the task ran",
-      });
-    }
+  // Tasks a previous coordinator left running, until adopted or queued again (adoption.ts).
+  const orphans = new Map<string, TaskRecord>();
+  const startedAt = Date.now();
+  const recovered = o.catalog.tasks.listByState(["running"]).then((stale) => {
+    for (const t of stale) orphans.set(t.id, t);
   });
+  const adoptOrphans = async () => {
+    const movers = o.registry.movers();
+    const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
+    for (const task of [...orphans.values()]) {
+      const a = adoption(task, movers, vms, Date.now() - startedAt, o.adoptWithinMs ?? 60_000);
+      if (a.t === "wait") continue;
+      orphans.delete(task.id);
+      if (a.t === "requeue") {
+        o.logger.warn("task left running is queued again", { taskId: task.id, reason: a.reason });
+        await o.catalog.tasks.update(task.id, { state: "queued", errorMessage: a.reason });
+        continue;
+      }
+      o.logger.info("adopting a task a previous coordinator started", {
+        taskId: task.id,
+        moverId: a.mover.id,
+        attempt: task.attempt,
+      });
+      const vm = vms.get(task.vmId);
+      const run: Running = {
+        task,
+        moverId: a.mover.id,
+        kind: taskKind(task),
+        attempt: task.attempt,
+        startedAtMs: task.startedAt?.getTime() ?? Date.now(),
+        datastoreIds: [...new Set(vm?.disks.map((d) => d.datastoreId).filter(Boolean) ?? [])],
+        controller: new AbortController(),
+        done: Promise.resolve(),
+        limitBps: 0,
+        limitChangedAt: 0,
+      };
+      running.set(task.id, run);
+      run.done = execute(run, vm, a.mover, task.transport === "nbd" ? "nbd" : "hotadd");
+    }
+  };
   const timer = setInterval(kick, o.tickMs ?? 1000);
   timer.unref();
   void recovered
     .catch((err: unknown) =>
-      o.logger.error("cannot requeue tasks left running", { err: toFerryError(err) }),
+      o.logger.error("cannot list tasks left running", { err: toFerryError(err) }),
     )
     .finally(kick);
 
@@ -349,22 +407,27 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       for (const task of await o.catalog.tasks.listByJob(jobId)) {
         if (task.state === "queued")
           await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
+        // The mover's run goes on after our call ends: only Cancel stops it.
         const run = running.get(task.id);
-        if (run) {
-          run.controller.abort();
-          const mover = o.registry.movers().find((m) => m.id === run.moverId);
-          if (mover)
-            await client(mover)
-              .cancel({ taskId: task.id }, { timeoutMs: 5000 })
-              .catch(() => undefined);
+        const orphan = orphans.get(task.id);
+        if (orphan) {
+          orphans.delete(task.id);
+          await o.catalog.tasks.update(task.id, { state: "cancelled", endedAt: new Date() });
         }
+        run?.controller.abort();
+        const moverId = run?.moverId ?? orphan?.moverId;
+        const mover = o.registry.movers().find((m) => m.id === moverId);
+        if (mover && (run || orphan))
+          await client(mover)
+            .cancel({ taskId: task.id }, { timeoutMs: 5000 })
+            .catch(() => undefined);
       }
       await finishJobIfDone(jobId);
     },
     async close() {
       closed = true;
       clearInterval(timer);
-      // Running tasks stay "running" in the catalog: the next coordinator requeues them.
+      // Running tasks stay "running" in the catalog: the next coordinator adopts them.
       for (const c of clients.values()) c.close();
       await Promise.all([...running.values()].map((r) => r.done));
     },

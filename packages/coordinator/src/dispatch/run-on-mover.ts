@@ -18,6 +18,8 @@ export async function runOnMover(
   task: TaskRecord,
   vm: Vm | undefined,
   transport: "hotadd" | "nbd",
+  /** The attempt this run is: a mover already running it re-attaches the call. */
+  attempt: number,
   signal: AbortSignal,
 ): Promise<TaskResult> {
   const { kind } = task.spec;
@@ -37,6 +39,7 @@ export async function runOnMover(
         fullEveryBackups: spec.fullEveryBackups,
         fullEveryDays: spec.fullEveryDays,
         testRestore: spec.testRestore,
+        attempt,
       },
       { signal },
     );
@@ -57,6 +60,7 @@ export async function runOnMover(
       diskIds: spec.diskIds,
       targetDir: spec.targetDir,
       overwrite: spec.overwrite,
+      attempt,
     },
     { signal },
   );

@@ -5,7 +5,8 @@ import { type FailureContext, taskFailure } from "./task-failure.js";
 
 const NOW = Date.parse("2026-12-04T01:00:00Z");
 const context = (over: Partial<FailureContext>): FailureContext => ({
-  task: fixtureTask("t1", "job-1", { attempt: 0 }),
+  task: fixtureTask("t1", "job-1", { attempt: 1 }),
+  attempt: 1,
   err: new FerryError("UNAVAILABLE", "mover busy restarting"),
   cancelled: false,
   maxAttempts: 3,
@@ -22,7 +23,7 @@ describe("what a failed task becomes", () => {
       errorCode: "UNAVAILABLE",
       notBefore: new Date(NOW + 1000),
     });
-    const last = context({ task: fixtureTask("t1", "job-1", { attempt: 2 }) });
+    const last = context({ attempt: 3 });
     expect(taskFailure(last).patch.state).toBe("failed");
     const permanent = context({ err: new FerryError("INVALID_ARGUMENT", "bad disk") });
     expect(taskFailure(permanent).patch).toMatchObject({ state: "failed", errorRetryable: false });
@@ -42,10 +43,7 @@ describe("what a failed task becomes", () => {
   });
 
   it("looks again later, without spending an attempt, at a task its mover still runs", () => {
-    const running = context({
-      task: fixtureTask("t1", "job-1", { attempt: 1 }),
-      err: new FerryError("TASK_RUNNING", "still running"),
-    });
+    const running = context({ attempt: 2, err: new FerryError("TASK_RUNNING", "still running") });
     expect(taskFailure(running).patch).toMatchObject({
       state: "queued",
       attempt: 1,

@@ -12,6 +12,8 @@ export interface TaskFailure {
 /** What the dispatcher knows of the failure. */
 export interface FailureContext {
   task: TaskRecord;
+  /** The attempt that failed (1 for the first). */
+  attempt: number;
   err: FerryError;
   /** The mover stopped heartbeating during the task (its id). */
   lostMoverId?: string;
@@ -27,8 +29,7 @@ export interface FailureContext {
 
 /** Decides what a failed task becomes. */
 export function taskFailure(c: FailureContext): TaskFailure {
-  const { task, err } = c;
-  const attempt = task.attempt + 1;
+  const { err, attempt } = c;
   const base = {
     endedAt: new Date(c.nowMs),
     errorCode: err.code,
@@ -61,7 +62,7 @@ export function taskFailure(c: FailureContext): TaskFailure {
       patch: {
         ...base,
         state: "queued",
-        attempt: task.attempt,
+        attempt: attempt - 1,
         notBefore: new Date(c.nowMs + c.recheckMs),
       },
       log: { level: "info", message: "the mover still runs the task; will look again", fields: {} },

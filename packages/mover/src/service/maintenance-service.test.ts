@@ -14,6 +14,7 @@ import {
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { backUpFile } from "../task/back-up-file.test-helper.js";
 import { createRepositoryCache, type RepositoryCache } from "../task/repository-cache.js";
+import { createTaskRuns } from "../task/task-runs.js";
 import { createMoverService } from "./mover-service.js";
 
 const PASSPHRASE = "the mover's own passphrase";
@@ -61,6 +62,8 @@ async function moverClient(passphrase?: string) {
           describe: unused,
           runBackup: unused,
           runRestore: unused,
+          taskRuns: createTaskRuns({ keepMs: 0, keep: 0 }),
+          stopping: new AbortController().signal,
           listFiles: unused,
           extractFiles: unused,
           cancel: () => false,

@@ -13,6 +13,7 @@ import {
 } from "@ferry/common";
 import type { ExtractStats, FileEntry } from "../file-restore/file-restore-session.js";
 import type { QuiesceMode as Mode } from "../hypervisor/quiesce.js";
+import type { TaskRuns } from "../task/task-runs.js";
 import type { RunningTask } from "../task/task-slots.js";
 import { type MaintenanceDeps, maintenanceHandlers } from "./maintenance-service.js";
 import { restorePointMessage } from "./restore-point-message.js";
@@ -20,8 +21,13 @@ import { restorePointMessage } from "./restore-point-message.js";
 /** What the MoverService needs from the mover it serves. */
 export interface MoverServiceDeps extends MaintenanceDeps {
   describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
+  /** Runs a backup; `signal` (the mover's stop) aborts it, the call's end does not. */
   runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
   runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
+  /** Task runs by id and attempt: a call re-attaches to its task's run. */
+  taskRuns: TaskRuns;
+  /** Aborted when the mover stops: the only end of a task besides Cancel. */
+  stopping: AbortSignal;
   /** Lists a directory of a restore point's filesystems (file-level restore). */
   listFiles(request: FilesCall & { path: string }, signal: AbortSignal): Promise<FileEntry[]>;
   /** Extracts files or folders of a restore point into a directory on this host. */
@@ -117,20 +123,28 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         fullEvery: { backups: req.fullEveryBackups, days: req.fullEveryDays },
         testRestore: req.testRestore,
       };
-      const manifest = await deps.runBackup(call, ctx.signal);
+      const manifest = await deps.taskRuns.attach(
+        call.taskId,
+        req.attempt,
+        () => deps.runBackup(call, deps.stopping),
+        ctx.signal,
+      );
       return { restorePoint: restorePointMessage(manifest, repository) };
     },
     runRestore: async (req, ctx) => {
-      const paths = await deps.runRestore(
-        {
-          taskId: required(req.taskId, "task_id"),
-          jobId: req.jobId || req.taskId,
-          repository: required(req.repository, "repository"),
-          restorePointId: required(req.restorePointId, "restore_point_id"),
-          diskIds: req.diskIds,
-          targetDir: required(req.targetDir, "target_dir"),
-          overwrite: req.overwrite,
-        },
+      const call: RestoreCall = {
+        taskId: required(req.taskId, "task_id"),
+        jobId: req.jobId || req.taskId,
+        repository: required(req.repository, "repository"),
+        restorePointId: required(req.restorePointId, "restore_point_id"),
+        diskIds: req.diskIds,
+        targetDir: required(req.targetDir, "target_dir"),
+        overwrite: req.overwrite,
+      };
+      const paths = await deps.taskRuns.attach(
+        call.taskId,
+        req.attempt,
+        () => deps.runRestore(call, deps.stopping),
         ctx.signal,
       );
       return { paths };
