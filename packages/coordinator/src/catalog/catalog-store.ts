@@ -111,12 +111,42 @@ export interface MoverStore {
  * or unreachable; NO_SPACE; CORRUPT_DATA when stored data cannot be read back;
  * FAILED_PRECONDITION after `close`.
  */
+/** Who holds the coordinators' leader lease. */
+export interface LeaseHolder {
+  /** The coordinator process (its id and a per-process nonce: a restart is a new holder). */
+  holder: string;
+  /** Where operators and movers reach it. */
+  address: string;
+}
+
+/** The lease's state as one coordinator sees it after trying to take or keep it. */
+export type LeaseState =
+  | {
+      held: true;
+      /** Grows with every new holder: movers refuse commands with an older one (fencing). */
+      token: bigint;
+    }
+  | { held: false; leader?: LeaseHolder };
+
+/**
+ * The coordinators' leader lease, kept in the shared catalog with the database's clock: at
+ * most one holder at a time, each new holder with a larger fencing token.
+ */
+export interface LeaseStore {
+  /** Takes the lease if it is free or expired, or renews it if `me` holds it, for `ttlMs`. */
+  acquire(me: LeaseHolder, ttlMs: number): Promise<LeaseState>;
+  /** Gives the lease up if `me` holds it, so a follower takes over at once. */
+  release(me: LeaseHolder): Promise<void>;
+}
+
 export interface CatalogStore extends AsyncDisposable {
   readonly policies: PolicyStore;
   readonly jobs: JobStore;
   readonly tasks: TaskStore;
   readonly restorePoints: RestorePointStore;
   readonly movers: MoverStore;
+  /** The leader lease; only a catalog several coordinators share (PostgreSQL) has one. */
+  readonly lease?: LeaseStore;
   /** Closes the database. Idempotent; later calls of other methods fail with FAILED_PRECONDITION. */
   close(): Promise<void>;
 }

@@ -109,6 +109,19 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: "the coordinators' leader lease",
+    sql: `
+      CREATE TABLE coordinator_lease (
+        id integer PRIMARY KEY CHECK (id = 1),
+        holder text NOT NULL,
+        address text NOT NULL,
+        token bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 // Held for the migration's transaction: coordinators starting together migrate one at a time.

@@ -248,7 +248,7 @@ describe("PostgreSQL catalog", () => {
       return cluster.query<{ relname: string; seq_scan: number }>(
         db,
         `SELECT relname, seq_scan::int FROM pg_stat_user_tables
-         WHERE relname <> 'schema_migrations' ORDER BY relname`,
+         WHERE relname NOT IN ('schema_migrations', 'coordinator_lease') ORDER BY relname`,
       );
     };
     // Building the indexes read each table whole: that is before.
@@ -283,7 +283,8 @@ describe("PostgreSQL catalog", () => {
     // And each listing has its own: no index goes unused.
     const unused = await cluster.query(
       db,
-      "SELECT indexrelname FROM pg_stat_user_indexes WHERE idx_scan = 0 AND relname <> 'schema_migrations'",
+      `SELECT indexrelname FROM pg_stat_user_indexes
+       WHERE idx_scan = 0 AND relname NOT IN ('schema_migrations', 'coordinator_lease')`,
     );
     expect(unused).toEqual([]);
   });
@@ -329,5 +330,33 @@ describe("PostgreSQL catalog", () => {
     const unreachable = open({ url: cluster.url("x").replace(cluster.dir, `${cluster.dir}/gone`) });
     await expect(unreachable).rejects.toMatchObject({ code: "UNAVAILABLE" });
     await expect(unreachable).rejects.toThrow(`${cluster.dir}/gone/.s.PGSQL.5432`);
+  });
+});
+
+describe("the coordinators' leader lease", () => {
+  const a = { holder: "coord-a#1", address: "10.0.0.1:7100" };
+  const b = { holder: "coord-b#1", address: "10.0.0.2:7100" };
+
+  it("has one holder at a time; a renewal keeps the token, a new holder gets a larger one", async () => {
+    const url = await cluster.newDatabase();
+    await using one = await open({ url });
+    await using two = await open({ url });
+    const lease = (s: typeof one) => s.lease as NonNullable<typeof one.lease>;
+    expect(await lease(one).acquire(a, 60_000)).toEqual({ held: true, token: 1n });
+    // Both ask at once while A holds it: B is told who leads, A keeps its token.
+    const [renewed, refused] = await Promise.all([
+      lease(one).acquire(a, 60_000),
+      lease(two).acquire(b, 60_000),
+    ]);
+    expect(renewed).toEqual({ held: true, token: 1n });
+    expect(refused).toEqual({ held: false, leader: a });
+    // A's lease runs out (a short one, renewed): B takes over with a larger token.
+    expect(await lease(one).acquire(a, 1)).toEqual({ held: true, token: 1n });
+    await expect.poll(() => lease(two).acquire(b, 60_000)).toEqual({ held: true, token: 2n });
+    // A, back from a pause, holds nothing and learns who leads.
+    expect(await lease(one).acquire(a, 60_000)).toEqual({ held: false, leader: b });
+    // B gives it up: A takes it at once, with a larger token again.
+    await lease(two).release(b);
+    expect(await lease(one).acquire(a, 60_000)).toEqual({ held: true, token: 3n });
   });
 });

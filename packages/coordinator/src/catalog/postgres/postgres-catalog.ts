@@ -5,12 +5,14 @@ import { maskPostgresUrl } from "../catalog-location.js";
 import type {
   CatalogStore,
   JobStore,
+  LeaseStore,
   MoverStore,
   PolicyStore,
   RestorePointStore,
   TaskStore,
 } from "../catalog-store.js";
 import { createJobTable } from "./job-table.js";
+import { createLeaseTable } from "./lease-table.js";
 import { appliedMigrations, applyMigrations } from "./migrations.js";
 import { createMoverTable } from "./mover-table.js";
 import { createPolicyTable } from "./policy-table.js";
@@ -134,6 +136,7 @@ class PostgresCatalog implements CatalogStore {
   readonly tasks: TaskStore;
   readonly restorePoints: RestorePointStore;
   readonly movers: MoverStore;
+  readonly lease: LeaseStore;
   #closing: Promise<void> | undefined;
   readonly #calls = new Set<Promise<unknown>>();
   readonly #ctx: PgContext;
@@ -147,6 +150,7 @@ class PostgresCatalog implements CatalogStore {
     this.tasks = this.#guard("tasks", createTaskTable(ctx));
     this.restorePoints = this.#guard("restorePoints", createRestorePointTable(ctx));
     this.movers = this.#guard("movers", createMoverTable(ctx));
+    this.lease = this.#guard("lease", createLeaseTable(ctx));
   }
 
   /** Each method of `table`, refusing after close and with its errors mapped. */
