@@ -30,6 +30,7 @@ import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
 import { createChunkMemory } from "./pipeline/chunk-memory.js";
+import { createLeaseFence, fencedMoverService } from "./service/lease-fence.js";
 import { createMoverService } from "./service/mover-service.js";
 import { createRepositoryCache } from "./task/repository-cache.js";
 import { createTaskRunner } from "./task/task-runner.js";
@@ -168,6 +169,8 @@ export async function startMover(
     helperGuest: () => helperGuest(config.fileRestoreGuestDir),
     logger,
   });
+  // Commands from a coordinator whose lease ended are refused (fencing).
+  const fence = createLeaseFence();
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
   const server = await startGrpcServer({
     address: config.listen,
@@ -176,43 +179,46 @@ export async function startMover(
     services: [
       bindService(
         MoverService,
-        createMoverService({
-          describe: async (signal) => ({
-            mover: moverInfo(),
-            host,
-            datastores,
-            vms: await listVms(signal),
+        fencedMoverService(
+          createMoverService({
+            describe: async (signal) => ({
+              mover: moverInfo(),
+              host,
+              datastores,
+              vms: await listVms(signal),
+            }),
+            runBackup: tasks.runBackup,
+            runRestore: tasks.runRestore,
+            // A day of outcomes: a coordinator that takes over finds what finished meanwhile.
+            taskRuns: createTaskRuns({ keepMs: 24 * 3600_000, keep: 10_000 }),
+            stopping: stop.signal,
+            listFiles: async (req, signal) =>
+              fileSessions.use(
+                await repositories.get(req.repository, { existing: true }),
+                req.restorePointId,
+                (session) => session.list(req.path, signal),
+                signal,
+              ),
+            extractFiles: async (req, signal) =>
+              fileSessions.use(
+                await repositories.get(req.repository, { existing: true }),
+                req.restorePointId,
+                (session) =>
+                  session.extract(req.paths, req.targetDir, {
+                    fresh: true,
+                    overwrite: req.overwrite,
+                    signal,
+                  }),
+                signal,
+              ),
+            // Maintenance the coordinator asks for opens with this mover's passphrase.
+            repository: (root) => repositories.get(root, { existing: true }),
+            cancel: (id) => slots.cancel(id),
+            setReadRateLimit: tasks.setReadRateLimit,
+            running: () => slots.running(),
           }),
-          runBackup: tasks.runBackup,
-          runRestore: tasks.runRestore,
-          // A day of outcomes: a coordinator that takes over finds what finished meanwhile.
-          taskRuns: createTaskRuns({ keepMs: 24 * 3600_000, keep: 10_000 }),
-          stopping: stop.signal,
-          listFiles: async (req, signal) =>
-            fileSessions.use(
-              await repositories.get(req.repository, { existing: true }),
-              req.restorePointId,
-              (session) => session.list(req.path, signal),
-              signal,
-            ),
-          extractFiles: async (req, signal) =>
-            fileSessions.use(
-              await repositories.get(req.repository, { existing: true }),
-              req.restorePointId,
-              (session) =>
-                session.extract(req.paths, req.targetDir, {
-                  fresh: true,
-                  overwrite: req.overwrite,
-                  signal,
-                }),
-              signal,
-            ),
-          // Maintenance the coordinator asks for opens with this mover's passphrase.
-          repository: (root) => repositories.get(root, { existing: true }),
-          cancel: (id) => slots.cancel(id),
-          setReadRateLimit: tasks.setReadRateLimit,
-          running: () => slots.running(),
-        }),
+          fence,
+        ),
         // Operators go through the coordinator, where tokens and roles apply.
         { peerRoles: ["coordinator"] },
       ),

@@ -1,15 +1,14 @@
 import type { ChannelCredentials } from "@ferry/common";
 import {
-  createClient,
   type ExtractFilesResponse,
   FerryError,
   type FileEntry,
   type Mover,
-  MoverService,
   MoverState,
 } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { RestorePointRecord } from "../catalog/records.js";
+import { moverClient as dial } from "../dispatch/mover-client.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 
 /** What a file-level restore needs from the coordinator. */
@@ -17,6 +16,8 @@ export interface FileRestoreDeps {
   catalog: CatalogStore;
   registry: MoverRegistry;
   moverCredentials?: ChannelCredentials;
+  /** The lease token this coordinator leads with now (fencing); absent without a lease. */
+  leaseToken?: () => bigint;
 }
 
 /** Where a file-level restore runs: the restore point's own mover if it is up, else any. */
@@ -37,14 +38,6 @@ async function moverFor(
   return { point, mover };
 }
 
-function moverClient(deps: FileRestoreDeps, mover: Mover) {
-  return createClient(
-    MoverService,
-    mover.address,
-    deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
-  );
-}
-
 /** Lists a directory of a restore point's filesystems through a mover. */
 export async function browseFiles(
   deps: FileRestoreDeps,
@@ -52,7 +45,7 @@ export async function browseFiles(
   signal: AbortSignal,
 ): Promise<{ entries: FileEntry[]; moverId: string }> {
   const { point, mover } = await moverFor(deps, request.restorePointId);
-  using client = moverClient(deps, mover);
+  using client = dial(deps, mover.address);
   const res = await client.listFiles(
     { repository: point.repository, restorePointId: point.id, path: request.path || "/" },
     { signal },
@@ -72,7 +65,7 @@ export async function restoreFiles(
       "the target must be an absolute directory path on the mover",
     );
   const { point, mover } = await moverFor(deps, request.restorePointId);
-  using client = moverClient(deps, mover);
+  using client = dial(deps, mover.address);
   const result = await client.extractFiles(
     {
       repository: point.repository,

@@ -2,10 +2,9 @@ import type { ChannelCredentials, Vm } from "@ferry/common";
 import {
   backoffDelay,
   type ClientHandle,
-  createClient,
   type Logger,
   type Mover,
-  MoverService,
+  type MoverService,
   toFerryError,
 } from "@ferry/common";
 import { restorePointRecord } from "../api/messages.js";
@@ -23,6 +22,7 @@ import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
 import { type DispatchLimits, limitsWith } from "./limits.js";
 import { lostTasks } from "./lost-movers.js";
+import { moverClient } from "./mover-client.js";
 import { runOnMover } from "./run-on-mover.js";
 import { taskFailure } from "./task-failure.js";
 
@@ -48,8 +48,13 @@ export interface DispatcherOptions {
   adoptWithinMs?: number;
   /** Called once when a job ends (e.g. to prune); failures are logged. */
   onJobEnded?: (jobId: string) => Promise<unknown>;
-  /** How to reach movers (mutual TLS when configured); default plaintext. */
+  /** How to reach movers (mutual TLS when configured; default plaintext). */
   moverCredentials?: ChannelCredentials;
+  /**
+   * The lease token this coordinator leads with (fencing): fixed for a dispatcher's life,
+   * since a new leadership term gets a new dispatcher.
+   */
+  leaseToken?: () => bigint;
 }
 
 /** Starts queued tasks on movers under the limits, and records their outcome. */
@@ -102,11 +107,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const client = (mover: Mover) => {
     let c = clients.get(mover.address);
     if (!c) {
-      c = createClient(
-        MoverService,
-        mover.address,
-        o.moverCredentials ? { credentials: o.moverCredentials } : {},
-      );
+      c = moverClient(o, mover.address);
       clients.set(mover.address, c);
     }
     return c;

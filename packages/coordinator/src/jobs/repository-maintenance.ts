@@ -1,20 +1,21 @@
 // Repository maintenance on movers: the coordinator picks a mover and asks it. It never
 // opens a repository and holds no passphrase; each mover uses its own.
+
 import {
   type ChannelCredentials,
   type Client,
   type CollectRepositoryGarbageResponse,
-  createClient,
   type DeleteRestorePointsResponse,
   FerryError,
   type Logger,
-  MoverService,
+  type MoverService,
   type RestorePoint,
   throwIfAborted,
   toFerryError,
   type VerifyRepositoryResponse,
 } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
+import { moverClient } from "../dispatch/mover-client.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import { maintenanceMovers } from "./maintenance-movers.js";
 
@@ -62,6 +63,8 @@ export interface RepositoryMaintenanceDeps {
   catalog: CatalogStore;
   /** How to reach movers (mutual TLS when configured). */
   moverCredentials?: ChannelCredentials;
+  /** The lease token this coordinator leads with now (fencing); absent without a lease. */
+  leaseToken?: () => bigint;
   logger: Logger;
 }
 
@@ -103,11 +106,7 @@ export function createRepositoryMaintenance(
       count(mover.id, 1);
       // Closed in finally, not by `using`: esbuild's lowering of `using` in a loop (vitest)
       // rethrew an earlier iteration's error.
-      const client = createClient(
-        MoverService,
-        mover.address,
-        deps.moverCredentials ? { credentials: deps.moverCredentials } : {},
-      );
+      const client = moverClient(deps, mover.address);
       try {
         return { result: await call(client, signal), moverId: mover.id };
       } catch (err) {
