@@ -25,6 +25,16 @@ export const coordinatorConfigSchema = object({
     .default([]),
   /** Where movers and operators reach the gRPC API. */
   listen: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).default("127.0.0.1:7100"),
+  /**
+   * Where other coordinators, movers and operators reach this one, if not `listen` (a
+   * follower names the leader by it). Several coordinators share a PostgreSQL catalog.
+   */
+  advertise: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).optional(),
+  /**
+   * The leader lease's length with a PostgreSQL catalog, milliseconds; default two heartbeat
+   * intervals, so a follower takes over within three.
+   */
+  leaseMs: number({ integer: true, min: 300, max: 600_000 }).optional(),
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */
   heartbeatIntervalMs: number({ integer: true, min: 100, max: 600_000 }).default(5000),
   nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),

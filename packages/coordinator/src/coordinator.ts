@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
@@ -23,6 +25,9 @@ import { openCatalog } from "./catalog/open-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
+import { createDispatcherSlot } from "./ha/dispatcher-slot.js";
+import { followerGate } from "./ha/follower-gate.js";
+import { type Leadership, type LeaderTerm, startLeadership } from "./ha/leadership.js";
 import { createJobService } from "./jobs/job-service.js";
 import { createProgressTracker } from "./jobs/progress-tracker.js";
 import { createRepositoryMaintenance } from "./jobs/repository-maintenance.js";
@@ -96,29 +101,47 @@ export async function startCoordinator(
     catalog,
     logger,
     ...(moverCredentials ? { moverCredentials } : {}),
+    leaseToken: () => leadership?.token() ?? 0n,
   });
   const events = createJobEvents();
   const progress = createProgressTracker(nats, events, logger);
-  const dispatcher = createDispatcher({
-    ...(moverCredentials ? { moverCredentials } : {}),
-    catalog,
-    registry,
-    limits: config.limits,
-    events,
-    logger,
-    maxAttempts: config.maxAttempts,
-    ioControl: config.ioControl,
-    onJobEnded: (jobId) => pruneAfterJob(catalog, maintenance, jobId, logger, stopping.signal),
-  });
+  // Several coordinators may share a PostgreSQL catalog: one leads (dispatches and
+  // schedules) at a time by its lease. Alone on SQLite, this one leads with token 0.
+  let leadership: Leadership | undefined;
+  const leaderAddress = () => leadership?.leaderAddress();
+  const dispatcher = createDispatcherSlot(leaderAddress);
   const jobs = createJobService({ catalog, registry, dispatcher, events });
-  const scheduler = startScheduler({
-    catalog,
-    jobs,
-    logger,
-    intervalMs: config.scheduleCheckMs,
-    tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
-    maintenance,
-  });
+  const lead = async (token: bigint): Promise<LeaderTerm> => {
+    const term = createDispatcher({
+      ...(moverCredentials ? { moverCredentials } : {}),
+      catalog,
+      registry,
+      limits: config.limits,
+      events,
+      logger,
+      maxAttempts: config.maxAttempts,
+      ioControl: config.ioControl,
+      leaseToken: () => token,
+      mayDispatch: () => leadership?.isLeader() ?? true,
+      onJobEnded: (jobId) => pruneAfterJob(catalog, maintenance, jobId, logger, stopping.signal),
+    });
+    const scheduler = startScheduler({
+      catalog,
+      jobs,
+      logger,
+      intervalMs: config.scheduleCheckMs,
+      tagsOf: (vmId) => registry.vms().find((vm) => vm.id === vmId)?.tags ?? [],
+      maintenance,
+    });
+    dispatcher.set(term);
+    return {
+      async close() {
+        dispatcher.set(undefined);
+        await scheduler.close();
+        await term.close();
+      },
+    };
+  };
   const operatorService = createOperatorService({
     registry,
     catalog,
@@ -131,26 +154,38 @@ export async function startCoordinator(
     limits: config.limits,
     ioControl: config.ioControl,
     ...(moverCredentials ? { moverCredentials } : {}),
+    leaseToken: () => leadership?.token() ?? 0n,
     maintenance,
+  });
+  const isLeader = () => leadership?.isLeader() ?? true;
+  // Reads of the shared catalog are served by any coordinator; the rest by the leader.
+  const gatedOperator = followerGate(operatorService, {
+    isLeader,
+    leaderAddress,
+    reads: ["listPolicies", "listJobs", "getJob", "listRestorePoints"],
   });
   const server = await startGrpcServer({
     address: config.listen,
     services: [
       bindService(
         MoverRegistryService,
-        createRegistryService(registry, logger, async (req) => {
-          if (req.mover) {
-            const registration = toJson(RegisterRequestSchema, req) as unknown;
-            await catalog.movers.upsert({
-              id: req.mover.id,
-              address: req.mover.address,
-              hostId: req.mover.hostId,
-              lastSeenAt: new Date(),
-              registration,
-            });
-          }
-          dispatcher.kick();
-        }),
+        // Movers register with the leader; a follower sends them there.
+        followerGate(
+          createRegistryService(registry, logger, async (req) => {
+            if (req.mover) {
+              const registration = toJson(RegisterRequestSchema, req) as unknown;
+              await catalog.movers.upsert({
+                id: req.mover.id,
+                address: req.mover.address,
+                hostId: req.mover.hostId,
+                lastSeenAt: new Date(),
+                registration,
+              });
+            }
+            dispatcher.kick();
+          }),
+          { isLeader, leaderAddress, reads: [] },
+        ),
         // With TLS, only a mover's certificate may register: a leaked operator certificate
         // must not pose as a mover and be handed jobs.
         { peerRoles: ["mover"] },
@@ -158,8 +193,8 @@ export async function startCoordinator(
       bindService(
         OperatorService,
         config.tokens.length > 0
-          ? guardOperatorService(operatorService, createTokenCheck(config.tokens))
-          : operatorService,
+          ? guardOperatorService(gatedOperator, createTokenCheck(config.tokens))
+          : gatedOperator,
         // Operators only: the coordinator never calls itself, and a mover has no business here.
         { peerRoles: ["operator"] },
       ),
@@ -171,15 +206,31 @@ export async function startCoordinator(
     const down = registry.sweep();
     for (const id of down) logger.warn("mover missed its heartbeats; marked down", { moverId: id });
   }, config.heartbeatIntervalMs);
-  logger.info("coordinator listening", { address: server.address });
+  const advertised = config.advertise ?? server.address;
+  let soleTerm: LeaderTerm | undefined;
+  if (catalog.lease) {
+    leadership = startLeadership({
+      lease: catalog.lease,
+      // A restarted process is a new holder: it never inherits a term it did not start.
+      me: { holder: `${hostname()}:${advertised}#${randomUUID()}`, address: advertised },
+      ttlMs: config.leaseMs ?? 2 * config.heartbeatIntervalMs,
+      lead,
+      logger,
+    });
+    await leadership.ready;
+  } else soleTerm = await lead(0n);
+  logger.info("coordinator listening", {
+    address: server.address,
+    role: isLeader() ? "leader" : "follower",
+  });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       stopping.abort();
       clearInterval(sweeper);
-      await scheduler.close();
       await server.close();
-      await dispatcher.close();
+      await leadership?.close();
+      await soleTerm?.close();
       await progress.close();
       await nats?.drain().catch(() => undefined);
       await catalog.close();

@@ -19,8 +19,14 @@ export const moverConfigSchema = object({
   listen: string(hostPort).default("127.0.0.1:0"),
   /** Address the coordinator dials back; default: the bound listen address. */
   advertise: string(hostPort).optional(),
-  /** The coordinator's gRPC address; without one the mover serves tasks but registers nowhere. */
-  coordinator: string(hostPort).optional(),
+  /**
+   * The coordinator's gRPC address, or several separated by commas when coordinators share
+   * a catalog (the mover finds the leader); without one it serves tasks but registers nowhere.
+   */
+  coordinator: string({
+    pattern: /^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$/,
+    hint: "host:port[,host:port...]",
+  }).optional(),
   /** NATS server URL for progress events. */
   nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),
   /** Credentials for NATS (user and a password file) and TLS to it (its CA, a client cert). */

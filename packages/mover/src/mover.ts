@@ -19,6 +19,7 @@ import {
   toFerryError,
   type Vm,
 } from "@ferry/common";
+import { createCoordinatorDialer } from "./agent/coordinator-dialer.js";
 import { createLatencyBoard } from "./agent/latency-board.js";
 import { runRegistration } from "./agent/registration.js";
 import { sampleVmLatency } from "./agent/sample-vm-latency.js";
@@ -231,8 +232,11 @@ export async function startMover(
   logger.info("mover service listening", { address });
 
   // Without a coordinator the mover still serves tasks (scripts, tests, a second site).
+  // One address, or several ("a:7100,b:7100") of coordinators sharing a catalog.
   const registry = config.coordinator
-    ? createClient(MoverRegistryService, config.coordinator, tls ? { credentials: tls.client } : {})
+    ? createCoordinatorDialer(config.coordinator.split(","), (address) =>
+        createClient(MoverRegistryService, address, tls ? { credentials: tls.client } : {}),
+      )
     : undefined;
   let markRegistered: () => void = () => undefined;
   const registered = new Promise<void>((resolve) => {
@@ -240,7 +244,7 @@ export async function startMover(
   });
   const loop = registry
     ? runRegistration({
-        registry,
+        coordinators: registry,
         logger,
         signal: stop.signal,
         runningTaskIds: () => slots.running().map((t) => t.id),
@@ -261,7 +265,7 @@ export async function startMover(
     closing ??= (async () => {
       stop.abort();
       await loop;
-      registry?.close();
+      registry?.[Symbol.dispose]();
       // Running tasks clean up (teardown, staged restore points) before anything they use closes.
       await slots.drain(60_000);
       await server.close(5000);

@@ -44,6 +44,11 @@ export const ERROR_CODES = {
    * caller looks again later. Distinct from ALREADY_EXISTS, which a task can fail with.
    */
   TASK_RUNNING: { grpc: status.ALREADY_EXISTS, retryable: false },
+  /**
+   * This coordinator is a follower: the caller goes to the leader, whose address the error
+   * carries (details.leader) when one is known.
+   */
+  NOT_LEADER: { grpc: status.UNAVAILABLE, retryable: true },
   /** The repository is encrypted and was opened without its passphrase, or with a wrong one. */
   KEY_REQUIRED: { grpc: status.FAILED_PRECONDITION, retryable: false },
 } as const satisfies Record<string, { grpc: GrpcStatus; retryable: boolean }>;

@@ -6,6 +6,8 @@ import { FerryError, toFerryError } from "../errors/ferry-error.js";
 // back the exact code rather than the coarser gRPC status.
 const CODE_KEY = "ferry-error-code";
 const RETRYABLE_KEY = "ferry-error-retryable";
+// A follower coordinator's answer names the leader's address, for clients to go there.
+const LEADER_KEY = "ferry-leader";
 
 const STATUS_TO_CODE: Partial<Record<status, ErrorCode>> = {
   [status.INVALID_ARGUMENT]: "INVALID_ARGUMENT",
@@ -27,6 +29,7 @@ export function errorToStatus(err: unknown): Partial<ServiceError> & { code: sta
   const metadata = new Metadata();
   metadata.set(CODE_KEY, fe.code);
   metadata.set(RETRYABLE_KEY, String(fe.retryable));
+  if (typeof fe.details.leader === "string") metadata.set(LEADER_KEY, fe.details.leader);
   return { code: ERROR_CODES[fe.code].grpc as status, details: fe.message, metadata };
 }
 
@@ -37,9 +40,10 @@ export function statusToError(err: ServiceError, method: string): FerryError {
     ? wireCode
     : (STATUS_TO_CODE[err.code as status] ?? "INTERNAL");
   const retryableWire = err.metadata?.get(RETRYABLE_KEY)[0];
+  const leader = err.metadata?.get(LEADER_KEY)[0];
   const options = {
     cause: err,
-    details: { method, grpcStatus: err.code },
+    details: { method, grpcStatus: err.code, ...(leader ? { leader: String(leader) } : {}) },
     ...(retryableWire === undefined ? {} : { retryable: String(retryableWire) === "true" }),
   };
   return new FerryError(code, err.details || err.message, options);

@@ -47,6 +47,8 @@ export interface OperatorDeps {
   ioControl?: IoControl;
   /** How to reach movers (mutual TLS when configured). */
   moverCredentials?: ChannelCredentials;
+  /** The lease token this coordinator leads with now (fencing); absent without a lease. */
+  leaseToken?: () => bigint;
   /** Prune, GC, verify and rescan, run on movers. */
   maintenance: RepositoryMaintenance;
 }

@@ -55,6 +55,8 @@ export interface DispatcherOptions {
    * since a new leadership term gets a new dispatcher.
    */
   leaseToken?: () => bigint;
+  /** False while this coordinator may not act (its lease lapsed): passes then do nothing. */
+  mayDispatch?: () => boolean;
 }
 
 /** Starts queued tasks on movers under the limits, and records their outcome. */
@@ -184,6 +186,9 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         run.attempt,
         run.controller.signal,
       );
+      // A coordinator whose lease lapsed records nothing: the leader adopts the task and
+      // gets the same outcome from the mover.
+      if (closed || (o.mayDispatch && !o.mayDispatch())) return;
       if (result.restorePoint) {
         history = undefined;
         await o.catalog.restorePoints.upsert(
@@ -197,7 +202,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       });
       log.info("task succeeded");
     } catch (err) {
-      if (closed) return;
+      if (closed || (o.mayDispatch && !o.mayDispatch())) return;
       const failure = taskFailure({
         task,
         attempt: run.attempt,
@@ -214,7 +219,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       await o.catalog.tasks.update(task.id, failure.patch);
     } finally {
       running.delete(task.id);
-      if (!closed)
+      if (!closed && (!o.mayDispatch || o.mayDispatch()))
         await finishJobIfDone(task.jobId).catch((err: unknown) =>
           o.logger.error("cannot update a job", { err: toFerryError(err) }),
         );
@@ -224,6 +229,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   // Gathers the state (catalog, registry), decides (dispatch-decisions.ts, pure), applies.
   const pump = async () => {
+    if (o.mayDispatch && !o.mayDispatch()) return;
     await recovered;
     await adoptOrphans();
     abandonLostMovers();

@@ -1,19 +1,19 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   backoffDelay,
-  type Client,
   type DatastoreLatency,
   type Logger,
-  type MoverRegistryService,
   type RegisterRequestSchema,
   sleep,
   toFerryError,
 } from "@ferry/common";
+import type { CoordinatorDialer } from "./coordinator-dialer.js";
 import { sampleMetrics } from "./metrics.js";
 
 /** Options of {@link runRegistration}. */
 export interface RegistrationOptions {
-  registry: Client<typeof MoverRegistryService>;
+  /** The coordinators to register with: the leader among them, found by asking. */
+  coordinators: CoordinatorDialer;
   /** Builds a fresh registration (inventory is re-read on each registration). */
   describe: (signal: AbortSignal) => Promise<MessageInitShape<typeof RegisterRequestSchema>>;
   runningTaskIds: () => string[];
@@ -36,15 +36,17 @@ const BACKOFF = { baseMs: 250, capMs: 10_000 };
  * registered with again; this loop never throws except on abort.
  */
 export async function runRegistration(options: RegistrationOptions): Promise<void> {
-  const { registry, logger, signal } = options;
+  const { coordinators, logger, signal } = options;
   let failures = 0;
   while (!signal.aborted) {
     try {
       const request = await options.describe(signal);
       const moverId = request.mover?.id ?? "";
+      const registry = coordinators.client();
       const reply = await registry.register(request, { signal, timeoutMs: 10_000 });
       const intervalMs = Math.max(100, reply.heartbeatIntervalMs || 5000);
       logger.info("registered with the coordinator", {
+        coordinator: coordinators.address(),
         heartbeatIntervalMs: intervalMs,
         vms: request.vms?.length ?? 0,
       });
@@ -72,6 +74,11 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
     } catch (err) {
       if (signal.aborted) return;
       const fe = toFerryError(err);
+      // A follower named the leader: go there at once.
+      if (coordinators.moveOn(fe)) {
+        logger.info("going to the leading coordinator", { coordinator: coordinators.address() });
+        continue;
+      }
       const backoffMs = backoffDelay(++failures, BACKOFF);
       // Refusals are kept trying too (an operator may fix the coordinator side), but louder.
       if (fe.retryable)
