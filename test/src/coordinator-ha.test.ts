@@ -1,7 +1,9 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   createClient,
   decodeProgress,
@@ -24,6 +26,7 @@ import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
 import { REPO_ROOT } from "./lab/paths.js";
 
 const MiB = 1024 * 1024;
+const run = promisify(execFile);
 
 describe("two coordinators on one PostgreSQL catalog: one leads, the other takes over", () => {
   let work: string;
@@ -159,6 +162,10 @@ describe("two coordinators on one PostgreSQL catalog: one leads, the other takes
       message: expect.stringContaining(`the leader is at ${coordinators.get("coord-a")?.address}`),
     });
     await expect(b.listJobs({})).resolves.toBeDefined();
+    // The CLI given both finds the leader, the follower first in its list.
+    const both = `${coordinators.get("coord-b")?.address},${coordinators.get("coord-a")?.address}`;
+    const movers = await run(join(REPO_ROOT, "bin/ferry"), ["movers", "--server", both]);
+    expect(movers.stdout).toMatch(/mover-1\s+up/);
 
     const vms = lab.vms.map((v) => v.name);
     const first = await (async () => {

@@ -9,6 +9,11 @@ export * from "./gen/ferry/v1/operator_pb.js";
 export * from "./gen/ferry/v1/task_spec_pb.js";
 export { type ClientHandle, type ClientOptions, createClient } from "./grpc/client.js";
 export { type MessageCodec, messageCodec } from "./grpc/codec.js";
+export {
+  createLeaderDialer,
+  followLeader,
+  type LeaderDialer,
+} from "./grpc/leader-dialer.js";
 export { LEASE_TOKEN_HEADER, leaseTokenMetadata, leaseTokenOf } from "./grpc/lease-token.js";
 export {
   type BindOptions,

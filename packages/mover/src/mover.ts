@@ -4,6 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import {
   bindService,
   createClient,
+  createLeaderDialer,
   createLogger,
   type Datastore,
   DatastoreSchema,
@@ -19,7 +20,6 @@ import {
   toFerryError,
   type Vm,
 } from "@ferry/common";
-import { createCoordinatorDialer } from "./agent/coordinator-dialer.js";
 import { createLatencyBoard } from "./agent/latency-board.js";
 import { runRegistration } from "./agent/registration.js";
 import { sampleVmLatency } from "./agent/sample-vm-latency.js";
@@ -234,7 +234,7 @@ export async function startMover(
   // Without a coordinator the mover still serves tasks (scripts, tests, a second site).
   // One address, or several ("a:7100,b:7100") of coordinators sharing a catalog.
   const registry = config.coordinator
-    ? createCoordinatorDialer(config.coordinator.split(","), (address) =>
+    ? createLeaderDialer(config.coordinator.split(","), (address) =>
         createClient(MoverRegistryService, address, tls ? { credentials: tls.client } : {}),
       )
     : undefined;

@@ -1,14 +1,7 @@
 // The operator CLI's commands, loaded once main.ts has parsed a command line that names one.
+
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import {
-  createClient,
-  MoverState,
-  OperatorService,
-  type ParsedArgs,
-  parseConfig,
-  Transport,
-  VmPowerState,
-} from "@ferry/common";
+import { MoverState, type ParsedArgs, parseConfig, Transport, VmPowerState } from "@ferry/common";
 import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
 import { startCoordinator } from "../coordinator.js";
 import { catalogAdminCommand } from "./catalog-admin-commands.js";
@@ -21,6 +14,7 @@ import {
 import { filesCommand } from "./files-commands.js";
 import { backupCommand, jobsCommand } from "./job-commands.js";
 import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.js";
+import { operatorClient } from "./operator-client.js";
 import { cliTls, pkiCommand } from "./pki-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
 import { formatBytes, renderTable } from "./table.js";
@@ -73,7 +67,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
       return;
     }
     case "movers": {
-      using client = createClient(OperatorService, server, {
+      using client = operatorClient(server, {
         defaultTimeoutMs: 10_000,
         ...(await connection()),
       });
@@ -113,7 +107,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
       return;
     }
     case "vms": {
-      using client = createClient(OperatorService, server, {
+      using client = operatorClient(server, {
         defaultTimeoutMs: 10_000,
         ...(await connection()),
       });
@@ -153,7 +147,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
       // Watching may take long: no overall deadline, Ctrl-C ends it. A file restore boots
       // a helper VM and may copy much: ten minutes.
       const watching = command === "jobs" || args.flags.has("wait");
-      using client = createClient(OperatorService, server, {
+      using client = operatorClient(server, {
         ...(await connection()),
         ...(watching ? {} : { defaultTimeoutMs: command === "files" ? 600_000 : 30_000 }),
       });

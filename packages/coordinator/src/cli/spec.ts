@@ -15,9 +15,9 @@ const JSON_OUT = JSON_OPTION;
 const CONNECTION: OptionSpec[] = [
   {
     name: "server",
-    value: "HOST:PORT",
+    value: "HOST:PORT[,...]",
     default: "$FERRY_SERVER or 127.0.0.1:7100",
-    help: "coordinator address",
+    help: "coordinator address; several: the leader among them is found",
   },
   {
     name: "tls-ca",

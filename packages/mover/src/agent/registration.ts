@@ -2,18 +2,19 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   backoffDelay,
   type DatastoreLatency,
+  type LeaderDialer,
   type Logger,
+  type MoverRegistryService,
   type RegisterRequestSchema,
   sleep,
   toFerryError,
 } from "@ferry/common";
-import type { CoordinatorDialer } from "./coordinator-dialer.js";
 import { sampleMetrics } from "./metrics.js";
 
 /** Options of {@link runRegistration}. */
 export interface RegistrationOptions {
   /** The coordinators to register with: the leader among them, found by asking. */
-  coordinators: CoordinatorDialer;
+  coordinators: LeaderDialer<typeof MoverRegistryService>;
   /** Builds a fresh registration (inventory is re-read on each registration). */
   describe: (signal: AbortSignal) => Promise<MessageInitShape<typeof RegisterRequestSchema>>;
   runningTaskIds: () => string[];

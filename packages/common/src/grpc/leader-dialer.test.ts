@@ -1,6 +1,8 @@
-import { type ClientHandle, FerryError, type MoverRegistryService } from "@ferry/common";
 import { describe, expect, it } from "vitest";
-import { createCoordinatorDialer } from "./coordinator-dialer.js";
+import { FerryError } from "../errors/ferry-error.js";
+import type { MoverRegistryService } from "../gen/ferry/v1/mover_pb.js";
+import type { ClientHandle } from "./client.js";
+import { createLeaderDialer } from "./leader-dialer.js";
 
 describe("the coordinator a mover registers with", () => {
   it("goes to the leader a follower names, and past an unreachable one to the next", () => {
@@ -12,7 +14,7 @@ describe("the coordinator a mover registers with", () => {
         typeof MoverRegistryService
       >;
     };
-    using dialer = createCoordinatorDialer(["b:1", "a:1", "c:1"], connect);
+    using dialer = createLeaderDialer(["b:1", "a:1", "c:1"], connect);
     expect(dialer.address()).toBe("b:1");
     const notLeader = new FerryError("NOT_LEADER", "follower", { details: { leader: "a:1" } });
     expect(dialer.moveOn(notLeader)).toBe(true);
