@@ -37,7 +37,10 @@ export const coordinatorConfigSchema = object({
   leaseMs: number({ integer: true, min: 300, max: 600_000 }).optional(),
   /** Interval movers heartbeat at, milliseconds; three missed mark a mover down. */
   heartbeatIntervalMs: number({ integer: true, min: 100, max: 600_000 }).default(5000),
-  nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),
+  nats: string({
+    pattern: /^(nats|tls):\/\/.+/,
+    hint: "nats://host:port[,nats://host:port...]",
+  }).optional(),
   /** Credentials for NATS (user and a password file) and TLS to it (its CA, a client cert). */
   natsAccess: natsAccessSchema.optional(),
   /** Directory for the catalog (SQLite) and, by default, the repository. */

@@ -69,7 +69,8 @@ export async function startCoordinator(
   if (config.nats) {
     // Progress is a nicety: a coordinator without NATS still dispatches and records.
     nats = await connect({
-      servers: config.nats,
+      // A cluster's servers, comma-separated: any one of them gets the coordinator in.
+      servers: config.nats.split(","),
       maxReconnectAttempts: -1,
       name: "ferry-coordinator",
       ...natsAuth,

@@ -28,7 +28,10 @@ export const moverConfigSchema = object({
     hint: "host:port[,host:port...]",
   }).optional(),
   /** NATS server URL for progress events. */
-  nats: string({ pattern: /^(nats|tls):\/\/.+/, hint: "nats://host:port" }).optional(),
+  nats: string({
+    pattern: /^(nats|tls):\/\/.+/,
+    hint: "nats://host:port[,nats://host:port...]",
+  }).optional(),
   /** Credentials for NATS (user and a password file) and TLS to it (its CA, a client cert). */
   natsAccess: natsAccessSchema.optional(),
   host: object({

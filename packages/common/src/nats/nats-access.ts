@@ -63,5 +63,5 @@ export async function natsConnectOptions(access: NatsAccess | undefined): Promis
 
 /** A server URL fit for logs: any user:password in it replaced. */
 export function safeUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+  return url.replace(/\/\/[^@/,]*@/g, "//***@");
 }

@@ -26,7 +26,8 @@ export async function connectEvents(
     while (!closed && !connection) {
       try {
         connection = await connect({
-          servers: url,
+          // A cluster's servers, comma-separated: any one of them gets the mover in.
+          servers: url.split(","),
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,
           name: "ferry-mover",
