@@ -4,18 +4,16 @@ import { join } from "node:path";
 import {
   Consistency,
   createClient,
-  decodeProgress,
   type FerryError,
   isFerryError,
   MoverService,
   openRepository,
-  Phase,
-  progressWildcard,
   QuiesceMode,
   Transport,
 } from "@ferry/common";
 import { backupVm, connectQmp, createPointInTimeView, sweepOrphans } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { firstReading } from "./lab/first-reading.js";
 import type { Lab } from "./lab/lab.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
@@ -62,17 +60,7 @@ describe("VMs cloned from one template, a cancelled task and a dying NBD server"
     });
 
   // Resolves when the task's first READING progress message arrives.
-  const reading = (taskId: string) =>
-    new Promise<void>((resolve) => {
-      const sub = fx.nc.subscribe(progressWildcard(taskId), {
-        callback: (_e, m) => {
-          if (decodeProgress(m.data).phase === Phase.READING) {
-            sub.unsubscribe();
-            resolve();
-          }
-        },
-      });
-    });
+  const reading = (taskId: string) => firstReading(fx.nc, taskId);
 
   const restorePointsOf = async (vm: LabVm) => {
     await using repository = await openRepository({ root: repo });

@@ -2,18 +2,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createClient,
-  decodeProgress,
-  JobState,
-  OperatorService,
-  Phase,
-  progressWildcard,
-  TaskState,
-} from "@ferry/common";
+import { createClient, JobState, OperatorService, TaskState } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LabChild, spawnChild } from "./lab/child.js";
+import { firstReading } from "./lab/first-reading.js";
 import { freePort } from "./lab/free-port.js";
 import { type Lab, startLab } from "./lab/lab.js";
 import type { LabVm } from "./lab/lab-vm.js";
@@ -55,18 +48,7 @@ describe("killing a mover or the coordinator in the middle of a job", () => {
     movers.set(id, child);
     return child;
   };
-  const reading = (jobId: string) =>
-    new Promise<string>((resolve) => {
-      const sub = nc.subscribe(progressWildcard(jobId), {
-        callback: (_e, m) => {
-          const p = decodeProgress(m.data);
-          if (p.phase === Phase.READING) {
-            sub.unsubscribe();
-            resolve(p.taskId);
-          }
-        },
-      });
-    });
+  const reading = (jobId: string) => firstReading(nc, jobId);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "ferry-kill-"));

@@ -4,15 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import {
-  createClient,
-  decodeProgress,
-  JobState,
-  OperatorService,
-  Phase,
-  progressWildcard,
-  TaskState,
-} from "@ferry/common";
+import { createClient, JobState, OperatorService, TaskState } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -20,6 +12,7 @@ import {
   startPostgresCluster,
 } from "../../packages/coordinator/src/catalog/postgres/postgres-cluster.test-helper.js";
 import { type LabChild, spawnChild } from "./lab/child.js";
+import { firstReading } from "./lab/first-reading.js";
 import { freePort } from "./lab/free-port.js";
 import { type Lab, startLab } from "./lab/lab.js";
 import { type NatsServer, startNatsServer } from "./lab/nats-server.js";
@@ -50,18 +43,7 @@ describe("two coordinators on one PostgreSQL catalog: one leads, the other takes
   };
   const api = (name: string) =>
     createClient(OperatorService, coordinators.get(name)?.address ?? "");
-  const reading = (jobId: string) =>
-    new Promise<string>((resolve) => {
-      const sub = nc.subscribe(progressWildcard(jobId), {
-        callback: (_e, m) => {
-          const p = decodeProgress(m.data);
-          if (p.phase === Phase.READING) {
-            sub.unsubscribe();
-            resolve(p.taskId);
-          }
-        },
-      });
-    });
+  const reading = (jobId: string) => firstReading(nc, jobId);
   // Restore points per VM of one job, from the catalog all coordinators share.
   const pointsOfJob = async (via: string, jobId: string) => {
     using client = api(via);

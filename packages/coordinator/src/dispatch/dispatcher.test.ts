@@ -18,8 +18,8 @@ import type { CatalogStore } from "../catalog/catalog-store.js";
 import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
 import { backupSpec } from "../catalog/task-spec.js";
 import { createJobService } from "../jobs/job-service.js";
-import { createMoverRegistry } from "../registry/mover-registry.js";
-import { createDispatcher, type Dispatcher } from "./dispatcher.js";
+import { createMoverRegistry, type MoverRegistry } from "../registry/mover-registry.js";
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from "./dispatcher.js";
 import { createJobEvents } from "./job-events.js";
 
 const quiet = createLogger({ name: "test", write: () => undefined });
@@ -367,6 +367,22 @@ describe("dispatcher", () => {
     await expect.poll(() => abortedCalls).toEqual([taskId]);
   });
 
+  // The dispatcher of a coordinator that starts on what the previous one left.
+  const nextCoordinator = (
+    c: CatalogStore,
+    registry: MoverRegistry,
+    over: Partial<DispatcherOptions> = {},
+  ) =>
+    createDispatcher({
+      catalog: c,
+      registry,
+      limits: { perHost: 2, perDatastore: 2, total: 8 },
+      events: createJobEvents(),
+      logger: quiet,
+      tickMs: 20,
+      ...over,
+    });
+
   it("adopts a task a previous coordinator left running: the same task and attempt go to the same mover", async () => {
     const { calls, catalog: c, registry } = await setup({});
     await dispatcher?.close();
@@ -381,14 +397,7 @@ describe("dispatcher", () => {
       startedAt: new Date(),
     });
     await c?.jobs.create(catalogJob("job-left", { state: "running" }), [left]);
-    dispatcher = createDispatcher({
-      catalog: c as CatalogStore,
-      registry,
-      limits: { perHost: 2, perDatastore: 2, total: 8 },
-      events: createJobEvents(),
-      logger: quiet,
-      tickMs: 20,
-    });
+    dispatcher = nextCoordinator(c as CatalogStore, registry);
     await expect.poll(async () => (await c?.jobs.get("job-left"))?.state).toBe("succeeded");
     expect(calls.map((x) => [x.taskId, x.attempt])).toEqual([["t-left", 1]]);
     const [task] = (await c?.tasks.listByJob("job-left")) ?? [];
@@ -407,15 +416,7 @@ describe("dispatcher", () => {
       spec: backupSpec({ repository: "/repo" }),
     });
     await c?.jobs.create(catalogJob("job-gone", { state: "running" }), [left]);
-    dispatcher = createDispatcher({
-      catalog: c as CatalogStore,
-      registry,
-      limits: { perHost: 2, perDatastore: 2, total: 8 },
-      events: createJobEvents(),
-      logger: quiet,
-      tickMs: 20,
-      adoptWithinMs: 100,
-    });
+    dispatcher = nextCoordinator(c as CatalogStore, registry, { adoptWithinMs: 100 });
     // Queued again, then run on the mover that is up: a second attempt.
     await expect.poll(async () => (await c?.jobs.get("job-gone"))?.state).toBe("succeeded");
     const [task] = (await c?.tasks.listByJob("job-gone")) ?? [];
