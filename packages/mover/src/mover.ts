@@ -1,3 +1,4 @@
+import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -32,6 +33,7 @@ import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
 import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createLeaseFence, fencedMoverService } from "./service/lease-fence.js";
+import { readLeaseToken, writeLeaseToken } from "./service/lease-token-file.js";
 import { createMoverService } from "./service/mover-service.js";
 import { createRepositoryCache } from "./task/repository-cache.js";
 import { createTaskRunner } from "./task/task-runner.js";
@@ -171,7 +173,10 @@ export async function startMover(
     logger,
   });
   // Commands from a coordinator whose lease ended are refused (fencing).
-  const fence = createLeaseFence();
+  await mkdir(runDir, { recursive: true });
+  const fence = createLeaseFence(readLeaseToken(runDir), (token) =>
+    writeLeaseToken(runDir, token, logger),
+  );
   // A mover that cannot listen exits; the NATS reconnect loop must not keep it alive.
   const server = await startGrpcServer({
     address: config.listen,

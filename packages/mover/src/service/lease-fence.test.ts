@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   bindService,
   createClient,
+  createLogger,
   FerryError,
   leaseTokenMetadata,
   MoverService,
@@ -9,6 +13,7 @@ import {
 } from "@ferry/common";
 import { describe, expect, it } from "vitest";
 import { createLeaseFence, fencedMoverService } from "./lease-fence.js";
+import { readLeaseToken, writeLeaseToken } from "./lease-token-file.js";
 
 const unused = async (): Promise<never> => {
   throw new FerryError("UNIMPLEMENTED", "not in this test");
@@ -57,5 +62,26 @@ describe("the mover's lease fence", () => {
     expect(cancelled).toEqual(["a", "c"]);
     // A read from the old leader is answered.
     await expect(paused1.describe({})).resolves.toBeDefined();
+  });
+});
+
+describe("the newest lease token across a mover's restart", () => {
+  it("is stored when it grows and read back by the next mover, which refuses the old leader", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-fence-"));
+    try {
+      const quiet = createLogger({ name: "test", write: () => undefined });
+      expect(readLeaseToken(dir)).toBe(0n);
+      const first = createLeaseFence(readLeaseToken(dir), (t) => writeLeaseToken(dir, t, quiet));
+      first.admit(7n, "runBackup");
+      first.admit(7n, "cancel");
+      // Restarted: the token survives, and the paused leader's command is refused.
+      const next = createLeaseFence(readLeaseToken(dir));
+      expect(next.newest()).toBe(7n);
+      expect(() => next.admit(6n, "runBackup")).toThrow(
+        /lease ended \(token 6; the leader's is 7\)/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -15,8 +15,11 @@ export interface LeaseFence {
   newest(): bigint;
 }
 
-/** A fence that has seen `initial`. */
-export function createLeaseFence(initial = 0n): LeaseFence {
+/** A fence that has seen `initial`; `remember` keeps each newer token (across restarts). */
+export function createLeaseFence(
+  initial = 0n,
+  remember: (token: bigint) => void = () => undefined,
+): LeaseFence {
   let newest = initial;
   return {
     admit(token, what) {
@@ -25,6 +28,7 @@ export function createLeaseFence(initial = 0n): LeaseFence {
           "FAILED_PRECONDITION",
           `${what} refused: it comes from a coordinator whose lease ended (token ${token}; the leader's is ${newest})`,
         );
+      if (token > newest) remember(token);
       newest = token;
     },
     newest: () => newest,
