@@ -78,7 +78,10 @@ export function startLeadership(o: LeadershipOptions): Leadership {
     if (role.t === "leader" && term?.token !== role.token) {
       await endTerm("a new term began");
       o.logger.info("leading the coordinators", { term: String(role.token) });
-      term = { token: role.token, run: await o.lead(role.token) };
+      const run = await o.lead(role.token);
+      // Closed while the term started: end it at once, nothing may outlive close().
+      if (closed) await run.close();
+      else term = { token: role.token, run };
     }
   };
 
