@@ -17,7 +17,10 @@ function scriptedLease(first: LeaseState) {
       released.push(h);
     },
   };
-  return { lease, released, set: (a: LeaseState) => (answer = a) };
+  const set = (a: LeaseState) => {
+    answer = a;
+  };
+  return { lease, released, set };
 }
 
 describe("the lease loop", () => {
@@ -32,7 +35,11 @@ describe("the lease loop", () => {
       lead: async (token) => {
         const t = { token, closed: false };
         terms.push(t);
-        return { close: async () => void (t.closed = true) };
+        return {
+          async close() {
+            t.closed = true;
+          },
+        };
       },
     });
     await leadership.ready;
