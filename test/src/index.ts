@@ -1,5 +1,6 @@
 // Test infrastructure shared by the scenarios in test/ and the lab demo.
 
+export { type Rgw, type RgwOptions, startRgw } from "./lab/ceph-rgw.js";
 export { type LabChild, spawnChild } from "./lab/child.js";
 export { type DataDiskOptions, makeDataDisk } from "./lab/data-disk.js";
 export { ensureGuestImage, type GuestImage } from "./lab/guest-image.js";
