@@ -42,6 +42,8 @@ export interface Figures {
   catalogBytes: number;
   catalogDetail: string;
   listAfter: Samples;
+  /** The catalog's part of it: the store's list by VM, on the benchmark's own connection. */
+  storeList: Samples;
   perVm: number;
   /** What the coordinator logged (warnings and errors), by message. */
   coordinatorLog: [string, number][];
@@ -110,6 +112,7 @@ export function printFigures(
         "restore-points --vm after p50/p99",
         `${describeSamples(r.listAfter)}, ${r.perVm.toFixed(0)} restore points per VM`,
       ],
+      ["  the catalog query alone (store API)", describeSamples(r.storeList)],
     ];
     const logged = r.coordinatorLog.map(([msg, n]) => `${n} x ${msg}`).join("; ");
     rows.push(["coordinator log (warn and up)", logged || "nothing"]);

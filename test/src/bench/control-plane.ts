@@ -246,6 +246,7 @@ async function runOne(
 
       // A million restore points, then the listing operators run most.
       const store = await catalog.open();
+      const storeList: Samples = { name: "RestorePointStore.list({ vmId })", ms: [] };
       let fill: Awaited<ReturnType<typeof fillRestorePoints>>;
       try {
         const existing = (await store.restorePoints.list({ repository: "/srv/ferry/bench" }))
@@ -261,6 +262,13 @@ async function runOne(
           new Date(jobAt),
           (n) => log(`${kind}:   ${n.toLocaleString("en-US")} added`),
         );
+        // The catalog's part of the listing, through the store API on our own connection.
+        for (let i = 0; i < 200; i++) {
+          const m = (i * 7919) % shape.movers;
+          await timed(storeList, () =>
+            store.restorePoints.list({ vmId: vmIdOf(m, i % shape.vmsPerMover) }),
+          );
+        }
       } finally {
         await store.close();
       }
@@ -306,6 +314,7 @@ async function runOne(
         catalogBytes: size.total,
         catalogDetail: size.detail,
         listAfter,
+        storeList,
         perVm: returned / listAfter.ms.length,
         coordinatorLog: tally.counts(),
       };
