@@ -8,7 +8,7 @@
 //     [--heartbeat-window 20]
 //     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats]
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, JobState, OperatorService, parseArgs, sleep } from "@ferry/common";
 import { spawnChild } from "../lab/child.js";
@@ -370,12 +370,17 @@ async function main(argv: string[]): Promise<void> {
   await using nats = await startNatsServer();
   const postgres = kinds.includes("postgres") ? await startPostgresServer() : undefined;
   try {
+    // The cores are shared: say how busy the machine was besides this benchmark.
+    const loadBefore = loadavg()[1] ?? 0;
     const figures: Figures[] = [];
     for (const kind of kinds) {
       const f = await runOne(kind, s, nats.url, nats.process.pid, postgres);
       if (f) figures.push(f);
     }
     printFigures(figures, s.taskSeconds, s.progressMs);
+    console.log(
+      `\nmachine: ${availableParallelism()} cores; 5-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[1] ?? 0).toFixed(2)} after it`,
+    );
   } finally {
     await postgres?.stop();
   }
