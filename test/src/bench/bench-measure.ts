@@ -1,6 +1,6 @@
 // Measuring whole commands (wall and CPU seconds, peak RSS) and printing them as a table.
 import { execFile } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { promisify } from "node:util";
 import { median } from "./bench-data.js";
@@ -32,10 +32,37 @@ const USER_HZ = 100;
 
 /** CPU seconds (user + system) process `pid` has used so far. */
 export async function processCpuSeconds(pid: number): Promise<number> {
+  const { user, system } = await processCpuTimes(pid);
+  return user + system;
+}
+
+/** CPU seconds (user + system) process `pid` and its children (one level) have used so far. */
+export async function processFamilyCpuSeconds(pid: number): Promise<number> {
+  let sum = await processCpuSeconds(pid).catch(() => 0);
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // The 4th field is the parent's pid.
+    if (Number(fields[1]) === pid) sum += (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  }
+  return sum;
+}
+
+/** CPU seconds process `pid` has used so far in user mode and in the kernel. */
+export async function processCpuTimes(pid: number): Promise<{ user: number; system: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  return { user: Number(fields[11]) / USER_HZ, system: Number(fields[12]) / USER_HZ };
+}
+
+/** `field` of /proc/<pid>/status (VmRSS, VmHWM: the peak RSS), bytes. */
+export async function processStatusBytes(pid: number, field: string): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
 }
 
 /** The /proc/diskstats name of the block device holding `path` (a partition's, if on one). */

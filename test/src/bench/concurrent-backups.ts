@@ -3,7 +3,7 @@
 // its own data: how much memory the mover holds at its peak, and the combined rate.
 // Figures are printed, never asserted.
 //   pnpm bench:concurrent [--vms 4] [--disk-mib 1024]
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createClient, MoverService, parseArgs, QuiesceMode, Transport } from "@ferry/common";
 import { spawnChild } from "../lab/child.js";
@@ -12,16 +12,9 @@ import { startLab } from "../lab/lab.js";
 import { vmRef } from "../lab/lab-vm.js";
 import { REPO_ROOT } from "../lab/paths.js";
 import { randomData, textLike } from "./bench-data.js";
+import { processStatusBytes } from "./bench-measure.js";
 
 const MiB = 1024 * 1024;
-
-/** `field` of /proc/<pid>/status (VmRSS, VmHWM), bytes. */
-async function procStatus(pid: number, field: string): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) * 1024;
-}
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, { boolean: [], valued: ["vms", "disk-mib"] });
@@ -67,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
   );
   try {
     await mover.waitForOutput(/mover service listening/, 20_000);
-    const idleRss = await procStatus(mover.pid, "VmRSS");
+    const idleRss = await processStatusBytes(mover.pid, "VmRSS");
     using client = createClient(MoverService, `127.0.0.1:${port}`);
     const repository = join(lab.dir, "repo");
     process.stderr.write(`${vms} backups at once...\n`);
@@ -88,7 +81,7 @@ async function main(argv: string[]): Promise<void> {
       ),
     );
     const seconds = (performance.now() - started) / 1000;
-    const peakRss = await procStatus(mover.pid, "VmHWM");
+    const peakRss = await processStatusBytes(mover.pid, "VmHWM");
     const logical = results.reduce(
       (n, r) => n + (r.restorePoint?.disks.reduce((m, d) => m + Number(d.sizeBytes), 0) ?? 0),
       0,

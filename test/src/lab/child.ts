@@ -32,16 +32,29 @@ export async function spawnChild(
   name: string,
   command: string,
   args: readonly string[],
-  options: { debianPackage: string; cwd?: string },
+  options: {
+    debianPackage: string;
+    cwd?: string;
+    /** Run as this user and group (e.g. a server that refuses root); default ours. */
+    account?: { uid: number; gid: number };
+    /** The environment; default ours. */
+    env?: NodeJS.ProcessEnv;
+    /** Hears everything the process prints, as it comes (the kept output is capped). */
+    onOutput?: (chunk: string) => void;
+  },
 ): Promise<LabChild> {
   const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.account ?? {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   let output = "";
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-OUTPUT_CAP);
+    const text = chunk.toString("utf8");
+    options.onOutput?.(text);
+    output = (output + text).slice(-OUTPUT_CAP);
     for (const l of listeners) l();
   };
   child.stdout?.on("data", append);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   ServerCredentials as Creds,
@@ -211,6 +212,9 @@ function streamHandler(handler: AnyHandler, admit: Admit, stopping: AbortSignal)
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const server = new Server();
   const stopping = new AbortController();
+  // Every call in flight listens for the stop until it ends: hundreds at once are normal
+  // for a coordinator of many movers, not a leak (Node warns past 10 by default).
+  setMaxListeners(0, stopping.signal);
   // Only with TLS is there a peer certificate to check.
   const secure = options.tls !== undefined;
   for (const { service, impl, peerRoles } of options.services) {

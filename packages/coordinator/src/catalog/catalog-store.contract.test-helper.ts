@@ -256,6 +256,21 @@ export function catalogContract(
         expect(await ids({ vmId: "b", repository: "/other" })).toEqual([]);
       });
 
+      it("names the movers that wrote into a repository, each once", async () => {
+        await store.restorePoints.upsert(restorePoint("a/1", { moverId: "m2" }));
+        await store.restorePoints.upsert(restorePoint("a/2", { moverId: "m1" }));
+        await store.restorePoints.upsert(restorePoint("b/1", { vmId: "b", moverId: "m2" }));
+        await store.restorePoints.upsert(
+          restorePoint("c/1", { vmId: "c", moverId: "m3", repository: "/other" }),
+        );
+        expect((await store.restorePoints.moverIds("/srv/ferry/repo")).sort()).toEqual([
+          "m1",
+          "m2",
+        ]);
+        expect(await store.restorePoints.moverIds("/other")).toEqual(["m3"]);
+        expect(await store.restorePoints.moverIds("/none")).toEqual([]);
+      });
+
       it("deletes once", async () => {
         await store.restorePoints.upsert(restorePoint("a/1"));
         expect(await store.restorePoints.delete("a/1")).toBe(true);

@@ -83,6 +83,12 @@ export interface RestorePointStore {
   get(id: string): Promise<RestorePointRecord | undefined>;
   /** By `vmId`, then `createdAt`, then `id`. */
   list(options?: RestorePointListOptions): Promise<RestorePointRecord[]>;
+  /**
+   * Ids of the movers that wrote restore points into `repository`, each once, in no
+   * particular order. Reads an index, not the repository's restore points: fast however
+   * many there are.
+   */
+  moverIds(repository: string): Promise<string[]>;
   /** False when there was no such restore point. */
   delete(id: string): Promise<boolean>;
   /**

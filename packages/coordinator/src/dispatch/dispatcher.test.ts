@@ -193,6 +193,30 @@ describe("dispatcher", () => {
     ]);
   });
 
+  it("reads a job's tasks to end it once its last running task is over, not after each", async () => {
+    const {
+      jobs,
+      waitForEnd,
+      catalog: c,
+    } = await setup({}, { perHost: 3, perDatastore: 3, total: 3 });
+    if (!c) throw new Error("no catalog");
+    const listByJob = c.tasks.listByJob;
+    let reads = 0;
+    c.tasks.listByJob = (jobId) => {
+      reads++;
+      return listByJob(jobId);
+    };
+    const adHoc = { repository: "/repo", quiesce: "off" as const, transport: "any" as const };
+    const job = await jobs.backupNow({ vmRefs: ["vm-a", "vm-b", "vm-c"], adHoc });
+    expect((await waitForEnd(job.id)).state).toBe("succeeded");
+    expect(reads).toBe(1);
+    expect((await listByJob(job.id)).map((t) => t.state)).toEqual([
+      "succeeded",
+      "succeeded",
+      "succeeded",
+    ]);
+  });
+
   it("starts the backups expected to read the most first, from history when there is some", async () => {
     const { calls, jobs, waitForEnd } = await setup({}, { perHost: 1, perDatastore: 1, total: 1 });
     const adHoc = { repository: "/repo", quiesce: "off" as const, transport: "any" as const };

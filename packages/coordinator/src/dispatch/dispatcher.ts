@@ -11,7 +11,7 @@ import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { TaskRecord } from "../catalog/records.js";
 import { taskKind } from "../catalog/task-spec.js";
-import { backupHistory } from "../jobs/backup-history.js";
+import { backupHistory, withBackup } from "../jobs/backup-history.js";
 import { DEFAULT_IO_CONTROL, type IoControl } from "../planner/estate.js";
 import { estateFromInventory, type VmHistory } from "../planner/estate-from-inventory.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
@@ -89,6 +89,10 @@ interface Running {
 
 // A limit changes at most this often: latency readings come with heartbeats.
 const THROTTLE_INTERVAL_MS = 5000;
+// A pass applying its decisions lets other work (API calls, heartbeats) in this often.
+const YIELD_AFTER_MS = 10;
+// Starts recorded in the catalog at once.
+const START_BATCH = 16;
 
 /** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
@@ -100,11 +104,27 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   // Cancels win over late outcomes: a retry requeued just before the cancel must not run.
   const cancelledJobs = new Set<string>();
   const clients = new Map<string, ClientHandle<typeof MoverService>>();
+  // Jobs this dispatcher has marked running (or found so): their next starts skip the read.
+  const runningJobs = new Set<string>();
+  // Tasks in `running` per job: a job with one still running cannot have ended.
+  const runningPerJob = new Map<string, number>();
+  const track = (run: Running) => {
+    running.set(run.task.id, run);
+    runningPerJob.set(run.task.jobId, (runningPerJob.get(run.task.jobId) ?? 0) + 1);
+  };
+  const untrack = (run: Running) => {
+    if (!running.delete(run.task.id)) return;
+    const n = (runningPerJob.get(run.task.jobId) ?? 1) - 1;
+    if (n > 0) runningPerJob.set(run.task.jobId, n);
+    else runningPerJob.delete(run.task.jobId);
+  };
   let pumping = false;
-  // Expected bytes per VM from the catalog; dropped when a backup adds a restore point.
+  // Expected bytes per VM from the catalog, loaded once; each backup's restore point updates it.
   let history: Map<string, VmHistory> | undefined;
   let again = false;
   let closed = false;
+  const tickMs = o.tickMs ?? 1000;
+  let lastHousekeeping = Number.NEGATIVE_INFINITY;
 
   const client = (mover: Mover) => {
     let c = clients.get(mover.address);
@@ -156,6 +176,12 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   };
 
   const finishJobIfDone = async (jobId: string) => {
+    // Reading every task of a large job after each of its tasks would be quadratic: while one
+    // still runs here, or a predecessor's is not adopted yet, the job goes on.
+    if (runningPerJob.has(jobId) || [...orphans.values()].some((t) => t.jobId === jobId)) {
+      o.events.notify(jobId);
+      return;
+    }
     const final = finalJobState(await o.catalog.tasks.listByJob(jobId));
     if (final && !(await o.catalog.jobs.get(jobId))?.endedAt) {
       // Pruning runs before the job reads as ended, so a watcher sees the final catalog.
@@ -165,6 +191,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
           o.logger.error("job end hook failed", { jobId, err: toFerryError(err) }),
         );
       await o.catalog.jobs.update(jobId, { ...final, endedAt: new Date() });
+      runningJobs.delete(jobId);
     }
     o.events.notify(jobId);
   };
@@ -189,15 +216,15 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       // A coordinator whose lease lapsed records nothing: the leader adopts the task and
       // gets the same outcome from the mover.
       if (closed || (o.mayDispatch && !o.mayDispatch())) return;
+      const endedAt = new Date();
       if (result.restorePoint) {
-        history = undefined;
-        await o.catalog.restorePoints.upsert(
-          restorePointRecord(result.restorePoint, result.repository),
-        );
+        const record = restorePointRecord(result.restorePoint, result.repository);
+        await o.catalog.restorePoints.upsert(record);
+        if (history) withBackup(history, record, (endedAt.getTime() - run.startedAtMs) / 1000);
       }
       await o.catalog.tasks.update(task.id, {
         state: "succeeded",
-        endedAt: new Date(),
+        endedAt,
         restorePointId: result.restorePointId,
       });
       log.info("task succeeded");
@@ -218,7 +245,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       log[failure.log.level](failure.log.message, failure.log.fields);
       await o.catalog.tasks.update(task.id, failure.patch);
     } finally {
-      running.delete(task.id);
+      untrack(run);
       if (!closed && (!o.mayDispatch || o.mayDispatch()))
         await finishJobIfDone(task.jobId).catch((err: unknown) =>
           o.logger.error("cannot update a job", { err: toFerryError(err) }),
@@ -232,12 +259,29 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     if (o.mayDispatch && !o.mayDispatch()) return;
     await recovered;
     await adoptOrphans();
-    abandonLostMovers();
-    const latencies = datastoreLatencies(o.registry.movers());
-    throttle(latencies);
+    // What runs is looked after once a tick, not on every kick: a pass follows each task's
+    // end, and with thousands running these go over every one of them. Movers go down and
+    // latencies arrive at heartbeat pace, and limits change at most every 5 s anyway.
+    const now = Date.now();
+    const housekeeping = now - lastHousekeeping >= tickMs;
+    let latencies: ReturnType<typeof datastoreLatencies> | undefined;
+    const latenciesNow = () => {
+      latencies ??= datastoreLatencies(o.registry.movers());
+      return latencies;
+    };
+    if (housekeeping) {
+      lastHousekeeping = now;
+      abandonLostMovers();
+      throttle(latenciesNow());
+    }
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
+    // Decisions are only ever about queued tasks: with none, the estate need not be built.
+    if (queued.length === 0) {
+      waiting.clear();
+      return;
+    }
     history ??= await backupHistory(o.catalog);
     const inventory = new Map(o.registry.vms().map((v) => [v.id, v]));
     const decisions = decideDispatch({
@@ -269,15 +313,25 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         ioControl,
       }),
       cancelledJobs,
-      latencies,
+      latencies: latenciesNow(),
     });
     waiting.clear();
     const movers = new Map(o.registry.movers().map((m) => [m.id, m]));
+    // Jobs whose tasks this pass ended: each is checked once, after the pass.
+    const ended = new Set<string>();
+    const starts: { d: Extract<Decision, { t: "start" }>; mover: Mover }[] = [];
+    let slice = performance.now();
     for (const d of decisions) {
+      // A SQLite catalog answers synchronously: applying thousands of decisions in one go
+      // would hold the event loop, and the operator API with it, until the last.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+      }
       if (d.t === "wait") waiting.set(d.task.id, d.reason);
       else if (d.t === "cancel") {
         await o.catalog.tasks.update(d.task.id, { state: "cancelled", endedAt: new Date() });
-        await finishJobIfDone(d.task.jobId);
+        ended.add(d.task.jobId);
       } else if (d.t === "expire") {
         // Production hours begin: a task that could not start in its window does not start now.
         await o.catalog.tasks.update(d.task.id, {
@@ -287,12 +341,31 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
           errorMessage: `the backup window closed at ${d.windowEndsAt.toISOString()} before the task could start`,
           errorRetryable: false,
         });
-        await finishJobIfDone(d.task.jobId);
+        ended.add(d.task.jobId);
       } else {
         const mover = movers.get(d.moverId);
-        if (mover) await start(d, mover, inventory.get(d.task.vmId));
+        if (mover) starts.push({ d, mover });
+        if (starts.length >= START_BATCH) await startAll(starts.splice(0), inventory);
       }
     }
+    await startAll(starts, inventory);
+    for (const jobId of ended) await finishJobIfDone(jobId);
+  };
+
+  // Records a batch of starts in the catalog at once (a networked catalog commits them
+  // together), then runs each task on its mover, in the order decided.
+  const startAll = async (
+    batch: readonly { d: Extract<Decision, { t: "start" }>; mover: Mover }[],
+    inventory: ReadonlyMap<string, Vm>,
+  ) => {
+    const recorded = await Promise.allSettled(batch.map(({ d, mover }) => record(d, mover)));
+    let failure: unknown;
+    batch.forEach(({ d, mover }, i) => {
+      const r = recorded[i];
+      if (r?.status === "fulfilled") launch(d, mover, inventory.get(d.task.vmId), r.value);
+      else failure ??= r?.reason;
+    });
+    if (failure !== undefined) throw failure;
   };
 
   // A hung mover never answers: once it is marked down, give up on its calls.
@@ -309,34 +382,55 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     }
   };
 
-  // Records a start decision in the catalog, then runs the task on its mover.
-  const start = async (d: Extract<Decision, { t: "start" }>, mover: Mover, vm: Vm | undefined) => {
+  // Records a start decision in the catalog; resolves with the task's start time.
+  const record = async (d: Extract<Decision, { t: "start" }>, mover: Mover) => {
     const { task } = d;
+    const startedAt = new Date();
     await o.catalog.tasks.update(task.id, {
       state: "running",
       moverId: mover.id,
       transport: d.transport,
       attempt: task.attempt + 1,
-      startedAt: new Date(),
+      startedAt,
       endedAt: null,
       notBefore: null,
     });
-    const job = await o.catalog.jobs.get(task.jobId);
-    if (job?.state === "queued") await o.catalog.jobs.update(task.jobId, { state: "running" });
+    // A job's first start marks it running; the later ones need not read it again.
+    if (!runningJobs.has(task.jobId)) {
+      runningJobs.add(task.jobId);
+      try {
+        const job = await o.catalog.jobs.get(task.jobId);
+        if (job?.state === "queued") await o.catalog.jobs.update(task.jobId, { state: "running" });
+      } catch (err) {
+        runningJobs.delete(task.jobId);
+        throw err;
+      }
+    }
+    return startedAt;
+  };
+
+  // Runs a recorded start on its mover.
+  const launch = (
+    d: Extract<Decision, { t: "start" }>,
+    mover: Mover,
+    vm: Vm | undefined,
+    startedAt: Date,
+  ) => {
+    const { task } = d;
     o.events.notify(task.jobId);
     const run: Running = {
       task,
       moverId: mover.id,
       kind: d.kind,
       attempt: task.attempt + 1,
-      startedAtMs: Date.now(),
+      startedAtMs: startedAt.getTime(),
       datastoreIds: d.datastoreIds,
       controller: new AbortController(),
       done: Promise.resolve(),
       limitBps: 0,
       limitChangedAt: 0,
     };
-    running.set(task.id, run);
+    track(run);
     run.done = execute(run, vm, mover, d.transport);
   };
 
@@ -365,6 +459,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     for (const t of stale) orphans.set(t.id, t);
   });
   const adoptOrphans = async () => {
+    if (orphans.size === 0) return;
     const movers = o.registry.movers();
     const vms = new Map(o.registry.vms().map((v) => [v.id, v]));
     for (const task of [...orphans.values()]) {
@@ -394,11 +489,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         limitBps: 0,
         limitChangedAt: 0,
       };
-      running.set(task.id, run);
+      track(run);
       run.done = execute(run, vm, a.mover, task.transport === "nbd" ? "nbd" : "hotadd");
     }
   };
-  const timer = setInterval(kick, o.tickMs ?? 1000);
+  const timer = setInterval(kick, tickMs);
   timer.unref();
   void recovered
     .catch((err: unknown) =>

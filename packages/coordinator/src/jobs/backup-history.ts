@@ -18,13 +18,27 @@ export async function backupHistory(catalog: CatalogStore): Promise<Map<string, 
     if (t.restorePointId && t.startedAt && t.endedAt)
       secondsOf.set(t.restorePointId, (t.endedAt.getTime() - t.startedAt.getTime()) / 1000);
   }
-  return new Map(
-    [...newest].map(([vmId, rp]) => {
-      const lastBytesRead = rp.disks.reduce((n, d) => n + d.bytesRead, 0);
-      const reading = (secondsOf.get(rp.id) ?? 0) - DEFAULT_COST.overheadS;
-      // Short tasks say more about the fixed overhead than about the rate.
-      const observedBps = reading >= 5 && lastBytesRead > 0 ? lastBytesRead / reading : undefined;
-      return [vmId, observedBps ? { lastBytesRead, observedBps } : { lastBytesRead }];
-    }),
-  );
+  return new Map([...newest].map(([vmId, rp]) => [vmId, vmHistory(rp, secondsOf.get(rp.id))]));
+}
+
+/**
+ * Records a backup that just made `rp`, the VM's newest restore point, in a task of
+ * `taskSeconds`: what {@link backupHistory} would now say about the VM, without reading
+ * the catalog again.
+ */
+export function withBackup(
+  history: Map<string, VmHistory>,
+  rp: RestorePointRecord,
+  taskSeconds: number,
+): void {
+  history.set(rp.vmId, vmHistory(rp, taskSeconds));
+}
+
+// What one restore point, and the time its task took (when known), say about the next backup.
+function vmHistory(rp: RestorePointRecord, taskSeconds: number | undefined): VmHistory {
+  const lastBytesRead = rp.disks.reduce((n, d) => n + d.bytesRead, 0);
+  const reading = (taskSeconds ?? 0) - DEFAULT_COST.overheadS;
+  // Short tasks say more about the fixed overhead than about the rate.
+  const observedBps = reading >= 5 && lastBytesRead > 0 ? lastBytesRead / reading : undefined;
+  return observedBps ? { lastBytesRead, observedBps } : { lastBytesRead };
 }

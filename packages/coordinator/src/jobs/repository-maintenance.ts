@@ -91,9 +91,7 @@ export function createRepositoryMaintenance(
     signal: AbortSignal,
     call: MoverCall<T>,
   ): Promise<Maintained<T>> => {
-    const reached = new Set(
-      (await deps.catalog.restorePoints.list({ repository })).map((p) => p.moverId),
-    );
+    const reached = new Set(await deps.catalog.restorePoints.moverIds(repository));
     const movers = maintenanceMovers(
       deps.registry.movers(),
       { reached, maintaining },

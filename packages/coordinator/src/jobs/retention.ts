@@ -60,14 +60,18 @@ export async function prunePolicy(
   options: PruneOptions,
 ): Promise<PruneResult> {
   const all = await catalog.restorePoints.list({ repository: policy.repository });
-  const vmIds = options.vmIds ?? [...new Set(all.map((p) => p.vmId))];
+  // Grouped once: filtering the whole repository per VM is quadratic at estate size.
+  const byVm = new Map<string, RestorePointRecord[]>();
+  for (const p of all) {
+    const list = byVm.get(p.vmId);
+    if (list) list.push(p);
+    else byVm.set(p.vmId, [p]);
+  }
+  const vmIds = options.vmIds ?? [...byVm.keys()];
   const decisions: RestorePointDecision[] = [];
   const doomed: string[] = [];
   for (const vmId of vmIds) {
-    const mine = retentionDecisions(
-      all.filter((p) => p.vmId === vmId),
-      policy,
-    );
+    const mine = retentionDecisions(byVm.get(vmId) ?? [], policy);
     decisions.push(...mine);
     doomed.push(...mine.filter((d) => d.mark === "remove").map((d) => d.id));
   }

@@ -17,12 +17,30 @@ export interface EstateIndex {
   /** Per VM: its host's index and its datastores' indexes. */
   vmHost: Int32Array;
   vmDatastores: number[][];
+  /**
+   * Mover indexes, ascending, that may take a VM's task: by a datastore they mount (hot-add),
+   * by their host for movers that read only their own host's VMs (NBD), and the movers that
+   * read any host's. A VM's candidates come from these lists, not from every mover: a pass
+   * over an estate of thousands of movers stays linear in its VMs.
+   */
+  moversByDatastore: Map<string, number[]>;
+  localMoversByHost: Map<string, number[]>;
+  remoteMovers: number[];
+  allMovers: number[];
 }
 
 /** Builds the index; unknown hosts and datastores get no capacity limit of their own. */
 export function indexEstate(input: PlanInput): EstateIndex {
   const hostIndex = new Map(input.hosts.map((h, i) => [h.id, i]));
   const datastoreIndex = new Map(input.datastores.map((d, i) => [d.id, i]));
+  const moversByDatastore = new Map<string, number[]>();
+  const localMoversByHost = new Map<string, number[]>();
+  const remoteMovers: number[] = [];
+  input.movers.forEach((m, i) => {
+    for (const d of new Set(m.datastoreIds)) push(moversByDatastore, d, i);
+    if (m.remote) remoteMovers.push(i);
+    else push(localMoversByHost, m.hostId, i);
+  });
   const vmHost = new Int32Array(input.vms.length);
   const vmDatastores: number[][] = [];
   input.vms.forEach((vm, i) => {
@@ -31,7 +49,38 @@ export function indexEstate(input: PlanInput): EstateIndex {
       vm.datastoreIds.map((d) => datastoreIndex.get(d) ?? -1).filter((d) => d >= 0),
     );
   });
-  return { hostIndex, datastoreIndex, vmHost, vmDatastores };
+  return {
+    hostIndex,
+    datastoreIndex,
+    vmHost,
+    vmDatastores,
+    moversByDatastore,
+    localMoversByHost,
+    remoteMovers,
+    allMovers: input.movers.map((_, i) => i),
+  };
+}
+
+function push(map: Map<string, number[]>, key: string, value: number): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+// Two ascending lists of mover indexes as one; the lists share no index.
+function merged(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 0) return a as number[];
+  if (a.length === 0) return b as number[];
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length)
+    out.push(
+      j >= b.length || (i < a.length && (a[i] as number) < (b[j] as number))
+        ? (a[i++] as number)
+        : (b[j++] as number),
+    );
+  return out;
 }
 
 function canHotadd(m: PlanMover, vm: PlanVm): boolean {
@@ -68,11 +117,20 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
     );
     out.push({ mover, transport, rateBps, durationS: cost.overheadS + vm.expectedBytes / rateBps });
   };
-  input.movers.forEach((m, i) => {
-    if (m.up && m.slots > 0 && vm.transport !== "nbd" && canHotadd(m, vm)) add(i, m, "hotadd");
-  });
-  input.movers.forEach((m, i) => {
-    if (m.up && m.slots > 0 && vm.transport !== "hotadd" && canNbd(m, vm)) add(i, m, "nbd");
-  });
+  // Only movers that mount the VM's first datastore can mount them all (a VM without
+  // datastores: any mover); only local movers of its host and remote ones can reach it by NBD.
+  const first = vm.datastoreIds[0];
+  const hotadd = first === undefined ? index.allMovers : (index.moversByDatastore.get(first) ?? []);
+  const nbd = merged(index.localMoversByHost.get(vm.hostId) ?? [], index.remoteMovers);
+  if (vm.transport !== "nbd")
+    for (const i of hotadd) {
+      const m = input.movers[i] as PlanMover;
+      if (m.up && m.slots > 0 && canHotadd(m, vm)) add(i, m, "hotadd");
+    }
+  if (vm.transport !== "hotadd")
+    for (const i of nbd) {
+      const m = input.movers[i] as PlanMover;
+      if (m.up && m.slots > 0 && canNbd(m, vm)) add(i, m, "nbd");
+    }
   return out;
 }

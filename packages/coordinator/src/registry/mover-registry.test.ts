@@ -50,6 +50,43 @@ describe("mover registry", () => {
     expect(registry.movers()[0]?.state).toBe(MoverState.UP);
   });
 
+  it("keeps the records of a mover registering again with the same inventory", () => {
+    const { registry, advance, register } = setup();
+    register("m1", ["vm-a"]);
+    register("m2", ["vm-b"]);
+    const [m1] = registry.movers();
+    const [vmA] = registry.vms();
+    registry.heartbeat("m1", {
+      $typeName: "ferry.v1.MoverMetrics",
+      runningTasks: 1,
+      cpuLoad: 0,
+      rssBytes: 0n,
+      readBytesPerSec: 0n,
+      datastoreLatencies: [],
+    });
+    advance(4000);
+    expect(registry.sweep()).toEqual(["m1", "m2"]);
+    register("m1", ["vm-a"]);
+    // The same records, up again with the new registration's fields, metrics until the next beat gone.
+    expect(registry.movers()[0]).toBe(m1);
+    expect(m1?.state).toBe(MoverState.UP);
+    expect(m1?.metrics).toBeUndefined();
+    expect(registry.vms()).toEqual([vmA]);
+    expect(registry.vms()[0]).toBe(vmA);
+  });
+
+  it("replaces the records of a mover registering again with another inventory", () => {
+    const { registry, register } = setup();
+    register("m1", ["vm-a"]);
+    const [m1] = registry.movers();
+    register("m1", ["vm-a", "vm-c"]);
+    expect(registry.movers()[0]).not.toBe(m1);
+    expect(registry.vms().map((v) => v.id)).toEqual(["vm-a", "vm-c"]);
+    // Callers get their own lists.
+    registry.vms().pop();
+    expect(registry.vms()).toHaveLength(2);
+  });
+
   it("asks an unknown mover to register and rejects registrations without identity", () => {
     const { registry } = setup();
     expect(registry.heartbeat("ghost", undefined)).toBe(false);

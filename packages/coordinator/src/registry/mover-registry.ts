@@ -1,4 +1,5 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, equals, type Message, type MessageInitShape } from "@bufbuild/protobuf";
+import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Datastore,
@@ -54,6 +55,26 @@ interface Entry {
   vms: Vm[];
 }
 
+// The same mover (but for its state, heartbeat and metrics), host, datastores and VMs.
+function sameInventory(a: Entry, b: Entry): boolean {
+  const steady = (m: Mover): Mover => ({
+    ...m,
+    state: MoverState.UNSPECIFIED,
+    metrics: undefined,
+    lastHeartbeatAt: undefined,
+  });
+  const sameList = <T extends Message>(schema: GenMessage<T>, x: T[], y: T[]) =>
+    x.length === y.length && x.every((item, i) => equals(schema, item, y[i] as T));
+  return (
+    equals(MoverSchema, steady(a.mover), steady(b.mover)) &&
+    (a.host === undefined
+      ? b.host === undefined
+      : b.host !== undefined && equals(HostSchema, a.host, b.host)) &&
+    sameList(DatastoreSchema, a.datastores, b.datastores) &&
+    sameList(VmSchema, a.vms, b.vms)
+  );
+}
+
 /** Creates an in-memory registry (the SQLite catalog arrives with issue 4). */
 export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistry {
   const now = options.now ?? Date.now;
@@ -64,6 +85,19 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
   const dedupe = <T extends { id: string }>(items: T[]) => [
     ...new Map(items.map((i) => [i.id, i])).values(),
   ];
+  // The dispatcher asks for these on every pass and an estate has thousands of movers: they
+  // are built again only after a registration or a mover going up or down, not per call.
+  // Callers get their own array; the records in it are the registry's.
+  let views: { movers: Mover[]; vms: Vm[]; hosts: Host[]; datastores: Datastore[] } | undefined;
+  const view = () => {
+    views ??= {
+      movers: [...entries.values()].map((e) => e.mover).sort((a, b) => a.id.localeCompare(b.id)),
+      vms: dedupe(up().flatMap((e) => e.vms)),
+      hosts: dedupe(up().flatMap((e) => (e.host ? [e.host] : []))),
+      datastores: dedupe(up().flatMap((e) => e.datastores)),
+    };
+    return views;
+  };
 
   return {
     heartbeatIntervalMs: options.heartbeatIntervalMs,
@@ -76,19 +110,33 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
         throw new FerryError("INVALID_ARGUMENT", `register: mover ${mover.id} gave no host id`);
       mover.state = options.down ? MoverState.DOWN : MoverState.UP;
       mover.lastHeartbeatAt = timestampFromMs(now());
-      entries.set(mover.id, {
+      const next: Entry = {
         mover,
         lastBeatMs: now(),
         ...(request.host ? { host: create(HostSchema, request.host) } : {}),
         datastores: (request.datastores ?? []).map((d) => create(DatastoreSchema, d)),
         vms: (request.vms ?? []).map((v) => create(VmSchema, v)),
-      });
+      };
+      const known = entries.get(mover.id);
+      // Movers register again every minute, mostly with what they said before: then the
+      // records stay (the views need no rebuilding) and take the new mover's fields.
+      if (known && sameInventory(known, next)) {
+        if (known.mover.state !== mover.state) views = undefined;
+        Object.assign(known.mover, mover);
+        // As a replaced record would: metrics come again with the next heartbeat.
+        if (mover.metrics === undefined) Reflect.deleteProperty(known.mover, "metrics");
+        known.lastBeatMs = next.lastBeatMs;
+        return;
+      }
+      views = undefined;
+      entries.set(mover.id, next);
     },
     heartbeat(moverId, metrics) {
       const entry = entries.get(moverId);
       if (!entry) return false;
       entry.lastBeatMs = now();
       entry.mover.lastHeartbeatAt = timestampFromMs(entry.lastBeatMs);
+      if (entry.mover.state !== MoverState.UP) views = undefined;
       entry.mover.state = MoverState.UP;
       if (metrics) entry.mover.metrics = metrics;
       return true;
@@ -102,12 +150,12 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
           down.push(entry.mover.id);
         }
       }
+      if (down.length > 0) views = undefined;
       return down;
     },
-    movers: () =>
-      [...entries.values()].map((e) => e.mover).sort((a, b) => a.id.localeCompare(b.id)),
-    vms: () => dedupe(up().flatMap((e) => e.vms)),
-    hosts: () => dedupe(up().flatMap((e) => (e.host ? [e.host] : []))),
-    datastores: () => dedupe(up().flatMap((e) => e.datastores)),
+    movers: () => [...view().movers],
+    vms: () => [...view().vms],
+    hosts: () => [...view().hosts],
+    datastores: () => [...view().datastores],
   };
 }

@@ -122,6 +122,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: "restore points by repository and mover (which movers reach a repository)",
+    sql: `
+      CREATE INDEX restore_points_by_repository_mover ON restore_points (repository, mover_id);
+    `,
+  },
 ];
 
 // Held for the migration's transaction: coordinators starting together migrate one at a time.

@@ -146,6 +146,21 @@ export function createRestorePointTable(ctx: PgContext): RestorePointStore {
       );
       return read(rows);
     },
+    async moverIds(repository) {
+      // One index seek per mover (a loose index scan), not one row per restore point.
+      const { rows } = await ctx.query<{ id: string }>(
+        `WITH RECURSIVE m(id) AS (
+           SELECT (SELECT min(mover_id) FROM restore_points WHERE repository = $1)
+           UNION ALL
+           SELECT (SELECT min(mover_id) FROM restore_points
+                   WHERE repository = $1 AND mover_id > m.id)
+           FROM m WHERE m.id IS NOT NULL
+         )
+         SELECT id FROM m WHERE id IS NOT NULL`,
+        [repository],
+      );
+      return rows.map((r) => r.id);
+    },
     async delete(id) {
       return (await ctx.query("DELETE FROM restore_points WHERE id = $1", [id])).rowCount > 0;
     },

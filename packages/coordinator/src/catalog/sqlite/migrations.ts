@@ -102,6 +102,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE restore_points ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 3,
+    description: "restore points by repository and mover (which movers reach a repository)",
+    sql: `
+      DROP INDEX restore_points_by_repository;
+      CREATE INDEX restore_points_by_repository_mover ON restore_points (repository, mover_id);
+    `,
+  },
 ];
 
 /** A row of `schema_migrations`. */

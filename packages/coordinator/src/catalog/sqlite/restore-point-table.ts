@@ -71,12 +71,30 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
   const byId = db.prepare(`SELECT ${COLUMNS} FROM restore_points WHERE id = ?`);
   const repositoryOf = db.prepare("SELECT repository FROM restore_points WHERE id = ?").pluck();
   const idsOf = db.prepare("SELECT id FROM restore_points WHERE repository = ?").pluck();
-  const list = db.prepare(
-    `SELECT ${COLUMNS} FROM restore_points
-     WHERE (@vmId IS NULL OR vm_id = @vmId) AND (@repository IS NULL OR repository = @repository)
-     ORDER BY vm_id, created_at, id`,
-  );
+  // One statement per filter form: SQLite plans "(@x IS NULL OR col = @x)" as a full scan,
+  // while `vm_id = ?` alone reads restore_points_by_vm.
+  const listing = (where: string) =>
+    db.prepare(`SELECT ${COLUMNS} FROM restore_points ${where} ORDER BY vm_id, created_at, id`);
+  const lists = {
+    all: listing(""),
+    vm: listing("WHERE vm_id = @vmId"),
+    repository: listing("WHERE repository = @repository"),
+    both: listing("WHERE vm_id = @vmId AND repository = @repository"),
+  };
   const remove = db.prepare("DELETE FROM restore_points WHERE id = ?");
+  // One index seek per mover (a loose index scan), not one row per restore point.
+  const moverIds = db
+    .prepare(
+      `WITH RECURSIVE m(id) AS (
+         SELECT (SELECT min(mover_id) FROM restore_points WHERE repository = @repository)
+         UNION ALL
+         SELECT (SELECT min(mover_id) FROM restore_points
+                 WHERE repository = @repository AND mover_id > m.id)
+         FROM m WHERE m.id IS NOT NULL
+       )
+       SELECT id FROM m WHERE id IS NOT NULL`,
+    )
+    .pluck();
 
   // An id belongs to one repository: a second repository claiming it is a conflict to
   // resolve by hand, not a silent move.
@@ -107,10 +125,23 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
       const row = byId.get(id);
       return row === undefined ? undefined : fromRow(ctx, row as RestorePointRow);
     },
-    list: (options = {}) =>
-      list
-        .all({ vmId: options.vmId ?? null, repository: options.repository ?? null })
-        .map((row) => fromRow(ctx, row as RestorePointRow)),
+    list: ({ vmId, repository } = {}) => {
+      const statement =
+        vmId === undefined
+          ? repository === undefined
+            ? lists.all
+            : lists.repository
+          : repository === undefined
+            ? lists.vm
+            : lists.both;
+      return statement
+        .all({
+          ...(vmId === undefined ? {} : { vmId }),
+          ...(repository === undefined ? {} : { repository }),
+        })
+        .map((row) => fromRow(ctx, row as RestorePointRow));
+    },
+    moverIds: (repository) => moverIds.all({ repository }) as string[],
     delete: (id) => remove.run(id).changes > 0,
     replaceForRepository: (repository, rps) => {
       checkReplacement(repository, rps);

@@ -62,6 +62,30 @@ export function taskToRow(t: TaskRecord, position: number): TaskRow {
   };
 }
 
+// Listings read rows as arrays (better-sqlite3's raw mode) in COLUMNS order: for a job of
+// thousands of tasks that is faster than having the driver build each row object.
+function rowOf(v: unknown[]): TaskRow {
+  return {
+    id: v[0],
+    job_id: v[1],
+    position: v[2],
+    vm_id: v[3],
+    vm_name: v[4],
+    mover_id: v[5],
+    transport: v[6],
+    state: v[7],
+    attempt: v[8],
+    not_before: v[9],
+    started_at: v[10],
+    ended_at: v[11],
+    error_code: v[12],
+    error_message: v[13],
+    error_retryable: v[14],
+    restore_point_id: v[15],
+    params: v[16],
+  } as TaskRow;
+}
+
 function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
   return {
     id: r.id,
@@ -93,15 +117,17 @@ function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
 export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
   const { db } = ctx;
   const byId = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE id = ?`);
-  const byJob = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE job_id = ? ORDER BY position`);
+  const byJob = db.prepare(`SELECT ${COLUMNS} FROM tasks WHERE job_id = ? ORDER BY position`).raw();
   // States arrive as one JSON array parameter so a single prepared statement serves any list.
-  const byState = db.prepare(
-    `SELECT ${COLUMNS.split(", ")
-      .map((c) => `t.${c}`)
-      .join(", ")} FROM tasks t JOIN jobs j ON j.id = t.job_id
+  const byState = db
+    .prepare(
+      `SELECT ${COLUMNS.split(", ")
+        .map((c) => `t.${c}`)
+        .join(", ")} FROM tasks t JOIN jobs j ON j.id = t.job_id
      WHERE t.state IN (SELECT value FROM json_each(?))
      ORDER BY j.created_at, j.rowid, t.position`,
-  );
+    )
+    .raw();
   const write = db.prepare(
     `UPDATE tasks SET ${COLUMNS.split(", ")
       .filter((c) => c !== "id" && c !== "job_id" && c !== "position")
@@ -109,6 +135,7 @@ export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
       .join(", ")} WHERE id = @id`,
   );
   const read = (row: unknown) => fromRow(ctx, row as TaskRow);
+  const readRaw = (values: unknown) => fromRow(ctx, rowOf(values as unknown[]));
 
   const update = db.transaction((id: string, patch: Partial<TaskRecord>) => {
     const row = byId.get(id) as TaskRow | undefined;
@@ -123,8 +150,8 @@ export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
       const row = byId.get(id);
       return row === undefined ? undefined : read(row);
     },
-    listByJob: (jobId) => byJob.all(jobId).map(read),
-    listByState: (states) => byState.all(JSON.stringify(states)).map(read),
+    listByJob: (jobId) => byJob.all(jobId).map(readRaw),
+    listByState: (states) => byState.all(JSON.stringify(states)).map(readRaw),
     update: (id, patch) => update(id, patch),
   };
 }
