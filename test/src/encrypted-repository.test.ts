@@ -67,7 +67,7 @@ describe("an encrypted repository", () => {
     const id = res.restorePoint?.id ?? "";
     expect(res.restorePoint?.consistency).toBe(Consistency.APPLICATION);
     const config = JSON.parse(await readFile(join(fx.repo, "repository.json"), "utf8"));
-    expect(config).toMatchObject({ version: 2, encryption: { cipher: "aes-256-gcm" } });
+    expect(config).toMatchObject({ version: 3, encryption: { cipher: "aes-256-gcm" } });
     // The key is sealed at full cost here (only unit tests weaken scrypt).
     for (const file of await readdir(join(fx.repo, "keys"))) {
       const key = JSON.parse(await readFile(join(fx.repo, "keys", file), "utf8"));

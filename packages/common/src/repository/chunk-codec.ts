@@ -6,7 +6,9 @@ import {
   CHUNK_CHECKSUM_BYTES,
   CHUNK_HEADER_BYTES,
   CHUNK_MAGIC_LZ4,
+  CHUNK_MAGIC_LZ4_NAMED,
   CHUNK_MAGIC_RAW,
+  CHUNK_MAGIC_RAW_NAMED,
   CHUNK_OFFSET_CHECKSUM,
   CHUNK_OFFSET_STORED_SIZE,
   CHUNK_OFFSET_UNCOMPRESSED_SIZE,
@@ -27,9 +29,19 @@ export type ChunkEncoding = "raw" | "lz4";
 /** Whether a store may compress: "lz4" compresses where it pays, "none" never does. */
 export type ChunkCompression = "lz4" | "none";
 
+/**
+ * Which header a writer gives a chunk file: 1 checksums the payload; 2 binds the header to
+ * the chunk's name (format version 3), which costs no pass over the payload.
+ */
+export type ChunkHeaderVersion = 1 | 2;
+
+/** The header a writer makes: version 2 needs the chunk's digest (its name). */
+export type HeaderSpec = { version: 1 } | { version: 2; digest: Uint8Array };
+
 /** A decoded chunk header. */
 export interface ChunkHeader {
   encoding: ChunkEncoding;
+  version: ChunkHeaderVersion;
   uncompressedSizeBytes: number;
   storedSizeBytes: number;
 }
@@ -64,17 +76,30 @@ function checksumOf(headerStart: Uint8Array, payload: Uint8Array): Uint8Array {
   return hasher.digestBuffer().subarray(0, CHUNK_CHECKSUM_BYTES);
 }
 
+/** 16-byte checksum of a name-bound header: its first 16 bytes and the chunk's digest. */
+function nameChecksumOf(headerStart: Uint8Array, digest: Uint8Array): Uint8Array {
+  const hasher = new Blake3Hasher();
+  hasher.update(headerStart.subarray(0, CHUNK_OFFSET_CHECKSUM));
+  hasher.update(asBuffer(digest));
+  return hasher.digestBuffer().subarray(0, CHUNK_CHECKSUM_BYTES);
+}
+
 function encodeHeader(
   encoding: ChunkEncoding,
   sizeBytes: number,
   payload: Uint8Array,
+  spec: HeaderSpec,
   into: Buffer = Buffer.alloc(CHUNK_HEADER_BYTES),
 ): Uint8Array {
   const header = into.subarray(0, CHUNK_HEADER_BYTES).fill(0);
-  header.set(encoding === "lz4" ? CHUNK_MAGIC_LZ4 : CHUNK_MAGIC_RAW, 0);
+  const named = spec.version === 2;
+  const raw = named ? CHUNK_MAGIC_RAW_NAMED : CHUNK_MAGIC_RAW;
+  header.set(encoding === "lz4" ? (named ? CHUNK_MAGIC_LZ4_NAMED : CHUNK_MAGIC_LZ4) : raw, 0);
   header.writeUInt32LE(sizeBytes, CHUNK_OFFSET_UNCOMPRESSED_SIZE);
   header.writeUInt32LE(payload.length, CHUNK_OFFSET_STORED_SIZE);
-  header.set(checksumOf(header, payload), CHUNK_OFFSET_CHECKSUM);
+  const checksum =
+    spec.version === 2 ? nameChecksumOf(header, spec.digest) : checksumOf(header, payload);
+  header.set(checksum, CHUNK_OFFSET_CHECKSUM);
   return header;
 }
 
@@ -87,6 +112,7 @@ function encodeHeader(
 export async function encodeChunk(
   data: Uint8Array,
   compression: ChunkCompression,
+  spec: HeaderSpec = { version: 1 },
 ): Promise<EncodedChunk> {
   if (data.length < 1 || data.length > MAX_CHUNK_SIZE_BYTES) {
     throw new FerryError(
@@ -109,7 +135,7 @@ export async function encodeChunk(
       payload = output.buffer.subarray(0, length);
     }
   }
-  const header = encodeHeader(encoding, data.length, payload);
+  const header = encodeHeader(encoding, data.length, payload, spec);
   return {
     encoding,
     header,
@@ -130,6 +156,7 @@ export function encodeChunkInto(
   out: Uint8Array,
   compression: ChunkCompression,
   copyRaw = true,
+  spec: HeaderSpec = { version: 1 },
 ): { encoding: ChunkEncoding; fileSizeBytes: number } {
   if (data.length < 1 || data.length > MAX_CHUNK_SIZE_BYTES)
     throw new FerryError(
@@ -148,7 +175,7 @@ export function encodeChunkInto(
     encoding === "raw" && !copyRaw
       ? data
       : file.subarray(CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + payloadBytes);
-  encodeHeader(encoding, data.length, payload, file);
+  encodeHeader(encoding, data.length, payload, spec, file);
   return { encoding, fileSizeBytes: CHUNK_HEADER_BYTES + payloadBytes };
 }
 
@@ -165,8 +192,11 @@ export function decodeChunkHeader(
     throw corrupt(name, `file is ${fileSizeBytes} bytes, shorter than its header`);
   }
   let encoding: ChunkEncoding;
+  let version: ChunkHeaderVersion = 1;
   if (magicEquals(bytes, CHUNK_MAGIC_RAW)) encoding = "raw";
   else if (magicEquals(bytes, CHUNK_MAGIC_LZ4)) encoding = "lz4";
+  else if (magicEquals(bytes, CHUNK_MAGIC_RAW_NAMED)) [encoding, version] = ["raw", 2];
+  else if (magicEquals(bytes, CHUNK_MAGIC_LZ4_NAMED)) [encoding, version] = ["lz4", 2];
   else throw corrupt(name, "bad magic");
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, CHUNK_HEADER_BYTES);
   const uncompressedSizeBytes = view.readUInt32LE(CHUNK_OFFSET_UNCOMPRESSED_SIZE);
@@ -187,7 +217,7 @@ export function decodeChunkHeader(
       `file is ${fileSizeBytes} bytes, header says ${CHUNK_HEADER_BYTES + storedSizeBytes}`,
     );
   }
-  return { encoding, uncompressedSizeBytes, storedSizeBytes };
+  return { encoding, version, uncompressedSizeBytes, storedSizeBytes };
 }
 
 /** How {@link decodeChunk} checks a chunk. */
@@ -206,8 +236,12 @@ function openChunkFile(file: Buffer, digest: Uint8Array, options: DecodeOptions)
   const header = decodeChunkHeader(file, file.length, name);
   const payload = file.subarray(CHUNK_HEADER_BYTES);
   const stored = file.subarray(CHUNK_OFFSET_CHECKSUM, CHUNK_OFFSET_CHECKSUM + CHUNK_CHECKSUM_BYTES);
-  if (options.checksum !== false && !digestsEqual(checksumOf(file, payload), stored)) {
-    throw corrupt(name, "checksum mismatch");
+  // Version 2 binds the header to the name: cheap, but it proves no payload byte (the
+  // digest of the decoded data does that, for both versions).
+  if (options.checksum !== false) {
+    const expected =
+      header.version === 2 ? nameChecksumOf(file, digest) : checksumOf(file, payload);
+    if (!digestsEqual(expected, stored)) throw corrupt(name, "checksum mismatch");
   }
   const out =
     header.encoding === "lz4"

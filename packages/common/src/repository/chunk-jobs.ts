@@ -2,7 +2,12 @@
 // naming chunks, and encoding them into whole chunk files, in memory shared with the main
 // thread, so 4 MiB buffers are never copied between threads. Pure: no file I/O here.
 import { FerryError } from "../errors/ferry-error.js";
-import { decodeChunkSync, encodeChunkInto } from "./chunk-codec.js";
+import {
+  type ChunkHeaderVersion,
+  decodeChunkSync,
+  encodeChunkInto,
+  type HeaderSpec,
+} from "./chunk-codec.js";
 import {
   type ChunkKeys,
   keyedBlake3,
@@ -23,7 +28,7 @@ export interface HashJob {
 
 /**
  * Encodes a chunk into the whole file to write, into `out`: compressed where LZ4 shrinks it,
- * with its header and checksum, sealed when `keys` are given (then `digest` is its name).
+ * with its header (bound to `digest`, its name, in version 2), sealed when `keys` are given.
  */
 export interface EncodeJob {
   t: "encode";
@@ -31,6 +36,7 @@ export interface EncodeJob {
   out: Uint8Array;
   compression: "lz4" | "none";
   digest: Uint8Array;
+  header: ChunkHeaderVersion;
   keys?: ChunkKeys;
 }
 
@@ -140,13 +146,14 @@ export function runChunkJob(job: ChunkJob): HashResult | EncodeResult | DecodeRe
   const { data, out, compression, keys } = job;
   if (out.length < encodeOutputBytes(data.length))
     throw new RangeError(`chunk output buffer of ${out.length} bytes is too small`);
+  const spec: HeaderSpec = job.header === 2 ? { version: 2, digest: job.digest } : { version: 1 };
   // A raw chunk is copied after its header here, off the main thread: the file is then whole
   // in aligned shared memory, and goes to disk from there (direct-io.ts) with no staging copy.
-  if (!keys) return encodeChunkInto(data, out, compression, true);
+  if (!keys) return encodeChunkInto(data, out, compression, true, spec);
   if (!scratch || scratch.length < CHUNK_HEADER_BYTES + data.length)
     scratch = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + data.length);
   // The inner file is sealed from where it lies: a raw payload straight from the data.
-  const inner = encodeChunkInto(data, scratch, compression, false);
+  const inner = encodeChunkInto(data, scratch, compression, false, spec);
   const parts =
     inner.encoding === "raw"
       ? [scratch.subarray(0, CHUNK_HEADER_BYTES), data]

@@ -3,12 +3,15 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ChunkHeaderVersion } from "./chunk-codec.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { blake3Digest, chunkDigestOf, chunkPathInStore, digestToHex } from "./digest.js";
 import {
   CHUNK_HEADER_BYTES,
   CHUNK_MAGIC_LZ4,
+  CHUNK_MAGIC_LZ4_NAMED,
   CHUNK_MAGIC_RAW,
+  CHUNK_MAGIC_RAW_NAMED,
   ZERO_CHUNK_DIGEST,
 } from "./format.js";
 import { rejection } from "./rejection.test-helper.js";
@@ -22,15 +25,20 @@ function compressible(sizeBytes: number): Uint8Array {
   return out;
 }
 
-// One contract suite, run against the store in both durability modes.
-describe.each<Durability>(["each", "batched"])("chunk store (durability %s)", (durability) => {
+// One contract suite, run against the store in both durability modes and with both kinds
+// of chunk header (version 1's payload checksum, version 3's name-bound header).
+describe.each<[Durability, ChunkHeaderVersion]>([
+  ["each", 1],
+  ["batched", 1],
+  ["batched", 2],
+])("chunk store (durability %s, headers v%i)", (durability, headerVersion) => {
   let root: string;
   let store: ChunkStore;
   const fileOf = (digest: Uint8Array) => join(root, chunkPathInStore(digest));
 
   beforeEach(async () => {
     root = join(await mkdtemp(join(tmpdir(), "ferry-chunks-")), "chunks");
-    store = createChunkStore({ root, durability });
+    store = createChunkStore({ root, durability, headerVersion });
   });
   afterEach(async () => {
     await store.close();
@@ -100,8 +108,13 @@ describe.each<Durability>(["each", "batched"])("chunk store (durability %s)", (d
       storedBytes: 4 * MiB + CHUNK_HEADER_BYTES,
     });
     const head = (d: Uint8Array) => readFile(fileOf(d)).then((b) => b.subarray(0, 8));
-    expect(await head(blake3Digest(text))).toEqual(Buffer.from(CHUNK_MAGIC_LZ4));
-    expect(await head(blake3Digest(noise))).toEqual(Buffer.from(CHUNK_MAGIC_RAW));
+    const named = headerVersion === 2;
+    expect(await head(blake3Digest(text))).toEqual(
+      Buffer.from(named ? CHUNK_MAGIC_LZ4_NAMED : CHUNK_MAGIC_LZ4),
+    );
+    expect(await head(blake3Digest(noise))).toEqual(
+      Buffer.from(named ? CHUNK_MAGIC_RAW_NAMED : CHUNK_MAGIC_RAW),
+    );
   });
 
   it("stores raw when compression is off", async () => {

@@ -1,5 +1,5 @@
 import type { FerryError } from "../errors/ferry-error.js";
-import type { ChunkCompression, ChunkEncoding } from "./chunk-codec.js";
+import type { ChunkCompression, ChunkEncoding, ChunkHeaderVersion } from "./chunk-codec.js";
 import { type ChunkProtection, PLAIN_CHUNKS } from "./chunk-protection.js";
 import type { DataRun } from "./data-runs.js";
 import { createDirectIo } from "./direct-io.js";
@@ -172,6 +172,11 @@ export interface ChunkStoreOptions {
   directIo?: boolean;
   /** How chunks are named and sealed; default in the clear (format version 1). */
   protection?: ChunkProtection;
+  /**
+   * The header new chunk files get: 2 (name-bound, format version 3) or 1 (checksummed
+   * payload, what readers of versions 1 and 2 expect). Default 1.
+   */
+  headerVersion?: ChunkHeaderVersion;
 }
 
 /** Creates a chunk store over `root`. Does no I/O until used. */
@@ -183,5 +188,6 @@ export function createChunkStore(options: ChunkStoreOptions): ChunkStore {
     options.compression ?? "lz4",
     direct,
     options.protection ?? PLAIN_CHUNKS,
+    options.headerVersion ?? 1,
   );
 }

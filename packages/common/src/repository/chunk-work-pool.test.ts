@@ -47,30 +47,44 @@ describe("chunk workers", () => {
     expect(digestsEqual(zero.digest, ZERO_CHUNK_DIGEST)).toBe(true);
   });
 
-  it("encode whole chunk files that decode to the data: compressed where it pays, raw otherwise", async () => {
-    const data = mixedChunk();
-    const digest = blake3Digest(data);
-    const out = shared(Buffer.alloc(encodeOutputBytes(data.length)));
-    const mixed = await pool.encode({ data, out, compression: "lz4", digest });
-    expect(mixed.encoding).toBe("lz4");
-    expect(mixed.fileSizeBytes).toBeLessThan(data.length * 0.75);
-    const file = Buffer.from(out.subarray(0, mixed.fileSizeBytes));
-    expect(same(await decodeChunk(file, digest), data)).toBe(true);
-    // The same as the main thread's encoding, byte for byte.
-    using local = await encodeChunk(data, "lz4");
-    expect(same(Buffer.concat([local.header, local.payload]), file)).toBe(true);
+  it.each([1, 2] as const)(
+    "encode whole chunk files (headers v%i) that decode to the data: compressed where it pays, raw otherwise",
+    async (header) => {
+      const data = mixedChunk();
+      const digest = blake3Digest(data);
+      const out = shared(Buffer.alloc(encodeOutputBytes(data.length)));
+      const mixed = await pool.encode({ data, out, compression: "lz4", digest, header });
+      expect(mixed.encoding).toBe("lz4");
+      expect(mixed.fileSizeBytes).toBeLessThan(data.length * 0.75);
+      const file = Buffer.from(out.subarray(0, mixed.fileSizeBytes));
+      expect(same(await decodeChunk(file, digest), data)).toBe(true);
+      // The same as the main thread's encoding, byte for byte.
+      using local = await encodeChunk(
+        data,
+        "lz4",
+        header === 2 ? { version: header, digest } : { version: header },
+      );
+      expect(same(Buffer.concat([local.header, local.payload]), file)).toBe(true);
 
-    const random = shared(randomBytes(MiB));
-    const raw = await pool.encode({
-      data: random,
-      out,
-      compression: "lz4",
-      digest: blake3Digest(random),
-    });
-    expect(raw).toEqual({ encoding: "raw", fileSizeBytes: CHUNK_HEADER_BYTES + MiB });
-    const rawFile = Buffer.from(out.subarray(0, raw.fileSizeBytes));
-    expect(same(await decodeChunk(rawFile, blake3Digest(random)), random)).toBe(true);
-  });
+      const random = shared(randomBytes(MiB));
+      const raw = await pool.encode({
+        data: random,
+        out,
+        compression: "lz4",
+        digest: blake3Digest(random),
+        header,
+      });
+      expect(raw).toEqual({ encoding: "raw", fileSizeBytes: CHUNK_HEADER_BYTES + MiB });
+      const rawFile = Buffer.from(out.subarray(0, raw.fileSizeBytes));
+      expect(same(await decodeChunk(rawFile, blake3Digest(random)), random)).toBe(true);
+      // Checked as verify does, and under another chunk's name the header no longer matches.
+      expect(
+        same(await decodeChunk(rawFile, blake3Digest(random), { checksum: true }), random),
+      ).toBe(true);
+      const misnamed = await decodeChunk(rawFile, digest, { checksum: true }).catch((e) => e);
+      expect((misnamed as FerryError).code).toBe("CORRUPT_DATA");
+    },
+  );
 
   it("seal chunk files that open with the repository's key", async () => {
     const key = { encryptionKey: randomBytes(32), idKey: randomBytes(32) };
@@ -78,7 +92,7 @@ describe("chunk workers", () => {
     const data = mixedChunk();
     const digest = protection.digestOf(data);
     const out = shared(Buffer.alloc(encodeOutputBytes(data.length)));
-    const r = await pool.encode({ data, out, compression: "lz4", digest, keys: key });
+    const r = await pool.encode({ data, out, compression: "lz4", digest, header: 2, keys: key });
     const inner = await protection.open(digest, Buffer.from(out.subarray(0, r.fileSizeBytes)));
     const back = await decodeChunk(inner, digest, { digestOf: (d) => protection.hash(d) });
     expect(same(back, data)).toBe(true);
@@ -88,7 +102,7 @@ describe("chunk workers", () => {
     const data = shared(randomBytes(4096));
     const tooSmall = shared(Buffer.alloc(100));
     const err = await pool
-      .encode({ data, out: tooSmall, compression: "lz4", digest: blake3Digest(data) })
+      .encode({ data, out: tooSmall, compression: "lz4", digest: blake3Digest(data), header: 2 })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FerryError);
     expect((err as FerryError).message).toMatch(/chunk output buffer of 100 bytes is too small/);

@@ -46,7 +46,7 @@ afterEach(async () => {
 describe("an encrypted repository", () => {
   it("stores nothing in the clear and names chunks by a keyed digest", async () => {
     const repo = await open({ create: true, passphrase: PASS });
-    expect(repo.config).toMatchObject({ version: 2, encryption: { cipher: "aes-256-gcm" } });
+    expect(repo.config).toMatchObject({ version: 3, encryption: { cipher: "aes-256-gcm" } });
     // Text compresses: the plain format would store its LZ4 literals readable.
     const text = Buffer.from("the quarterly payroll of ACME ".repeat(TEST_CHUNK / 30 + 1)).subarray(
       0,
@@ -213,10 +213,13 @@ describe("an encrypted repository", () => {
     const configPath = join(root, "repository.json");
     const config = JSON.parse(await readFile(configPath, "utf8"));
     const { encryption: _dropped, ...downgraded } = config;
-    await writeFile(configPath, JSON.stringify({ ...downgraded, version: 1 }));
-    const err = await rejection(open());
-    expect(err.code).toBe("CORRUPT_DATA");
-    expect(err.message).toContain("holds 1 key file(s)");
+    // Version 3 is plain without its `encryption` field: refused beside key files too.
+    for (const version of [1, 3]) {
+      await writeFile(configPath, JSON.stringify({ ...downgraded, version }));
+      const err = await rejection(open());
+      expect(err.code).toBe("CORRUPT_DATA");
+      expect(err.message).toContain("holds 1 key file(s)");
+    }
   });
 
   it("is not created anew over backups whose repository.json is gone", async () => {

@@ -173,3 +173,38 @@ export const MAX_CHUNK_FILE_BYTES =
 export const RESTORE_POINT_MAC_FILE = "manifest.mac";
 /** BLAKE3 derive-key context of the key that authenticates restore points (version 2). */
 export const RESTORE_POINT_MAC_CONTEXT = "ferry 2026-11-25 restore point authentication";
+
+// ---- name-bound chunk headers (format version 3) ------------------------------------------
+// Version 3 is version 1 or 2 (plain, or encrypted as repository.json's `encryption` says)
+// whose new chunk files carry a header bound to the chunk's name instead of a checksum of the
+// payload: the digest of the decoded data already proves every payload byte, and hashing the
+// payload a second time cost a writer about a tenth of a backup's CPU. Readers take both
+// kinds of header in any repository; writers use these only in version 3 repositories, so a
+// reader of versions 1 and 2 alone refuses the repository instead of misreading its chunks.
+
+/** Format version of a repository.json whose new chunk files have name-bound headers. */
+export const NAME_BOUND_REPOSITORY_FORMAT_VERSION = 3;
+/** Magic of a raw chunk with a name-bound header: ASCII "FRYCHR02". */
+export const CHUNK_MAGIC_RAW_NAMED: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x43,
+  0x48,
+  0x52,
+  0x30,
+  0x32,
+);
+/** Magic of an LZ4 chunk with a name-bound header: ASCII "FRYCHL02". */
+export const CHUNK_MAGIC_LZ4_NAMED: Uint8Array = Uint8Array.of(
+  0x46,
+  0x52,
+  0x59,
+  0x43,
+  0x48,
+  0x4c,
+  0x30,
+  0x32,
+);
+// A name-bound header's checksum (same offset and length as version 1's): the first 16 bytes
+// of BLAKE3(header[0..16) ‖ the chunk's 32-byte digest, keyed when the repository is).

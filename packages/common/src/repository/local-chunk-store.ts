@@ -6,6 +6,7 @@ import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import {
   type ChunkCompression,
+  type ChunkHeaderVersion,
   decodeChunk,
   decodeChunkHeader,
   encodeChunk,
@@ -91,6 +92,7 @@ export class LocalChunkStore implements ChunkStore {
     private readonly compression: ChunkCompression,
     private readonly direct: DirectIo | undefined,
     private readonly protection: ChunkProtection,
+    private readonly headerVersion: ChunkHeaderVersion,
   ) {}
 
   get sealed(): boolean {
@@ -319,6 +321,7 @@ export class LocalChunkStore implements ChunkStore {
           out: out.buffer,
           compression: this.compression,
           digest,
+          header: this.headerVersion,
           ...(keys ? { keys } : {}),
         });
         return {
@@ -332,7 +335,11 @@ export class LocalChunkStore implements ChunkStore {
         throw err;
       }
     }
-    const encoded = await encodeChunk(data, this.compression);
+    const encoded = await encodeChunk(
+      data,
+      this.compression,
+      this.headerVersion === 2 ? { version: 2, digest } : { version: 1 },
+    );
     try {
       const parts = await this.protection.seal(digest, [encoded.header, encoded.payload]);
       return {

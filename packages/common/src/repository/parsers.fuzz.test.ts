@@ -117,9 +117,10 @@ describe("parsers under random damage", () => {
 
   it("a chunk file decodes to its exact data or fails with CORRUPT_DATA naming the chunk", async () => {
     const samples = [randomBytes(20_000), Buffer.from("ferry chunk ".repeat(20_000))];
-    for (const data of samples) {
+    for (const [data, version] of samples.flatMap((d) => [[d, 1] as const, [d, 2] as const])) {
       const digest = blake3Digest(data);
-      const encoded = await encodeChunk(data, "lz4");
+      const spec = version === 2 ? { version, digest } : { version };
+      const encoded = await encodeChunk(data, "lz4", spec);
       const file = Buffer.concat([encoded.header, encoded.payload]);
       const name = Buffer.from(digest).toString("hex");
       await fc.assert(

@@ -9,6 +9,7 @@ import {
   CHUNKS_DIR,
   ENCRYPTED_REPOSITORY_FORMAT_VERSION,
   KEYS_DIR,
+  NAME_BOUND_REPOSITORY_FORMAT_VERSION,
   REPOSITORY_CONFIG_FILE,
   REPOSITORY_CONFIG_FORMAT,
   REPOSITORY_FORMAT_VERSION,
@@ -27,8 +28,14 @@ export interface RepositoryEncryption {
 /** Contents of repository.json. */
 export interface RepositoryConfig {
   format: typeof REPOSITORY_CONFIG_FORMAT;
-  /** 1: chunks in the clear; 2: encrypted (then `encryption` is set). */
-  version: typeof REPOSITORY_FORMAT_VERSION | typeof ENCRYPTED_REPOSITORY_FORMAT_VERSION;
+  /**
+   * 1: chunks in the clear; 2: encrypted (then `encryption` is set); 3: either, as
+   * `encryption` says, with name-bound chunk headers.
+   */
+  version:
+    | typeof REPOSITORY_FORMAT_VERSION
+    | typeof ENCRYPTED_REPOSITORY_FORMAT_VERSION
+    | typeof NAME_BOUND_REPOSITORY_FORMAT_VERSION;
   /** Random UUID of the repository. */
   id: string;
   /** ISO 8601 UTC creation time. */
@@ -60,10 +67,14 @@ export async function readRepositoryConfig(root: string): Promise<RepositoryConf
     throw new FerryError("CORRUPT_DATA", `${path}: format must be "${REPOSITORY_CONFIG_FORMAT}"`);
   }
   const version = value.version;
-  if (version !== REPOSITORY_FORMAT_VERSION && version !== ENCRYPTED_REPOSITORY_FORMAT_VERSION) {
+  if (
+    version !== REPOSITORY_FORMAT_VERSION &&
+    version !== ENCRYPTED_REPOSITORY_FORMAT_VERSION &&
+    version !== NAME_BOUND_REPOSITORY_FORMAT_VERSION
+  ) {
     throw new FerryError(
       "FAILED_PRECONDITION",
-      `${path}: repository version ${String(version)} is not supported (this Ferry reads ${REPOSITORY_FORMAT_VERSION} and ${ENCRYPTED_REPOSITORY_FORMAT_VERSION})`,
+      `${path}: repository version ${String(version)} is not supported (this Ferry reads ${REPOSITORY_FORMAT_VERSION} to ${NAME_BOUND_REPOSITORY_FORMAT_VERSION})`,
     );
   }
   if (typeof value.id !== "string" || typeof value.createdAt !== "string") {
@@ -75,7 +86,11 @@ export async function readRepositoryConfig(root: string): Promise<RepositoryConf
     id: value.id,
     createdAt: value.createdAt,
   };
-  if (version === ENCRYPTED_REPOSITORY_FORMAT_VERSION) {
+  // Version 3 is encrypted exactly when it names its encryption.
+  const encrypted =
+    version === ENCRYPTED_REPOSITORY_FORMAT_VERSION ||
+    (version === NAME_BOUND_REPOSITORY_FORMAT_VERSION && value.encryption !== undefined);
+  if (encrypted) {
     const enc = value.encryption as Record<string, unknown> | undefined;
     if (enc?.cipher !== ENCRYPTION.cipher || enc.chunkIds !== ENCRYPTION.chunkIds) {
       throw new FerryError(
@@ -128,8 +143,7 @@ export async function createRepository(
   }
   const config: RepositoryConfig = {
     format: REPOSITORY_CONFIG_FORMAT,
-    version:
-      passphrase === undefined ? REPOSITORY_FORMAT_VERSION : ENCRYPTED_REPOSITORY_FORMAT_VERSION,
+    version: NAME_BOUND_REPOSITORY_FORMAT_VERSION,
     id: randomUUID(),
     createdAt: new Date().toISOString(),
     ...(passphrase === undefined ? {} : { encryption: ENCRYPTION }),

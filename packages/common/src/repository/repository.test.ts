@@ -126,11 +126,39 @@ describe("repository", () => {
   });
 
   describe("config", () => {
-    it("creates repository.json, version 1, and opens it again", async () => {
+    // The magic of every chunk file: which kind of header each has.
+    async function chunkMagics(): Promise<Set<string>> {
+      const magics = new Set<string>();
+      const chunks = join(root, "chunks");
+      for (const dir of await readdir(chunks))
+        for (const file of await readdir(join(chunks, dir)))
+          magics.add((await readFile(join(chunks, dir, file))).subarray(0, 8).toString("latin1"));
+      return magics;
+    }
+
+    it("writes name-bound chunk headers in a version 3 repository, payload checksums in a version 1 one, and reads both", async () => {
+      const image = makeImage();
+      const first = (await backup("vm-1", { disk0: image })).manifest;
+      expect(await chunkMagics()).toEqual(new Set(["FRYCHR02", "FRYCHL02"]));
+      // The same repository as a version 1 one (what an older Ferry made): its readers know
+      // only version 1 headers, so new chunks keep them.
+      await repo.close();
+      const path = join(root, "repository.json");
+      const config = JSON.parse(await readFile(path, "utf8"));
+      await writeFile(path, JSON.stringify({ ...config, version: 1 }));
+      repo = await openRepository({ root });
+      const other = randomBytes(CHUNK * 2);
+      const second = (await backup("vm-2", { disk0: other })).manifest;
+      expect(await chunkMagics()).toEqual(new Set(["FRYCHR02", "FRYCHL02", "FRYCHR01"]));
+      expect((await restore(repo, first.restorePointId, "disk0")).equals(image)).toBe(true);
+      expect((await restore(repo, second.restorePointId, "disk0")).equals(other)).toBe(true);
+    });
+
+    it("creates repository.json, version 3, and opens it again", async () => {
       const config = JSON.parse(await readFile(join(root, "repository.json"), "utf8"));
       expect(config).toEqual({
         format: "ferry-repository",
-        version: 1,
+        version: 3,
         id: repo.config.id,
         createdAt: expect.any(String),
       });
@@ -149,7 +177,7 @@ describe("repository", () => {
       );
       await writeFile(
         join(root, "repository.json"),
-        JSON.stringify({ ...repo.config, version: 3 }),
+        JSON.stringify({ ...repo.config, version: 4 }),
       );
       expect((await rejection(openRepository({ root }))).code).toBe("FAILED_PRECONDITION");
     });

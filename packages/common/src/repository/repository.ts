@@ -20,6 +20,7 @@ import {
   KEYS_DIR,
   MANIFEST_FILE,
   MAX_MANIFEST_BYTES,
+  NAME_BOUND_REPOSITORY_FORMAT_VERSION,
   REPOSITORY_CONFIG_FILE,
   RESTORE_POINT_MAC_FILE,
   RESTORE_POINTS_DIR,
@@ -148,6 +149,8 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
     root: join(root, CHUNKS_DIR),
     durability: options.durability ?? "batched",
     protection,
+    // Older repositories keep the headers their other readers expect.
+    headerVersion: config.version === NAME_BOUND_REPOSITORY_FORMAT_VERSION ? 2 : 1,
     ...(options.compression === undefined ? {} : { compression: options.compression }),
   });
   // A passphrase for a plain repository: reading it is fine (old backups, while new ones go

@@ -80,7 +80,7 @@ describe("NBD block source", () => {
       dirtyBitmaps: ["b0"],
       preferredRequestBytes: 256 * KiB,
       maxRequestBytes: 32 * MiB,
-      maxInFlight: 64,
+      maxInFlight: 8,
     });
   });
 
