@@ -308,7 +308,7 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
       /^plan: 3 task\(s\) under per host 2, per datastore 1, total 8; the window ends after [\d.]+ h \(window 4\.00 h\)/,
     );
     expect(plan.stdout).toMatch(
-      /lower bound [\d.]+ h \((longest task|datastore|host|mover slots)[^)]*\); plan \/ lower bound = 1\.\d\d/,
+      /lower bound [\d.]+ h \((longest task|datastore|host|mover slots|mover throughput)[^)]*\); plan \/ lower bound = \d+\.\d\d/,
     );
     for (const vm of ["lab-vm-1", "lab-vm-2", "lab-vm-3"])
       expect(plan.stdout).toMatch(new RegExp(`${vm}\\s+mover-1\\s+hotadd`));

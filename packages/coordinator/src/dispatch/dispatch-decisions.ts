@@ -60,7 +60,15 @@ export type Decision =
 function restoreCandidates(estate: PlanInput): Candidate[] {
   return estate.movers.flatMap((m, mover) =>
     m.up && m.slots > 0 && (m.hotadd || m.nbd)
-      ? [{ mover, transport: m.hotadd ? "hotadd" : "nbd", durationS: 0, rateBps: 0 } as const]
+      ? [
+          {
+            mover,
+            transport: m.hotadd ? "hotadd" : "nbd",
+            durationS: 0,
+            rateBps: 0,
+            aloneS: 0,
+          } as const,
+        ]
       : [],
   );
 }

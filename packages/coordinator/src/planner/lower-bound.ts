@@ -1,5 +1,7 @@
-// A lower bound on any schedule's length under the same limits and cost model. Pure.
+// A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
+// neither the plan nor the simulation of the window can beat it. Pure.
 import { type PlanInput, perDatastoreCap } from "./estate.js";
+import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** The bound and the resource that sets it. */
@@ -10,10 +12,11 @@ export interface LowerBound {
 }
 
 /**
- * The largest of: each resource's work (the sum of its tasks' shortest possible durations)
- * over its concurrency, and the longest single task. No schedule can beat any of these:
- * every task takes at least its shortest duration and a resource runs at most its limit
- * of tasks at once.
+ * The largest of: the longest task run alone; each resource's task time (its tasks' durations
+ * alone, summed) over the tasks it runs at once; and each resource's bytes over its throughput
+ * (a host's, a datastore's free share, all movers together). No schedule beats any of these:
+ * a task never reads faster than alone, a resource never runs more tasks than its limit, and
+ * never moves more bytes per second than its throughput.
  */
 export function lowerBound(
   input: PlanInput,
@@ -22,22 +25,34 @@ export function lowerBound(
 ): LowerBound {
   const { limits } = input;
   const hostWork = new Float64Array(input.hosts.length);
+  const hostBytes = new Float64Array(input.hosts.length);
   const dsWork = new Float64Array(input.datastores.length);
+  const dsBytes = new Float64Array(input.datastores.length);
   let total = 0;
+  let bytes = 0;
   let bound: LowerBound = { seconds: 0, binding: "nothing to back up" };
   const consider = (seconds: number, binding: string) => {
     if (seconds > bound.seconds) bound = { seconds, binding };
   };
   candidates.forEach((cs, v) => {
     if (cs.length === 0) return;
-    const d = cs.reduce((m, c) => Math.min(m, c.durationS), Number.POSITIVE_INFINITY);
+    const d = cs.reduce((m, c) => Math.min(m, c.aloneS), Number.POSITIVE_INFINITY);
+    const b = input.vms[v]?.expectedBytes ?? 0;
     total += d;
+    bytes += b;
     const h = index.vmHost[v] as number;
-    if (h >= 0) hostWork[h] = (hostWork[h] as number) + d;
-    for (const x of index.vmDatastores[v] as number[]) dsWork[x] = (dsWork[x] as number) + d;
+    if (h >= 0) {
+      hostWork[h] = (hostWork[h] as number) + d;
+      hostBytes[h] = (hostBytes[h] as number) + b;
+    }
+    for (const x of index.vmDatastores[v] as number[]) {
+      dsWork[x] = (dsWork[x] as number) + d;
+      dsBytes[x] = (dsBytes[x] as number) + b;
+    }
     consider(d, `longest task ${input.vms[v]?.id}`);
   });
-  const slots = input.movers.reduce((n, m) => n + (m.up ? m.slots : 0), 0);
+  const up = input.movers.filter((m) => m.up);
+  const slots = up.reduce((n, m) => n + m.slots, 0);
   const concurrency = Math.min(limits.total, limits.repositoryWrites, slots);
   const what =
     concurrency === slots
@@ -46,10 +61,23 @@ export function lowerBound(
         ? "repository writes"
         : "estate-wide concurrency";
   if (concurrency > 0) consider(total / concurrency, what);
-  for (const [h, w] of hostWork.entries())
-    consider(w / limits.perHost, `host ${input.hosts[h]?.id}`);
+  const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
+  if (moverBps > 0) consider(bytes / moverBps, "mover throughput");
+  for (const [h, w] of hostWork.entries()) {
+    const id = input.hosts[h]?.id;
+    consider(w / limits.perHost, `host ${id}`);
+    consider(
+      (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1),
+      `host ${id} throughput`,
+    );
+  }
   const perDatastore = perDatastoreCap(input);
-  for (const [x, w] of dsWork.entries())
-    consider(w / perDatastore, `datastore ${input.datastores[x]?.id}`);
+  for (const [x, w] of dsWork.entries()) {
+    const ds = input.datastores[x];
+    consider(w / perDatastore, `datastore ${ds?.id}`);
+    // Throttled to nothing, a datastore still gives each of its tasks a trickle.
+    const bps = ds && Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
+    if (bps) consider((dsBytes[x] as number) / bps, `datastore ${ds.id} throughput`);
+  }
   return bound;
 }

@@ -6,7 +6,10 @@ import {
   type IoControl,
   type PlanDatastore,
   type PlanInput,
+  type PlanMover,
+  type PlanVm,
 } from "./estate.js";
+import { datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { startNext } from "./start-next.js";
 import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
@@ -139,15 +142,15 @@ export function simulateWindow(
     for (const r of running) r.rate = 0;
     const demand = new Float64Array(input.datastores.length);
     for (const r of reading) {
-      const mover = input.movers[r.c.mover];
-      const host = input.hosts[index.vmHost[r.vm] as number];
-      let rate = input.cost.streamBps[r.c.transport];
-      if (mover) rate = Math.min(rate, mover.throughputBps / (moverReaders[r.c.mover] as number));
-      if (host)
-        rate = Math.min(
-          rate,
-          host.throughputBps / (hostReaders[index.vmHost[r.vm] as number] as number),
-        );
+      const h = index.vmHost[r.vm] as number;
+      const rate = readRateBps(
+        input,
+        input.vms[r.vm] as PlanVm,
+        input.hosts[h],
+        input.movers[r.c.mover] as PlanMover,
+        r.c.transport,
+        { moverReaders: moverReaders[r.c.mover] as number, hostReaders: hostReaders[h] ?? 1 },
+      );
       r.rate = rate;
       for (const d of index.vmDatastores[r.vm] as number[])
         demand[d] = (demand[d] as number) + rate;
@@ -156,7 +159,7 @@ export function simulateWindow(
     input.datastores.forEach((ds, d) => {
       const want = demand[d] as number;
       if (want <= 0) return;
-      let allowed = Math.min(want, ds.throughputBps * (1 - ds.productionLoad));
+      let allowed = Math.min(want, datastoreFreeBps(ds));
       throttled[d] = 0;
       if (control.enabled && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
         // Aim a little under the threshold, as a controller with some margin would.
@@ -169,7 +172,7 @@ export function simulateWindow(
       let f = 1;
       for (const d of index.vmDatastores[r.vm] as number[]) f = Math.min(f, scale[d] as number);
       // A datastore throttled to nothing still lets a trickle through: tasks must end.
-      r.rate = Math.max(r.rate * f, 1e5);
+      r.rate = Math.max(r.rate * f, MIN_RATE_BPS);
     }
     const backup = new Float64Array(input.datastores.length);
     for (const r of reading)

@@ -1,5 +1,6 @@
 // The cost model applied: which movers can take a VM's task, and how long it takes there.
 import { type PlanInput, type PlanMover, type PlanVm, perDatastoreCap } from "./estate.js";
+import { ALONE, datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
 
 /** One way to run a VM's backup: a mover, a transport and the predicted duration. */
 export interface Candidate {
@@ -8,6 +9,8 @@ export interface Candidate {
   durationS: number;
   /** Predicted read rate, bytes per second. */
   rateBps: number;
+  /** Its duration with nothing else running: no schedule runs it faster (the lower bound's). */
+  aloneS: number;
 }
 
 /** Index lookups over a plan input. */
@@ -101,21 +104,31 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
   const vm = input.vms[v] as PlanVm;
   const { limits, cost } = input;
   const perDatastore = perDatastoreCap(input);
-  let shared = Number.POSITIVE_INFINITY;
+  // The planner's rate: every resource as shared as the limits let it be.
+  let datastoreBps = Number.POSITIVE_INFINITY;
   for (const d of index.vmDatastores[v] ?? []) {
     const ds = input.datastores[d];
-    if (ds) shared = Math.min(shared, (ds.throughputBps * (1 - ds.productionLoad)) / perDatastore);
+    if (ds) datastoreBps = Math.min(datastoreBps, datastoreFreeBps(ds));
   }
   const host = input.hosts[index.vmHost[v] ?? -1];
-  if (host) shared = Math.min(shared, host.throughputBps / limits.perHost);
-  if (vm.observedBps && vm.observedBps > 0) shared = Math.min(shared, vm.observedBps);
   const out: Candidate[] = [];
   const add = (mover: number, m: PlanMover, transport: "hotadd" | "nbd") => {
+    const sharing = { moverReaders: m.slots, hostReaders: limits.perHost };
     const rateBps = Math.max(
-      1,
-      Math.min(shared, cost.streamBps[transport], m.throughputBps / m.slots),
+      MIN_RATE_BPS,
+      Math.min(datastoreBps / perDatastore, readRateBps(input, vm, host, m, transport, sharing)),
     );
-    out.push({ mover, transport, rateBps, durationS: cost.overheadS + vm.expectedBytes / rateBps });
+    const aloneBps = Math.max(
+      MIN_RATE_BPS,
+      Math.min(datastoreBps, readRateBps(input, vm, host, m, transport, ALONE)),
+    );
+    out.push({
+      mover,
+      transport,
+      rateBps,
+      durationS: cost.overheadS + vm.expectedBytes / rateBps,
+      aloneS: cost.overheadS + vm.expectedBytes / aloneBps,
+    });
   };
   // Only movers that mount the VM's first datastore can mount them all (a VM without
   // datastores: any mover); only local movers of its host and remote ones can reach it by NBD.

@@ -1,0 +1,41 @@
+// How fast one backup task reads, given how many tasks share its mover and its host: the one
+// rate model the planner's durations, the lower bound and the simulator all use. Pure.
+import type { PlanDatastore, PlanHost, PlanInput, PlanMover, PlanVm } from "./estate.js";
+
+/** Who a task shares its mover and host with: tasks reading there at once, itself included. */
+export interface Sharing {
+  moverReaders: number;
+  hostReaders: number;
+}
+
+/** A task always reads at least this fast: a datastore throttled to nothing lets a trickle through, so tasks end. */
+export const MIN_RATE_BPS = 1e5;
+
+/** Nothing shared: the rate a task reaches alone. */
+export const ALONE: Sharing = { moverReaders: 1, hostReaders: 1 };
+
+/**
+ * A task's read rate before its datastores' share: the transport's stream rate, its share of
+ * the mover and of the host, and the rate the VM's last backup reached (bytes per second).
+ */
+export function readRateBps(
+  input: PlanInput,
+  vm: PlanVm,
+  host: PlanHost | undefined,
+  mover: PlanMover,
+  transport: "hotadd" | "nbd",
+  sharing: Sharing,
+): number {
+  let rate = Math.min(
+    input.cost.streamBps[transport],
+    mover.throughputBps / Math.max(1, sharing.moverReaders),
+  );
+  if (host) rate = Math.min(rate, host.throughputBps / Math.max(1, sharing.hostReaders));
+  if (vm.observedBps && vm.observedBps > 0) rate = Math.min(rate, vm.observedBps);
+  return rate;
+}
+
+/** What a datastore can give backups, all of them together: what production leaves. */
+export function datastoreFreeBps(ds: PlanDatastore): number {
+  return ds.throughputBps * (1 - ds.productionLoad);
+}
