@@ -14,6 +14,7 @@ import type { ProgressReporter } from "../events/progress-reporter.js";
 import { createProgressReporter } from "../events/progress-reporter.js";
 import { testBoot } from "../file-restore/boot-test.js";
 import type { HelperGuest } from "../file-restore/helper-vm.js";
+import type { HypervisorAdapter } from "../hypervisor/adapter.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
@@ -40,6 +41,8 @@ export interface TaskRunnerOptions {
   /** Where tasks record their VM's guest latency (backup I/O control). */
   latencies: LatencyBoard;
   datastores: readonly Datastore[];
+  /** How the host's VMs are reached; default QEMU's monitor sockets. */
+  hypervisor?: HypervisorAdapter;
   /** The micro guest tested restores boot. */
   helperGuest: () => Promise<HelperGuest>;
   logger: Logger;
@@ -118,8 +121,9 @@ export function createTaskRunner(o: TaskRunnerOptions) {
           if (call.readRateLimit > 0) reporter.readRateLimit(call.readRateLimit);
           const result = await backupVm({
             rateLimit,
-            sampleLatency: (qmp, s) =>
-              recordVmLatency(qmp, call.vm.id, o.datastores, o.latencies, s),
+            sampleLatency: (session, s) =>
+              recordVmLatency(session, call.vm.id, o.datastores, o.latencies, s),
+            ...(o.hypervisor ? { hypervisor: o.hypervisor } : {}),
             taskId: call.taskId,
             moverId: o.moverId,
             vm: call.vm,
