@@ -39,6 +39,11 @@ export {
   type InventoryFile,
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
+export {
+  createLibvirtAdapter,
+  type LibvirtAdapterOptions,
+} from "./libvirt/libvirt-adapter.js";
+export { createVirsh, type Virsh } from "./libvirt/virsh.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
 export { connectNbd, type NbdClient, type NbdTls } from "./nbd/nbd-client.js";
 export type { ExportDevice } from "./nbd-server/export-device.js";
