@@ -3,15 +3,26 @@ import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openRepository, type Repository } from "@ferry/common";
+import {
+  createClient,
+  MoverService,
+  openRepository,
+  parseConfig,
+  QuiesceMode,
+  type Repository,
+  Transport,
+  VmPowerState,
+} from "@ferry/common";
 import {
   type BackupVmOptions,
   backupVm,
   createLibvirtAdapter,
   createProgressReporter,
   type HypervisorAdapter,
+  moverConfigSchema,
   openViewExport,
   restoreRestorePoint,
+  startMover,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDataDisk } from "./lab/data-disk.js";
@@ -179,23 +190,24 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 
-  it("a backup abandoned mid-way (its mover killed) is swept: no job, no scratch file, and the chain goes on", async () => {
-    const logger = quietLogger();
+  /** A view left up as by a mover that died mid-backup: nothing tears it down. */
+  async function abandonView(taskId: string) {
     const signal = new AbortController().signal;
-    {
-      // The mover "dies" with the view up: nothing tears it down.
-      await using session = await adapter.openVm(domain.ref(), signal);
-      const [disk] = await session.disks(signal);
-      await session.createView({
-        taskId: "killed",
-        address: { t: "unix", path: join(work, "run", "killed.sock") },
-        runDir: join(work, "run"),
-        disks: [{ disk: disk as NonNullable<typeof disk>, startCheckpoint: "ferry-cbt-orphan" }],
-        aroundSnapshot: (take) => take(),
-        logger,
-        signal,
-      });
-    }
+    await using session = await adapter.openVm(domain.ref(), signal);
+    const [disk] = await session.disks(signal);
+    await session.createView({
+      taskId,
+      address: { t: "unix", path: join(work, "run", `${taskId}.sock`) },
+      runDir: join(work, "run"),
+      disks: [{ disk: disk as NonNullable<typeof disk>, startCheckpoint: `ferry-cbt-${taskId}` }],
+      aroundSnapshot: (take) => take(),
+      logger: quietLogger(),
+      signal,
+    });
+  }
+
+  it("a backup abandoned mid-way (its mover killed) is swept: no job, no scratch file, and the chain goes on", async () => {
+    await abandonView("killed");
     expect(await jobType()).toBe("Unbounded");
     expect(await scratchFiles()).toHaveLength(1);
     // The next backup sweeps first, then still runs incrementally from the last restore point.
@@ -205,5 +217,62 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await jobType()).toBe("None");
     expect(await scratchFiles()).toEqual([]);
     expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+  });
+
+  it("a mover configured with libvirt sweeps at start, lists the domains without an inventory file, and backs one up", async () => {
+    await abandonView("before-start");
+    expect(await jobType()).toBe("Unbounded");
+    await using mover = await startMover(
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-lv",
+          host: { id: "host-lv" },
+          listen: "127.0.0.1:0",
+          hypervisor: { libvirt: libvirtd.uri },
+          datastores: [{ id: "ds-lv", path: datastore }],
+          runDir: join(work, "mover-run"),
+          logLevel: "error",
+        },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+    // The earlier run's job and scratch file are gone before the mover serves anything.
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    using client = createClient(MoverService, mover.address);
+    const { vms } = await client.describe({});
+    expect(
+      vms.map((vm) => ({
+        id: vm.id,
+        name: vm.name,
+        tags: vm.tags,
+        power: vm.powerState,
+        disks: vm.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes]),
+      })),
+    ).toEqual([
+      {
+        id: domain.uuid,
+        name: domain.name,
+        tags: ["libvirt", "gold"],
+        power: VmPowerState.RUNNING,
+        disks: [["vda", "ds-lv", "qcow2", BigInt(64 * MiB)]],
+      },
+    ]);
+    const { restorePoint } = await client.runBackup({
+      taskId: "grpc-1",
+      jobId: "grpc-1",
+      vm: vms[0],
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.REQUIRED,
+      repository: join(work, "repo"),
+    });
+    const manifest = (await repository.listRestorePoints({ vmId: domain.uuid })).find(
+      (m) => m.restorePointId === restorePoint?.id,
+    );
+    expect(manifest?.consistency).toBe("application");
+    expect(manifest?.disks.map((d) => d.mode)).toEqual(["incremental"]);
+    expect(await checkpoints()).toEqual([manifest?.disks[0]?.dirtyBitmap]);
   });
 });

@@ -1,5 +1,5 @@
 // What a backup needs from the layer that runs the VM: QEMU's own monitor (QMP) or libvirt.
-import type { Datastore, Logger } from "@ferry/common";
+import type { Datastore, Logger, Vm } from "@ferry/common";
 import type { DiskMode } from "../cbt/choose-disk-mode.js";
 import type { DirtyBitmapInfo } from "../cbt/dirty-bitmaps.js";
 import type { BlockCounters } from "./block-stats.js";
@@ -131,4 +131,19 @@ export interface HypervisorAdapter {
   readonly capabilities: HypervisorCapabilities;
   /** Opens a session on one VM for the length of a task. */
   openVm(vm: VmRef, signal: AbortSignal): Promise<VmSession>;
+  /**
+   * The VMs the adapter finds by itself (libvirt's domains); absent when an inventory file
+   * lists them (QEMU's monitor sockets).
+   */
+  listVms?(
+    hostId: string,
+    datastores: readonly Datastore[],
+    logger: Logger,
+    signal: AbortSignal,
+  ): Promise<Vm[]>;
+  /**
+   * At mover start, before any task: removes what backups killed mid-way left in every VM
+   * the adapter finds by itself. Never throws.
+   */
+  sweepAll?(logger: Logger, signal: AbortSignal): Promise<void>;
 }

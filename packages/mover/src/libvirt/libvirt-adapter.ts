@@ -28,6 +28,7 @@ import {
   type RunningBackup,
 } from "./domain-xml.js";
 import { libvirtGuestAgent } from "./libvirt-guest-agent.js";
+import { listLibvirtVms } from "./libvirt-inventory.js";
 import { createVirsh, type Virsh } from "./virsh.js";
 import { parseDomStats, parseJobInfo } from "./virsh-output.js";
 
@@ -49,7 +50,7 @@ export interface LibvirtAdapterOptions {
 /** The libvirt adapter: VMs are libvirt domains, named by UUID (`vm.id`) or name. */
 export function createLibvirtAdapter(o: LibvirtAdapterOptions): HypervisorAdapter {
   const virsh = createVirsh({ uri: o.uri, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
-  return {
+  const adapter: HypervisorAdapter = {
     kind: "libvirt",
     // TLS exports need libvirt's own backup_tls_x509_cert_dir; not wired up yet.
     capabilities: { transports: ["hotadd", "nbd"], tlsExports: false, changedBlockTracking: true },
@@ -61,7 +62,36 @@ export function createLibvirtAdapter(o: LibvirtAdapterOptions): HypervisorAdapte
       );
       return libvirtVmSession(virsh, vm, info);
     },
+    listVms: (hostId, datastores, logger, signal) =>
+      listLibvirtVms(virsh, hostId, datastores, logger, signal),
+    async sweepAll(logger, signal) {
+      try {
+        const running = (await virsh.run(["list", "--uuid"], { signal }))
+          .split("\n")
+          .map((l) => l.trim())
+          .filter((l) => l !== "");
+        for (const uuid of running) {
+          try {
+            await using session = await adapter.openVm(
+              { id: uuid, name: uuid, qmpSocket: "" },
+              signal,
+            );
+            const removed = await session.sweepOrphans(logger, signal);
+            if (removed.length > 0)
+              logger.warn("removed what an earlier backup left behind", { vm: uuid, removed });
+          } catch (err) {
+            logger.warn("cannot sweep libvirt domain for leftovers", {
+              vm: uuid,
+              err: toFerryError(err),
+            });
+          }
+        }
+      } catch (err) {
+        logger.warn("cannot list libvirt domains to sweep", { err: toFerryError(err) });
+      }
+    },
   };
+  return adapter;
 }
 
 function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession {

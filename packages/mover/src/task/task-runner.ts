@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import {
   type Datastore,
+  FerryError,
   type Logger,
   type Manifest,
   TaskState,
@@ -41,7 +42,7 @@ export interface TaskRunnerOptions {
   /** Where tasks record their VM's guest latency (backup I/O control). */
   latencies: LatencyBoard;
   datastores: readonly Datastore[];
-  /** How the host's VMs are reached; default QEMU's monitor sockets. */
+  /** How VMs without a QMP socket are reached (libvirt); others through their monitor. */
   hypervisor?: HypervisorAdapter;
   /** The micro guest tested restores boot. */
   helperGuest: () => Promise<HelperGuest>;
@@ -114,6 +115,11 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         "backup",
         parent,
         async (signal, reporter, logger) => {
+          if (call.vm.qmpSocket === "" && !o.hypervisor)
+            throw new FerryError(
+              "INVALID_ARGUMENT",
+              `vm.qmp_socket is required: VM ${call.vm.name} has none and this mover has no libvirt connection`,
+            );
           await mkdir(o.runDir, { recursive: true });
           const repository = await o.repositories.get(call.repository);
           const rateLimit = createReadRateLimit(call.readRateLimit);
@@ -123,7 +129,8 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             rateLimit,
             sampleLatency: (session, s) =>
               recordVmLatency(session, call.vm.id, o.datastores, o.latencies, s),
-            ...(o.hypervisor ? { hypervisor: o.hypervisor } : {}),
+            // A VM with a monitor socket is QEMU's own; one without is the adapter's (libvirt).
+            ...(o.hypervisor && call.vm.qmpSocket === "" ? { hypervisor: o.hypervisor } : {}),
             taskId: call.taskId,
             moverId: o.moverId,
             vm: call.vm,
