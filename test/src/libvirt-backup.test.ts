@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   createClient,
+  FerryError,
+  isFerryError,
   MoverService,
   openRepository,
   parseConfig,
@@ -168,7 +170,7 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
   });
 
-  it("an incremental reads only the checkpoint's changes and restores byte-identical to its export", async () => {
+  it("an incremental from the checkpoint restores byte-identical to its export", async () => {
     const before = await checkpoints();
     const { result, copies } = await backUp();
     expect(result.modes.vda?.t).toBe("incremental");
@@ -187,6 +189,25 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     const { result, copies } = await backUp();
     expect(result.modes.vda?.t).toBe("full");
     expect(result.modes.vda).toMatchObject({ reason: expect.stringMatching(/is not on disk vda/) });
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  it("a failed backup loses no change: its checkpoint goes, and the next incremental restores identical", async () => {
+    const before = await checkpoints();
+    const failed = await backUp({
+      openNbd: async () => {
+        throw new FerryError("UNAVAILABLE", "injected: the export cannot be read");
+      },
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isFerryError(failed, "UNAVAILABLE")).toBe(true);
+    expect(await checkpoints()).toEqual(before);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 
