@@ -21,6 +21,9 @@ DEBIAN_PACKAGES=(
   postgresql                    # initdb, postgres: tests run throwaway clusters for the PostgreSQL catalog
   ceph-mon ceph-osd radosgw     # a throwaway single-node Ceph with its S3 gateway (test/src/lab/ceph-rgw.ts);
   ceph-common                   #   ceph, radosgw-admin; monmaptool comes with ceph-base. No ceph-mgr: RGW runs without it
+  libvirt-daemon-system         # libvirtd + virtlogd for the libvirt adapter's lab tests (test/src/lab/libvirtd.ts);
+  libvirt-clients               #   virsh, which the mover's libvirt adapter drives
+  util-linux                    #   unshare: the harness gives its libvirtd private /etc, /run, /var/lib dirs
 )
 
 step() { printf '== setup: %s\n' "$*"; }

@@ -45,6 +45,12 @@ export const moverConfigSchema = object({
       path: string({ nonEmpty: true }),
     }),
   ).default([]),
+  /**
+   * How the mover reaches VMs besides the inventory file's QEMU monitor sockets:
+   * `{"libvirt": "qemu:///system"}` lists the connection's domains and backs them up through
+   * libvirt's backup API (the VM's monitor is libvirt's alone).
+   */
+  hypervisor: object({ libvirt: string({ nonEmpty: true }) }).optional(),
   /** Inventory file listing this host's VMs and their sockets. */
   inventory: string({ nonEmpty: true }).optional(),
   slots: number({ integer: true, min: 1, max: 256 }).default(2),

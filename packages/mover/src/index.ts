@@ -11,6 +11,14 @@ export { loadMoverConfig, type MoverConfig, moverConfigSchema } from "./config.j
 export { connectEvents, type EventsConnection } from "./events/nats-events.js";
 export { createProgressReporter, type ProgressReporter } from "./events/progress-reporter.js";
 export { openRestorePointDisk } from "./export/restore-point-export.js";
+export type {
+  BackupView,
+  HypervisorAdapter,
+  HypervisorCapabilities,
+  VmDisk,
+  VmRef,
+  VmSession,
+} from "./hypervisor/adapter.js";
 export {
   connectGuestAgent,
   type FreezeStatus,
@@ -23,6 +31,7 @@ export {
   type ExportAddress,
   type PointInTimeView,
 } from "./hypervisor/point-in-time.js";
+export { createQmpAdapter } from "./hypervisor/qmp-adapter.js";
 export { connectQmp, type QmpEvent, type QmpSession } from "./hypervisor/qmp-client.js";
 export { type Consistency, type QuiesceMode, withQuiesce } from "./hypervisor/quiesce.js";
 export {
@@ -30,6 +39,11 @@ export {
   type InventoryFile,
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
+export {
+  createLibvirtAdapter,
+  type LibvirtAdapterOptions,
+} from "./libvirt/libvirt-adapter.js";
+export { createVirsh, type Virsh } from "./libvirt/virsh.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
 export { connectNbd, type NbdClient, type NbdTls } from "./nbd/nbd-client.js";
 export type { ExportDevice } from "./nbd-server/export-device.js";

@@ -20,10 +20,11 @@ import {
   tlsCredentials,
   toFerryError,
   type Vm,
+  VmPowerState,
 } from "@ferry/common";
 import { createLatencyBoard } from "./agent/latency-board.js";
 import { runRegistration } from "./agent/registration.js";
-import { sampleVmLatency } from "./agent/sample-vm-latency.js";
+import { recordVmLatency, sampleVmLatency } from "./agent/sample-vm-latency.js";
 import type { MoverConfig } from "./config.js";
 import { connectEvents } from "./events/nats-events.js";
 import { createFileSessions } from "./file-restore/file-sessions.js";
@@ -31,6 +32,7 @@ import { helperGuest } from "./file-restore/helper-guest.js";
 import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
+import { createLibvirtAdapter } from "./libvirt/libvirt-adapter.js";
 import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createLeaseFence, fencedMoverService } from "./service/lease-fence.js";
 import { readLeaseToken, writeLeaseToken } from "./service/lease-token-file.js";
@@ -99,7 +101,15 @@ export async function startMover(
   // While a backup holds a VM's monitor (and its copy-before-write filter hides
   // the disk's node name), describe the VM as it was last seen.
   const lastSeen = new Map<string, Vm>();
+  // libvirt's domains need no inventory file: the adapter lists them.
+  const libvirt = config.hypervisor
+    ? createLibvirtAdapter({ uri: config.hypervisor.libvirt })
+    : undefined;
   const listVms = async (signal: AbortSignal): Promise<Vm[]> => {
+    const domains = (await libvirt?.listVms?.(config.host.id, datastores, logger, signal)) ?? [];
+    return [...(await listFileVms(signal)), ...domains];
+  };
+  const listFileVms = async (signal: AbortSignal): Promise<Vm[]> => {
     if (!config.inventory) return [];
     const file = await loadInventoryFile(config.inventory, signal);
     const busy = new Set(slots.running().flatMap((t) => (t.vmId ? [t.vmId] : [])));
@@ -126,12 +136,14 @@ export async function startMover(
     logger,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  await libvirt?.sweepAll?.(logger, options.signal ?? stop.signal);
   const slots = createTaskSlots(config.slots);
   // Backup I/O control: guest latency per datastore, from VMs idle (read at each heartbeat)
   // and VMs under backup (read by their task through its own monitor session).
   const latencies = createLatencyBoard();
   const datastoreLatencies = async (signal: AbortSignal) => {
-    if (!config.inventory) return [];
+    await sampleLibvirtLatency(signal);
+    if (!config.inventory) return latencies.snapshot(30_000);
     try {
       const file = await loadInventoryFile(config.inventory, signal);
       const busy = new Set(slots.running().flatMap((t) => (t.vmId ? [t.vmId] : [])));
@@ -144,6 +156,26 @@ export async function startMover(
       logger.debug("cannot sample datastore latency", { err: toFerryError(err) });
     }
     return latencies.snapshot(30_000);
+  };
+  const sampleLibvirtLatency = async (signal: AbortSignal) => {
+    if (!libvirt) return;
+    const busy = new Set(slots.running().flatMap((t) => (t.vmId ? [t.vmId] : [])));
+    const vms = await libvirt.listVms?.(config.host.id, datastores, logger, signal).catch(() => []);
+    await Promise.all(
+      (vms ?? [])
+        .filter((vm) => !busy.has(vm.id) && vm.powerState === VmPowerState.RUNNING)
+        .map(async (vm) => {
+          try {
+            await using session = await libvirt.openVm(vm, signal);
+            await recordVmLatency(session, vm.id, datastores, latencies, signal);
+          } catch (err) {
+            logger.debug("cannot sample libvirt domain latency", {
+              vm: vm.name,
+              err: toFerryError(err),
+            });
+          }
+        }),
+    );
   };
   // Read up front: a missing or unsafe passphrase file stops the mover at start, not a backup.
   const passphrase = config.repositoryPassphraseFile
@@ -169,6 +201,7 @@ export async function startMover(
     chunkMemory: createChunkMemory(config.chunkMemoryBytes),
     latencies,
     datastores,
+    ...(libvirt ? { hypervisor: libvirt } : {}),
     helperGuest: () => helperGuest(config.fileRestoreGuestDir),
     logger,
   });

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   PROTOCOL_ERROR: { grpc: status.INTERNAL, retryable: false },
   /** QEMU answered a QMP command with an error. */
   QMP_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: false },
+  /** libvirt refused or failed a request (the message names the domain and libvirt's error). */
+  LIBVIRT_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: false },
   /** The guest agent answered with an error or did not answer. */
   GUEST_AGENT_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: true },
   /** A peer closed the connection or could not be reached. */

@@ -1,27 +1,22 @@
 import type { Datastore } from "@ferry/common";
-import { deviceDatastores, readBlockCounters } from "../hypervisor/block-stats.js";
-import { connectQmp, type QmpSession } from "../hypervisor/qmp-client.js";
-import type { QueryBlockDevice } from "../inventory/describe-vm.js";
+import type { VmSession } from "../hypervisor/adapter.js";
+import { qmpGuestIo } from "../hypervisor/qmp-adapter.js";
+import { connectQmp } from "../hypervisor/qmp-client.js";
 import type { InventoryEntry } from "../inventory/inventory-file.js";
 import type { LatencyBoard } from "./latency-board.js";
 
-/** Reads a VM's device placement and block counters into the board through `qmp`. */
+/** Reads a VM's device placement and block counters into the board through its session. */
 export async function recordVmLatency(
-  qmp: QmpSession,
+  session: Pick<VmSession, "guestIo">,
   vmId: string,
   datastores: readonly Datastore[],
   board: LatencyBoard,
-  signal?: AbortSignal,
+  signal: AbortSignal,
 ): Promise<void> {
-  const devices = await qmp.execute<QueryBlockDevice[]>(
-    "query-block",
-    undefined,
-    signal ? { signal } : {},
-  );
+  const io = await session.guestIo(datastores, signal);
   // Under a backup's filter the device's image is the filter's: keep the placement seen before.
-  const placed = deviceDatastores(devices, datastores);
-  if (placed.size > 0) board.place(vmId, placed);
-  board.observe(vmId, await readBlockCounters(qmp, signal));
+  if (io.placed.size > 0) board.place(vmId, io.placed);
+  board.observe(vmId, io.counters);
 }
 
 /** Samples one idle VM through its monitor; a VM that does not answer gives no sample. */
@@ -38,7 +33,13 @@ export async function sampleVmLatency(
       commandTimeoutMs: 3000,
       signal,
     });
-    await recordVmLatency(qmp, entry.id, datastores, board, signal);
+    await recordVmLatency(
+      { guestIo: (ds, s) => qmpGuestIo(qmp, ds, s) },
+      entry.id,
+      datastores,
+      board,
+      signal,
+    );
   } catch {
     // No sample this time: the VM is stopped, or its monitor is busy.
   }

@@ -112,7 +112,8 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         vm: {
           id: required(vm.id, "vm.id"),
           name: vm.name || vm.id,
-          qmpSocket: required(vm.qmpSocket, "vm.qmp_socket"),
+          // Empty for a libvirt domain: the task runner says so when the mover has no libvirt.
+          qmpSocket: vm.qmpSocket,
           ...(vm.guestAgentSocket ? { guestAgentSocket: vm.guestAgentSocket } : {}),
         },
         transport: req.transport === Transport.NBD ? "nbd" : "hotadd",

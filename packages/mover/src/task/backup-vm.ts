@@ -11,16 +11,13 @@ import {
   toFerryError,
 } from "@ferry/common";
 import { chooseDiskMode, type DiskMode, type FullEvery } from "../cbt/choose-disk-mode.js";
-import { dirtyBitmapsByNode, newBitmapName } from "../cbt/dirty-bitmaps.js";
-import { settleBitmaps } from "../cbt/settle-bitmaps.js";
+import { newBitmapName } from "../cbt/dirty-bitmaps.js";
 import type { ProgressReporter } from "../events/progress-reporter.js";
-import { connectGuestAgent } from "../hypervisor/guest-agent-client.js";
-import { sweepOrphans } from "../hypervisor/orphan-sweep.js";
+import type { HypervisorAdapter, VmRef, VmSession } from "../hypervisor/adapter.js";
 import { watchOverlay } from "../hypervisor/overlay-watch.js";
-import { createPointInTimeView, type ExportAddress } from "../hypervisor/point-in-time.js";
-import { connectQmp, type QmpSession } from "../hypervisor/qmp-client.js";
+import type { ExportAddress } from "../hypervisor/point-in-time.js";
+import { createQmpAdapter } from "../hypervisor/qmp-adapter.js";
 import type { Consistency, QuiesceMode } from "../hypervisor/quiesce.js";
-import { disksFromQueryBlock } from "../inventory/describe-vm.js";
 import { backupDisk } from "../pipeline/backup-disk.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import type { BlockSource } from "../source/block-source.js";
@@ -39,7 +36,9 @@ const TASK_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 export interface BackupVmOptions {
   taskId: string;
   moverId: string;
-  vm: { id: string; name: string; qmpSocket: string; guestAgentSocket?: string };
+  vm: VmRef;
+  /** How the VM is reached; default QEMU's monitor socket (`vm.qmpSocket`). */
+  hypervisor?: HypervisorAdapter;
   repository: Repository;
   quiesce: QuiesceMode;
   /** hotadd: NBD on a unix socket in `runDir`; nbd: NBD over TCP on 127.0.0.1. */
@@ -63,8 +62,8 @@ export interface BackupVmOptions {
   forceFull?: boolean;
   /** Live read-rate limit of the whole task (backup I/O control); none when absent. */
   rateLimit?: ReadRateLimit;
-  /** Reads the VM's guest I/O statistics through the task's monitor session, every 2 s. */
-  sampleLatency?: (qmp: QmpSession, signal: AbortSignal) => Promise<void>;
+  /** Reads the VM's guest I/O statistics through the task's session, every 2 s. */
+  sampleLatency?: (session: VmSession, signal: AbortSignal) => Promise<void>;
   overlayLimitBytes: number;
   chunkSizeBytes: number;
   /** The mover's chunk buffer budget, shared with its other tasks; the task's own when absent. */
@@ -92,25 +91,22 @@ export interface BackupVmResult {
 export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   const { logger, reporter } = o;
   using stop = linkedAbort(o.signal);
-  await using qmp = await connectQmp({ path: o.vm.qmpSocket, signal: stop.signal });
+  const hypervisor = o.hypervisor ?? createQmpAdapter();
+  if (!hypervisor.capabilities.transports.includes(o.transport))
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `the ${hypervisor.kind} adapter cannot serve VM ${o.vm.name} over the ${o.transport} transport`,
+    );
+  await using session = await hypervisor.openVm(o.vm, stop.signal);
   // A mover killed mid-backup of this VM (this one before a restart, or another on
   // the host) may have left its view behind; the coordinator runs one backup per VM.
-  // Sweep first: while its copy-before-write filter sits on a disk, query-block
+  // Sweep first: while QEMU's copy-before-write filter sits on a disk, query-block
   // names the filter's node instead of the disk's.
-  const swept = await sweepOrphans(qmp, logger);
-  const sweptCount =
-    swept.nodes.length +
-    swept.exports.length +
-    swept.jobs.length +
-    swept.tlsCreds.length +
-    swept.authz.length;
-  if (sweptCount > 0) {
-    logger.warn("removed a backup view an earlier task left in the VM", { ...swept });
+  const swept = await session.sweepOrphans(logger, stop.signal);
+  if (swept.length > 0) {
+    logger.warn("removed a backup view an earlier task left in the VM", { removed: swept });
   }
-  const disks = disksFromQueryBlock(
-    await qmp.execute("query-block", undefined, { signal: stop.signal }),
-    [],
-  );
+  const disks = await session.disks(stop.signal);
   if (disks.length === 0)
     throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
   // Changed-block tracking: the chain is checked before it is trusted, per disk.
@@ -130,8 +126,10 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       previousUnreadable = err.message;
     }
   }
-  const bitmaps = await dirtyBitmapsByNode(qmp, stop.signal);
+  const bitmaps = await session.checkpoints(stop.signal);
   const now = new Date();
+  // One name for every disk: libvirt's checkpoints span the whole VM.
+  const newBitmap = newBitmapName(now);
   const plan = disks.map((d) => {
     const mode = chooseDiskMode(
       {
@@ -144,23 +142,23 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       },
       {
         diskId: d.id,
-        sizeBytes: Number(d.sizeBytes),
+        sizeBytes: d.sizeBytes,
         chunkSizeBytes: o.chunkSizeBytes,
         bitmaps: bitmaps.get(d.id) ?? [],
       },
     );
     if (mode.t === "full")
       logger.info("reading the whole disk", { disk: d.id, reason: mode.reason });
-    return { disk: d, mode, newBitmap: newBitmapName(now) };
+    return { disk: d, mode, newBitmap };
   });
   const modes = Object.fromEntries(plan.map((p) => [p.disk.id, p.mode]));
   try {
     const result = await readDisks();
-    await settleBitmaps(qmp, plan, "committed", logger);
+    await session.settleCheckpoints(plan, "committed", logger);
     return { ...result, modes };
   } catch (err) {
     // The writes since the old bitmap stay tracked; the new one tracks nothing committed.
-    await settleBitmaps(qmp, plan, "failed", logger);
+    await session.settleCheckpoints(plan, "failed", logger);
     throw toFerryError(err);
   }
 
@@ -178,28 +176,25 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
           };
     let consistency: Consistency = "crash";
     let snapshotAt = new Date();
-    const agentPath = o.vm.guestAgentSocket;
-    await using view = await createPointInTimeView({
-      qmp,
+    const agent = session.guestAgent;
+    await using view = await session.createView({
       taskId: o.taskId,
       address,
       runDir: o.runDir,
       logger,
       signal: stop.signal,
-      disks: plan.map(({ disk: d, mode, newBitmap }) => ({
-        nodeName: d.id,
-        imagePath: d.path,
-        sizeBytes: Number(d.sizeBytes),
-        startBitmap: newBitmap,
-        ...(mode.t === "incremental" ? { exportBitmap: mode.bitmap } : {}),
+      disks: plan.map(({ disk, mode, newBitmap }) => ({
+        disk,
+        startCheckpoint: newBitmap,
+        ...(mode.t === "incremental" ? { sinceCheckpoint: mode.bitmap } : {}),
       })),
       aroundSnapshot: async (take) => {
         consistency = await quiescedSnapshot(
           {
             mode: o.quiesce,
             // No task signal: a late thaw may need the agent after the task ended.
-            agent: agentPath ? () => connectGuestAgent({ path: agentPath }) : undefined,
-            ...(agentPath ? { guestId: agentPath } : {}),
+            agent: agent?.open,
+            ...(agent ? { guestId: agent.id } : {}),
             freezeTimeoutMs: o.freezeTimeoutMs,
             reporter,
             logger,
@@ -222,11 +217,11 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
     // While the task holds the VM's monitor, it is the one that can read its statistics.
     const sampler = o.sampleLatency
       ? setInterval(() => {
-          o.sampleLatency?.(qmp, stop.signal).catch(() => undefined);
+          o.sampleLatency?.(session, stop.signal).catch(() => undefined);
         }, 2000)
       : undefined;
     const totals = createProgressTotals(
-      disks.reduce((n, d) => n + Number(d.sizeBytes), 0),
+      disks.reduce((n, d) => n + d.sizeBytes, 0),
       reporter,
     );
     try {
@@ -250,12 +245,18 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
               },
             }
           : {}),
-        disks: view.disks.map((fleeced, i) => {
+        disks: view.disks.map((exported, i) => {
           const { disk, mode, newBitmap } = plan[i] as (typeof plan)[number];
-          const bitmaps = mode.t === "incremental" ? [mode.bitmap] : [];
+          const exportBitmap = mode.t === "incremental" ? exported.exportBitmap : undefined;
+          if (mode.t === "incremental" && !exportBitmap)
+            throw new FerryError(
+              "INTERNAL",
+              `the view of disk ${disk.id} exports no dirty bitmap for an incremental`,
+            );
+          const bitmaps = exportBitmap ? [exportBitmap] : [];
           return {
             diskId: disk.id,
-            sizeBytes: Number(disk.sizeBytes),
+            sizeBytes: disk.sizeBytes,
             chunkSizeBytes: o.chunkSizeBytes,
             mode: mode.t,
             ...(mode.t === "full" ? { fullReason: mode.reason } : {}),
@@ -265,10 +266,10 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
                 mode.t === "incremental" && previousReader
                   ? {
                       index: await previousReader.readIndex(disk.id, signal),
-                      bitmap: mode.bitmap,
+                      bitmap: exportBitmap as string,
                     }
                   : undefined;
-              const opened = await o.openNbd(address, fleeced.exportName, signal, bitmaps);
+              const opened = await o.openNbd(address, exported.exportName, signal, bitmaps);
               await using source = o.rateLimit ? withReadRateLimit(opened, o.rateLimit) : opened;
               // await before returning: `await using` closes the source when the body exits.
               return await backupDisk({

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import {
   type Datastore,
+  FerryError,
   type Logger,
   type Manifest,
   TaskState,
@@ -14,6 +15,7 @@ import type { ProgressReporter } from "../events/progress-reporter.js";
 import { createProgressReporter } from "../events/progress-reporter.js";
 import { testBoot } from "../file-restore/boot-test.js";
 import type { HelperGuest } from "../file-restore/helper-vm.js";
+import type { HypervisorAdapter } from "../hypervisor/adapter.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
@@ -40,6 +42,8 @@ export interface TaskRunnerOptions {
   /** Where tasks record their VM's guest latency (backup I/O control). */
   latencies: LatencyBoard;
   datastores: readonly Datastore[];
+  /** How VMs without a QMP socket are reached (libvirt); others through their monitor. */
+  hypervisor?: HypervisorAdapter;
   /** The micro guest tested restores boot. */
   helperGuest: () => Promise<HelperGuest>;
   logger: Logger;
@@ -111,6 +115,11 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         "backup",
         parent,
         async (signal, reporter, logger) => {
+          if (call.vm.qmpSocket === "" && !o.hypervisor)
+            throw new FerryError(
+              "INVALID_ARGUMENT",
+              `vm.qmp_socket is required: VM ${call.vm.name} has none and this mover has no libvirt connection`,
+            );
           await mkdir(o.runDir, { recursive: true });
           const repository = await o.repositories.get(call.repository);
           const rateLimit = createReadRateLimit(call.readRateLimit);
@@ -118,8 +127,10 @@ export function createTaskRunner(o: TaskRunnerOptions) {
           if (call.readRateLimit > 0) reporter.readRateLimit(call.readRateLimit);
           const result = await backupVm({
             rateLimit,
-            sampleLatency: (qmp, s) =>
-              recordVmLatency(qmp, call.vm.id, o.datastores, o.latencies, s),
+            sampleLatency: (session, s) =>
+              recordVmLatency(session, call.vm.id, o.datastores, o.latencies, s),
+            // A VM with a monitor socket is QEMU's own; one without is the adapter's (libvirt).
+            ...(o.hypervisor && call.vm.qmpSocket === "" ? { hypervisor: o.hypervisor } : {}),
             taskId: call.taskId,
             moverId: o.moverId,
             vm: call.vm,

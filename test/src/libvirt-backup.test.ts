@@ -1,0 +1,299 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createClient,
+  FerryError,
+  isFerryError,
+  MoverService,
+  openRepository,
+  parseConfig,
+  QuiesceMode,
+  type Repository,
+  Transport,
+  VmPowerState,
+} from "@ferry/common";
+import {
+  type BackupVmOptions,
+  backupVm,
+  createLibvirtAdapter,
+  createProgressReporter,
+  type HypervisorAdapter,
+  moverConfigSchema,
+  openViewExport,
+  restoreRestorePoint,
+  startMover,
+} from "@ferry/mover";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeDataDisk } from "./lab/data-disk.js";
+import { ensureGuestImage } from "./lab/guest-image.js";
+import { SEED_FILES } from "./lab/lab.js";
+import { defineMicroDomain, type MicroDomain } from "./lab/libvirt-domain.js";
+import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
+import { quietLogger } from "./lab/quiet-logger.js";
+import { runTool } from "./lab/run-tool.js";
+
+const MiB = 1024 * 1024;
+
+const sha256File = (path: string) =>
+  new Promise<string>((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (b) => hash.update(b))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+
+describe("libvirt domains: backups through libvirt's pull-mode backup API", () => {
+  let work: string;
+  let datastore: string;
+  let libvirtd: LabLibvirtd;
+  let domain: MicroDomain;
+  let adapter: HypervisorAdapter;
+  let repository: Repository;
+  let run = 0;
+
+  /** Ferry's checkpoints of the domain, by name. */
+  const checkpoints = async () =>
+    (await libvirtd.virsh.run(["checkpoint-list", domain.name, "--name"]))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "");
+  const scratchFiles = async () =>
+    (await readdir(datastore)).filter((f) => f.startsWith(".ferry-scratch-"));
+  const jobType = async () =>
+    /Job type:\s*(\S+)/.exec(await libvirtd.virsh.run(["domjobinfo", domain.name]))?.[1];
+
+  /**
+   * Backs the domain up through the libvirt adapter. While each export is up, nbdcopy reads
+   * it first: that copy of the same point-in-time view is what the restore must equal.
+   */
+  async function backUp(over: Partial<BackupVmOptions> = {}) {
+    const logger = quietLogger();
+    const taskId = `lv-${++run}`;
+    const copies = new Map<string, string>();
+    const result = await backupVm({
+      taskId,
+      moverId: "mover-lv",
+      vm: domain.ref(),
+      hypervisor: adapter,
+      repository,
+      quiesce: "required",
+      transport: "hotadd",
+      runDir: join(work, "run"),
+      overlayLimitBytes: 1024 ** 3,
+      chunkSizeBytes: 4 * MiB,
+      freezeTimeoutMs: 20_000,
+      reporter: createProgressReporter({
+        nats: undefined,
+        jobId: taskId,
+        taskId,
+        vmId: domain.name,
+        moverId: "mover-lv",
+        logger,
+      }),
+      logger,
+      signal: new AbortController().signal,
+      openNbd: async (address, exportName, signal, bitmaps) => {
+        if (address.t !== "unix") throw new Error("expected a unix-socket export");
+        const copy = join(work, `${taskId}-${exportName}.raw`);
+        await runTool("nbdcopy", [`nbd+unix:///${exportName}?socket=${address.path}`, copy], {
+          debianPackage: "libnbd-bin",
+        });
+        copies.set(exportName, copy);
+        return openViewExport(address, exportName, signal, bitmaps);
+      },
+      ...over,
+    });
+    return { result, copies: [...copies.values()] };
+  }
+
+  /** Restores a restore point's vda as raw and checks it against nbdcopy's copy. */
+  async function expectRestoreEquals(restorePointId: string, copy: string) {
+    const file = join(work, `restored-${++run}.raw`);
+    const [written] = await restoreRestorePoint({
+      repository,
+      restorePointId,
+      diskIds: ["vda"],
+      to: { file },
+      format: "raw",
+    });
+    expect(await sha256File(written?.path ?? "")).toBe(await sha256File(copy));
+    await rm(file, { force: true });
+  }
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "ferry-libvirt-"));
+    datastore = join(work, "datastore");
+    await mkdir(datastore, { recursive: true });
+    const [guest, daemon] = await Promise.all([ensureGuestImage(), startLibvirtd()]);
+    libvirtd = daemon;
+    const disk = await makeDataDisk({
+      path: join(datastore, "lv-1-vda.qcow2"),
+      sizeMiB: 64,
+      label: "data0",
+      files: SEED_FILES,
+    });
+    domain = await defineMicroDomain({
+      libvirtd,
+      name: "ferry-lv-1",
+      dir: work,
+      guest,
+      disks: [disk],
+      tags: ["libvirt", "gold"],
+    });
+    await domain.start();
+    adapter = createLibvirtAdapter({ uri: libvirtd.uri });
+    repository = await openRepository({ root: join(work, "repo"), create: true });
+  });
+
+  afterAll(async () => {
+    await repository?.[Symbol.asyncDispose]();
+    await libvirtd?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it("a quiesced full backup restores byte-identical to the export it read, and leaves only its checkpoint", async () => {
+    const { result, copies } = await backUp();
+    expect(result.consistency).toBe("application");
+    expect(result.modes.vda).toEqual({
+      t: "full",
+      reason: "no earlier restore point of this VM in the repository",
+    });
+    expect(result.manifest.disks.map((d) => [d.id, d.sizeBytes])).toEqual([["vda", 64 * MiB]]);
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // Torn down: no backup job, no scratch file; the new checkpoint is the chain's head.
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+  });
+
+  it("an incremental from the checkpoint restores byte-identical to its export", async () => {
+    const before = await checkpoints();
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
+    expect(result.manifest.parentRestorePointId).toBeTruthy();
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // The old checkpoint is gone, the new one names this restore point.
+    const after = await checkpoints();
+    expect(after).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+    expect(after).not.toEqual(before);
+    expect(await scratchFiles()).toEqual([]);
+  });
+
+  it("a checkpoint deleted behind Ferry's back gives a full, with the reason", async () => {
+    for (const name of await checkpoints())
+      await libvirtd.virsh.run(["checkpoint-delete", domain.name, name]);
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("full");
+    expect(result.modes.vda).toMatchObject({ reason: expect.stringMatching(/is not on disk vda/) });
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  it("a failed backup loses no change: its checkpoint goes, and the next incremental restores identical", async () => {
+    const before = await checkpoints();
+    const failed = await backUp({
+      openNbd: async () => {
+        throw new FerryError("UNAVAILABLE", "injected: the export cannot be read");
+      },
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isFerryError(failed, "UNAVAILABLE")).toBe(true);
+    expect(await checkpoints()).toEqual(before);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  /** A view left up as by a mover that died mid-backup: nothing tears it down. */
+  async function abandonView(taskId: string) {
+    const signal = new AbortController().signal;
+    await using session = await adapter.openVm(domain.ref(), signal);
+    const [disk] = await session.disks(signal);
+    await session.createView({
+      taskId,
+      address: { t: "unix", path: join(work, "run", `${taskId}.sock`) },
+      runDir: join(work, "run"),
+      disks: [{ disk: disk as NonNullable<typeof disk>, startCheckpoint: `ferry-cbt-${taskId}` }],
+      aroundSnapshot: (take) => take(),
+      logger: quietLogger(),
+      signal,
+    });
+  }
+
+  it("a backup abandoned mid-way (its mover killed) is swept: no job, no scratch file, and the chain goes on", async () => {
+    await abandonView("killed");
+    expect(await jobType()).toBe("Unbounded");
+    expect(await scratchFiles()).toHaveLength(1);
+    // The next backup sweeps first, then still runs incrementally from the last restore point.
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+  });
+
+  it("a mover configured with libvirt sweeps at start, lists the domains without an inventory file, and backs one up", async () => {
+    await abandonView("before-start");
+    expect(await jobType()).toBe("Unbounded");
+    await using mover = await startMover(
+      parseConfig(
+        moverConfigSchema,
+        {
+          id: "mover-lv",
+          host: { id: "host-lv" },
+          listen: "127.0.0.1:0",
+          hypervisor: { libvirt: libvirtd.uri },
+          datastores: [{ id: "ds-lv", path: datastore }],
+          runDir: join(work, "mover-run"),
+          logLevel: "error",
+        },
+        "test",
+      ),
+      { logger: quietLogger() },
+    );
+    // The earlier run's job and scratch file are gone before the mover serves anything.
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    using client = createClient(MoverService, mover.address);
+    const { vms } = await client.describe({});
+    expect(
+      vms.map((vm) => ({
+        id: vm.id,
+        name: vm.name,
+        tags: vm.tags,
+        power: vm.powerState,
+        disks: vm.disks.map((d) => [d.id, d.datastoreId, d.format, d.sizeBytes]),
+      })),
+    ).toEqual([
+      {
+        id: domain.uuid,
+        name: domain.name,
+        tags: ["libvirt", "gold"],
+        power: VmPowerState.RUNNING,
+        disks: [["vda", "ds-lv", "qcow2", BigInt(64 * MiB)]],
+      },
+    ]);
+    const { restorePoint } = await client.runBackup({
+      taskId: "grpc-1",
+      jobId: "grpc-1",
+      vm: vms[0],
+      transport: Transport.HOTADD,
+      quiesce: QuiesceMode.REQUIRED,
+      repository: join(work, "repo"),
+    });
+    const manifest = (await repository.listRestorePoints({ vmId: domain.uuid })).find(
+      (m) => m.restorePointId === restorePoint?.id,
+    );
+    expect(manifest?.consistency).toBe("application");
+    expect(manifest?.disks.map((d) => d.mode)).toEqual(["incremental"]);
+    expect(await checkpoints()).toEqual([manifest?.disks[0]?.dirtyBitmap]);
+  });
+});
