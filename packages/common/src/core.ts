@@ -19,6 +19,20 @@ export {
   type LogLevel,
 } from "./logging/logger.js";
 export {
+  createLocalBackend,
+  type LocalBackendOptions,
+} from "./repository/backend/local-backend.js";
+export { assertObjectKey, assertObjectPrefix } from "./repository/backend/object-keys.js";
+export type {
+  BackendCapabilities,
+  ByteRange,
+  GetObjectOptions,
+  ListEntry,
+  ListObjectsOptions,
+  ObjectInfo,
+  RepositoryBackend,
+} from "./repository/backend/repository-backend.js";
+export {
   type BootTestResult,
   readBootTest,
   writeBootTest,
