@@ -32,6 +32,9 @@ export type {
   ObjectInfo,
   RepositoryBackend,
 } from "./repository/backend/repository-backend.js";
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./repository/backend/retry.js";
+export { createS3Backend, type S3BackendOptions } from "./repository/backend/s3-backend.js";
+export type { S3CredentialSource } from "./repository/backend/s3-credentials.js";
 export {
   type BootTestResult,
   readBootTest,
