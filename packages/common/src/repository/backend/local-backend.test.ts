@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -48,6 +48,18 @@ describe("local backend", () => {
     const entries: ListEntry[] = [];
     for await (const e of backend.list("restore-points/", { delimited: true })) entries.push(e);
     expect(entries).toEqual([{ t: "prefix", key: "restore-points/vm-2/" }]);
+  });
+
+  it("lists a symbolic link as what it points to, as get reads through it", async () => {
+    await backend.put("elsewhere/obj", [Buffer.from("o")]);
+    await mkdir(join(dir, "repo/restore-points"), { recursive: true });
+    await symlink(join(dir, "repo/elsewhere"), join(dir, "repo/restore-points/vm-3"));
+    const entries: ListEntry[] = [];
+    for await (const e of backend.list("restore-points/", { delimited: true })) entries.push(e);
+    expect(entries).toEqual([{ t: "prefix", key: "restore-points/vm-3/" }]);
+    const below: string[] = [];
+    for await (const e of backend.list("restore-points/vm-3/")) below.push(e.key);
+    expect(below).toEqual(["restore-points/vm-3/obj"]);
   });
 
   it("fails a write into a file's place with an error naming the key, leaving nothing", async () => {

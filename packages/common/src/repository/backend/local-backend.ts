@@ -3,7 +3,7 @@
 // return: temp file in the same directory, fsync, rename (or, create-only, hard link), fsync
 // the directory (durable-fs.ts).
 import type { Dirent } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { FerryError } from "../../errors/ferry-error.js";
 import { throwIfAborted } from "../../util/signals.js";
@@ -158,16 +158,29 @@ class LocalBackend implements RepositoryBackend {
       if (ABSENT.has(errnoOf(err) ?? "")) return;
       throw this.error(err, `listing ${dirKey || "the repository"}`, dir, dirKey);
     }
-    const entries = dirents
-      // A write in progress (or a crashed one) is no object; names no key can have neither.
-      .filter((d) => d.name.startsWith(namePrefix) && !d.name.startsWith(TEMP_PREFIX))
-      .map((d) => ({ d, key: `${dirKey}${d.name}${d.isDirectory() ? "/" : ""}` }))
+    // A write in progress (or a crashed one) is no object; names no key can have neither.
+    const named = dirents.filter(
+      (d) => d.name.startsWith(namePrefix) && !d.name.startsWith(TEMP_PREFIX),
+    );
+    // A symbolic link lists as what it points to, as get and stat read through it.
+    const kinds = await Promise.all(
+      named.map(async (d) =>
+        d.isSymbolicLink()
+          ? (await stat(join(dir, d.name)).catch(() => undefined))?.isDirectory() === true
+          : d.isDirectory(),
+      ),
+    );
+    const entries = named
+      .map((d, i) => ({
+        isDir: kinds[i] === true,
+        key: `${dirKey}${d.name}${kinds[i] ? "/" : ""}`,
+      }))
       .filter(({ key }) => isListable(key))
       .sort((a, b) => compareKeys(a.key, b.key));
     const after = options.startAfter;
-    for (const { d, key } of entries) {
+    for (const { isDir, key } of entries) {
       throwIfAborted(options.signal, "listing objects");
-      if (d.isDirectory()) {
+      if (isDir) {
         // Every key below sorts before `after`: nothing there to list.
         if (after !== undefined && key < after && !after.startsWith(key)) continue;
         if (options.delimited) yield { t: "prefix", key };
@@ -176,7 +189,7 @@ class LocalBackend implements RepositoryBackend {
       }
       if (after !== undefined && key <= after) continue;
       const path = join(this.location, key);
-      const st = await lstat(path).catch((err: unknown) => {
+      const st = await stat(path).catch((err: unknown) => {
         if (ABSENT.has(errnoOf(err) ?? "")) return undefined;
         throw this.error(err, `listing ${key}`, path, key);
       });
