@@ -19,6 +19,23 @@ export {
   type LogLevel,
 } from "./logging/logger.js";
 export {
+  createLocalBackend,
+  type LocalBackendOptions,
+} from "./repository/backend/local-backend.js";
+export { assertObjectKey, assertObjectPrefix } from "./repository/backend/object-keys.js";
+export type {
+  BackendCapabilities,
+  ByteRange,
+  GetObjectOptions,
+  ListEntry,
+  ListObjectsOptions,
+  ObjectInfo,
+  RepositoryBackend,
+} from "./repository/backend/repository-backend.js";
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./repository/backend/retry.js";
+export { createS3Backend, type S3BackendOptions } from "./repository/backend/s3-backend.js";
+export type { S3CredentialSource } from "./repository/backend/s3-credentials.js";
+export {
   type BootTestResult,
   readBootTest,
   writeBootTest,

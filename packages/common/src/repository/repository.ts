@@ -3,6 +3,8 @@ import { readdir, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
+import { createLocalBackend } from "./backend/local-backend.js";
+import type { RepositoryBackend } from "./backend/repository-backend.js";
 import type { ChunkCompression } from "./chunk-codec.js";
 import {
   type ChunkProtection,
@@ -13,7 +15,7 @@ import {
 } from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { digestsEqual } from "./digest.js";
-import { fsyncPath, readBoundedFile, removeTree } from "./durable-fs.js";
+import { fsyncPath, removeTree } from "./durable-fs.js";
 import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
@@ -162,7 +164,15 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
           `repository ${root} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
         )
       : undefined;
-  return new LocalRepository(root, config, chunks, key, protection.restorePoints, writeRefusal);
+  return new LocalRepository(
+    root,
+    createLocalBackend({ root }),
+    config,
+    chunks,
+    key,
+    protection.restorePoints,
+    writeRefusal,
+  );
 }
 
 /**
@@ -176,16 +186,6 @@ async function assertNoKeyFiles(root: string): Promise<void> {
       "CORRUPT_DATA",
       `${join(root, REPOSITORY_CONFIG_FILE)} says the repository is not encrypted, but ${KEYS_DIR}/ holds ${keys.length} key file(s): the config was altered or replaced; restore it from a copy`,
     );
-  }
-}
-
-/** A small file's text (at most MAX_MANIFEST_BYTES), or undefined when it does not exist. */
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return (await readBoundedFile(path, MAX_MANIFEST_BYTES, "authentication")).toString("utf8");
-  } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
-    throw fsError(err, "reading a restore point's authentication", path);
   }
 }
 
@@ -204,6 +204,8 @@ class LocalRepository implements Repository {
 
   constructor(
     readonly root: string,
+    // Reads of restore points go through the backend; writes still use the filesystem.
+    private readonly backend: RepositoryBackend,
     readonly config: RepositoryConfig,
     readonly chunks: ChunkStore,
     private readonly key: RepositoryKey | undefined,
@@ -233,17 +235,17 @@ class LocalRepository implements Repository {
     const vmIds =
       options.vmId !== undefined
         ? [options.vmId]
-        : (await readDirNames(this.restorePoints)).filter(isSafeName);
+        : (await this.groupNames(`${RESTORE_POINTS_DIR}/`, options.signal)).filter(isSafeName);
     const result: Manifest[] = [];
     for (const vmId of vmIds.sort()) {
-      const names = (await readDirNames(join(this.restorePoints, vmId)))
+      const names = (await this.groupNames(`${RESTORE_POINTS_DIR}/${vmId}/`, options.signal))
         .filter(isRestorePointName)
         .sort();
       const loaded = await Promise.all(
         names.map(async (name) => {
           const id = `${vmId}/${name}`;
           try {
-            return (await this.loadManifest(id)).manifest;
+            return (await this.loadManifest(id, options.signal)).manifest;
           } catch (err) {
             if (
               !isFerryError(err) ||
@@ -264,7 +266,7 @@ class LocalRepository implements Repository {
   async openRestorePoint(id: string, signal?: AbortSignal): Promise<RestorePointReader> {
     throwIfAborted(signal, "open restore point");
     parseRestorePointId(id);
-    const { manifest, bytes } = await this.loadManifest(id);
+    const { manifest, bytes } = await this.loadManifest(id, signal);
     const dir = join(this.restorePoints, id);
     // Encrypted and opened with the key: the manifest and each index's table must be the
     // ones the MAC covers. Without the key nothing can be checked (nor restored).
@@ -272,7 +274,10 @@ class LocalRepository implements Repository {
       this.auth.t === "mac"
         ? checkRestorePointMac(
             id,
-            await readOptional(join(dir, RESTORE_POINT_MAC_FILE)),
+            await this.readOptional(
+              `${RESTORE_POINTS_DIR}/${id}/${RESTORE_POINT_MAC_FILE}`,
+              signal,
+            ),
             bytes,
             manifest,
             this.auth.macOf,
@@ -349,6 +354,7 @@ class LocalRepository implements Repository {
 
   async close(): Promise<void> {
     await this.chunks.close();
+    await this.backend.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -356,16 +362,20 @@ class LocalRepository implements Repository {
   }
 
   /** manifest.json of restore point `id`, checked to name that very restore point. */
-  private async loadManifest(id: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
-    const path = join(this.restorePoints, id, MANIFEST_FILE);
+  private async loadManifest(
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<{ manifest: Manifest; bytes: Buffer }> {
+    const key = `${RESTORE_POINTS_DIR}/${id}/${MANIFEST_FILE}`;
+    const path = join(this.root, key);
     let bytes: Buffer;
     try {
       // A damaged file must not make a listing allocate gigabytes.
-      bytes = await readBoundedFile(path, MAX_MANIFEST_BYTES, "manifest");
+      bytes = await this.backend.get(key, { maxBytes: MAX_MANIFEST_BYTES, ...signalOf(signal) });
     } catch (err) {
-      if (errnoOf(err) === "ENOENT")
+      if (isFerryError(err, "NOT_FOUND"))
         throw new FerryError("NOT_FOUND", `restore point ${id} not found`, { cause: err });
-      throw fsError(err, `reading manifest of ${id}`, path);
+      throw err;
     }
     const manifest = parseManifest(bytes.toString("utf8"), path);
     if (manifest.restorePointId !== id) {
@@ -373,4 +383,31 @@ class LocalRepository implements Repository {
     }
     return { manifest, bytes };
   }
+
+  /** A small object's text (at most MAX_MANIFEST_BYTES), or undefined when it does not exist. */
+  private async readOptional(key: string, signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      const bytes = await this.backend.get(key, {
+        maxBytes: MAX_MANIFEST_BYTES,
+        ...signalOf(signal),
+      });
+      return bytes.toString("utf8");
+    } catch (err) {
+      if (isFerryError(err, "NOT_FOUND")) return undefined;
+      throw err;
+    }
+  }
+
+  /** Names of the groups one level below `prefix` (directories, locally): VM ids, restore points. */
+  private async groupNames(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    const names: string[] = [];
+    for await (const entry of this.backend.list(prefix, { delimited: true, ...signalOf(signal) })) {
+      if (entry.t === "prefix") names.push(entry.key.slice(prefix.length, -1));
+    }
+    return names;
+  }
+}
+
+function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal === undefined ? {} : { signal };
 }
