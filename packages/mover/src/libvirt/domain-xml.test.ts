@@ -28,7 +28,7 @@ const DOMAIN = `<domain type='qemu' id='3'>
 </domain>`;
 
 describe("libvirt XML", () => {
-  it("reads a domain's disks, guest agent and Ferry tags", () => {
+  it("reads a domain's disks, the data disks it cannot back up, guest agent and Ferry tags", () => {
     expect(parseDomainXml(DOMAIN, "domain XML")).toEqual({
       name: "web-1",
       uuid: "bc63942c-783e-4907-bc2e-a7ba779046ad",
@@ -36,6 +36,8 @@ describe("libvirt XML", () => {
         { target: "vda", source: "/ds/web 1.qcow2", format: "qcow2" },
         { target: "vdb", source: "/dev/vg/web", format: "raw" },
       ],
+      // The CD-ROM is no data disk; the network disk is one Ferry cannot read: named.
+      unsupportedDisks: [{ target: "vdc", reason: "a network disk" }],
       guestAgent: true,
       tags: ["gold", "a & b"],
     });

@@ -21,6 +21,12 @@ export interface DomainInfo {
   name: string;
   uuid: string;
   disks: DomainDisk[];
+  /**
+   * Data disks Ferry cannot read through libvirt (network, volume or LUN disks, or one
+   * without a source), with why: a backup of the domain fails naming them rather than
+   * leave them out of the restore point.
+   */
+  unsupportedDisks: { target: string; reason: string }[];
   /** Whether a QEMU guest agent channel is configured. */
   guestAgent: boolean;
   /** Tags from `<metadata><ferry:tags><tag>...</tag></ferry:tags></metadata>`. */
@@ -36,16 +42,21 @@ export function parseDomainXml(xml: string, what: string): DomainInfo {
   if (!name || !uuid) throw bad(what, "no name or uuid");
   const devices = child(root, "devices");
   const disks: DomainDisk[] = [];
+  const unsupportedDisks: DomainInfo["unsupportedDisks"] = [];
   for (const d of childrenNamed(devices, "disk")) {
-    // CD-ROMs, floppies, LUN passthrough and network disks are not image-level backup sources.
-    if ((d.attrs.device ?? "disk") !== "disk") continue;
+    const device = d.attrs.device ?? "disk";
+    // CD-ROMs and floppies hold no VM data to back up.
+    if (device === "cdrom" || device === "floppy") continue;
     const type = d.attrs.type ?? "file";
-    if (type !== "file" && type !== "block") continue;
     const src = child(d, "source");
     const source = type === "file" ? src?.attrs.file : src?.attrs.dev;
-    const target = child(d, "target")?.attrs.dev;
-    if (!source || !target) continue;
-    disks.push({ target, source, format: child(d, "driver")?.attrs.type ?? "raw" });
+    const target = child(d, "target")?.attrs.dev ?? "?";
+    if (device !== "disk") unsupportedDisks.push({ target, reason: `a ${device} device` });
+    else if (type !== "file" && type !== "block")
+      unsupportedDisks.push({ target, reason: `a ${type} disk` });
+    else if (!source || target === "?")
+      unsupportedDisks.push({ target, reason: "a disk without a source" });
+    else disks.push({ target, source, format: child(d, "driver")?.attrs.type ?? "raw" });
   }
   const guestAgent = childrenNamed(devices, "channel").some(
     (c) => child(c, "target")?.attrs.name === "org.qemu.guest_agent.0",
@@ -59,7 +70,7 @@ export function parseDomainXml(xml: string, what: string): DomainInfo {
     if (local !== "tags" || ns !== FERRY_XMLNS) continue;
     for (const t of m.children) if (t.name.endsWith("tag") && t.text) tags.push(t.text);
   }
-  return { name, uuid, disks, guestAgent, tags };
+  return { name, uuid, disks, unsupportedDisks, guestAgent, tags };
 }
 
 /** One disk of a pull-mode backup. */

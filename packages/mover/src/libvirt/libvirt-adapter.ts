@@ -39,6 +39,12 @@ export const SCRATCH_PREFIX = `.${FERRY_PREFIX}scratch-`;
 const BEGIN_TIMEOUT_MS = 15_000;
 const ABORT_WAIT_MS = 10_000;
 
+/** What aborting a domain's backup job did: `ended` false while a job of Ferry's may run on. */
+interface AbortOutcome {
+  job?: RunningBackup;
+  ended: boolean;
+}
+
 /** Options of {@link createLibvirtAdapter}. */
 export interface LibvirtAdapterOptions {
   /** libvirt URI, e.g. "qemu:///system". */
@@ -117,20 +123,23 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
     return parseBackupXml(await run(["backup-dumpxml", domain], signal), `backup of ${info.name}`);
   };
 
-  /** Aborts the domain's backup job if it is Ferry's; waits until libvirt says it ended. */
-  const abortOurBackup = async (logger: Logger): Promise<RunningBackup | undefined> => {
+  /**
+   * Aborts the domain's backup job if it is Ferry's and waits until libvirt says it ended.
+   * `ended` false: a job of Ferry's may still run (its scratch files are still written).
+   */
+  const abortOurBackup = async (logger: Logger): Promise<AbortOutcome> => {
     const job = await runningBackup();
-    if (!job || !isOurs(job)) return undefined;
+    if (!job || !isOurs(job)) return { ended: true };
     await run(["domjobabort", domain]);
     const until = Date.now() + ABORT_WAIT_MS;
     while (parseJobInfo(await run(["domjobinfo", domain])).operation === "Backup") {
       if (Date.now() > until) {
         logger.warn("libvirt still runs the aborted backup job", { vm: info.name });
-        break;
+        return { job, ended: false };
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return job;
+    return { job, ended: true };
   };
 
   const checkpointNames = async (signal?: AbortSignal) =>
@@ -139,12 +148,30 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
       .map((l) => l.trim())
       .filter((l) => l !== "");
 
+  /** Deletes Ferry's checkpoints of the domain: its next backup is a full. */
+  const dropCheckpoints = async (logger: Logger) => {
+    try {
+      for (const n of await checkpointNames())
+        if (n.startsWith(CBT_BITMAP_PREFIX)) await run(["checkpoint-delete", domain, n]);
+      logger.warn(
+        "libvirt refused the backup; Ferry's checkpoints are deleted, the next backup is full",
+        {
+          vm: info.name,
+        },
+      );
+    } catch (err) {
+      logger.warn("cannot delete Ferry's checkpoints", { vm: info.name, err: toFerryError(err) });
+    }
+  };
+
   return {
     vm,
     async sweepOrphans(logger) {
       const removed: string[] = [];
-      const job = await abortOurBackup(logger);
+      const { job, ended } = await abortOurBackup(logger);
       if (job) removed.push(`backup job (${job.disks.map((d) => d.exportName).join(", ")})`);
+      // A job still running writes its scratch files: removing them now would only hide them.
+      if (!ended) return removed;
       // Scratch files of this VM in its disks' directories: no Ferry job of it runs now.
       for (const dir of new Set(info.disks.map((d) => dirname(d.source)))) {
         const names = await readdir(dir).catch(() => [] as string[]);
@@ -156,6 +183,11 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
       return removed;
     },
     async disks(signal): Promise<VmDisk[]> {
+      if (info.unsupportedDisks.length > 0)
+        throw new FerryError(
+          "FAILED_PRECONDITION",
+          `domain ${info.name} has disks Ferry cannot read through libvirt (${info.unsupportedDisks.map((d) => `${d.target}: ${d.reason}`).join("; ")}); a restore point without them would not restore the VM`,
+        );
       const stats = parseDomStats(await run(["domstats", domain, "--block"], signal));
       return info.disks.map((d) => {
         const s = stats.find((b) => b.name === d.target);
@@ -192,7 +224,8 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
       }
       return out;
     },
-    createView: (o) => createLibvirtView(run, info, domain, scratchPrefix, abortOurBackup, o),
+    createView: (o) =>
+      createLibvirtView(run, info, domain, scratchPrefix, abortOurBackup, dropCheckpoints, o),
     async settleCheckpoints(plan: readonly CheckpointPlan[], outcome, logger) {
       const attempt = async (what: string, fn: () => Promise<unknown>) => {
         try {
@@ -245,7 +278,8 @@ async function createLibvirtView(
   info: DomainInfo,
   domain: string,
   scratchPrefix: string,
-  abortOurBackup: (logger: Logger) => Promise<RunningBackup | undefined>,
+  abortOurBackup: (logger: Logger) => Promise<AbortOutcome>,
+  dropCheckpoints: (logger: Logger) => Promise<void>,
   o: ViewOptions,
 ): Promise<BackupView> {
   if (o.address.t === "inet" && o.address.tls)
@@ -267,20 +301,37 @@ async function createLibvirtView(
   await mkdir(parent, { recursive: true });
   const xmlDir = await mkdtemp(join(parent, `${FERRY_PREFIX}libvirt-`));
   let begun = false;
+  let beginFailed = false;
   let running: Promise<void> | undefined;
   const teardown = () => {
     running ??= (async () => {
+      let ended = true;
       try {
         // A backup-begin that timed out may still have started the job: look, then abort.
-        if (begun) await abortOurBackup(o.logger);
+        if (begun) ({ ended } = await abortOurBackup(o.logger));
       } catch (err) {
+        ended = false;
         o.logger.warn("cannot end the libvirt backup job", {
           vm: info.name,
           err: toFerryError(err),
         });
       }
-      for (const d of disks) await rm(d.scratchFile, { force: true });
-      await rm(xmlDir, { recursive: true, force: true });
+      // Unlinked under a job that still runs, a scratch file would grow unseen: the next
+      // sweep of this VM (its next backup, or the mover's start) aborts the job and removes it.
+      const remove = [...(ended ? disks.map((d) => d.scratchFile) : []), xmlDir];
+      for (const path of remove)
+        await rm(path, { recursive: true, force: true }).catch((err: unknown) =>
+          o.logger.warn("cannot remove a file of the libvirt backup", {
+            vm: info.name,
+            path,
+            err: toFerryError(err),
+          }),
+        );
+      if (!ended)
+        o.logger.warn("left the libvirt backup job's scratch files for the next sweep", {
+          vm: info.name,
+          files: disks.map((d) => d.scratchFile),
+        });
     })();
     return running;
   };
@@ -301,7 +352,14 @@ async function createLibvirtView(
     await o.aroundSnapshot(async () => {
       begun = true;
       // A deadline, not the task's signal: a cancel lands after, so we know what to undo.
-      await run(["backup-begin", domain, backupFile, checkpointFile], undefined, BEGIN_TIMEOUT_MS);
+      await run(
+        ["backup-begin", domain, backupFile, checkpointFile],
+        undefined,
+        BEGIN_TIMEOUT_MS,
+      ).catch((err: unknown) => {
+        beginFailed = true;
+        throw err;
+      });
     });
     exported = parseBackupXml(
       await run(["backup-dumpxml", domain], o.signal),
@@ -309,6 +367,10 @@ async function createLibvirtView(
     );
   } catch (err) {
     await teardown();
+    // libvirt refuses an incremental from a checkpoint it cannot use (a bitmap left
+    // inconsistent by a crash, a replaced disk): without Ferry's checkpoints the next backup
+    // is a full, instead of every backup failing the same way.
+    if (beginFailed && disks.some((d) => d.sinceCheckpoint)) await dropCheckpoints(o.logger);
     throw toFerryError(err);
   }
   return {
