@@ -110,6 +110,25 @@ describe("S3 backend against a scripted server", () => {
     expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain(SECRET);
   });
 
+  it("fails a listing whose truncated page gives no way on, rather than end it early", async () => {
+    await backend.put("listed/a", [Buffer.from("a")]);
+    s3.hook = (req, res) => {
+      if (req.method !== "GET" || req.query.get("list-type") !== "2") return false;
+      const body = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${BUCKET}</Name><Prefix>repo/listed/</Prefix><KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>repo/listed/a</Key><Size>1</Size><LastModified>2026-12-04T00:00:00.000Z</LastModified><ETag>"x"</ETag></Contents></ListBucketResult>`;
+      res.writeHead(200, { "content-type": "application/xml", "content-length": body.length });
+      res.end(body);
+      return true;
+    };
+    const keys: string[] = [];
+    const err = await failure(
+      (async () => {
+        for await (const e of backend.list("listed/")) keys.push(e.key);
+      })(),
+    );
+    expect(err.code).toBe("PROTOCOL_ERROR");
+    expect(err.message).toContain("continuation token");
+  });
+
   it("answers a missing object with NOT_FOUND naming bucket and key", async () => {
     const err = await failure(backend.get("no/such/object"));
     expect(err.code).toBe("NOT_FOUND");

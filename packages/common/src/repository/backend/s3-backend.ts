@@ -346,6 +346,14 @@ class S3Backend implements RepositoryBackend {
         throwIfAborted(options.signal, "listing objects");
         yield entry;
       }
+      // A truncated page without a way on would end the listing early, silently: objects
+      // (restore points, chunks) would look absent.
+      if (page.IsTruncated && !page.NextContinuationToken)
+        throw new FerryError(
+          "PROTOCOL_ERROR",
+          `listing ${this.location} under ${prefix}: a truncated page without a continuation token`,
+          { details: { bucket: this.#config.bucket, prefix } },
+        );
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
   }
