@@ -12,6 +12,8 @@ import type { JobEvents } from "../dispatch/job-events.js";
 export interface ProgressTracker extends AsyncDisposable {
   /** Latest progress of each task of a job. */
   forJob(jobId: string): ProgressEvent[];
+  /** The sums of the byte counts of {@link forJob}'s events, without copying them. */
+  totals(jobId: string): { bytesTotal: bigint; bytesRead: bigint; bytesNew: bigint };
   close(): Promise<void>;
 }
 
@@ -53,6 +55,15 @@ export function createProgressTracker(
   };
   return {
     forJob: (jobId) => [...(latest.get(jobId)?.values() ?? [])],
+    totals: (jobId) => {
+      let [bytesTotal, bytesRead, bytesNew] = [0n, 0n, 0n];
+      for (const p of latest.get(jobId)?.values() ?? []) {
+        bytesTotal += p.bytesTotal;
+        bytesRead += p.bytesRead;
+        bytesNew += p.bytesNew;
+      }
+      return { bytesTotal, bytesRead, bytesNew };
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
