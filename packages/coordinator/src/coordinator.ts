@@ -232,6 +232,7 @@ export async function startCoordinator(
       await server.close();
       await leadership?.close();
       await soleTerm?.close();
+      maintenance.close();
       await progress.close();
       await nats?.drain().catch(() => undefined);
       await catalog.close();

@@ -92,7 +92,7 @@ const THROTTLE_INTERVAL_MS = 5000;
 // A pass applying its decisions lets other work (API calls, heartbeats) in this often.
 const YIELD_AFTER_MS = 10;
 // Starts recorded in the catalog at once.
-const START_BATCH = 16;
+const START_BATCH = 128;
 
 /** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
