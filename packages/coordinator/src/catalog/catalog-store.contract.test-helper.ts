@@ -331,6 +331,27 @@ export function catalogContract(
         expect((await store.restorePoints.get("rp"))?.repository).toBe("/r1");
       });
 
+      it("upserts restore points asked for at once, each on its own", async () => {
+        await store.restorePoints.upsert(restorePoint("taken", { repository: "/r1" }));
+        const many = Array.from({ length: 30 }, (_, i) =>
+          restorePoint(`rp${i}`, { vmId: `vm-${i % 3}`, repository: `/r${i % 2}` }),
+        );
+        const outcomes = await Promise.allSettled([
+          ...many.map((rp) => store.restorePoints.upsert(rp)),
+          store.restorePoints.upsert(restorePoint("taken", { repository: "/r2" })),
+          store.restorePoints.upsert({ ...restorePoint("rp0"), ...many[0], sizeBytes: 7 }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual([
+          ...many.map(() => "fulfilled"),
+          "rejected",
+          "fulfilled",
+        ]);
+        expect(outcomes.at(-2)).toMatchObject({ reason: { code: "ALREADY_EXISTS" } });
+        expect((await store.restorePoints.get("taken"))?.repository).toBe("/r1");
+        expect((await store.restorePoints.get("rp0"))?.sizeBytes).toBe(7);
+        expect((await store.restorePoints.list()).length).toBe(31);
+      });
+
       it("lists by VM then time, filtered by VM and repository", async () => {
         await store.restorePoints.upsert(restorePoint("b/2", { vmId: "b", createdAt: at(2) }));
         await store.restorePoints.upsert(restorePoint("a/3", { vmId: "a", createdAt: at(3) }));

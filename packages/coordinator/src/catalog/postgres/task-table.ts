@@ -5,6 +5,7 @@ import { applyPatch, checkTask, checkTaskFields } from "../record-checks.js";
 import { noTasks, type TaskRecord, type TaskStateName } from "../records.js";
 import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
 import { decodeColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
+import { createWriteBatches } from "./write-batches.js";
 
 interface TaskRow {
   id: string;
@@ -132,11 +133,9 @@ const isCanonical = (params: JsonValue) =>
 // Most updates written in one transaction.
 const UPDATE_BATCH = 500;
 
-interface PendingUpdate {
+interface Update {
   id: string;
   patch: Partial<TaskRecord>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
 }
 
 /**
@@ -147,31 +146,10 @@ interface PendingUpdate {
 export function createTaskTable(ctx: PgContext): TaskStore {
   const select = `SELECT ${COLUMNS} FROM tasks`;
   const read = (rows: TaskRow[]) => rows.map((row) => fromRow(ctx, row));
-  const pending: PendingUpdate[] = [];
-  let writing = false;
-
-  const writeAll = async () => {
-    writing = true;
-    try {
-      while (pending.length > 0) {
-        const batch = pending.splice(0, UPDATE_BATCH);
-        let outcomes: (unknown | undefined)[];
-        try {
-          outcomes = await ctx.transaction((tx) => writeBatch(ctx, tx, batch));
-        } catch (err) {
-          for (const u of batch) u.reject(err);
-          continue;
-        }
-        batch.forEach((u, i) => {
-          const err = outcomes[i];
-          if (err === undefined) u.resolve();
-          else u.reject(err);
-        });
-      }
-    } finally {
-      writing = false;
-    }
-  };
+  const update = createWriteBatches<Update>(
+    (batch) => ctx.transaction((tx) => writeBatch(ctx, tx, batch)),
+    UPDATE_BATCH,
+  );
 
   return {
     async get(id) {
@@ -214,11 +192,7 @@ export function createTaskTable(ctx: PgContext): TaskStore {
       );
       return read(rows);
     },
-    update: (id, patch) =>
-      new Promise<void>((resolve, reject) => {
-        pending.push({ id, patch, resolve, reject });
-        if (!writing) void writeAll();
-      }),
+    update: (id, patch) => update({ id, patch }),
   };
 }
 
@@ -230,7 +204,7 @@ export function createTaskTable(ctx: PgContext): TaskStore {
 async function writeBatch(
   ctx: PgContext,
   tx: Queryable,
-  batch: readonly PendingUpdate[],
+  batch: readonly Update[],
 ): Promise<(unknown | undefined)[]> {
   const ids = [...new Set(batch.map((u) => u.id))];
   const { rows } = await tx.query<TaskRow>(
