@@ -137,7 +137,11 @@ class SqliteCatalog implements CatalogStore {
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
     // Called inside a transaction, a better-sqlite3 transaction function is a savepoint.
-    this.#inTransaction = ctx.db.transaction((fn: () => void) => fn());
+    // IMMEDIATE: the batch takes the write lock first (waiting as busyTimeoutMs allows),
+    // so a read in it cannot be outdated by another connection's commit (SQLITE_BUSY at
+    // once, failing every write of the batch).
+    const batch = ctx.db.transaction((fn: () => void) => fn());
+    this.#inTransaction = (fn) => batch.immediate(fn);
     this.#inSavepoint = ctx.db.transaction((fn: () => unknown) => fn());
     this.policies = this.#async<PolicyStore>("policies", createPolicyTable(ctx));
     this.jobs = this.#async<JobStore>("jobs", createJobTable(ctx));
