@@ -227,6 +227,7 @@ export function catalogContract(
         expect(await all(5)).toEqual(tasks.map((t) => t.id));
         expect(await all(23)).toEqual(tasks.map((t) => t.id));
         expect(await all(100)).toEqual(tasks.map((t) => t.id));
+        expect(await all(Number.MAX_SAFE_INTEGER - 1)).toEqual(tasks.map((t) => t.id));
         expect(await all(2, ["failed", "queued"])).toEqual(
           tasks.filter((t) => t.state === "failed" || t.state === "queued").map((t) => t.id),
         );
