@@ -119,7 +119,9 @@ interface PendingWrite {
  * event loop commit together, each in its own savepoint (one failing leaves the others):
  * with `synchronous = FULL` every commit waits for the disk, and a dispatcher ending
  * hundreds of tasks a second would otherwise hold the thread in fsync. A read first commits
- * the writes asked for before it, so every caller reads what it wrote.
+ * the writes asked for before it, so every caller reads what it wrote. A batch that cannot
+ * commit (another connection holding the lock past busyTimeoutMs) commits nothing; its
+ * writes are then tried one by one.
  */
 class SqliteCatalog implements CatalogStore {
   readonly policies: PolicyStore;
@@ -137,11 +139,7 @@ class SqliteCatalog implements CatalogStore {
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
     // Called inside a transaction, a better-sqlite3 transaction function is a savepoint.
-    // IMMEDIATE: the batch takes the write lock first (waiting as busyTimeoutMs allows),
-    // so a read in it cannot be outdated by another connection's commit (SQLITE_BUSY at
-    // once, failing every write of the batch).
-    const batch = ctx.db.transaction((fn: () => void) => fn());
-    this.#inTransaction = (fn) => batch.immediate(fn);
+    this.#inTransaction = ctx.db.transaction((fn: () => void) => fn());
     this.#inSavepoint = ctx.db.transaction((fn: () => unknown) => fn());
     this.policies = this.#async<PolicyStore>("policies", createPolicyTable(ctx));
     this.jobs = this.#async<JobStore>("jobs", createJobTable(ctx));
@@ -193,13 +191,18 @@ class SqliteCatalog implements CatalogStore {
     if (batch.length === 0) return;
     this.#pending = [];
     const mapped = (w: PendingWrite, err: unknown) => toCatalogError(err, this.#ctx.file, w.action);
-    if (batch.length === 1) {
-      const [w] = batch as [PendingWrite];
-      try {
-        w.resolve(w.run());
-      } catch (err) {
-        w.reject(mapped(w, err));
+    // Each write alone, in its own transaction: as writes went before batches.
+    const oneByOne = () => {
+      for (const w of batch) {
+        try {
+          w.resolve(w.run());
+        } catch (err) {
+          w.reject(mapped(w, err));
+        }
       }
+    };
+    if (batch.length === 1) {
+      oneByOne();
       return;
     }
     const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
@@ -215,9 +218,10 @@ class SqliteCatalog implements CatalogStore {
           }
         }
       });
-    } catch (err) {
-      // Nothing was committed: every write of the batch fails with what stopped it.
-      for (const w of batch) w.reject(mapped(w, err));
+    } catch {
+      // Nothing was committed (another connection held the lock too long, or the disk
+      // failed): each write is tried on its own and fails, or not, on its own.
+      oneByOne();
       return;
     }
     batch.forEach((w, i) => {
