@@ -8,9 +8,6 @@ import {
 import type { NatsConnection, Subscription } from "nats";
 import type { JobEvents } from "../dispatch/job-events.js";
 
-// Progress messages are decoded at most this long at a time before other work goes on, ms.
-const DRAIN_SLICE_MS = 5;
-
 /** The latest progress of every task, fed from NATS. */
 export interface ProgressTracker extends AsyncDisposable {
   /** Latest progress of each task of a job. */
@@ -34,63 +31,39 @@ export function createProgressTracker(
   // summing 10,000 tasks' 64-bit counts on every GetJob cost more than the rest of it.
   // Numbers are exact to 8 PiB.
   const sums = new Map<string, { bytesTotal: number; bytesRead: number; bytesNew: number }>();
-  const apply = (subject: string, data: Uint8Array) => {
-    try {
-      const event = decodeProgress(data);
-      let tasks = latest.get(event.jobId);
-      if (!tasks) {
-        tasks = new Map();
-        latest.set(event.jobId, tasks);
-      }
-      const before = tasks.get(event.taskId);
-      tasks.set(event.taskId, event);
-      let sum = sums.get(event.jobId);
-      if (!sum) {
-        sum = { bytesTotal: 0, bytesRead: 0, bytesNew: 0 };
-        sums.set(event.jobId, sum);
-      }
-      sum.bytesTotal += Number(event.bytesTotal) - Number(before?.bytesTotal ?? 0n);
-      sum.bytesRead += Number(event.bytesRead) - Number(before?.bytesRead ?? 0n);
-      sum.bytesNew += Number(event.bytesNew) - Number(before?.bytesNew ?? 0n);
-      events.notify(event.jobId);
-    } catch (e) {
-      logger.warn("dropped a malformed progress message", { subject, err: toFerryError(e) });
-    }
-  };
-  // NATS hands over every message of a socket read at once: thousands after a pause, which
-  // decoded on the spot held the thread (and the API) for a few hundred ms. Messages wait
-  // here, the newest per subject (per task), and are decoded a few ms at a time.
-  let pending = new Map<string, Uint8Array>();
-  let draining = false;
-  let closed = false;
-  const drain = () => {
-    const until = performance.now() + DRAIN_SLICE_MS;
-    for (const [subject, data] of pending) {
-      pending.delete(subject);
-      apply(subject, data);
-      if (performance.now() > until) break;
-    }
-    if (pending.size > 0 && !closed) setImmediate(drain);
-    else draining = false;
-  };
   let sub: Subscription | undefined;
   if (nats) {
     sub = nats.subscribe(progressWildcard(), {
       callback: (err, msg) => {
         if (err) return logger.warn("progress subscription failed", { err: toFerryError(err) });
-        // A copy: the client may reuse the buffer the message was read into. A newer message
-        // of a task replaces its waiting one, in its place.
-        pending.set(msg.subject, msg.data.slice());
-        if (!draining) {
-          draining = true;
-          setImmediate(drain);
+        try {
+          const event = decodeProgress(msg.data);
+          let tasks = latest.get(event.jobId);
+          if (!tasks) {
+            tasks = new Map();
+            latest.set(event.jobId, tasks);
+          }
+          const before = tasks.get(event.taskId);
+          tasks.set(event.taskId, event);
+          let sum = sums.get(event.jobId);
+          if (!sum) {
+            sum = { bytesTotal: 0, bytesRead: 0, bytesNew: 0 };
+            sums.set(event.jobId, sum);
+          }
+          sum.bytesTotal += Number(event.bytesTotal) - Number(before?.bytesTotal ?? 0n);
+          sum.bytesRead += Number(event.bytesRead) - Number(before?.bytesRead ?? 0n);
+          sum.bytesNew += Number(event.bytesNew) - Number(before?.bytesNew ?? 0n);
+          events.notify(event.jobId);
+        } catch (e) {
+          logger.warn("dropped a malformed progress message", {
+            subject: msg.subject,
+            err: toFerryError(e),
+          });
         }
       },
     });
   }
   const close = async () => {
-    closed = true;
-    pending = new Map();
     sub?.unsubscribe();
   };
   return {
