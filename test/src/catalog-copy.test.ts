@@ -106,8 +106,8 @@ describe("ferry catalog copy and migrate, SQLite to PostgreSQL and back", () => 
     const url = await cluster.newDatabase();
     const migrate = () =>
       run(FERRY, ["catalog", "migrate", "--catalog", url, "--password-file", passwordFile]);
-    expect((await migrate()).stdout).toBe(`catalog ${url}: schema version 3 (was new)\n`);
-    expect((await migrate()).stdout).toBe(`catalog ${url}: schema version 3, already current\n`);
+    expect((await migrate()).stdout).toBe(`catalog ${url}: schema version 4 (was new)\n`);
+    expect((await migrate()).stdout).toBe(`catalog ${url}: schema version 4, already current\n`);
   });
 
   it("copies every record, refuses a non-empty target, and copies back", async () => {

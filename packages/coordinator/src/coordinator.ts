@@ -31,6 +31,7 @@ import { type Leadership, type LeaderTerm, startLeadership } from "./ha/leadersh
 import { createJobService } from "./jobs/job-service.js";
 import { createProgressTracker } from "./jobs/progress-tracker.js";
 import { createRepositoryMaintenance } from "./jobs/repository-maintenance.js";
+import { withRestorePointStateCache } from "./jobs/restore-point-state-cache.js";
 import { pruneAfterJob } from "./jobs/retention.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
 import { startScheduler } from "./schedule/scheduler.js";
@@ -97,13 +98,17 @@ export async function startCoordinator(
   }
   // Aborted first on close: maintenance running on movers for the coordinator stops with it.
   const stopping = new AbortController();
-  const maintenance = createRepositoryMaintenance({
-    registry,
-    catalog,
-    logger,
-    ...(moverCredentials ? { moverCredentials } : {}),
-    leaseToken: () => leadership?.token() ?? 0n,
-  });
+  // Listings reuse a mover's verify and boot-test states for 30 s (restore-point-state-cache.ts).
+  const maintenance = withRestorePointStateCache(
+    createRepositoryMaintenance({
+      registry,
+      catalog,
+      logger,
+      ...(moverCredentials ? { moverCredentials } : {}),
+      leaseToken: () => leadership?.token() ?? 0n,
+    }),
+    { ttlMs: 30_000 },
+  );
   const events = createJobEvents();
   const progress = createProgressTracker(nats, events, logger);
   // Several coordinators may share a PostgreSQL catalog: one leads (dispatches and
@@ -232,6 +237,7 @@ export async function startCoordinator(
       await server.close();
       await leadership?.close();
       await soleTerm?.close();
+      maintenance.close();
       await progress.close();
       await nats?.drain().catch(() => undefined);
       await catalog.close();

@@ -29,8 +29,10 @@ export interface Figures {
   jobCpuS: number;
   /** CPU seconds the simulated movers, nats-server and PostgreSQL spent meanwhile. */
   othersJobCpuS: number;
-  /** "jobs show" of the ended job with nothing else going on. */
+  /** "jobs show" (its first page) of the ended job with nothing else going on. */
   getJobIdle: Samples;
+  /** "jobs show --tasks all" of the ended job: every page of 1000 tasks. */
+  getJobAllIdle: Samples;
   jobState: string;
   /** API calls during the job that failed (deadline exceeded). */
   apiErrors: number;
@@ -98,7 +100,8 @@ export function printFigures(
       ],
       ["jobs show during job p50/p99", describeSamples(r.getJobDuring)],
       ["restore-points --vm during job p50/p99", describeSamples(r.listDuring)],
-      [`jobs show (${r.tasks} tasks) after the job p50/p99`, describeSamples(r.getJobIdle)],
+      ["jobs show after the job p50/p99", describeSamples(r.getJobIdle)],
+      [`jobs show --tasks all (${r.tasks}) after p50/p99`, describeSamples(r.getJobAllIdle)],
       [
         "coordinator peak RSS",
         `${r.peakRssJobMiB.toFixed(0)} MiB through the job, ${r.peakRssMiB.toFixed(0)} MiB at the end`,

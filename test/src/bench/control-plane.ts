@@ -203,7 +203,10 @@ async function runOne(
       const sampler = (async () => {
         for (let i = 0; !done; i++) {
           try {
-            const res = await timed(getJob, () => api.getJob({ id: jobId }, { timeoutMs: 30_000 }));
+            // What `ferry jobs show` asks for: the summary and the first 50 tasks.
+            const res = await timed(getJob, () =>
+              api.getJob({ id: jobId, pageSize: 50 }, { timeoutMs: 30_000 }),
+            );
             state = res.job?.state ?? state;
             if (TERMINAL.has(state)) done = true;
             const m = i % shape.movers;
@@ -238,7 +241,16 @@ async function runOne(
       const othersJobCpuS = (await othersCpu()) - othersAtJob;
       // A job's tasks, read with nothing else going on: what "jobs show" costs by itself.
       const getJobIdle: Samples = { name: "jobs show", ms: [] };
-      for (let i = 0; i < 20; i++) await timed(getJobIdle, () => api.getJob({ id: jobId }));
+      for (let i = 0; i < 20; i++)
+        await timed(getJobIdle, () => api.getJob({ id: jobId, pageSize: 50 }));
+      // `ferry jobs show --tasks all`: every page.
+      const getJobAllIdle: Samples = { name: "jobs show --tasks all", ms: [] };
+      for (let i = 0; i < 10; i++)
+        await timed(getJobAllIdle, async () => {
+          let pageToken = "";
+          do pageToken = (await api.getJob({ id: jobId, pageSize: 1000, pageToken })).nextPageToken;
+          while (pageToken);
+        });
       const lastStart = Math.max(...startedAt);
       const firstStart = Math.min(...startedAt);
       const peakRssJob = await processStatusBytes(coordinator.pid, "VmHWM");
@@ -296,7 +308,7 @@ async function runOne(
         refreshesPerS: (beatsAfter.refreshes - beatsBefore.refreshes) / windowS,
         heartbeatCpuShare: heartbeatCpu,
         heartbeatSystemShare: heartbeatSystem,
-        tasks: job?.tasks.length ?? 0,
+        tasks: job?.summary?.tasks ?? job?.tasks.length ?? 0,
         started: startedAt.length,
         firstStartS: (firstStart - jobAt) / 1000,
         dispatchRate: startedAt.length / ((lastStart - jobAt) / 1000),
@@ -304,6 +316,7 @@ async function runOne(
         jobCpuS,
         othersJobCpuS,
         getJobIdle,
+        getJobAllIdle,
         jobState: JobState[state] ?? String(state),
         apiErrors,
         getJobDuring: getJob,

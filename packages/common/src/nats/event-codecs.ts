@@ -13,6 +13,7 @@ import {
   type TaskEvent,
   TaskEventSchema,
 } from "../gen/ferry/v1/backup_pb.js";
+import { decodeProgressEvent } from "./progress-decoder.js";
 
 // Events are small; anything larger is not ours.
 const MAX_EVENT_BYTES = 64 * 1024;
@@ -25,7 +26,11 @@ export interface EventCodec<M extends DescMessage> {
   decode(bytes: Uint8Array): MessageShape<M>;
 }
 
-function eventCodec<M extends DescMessage>(schema: M, what: string): EventCodec<M> {
+function eventCodec<M extends DescMessage>(
+  schema: M,
+  what: string,
+  decodeBinary: (bytes: Uint8Array) => MessageShape<M> = (bytes) => fromBinary(schema, bytes),
+): EventCodec<M> {
   const requireIds = (event: MessageShape<M>) => {
     const { taskId, jobId } = event as unknown as { taskId: string; jobId: string };
     if (!taskId || !jobId)
@@ -43,7 +48,7 @@ function eventCodec<M extends DescMessage>(schema: M, what: string): EventCodec<
       }
       let event: MessageShape<M>;
       try {
-        event = fromBinary(schema, bytes);
+        event = decodeBinary(bytes);
       } catch (cause) {
         throw new FerryError("PROTOCOL_ERROR", `malformed ${what}: ${(cause as Error).message}`, {
           cause,
@@ -58,6 +63,8 @@ function eventCodec<M extends DescMessage>(schema: M, what: string): EventCodec<
 export const progressCodec: EventCodec<typeof ProgressEventSchema> = eventCodec(
   ProgressEventSchema,
   "progress event",
+  // The coordinator decodes one per running task a second: written out, not reflective.
+  decodeProgressEvent,
 );
 /** Task state events (every change). */
 export const taskEventCodec: EventCodec<typeof TaskEventSchema> = eventCodec(

@@ -9,6 +9,8 @@ import {
   type Job,
   JobSchema,
   JobState,
+  type JobSummary,
+  JobSummarySchema,
   type Policy,
   PolicySchema,
   type PruneDecision,
@@ -28,9 +30,11 @@ import type {
   JobStateName,
   PolicyRecord,
   RestorePointRecord,
+  TaskCounts,
   TaskRecord,
   TaskStateName,
 } from "../catalog/records.js";
+import { noTasks } from "../catalog/records.js";
 import {
   QUIESCE_TO_WIRE,
   quiesceName,
@@ -82,13 +86,47 @@ export function taskMessage(t: TaskRecord): Task {
   });
 }
 
-/** A job record and its tasks as the wire's Job. */
-export function jobMessage(j: JobRecord, tasks: readonly TaskRecord[]): Job {
+/** The task state a wire TaskState names; undefined for UNSPECIFIED and unknown numbers. */
+export function taskStateName(state: TaskState): TaskStateName | undefined {
+  return (Object.keys(TASK_STATE) as TaskStateName[]).find((name) => TASK_STATE[name] === state);
+}
+
+/** Tasks counted by state. */
+export function countTasks(tasks: readonly TaskRecord[]): TaskCounts {
+  const counts = noTasks();
+  for (const t of tasks) counts[t.state]++;
+  return counts;
+}
+
+/** Byte totals of a job's latest progress reports. */
+export interface ProgressTotals {
+  bytesTotal: bigint;
+  bytesRead: bigint;
+  bytesNew: bigint;
+}
+
+/** A job's counts by state and progress totals as the wire's JobSummary. */
+export function jobSummaryMessage(counts: TaskCounts, bytes: ProgressTotals): JobSummary {
+  return create(JobSummarySchema, {
+    tasks: counts.queued + counts.running + counts.succeeded + counts.failed + counts.cancelled,
+    ...counts,
+    ...bytes,
+  });
+}
+
+/**
+ * A job record as the wire's Job with `tasks` (all of the job's or one page of them) and
+ * its summary; without one, the summary counts `tasks`, with no bytes.
+ */
+export function jobMessage(j: JobRecord, tasks: readonly TaskRecord[], summary?: JobSummary): Job {
   return create(JobSchema, {
     id: j.id,
     policyId: j.policyId ?? "",
     state: JOB_STATE[j.state],
     tasks: tasks.map(taskMessage),
+    summary:
+      summary ??
+      jobSummaryMessage(countTasks(tasks), { bytesTotal: 0n, bytesRead: 0n, bytesNew: 0n }),
     createdAt: timestampFromDate(j.createdAt),
     ...(j.endedAt ? { endedAt: ts(j.endedAt) } : {}),
     reason: j.reason,

@@ -1,6 +1,13 @@
 import type { ChannelCredentials } from "@ferry/common";
-import { FerryError, type Logger, OperatorService, type ServiceImpl } from "@ferry/common";
+import {
+  FerryError,
+  type Logger,
+  OperatorService,
+  type ServiceImpl,
+  TaskState,
+} from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
+import type { JobRecord, TaskRecord } from "../catalog/records.js";
 import type { Dispatcher } from "../dispatch/dispatcher.js";
 import type { JobEvents } from "../dispatch/job-events.js";
 import type { DispatchLimits } from "../dispatch/limits.js";
@@ -17,18 +24,22 @@ import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import { browseFiles, restoreFiles } from "./file-restore.js";
 import {
+  countTasks,
   gcMessage,
   jobMessage,
+  jobSummaryMessage,
   policyInput,
   policyMessage,
   pruneDecisionMessage,
   quiesceName,
   restorePointMessage,
+  taskStateName,
   transportName,
   verifyMessage,
 } from "./messages.js";
 import { planMessage, simulateMessage } from "./plan-messages.js";
 import { absolutePath, withRequestChecks } from "./request-validation.js";
+import { decodePageToken, encodePageToken } from "./task-page-token.js";
 
 /** What the operator API needs. */
 export interface OperatorDeps {
@@ -54,6 +65,9 @@ export interface OperatorDeps {
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
+// Most tasks in one GetJob answer, unless it asks for every task.
+const MAX_PAGE_SIZE = 1000;
+const EVERY_TASK = Number.MAX_SAFE_INTEGER - 1;
 
 /**
  * The operator API handlers: validation and translation only. Every request is checked for
@@ -73,11 +87,18 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
     if (!policy) throw new FerryError("NOT_FOUND", `no policy ${JSON.stringify(ref)}`);
     return policy;
   };
-  const jobWithTasks = async (id: string) => {
+  const jobById = async (id: string) => {
     const job = await d.catalog.jobs.get(id);
     if (!job) throw new FerryError("NOT_FOUND", `no job ${JSON.stringify(id)}`);
+    return job;
+  };
+  const jobWithTasks = async (id: string) => {
+    const job = await jobById(id);
     return { job, tasks: await d.catalog.tasks.listByJob(id) };
   };
+  // A job with all of its tasks, its summary counting them.
+  const fullJobMessage = (job: JobRecord, tasks: readonly TaskRecord[]) =>
+    jobMessage(job, tasks, jobSummaryMessage(countTasks(tasks), d.progress.totals(job.id)));
 
   return {
     listMovers: async () => ({ movers: d.registry.movers() }),
@@ -113,19 +134,42 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         adHoc,
         forceFull: req.forceFull,
       });
-      return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
+      return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },
     listJobs: async (req) => {
       const jobs = await d.catalog.jobs.list({ limit: req.limit || 50 });
       return {
         jobs: await Promise.all(
-          jobs.map(async (j) => jobMessage(j, await d.catalog.tasks.listByJob(j.id))),
+          jobs.map(async (j) => fullJobMessage(j, await d.catalog.tasks.listByJob(j.id))),
         ),
       };
     },
     getJob: async (req) => {
-      const { job, tasks } = await jobWithTasks(req.id);
-      return { job: jobMessage(job, tasks) };
+      const state = req.taskState === TaskState.UNSPECIFIED ? "" : taskStateName(req.taskState);
+      if (state === undefined)
+        throw new FerryError("INVALID_ARGUMENT", `task_state ${req.taskState} is not a task state`);
+      const after = req.pageToken
+        ? decodePageToken(req.pageToken, { jobId: req.id, state })
+        : undefined;
+      // Three reads at once (a networked catalog answers them on three connections). The
+      // summary is counted by the catalog: it costs the same however few tasks are asked for.
+      const [job, counts, page] = await Promise.all([
+        jobById(req.id),
+        d.catalog.tasks.countByJob(req.id),
+        d.catalog.tasks.pageByJob(req.id, {
+          // 0: every task, as GetJob answered before it had pages.
+          limit: req.pageSize === 0 ? EVERY_TASK : Math.min(req.pageSize, MAX_PAGE_SIZE),
+          ...(after === undefined ? {} : { after }),
+          ...(state ? { states: [state] } : {}),
+        }),
+      ]);
+      return {
+        job: jobMessage(job, page.tasks, jobSummaryMessage(counts, d.progress.totals(job.id))),
+        nextPageToken:
+          page.next === undefined
+            ? ""
+            : encodePageToken({ jobId: job.id, state, after: page.next }),
+      };
     },
     watchJob: async function* (req, ctx) {
       await jobWithTasks(req.id); // NOT_FOUND before the first message
@@ -144,7 +188,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
           if (ctx.signal.aborted) break;
           changed = false;
           const { job, tasks } = await jobWithTasks(req.id);
-          yield { job: jobMessage(job, tasks), progress: d.progress.forJob(req.id) };
+          yield { job: fullJobMessage(job, tasks), progress: d.progress.forJob(req.id) };
           if (TERMINAL.has(job.state)) return;
         }
       } finally {
@@ -242,7 +286,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         targetDir: req.targetDir && absolutePath("targetDir", req.targetDir),
         overwrite: req.overwrite,
       });
-      return { job: jobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
+      return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },
   };
 }

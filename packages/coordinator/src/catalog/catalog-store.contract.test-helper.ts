@@ -199,6 +199,96 @@ export function catalogContract(
         expect((await store.tasks.get("t1"))?.spec).toEqual(task("t1", "j1").spec);
       });
 
+      it("pages through a job's tasks in job order, each once, with a state filter", async () => {
+        const states = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
+        const tasks = Array.from({ length: 23 }, (_, i) =>
+          task(`t${String(i).padStart(2, "0")}`, "j1", { state: states[i % 5] ?? "queued" }),
+        );
+        await store.jobs.create(job("j1"), tasks);
+        await store.jobs.create(job("j2"), [task("other", "j2")]);
+        const all = async (
+          limit: number,
+          filter?: Parameters<CatalogStore["tasks"]["pageByJob"]>[1]["states"],
+        ) => {
+          const seen: string[] = [];
+          let after: number | undefined;
+          for (;;) {
+            const page = await store.tasks.pageByJob("j1", {
+              limit,
+              ...(after === undefined ? {} : { after }),
+              ...(filter ? { states: filter } : {}),
+            });
+            expect(page.tasks.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.tasks.map((t) => t.id));
+            if (page.next === undefined) return seen;
+            after = page.next;
+          }
+        };
+        expect(await all(5)).toEqual(tasks.map((t) => t.id));
+        expect(await all(23)).toEqual(tasks.map((t) => t.id));
+        expect(await all(100)).toEqual(tasks.map((t) => t.id));
+        expect(await all(Number.MAX_SAFE_INTEGER - 1)).toEqual(tasks.map((t) => t.id));
+        expect(await all(2, ["failed", "queued"])).toEqual(
+          tasks.filter((t) => t.state === "failed" || t.state === "queued").map((t) => t.id),
+        );
+        expect(await all(3, [])).toEqual([]);
+        const first = await store.tasks.pageByJob("j1", { limit: 1 });
+        expect(first.tasks).toEqual([tasks[0]]);
+        expect((await store.tasks.pageByJob("nope", { limit: 10 })).tasks).toEqual([]);
+      });
+
+      it("counts a job's tasks by state", async () => {
+        await store.jobs.create(job("j1"), [
+          task("a", "j1", { state: "running" }),
+          task("b", "j1"),
+          task("c", "j1", { state: "running" }),
+          task("d", "j1", { state: "failed" }),
+        ]);
+        await store.jobs.create(job("j2"), [task("e", "j2", { state: "succeeded" })]);
+        expect(await store.tasks.countByJob("j1")).toEqual({
+          queued: 1,
+          running: 2,
+          succeeded: 0,
+          failed: 1,
+          cancelled: 0,
+        });
+        expect(await store.tasks.countByJob("nope")).toEqual({
+          queued: 0,
+          running: 0,
+          succeeded: 0,
+          failed: 0,
+          cancelled: 0,
+        });
+      });
+
+      it("applies updates asked for at once, each on its own", async () => {
+        const tasks = Array.from({ length: 40 }, (_, i) => task(`t${i}`, "j1"));
+        await store.jobs.create(job("j1"), tasks);
+        // A dispatcher's burst: many updates in flight together, one task twice, two refused.
+        const outcomes = await Promise.allSettled([
+          ...tasks.map((t, i) =>
+            store.tasks.update(t.id, { state: "running", attempt: 1, startedAt: at(i) }),
+          ),
+          store.tasks.update("t3", { state: "succeeded", endedAt: at(100) }),
+          store.tasks.update("nope", { state: "failed" }),
+          store.tasks.update("t5", { attempt: -1 }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual([
+          ...tasks.map(() => "fulfilled"),
+          "fulfilled",
+          "rejected",
+          "rejected",
+        ]);
+        expect(outcomes.at(-2)).toMatchObject({ reason: { code: "NOT_FOUND" } });
+        expect(outcomes.at(-1)).toMatchObject({ reason: { code: "INVALID_ARGUMENT" } });
+        const after = await store.tasks.listByJob("j1");
+        expect(after.map((t) => [t.state, t.attempt, t.startedAt])).toEqual(
+          tasks.map((t, i) => [t.id === "t3" ? "succeeded" : "running", 1, at(i)]),
+        );
+        expect(after[3]?.endedAt).toEqual(at(100));
+        expect(after.map((t) => t.spec)).toEqual(tasks.map((t) => t.spec));
+      });
+
       it("lists tasks by state, oldest job first, then in job order", async () => {
         await store.jobs.create(job("j2", { createdAt: at(2) }), [
           task("b2", "j2"),
@@ -240,6 +330,27 @@ export function catalogContract(
           "ALREADY_EXISTS",
         );
         expect((await store.restorePoints.get("rp"))?.repository).toBe("/r1");
+      });
+
+      it("upserts restore points asked for at once, each on its own", async () => {
+        await store.restorePoints.upsert(restorePoint("taken", { repository: "/r1" }));
+        const many = Array.from({ length: 30 }, (_, i) =>
+          restorePoint(`rp${i}`, { vmId: `vm-${i % 3}`, repository: `/r${i % 2}` }),
+        );
+        const outcomes = await Promise.allSettled([
+          ...many.map((rp) => store.restorePoints.upsert(rp)),
+          store.restorePoints.upsert(restorePoint("taken", { repository: "/r2" })),
+          store.restorePoints.upsert({ ...restorePoint("rp0"), ...many[0], sizeBytes: 7 }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual([
+          ...many.map(() => "fulfilled"),
+          "rejected",
+          "fulfilled",
+        ]);
+        expect(outcomes.at(-2)).toMatchObject({ reason: { code: "ALREADY_EXISTS" } });
+        expect((await store.restorePoints.get("taken"))?.repository).toBe("/r1");
+        expect((await store.restorePoints.get("rp0"))?.sizeBytes).toBe(7);
+        expect((await store.restorePoints.list()).length).toBe(31);
       });
 
       it("lists by VM then time, filtered by VM and repository", async () => {

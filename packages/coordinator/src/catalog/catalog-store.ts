@@ -4,6 +4,7 @@ import type {
   MoverRecord,
   PolicyRecord,
   RestorePointRecord,
+  TaskCounts,
   TaskRecord,
   TaskStateName,
 } from "./records.js";
@@ -48,11 +49,36 @@ export interface JobStore {
   update(id: string, patch: Partial<Omit<JobRecord, "id">>): Promise<void>;
 }
 
+/** Options of {@link TaskStore.pageByJob}. */
+export interface TaskPageOptions {
+  /** Only tasks after this one: a previous page's `next`. From the job's first task when absent. */
+  after?: number;
+  /** Most tasks returned, a positive integer. */
+  limit: number;
+  /** Only tasks in these states; every state when absent; an empty list matches nothing. */
+  states?: TaskStateName[];
+}
+
+/** One page of a job's tasks. */
+export interface TaskPage {
+  /** In the order they were given to `jobs.create`. */
+  tasks: TaskRecord[];
+  /** The `after` that reads the next page; absent when no matching task follows. */
+  next?: number;
+}
+
 /** Tasks of jobs. */
 export interface TaskStore {
   get(id: string): Promise<TaskRecord | undefined>;
   /** A job's tasks in the order they were given to `jobs.create`. */
   listByJob(jobId: string): Promise<TaskRecord[]>;
+  /**
+   * Part of a job's tasks in the order of `listByJob`, read by position: however large the
+   * job, a page costs its own size. Paging on with `next` returns each task once.
+   */
+  pageByJob(jobId: string, options: TaskPageOptions): Promise<TaskPage>;
+  /** How many of a job's tasks are in each state (every state named; all 0 for no such job). */
+  countByJob(jobId: string): Promise<TaskCounts>;
   /** Tasks in these states, oldest job first, then in job order; an empty list matches nothing. */
   listByState(states: TaskStateName[]): Promise<TaskRecord[]>;
   /** Sets the given fields (null clears a nullable one). NOT_FOUND when missing. */

@@ -151,27 +151,37 @@ export function checkJob(j: JobRecord): JobRecord {
 
 /** Throws INVALID_ARGUMENT unless `t` is a well-formed task. */
 export function checkTask(t: TaskRecord): TaskRecord {
-  return checkFields(`task ${String(t?.id)}`, t, {
-    id: nonEmpty,
-    jobId: nonEmpty,
-    vmId: nonEmpty,
-    vmName: text,
-    moverId: nonEmptyOrNull,
-    transport: oneOf([...TASK_TRANSPORTS, null]),
-    state: oneOf(TASK_STATES),
-    attempt: count,
-    notBefore: dateOrNull,
-    startedAt: dateOrNull,
-    endedAt: dateOrNull,
-    errorCode: textOrNull,
-    errorMessage: textOrNull,
-    errorRetryable: (what, field, v) => {
-      if (typeof v !== "boolean") invalid(what, field, "must be a boolean");
-    },
-    restorePointId: textOrNull,
-    spec: taskSpec,
-  });
+  return checkFields(`task ${String(t?.id)}`, t, { ...TASK_FIELDS, spec: taskSpec });
 }
+
+/**
+ * {@link checkTask} of every field but the spec: for an update that keeps the stored spec,
+ * which was checked when it was written.
+ */
+export function checkTaskFields<T extends Omit<TaskRecord, "spec">>(t: T): T {
+  checkFields<Omit<TaskRecord, "spec">>(`task ${String(t?.id)}`, t, TASK_FIELDS);
+  return t;
+}
+
+const TASK_FIELDS: { [K in keyof Omit<TaskRecord, "spec">]-?: Check } = {
+  id: nonEmpty,
+  jobId: nonEmpty,
+  vmId: nonEmpty,
+  vmName: text,
+  moverId: nonEmptyOrNull,
+  transport: oneOf([...TASK_TRANSPORTS, null]),
+  state: oneOf(TASK_STATES),
+  attempt: count,
+  notBefore: dateOrNull,
+  startedAt: dateOrNull,
+  endedAt: dateOrNull,
+  errorCode: textOrNull,
+  errorMessage: textOrNull,
+  errorRetryable: (what, field, v) => {
+    if (typeof v !== "boolean") invalid(what, field, "must be a boolean");
+  },
+  restorePointId: textOrNull,
+};
 
 /** Throws INVALID_ARGUMENT unless `rp` is a well-formed restore point. */
 export function checkRestorePoint(rp: RestorePointRecord): RestorePointRecord {

@@ -65,6 +65,14 @@ export type JobStateName =
 /** Lifecycle of a task; the last three are final. */
 export type TaskStateName = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
+/** Counts of tasks by state, each state named. */
+export type TaskCounts = Record<TaskStateName, number>;
+
+/** Every count 0: what a store's count starts from. */
+export function noTasks(): TaskCounts {
+  return { queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+}
+
 /** A backup or restore job: one or more tasks, one per VM. */
 export interface JobRecord {
   id: string;

@@ -1,7 +1,16 @@
-import { type Job, JobState, type ParsedArgs, QuiesceMode, Transport } from "@ferry/common";
+import {
+  type Job,
+  JobState,
+  type JobSummary,
+  type ParsedArgs,
+  QuiesceMode,
+  type Task,
+  TaskState,
+  Transport,
+} from "@ferry/common";
 import { type Api, list, out, QUIESCE, str, TRANSPORT } from "./cli-io.js";
 import { JOB_STATE, progressLine, TASK_STATE, time } from "./format.js";
-import { renderTable } from "./table.js";
+import { formatBytes, renderTable } from "./table.js";
 import { type JobSnapshot, watchLines } from "./watch-lines.js";
 
 function jobTable(jobs: readonly Job[]): string {
@@ -10,7 +19,7 @@ function jobTable(jobs: readonly Job[]): string {
     jobs.map((j) => [
       j.id,
       JOB_STATE[j.state] ?? "?",
-      String(j.tasks.length),
+      String(j.summary?.tasks ?? j.tasks.length),
       time(j.createdAt),
       time(j.endedAt),
       j.reason || "-",
@@ -100,16 +109,70 @@ export async function jobsCommand(api: Api, args: ParsedArgs, json: boolean): Pr
   }
   if (!id) throw new Error(`usage: ferry jobs ${sub} JOB-ID`);
   if (sub === "watch") return watch(api, id, json);
-  if (sub === "show") {
-    const { job } = await api.getJob({ id });
-    if (!job) return;
-    if (json)
-      return out(JSON.stringify(job, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2));
-    out(jobTable([job]));
+  if (sub === "show") return showJob(api, id, args, json);
+  throw new Error(`unknown jobs command ${JSON.stringify(sub)} (list, show, watch)`);
+}
+
+// Tasks `jobs show` lists unless told otherwise; a GetJob page holds at most 1000.
+const SHOWN_TASKS = 50;
+const PAGE = 1000;
+
+/** The one-line summary of a job's tasks: counts by state and bytes read. */
+function summaryLine(s: JobSummary): string {
+  const states = (["queued", "running", "succeeded", "failed", "cancelled"] as const)
+    .filter((k) => s[k] > 0)
+    .map((k) => `${s[k]} ${k}`);
+  const bytes =
+    s.bytesTotal > 0n
+      ? `; read ${formatBytes(s.bytesRead)} of ${formatBytes(s.bytesTotal)}, ${formatBytes(s.bytesNew)} new`
+      : "";
+  return `tasks: ${s.tasks}${states.length ? ` (${states.join(", ")})` : ""}${bytes}`;
+}
+
+/**
+ * `ferry jobs show ID [--tasks N|all] [--state S] [--page-token T]`: the job, its summary
+ * and a page of its tasks (all of them with --json unless --tasks says otherwise, as before
+ * GetJob had pages).
+ */
+async function showJob(api: Api, id: string, args: ParsedArgs, json: boolean): Promise<void> {
+  const tasksFlag = str(args, "tasks") || (json ? "all" : String(SHOWN_TASKS));
+  const wanted = tasksFlag === "all" ? Number.POSITIVE_INFINITY : Number(tasksFlag);
+  if (!(wanted >= 1) || (tasksFlag !== "all" && !Number.isSafeInteger(wanted)))
+    throw new Error(`--tasks must be a positive number or "all", not ${JSON.stringify(tasksFlag)}`);
+  const stateName = str(args, "state");
+  const taskState = stateName ? SHOW_STATE[stateName] : TaskState.UNSPECIFIED;
+  if (taskState === undefined)
+    throw new Error(`--state must be one of ${Object.keys(SHOW_STATE).join(", ")}`);
+  let job: Job | undefined;
+  const tasks: Task[] = [];
+  let pageToken = str(args, "page-token");
+  do {
+    const res = await api.getJob({
+      id,
+      pageSize: Math.min(PAGE, wanted - tasks.length),
+      pageToken,
+      taskState,
+    });
+    job ??= res.job;
+    tasks.push(...(res.job?.tasks ?? []));
+    pageToken = res.nextPageToken;
+  } while (pageToken && tasks.length < wanted);
+  if (!job) return;
+  if (json)
+    return out(
+      JSON.stringify(
+        { ...job, tasks, ...(pageToken ? { nextPageToken: pageToken } : {}) },
+        (_k, v) => (typeof v === "bigint" ? v.toString() : v),
+        2,
+      ),
+    );
+  out(jobTable([job]));
+  if (job.summary) out(summaryLine(job.summary));
+  if (tasks.length > 0)
     out(
       renderTable(
         ["TASK", "VM", "STATE", "MOVER", "ATTEMPT", "RESTORE POINT", "ERROR"],
-        job.tasks.map((t) => [
+        tasks.map((t) => [
           t.id,
           t.vmId,
           TASK_STATE[t.state] ?? "?",
@@ -120,7 +183,16 @@ export async function jobsCommand(api: Api, args: ParsedArgs, json: boolean): Pr
         ]),
       ),
     );
-    return;
-  }
-  throw new Error(`unknown jobs command ${JSON.stringify(sub)} (list, show, watch)`);
+  if (pageToken)
+    out(
+      `${tasks.length} task(s) shown; the next ones: --page-token ${pageToken}, or every one: --tasks all`,
+    );
 }
+
+const SHOW_STATE: Record<string, TaskState> = {
+  queued: TaskState.QUEUED,
+  running: TaskState.RUNNING,
+  succeeded: TaskState.SUCCEEDED,
+  failed: TaskState.FAILED,
+  cancelled: TaskState.CANCELLED,
+};

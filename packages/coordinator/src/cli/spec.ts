@@ -181,9 +181,26 @@ const commands: CommandSpec[] = [
   {
     name: "jobs show",
     usage: "JOB-ID",
-    summary: "one job and its tasks: VM, disk, mover, phase, bytes, error",
-    ...API,
-    example: "jobs show 7",
+    summary: "one job, its tasks counted by state, and its tasks: VM, mover, attempt, error",
+    details:
+      "A large job's tasks come a page at a time: the first ones, and the flag that shows the\nnext ones. With --json every task unless --tasks says otherwise.",
+    options: [
+      {
+        name: "tasks",
+        value: "N|all",
+        default: "50 (all with --json)",
+        help: "tasks to list, in the job's order",
+      },
+      {
+        name: "state",
+        value: "queued|running|succeeded|failed|cancelled",
+        help: "only tasks in this state",
+      },
+      { name: "page-token", value: "TOKEN", help: "go on where the previous listing stopped" },
+      JSON_OUT,
+    ],
+    optionSets: API.optionSets,
+    example: "jobs show 7 --state failed",
   },
   {
     name: "jobs watch",

@@ -5,6 +5,7 @@ import {
   type Logger,
   type Mover,
   type MoverService,
+  MoverState,
   toFerryError,
 } from "@ferry/common";
 import { restorePointRecord } from "../api/messages.js";
@@ -92,7 +93,7 @@ const THROTTLE_INTERVAL_MS = 5000;
 // A pass applying its decisions lets other work (API calls, heartbeats) in this often.
 const YIELD_AFTER_MS = 10;
 // Starts recorded in the catalog at once.
-const START_BATCH = 16;
+const START_BATCH = 128;
 
 /** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
@@ -118,6 +119,10 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     if (n > 0) runningPerJob.set(run.task.jobId, n);
     else runningPerJob.delete(run.task.jobId);
   };
+  const someRunning = (test: (run: Running) => boolean) => {
+    for (const run of running.values()) if (test(run)) return true;
+    return false;
+  };
   let pumping = false;
   // Expected bytes per VM from the catalog, loaded once; each backup's restore point updates it.
   let history: Map<string, VmHistory> | undefined;
@@ -137,6 +142,12 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   // Slows or frees running backups on datastores whose latency crossed a threshold.
   const throttle = (latencies: ReturnType<typeof datastoreLatencies>) => {
+    // With thousands running, most ticks change nothing: no datastore is slow enough to
+    // throttle and no task has a limit to lift.
+    if (!ioControl.enabled) return;
+    let hot = false;
+    for (const l of latencies.values()) hot ||= l.latencyMs > ioControl.throttleAboveMs;
+    if (!hot && !someRunning((r) => r.limitBps > 0)) return;
     const now = Date.now();
     const candidates = [...running.values()].filter(
       (r) => !r.lostMover && now - r.limitChangedAt >= THROTTLE_INTERVAL_MS,
@@ -370,6 +381,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
 
   // A hung mover never answers: once it is marked down, give up on its calls.
   const abandonLostMovers = () => {
+    // Every mover up (the usual tick): no run to look at.
+    if (o.registry.movers().every((m) => m.state === MoverState.UP)) return;
     const runs = [...running.values()];
     for (const id of lostTasks(
       runs.map((r) => ({ taskId: r.task.id, moverId: r.moverId, lost: !!r.lostMover })),

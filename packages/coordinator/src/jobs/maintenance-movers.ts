@@ -32,13 +32,17 @@ export function maintenanceMovers(
     );
   }
   const load = (m: Mover) => (m.metrics?.runningTasks ?? 0) + (hints.maintaining.get(m.id) ?? 0);
-  const key = (m: Mover) => [load(m) === 0 ? 0 : 1, hints.reached.has(m.id) ? 0 : 1, load(m)];
-  return up.sort((a, b) => {
-    const [ka, kb] = [key(a), key(b)];
-    for (let i = 0; i < ka.length; i++) {
-      const d = (ka[i] ?? 0) - (kb[i] ?? 0);
+  // Keys computed once per mover, not per comparison: a listing sorts every mover.
+  const keyed = up.map((m) => ({
+    m,
+    key: [load(m) === 0 ? 0 : 1, hints.reached.has(m.id) ? 0 : 1, load(m)] as const,
+  }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < a.key.length; i++) {
+      const d = (a.key[i] ?? 0) - (b.key[i] ?? 0);
       if (d !== 0) return d;
     }
-    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return a.m.id < b.m.id ? -1 : a.m.id > b.m.id ? 1 : 0;
   });
+  return keyed.map((k) => k.m);
 }

@@ -15,7 +15,10 @@ import { restorePoint } from "../catalog/catalog-fixtures.test-helper.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
 import { createMoverRegistry } from "../registry/mover-registry.js";
-import { createRepositoryMaintenance } from "./repository-maintenance.js";
+import {
+  createRepositoryMaintenance,
+  type RepositoryMaintenance,
+} from "./repository-maintenance.js";
 
 const REPO = "/srv/ferry";
 const quiet = createLogger({ name: "test", write: () => undefined });
@@ -27,7 +30,9 @@ type Verify = (req: VerifyRepositoryRequest, ctx: HandlerContext) => Promise<obj
 
 let servers: GrpcServer[] = [];
 let catalog: CatalogStore | undefined;
+let maintained: RepositoryMaintenance | undefined;
 afterEach(async () => {
+  maintained?.close();
   for (const s of servers) await s.close(100);
   servers = [];
   await catalog?.close();
@@ -62,10 +67,8 @@ async function setup(movers: Record<string, string>) {
     registry.register({
       mover: { id, address, hostId: `host-${id}`, transports: [Transport.HOTADD], taskSlots: 2 },
     });
-  return {
-    catalog,
-    maintenance: createRepositoryMaintenance({ registry, catalog, logger: quiet }),
-  };
+  maintained = createRepositoryMaintenance({ registry, catalog, logger: quiet });
+  return { catalog, maintenance: maintained };
 }
 
 const answer = async () => ({ chunksChecked: 7n });

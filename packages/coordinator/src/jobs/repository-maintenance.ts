@@ -4,6 +4,7 @@
 import {
   type ChannelCredentials,
   type Client,
+  type ClientHandle,
   type CollectRepositoryGarbageResponse,
   type DeleteRestorePointsResponse,
   FerryError,
@@ -29,12 +30,17 @@ export interface Maintained<T> {
  * Maintenance calls, each run on one up mover (see maintenanceMovers). Every repository path
  * is one the movers see. Aborting `signal` cancels the mover's work too.
  */
-export interface RepositoryMaintenance {
-  /** Restore points with their recorded verify and boot test; empty `restorePointIds` = all. */
+export interface RepositoryMaintenance extends Disposable {
+  /**
+   * Restore points with their recorded verify and boot test; empty `restorePointIds` = all.
+   * `reached`: movers known to reach the repository (those that wrote the restore points
+   * asked about), asked first; the catalog is asked which movers wrote into it otherwise.
+   */
   list(
     repository: string,
     restorePointIds: readonly string[],
     signal: AbortSignal,
+    reached?: ReadonlySet<string>,
   ): Promise<Maintained<RestorePoint[]>>;
   /** Re-reads every chunk of the restore points (empty = all); records each one's state. */
   verify(
@@ -54,6 +60,8 @@ export interface RepositoryMaintenance {
     restorePointIds: readonly string[],
     signal: AbortSignal,
   ): Promise<Maintained<DeleteRestorePointsResponse>>;
+  /** Closes the connections to movers it keeps. Idempotent; later calls dial again. */
+  close(): void;
 }
 
 /** What {@link createRepositoryMaintenance} needs. */
@@ -70,6 +78,16 @@ export interface RepositoryMaintenanceDeps {
 
 type MoverCall<T> = (client: Client<typeof MoverService>, signal: AbortSignal) => Promise<T>;
 
+// A connection to a mover is kept this long after its last call: a listing asks a mover for
+// verify states each time, and dialing costs more than the call.
+const IDLE_CLOSE_MS = 60_000;
+
+interface Kept {
+  client: ClientHandle<typeof MoverService>;
+  calls: number;
+  idle?: NodeJS.Timeout;
+}
+
 /**
  * Runs maintenance on movers. A mover that cannot be reached (UNAVAILABLE), or that does not
  * find a repository it never wrote to (NOT_FOUND: it may not see that path), hands the call
@@ -85,13 +103,49 @@ export function createRepositoryMaintenance(
     else maintaining.delete(moverId);
   };
 
+  // By address and lease token: a new leadership term dials with its own token (fencing).
+  const kept = new Map<string, Kept>();
+  const dial = (address: string) => {
+    const key = `${address} ${deps.leaseToken?.() ?? 0n}`;
+    let k = kept.get(key);
+    if (!k) {
+      k = { client: moverClient(deps, address), calls: 0 };
+      kept.set(key, k);
+    }
+    clearTimeout(k.idle);
+    k.calls++;
+    const entry = k;
+    return {
+      client: k.client,
+      done: () => {
+        if (--entry.calls > 0 || kept.get(key) !== entry) return;
+        entry.idle = setTimeout(() => {
+          kept.delete(key);
+          entry.client.close();
+        }, IDLE_CLOSE_MS);
+        entry.idle.unref();
+      },
+    };
+  };
+  const close = () => {
+    for (const k of kept.values()) {
+      clearTimeout(k.idle);
+      k.client.close();
+    }
+    kept.clear();
+  };
+
   const onMover = async <T>(
     what: string,
     repository: string,
     signal: AbortSignal,
     call: MoverCall<T>,
+    knownReached?: ReadonlySet<string>,
   ): Promise<Maintained<T>> => {
-    const reached = new Set(await deps.catalog.restorePoints.moverIds(repository));
+    const reached =
+      knownReached && knownReached.size > 0
+        ? knownReached
+        : new Set(await deps.catalog.restorePoints.moverIds(repository));
     const movers = maintenanceMovers(
       deps.registry.movers(),
       { reached, maintaining },
@@ -102,9 +156,9 @@ export function createRepositoryMaintenance(
       throwIfAborted(signal, `${what} ${repository}`);
       asked.push(mover.id);
       count(mover.id, 1);
-      // Closed in finally, not by `using`: esbuild's lowering of `using` in a loop (vitest)
+      // Released in finally, not by `using`: esbuild's lowering of `using` in a loop (vitest)
       // rethrew an earlier iteration's error.
-      const client = moverClient(deps, mover.address);
+      const { client, done } = dial(mover.address);
       try {
         return { result: await call(client, signal), moverId: mover.id };
       } catch (err) {
@@ -127,7 +181,7 @@ export function createRepositoryMaintenance(
           err: e,
         });
       } finally {
-        client.close();
+        done();
         count(mover.id, -1);
       }
     }
@@ -136,14 +190,20 @@ export function createRepositoryMaintenance(
   };
 
   return {
-    list: (repository, restorePointIds, signal) =>
-      onMover("list the restore points of", repository, signal, async (c, s) => {
-        const res = await c.listRepository(
-          { repository, restorePointIds: [...restorePointIds] },
-          { signal: s },
-        );
-        return res.restorePoints;
-      }),
+    list: (repository, restorePointIds, signal, reached) =>
+      onMover(
+        "list the restore points of",
+        repository,
+        signal,
+        async (c, s) => {
+          const res = await c.listRepository(
+            { repository, restorePointIds: [...restorePointIds] },
+            { signal: s },
+          );
+          return res.restorePoints;
+        },
+        reached,
+      ),
     verify: (repository, restorePointIds, signal) =>
       onMover("verify", repository, signal, (c, s) =>
         c.verifyRepository({ repository, restorePointIds: [...restorePointIds] }, { signal: s }),
@@ -163,5 +223,7 @@ export function createRepositoryMaintenance(
       onMover("delete restore points in", repository, signal, (c, s) =>
         c.deleteRestorePoints({ repository, restorePointIds: [...restorePointIds] }, { signal: s }),
       ),
+    close,
+    [Symbol.dispose]: close,
   };
 }

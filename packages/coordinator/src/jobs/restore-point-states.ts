@@ -22,19 +22,27 @@ const STATES_TIMEOUT_MS = 10_000;
  */
 export async function restorePointStates(
   maintenance: RepositoryMaintenance,
-  points: readonly { id: string; repository: string }[],
+  points: readonly { id: string; repository: string; moverId: string }[],
   logger: Logger,
   signal: AbortSignal,
 ): Promise<Map<string, RecordedStates>> {
   const states = new Map<string, RecordedStates>();
-  const byRepository = new Map<string, string[]>();
-  for (const p of points)
-    byRepository.set(p.repository, [...(byRepository.get(p.repository) ?? []), p.id]);
+  // Per repository: the restore points, and the movers that wrote them (they reach it).
+  const byRepository = new Map<string, { ids: string[]; writers: Set<string> }>();
+  for (const p of points) {
+    let r = byRepository.get(p.repository);
+    if (!r) {
+      r = { ids: [], writers: new Set() };
+      byRepository.set(p.repository, r);
+    }
+    r.ids.push(p.id);
+    if (p.moverId) r.writers.add(p.moverId);
+  }
   using deadline = withDeadline(signal, STATES_TIMEOUT_MS, "reading restore point states");
   await Promise.all(
-    [...byRepository].map(async ([repository, ids]) => {
+    [...byRepository].map(async ([repository, { ids, writers }]) => {
       try {
-        const { result } = await maintenance.list(repository, ids, deadline.signal);
+        const { result } = await maintenance.list(repository, ids, deadline.signal, writers);
         for (const rp of result)
           states.set(rp.id, {
             ...(rp.verify ? { verify: rp.verify } : {}),

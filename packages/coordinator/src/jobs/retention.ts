@@ -4,6 +4,9 @@ import type { PolicyRecord, RestorePointRecord } from "../catalog/records.js";
 import { type PruneDecision, type PruneRules, selectPrune } from "../policy/prune-selection.js";
 import type { RepositoryMaintenance } from "./repository-maintenance.js";
 
+// Deciding for many VMs lets other work (API calls, heartbeats) in this often, ms.
+const YIELD_AFTER_MS = 10;
+
 /** A retention decision about one restore point. */
 export interface RestorePointDecision extends PruneDecision {
   vmId: string;
@@ -70,7 +73,13 @@ export async function prunePolicy(
   const vmIds = options.vmIds ?? [...byVm.keys()];
   const decisions: RestorePointDecision[] = [];
   const doomed: string[] = [];
+  let slice = performance.now();
   for (const vmId of vmIds) {
+    // A job over thousands of VMs ends with this: the API's thread is let in between VMs.
+    if (performance.now() - slice > YIELD_AFTER_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      slice = performance.now();
+    }
     const mine = retentionDecisions(byVm.get(vmId) ?? [], policy);
     decisions.push(...mine);
     doomed.push(...mine.filter((d) => d.mark === "remove").map((d) => d.id));

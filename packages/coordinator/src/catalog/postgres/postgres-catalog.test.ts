@@ -270,6 +270,9 @@ describe("PostgreSQL catalog", () => {
     await store.jobs.list();
     await store.jobs.list({ states: ["queued"], limit: 5 });
     await store.tasks.listByJob("j1");
+    await store.tasks.pageByJob("j1", { limit: 1, after: 0, states: ["queued"] });
+    await store.tasks.countByJob("j1");
+    await store.tasks.update("t1", { state: "running" });
     await store.tasks.listByState(["queued", "running"]);
     await store.restorePoints.list();
     await store.restorePoints.list({ vmId: "vm-a" });

@@ -4,6 +4,7 @@ import { isDiskList, storedDisks } from "../column-shapes.js";
 import { checkReplacement, checkRestorePoint } from "../record-checks.js";
 import type { RestorePointRecord } from "../records.js";
 import { checkColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
+import { createWriteBatches } from "./write-batches.js";
 
 interface RestorePointRow {
   id: string;
@@ -115,15 +116,64 @@ async function upsertAll(
   throw conflict(owner?.id ?? String(refused[0]), repository, owner?.repository ?? "another");
 }
 
-/** The `restore_points` table as a {@link RestorePointStore}. */
+/**
+ * Upserts a batch of restore points of any repositories in one statement; each one's
+ * conflict (an id catalogued for another repository) is its own. An id twice in the batch:
+ * one at a time, in order, as separate upserts would.
+ */
+async function upsertBatch(
+  ctx: PgContext,
+  rps: readonly RestorePointRecord[],
+): Promise<(FerryError | undefined)[]> {
+  if (new Set(rps.map((rp) => rp.id)).size < rps.length) {
+    const outcomes: (FerryError | undefined)[] = [];
+    for (const rp of rps) {
+      const [outcome] = await upsertBatch(ctx, [rp]);
+      outcomes.push(outcome);
+    }
+    return outcomes;
+  }
+  const { rows } = await ctx.query<{ id: string }>(
+    `INSERT INTO restore_points (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET}
+     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name,
+       created_at = excluded.created_at, consistency = excluded.consistency,
+       mode = excluded.mode, mover_id = excluded.mover_id, parent_id = excluded.parent_id,
+       size_bytes = excluded.size_bytes, disks = excluded.disks
+     WHERE restore_points.repository = excluded.repository
+     RETURNING id`,
+    [jsonParam(rps.map(toRow))],
+  );
+  if (rows.length === rps.length) return rps.map(() => undefined);
+  const written = new Set(rows.map((r) => r.id));
+  const owners = await ctx.query<{ id: string; repository: string }>(
+    "SELECT id, repository FROM restore_points WHERE id = ANY($1::text[])",
+    [rps.filter((rp) => !written.has(rp.id)).map((rp) => rp.id)],
+  );
+  const owner = new Map(owners.rows.map((r) => [r.id, r.repository]));
+  return rps.map((rp) =>
+    written.has(rp.id) ? undefined : conflict(rp.id, rp.repository, owner.get(rp.id) ?? "another"),
+  );
+}
+
+// Most restore points upserted in one statement.
+const UPSERT_BATCH = 500;
+
+/**
+ * The `restore_points` table as a {@link RestorePointStore}. Upserts asked for while a
+ * batch is written go together in the next one (a dispatcher records hundreds a second).
+ */
 export function createRestorePointTable(ctx: PgContext): RestorePointStore {
   const select = `SELECT ${COLUMNS} FROM restore_points`;
   const read = (rows: RestorePointRow[]) => rows.map((row) => fromRow(ctx, row));
+  const upsert = createWriteBatches<RestorePointRecord>(
+    (rps) => upsertBatch(ctx, rps),
+    UPSERT_BATCH,
+  );
 
   return {
     async upsert(rp) {
       checkRestorePoint(rp);
-      await upsertAll(ctx, rp.repository, [rp]);
+      await upsert(rp);
     },
     async get(id) {
       return read((await ctx.query<RestorePointRow>(`${select} WHERE id = $1`, [id])).rows)[0];

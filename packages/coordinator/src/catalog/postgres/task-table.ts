@@ -1,10 +1,11 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
-import { applyPatch, checkTask } from "../record-checks.js";
-import type { TaskRecord, TaskStateName } from "../records.js";
+import { applyPatch, checkTask, checkTaskFields } from "../record-checks.js";
+import { noTasks, type TaskRecord, type TaskStateName } from "../records.js";
 import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
 import { decodeColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
+import { createWriteBatches } from "./write-batches.js";
 
 interface TaskRow {
   id: string;
@@ -54,6 +55,10 @@ const UPDATED = COLUMN_TYPES.map(([c]) => c).filter((c) => !FIXED.has(c));
 
 /** A task as a row; `position` is its index in its job. */
 function toRow(t: TaskRecord, position: number): TaskRow {
+  return { ...fieldsToRow(t, position), params: storedTaskSpec(t.spec) };
+}
+
+function fieldsToRow(t: Omit<TaskRecord, "spec">, position: number): Omit<TaskRow, "params"> {
   return {
     id: t.id,
     job_id: t.jobId,
@@ -71,11 +76,23 @@ function toRow(t: TaskRecord, position: number): TaskRow {
     error_message: t.errorMessage,
     error_retryable: t.errorRetryable,
     restore_point_id: t.restorePointId,
-    params: storedTaskSpec(t.spec),
   };
 }
 
 function fromRow(ctx: PgContext, r: TaskRow): TaskRecord {
+  return {
+    ...fieldsOf(r),
+    spec: decodeColumn(
+      ctx,
+      { table: "tasks", id: r.id, column: "params" },
+      r.params,
+      taskSpecFromStored,
+    ),
+  };
+}
+
+// Every field but the spec, which is the costly one to decode.
+function fieldsOf(r: Omit<TaskRow, "params">): Omit<TaskRecord, "spec"> {
   return {
     id: r.id,
     jobId: r.job_id,
@@ -93,12 +110,6 @@ function fromRow(ctx: PgContext, r: TaskRow): TaskRecord {
     errorMessage: r.error_message,
     errorRetryable: r.error_retryable,
     restorePointId: r.restore_point_id,
-    spec: decodeColumn(
-      ctx,
-      { table: "tasks", id: r.id, column: "params" },
-      r.params,
-      taskSpecFromStored,
-    ),
   };
 }
 
@@ -115,10 +126,31 @@ export async function insertTasks(tx: Queryable, tasks: readonly TaskRecord[]): 
   );
 }
 
-/** The `tasks` table as a {@link TaskStore}. */
+// A spec as storedTaskSpec stores it, not a params map of a version before TaskSpec.
+const isCanonical = (params: JsonValue) =>
+  typeof params === "object" && params !== null && ("backup" in params || "restore" in params);
+
+// Most updates written in one transaction.
+const UPDATE_BATCH = 500;
+
+interface Update {
+  id: string;
+  patch: Partial<TaskRecord>;
+}
+
+/**
+ * The `tasks` table as a {@link TaskStore}. Updates are written in batches: those asked for
+ * while a batch commits go together in the next one (one transaction, a few round trips),
+ * so a dispatcher starting or ending hundreds of tasks is not bound by commits.
+ */
 export function createTaskTable(ctx: PgContext): TaskStore {
   const select = `SELECT ${COLUMNS} FROM tasks`;
   const read = (rows: TaskRow[]) => rows.map((row) => fromRow(ctx, row));
+  const update = createWriteBatches<Update>(
+    (batch) => ctx.transaction((tx) => writeBatch(ctx, tx, batch)),
+    UPDATE_BATCH,
+  );
+
   return {
     async get(id) {
       const { rows } = await ctx.query<TaskRow>(`${select} WHERE id = $1`, [id]);
@@ -128,6 +160,27 @@ export function createTaskTable(ctx: PgContext): TaskStore {
       return read(
         (await ctx.query<TaskRow>(`${select} WHERE job_id = $1 ORDER BY position`, [jobId])).rows,
       );
+    },
+    async pageByJob(jobId, { after = -1, limit, states }) {
+      const { rows } = await ctx.query<TaskRow>(
+        `${select} WHERE job_id = $1 AND position > $2
+         AND ($3::text[] IS NULL OR state = ANY($3::text[]))
+         ORDER BY position LIMIT $4`,
+        [jobId, after, states ?? null, limit + 1],
+      );
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const last = rows.at(-1);
+      return more && last ? { tasks: read(rows), next: last.position } : { tasks: read(rows) };
+    },
+    async countByJob(jobId) {
+      const { rows } = await ctx.query<{ state: TaskStateName; n: string }>(
+        "SELECT state, count(*) AS n FROM tasks WHERE job_id = $1 GROUP BY state",
+        [jobId],
+      );
+      const result = noTasks();
+      for (const { state, n } of rows) result[state] = Number(n);
+      return result;
     },
     async listByState(states) {
       const { rows } = await ctx.query<TaskRow>(
@@ -139,21 +192,67 @@ export function createTaskTable(ctx: PgContext): TaskStore {
       );
       return read(rows);
     },
-    update: (id, patch) =>
-      ctx.transaction(async (tx) => {
-        const { rows } = await tx.query<TaskRow>(`${select} WHERE id = $1 FOR UPDATE`, [id]);
-        const row = rows[0];
-        if (row === undefined) {
-          throw new FerryError("NOT_FOUND", `task ${JSON.stringify(id)} not found`);
-        }
-        const next = toRow(
-          checkTask(applyPatch<TaskRecord>(fromRow(ctx, row), patch, ["id", "jobId"])),
-          row.position,
-        );
-        await tx.query(
-          `UPDATE tasks SET ${UPDATED.map((c, i) => `${c} = $${i + 2}`).join(", ")} WHERE id = $1`,
-          [id, ...UPDATED.map((c) => (c === "params" ? jsonParam(next.params) : next[c]))],
-        );
-      }),
+    update: (id, patch) => update({ id, patch }),
   };
+}
+
+/**
+ * Applies a batch of updates in one transaction: every row read (and locked) at once, each
+ * patch applied in order (a task may be patched twice), the changed rows written in one
+ * statement. Returns each update's error, or undefined where it was written.
+ */
+async function writeBatch(
+  ctx: PgContext,
+  tx: Queryable,
+  batch: readonly Update[],
+): Promise<(unknown | undefined)[]> {
+  const ids = [...new Set(batch.map((u) => u.id))];
+  const { rows } = await tx.query<TaskRow>(
+    `SELECT ${COLUMNS} FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    [ids],
+  );
+  // Per task: its row as it will be written, and whether its spec changed.
+  const current = new Map(rows.map((r) => [r.id, { row: r, specChanged: false }]));
+  const written = new Set<string>();
+  const outcomes = batch.map(({ id, patch }) => {
+    const entry = current.get(id);
+    if (entry === undefined)
+      return new FerryError("NOT_FOUND", `task ${JSON.stringify(id)} not found`);
+    const { row } = entry;
+    try {
+      // Params of versions before TaskSpec are written back as one when the task changes.
+      if (patch.spec !== undefined || !isCanonical(row.params)) {
+        const next = checkTask(applyPatch<TaskRecord>(fromRow(ctx, row), patch, ["id", "jobId"]));
+        current.set(id, { row: toRow(next, row.position), specChanged: true });
+      } else {
+        // Starts and ends leave the spec alone: it is not decoded, checked and encoded again.
+        const { spec: _, ...fields } = patch;
+        const next = checkTaskFields(applyPatch(fieldsOf(row), fields, ["id", "jobId"]));
+        current.set(id, {
+          row: { ...fieldsToRow(next, row.position), params: row.params },
+          specChanged: entry.specChanged,
+        });
+      }
+      written.add(id);
+      return undefined;
+    } catch (err) {
+      return err;
+    }
+  });
+  if (written.size === 0) return outcomes;
+  const changed = [...written].map((id) => {
+    const entry = current.get(id);
+    if (!entry) throw new Error(`task ${id} vanished from its batch`);
+    // An unchanged spec is not sent back: the column keeps its value.
+    return { ...entry.row, params: entry.specChanged ? entry.row.params : null };
+  });
+  const types = COLUMN_TYPES.filter(([c]) => !FIXED.has(c) || c === "id")
+    .map(([c, type]) => `${c} ${type}`)
+    .join(", ");
+  await tx.query(
+    `UPDATE tasks SET ${UPDATED.map((c) => (c === "params" ? "params = COALESCE(r.params, tasks.params)" : `${c} = r.${c}`)).join(", ")}
+     FROM jsonb_to_recordset($1::jsonb) AS r(${types}) WHERE tasks.id = r.id`,
+    [jsonParam(changed)],
+  );
+  return outcomes;
 }

@@ -110,6 +110,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX restore_points_by_repository_mover ON restore_points (repository, mover_id);
     `,
   },
+  {
+    version: 4,
+    description: "tasks by job and state (a job's tasks counted by state from the index alone)",
+    sql: `
+      CREATE INDEX tasks_by_job_state ON tasks (job_id, state);
+    `,
+  },
 ];
 
 /** A row of `schema_migrations`. */

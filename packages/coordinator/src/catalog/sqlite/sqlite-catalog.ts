@@ -104,7 +104,25 @@ function checkDirectory(path: string): void {
   }
 }
 
-/** The CatalogStore over one better-sqlite3 connection. */
+// Methods that write: they are committed in groups (see SqliteCatalog).
+const WRITES = new Set(["create", "update", "upsert", "delete", "replaceForRepository"]);
+
+interface PendingWrite {
+  action: string;
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * The CatalogStore over one better-sqlite3 connection. Writes asked for in one turn of the
+ * event loop commit together, each in its own savepoint (one failing leaves the others):
+ * with `synchronous = FULL` every commit waits for the disk, and a dispatcher ending
+ * hundreds of tasks a second would otherwise hold the thread in fsync. A read first commits
+ * the writes asked for before it, so every caller reads what it wrote. A batch that cannot
+ * commit (another connection holding the lock past busyTimeoutMs) commits nothing; its
+ * writes are then tried one by one.
+ */
 class SqliteCatalog implements CatalogStore {
   readonly policies: PolicyStore;
   readonly jobs: JobStore;
@@ -113,9 +131,16 @@ class SqliteCatalog implements CatalogStore {
   readonly movers: MoverStore;
   #closed = false;
   readonly #ctx: SqliteContext;
+  #pending: PendingWrite[] = [];
+  #flushScheduled = false;
+  readonly #inTransaction: (fn: () => void) => void;
+  readonly #inSavepoint: (fn: () => unknown) => unknown;
 
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
+    // Called inside a transaction, a better-sqlite3 transaction function is a savepoint.
+    this.#inTransaction = ctx.db.transaction((fn: () => void) => fn());
+    this.#inSavepoint = ctx.db.transaction((fn: () => unknown) => fn());
     this.policies = this.#async<PolicyStore>("policies", createPolicyTable(ctx));
     this.jobs = this.#async<JobStore>("jobs", createJobTable(ctx));
     this.tasks = this.#async<TaskStore>("tasks", createTaskTable(ctx));
@@ -140,6 +165,15 @@ class SqliteCatalog implements CatalogStore {
               `catalog ${this.#ctx.file}: ${action} after close`,
             );
           }
+          if (WRITES.has(method))
+            return new Promise((resolve, reject) => {
+              this.#pending.push({ action, run: () => fn(...args), resolve, reject });
+              if (!this.#flushScheduled) {
+                this.#flushScheduled = true;
+                setImmediate(() => this.#flush());
+              }
+            });
+          this.#flush();
           try {
             return fn(...args);
           } catch (err) {
@@ -150,8 +184,56 @@ class SqliteCatalog implements CatalogStore {
     ) as T;
   }
 
+  /** Commits the pending writes; settles each one's promise. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    const mapped = (w: PendingWrite, err: unknown) => toCatalogError(err, this.#ctx.file, w.action);
+    // Each write alone, in its own transaction: as writes went before batches.
+    const oneByOne = () => {
+      for (const w of batch) {
+        try {
+          w.resolve(w.run());
+        } catch (err) {
+          w.reject(mapped(w, err));
+        }
+      }
+    };
+    if (batch.length === 1) {
+      oneByOne();
+      return;
+    }
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      this.#inTransaction(() => {
+        for (const w of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.#inSavepoint(w.run) });
+          } catch (err) {
+            // Some errors (a full disk, I/O) roll the whole transaction back: none committed.
+            if (!this.#ctx.db.inTransaction) throw err;
+            outcomes.push({ ok: false, err });
+          }
+        }
+      });
+    } catch {
+      // Nothing was committed (another connection held the lock too long, or the disk
+      // failed): each write is tried on its own and fails, or not, on its own.
+      oneByOne();
+      return;
+    }
+    batch.forEach((w, i) => {
+      const o = outcomes[i];
+      if (o?.ok) w.resolve(o.value);
+      else w.reject(mapped(w, o?.err));
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
     this.#ctx.db.close();
   }

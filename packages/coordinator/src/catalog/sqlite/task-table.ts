@@ -1,7 +1,7 @@
 import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
-import { applyPatch, checkTask } from "../record-checks.js";
-import type { TaskRecord, TaskStateName } from "../records.js";
+import { applyPatch, checkTask, checkTaskFields } from "../record-checks.js";
+import { noTasks, type TaskRecord, type TaskStateName } from "../records.js";
 import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
 import {
   decodeJsonColumn,
@@ -41,6 +41,10 @@ export const INSERT_TASK_SQL = `INSERT INTO tasks (${COLUMNS}) VALUES (${COLUMNS
 
 /** A task as a row; `position` is its index in its job. */
 export function taskToRow(t: TaskRecord, position: number): TaskRow {
+  return { ...fieldsToRow(t, position), params: JSON.stringify(storedTaskSpec(t.spec)) };
+}
+
+function fieldsToRow(t: Omit<TaskRecord, "spec">, position: number): Omit<TaskRow, "params"> {
   return {
     id: t.id,
     job_id: t.jobId,
@@ -58,7 +62,6 @@ export function taskToRow(t: TaskRecord, position: number): TaskRow {
     error_message: t.errorMessage,
     error_retryable: t.errorRetryable ? 1 : 0,
     restore_point_id: t.restorePointId,
-    params: JSON.stringify(storedTaskSpec(t.spec)),
   };
 }
 
@@ -88,6 +91,19 @@ function rowOf(v: unknown[]): TaskRow {
 
 function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
   return {
+    ...fieldsOf(r),
+    spec: decodeJsonColumn(
+      ctx,
+      { table: "tasks", id: r.id, column: "params" },
+      r.params,
+      taskSpecFromStored,
+    ),
+  };
+}
+
+// Every field but the spec, which is the costly one to decode.
+function fieldsOf(r: TaskRow): Omit<TaskRecord, "spec"> {
+  return {
     id: r.id,
     jobId: r.job_id,
     vmId: r.vm_id,
@@ -104,14 +120,11 @@ function fromRow(ctx: SqliteContext, r: TaskRow): TaskRecord {
     errorMessage: r.error_message,
     errorRetryable: r.error_retryable === 1,
     restorePointId: r.restore_point_id,
-    spec: decodeJsonColumn(
-      ctx,
-      { table: "tasks", id: r.id, column: "params" },
-      r.params,
-      taskSpecFromStored,
-    ),
   };
 }
+
+// How a spec stored by storedTaskSpec begins (JSON.stringify of its canonical JSON).
+const CANONICAL_SPEC = /^\{"(backup|restore)":/;
 
 /** The `tasks` table as a synchronous {@link TaskStore}. */
 export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
@@ -134,6 +147,18 @@ export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
       .map((c) => `${c} = @${c}`)
       .join(", ")} WHERE id = @id`,
   );
+  // A page is a range of the (job_id, position) index; states arrive as a JSON array, or
+  // null for every state.
+  const page = db
+    .prepare(
+      `SELECT ${COLUMNS} FROM tasks WHERE job_id = ? AND position > ?
+       AND (? IS NULL OR state IN (SELECT value FROM json_each(?)))
+       ORDER BY position LIMIT ?`,
+    )
+    .raw();
+  const counts = db.prepare(
+    "SELECT state, count(*) AS n FROM tasks WHERE job_id = ? GROUP BY state",
+  );
   const read = (row: unknown) => fromRow(ctx, row as TaskRow);
   const readRaw = (values: unknown) => fromRow(ctx, rowOf(values as unknown[]));
 
@@ -141,8 +166,16 @@ export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
     const row = byId.get(id) as TaskRow | undefined;
     if (row === undefined)
       throw new FerryError("NOT_FOUND", `task ${JSON.stringify(id)} not found`);
-    const next = checkTask(applyPatch(fromRow(ctx, row), patch, ["id", "jobId"]));
-    write.run(taskToRow(next, row.position));
+    // Params of versions before TaskSpec are written back as one when the task changes.
+    if (patch.spec !== undefined || !CANONICAL_SPEC.test(row.params)) {
+      const next = checkTask(applyPatch(fromRow(ctx, row), patch, ["id", "jobId"]));
+      write.run(taskToRow(next, row.position));
+      return;
+    }
+    // Starts and ends leave the spec alone: it is not decoded, checked and encoded again.
+    const { spec: _, ...fields } = patch;
+    const next = checkTaskFields(applyPatch(fieldsOf(row), fields, ["id", "jobId"]));
+    write.run({ ...fieldsToRow(next, row.position), params: row.params });
   });
 
   return {
@@ -151,6 +184,23 @@ export function createTaskTable(ctx: SqliteContext): Sync<TaskStore> {
       return row === undefined ? undefined : read(row);
     },
     listByJob: (jobId) => byJob.all(jobId).map(readRaw),
+    pageByJob: (jobId, { after = -1, limit, states }) => {
+      const filter = states === undefined ? null : JSON.stringify(states);
+      const rows = page
+        .all(jobId, after, filter, filter, limit + 1)
+        .map((v) => rowOf(v as unknown[]));
+      const more = rows.length > limit;
+      if (more) rows.pop();
+      const tasks = rows.map((r) => fromRow(ctx, r));
+      const last = rows.at(-1);
+      return more && last ? { tasks, next: last.position } : { tasks };
+    },
+    countByJob: (jobId) => {
+      const result = noTasks();
+      for (const { state, n } of counts.all(jobId) as { state: TaskStateName; n: number }[])
+        result[state] = n;
+      return result;
+    },
     listByState: (states) => byState.all(JSON.stringify(states)).map(readRaw),
     update: (id, patch) => update(id, patch),
   };

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_backup: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChVmZXJyeS92MS9iYWNrdXAucHJvdG8SCGZlcnJ5LnYxIj0KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIItwCCgRUYXNrEgoKAmlkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRINCgV2bV9pZBgDIAEoCRIQCghtb3Zlcl9pZBgEIAEoCRImCgl0cmFuc3BvcnQYBSABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSIgoFc3RhdGUYBiABKA4yEy5mZXJyeS52MS5UYXNrU3RhdGUSHgoFcGhhc2UYByABKA4yDy5mZXJyeS52MS5QaGFzZRIPCgdhdHRlbXB0GAggASgNEi4KCnN0YXJ0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgVlcnJvchgLIAEoCzITLmZlcnJ5LnYxLlRhc2tFcnJvchIYChByZXN0b3JlX3BvaW50X2lkGAwgASgJItQBCgNKb2ISCgoCaWQYASABKAkSEQoJcG9saWN5X2lkGAIgASgJEiEKBXN0YXRlGAMgASgOMhIuZmVycnkudjEuSm9iU3RhdGUSHQoFdGFza3MYBCADKAsyDi5mZXJyeS52MS5UYXNrEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YByABKAkiqwEKEFJlc3RvcmVQb2ludERpc2sSDwoHZGlza19pZBgBIAEoCRISCgpzaXplX2J5dGVzGAIgASgEEhIKCmluZGV4X3BhdGgYAyABKAkSEgoKYnl0ZXNfcmVhZBgEIAEoBBIRCglieXRlc19uZXcYBSABKAQSIgoEbW9kZRgGIAEoDjIULmZlcnJ5LnYxLkJhY2t1cE1vZGUSEwoLZnVsbF9yZWFzb24YByABKAkiegoLVmVyaWZ5U3RhdGUSLwoLdmVyaWZpZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgoKAm9rGAIgASgIEhYKDm1pc3NpbmdfY2h1bmtzGAMgAygJEhYKDmNvcnJ1cHRfY2h1bmtzGAQgAygJIuwCCgxSZXN0b3JlUG9pbnQSCgoCaWQYASABKAkSDQoFdm1faWQYAiABKAkSDwoHdm1fbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgtjb25zaXN0ZW5jeRgFIAEoDjIVLmZlcnJ5LnYxLkNvbnNpc3RlbmN5EiIKBG1vZGUYBiABKA4yFC5mZXJyeS52MS5CYWNrdXBNb2RlEikKBWRpc2tzGAcgAygLMhouZmVycnkudjEuUmVzdG9yZVBvaW50RGlzaxISCgpyZXBvc2l0b3J5GAggASgJEhAKCG1vdmVyX2lkGAkgASgJEhEKCXBhcmVudF9pZBgKIAEoCRIlCgZ2ZXJpZnkYCyABKAsyFS5mZXJyeS52MS5WZXJpZnlTdGF0ZRIlCglib290X3Rlc3QYDCABKAsyEi5mZXJyeS52MS5Cb290VGVzdCJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJInoKCEJvb3RUZXN0EgoKAm9rGAEgASgIEi0KCXRlc3RlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYm9vdF9tcxgDIAEoDRITCgtmaWxlc3lzdGVtcxgEIAMoCRINCgVlcnJvchgFIAEoCSKpAgoNUHJvZ3Jlc3NFdmVudBIPCgd0YXNrX2lkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRINCgV2bV9pZBgDIAEoCRIeCgVwaGFzZRgEIAEoDjIPLmZlcnJ5LnYxLlBoYXNlEhMKC2J5dGVzX3RvdGFsGAUgASgEEhIKCmJ5dGVzX3JlYWQYBiABKAQSEQoJYnl0ZXNfbmV3GAcgASgEEhoKEmJ5dGVzX2RlZHVwbGljYXRlZBgIIAEoBBIaChJyYXRlX2J5dGVzX3Blcl9zZWMYCSABKAQSEwoLZXRhX3NlY29uZHMYCiABKAQSJgoCYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JlYWRfcmF0ZV9saW1pdBgMIAEoBCLIAQoJVGFza0V2ZW50Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhAKCG1vdmVyX2lkGAMgASgJEiIKBXN0YXRlGAQgASgOMhMuZmVycnkudjEuVGFza1N0YXRlEiIKBWVycm9yGAUgASgLMhMuZmVycnkudjEuVGFza0Vycm9yEhgKEHJlc3RvcmVfcG9pbnRfaWQYBiABKAkSJgoCYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKk8KCVRyYW5zcG9ydBIZChVUUkFOU1BPUlRfVU5TUEVDSUZJRUQQABIUChBUUkFOU1BPUlRfSE9UQUREEAESEQoNVFJBTlNQT1JUX05CRBACKngKC1F1aWVzY2VNb2RlEhwKGFFVSUVTQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVFVSUVTQ0VfTU9ERV9SRVFVSVJFRBABEhoKFlFVSUVTQ0VfTU9ERV9QUkVGRVJSRUQQAhIUChBRVUlFU0NFX01PREVfT0ZGEAMqXgoLQ29uc2lzdGVuY3kSGwoXQ09OU0lTVEVOQ1lfVU5TUEVDSUZJRUQQABIbChdDT05TSVNURU5DWV9BUFBMSUNBVElPThABEhUKEUNPTlNJU1RFTkNZX0NSQVNIEAIqXAoKQmFja3VwTW9kZRIbChdCQUNLVVBfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEJBQ0tVUF9NT0RFX0ZVTEwQARIbChdCQUNLVVBfTU9ERV9JTkNSRU1FTlRBTBACKqEBCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEVRBU0tfU1RBVEVfUVVFVUVEEAESFgoSVEFTS19TVEFURV9SVU5OSU5HEAISGAoUVEFTS19TVEFURV9TVUNDRUVERUQQAxIVChFUQVNLX1NUQVRFX0ZBSUxFRBAEEhgKFFRBU0tfU1RBVEVfQ0FOQ0VMTEVEEAUqtwEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIbChdKT0JfU1RBVEVfUEFSVExZX0ZBSUxFRBAEEhQKEEpPQl9TVEFURV9GQUlMRUQQBRIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAYqrQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEwoPUEhBU0VfUVVJRVNDSU5HEAISFgoSUEhBU0VfU05BUFNIT1RUSU5HEAMSEQoNUEhBU0VfUkVBRElORxAEEhQKEFBIQVNFX0NPTU1JVFRJTkcQBRIVChFQSEFTRV9DTEVBTklOR19VUBAGEg4KClBIQVNFX0RPTkUQB2IGcHJvdG8z",
+    "ChVmZXJyeS92MS9iYWNrdXAucHJvdG8SCGZlcnJ5LnYxIj0KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIItwCCgRUYXNrEgoKAmlkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRINCgV2bV9pZBgDIAEoCRIQCghtb3Zlcl9pZBgEIAEoCRImCgl0cmFuc3BvcnQYBSABKA4yEy5mZXJyeS52MS5UcmFuc3BvcnQSIgoFc3RhdGUYBiABKA4yEy5mZXJyeS52MS5UYXNrU3RhdGUSHgoFcGhhc2UYByABKA4yDy5mZXJyeS52MS5QaGFzZRIPCgdhdHRlbXB0GAggASgNEi4KCnN0YXJ0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgVlcnJvchgLIAEoCzITLmZlcnJ5LnYxLlRhc2tFcnJvchIYChByZXN0b3JlX3BvaW50X2lkGAwgASgJIvsBCgNKb2ISCgoCaWQYASABKAkSEQoJcG9saWN5X2lkGAIgASgJEiEKBXN0YXRlGAMgASgOMhIuZmVycnkudjEuSm9iU3RhdGUSHQoFdGFza3MYBCADKAsyDi5mZXJyeS52MS5UYXNrEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YByABKAkSJQoHc3VtbWFyeRgIIAEoCzIULmZlcnJ5LnYxLkpvYlN1bW1hcnkirgEKCkpvYlN1bW1hcnkSDQoFdGFza3MYASABKA0SDgoGcXVldWVkGAIgASgNEg8KB3J1bm5pbmcYAyABKA0SEQoJc3VjY2VlZGVkGAQgASgNEg4KBmZhaWxlZBgFIAEoDRIRCgljYW5jZWxsZWQYBiABKA0SEwoLYnl0ZXNfdG90YWwYByABKAQSEgoKYnl0ZXNfcmVhZBgIIAEoBBIRCglieXRlc19uZXcYCSABKAQiqwEKEFJlc3RvcmVQb2ludERpc2sSDwoHZGlza19pZBgBIAEoCRISCgpzaXplX2J5dGVzGAIgASgEEhIKCmluZGV4X3BhdGgYAyABKAkSEgoKYnl0ZXNfcmVhZBgEIAEoBBIRCglieXRlc19uZXcYBSABKAQSIgoEbW9kZRgGIAEoDjIULmZlcnJ5LnYxLkJhY2t1cE1vZGUSEwoLZnVsbF9yZWFzb24YByABKAkiegoLVmVyaWZ5U3RhdGUSLwoLdmVyaWZpZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgoKAm9rGAIgASgIEhYKDm1pc3NpbmdfY2h1bmtzGAMgAygJEhYKDmNvcnJ1cHRfY2h1bmtzGAQgAygJIuwCCgxSZXN0b3JlUG9pbnQSCgoCaWQYASABKAkSDQoFdm1faWQYAiABKAkSDwoHdm1fbmFtZRgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgtjb25zaXN0ZW5jeRgFIAEoDjIVLmZlcnJ5LnYxLkNvbnNpc3RlbmN5EiIKBG1vZGUYBiABKA4yFC5mZXJyeS52MS5CYWNrdXBNb2RlEikKBWRpc2tzGAcgAygLMhouZmVycnkudjEuUmVzdG9yZVBvaW50RGlzaxISCgpyZXBvc2l0b3J5GAggASgJEhAKCG1vdmVyX2lkGAkgASgJEhEKCXBhcmVudF9pZBgKIAEoCRIlCgZ2ZXJpZnkYCyABKAsyFS5mZXJyeS52MS5WZXJpZnlTdGF0ZRIlCglib290X3Rlc3QYDCABKAsyEi5mZXJyeS52MS5Cb290VGVzdCJUCghCYWRDaHVuaxIOCgZkaWdlc3QYASABKAkSDQoFc3RhdGUYAiABKAkSDgoGcmVhc29uGAMgASgJEhkKEXJlc3RvcmVfcG9pbnRfaWRzGAQgAygJInoKCEJvb3RUZXN0EgoKAm9rGAEgASgIEi0KCXRlc3RlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYm9vdF9tcxgDIAEoDRITCgtmaWxlc3lzdGVtcxgEIAMoCRINCgVlcnJvchgFIAEoCSKpAgoNUHJvZ3Jlc3NFdmVudBIPCgd0YXNrX2lkGAEgASgJEg4KBmpvYl9pZBgCIAEoCRINCgV2bV9pZBgDIAEoCRIeCgVwaGFzZRgEIAEoDjIPLmZlcnJ5LnYxLlBoYXNlEhMKC2J5dGVzX3RvdGFsGAUgASgEEhIKCmJ5dGVzX3JlYWQYBiABKAQSEQoJYnl0ZXNfbmV3GAcgASgEEhoKEmJ5dGVzX2RlZHVwbGljYXRlZBgIIAEoBBIaChJyYXRlX2J5dGVzX3Blcl9zZWMYCSABKAQSEwoLZXRhX3NlY29uZHMYCiABKAQSJgoCYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3JlYWRfcmF0ZV9saW1pdBgMIAEoBCLIAQoJVGFza0V2ZW50Eg8KB3Rhc2tfaWQYASABKAkSDgoGam9iX2lkGAIgASgJEhAKCG1vdmVyX2lkGAMgASgJEiIKBXN0YXRlGAQgASgOMhMuZmVycnkudjEuVGFza1N0YXRlEiIKBWVycm9yGAUgASgLMhMuZmVycnkudjEuVGFza0Vycm9yEhgKEHJlc3RvcmVfcG9pbnRfaWQYBiABKAkSJgoCYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKk8KCVRyYW5zcG9ydBIZChVUUkFOU1BPUlRfVU5TUEVDSUZJRUQQABIUChBUUkFOU1BPUlRfSE9UQUREEAESEQoNVFJBTlNQT1JUX05CRBACKngKC1F1aWVzY2VNb2RlEhwKGFFVSUVTQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVFVSUVTQ0VfTU9ERV9SRVFVSVJFRBABEhoKFlFVSUVTQ0VfTU9ERV9QUkVGRVJSRUQQAhIUChBRVUlFU0NFX01PREVfT0ZGEAMqXgoLQ29uc2lzdGVuY3kSGwoXQ09OU0lTVEVOQ1lfVU5TUEVDSUZJRUQQABIbChdDT05TSVNURU5DWV9BUFBMSUNBVElPThABEhUKEUNPTlNJU1RFTkNZX0NSQVNIEAIqXAoKQmFja3VwTW9kZRIbChdCQUNLVVBfTU9ERV9VTlNQRUNJRklFRBAAEhQKEEJBQ0tVUF9NT0RFX0ZVTEwQARIbChdCQUNLVVBfTU9ERV9JTkNSRU1FTlRBTBACKqEBCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhUKEVRBU0tfU1RBVEVfUVVFVUVEEAESFgoSVEFTS19TVEFURV9SVU5OSU5HEAISGAoUVEFTS19TVEFURV9TVUNDRUVERUQQAxIVChFUQVNLX1NUQVRFX0ZBSUxFRBAEEhgKFFRBU0tfU1RBVEVfQ0FOQ0VMTEVEEAUqtwEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIbChdKT0JfU1RBVEVfUEFSVExZX0ZBSUxFRBAEEhQKEEpPQl9TVEFURV9GQUlMRUQQBRIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAYqrQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEAoMUEhBU0VfUVVFVUVEEAESEwoPUEhBU0VfUVVJRVNDSU5HEAISFgoSUEhBU0VfU05BUFNIT1RUSU5HEAMSEQoNUEhBU0VfUkVBRElORxAEEhQKEFBIQVNFX0NPTU1JVFRJTkcQBRIVChFQSEFTRV9DTEVBTklOR19VUBAGEg4KClBIQVNFX0RPTkUQB2IGcHJvdG8z",
     [file_google_protobuf_timestamp],
   );
 
@@ -167,6 +167,14 @@ export type Job = Message<"ferry.v1.Job"> & {
    * @generated from field: string reason = 7;
    */
   reason: string;
+
+  /**
+   * Every task counted by state, and the bytes they report: set whether `tasks` holds all
+   * of the job's tasks or one page of them (GetJob).
+   *
+   * @generated from field: ferry.v1.JobSummary summary = 8;
+   */
+  summary?: JobSummary | undefined;
 };
 
 /**
@@ -174,6 +182,72 @@ export type Job = Message<"ferry.v1.Job"> & {
  * Use `create(JobSchema)` to create a new message.
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/ messageDesc(file_ferry_v1_backup, 2);
+
+/**
+ * A job's tasks counted by state, and their progress, without the tasks themselves.
+ *
+ * @generated from message ferry.v1.JobSummary
+ */
+export type JobSummary = Message<"ferry.v1.JobSummary"> & {
+  /**
+   * All of the job's tasks; the sum of the counts by state.
+   *
+   * @generated from field: uint32 tasks = 1;
+   */
+  tasks: number;
+
+  /**
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * @generated from field: uint32 running = 3;
+   */
+  running: number;
+
+  /**
+   * @generated from field: uint32 succeeded = 4;
+   */
+  succeeded: number;
+
+  /**
+   * @generated from field: uint32 failed = 5;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: uint32 cancelled = 6;
+   */
+  cancelled: number;
+
+  /**
+   * From the latest progress of each task that reported any to this coordinator (running
+   * and ended tasks; 0 before the first report): bytes of the disks to read, read so far,
+   * and new (written to the repository), in total.
+   *
+   * @generated from field: uint64 bytes_total = 7;
+   */
+  bytesTotal: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_read = 8;
+   */
+  bytesRead: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_new = 9;
+   */
+  bytesNew: bigint;
+};
+
+/**
+ * Describes the message ferry.v1.JobSummary.
+ * Use `create(JobSummarySchema)` to create a new message.
+ */
+export const JobSummarySchema: GenMessage<JobSummary> =
+  /*@__PURE__*/
+  messageDesc(file_ferry_v1_backup, 3);
 
 /**
  * One disk of a restore point.
@@ -227,7 +301,7 @@ export type RestorePointDisk = Message<"ferry.v1.RestorePointDisk"> & {
  */
 export const RestorePointDiskSchema: GenMessage<RestorePointDisk> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 3);
+  messageDesc(file_ferry_v1_backup, 4);
 
 /**
  * The last verification of a restore point.
@@ -264,7 +338,7 @@ export type VerifyState = Message<"ferry.v1.VerifyState"> & {
  */
 export const VerifyStateSchema: GenMessage<VerifyState> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 4);
+  messageDesc(file_ferry_v1_backup, 5);
 
 /**
  * A committed, restorable backup of one VM at one point in time.
@@ -345,7 +419,7 @@ export type RestorePoint = Message<"ferry.v1.RestorePoint"> & {
  */
 export const RestorePointSchema: GenMessage<RestorePoint> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 5);
+  messageDesc(file_ferry_v1_backup, 6);
 
 /**
  * A chunk a verify found missing or corrupt, with every restore point that needs it.
@@ -382,7 +456,7 @@ export type BadChunk = Message<"ferry.v1.BadChunk"> & {
  */
 export const BadChunkSchema: GenMessage<BadChunk> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 6);
+  messageDesc(file_ferry_v1_backup, 7);
 
 /**
  * A tested restore: the restore point booted, its guest agent answered and every disk
@@ -429,7 +503,7 @@ export type BootTest = Message<"ferry.v1.BootTest"> & {
  */
 export const BootTestSchema: GenMessage<BootTest> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 7);
+  messageDesc(file_ferry_v1_backup, 8);
 
 /**
  * Progress of one task, published on NATS and streamed by the operator API.
@@ -510,7 +584,7 @@ export type ProgressEvent = Message<"ferry.v1.ProgressEvent"> & {
  */
 export const ProgressEventSchema: GenMessage<ProgressEvent> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 8);
+  messageDesc(file_ferry_v1_backup, 9);
 
 /**
  * A task changed state; published on NATS.
@@ -560,7 +634,7 @@ export type TaskEvent = Message<"ferry.v1.TaskEvent"> & {
  */
 export const TaskEventSchema: GenMessage<TaskEvent> =
   /*@__PURE__*/
-  messageDesc(file_ferry_v1_backup, 9);
+  messageDesc(file_ferry_v1_backup, 10);
 
 /**
  * How a mover reads a disk.
