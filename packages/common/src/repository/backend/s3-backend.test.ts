@@ -136,7 +136,42 @@ describe("S3 backend against a scripted server", () => {
     expect(await backend.stat("no/such/object")).toBeUndefined();
   });
 
+  it("proves once that the server refuses a second create-only PUT, and refuses a server that does not", async () => {
+    // A backend of its own: the shared one may have proven it already.
+    const fresh = await createS3Backend(options());
+    try {
+      await fresh.putIfAbsent("proven/first", [Buffer.from("a")]);
+      await fresh.putIfAbsent("proven/second", [Buffer.from("b")]);
+    } finally {
+      await fresh.close();
+    }
+    // The probe (two PUTs and a DELETE) runs before the first create-only put only.
+    expect(s3.requests.map((r) => r.method)).toEqual(["PUT", "PUT", "DELETE", "PUT", "PUT"]);
+    expect([...s3.objects.keys()].filter((k) => k.includes("probe"))).toEqual([]);
+
+    const careless = await createS3Backend(options());
+    s3.hook = (req, res) => {
+      if (req.method !== "PUT") return false;
+      // A server that ignores If-None-Match: every PUT overwrites.
+      s3.objects.set(req.key, req.body);
+      res.writeHead(200, { etag: '"x"', "content-length": 0 });
+      res.end();
+      return true;
+    };
+    try {
+      const err = await failure(careless.putIfAbsent("never/written", [Buffer.from("c")]));
+      expect(err.code).toBe("CONFIG_INVALID");
+      expect(err.message).toContain("If-None-Match");
+      expect(s3.objects.has("repo/never/written")).toBe(false);
+    } finally {
+      await careless.close();
+    }
+  });
+
   it("create-only put whose answer was lost: the retry's 412 is recognised as its own write", async () => {
+    // Create-only writes proven first, so that only the put under test is scripted.
+    await backend.putIfAbsent("lost/before", [Buffer.from("x")]);
+    s3.requests.length = 0;
     let dropped = false;
     s3.hook = (req, res) => {
       if (req.method !== "PUT" || dropped) return false;

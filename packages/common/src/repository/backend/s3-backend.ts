@@ -2,7 +2,7 @@
 // loaded only when a backend is created. Requests in flight are bounded; each is retried with
 // backoff on 5xx, throttling and broken connections; create-only writes are single PUTs with
 // If-None-Match: *; large plain writes are multipart.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
@@ -170,6 +170,7 @@ class S3Backend implements RepositoryBackend {
   readonly #slots: Semaphore;
   readonly #config: S3BackendConfig;
   #closed = false;
+  #createOnlyProven: Promise<void> | undefined;
 
   constructor(sdk: Sdk, client: S3Client, config: S3BackendConfig) {
     this.#sdk = sdk;
@@ -252,6 +253,7 @@ class S3Backend implements RepositoryBackend {
     signal?: AbortSignal,
   ): Promise<void> {
     const full = this.begin(key, signal);
+    await this.proveCreateOnly(signal);
     const total = byteLength(parts);
     if (total > MAX_SINGLE_PUT_BYTES) {
       throw new FerryError(
@@ -289,6 +291,59 @@ class S3Backend implements RepositoryBackend {
     throw new FerryError("ALREADY_EXISTS", `object ${key} already exists in ${this.location}`, {
       details: { bucket: this.#config.bucket, key: full },
     });
+  }
+
+  /**
+   * Proves once that the server honours If-None-Match: * on PUT: a server that ignores it
+   * turns every create-only put into an overwrite, and two writers would both "win". A probe
+   * object is created twice (the second must be refused) and removed.
+   */
+  private proveCreateOnly(signal?: AbortSignal): Promise<void> {
+    const run = async () => {
+      const root = this.#config.prefix ? `${this.#config.prefix}/` : "";
+      const probe = `${root}ferry-create-only-probe/${randomBytes(8).toString("hex")}`;
+      const create = () =>
+        this.send("create-only probe PUT", probe, signal, async () => {
+          try {
+            await this.#client.send(
+              new this.#sdk.PutObjectCommand({
+                Bucket: this.#config.bucket,
+                Key: probe,
+                Body: Buffer.from("probe"),
+                IfNoneMatch: "*",
+              }),
+              abortable(signal),
+            );
+            return true;
+          } catch (err) {
+            if (s3Status(err) !== 412) throw err;
+            return false;
+          }
+        });
+      try {
+        await create();
+        if (await create())
+          throw new FerryError(
+            "CONFIG_INVALID",
+            `${this.location} ignores If-None-Match: * on PUT: Ferry needs create-only writes to keep concurrent backups from overwriting each other (this S3 server or version does not support conditional writes)`,
+            { details: { bucket: this.#config.bucket } },
+          );
+      } finally {
+        await this.send("DELETE", probe, signal, () =>
+          this.#client.send(
+            new this.#sdk.DeleteObjectCommand({ Bucket: this.#config.bucket, Key: probe }),
+            abortable(signal),
+          ),
+        ).catch(() => undefined);
+      }
+    };
+    this.#createOnlyProven ??= run().catch((err: unknown) => {
+      // Only a verdict sticks; a failed request is tried again by the next create-only put.
+      if (!(err instanceof FerryError && err.code === "CONFIG_INVALID"))
+        this.#createOnlyProven = undefined;
+      throw err;
+    });
+    return this.#createOnlyProven;
   }
 
   async delete(key: string, signal?: AbortSignal): Promise<void> {
