@@ -82,10 +82,10 @@ export function jsonSyntaxError(text: string): { offset: number; expected: strin
         expect('"," or "]"');
       }
     }
-    if (c === '"') return string();
-    if (c === "t") return literal("true");
-    if (c === "f") return literal("false");
-    if (c === "n") return literal("null");
+    const word = { '"': "", t: "true", f: "false", n: "null" }[c ?? ""];
+    if (word === "") string();
+    else if (word) literal(word);
+    if (word !== undefined) return;
     const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
     if (!m) expect("a value");
     i += (m as RegExpExecArray)[0].length;
