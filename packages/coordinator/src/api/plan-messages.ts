@@ -9,8 +9,8 @@ import {
   SimulateResponseSchema,
   Transport,
 } from "@ferry/common";
-import type { SweepRow } from "../jobs/window-planning.js";
 import type { PlanLimits } from "../planner/estate.js";
+import type { SweepRow } from "../planner/limit-sweep.js";
 import type { LoadStep, Plan } from "../planner/plan-window.js";
 
 function limitsMessage(l: PlanLimits): PlanLimitsMessage {

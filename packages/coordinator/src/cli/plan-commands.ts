@@ -1,17 +1,26 @@
 // `ferry plan` and `ferry simulate`: the planner's view of a backup window.
-import { type ParsedArgs, type PlanLimits, Transport } from "@ferry/common";
+import {
+  type ParsedArgs,
+  type PlanLimits,
+  type PlanResponse,
+  type SimulateResponse,
+  Transport,
+} from "@ferry/common";
 import { type Api, json2, list, out, str } from "./cli-io.js";
 import { formatBytes, renderTable } from "./table.js";
 
-const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
+/** Seconds as "1.25 h". */
+export const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
 const clock = (s: number) => {
   const t = Math.round(s);
   const two = (n: number) => String(n).padStart(2, "0");
   return `${two(Math.floor(t / 3600))}:${two(Math.floor((t % 3600) / 60))}:${two(t % 60)}`;
 };
-const limitsText = (l: PlanLimits | undefined) =>
+/** Limits as the plan's first line says them. */
+export const limitsText = (l: PlanLimits | undefined) =>
   l ? `per host ${l.perHost}, per datastore ${l.perDatastore}, total ${l.total}` : "-";
-const numbers = (args: ParsedArgs, name: string) =>
+/** A flag's comma-separated whole numbers (at least 1 each). */
+export const numbers = (args: ParsedArgs, name: string) =>
   list(args, name).map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} takes whole numbers, got "${v}"`);
@@ -25,7 +34,15 @@ export async function planCommand(api: Api, args: ParsedArgs, json: boolean): Pr
     policyId: str(args, "policy"),
     limits: { perHost: one("per-host"), perDatastore: one("per-datastore"), total: one("total") },
   });
-  if (json) return out(json2(plan));
+  printPlan(plan, args, json);
+}
+
+/** Prints a plan: a summary, its first `--tasks` tasks and each datastore's load, or JSON. */
+export function printPlan(plan: PlanResponse, args: ParsedArgs, json: boolean): void {
+  if (json) {
+    out(json2(plan));
+    return;
+  }
   out(
     `plan: ${plan.tasks.length} task(s) under ${limitsText(plan.limits)}; the window ends after ${hours(plan.makespanS)}` +
       (plan.windowS > 0 ? ` (window ${hours(plan.windowS)})` : ""),
@@ -77,7 +94,15 @@ export async function simulateCommand(api: Api, args: ParsedArgs, json: boolean)
     total: numbers(args, "total"),
     ioControlOff: args.flags.has("no-io-control"),
   });
-  if (json) return out(json2(res));
+  printSimulation(res, json);
+}
+
+/** Prints a what-if sweep: one row per combination of limits, or JSON. */
+export function printSimulation(res: SimulateResponse, json: boolean): void {
+  if (json) {
+    out(json2(res));
+    return;
+  }
   const fits = res.windowS > 0;
   out(
     renderTable(

@@ -49,6 +49,13 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
   if (command === "catalog" && args.positionals[1] !== "rescan") {
     return catalogAdminCommand(args, json);
   }
+  // With --estate, plan and simulate run here on a file: no coordinator.
+  if ((command === "plan" || command === "simulate") && args.flags.has("estate")) {
+    const offline = await import("./offline-plan-commands.js");
+    return command === "plan"
+      ? offline.offlinePlanCommand(args, json)
+      : offline.offlineSimulateCommand(args, json);
+  }
   switch (command) {
     case "pki":
       return pkiCommand(args, json);

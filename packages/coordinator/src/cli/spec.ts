@@ -34,6 +34,60 @@ const CONNECTION: OptionSpec[] = [
   { name: "tls-key", value: "FILE", default: "$FERRY_TLS_KEY", help: "its private key" },
   { name: "token", value: "TOKEN", default: "$FERRY_TOKEN", help: "operator API token" },
 ];
+// `ferry plan --estate` and `ferry simulate --estate`: an estate file and what to change in it.
+const WHAT_IF: OptionSpec[] = [
+  {
+    name: "estate",
+    value: "FILE|DIR",
+    help: "plan offline, without a coordinator: an estate .json, or an RVTools export (a directory, or FILE,... of its vInfo, vDisk, vHost and vDatastore CSVs); docs/capacity-planning.md",
+  },
+  {
+    name: "movers",
+    value: "N|+N",
+    help: "N model movers instead of the estate's (+N: added to them); a model mover reads any host's VMs, mounts every datastore",
+  },
+  {
+    name: "mover-slots",
+    value: "N",
+    default: "4",
+    help: "tasks at once per mover (model movers; given: every mover)",
+  },
+  {
+    name: "mover-throughput",
+    value: "MB/S",
+    default: "1600",
+    help: "what a mover moves at most, all its tasks together",
+  },
+  {
+    name: "host-throughput",
+    value: "MB/S",
+    default: "the file's, else 1250",
+    help: "backup reads a host sustains",
+  },
+  {
+    name: "datastore-throughput",
+    value: "MB/S",
+    default: "the file's, else 1000",
+    help: "reads a datastore sustains (production takes its share)",
+  },
+  {
+    name: "window",
+    value: "HH:MM-HH:MM|HOURS",
+    default: "the file's",
+    help: "the backup window the plan must meet",
+  },
+  {
+    name: "change-rate",
+    value: "PCT",
+    default: "full backups",
+    help: "daily change rate: each VM's backup reads its size x PCT/100 (an incremental)",
+  },
+  {
+    name: "allow-unused-datastores",
+    help: "a datastore no VM uses is a note, not an error",
+  },
+];
+
 // Commands that call the API: the connection options, and --json.
 const API = { options: [JSON_OUT], optionSets: ["connection"] };
 
@@ -329,6 +383,8 @@ const commands: CommandSpec[] = [
     name: "plan",
     usage: "",
     summary: "plan the backup window: tasks, load per datastore, a lower bound for its end",
+    details:
+      "With --estate, plans here without a coordinator, e.g.\n  ferry plan --estate rvtools-export/ --movers 4 --window 22:00-06:00 --change-rate 5\n  ferry plan --estate estate.json --recommend",
     options: [
       { name: "policy", value: "NAME", help: "plan this policy's VMs (default: all policies)" },
       {
@@ -339,15 +395,27 @@ const commands: CommandSpec[] = [
       { name: "per-datastore", value: "N", help: "tasks at once per datastore" },
       { name: "total", value: "N", help: "tasks at once in all" },
       { name: "tasks", value: "N", default: "20", help: "tasks to list" },
+      {
+        name: "recommend",
+        help: "with --estate: the fewest movers, then lowest limits, whose plan meets the window",
+      },
+      {
+        name: "max-movers",
+        value: "N",
+        default: "16",
+        help: "with --recommend: model movers to try at most",
+      },
       JSON_OUT,
     ],
-    optionSets: API.optionSets,
+    optionSets: ["what-if", ...API.optionSets],
     example: "plan --policy nightly --per-datastore 2",
   },
   {
     name: "simulate",
     usage: "",
     summary: "what-if: the simulated window end and latency for each combination of limits",
+    details:
+      "With --estate, simulates here without a coordinator, e.g.\n  ferry simulate --estate estate.json --movers +2 --per-datastore 1,2,4",
     options: [
       { name: "policy", value: "NAME", help: "simulate this policy's VMs (default: all)" },
       { name: "per-host", value: "N,...", help: "per-host limits to try" },
@@ -356,7 +424,7 @@ const commands: CommandSpec[] = [
       { name: "no-io-control", help: "without the latency-driven throttle" },
       JSON_OUT,
     ],
-    optionSets: API.optionSets,
+    optionSets: ["what-if", ...API.optionSets],
     example: "simulate --per-host 1,2,4 --per-datastore 1,2",
   },
   {
@@ -414,5 +482,5 @@ export const FERRY_CLI: CliSpec = {
   summary: "Ferry's operator CLI: runs the coordinator, and drives it through its API.",
   commands,
   globalOptions: [],
-  optionSets: { connection: CONNECTION },
+  optionSets: { connection: CONNECTION, "what-if": WHAT_IF },
 };

@@ -10,8 +10,8 @@ import {
   type PlanLimits,
 } from "../planner/estate.js";
 import { estateFromInventory } from "../planner/estate-from-inventory.js";
+import { type LimitGrid, type SweepRow, sweepLimits } from "../planner/limit-sweep.js";
 import { type Plan, planWindow } from "../planner/plan-window.js";
-import { type SimulationResult, simulateWindow } from "../planner/simulate.js";
 import { selectVms } from "../policy/vm-selector.js";
 import { isAllDay, parseWindow } from "../policy/window.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
@@ -64,38 +64,15 @@ export async function planFor(
   return { plan: planWindow(input), input };
 }
 
-/** One row of a what-if sweep. */
-export interface SweepRow {
-  limits: PlanLimits;
-  plan: Plan;
-  simulation: SimulationResult;
-}
-
 /** Simulates the window for every combination of the given limits. */
 export async function simulateGrid(
   d: PlanningDeps,
   policy: PolicyRecord | undefined,
-  grid: { perHost: number[]; perDatastore: number[]; total: number[] },
+  grid: LimitGrid,
   ioControl: boolean,
 ): Promise<{ rows: SweepRow[]; windowS: number }> {
   const base = await planInputFor(d, policy, limitsWith(d.limits));
   const control = d.ioControl ?? DEFAULT_IO_CONTROL;
-  const values = (list: number[], fallback: number) => (list.length > 0 ? list : [fallback]);
-  const rows: SweepRow[] = [];
-  for (const perHost of values(grid.perHost, base.limits.perHost))
-    for (const perDatastore of values(grid.perDatastore, base.limits.perDatastore))
-      for (const total of values(grid.total, base.limits.total)) {
-        const input = {
-          ...base,
-          limits: { perHost, perDatastore, total, repositoryWrites: total },
-        };
-        rows.push({
-          limits: input.limits,
-          plan: planWindow(input),
-          simulation: simulateWindow(input, {
-            control: { ...control, enabled: ioControl && control.enabled },
-          }),
-        });
-      }
+  const rows = sweepLimits(base, grid, { ...control, enabled: ioControl && control.enabled });
   return { rows, windowS: base.windowS };
 }
