@@ -1,5 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
 import { FerryError } from "../errors/ferry-error.js";
+import { readPrivateFile } from "../util/private-file.js";
 import { fsError } from "./fs-errors.js";
 
 /**
@@ -11,14 +11,7 @@ import { fsError } from "./fs-errors.js";
 export async function readPassphraseFile(path: string): Promise<string> {
   let text: string;
   try {
-    const st = await stat(path);
-    if ((st.mode & 0o077) !== 0) {
-      throw new FerryError(
-        "PERMISSION_DENIED",
-        `passphrase file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`,
-      );
-    }
-    text = await readFile(path, "utf8");
+    text = await readPrivateFile(path, "passphrase file");
   } catch (err) {
     throw fsError(err, "reading the passphrase file", path);
   }

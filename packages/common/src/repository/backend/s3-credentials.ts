@@ -1,7 +1,8 @@
 // S3 credentials: from a credentials file (the AWS shared format) or from the standard AWS
 // environment variables. A secret never reaches a message, a log or an error's details.
-import { readFile, stat } from "node:fs/promises";
+
 import { FerryError } from "../../errors/ferry-error.js";
+import { readPrivateFile } from "../../util/private-file.js";
 
 /** An access key pair (and session token of temporary credentials). Never log it. */
 export interface S3Credentials {
@@ -38,14 +39,7 @@ export async function resolveS3Credentials(source: S3CredentialSource): Promise<
   const profile = source.profile ?? "default";
   let text: string;
   try {
-    const st = await stat(path);
-    if ((st.mode & 0o077) !== 0) {
-      throw new FerryError(
-        "PERMISSION_DENIED",
-        `S3 credentials file ${path} is readable by others (mode ${(st.mode & 0o777).toString(8)}): chmod 600 it`,
-      );
-    }
-    text = await readFile(path, "utf8");
+    text = await readPrivateFile(path, "S3 credentials file");
   } catch (err) {
     if (err instanceof FerryError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
