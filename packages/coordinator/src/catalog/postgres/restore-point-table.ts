@@ -84,6 +84,16 @@ function conflict(id: string, repository: string, owner: string): FerryError {
   );
 }
 
+// Upserts rows given as one JSON array; a row whose id another repository holds is left as
+// it is and not returned.
+const UPSERT_SQL = `INSERT INTO restore_points (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET}
+     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name,
+       created_at = excluded.created_at, consistency = excluded.consistency,
+       mode = excluded.mode, mover_id = excluded.mover_id, parent_id = excluded.parent_id,
+       size_bytes = excluded.size_bytes, disks = excluded.disks
+     WHERE restore_points.repository = excluded.repository
+     RETURNING id`;
+
 /**
  * Inserts or replaces `rps` (all of `repository`) in one statement. An id belongs to one
  * repository: one catalogued for another is left alone and reported as a conflict to
@@ -95,16 +105,7 @@ async function upsertAll(
   rps: readonly RestorePointRecord[],
 ): Promise<void> {
   if (rps.length === 0) return;
-  const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO restore_points (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET}
-     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name,
-       created_at = excluded.created_at, consistency = excluded.consistency,
-       mode = excluded.mode, mover_id = excluded.mover_id, parent_id = excluded.parent_id,
-       size_bytes = excluded.size_bytes, disks = excluded.disks
-     WHERE restore_points.repository = excluded.repository
-     RETURNING id`,
-    [jsonParam(rps.map(toRow))],
-  );
+  const { rows } = await tx.query<{ id: string }>(UPSERT_SQL, [jsonParam(rps.map(toRow))]);
   if (rows.length === rps.length) return;
   const written = new Set(rows.map((r) => r.id));
   const refused = rps.filter((rp) => !written.has(rp.id)).map((rp) => rp.id);
@@ -133,16 +134,7 @@ async function upsertBatch(
     }
     return outcomes;
   }
-  const { rows } = await ctx.query<{ id: string }>(
-    `INSERT INTO restore_points (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET}
-     ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, vm_name = excluded.vm_name,
-       created_at = excluded.created_at, consistency = excluded.consistency,
-       mode = excluded.mode, mover_id = excluded.mover_id, parent_id = excluded.parent_id,
-       size_bytes = excluded.size_bytes, disks = excluded.disks
-     WHERE restore_points.repository = excluded.repository
-     RETURNING id`,
-    [jsonParam(rps.map(toRow))],
-  );
+  const { rows } = await ctx.query<{ id: string }>(UPSERT_SQL, [jsonParam(rps.map(toRow))]);
   if (rows.length === rps.length) return rps.map(() => undefined);
   const written = new Set(rows.map((r) => r.id));
   const owners = await ctx.query<{ id: string; repository: string }>(
