@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type FerryError, isFerryError } from "../../errors/ferry-error.js";
 import { createCa, issueCertificate } from "../../tls/pki.js";
+import { rejection } from "../rejection.test-helper.js";
 import {
   type FakeRequest,
   type FakeS3,
@@ -21,15 +21,6 @@ const BUCKET = "fake-bucket";
 const SECRET = "s3cr3t-never-logged";
 const ENV = { AWS_ACCESS_KEY_ID: "AKIDFAKE", AWS_SECRET_ACCESS_KEY: SECRET };
 const MiB = 1024 * 1024;
-
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  const outcome = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!isFerryError(outcome)) throw new Error(`expected a FerryError, got ${String(outcome)}`);
-  return outcome;
-}
 
 describe("S3 backend against a scripted server", () => {
   let s3: FakeS3;
@@ -84,7 +75,7 @@ describe("S3 backend against a scripted server", () => {
       s3ErrorAnswer(res, 500, "InternalError");
       return true;
     };
-    const err = await failure(backend.get("always/failing"));
+    const err = await rejection(backend.get("always/failing"));
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.retryable).toBe(true);
     expect(err.message).toContain(`s3://${BUCKET}/repo/always/failing`);
@@ -96,7 +87,7 @@ describe("S3 backend against a scripted server", () => {
       s3ErrorAnswer(res, 403, "AccessDenied");
       return true;
     };
-    const err = await failure(backend.put("forbidden/key", [Buffer.from("x")]));
+    const err = await rejection(backend.put("forbidden/key", [Buffer.from("x")]));
     expect(err.code).toBe("PERMISSION_DENIED");
     expect(err.message).toContain(BUCKET);
     expect(err.message).toContain("repo/forbidden/key");
@@ -120,7 +111,7 @@ describe("S3 backend against a scripted server", () => {
       return true;
     };
     const keys: string[] = [];
-    const err = await failure(
+    const err = await rejection(
       (async () => {
         for await (const e of backend.list("listed/")) keys.push(e.key);
       })(),
@@ -130,7 +121,7 @@ describe("S3 backend against a scripted server", () => {
   });
 
   it("answers a missing object with NOT_FOUND naming bucket and key", async () => {
-    const err = await failure(backend.get("no/such/object"));
+    const err = await rejection(backend.get("no/such/object"));
     expect(err.code).toBe("NOT_FOUND");
     expect(err.message).toContain(`s3://${BUCKET}/repo/no/such/object`);
     expect(await backend.stat("no/such/object")).toBeUndefined();
@@ -159,7 +150,7 @@ describe("S3 backend against a scripted server", () => {
       return true;
     };
     try {
-      const err = await failure(careless.putIfAbsent("never/written", [Buffer.from("c")]));
+      const err = await rejection(careless.putIfAbsent("never/written", [Buffer.from("c")]));
       expect(err.code).toBe("CONFIG_INVALID");
       expect(err.message).toContain("If-None-Match");
       expect(s3.objects.has("repo/never/written")).toBe(false);
@@ -185,7 +176,7 @@ describe("S3 backend against a scripted server", () => {
     expect(retries.map((r) => r.code)).toEqual(["CONNECTION_CLOSED"]);
     expect(s3.requests.map((r) => r.method)).toEqual(["PUT", "PUT", "HEAD"]);
     // Someone else's object under the key stays someone else's.
-    const err = await failure(backend.putIfAbsent("lost/answer", [Buffer.from("other")]));
+    const err = await rejection(backend.putIfAbsent("lost/answer", [Buffer.from("other")]));
     expect(err.code).toBe("ALREADY_EXISTS");
   });
 
@@ -208,7 +199,7 @@ describe("S3 backend against a scripted server", () => {
       const put = big.put("multi", [Buffer.alloc(12 * MiB, 7)], controller.signal);
       await firstPart;
       controller.abort();
-      expect((await failure(put)).code).toBe("CANCELLED");
+      expect((await rejection(put)).code).toBe("CANCELLED");
       const aborts = s3.requests.filter(
         (r: FakeRequest) => r.method === "DELETE" && r.query.has("uploadId"),
       );
@@ -258,7 +249,7 @@ describe("S3 backend over TLS with a private CA", () => {
   it("refuses it without the CA, once and with a hint, not retrying", async () => {
     await using backend = await createS3Backend(tlsOptions());
     const before = s3.requests.length;
-    const err = await failure(backend.get("over-tls"));
+    const err = await rejection(backend.get("over-tls"));
     expect(err.code).toBe("UNAVAILABLE");
     expect(err.retryable).toBe(false);
     expect(err.message).toMatch(/certificate is not trusted.*CA/);
@@ -307,29 +298,29 @@ describe("S3 credentials", () => {
   it("fails with CONFIG_INVALID naming what is missing, never a value", async () => {
     const file = join(dir, "partial");
     await writeFile(file, `[default]\naws_secret_access_key=${SECRET}\n`, { mode: 0o600 });
-    const partial = await failure(resolveS3Credentials({ credentialsFile: file }));
+    const partial = await rejection(resolveS3Credentials({ credentialsFile: file }));
     expect(partial.code).toBe("CONFIG_INVALID");
     expect(partial.message).toContain("[default]");
     expect(partial.message).not.toContain(SECRET);
-    const none = await failure(resolveS3Credentials({ env: { AWS_SECRET_ACCESS_KEY: SECRET } }));
+    const none = await rejection(resolveS3Credentials({ env: { AWS_SECRET_ACCESS_KEY: SECRET } }));
     expect(none.code).toBe("CONFIG_INVALID");
     expect(none.message).toContain("AWS_ACCESS_KEY_ID");
     expect(none.message).not.toContain(SECRET);
     expect(
-      (await failure(resolveS3Credentials({ credentialsFile: join(dir, "absent") }))).code,
+      (await rejection(resolveS3Credentials({ credentialsFile: join(dir, "absent") }))).code,
     ).toBe("CONFIG_INVALID");
   });
 
   it("refuses bad options before any request", async () => {
     const base = { region: "r", env: ENV } as const;
-    expect((await failure(createS3Backend({ ...base, bucket: "Bad_Bucket" }))).code).toBe(
-      "CONFIG_INVALID",
-    );
-    expect((await failure(createS3Backend({ ...base, bucket: "b-1", prefix: "../up" }))).code).toBe(
+    expect((await rejection(createS3Backend({ ...base, bucket: "Bad_Bucket" }))).code).toBe(
       "CONFIG_INVALID",
     );
     expect(
-      (await failure(createS3Backend({ ...base, bucket: "b-1", partSizeBytes: MiB }))).code,
+      (await rejection(createS3Backend({ ...base, bucket: "b-1", prefix: "../up" }))).code,
+    ).toBe("CONFIG_INVALID");
+    expect(
+      (await rejection(createS3Backend({ ...base, bucket: "b-1", partSizeBytes: MiB }))).code,
     ).toBe("CONFIG_INVALID");
   });
 });
