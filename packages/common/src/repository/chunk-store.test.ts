@@ -256,3 +256,29 @@ describe.each<[Durability, ChunkHeaderVersion]>([
     expect(err.code).toBe("CANCELLED");
   });
 });
+
+describe("chunk store syncing early (batched durability)", () => {
+  it("reports a chunk file that could not be synced in the background at the next flush, then recovers", async () => {
+    const root = join(await mkdtemp(join(tmpdir(), "ferry-chunks-")), "chunks");
+    const store = createChunkStore({ root, durability: "batched" });
+    try {
+      const chunks = Array.from({ length: 40 }, (_, i) => Buffer.from(`chunk ${i}`));
+      for (const data of chunks.slice(0, 31)) await store.put(blake3Digest(data), data);
+      // A file that vanishes before the background sync the 32nd chunk starts.
+      const lost = chunks[3] as Buffer;
+      const lostFile = join(root, chunkPathInStore(blake3Digest(lost)));
+      await rm(lostFile);
+      for (const data of chunks.slice(31)) await store.put(blake3Digest(data), data);
+      const err = await rejection(store.flush());
+      expect(err.message).toContain(lostFile);
+      // Written again, every chunk is durable and readable.
+      expect((await store.put(blake3Digest(lost), lost)).written).toBe(true);
+      await store.flush();
+      for (const data of chunks)
+        expect(Buffer.from(await store.get(blake3Digest(data))).equals(data)).toBe(true);
+    } finally {
+      await store.close();
+      await rm(join(root, ".."), { recursive: true, force: true });
+    }
+  });
+});

@@ -62,6 +62,9 @@ type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "dama
 // fsyncs in flight during flush(): enough to keep the disk queue busy, few descriptors.
 const FLUSH_PARALLELISM = 16;
 
+// Chunk files written but not yet synced that start a sync in the background.
+const EARLY_SYNC_FILES = 32;
+
 async function forEachLimited<T>(
   items: readonly T[],
   limit: number,
@@ -85,6 +88,10 @@ export class LocalChunkStore implements ChunkStore {
   private pendingFiles = new Set<string>();
   private pendingDirs = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
+  /** A sync started early (see EARLY_SYNC_FILES) is running. */
+  private syncingEarly = false;
+  /** Why an early sync failed: the next flush() fails with it (a failed fsync may not repeat). */
+  private earlySyncError: unknown;
 
   constructor(
     readonly root: string,
@@ -215,11 +222,37 @@ export class LocalChunkStore implements ChunkStore {
 
   async flush(signal?: AbortSignal): Promise<void> {
     this.assertOpen();
-    // Flushes run one after another: a flush that returns must not overtake
-    // an earlier one still syncing files this caller's restore point uses.
+    let early: unknown;
+    try {
+      await this.chainFlush(signal);
+    } finally {
+      // Reported once: by this flush, or superseded by its own failure.
+      early = this.earlySyncError;
+      this.earlySyncError = undefined;
+    }
+    if (early !== undefined) throw early;
+  }
+
+  // Flushes run one after another: a flush that returns must not overtake
+  // an earlier one still syncing files this caller's restore point uses.
+  private chainFlush(signal?: AbortSignal): Promise<void> {
     const run = this.flushing.then(() => this.flushPending(signal));
     this.flushing = run.catch(() => undefined);
     return run;
+  }
+
+  // Syncs written chunks while the backup goes on, so the commit's flush has only the last
+  // few left (it took 65 ms of a 2 s backup when it synced all 270 chunk files at the end).
+  private syncEarly(): void {
+    if (this.syncingEarly || this.pendingFiles.size < EARLY_SYNC_FILES) return;
+    this.syncingEarly = true;
+    this.chainFlush()
+      .catch((err: unknown) => {
+        this.earlySyncError ??= err;
+      })
+      .finally(() => {
+        this.syncingEarly = false;
+      });
   }
 
   private async flushPending(signal?: AbortSignal): Promise<void> {
@@ -294,6 +327,7 @@ export class LocalChunkStore implements ChunkStore {
     if (!each) {
       this.pendingFiles.add(path);
       this.pendingDirs.add(dir);
+      this.syncEarly();
     }
     return {
       written: true,
