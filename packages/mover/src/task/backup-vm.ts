@@ -235,7 +235,12 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
         transport: o.transport,
         logger,
         signal: stop.signal,
-        onCommitting: () => reporter.phase(Phase.COMMITTING),
+        onCommitting: () => {
+          reporter.phase(Phase.COMMITTING);
+          // Every disk is read: the view comes down while the commit syncs, not after it
+          // (QMP round trips that took 0.3 s of a 0.9 s incremental). Disposal awaits it.
+          void view.teardown();
+        },
         ...(previous && plan.some((p) => p.mode.t === "incremental")
           ? {
               chain: {
