@@ -102,12 +102,7 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
   });
   const bytesNew = new Counter({
     name: "ferry_backup_new_bytes_total",
-    help: "Bytes of chunks backups added to repositories.",
-    registers,
-  });
-  const bytesDeduplicated = new Counter({
-    name: "ferry_backup_deduplicated_bytes_total",
-    help: "Bytes backups read that repositories already held (read minus new).",
+    help: "Bytes of new chunks backups stored in repositories, as written (compressed).",
     registers,
   });
   const backupRate = new Histogram({
@@ -218,6 +213,34 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
     registers,
   });
 
+  // Newest restore point per VM (ms): read from the catalog once, then kept by task ends.
+  let lastBackup: Promise<Map<string, number>> | undefined;
+  const lastBackups = () => {
+    lastBackup ??= deps.catalog.restorePoints.list().then(
+      (points) => {
+        const out = new Map<string, number>();
+        for (const p of points)
+          out.set(p.vmId, Math.max(out.get(p.vmId) ?? 0, p.createdAt.getTime()));
+        return out;
+      },
+      (err: unknown) => {
+        lastBackup = undefined;
+        throw err;
+      },
+    );
+    return lastBackup;
+  };
+  new Gauge({
+    name: "ferry_vm_last_backup_timestamp_seconds",
+    help: "Unix time of each VM's newest restore point (alert on its age against the RPO).",
+    labelNames: ["vm"],
+    registers,
+    async collect() {
+      this.reset();
+      for (const [vm, ms] of await lastBackups()) this.set({ vm }, ms / 1000);
+    },
+  });
+
   const createdAt = (jobId: string) => {
     let at = jobCreated.get(jobId);
     if (!at) {
@@ -244,6 +267,12 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
       tasksEnded.inc({ state, kind });
       taskDuration.observe({ state, kind }, runSeconds);
       if (!restorePoint || kind !== "backup") return;
+      const at = restorePoint.createdAt.getTime();
+      // Not loaded yet: the first scrape reads this restore point from the catalog.
+      void lastBackup?.then(
+        (m) => m.set(restorePoint.vmId, Math.max(m.get(restorePoint.vmId) ?? 0, at)),
+        () => undefined,
+      );
       let read = 0;
       let added = 0;
       for (const d of restorePoint.disks) {
@@ -252,7 +281,6 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
       }
       bytesRead.inc(read);
       bytesNew.inc(added);
-      bytesDeduplicated.inc(Math.max(0, read - added));
       if (runSeconds > 0) backupRate.observe(read / runSeconds);
     },
     readRateLimit(taskId, bytesPerSec) {
