@@ -1,0 +1,75 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger, parseConfig } from "@ferry/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type PostgresCluster,
+  startPostgresCluster,
+} from "../catalog/postgres/postgres-cluster.test-helper.js";
+import { coordinatorConfigSchema } from "../config.js";
+import { type Coordinator, startCoordinator } from "../coordinator.js";
+
+const quiet = () => createLogger({ name: "test", write: () => undefined });
+
+describe("the coordinator's health checks", () => {
+  let work: string;
+  let cluster: PostgresCluster;
+  let coordinator: Coordinator | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), "ferry-readyz-"));
+    cluster = await startPostgresCluster();
+  });
+  afterAll(async () => {
+    await coordinator?.close();
+    await cluster?.remove();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it("reads not ready while its PostgreSQL catalog is down, alive all along", async () => {
+    const passwordFile = join(work, "pg.password");
+    await writeFile(passwordFile, `${cluster.password}\n`, { mode: 0o600 });
+    coordinator = await startCoordinator(
+      parseConfig(
+        coordinatorConfigSchema,
+        {
+          listen: "127.0.0.1:0",
+          dataDir: join(work, "coord"),
+          catalog: await cluster.newDatabase(),
+          catalogPasswordFile: passwordFile,
+          metrics: { listen: "127.0.0.1:0" },
+          logLevel: "error",
+        },
+        "test",
+      ),
+      { logger: quiet() },
+    );
+    const get = (path: string) => fetch(`${coordinator?.metricsUrl}${path}`);
+    expect((await get("/readyz")).status).toBe(200);
+    await cluster.stop();
+    const down = await get("/readyz");
+    expect(down.status).toBe(503);
+    expect(await down.text()).toMatch(/catalog unreachable/);
+    expect((await get("/healthz")).status).toBe(200);
+    await cluster.start();
+    await expect.poll(async () => (await get("/readyz")).status, { timeout: 10_000 }).toBe(200);
+  });
+
+  it("refuses to start with metrics on a non-loopback address without TLS or a token", async () => {
+    const config = parseConfig(
+      coordinatorConfigSchema,
+      {
+        listen: "127.0.0.1:0",
+        dataDir: join(work, "open"),
+        metrics: { listen: "0.0.0.0:0" },
+        logLevel: "error",
+      },
+      "test",
+    );
+    await expect(startCoordinator(config, { logger: quiet() })).rejects.toMatchObject({
+      code: "CONFIG_INVALID",
+      message: expect.stringContaining("metrics.listen 0.0.0.0:0"),
+    });
+  });
+});
