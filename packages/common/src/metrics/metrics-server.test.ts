@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createCa, issueCertificate } from "../tls/pki.js";
 import { checkMetricsExposure, isLoopbackHost } from "./metrics-listener-config.js";
 import { startMetricsServer } from "./metrics-server.js";
 
@@ -77,5 +82,42 @@ describe("the metrics listener", () => {
     const res = await fetch(`${server.url}/readyz`);
     expect(res.status).toBe(503);
     expect(await res.text()).toContain("timed out");
+  });
+
+  it("over TLS admits only a client whose certificate the CA signed", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-metrics-tls-"));
+    try {
+      const ca = await createCa(dir, "metrics CA");
+      const server = await issueCertificate(dir, "metrics");
+      const client = await issueCertificate(dir, "prometheus");
+      await using listener = await startMetricsServer({
+        config: { listen: "127.0.0.1:0", tls: { ca: ca.cert, cert: server.cert, key: server.key } },
+        source,
+        ready: async () => undefined,
+      });
+      expect(listener.url).toMatch(/^https:/);
+      const caPem = await readFile(ca.cert);
+      const mine = { cert: await readFile(client.cert), key: await readFile(client.key) };
+      const get = (withCert: boolean) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            `${listener.url}/metrics`,
+            {
+              ca: caPem,
+              ...(withCert ? mine : {}),
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on("error", reject);
+          req.end();
+        });
+      expect(await get(true)).toBe(200);
+      await expect(get(false)).rejects.toThrow();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
