@@ -47,6 +47,8 @@ describe("the coordinator's health checks", () => {
     );
     const get = (path: string) => fetch(`${coordinator?.metricsUrl}${path}`);
     expect((await get("/readyz")).status).toBe(200);
+    // Alone on its PostgreSQL catalog it holds the lease.
+    expect(await (await get("/metrics")).text()).toMatch(/^ferry_coordinator_leader 1$/m);
     await cluster.stop();
     const down = await get("/readyz");
     expect(down.status).toBe(503);
