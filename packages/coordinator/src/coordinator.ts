@@ -244,30 +244,6 @@ export async function startCoordinator(
     await leadership.ready;
   } else soleTerm = await lead(0n);
   let metricsServer: MetricsServer | undefined;
-  if (config.metrics) {
-    metricsServer = await startMetricsServer({
-      config: config.metrics,
-      source: metrics.registry,
-      // Ready when the catalog answers: every API call and dispatch needs it.
-      ready: () =>
-        catalog.jobs.list({ limit: 1 }).then(
-          () => undefined,
-          () => "catalog unreachable",
-        ),
-    }).catch(async (err: unknown) => {
-      clearInterval(sweeper);
-      await server.close();
-      await leadership?.close();
-      await soleTerm?.close();
-      await catalog.close();
-      throw err;
-    });
-    logger.info("metrics listening", { url: metricsServer.url });
-  }
-  logger.info("coordinator listening", {
-    address: server.address,
-    role: isLeader() ? "leader" : "follower",
-  });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -284,6 +260,27 @@ export async function startCoordinator(
     })();
     return closing;
   };
+  if (config.metrics) {
+    metricsServer = await startMetricsServer({
+      config: config.metrics,
+      source: metrics.registry,
+      // Ready when the catalog answers: every API call and dispatch needs it.
+      ready: () =>
+        catalog.jobs.list({ limit: 1 }).then(
+          () => undefined,
+          () => "catalog unreachable",
+        ),
+    }).catch(async (err: unknown) => {
+      // A taken port stops the coordinator whole, as a taken gRPC port does.
+      await close();
+      throw err;
+    });
+    logger.info("metrics listening", { url: metricsServer.url });
+  }
+  logger.info("coordinator listening", {
+    address: server.address,
+    role: isLeader() ? "leader" : "follower",
+  });
   return {
     address: server.address,
     registry,

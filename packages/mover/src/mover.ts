@@ -317,24 +317,6 @@ export async function startMover(
     : Promise.resolve();
 
   let metricsServer: MetricsServer | undefined;
-  if (config.metrics) {
-    metricsServer = await startMetricsServer({
-      config: config.metrics,
-      source: metrics.registry,
-      // Without a coordinator configured the mover serves tasks as it is: ready.
-      ready: async () =>
-        !config.coordinator || registeredNow ? undefined : "not registered with a coordinator",
-    }).catch(async (err: unknown) => {
-      stop.abort();
-      await loop;
-      registry?.[Symbol.dispose]();
-      await server.close(5000);
-      await nats?.close();
-      throw err;
-    });
-    logger.info("metrics listening", { url: metricsServer.url });
-  }
-
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
@@ -352,6 +334,21 @@ export async function startMover(
     })();
     return closing;
   };
+  if (config.metrics) {
+    metricsServer = await startMetricsServer({
+      config: config.metrics,
+      source: metrics.registry,
+      // Without a coordinator configured the mover serves tasks as it is: ready.
+      ready: async () =>
+        !config.coordinator || registeredNow ? undefined : "not registered with a coordinator",
+    }).catch(async (err: unknown) => {
+      // A taken port stops the mover whole, as a taken gRPC port does.
+      await close();
+      throw err;
+    });
+    logger.info("metrics listening", { url: metricsServer.url });
+  }
+
   return {
     id: config.id,
     address,

@@ -6,6 +6,7 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { FerryError } from "../errors/ferry-error.js";
 import { readTlsPem } from "../tls/tls-files.js";
 import { checkMetricsExposure, type MetricsListenerConfig } from "./metrics-listener-config.js";
 
@@ -39,7 +40,7 @@ export interface MetricsServer extends AsyncDisposable {
 /**
  * Serves `/metrics`, `/healthz` (the process answers) and `/readyz` (`ready` says so) over
  * HTTP, or HTTPS with client certificates when `config.tls` is set. CONFIG_INVALID before
- * listening when a non-loopback address is unprotected.
+ * listening when a non-loopback address is unprotected; UNAVAILABLE when the port is taken.
  */
 export async function startMetricsServer(o: MetricsServerOptions): Promise<MetricsServer> {
   checkMetricsExposure(o.config);
@@ -91,9 +92,15 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
   const at = o.config.listen.lastIndexOf(":");
   const host = o.config.listen.slice(0, at).replace(/^\[|\]$/g, "");
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const fail = (err: Error) =>
+      reject(
+        new FerryError("UNAVAILABLE", `cannot listen on ${o.config.listen}: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    server.once("error", fail);
     server.listen(Number(o.config.listen.slice(at + 1)), host, () => {
-      server.off("error", reject);
+      server.off("error", fail);
       resolve();
     });
   });

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger, parseConfig } from "@ferry/common";
+import { createLogger, parseConfig, startMetricsServer } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type PostgresCluster,
@@ -10,6 +11,15 @@ import {
 import { coordinatorConfigSchema } from "../config.js";
 import { type Coordinator, startCoordinator } from "../coordinator.js";
 
+// A port free now: the kernel's pick for a listener closed at once.
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.once("error", reject);
+  });
 const quiet = () => createLogger({ name: "test", write: () => undefined });
 
 describe("the coordinator's health checks", () => {
@@ -73,5 +83,34 @@ describe("the coordinator's health checks", () => {
       code: "CONFIG_INVALID",
       message: expect.stringContaining("metrics.listen 0.0.0.0:0"),
     });
+  });
+
+  it("stops whole when its metrics port is taken, leaving its gRPC port free", async () => {
+    await using taken = await startMetricsServer({
+      config: { listen: "127.0.0.1:0" },
+      source: { contentType: "text/plain", metrics: async () => "" },
+      ready: async () => undefined,
+    });
+    const grpc = `127.0.0.1:${await freePort()}`;
+    const config = (metrics: string) =>
+      parseConfig(
+        coordinatorConfigSchema,
+        {
+          listen: grpc,
+          dataDir: join(work, "taken"),
+          metrics: { listen: metrics },
+          logLevel: "error",
+        },
+        "test",
+      );
+    await expect(
+      startCoordinator(config(new URL(taken.url).host), { logger: quiet() }),
+    ).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: expect.stringMatching(/cannot listen/),
+    });
+    // Everything it opened was closed: the same gRPC port takes a new coordinator.
+    await using again = await startCoordinator(config("127.0.0.1:0"), { logger: quiet() });
+    expect(again.address).toBe(grpc);
   });
 });
