@@ -31,6 +31,7 @@ const KINDS = ["backup", "restore"] as const;
 // Seconds: a restore of a tiny disk to a day-long full backup.
 const DURATION_BUCKETS = [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400];
 const MIB = 1024 * 1024;
+const LAST_BACKUP_REREAD_MS = 60_000;
 
 /**
  * Creates the coordinator's metrics. Counters and histograms move as the dispatcher reports;
@@ -213,9 +214,14 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
     registers,
   });
 
-  // Newest restore point per VM (ms): read from the catalog once, then kept by task ends.
+  // Newest restore point per VM (ms): read from the catalog, then kept by this coordinator's
+  // task ends. Read again every minute: a follower, or a leader that just took over, sees
+  // backups another coordinator recorded (a stale age would raise a false RPO alert).
   let lastBackup: Promise<Map<string, number>> | undefined;
+  let readAt = 0;
   const lastBackups = () => {
+    if (lastBackup && Date.now() - readAt > LAST_BACKUP_REREAD_MS) lastBackup = undefined;
+    if (!lastBackup) readAt = Date.now();
     lastBackup ??= deps.catalog.restorePoints.list().then(
       (points) => {
         const out = new Map<string, number>();
