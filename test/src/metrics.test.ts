@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createClient, JobState, OperatorService } from "@ferry/common";
 import type { Coordinator } from "@ferry/coordinator";
 import type { Mover } from "@ferry/mover";
+import { parser } from "@prometheus-io/lezer-promql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
@@ -163,7 +164,7 @@ describe("Prometheus metrics and health checks on a real coordinator and mover",
     );
   });
 
-  it("ships alert rules and a dashboard that use only metrics the listeners expose", async () => {
+  it("ships alert rules and a dashboard in valid PromQL that use only metrics the listeners expose", async () => {
     const exposed = new Set([
       ...declaredMetrics(await scrapeCoordinator()),
       ...declaredMetrics(await scrapeMover()),
@@ -185,6 +186,17 @@ describe("Prometheus metrics and health checks on a real coordinator and mover",
     );
     const missing = [...exprs, ...targets].flatMap(used).filter((n) => !exposed.has(n));
     expect(missing).toEqual([]);
+    // Prometheus' own PromQL grammar (its web UI's parser) finds no syntax error in any of them.
+    const unparsable = [...exprs, ...targets].filter((e) => {
+      let bad = false;
+      parser.parse(e).iterate({
+        enter: (n) => {
+          if (n.type.isError) bad = true;
+        },
+      });
+      return bad;
+    });
+    expect(unparsable).toEqual([]);
   });
 
   it("turns the mover not ready once its coordinator is gone", async () => {
