@@ -105,6 +105,10 @@ describe("Prometheus metrics and health checks on a real coordinator and mover",
     expect(sample(text, "ferry_movers", { state: "down" })).toBe(0);
     expect(sample(text, "ferry_mover_up", { mover: "mover-1" })).toBe(1);
     expect(sample(text, "ferry_coordinator_leader")).toBe(1);
+    // The default ioControl thresholds, 20 and 30 ms, for alerts to compare latency against.
+    expect(
+      sample(text, "ferry_io_control_latency_threshold_seconds", { threshold: "throttle" }),
+    ).toBe(0.03);
     // No job or task ids in any label: their number grows without bound.
     expect(text).not.toMatch(/(job|task)(_id)?="/);
   });

@@ -109,6 +109,7 @@ export async function startCoordinator(
     catalog,
     registry,
     isLeader: () => leadership?.isLeader() ?? true,
+    ioControl: config.ioControl,
   });
   // Aborted first on close: maintenance running on movers for the coordinator stops with it.
   const stopping = new AbortController();

@@ -13,6 +13,8 @@ export interface CoordinatorMetricsDeps {
   registry: MoverRegistry;
   /** True while this coordinator leads (always, alone on SQLite). */
   isLeader: () => boolean;
+  /** Backup I/O control's latency thresholds, ms (exported so alerts compare against them). */
+  ioControl?: { admitBelowMs: number; throttleAboveMs: number };
 }
 
 /** The coordinator's Prometheus registry and the hooks that feed it. */
@@ -152,6 +154,16 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
         this.set({ datastore: d }, l.latencyMs / 1000);
     },
   });
+  const thresholds = new Gauge({
+    name: "ferry_io_control_latency_threshold_seconds",
+    help: "Backup I/O control's datastore latency thresholds: admit (no new backup at or above) and throttle.",
+    labelNames: ["threshold"],
+    registers,
+  });
+  if (deps.ioControl) {
+    thresholds.set({ threshold: "admit" }, deps.ioControl.admitBelowMs / 1000);
+    thresholds.set({ threshold: "throttle" }, deps.ioControl.throttleAboveMs / 1000);
+  }
   new Gauge({
     name: "ferry_movers",
     help: "Registered movers by state (down: three heartbeats missed).",
