@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, JobState, OperatorService } from "@ferry/common";
+import { Consistency, createClient, JobState, OperatorService } from "@ferry/common";
 import type { Coordinator } from "@ferry/coordinator";
 import type { Mover } from "@ferry/mover";
 import { parser } from "@prometheus-io/lezer-promql";
@@ -130,6 +130,9 @@ describe("Prometheus metrics and health checks on a real coordinator and mover",
       covered,
     );
     expect(sample(text, "ferry_snapshot_open_seconds_count")).toBe(1);
+    // Frozen only for an application-consistent restore point (the lab guest has an agent).
+    expect(point?.consistency).toBe(Consistency.APPLICATION);
+    expect(sample(text, "ferry_guest_freeze_seconds_count")).toBe(1);
     expect(sample(text, "ferry_mover_registered")).toBe(1);
     expect(sample(text, "process_resident_memory_bytes")).toBeGreaterThan(0);
     expect((await fetch(`${mover.metricsUrl}/healthz`)).status).toBe(200);
