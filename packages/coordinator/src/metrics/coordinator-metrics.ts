@@ -2,7 +2,6 @@ import { MoverState } from "@ferry/common";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { JobStateName, TaskStateName } from "../catalog/records.js";
-import { taskKind } from "../catalog/task-spec.js";
 import type { DispatchObserver } from "../dispatch/dispatch-observer.js";
 import { datastoreLatencies } from "../dispatch/io-control.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
@@ -68,8 +67,12 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
     async collect() {
       this.reset();
       for (const state of ACTIVE) for (const kind of KINDS) this.set({ state, kind }, 0);
-      for (const t of await deps.catalog.tasks.listByState([...ACTIVE]))
-        this.inc({ state: t.state, kind: taskKind(t) });
+      // Counted per unfinished job (a job's tasks share its kind): listing 10,000 queued
+      // tasks read and parsed every spec, 180 ms of a blocked event loop per scrape.
+      for (const j of await deps.catalog.jobs.list({ states: ["queued", "running"] })) {
+        const counts = await deps.catalog.tasks.countByJob(j.id);
+        for (const state of ACTIVE) this.inc({ state, kind: j.kind }, counts[state]);
+      }
     },
   });
   const tasksEnded = new Counter({
