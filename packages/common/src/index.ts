@@ -25,6 +25,18 @@ export {
 } from "./grpc/server.js";
 export { errorToStatus, statusToError } from "./grpc/status-map.js";
 export type { CallOptions, Client, HandlerContext, ServiceImpl } from "./grpc/types.js";
+export {
+  checkMetricsExposure,
+  isLoopbackHost,
+  type MetricsListenerConfig,
+  metricsListenerSchema,
+} from "./metrics/metrics-listener-config.js";
+export {
+  type MetricsServer,
+  type MetricsServerOptions,
+  type MetricsSource,
+  startMetricsServer,
+} from "./metrics/metrics-server.js";
 export * from "./nats/event-codecs.js";
 export {
   type NatsAccess,

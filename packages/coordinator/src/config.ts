@@ -1,4 +1,10 @@
-import { loadConfigFile, natsAccessSchema, schema, tlsSchema } from "@ferry/common";
+import {
+  loadConfigFile,
+  metricsListenerSchema,
+  natsAccessSchema,
+  schema,
+  tlsSchema,
+} from "@ferry/common";
 import { ROLES } from "./auth/roles.js";
 
 const { number, object, oneOf, string } = schema;
@@ -83,6 +89,11 @@ export const coordinatorConfigSchema = object({
   scheduleCheckMs: number({ integer: true, min: 100, max: 60_000 }).default(15_000),
   /** Attempts per task, retries of retryable failures included. */
   maxAttempts: number({ integer: true, min: 1, max: 20 }).default(3),
+  /**
+   * Prometheus metrics, /healthz and /readyz over HTTP(S): `{"listen": "127.0.0.1:9464"}`.
+   * Absent: no listener. A non-loopback address needs `tls` or `tokenSha256`.
+   */
+  metrics: metricsListenerSchema.optional(),
   logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
 });
 

@@ -5,13 +5,16 @@ import { join, resolve } from "node:path";
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   bindService,
+  checkMetricsExposure,
   createLogger,
   type Logger,
+  type MetricsServer,
   MoverRegistryService,
   natsConnectOptions,
   OperatorService,
   RegisterRequestSchema,
   startGrpcServer,
+  startMetricsServer,
   tlsCredentials,
 } from "@ferry/common";
 import { connect, type NatsConnection } from "nats";
@@ -33,6 +36,8 @@ import { createProgressTracker } from "./jobs/progress-tracker.js";
 import { createRepositoryMaintenance } from "./jobs/repository-maintenance.js";
 import { withRestorePointStateCache } from "./jobs/restore-point-state-cache.js";
 import { pruneAfterJob } from "./jobs/retention.js";
+import { createCoordinatorMetrics } from "./metrics/coordinator-metrics.js";
+import { meteredMaintenance } from "./metrics/metered-maintenance.js";
 import { createMoverRegistry, type MoverRegistry } from "./registry/mover-registry.js";
 import { startScheduler } from "./schedule/scheduler.js";
 
@@ -42,6 +47,8 @@ export interface Coordinator extends AsyncDisposable {
   readonly address: string;
   readonly registry: MoverRegistry;
   readonly catalog: CatalogStore;
+  /** Base URL of /metrics, /healthz and /readyz when `metrics` is configured. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -51,6 +58,8 @@ export async function startCoordinator(
   options: { logger?: Logger } = {},
 ): Promise<Coordinator> {
   const logger = options.logger ?? createLogger({ name: "coordinator", level: config.logLevel });
+  // An unprotected non-loopback metrics address stops the coordinator before anything opens.
+  if (config.metrics) checkMetricsExposure(config.metrics);
   // Mutual TLS both ways: movers and operators prove themselves, and so does the coordinator.
   // Read first: a missing or unreadable file stops the coordinator before anything opens.
   // As a client it dials movers: only a certificate with role mover may answer.
@@ -96,17 +105,26 @@ export async function startCoordinator(
       logger.warn("ignoring a stored mover registration", { moverId: m.id, err });
     }
   }
+  const metrics = createCoordinatorMetrics({
+    catalog,
+    registry,
+    isLeader: () => leadership?.isLeader() ?? true,
+    ioControl: config.ioControl,
+  });
   // Aborted first on close: maintenance running on movers for the coordinator stops with it.
   const stopping = new AbortController();
   // Listings reuse a mover's verify and boot-test states for 30 s (restore-point-state-cache.ts).
   const maintenance = withRestorePointStateCache(
-    createRepositoryMaintenance({
-      registry,
-      catalog,
-      logger,
-      ...(moverCredentials ? { moverCredentials } : {}),
-      leaseToken: () => leadership?.token() ?? 0n,
-    }),
+    meteredMaintenance(
+      createRepositoryMaintenance({
+        registry,
+        catalog,
+        logger,
+        ...(moverCredentials ? { moverCredentials } : {}),
+        leaseToken: () => leadership?.token() ?? 0n,
+      }),
+      metrics,
+    ),
     { ttlMs: 30_000 },
   );
   const events = createJobEvents();
@@ -129,6 +147,7 @@ export async function startCoordinator(
       ioControl: config.ioControl,
       leaseToken: () => token,
       mayDispatch: () => leadership?.isLeader() ?? true,
+      observer: metrics.observer,
       onJobEnded: (jobId) => pruneAfterJob(catalog, maintenance, jobId, logger, stopping.signal),
     });
     const scheduler = startScheduler({
@@ -225,15 +244,13 @@ export async function startCoordinator(
     });
     await leadership.ready;
   } else soleTerm = await lead(0n);
-  logger.info("coordinator listening", {
-    address: server.address,
-    role: isLeader() ? "leader" : "follower",
-  });
+  let metricsServer: MetricsServer | undefined;
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       stopping.abort();
       clearInterval(sweeper);
+      await metricsServer?.close();
       await server.close();
       await leadership?.close();
       await soleTerm?.close();
@@ -244,5 +261,33 @@ export async function startCoordinator(
     })();
     return closing;
   };
-  return { address: server.address, registry, catalog, close, [Symbol.asyncDispose]: close };
+  if (config.metrics) {
+    metricsServer = await startMetricsServer({
+      config: config.metrics,
+      source: metrics.registry,
+      // Ready when the catalog answers: every API call and dispatch needs it.
+      ready: () =>
+        catalog.jobs.list({ limit: 1 }).then(
+          () => undefined,
+          () => "catalog unreachable",
+        ),
+    }).catch(async (err: unknown) => {
+      // A taken port stops the coordinator whole, as a taken gRPC port does.
+      await close();
+      throw err;
+    });
+    logger.info("metrics listening", { url: metricsServer.url });
+  }
+  logger.info("coordinator listening", {
+    address: server.address,
+    role: isLeader() ? "leader" : "follower",
+  });
+  return {
+    address: server.address,
+    registry,
+    catalog,
+    metricsUrl: metricsServer?.url,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

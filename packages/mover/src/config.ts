@@ -1,4 +1,10 @@
-import { loadConfigFile, natsAccessSchema, schema, tlsSchema } from "@ferry/common";
+import {
+  loadConfigFile,
+  metricsListenerSchema,
+  natsAccessSchema,
+  schema,
+  tlsSchema,
+} from "@ferry/common";
 
 const { array, number, object, oneOf, string } = schema;
 
@@ -76,6 +82,11 @@ export const moverConfigSchema = object({
   /** Limit for the guest freeze, milliseconds. */
   freezeTimeoutMs: number({ integer: true, min: 100, max: 600_000 }).default(30_000),
   transports: array(oneOf(["hotadd", "nbd"] as const)).default(["hotadd", "nbd"]),
+  /**
+   * Prometheus metrics, /healthz and /readyz over HTTP(S): `{"listen": "127.0.0.1:9465"}`.
+   * Absent: no listener. A non-loopback address needs `tls` or `tokenSha256`.
+   */
+  metrics: metricsListenerSchema.optional(),
   logLevel: oneOf(["debug", "info", "warn", "error"] as const).default("info"),
 });
 

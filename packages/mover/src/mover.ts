@@ -4,18 +4,21 @@ import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import {
   bindService,
+  checkMetricsExposure,
   createClient,
   createLeaderDialer,
   createLogger,
   type Datastore,
   DatastoreSchema,
   type Logger,
+  type MetricsServer,
   MoverRegistryService,
   MoverSchema,
   MoverService,
   MoverState,
   readPassphraseFile,
   startGrpcServer,
+  startMetricsServer,
   Transport,
   tlsCredentials,
   toFerryError,
@@ -33,6 +36,7 @@ import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
 import { createLibvirtAdapter } from "./libvirt/libvirt-adapter.js";
+import { createMoverPrometheus } from "./metrics/mover-metrics.js";
 import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createLeaseFence, fencedMoverService } from "./service/lease-fence.js";
 import { readLeaseToken, writeLeaseToken } from "./service/lease-token-file.js";
@@ -52,6 +56,8 @@ export interface Mover extends AsyncDisposable {
   readonly address: string;
   /** Resolves once the first registration with the coordinator succeeded. */
   readonly registered: Promise<void>;
+  /** Base URL of /metrics, /healthz and /readyz when `metrics` is configured. */
+  readonly metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -73,6 +79,8 @@ export async function startMover(
   const logger = (options.logger ?? createLogger({ name: "mover", level: config.logLevel })).child({
     moverId: config.id,
   });
+  // An unprotected non-loopback metrics address stops the mover before anything opens.
+  if (config.metrics) checkMetricsExposure(config.metrics);
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   const datastores: Datastore[] = config.datastores.map((d) =>
@@ -187,7 +195,11 @@ export async function startMover(
   // As a client it dials the coordinator: only a certificate with role coordinator may answer.
   const tls = config.tls ? await tlsCredentials(config.tls, "coordinator") : undefined;
   const nats = await connectEvents(config.nats, logger, config.natsAccess);
+  // Registered now: set by each registration, cleared by a failed or refused heartbeat.
+  let registeredNow = false;
+  const metrics = createMoverPrometheus({ slots, latencies, registered: () => registeredNow });
   const tasks = createTaskRunner({
+    metrics,
     moverId: config.id,
     slots,
     repositories,
@@ -288,7 +300,13 @@ export async function startMover(
         runningTaskIds: () => slots.running().map((t) => t.id),
         datastoreLatencies,
         refreshMs: config.inventoryRefreshMs,
-        onRegistered: () => markRegistered(),
+        onRegistered: () => {
+          registeredNow = true;
+          markRegistered();
+        },
+        onUnregistered: () => {
+          registeredNow = false;
+        },
         describe: async (signal) => ({
           mover: moverInfo(),
           host,
@@ -298,10 +316,12 @@ export async function startMover(
       })
     : Promise.resolve();
 
+  let metricsServer: MetricsServer | undefined;
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       stop.abort();
+      await metricsServer?.close();
       await loop;
       registry?.[Symbol.dispose]();
       // Running tasks clean up (teardown, staged restore points) before anything they use closes.
@@ -314,5 +334,27 @@ export async function startMover(
     })();
     return closing;
   };
-  return { id: config.id, address, registered, close, [Symbol.asyncDispose]: close };
+  if (config.metrics) {
+    metricsServer = await startMetricsServer({
+      config: config.metrics,
+      source: metrics.registry,
+      // Without a coordinator configured the mover serves tasks as it is: ready.
+      ready: async () =>
+        !config.coordinator || registeredNow ? undefined : "not registered with a coordinator",
+    }).catch(async (err: unknown) => {
+      // A taken port stops the mover whole, as a taken gRPC port does.
+      await close();
+      throw err;
+    });
+    logger.info("metrics listening", { url: metricsServer.url });
+  }
+
+  return {
+    id: config.id,
+    address,
+    registered,
+    metricsUrl: metricsServer?.url,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

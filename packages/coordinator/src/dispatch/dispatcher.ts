@@ -18,6 +18,7 @@ import { estateFromInventory, type VmHistory } from "../planner/estate-from-inve
 import type { MoverRegistry } from "../registry/mover-registry.js";
 import { adoption } from "./adoption.js";
 import { type Decision, decideDispatch } from "./dispatch-decisions.js";
+import type { DispatchObserver } from "./dispatch-observer.js";
 import { datastoreLatencies, throttleDecisions } from "./io-control.js";
 import type { JobEvents } from "./job-events.js";
 import { finalJobState } from "./job-state.js";
@@ -58,6 +59,8 @@ export interface DispatcherOptions {
   leaseToken?: () => bigint;
   /** False while this coordinator may not act (its lease lapsed): passes then do nothing. */
   mayDispatch?: () => boolean;
+  /** Told of task starts and ends, limits and job ends (metrics). */
+  observer?: DispatchObserver;
 }
 
 /** Starts queued tasks on movers under the limits, and records their outcome. */
@@ -111,6 +114,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const runningPerJob = new Map<string, number>();
   const track = (run: Running) => {
     running.set(run.task.id, run);
+    o.observer?.taskStarted(run.task, run.kind, run.datastoreIds, new Date(run.startedAtMs));
     runningPerJob.set(run.task.jobId, (runningPerJob.get(run.task.jobId) ?? 0) + 1);
   };
   const untrack = (run: Running) => {
@@ -166,6 +170,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       const mover = o.registry.movers().find((m) => m.id === run?.moverId);
       if (!run || !mover) continue;
       run.limitBps = change.bytesPerSec;
+      o.observer?.readRateLimit(change.taskId, change.bytesPerSec);
       run.limitChangedAt = now;
       o.logger.info("backup I/O control: read-rate limit", {
         taskId: change.taskId,
@@ -202,6 +207,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
           o.logger.error("job end hook failed", { jobId, err: toFerryError(err) }),
         );
       await o.catalog.jobs.update(jobId, { ...final, endedAt: new Date() });
+      const job = o.observer ? await o.catalog.jobs.get(jobId) : undefined;
+      if (job) o.observer?.jobEnded(jobId, job.kind, final.state);
       runningJobs.delete(jobId);
     }
     o.events.notify(jobId);
@@ -228,16 +235,20 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       // gets the same outcome from the mover.
       if (closed || (o.mayDispatch && !o.mayDispatch())) return;
       const endedAt = new Date();
-      if (result.restorePoint) {
-        const record = restorePointRecord(result.restorePoint, result.repository);
+      const runSeconds = (endedAt.getTime() - run.startedAtMs) / 1000;
+      const record = result.restorePoint
+        ? restorePointRecord(result.restorePoint, result.repository)
+        : undefined;
+      if (record) {
         await o.catalog.restorePoints.upsert(record);
-        if (history) withBackup(history, record, (endedAt.getTime() - run.startedAtMs) / 1000);
+        if (history) withBackup(history, record, runSeconds);
       }
       await o.catalog.tasks.update(task.id, {
         state: "succeeded",
         endedAt,
         restorePointId: result.restorePointId,
       });
+      o.observer?.taskEnded(task, run.kind, "succeeded", runSeconds, record);
       log.info("task succeeded");
     } catch (err) {
       if (closed || (o.mayDispatch && !o.mayDispatch())) return;
@@ -255,6 +266,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       });
       log[failure.log.level](failure.log.message, failure.log.fields);
       await o.catalog.tasks.update(task.id, failure.patch);
+      const runSeconds = (Date.now() - run.startedAtMs) / 1000;
+      o.observer?.taskEnded(task, run.kind, failure.patch.state ?? "failed", runSeconds);
     } finally {
       untrack(run);
       if (!closed && (!o.mayDispatch || o.mayDispatch()))

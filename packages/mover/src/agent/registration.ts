@@ -26,6 +26,8 @@ export interface RegistrationOptions {
   refreshMs?: number;
   /** Called after every successful register; must not block. */
   onRegistered?: () => void;
+  /** Called when a heartbeat or registration fails or is refused; must not block. */
+  onUnregistered?: () => void;
 }
 
 // Retries of a failed registration: up to 250 ms, doubling to at most 10 s, jittered.
@@ -68,12 +70,14 @@ export async function runRegistration(options: RegistrationOptions): Promise<voi
           { signal, timeoutMs: intervalMs * 2 },
         );
         if (!beat.known) {
+          options.onUnregistered?.();
           logger.warn("the coordinator does not know this mover; registering again");
           break;
         }
       }
     } catch (err) {
       if (signal.aborted) return;
+      options.onUnregistered?.();
       const fe = toFerryError(err);
       // A follower named the leader: go there at once.
       if (coordinators.moveOn(fe)) {

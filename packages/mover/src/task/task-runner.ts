@@ -16,6 +16,8 @@ import { createProgressReporter } from "../events/progress-reporter.js";
 import { testBoot } from "../file-restore/boot-test.js";
 import type { HelperGuest } from "../file-restore/helper-vm.js";
 import type { HypervisorAdapter } from "../hypervisor/adapter.js";
+import { meteredReporter } from "../metrics/metered-reporter.js";
+import type { MoverPrometheus } from "../metrics/mover-metrics.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
 import type { BackupCall, RestoreCall } from "../service/mover-service.js";
@@ -47,6 +49,8 @@ export interface TaskRunnerOptions {
   /** The micro guest tested restores boot. */
   helperGuest: () => Promise<HelperGuest>;
   logger: Logger;
+  /** Prometheus metrics: byte counters, phase timings, limits and task ends. */
+  metrics?: MoverPrometheus;
 }
 
 /** Runs backup and restore tasks in the mover's slots, reporting to NATS. */
@@ -72,7 +76,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
       kind,
       async (signal) => {
         const logger = o.logger.child({ taskId, jobId, kind });
-        await using reporter = createProgressReporter({
+        await using published = createProgressReporter({
           nats: o.nats(),
           jobId,
           taskId,
@@ -80,17 +84,25 @@ export function createTaskRunner(o: TaskRunnerOptions) {
           moverId: o.moverId,
           logger,
         });
+        const reporter = o.metrics
+          ? meteredReporter(published, o.metrics.meter(taskId, kind))
+          : published;
+        const startedAt = performance.now();
+        const seconds = () => (performance.now() - startedAt) / 1000;
         reporter.state(TaskState.RUNNING);
         try {
           const result = await fn(signal, reporter, logger);
           reporter.state(TaskState.SUCCEEDED, { restorePointId: restorePointId(result) });
+          o.metrics?.taskEnded(taskId, kind, "succeeded", seconds());
           return result;
         } catch (err) {
           const fe = toFerryError(err);
           logger.warn("task failed", { err: fe });
-          reporter.state(fe.code === "CANCELLED" ? TaskState.CANCELLED : TaskState.FAILED, {
+          const cancelled = fe.code === "CANCELLED";
+          reporter.state(cancelled ? TaskState.CANCELLED : TaskState.FAILED, {
             error: { code: fe.code, message: fe.message, retryable: fe.retryable },
           });
+          o.metrics?.taskEnded(taskId, kind, cancelled ? "cancelled" : "failed", seconds());
           throw fe;
         }
       },
