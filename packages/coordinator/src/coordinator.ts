@@ -23,6 +23,8 @@ import { describeCatalogLocation, parseCatalogLocation } from "./catalog/catalog
 import type { CatalogStore } from "./catalog/catalog-store.js";
 import { openCatalog } from "./catalog/open-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
+import type { ConsoleServer } from "./console/console-server.js";
+import { startCoordinatorConsole } from "./console/coordinator-console.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
 import { createDispatcherSlot } from "./ha/dispatcher-slot.js";
@@ -42,6 +44,8 @@ export interface Coordinator extends AsyncDisposable {
   readonly address: string;
   readonly registry: MoverRegistry;
   readonly catalog: CatalogStore;
+  /** The web console's URL when `console` is configured. */
+  readonly consoleUrl?: string;
   close(): Promise<void>;
 }
 
@@ -170,6 +174,10 @@ export async function startCoordinator(
     leaderAddress,
     reads: ["listPolicies", "listJobs", "getJob", "listRestorePoints"],
   });
+  const servedOperator =
+    config.tokens.length > 0
+      ? guardOperatorService(gatedOperator, createTokenCheck(config.tokens))
+      : gatedOperator;
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -198,9 +206,7 @@ export async function startCoordinator(
       ),
       bindService(
         OperatorService,
-        config.tokens.length > 0
-          ? guardOperatorService(gatedOperator, createTokenCheck(config.tokens))
-          : gatedOperator,
+        servedOperator,
         // Operators only: the coordinator never calls itself, and a mover has no business here.
         { peerRoles: ["operator"] },
       ),
@@ -229,10 +235,23 @@ export async function startCoordinator(
     address: server.address,
     role: isLeader() ? "leader" : "follower",
   });
+  // Declared before close(), which a console that fails to start calls.
+  let consoleServer: ConsoleServer | undefined;
+  const { console: consoleConfig } = config;
+  if (consoleConfig)
+    consoleServer = await startCoordinatorConsole(
+      { ...config, console: consoleConfig },
+      { served: servedOperator, inner: operatorService, events, progress, logger },
+    ).catch(async (err: unknown) => {
+      await close();
+      throw err;
+    });
+  if (consoleServer) logger.info("web console listening", { url: consoleServer.url });
   let closing: Promise<void> | undefined;
-  const close = () => {
+  async function close() {
     closing ??= (async () => {
       stopping.abort();
+      await consoleServer?.close();
       clearInterval(sweeper);
       await server.close();
       await leadership?.close();
@@ -243,6 +262,13 @@ export async function startCoordinator(
       await catalog.close();
     })();
     return closing;
+  }
+  return {
+    address: server.address,
+    registry,
+    catalog,
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
+    close,
+    [Symbol.asyncDispose]: close,
   };
-  return { address: server.address, registry, catalog, close, [Symbol.asyncDispose]: close };
 }
