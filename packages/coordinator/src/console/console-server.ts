@@ -115,6 +115,9 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     if (req.method === "GET" && path === "/api/events") return events(req, res);
     const method = path.startsWith("/api/") ? path.slice(5) : "";
     if (req.method === "POST" && isConsoleMethod(method)) {
+      // The service checks roles too (guarded as gRPC serves it); this answers 401 before
+      // the body is read.
+      options.identify(req.headers.authorization);
       const body = await readBody(req, options.maxBodyBytes ?? 64 * 1024);
       const desc = OperatorService.method[method];
       let input: JsonValue;
