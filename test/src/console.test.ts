@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -160,7 +160,7 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
     expect((await post("/api/listVms", "{not json", tokens.operator)).status).toBe(400);
   });
 
-  it("signs in an operator, backs up a VM with live progress and shows the new restore point", async () => {
+  it("signs in an operator, backs up a VM with live progress, sees the restore point and restores it", async () => {
     const page = await browser.newPage();
     try {
       await signIn(page, "ferry_wrong");
@@ -204,6 +204,18 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
       await page.locator("#points tr[data-point^='lab-vm-1/']").waitFor();
       await vm1.locator("td", { hasText: /^ok$/ }).waitFor();
       await page.screenshot({ path: join(ARTIFACTS, "3-restore-point.png"), fullPage: true });
+
+      // Restore it from the console into a directory on the mover's host.
+      const target = join(work, "restored");
+      await page.fill("#restore-to", target);
+      await page.locator("#points tr[data-point^='lab-vm-1/'] button.restore").click();
+      // Two jobs now, the newest (the restore) first.
+      await page.locator(".job").nth(1).waitFor();
+      const restore = page.locator(".job").first();
+      const done = restore.locator(".job-state", { hasText: /succeeded|failed|cancelled/ });
+      await done.waitFor({ timeout: 60_000 });
+      expect(await done.textContent()).toBe("succeeded");
+      expect((await stat(join(target, "disk0.qcow2"))).isFile()).toBe(true);
     } finally {
       await page.close();
     }
@@ -236,6 +248,7 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
     const { jobs } = await api.listJobs({}, {
       metadata: { authorization: `Bearer ${tokens.viewer}` },
     } as never);
-    expect(jobs).toHaveLength(1);
+    // The backup and the restore: the viewer's refused backup made no job.
+    expect(jobs).toHaveLength(2);
   });
 });
