@@ -1,3 +1,9 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { get } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { FerryError } from "@ferry/common";
 import { describe, expect, it } from "vitest";
 import { createJobEvents } from "../dispatch/job-events.js";
@@ -52,5 +58,50 @@ describe("the console's HTTP server", () => {
     expect((await fetch(new URL("/../../etc/passwd", c.url))).status).toBe(404);
     expect((await post("/api/listVms", "x".repeat(2000), "Bearer good")).status).toBe(413);
     expect((await post("/api/listVms", '{"tags": 7}', "Bearer good")).status).toBe(400);
+  });
+
+  it("serves HTTPS with the configured certificate", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-console-tls-"));
+    try {
+      const [cert, key] = [join(dir, "c.crt"), join(dir, "c.key")];
+      await promisify(execFile)("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=console",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+      ]);
+      const pem = { cert: await readFile(cert), key: await readFile(key) };
+      await using c = await startConsole({
+        listen: "127.0.0.1:0",
+        tls: pem,
+        service,
+        identify,
+        feed: feed(),
+        logger: quiet,
+      });
+      expect(c.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+      const status = await new Promise<number | undefined>((resolve, reject) =>
+        get(c.url, { ca: pem.cert }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        }).on("error", reject),
+      );
+      expect(status).toBe(200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
