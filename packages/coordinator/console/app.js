@@ -245,6 +245,13 @@ function renderJobs() {
             " ",
             el("span", { class: "job-percent" }, `${shown}%`),
             job.reason ? el("span", { class: "bad" }, ` ${job.reason}`) : "",
+            (job.tasks ?? []).length < Number(s.tasks ?? 0)
+              ? el(
+                  "div",
+                  {},
+                  `showing ${(job.tasks ?? []).length} of ${s.tasks} tasks (ferry jobs show ${job.id})`,
+                )
+              : "",
             el(
               "div",
               { class: "tasks" },

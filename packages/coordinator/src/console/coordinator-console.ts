@@ -26,6 +26,9 @@ export interface CoordinatorConsoleDeps {
   logger: Logger;
 }
 
+// Tasks per job the feed sends; the job's summary counts them all.
+const FEED_TASKS = 500;
+
 // Without tokens the gRPC API lets anyone on its address do anything; so does the console.
 const ANYONE: Caller = { name: "anyone", role: "admin" };
 
@@ -41,7 +44,11 @@ export async function startCoordinatorConsole(
     logger: d.logger,
     snapshot: async (id) => {
       const ctx = { signal: AbortSignal.timeout(10_000), metadata: {}, peer: "console feed" };
-      const { job } = await d.inner.getJob(create(GetJobRequestSchema, { id }), ctx);
+      // A page of tasks: a 10,000-task job is not re-read whole five times a second.
+      const { job } = await d.inner.getJob(
+        create(GetJobRequestSchema, { id, pageSize: FEED_TASKS }),
+        ctx,
+      );
       return toJson(
         WatchJobResponseSchema,
         create(WatchJobResponseSchema, {
