@@ -184,6 +184,9 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
             if (seen.at(-1) !== e.textContent) seen.push(e.textContent);
         }).observe(document.body, { subtree: true, childList: true, characterData: true });
       }`);
+      // Progress comes down the tab's one event stream: the page asks for no job while it runs.
+      const asked: string[] = [];
+      page.on("request", (r) => asked.push(new URL(r.url()).pathname));
       await vm1.locator("button.backup").click();
       const job = page.locator(".job").first();
       const ended = job.locator(".job-state", { hasText: /succeeded|failed|cancelled/ });
@@ -199,6 +202,9 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
       await page.screenshot({ path: join(ARTIFACTS, "2-backed-up.png"), fullPage: true });
       const seen = (await page.evaluate("window.seen")) as string[];
       expect(seen.at(-1)).toBe("100%");
+      expect(asked).not.toContain("/api/getJob");
+      // The one refresh when the job ended, at most.
+      expect(asked.filter((p) => p === "/api/listJobs").length).toBeLessThanOrEqual(1);
 
       // The restore point appears, and the report counts the VM protected.
       await page.locator("#points tr[data-point^='lab-vm-1/']").waitFor();

@@ -60,6 +60,24 @@ describe("the console's HTTP server", () => {
     expect((await post("/api/listVms", '{"tags": 7}', "Bearer good")).status).toBe(400);
   });
 
+  it("streams job events to at most maxStreams tabs", async () => {
+    await using c = await startConsole({
+      listen: "127.0.0.1:0",
+      service,
+      identify,
+      feed: feed(),
+      logger: quiet,
+      maxStreams: 1,
+    });
+    const ac = new AbortController();
+    const headers = { authorization: "Bearer good" };
+    const first = await fetch(new URL("/api/events", c.url), { headers, signal: ac.signal });
+    expect(first.headers.get("content-type")).toBe("text/event-stream");
+    expect((await fetch(new URL("/api/events", c.url), { headers })).status).toBe(503);
+    expect((await fetch(new URL("/api/events", c.url))).status).toBe(401);
+    ac.abort();
+  });
+
   it("serves HTTPS with the configured certificate", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ferry-console-tls-"));
     try {

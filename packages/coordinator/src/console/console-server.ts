@@ -32,6 +32,8 @@ export interface ConsoleOptions {
   identify: (authorization: string | undefined) => Caller;
   feed: JobFeed;
   logger: Logger;
+  /** Event streams (tabs) open at once (default 100): more get 503. */
+  maxStreams?: number;
   /** Largest request body, bytes (default 64 KiB): larger ones get 413. */
   maxBodyBytes?: number;
 }
@@ -149,8 +151,12 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     throw new FerryError("NOT_FOUND", `no ${req.method ?? "?"} ${path} here`);
   }
 
+  let streams = 0;
   function events(req: IncomingMessage, res: ServerResponse): void {
     options.identify(req.headers.authorization);
+    if (streams >= (options.maxStreams ?? 100))
+      throw new FerryError("UNAVAILABLE", "too many console tabs are open: close some");
+    streams++;
     res.writeHead(200, {
       ...HEADERS,
       "content-type": "text/event-stream",
@@ -160,7 +166,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     res.write(": ferry job feed\n\n");
     const remove = options.feed.add((event) => res.write(event));
     const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
+    let ended = false;
     const end = () => {
+      if (ended) return;
+      ended = true;
+      streams--;
       clearInterval(keepalive);
       remove();
       res.end();
