@@ -222,6 +222,20 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
       await done.waitFor({ timeout: 60_000 });
       expect(await done.textContent()).toBe("succeeded");
       expect((await stat(join(target, "disk0.qcow2"))).isFile()).toBe(true);
+
+      // Again, without overwrite: the task fails and the page says why.
+      await page.locator("#points tr[data-point^='lab-vm-1/'] button.restore").click();
+      await page.locator(".job").nth(2).waitFor();
+      const again = page.locator(".job").first();
+      const failed = again.locator(".job-state", { hasText: /succeeded|failed|cancelled/ });
+      await failed.waitFor({ timeout: 60_000 });
+      expect(await failed.textContent()).toBe("failed");
+      expect(await again.locator(".tasks td.bad").first().textContent()).toMatch(/exists/i);
+      await page.screenshot({ path: join(ARTIFACTS, "4-restore-refused.png"), fullPage: true });
+      // A relative directory is refused by the API before any job starts.
+      await page.fill("#restore-to", "relative/dir");
+      await page.locator("#points tr[data-point^='lab-vm-1/'] button.restore").click();
+      await page.locator("#message", { hasText: "INVALID_ARGUMENT" }).waitFor();
     } finally {
       await page.close();
     }
@@ -246,7 +260,7 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
         return { status: res.status, body: await res.json() };
       }, tokens.viewer as string);
       expect(refused).toMatchObject({ status: 403, body: { code: "PERMISSION_DENIED" } });
-      await page.screenshot({ path: join(ARTIFACTS, "4-viewer.png"), fullPage: true });
+      await page.screenshot({ path: join(ARTIFACTS, "5-viewer.png"), fullPage: true });
     } finally {
       await page.close();
     }
@@ -254,7 +268,7 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
     const { jobs } = await api.listJobs({}, {
       metadata: { authorization: `Bearer ${tokens.viewer}` },
     } as never);
-    // The backup and the restore: the viewer's refused backup made no job.
-    expect(jobs).toHaveLength(2);
+    // The backup and two restores: the viewer's refused backup made no job.
+    expect(jobs).toHaveLength(3);
   });
 });

@@ -279,7 +279,7 @@ function renderJobs() {
                         ? enumName(ev?.phase ?? t.phase, "PHASE_")
                         : "-",
                     ),
-                    el("td", {}, `${tp}% of ${bytes(ev?.bytesTotal)}`),
+                    el("td", {}, tt > 0 ? `${tp}% of ${bytes(tt)}` : tp === 100 ? "done" : "-"),
                     el(
                       "td",
                       { class: "bad" },
