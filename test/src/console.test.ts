@@ -174,6 +174,18 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
       // The hostile policy name shows as text and ran nothing.
       expect(await vm1.locator("td").nth(2).textContent()).toBe(HOSTILE);
       expect(await page.evaluate("window.pwned")).toBeUndefined();
+      // The policy's plan as a timeline: a bar for its one VM, the datastore's load under it.
+      await page.click("#plan-run");
+      await page
+        .locator("#plan .plan-task, #message:not(:empty)")
+        .first()
+        .waitFor({ timeout: 15_000 });
+      expect(await page.locator("#message").textContent()).toBe("");
+      await expect(page.locator("#plan .plan-task td").first().textContent()).resolves.toBe(
+        "lab-vm-1",
+      );
+      expect(await page.locator("#plan .plan-load").count()).toBeGreaterThan(0);
+      expect(await page.locator("#plan-policy option").first().textContent()).toBe(HOSTILE);
       await page.screenshot({ path: join(ARTIFACTS, "1-signed-in.png"), fullPage: true });
 
       // Every percentage the page shows, as the feed pushes it.

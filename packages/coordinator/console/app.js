@@ -105,12 +105,20 @@ function signOut() {
 
 async function refresh() {
   try {
-    const [movers, report, list, points] = await Promise.all([
+    const [movers, report, list, points, policies] = await Promise.all([
       api("listMovers"),
       api("protectionReport"),
       api("listJobs", { limit: 20 }),
       api("listRestorePoints"),
+      api("listPolicies"),
     ]);
+    const chosen = $("plan-policy").value;
+    put(
+      "plan-policy",
+      (policies.policies ?? []).map((p) =>
+        el("option", { value: p.id, selected: p.id === chosen }, p.name),
+      ),
+    );
     renderMovers(movers.movers ?? []);
     renderReport(report);
     for (const j of list.jobs ?? [])
@@ -366,6 +374,63 @@ function renderPoints(points) {
   );
 }
 
+// The plan of a policy's window as a timeline: a bar per task, and each datastore's
+// predicted load (tasks at once) as steps under it.
+function renderPlan(plan) {
+  const span = Math.max(Number(plan.makespanS ?? 0), Number(plan.windowS ?? 0), 1);
+  const pct = (s) => `${(100 * Number(s ?? 0)) / span}%`;
+  const bar = (t) => {
+    const b = el("div", { class: "bar", title: `${t.vmId} on ${t.moverId ?? ""}` });
+    b.style.left = pct(t.startS);
+    b.style.width = pct(Number(t.endS ?? 0) - Number(t.startS ?? 0));
+    return el("div", { class: "track" }, b);
+  };
+  const load = (ds) => {
+    const steps = ds.steps ?? [];
+    const most = Math.max(1, ...steps.map((s) => Number(s.tasks ?? 0)));
+    return el(
+      "div",
+      { class: "load" },
+      steps.map((s, i) => {
+        const d = el("div", { title: `${s.tasks ?? 0} task(s) from ${duration(s.atS)}` });
+        d.style.width = pct(Number(steps[i + 1]?.atS ?? span) - Number(s.atS ?? 0));
+        d.style.height = `${(100 * Number(s.tasks ?? 0)) / most}%`;
+        return d;
+      }),
+    );
+  };
+  put(
+    "plan",
+    el(
+      "p",
+      {},
+      `Ends after ${duration(plan.makespanS)} (lower bound ${duration(plan.lowerBoundS)}, bound by ${plan.binding ?? "-"})`,
+      plan.windowS ? `; window ${duration(plan.windowS)}` : "",
+      ...(plan.warnings ?? []).map((w) => el("div", { class: "bad" }, w)),
+    ),
+    table(
+      ["Task / datastore", "Timeline"],
+      [
+        ...(plan.tasks ?? []).map((t) =>
+          el("tr", { class: "plan-task" }, el("td", {}, t.vmId), el("td", {}, bar(t))),
+        ),
+        ...(plan.datastores ?? []).map((ds) =>
+          el("tr", { class: "plan-load" }, el("td", {}, `${ds.id} load`), el("td", {}, load(ds))),
+        ),
+      ],
+    ),
+  );
+}
+
+async function plan() {
+  say();
+  try {
+    renderPlan(await api("plan", { policyId: $("plan-policy").value }));
+  } catch (err) {
+    say(err);
+  }
+}
+
 async function start(method, body) {
   say();
   try {
@@ -432,5 +497,6 @@ $("sign-in").addEventListener("submit", (e) => {
   });
 });
 $("sign-out").addEventListener("click", signOut);
+$("plan-run").addEventListener("click", () => void plan());
 if (token) signIn(token).catch(signOut);
 else $("sign-in").hidden = false;

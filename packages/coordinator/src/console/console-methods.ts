@@ -10,6 +10,7 @@ export const CONSOLE_METHODS = [
   "getJob",
   "listRestorePoints",
   "protectionReport",
+  "plan",
   "backupNow",
   "restore",
 ] as const;
