@@ -44,6 +44,7 @@ const bytes = (n) => {
 };
 const duration = (s) => {
   const n = Number(s ?? 0);
+  if (n < 60) return `${Math.round(n)}s`;
   return n < 3600
     ? `${Math.round(n / 60)}m`
     : n < 172800
