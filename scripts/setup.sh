@@ -24,6 +24,7 @@ DEBIAN_PACKAGES=(
   libvirt-daemon-system         # libvirtd + virtlogd for the libvirt adapter's lab tests (test/src/lab/libvirtd.ts);
   libvirt-clients               #   virsh, which the mover's libvirt adapter drives
   util-linux                    #   unshare: the harness gives its libvirtd private /etc, /run, /var/lib dirs
+  chromium                      # the web console's browser test (test/src/console.test.ts) drives it with playwright-core
 )
 
 step() { printf '== setup: %s\n' "$*"; }

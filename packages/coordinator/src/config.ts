@@ -29,6 +29,13 @@ export const coordinatorConfigSchema = object({
       }),
     )
     .default([]),
+  /**
+   * The web console (off when absent): an HTTP listener serving the console and the operator
+   * API with the same tokens. A non-loopback address needs `tls` (then it serves HTTPS).
+   */
+  console: object({
+    listen: string({ pattern: /^[^\s]+:\d{1,5}$/, hint: "host:port" }),
+  }).optional(),
   /** Where movers and operators reach the gRPC API. */
   listen: string({ pattern: /^[^\s:]+:\d{1,5}$/, hint: "host:port" }).default("127.0.0.1:7100"),
   /**

@@ -26,6 +26,8 @@ import { describeCatalogLocation, parseCatalogLocation } from "./catalog/catalog
 import type { CatalogStore } from "./catalog/catalog-store.js";
 import { openCatalog } from "./catalog/open-catalog.js";
 import type { CoordinatorConfig } from "./config.js";
+import type { ConsoleServer } from "./console/console-server.js";
+import { startCoordinatorConsole } from "./console/coordinator-console.js";
 import { createDispatcher } from "./dispatch/dispatcher.js";
 import { createJobEvents } from "./dispatch/job-events.js";
 import { createDispatcherSlot } from "./ha/dispatcher-slot.js";
@@ -49,6 +51,8 @@ export interface Coordinator extends AsyncDisposable {
   readonly catalog: CatalogStore;
   /** Base URL of /metrics, /healthz and /readyz when `metrics` is configured. */
   readonly metricsUrl: string | undefined;
+  /** The web console's URL when `console` is configured. */
+  readonly consoleUrl?: string;
   close(): Promise<void>;
 }
 
@@ -189,6 +193,10 @@ export async function startCoordinator(
     leaderAddress,
     reads: ["listPolicies", "listJobs", "getJob", "listRestorePoints"],
   });
+  const servedOperator =
+    config.tokens.length > 0
+      ? guardOperatorService(gatedOperator, createTokenCheck(config.tokens))
+      : gatedOperator;
   const server = await startGrpcServer({
     address: config.listen,
     services: [
@@ -217,9 +225,7 @@ export async function startCoordinator(
       ),
       bindService(
         OperatorService,
-        config.tokens.length > 0
-          ? guardOperatorService(gatedOperator, createTokenCheck(config.tokens))
-          : gatedOperator,
+        servedOperator,
         // Operators only: the coordinator never calls itself, and a mover has no business here.
         { peerRoles: ["operator"] },
       ),
@@ -244,11 +250,14 @@ export async function startCoordinator(
     });
     await leadership.ready;
   } else soleTerm = await lead(0n);
+  // Declared before close(), which a listener that fails to start calls.
   let metricsServer: MetricsServer | undefined;
+  let consoleServer: ConsoleServer | undefined;
   let closing: Promise<void> | undefined;
-  const close = () => {
+  async function close() {
     closing ??= (async () => {
       stopping.abort();
+      await consoleServer?.close();
       clearInterval(sweeper);
       await metricsServer?.close();
       await server.close();
@@ -260,7 +269,7 @@ export async function startCoordinator(
       await catalog.close();
     })();
     return closing;
-  };
+  }
   if (config.metrics) {
     metricsServer = await startMetricsServer({
       config: config.metrics,
@@ -278,6 +287,17 @@ export async function startCoordinator(
     });
     logger.info("metrics listening", { url: metricsServer.url });
   }
+  const { console: consoleConfig } = config;
+  if (consoleConfig) {
+    consoleServer = await startCoordinatorConsole(
+      { ...config, console: consoleConfig },
+      { served: servedOperator, inner: operatorService, events, progress, logger },
+    ).catch(async (err: unknown) => {
+      await close();
+      throw err;
+    });
+    logger.info("web console listening", { url: consoleServer.url });
+  }
   logger.info("coordinator listening", {
     address: server.address,
     role: isLeader() ? "leader" : "follower",
@@ -287,6 +307,7 @@ export async function startCoordinator(
     registry,
     catalog,
     metricsUrl: metricsServer?.url,
+    ...(consoleServer ? { consoleUrl: consoleServer.url } : {}),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -50,7 +50,13 @@ async function main(argv: string[]): Promise<void> {
   // Embedded defaults: the catalog (SQLite) and the repository live in the data dir.
   await writeFile(
     join(etc, "coordinator.json"),
-    JSON.stringify({ listen: "127.0.0.1:0", heartbeatIntervalMs: 1000, dataDir, nats: nats.url }),
+    JSON.stringify({
+      listen: "127.0.0.1:0",
+      console: { listen: "127.0.0.1:0" },
+      heartbeatIntervalMs: 1000,
+      dataDir,
+      nats: nats.url,
+    }),
   );
   const children: LabChild[] = [];
   try {
@@ -65,7 +71,11 @@ async function main(argv: string[]): Promise<void> {
       /"msg":"coordinator listening","address":"([^"]+)"/,
       15_000,
     );
-    say(`  coordinator on ${address}, data in ${dataDir}`);
+    const [, consoleUrl = ""] = await coordinator.waitForOutput(
+      /"msg":"web console listening","url":"([^"]+)"/,
+      15_000,
+    );
+    say(`  coordinator on ${address}, data in ${dataDir}, web console at ${consoleUrl}`);
     for (const host of HOSTS) {
       const id = `mover-${host.id.slice(-1)}`;
       await writeFile(
@@ -129,11 +139,13 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     say(`\n$ ferry verify\n${(await ferry("verify")).stdout}`);
+    say(`$ ferry report\n${(await ferry("report")).stdout}`);
     say(`\ndemo ran in ${((Date.now() - t0) / 1000).toFixed(1)} s. Where things are:`);
     say(`  lab VMs, sockets and disks  ${lab.dir}`);
     say(`  catalog (SQLite)            ${join(dataDir, "catalog.sqlite")}`);
     say(`  repository                  ${join(dataDir, "repository")}`);
     say(`  restored disks              ${target}`);
+    say(`  web console                 ${consoleUrl}${keep ? "" : " (with --keep)"}`);
     const next = [
       `./bin/ferry jobs --server ${address}`,
       `./bin/ferry policies create --name nightly --vm 'lab-vm-*' --repo ${join(dataDir, "repository")} --schedule '0 22 * * *' --server ${address}`,

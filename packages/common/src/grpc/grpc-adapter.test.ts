@@ -56,6 +56,7 @@ function testService(seen: { aborts: string[] }): ServiceImpl<typeof OperatorSer
     verify: unimplemented,
     plan: unimplemented,
     simulate: unimplemented,
+    protectionReport: unimplemented,
   };
 }
 

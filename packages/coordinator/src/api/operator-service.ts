@@ -22,6 +22,7 @@ import { planFor, simulateGrid } from "../jobs/window-planning.js";
 import type { IoControl } from "../planner/estate.js";
 import { validatePolicy } from "../policy/validate-policy.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import { protectionReport } from "../report/protection-report-service.js";
 import { browseFiles, restoreFiles } from "./file-restore.js";
 import {
   countTasks,
@@ -253,6 +254,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
       const { rows, windowS } = await simulateGrid(d, policy, grid, !req.ioControlOff);
       return simulateMessage(rows, windowS);
     },
+    protectionReport: async (_req, ctx) => protectionReport(d, ctx.signal),
     verify: async (req, ctx) => {
       const repository = repositoryOr(req.repository, d.defaultRepository);
       const { result, moverId } = await d.maintenance.verify(

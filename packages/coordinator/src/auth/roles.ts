@@ -23,6 +23,7 @@ export const METHOD_ROLE: Readonly<Record<OperatorMethod, Role>> = {
   browseFiles: "viewer",
   plan: "viewer",
   simulate: "viewer",
+  protectionReport: "viewer",
   backupNow: "operator",
   restore: "operator",
   restoreFiles: "operator",

@@ -17,6 +17,7 @@ import { gcCommand, pruneCommand, verifyCommand } from "./maintenance-commands.j
 import { operatorClient } from "./operator-client.js";
 import { cliTls, pkiCommand } from "./pki-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
+import { reportCommand } from "./report-command.js";
 import { formatBytes, renderTable } from "./table.js";
 import { cliAuth, tokenCommand } from "./token-commands.js";
 
@@ -150,6 +151,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
     case "verify":
     case "plan":
     case "simulate":
+    case "report":
     case "files": {
       // Watching may take long: no overall deadline, Ctrl-C ends it. A file restore boots
       // a helper VM and may copy much: ten minutes.
@@ -171,6 +173,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
         plan: planCommand,
         simulate: simulateCommand,
         files: filesCommand,
+        report: reportCommand,
       }[command];
       // await: `using` closes the channel when this block exits.
       return await run(client, args, json);

@@ -272,6 +272,16 @@ const commands: CommandSpec[] = [
     example: "restore-points --vm web-1",
   },
   {
+    name: "report",
+    usage: "",
+    summary: "every VM's protection against its policies' RPO; exit 1 when any is past it",
+    details:
+      "The RPO is the longest gap between two firings of the tightest schedule selecting a VM;\na VM is past it when its newest good restore point is older than that plus a grace of\nhalf the RPO, at most an hour. A VM with policies but no restore point counts as past it.",
+    options: [JSON_OUT],
+    optionSets: API.optionSets,
+    example: "report --json",
+  },
+  {
     name: "restore",
     usage: "RESTORE-POINT --to DIR",
     summary: "write a restore point's disks as <disk id>.qcow2 files in DIR, on a mover",
