@@ -279,7 +279,6 @@ export async function startMover(
     throw err;
   });
   address = config.advertise ?? server.address;
-  logger.info("mover service listening", { address });
 
   // Without a coordinator the mover still serves tasks (scripts, tests, a second site).
   // One address, or several ("a:7100,b:7100") of coordinators sharing a catalog.
@@ -348,7 +347,8 @@ export async function startMover(
     });
     logger.info("metrics listening", { url: metricsServer.url });
   }
-
+  // Last: whoever waits for this line finds every listener up.
+  logger.info("mover service listening", { address });
   return {
     id: config.id,
     address,
