@@ -4,7 +4,13 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { type Datastore, FerryError, type Logger, toFerryError } from "@ferry/common";
+import {
+  type Datastore,
+  FerryError,
+  type Logger,
+  toFerryError,
+  VM_CONFIG_LIBVIRT_DOMAIN_XML,
+} from "@ferry/common";
 import { CBT_BITMAP_PREFIX, type DirtyBitmapInfo } from "../cbt/dirty-bitmaps.js";
 import type {
   BackupView,
@@ -198,6 +204,11 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
           );
         return { id: d.target, path: d.source, format: d.format, sizeBytes: s.capacity };
       });
+    },
+    async vmConfig(signal) {
+      // The persistent definition: a live one carries run-time paths and aliases.
+      const text = await run(["dumpxml", domain, "--inactive"], signal);
+      return { format: VM_CONFIG_LIBVIRT_DOMAIN_XML, text };
     },
     async checkpoints(signal) {
       const out = new Map<string, DirtyBitmapInfo[]>();
