@@ -23,14 +23,16 @@ import {
   type HypervisorAdapter,
   moverConfigSchema,
   openViewExport,
+  restoreLibvirtDomain,
   restoreRestorePoint,
   startMover,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDataDisk } from "./lab/data-disk.js";
+import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { SEED_FILES } from "./lab/lab.js";
-import { defineMicroDomain, type MicroDomain } from "./lab/libvirt-domain.js";
+import { attachMicroDomain, defineMicroDomain, type MicroDomain } from "./lab/libvirt-domain.js";
 import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
@@ -143,6 +145,7 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       guest,
       disks: [disk],
       tags: ["libvirt", "gold"],
+      nic: true,
     });
     await domain.start();
     adapter = createLibvirtAdapter({ uri: libvirtd.uri });
@@ -238,6 +241,85 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await jobType()).toBe("None");
     expect(await scratchFiles()).toEqual([]);
     expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+  });
+
+  /** A file in a running domain of the micro guest, read through libvirt's agent access. */
+  async function guestCat(name: string, path: string): Promise<string> {
+    const agent = async <T>(execute: string, args: Record<string, unknown>) =>
+      (
+        JSON.parse(
+          await libvirtd.virsh.run([
+            "qemu-agent-command",
+            name,
+            "--timeout",
+            "5",
+            JSON.stringify({ execute, arguments: args }),
+          ]),
+        ) as { return: T }
+      ).return;
+    const handle = await agent<number>("guest-file-open", { path, mode: "r" });
+    try {
+      const read = await agent<{ "buf-b64": string }>("guest-file-read", { handle, count: 65536 });
+      return Buffer.from(read["buf-b64"], "base64").toString("utf8");
+    } finally {
+      await agent("guest-file-close", { handle });
+    }
+  }
+
+  const macOf = async (name: string) =>
+    /<mac address='([^']+)'/.exec(await libvirtd.virsh.run(["dumpxml", name]))?.[1];
+
+  it("a full restore defines a new domain beside the original from the saved XML, and it boots with its workload intact", async () => {
+    const { result } = await backUp();
+    expect(result.manifest.vmConfig?.format).toBe("libvirt-domain-xml");
+    const restorePointId = result.manifest.restorePointId;
+    const imageDir = join(work, "restored-domain");
+    // The original's name is taken: refused before any image is written.
+    const taken = await restoreLibvirtDomain({
+      virsh: libvirtd.virsh,
+      repository,
+      restorePointId,
+      name: domain.name,
+      imageDir,
+      logger: quietLogger(),
+    }).catch((err: unknown) => err);
+    expect(isFerryError(taken, "ALREADY_EXISTS")).toBe(true);
+    expect(await readdir(imageDir).catch(() => [])).toEqual([]);
+
+    const name = `${domain.name}-restored`;
+    const restored = await restoreLibvirtDomain({
+      virsh: libvirtd.virsh,
+      repository,
+      restorePointId,
+      name,
+      imageDir,
+      logger: quietLogger(),
+    });
+    try {
+      expect(restored.disks).toEqual([{ diskId: "vda", path: join(imageDir, "vda.qcow2") }]);
+      {
+        // Quiesced at the snapshot: clean, and every workload file matches its checksum.
+        await using disk = await openExt4Image(join(imageDir, "vda.qcow2"));
+        expect(disk.fsckExitCode).toBe(0);
+        const check = await checkWorkload(disk);
+        expect(check.verified).toBeGreaterThan(0);
+        expect(check.mismatched).toEqual([]);
+      }
+      const copy = await attachMicroDomain(libvirtd, name, join(work, `${name}.console.log`));
+      expect(copy.uuid).toBe(restored.uuid);
+      expect(copy.uuid).not.toBe(domain.uuid);
+      // Booted beside the original: its own disk, MAC and console; the original runs on.
+      await copy.start();
+      expect(await guestCat(name, "/mnt/data0/README.txt")).toBe(SEED_FILES["README.txt"]);
+      const [mac, originalMac] = [await macOf(name), await macOf(domain.name)];
+      expect(mac).toMatch(/^52:54:00:/);
+      expect(mac).not.toBe(originalMac);
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain(join(imageDir, "vda.qcow2"));
+      expect((await libvirtd.virsh.run(["domstate", domain.name])).trim()).toBe("running");
+    } finally {
+      await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
+      await libvirtd.virsh.run(["undefine", name]);
+    }
   });
 
   it("a mover configured with libvirt sweeps at start, lists the domains without an inventory file, and backs one up", async () => {

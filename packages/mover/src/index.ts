@@ -43,6 +43,11 @@ export {
   createLibvirtAdapter,
   type LibvirtAdapterOptions,
 } from "./libvirt/libvirt-adapter.js";
+export {
+  type RestoredDomain,
+  type RestoreLibvirtDomainOptions,
+  restoreLibvirtDomain,
+} from "./libvirt/restore-domain.js";
 export { createVirsh, type Virsh } from "./libvirt/virsh.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
 export { connectNbd, type NbdClient, type NbdTls } from "./nbd/nbd-client.js";
