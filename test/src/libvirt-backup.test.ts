@@ -18,21 +18,32 @@ import {
 import {
   type BackupVmOptions,
   backupVm,
+  bootDomainFromExport,
   createLibvirtAdapter,
   createProgressReporter,
   type HypervisorAdapter,
+  moveDomainToLocal,
   moverConfigSchema,
+  openRestorePointDisk,
   openViewExport,
   restoreLibvirtDomain,
   restoreRestorePoint,
   startMover,
+  startNbdServer,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDataDisk } from "./lab/data-disk.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { SEED_FILES } from "./lab/lab.js";
-import { attachMicroDomain, defineMicroDomain, type MicroDomain } from "./lab/libvirt-domain.js";
+import {
+  attachMicroDomain,
+  defineMicroDomain,
+  guestCat,
+  guestPut,
+  type MicroDomain,
+  waitForMicroGuest,
+} from "./lab/libvirt-domain.js";
 import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
@@ -243,29 +254,6 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
   });
 
-  /** A file in a running domain of the micro guest, read through libvirt's agent access. */
-  async function guestCat(name: string, path: string): Promise<string> {
-    const agent = async <T>(execute: string, args: Record<string, unknown>) =>
-      (
-        JSON.parse(
-          await libvirtd.virsh.run([
-            "qemu-agent-command",
-            name,
-            "--timeout",
-            "5",
-            JSON.stringify({ execute, arguments: args }),
-          ]),
-        ) as { return: T }
-      ).return;
-    const handle = await agent<number>("guest-file-open", { path, mode: "r" });
-    try {
-      const read = await agent<{ "buf-b64": string }>("guest-file-read", { handle, count: 65536 });
-      return Buffer.from(read["buf-b64"], "base64").toString("utf8");
-    } finally {
-      await agent("guest-file-close", { handle });
-    }
-  }
-
   const macOf = async (name: string) =>
     /<mac address='([^']+)'/.exec(await libvirtd.virsh.run(["dumpxml", name]))?.[1];
 
@@ -310,7 +298,9 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       expect(copy.uuid).not.toBe(domain.uuid);
       // Booted beside the original: its own disk, MAC and console; the original runs on.
       await copy.start();
-      expect(await guestCat(name, "/mnt/data0/README.txt")).toBe(SEED_FILES["README.txt"]);
+      expect(await guestCat(libvirtd, name, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
       const [mac, originalMac] = [await macOf(name), await macOf(domain.name)];
       expect(mac).toMatch(/^52:54:00:/);
       expect(mac).not.toBe(originalMac);
@@ -319,6 +309,74 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     } finally {
       await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
       await libvirtd.virsh.run(["undefine", name]);
+    }
+  });
+
+  it("instant recovery: a domain boots from the restore point's export, takes writes, and moves live to local images", async () => {
+    const { result } = await backUp();
+    const restorePointId = result.manifest.restorePointId;
+    const device = await openRestorePointDisk({
+      repository,
+      restorePointId,
+      diskId: "vda",
+      writable: true,
+      overlayDir: work,
+    });
+    const socket = join(work, "recovery.sock");
+    const server = await startNbdServer({
+      exports: [{ name: "vda", device }],
+      listen: { path: socket },
+    });
+    const name = `${domain.name}-recovered`;
+    const imageDir = join(work, "recovered");
+    try {
+      await bootDomainFromExport({
+        virsh: libvirtd.virsh,
+        repository,
+        restorePointId,
+        name,
+        socket,
+        logger: quietLogger(),
+      });
+      await waitForMicroGuest(libvirtd, name, join(work, `${name}.console.log`));
+      expect(await guestCat(libvirtd, name, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
+      const early = "written while running from the backup\n";
+      await guestPut(libvirtd, name, "/mnt/data0/early.txt", early);
+
+      await mkdir(imageDir, { recursive: true });
+      const moved = await moveDomainToLocal({
+        virsh: libvirtd.virsh,
+        domain: name,
+        imageDir,
+        logger: quietLogger(),
+      });
+      const image = join(imageDir, "vda.qcow2");
+      expect(moved).toEqual([{ target: "vda", path: image }]);
+      // Off the export: it can stop, and the guest runs on, persistent, on the local image.
+      await server.close();
+      await device.close();
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain(image);
+      expect(await libvirtd.virsh.run(["dominfo", name])).toMatch(/Persistent:\s+yes/);
+      const late = "written after the move\n";
+      await guestPut(libvirtd, name, "/mnt/data0/late.txt", late);
+      expect(await guestCat(libvirtd, name, "/mnt/data0/early.txt")).toBe(early);
+      await libvirtd.virsh.run(["destroy", name]);
+      // Defined on the local image: it starts again without Ferry.
+      const persistent = await libvirtd.virsh.run(["domblklist", name]);
+      expect(persistent).toContain(image);
+      expect(persistent).not.toContain("recovery.sock");
+      // Both writes are in the local image: the one made on the export moved with the disk.
+      await using disk = await openExt4Image(image);
+      expect((await disk.cat("/early.txt")).toString()).toBe(early);
+      expect((await disk.cat("/late.txt")).toString()).toBe(late);
+      expect((await disk.cat("/README.txt")).toString()).toBe(SEED_FILES["README.txt"]);
+    } finally {
+      await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
+      await libvirtd.virsh.run(["undefine", name]).catch(() => undefined);
+      await server.close();
+      await device.close();
     }
   });
 

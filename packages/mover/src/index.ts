@@ -40,6 +40,12 @@ export {
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
 export {
+  type BootDomainFromExportOptions,
+  bootDomainFromExport,
+  type MoveDomainToLocalOptions,
+  moveDomainToLocal,
+} from "./libvirt/instant-recovery.js";
+export {
   createLibvirtAdapter,
   type LibvirtAdapterOptions,
 } from "./libvirt/libvirt-adapter.js";

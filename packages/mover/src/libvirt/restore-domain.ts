@@ -72,7 +72,9 @@ export async function restoreLibvirtDomain(
   const xml = restoredDomainXml(config.text, {
     name: o.name,
     uuid,
-    disks: new Map(disks.map((d) => [d.diskId, { path: d.path, format: "qcow2" as const }])),
+    disks: new Map(
+      disks.map((d) => [d.diskId, { t: "file" as const, path: d.path, format: "qcow2" as const }]),
+    ),
   });
   const written = await restoreRestorePoint({
     repository: o.repository,

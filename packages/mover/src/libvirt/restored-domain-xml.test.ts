@@ -27,8 +27,8 @@ const saved = `<domain type='kvm'>
 </domain>`;
 
 const disks = new Map([
-  ["vda", { path: "/restored/vda.qcow2", format: "qcow2" as const }],
-  ["vdb", { path: "/restored/vdb.qcow2", format: "qcow2" as const }],
+  ["vda", { t: "file" as const, path: "/restored/vda.qcow2", format: "qcow2" as const }],
+  ["vdb", { t: "file" as const, path: "/restored/vdb.qcow2", format: "qcow2" as const }],
 ]);
 
 describe("restoredDomainXml", () => {
@@ -66,6 +66,25 @@ describe("restoredDomainXml", () => {
     expect(xml).toContain("web &amp; api");
   });
 
+  it("points a disk at a Ferry NBD export over a unix socket, read raw", () => {
+    const xml = restoredDomainXml(saved, {
+      name: "web-1-recovered",
+      uuid: UUID,
+      disks: new Map([
+        ["vda", { t: "nbd" as const, socket: "/run/rp.sock", exportName: "vda" }],
+        ["vdb", { t: "nbd" as const, socket: "/run/rp.sock", exportName: "vdb" }],
+      ]),
+    });
+    const vda = childrenNamed(child(parseXml(xml, "x"), "devices"), "disk")[0];
+    expect(vda?.attrs.type).toBe("network");
+    expect(child(vda, "driver")?.attrs.type).toBe("raw");
+    expect(child(vda, "source")?.attrs).toEqual({ protocol: "nbd", name: "vda" });
+    expect(child(child(vda, "source"), "host")?.attrs).toEqual({
+      transport: "unix",
+      socket: "/run/rp.sock",
+    });
+  });
+
   it("refuses a saved XML whose disks and the restore point's do not match", () => {
     expect(() =>
       restoredDomainXml(saved, { name: "x", uuid: UUID, disks: new Map([...disks].slice(0, 1)) }),
@@ -74,7 +93,10 @@ describe("restoredDomainXml", () => {
       restoredDomainXml(saved, {
         name: "x",
         uuid: UUID,
-        disks: new Map([...disks, ["vdc", { path: "/r/vdc.qcow2", format: "qcow2" as const }]]),
+        disks: new Map([
+          ...disks,
+          ["vdc", { t: "file" as const, path: "/r/vdc.qcow2", format: "qcow2" as const }],
+        ]),
       }),
     ).toThrow(/has no disk vdc of the restore point/);
     expect(() => restoredDomainXml("<network/>", { name: "x", uuid: UUID, disks })).toThrow(

@@ -4,14 +4,19 @@ import { basename, dirname, join } from "node:path";
 import { FerryError } from "@ferry/common";
 import { child, parseXml, serializeXml, type XmlElement } from "./xml.js";
 
+/** Where a disk of the new domain lives: a restored image, or a Ferry NBD export of it. */
+export type RestoredDiskSource =
+  | { t: "file"; path: string; format: "qcow2" | "raw" }
+  | { t: "nbd"; socket: string; exportName: string };
+
 /** Options of {@link restoredDomainXml}. */
 export interface RestoredDomainOptions {
   /** The new domain's name. */
   name: string;
   /** The new domain's UUID (lowercase, with dashes). */
   uuid: string;
-  /** The restored image of every disk, by target ("vda"). */
-  disks: ReadonlyMap<string, { path: string; format: "qcow2" | "raw" }>;
+  /** The source of every disk, by target ("vda"). */
+  disks: ReadonlyMap<string, RestoredDiskSource>;
 }
 
 // Character devices whose source is a file or socket of this domain alone.
@@ -19,7 +24,8 @@ const CHAR_DEVICES = new Set(["serial", "console", "channel", "parallel"]);
 
 /**
  * Rewrites a saved domain XML (`virsh dumpxml --inactive`) for a restore beside the original:
- * a new name and UUID; each disk's source is its restored image (backing chains dropped);
+ * a new name and UUID; each disk's source is its restored image or the NBD export of it
+ * (backing chains dropped);
  * MAC addresses and tap names are removed so libvirt generates new ones; NVRAM is left to
  * libvirt to create afresh; file and socket paths of character devices get the new name (a
  * guest agent channel's path is left to libvirt). PROTOCOL_ERROR for XML that is not a
@@ -94,23 +100,26 @@ function rewriteDisk(el: XmlElement, o: RestoredDomainOptions, seen: Set<string>
       `the restore point has no image of disk ${target || "(without a target)"} of the saved domain`,
     );
   seen.add(target);
+  // An NBD export of a restore point presents the disk raw.
+  const format = image.t === "file" ? image.format : "raw";
+  const node = (name: string, attrs: Record<string, string>, children: XmlElement[] = []) => ({
+    name,
+    attrs,
+    children,
+    text: "",
+  });
   const children = el.children
     .filter((c) => c.name !== "backingStore" && c.name !== "source")
-    .map((c) => (c.name === "driver" ? { ...c, attrs: { ...c.attrs, type: image.format } } : c));
-  const source: XmlElement = {
-    name: "source",
-    attrs: { file: image.path },
-    children: [],
-    text: "",
-  };
+    .map((c) => (c.name === "driver" ? { ...c, attrs: { ...c.attrs, type: format } } : c));
+  const source =
+    image.t === "file"
+      ? node("source", { file: image.path })
+      : node("source", { protocol: "nbd", name: image.exportName }, [
+          node("host", { transport: "unix", socket: image.socket }),
+        ]);
   const at = children.findIndex((c) => c.name === "driver");
   children.splice(at + 1, 0, source);
   if (!children.some((c) => c.name === "driver"))
-    children.unshift({
-      name: "driver",
-      attrs: { name: "qemu", type: image.format },
-      children: [],
-      text: "",
-    });
-  return { ...el, attrs: { ...el.attrs, type: "file" }, children };
+    children.unshift(node("driver", { name: "qemu", type: format }));
+  return { ...el, attrs: { ...el.attrs, type: image.t === "file" ? "file" : "network" }, children };
 }
