@@ -22,7 +22,6 @@ import {
   createLibvirtAdapter,
   createProgressReporter,
   type HypervisorAdapter,
-  moveDomainToLocal,
   moverConfigSchema,
   openRestorePointDisk,
   openViewExport,
@@ -33,6 +32,7 @@ import {
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeDataDisk } from "./lab/data-disk.js";
+import { ferryMover } from "./lab/ferry-mover-cli.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { SEED_FILES } from "./lab/lab.js";
@@ -274,17 +274,26 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(isFerryError(taken, "ALREADY_EXISTS")).toBe(true);
     expect(await readdir(imageDir).catch(() => [])).toEqual([]);
 
+    // The operator's way: ferry-mover restore-domain.
     const name = `${domain.name}-restored`;
-    const restored = await restoreLibvirtDomain({
-      virsh: libvirtd.virsh,
-      repository,
+    const { stdout } = await ferryMover(
+      "restore-domain",
+      "--libvirt",
+      libvirtd.uri,
+      "--repo",
+      join(work, "repo"),
+      "--restore-point",
       restorePointId,
+      "--name",
       name,
+      "--dir",
       imageDir,
-      logger: quietLogger(),
-    });
+    );
+    const uuid = /^defined domain ferry-lv-1-restored \(uuid ([0-9a-f-]{36})\) on (.*)$/m.exec(
+      stdout,
+    );
     try {
-      expect(restored.disks).toEqual([{ diskId: "vda", path: join(imageDir, "vda.qcow2") }]);
+      expect(uuid?.[2]).toBe(join(imageDir, "vda.qcow2"));
       {
         // Quiesced at the snapshot: clean, and every workload file matches its checksum.
         await using disk = await openExt4Image(join(imageDir, "vda.qcow2"));
@@ -294,7 +303,7 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
         expect(check.mismatched).toEqual([]);
       }
       const copy = await attachMicroDomain(libvirtd, name, join(work, `${name}.console.log`));
-      expect(copy.uuid).toBe(restored.uuid);
+      expect(copy.uuid).toBe(uuid?.[1]);
       expect(copy.uuid).not.toBe(domain.uuid);
       // Booted beside the original: its own disk, MAC and console; the original runs on.
       await copy.start();
@@ -346,14 +355,20 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       await guestPut(libvirtd, name, "/mnt/data0/early.txt", early);
 
       await mkdir(imageDir, { recursive: true });
-      const moved = await moveDomainToLocal({
-        virsh: libvirtd.virsh,
-        domain: name,
+      // The operator's way: ferry-mover move-domain.
+      const moved = await ferryMover(
+        "move-domain",
+        "--libvirt",
+        libvirtd.uri,
+        "--domain",
+        name,
+        "--dir",
         imageDir,
-        logger: quietLogger(),
-      });
+      );
       const image = join(imageDir, "vda.qcow2");
-      expect(moved).toEqual([{ target: "vda", path: image }]);
+      expect(moved.stdout).toMatch(
+        new RegExp(`^moved domain ${name} to ${image} in [\\d.]+ s; the export can stop\n$`),
+      );
       // Off the export: it can stop, and the guest runs on, persistent, on the local image.
       await server.close();
       await device.close();
