@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,8 +12,10 @@ import {
   parseConfig,
   QuiesceMode,
   type Repository,
+  sleep,
   Transport,
   VmPowerState,
+  withDeadline,
 } from "@ferry/common";
 import {
   type BackupVmOptions,
@@ -223,6 +225,43 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     const { result, copies } = await backUp();
     expect(result.modes.vda?.t).toBe("incremental");
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  /** Waits (at most 20 s) until libvirt reports the domain in `state` ("shut off"). */
+  async function waitForState(state: string) {
+    using deadline = withDeadline(undefined, 20_000, `domain ${domain.name} to be ${state}`);
+    while ((await libvirtd.virsh.run(["domstate", domain.name])).trim() !== state)
+      await sleep(100, deadline.signal);
+  }
+
+  it("a domain stopped and started again keeps its checkpoint: the next incremental restores identical", async () => {
+    await backUp();
+    // virsh destroy stops QEMU with SIGTERM: it saves the persistent bitmap on its way out.
+    await domain.destroy();
+    await domain.start();
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  it("a domain whose QEMU was killed (its checkpoint's bitmap lost) gives a full with the reason, and the chain goes on", async () => {
+    await backUp();
+    const [lost] = await checkpoints();
+    const pidFile = join(libvirtd.dir, "run", "qemu", `${domain.name}.pid`);
+    process.kill(Number((await readFile(pidFile, "utf8")).trim()), "SIGKILL");
+    await waitForState("shut off");
+    await domain.start();
+    const { result, copies } = await backUp();
+    expect(result.modes.vda).toEqual({
+      t: "full",
+      reason: `dirty bitmap ${lost} of disk vda is inconsistent (QEMU stopped without saving it)`,
+    });
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // The lost checkpoint is gone (libvirt could delete only its metadata); the chain goes on.
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+    const next = await backUp();
+    expect(next.result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(next.result.manifest.restorePointId, next.copies[0] as string);
   });
 
   /** A view left up as by a mover that died mid-backup: nothing tears it down. */
@@ -450,5 +489,20 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(manifest?.consistency).toBe("application");
     expect(manifest?.disks.map((d) => d.mode)).toEqual(["incremental"]);
     expect(await checkpoints()).toEqual([manifest?.disks[0]?.dirtyBitmap]);
+  });
+
+  // Last: the disk stays larger for the rest of the file.
+  it("a disk resized since the last backup gives a full with the reason", async () => {
+    await backUp();
+    await libvirtd.virsh.run(["blockresize", domain.name, "vda", "96M"]);
+    const { result, copies } = await backUp();
+    expect(result.modes.vda).toMatchObject({
+      t: "full",
+      reason: expect.stringMatching(
+        /^disk vda was resized from 67108864 to 100663296 bytes since /,
+      ),
+    });
+    expect(result.manifest.disks[0]?.sizeBytes).toBe(96 * MiB);
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 });
