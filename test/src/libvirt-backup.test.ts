@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -33,8 +33,10 @@ import {
   startNbdServer,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnChild } from "./lab/child.js";
 import { makeDataDisk } from "./lab/data-disk.js";
 import { ferryMover } from "./lab/ferry-mover-cli.js";
+import { freePort } from "./lab/free-port.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { SEED_FILES } from "./lab/lab.js";
@@ -47,6 +49,7 @@ import {
   waitForMicroGuest,
 } from "./lab/libvirt-domain.js";
 import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
+import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
 
@@ -489,6 +492,72 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(manifest?.consistency).toBe("application");
     expect(manifest?.disks.map((d) => d.mode)).toEqual(["incremental"]);
     expect(await checkpoints()).toEqual([manifest?.disks[0]?.dirtyBitmap]);
+  });
+
+  it("a mover process killed mid-backup (SIGKILL) leaves libvirt's job and a scratch file, and its next start removes both", async () => {
+    const port = await freePort();
+    const config = join(work, "mover-killed.json");
+    await writeFile(
+      config,
+      JSON.stringify({
+        id: "mover-lv",
+        host: { id: "host-lv" },
+        listen: `127.0.0.1:${port}`,
+        hypervisor: { libvirt: libvirtd.uri },
+        datastores: [{ id: "ds-lv", path: datastore }],
+        runDir: join(work, "mover-killed-run"),
+        logLevel: "info",
+      }),
+    );
+    // "listening" comes after the start-up sweep.
+    const start = async () => {
+      const child = await spawnChild(
+        "mover",
+        join(REPO_ROOT, "bin/ferry-mover"),
+        ["--config", config],
+        {
+          debianPackage: "nodejs",
+        },
+      );
+      await child.waitForOutput(/mover service listening/, 30_000);
+      return child;
+    };
+    let mover = await start();
+    try {
+      using client = createClient(MoverService, `127.0.0.1:${port}`);
+      const { vms } = await client.describe({});
+      const backup = client
+        .runBackup({
+          taskId: "killed-1",
+          jobId: "killed-1",
+          vm: vms[0],
+          transport: Transport.HOTADD,
+          quiesce: QuiesceMode.REQUIRED,
+          repository: join(work, "repo"),
+          forceFull: true,
+          // Slow enough that the kill lands while the export is read.
+          readRateLimit: BigInt(MiB),
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      {
+        using deadline = withDeadline(undefined, 30_000, "libvirt's backup job to start");
+        // libvirt answers "backup job data missing" while the job is being set up.
+        while ((await jobType().catch(() => undefined)) !== "Unbounded")
+          await sleep(50, deadline.signal);
+      }
+      await mover.terminate("SIGKILL", 5000);
+      expect(await backup).toBeInstanceOf(Error);
+      expect(await jobType()).toBe("Unbounded");
+      expect(await scratchFiles()).toHaveLength(1);
+      mover = await start();
+      expect(await jobType()).toBe("None");
+      expect(await scratchFiles()).toEqual([]);
+    } finally {
+      await mover.terminate("SIGTERM", 10_000);
+    }
   });
 
   // Last: the disk stays larger for the rest of the file.
