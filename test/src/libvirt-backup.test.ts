@@ -20,7 +20,6 @@ import {
 import {
   type BackupVmOptions,
   backupVm,
-  bootDomainFromExport,
   createLibvirtAdapter,
   createProgressReporter,
   type HypervisorAdapter,
@@ -381,14 +380,24 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     const name = `${domain.name}-recovered`;
     const imageDir = join(work, "recovered");
     try {
-      await bootDomainFromExport({
-        virsh: libvirtd.virsh,
-        repository,
+      // The operator's way: ferry-mover recover-domain on the export.
+      const booted = await ferryMover(
+        "recover-domain",
+        "--libvirt",
+        libvirtd.uri,
+        "--repo",
+        join(work, "repo"),
+        "--restore-point",
         restorePointId,
+        "--name",
         name,
+        "--socket",
         socket,
-        logger: quietLogger(),
-      });
+      );
+      expect(booted.stdout).toMatch(
+        new RegExp(`^started domain ${name} \\(uuid [0-9a-f-]{36}\\) from the export`),
+      );
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain("vda");
       await waitForMicroGuest(libvirtd, name, join(work, `${name}.console.log`));
       expect(await guestCat(libvirtd, name, "/mnt/data0/README.txt")).toBe(
         SEED_FILES["README.txt"],
@@ -396,7 +405,6 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       const early = "written while running from the backup\n";
       await guestPut(libvirtd, name, "/mnt/data0/early.txt", early);
 
-      await mkdir(imageDir, { recursive: true });
       // The operator's way: ferry-mover move-domain.
       const moved = await ferryMover(
         "move-domain",

@@ -1,7 +1,7 @@
 // Instant recovery on libvirt: a domain boots from Ferry's NBD export of a restore point,
 // then its disks move live to local images (blockcopy with pivot) and it becomes persistent.
 import { randomUUID } from "node:crypto";
-import { access, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   FerryError,
@@ -96,8 +96,9 @@ export interface MoveDomainToLocalOptions {
  * Copies every NBD disk of a running domain to a new qcow2 image in `imageDir` while the
  * guest runs (its writes are mirrored), switches the domain over to it (pivot), and defines
  * the domain persistently on the new images. An existing image is refused before anything
- * starts; a copy that fails or is cancelled is aborted, its image removed, and the domain
- * stays on the export. Resolves with the images by disk target.
+ * starts; a copy that fails or is cancelled is aborted and its image removed: that disk
+ * stays on the export (disks moved before it stay moved), and a second run moves the rest.
+ * Resolves with the images by disk target.
  */
 export async function moveDomainToLocal(
   o: MoveDomainToLocalOptions,
@@ -127,6 +128,7 @@ export async function moveDomainToLocal(
         "ALREADY_EXISTS",
         `${m.path} exists: moving domain ${o.domain} never replaces a file`,
       );
+  await mkdir(o.imageDir, { recursive: true });
   for (const m of moves) {
     try {
       await call(
