@@ -34,7 +34,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnChild } from "./lab/child.js";
 import { makeDataDisk } from "./lab/data-disk.js";
-import { ferryMover } from "./lab/ferry-mover-cli.js";
+import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { freePort } from "./lab/free-port.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
@@ -299,7 +299,7 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     /<mac address='([^']+)'/.exec(await libvirtd.virsh.run(["dumpxml", name]))?.[1];
 
   it("a full restore defines a new domain beside the original from the saved XML, and it boots with its workload intact", async () => {
-    const { result } = await backUp();
+    const { result, copies } = await backUp();
     expect(result.manifest.vmConfig?.format).toBe("libvirt-domain-xml");
     const restorePointId = result.manifest.restorePointId;
     const imageDir = join(work, "restored-domain");
@@ -313,6 +313,34 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       logger: quietLogger(),
     }).catch((err: unknown) => err);
     expect(isFerryError(taken, "ALREADY_EXISTS")).toBe(true);
+    expect(await readdir(imageDir).catch(() => [])).toEqual([]);
+    // A restore point not taken through libvirt has no domain to define: a clear refusal.
+    const plain = await ferryMover(
+      "backup",
+      "--source",
+      copies[0] as string,
+      "--repo",
+      join(work, "repo"),
+      "--vm-id",
+      "plain-image",
+    );
+    const refused = await ferryMoverFails(
+      "restore-domain",
+      "--libvirt",
+      libvirtd.uri,
+      "--repo",
+      join(work, "repo"),
+      "--restore-point",
+      plain.stdout.trim(),
+      "--name",
+      "plain",
+      "--dir",
+      imageDir,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /holds no libvirt domain definition \(it was not backed up through libvirt\)/,
+    );
     expect(await readdir(imageDir).catch(() => [])).toEqual([]);
 
     // The operator's way: ferry-mover restore-domain.
