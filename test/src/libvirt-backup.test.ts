@@ -267,11 +267,11 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
   });
 
   /** A view left up as by a mover that died mid-backup: nothing tears it down. */
-  async function abandonView(taskId: string) {
+  async function abandonView(taskId: string, through = adapter) {
     const signal = new AbortController().signal;
-    await using session = await adapter.openVm(domain.ref(), signal);
+    await using session = await through.openVm(domain.ref(), signal);
     const [disk] = await session.disks(signal);
-    await session.createView({
+    return await session.createView({
       taskId,
       address: { t: "unix", path: join(work, "run", `${taskId}.sock`) },
       runDir: join(work, "run"),
@@ -281,6 +281,30 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       signal,
     });
   }
+
+  it("a teardown that cannot confirm the job ended keeps its scratch file; the next sweep ends the job, and the file goes with it", async () => {
+    // Short deadlines: a QEMU that answers nothing makes libvirt's calls hang until them.
+    const impatient = createLibvirtAdapter({ uri: libvirtd.uri, timeoutMs: 1500 });
+    const view = await abandonView("unconfirmed", impatient);
+    const pid = Number(
+      (await readFile(join(libvirtd.dir, "run", "qemu", `${domain.name}.pid`), "utf8")).trim(),
+    );
+    process.kill(pid, "SIGSTOP");
+    try {
+      await view.teardown();
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Unlinked under a job that may still write it, the file would fill the datastore unseen.
+    expect(await scratchFiles()).toHaveLength(1);
+    const signal = new AbortController().signal;
+    await using session = await adapter.openVm(domain.ref(), signal);
+    const removed = await session.sweepOrphans(quietLogger(), signal);
+    // The job was still there; ending it, libvirt removes the scratch file it made.
+    expect(removed).toEqual([expect.stringMatching(/^backup job \(ferry-unconfirmed-/)]);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+  });
 
   it("a backup abandoned mid-way (its mover killed) is swept: no job, no scratch file, and the chain goes on", async () => {
     await abandonView("killed");
