@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -12,8 +12,10 @@ import {
   parseConfig,
   QuiesceMode,
   type Repository,
+  sleep,
   Transport,
   VmPowerState,
+  withDeadline,
 } from "@ferry/common";
 import {
   type BackupVmOptions,
@@ -22,16 +24,31 @@ import {
   createProgressReporter,
   type HypervisorAdapter,
   moverConfigSchema,
+  openRestorePointDisk,
   openViewExport,
+  restoreLibvirtDomain,
   restoreRestorePoint,
   startMover,
+  startNbdServer,
 } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnChild } from "./lab/child.js";
 import { makeDataDisk } from "./lab/data-disk.js";
+import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { freePort } from "./lab/free-port.js";
+import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { SEED_FILES } from "./lab/lab.js";
-import { defineMicroDomain, type MicroDomain } from "./lab/libvirt-domain.js";
+import {
+  attachMicroDomain,
+  defineMicroDomain,
+  guestCat,
+  guestPut,
+  type MicroDomain,
+  waitForMicroGuest,
+} from "./lab/libvirt-domain.js";
 import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
+import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
 
@@ -143,6 +160,7 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       guest,
       disks: [disk],
       tags: ["libvirt", "gold"],
+      nic: true,
     });
     await domain.start();
     adapter = createLibvirtAdapter({ uri: libvirtd.uri });
@@ -211,12 +229,49 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 
+  /** Waits (at most 20 s) until libvirt reports the domain in `state` ("shut off"). */
+  async function waitForState(state: string) {
+    using deadline = withDeadline(undefined, 20_000, `domain ${domain.name} to be ${state}`);
+    while ((await libvirtd.virsh.run(["domstate", domain.name])).trim() !== state)
+      await sleep(100, deadline.signal);
+  }
+
+  it("a domain stopped and started again keeps its checkpoint: the next incremental restores identical", async () => {
+    await backUp();
+    // virsh destroy stops QEMU with SIGTERM: it saves the persistent bitmap on its way out.
+    await domain.destroy();
+    await domain.start();
+    const { result, copies } = await backUp();
+    expect(result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  it("a domain whose QEMU was killed (its checkpoint's bitmap lost) gives a full with the reason, and the chain goes on", async () => {
+    await backUp();
+    const [lost] = await checkpoints();
+    const pidFile = join(libvirtd.dir, "run", "qemu", `${domain.name}.pid`);
+    process.kill(Number((await readFile(pidFile, "utf8")).trim()), "SIGKILL");
+    await waitForState("shut off");
+    await domain.start();
+    const { result, copies } = await backUp();
+    expect(result.modes.vda).toEqual({
+      t: "full",
+      reason: `dirty bitmap ${lost} of disk vda is inconsistent (QEMU stopped without saving it)`,
+    });
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // The lost checkpoint is gone (libvirt could delete only its metadata); the chain goes on.
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+    const next = await backUp();
+    expect(next.result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(next.result.manifest.restorePointId, next.copies[0] as string);
+  });
+
   /** A view left up as by a mover that died mid-backup: nothing tears it down. */
-  async function abandonView(taskId: string) {
+  async function abandonView(taskId: string, through = adapter) {
     const signal = new AbortController().signal;
-    await using session = await adapter.openVm(domain.ref(), signal);
+    await using session = await through.openVm(domain.ref(), signal);
     const [disk] = await session.disks(signal);
-    await session.createView({
+    return await session.createView({
       taskId,
       address: { t: "unix", path: join(work, "run", `${taskId}.sock`) },
       runDir: join(work, "run"),
@@ -226,6 +281,30 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       signal,
     });
   }
+
+  it("a teardown that cannot confirm the job ended keeps its scratch file; the next sweep ends the job, and the file goes with it", async () => {
+    // Short deadlines: a QEMU that answers nothing makes libvirt's calls hang until them.
+    const impatient = createLibvirtAdapter({ uri: libvirtd.uri, timeoutMs: 1500 });
+    const view = await abandonView("unconfirmed", impatient);
+    const pid = Number(
+      (await readFile(join(libvirtd.dir, "run", "qemu", `${domain.name}.pid`), "utf8")).trim(),
+    );
+    process.kill(pid, "SIGSTOP");
+    try {
+      await view.teardown();
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Unlinked under a job that may still write it, the file would fill the datastore unseen.
+    expect(await scratchFiles()).toHaveLength(1);
+    const signal = new AbortController().signal;
+    await using session = await adapter.openVm(domain.ref(), signal);
+    const removed = await session.sweepOrphans(quietLogger(), signal);
+    // The job was still there; ending it, libvirt removes the scratch file it made.
+    expect(removed).toEqual([expect.stringMatching(/^backup job \(ferry-unconfirmed-/)]);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+  });
 
   it("a backup abandoned mid-way (its mover killed) is swept: no job, no scratch file, and the chain goes on", async () => {
     await abandonView("killed");
@@ -238,6 +317,184 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await jobType()).toBe("None");
     expect(await scratchFiles()).toEqual([]);
     expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+  });
+
+  const macOf = async (name: string) =>
+    /<mac address='([^']+)'/.exec(await libvirtd.virsh.run(["dumpxml", name]))?.[1];
+
+  it("a full restore defines a new domain beside the original from the saved XML, and it boots with its workload intact", async () => {
+    const { result, copies } = await backUp();
+    expect(result.manifest.vmConfig?.format).toBe("libvirt-domain-xml");
+    const restorePointId = result.manifest.restorePointId;
+    const imageDir = join(work, "restored-domain");
+    // The original's name is taken: refused before any image is written.
+    const taken = await restoreLibvirtDomain({
+      virsh: libvirtd.virsh,
+      repository,
+      restorePointId,
+      name: domain.name,
+      imageDir,
+      logger: quietLogger(),
+    }).catch((err: unknown) => err);
+    expect(isFerryError(taken, "ALREADY_EXISTS")).toBe(true);
+    expect(await readdir(imageDir).catch(() => [])).toEqual([]);
+    // A restore point not taken through libvirt has no domain to define: a clear refusal.
+    const plain = await ferryMover(
+      "backup",
+      "--source",
+      copies[0] as string,
+      "--repo",
+      join(work, "repo"),
+      "--vm-id",
+      "plain-image",
+    );
+    const refused = await ferryMoverFails(
+      "restore-domain",
+      "--libvirt",
+      libvirtd.uri,
+      "--repo",
+      join(work, "repo"),
+      "--restore-point",
+      plain.stdout.trim(),
+      "--name",
+      "plain",
+      "--dir",
+      imageDir,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /holds no libvirt domain definition \(it was not backed up through libvirt\)/,
+    );
+    expect(await readdir(imageDir).catch(() => [])).toEqual([]);
+
+    // The operator's way: ferry-mover restore-domain.
+    const name = `${domain.name}-restored`;
+    const { stdout } = await ferryMover(
+      "restore-domain",
+      "--libvirt",
+      libvirtd.uri,
+      "--repo",
+      join(work, "repo"),
+      "--restore-point",
+      restorePointId,
+      "--name",
+      name,
+      "--dir",
+      imageDir,
+    );
+    const uuid = /^defined domain ferry-lv-1-restored \(uuid ([0-9a-f-]{36})\) on (.*)$/m.exec(
+      stdout,
+    );
+    try {
+      expect(uuid?.[2]).toBe(join(imageDir, "vda.qcow2"));
+      {
+        // Quiesced at the snapshot: clean, and every workload file matches its checksum.
+        await using disk = await openExt4Image(join(imageDir, "vda.qcow2"));
+        expect(disk.fsckExitCode).toBe(0);
+        const check = await checkWorkload(disk);
+        expect(check.verified).toBeGreaterThan(0);
+        expect(check.mismatched).toEqual([]);
+      }
+      const copy = await attachMicroDomain(libvirtd, name, join(work, `${name}.console.log`));
+      expect(copy.uuid).toBe(uuid?.[1]);
+      expect(copy.uuid).not.toBe(domain.uuid);
+      // Booted beside the original: its own disk, MAC and console; the original runs on.
+      await copy.start();
+      expect(await guestCat(libvirtd, name, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
+      const [mac, originalMac] = [await macOf(name), await macOf(domain.name)];
+      expect(mac).toMatch(/^52:54:00:/);
+      expect(mac).not.toBe(originalMac);
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain(join(imageDir, "vda.qcow2"));
+      expect((await libvirtd.virsh.run(["domstate", domain.name])).trim()).toBe("running");
+    } finally {
+      await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
+      await libvirtd.virsh.run(["undefine", name]);
+    }
+  });
+
+  it("instant recovery: a domain boots from the restore point's export, takes writes, and moves live to local images", async () => {
+    const { result } = await backUp();
+    const restorePointId = result.manifest.restorePointId;
+    const device = await openRestorePointDisk({
+      repository,
+      restorePointId,
+      diskId: "vda",
+      writable: true,
+      overlayDir: work,
+    });
+    const socket = join(work, "recovery.sock");
+    const server = await startNbdServer({
+      exports: [{ name: "vda", device }],
+      listen: { path: socket },
+    });
+    const name = `${domain.name}-recovered`;
+    const imageDir = join(work, "recovered");
+    try {
+      // The operator's way: ferry-mover recover-domain on the export.
+      const booted = await ferryMover(
+        "recover-domain",
+        "--libvirt",
+        libvirtd.uri,
+        "--repo",
+        join(work, "repo"),
+        "--restore-point",
+        restorePointId,
+        "--name",
+        name,
+        "--socket",
+        socket,
+      );
+      expect(booted.stdout).toMatch(
+        new RegExp(`^started domain ${name} \\(uuid [0-9a-f-]{36}\\) from the export`),
+      );
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain("vda");
+      await waitForMicroGuest(libvirtd, name, join(work, `${name}.console.log`));
+      expect(await guestCat(libvirtd, name, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
+      const early = "written while running from the backup\n";
+      await guestPut(libvirtd, name, "/mnt/data0/early.txt", early);
+
+      // The operator's way: ferry-mover move-domain.
+      const moved = await ferryMover(
+        "move-domain",
+        "--libvirt",
+        libvirtd.uri,
+        "--domain",
+        name,
+        "--dir",
+        imageDir,
+      );
+      const image = join(imageDir, "vda.qcow2");
+      expect(moved.stdout).toMatch(
+        new RegExp(`^moved domain ${name} to ${image} in [\\d.]+ s; the export can stop\n$`),
+      );
+      // Off the export: it can stop, and the guest runs on, persistent, on the local image.
+      await server.close();
+      await device.close();
+      expect(await libvirtd.virsh.run(["domblklist", name])).toContain(image);
+      expect(await libvirtd.virsh.run(["dominfo", name])).toMatch(/Persistent:\s+yes/);
+      const late = "written after the move\n";
+      await guestPut(libvirtd, name, "/mnt/data0/late.txt", late);
+      expect(await guestCat(libvirtd, name, "/mnt/data0/early.txt")).toBe(early);
+      await libvirtd.virsh.run(["destroy", name]);
+      // Defined on the local image: it starts again without Ferry.
+      const persistent = await libvirtd.virsh.run(["domblklist", name]);
+      expect(persistent).toContain(image);
+      expect(persistent).not.toContain("recovery.sock");
+      // Both writes are in the local image: the one made on the export moved with the disk.
+      await using disk = await openExt4Image(image);
+      expect((await disk.cat("/early.txt")).toString()).toBe(early);
+      expect((await disk.cat("/late.txt")).toString()).toBe(late);
+      expect((await disk.cat("/README.txt")).toString()).toBe(SEED_FILES["README.txt"]);
+    } finally {
+      await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
+      await libvirtd.virsh.run(["undefine", name]).catch(() => undefined);
+      await server.close();
+      await device.close();
+    }
   });
 
   it("a mover configured with libvirt sweeps at start, lists the domains without an inventory file, and backs one up", async () => {
@@ -295,5 +552,86 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(manifest?.consistency).toBe("application");
     expect(manifest?.disks.map((d) => d.mode)).toEqual(["incremental"]);
     expect(await checkpoints()).toEqual([manifest?.disks[0]?.dirtyBitmap]);
+  });
+
+  it("a mover process killed mid-backup (SIGKILL) leaves libvirt's job and a scratch file, and its next start removes both", async () => {
+    const port = await freePort();
+    const config = join(work, "mover-killed.json");
+    await writeFile(
+      config,
+      JSON.stringify({
+        id: "mover-lv",
+        host: { id: "host-lv" },
+        listen: `127.0.0.1:${port}`,
+        hypervisor: { libvirt: libvirtd.uri },
+        datastores: [{ id: "ds-lv", path: datastore }],
+        runDir: join(work, "mover-killed-run"),
+        logLevel: "info",
+      }),
+    );
+    // "listening" comes after the start-up sweep.
+    const start = async () => {
+      const child = await spawnChild(
+        "mover",
+        join(REPO_ROOT, "bin/ferry-mover"),
+        ["--config", config],
+        {
+          debianPackage: "nodejs",
+        },
+      );
+      await child.waitForOutput(/mover service listening/, 30_000);
+      return child;
+    };
+    let mover = await start();
+    try {
+      using client = createClient(MoverService, `127.0.0.1:${port}`);
+      const { vms } = await client.describe({});
+      const backup = client
+        .runBackup({
+          taskId: "killed-1",
+          jobId: "killed-1",
+          vm: vms[0],
+          transport: Transport.HOTADD,
+          quiesce: QuiesceMode.REQUIRED,
+          repository: join(work, "repo"),
+          forceFull: true,
+          // Slow enough that the kill lands while the export is read.
+          readRateLimit: BigInt(MiB),
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      {
+        using deadline = withDeadline(undefined, 30_000, "libvirt's backup job to start");
+        // libvirt answers "backup job data missing" while the job is being set up.
+        while ((await jobType().catch(() => undefined)) !== "Unbounded")
+          await sleep(50, deadline.signal);
+      }
+      await mover.terminate("SIGKILL", 5000);
+      expect(await backup).toBeInstanceOf(Error);
+      expect(await jobType()).toBe("Unbounded");
+      expect(await scratchFiles()).toHaveLength(1);
+      mover = await start();
+      expect(await jobType()).toBe("None");
+      expect(await scratchFiles()).toEqual([]);
+    } finally {
+      await mover.terminate("SIGTERM", 10_000);
+    }
+  });
+
+  // Last: the disk stays larger for the rest of the file.
+  it("a disk resized since the last backup gives a full with the reason", async () => {
+    await backUp();
+    await libvirtd.virsh.run(["blockresize", domain.name, "vda", "96M"]);
+    const { result, copies } = await backUp();
+    expect(result.modes.vda).toMatchObject({
+      t: "full",
+      reason: expect.stringMatching(
+        /^disk vda was resized from 67108864 to 100663296 bytes since /,
+      ),
+    });
+    expect(result.manifest.disks[0]?.sizeBytes).toBe(96 * MiB);
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 });

@@ -85,6 +85,7 @@ export {
   MAX_CHUNK_SIZE_BYTES,
   MIN_CHUNK_SIZE_BYTES,
   REPOSITORY_FORMAT_VERSION,
+  VM_CONFIG_LIBVIRT_DOMAIN_XML,
   ZERO_CHUNK_DIGEST,
 } from "./repository/format.js";
 export {
@@ -99,6 +100,7 @@ export {
   type ManifestMode,
   type ManifestSource,
   type ManifestTransport,
+  type ManifestVmConfig,
   parseManifest,
   serializeManifest,
 } from "./repository/manifest.js";

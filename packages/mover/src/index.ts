@@ -40,9 +40,20 @@ export {
   loadInventoryFile,
 } from "./inventory/inventory-file.js";
 export {
+  type BootDomainFromExportOptions,
+  bootDomainFromExport,
+  type MoveDomainToLocalOptions,
+  moveDomainToLocal,
+} from "./libvirt/instant-recovery.js";
+export {
   createLibvirtAdapter,
   type LibvirtAdapterOptions,
 } from "./libvirt/libvirt-adapter.js";
+export {
+  type RestoredDomain,
+  type RestoreLibvirtDomainOptions,
+  restoreLibvirtDomain,
+} from "./libvirt/restore-domain.js";
 export { createVirsh, type Virsh } from "./libvirt/virsh.js";
 export { MOVER_VERSION, type Mover, type StartMoverOptions, startMover } from "./mover.js";
 export { connectNbd, type NbdClient, type NbdTls } from "./nbd/nbd-client.js";

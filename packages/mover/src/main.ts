@@ -33,6 +33,18 @@ async function main(argv: string[]): Promise<void> {
       );
     case "move-disk":
       return (await import("./cli/move-disk-command.js")).moveDiskCommand(args, controller.signal);
+    case "restore-domain":
+      return (await import("./cli/libvirt-commands.js")).restoreDomainCommand(
+        args,
+        controller.signal,
+      );
+    case "recover-domain":
+      return (await import("./cli/libvirt-commands.js")).recoverDomainCommand(
+        args,
+        controller.signal,
+      );
+    case "move-domain":
+      return (await import("./cli/libvirt-commands.js")).moveDomainCommand(args, controller.signal);
     case "rollback":
       return (await import("./cli/rollback-command.js")).rollbackCommand(args, controller.signal);
     case "restore-points":

@@ -128,6 +128,10 @@ export const DEFAULT_CHUNK_SIZE_BYTES = 4 * MiB;
 export const MAX_CHUNK_COUNT = 2 ** 25;
 /** Largest manifest.json a reader accepts, bytes (a manifest of 1,000 disks is ~300 KiB). */
 export const MAX_MANIFEST_BYTES = 1 * MiB;
+/** Largest `vmConfig.text` of a manifest, characters (a libvirt domain XML is a few KiB). */
+export const MAX_VM_CONFIG_CHARS = 256 * KiB;
+/** `vmConfig.format` of a libvirt domain definition (`virsh dumpxml --inactive`). */
+export const VM_CONFIG_LIBVIRT_DOMAIN_XML = "libvirt-domain-xml";
 
 // ---- encryption (format version 2) --------------------------------------------------------
 // Version 2 is version 1 plus encryption at rest. Everything above holds for it too, except

@@ -30,6 +30,21 @@ describe("manifest", () => {
     expect(parseManifest(text, "x")).toEqual(good);
   });
 
+  it("keeps a libvirt domain definition, and refuses one of an unknown format or too large", () => {
+    const vmConfig = { format: "libvirt-domain-xml" as const, text: "<domain>…</domain>" };
+    expect(parseManifest(serializeManifest({ ...good, vmConfig }), "x").vmConfig).toEqual(vmConfig);
+    expect(
+      parseWith((m) => {
+        m.vmConfig = { format: "vmx", text: "x" };
+      }).message,
+    ).toMatch(/vmConfig\.format must be one of libvirt-domain-xml/);
+    expect(
+      parseWith((m) => {
+        m.vmConfig = { format: "libvirt-domain-xml", text: "x".repeat(256 * 1024 + 1) };
+      }).message,
+    ).toMatch(/vmConfig\.text must be a string of 1-262144 characters/);
+  });
+
   it("accepts a full backup without a parent", () => {
     const { parentRestorePointId: _, ...full } = good;
     expect(

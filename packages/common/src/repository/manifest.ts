@@ -5,7 +5,9 @@ import {
   FIXED_INDEX_SUFFIX,
   MANIFEST_FORMAT,
   MAX_MANIFEST_BYTES,
+  MAX_VM_CONFIG_CHARS,
   REPOSITORY_FORMAT_VERSION,
+  VM_CONFIG_LIBVIRT_DOMAIN_XML,
 } from "./format.js";
 import { isRestorePointId, isSafeName, parseRestorePointId } from "./names.js";
 
@@ -45,6 +47,16 @@ export interface ManifestSource {
   transport: ManifestTransport;
 }
 
+/**
+ * The VM's own definition as its hypervisor holds it, so a restore can define the VM anew.
+ * Plain text beside the rest of the manifest: libvirt leaves secrets (passwords) out of it.
+ */
+export interface ManifestVmConfig {
+  format: typeof VM_CONFIG_LIBVIRT_DOMAIN_XML;
+  /** The document, 1 to MAX_VM_CONFIG_CHARS characters. */
+  text: string;
+}
+
 /** A restore point's manifest, format version 1. See docs/repository-format.md. */
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
@@ -67,6 +79,8 @@ export interface Manifest {
   incrementalsSinceFull?: number;
   /** ISO 8601 UTC: when the last full of this chain was taken (this one's createdAt for a full). */
   lastFullAt?: string;
+  /** The VM's definition at backup time (libvirt domains); absent for QEMU's monitor VMs. */
+  vmConfig?: ManifestVmConfig;
 }
 
 type Code = "CORRUPT_DATA" | "INVALID_ARGUMENT";
@@ -225,6 +239,18 @@ export function validateManifest(value: unknown, where: string, code: Code): Man
       ? {}
       : { incrementalsSinceFull: c.count(m.incrementalsSinceFull, "incrementalsSinceFull") }),
     ...(m.lastFullAt === undefined ? {} : { lastFullAt: c.time(m.lastFullAt, "lastFullAt") }),
+    ...(m.vmConfig === undefined ? {} : { vmConfig: checkVmConfig(c, m.vmConfig) }),
+  };
+}
+
+function checkVmConfig(c: Checker, value: unknown): ManifestVmConfig {
+  const v = c.object(value, "vmConfig");
+  const text = v.text;
+  if (typeof text !== "string" || text.length < 1 || text.length > MAX_VM_CONFIG_CHARS)
+    c.fail("vmConfig.text", `must be a string of 1-${MAX_VM_CONFIG_CHARS} characters`);
+  return {
+    format: c.oneOf(v.format, "vmConfig.format", [VM_CONFIG_LIBVIRT_DOMAIN_XML] as const),
+    text: text as string,
   };
 }
 

@@ -21,6 +21,7 @@ import {
   type ManifestConsistency,
   type ManifestMode,
   type ManifestSource,
+  type ManifestVmConfig,
   serializeManifest,
   validateManifest,
 } from "./manifest.js";
@@ -72,6 +73,8 @@ export interface RestorePointCommitFields {
   incrementalsSinceFull?: number;
   /** When the chain's last full was taken (default: this restore point's time for a full). */
   lastFullAt?: Date;
+  /** The VM's definition (a libvirt domain XML), for a restore that defines the VM anew. */
+  vmConfig?: ManifestVmConfig;
 }
 
 /**
@@ -288,6 +291,7 @@ class StagedRestorePoint implements RestorePointWriter {
       disks,
       incrementalsSinceFull: fields.mode === "full" ? 0 : (fields.incrementalsSinceFull ?? 1),
       ...chainStart(fields, this.createdAt),
+      ...(fields.vmConfig === undefined ? {} : { vmConfig: fields.vmConfig }),
     };
     return validateManifest(draft, this.id, "INVALID_ARGUMENT");
   }

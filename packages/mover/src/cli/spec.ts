@@ -17,6 +17,11 @@ const PASSPHRASE: OptionSpec = {
   default: "$FERRY_PASSPHRASE_FILE",
   help: "passphrase of an encrypted repository (first line of FILE)",
 };
+const LIBVIRT: OptionSpec = {
+  name: "libvirt",
+  value: "URI",
+  help: "libvirt connection URI (qemu:///system)",
+};
 const POINT: OptionSpec = { name: "restore-point", value: "ID", help: "the restore point" };
 const DISK: OptionSpec = {
   name: "disk",
@@ -170,6 +175,55 @@ const commands: CommandSpec[] = [
       OVERWRITE,
     ],
     example: "move-disk --qmp /run/vm.qmp --node disk0 --to /var/lib/vms/web-1.qcow2",
+  },
+  {
+    name: "restore-domain",
+    usage: "--libvirt URI --repo DIR --restore-point ID --name NAME --dir DIR",
+    summary: "restore a libvirt domain's backup as a new domain beside the original",
+    details:
+      "Defined from the domain XML saved with the restore point: its disks are the restored images in DIR, with a new name, UUID and MAC addresses. An existing domain or image is never replaced.",
+    options: [
+      LIBVIRT,
+      REPO,
+      POINT,
+      { name: "name", value: "NAME", help: "the new domain's name" },
+      { name: "dir", value: "DIR", help: "where the disks go, as <disk id>.qcow2" },
+      { name: "start", help: "start the domain once defined" },
+      PASSPHRASE,
+    ],
+    example:
+      "restore-domain --libvirt qemu:///system --repo /srv/ferry --restore-point 4c1d…/20261204T010000000Z-1a2b3c4d --name web-1-restored --dir /var/lib/libvirt/images/web-1-restored",
+  },
+  {
+    name: "recover-domain",
+    usage: "--libvirt URI --repo DIR --restore-point ID --name NAME --socket PATH",
+    summary: "instant recovery: boot a libvirt domain whose disks are a restore point's export",
+    details:
+      "Serve the restore point first (export --writable --socket PATH) and keep it up until move-domain has moved the disks. The domain is transient until then.",
+    options: [
+      LIBVIRT,
+      REPO,
+      POINT,
+      { name: "name", value: "NAME", help: "the new domain's name" },
+      { name: "socket", value: "PATH", help: "the export's unix socket" },
+      PASSPHRASE,
+    ],
+    example:
+      "recover-domain --libvirt qemu:///system --repo /srv/ferry --restore-point 4c1d…/20261204T010000000Z-1a2b3c4d --name web-1 --socket /run/rp.sock",
+  },
+  {
+    name: "move-domain",
+    usage: "--libvirt URI --domain NAME --dir DIR",
+    summary: "move a recovered domain's disks off the export to local images while it runs",
+    details:
+      "blockcopy with pivot, disk by disk; then the domain is defined on the new images and the export can stop.",
+    options: [
+      LIBVIRT,
+      { name: "domain", value: "NAME", help: "the running domain" },
+      { name: "dir", value: "DIR", help: "where the images go, as <disk>.qcow2" },
+    ],
+    example:
+      "move-domain --libvirt qemu:///system --domain web-1 --dir /var/lib/libvirt/images/web-1",
   },
   {
     name: "rollback",

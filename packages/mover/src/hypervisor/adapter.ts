@@ -1,5 +1,5 @@
 // What a backup needs from the layer that runs the VM: QEMU's own monitor (QMP) or libvirt.
-import type { Datastore, Logger, Vm } from "@ferry/common";
+import type { Datastore, Logger, ManifestVmConfig, Vm } from "@ferry/common";
 import type { DiskMode } from "../cbt/choose-disk-mode.js";
 import type { DirtyBitmapInfo } from "../cbt/dirty-bitmaps.js";
 import type { BlockCounters } from "./block-stats.js";
@@ -98,6 +98,11 @@ export interface VmSession extends AsyncDisposable {
   /** Removes what a backup killed mid-way left in this VM; resolves with what it removed. */
   sweepOrphans(logger: Logger, signal: AbortSignal): Promise<string[]>;
   disks(signal: AbortSignal): Promise<VmDisk[]>;
+  /**
+   * The VM's definition, saved with the restore point so a restore can define the VM anew;
+   * absent when the hypervisor keeps none Ferry can read (QEMU's monitor).
+   */
+  vmConfig?(signal: AbortSignal): Promise<ManifestVmConfig>;
   /** Ferry's and others' checkpoints (dirty bitmaps) per disk id. */
   checkpoints(signal: AbortSignal): Promise<Map<string, DirtyBitmapInfo[]>>;
   createView(o: ViewOptions): Promise<BackupView>;

@@ -90,6 +90,18 @@ describe("libvirt XML", () => {
         { target: "vdb", bitmap: "cp2" },
       ],
     });
+    // With --size: a bitmap QEMU lost (killed, never saved) has no size.
+    const sized = `<domaincheckpoint><name>cp3</name><disks>
+      <disk name='vda' checkpoint='bitmap' bitmap='cp3' size='393216'/>
+      <disk name='vdb' checkpoint='bitmap' bitmap='cp3'/>
+      <disk name='sda' checkpoint='no'/></disks></domaincheckpoint>`;
+    expect(parseCheckpointXml(sized, "cp").disks).toEqual([
+      { target: "vda", bitmap: "cp3", sizeBytes: 393216 },
+      { target: "vdb", bitmap: "cp3" },
+    ]);
+    expect(() => parseCheckpointXml(sized.replace("393216", "-1"), "cp")).toThrow(
+      /size -1 is not a number/,
+    );
   });
 
   it("reads domstats and domjobinfo", () => {

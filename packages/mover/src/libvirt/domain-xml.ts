@@ -145,18 +145,31 @@ export function parseBackupXml(xml: string, what: string): RunningBackup {
   return { mode: root.attrs.mode ?? "push", disks };
 }
 
-/** A checkpoint's disks and their bitmaps (`virsh checkpoint-dumpxml --no-domain`). */
-export function parseCheckpointXml(
-  xml: string,
-  what: string,
-): { name: string; disks: { target: string; bitmap: string }[] } {
+/** A checkpoint as `virsh checkpoint-dumpxml --no-domain [--size]` shows it. */
+export interface CheckpointInfo {
+  name: string;
+  /** `sizeBytes`: what the bitmap tracked, with `--size`; absent for a bitmap QEMU lost. */
+  disks: { target: string; bitmap: string; sizeBytes?: number }[];
+}
+
+/** Reads a checkpoint's disks and their bitmaps. */
+export function parseCheckpointXml(xml: string, what: string): CheckpointInfo {
   const root = parseXml(xml, what);
   if (root.name !== "domaincheckpoint") throw bad(what, `root element is ${root.name}`);
   const name = child(root, "name")?.text ?? "";
   if (!name) throw bad(what, "no name");
   const disks = childrenNamed(child(root, "disks"), "disk")
     .filter((d) => d.attrs.checkpoint === "bitmap")
-    .map((d) => ({ target: req(d, "name", what), bitmap: d.attrs.bitmap ?? name }));
+    .map((d) => {
+      const size = d.attrs.size;
+      if (size !== undefined && !/^\d{1,16}$/.test(size))
+        throw bad(what, `size ${size} is not a number`);
+      return {
+        target: req(d, "name", what),
+        bitmap: d.attrs.bitmap ?? name,
+        ...(size === undefined ? {} : { sizeBytes: Number(size) }),
+      };
+    });
   return { name, disks };
 }
 

@@ -4,7 +4,13 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { type Datastore, FerryError, type Logger, toFerryError } from "@ferry/common";
+import {
+  type Datastore,
+  FerryError,
+  type Logger,
+  toFerryError,
+  VM_CONFIG_LIBVIRT_DOMAIN_XML,
+} from "@ferry/common";
 import { CBT_BITMAP_PREFIX, type DirtyBitmapInfo } from "../cbt/dirty-bitmaps.js";
 import type {
   BackupView,
@@ -148,11 +154,35 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
       .map((l) => l.trim())
       .filter((l) => l !== "");
 
+  /**
+   * A checkpoint with its bitmaps, `--size` asking QEMU how much each tracked: a bitmap QEMU
+   * could not load (it was killed, not stopped, so never saved it) has no size.
+   */
+  const dumpCheckpoint = async (name: string, signal?: AbortSignal) =>
+    parseCheckpointXml(
+      await run(["checkpoint-dumpxml", domain, name, "--no-domain", "--size"], signal),
+      `checkpoint ${name} of ${info.name}`,
+    );
+
+  /**
+   * Deletes a checkpoint, merging its changes into its parent. libvirt cannot delete one
+   * whose bitmap QEMU lost; then only its metadata is left to remove.
+   */
+  const deleteCheckpoint = async (name: string) => {
+    try {
+      await run(["checkpoint-delete", domain, name]);
+    } catch (err) {
+      const cp = await dumpCheckpoint(name).catch(() => undefined);
+      if (!cp?.disks.some((d) => d.sizeBytes === undefined)) throw err;
+      await run(["checkpoint-delete", domain, name, "--metadata"]);
+    }
+  };
+
   /** Deletes Ferry's checkpoints of the domain: its next backup is a full. */
   const dropCheckpoints = async (logger: Logger) => {
     try {
       for (const n of await checkpointNames())
-        if (n.startsWith(CBT_BITMAP_PREFIX)) await run(["checkpoint-delete", domain, n]);
+        if (n.startsWith(CBT_BITMAP_PREFIX)) await deleteCheckpoint(n);
       logger.warn(
         "libvirt refused the backup; Ferry's checkpoints are deleted, the next backup is full",
         {
@@ -199,23 +229,25 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
         return { id: d.target, path: d.source, format: d.format, sizeBytes: s.capacity };
       });
     },
+    async vmConfig(signal) {
+      // The persistent definition: a live one carries run-time paths and aliases.
+      const text = await run(["dumpxml", domain, "--inactive"], signal);
+      return { format: VM_CONFIG_LIBVIRT_DOMAIN_XML, text };
+    },
     async checkpoints(signal) {
       const out = new Map<string, DirtyBitmapInfo[]>();
       for (const name of await checkpointNames(signal)) {
-        const cp = parseCheckpointXml(
-          await run(["checkpoint-dumpxml", domain, name, "--no-domain"], signal),
-          `checkpoint ${name} of ${info.name}`,
-        );
+        const cp = await dumpCheckpoint(name, signal);
         for (const d of cp.disks) {
           const list = out.get(d.target) ?? [];
-          // libvirt keeps a checkpoint's bitmap persistent and recording, and refuses
-          // an incremental from one it cannot use.
+          // libvirt keeps a checkpoint's bitmap persistent and recording; one without a
+          // size is one QEMU could not load, and libvirt would refuse an incremental from it.
           list.push({
             name: cp.name,
             recording: true,
             persistent: true,
             busy: false,
-            inconsistent: false,
+            inconsistent: d.sizeBytes === undefined,
             granularity: 0,
             count: 0,
           });
@@ -246,14 +278,12 @@ function libvirtVmSession(virsh: Virsh, vm: VmRef, info: DomainInfo): VmSession 
       if (outcome === "committed") {
         for (const n of names)
           if (n.startsWith(CBT_BITMAP_PREFIX) && n !== newName)
-            await attempt(`delete checkpoint ${n}`, () => run(["checkpoint-delete", domain, n]));
+            await attempt(`delete checkpoint ${n}`, () => deleteCheckpoint(n));
         return;
       }
       // libvirt merges a deleted checkpoint's bitmap into its parent's: no write is lost.
       if (names.includes(newName))
-        await attempt(`delete checkpoint ${newName}`, () =>
-          run(["checkpoint-delete", domain, newName]),
-        );
+        await attempt(`delete checkpoint ${newName}`, () => deleteCheckpoint(newName));
     },
     guestAgent: info.guestAgent
       ? { open: async () => libvirtGuestAgent(virsh, domain), id: `libvirt:${virsh.uri}:${domain}` }

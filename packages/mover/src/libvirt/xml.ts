@@ -152,3 +152,13 @@ export function xmlElement(
   if (children.length === 0 && text === undefined) return `<${name}${a}/>`;
   return `<${name}${a}>${text === undefined ? "" : xmlEscape(text)}${children.join("")}</${name}>`;
 }
+
+/** Writes a parsed element back out (comments and layout whitespace are not kept). */
+export function serializeXml(el: XmlElement): string {
+  return xmlElement(
+    el.name,
+    el.attrs,
+    el.children.map(serializeXml),
+    el.text === "" ? undefined : el.text,
+  );
+}

@@ -109,6 +109,8 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   const disks = await session.disks(stop.signal);
   if (disks.length === 0)
     throw new FerryError("FAILED_PRECONDITION", `VM ${o.vm.name} has no disks to back up`);
+  // Read with the disks: a restore defines the VM from it with the disks of this backup.
+  const vmConfig = await session.vmConfig?.(stop.signal);
   // Changed-block tracking: the chain is checked before it is trusted, per disk.
   const previous = (
     await o.repository.listRestorePoints({ vmId: o.vm.id, signal: stop.signal })
@@ -241,6 +243,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
           // (QMP round trips that took 0.3 s of a 0.9 s incremental). Disposal awaits it.
           void view.teardown();
         },
+        ...(vmConfig ? { vmConfig } : {}),
         ...(previous && plan.some((p) => p.mode.t === "incremental")
           ? {
               chain: {

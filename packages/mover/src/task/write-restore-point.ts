@@ -4,6 +4,7 @@ import {
   type ManifestConsistency,
   type ManifestMode,
   type ManifestTransport,
+  type ManifestVmConfig,
   type Repository,
   toFerryError,
 } from "@ferry/common/core";
@@ -50,6 +51,8 @@ export interface WriteRestorePointOptions {
   disks: readonly DiskJob[];
   /** Set when some disk is an incremental. */
   chain?: ChainFields;
+  /** The VM's definition, saved in the manifest (libvirt domains). */
+  vmConfig?: ManifestVmConfig;
   /** Called once every disk is read, before the commit; must not block. */
   onCommitting?: () => void;
   logger: Logger;
@@ -110,6 +113,7 @@ export async function writeRestorePoint(
             }
           : {}),
         source: { moverId: o.moverId, transport: o.transport },
+        ...(o.vmConfig ? { vmConfig: o.vmConfig } : {}),
         diskStats: Object.fromEntries(
           disks.map((d, i) => {
             const job = o.disks[i] as DiskJob;
