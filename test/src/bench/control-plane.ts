@@ -7,6 +7,7 @@
 //     [--catalog sqlite|postgres|both] [--task-seconds 20] [--progress-ms 1000]
 //     [--heartbeat-window 20]
 //     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats]
+//     [--coordinator-node-flags "--max-semi-space-size=64"]
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +41,8 @@ interface Settings {
   fleets: number;
   repositories: number;
   cpuProfDir: string | undefined;
+  /** Extra flags of the coordinator's node (V8 heap settings to compare). */
+  coordinatorNodeFlags: string[];
   /** Stop after the heartbeat window (to profile heartbeats alone). */
   onlyHeartbeats: boolean;
 }
@@ -89,6 +92,7 @@ async function runOne(
       process.execPath,
       [
         ...(s.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${s.cpuProfDir}`] : []),
+        ...s.coordinatorNodeFlags,
         "--enable-source-maps",
         join(REPO_ROOT, "packages/coordinator/dist/cli/main.js"),
         "coordinator",
@@ -356,6 +360,7 @@ async function main(argv: string[]): Promise<void> {
       "fleets",
       "repositories",
       "cpu-prof",
+      "coordinator-node-flags",
     ],
   });
   const num = (name: string, fallback: number) => {
@@ -379,6 +384,9 @@ async function main(argv: string[]): Promise<void> {
     repositories: num("repositories", 20),
     cpuProfDir: typeof cpuProf === "string" ? cpuProf : undefined,
     onlyHeartbeats: args.flags.has("only-heartbeats"),
+    coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? "")
+      .split(" ")
+      .filter(Boolean),
   };
   await using nats = await startNatsServer();
   const postgres = kinds.includes("postgres") ? await startPostgresServer() : undefined;
