@@ -130,6 +130,16 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   let closed = false;
   const tickMs = o.tickMs ?? 1000;
   let lastHousekeeping = Number.NEGATIVE_INFINITY;
+  // Whether a task may be queued that the last pass did not see. Once every task of a big
+  // job runs, each of its ends is followed by a pass; without this, each pass read the
+  // queue (and, on SQLite, committed the pending writes alone, a disk flush each) to find
+  // it empty. A new job, a requeue or a retry marks it; the tick reads regardless.
+  let queuedMaybe = true;
+  let queuedMarks = 0;
+  const markQueued = () => {
+    queuedMaybe = true;
+    queuedMarks++;
+  };
 
   const client = (mover: Mover) => {
     let c = clients.get(mover.address);
@@ -255,6 +265,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       });
       log[failure.log.level](failure.log.message, failure.log.fields);
       await o.catalog.tasks.update(task.id, failure.patch);
+      if (failure.patch.state === "queued") markQueued();
     } finally {
       untrack(run);
       if (!closed && (!o.mayDispatch || o.mayDispatch()))
@@ -285,11 +296,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       abandonLostMovers();
       throttle(latenciesNow());
     }
+    if (!housekeeping && !queuedMaybe) return;
+    const marks = queuedMarks;
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
     // Decisions are only ever about queued tasks: with none, the estate need not be built.
     if (queued.length === 0) {
+      if (marks === queuedMarks) queuedMaybe = false;
       waiting.clear();
       return;
     }
@@ -482,6 +496,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       if (a.t === "requeue") {
         o.logger.warn("task left running is queued again", { taskId: task.id, reason: a.reason });
         await o.catalog.tasks.update(task.id, { state: "queued", errorMessage: a.reason });
+        markQueued();
         continue;
       }
       o.logger.info("adopting a task a previous coordinator started", {
@@ -515,7 +530,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     .finally(kick);
 
   return {
-    kick,
+    // From outside (a new job, a mover coming up): anything may have been queued.
+    kick() {
+      markQueued();
+      kick();
+    },
     waitReasons: () => waiting,
     async cancelJob(jobId) {
       cancelledJobs.add(jobId);
