@@ -7,8 +7,8 @@
 //     [--catalog sqlite|postgres|both] [--task-seconds 20] [--progress-ms 1000]
 //     [--heartbeat-window 20]
 //     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats]
-//     [--coordinator-node-flags "--max-semi-space-size=64"]
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+//     [--coordinator-node-flags "--max-semi-space-size=64"|none] (default: bin/ferry's)
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, JobState, OperatorService, parseArgs, sleep } from "@ferry/common";
@@ -47,6 +47,8 @@ interface Settings {
   onlyHeartbeats: boolean;
 }
 
+// The heap settings bin/ferry starts the coordinator with (keep in step with it).
+const BIN_FERRY_NODE_FLAGS = "--max-semi-space-size=64";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 ** 2;
 const TERMINAL = new Set([
@@ -384,10 +386,15 @@ async function main(argv: string[]): Promise<void> {
     repositories: num("repositories", 20),
     cpuProfDir: typeof cpuProf === "string" ? cpuProf : undefined,
     onlyHeartbeats: args.flags.has("only-heartbeats"),
-    coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? "")
+    // bin/ferry's own, unless told otherwise ("none": node's defaults).
+    coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? BIN_FERRY_NODE_FLAGS)
       .split(" ")
-      .filter(Boolean),
+      .filter((f) => f && f !== "none"),
   };
+  if (!(await readFile(join(REPO_ROOT, "bin/ferry"), "utf8")).includes(BIN_FERRY_NODE_FLAGS))
+    throw new Error(
+      `bin/ferry no longer starts node with ${BIN_FERRY_NODE_FLAGS}: update the benchmark`,
+    );
   await using nats = await startNatsServer();
   const postgres = kinds.includes("postgres") ? await startPostgresServer() : undefined;
   try {
