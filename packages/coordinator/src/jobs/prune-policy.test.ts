@@ -1,4 +1,5 @@
-import { createLogger } from "@ferry/common";
+import { create } from "@bufbuild/protobuf";
+import { createLogger, DeleteRestorePointsResponseSchema } from "@ferry/common";
 import { describe, expect, it } from "vitest";
 import { at, policy, restorePoint } from "../catalog/catalog-fixtures.test-helper.js";
 import { openSqliteCatalog } from "../catalog/sqlite/sqlite-catalog.js";
@@ -7,11 +8,8 @@ import { prunePolicy } from "./retention.js";
 
 describe("prunePolicy", () => {
   it("prunes a job's VMs by their own restore points and leaves other VMs' alone", async () => {
-    await using catalog = Object.assign(await openSqliteCatalog({ path: ":memory:" }), {
-      [Symbol.asyncDispose]() {
-        return this.close();
-      },
-    });
+    const catalog = await openSqliteCatalog({ path: ":memory:" });
+    await using _ = { [Symbol.asyncDispose]: () => catalog.close() };
     const repository = "/srv/ferry/repo";
     // Three restore points each of VMs a, b and c; one of a in another repository.
     for (const vm of ["a", "b", "c"])
@@ -27,7 +25,8 @@ describe("prunePolicy", () => {
     const maintenance = {
       deleteRestorePoints: async (_repo: string, ids: readonly string[]) => {
         asked.push([...ids]);
-        return { result: { deleted: [...ids], missing: [], failed: [] }, moverId: "m1" };
+        const result = create(DeleteRestorePointsResponseSchema, { deleted: [...ids] });
+        return { result, moverId: "m1" };
       },
     } as Partial<RepositoryMaintenance> as RepositoryMaintenance;
     const { decisions } = await prunePolicy(
