@@ -7,7 +7,8 @@
 //     [--catalog sqlite|postgres|both] [--task-seconds 20] [--progress-ms 1000]
 //     [--heartbeat-window 20]
 //     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats]
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+//     [--coordinator-node-flags "--max-semi-space-size=64"|none] (default: bin/ferry's)
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, JobState, OperatorService, parseArgs, sleep } from "@ferry/common";
@@ -40,10 +41,14 @@ interface Settings {
   fleets: number;
   repositories: number;
   cpuProfDir: string | undefined;
+  /** Extra flags of the coordinator's node (V8 heap settings to compare). */
+  coordinatorNodeFlags: string[];
   /** Stop after the heartbeat window (to profile heartbeats alone). */
   onlyHeartbeats: boolean;
 }
 
+// The heap settings bin/ferry starts the coordinator with (keep in step with it).
+const BIN_FERRY_NODE_FLAGS = "--max-semi-space-size=64";
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const MiB = 1024 ** 2;
 const TERMINAL = new Set([
@@ -89,6 +94,7 @@ async function runOne(
       process.execPath,
       [
         ...(s.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${s.cpuProfDir}`] : []),
+        ...s.coordinatorNodeFlags,
         "--enable-source-maps",
         join(REPO_ROOT, "packages/coordinator/dist/cli/main.js"),
         "coordinator",
@@ -356,6 +362,7 @@ async function main(argv: string[]): Promise<void> {
       "fleets",
       "repositories",
       "cpu-prof",
+      "coordinator-node-flags",
     ],
   });
   const num = (name: string, fallback: number) => {
@@ -379,7 +386,15 @@ async function main(argv: string[]): Promise<void> {
     repositories: num("repositories", 20),
     cpuProfDir: typeof cpuProf === "string" ? cpuProf : undefined,
     onlyHeartbeats: args.flags.has("only-heartbeats"),
+    // bin/ferry's own, unless told otherwise ("none": node's defaults).
+    coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? BIN_FERRY_NODE_FLAGS)
+      .split(" ")
+      .filter((f) => f && f !== "none"),
   };
+  if (!(await readFile(join(REPO_ROOT, "bin/ferry"), "utf8")).includes(BIN_FERRY_NODE_FLAGS))
+    throw new Error(
+      `bin/ferry no longer starts node with ${BIN_FERRY_NODE_FLAGS}: update the benchmark`,
+    );
   await using nats = await startNatsServer();
   const postgres = kinds.includes("postgres") ? await startPostgresServer() : undefined;
   try {

@@ -4,6 +4,7 @@ import {
   type Logger,
   OperatorService,
   type ServiceImpl,
+  sleep,
   TaskState,
 } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
@@ -63,6 +64,11 @@ export interface OperatorDeps {
   leaseToken?: () => bigint;
   /** Prune, GC, verify and rescan, run on movers. */
   maintenance: RepositoryMaintenance;
+  /**
+   * Least time between two WatchJob answers, ms (default 500): each re-reads every task of
+   * the job, and a running job's progress changes it a thousand times a second at scale.
+   */
+  watchIntervalMs?: number;
 }
 
 const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
@@ -137,11 +143,19 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
       });
       return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },
+    // Each job with its summary and no tasks (GetJob pages them): 50 jobs of 10,000 tasks
+    // were half a million rows read for a table of 50 lines.
     listJobs: async (req) => {
       const jobs = await d.catalog.jobs.list({ limit: req.limit || 50 });
       return {
         jobs: await Promise.all(
-          jobs.map(async (j) => fullJobMessage(j, await d.catalog.tasks.listByJob(j.id))),
+          jobs.map(async (j) =>
+            jobMessage(
+              j,
+              [],
+              jobSummaryMessage(await d.catalog.tasks.countByJob(j.id), d.progress.totals(j.id)),
+            ),
+          ),
         ),
       };
     },
@@ -174,8 +188,10 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
     },
     watchJob: async function* (req, ctx) {
       await jobWithTasks(req.id); // NOT_FOUND before the first message
+      const intervalMs = d.watchIntervalMs ?? 500;
       let changed = true;
       let wake: (() => void) | undefined;
+      let lastAt = Number.NEGATIVE_INFINITY;
       const off = d.events.subscribe(req.id, () => {
         changed = true;
         wake?.();
@@ -186,8 +202,13 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         while (!ctx.signal.aborted) {
           if (!changed) await new Promise<void>((r) => (wake = r));
           wake = undefined;
+          // Changes that come within the interval are answered together, after it.
+          const waitMs = lastAt + intervalMs - performance.now();
+          if (waitMs > 0 && !ctx.signal.aborted)
+            await sleep(waitMs, ctx.signal).catch(() => undefined);
           if (ctx.signal.aborted) break;
           changed = false;
+          lastAt = performance.now();
           const { job, tasks } = await jobWithTasks(req.id);
           yield { job: fullJobMessage(job, tasks), progress: d.progress.forJob(req.id) };
           if (TERMINAL.has(job.state)) return;

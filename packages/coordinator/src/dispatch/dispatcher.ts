@@ -134,6 +134,16 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   let closed = false;
   const tickMs = o.tickMs ?? 1000;
   let lastHousekeeping = Number.NEGATIVE_INFINITY;
+  // Whether a task may be queued that the last pass did not see. Once every task of a big
+  // job runs, each of its ends is followed by a pass; without this, each pass read the
+  // queue (and, on SQLite, committed the pending writes alone, a disk flush each) to find
+  // it empty. A new job, a requeue or a retry marks it; the tick reads regardless.
+  let queuedMaybe = true;
+  let queuedMarks = 0;
+  const markQueued = () => {
+    queuedMaybe = true;
+    queuedMarks++;
+  };
 
   const client = (mover: Mover) => {
     let c = clients.get(mover.address);
@@ -268,6 +278,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       await o.catalog.tasks.update(task.id, failure.patch);
       const runSeconds = (Date.now() - run.startedAtMs) / 1000;
       o.observer?.taskEnded(task, run.kind, failure.patch.state ?? "failed", runSeconds);
+      if (failure.patch.state === "queued") markQueued();
     } finally {
       untrack(run);
       if (!closed && (!o.mayDispatch || o.mayDispatch()))
@@ -298,11 +309,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       abandonLostMovers();
       throttle(latenciesNow());
     }
+    if (!housekeeping && !queuedMaybe) return;
+    const marks = queuedMarks;
     const queued = (await o.catalog.tasks.listByState(["queued"])).filter(
       (t) => !running.has(t.id),
     );
     // Decisions are only ever about queued tasks: with none, the estate need not be built.
     if (queued.length === 0) {
+      if (marks === queuedMarks) queuedMaybe = false;
       waiting.clear();
       return;
     }
@@ -495,6 +509,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       if (a.t === "requeue") {
         o.logger.warn("task left running is queued again", { taskId: task.id, reason: a.reason });
         await o.catalog.tasks.update(task.id, { state: "queued", errorMessage: a.reason });
+        markQueued();
         continue;
       }
       o.logger.info("adopting a task a previous coordinator started", {
@@ -528,7 +543,11 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
     .finally(kick);
 
   return {
-    kick,
+    // From outside (a new job, a mover coming up): anything may have been queued.
+    kick() {
+      markQueued();
+      kick();
+    },
     waitReasons: () => waiting,
     async cancelJob(jobId) {
       cancelledJobs.add(jobId);

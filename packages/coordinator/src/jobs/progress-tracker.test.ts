@@ -20,8 +20,9 @@ function fakeNats() {
   return { nats, publish };
 }
 
-const progress = (taskId: string, bytesRead: bigint) =>
-  encodeProgress({ jobId: "j1", taskId, vmId: `vm-${taskId}`, bytesTotal: 100n, bytesRead });
+const progress = (taskId: string, bytesRead: bigint, jobId = "j1") =>
+  encodeProgress({ jobId, taskId, vmId: `vm-${taskId}`, bytesTotal: 100n, bytesRead });
+const quiet = () => createLogger({ name: "test", write: () => undefined });
 
 describe("the progress tracker", () => {
   it("keeps each task's newest progress and the job's sums, dropping malformed messages", async () => {
@@ -46,5 +47,41 @@ describe("the progress tracker", () => {
     ]);
     expect(tracker.totals("j1")).toEqual({ bytesTotal: 200n, bytesRead: 70n, bytesNew: 0n });
     expect(tracker.totals("other")).toEqual({ bytesTotal: 0n, bytesRead: 0n, bytesNew: 0n });
+  });
+
+  it("forgets idle jobs' events and keeps sums for a bounded number of jobs", async () => {
+    const { nats, publish } = fakeNats();
+    let nowMs = 0;
+    await using tracker = createProgressTracker(nats, createJobEvents(), quiet(), {
+      forgetEventsAfterMs: 60_000,
+      maxJobs: 50,
+      now: () => nowMs,
+    });
+    // A long-running coordinator: 500 jobs of 100 tasks, one job a minute.
+    for (let j = 0; j < 500; j++) {
+      for (let t = 0; t < 100; t++)
+        publish(progressSubject(`job${j}`, `t${t}`), progress(`t${t}`, 50n, `job${j}`));
+      nowMs += 61_000;
+      // What it holds stays bounded, however many jobs went by.
+      expect(tracker.held().jobs).toBeLessThanOrEqual(51);
+      expect(tracker.held().events).toBeLessThanOrEqual(200);
+    }
+    // The newest job still has its events; an old one only its sums, the oldest nothing.
+    expect(tracker.forJob("job499")).toHaveLength(100);
+    expect(tracker.forJob("job470")).toEqual([]);
+    expect(tracker.totals("job470")).toEqual({
+      bytesTotal: 10_000n,
+      bytesRead: 5_000n,
+      bytesNew: 0n,
+    });
+    expect(tracker.totals("job0")).toEqual({ bytesTotal: 0n, bytesRead: 0n, bytesNew: 0n });
+    // A job that goes on sending keeps its events however long it runs.
+    for (let i = 0; i < 5; i++) {
+      nowMs += 30_000;
+      publish(progressSubject("long", "t1"), progress("t1", BigInt(i), "long"));
+      for (let t = 0; t < 60; t++)
+        publish(progressSubject(`x${i}`, "t"), progress("t", 1n, `x${i}`));
+    }
+    expect(tracker.forJob("long").map((p) => p.bytesRead)).toEqual([4n]);
   });
 });

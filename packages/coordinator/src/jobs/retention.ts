@@ -62,15 +62,23 @@ export async function prunePolicy(
   policy: PolicyRecord,
   options: PruneOptions,
 ): Promise<PruneResult> {
-  const all = await catalog.restorePoints.list({ repository: policy.repository });
-  // Grouped once: filtering the whole repository per VM is quadratic at estate size.
-  const byVm = new Map<string, RestorePointRecord[]>();
-  for (const p of all) {
-    const list = byVm.get(p.vmId);
-    if (list) list.push(p);
-    else byVm.set(p.vmId, [p]);
+  const { repository } = policy;
+  // Named VMs (a job's) are read one by one, by the catalog's VM index: reading the whole
+  // repository after every job was a million records at a large site, seconds of a SQLite
+  // catalog holding the API's thread. Otherwise the repository once, grouped by VM
+  // (filtering it per VM would be quadratic at estate size).
+  let byVm: Map<string, RestorePointRecord[]> | undefined;
+  if (!options.vmIds) {
+    byVm = new Map();
+    for (const p of await catalog.restorePoints.list({ repository })) {
+      const list = byVm.get(p.vmId);
+      if (list) list.push(p);
+      else byVm.set(p.vmId, [p]);
+    }
   }
-  const vmIds = options.vmIds ?? [...byVm.keys()];
+  const pointsOf = async (vmId: string) =>
+    byVm ? (byVm.get(vmId) ?? []) : await catalog.restorePoints.list({ vmId, repository });
+  const vmIds = options.vmIds ?? [...(byVm?.keys() ?? [])];
   const decisions: RestorePointDecision[] = [];
   const doomed: string[] = [];
   let slice = performance.now();
@@ -80,7 +88,7 @@ export async function prunePolicy(
       await new Promise((resolve) => setImmediate(resolve));
       slice = performance.now();
     }
-    const mine = retentionDecisions(byVm.get(vmId) ?? [], policy);
+    const mine = retentionDecisions(await pointsOf(vmId), policy);
     decisions.push(...mine);
     doomed.push(...mine.filter((d) => d.mark === "remove").map((d) => d.id));
   }

@@ -442,6 +442,8 @@ export const ListJobsRequestSchema: GenMessage<ListJobsRequest> =
  */
 export type ListJobsResponse = Message<"ferry.v1.ListJobsResponse"> & {
   /**
+   * Newest first, each with its summary and no tasks (GetJob pages a job's tasks).
+   *
    * @generated from field: repeated ferry.v1.Job jobs = 1;
    */
   jobs: Job[];
