@@ -104,6 +104,9 @@ function signOut() {
   $("who").textContent = "";
 }
 
+// Tasks shown per job listed; `ferry jobs show` pages the rest.
+const TASKS_SHOWN = 100;
+
 async function refresh() {
   try {
     const [movers, report, list, points, policies] = await Promise.all([
@@ -122,8 +125,15 @@ async function refresh() {
     );
     renderMovers(movers.movers ?? []);
     renderReport(report);
-    for (const j of list.jobs ?? [])
-      if (!jobs.get(j.id)?.live) jobs.set(j.id, { job: j, progress: [] });
+    // ListJobs carries each job's summary only: the first page of tasks comes from GetJob.
+    const listed = (list.jobs ?? []).filter((j) => !jobs.get(j.id)?.live);
+    const pages = await Promise.all(
+      listed.map((j) =>
+        api("getJob", { id: j.id, pageSize: TASKS_SHOWN }).catch(() => ({ job: j })),
+      ),
+    );
+    for (const [i, j] of listed.entries())
+      if (!jobs.get(j.id)?.live) jobs.set(j.id, { job: pages[i]?.job ?? j, progress: [] });
     renderJobs();
     renderPoints(points.restorePoints ?? []);
   } catch (err) {
