@@ -6,6 +6,7 @@ import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import {
   bindService,
   createLogger,
+  isS3Location,
   type Logger,
   MoverRegistryService,
   natsConnectOptions,
@@ -155,7 +156,7 @@ export async function startCoordinator(
     dispatcher,
     events,
     progress,
-    defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
+    defaultRepository: repositoryOf(config.repository ?? join(dataDir, "repository")),
     logger,
     limits: config.limits,
     ioControl: config.ioControl,
@@ -245,4 +246,9 @@ export async function startCoordinator(
     return closing;
   };
   return { address: server.address, registry, catalog, close, [Symbol.asyncDispose]: close };
+}
+
+/** A configured repository: a directory made absolute, or an s3:// repository as given. */
+function repositoryOf(location: string): string {
+  return isS3Location(location) ? location : resolve(location);
 }
