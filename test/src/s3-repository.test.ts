@@ -143,14 +143,21 @@ afterAll(async () => {
 describe("a repository in S3 (Ceph RGW)", () => {
   it("two movers at once, garbage collection in a loop: shared chunks stored once, nothing lost", async () => {
     const repo = repoUrl("two-movers");
-    // 4 MiB chunks: `shared` is chunk-aligned in both images, so both name the same chunks.
-    const shared = randomBytes(24 * MiB);
-    const a = await image("a.raw", [shared, randomBytes(16 * MiB), Buffer.alloc(8 * MiB)]);
-    const b = await image("b.raw", [randomBytes(8 * MiB), shared, randomBytes(16 * MiB)]);
-    // A pruned restore point leaves `shared` and A's own chunks unreferenced but stored, so
-    // the backups below deduplicate against chunks garbage collection may remove.
+    // 4 MiB chunks, every part chunk-aligned: equal data names equal chunks in every image.
+    const [ownA, ownB, shared] = [
+      randomBytes(8 * MiB),
+      randomBytes(8 * MiB),
+      randomBytes(16 * MiB),
+    ];
+    // Each backup first finds chunks present, then uploads much new data: a long window in
+    // which it will name those chunks but has not yet committed a restore point naming them.
+    const a = await image("a.raw", [ownA, shared, randomBytes(96 * MiB), Buffer.alloc(8 * MiB)]);
+    const b = await image("b.raw", [ownB, shared, randomBytes(96 * MiB)]);
+    // A pruned restore point leaves those 8 chunks unreferenced but stored: garbage
+    // collection may remove them while the backups deduplicate against them.
+    const o = await image("old.raw", [ownA, ownB, shared]);
     const old = (
-      await ferryMover("backup", "--source", a, "--repo", repo, "--vm-id", "old")
+      await ferryMover("backup", "--source", o, "--repo", repo, "--vm-id", "old")
     ).stdout.trim();
     const backend = await rawBackend("two-movers");
     await using repository = await openRepository({ root: repo });
@@ -160,15 +167,24 @@ describe("a repository in S3 (Ceph RGW)", () => {
     await new Promise((r) => setTimeout(r, 2500));
 
     const movers = [await startBackup(a, repo, "vm-a"), await startBackup(b, repo, "vm-b")];
-    // Garbage collection starts once both backups are under way (their markers exist):
-    // they have then looked up, or are looking up, the chunks it would remove.
-    while ((await keysUnder(backend, "in-progress/")).length < 2) {
+    // Once one backup uploads new chunks it has found its old ones present and will name
+    // them. Both movers are paused there, so that garbage collection runs inside that window
+    // however fast the machine is, then resume while garbage collection keeps running.
+    while ((await keysUnder(backend, "chunks/")).length <= 8) {
       expect(
         movers.some((m) => m.hasExited),
         movers.map((m) => m.output()).join(),
       ).toBe(false);
     }
+    for (const m of movers) process.kill(m.pid, "SIGSTOP");
+    expect((await keysUnder(backend, "in-progress/")).length).toBeGreaterThan(0);
     let runs = 0;
+    try {
+      await collectGarbage(repository, { graceMs: 0 });
+      runs++;
+    } finally {
+      for (const m of movers) process.kill(m.pid, "SIGCONT");
+    }
     const running = Promise.all(movers.map((m) => m.exited));
     let done = false;
     void running.then(() => {
@@ -184,18 +200,18 @@ describe("a repository in S3 (Ceph RGW)", () => {
       await finished(movers[0] as LabChild),
       await finished(movers[1] as LabChild),
     ];
-    expect(runs).toBeGreaterThan(0);
+    expect(runs).toBeGreaterThan(1);
     // Now nothing runs: garbage collection removes what no restore point names.
     await collectGarbage(repository, { graceMs: 0, nowMs: Date.now() + 10_000 });
 
     expect(await restoredSha(repo, idA)).toBe(sha256(await readFile(a)));
     expect(await restoredSha(repo, idB)).toBe(sha256(await readFile(b)));
     // Every chunk object is one some restore point names, each stored once (its key is its
-    // digest): 6 shared + 4 of A + 2 + 4 of B.
+    // digest): 2 + 2 own, 4 shared, 24 new of each.
     const referenced = await referencedChunks(repository);
     const stored = (await keysUnder(backend, "chunks/")).map(chunkHex);
     expect(new Set(stored)).toEqual(referenced);
-    expect(stored).toHaveLength(16);
+    expect(stored).toHaveLength(56);
     expect(await keysUnder(backend, "in-progress/")).toEqual([]);
     await backend.close();
   }, 120_000);
