@@ -126,6 +126,17 @@ export interface Repository extends AsyncDisposable {
    * in-progress markers (their start by the object store's clock). Garbage collection's fence.
    */
   backupsInProgress(signal?: AbortSignal): Promise<BackupInProgress[]>;
+  /**
+   * A small file kept beside restore point `id`'s manifest (verify-state.json,
+   * boot-test.json): its text and where it is (for messages), or undefined when absent.
+   */
+  readSidecar(
+    id: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ text: string; path: string } | undefined>;
+  /** Writes (atomically replaces) a sidecar of restore point `id`, durably. */
+  writeSidecar(id: string, name: string, text: string, signal?: AbortSignal): Promise<void>;
   /** See RestorePointStorage.fenceBackups: garbage collection holds it while it runs. */
   fenceBackups(signal?: AbortSignal): Promise<GarbageCollectionLock>;
   /**
@@ -402,6 +413,25 @@ class StoredRepository implements Repository {
     return this.storage.fenceBackups(signal);
   }
 
+  async readSidecar(
+    id: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ text: string; path: string } | undefined> {
+    const key = sidecarKey(id, name);
+    const text = await this.readOptional(key, signal);
+    return text === undefined ? undefined : { text, path: this.pathOf(key) };
+  }
+
+  async writeSidecar(id: string, name: string, text: string, signal?: AbortSignal) {
+    await this.backend.put(sidecarKey(id, name), [Buffer.from(text)], signal);
+  }
+
+  /** Where an object is, for messages: a file's path or an s3:// URL. */
+  private pathOf(key: string): string {
+    return `${this.backend.location.replace(/\/$/, "")}/${key}`;
+  }
+
   get chunkTimesTrackUse(): boolean {
     return this.storage.chunkTimesTrackUse;
   }
@@ -425,7 +455,7 @@ class StoredRepository implements Repository {
     signal?: AbortSignal,
   ): Promise<{ manifest: Manifest; bytes: Buffer }> {
     const key = `${RESTORE_POINTS_DIR}/${id}/${MANIFEST_FILE}`;
-    const path = `${this.backend.location.replace(/\/$/, "")}/${key}`;
+    const path = this.pathOf(key);
     let bytes: Buffer;
     try {
       // A damaged file must not make a listing allocate gigabytes.
@@ -468,4 +498,9 @@ class StoredRepository implements Repository {
 
 function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal === undefined ? {} : { signal };
+}
+
+function sidecarKey(id: string, name: string): string {
+  const { vmId, name: rp } = parseRestorePointId(id);
+  return `${RESTORE_POINTS_DIR}/${vmId}/${rp}/${name}`;
 }
