@@ -12,6 +12,8 @@ import {
   openRepository,
   type Repository,
   type RepositoryBackend,
+  readVerifyState,
+  verifyRestorePoints,
 } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
@@ -213,6 +215,11 @@ describe("a repository in S3 (Ceph RGW)", () => {
     expect(new Set(stored)).toEqual(referenced);
     expect(stored).toHaveLength(56);
     expect(await keysUnder(backend, "in-progress/")).toEqual([]);
+    // verify re-reads every chunk from S3 and records its outcome beside the manifest.
+    const report = await verifyRestorePoints(repository);
+    expect(report.badChunks).toEqual([]);
+    expect(report.restorePoints.map((r) => r.ok)).toEqual([true, true]);
+    expect((await readVerifyState(repository, idA))?.chunksChecked).toBe(30);
     await backend.close();
   }, 120_000);
 
