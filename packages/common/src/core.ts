@@ -35,6 +35,7 @@ export type {
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./repository/backend/retry.js";
 export { createS3Backend, type S3BackendOptions } from "./repository/backend/s3-backend.js";
 export type { S3CredentialSource } from "./repository/backend/s3-credentials.js";
+export { isS3Location, parseS3Location } from "./repository/backend/s3-location.js";
 export {
   type BootTestResult,
   readBootTest,

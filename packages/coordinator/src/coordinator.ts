@@ -7,6 +7,7 @@ import {
   bindService,
   checkMetricsExposure,
   createLogger,
+  isS3Location,
   type Logger,
   type MetricsServer,
   MoverRegistryService,
@@ -178,7 +179,7 @@ export async function startCoordinator(
     dispatcher,
     events,
     progress,
-    defaultRepository: resolve(config.repository ?? join(dataDir, "repository")),
+    defaultRepository: repositoryOf(config.repository ?? join(dataDir, "repository")),
     logger,
     limits: config.limits,
     ioControl: config.ioControl,
@@ -311,4 +312,9 @@ export async function startCoordinator(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A configured repository: a directory made absolute, or an s3:// repository as given. */
+function repositoryOf(location: string): string {
+  return isS3Location(location) ? location : resolve(location);
 }

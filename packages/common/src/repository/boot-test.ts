@@ -1,10 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
-import { writeFileAtomic } from "./durable-fs.js";
-import { BOOT_TEST_FILE, RESTORE_POINTS_DIR } from "./format.js";
-import { errnoOf, fsError } from "./fs-errors.js";
-import { parseRestorePointId } from "./names.js";
+import { BOOT_TEST_FILE } from "./format.js";
 import type { Repository } from "./repository.js";
 
 /** The outcome of booting a restore point and checking that its guest came up. */
@@ -26,31 +21,25 @@ export async function readBootTest(
   repo: Repository,
   id: string,
 ): Promise<BootTestResult | undefined> {
-  const path = statePath(repo.root, id);
+  const found = await repo.readSidecar(id, BOOT_TEST_FILE);
+  if (found === undefined) return undefined;
+  let value: BootTestResult;
   try {
-    const value = JSON.parse(await readFile(path, "utf8")) as BootTestResult;
-    if (value.restorePointId !== id || typeof value.ok !== "boolean")
-      throw new FerryError("CORRUPT_DATA", `${path} is not a boot test of ${id}`);
-    return value;
+    value = JSON.parse(found.text) as BootTestResult;
   } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
-    if (err instanceof SyntaxError)
-      throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
-    throw err instanceof FerryError ? err : fsError(err, "reading a boot test", path);
+    throw new FerryError("CORRUPT_DATA", `${found.path} is not valid JSON`, { cause: err });
   }
+  if (value?.restorePointId !== id || typeof value.ok !== "boolean")
+    throw new FerryError("CORRUPT_DATA", `${found.path} is not a boot test of ${id}`);
+  return value;
 }
 
 /** Records a boot test beside the restore point's manifest (replacing an older one). */
 export async function writeBootTest(repo: Repository, result: BootTestResult): Promise<void> {
   await repo.openRestorePoint(result.restorePointId); // NOT_FOUND for a restore point gone
-  await writeFileAtomic(
-    statePath(repo.root, result.restorePointId),
-    [Buffer.from(`${JSON.stringify(result, null, 2)}\n`)],
-    { fsync: true, what: `boot test of ${result.restorePointId}` },
+  await repo.writeSidecar(
+    result.restorePointId,
+    BOOT_TEST_FILE,
+    `${JSON.stringify(result, null, 2)}\n`,
   );
-}
-
-function statePath(root: string, id: string): string {
-  const { vmId, name } = parseRestorePointId(id);
-  return join(root, RESTORE_POINTS_DIR, vmId, name, BOOT_TEST_FILE);
 }

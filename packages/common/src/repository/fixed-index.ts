@@ -231,6 +231,35 @@ export async function readFixedIndex(path: string, signal?: AbortSignal): Promis
   }
 }
 
+/**
+ * A fixed index from the bytes of a whole index object (an S3 repository's), verified as
+ * {@link readFixedIndex} verifies a file; `path` names it in errors.
+ */
+export function parseFixedIndex(bytes: Buffer, path: string): FixedIndex {
+  const header = decodeFixedIndexHeader(
+    bytes.subarray(0, FIXED_INDEX_HEADER_BYTES),
+    bytes.length,
+    path,
+  );
+  const table = bytes.subarray(
+    FIXED_INDEX_HEADER_BYTES,
+    FIXED_INDEX_HEADER_BYTES + header.chunkCount * DIGEST_BYTES,
+  );
+  if (table.length !== header.chunkCount * DIGEST_BYTES) throw corruptIndex(path, "truncated");
+  if (!digestsEqual(blake3(table), header.digestTableChecksum)) {
+    throw corruptIndex(path, "digest table checksum mismatch");
+  }
+  return new LoadedFixedIndex(
+    path,
+    header.uuid,
+    header.createdAtMs,
+    header.sizeBytes,
+    header.chunkSizeBytes,
+    table,
+    header.digestTableChecksum,
+  );
+}
+
 class LoadedFixedIndex implements FixedIndex {
   readonly createdAt: Date;
   readonly chunkCount: number;

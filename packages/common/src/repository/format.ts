@@ -23,6 +23,8 @@ export const CHUNKS_DIR = "chunks";
 export const RESTORE_POINTS_DIR = "restore-points";
 /** Prefix of a restore point's staging directory inside RESTORE_POINTS_DIR. */
 export const STAGING_PREFIX = ".staging-";
+/** Object storage: `in-progress/<vm-id>/<rp-name>` marks a backup running (docs: Object storage). */
+export const IN_PROGRESS_DIR = "in-progress";
 /** Prefix of every temporary file; names starting with "." are never data. */
 export const TEMP_PREFIX = ".tmp-";
 /** Suffix of a chunk file moved aside because verify found it corrupt. */

@@ -1,11 +1,7 @@
 // Mark and sweep over every index of a repository, safe while backups run.
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { FerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import { digestToHex, isZeroChunkDigest } from "./digest.js";
-import { RESTORE_POINTS_DIR, STAGING_PREFIX } from "./format.js";
-import { errnoOf, fsError } from "./fs-errors.js";
-import { isRestorePointName } from "./names.js";
 import type { Repository } from "./repository.js";
 
 /** Options of {@link collectGarbage}. */
@@ -67,8 +63,18 @@ export async function collectGarbage(
         nowMs: now,
       });
   // Before marking: a backup that starts later touches what it uses after this instant.
-  const oldestRunning = await oldestStagingStart(repo.root);
-  const cutoffMs = Math.min(now, oldestRunning ?? now) - graceMs - TIMESTAMP_SLACK_MS;
+  // Announced before looking for backups: one that starts later waits for this one or is
+  // seen by it (object storage; see garbage-collection-lock.ts).
+  await using fence = dryRun ? undefined : await repo.fenceBackups(options.signal);
+  const running = await repo.backupsInProgress(options.signal);
+  const oldestRunning =
+    running.length === 0 ? undefined : Math.min(...running.map((b) => b.startedMs));
+  // Object storage: a running backup may reference any old chunk without changing its time,
+  // so nothing unreferenced goes while one runs (cutoff at the epoch).
+  const cutoffMs =
+    !repo.chunkTimesTrackUse && running.length > 0
+      ? 0
+      : Math.min(now, oldestRunning ?? now) - graceMs - TIMESTAMP_SLACK_MS;
   const marked = new Set<string>();
   const points = await repo.listRestorePoints({ ...signalOf(options) });
   for (const manifest of points) {
@@ -83,7 +89,15 @@ export async function collectGarbage(
     }
   }
   const swept = await repo.chunks.sweep({
-    isReferenced: (hex) => marked.has(hex),
+    isReferenced: (hex) => {
+      // Backups stop waiting on a lock this old: remove nothing more.
+      if (fence && !fence.stillHeld())
+        throw new FerryError(
+          "DEADLINE_EXCEEDED",
+          "garbage collection ran too long to keep holding its lock; run it again",
+        );
+      return marked.has(hex);
+    },
     cutoffMs,
     dryRun,
     ...signalOf(options),
@@ -104,33 +118,4 @@ export async function collectGarbage(
 
 function signalOf(options: { signal?: AbortSignal }): { signal?: AbortSignal } {
   return options.signal === undefined ? {} : { signal: options.signal };
-}
-
-/** Start of the oldest backup in progress, from its staging directory's name; ms. */
-async function oldestStagingStart(root: string): Promise<number | undefined> {
-  const dir = join(root, RESTORE_POINTS_DIR);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
-    throw fsError(err, "garbage collection: listing backups in progress", dir);
-  }
-  let oldest: number | undefined;
-  for (const name of names) {
-    if (!name.startsWith(STAGING_PREFIX)) continue;
-    const rest = name.slice(STAGING_PREFIX.length);
-    // An unreadable name: assume it started at the epoch, which keeps everything.
-    const at = isRestorePointName(rest) ? restorePointNameTime(rest) : 0;
-    oldest = Math.min(oldest ?? at, at);
-  }
-  return oldest;
-}
-
-/** `20261125T093526123Z-…` -> ms since the epoch. */
-export function restorePointNameTime(name: string): number {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(name);
-  if (!m) return 0;
-  const [, y, mo, d, h, mi, s, ms] = m.map(Number) as number[];
-  return Date.UTC(y as number, (mo as number) - 1, d, h, mi, s, ms);
 }

@@ -7,11 +7,9 @@ import { throwIfAborted } from "../util/signals.js";
 import {
   type ChunkCompression,
   type ChunkHeaderVersion,
-  decodeChunk,
   decodeChunkHeader,
-  encodeChunk,
 } from "./chunk-codec.js";
-import { encodeOutputBytes } from "./chunk-jobs.js";
+import { decodeChunkFile, encodeChunkFile } from "./chunk-files.js";
 import type { ChunkProtection } from "./chunk-protection.js";
 import type {
   ChunkLease,
@@ -46,16 +44,6 @@ import {
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 import { leaseSharedBuffer } from "./shared-buffers.js";
-
-/** A decoded chunk longer than the room its reader gave. */
-function tooLong(digest: Uint8Array, bytes: number, room: number): FerryError {
-  const chunk = digestToHex(digest);
-  return new FerryError(
-    "CORRUPT_DATA",
-    `chunk ${chunk} holds ${bytes} bytes, more than the ${room} its index allows`,
-    { details: { chunk, reason: "size" } },
-  );
-}
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
 
@@ -96,10 +84,10 @@ export class LocalChunkStore implements ChunkStore {
   constructor(
     readonly root: string,
     readonly durability: Durability,
-    private readonly compression: ChunkCompression,
+    readonly compression: ChunkCompression,
     private readonly direct: DirectIo | undefined,
-    private readonly protection: ChunkProtection,
-    private readonly headerVersion: ChunkHeaderVersion,
+    readonly protection: ChunkProtection,
+    readonly headerVersion: ChunkHeaderVersion,
   ) {}
 
   get sealed(): boolean {
@@ -314,7 +302,7 @@ export class LocalChunkStore implements ChunkStore {
     if (!digestTrusted && !digestsEqual(this.protection.hash(data), digest)) {
       throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
     }
-    using encoded = await this.encode(digest, data);
+    using encoded = await encodeChunkFile(this, digest, data);
     const dir = dirname(path);
     await this.ensureDir(dir);
     const each = this.durability === "each";
@@ -335,92 +323,6 @@ export class LocalChunkStore implements ChunkStore {
       encoding: encoded.encoding,
       repaired: existing.t === "damaged",
     };
-  }
-
-  /**
-   * The parts of the chunk file of `data` to write; dispose once written. Data in shared
-   * memory is encoded (compressed, checksummed, sealed) by a chunk worker into a shared
-   * buffer; other data on this thread, LZ4 on libuv's pool.
-   */
-  private async encode(
-    digest: Uint8Array,
-    data: Uint8Array,
-  ): Promise<{ parts: Uint8Array[]; fileSizeBytes: number; encoding: "raw" | "lz4" } & Disposable> {
-    if (isShared(data)) {
-      const out = leaseSharedBuffer(encodeOutputBytes(data.length));
-      try {
-        const keys = this.protection.workerKeys;
-        const r = await chunkWorkPool().encode({
-          data,
-          out: out.buffer,
-          compression: this.compression,
-          digest,
-          header: this.headerVersion,
-          ...(keys ? { keys } : {}),
-        });
-        return {
-          parts: [out.buffer.subarray(0, r.fileSizeBytes)],
-          fileSizeBytes: r.fileSizeBytes,
-          encoding: r.encoding,
-          [Symbol.dispose]: () => out[Symbol.dispose](),
-        };
-      } catch (err) {
-        out[Symbol.dispose]();
-        throw err;
-      }
-    }
-    const encoded = await encodeChunk(
-      data,
-      this.compression,
-      this.headerVersion === 2 ? { version: 2, digest } : { version: 1 },
-    );
-    try {
-      const parts = await this.protection.seal(digest, [encoded.header, encoded.payload]);
-      return {
-        parts,
-        fileSizeBytes: parts.reduce((n, p) => n + p.length, 0),
-        encoding: encoded.encoding,
-        [Symbol.dispose]: () => encoded[Symbol.dispose](),
-      };
-    } catch (err) {
-      encoded[Symbol.dispose]();
-      throw err;
-    }
-  }
-
-  /**
-   * A chunk file's proven data: decoded (opened, decompressed, hashed) by a chunk worker when
-   * the file is in shared memory or owns its memory (which the worker takes over); on this
-   * thread otherwise. Into `out` when given.
-   */
-  private async decode(
-    digest: Uint8Array,
-    file: Buffer,
-    checksum: boolean,
-    out?: Uint8Array,
-  ): Promise<{ data: Uint8Array; runs?: DataRun[] }> {
-    const owns = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength;
-    if (isShared(file) || owns) {
-      const keys = this.protection.workerKeys;
-      const r = await chunkWorkPool().decode({
-        file,
-        digest,
-        checksum,
-        ...(keys ? { keys } : {}),
-        ...(out ? { out, runs: true } : {}),
-      });
-      // This thread's own view of `out`: one that crossed from a worker is another object.
-      return out ? { ...r, data: out.subarray(0, r.data.length) } : r;
-    }
-    const inner = await this.protection.open(digest, file);
-    const data = await decodeChunk(inner, digest, {
-      checksum,
-      digestOf: (d) => this.protection.hash(d),
-    });
-    if (!out) return { data };
-    if (data.length > out.length) throw tooLong(digest, data.length, out.length);
-    out.set(data);
-    return { data: out.subarray(0, data.length) };
   }
 
   /** Sets a chunk file's mtime to now: false when it does not exist. */
@@ -534,7 +436,10 @@ export class LocalChunkStore implements ChunkStore {
         file = await readAt(fh, st.size, 0);
       }
       const fileSizeBytes = file.length;
-      return { ...(await this.decode(digest, file, checksum, out)), fileSizeBytes };
+      return {
+        ...(await decodeChunkFile(this.protection, digest, file, checksum, out)),
+        fileSizeBytes,
+      };
     } catch (err) {
       if (errnoOf(err) === "ENOENT") {
         throw new FerryError("NOT_FOUND", `chunk ${hex} not found`, {

@@ -57,6 +57,11 @@ export async function readRepositoryConfig(root: string): Promise<RepositoryConf
     if (errno === "ENOENT" || errno === "ENOTDIR") return undefined;
     throw fsError(err, "reading the repository config", path);
   }
+  return parseRepositoryConfig(text, path);
+}
+
+/** repository.json's text, checked; `path` names it in errors. */
+export function parseRepositoryConfig(text: string, path: string): RepositoryConfig {
   let value: Record<string, unknown>;
   try {
     value = JSON.parse(text);

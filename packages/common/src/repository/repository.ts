@@ -1,10 +1,12 @@
 // A repository on a local filesystem: config, chunk store, restore points.
-import { readdir, rename, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import { createLocalBackend } from "./backend/local-backend.js";
 import type { RepositoryBackend } from "./backend/repository-backend.js";
+import { createS3Backend } from "./backend/s3-backend.js";
+import { isS3Location, parseS3Location } from "./backend/s3-location.js";
+import { BackendChunkStore, createBackendChunkStore } from "./backend-chunk-store.js";
 import type { ChunkCompression } from "./chunk-codec.js";
 import {
   type ChunkProtection,
@@ -15,8 +17,7 @@ import {
 } from "./chunk-protection.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
 import { digestsEqual } from "./digest.js";
-import { fsyncPath, removeTree } from "./durable-fs.js";
-import { type FixedIndex, readFixedIndex } from "./fixed-index.js";
+import type { FixedIndex } from "./fixed-index.js";
 import {
   CHUNKS_DIR,
   KEYS_DIR,
@@ -26,12 +27,12 @@ import {
   REPOSITORY_CONFIG_FILE,
   RESTORE_POINT_MAC_FILE,
   RESTORE_POINTS_DIR,
-  STAGING_PREFIX,
 } from "./format.js";
-import { errnoOf, fsError } from "./fs-errors.js";
+import type { GarbageCollectionLock } from "./garbage-collection-lock.js";
 import { addKeyFile, keyFileNames, unlockRepositoryKey } from "./key-files.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { assertSafeName, isRestorePointName, isSafeName, parseRestorePointId } from "./names.js";
+import { createObjectRepository, readObjectRepositoryConfig } from "./object-repository-config.js";
 import {
   createRepository,
   type RepositoryConfig,
@@ -40,13 +41,19 @@ import {
 import type { RepositoryKey } from "./repository-key.js";
 import { checkRestorePointMac } from "./restore-point-mac.js";
 import {
-  type BeginRestorePointOptions,
-  beginRestorePointIn,
-  type RestorePointWriter,
-} from "./restore-point-writer.js";
+  type BackupInProgress,
+  localRestorePointStorage,
+  objectRestorePointStorage,
+  type RestorePointStorage,
+} from "./restore-point-storage.js";
+import type { BeginRestorePointOptions, RestorePointWriter } from "./restore-point-writer.js";
 
 /** Options of {@link openRepository}. */
 export interface OpenRepositoryOptions {
+  /**
+   * A directory, or an S3 repository as `s3://bucket/prefix?endpoint=…` (see
+   * parseS3Location; unencrypted only, for now).
+   */
   root: string;
   /** Create the repository when `root` has none (idempotent; default false: NOT_FOUND). */
   create?: boolean;
@@ -90,7 +97,7 @@ export interface RestorePointReader {
 
 /** A Ferry repository. Close it (or `await using`) when done; closing does not flush. */
 export interface Repository extends AsyncDisposable {
-  /** Absolute path of the repository. */
+  /** Absolute path of the repository, or `s3://bucket/prefix/` of one in object storage. */
   readonly root: string;
   readonly config: RepositoryConfig;
   readonly chunks: ChunkStore;
@@ -115,6 +122,29 @@ export interface Repository extends AsyncDisposable {
    */
   removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]>;
   /**
+   * Backups that began and have neither committed nor aborted: staging directories, or
+   * in-progress markers (their start by the object store's clock). Garbage collection's fence.
+   */
+  backupsInProgress(signal?: AbortSignal): Promise<BackupInProgress[]>;
+  /**
+   * A small file kept beside restore point `id`'s manifest (verify-state.json,
+   * boot-test.json): its text and where it is (for messages), or undefined when absent.
+   */
+  readSidecar(
+    id: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ text: string; path: string } | undefined>;
+  /** Writes (atomically replaces) a sidecar of restore point `id`, durably. */
+  writeSidecar(id: string, name: string, text: string, signal?: AbortSignal): Promise<void>;
+  /** See RestorePointStorage.fenceBackups: garbage collection holds it while it runs. */
+  fenceBackups(signal?: AbortSignal): Promise<GarbageCollectionLock>;
+  /**
+   * True when using a chunk refreshes its time (a directory): garbage collection may then
+   * remove old unreferenced chunks while backups run. False in object storage.
+   */
+  readonly chunkTimesTrackUse: boolean;
+  /**
    * Deletes a committed restore point (pruning). It leaves the listing in one
    * rename, then its files go; its chunks stay until garbage collection.
    * NOT_FOUND when there is no such restore point.
@@ -126,6 +156,7 @@ export interface Repository extends AsyncDisposable {
 /** Opens (or with `create`, creates) the repository at `root`. */
 export async function openRepository(options: OpenRepositoryOptions): Promise<Repository> {
   throwIfAborted(options.signal, "open repository");
+  if (isS3Location(options.root)) return openObjectRepository(options);
   const root = resolve(options.root);
   let config = await readRepositoryConfig(root);
   let key: RepositoryKey | undefined;
@@ -164,9 +195,10 @@ export async function openRepository(options: OpenRepositoryOptions): Promise<Re
           `repository ${root} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
         )
       : undefined;
-  return new LocalRepository(
+  return new StoredRepository(
     root,
     createLocalBackend({ root }),
+    localRestorePointStorage(root),
     config,
     chunks,
     key,
@@ -189,31 +221,71 @@ async function assertNoKeyFiles(root: string): Promise<void> {
   }
 }
 
-async function readDirNames(path: string): Promise<string[]> {
+/**
+ * A repository in object storage: unencrypted for now (key files and their passphrase
+ * handling live on the filesystem still), chunks and restore points as objects.
+ */
+async function openObjectRepository(options: OpenRepositoryOptions): Promise<Repository> {
+  const location = options.root;
+  if (options.passphrase !== undefined) {
+    throw new FerryError(
+      "FAILED_PRECONDITION",
+      `repository ${location}: encrypted repositories in object storage are not supported yet; give no passphrase, or use a directory`,
+    );
+  }
+  const backend = await createS3Backend(parseS3Location(location));
   try {
-    return await readdir(path);
+    let config = await readObjectRepositoryConfig(backend, options.signal);
+    if (config === undefined) {
+      if (!options.create) {
+        throw new FerryError(
+          "NOT_FOUND",
+          `${backend.location} is not a Ferry repository (no ${REPOSITORY_CONFIG_FILE})`,
+        );
+      }
+      config = await createObjectRepository(backend, options.signal);
+    }
+    if (config.encryption) {
+      throw new FerryError(
+        "FAILED_PRECONDITION",
+        `repository ${backend.location} is encrypted: encrypted repositories in object storage are not supported yet`,
+      );
+    }
+    const chunks = createBackendChunkStore({
+      backend,
+      durability: options.durability ?? "batched",
+      compression: options.compression ?? "lz4",
+      protection: PLAIN_CHUNKS,
+      headerVersion: config.version === NAME_BOUND_REPOSITORY_FORMAT_VERSION ? 2 : 1,
+    });
+    return new StoredRepository(
+      backend.location,
+      backend,
+      objectRestorePointStorage(backend),
+      config,
+      chunks,
+      undefined,
+      PLAIN_CHUNKS.restorePoints,
+      undefined,
+    );
   } catch (err) {
-    const errno = errnoOf(err);
-    if (errno === "ENOENT" || errno === "ENOTDIR") return [];
-    throw fsError(err, "listing restore points", path);
+    await backend.close();
+    throw err;
   }
 }
 
-class LocalRepository implements Repository {
-  private readonly restorePoints: string;
-
+/** A repository whose restore points are read through its backend. */
+class StoredRepository implements Repository {
   constructor(
     readonly root: string,
-    // Reads of restore points go through the backend; writes still use the filesystem.
     private readonly backend: RepositoryBackend,
+    private readonly storage: RestorePointStorage,
     readonly config: RepositoryConfig,
     readonly chunks: ChunkStore,
     private readonly key: RepositoryKey | undefined,
     private readonly auth: RestorePointAuth,
     private readonly writeRefusal: FerryError | undefined,
-  ) {
-    this.restorePoints = join(root, RESTORE_POINTS_DIR);
-  }
+  ) {}
 
   async addPassphrase(passphrase: string): Promise<string> {
     if (!this.config.encryption) {
@@ -225,7 +297,10 @@ class LocalRepository implements Repository {
 
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {
     if (this.writeRefusal) return Promise.reject(this.writeRefusal);
-    return beginRestorePointIn(this.root, this.chunks, this.auth, options);
+    // A new backup asks the store again which chunks it has: one removed by garbage
+    // collection since is then written afresh, not referenced.
+    if (this.chunks instanceof BackendChunkStore) this.chunks.forgetKnown();
+    return this.storage.begin(this.chunks, this.auth, options);
   }
 
   async listRestorePoints(options: ListRestorePointsOptions = {}): Promise<Manifest[]> {
@@ -267,7 +342,6 @@ class LocalRepository implements Repository {
     throwIfAborted(signal, "open restore point");
     parseRestorePointId(id);
     const { manifest, bytes } = await this.loadManifest(id, signal);
-    const dir = join(this.restorePoints, id);
     // Encrypted and opened with the key: the manifest and each index's table must be the
     // ones the MAC covers. Without the key nothing can be checked (nor restored).
     const tables =
@@ -294,7 +368,10 @@ class LocalRepository implements Repository {
       indexPath: (diskId) => `${RESTORE_POINTS_DIR}/${id}/${diskOf(diskId).indexFile}`,
       readIndex: async (diskId, readSignal) => {
         const disk = diskOf(diskId);
-        const index = await readFixedIndex(join(dir, disk.indexFile), readSignal);
+        const index = await this.storage.readIndex(
+          `${RESTORE_POINTS_DIR}/${id}/${disk.indexFile}`,
+          readSignal,
+        );
         const table = tables?.get(diskId);
         if (table !== undefined && !digestsEqual(table, index.tableChecksum)) {
           throw new FerryError(
@@ -321,35 +398,46 @@ class LocalRepository implements Repository {
     };
   }
 
-  async removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]> {
-    const now = options.nowMs ?? Date.now();
-    const removed: string[] = [];
-    for (const name of await readDirNames(this.restorePoints)) {
-      if (!name.startsWith(STAGING_PREFIX)) continue;
-      const path = join(this.restorePoints, name);
-      const st = await stat(path).catch(() => undefined);
-      if (st === undefined || now - st.mtimeMs <= options.olderThanMs) continue;
-      await removeTree(path, `staging directory ${name}`);
-      removed.push(name);
-    }
-    return removed;
+  removeStaleStaging(options: { olderThanMs: number; nowMs?: number }): Promise<string[]> {
+    return this.storage.removeStale({
+      olderThanMs: options.olderThanMs,
+      nowMs: options.nowMs ?? Date.now(),
+    });
   }
 
-  async deleteRestorePoint(id: string): Promise<void> {
-    const { vmId, name } = parseRestorePointId(id);
-    const path = join(this.restorePoints, vmId, name);
-    // A dot-name directly under restore-points/ is never listed: the rename is the deletion.
-    const doomed = join(this.restorePoints, `.deleting-${vmId}-${name}`);
-    try {
-      await rename(path, doomed);
-    } catch (err) {
-      if (errnoOf(err) === "ENOENT")
-        throw new FerryError("NOT_FOUND", `no restore point ${id}`, { cause: err });
-      throw fsError(err, `deleting restore point ${id}`, path);
-    }
-    await fsyncPath(join(this.restorePoints, vmId), "syncing a VM directory");
-    await fsyncPath(this.restorePoints, "syncing the restore-points directory");
-    await removeTree(doomed, `deleted restore point ${id}`);
+  backupsInProgress(signal?: AbortSignal): Promise<BackupInProgress[]> {
+    return this.storage.backupsInProgress(signal);
+  }
+
+  fenceBackups(signal?: AbortSignal): Promise<GarbageCollectionLock> {
+    return this.storage.fenceBackups(signal);
+  }
+
+  async readSidecar(
+    id: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<{ text: string; path: string } | undefined> {
+    const key = sidecarKey(id, name);
+    const text = await this.readOptional(key, signal);
+    return text === undefined ? undefined : { text, path: this.pathOf(key) };
+  }
+
+  async writeSidecar(id: string, name: string, text: string, signal?: AbortSignal) {
+    await this.backend.put(sidecarKey(id, name), [Buffer.from(text)], signal);
+  }
+
+  /** Where an object is, for messages: a file's path or an s3:// URL. */
+  private pathOf(key: string): string {
+    return `${this.backend.location.replace(/\/$/, "")}/${key}`;
+  }
+
+  get chunkTimesTrackUse(): boolean {
+    return this.storage.chunkTimesTrackUse;
+  }
+
+  deleteRestorePoint(id: string): Promise<void> {
+    return this.storage.delete(id);
   }
 
   async close(): Promise<void> {
@@ -367,7 +455,7 @@ class LocalRepository implements Repository {
     signal?: AbortSignal,
   ): Promise<{ manifest: Manifest; bytes: Buffer }> {
     const key = `${RESTORE_POINTS_DIR}/${id}/${MANIFEST_FILE}`;
-    const path = join(this.root, key);
+    const path = this.pathOf(key);
     let bytes: Buffer;
     try {
       // A damaged file must not make a listing allocate gigabytes.
@@ -410,4 +498,9 @@ class LocalRepository implements Repository {
 
 function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal === undefined ? {} : { signal };
+}
+
+function sidecarKey(id: string, name: string): string {
+  const { vmId, name: rp } = parseRestorePointId(id);
+  return `${RESTORE_POINTS_DIR}/${vmId}/${rp}/${name}`;
 }

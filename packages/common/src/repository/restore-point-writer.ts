@@ -246,54 +246,7 @@ class StagedRestorePoint implements RestorePointWriter {
   }
 
   private draftManifest(fields: RestorePointCommitFields): Manifest {
-    if (this.disks.size === 0)
-      throw new FerryError("FAILED_PRECONDITION", `${this.id} has no disks`);
-    for (const id of Object.keys(fields.diskStats)) {
-      if (!this.disks.has(id))
-        throw new FerryError("INVALID_ARGUMENT", `diskStats names unknown disk ${id}`);
-    }
-    const disks = [...this.disks.entries()].map(([id, writer]) => {
-      const stats = fields.diskStats[id];
-      if (!stats) throw new FerryError("INVALID_ARGUMENT", `diskStats lacks disk ${id}`);
-      if (writer.unsetCount > 0) {
-        throw new FerryError(
-          "FAILED_PRECONDITION",
-          `disk ${id} of ${this.id}: ${writer.unsetCount} slots unset`,
-        );
-      }
-      return {
-        id,
-        sizeBytes: writer.sizeBytes,
-        chunkSizeBytes: writer.chunkSizeBytes,
-        indexFile: `${id}${FIXED_INDEX_SUFFIX}`,
-        indexUuid: writer.uuid,
-        bytesRead: stats.bytesRead,
-        bytesNew: stats.bytesNew,
-        ...(stats.mode === undefined ? {} : { mode: stats.mode }),
-        ...(stats.fullReason === undefined ? {} : { fullReason: stats.fullReason }),
-        ...(stats.dirtyBitmap === undefined ? {} : { dirtyBitmap: stats.dirtyBitmap }),
-      };
-    });
-    const draft: Manifest = {
-      format: "ferry-manifest",
-      version: 1,
-      restorePointId: this.id,
-      vmId: this.vmId,
-      vmName: this.options.vmName,
-      createdAt: this.createdAt,
-      committedAt: this.createdAt,
-      consistency: fields.consistency,
-      mode: fields.mode,
-      ...(fields.parentRestorePointId === undefined
-        ? {}
-        : { parentRestorePointId: fields.parentRestorePointId }),
-      source: { moverId: fields.source.moverId, transport: fields.source.transport },
-      disks,
-      incrementalsSinceFull: fields.mode === "full" ? 0 : (fields.incrementalsSinceFull ?? 1),
-      ...chainStart(fields, this.createdAt),
-      ...(fields.vmConfig === undefined ? {} : { vmConfig: fields.vmConfig }),
-    };
-    return validateManifest(draft, this.id, "INVALID_ARGUMENT");
+    return draftRestorePointManifest(this, this.options.vmName, this.disks, fields);
   }
 
   private assertOpen(): void {
@@ -307,4 +260,63 @@ class StagedRestorePoint implements RestorePointWriter {
 function chainStart(fields: RestorePointCommitFields, createdAt: string): { lastFullAt?: string } {
   if (fields.mode === "full") return { lastFullAt: createdAt };
   return fields.lastFullAt === undefined ? {} : { lastFullAt: fields.lastFullAt.toISOString() };
+}
+
+/**
+ * The manifest of restore point `rp` from its disks' index writers and the commit's fields,
+ * checked (INVALID_ARGUMENT, FAILED_PRECONDITION); `committedAt` is still `createdAt`.
+ */
+export function draftRestorePointManifest(
+  rp: { readonly id: string; readonly vmId: string; readonly createdAt: string },
+  vmName: string,
+  disksById: ReadonlyMap<string, FixedIndexWriter>,
+  fields: RestorePointCommitFields,
+): Manifest {
+  if (disksById.size === 0) throw new FerryError("FAILED_PRECONDITION", `${rp.id} has no disks`);
+  for (const id of Object.keys(fields.diskStats)) {
+    if (!disksById.has(id))
+      throw new FerryError("INVALID_ARGUMENT", `diskStats names unknown disk ${id}`);
+  }
+  const disks = [...disksById.entries()].map(([id, writer]) => {
+    const stats = fields.diskStats[id];
+    if (!stats) throw new FerryError("INVALID_ARGUMENT", `diskStats lacks disk ${id}`);
+    if (writer.unsetCount > 0) {
+      throw new FerryError(
+        "FAILED_PRECONDITION",
+        `disk ${id} of ${rp.id}: ${writer.unsetCount} slots unset`,
+      );
+    }
+    return {
+      id,
+      sizeBytes: writer.sizeBytes,
+      chunkSizeBytes: writer.chunkSizeBytes,
+      indexFile: `${id}${FIXED_INDEX_SUFFIX}`,
+      indexUuid: writer.uuid,
+      bytesRead: stats.bytesRead,
+      bytesNew: stats.bytesNew,
+      ...(stats.mode === undefined ? {} : { mode: stats.mode }),
+      ...(stats.fullReason === undefined ? {} : { fullReason: stats.fullReason }),
+      ...(stats.dirtyBitmap === undefined ? {} : { dirtyBitmap: stats.dirtyBitmap }),
+    };
+  });
+  const draft: Manifest = {
+    format: "ferry-manifest",
+    version: 1,
+    restorePointId: rp.id,
+    vmId: rp.vmId,
+    vmName: vmName,
+    createdAt: rp.createdAt,
+    committedAt: rp.createdAt,
+    consistency: fields.consistency,
+    mode: fields.mode,
+    ...(fields.parentRestorePointId === undefined
+      ? {}
+      : { parentRestorePointId: fields.parentRestorePointId }),
+    source: { moverId: fields.source.moverId, transport: fields.source.transport },
+    disks,
+    incrementalsSinceFull: fields.mode === "full" ? 0 : (fields.incrementalsSinceFull ?? 1),
+    ...chainStart(fields, rp.createdAt),
+    ...(fields.vmConfig === undefined ? {} : { vmConfig: fields.vmConfig }),
+  };
+  return validateManifest(draft, rp.id, "INVALID_ARGUMENT");
 }

@@ -1,13 +1,7 @@
-// Verification: re-read and re-hash every chunk of some restore points, flag the bad ones.
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import { digestFromHex, digestToHex, isZeroChunkDigest } from "./digest.js";
-import { writeFileAtomic } from "./durable-fs.js";
-import { RESTORE_POINTS_DIR, VERIFY_STATE_FILE } from "./format.js";
-import { errnoOf, fsError } from "./fs-errors.js";
-import { parseRestorePointId } from "./names.js";
+import { VERIFY_STATE_FILE } from "./format.js";
 import type { Repository } from "./repository.js";
 
 /** The outcome of verifying one restore point, also kept beside its manifest. */
@@ -129,7 +123,7 @@ export async function verifyRestorePoints(
       corrupt: failed.filter((hex) => bad.get(hex)?.state === "corrupt"),
       ...(error === undefined ? {} : { error }),
     };
-    await writeVerifyState(repo.root, state);
+    await writeVerifyState(repo, state);
     states.push(state);
   }
   return {
@@ -169,31 +163,25 @@ export async function readVerifyState(
   repo: Repository,
   id: string,
 ): Promise<VerifyOutcome | undefined> {
-  const path = statePath(repo.root, id);
+  const found = await repo.readSidecar(id, VERIFY_STATE_FILE);
+  if (found === undefined) return undefined;
+  let value: VerifyOutcome;
   try {
-    const value = JSON.parse(await readFile(path, "utf8")) as VerifyOutcome;
-    if (value.restorePointId !== id || typeof value.ok !== "boolean")
-      throw new FerryError("CORRUPT_DATA", `${path} is not a verify state of ${id}`);
-    return value;
+    value = JSON.parse(found.text) as VerifyOutcome;
   } catch (err) {
-    if (errnoOf(err) === "ENOENT") return undefined;
-    if (err instanceof SyntaxError)
-      throw new FerryError("CORRUPT_DATA", `${path} is not valid JSON`, { cause: err });
-    throw err instanceof FerryError ? err : fsError(err, "reading a verify state", path);
+    throw new FerryError("CORRUPT_DATA", `${found.path} is not valid JSON`, { cause: err });
   }
+  if (value?.restorePointId !== id || typeof value.ok !== "boolean")
+    throw new FerryError("CORRUPT_DATA", `${found.path} is not a verify state of ${id}`);
+  return value;
 }
 
-async function writeVerifyState(root: string, state: VerifyOutcome): Promise<void> {
-  const text = Buffer.from(`${JSON.stringify(state, null, 2)}\n`);
-  await writeFileAtomic(statePath(root, state.restorePointId), [text], {
-    fsync: true,
-    what: `verify state of ${state.restorePointId}`,
-  });
-}
-
-function statePath(root: string, id: string): string {
-  const { vmId, name } = parseRestorePointId(id);
-  return join(root, RESTORE_POINTS_DIR, vmId, name, VERIFY_STATE_FILE);
+function writeVerifyState(repo: Repository, state: VerifyOutcome): Promise<void> {
+  return repo.writeSidecar(
+    state.restorePointId,
+    VERIFY_STATE_FILE,
+    `${JSON.stringify(state, null, 2)}\n`,
+  );
 }
 
 async function indexDigests(

@@ -40,7 +40,7 @@ import {
   verifyMessage,
 } from "./messages.js";
 import { planMessage, simulateMessage } from "./plan-messages.js";
-import { absolutePath, withRequestChecks } from "./request-validation.js";
+import { absolutePath, repositoryLocation, withRequestChecks } from "./request-validation.js";
 import { decodePageToken, encodePageToken } from "./task-page-token.js";
 
 /** What the operator API needs. */
@@ -84,9 +84,9 @@ export function createOperatorService(d: OperatorDeps): ServiceImpl<typeof Opera
   return withRequestChecks(OperatorService, handlers(d));
 }
 
-// Where a request names no repository, the coordinator's default; else an absolute path.
+// Where a request names no repository, the coordinator's default; else a path or s3:// URL.
 const repositoryOr = (repository: string, fallback: string) =>
-  repository ? absolutePath("repository", repository) : fallback;
+  repository ? repositoryLocation("repository", repository) : fallback;
 
 function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
   const policyByRef = async (ref: string) => {
@@ -291,7 +291,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
       return rescanRepository(
         d.catalog,
         d.maintenance,
-        absolutePath("repository", req.repository),
+        repositoryLocation("repository", req.repository),
         ctx.signal,
       );
     },

@@ -3,7 +3,7 @@
 // the field, never passed on to fail deep inside as INTERNAL.
 import { resolve } from "node:path";
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
-import { FerryError, type HandlerContext, type ServiceImpl } from "@ferry/common";
+import { FerryError, type HandlerContext, isS3Location, type ServiceImpl } from "@ferry/common";
 
 /** Longest string any request field may hold, in characters (Linux PATH_MAX). */
 export const MAX_FIELD_CHARS = 4096;
@@ -109,4 +109,14 @@ export function absolutePath(field: string, value: string): string {
         `has a component of ${Buffer.byteLength(name)} bytes; at most ${MAX_NAME_BYTES}`,
       );
   return resolve(value);
+}
+
+/**
+ * A repository a request names: an absolute path (normalized), or an S3 repository
+ * (`s3://bucket/prefix?…`, checked by the mover that opens it).
+ */
+export function repositoryLocation(field: string, value: string): string {
+  if (!isS3Location(value)) return absolutePath(field, value);
+  checkText(field, value);
+  return value;
 }

@@ -314,7 +314,7 @@ describe("validatePolicy rejects", () => {
       "a relative repository",
       { ...base, repository: "backups" },
       "repository",
-      'repository "backups" must be an absolute path',
+      'repository "backups" must be an absolute path or an s3:// repository',
     ],
     [
       "a repository with a NUL",

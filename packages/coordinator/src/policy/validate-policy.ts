@@ -2,7 +2,7 @@
 // returns it normalized with defaults filled in. Plain data out, so it can be
 // stored and echoed back; callers compile the schedule and window themselves.
 
-import { FerryError, isFerryError } from "@ferry/common";
+import { FerryError, isFerryError, isS3Location } from "@ferry/common";
 import type { CalendarRetention, QuiesceModeName, TransportName } from "../catalog/records.js";
 import { parseCron } from "./cron.js";
 import { compileGlob } from "./glob.js";
@@ -235,7 +235,8 @@ function validateCount(input: PolicyInput, field: keyof PolicyInput, max: number
 
 function validateRepository(path: string): string {
   if (path === "") fail("repository", "is required");
-  if (!path.startsWith("/")) fail("repository", `"${path}" must be an absolute path`);
+  if (!path.startsWith("/") && !isS3Location(path))
+    fail("repository", `"${path}" must be an absolute path or an s3:// repository`);
   if (path.includes("\0")) fail("repository", "must not contain a NUL character");
   return path;
 }

@@ -10,7 +10,11 @@ import {
 } from "@ferry/common/cli";
 
 const JSON_OUT = JSON_OPTION;
-const REPO: OptionSpec = { name: "repo", value: "DIR", help: "the repository" };
+const REPO: OptionSpec = {
+  name: "repo",
+  value: "DIR|S3-URL",
+  help: "the repository: a directory, or s3://BUCKET/PREFIX?… (docs/operations.md)",
+};
 const PASSPHRASE: OptionSpec = {
   name: "passphrase-file",
   value: "FILE",

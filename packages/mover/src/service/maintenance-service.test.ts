@@ -159,7 +159,9 @@ describe("repository maintenance on a mover", () => {
     const mover = await moverClient(PASSPHRASE);
     const relative = await failure(mover.collectRepositoryGarbage({ repository: "repo" }));
     expect(relative).toMatchObject({ code: "INVALID_ARGUMENT" });
-    expect(relative.message).toBe('repository "repo" must be an absolute path');
+    expect(relative.message).toBe(
+      'repository "repo" must be an absolute path or an s3:// repository',
+    );
     const none = await failure(mover.listRepository({ repository: dir, restorePointIds: [] }));
     expect(none).toMatchObject({ code: "NOT_FOUND" });
     // Asking never creates one.

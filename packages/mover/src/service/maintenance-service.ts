@@ -3,6 +3,7 @@
 import {
   collectGarbage,
   FerryError,
+  isS3Location,
   type MoverService,
   type Repository,
   type ServiceImpl,
@@ -37,8 +38,11 @@ export function maintenanceHandlers(
 ): Pick<ServiceImpl<typeof MoverService>, MaintenanceMethods> {
   const open = (root: string) => {
     if (!root) throw new FerryError("INVALID_ARGUMENT", "repository is required");
-    if (!root.startsWith("/"))
-      throw new FerryError("INVALID_ARGUMENT", `repository "${root}" must be an absolute path`);
+    if (!root.startsWith("/") && !isS3Location(root))
+      throw new FerryError(
+        "INVALID_ARGUMENT",
+        `repository "${root}" must be an absolute path or an s3:// repository`,
+      );
     return deps.repository(root);
   };
   return {
