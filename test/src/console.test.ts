@@ -144,7 +144,10 @@ describe("the web console, in Debian's chromium, and ferry report", () => {
     const post = (path: string, body: string, token?: string) =>
       fetch(new URL(path, url), {
         method: "POST",
-        headers: token ? { authorization: `Bearer ${token}` } : {},
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body,
       });
     const missing = await post("/api/listVms", "{}");

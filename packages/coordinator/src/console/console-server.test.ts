@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { request } from "node:http";
 import { get } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +26,14 @@ const service = {
 describe("the console's HTTP server", () => {
   it("refuses a non-loopback address without TLS", async () => {
     await expect(
-      startConsole({ listen: "0.0.0.0:0", service, identify, feed: feed(), logger: quiet }),
+      startConsole({
+        listen: "0.0.0.0:0",
+        service,
+        identify,
+        tokens: true,
+        feed: feed(),
+        logger: quiet,
+      }),
     ).rejects.toMatchObject({ code: "CONFIG_INVALID", message: /needs|loopback/ });
   });
 
@@ -34,6 +42,7 @@ describe("the console's HTTP server", () => {
       listen: "127.0.0.1:0",
       service,
       identify,
+      tokens: true,
       feed: feed(),
       logger: quiet,
       maxBodyBytes: 1024,
@@ -46,7 +55,7 @@ describe("the console's HTTP server", () => {
       fetch(new URL(path, c.url), {
         method: "POST",
         body,
-        headers: auth ? { authorization: auth } : {},
+        headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
       });
     const ok = await post("/api/listVms", "{}", "Bearer good");
     expect(ok.status).toBe(200);
@@ -60,11 +69,68 @@ describe("the console's HTTP server", () => {
     expect((await post("/api/listVms", '{"tags": 7}', "Bearer good")).status).toBe(400);
   });
 
+  it("refuses a listener others reach when no token protects it", async () => {
+    await expect(
+      startConsole({
+        listen: "0.0.0.0:0",
+        tls: { cert: Buffer.alloc(0), key: Buffer.alloc(0) },
+        service,
+        identify,
+        tokens: false,
+        feed: feed(),
+        logger: quiet,
+      }),
+    ).rejects.toMatchObject({ code: "CONFIG_INVALID", message: /tokens/ });
+  });
+
+  it("refuses requests another site's page could make: plain-text posts, foreign origins, rebound host names", async () => {
+    await using c = await startConsole({
+      listen: "127.0.0.1:0",
+      service,
+      identify,
+      tokens: false,
+      feed: feed(),
+      logger: quiet,
+    });
+    const api = new URL("/api/listVms", c.url);
+    const auth = { authorization: "Bearer good" };
+    const plain = await fetch(api, {
+      method: "POST",
+      body: "{}",
+      headers: { ...auth, "content-type": "text/plain" },
+    });
+    expect(plain.status).toBe(400);
+    const json = { ...auth, "content-type": "application/json" };
+    const foreign = await fetch(api, {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, origin: "http://evil.example" },
+    });
+    expect(foreign.status).toBe(403);
+    const own = await fetch(api, {
+      method: "POST",
+      body: "{}",
+      headers: { ...json, origin: new URL(c.url).origin },
+    });
+    expect(own.status).toBe(200);
+    // fetch sets Host itself: a raw request names the rebound host.
+    const rebound = await new Promise<number | undefined>((resolve, reject) =>
+      request(c.url, { headers: { host: "evil.example" } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      })
+        .on("error", reject)
+        .end(),
+    );
+    expect(rebound).toBe(403);
+  });
+
   it("streams job events to at most maxStreams tabs", async () => {
     await using c = await startConsole({
       listen: "127.0.0.1:0",
       service,
       identify,
+      tokens: true,
       feed: feed(),
       logger: quiet,
       maxStreams: 1,
@@ -107,6 +173,7 @@ describe("the console's HTTP server", () => {
         tls: pem,
         service,
         identify,
+        tokens: true,
         feed: feed(),
         logger: quiet,
       });

@@ -30,6 +30,8 @@ export interface ConsoleOptions {
   service: ServiceImpl<typeof OperatorService>;
   /** Who an `authorization` header belongs to; throws UNAUTHENTICATED. */
   identify: (authorization: string | undefined) => Caller;
+  /** False when `identify` lets anyone in (no tokens): then only a loopback address. */
+  tokens: boolean;
   feed: JobFeed;
   logger: Logger;
   /** Event streams (tabs) open at once (default 100): more get 503. */
@@ -64,9 +66,32 @@ const HEADERS = {
   "referrer-policy": "no-referrer",
 };
 const KEEPALIVE_MS = 15_000;
+// Event bytes a tab may leave unread before it is dropped (an event holds up to 500 tasks).
+const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 
 const isLoopback = (host: string) =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * Refuses a request another site's page made (its Origin names another host) and, on a
+ * loopback console, one whose Host is not loopback: a name rebound to 127.0.0.1 (DNS
+ * rebinding) would otherwise let a page elsewhere read the answers.
+ */
+function checkOrigin(req: IncomingMessage, loopback: boolean): void {
+  const host = req.headers.host ?? "";
+  if (loopback && !isLoopback(host.replace(/:\d+$/, "")))
+    throw new FerryError("PERMISSION_DENIED", "the console answers only to a loopback host name");
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let from = "";
+  try {
+    from = new URL(origin).host;
+  } catch {
+    // "null" (a sandboxed page) or garbage: not this console.
+  }
+  if (from !== host)
+    throw new FerryError("PERMISSION_DENIED", "the console answers only to its own pages");
+}
 
 /**
  * Serves the web console: its static files and `POST /api/<method>` onto the operator API
@@ -81,10 +106,17 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       `console.listen ${JSON.stringify(options.listen)} is not host:port`,
     );
   const [, host = "", port = "0"] = m;
-  if (!options.tls && !isLoopback(host))
+  const loopback = isLoopback(host);
+  if (!options.tls && !loopback)
     throw new FerryError(
       "CONFIG_INVALID",
       `console.listen ${options.listen} is not a loopback address: configure tls, then the console serves HTTPS`,
+    );
+  // HTTPS asks browsers for no certificate: without tokens anyone reaching it would be admin.
+  if (!options.tokens && !loopback)
+    throw new FerryError(
+      "CONFIG_INVALID",
+      `console.listen ${options.listen} is not a loopback address: configure tokens, or anyone reaching the console could run backups and restores`,
     );
   const files = new Map<string, Buffer>();
   for (const name of Object.values(STATIC))
@@ -102,6 +134,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     : createHttpServer(handler);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    checkOrigin(req, loopback);
     const path = new URL(req.url ?? "/", "http://console").pathname;
     const file = STATIC[path];
     if (req.method === "GET" && file) {
@@ -120,6 +153,10 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       // The service checks roles too (guarded as gRPC serves it); this answers 401 before
       // the body is read.
       options.identify(req.headers.authorization);
+      // A page elsewhere can post text/plain without asking; JSON needs a preflight, which
+      // this server never answers.
+      if (!/^application\/json\s*(;|$)/i.test(req.headers["content-type"] ?? ""))
+        throw new FerryError("INVALID_ARGUMENT", "the console API takes application/json bodies");
       const body = await readBody(req, options.maxBodyBytes ?? 64 * 1024);
       const desc = OperatorService.method[method];
       let input: JsonValue;
@@ -138,9 +175,14 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
         );
       }
       const controller = new AbortController();
-      res.once("close", () => controller.abort());
+      const abort = () => controller.abort();
+      closing.signal.addEventListener("abort", abort, { once: true });
+      res.once("close", () => {
+        closing.signal.removeEventListener("abort", abort);
+        abort();
+      });
       const ctx: HandlerContext = {
-        signal: AbortSignal.any([controller.signal, closing.signal]),
+        signal: controller.signal,
         metadata: req.headers.authorization ? { authorization: req.headers.authorization } : {},
         peer: `console ${req.socket.remoteAddress ?? ""}`,
       };
@@ -164,7 +206,11 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       connection: "keep-alive",
     });
     res.write(": ferry job feed\n\n");
-    const remove = options.feed.add((event) => res.write(event));
+    // A tab that stops reading is dropped, not buffered for without end.
+    const remove = options.feed.add((event) => {
+      if (res.writableLength > MAX_UNSENT_BYTES) return end();
+      res.write(event);
+    });
     const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
     let ended = false;
     const end = () => {
@@ -173,6 +219,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       streams--;
       clearInterval(keepalive);
       remove();
+      closing.signal.removeEventListener("abort", end);
       res.end();
     };
     res.once("close", end);

@@ -64,6 +64,7 @@ export async function startCoordinatorConsole(
       ...(pem ? { tls: { cert: pem.cert, key: pem.key } } : {}),
       service: d.served,
       identify,
+      tokens: config.tokens.length > 0,
       feed,
       logger: d.logger,
     });

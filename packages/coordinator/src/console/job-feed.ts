@@ -52,8 +52,9 @@ export function createJobFeed(options: JobFeedOptions): JobFeed {
     flushing = false;
     if (dirty.size > 0) schedule();
   };
+  let closed = false;
   const schedule = () => {
-    if (timer || flushing) return;
+    if (timer || flushing || closed) return;
     timer = setTimeout(() => void flush(), options.coalesceMs ?? 200);
   };
   const off = options.events.subscribeAll((jobId) => {
@@ -67,6 +68,7 @@ export function createJobFeed(options: JobFeedOptions): JobFeed {
       return () => tabs.delete(send);
     },
     close() {
+      closed = true;
       off();
       if (timer) clearTimeout(timer);
       tabs.clear();
