@@ -202,6 +202,26 @@ class MemoryFixedIndexWriter implements FixedIndexWriter {
  * the digest table is allocated, then the table against its checksum. CORRUPT_DATA naming the
  * cause, NOT_FOUND when the file is missing.
  */
+// The index whose digest table matches the header's checksum (CORRUPT_DATA otherwise).
+function checkedIndex(
+  path: string,
+  header: ReturnType<typeof decodeFixedIndexHeader>,
+  table: Uint8Array,
+): LoadedFixedIndex {
+  if (!digestsEqual(blake3(table), header.digestTableChecksum)) {
+    throw corruptIndex(path, "digest table checksum mismatch");
+  }
+  return new LoadedFixedIndex(
+    path,
+    header.uuid,
+    header.createdAtMs,
+    header.sizeBytes,
+    header.chunkSizeBytes,
+    table,
+    header.digestTableChecksum,
+  );
+}
+
 export async function readFixedIndex(path: string, signal?: AbortSignal): Promise<FixedIndex> {
   throwIfAborted(signal, "fixed index read");
   let fh: FileHandle | undefined;
@@ -212,18 +232,7 @@ export async function readFixedIndex(path: string, signal?: AbortSignal): Promis
     const header = decodeFixedIndexHeader(head, size, path);
     const table = await readAt(fh, header.chunkCount * DIGEST_BYTES, FIXED_INDEX_HEADER_BYTES);
     if (table.length !== header.chunkCount * DIGEST_BYTES) throw corruptIndex(path, "file shrank");
-    if (!digestsEqual(blake3(table), header.digestTableChecksum)) {
-      throw corruptIndex(path, "digest table checksum mismatch");
-    }
-    return new LoadedFixedIndex(
-      path,
-      header.uuid,
-      header.createdAtMs,
-      header.sizeBytes,
-      header.chunkSizeBytes,
-      table,
-      header.digestTableChecksum,
-    );
+    return checkedIndex(path, header, table);
   } catch (err) {
     throw fsError(err, `reading fixed index ${path}`, path);
   } finally {
@@ -246,18 +255,7 @@ export function parseFixedIndex(bytes: Buffer, path: string): FixedIndex {
     FIXED_INDEX_HEADER_BYTES + header.chunkCount * DIGEST_BYTES,
   );
   if (table.length !== header.chunkCount * DIGEST_BYTES) throw corruptIndex(path, "truncated");
-  if (!digestsEqual(blake3(table), header.digestTableChecksum)) {
-    throw corruptIndex(path, "digest table checksum mismatch");
-  }
-  return new LoadedFixedIndex(
-    path,
-    header.uuid,
-    header.createdAtMs,
-    header.sizeBytes,
-    header.chunkSizeBytes,
-    table,
-    header.digestTableChecksum,
-  );
+  return checkedIndex(path, header, table);
 }
 
 class LoadedFixedIndex implements FixedIndex {
