@@ -11,6 +11,7 @@ export {
   isFerryError,
   toFerryError,
 } from "./errors/ferry-error.js";
+export { errorFromThread, errorToThread, type ThreadError } from "./errors/thread-errors.js";
 export {
   createLogger,
   LOG_LEVELS,
@@ -148,3 +149,4 @@ export {
   throwIfAborted,
   withDeadline,
 } from "./util/signals.js";
+export { chunkWorkerNice, niceThisThread } from "./util/thread-priority.js";

@@ -17,6 +17,8 @@ export interface Measure {
   serverCpuSeconds?: number;
   /** Seconds the disk under the work directory was busy meanwhile (/proc/diskstats). */
   diskBusySeconds?: number;
+  /** Bytes that disk read and wrote meanwhile: what it moved, beside what it can move. */
+  diskBytes?: number;
 }
 
 /** What else to watch while a command runs. */
@@ -77,11 +79,13 @@ export async function diskOf(path: string): Promise<string> {
   throw new Error(`no block device ${major}:${minor} (of ${path}) in /proc/diskstats`);
 }
 
-/** Milliseconds `disk` has spent doing I/O since boot (io_ticks), as seconds. */
-async function diskBusy(disk: string): Promise<number> {
+/** Seconds `disk` has spent doing I/O since boot (io_ticks), and the bytes it read and wrote. */
+async function diskCounters(disk: string): Promise<{ busy: number; bytes: number }> {
   for (const line of (await readFile("/proc/diskstats", "utf8")).split("\n")) {
     const f = line.trim().split(/\s+/);
-    if (f[2] === disk) return Number(f[12]) / 1000;
+    // Sectors of 512 bytes read (6th field) and written (10th), whatever the device's own.
+    if (f[2] === disk)
+      return { busy: Number(f[12]) / 1000, bytes: (Number(f[5]) + Number(f[9])) * 512 };
   }
   throw new Error(`no disk ${disk} in /proc/diskstats`);
 }
@@ -98,7 +102,7 @@ export async function measured(
 ): Promise<Measure> {
   const { serverPid, disk } = watch;
   const serverBefore = serverPid === undefined ? 0 : await processCpuSeconds(serverPid);
-  const diskBefore = disk === undefined ? 0 : await diskBusy(disk);
+  const diskBefore = disk === undefined ? undefined : await diskCounters(disk);
   const { stderr } = await run("/usr/bin/time", ["-f", "FERRY_TIME %e %U %S %M", cmd, ...args], {
     env: { ...process.env, ...env },
     maxBuffer: 64 * MiB,
@@ -112,7 +116,12 @@ export async function measured(
     ...(serverPid === undefined
       ? {}
       : { serverCpuSeconds: (await processCpuSeconds(serverPid)) - serverBefore }),
-    ...(disk === undefined ? {} : { diskBusySeconds: (await diskBusy(disk)) - diskBefore }),
+    ...(disk === undefined || diskBefore === undefined
+      ? {}
+      : await diskCounters(disk).then((after) => ({
+          diskBusySeconds: after.busy - diskBefore.busy,
+          diskBytes: after.bytes - diskBefore.bytes,
+        }))),
   };
 }
 
@@ -137,6 +146,8 @@ export function rowSet(rows: readonly Row[]) {
     cpuSeconds: (name: string) => med(by(name), (m) => m.cpuSeconds),
     serverCpuSeconds: (name: string) => med(by(name), (m) => m.serverCpuSeconds ?? 0),
     diskBusy: (name: string) => med(by(name), (m) => (m.diskBusySeconds ?? 0) / m.seconds),
+    /** Bytes per second the disk moved (read + written) while the command ran. */
+    diskRate: (name: string) => med(by(name), (m) => (m.diskBytes ?? 0) / m.seconds),
     med,
   };
 }

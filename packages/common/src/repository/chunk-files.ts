@@ -10,7 +10,7 @@ import {
 } from "./chunk-codec.js";
 import { encodeOutputBytes } from "./chunk-jobs.js";
 import type { ChunkProtection } from "./chunk-protection.js";
-import { chunkWorkPool, isShared } from "./chunk-work-pool.js";
+import { chunkWorkPool, isShared, readWorkPool } from "./chunk-work-pool.js";
 import type { DataRun } from "./data-runs.js";
 import { digestToHex } from "./digest.js";
 import { leaseSharedBuffer } from "./shared-buffers.js";
@@ -107,7 +107,7 @@ export async function decodeChunkFile(
   const owns = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength;
   if (isShared(file) || owns) {
     const keys = protection.workerKeys;
-    const r = await chunkWorkPool().decode({
+    const r = await readWorkPool().decode({
       file,
       digest,
       checksum,

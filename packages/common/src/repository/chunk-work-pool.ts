@@ -5,8 +5,9 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { isErrorCode } from "../errors/error-codes.js";
 import { FerryError } from "../errors/ferry-error.js";
+import { errorFromThread } from "../errors/thread-errors.js";
+import { chunkWorkerNice } from "../util/thread-priority.js";
 import type {
   ChunkJob,
   DecodeJob,
@@ -68,6 +69,7 @@ class Pool implements ChunkWorkPool {
   constructor(
     readonly size: number,
     readonly script: { url: URL } | { code: string },
+    readonly nice: number | undefined,
   ) {}
 
   hash(job: Omit<HashJob, "t">): Promise<HashResult> {
@@ -123,8 +125,8 @@ class Pool implements ChunkWorkPool {
     );
     const worker =
       "url" in this.script
-        ? new Worker(this.script.url, { execArgv })
-        : new Worker(this.script.code, { eval: true, execArgv });
+        ? new Worker(this.script.url, { execArgv, workerData: { nice: this.nice } })
+        : new Worker(this.script.code, { eval: true, execArgv, workerData: { nice: this.nice } });
     const slot: Slot = { worker, pending: new Map() };
     worker.on("message", (reply: WorkerReply) => {
       const p = slot.pending.get(reply.id);
@@ -157,9 +159,7 @@ class Pool implements ChunkWorkPool {
 
 /** A job's error, as the worker reported it: a Ferry code stays a Ferry code. */
 function jobError(e: JobErrorInfo): Error {
-  if (e.code !== undefined && isErrorCode(e.code))
-    return new FerryError(e.code, e.message, e.details ? { details: e.details } : {});
-  return new FerryError("INTERNAL", `a chunk worker failed: ${e.name}: ${e.message}`);
+  return errorFromThread(e, "a chunk worker");
 }
 
 /** Options of {@link createChunkWorkPool}. */
@@ -168,6 +168,8 @@ export interface ChunkWorkPoolOptions {
   size?: number;
   /** The worker's code (CommonJS) instead of chunk-worker.js: for tests of the pool itself. */
   workerCode?: string;
+  /** The workers' nice value (thread-priority.ts); default the process's own priority. */
+  nice?: number;
 }
 
 /** A pool of workers, each started on first use. */
@@ -175,18 +177,32 @@ export function createChunkWorkPool(o: ChunkWorkPoolOptions = {}): ChunkWorkPool
   return new Pool(
     Math.max(1, o.size ?? availableParallelism()),
     o.workerCode === undefined ? { url: workerFile() } : { code: o.workerCode },
+    o.nice,
   );
 }
 
-let shared: ChunkWorkPool | undefined;
+let writing: ChunkWorkPool | undefined;
+let reading: ChunkWorkPool | undefined;
 
-/** The process's pool, shared by every chunk store. */
+/**
+ * The process's pool for naming and encoding chunks (backups): at the lowest CPU priority,
+ * so the threads that drive I/O and the host's VMs go first (thread-priority.ts).
+ */
 export function chunkWorkPool(): ChunkWorkPool {
-  shared ??= createChunkWorkPool();
-  return shared;
+  writing ??= createChunkWorkPool({ nice: chunkWorkerNice() });
+  return writing;
 }
 
-/** Starts the process's chunk workers ahead of their first job (see ChunkWorkPool.warm). */
-export function warmChunkWorkers(): void {
-  chunkWorkPool().warm();
+/**
+ * The process's pool for decoding chunks (restores, verify, the reads of a VM running from
+ * its restore point): at normal priority, since a recovered VM's disk reads wait on it.
+ */
+export function readWorkPool(): ChunkWorkPool {
+  reading ??= createChunkWorkPool();
+  return reading;
+}
+
+/** Starts the workers of a pool ahead of their first job (see ChunkWorkPool.warm). */
+export function warmChunkWorkers(pool: "write" | "read" = "write"): void {
+  (pool === "write" ? chunkWorkPool() : readWorkPool()).warm();
 }

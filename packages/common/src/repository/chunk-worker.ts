@@ -1,6 +1,8 @@
 // Entry of a chunk worker thread (started by chunk-work-pool.ts): runs each job it is sent
 // and answers with its result or its error, in order.
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
+import { errorToThread, type ThreadError } from "../errors/thread-errors.js";
+import { niceThisThread } from "../util/thread-priority.js";
 import { type ChunkJob, runChunkJob, transferOf } from "./chunk-jobs.js";
 
 /** A job as the pool sends it. */
@@ -15,12 +17,11 @@ export type WorkerReply =
   | { id: number; ok: false; error: JobErrorInfo };
 
 /** An error as it crosses from a worker: a FerryError keeps its code and details. */
-export interface JobErrorInfo {
-  name: string;
-  message: string;
-  code?: string;
-  details?: Record<string, unknown>;
-}
+export type JobErrorInfo = ThreadError;
+
+// The pool's priority (thread-priority.ts): the lowest for backups' chunk work.
+const { nice } = (workerData ?? {}) as { nice?: number };
+if (parentPort && nice !== undefined) niceThisThread(nice);
 
 parentPort?.on("message", (request: WorkerRequest) => {
   let reply: WorkerReply;
@@ -31,20 +32,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
     transfer = transferOf(request.job, result);
     reply = { id: request.id, ok: true, result };
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    const { code, details } = e as { code?: unknown; details?: unknown };
-    reply = {
-      id: request.id,
-      ok: false,
-      error: {
-        name: e.name,
-        message: e.message,
-        ...(typeof code === "string" ? { code } : {}),
-        ...(details && typeof details === "object"
-          ? { details: details as Record<string, unknown> }
-          : {}),
-      },
-    };
+    reply = { id: request.id, ok: false, error: errorToThread(err) };
   }
   parentPort?.postMessage(reply, transfer);
 });

@@ -109,7 +109,7 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
  * `--overwrite`, and never while a process holds it.
  */
 export async function restoreCommand(args: ParsedArgs, signal: AbortSignal): Promise<void> {
-  warmChunkWorkers(); // they load while the repository (and its key) opens
+  warmChunkWorkers("read"); // they load while the repository (and its key) opens
   const repository = await openRepositoryFromFlags(args, signal);
   try {
     const restorePointId = flag(args, "restore-point") as string;
