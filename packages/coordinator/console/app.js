@@ -202,7 +202,14 @@ function renderReport(report) {
               el("td", { class: "vm-name" }, r.vmName ?? r.vmId),
               el(
                 "td",
-                { class: status === "ok" ? "good" : status === "unscheduled" ? "" : "bad" },
+                {
+                  class:
+                    status === "ok"
+                      ? "good"
+                      : status === "unscheduled" || status === "pending"
+                        ? ""
+                        : "bad",
+                },
                 status.replace("_", " "),
               ),
               el("td", {}, (r.policies ?? []).join(", ") || "-"),

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { at, job, restorePoint, task } from "../catalog/catalog-fixtures.test-helper.js";
+import { at, job, policy, restorePoint, task } from "../catalog/catalog-fixtures.test-helper.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import { openCatalog } from "../catalog/open-catalog.js";
 import { createMoverRegistry } from "../registry/mover-registry.js";
@@ -88,5 +88,42 @@ describe("the coordinator's metrics as the dispatcher reports", () => {
         sample(await m.registry.metrics(), "ferry_vm_last_backup_timestamp_seconds", vmX),
       )
       .toBe(at(900).getTime() / 1000);
+  });
+
+  it("counts VMs by protection status with each policy's RPO: a new VM is pending, not never", async () => {
+    const now = Date.now();
+    // The coordinator saw web-late two hours ago (past 1 h + 30 min grace), the rest just now.
+    let clock = now - 2 * 3600_000;
+    const registry = createMoverRegistry({ heartbeatIntervalMs: 1000, now: () => clock });
+    const register = (id: string, vms: string[]) =>
+      registry.register({
+        mover: { id, address: `127.0.0.1:${id.length}`, hostId: "h1" },
+        vms: vms.map((vm) => ({ id: vm, name: vm, hostId: "h1" })),
+      });
+    register("m0", ["web-late"]);
+    clock = now;
+    register("m1", ["web-old", "web-new", "other"]);
+    // An hourly policy made two days ago; web-old's newest backup is three hours old.
+    await catalog.policies.create(
+      policy("hourly", {
+        name: "hourly",
+        vmGlobs: ["web-*"],
+        vmTags: [],
+        schedule: "0 * * * *",
+        createdAt: new Date(now - 48 * 3600_000),
+      }),
+    );
+    await catalog.restorePoints.upsert(
+      restorePoint("web-old/1", { vmId: "web-old", createdAt: new Date(now - 3 * 3600_000) }),
+    );
+    const m = createCoordinatorMetrics({ catalog, registry, isLeader: () => true });
+    const text = await m.registry.metrics();
+    const count = (status: string) =>
+      sample(text, "ferry_vms_by_protection", `{status="${status}"}`);
+    expect(count("past_rpo")).toBe(1);
+    expect(count("never")).toBe(1);
+    expect(count("pending")).toBe(1);
+    expect(count("unprotected")).toBe(1);
+    expect(count("ok")).toBe(0);
   });
 });

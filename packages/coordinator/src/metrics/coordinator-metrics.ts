@@ -5,6 +5,7 @@ import type { JobStateName, TaskStateName } from "../catalog/records.js";
 import type { DispatchObserver } from "../dispatch/dispatch-observer.js";
 import { datastoreLatencies } from "../dispatch/io-control.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
+import { buildProtectionReport, type ProtectionStatus } from "../report/protection-report.js";
 
 /** What the coordinator's metrics read at scrape time. */
 export interface CoordinatorMetricsDeps {
@@ -259,6 +260,38 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
     async collect() {
       this.reset();
       for (const [vm, ms] of await lastBackups()) this.set({ vm }, ms / 1000);
+    },
+  });
+
+  // The protection report's verdicts, counted: what `ferry report` exits 1 on, with each
+  // policy's own RPO. Each VM's newest restore point stands in for its newest good one (a
+  // scrape does not ask the repositories for verify results; bad ones raise their own alert).
+  const STATUSES: readonly ProtectionStatus[] = [
+    "ok",
+    "pending",
+    "past_rpo",
+    "never",
+    "unscheduled",
+    "unprotected",
+  ];
+  new Gauge({
+    name: "ferry_vms_by_protection",
+    help: "VMs by protection status against their policies' RPO (as ferry report rates them).",
+    labelNames: ["status"],
+    registers,
+    async collect() {
+      const [policies, newest] = await Promise.all([deps.catalog.policies.list(), lastBackups()]);
+      const report = buildProtectionReport({
+        vms: deps.registry.vms().map((v) => ({ id: v.id, name: v.name, tags: v.tags })),
+        policies,
+        points: [...newest].map(([vmId, ms]) => ({ id: vmId, vmId, createdAt: new Date(ms) })),
+        states: new Map(),
+        firstSeen: deps.registry.vmsFirstSeen(),
+        now: new Date(),
+      });
+      const counts = new Map<ProtectionStatus, number>();
+      for (const r of report.rows) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+      for (const status of STATUSES) this.set({ status }, counts.get(status) ?? 0);
     },
   });
 

@@ -33,6 +33,17 @@ describe("mover registry", () => {
     expect(registry.hosts().map((h) => h.name)).toEqual(["host one"]);
   });
 
+  it("remembers when it first saw each VM, across registrations and movers", () => {
+    const { registry, advance, register } = setup();
+    register("m1", ["vm-a"]);
+    advance(5000);
+    register("m1", ["vm-a", "vm-b"]);
+    register("m2", ["vm-a"]);
+    const seen = registry.vmsFirstSeen();
+    expect(seen.get("vm-a")?.getTime()).toBe(1_000_000);
+    expect(seen.get("vm-b")?.getTime()).toBe(1_005_000);
+  });
+
   it("marks a mover down after three missed heartbeats and hides its VMs", () => {
     const { registry, advance, register } = setup();
     register("m1", ["vm-a"]);

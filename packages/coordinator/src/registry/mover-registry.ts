@@ -43,6 +43,11 @@ export interface MoverRegistry {
   sweep(): string[];
   movers(): Mover[];
   vms(): Vm[];
+  /**
+   * When this coordinator first saw each VM in a registration, by VM id (kept in memory:
+   * after a restart, first seen means seen since the restart).
+   */
+  vmsFirstSeen(): ReadonlyMap<string, Date>;
   hosts(): Host[];
   datastores(): Datastore[];
 }
@@ -80,6 +85,7 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
   const now = options.now ?? Date.now;
   const allowed = options.missedBeatsAllowed ?? 3;
   const entries = new Map<string, Entry>();
+  const firstSeen = new Map<string, Date>();
   const up = () => [...entries.values()].filter((e) => e.mover.state === MoverState.UP);
   // One record per id; movers that are up win over stale ones.
   const dedupe = <T extends { id: string }>(items: T[]) => [
@@ -117,6 +123,7 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
         datastores: (request.datastores ?? []).map((d) => create(DatastoreSchema, d)),
         vms: (request.vms ?? []).map((v) => create(VmSchema, v)),
       };
+      for (const vm of next.vms) if (!firstSeen.has(vm.id)) firstSeen.set(vm.id, new Date(now()));
       const known = entries.get(mover.id);
       // Movers register again every minute, mostly with what they said before: then the
       // records stay (the views need no rebuilding) and take the new mover's fields.
@@ -155,6 +162,7 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
     },
     movers: () => [...view().movers],
     vms: () => [...view().vms],
+    vmsFirstSeen: () => firstSeen,
     hosts: () => [...view().hosts],
     datastores: () => [...view().datastores],
   };

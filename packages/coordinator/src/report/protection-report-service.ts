@@ -21,7 +21,8 @@ export async function protectionReport(
   ]);
   const states = await restorePointStates(d.maintenance, points, d.logger, signal);
   const vms = d.registry.vms().map((v) => ({ id: v.id, name: v.name, tags: v.tags }));
-  const report = buildProtectionReport({ vms, policies, points, states, now });
+  const firstSeen = d.registry.vmsFirstSeen();
+  const report = buildProtectionReport({ vms, policies, points, states, firstSeen, now });
   return create(ProtectionReportResponseSchema, {
     generatedAt: timestampFromDate(now),
     pastRpo: report.pastRpo,

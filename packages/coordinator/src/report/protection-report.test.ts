@@ -71,6 +71,26 @@ describe("buildProtectionReport", () => {
     expect(report.rows.map((r) => r.vmName)).toEqual(["web-3", "web-2", "lonely", "db-1", "web-1"]);
   });
 
+  it("rates a VM without restore points pending until its first backup is late, then never", () => {
+    const report = (firstSeen: Date, createdAt = ago(1000 * H)) =>
+      buildProtectionReport({
+        vms: [vm("v1", "web-new")],
+        policies: [{ ...daily, createdAt }],
+        points: [],
+        states: new Map(),
+        firstSeen: new Map([["v1", firstSeen]]),
+        now,
+      });
+    // Daily: 24 h RPO plus 1 h grace from when the coordinator first saw it.
+    expect(report(ago(2 * H)).rows[0]?.status).toBe("pending");
+    expect(report(ago(2 * H)).pastRpo).toBe(0);
+    expect(report(ago(24 * H)).rows[0]?.status).toBe("pending");
+    expect(report(ago(26 * H)).rows[0]?.status).toBe("never");
+    expect(report(ago(26 * H)).pastRpo).toBe(1);
+    // Seen long ago, but the policy selecting it is new: pending from the policy's creation.
+    expect(report(ago(500 * H), ago(3 * H)).rows[0]?.status).toBe("pending");
+  });
+
   it("skips restore points a verify found bad and keeps the states of the good one", () => {
     const bad = restorePoint("v1/new", { vmId: "v1", createdAt: ago(H) });
     const good = restorePoint("v1/old", { vmId: "v1", createdAt: ago(30 * H) });

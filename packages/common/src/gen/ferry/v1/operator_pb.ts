@@ -1531,8 +1531,9 @@ export type ProtectionRow = Message<"ferry.v1.ProtectionRow"> & {
   ageSeconds: bigint;
 
   /**
-   * "ok", "past_rpo", "never" (covered, no good restore point), "unscheduled" (covered by
-   * policies without a schedule) or "unprotected" (no policy).
+   * "ok", "past_rpo", "never" (covered, no good restore point), "pending" (covered for less
+   * than its RPO and grace, no restore point yet), "unscheduled" (covered by policies
+   * without a schedule) or "unprotected" (no policy).
    *
    * @generated from field: string status = 7;
    */
