@@ -115,6 +115,11 @@ export interface RestorePointStore {
    * many there are.
    */
   moverIds(repository: string): Promise<string[]>;
+  /**
+   * Each VM's newest restore point time, by VM id: one row per VM from the (vm, time)
+   * index, not every restore point (metrics read it every minute).
+   */
+  newestByVm(): Promise<Map<string, Date>>;
   /** False when there was no such restore point. */
   delete(id: string): Promise<boolean>;
   /**

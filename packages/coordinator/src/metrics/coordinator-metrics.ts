@@ -238,13 +238,8 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
   const lastBackups = () => {
     if (lastBackup && Date.now() - readAt > LAST_BACKUP_REREAD_MS) lastBackup = undefined;
     if (!lastBackup) readAt = Date.now();
-    lastBackup ??= deps.catalog.restorePoints.list().then(
-      (points) => {
-        const out = new Map<string, number>();
-        for (const p of points)
-          out.set(p.vmId, Math.max(out.get(p.vmId) ?? 0, p.createdAt.getTime()));
-        return out;
-      },
+    lastBackup ??= deps.catalog.restorePoints.newestByVm().then(
+      (newest) => new Map([...newest].map(([vm, at]) => [vm, at.getTime()])),
       (err: unknown) => {
         lastBackup = undefined;
         throw err;

@@ -188,6 +188,13 @@ export function createRestorePointTable(ctx: PgContext): RestorePointStore {
       );
       return read(rows);
     },
+    async newestByVm() {
+      const { rows } = await ctx.query<{ vm_id: string; at: Date }>(
+        "SELECT vm_id, max(created_at) AS at FROM restore_points GROUP BY vm_id",
+        [],
+      );
+      return new Map(rows.map((r) => [r.vm_id, r.at]));
+    },
     async moverIds(repository) {
       // One index seek per mover (a loose index scan), not one row per restore point.
       const { rows } = await ctx.query<{ id: string }>(

@@ -96,6 +96,10 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
     )
     .pluck();
 
+  const newest = db.prepare(
+    "SELECT vm_id, max(created_at) AS at FROM restore_points GROUP BY vm_id",
+  );
+
   // An id belongs to one repository: a second repository claiming it is a conflict to
   // resolve by hand, not a silent move.
   const put = (rp: RestorePointRecord) => {
@@ -142,6 +146,10 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
         .map((row) => fromRow(ctx, row as RestorePointRow));
     },
     moverIds: (repository) => moverIds.all({ repository }) as string[],
+    newestByVm: () =>
+      new Map(
+        (newest.all() as { vm_id: string; at: number }[]).map((r) => [r.vm_id, new Date(r.at)]),
+      ),
     delete: (id) => remove.run(id).changes > 0,
     replaceForRepository: (repository, rps) => {
       checkReplacement(repository, rps);
