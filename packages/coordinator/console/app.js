@@ -106,6 +106,8 @@ function signOut() {
 
 // Tasks shown per job listed; `ferry jobs show` pages the rest.
 const TASKS_SHOWN = 100;
+// Jobs a tab holds and shows, newest first.
+const JOBS_KEPT = 100;
 
 async function refresh() {
   try {
@@ -241,9 +243,12 @@ function renderReport(report) {
 }
 
 function renderJobs() {
-  const list = [...jobs.values()].sort((a, b) =>
+  const sorted = [...jobs.values()].sort((a, b) =>
     String(b.job.createdAt).localeCompare(String(a.job.createdAt)),
   );
+  // A tab left open for weeks hears of every job: it keeps the newest only.
+  for (const old of sorted.slice(JOBS_KEPT)) jobs.delete(old.job.id);
+  const list = sorted.slice(0, JOBS_KEPT);
   put(
     "jobs",
     list.length === 0
