@@ -59,6 +59,23 @@ export async function realShapedRows(o: {
         return m;
       },
     },
+    // The same copy made durable, as a restore is (it syncs the image before it says done).
+    {
+      name: "floor, synced: nbdcopy, then sync",
+      measure: async () => {
+        const m = await measured(
+          "sh",
+          ["-c", `nbdcopy "$0" "$1" && sync "$1"`, uri, out],
+          {},
+          {
+            serverPid: nbd.pid,
+            disk,
+          },
+        );
+        await rm(out, { force: true });
+        return m;
+      },
+    },
     {
       name: "ferry full, NBD",
       repo: repo("ferry"),
@@ -191,6 +208,9 @@ export async function realShapedRows(o: {
   );
   console.log(
     `real_restore_vs_floor=${(floor / r.seconds("ferry restore")).toFixed(2)}  (goal >= 0.6)`,
+  );
+  console.log(
+    `real_restore_vs_synced_floor=${(r.seconds("floor, synced") / r.seconds("ferry restore")).toFixed(2)}  (the floor's copy made durable, as the restore's is)`,
   );
   const diskMax = r.diskRate("disk:");
   console.log(
