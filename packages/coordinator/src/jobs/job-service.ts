@@ -43,6 +43,10 @@ export interface JobService {
     targetDir: string;
     /** Let the mover replace existing image files that no process holds. */
     overwrite?: boolean;
+    /** A new libvirt domain of this name on the restored disks; "" or unset = images only. */
+    domainName?: string;
+    /** With domainName: boot it from the backup first, then move it (instant recovery). */
+    instant?: boolean;
   }): Promise<JobRecord>;
 }
 
@@ -133,7 +137,7 @@ export function createJobService(deps: {
         vms.map((vm) => task(job.id, vm, spec)),
       );
     },
-    async restore({ restorePointId, diskIds, targetDir, overwrite }) {
+    async restore({ restorePointId, diskIds, targetDir, overwrite, domainName, instant }) {
       const rp = await deps.catalog.restorePoints.get(restorePointId);
       if (!rp)
         throw new FerryError(
@@ -144,6 +148,16 @@ export function createJobService(deps: {
         throw new FerryError(
           "INVALID_ARGUMENT",
           "the restore target must be an absolute directory path on the mover",
+        );
+      if (instant && !domainName)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "instant recovery boots a libvirt domain: name it (domainName, ferry restore --domain)",
+        );
+      if (domainName && diskIds.length > 0)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain is restored with all its disks: leave the disk list empty",
         );
       const job = newJob("restore", null);
       return submit(job, [
@@ -156,6 +170,8 @@ export function createJobService(deps: {
             diskIds: [...diskIds],
             targetDir,
             overwrite: overwrite === true,
+            // The domain is defined where it was backed up: that mover's libvirt.
+            ...(domainName ? { domainName, instant: instant === true, moverId: rp.moverId } : {}),
           }),
         ),
       ]);
