@@ -215,6 +215,57 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
   });
 
+  it("a checkpoint deleted after the plan makes backup-begin fail: the same backup goes on as a full with the reason, leaving no half-written restore point", async () => {
+    await backUp();
+    const before = await repository.listRestorePoints({ vmId: domain.uuid });
+    const [planned] = await checkpoints();
+    let deleted = false;
+    // Deleted behind Ferry's back after it chose an incremental from it, before backup-begin.
+    const racing: HypervisorAdapter = {
+      ...adapter,
+      async openVm(vm, signal) {
+        const session = await adapter.openVm(vm, signal);
+        return {
+          ...session,
+          async createView(o) {
+            // Once: the full that follows creates its view through the same session.
+            if (!deleted)
+              await libvirtd.virsh.run(["checkpoint-delete", domain.name, planned ?? ""]);
+            deleted = true;
+            return session.createView(o);
+          },
+        };
+      },
+    };
+    const { result, copies } = await backUp({ hypervisor: racing });
+    expect(result.modes.vda).toEqual({
+      t: "full",
+      reason: expect.stringMatching(
+        new RegExp(
+          `^libvirt refused an incremental backup of ${domain.name} from checkpoint ${planned}: `,
+        ),
+      ),
+    });
+    expect(result.manifest.disks[0]?.mode).toBe("full");
+    expect(result.manifest.parentRestorePointId).toBeUndefined();
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // One restore point more, the full; nothing staged or temporary is left in the repository.
+    const after = await repository.listRestorePoints({ vmId: domain.uuid });
+    expect(after.map((m) => m.restorePointId)).toEqual([
+      ...before.map((m) => m.restorePointId),
+      result.manifest.restorePointId,
+    ]);
+    const entries = await readdir(join(work, "repo", "restore-points"), { recursive: true });
+    expect(entries.filter((e) => e.split("/").some((part) => part.startsWith(".")))).toEqual([]);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    // The chain goes on from the full's checkpoint.
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+    const next = await backUp();
+    expect(next.result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(next.result.manifest.restorePointId, next.copies[0] as string);
+  });
+
   it("a failed backup loses no change: its checkpoint goes, and the next incremental restores identical", async () => {
     const before = await checkpoints();
     const failed = await backUp({
