@@ -154,6 +154,11 @@ export function createJobService(deps: {
           "INVALID_ARGUMENT",
           "instant recovery boots a libvirt domain: name it (domainName, ferry restore --domain)",
         );
+      if (domainName && overwrite)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain restore never replaces images: pick a new directory instead of overwrite",
+        );
       if (domainName && diskIds.length > 0)
         throw new FerryError(
           "INVALID_ARGUMENT",

@@ -159,6 +159,11 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
           "INVALID_ARGUMENT",
           "instant recovery boots a libvirt domain: domain_name is required",
         );
+      if (call.domainName && call.overwrite)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain restore never replaces images: overwrite must be false",
+        );
       if (call.domainName && call.diskIds.length > 0)
         throw new FerryError(
           "INVALID_ARGUMENT",
