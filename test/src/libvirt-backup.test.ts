@@ -735,6 +735,9 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
         "--domain",
         instant,
         "--instant",
+        // Named: where the original host is gone, the operator picks another libvirt mover.
+        "--mover",
+        "mover-lv",
         "--wait",
       );
       await waitForMicroGuest(libvirtd, instant, join(work, `${instant}.console.log`));

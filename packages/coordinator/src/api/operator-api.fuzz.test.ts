@@ -441,6 +441,16 @@ describe("the operator API under random requests", () => {
         /^a domain restore never replaces images/,
       ],
       [
+        () =>
+          client.restore({
+            restorePointId: known.restorePointId,
+            targetDir: "/tmp/a",
+            moverId: "m",
+          }),
+        "INVALID_ARGUMENT",
+        /^a mover is chosen for a domain restore only/,
+      ],
+      [
         () => client.getJob({ id: "x".repeat(10_000) }),
         "INVALID_ARGUMENT",
         /^id is 10000 characters long/,

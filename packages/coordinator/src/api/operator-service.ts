@@ -310,6 +310,7 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         overwrite: req.overwrite,
         domainName: req.domainName,
         instant: req.instant,
+        moverId: req.moverId,
       });
       return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },

@@ -131,9 +131,7 @@ describe("one dispatch pass", () => {
     const down = { ...mover("m2", "h2"), state: MoverState.DOWN };
     expect(
       summary(decideDispatch(state({ queued: [domainRestore], movers: [mover("m1"), down] }))),
-    ).toEqual([
-      "d:wait (the domain is restored on mover m2, which took the restore point, and it is not up)",
-    ]);
+    ).toEqual(["d:wait (the domain is restored on mover m2 (libvirt's host), which is not up)"]);
   });
 
   it("cancels tasks of a cancelled job, expires those past their window, holds retries", () => {

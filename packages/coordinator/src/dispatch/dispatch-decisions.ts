@@ -57,7 +57,7 @@ export type Decision =
     };
 
 // A restore reads the repository, not a datastore: any up mover takes it, none is faster;
-// one that defines a libvirt domain is pinned to the mover whose libvirt took the backup.
+// one that defines a libvirt domain is pinned to the mover of that libvirt host.
 function restoreCandidates(estate: PlanInput, pinned: string): Candidate[] {
   return estate.movers.flatMap((m, mover) =>
     m.up && m.slots > 0 && (m.hotadd || m.nbd) && (pinned === "" || m.id === pinned)
@@ -210,7 +210,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
         task: q.task,
         reason:
           pinned && candidates[v]?.length === 0
-            ? `the domain is restored on mover ${pinned}, which took the restore point, and it is not up`
+            ? `the domain is restored on mover ${pinned} (libvirt's host), which is not up`
             : reason,
       });
   }

@@ -47,6 +47,8 @@ export interface JobService {
     domainName?: string;
     /** With domainName: boot it from the backup first, then move it (instant recovery). */
     instant?: boolean;
+    /** With domainName: the mover to restore on; ""/unset = the one that took the backup. */
+    moverId?: string;
   }): Promise<JobRecord>;
 }
 
@@ -137,7 +139,7 @@ export function createJobService(deps: {
         vms.map((vm) => task(job.id, vm, spec)),
       );
     },
-    async restore({ restorePointId, diskIds, targetDir, overwrite, domainName, instant }) {
+    async restore({ restorePointId, diskIds, targetDir, overwrite, domainName, instant, moverId }) {
       const rp = await deps.catalog.restorePoints.get(restorePointId);
       if (!rp)
         throw new FerryError(
@@ -153,6 +155,11 @@ export function createJobService(deps: {
         throw new FerryError(
           "INVALID_ARGUMENT",
           "instant recovery boots a libvirt domain: name it (domainName, ferry restore --domain)",
+        );
+      if (moverId && !domainName)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a mover is chosen for a domain restore only: name the domain (domainName, --domain)",
         );
       if (domainName && overwrite)
         throw new FerryError(
@@ -175,8 +182,10 @@ export function createJobService(deps: {
             diskIds: [...diskIds],
             targetDir,
             overwrite: overwrite === true,
-            // The domain is defined where it was backed up: that mover's libvirt.
-            ...(domainName ? { domainName, instant: instant === true, moverId: rp.moverId } : {}),
+            // The domain is defined where it was backed up (that mover's libvirt) unless told.
+            ...(domainName
+              ? { domainName, instant: instant === true, moverId: moverId || rp.moverId }
+              : {}),
           }),
         ),
       ]);
