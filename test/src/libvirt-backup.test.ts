@@ -1,13 +1,16 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import {
   createClient,
   FerryError,
   isFerryError,
   MoverService,
+  OperatorService,
   openRepository,
   parseConfig,
   QuiesceMode,
@@ -38,6 +41,7 @@ import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { freePort } from "./lab/free-port.js";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
+import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { SEED_FILES } from "./lab/lab.js";
 import {
   attachMicroDomain,
@@ -53,6 +57,7 @@ import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
 
 const MiB = 1024 * 1024;
+const runFile = promisify(execFile);
 
 const sha256File = (path: string) =>
   new Promise<string>((resolve, reject) => {
@@ -208,6 +213,57 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(result.modes.vda?.t).toBe("full");
     expect(result.modes.vda).toMatchObject({ reason: expect.stringMatching(/is not on disk vda/) });
     await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+  });
+
+  it("a checkpoint deleted after the plan makes backup-begin fail: the same backup goes on as a full with the reason, leaving no half-written restore point", async () => {
+    await backUp();
+    const before = await repository.listRestorePoints({ vmId: domain.uuid });
+    const [planned] = await checkpoints();
+    let deleted = false;
+    // Deleted behind Ferry's back after it chose an incremental from it, before backup-begin.
+    const racing: HypervisorAdapter = {
+      ...adapter,
+      async openVm(vm, signal) {
+        const session = await adapter.openVm(vm, signal);
+        return {
+          ...session,
+          async createView(o) {
+            // Once: the full that follows creates its view through the same session.
+            if (!deleted)
+              await libvirtd.virsh.run(["checkpoint-delete", domain.name, planned ?? ""]);
+            deleted = true;
+            return session.createView(o);
+          },
+        };
+      },
+    };
+    const { result, copies } = await backUp({ hypervisor: racing });
+    expect(result.modes.vda).toEqual({
+      t: "full",
+      reason: expect.stringMatching(
+        new RegExp(
+          `^libvirt refused an incremental backup of ${domain.name} from checkpoint ${planned}: `,
+        ),
+      ),
+    });
+    expect(result.manifest.disks[0]?.mode).toBe("full");
+    expect(result.manifest.parentRestorePointId).toBeUndefined();
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    // One restore point more, the full; nothing staged or temporary is left in the repository.
+    const after = await repository.listRestorePoints({ vmId: domain.uuid });
+    expect(after.map((m) => m.restorePointId)).toEqual([
+      ...before.map((m) => m.restorePointId),
+      result.manifest.restorePointId,
+    ]);
+    const entries = await readdir(join(work, "repo", "restore-points"), { recursive: true });
+    expect(entries.filter((e) => e.split("/").some((part) => part.startsWith(".")))).toEqual([]);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+    // The chain goes on from the full's checkpoint.
+    expect(await checkpoints()).toEqual([result.manifest.disks[0]?.dirtyBitmap]);
+    const next = await backUp();
+    expect(next.result.modes.vda?.t).toBe("incremental");
+    await expectRestoreEquals(next.result.manifest.restorePointId, next.copies[0] as string);
   });
 
   it("a failed backup loses no change: its checkpoint goes, and the next incremental restores identical", async () => {
@@ -617,6 +673,101 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
       expect(await scratchFiles()).toEqual([]);
     } finally {
       await mover.terminate("SIGTERM", 10_000);
+    }
+  });
+
+  it("through the coordinator: a domain restore and an instant recovery run on the libvirt mover, boot, and pass the workload check", async () => {
+    await using coordinator = await startLabCoordinator({ dataDir: join(work, "coord") });
+    await using mover = await startLabMover({
+      id: "mover-lv",
+      coordinator: coordinator.address,
+      host: { id: "host-lv" },
+      hypervisor: { libvirt: libvirtd.uri },
+      datastores: [{ id: "ds-lv", path: datastore }],
+      runDir: join(work, "coord-mover-run"),
+    });
+    await mover.registered;
+    const ferry = (...args: string[]) =>
+      runFile(join(REPO_ROOT, "bin/ferry"), [...args, "--server", coordinator.address]);
+    // The operator's way end to end: a backup job, then restore jobs of its restore point.
+    await ferry("backup", "--vm", domain.name, "--repo", join(work, "repo"), "--wait");
+    using api = createClient(OperatorService, coordinator.address);
+    const rp = (await api.listRestorePoints({ vmId: domain.uuid })).restorePoints.at(-1);
+    expect(rp?.moverId).toBe("mover-lv");
+    const refused = await ferry("restore", rp?.id ?? "", "--to", work, "--instant").catch(
+      (e: { stderr: string }) => e,
+    );
+    expect(refused.stderr).toMatch(/--instant recovers a libvirt domain: name it with --domain/);
+
+    const restored = `${domain.name}-coord`;
+    const instant = `${domain.name}-instant`;
+    try {
+      // A full restore: defined on the images the job wrote, off until started.
+      const fullDir = join(work, "coord-restored");
+      await ferry("restore", rp?.id ?? "", "--to", fullDir, "--domain", restored, "--wait");
+      const image = join(fullDir, "vda.qcow2");
+      {
+        await using disk = await openExt4Image(image);
+        expect(disk.fsckExitCode).toBe(0);
+        const check = await checkWorkload(disk);
+        expect(check.verified).toBeGreaterThan(0);
+        expect(check.mismatched).toEqual([]);
+      }
+      const copy = await attachMicroDomain(
+        libvirtd,
+        restored,
+        join(work, `${restored}.console.log`),
+      );
+      expect(copy.uuid).not.toBe(domain.uuid);
+      expect(await libvirtd.virsh.run(["domblklist", restored])).toContain(image);
+      await copy.start();
+      expect(await guestCat(libvirtd, restored, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
+
+      // Instant recovery: the job boots it from the mover's export and ends once it moved.
+      const instantDir = join(work, "coord-instant");
+      await ferry(
+        "restore",
+        rp?.id ?? "",
+        "--to",
+        instantDir,
+        "--domain",
+        instant,
+        "--instant",
+        // Named: where the original host is gone, the operator picks another libvirt mover.
+        "--mover",
+        "mover-lv",
+        "--wait",
+      );
+      await waitForMicroGuest(libvirtd, instant, join(work, `${instant}.console.log`));
+      const moved = join(instantDir, "vda.qcow2");
+      expect(await libvirtd.virsh.run(["domblklist", instant])).toContain(moved);
+      expect(await libvirtd.virsh.run(["dominfo", instant])).toMatch(/Persistent:\s+yes/);
+      const written = "written after the recovery\n";
+      await guestPut(libvirtd, instant, "/mnt/data0/after.txt", written);
+      expect(await guestCat(libvirtd, instant, "/mnt/data0/README.txt")).toBe(
+        SEED_FILES["README.txt"],
+      );
+      // Three domains side by side: each its own UUID and MAC; the original runs on.
+      const uuids = await Promise.all(
+        [domain.name, restored, instant].map(async (n) =>
+          (await libvirtd.virsh.run(["domuuid", n])).trim(),
+        ),
+      );
+      expect(new Set(uuids).size).toBe(3);
+      const macs = await Promise.all([domain.name, restored, instant].map(macOf));
+      expect(new Set(macs).size).toBe(3);
+      expect((await libvirtd.virsh.run(["domstate", domain.name])).trim()).toBe("running");
+      await libvirtd.virsh.run(["destroy", instant]);
+      await using disk = await openExt4Image(moved);
+      expect((await disk.cat("/after.txt")).toString()).toBe(written);
+      expect((await checkWorkload(disk)).mismatched).toEqual([]);
+    } finally {
+      for (const name of [restored, instant]) {
+        await libvirtd.virsh.run(["destroy", name]).catch(() => undefined);
+        await libvirtd.virsh.run(["undefine", name]).catch(() => undefined);
+      }
     }
   });
 

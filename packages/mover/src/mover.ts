@@ -36,6 +36,7 @@ import { describeVm } from "./inventory/describe-vm.js";
 import { loadInventoryFile } from "./inventory/inventory-file.js";
 import { sweepInventory } from "./inventory/sweep-inventory.js";
 import { createLibvirtAdapter } from "./libvirt/libvirt-adapter.js";
+import { createVirsh } from "./libvirt/virsh.js";
 import { createMoverPrometheus } from "./metrics/mover-metrics.js";
 import { createChunkMemory } from "./pipeline/chunk-memory.js";
 import { createLeaseFence, fencedMoverService } from "./service/lease-fence.js";
@@ -214,6 +215,7 @@ export async function startMover(
     latencies,
     datastores,
     ...(libvirt ? { hypervisor: libvirt } : {}),
+    ...(config.hypervisor ? { virsh: createVirsh({ uri: config.hypervisor.libvirt }) } : {}),
     helperGuest: () => helperGuest(config.fileRestoreGuestDir),
     logger,
   });

@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   QMP_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: false },
   /** libvirt refused or failed a request (the message names the domain and libvirt's error). */
   LIBVIRT_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: false },
+  /**
+   * The hypervisor refused an incremental from a checkpoint it had listed (deleted or broken
+   * since): a full of the same VM can still be taken.
+   */
+  CHECKPOINT_REFUSED: { grpc: status.FAILED_PRECONDITION, retryable: true },
   /** The guest agent answered with an error or did not answer. */
   GUEST_AGENT_ERROR: { grpc: status.FAILED_PRECONDITION, retryable: true },
   /** A peer closed the connection or could not be reached. */

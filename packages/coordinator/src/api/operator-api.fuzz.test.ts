@@ -420,6 +420,37 @@ describe("the operator API under random requests", () => {
         /^targetDir must not contain a NUL character$/,
       ],
       [
+        () =>
+          client.restore({
+            restorePointId: known.restorePointId,
+            targetDir: "/tmp/a",
+            instant: true,
+          }),
+        "INVALID_ARGUMENT",
+        /^instant recovery boots a libvirt domain: name it/,
+      ],
+      [
+        () =>
+          client.restore({
+            restorePointId: known.restorePointId,
+            targetDir: "/tmp/a",
+            domainName: "web-2",
+            overwrite: true,
+          }),
+        "INVALID_ARGUMENT",
+        /^a domain restore never replaces images/,
+      ],
+      [
+        () =>
+          client.restore({
+            restorePointId: known.restorePointId,
+            targetDir: "/tmp/a",
+            moverId: "m",
+          }),
+        "INVALID_ARGUMENT",
+        /^a mover is chosen for a domain restore only/,
+      ],
+      [
         () => client.getJob({ id: "x".repeat(10_000) }),
         "INVALID_ARGUMENT",
         /^id is 10000 characters long/,

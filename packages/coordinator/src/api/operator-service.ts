@@ -308,6 +308,9 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         diskIds: req.diskIds,
         targetDir: req.targetDir && absolutePath("targetDir", req.targetDir),
         overwrite: req.overwrite,
+        domainName: req.domainName,
+        instant: req.instant,
+        moverId: req.moverId,
       });
       return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
     },

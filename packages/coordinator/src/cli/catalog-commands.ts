@@ -152,18 +152,23 @@ export async function restorePointsCommand(
   );
 }
 
-/** `ferry restore RESTORE-POINT --to DIR [--disk A,B] [--wait]`. */
+/** `ferry restore RESTORE-POINT --to DIR [--disk A,B] [--domain NAME [--instant] [--mover ID]] [--wait]`. */
 export async function restoreCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
   const [, id] = args.positionals;
   if (!id || !str(args, "to"))
     throw new Error(
-      "usage: ferry restore RESTORE-POINT-ID --to DIR [--disk ID,...] [--overwrite] [--wait]",
+      "usage: ferry restore RESTORE-POINT-ID --to DIR [--disk ID,...] [--overwrite] [--domain NAME [--instant] [--mover ID]] [--wait]",
     );
+  if (args.flags.has("instant") && !str(args, "domain"))
+    throw new Error("--instant recovers a libvirt domain: name it with --domain NAME");
   const { job } = await api.restore({
     restorePointId: id,
     diskIds: list(args, "disk"),
     targetDir: str(args, "to"),
     overwrite: args.flags.has("overwrite"),
+    domainName: str(args, "domain"),
+    instant: args.flags.has("instant"),
+    moverId: str(args, "mover"),
   });
   if (!job) return;
   if (args.flags.has("wait")) return watch(api, job.id, json);

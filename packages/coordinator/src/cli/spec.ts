@@ -286,11 +286,14 @@ const commands: CommandSpec[] = [
     usage: "RESTORE-POINT --to DIR",
     summary: "write a restore point's disks as <disk id>.qcow2 files in DIR, on a mover",
     details:
-      "An existing file is replaced only with --overwrite, and never while a VM or another\nprocess holds it open or locked; a symlink is never followed or replaced.",
+      "An existing file is replaced only with --overwrite, and never while a VM or another\nprocess holds it open or locked; a symlink is never followed or replaced.\nWith --domain, a restore point taken through libvirt becomes a new domain (defined, not\nstarted; new UUID and MAC, the saved XML otherwise) on the mover that took it, or on\n--mover ID when that host is gone. --instant boots it at once from that mover's export\nof the restore point and moves its disks into DIR while it runs; the job ends when they\nhave moved.",
     options: [
       { name: "to", value: "DIR", help: "directory on the mover's host" },
       { name: "disk", value: "ID,...", help: "only these disks" },
       { name: "overwrite", help: "replace existing images nobody holds" },
+      { name: "domain", value: "NAME", help: "define the disks as a new libvirt domain NAME" },
+      { name: "instant", help: "with --domain: boot it from the backup, then move it to DIR" },
+      { name: "mover", value: "ID", help: "with --domain: restore on this mover's libvirt" },
       WAIT,
       JSON_OUT,
     ],

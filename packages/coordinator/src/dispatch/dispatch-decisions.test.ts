@@ -119,6 +119,21 @@ describe("one dispatch pass", () => {
     ).toEqual(["c:wait (the estate-wide limit of 2 tasks is reached)"]);
   });
 
+  it("runs a domain restore on the mover that took the restore point, and waits while it is down", () => {
+    const domainRestore: QueuedTask = {
+      task: task("d", "small", restoreSpec({ domainName: "small-2", moverId: "m2" })),
+      kind: "restore",
+    };
+    const started = decideDispatch(
+      state({ queued: [domainRestore], movers: [mover("m1"), mover("m2", "h2")] }),
+    );
+    expect(started.map((d) => (d.t === "start" ? d.moverId : d.t))).toEqual(["m2"]);
+    const down = { ...mover("m2", "h2"), state: MoverState.DOWN };
+    expect(
+      summary(decideDispatch(state({ queued: [domainRestore], movers: [mover("m1"), down] }))),
+    ).toEqual(["d:wait (the domain is restored on mover m2 (libvirt's host), which is not up)"]);
+  });
+
   it("cancels tasks of a cancelled job, expires those past their window, holds retries", () => {
     const decisions = decideDispatch(
       state({

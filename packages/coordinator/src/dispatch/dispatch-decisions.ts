@@ -56,10 +56,11 @@ export type Decision =
       transport: "hotadd" | "nbd";
     };
 
-// A restore reads the repository, not a datastore: any up mover takes it, none is faster.
-function restoreCandidates(estate: PlanInput): Candidate[] {
+// A restore reads the repository, not a datastore: any up mover takes it, none is faster;
+// one that defines a libvirt domain is pinned to the mover of that libvirt host.
+function restoreCandidates(estate: PlanInput, pinned: string): Candidate[] {
   return estate.movers.flatMap((m, mover) =>
-    m.up && m.slots > 0 && (m.hotadd || m.nbd)
+    m.up && m.slots > 0 && (m.hotadd || m.nbd) && (pinned === "" || m.id === pinned)
       ? [
           {
             mover,
@@ -72,6 +73,9 @@ function restoreCandidates(estate: PlanInput): Candidate[] {
       : [],
   );
 }
+
+const pinnedMover = (task: TaskRecord | undefined): string =>
+  task?.spec.kind.case === "restore" ? task.spec.kind.value.moverId : "";
 
 /**
  * One pass: cancelled, expired and not-yet-due tasks first; then restores, then backups in
@@ -141,7 +145,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
   const index = indexEstate(input);
   const candidates = vms.map((_, v) =>
     entries[v]?.q?.kind === "restore" || entries[v]?.run?.kind === "restore"
-      ? restoreCandidates(input)
+      ? restoreCandidates(input, pinnedMover(entries[v]?.q?.task))
       : candidatesOf(input, index, v),
   );
   const usage = createResourceUsage(input, index);
@@ -199,7 +203,16 @@ export function decideDispatch(s: DispatchState): Decision[] {
   }
   for (const [v, reason] of reasons) {
     const q = entries[v]?.q;
-    if (q) decisions.push({ t: "wait", task: q.task, reason });
+    const pinned = pinnedMover(q?.task);
+    if (q)
+      decisions.push({
+        t: "wait",
+        task: q.task,
+        reason:
+          pinned && candidates[v]?.length === 0
+            ? `the domain is restored on mover ${pinned} (libvirt's host), which is not up`
+            : reason,
+      });
   }
   return decisions;
 }

@@ -60,6 +60,8 @@ export async function runOnMover(
       diskIds: spec.diskIds,
       targetDir: spec.targetDir,
       overwrite: spec.overwrite,
+      domainName: spec.domainName,
+      instant: spec.instant,
       attempt,
     },
     { signal },

@@ -43,6 +43,12 @@ export interface JobService {
     targetDir: string;
     /** Let the mover replace existing image files that no process holds. */
     overwrite?: boolean;
+    /** A new libvirt domain of this name on the restored disks; "" or unset = images only. */
+    domainName?: string;
+    /** With domainName: boot it from the backup first, then move it (instant recovery). */
+    instant?: boolean;
+    /** With domainName: the mover to restore on; ""/unset = the one that took the backup. */
+    moverId?: string;
   }): Promise<JobRecord>;
 }
 
@@ -133,7 +139,7 @@ export function createJobService(deps: {
         vms.map((vm) => task(job.id, vm, spec)),
       );
     },
-    async restore({ restorePointId, diskIds, targetDir, overwrite }) {
+    async restore({ restorePointId, diskIds, targetDir, overwrite, domainName, instant, moverId }) {
       const rp = await deps.catalog.restorePoints.get(restorePointId);
       if (!rp)
         throw new FerryError(
@@ -144,6 +150,26 @@ export function createJobService(deps: {
         throw new FerryError(
           "INVALID_ARGUMENT",
           "the restore target must be an absolute directory path on the mover",
+        );
+      if (instant && !domainName)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "instant recovery boots a libvirt domain: name it (domainName, ferry restore --domain)",
+        );
+      if (moverId && !domainName)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a mover is chosen for a domain restore only: name the domain (domainName, --domain)",
+        );
+      if (domainName && overwrite)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain restore never replaces images: pick a new directory instead of overwrite",
+        );
+      if (domainName && diskIds.length > 0)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain is restored with all its disks: leave the disk list empty",
         );
       const job = newJob("restore", null);
       return submit(job, [
@@ -156,6 +182,10 @@ export function createJobService(deps: {
             diskIds: [...diskIds],
             targetDir,
             overwrite: overwrite === true,
+            // The domain is defined where it was backed up (that mover's libvirt) unless told.
+            ...(domainName
+              ? { domainName, instant: instant === true, moverId: moverId || rp.moverId }
+              : {}),
           }),
         ),
       ]);

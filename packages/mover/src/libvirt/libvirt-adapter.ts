@@ -400,8 +400,15 @@ async function createLibvirtView(
     // libvirt refuses an incremental from a checkpoint it cannot use (a bitmap left
     // inconsistent by a crash, a replaced disk): without Ferry's checkpoints the next backup
     // is a full, instead of every backup failing the same way.
-    if (beginFailed && disks.some((d) => d.sinceCheckpoint)) await dropCheckpoints(o.logger);
-    throw toFerryError(err);
+    const since = disks.find((d) => d.sinceCheckpoint)?.sinceCheckpoint;
+    if (!beginFailed || since === undefined) throw toFerryError(err);
+    await dropCheckpoints(o.logger);
+    const cause = toFerryError(err);
+    throw new FerryError(
+      "CHECKPOINT_REFUSED",
+      `libvirt refused an incremental backup of ${info.name} from checkpoint ${since}: ${cause.message}`,
+      { cause },
+    );
   }
   return {
     address: o.address,

@@ -23,7 +23,7 @@ export interface MoverServiceDeps extends MaintenanceDeps {
   describe(signal: AbortSignal): Promise<MessageInitShape<typeof DescribeResponseSchema>>;
   /** Runs a backup; `signal` (the mover's stop) aborts it, the call's end does not. */
   runBackup(request: BackupCall, signal: AbortSignal): Promise<Manifest>;
-  runRestore(request: RestoreCall, signal: AbortSignal): Promise<string[]>;
+  runRestore(request: RestoreCall, signal: AbortSignal): Promise<RestoreOutcome>;
   /** Task runs by id and attempt: a call re-attaches to its task's run. */
   taskRuns: TaskRuns;
   /** Aborted when the mover stops: the only end of a task besides Cancel. */
@@ -74,6 +74,16 @@ export interface RestoreCall {
   targetDir: string;
   /** Replace existing image files no process holds. */
   overwrite: boolean;
+  /** A new libvirt domain of this name on the restored images; "" = images only. */
+  domainName: string;
+  /** With domainName: boot from an export first, then move the disks live. */
+  instant: boolean;
+}
+
+/** What a restore task wrote: its images, and the domain it defined (if asked to). */
+export interface RestoreOutcome {
+  paths: string[];
+  domainUuid?: string;
 }
 
 function required(value: string, what: string): string {
@@ -141,14 +151,31 @@ export function createMoverService(deps: MoverServiceDeps): ServiceImpl<typeof M
         diskIds: req.diskIds,
         targetDir: required(req.targetDir, "target_dir"),
         overwrite: req.overwrite,
+        domainName: req.domainName,
+        instant: req.instant,
       };
-      const paths = await deps.taskRuns.attach(
+      if (call.instant && !call.domainName)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "instant recovery boots a libvirt domain: domain_name is required",
+        );
+      if (call.domainName && call.overwrite)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain restore never replaces images: overwrite must be false",
+        );
+      if (call.domainName && call.diskIds.length > 0)
+        throw new FerryError(
+          "INVALID_ARGUMENT",
+          "a domain is restored with all its disks: disk_ids must be empty",
+        );
+      const { paths, domainUuid } = await deps.taskRuns.attach(
         call.taskId,
         req.attempt,
         () => deps.runRestore(call, deps.stopping),
         ctx.signal,
       );
-      return { paths };
+      return { paths, domainUuid: domainUuid ?? "" };
     },
     listFiles: async (req, ctx) => {
       const entries = await deps.listFiles(

@@ -13,7 +13,7 @@ import {
 import { chooseDiskMode, type DiskMode, type FullEvery } from "../cbt/choose-disk-mode.js";
 import { newBitmapName } from "../cbt/dirty-bitmaps.js";
 import type { ProgressReporter } from "../events/progress-reporter.js";
-import type { HypervisorAdapter, VmRef, VmSession } from "../hypervisor/adapter.js";
+import type { HypervisorAdapter, VmDisk, VmRef, VmSession } from "../hypervisor/adapter.js";
 import { watchOverlay } from "../hypervisor/overlay-watch.js";
 import type { ExportAddress } from "../hypervisor/point-in-time.js";
 import { createQmpAdapter } from "../hypervisor/qmp-adapter.js";
@@ -132,7 +132,7 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
   const now = new Date();
   // One name for every disk: libvirt's checkpoints span the whole VM.
   const newBitmap = newBitmapName(now);
-  const plan = disks.map((d) => {
+  let plan: { disk: VmDisk; mode: DiskMode; newBitmap: string }[] = disks.map((d) => {
     const mode = chooseDiskMode(
       {
         previous,
@@ -153,11 +153,20 @@ export async function backupVm(o: BackupVmOptions): Promise<BackupVmResult> {
       logger.info("reading the whole disk", { disk: d.id, reason: mode.reason });
     return { disk: d, mode, newBitmap };
   });
-  const modes = Object.fromEntries(plan.map((p) => [p.disk.id, p.mode]));
   try {
-    const result = await readDisks();
+    let result: Omit<BackupVmResult, "modes">;
+    try {
+      result = await readDisks();
+    } catch (err) {
+      // Deleted or broken between the plan and the view: nothing was read or written yet,
+      // and the hypervisor dropped what it refused, so the same task goes on as a full.
+      if (!isFerryError(err, "CHECKPOINT_REFUSED")) throw err;
+      logger.warn("the hypervisor refused the incremental; reading every disk whole", { err });
+      plan = plan.map((p) => ({ ...p, mode: { t: "full", reason: err.message } }));
+      result = await readDisks();
+    }
     await session.settleCheckpoints(plan, "committed", logger);
-    return { ...result, modes };
+    return { ...result, modes: Object.fromEntries(plan.map((p) => [p.disk.id, p.mode])) };
   } catch (err) {
     // The writes since the old bitmap stay tracked; the new one tracks nothing committed.
     await session.settleCheckpoints(plan, "failed", logger);

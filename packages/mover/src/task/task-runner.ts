@@ -16,11 +16,13 @@ import { createProgressReporter } from "../events/progress-reporter.js";
 import { testBoot } from "../file-restore/boot-test.js";
 import type { HelperGuest } from "../file-restore/helper-vm.js";
 import type { HypervisorAdapter } from "../hypervisor/adapter.js";
+import { runDomainRestore } from "../libvirt/domain-restore-task.js";
+import type { Virsh } from "../libvirt/virsh.js";
 import { meteredReporter } from "../metrics/metered-reporter.js";
 import type { MoverPrometheus } from "../metrics/mover-metrics.js";
 import type { ChunkMemory } from "../pipeline/chunk-memory.js";
 import { restoreRestorePoint } from "../restore/restore-point.js";
-import type { BackupCall, RestoreCall } from "../service/mover-service.js";
+import type { BackupCall, RestoreCall, RestoreOutcome } from "../service/mover-service.js";
 import { openViewExport } from "../source/open-view-export.js";
 import { createReadRateLimit, type ReadRateLimit } from "../source/read-rate-limit.js";
 import { backupVm } from "./backup-vm.js";
@@ -46,6 +48,8 @@ export interface TaskRunnerOptions {
   datastores: readonly Datastore[];
   /** How VMs without a QMP socket are reached (libvirt); others through their monitor. */
   hypervisor?: HypervisorAdapter;
+  /** The libvirt connection restores define domains on; undefined = no libvirt adapter. */
+  virsh?: Virsh;
   /** The micro guest tested restores boot. */
   helperGuest: () => Promise<HelperGuest>;
   logger: Logger;
@@ -182,15 +186,31 @@ export function createTaskRunner(o: TaskRunnerOptions) {
         },
         (m) => m.restorePointId,
       ),
-    runRestore: (call: RestoreCall, parent: AbortSignal): Promise<string[]> =>
+    runRestore: (call: RestoreCall, parent: AbortSignal): Promise<RestoreOutcome> =>
       runTask(
         call.taskId,
         call.jobId,
         "",
         "restore",
         parent,
-        async (signal) => {
+        async (signal, _reporter, logger) => {
           const repository = await o.repositories.get(call.repository);
+          if (call.domainName) {
+            const { uuid, paths } = await runDomainRestore({
+              virsh: o.virsh,
+              moverId: o.moverId,
+              repository,
+              restorePointId: call.restorePointId,
+              taskId: call.taskId,
+              name: call.domainName,
+              imageDir: call.targetDir,
+              instant: call.instant,
+              runDir: o.runDir,
+              logger,
+              signal,
+            });
+            return { paths, domainUuid: uuid };
+          }
           const written = await restoreRestorePoint({
             repository,
             restorePointId: call.restorePointId,
@@ -200,7 +220,7 @@ export function createTaskRunner(o: TaskRunnerOptions) {
             overwrite: call.overwrite,
             signal,
           });
-          return written.map((w) => w.path);
+          return { paths: written.map((w) => w.path) };
         },
         () => call.restorePointId,
       ),

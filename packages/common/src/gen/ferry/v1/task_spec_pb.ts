@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
 export const file_ferry_v1_task_spec: GenFile =
   /*@__PURE__*/
   fileDesc(
-    "ChhmZXJyeS92MS90YXNrX3NwZWMucHJvdG8SCGZlcnJ5LnYxImwKCFRhc2tTcGVjEioKBmJhY2t1cBgBIAEoCzIYLmZlcnJ5LnYxLkJhY2t1cFRhc2tTcGVjSAASLAoHcmVzdG9yZRgCIAEoCzIZLmZlcnJ5LnYxLlJlc3RvcmVUYXNrU3BlY0gAQgYKBGtpbmQihwIKDkJhY2t1cFRhc2tTcGVjEhIKCnJlcG9zaXRvcnkYASABKAkSJgoHcXVpZXNjZRgCIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCmZvcmNlX2Z1bGwYAyABKAgSGgoSZnVsbF9ldmVyeV9iYWNrdXBzGAQgASgNEhcKD2Z1bGxfZXZlcnlfZGF5cxgFIAEoDRIUCgx0ZXN0X3Jlc3RvcmUYBiABKAgSMgoOd2luZG93X2VuZHNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKCXRyYW5zcG9ydBgIIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydCJ4Cg9SZXN0b3JlVGFza1NwZWMSEgoKcmVwb3NpdG9yeRgBIAEoCRIYChByZXN0b3JlX3BvaW50X2lkGAIgASgJEhAKCGRpc2tfaWRzGAMgAygJEhIKCnRhcmdldF9kaXIYBCABKAkSEQoJb3ZlcndyaXRlGAUgASgIYgZwcm90bzM",
+    "ChhmZXJyeS92MS90YXNrX3NwZWMucHJvdG8SCGZlcnJ5LnYxImwKCFRhc2tTcGVjEioKBmJhY2t1cBgBIAEoCzIYLmZlcnJ5LnYxLkJhY2t1cFRhc2tTcGVjSAASLAoHcmVzdG9yZRgCIAEoCzIZLmZlcnJ5LnYxLlJlc3RvcmVUYXNrU3BlY0gAQgYKBGtpbmQihwIKDkJhY2t1cFRhc2tTcGVjEhIKCnJlcG9zaXRvcnkYASABKAkSJgoHcXVpZXNjZRgCIAEoDjIVLmZlcnJ5LnYxLlF1aWVzY2VNb2RlEhIKCmZvcmNlX2Z1bGwYAyABKAgSGgoSZnVsbF9ldmVyeV9iYWNrdXBzGAQgASgNEhcKD2Z1bGxfZXZlcnlfZGF5cxgFIAEoDRIUCgx0ZXN0X3Jlc3RvcmUYBiABKAgSMgoOd2luZG93X2VuZHNfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKCXRyYW5zcG9ydBgIIAEoDjITLmZlcnJ5LnYxLlRyYW5zcG9ydCKwAQoPUmVzdG9yZVRhc2tTcGVjEhIKCnJlcG9zaXRvcnkYASABKAkSGAoQcmVzdG9yZV9wb2ludF9pZBgCIAEoCRIQCghkaXNrX2lkcxgDIAMoCRISCgp0YXJnZXRfZGlyGAQgASgJEhEKCW92ZXJ3cml0ZRgFIAEoCBITCgtkb21haW5fbmFtZRgGIAEoCRIPCgdpbnN0YW50GAcgASgIEhAKCG1vdmVyX2lkGAggASgJYgZwcm90bzM",
     [file_ferry_v1_backup, file_google_protobuf_timestamp],
   );
 
@@ -160,6 +160,27 @@ export type RestoreTaskSpec = Message<"ferry.v1.RestoreTaskSpec"> & {
    * @generated from field: bool overwrite = 5;
    */
   overwrite: boolean;
+
+  /**
+   * A new libvirt domain of this name on the restored disks (see RestoreRequest).
+   *
+   * @generated from field: string domain_name = 6;
+   */
+  domainName: string;
+
+  /**
+   * Instant recovery of that domain (see RestoreRequest).
+   *
+   * @generated from field: bool instant = 7;
+   */
+  instant: boolean;
+
+  /**
+   * The mover that must run the task (the libvirt host of a domain restore); empty = any.
+   *
+   * @generated from field: string mover_id = 8;
+   */
+  moverId: string;
 };
 
 /**
