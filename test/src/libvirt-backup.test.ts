@@ -6,9 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
+  createCa,
   createClient,
   FerryError,
   isFerryError,
+  issueCertificate,
   MoverService,
   OperatorService,
   openRepository,
@@ -16,6 +18,7 @@ import {
   QuiesceMode,
   type Repository,
   sleep,
+  type TlsFiles,
   Transport,
   VmPowerState,
   withDeadline,
@@ -23,6 +26,7 @@ import {
 import {
   type BackupVmOptions,
   backupVm,
+  connectNbd,
   createLibvirtAdapter,
   createProgressReporter,
   type HypervisorAdapter,
@@ -55,6 +59,7 @@ import { type LabLibvirtd, startLibvirtd } from "./lab/libvirtd.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
+import { tlsCertDir } from "./lab/tls-cert-dir.js";
 
 const MiB = 1024 * 1024;
 const runFile = promisify(execFile);
@@ -76,6 +81,8 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
   let adapter: HypervisorAdapter;
   let repository: Repository;
   let run = 0;
+  /** The mover's certificate, which libvirt's backup exports over TCP present too. */
+  let moverTls: TlsFiles;
 
   /** Ferry's checkpoints of the domain, by name. */
   const checkpoints = async () =>
@@ -150,7 +157,19 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     work = await mkdtemp(join(tmpdir(), "ferry-libvirt-"));
     datastore = join(work, "datastore");
     await mkdir(datastore, { recursive: true });
-    const [guest, daemon] = await Promise.all([ensureGuestImage(), startLibvirtd()]);
+    // Certificates as an operator makes them (`ferry pki`): libvirt's backup_tls_x509_cert_dir
+    // holds the mover's own, so the mover's pinned check of its exports passes.
+    const pki = join(work, "pki");
+    await createCa(pki);
+    moverTls = {
+      ca: join(pki, "ca.crt"),
+      ...(await issueCertificate(pki, "mover-lv", { role: "mover" })),
+    };
+    const backupTlsDir = await tlsCertDir(join(work, "libvirt-backup-tls"), moverTls, "server");
+    const [guest, daemon] = await Promise.all([
+      ensureGuestImage(),
+      startLibvirtd({ backupTlsDir }),
+    ]);
     libvirtd = daemon;
     const disk = await makeDataDisk({
       path: join(datastore, "lv-1-vda.qcow2"),
@@ -206,6 +225,40 @@ describe("libvirt domains: backups through libvirt's pull-mode backup API", () =
     expect(await scratchFiles()).toEqual([]);
   });
 
+  it("over TCP the export speaks TLS with the mover's certificate: plaintext is refused, the backup restores byte-identical", async () => {
+    const clientDir = await tlsCertDir(join(work, "libnbd-client"), moverTls);
+    let refusedPlaintext: unknown;
+    const copies: string[] = [];
+    const { result } = await backUp({
+      transport: "nbd",
+      tls: moverTls,
+      openNbd: async (address, exportName, signal, bitmaps) => {
+        if (address.t !== "inet") throw new Error("expected a TCP export");
+        // No TLS: libvirt's export refuses the client before any data.
+        refusedPlaintext = await connectNbd({ host: address.host, port: address.port, exportName })
+          .then(async (c) => {
+            await c.close();
+            return undefined;
+          })
+          .catch((err: unknown) => err);
+        const copy = join(work, `tls-${exportName}.raw`);
+        await runTool(
+          "nbdcopy",
+          [
+            `nbds://${address.host}:${address.port}/${exportName}?tls-certificates=${clientDir}`,
+            copy,
+          ],
+          { debianPackage: "libnbd-bin" },
+        );
+        copies.push(copy);
+        return openViewExport(address, exportName, signal, bitmaps);
+      },
+    });
+    expect(refusedPlaintext).toBeInstanceOf(Error);
+    await expectRestoreEquals(result.manifest.restorePointId, copies[0] as string);
+    expect(await jobType()).toBe("None");
+    expect(await scratchFiles()).toEqual([]);
+  });
   it("a checkpoint deleted behind Ferry's back gives a full, with the reason", async () => {
     for (const name of await checkpoints())
       await libvirtd.virsh.run(["checkpoint-delete", domain.name, name]);

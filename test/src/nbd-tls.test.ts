@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import {
@@ -30,6 +30,7 @@ import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
+import { tlsCertDir } from "./lab/tls-cert-dir.js";
 
 const MiB = 1024 * 1024;
 
@@ -37,22 +38,6 @@ const sha256File = async (path: string) =>
   createHash("sha256")
     .update(await readFile(path))
     .digest("hex");
-
-/**
- * libnbd's layout of client credentials: a directory with these exact names (QEMU's server
- * side reads "server" ones).
- */
-async function libnbdCertDir(
-  dir: string,
-  files: TlsFiles,
-  side: "client" | "server" = "client",
-): Promise<string> {
-  await mkdir(dir, { mode: 0o700 });
-  await symlink(files.ca, join(dir, "ca-cert.pem"));
-  await symlink(files.cert, join(dir, `${side}-cert.pem`));
-  await symlink(files.key, join(dir, `${side}-key.pem`));
-  return dir;
-}
 
 const refusal = (p: Promise<unknown>): Promise<FerryError> =>
   p.then(
@@ -108,9 +93,9 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
   it("backs up through a TLS export that refuses plaintext and strangers, and restores it identical", async () => {
     const logger = quietLogger();
     await using repository = await openRepository({ root: join(work, "repo"), create: true });
-    const goodDir = await libnbdCertDir(join(work, "libnbd-good"), mover);
-    const rogueDir = await libnbdCertDir(join(work, "libnbd-rogue"), rogue);
-    const operatorDir = await libnbdCertDir(join(work, "libnbd-operator"), operator);
+    const goodDir = await tlsCertDir(join(work, "libnbd-good"), mover);
+    const rogueDir = await tlsCertDir(join(work, "libnbd-rogue"), rogue);
+    const operatorDir = await tlsCertDir(join(work, "libnbd-operator"), operator);
     const checked: string[] = [];
     let copy = "";
     const result = await backupVm({
@@ -270,7 +255,7 @@ describe("the nbd transport over TLS: QEMU's export of the point-in-time view", 
     // One a tls-creds object (not Ferry's) still reads, and names that are not Ferry's.
     const named = await mkdtemp(join(ownRunDir, "ferry-tls-"));
     await rm(named, { recursive: true });
-    await libnbdCertDir(named, mover, "server");
+    await tlsCertDir(named, mover, "server");
     const lookalike = join(ownRunDir, "ferry-tls-keep-me");
     await mkdir(lookalike);
     await writeFile(join(ownRunDir, "ferry-tls-abcdef"), "a file, not a directory\n");

@@ -38,8 +38,14 @@ group = "root"
 stdio_handler = "file"
 `;
 
-/** Starts libvirtd in a private mount namespace and waits until its socket answers. */
-export async function startLibvirtd(o: { dir?: string } = {}): Promise<LabLibvirtd> {
+/**
+ * Starts libvirtd in a private mount namespace and waits until its socket answers. With
+ * `backupTlsDir` (ca-cert.pem, server-cert.pem, server-key.pem), backup exports over TCP
+ * speak TLS with that certificate and ask clients for one the CA signed.
+ */
+export async function startLibvirtd(
+  o: { dir?: string; backupTlsDir?: string } = {},
+): Promise<LabLibvirtd> {
   for (const [bin, pkg] of [
     ["/usr/sbin/libvirtd", "libvirt-daemon-system"],
     ["/usr/bin/virsh", "libvirt-clients"],
@@ -54,7 +60,10 @@ export async function startLibvirtd(o: { dir?: string } = {}): Promise<LabLibvir
   }
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), "ferry-libvirtd-")));
   for (const sub of Object.keys(PRIVATE_DIRS)) await mkdir(join(dir, sub), { recursive: true });
-  await writeFile(join(dir, "etc", "qemu.conf"), QEMU_CONF);
+  const backupTls = o.backupTlsDir
+    ? `backup_tls_x509_cert_dir = "${o.backupTlsDir}"\nbackup_tls_x509_verify = 1\n`
+    : "";
+  await writeFile(join(dir, "etc", "qemu.conf"), QEMU_CONF + backupTls);
   await writeFile(join(dir, "etc", "libvirtd.conf"), 'unix_sock_rw_perms = "0700"\n');
   const mounts = Object.entries(PRIVATE_DIRS)
     .map(([sub, target]) => `mkdir -p ${target} && mount --bind ${join(dir, sub)} ${target}`)

@@ -64,8 +64,9 @@ export function createLibvirtAdapter(o: LibvirtAdapterOptions): HypervisorAdapte
   const virsh = createVirsh({ uri: o.uri, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
   const adapter: HypervisorAdapter = {
     kind: "libvirt",
-    // TLS exports need libvirt's own backup_tls_x509_cert_dir; not wired up yet.
-    capabilities: { transports: ["hotadd", "nbd"], tlsExports: false, changedBlockTracking: true },
+    // TLS exports use libvirt's backup_tls_x509_cert_dir (qemu.conf), which must hold this
+    // mover's certificate: the mover reads its exports pinned to its own (docs/operations.md).
+    capabilities: { transports: ["hotadd", "nbd"], tlsExports: true, changedBlockTracking: true },
     async openVm(vm, signal) {
       const domain = vm.id;
       const info = parseDomainXml(
@@ -312,11 +313,6 @@ async function createLibvirtView(
   dropCheckpoints: (logger: Logger) => Promise<void>,
   o: ViewOptions,
 ): Promise<BackupView> {
-  if (o.address.t === "inet" && o.address.tls)
-    throw new FerryError(
-      "UNIMPLEMENTED",
-      `TLS exports of libvirt domain ${info.name} need libvirt's backup_tls_x509_cert_dir; use hotadd`,
-    );
   const short = randomBytes(3).toString("hex");
   const disks = o.disks.map((d) => ({
     target: d.disk.id,
