@@ -382,21 +382,20 @@ export function catalogContract(
         expect(await store.restorePoints.moverIds("/none")).toEqual([]);
       });
 
-      it("gives each VM's newest restore point time, across repositories", async () => {
-        expect((await store.restorePoints.newestByVm()).size).toBe(0);
+      it("gives each VM's newest restore point, across repositories, the greatest id of a tie", async () => {
+        expect(await store.restorePoints.latestPerVm()).toEqual([]);
         await store.restorePoints.upsert(restorePoint("a/1", { vmId: "a", createdAt: at(10) }));
         await store.restorePoints.upsert(restorePoint("a/3", { vmId: "a", createdAt: at(30) }));
         await store.restorePoints.upsert(
           restorePoint("a/2", { vmId: "a", createdAt: at(20), repository: "/other" }),
         );
         await store.restorePoints.upsert(restorePoint("b/1", { vmId: "b", createdAt: at(5) }));
-        const newest = await store.restorePoints.newestByVm();
-        expect(new Map([...newest].map(([vm, t]) => [vm, t.getTime()]))).toEqual(
-          new Map([
-            ["a", at(30).getTime()],
-            ["b", at(5).getTime()],
-          ]),
-        );
+        await store.restorePoints.upsert(restorePoint("b/2", { vmId: "b", createdAt: at(5) }));
+        const latest = await store.restorePoints.latestPerVm();
+        expect(latest.map((rp) => [rp.vmId, rp.id, rp.createdAt.getTime()]).sort()).toEqual([
+          ["a", "a/3", at(30).getTime()],
+          ["b", "b/2", at(5).getTime()],
+        ]);
       });
 
       it("deletes once", async () => {

@@ -116,10 +116,11 @@ export interface RestorePointStore {
    */
   moverIds(repository: string): Promise<string[]>;
   /**
-   * Each VM's newest restore point time, by VM id: one row per VM from the (vm, time)
-   * index, not every restore point (metrics read it every minute).
+   * Each VM's newest restore point (the greatest id among equally new ones), in no particular
+   * order: found through the (vm, time) index, not by reading every restore point (the
+   * protection report and the metrics ask for it).
    */
-  newestByVm(): Promise<Map<string, Date>>;
+  latestPerVm(): Promise<RestorePointRecord[]>;
   /** False when there was no such restore point. */
   delete(id: string): Promise<boolean>;
   /**

@@ -238,8 +238,8 @@ export function createCoordinatorMetrics(deps: CoordinatorMetricsDeps): Coordina
   const lastBackups = () => {
     if (lastBackup && Date.now() - readAt > LAST_BACKUP_REREAD_MS) lastBackup = undefined;
     if (!lastBackup) readAt = Date.now();
-    lastBackup ??= deps.catalog.restorePoints.newestByVm().then(
-      (newest) => new Map([...newest].map(([vm, at]) => [vm, at.getTime()])),
+    lastBackup ??= deps.catalog.restorePoints.latestPerVm().then(
+      (latest) => new Map(latest.map((p) => [p.vmId, p.createdAt.getTime()])),
       (err: unknown) => {
         lastBackup = undefined;
         throw err;

@@ -15,11 +15,20 @@ export async function protectionReport(
   signal: AbortSignal,
   now = new Date(),
 ): Promise<ProtectionReportResponse> {
-  const [policies, points] = await Promise.all([
+  // Each VM's newest restore point and its states; only where a verify found that one bad
+  // are the VM's older ones read: not every restore point of the estate on every report.
+  const [policies, latest] = await Promise.all([
     d.catalog.policies.list(),
-    d.catalog.restorePoints.list({}),
+    d.catalog.restorePoints.latestPerVm(),
   ]);
-  const states = await restorePointStates(d.maintenance, points, d.logger, signal);
+  const states = await restorePointStates(d.maintenance, latest, d.logger, signal);
+  const bad = latest.filter((p) => states.get(p.id)?.verify?.ok === false);
+  const older = (
+    await Promise.all(bad.map((p) => d.catalog.restorePoints.list({ vmId: p.vmId })))
+  ).flat();
+  for (const [id, st] of await restorePointStates(d.maintenance, older, d.logger, signal))
+    states.set(id, st);
+  const points = [...latest, ...older];
   const vms = d.registry.vms().map((v) => ({ id: v.id, name: v.name, tags: v.tags }));
   const firstSeen = d.registry.vmsFirstSeen();
   const report = buildProtectionReport({ vms, policies, points, states, firstSeen, now });

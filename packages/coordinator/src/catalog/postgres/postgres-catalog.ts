@@ -95,6 +95,10 @@ export async function openPostgresCatalog(options: PostgresCatalogOptions): Prom
   // next statement opens a new one. Without a listener the event would end the process.
   const onIdleError = () => undefined;
   pool.on("error", onIdleError);
+  // A connection the server ends while the pool is closing it (or between a statement and
+  // its release) reports on the client itself, where no pool listener hears it: a statement
+  // running on it fails on its own, and the event must not end the process.
+  pool.on("connect", (client) => client.on("error", onIdleError));
   const ctx = createPgContext(pool, name);
   try {
     await applyMigrations(ctx);

@@ -1,6 +1,7 @@
 import { FerryError } from "@ferry/common";
 import type { RestorePointStore } from "../catalog-store.js";
 import { isDiskList, storedDisks } from "../column-shapes.js";
+import { oneNewestPerVm } from "../latest-per-vm.js";
 import { checkReplacement, checkRestorePoint } from "../record-checks.js";
 import type { RestorePointRecord } from "../records.js";
 import { checkColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
@@ -188,12 +189,17 @@ export function createRestorePointTable(ctx: PgContext): RestorePointStore {
       );
       return read(rows);
     },
-    async newestByVm() {
-      const { rows } = await ctx.query<{ vm_id: string; at: Date }>(
-        "SELECT vm_id, max(created_at) AS at FROM restore_points GROUP BY vm_id",
+    async latestPerVm() {
+      // Per VM, the newest time; then the rows at it (ties: the greatest id wins below).
+      const { rows } = await ctx.query<RestorePointRow>(
+        `SELECT ${COLUMNS.split(", ")
+          .map((c) => `r.${c}`)
+          .join(", ")} FROM restore_points r
+         JOIN (SELECT vm_id, max(created_at) AS newest FROM restore_points GROUP BY vm_id) n
+           ON r.vm_id = n.vm_id AND r.created_at = n.newest`,
         [],
       );
-      return new Map(rows.map((r) => [r.vm_id, r.at]));
+      return oneNewestPerVm(read(rows));
     },
     async moverIds(repository) {
       // One index seek per mover (a loose index scan), not one row per restore point.

@@ -1,6 +1,7 @@
 import { FerryError } from "@ferry/common";
 import type { RestorePointStore } from "../catalog-store.js";
 import { isDiskList, storedDisks } from "../column-shapes.js";
+import { oneNewestPerVm } from "../latest-per-vm.js";
 import { checkReplacement, checkRestorePoint } from "../record-checks.js";
 import type { RestorePointRecord } from "../records.js";
 import { parseJsonColumn, type SqliteContext, type Sync, toMs } from "./sqlite-context.js";
@@ -96,8 +97,12 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
     )
     .pluck();
 
-  const newest = db.prepare(
-    "SELECT vm_id, max(created_at) AS at FROM restore_points GROUP BY vm_id",
+  const latest = db.prepare(
+    `SELECT ${COLUMNS.split(", ")
+      .map((c) => `r.${c}`)
+      .join(", ")} FROM restore_points r
+     JOIN (SELECT vm_id, max(created_at) AS newest FROM restore_points GROUP BY vm_id) n
+       ON r.vm_id = n.vm_id AND r.created_at = n.newest`,
   );
 
   // An id belongs to one repository: a second repository claiming it is a conflict to
@@ -146,10 +151,8 @@ export function createRestorePointTable(ctx: SqliteContext): Sync<RestorePointSt
         .map((row) => fromRow(ctx, row as RestorePointRow));
     },
     moverIds: (repository) => moverIds.all({ repository }) as string[],
-    newestByVm: () =>
-      new Map(
-        (newest.all() as { vm_id: string; at: number }[]).map((r) => [r.vm_id, new Date(r.at)]),
-      ),
+    latestPerVm: () =>
+      oneNewestPerVm((latest.all() as RestorePointRow[]).map((r) => fromRow(ctx, r))),
     delete: (id) => remove.run(id).changes > 0,
     replaceForRepository: (repository, rps) => {
       checkReplacement(repository, rps);
