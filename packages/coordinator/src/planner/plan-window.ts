@@ -2,6 +2,7 @@
 import type { PlanInput } from "./estate.js";
 import { type Discipline, listSchedule, type ScheduledTask } from "./list-schedule.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
+import { datastoreLatencyMs } from "./read-rates.js";
 
 /** A task of the plan. */
 export interface PlannedTask {
@@ -12,6 +13,8 @@ export interface PlannedTask {
   startS: number;
   endS: number;
   expectedBytes: number;
+  /** The datastores it reads. */
+  datastoreIds: readonly string[];
 }
 
 /** Load on one resource from `atS` on, until the next step. */
@@ -19,6 +22,8 @@ export interface LoadStep {
   atS: number;
   tasks: number;
   bytesPerSec: number;
+  /** A datastore's production latency at this load, ms (hosts: 0). */
+  latencyMs: number;
 }
 
 /** A plan of the window. */
@@ -36,7 +41,10 @@ export interface Plan {
   warnings: string[];
 }
 
-function loadSteps(events: [number, number, number][]): LoadStep[] {
+function loadSteps(
+  events: [number, number, number][],
+  latencyAt: (bps: number) => number,
+): LoadStep[] {
   events.sort((a, b) => a[0] - b[0]);
   const steps: LoadStep[] = [];
   let tasks = 0;
@@ -48,14 +56,16 @@ function loadSteps(events: [number, number, number][]): LoadStep[] {
     if (last && last.atS === at) {
       last.tasks = tasks;
       last.bytesPerSec = Math.max(0, bps);
-    } else steps.push({ atS: at, tasks, bytesPerSec: Math.max(0, bps) });
+    } else steps.push({ atS: at, tasks, bytesPerSec: Math.max(0, bps), latencyMs: 0 });
   }
+  for (const s of steps) s.latencyMs = latencyAt(s.bytesPerSec);
   return steps;
 }
 
 function timeline(
   tasks: readonly ScheduledTask[],
   keysOf: (t: ScheduledTask) => readonly string[],
+  latencyAt: (key: string, bps: number) => number = () => 0,
 ): Map<string, LoadStep[]> {
   const events = new Map<string, [number, number, number][]>();
   for (const t of tasks) {
@@ -68,7 +78,7 @@ function timeline(
       list.push([t.startS, 1, t.rateBps], [t.endS, -1, -t.rateBps]);
     }
   }
-  return new Map([...events].map(([k, e]) => [k, loadSteps(e)]));
+  return new Map([...events].map(([k, e]) => [k, loadSteps(e, (bps) => latencyAt(k, bps))]));
 }
 
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
@@ -97,6 +107,13 @@ export function planWindow(input: PlanInput, discipline: Discipline = "longest-f
   }
   const tasks = [...schedule.tasks].sort((a, b) => a.startS - b.startS || a.vm - b.vm);
   const index = schedule.index;
+  const datastoreIds = (t: ScheduledTask) =>
+    (index.vmDatastores[t.vm] ?? []).map((d) => input.datastores[d]?.id ?? "");
+  const datastores = new Map(input.datastores.map((d) => [d.id, d]));
+  const latencyAt = (id: string, bps: number) => {
+    const ds = datastores.get(id);
+    return ds ? datastoreLatencyMs(ds, bps) : 0;
+  };
   return {
     tasks: tasks.map((t) => ({
       vmId: input.vms[t.vm]?.id ?? "",
@@ -105,13 +122,12 @@ export function planWindow(input: PlanInput, discipline: Discipline = "longest-f
       startS: t.startS,
       endS: t.endS,
       expectedBytes: input.vms[t.vm]?.expectedBytes ?? 0,
+      datastoreIds: datastoreIds(t),
     })),
     makespanS: schedule.makespanS,
     lowerBound: bound,
     ratio: bound.seconds > 0 ? schedule.makespanS / bound.seconds : 1,
-    datastoreLoad: timeline(tasks, (t) =>
-      (index.vmDatastores[t.vm] ?? []).map((d) => input.datastores[d]?.id ?? ""),
-    ),
+    datastoreLoad: timeline(tasks, datastoreIds, latencyAt),
     hostLoad: timeline(tasks, (t) => [input.vms[t.vm]?.hostId ?? ""]),
     warnings,
   };

@@ -39,3 +39,14 @@ export function readRateBps(
 export function datastoreFreeBps(ds: PlanDatastore): number {
   return ds.throughputBps * (1 - ds.productionLoad);
 }
+
+/** Production latency of a datastore at a backup read rate: an M/M/1-like curve. */
+export function datastoreLatencyMs(ds: PlanDatastore, backupBps: number): number {
+  const u = ds.productionLoad + backupBps / ds.throughputBps;
+  return Math.min(10_000, ds.baseLatencyMs / Math.max(0.03, 1 - u));
+}
+
+/** The backup read rate that keeps a datastore's latency at `targetMs` (0 if none does). */
+export function backupRateForLatency(ds: PlanDatastore, targetMs: number): number {
+  return Math.max(0, ds.throughputBps * (1 - ds.productionLoad - ds.baseLatencyMs / targetMs));
+}

@@ -4,16 +4,24 @@
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
-  type PlanDatastore,
   type PlanInput,
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
-import { datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
+import type { LoadStep } from "./plan-window.js";
+import {
+  backupRateForLatency,
+  datastoreFreeBps,
+  datastoreLatencyMs,
+  MIN_RATE_BPS,
+  readRateBps,
+} from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { startNext } from "./start-next.js";
 import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
+
+export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 
 /** What one datastore went through. */
 export interface DatastoreOutcome {
@@ -38,19 +46,18 @@ export interface SimulationResult {
   endS: number;
   tasks: SimulatedTask[];
   datastores: Map<string, DatastoreOutcome>;
+  /** Each datastore's backup load and production latency over the window, as it changed. */
+  datastoreLoad: Map<string, LoadStep[]>;
   /** VMs that never started (no mover, or a datastore never got under the admit threshold). */
   notStarted: string[];
 }
 
-/** Production latency of a datastore at a backup read rate: an M/M/1-like curve. */
-export function datastoreLatencyMs(ds: PlanDatastore, backupBps: number): number {
-  const u = ds.productionLoad + backupBps / ds.throughputBps;
-  return Math.min(10_000, ds.baseLatencyMs / Math.max(0.03, 1 - u));
-}
-
-/** The backup read rate that keeps a datastore's latency at `targetMs` (0 if none does). */
-export function backupRateForLatency(ds: PlanDatastore, targetMs: number): number {
-  return Math.max(0, ds.throughputBps * (1 - ds.productionLoad - ds.baseLatencyMs / targetMs));
+// A step only when the load changed; a later one at the same instant replaces it.
+function record(steps: LoadStep[], step: LoadStep): void {
+  const last = steps[steps.length - 1];
+  if (last && last.tasks === step.tasks && last.bytesPerSec === step.bytesPerSec) return;
+  if (last && last.atS === step.atS) steps[steps.length - 1] = step;
+  else steps.push(step);
 }
 
 interface Running {
@@ -89,6 +96,7 @@ export function simulateWindow(
     throttledS: 0,
   }));
   const throttled = new Uint8Array(input.datastores.length);
+  const load: LoadStep[][] = input.datastores.map(() => []);
   const waiting = new Uint8Array(n);
   for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
   const running: Running[] = [];
@@ -184,6 +192,12 @@ export function simulateWindow(
       o.peakLatencyMs = Math.max(o.peakLatencyMs, dsLatency[d] as number);
       o.peakBackupBps = Math.max(o.peakBackupBps, backup[d] as number);
       o.peakTasks = Math.max(o.peakTasks, usage.datastoreTasks(d));
+      record(load[d] as LoadStep[], {
+        atS: now,
+        tasks: usage.datastoreTasks(d),
+        bytesPerSec: backup[d] as number,
+        latencyMs: dsLatency[d] as number,
+      });
     });
   };
 
@@ -221,6 +235,7 @@ export function simulateWindow(
     endS: now,
     tasks: done.sort((a, b) => a.startS - b.startS),
     datastores: new Map(input.datastores.map((ds, d) => [ds.id, outcomes[d] as DatastoreOutcome])),
+    datastoreLoad: new Map(input.datastores.map((ds, d) => [ds.id, load[d] as LoadStep[]])),
     notStarted: input.vms
       .filter((_, v) => waiting[v] || (candidates[v] as Candidate[]).length === 0)
       .map((vm) => vm.id),
