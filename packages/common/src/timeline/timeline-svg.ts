@@ -92,7 +92,7 @@ function marks(t: Timeline, f: Frame, endS: number, y0: number, y1: number): str
   if (t.windowS > 0) {
     const x = px(f.x(t.windowS));
     out.push(
-      `<g class="window-end"><line class="window-end" x1="${x}" x2="${x}" y1="${y0 - 10}" y2="${y1}"/><text x="${x}" y="${y0 - 14}" text-anchor="middle" fill="#d35400">${escapeXml(`window ends (${duration(t.windowS)})`)}</text></g>`,
+      `<g class="window-end"><line class="window-end" x1="${x}" x2="${x}" y1="${y0 - 10}" y2="${y1}"/><text x="${px(f.x(t.windowS) - 4)}" y="${y0 - 12}" text-anchor="end" fill="#d35400">${escapeXml(`window ends (${duration(t.windowS)})`)}</text></g>`,
     );
   }
   return out;
