@@ -9,6 +9,7 @@ import {
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
+import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
 import {
   backupRateForLatency,
@@ -19,7 +20,6 @@ import {
   taskCapBps,
 } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
-import { startNext } from "./start-next.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
 
@@ -118,6 +118,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   const index = indexEstate(controlled);
   const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
   const order = taskOrder(candidates, discipline);
+  const queues = hostQueues({ order, index }, input.hosts.length);
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
@@ -158,20 +159,23 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         if (r.readFromS > now)
           for (const d of index.vmDatastores[r.vm] as number[]) settling[d] = 1;
     }
-    const starts = startNext({
-      input: controlled,
-      index,
-      candidates,
-      order,
-      waiting,
-      usage,
-      discipline,
-      latencyMs: dsLatency,
-      ...(latencyRules ? { settling } : {}),
-      freeAtS,
-      nowS: now,
-      from: first,
-    });
+    const starts = startNextByHost(
+      {
+        input: controlled,
+        index,
+        candidates,
+        order,
+        waiting,
+        usage,
+        discipline,
+        latencyMs: dsLatency,
+        ...(latencyRules ? { settling } : {}),
+        freeAtS,
+        nowS: now,
+        from: first,
+      },
+      queues,
+    );
     for (const { vm, candidate: c } of starts) {
       const h = index.vmHost[vm] as number;
       running.push({
@@ -320,10 +324,12 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
     for (const r of running) if (r.readFromS <= now) r.remaining -= r.rate * dt;
     for (const d of loadedDs) if (throttled[d]) (outcomes[d] as DatastoreOutcome).throttledS += dt;
     now = next;
+    let ended = 0;
     for (let i = running.length - 1; i >= 0; i--) {
       const r = running[i] as Running;
       if (r.readFromS > now || r.remaining > 1) continue;
       running.splice(i, 1);
+      ended++;
       usage.finish(r.vm, r.c.mover);
       vmOf.push(r.vm);
       done.push({
@@ -337,7 +343,9 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
     // Admission reads latencies, so they are brought up to date first; without latency
     // rules (the plan) one pass after the starts is enough.
     if (latencyRules) rates();
-    if (dispatch() > 0 || !latencyRules) rates();
+    // Without latency rules only an end frees a place: a snapshot turning ready starts nothing.
+    const started = latencyRules || ended > 0 ? dispatch() : 0;
+    if (started > 0 || !latencyRules) rates();
   }
   // In start order; ties by VM index, as the planner lists them.
   const byStart = done.map((_, i) => i);

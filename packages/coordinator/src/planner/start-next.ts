@@ -63,22 +63,37 @@ export function startNext(s: StartState, held?: (vm: number, reason: string) => 
       }
       break;
     }
-    const hold = holdReason(s, v, explain);
-    const placed = hold ?? placement(s, v, ends, explain);
+    const placed = tryStart(s, v, ends, explain);
     if (typeof placed === "string") {
       held?.(v, placed);
       continue;
     }
-    waiting[v] = 0;
-    usage.start(v, placed.mover);
-    ends.set(
-      placed.mover,
-      Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
-    );
-    if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
     starts.push({ vm: v, candidate: placed });
   }
   return starts;
+}
+
+/**
+ * Starts VM `v` if every limit and I/O control admit it (updating `waiting`, `usage`, `ends`
+ * and `settling`), or says why not (HELD unless `explain`).
+ */
+export function tryStart(
+  s: StartState,
+  v: number,
+  ends: Map<number, number>,
+  explain: boolean,
+): Candidate | string {
+  const hold = holdReason(s, v, explain);
+  const placed = hold ?? placement(s, v, ends, explain);
+  if (typeof placed === "string") return placed;
+  s.waiting[v] = 0;
+  s.usage.start(v, placed.mover);
+  ends.set(
+    placed.mover,
+    Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
+  );
+  if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
+  return placed;
 }
 
 function capReason(s: StartState): string {
@@ -100,8 +115,9 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
       : HELD;
   const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
   for (const d of index.vmDatastores[v] as number[]) {
-    const id = () => input.datastores[d]?.id;
     const tasks = usage.datastoreTasks(d);
+    if (tasks < input.limits.perDatastore && !control.enabled) continue;
+    const id = () => input.datastores[d]?.id;
     if (tasks >= input.limits.perDatastore)
       return explain
         ? `datastore ${id()} already serves ${input.limits.perDatastore} backups`

@@ -1,0 +1,106 @@
+// startNext for long simulations: the same starts, found without visiting VMs whose host is
+// already full. A pass merges the waiting VMs of the hosts with room, in `order`, so a
+// per-host limit that holds most of the estate back costs nothing per event. Pure.
+import { type Start, type StartState, tryStart } from "./start-next.js";
+
+/** Waiting VMs per host as positions in `order`, ascending; a cursor past started ones. */
+export interface HostQueues {
+  /** Per host (the last: VMs of no known host), the positions of its VMs in `order`. */
+  readonly lists: readonly Int32Array[];
+  /** Per host, where its first waiting VM may be. */
+  readonly heads: Int32Array;
+}
+
+/** The queues of `order`'s VMs by host. */
+export function hostQueues(s: Pick<StartState, "order" | "index">, hosts: number): HostQueues {
+  const counts = new Int32Array(hosts + 1);
+  const hostOf = (v: number) => {
+    const h = s.index.vmHost[v] as number;
+    return h >= 0 ? h : hosts;
+  };
+  for (const v of s.order) counts[hostOf(v)] = (counts[hostOf(v)] as number) + 1;
+  const lists = Array.from(counts, (n) => new Int32Array(n));
+  const fill = new Int32Array(hosts + 1);
+  s.order.forEach((v, k) => {
+    const h = hostOf(v);
+    (lists[h] as Int32Array)[fill[h] as number] = k;
+    fill[h] = (fill[h] as number) + 1;
+  });
+  return { lists, heads: new Int32Array(hosts + 1) };
+}
+
+/**
+ * What startNext(s) starts, in the same order and on the same movers: VMs are tried in
+ * `order` among the hosts with room, and a host that fills up drops out of the pass.
+ */
+export function startNextByHost(s: StartState, q: HostQueues): Start[] {
+  const { order, waiting, usage, input } = s;
+  const perHost = input.limits.perHost;
+  const hosts = q.lists.length - 1;
+  const ends = new Map<number, number>();
+  const starts: Start[] = [];
+  // A min-heap of [position in order, host] over the hosts with room.
+  const heap: [number, number][] = [];
+  const next = (h: number, from: number): number => {
+    const list = q.lists[h] as Int32Array;
+    let i = from;
+    while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
+    return i;
+  };
+  for (let h = 0; h <= hosts; h++) {
+    if (h < hosts && usage.hostTasks(h) >= perHost) continue;
+    const i = next(h, q.heads[h] as number);
+    q.heads[h] = i;
+    const list = q.lists[h] as Int32Array;
+    if (i < list.length) heapPush(heap, [list[i] as number, h]);
+  }
+  const cursor = new Int32Array(q.heads);
+  while (heap.length > 0 && usage.running < usage.cap) {
+    const [k, h] = heapPop(heap) as [number, number];
+    const v = order[k] as number;
+    const placed = tryStart(s, v, ends, false);
+    if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+    if (h < hosts && usage.hostTasks(h) >= perHost) continue;
+    const list = q.lists[h] as Int32Array;
+    const i = next(h, (cursor[h] as number) + 1);
+    cursor[h] = i;
+    if (i < list.length) heapPush(heap, [list[i] as number, h]);
+  }
+  return starts;
+}
+
+function heapPush(a: [number, number][], x: [number, number]): void {
+  a.push(x);
+  let i = a.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if ((a[p] as [number, number])[0] <= x[0]) break;
+    a[i] = a[p] as [number, number];
+    i = p;
+  }
+  a[i] = x;
+}
+
+function heapPop(a: [number, number][]): [number, number] | undefined {
+  const top = a[0];
+  const last = a.pop();
+  if (a.length === 0 || !last) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    let m = i;
+    let mk = last[0];
+    for (const c of [l, l + 1]) {
+      const child = a[c];
+      if (child && child[0] < mk) {
+        m = c;
+        mk = child[0];
+      }
+    }
+    if (m === i) break;
+    a[i] = a[m] as [number, number];
+    i = m;
+  }
+  a[i] = last;
+  return top;
+}
