@@ -34,11 +34,23 @@ export function hostQueues(s: Pick<StartState, "order" | "index">, hosts: number
  * `order` among the hosts with room, and a host that fills up drops out of the pass.
  */
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
+  const ends = new Map<number, number>();
+  const starts: Start[] = [];
+  if (s.discipline === "longest-first") passByHost(s, q, ends, starts, true);
+  passByHost(s, q, ends, starts, false);
+  return starts;
+}
+
+function passByHost(
+  s: StartState,
+  q: HostQueues,
+  ends: Map<number, number>,
+  starts: Start[],
+  bestOnly: boolean,
+): void {
   const { order, waiting, usage, input } = s;
   const perHost = input.limits.perHost;
   const hosts = q.lists.length - 1;
-  const ends = new Map<number, number>();
-  const starts: Start[] = [];
   // A min-heap of [position in order, host] over the hosts with room.
   const heap: [number, number][] = [];
   const next = (h: number, from: number): number => {
@@ -58,7 +70,7 @@ export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   while (heap.length > 0 && usage.running < usage.cap) {
     const [k, h] = heapPop(heap) as [number, number];
     const v = order[k] as number;
-    const placed = tryStart(s, v, ends, false);
+    const placed = tryStart(s, v, ends, false, bestOnly);
     if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
     if (h < hosts && usage.hostTasks(h) >= perHost) continue;
     const list = q.lists[h] as Int32Array;
@@ -66,7 +78,6 @@ export function startNextByHost(s: StartState, q: HostQueues): Start[] {
     cursor[h] = i;
     if (i < list.length) heapPush(heap, [list[i] as number, h]);
   }
-  return starts;
 }
 
 function heapPush(a: [number, number][], x: [number, number]): void {
