@@ -34,7 +34,7 @@ describe("startNextByHost", () => {
       });
       const a = state();
       const b = state();
-      const q = hostQueues(b, input.hosts.length);
+      const q = hostQueues(b, input.hosts.length, input.movers.length);
       // Pass after pass, ending the oldest task of each between passes, as time would.
       const runningA: { vm: number; mover: number }[] = [];
       const runningB: { vm: number; mover: number }[] = [];

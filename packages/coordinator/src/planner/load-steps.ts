@@ -10,15 +10,24 @@ export interface LoadStep {
   latencyMs: number;
 }
 
-/** Appends a step when the load changed; a later one at the same instant replaces it. */
-export function recordStep(steps: LoadStep[], step: LoadStep): void {
+/**
+ * Appends a step when the load changed; a later one at the same instant replaces it.
+ * Fields, not a step: most calls change nothing and allocate nothing.
+ */
+export function recordStep(
+  steps: LoadStep[],
+  atS: number,
+  tasks: number,
+  bytesPerSec: number,
+  latencyMs: number,
+): void {
   const last = steps[steps.length - 1];
-  if (last && last.tasks === step.tasks && last.bytesPerSec === step.bytesPerSec) return;
-  if (last && last.atS === step.atS) {
+  if (last && last.tasks === tasks && last.bytesPerSec === bytesPerSec) return;
+  const step = { atS, tasks, bytesPerSec, latencyMs };
+  if (last && last.atS === atS) {
     steps[steps.length - 1] = step;
     // Back to what the step before said: the instant changed nothing.
     const before = steps[steps.length - 2];
-    if (before && before.tasks === step.tasks && before.bytesPerSec === step.bytesPerSec)
-      steps.pop();
+    if (before && before.tasks === tasks && before.bytesPerSec === bytesPerSec) steps.pop();
   } else steps.push(step);
 }

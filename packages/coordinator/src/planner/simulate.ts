@@ -91,7 +91,60 @@ interface Running {
   /** Snapshot and export done at this time; reading starts. */
   readFromS: number;
   remaining: number;
+  /** Its rate before its datastores' share, and after. */
+  raw: number;
   rate: number;
+  /** Counted among its mover's, host's and datastores' readers. */
+  reading: boolean;
+  /** rates()'s stamp: already listed in this pass. */
+  mark: number;
+  /** When `remaining` was last brought up to date. */
+  since: number;
+  /** Bumped when its next event changes (older heap entries are stale). */
+  version: number;
+}
+
+// A task's next event as it was scheduled; stale once the task's version moved on.
+interface Event {
+  atS: number;
+  r: Running;
+  version: number;
+}
+
+const current = (e: Event | undefined): boolean => e !== undefined && e.version === e.r.version;
+
+function heapPush(a: Event[], x: Event): void {
+  a.push(x);
+  let i = a.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if ((a[p] as Event).atS <= x.atS) break;
+    a[i] = a[p] as Event;
+    i = p;
+  }
+  a[i] = x;
+}
+
+function heapPop(a: Event[]): Event | undefined {
+  const top = a[0];
+  const last = a.pop();
+  if (a.length === 0 || !last) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    let m = i;
+    let at = last.atS;
+    if (l < a.length && (a[l] as Event).atS < at) {
+      m = l;
+      at = (a[l] as Event).atS;
+    }
+    if (l + 1 < a.length && (a[l + 1] as Event).atS < at) m = l + 1;
+    if (m === i) break;
+    a[i] = a[m] as Event;
+    i = m;
+  }
+  a[i] = last;
+  return top;
 }
 
 /**
@@ -118,7 +171,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   const index = indexEstate(controlled);
   const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
   const order = taskOrder(candidates, discipline);
-  const queues = hostQueues({ order, index }, input.hosts.length);
+  const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
@@ -135,7 +188,15 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   const hostLoad: LoadStep[][] = input.hosts.map(() => []);
   const waiting = new Uint8Array(n);
   for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
-  const running: Running[] = [];
+  const running = new Set<Running>();
+  // Each task's next event (snapshot ready, or read through at its rate now), lazily
+  // invalidated: a rate change pushes a new entry and bumps the task's version.
+  const events: Event[] = [];
+  const schedule = (r: Running) => {
+    r.version++;
+    const atS = r.reading ? r.since + r.remaining / r.rate : r.readFromS;
+    heapPush(events, { atS, r, version: r.version });
+  };
   const done: SimulatedTask[] = [];
   const vmOf: number[] = [];
   let now = 0;
@@ -178,7 +239,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
     );
     for (const { vm, candidate: c } of starts) {
       const h = index.vmHost[vm] as number;
-      running.push({
+      const r: Running = {
         vm,
         c,
         ds: index.vmDatastores[vm] as number[],
@@ -189,148 +250,205 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         startS: now,
         readFromS: now + input.cost.overheadS,
         remaining: input.vms[vm]?.expectedBytes ?? 0,
+        raw: 0,
         rate: 0,
-      });
+        reading: false,
+        mark: 0,
+        since: now,
+        version: 0,
+      };
+      running.add(r);
+      schedule(r);
+      // Its datastores and host count one more task from now on.
+      for (const d of index.vmDatastores[vm] as number[]) touchDs(d);
+      touchHost(h);
     }
     return starts.length;
   };
 
-  // Scratch per resource, reset for the resources a pass touched only: an event costs what
-  // runs, not the size of the estate.
-  const moverReaders = new Int32Array(input.movers.length);
-  const hostReaders = new Int32Array(H);
+  // Readers per mover, host and datastore. An event changes the rates only of tasks that
+  // share a mover or host with what began or stopped reading, and of tasks on the datastores
+  // whose demand that changed: rates() recomputes those, so an event costs what it touches,
+  // not what runs.
+  const moverTasks: Running[][] = input.movers.map(() => []);
+  const hostTasks: Running[][] = input.hosts.map(() => []);
+  const dsTasks: Running[][] = input.datastores.map(() => []);
   const demand = new Float64Array(D);
-  const scale = new Float64Array(D);
+  const scale = new Float64Array(D).fill(1);
   const backup = new Float64Array(D);
   const hostBps = new Float64Array(H);
-  const dsStamp = new Int32Array(D);
-  const hostStamp = new Int32Array(H);
-  let stamp = 0;
-  let loadedDs: number[] = [];
-  let loadedHosts: number[] = [];
-  // Read rates now: each task's own limits, then each datastore's share (and throttle).
-  const rates = () => {
-    stamp++;
-    const touchedDs: number[] = [];
-    const touchedHosts: number[] = [];
-    for (const r of running) {
-      for (const d of r.ds)
-        if (dsStamp[d] !== stamp) {
-          dsStamp[d] = stamp;
-          touchedDs.push(d);
-          demand[d] = 0;
-          backup[d] = 0;
-        }
-      const h = r.h;
-      if (h >= 0 && hostStamp[h] !== stamp) {
-        hostStamp[h] = stamp;
-        touchedHosts.push(h);
-        hostBps[h] = 0;
-      }
-      if (r.readFromS > now) continue;
-      moverReaders[r.c.mover] = (moverReaders[r.c.mover] as number) + 1;
-      if (h >= 0) hostReaders[h] = (hostReaders[h] as number) + 1;
+  const throttledDs = new Set<number>();
+  // Resources changed since the last rates(): stamps say "already listed".
+  let dirtyMovers: number[] = [];
+  let dirtyHosts: number[] = [];
+  let dirtyDs: number[] = [];
+  const moverMark = new Int32Array(input.movers.length);
+  const hostMark = new Int32Array(H);
+  const dsMark = new Int32Array(D);
+  let mark = 1;
+  const touchMover = (m: number) => {
+    if (moverMark[m] !== mark) {
+      moverMark[m] = mark;
+      dirtyMovers.push(m);
     }
-    for (const r of running) {
-      r.rate = 0;
-      if (r.readFromS > now) continue;
-      r.rate = sharedRateBps(
+  };
+  const touchHost = (h: number) => {
+    if (h >= 0 && hostMark[h] !== mark) {
+      hostMark[h] = mark;
+      dirtyHosts.push(h);
+    }
+  };
+  const touchDs = (d: number) => {
+    if (dsMark[d] !== mark) {
+      dsMark[d] = mark;
+      dirtyDs.push(d);
+    }
+  };
+  const touchTask = (r: Running) => {
+    touchMover(r.c.mover);
+    touchHost(r.h);
+    for (const d of r.ds) touchDs(d);
+  };
+  const drop = (list: Running[], r: Running) => {
+    const i = list.indexOf(r);
+    list[i] = list[list.length - 1] as Running;
+    list.pop();
+  };
+  const beginReading = (r: Running) => {
+    r.reading = true;
+    (moverTasks[r.c.mover] as Running[]).push(r);
+    if (r.h >= 0) (hostTasks[r.h] as Running[]).push(r);
+    for (const d of r.ds) (dsTasks[d] as Running[]).push(r);
+    touchTask(r);
+  };
+  const stopReading = (r: Running) => {
+    if (r.reading) {
+      drop(moverTasks[r.c.mover] as Running[], r);
+      if (r.h >= 0) drop(hostTasks[r.h] as Running[], r);
+      for (const d of r.ds) drop(dsTasks[d] as Running[], r);
+    }
+    r.reading = false;
+    r.rate = 0;
+    touchTask(r);
+  };
+  // Read rates now, for what changed: each task's own limits, then each datastore's share
+  // (and throttle), then the load each datastore and host sees.
+  const rates = () => {
+    mark++;
+    const raw: Running[] = [];
+    const visit = (list: Running[], out: Running[]) => {
+      for (const r of list)
+        if (r.mark !== mark) {
+          r.mark = mark;
+          out.push(r);
+        }
+    };
+    for (const m of dirtyMovers) visit(moverTasks[m] as Running[], raw);
+    for (const h of dirtyHosts) visit(hostTasks[h] as Running[], raw);
+    for (const r of raw) {
+      r.raw = sharedRateBps(
         r.capBps,
         r.moverBps,
-        moverReaders[r.c.mover] as number,
+        (moverTasks[r.c.mover] as Running[]).length,
         r.hostBps,
-        r.h >= 0 ? (hostReaders[r.h] as number) : 1,
+        r.h >= 0 ? (hostTasks[r.h] as Running[]).length : 1,
       );
-      for (const d of r.ds) demand[d] = (demand[d] as number) + r.rate;
+      for (const d of r.ds) touchDs(d);
     }
-    for (const d of touchedDs) {
+    // dirtyDs grows from here on: the datastores whose demand is recomputed.
+    const demandDs = dirtyDs.slice();
+    const rescaled: Running[] = raw.slice();
+    for (const d of demandDs) {
+      const list = dsTasks[d] as Running[];
+      let want = 0;
+      for (const r of list) want += r.raw;
+      demand[d] = want;
       const ds = input.datastores[d];
-      const want = demand[d] as number;
       throttled[d] = 0;
       scale[d] = 1;
-      if (!ds || want <= 0) continue;
-      let allowed = Math.min(want, datastoreFreeBps(ds));
-      if (latencyRules && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
-        // Aim a little under the threshold, as a controller with some margin would.
-        allowed = Math.min(allowed, backupRateForLatency(ds, control.throttleAboveMs * 0.95));
-        throttled[d] = 1;
+      if (ds && want > 0) {
+        let allowed = Math.min(want, datastoreFreeBps(ds));
+        if (latencyRules && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
+          // Aim a little under the threshold, as a controller with some margin would.
+          allowed = Math.min(allowed, backupRateForLatency(ds, control.throttleAboveMs * 0.95));
+          throttled[d] = 1;
+        }
+        scale[d] = allowed / want;
       }
-      scale[d] = allowed / want;
+      if (throttled[d]) throttledDs.add(d);
+      else throttledDs.delete(d);
+      visit(list, rescaled);
     }
-    for (const r of running) {
-      if (r.readFromS > now) continue;
+    for (const r of rescaled) {
       let f = 1;
       for (const d of r.ds) f = Math.min(f, scale[d] as number);
+      // What it read at the old rate, then its end at the new one.
+      r.remaining -= r.rate * (now - r.since);
+      r.since = now;
       // A datastore throttled to nothing still lets a trickle through: tasks must end.
-      r.rate = Math.max(r.rate * f, MIN_RATE_BPS);
-      for (const d of r.ds) backup[d] = (backup[d] as number) + r.rate;
-      if (r.h >= 0) {
-        hostBps[r.h] = (hostBps[r.h] as number) + r.rate;
-        hostReaders[r.h] = 0;
-      }
-      moverReaders[r.c.mover] = 0;
+      r.rate = Math.max(r.raw * f, MIN_RATE_BPS);
+      schedule(r);
+      for (const d of r.ds) touchDs(d);
+      touchHost(r.h);
     }
-    // Resources that had load and have none now go back to idle.
-    for (const d of loadedDs)
-      if (dsStamp[d] !== stamp) {
-        throttled[d] = 0;
-        const ds = input.datastores[d];
-        dsLatency[d] = ds ? datastoreLatencyMs(ds, 0) : 0;
-        recordStep(load[d] as LoadStep[], {
-          atS: now,
-          tasks: 0,
-          bytesPerSec: 0,
-          latencyMs: dsLatency[d] as number,
-        });
-      }
-    for (const h of loadedHosts)
-      if (hostStamp[h] !== stamp)
-        recordStep(hostLoad[h] as LoadStep[], { atS: now, tasks: 0, bytesPerSec: 0, latencyMs: 0 });
-    for (const d of touchedDs) {
+    for (const d of dirtyDs) {
       const ds = input.datastores[d];
       if (!ds) continue;
-      dsLatency[d] = datastoreLatencyMs(ds, backup[d] as number);
+      let bps = 0;
+      for (const r of dsTasks[d] as Running[]) bps += r.rate;
+      backup[d] = bps;
+      dsLatency[d] = datastoreLatencyMs(ds, bps);
+      const tasks = usage.datastoreTasks(d);
       const o = outcomes[d] as DatastoreOutcome;
       o.peakLatencyMs = Math.max(o.peakLatencyMs, dsLatency[d] as number);
-      o.peakBackupBps = Math.max(o.peakBackupBps, backup[d] as number);
-      o.peakTasks = Math.max(o.peakTasks, usage.datastoreTasks(d));
-      recordStep(load[d] as LoadStep[], {
-        atS: now,
-        tasks: usage.datastoreTasks(d),
-        bytesPerSec: backup[d] as number,
-        latencyMs: dsLatency[d] as number,
-      });
+      o.peakBackupBps = Math.max(o.peakBackupBps, bps);
+      o.peakTasks = Math.max(o.peakTasks, tasks);
+      recordStep(load[d] as LoadStep[], now, tasks, bps, dsLatency[d] as number);
     }
-    for (const h of touchedHosts)
-      recordStep(hostLoad[h] as LoadStep[], {
-        atS: now,
-        tasks: usage.hostTasks(h),
-        bytesPerSec: hostBps[h] as number,
-        latencyMs: 0,
-      });
-    loadedDs = touchedDs;
-    loadedHosts = touchedHosts;
+    for (const h of dirtyHosts) {
+      let bps = 0;
+      for (const r of hostTasks[h] as Running[]) bps += r.rate;
+      hostBps[h] = bps;
+      recordStep(hostLoad[h] as LoadStep[], now, usage.hostTasks(h), bps, 0);
+    }
+    dirtyMovers = [];
+    dirtyHosts = [];
+    dirtyDs = [];
+    mark++;
   };
 
   dispatch();
   rates();
-  while (running.length > 0) {
+  while (running.size > 0) {
     // The next event: a task's snapshot is ready, or a task has read everything.
-    let next = Number.POSITIVE_INFINITY;
-    for (const r of running) {
-      next = Math.min(next, r.readFromS > now ? r.readFromS : now + r.remaining / r.rate);
-    }
-    const dt = next - now;
-    for (const r of running) if (r.readFromS <= now) r.remaining -= r.rate * dt;
-    for (const d of loadedDs) if (throttled[d]) (outcomes[d] as DatastoreOutcome).throttledS += dt;
+    while (!current(events[0])) heapPop(events);
+    const next = Math.max(now, (events[0] as Event).atS);
+    for (const d of throttledDs) (outcomes[d] as DatastoreOutcome).throttledS += next - now;
     now = next;
     let ended = 0;
-    for (let i = running.length - 1; i >= 0; i--) {
-      const r = running[i] as Running;
-      if (r.readFromS > now || r.remaining > 1) continue;
-      running.splice(i, 1);
+    const later: Running[] = [];
+    while (events.length > 0 && (events[0] as Event).atS <= now + 1e-6) {
+      const e = heapPop(events) as Event;
+      if (!current(e)) continue;
+      const r = e.r;
+      if (!r.reading) {
+        if (r.readFromS > now) {
+          later.push(r);
+          continue;
+        }
+        beginReading(r);
+        r.since = now;
+      }
+      // Read through, to the byte.
+      if (r.remaining - r.rate * (now - r.since) > 1) {
+        if (r.rate > 0) later.push(r);
+        continue;
+      }
+      running.delete(r);
+      r.version++;
       ended++;
       usage.finish(r.vm, r.c.mover);
+      stopReading(r);
       vmOf.push(r.vm);
       done.push({
         vmId: input.vms[r.vm]?.id ?? "",
@@ -340,6 +458,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         endS: now,
       });
     }
+    for (const r of later) schedule(r);
     // Admission reads latencies, so they are brought up to date first; without latency
     // rules (the plan) one pass after the starts is enough.
     if (latencyRules) rates();

@@ -173,6 +173,13 @@ function bestPlacement(s: StartState, v: number): Candidate | string {
   return pick ?? HELD;
 }
 
+/** The VM's candidates that are fastest alone (bestPlacement's choice). */
+export function bestCandidates(cs: readonly Candidate[]): Candidate[] {
+  let best = Number.POSITIVE_INFINITY;
+  for (const c of cs) best = Math.min(best, c.aloneS);
+  return cs.filter((c) => c.aloneS <= best + 1e-9);
+}
+
 // The candidate to start on now, or why the VM waits for a mover.
 function placement(
   s: StartState,
