@@ -9,9 +9,15 @@ export interface HostQueues {
   readonly lists: readonly Int32Array[];
   /** Per host, where its first waiting VM may be. */
   readonly heads: Int32Array;
-  /** Per mover, the positions in `order` of the VMs it is a fastest candidate of. */
-  readonly moverLists: readonly Int32Array[];
-  readonly moverHeads: Int32Array;
+  /**
+   * Per (mover, host) pair, the positions in `order` of the host's VMs the mover is a
+   * fastest candidate of; each pair's mover and host, and each mover's pairs.
+   */
+  readonly pairLists: readonly Int32Array[];
+  readonly pairMover: Int32Array;
+  readonly pairHost: Int32Array;
+  readonly moverPairs: readonly number[][];
+  readonly pairHeads: Int32Array;
 }
 
 /** The queues of `order`'s VMs by host, and by fastest mover. */
@@ -20,10 +26,6 @@ export function hostQueues(
   hosts: number,
   movers: number,
 ): HostQueues {
-  const byMover: number[][] = Array.from({ length: movers }, () => []);
-  s.order.forEach((v, k) => {
-    for (const c of bestCandidates(s.candidates[v] ?? [])) byMover[c.mover]?.push(k);
-  });
   const counts = new Int32Array(hosts + 1);
   const hostOf = (v: number) => {
     const h = s.index.vmHost[v] as number;
@@ -37,11 +39,35 @@ export function hostQueues(
     (lists[h] as Int32Array)[fill[h] as number] = k;
     fill[h] = (fill[h] as number) + 1;
   });
+  const pairOf = new Map<number, number>();
+  const pairs: number[][] = [];
+  const pairMover: number[] = [];
+  const pairHost: number[] = [];
+  const moverPairs: number[][] = Array.from({ length: movers }, () => []);
+  s.order.forEach((v, k) => {
+    const h = hostOf(v);
+    for (const c of bestCandidates(s.candidates[v] ?? [])) {
+      const key = c.mover * (hosts + 1) + h;
+      let p = pairOf.get(key);
+      if (p === undefined) {
+        p = pairs.length;
+        pairOf.set(key, p);
+        pairs.push([]);
+        pairMover.push(c.mover);
+        pairHost.push(h);
+        moverPairs[c.mover]?.push(p);
+      }
+      pairs[p]?.push(k);
+    }
+  });
   return {
     lists,
     heads: new Int32Array(hosts + 1),
-    moverLists: byMover.map((l) => Int32Array.from(l)),
-    moverHeads: new Int32Array(movers),
+    pairLists: pairs.map((l) => Int32Array.from(l)),
+    pairMover: Int32Array.from(pairMover),
+    pairHost: Int32Array.from(pairHost),
+    moverPairs,
+    pairHeads: new Int32Array(pairs.length),
   };
 }
 
@@ -57,42 +83,48 @@ export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   return starts;
 }
 
-// startNext's first pass: a VM starts only on a fastest mover with a free slot, so only the
-// queues of movers with one are merged, and a mover that fills up drops out of the pass.
+// startNext's first pass: a VM starts only on a fastest mover with a free slot and on a host
+// with room, so only the queues of such (mover, host) pairs are merged, and a pair whose
+// mover or host fills up drops out of the pass.
 function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, starts: Start[]) {
   const { order, waiting, usage } = s;
-  const heap: [number, number][] = [];
-  const next = (m: number, from: number): number => {
-    const list = q.moverLists[m] as Int32Array;
+  const perHost = s.input.limits.perHost;
+  const hosts = q.lists.length - 1;
+  const room = (h: number) => h >= hosts || usage.hostTasks(h) < perHost;
+  // Entries: [position in order, pair, index in the pair's list].
+  const heap: [number, number, number][] = [];
+  const next = (p: number, from: number): number => {
+    const list = q.pairLists[p] as Int32Array;
     let i = from;
     while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
     return i;
   };
-  const cursor = new Int32Array(q.moverLists.length);
-  q.moverLists.forEach((list, m) => {
+  q.moverPairs.forEach((pairs, m) => {
     if (!usage.hasSlot(m)) return;
-    const i = next(m, q.moverHeads[m] as number);
-    q.moverHeads[m] = i;
-    cursor[m] = i;
-    if (i < list.length) heapPush(heap, [list[i] as number, m]);
-  });
-  let last = -1;
-  while (heap.length > 0 && usage.running < usage.cap) {
-    const [k, m] = heapPop(heap) as [number, number];
-    // A VM with several fastest movers is in each one's queue: tried once.
-    if (k !== last) {
-      last = k;
-      const v = order[k] as number;
-      if (waiting[v]) {
-        const placed = tryStart(s, v, ends, false, true);
-        if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
-      }
+    for (const p of pairs) {
+      if (!room(q.pairHost[p] as number)) continue;
+      const i = next(p, q.pairHeads[p] as number);
+      q.pairHeads[p] = i;
+      const list = q.pairLists[p] as Int32Array;
+      if (i < list.length) heapPush(heap, [list[i] as number, p, i]);
     }
-    if (!usage.hasSlot(m)) continue;
-    const list = q.moverLists[m] as Int32Array;
-    const i = next(m, (cursor[m] as number) + 1);
-    cursor[m] = i;
-    if (i < list.length) heapPush(heap, [list[i] as number, m]);
+  });
+  while (heap.length > 0 && usage.running < usage.cap) {
+    const [k, p, i] = heapPop(heap) as [number, number, number];
+    const m = q.pairMover[p] as number;
+    const h = q.pairHost[p] as number;
+    // Its mover or host filled up earlier in the pass: the pair is done.
+    if (!usage.hasSlot(m) || !room(h)) continue;
+    const v = order[k] as number;
+    // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
+    if (waiting[v]) {
+      const placed = tryStart(s, v, ends, false, true);
+      if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+    }
+    if (!usage.hasSlot(m) || !room(h)) continue;
+    const list = q.pairLists[p] as Int32Array;
+    const j = next(p, i + 1);
+    if (j < list.length) heapPush(heap, [list[j] as number, p, j]);
   }
 }
 
@@ -134,36 +166,35 @@ function passByHost(
   }
 }
 
-function heapPush(a: [number, number][], x: [number, number]): void {
+function heapPush<T extends number[]>(a: T[], x: T): void {
   a.push(x);
   let i = a.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if ((a[p] as [number, number])[0] <= x[0]) break;
-    a[i] = a[p] as [number, number];
+    if (((a[p] as T)[0] as number) <= (x[0] as number)) break;
+    a[i] = a[p] as T;
     i = p;
   }
   a[i] = x;
 }
 
-function heapPop(a: [number, number][]): [number, number] | undefined {
+function heapPop<T extends number[]>(a: T[]): T | undefined {
   const top = a[0];
   const last = a.pop();
   if (a.length === 0 || !last) return top;
+  const key = last[0] as number;
   let i = 0;
   for (;;) {
     const l = 2 * i + 1;
     let m = i;
-    let mk = last[0];
-    for (const c of [l, l + 1]) {
-      const child = a[c];
-      if (child && child[0] < mk) {
-        m = c;
-        mk = child[0];
-      }
+    let mk = key;
+    if (l < a.length && ((a[l] as T)[0] as number) < mk) {
+      m = l;
+      mk = (a[l] as T)[0] as number;
     }
+    if (l + 1 < a.length && ((a[l + 1] as T)[0] as number) < mk) m = l + 1;
     if (m === i) break;
-    a[i] = a[m] as [number, number];
+    a[i] = a[m] as T;
     i = m;
   }
   a[i] = last;
