@@ -6,7 +6,7 @@
 import type { TaskRecord } from "../catalog/records.js";
 import type { PlanInput, PlanVm } from "../planner/estate.js";
 import { createResourceUsage } from "../planner/resource-usage.js";
-import { aloneReadBps, startNext } from "../planner/start-next.js";
+import { startNext } from "../planner/start-next.js";
 import { type Candidate, candidatesOf, indexEstate } from "../planner/task-costs.js";
 import { taskOrder } from "../planner/task-order.js";
 import type { DatastoreLatencyReading } from "./io-control.js";
@@ -160,10 +160,8 @@ export function decideDispatch(s: DispatchState): Decision[] {
     }
     const m = moverIndex.get(e.run?.moverId ?? "");
     if (m === undefined || !e.run) return;
-    const c = candidates[v]?.find((c) => c.mover === m);
-    // Its datastores count what it reads, as the planner's starts do.
-    usage.start(v, m, c ? aloneReadBps(input, v, c) : 0);
-    const predicted = c?.durationS ?? 0;
+    usage.start(v, m);
+    const predicted = candidates[v]?.find((c) => c.mover === m)?.durationS ?? 0;
     ends[m]?.push(e.run.startedAtMs / 1000 + predicted);
   });
   const nowS = s.nowMs / 1000;

@@ -13,10 +13,7 @@ export interface ResourceUsage {
   hasSlot(mover: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
-  /** Read rate the running tasks of the datastore reach alone, summed (bytes per second). */
-  datastoreDemand(datastore: number): number;
-  /** `aloneBps`: the rate the task reaches alone, counted against its datastores' demand. */
-  start(vm: number, mover: number, aloneBps?: number): void;
+  start(vm: number, mover: number): void;
   finish(vm: number, mover: number): void;
 }
 
@@ -33,8 +30,6 @@ class Usage implements ResourceUsage {
   private readonly dsRun: Int32Array;
   private readonly moverRun: Int32Array;
   private readonly slots: Int32Array;
-  private readonly dsDemand: Float64Array;
-  private readonly vmBps: Float64Array;
 
   constructor(
     input: PlanInput,
@@ -43,8 +38,6 @@ class Usage implements ResourceUsage {
     this.hostRun = new Int32Array(input.hosts.length);
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
-    this.dsDemand = new Float64Array(input.datastores.length);
-    this.vmBps = new Float64Array(input.vms.length);
     this.slots = Int32Array.from(input.movers, (m) => (m.up ? m.slots : 0));
     const slotSum = this.slots.reduce((a, b) => a + b, 0);
     this.cap = Math.min(input.limits.total, input.limits.repositoryWrites, slotSum);
@@ -66,12 +59,7 @@ class Usage implements ResourceUsage {
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
   };
 
-  datastoreDemand(d: number): number {
-    return this.dsDemand[d] as number;
-  }
-
-  start(vm: number, mover: number, aloneBps = 0): void {
-    this.vmBps[vm] = aloneBps;
+  start(vm: number, mover: number): void {
     this.add(vm, mover, 1);
   }
 
@@ -83,11 +71,8 @@ class Usage implements ResourceUsage {
     this.running += by;
     const h = this.index.vmHost[vm] as number;
     if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
-    const bps = by * (this.vmBps[vm] as number);
-    for (const d of this.index.vmDatastores[vm] as number[]) {
+    for (const d of this.index.vmDatastores[vm] as number[])
       this.dsRun[d] = (this.dsRun[d] as number) + by;
-      this.dsDemand[d] = Math.max(0, (this.dsDemand[d] as number) + bps);
-    }
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
   }
 }

@@ -2,7 +2,6 @@
 // event of its schedule, the simulator at every simulated event, and the dispatcher on the
 // live estate. Pure: the callers own time, latency readings and what runs.
 import { DEFAULT_IO_CONTROL, type IoControl, type PlanInput } from "./estate.js";
-import { datastoreFreeBps } from "./read-rates.js";
 import type { ResourceUsage } from "./resource-usage.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 import { type Discipline, pickCandidate } from "./task-order.js";
@@ -104,19 +103,13 @@ export function tryStart(
   const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ends, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
-  s.usage.start(v, placed.mover, aloneReadBps(s.input, v, placed));
+  s.usage.start(v, placed.mover);
   ends.set(
     placed.mover,
     Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
   );
   if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
   return placed;
-}
-
-/** The rate VM `v`'s task reads at on candidate `c` with nothing else running. */
-export function aloneReadBps(input: PlanInput, v: number, c: Candidate): number {
-  const reading = c.aloneS - input.cost.overheadS;
-  return reading > 0 ? (input.vms[v]?.expectedBytes ?? 0) / reading : 0;
 }
 
 function capReason(s: StartState): string {
@@ -139,18 +132,6 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
   const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
   for (const d of index.vmDatastores[v] as number[]) {
     const tasks = usage.datastoreTasks(d);
-    // A datastore its tasks already read from as fast as it serves: another would only slow
-    // them (the longest first) and end no sooner.
-    const ds = input.datastores[d];
-    if (
-      s.discipline === "longest-first" &&
-      tasks > 0 &&
-      ds &&
-      usage.datastoreDemand(d) >= datastoreFreeBps(ds) * (1 - 1e-9)
-    )
-      return explain
-        ? `datastore ${ds.id} is read at its full free throughput by the backups it serves`
-        : HELD;
     if (tasks < input.limits.perDatastore && !control.enabled) continue;
     const id = () => input.datastores[d]?.id;
     if (tasks >= input.limits.perDatastore)
