@@ -36,6 +36,7 @@ export function planMessage(plan: Plan, limits: PlanLimits, windowS: number): Pl
       startS: t.startS,
       endS: t.endS,
       expectedBytes: BigInt(Math.round(t.expectedBytes)),
+      datastoreIds: [...t.datastoreIds],
     })),
     makespanS: plan.makespanS,
     lowerBoundS: plan.lowerBound.seconds,

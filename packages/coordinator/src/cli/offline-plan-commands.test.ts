@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseCommandLine } from "@ferry/common/cli";
@@ -96,6 +96,31 @@ describe("ferry plan and simulate --estate, without a coordinator", () => {
     const tight = await ferry("plan", "--estate", rvtools, "--window", "0.15", "--recommend");
     expect(tight.stdout).toMatch(/^no setting searched meets the 0\.15 h window/);
     expect(tight.stdout).toContain("longest task db, primary binds");
+  });
+
+  it("draws the plan and the simulation to --svg, by mover or by datastore", async () => {
+    const file = join(dir, "plan.svg");
+    const plan = await ferry("plan", "--estate", rvtools, "--window", "1", "--svg", file);
+    expect(plan.stderr).toContain(`wrote ${file}`);
+    expect(plan.stdout).toMatch(/^plan: 2 task\(s\)/);
+    const svg = await readFile(file, "utf8");
+    // One bar per VM, its name escaped, in its mover's row; the 1 h window marked.
+    expect(svg.match(/<rect class="task"/g)).toHaveLength(2);
+    expect(svg).toContain("<title>db, primary: ");
+    expect(svg).toMatch(/data-row="mover-\d"/);
+    expect(svg).toContain("window ends (1.00 h)");
+    expect(svg).toMatch(/data-datastore="[^"]+"/);
+    await ferry("simulate", "--estate", rvtools, "--svg", file, "--svg-rows", "datastore");
+    const simulated = await readFile(file, "utf8");
+    expect(simulated).toContain("Simulated backup window");
+    expect(simulated).not.toMatch(/data-row="mover-/);
+    expect(simulated.match(/<rect class="task"/g)).toHaveLength(2);
+    await expect(
+      ferry("simulate", "--estate", rvtools, "--per-host", "1,2", "--svg", file),
+    ).rejects.toThrow("--svg draws one simulation");
+    await expect(
+      ferry("plan", "--estate", rvtools, "--svg", file, "--svg-rows", "host"),
+    ).rejects.toThrow('--svg-rows takes mover or datastore, got "host"');
   });
 
   it("reports a bad sheet by file, line and column", async () => {

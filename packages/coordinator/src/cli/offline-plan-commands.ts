@@ -9,9 +9,11 @@ import { applyWhatIf, type WhatIf } from "../estate-files/what-if.js";
 import { DEFAULT_IO_CONTROL, type PlanInput } from "../planner/estate.js";
 import { sweepLimits } from "../planner/limit-sweep.js";
 import { planWindow } from "../planner/plan-window.js";
+import { simulationTimeline } from "../planner/simulation-timeline.js";
 import { str } from "./cli-io.js";
-import { numbers, printPlan, printSimulation } from "./plan-commands.js";
+import { hours, numbers, printPlan, printSimulation } from "./plan-commands.js";
 import { printRecommendation, recommendFor } from "./recommend-command.js";
+import { latencyMarks, svgRows, writePlanSvg, writeSvg } from "./svg-output.js";
 import { whatIfFlags } from "./what-if-flags.js";
 
 /** The estate `--estate` names, with the what-if flags applied; notes go to stderr. */
@@ -35,6 +37,8 @@ export async function estateInput(
 export async function offlinePlanCommand(args: ParsedArgs, json: boolean): Promise<void> {
   const { estate, whatIf, input } = await estateInput(args);
   if (args.flags.has("recommend")) {
+    if (args.flags.has("svg"))
+      throw new FerryError("INVALID_ARGUMENT", "--svg draws a plan: run it without --recommend");
     if (input.windowS <= 0)
       throw new FerryError(
         "INVALID_ARGUMENT",
@@ -44,8 +48,9 @@ export async function offlinePlanCommand(args: ParsedArgs, json: boolean): Promi
     const r = recommendFor(estate, whatIf, input, maxMovers);
     return printRecommendation(r, input, json);
   }
-  const plan = planWindow(input);
-  printPlan(planMessage(plan, input.limits, input.windowS), args, json);
+  const plan = planMessage(planWindow(input), input.limits, input.windowS);
+  printPlan(plan, args, json);
+  await writePlanSvg(args, plan, input.ioControl);
 }
 
 /** `ferry simulate --estate FILE|DIR [what-if flags] [--per-host 1,2] ...`. */
@@ -60,12 +65,25 @@ export async function offlineSimulateCommand(args: ParsedArgs, json: boolean): P
     Math.max(1, grid.perHost.length) *
     Math.max(1, grid.perDatastore.length) *
     Math.max(1, grid.total.length);
+  if (args.flags.has("svg") && combinations > 1)
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      "--svg draws one simulation: give one value each to --per-host, --per-datastore and --total",
+    );
   if (combinations > 100)
     throw new FerryError("INVALID_ARGUMENT", "at most 100 combinations of limits per simulation");
   const control = input.ioControl ?? DEFAULT_IO_CONTROL;
-  const rows = sweepLimits(input, grid, {
-    ...control,
-    enabled: control.enabled && !args.flags.has("no-io-control"),
-  });
+  const used = { ...control, enabled: control.enabled && !args.flags.has("no-io-control") };
+  const rows = sweepLimits(input, grid, used);
   printSimulation(simulateMessage(rows, input.windowS), json);
+  const row = rows[0];
+  if (row)
+    await writeSvg(args, () =>
+      simulationTimeline(row.simulation, { ...input, limits: row.limits }, svgRows(args), {
+        notes: [
+          `per host ${row.limits.perHost}, per datastore ${row.limits.perDatastore}, total ${row.limits.total}; planned end ${hours(row.plan.makespanS)}, lower bound ${hours(row.plan.lowerBound.seconds)} (${row.plan.lowerBound.binding})`,
+        ],
+        latencyMarksMs: latencyMarks(used),
+      }),
+    );
 }

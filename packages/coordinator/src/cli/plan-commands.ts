@@ -1,5 +1,6 @@
 // `ferry plan` and `ferry simulate`: the planner's view of a backup window.
 import {
+  FerryError,
   type ParsedArgs,
   type PlanLimits,
   type PlanResponse,
@@ -7,6 +8,7 @@ import {
   Transport,
 } from "@ferry/common";
 import { type Api, json2, list, out, str } from "./cli-io.js";
+import { writePlanSvg } from "./svg-output.js";
 import { formatBytes, renderTable } from "./table.js";
 
 /** Seconds as "1.25 h". */
@@ -35,6 +37,7 @@ export async function planCommand(api: Api, args: ParsedArgs, json: boolean): Pr
     limits: { perHost: one("per-host"), perDatastore: one("per-datastore"), total: one("total") },
   });
   printPlan(plan, args, json);
+  await writePlanSvg(args, plan);
 }
 
 /** Prints a plan: a summary, its first `--tasks` tasks and each datastore's load, or JSON. */
@@ -87,6 +90,11 @@ export function printPlan(plan: PlanResponse, args: ParsedArgs, json: boolean): 
  * [--no-io-control]`: one row per combination of limits.
  */
 export async function simulateCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
+  if (args.flags.has("svg"))
+    throw new FerryError(
+      "INVALID_ARGUMENT",
+      "ferry simulate --svg runs on an estate file (--estate); the coordinator's sweep has no timeline: use ferry plan --svg",
+    );
   const res = await api.simulate({
     policyId: str(args, "policy"),
     perHost: numbers(args, "per-host"),

@@ -18,6 +18,7 @@ import { operatorClient } from "./operator-client.js";
 import { cliTls, pkiCommand } from "./pki-commands.js";
 import { planCommand, simulateCommand } from "./plan-commands.js";
 import { reportCommand } from "./report-command.js";
+import { svgRows } from "./svg-output.js";
 import { formatBytes, renderTable } from "./table.js";
 import { cliAuth, tokenCommand } from "./token-commands.js";
 
@@ -50,6 +51,8 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
   if (command === "catalog" && args.positionals[1] !== "rescan") {
     return catalogAdminCommand(args, json);
   }
+  // A bad --svg-rows is refused before any planning.
+  if (command === "plan" || command === "simulate") svgRows(args);
   // With --estate, plan and simulate run here on a file: no coordinator.
   if ((command === "plan" || command === "simulate") && args.flags.has("estate")) {
     const offline = await import("./offline-plan-commands.js");

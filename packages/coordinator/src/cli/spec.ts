@@ -88,6 +88,21 @@ const WHAT_IF: OptionSpec[] = [
   },
 ];
 
+// `--svg`: the window drawn as a picture (plan, and simulate with --estate).
+const SVG: OptionSpec[] = [
+  {
+    name: "svg",
+    value: "FILE",
+    help: "draw the window to FILE: tasks by mover or datastore, each datastore's load and latency under them, the window's end marked",
+  },
+  {
+    name: "svg-rows",
+    value: "mover|datastore",
+    default: "mover",
+    help: "what a row of tasks is in --svg",
+  },
+];
+
 // Commands that call the API: the connection options, and --json.
 const API = { options: [JSON_OUT], optionSets: ["connection"] };
 
@@ -397,7 +412,7 @@ const commands: CommandSpec[] = [
     usage: "",
     summary: "plan the backup window: tasks, load per datastore, a lower bound for its end",
     details:
-      "With --estate, plans here without a coordinator, e.g.\n  ferry plan --estate rvtools-export/ --movers 4 --window 22:00-06:00 --change-rate 5\n  ferry plan --estate estate.json --recommend",
+      "With --estate, plans here without a coordinator, e.g.\n  ferry plan --estate rvtools-export/ --movers 4 --window 22:00-06:00 --change-rate 5\n  ferry plan --estate estate.json --recommend\n  ferry plan --estate estate.json --svg window.svg",
     options: [
       { name: "policy", value: "NAME", help: "plan this policy's VMs (default: all policies)" },
       {
@@ -418,6 +433,7 @@ const commands: CommandSpec[] = [
         default: "16",
         help: "with --recommend: model movers to try at most",
       },
+      ...SVG,
       JSON_OUT,
     ],
     optionSets: ["what-if", ...API.optionSets],
@@ -435,6 +451,7 @@ const commands: CommandSpec[] = [
       { name: "per-datastore", value: "N,...", help: "per-datastore limits to try" },
       { name: "total", value: "N,...", help: "total limits to try" },
       { name: "no-io-control", help: "without the latency-driven throttle" },
+      ...SVG,
       JSON_OUT,
     ],
     optionSets: ["what-if", ...API.optionSets],

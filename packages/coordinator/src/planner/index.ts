@@ -1,5 +1,6 @@
 // The planner: pure planning, lower bounds and what-if simulation of a backup window.
 export * from "./estate.js";
+export { type FamilyMember, familyMember } from "./estate-family.js";
 export { type Discipline, listSchedule } from "./list-schedule.js";
 export { type LowerBound, lowerBound } from "./lower-bound.js";
 export { type LoadStep, type Plan, type PlannedTask, planWindow } from "./plan-window.js";

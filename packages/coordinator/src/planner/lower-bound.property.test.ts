@@ -114,6 +114,42 @@ describe("the lower bound", () => {
     );
   });
 
+  it("the simulation without I/O control reproduces the plan: the same starts, movers, ends and limits", () => {
+    fc.assert(
+      fc.property(estates, (input) => {
+        const off = { ...input, ioControl: { ...DEFAULT_IO_CONTROL, enabled: false } };
+        for (const discipline of ["longest-first", "first-come"] as const) {
+          const plan = planWindow(off, discipline);
+          const sim = simulateWindow(off, { discipline });
+          expect(sim.endS).toBe(plan.makespanS);
+          expect(sim.tasks.map((t) => [t.vmId, t.moverId, t.startS, t.endS])).toEqual(
+            plan.tasks.map((t) => [t.vmId, t.moverId, t.startS, t.endS]),
+          );
+          // Every limit holds at every start (a task ending then has freed its place).
+          const vm = new Map(input.vms.map((v) => [v.id, v]));
+          const slots = new Map(input.movers.map((m) => [m.id, m.slots]));
+          for (const t of plan.tasks) {
+            const now = plan.tasks.filter((u) => u.startS <= t.startS && t.startS < u.endS);
+            const { limits } = input;
+            expect(now.length).toBeLessThanOrEqual(Math.min(limits.total, limits.repositoryWrites));
+            const host = vm.get(t.vmId)?.hostId;
+            expect(now.filter((u) => vm.get(u.vmId)?.hostId === host).length).toBeLessThanOrEqual(
+              limits.perHost,
+            );
+            for (const d of t.datastoreIds)
+              expect(now.filter((u) => u.datastoreIds.includes(d)).length).toBeLessThanOrEqual(
+                limits.perDatastore,
+              );
+            expect(now.filter((u) => u.moverId === t.moverId).length).toBeLessThanOrEqual(
+              slots.get(t.moverId) ?? 0,
+            );
+          }
+        }
+      }),
+      { numRuns: 100, seed: 20261205 },
+    );
+  });
+
   it("names a throughput when bytes bind: a slow host with one huge VM and spare slots", () => {
     const input: PlanInput = {
       hosts: [{ id: "slow", throughputBps: 0.1 * GB }],

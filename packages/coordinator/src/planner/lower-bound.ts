@@ -13,10 +13,11 @@ export interface LowerBound {
 
 /**
  * The largest of: the longest task run alone; each resource's task time (its tasks' durations
- * alone, summed) over the tasks it runs at once; and each resource's bytes over its throughput
- * (a host's, a datastore's free share, all movers together). No schedule beats any of these:
- * a task never reads faster than alone, a resource never runs more tasks than its limit, and
- * never moves more bytes per second than its throughput.
+ * alone, summed) over the tasks it runs at once; and the overhead plus each resource's bytes
+ * over its throughput (a host's, a datastore's free share, all movers together). No schedule
+ * beats any of these: a task never reads faster than alone, a resource never runs more tasks
+ * than its limit, never moves more bytes per second than its throughput, and nothing reads
+ * before the first snapshot is ready.
  */
 export function lowerBound(
   input: PlanInput,
@@ -61,15 +62,18 @@ export function lowerBound(
         ? "repository writes"
         : "estate-wide concurrency";
   if (concurrency > 0) consider(total / concurrency, what);
+  // No byte is read before the first snapshot is ready: every byte bound starts after it.
+  const o = bytes > 0 ? input.cost.overheadS : 0;
   const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
-  if (moverBps > 0) consider(bytes / moverBps, "mover throughput");
+  if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput");
   for (const [h, w] of hostWork.entries()) {
     const id = input.hosts[h]?.id;
     consider(w / limits.perHost, `host ${id}`);
-    consider(
-      (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1),
-      `host ${id} throughput`,
-    );
+    if (hostBytes[h])
+      consider(
+        o + (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1),
+        `host ${id} throughput`,
+      );
   }
   const perDatastore = perDatastoreCap(input);
   for (const [x, w] of dsWork.entries()) {
@@ -77,7 +81,8 @@ export function lowerBound(
     consider(w / perDatastore, `datastore ${ds?.id}`);
     // Throttled to nothing, a datastore still gives each of its tasks a trickle.
     const bps = ds && Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
-    if (bps) consider((dsBytes[x] as number) / bps, `datastore ${ds.id} throughput`);
+    if (bps && dsBytes[x])
+      consider(o + (dsBytes[x] as number) / bps, `datastore ${ds.id} throughput`);
   }
   return bound;
 }

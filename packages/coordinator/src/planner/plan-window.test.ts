@@ -147,10 +147,16 @@ describe("planWindow", () => {
     );
     const plan = planWindow(input);
     const ds1 = plan.datastoreLoad.get("ds1") ?? [];
-    expect(ds1[0]).toEqual({ atS: 0, tasks: 2, bytesPerSec: 200 * MB });
-    expect(ds1.at(-1)).toMatchObject({ tasks: 0, bytesPerSec: 0 });
+    // Latency from the simulator's curve: 1 ms idle, over 1 - 200 MB/s / 100 GB/s under load.
+    expect(ds1[0]).toEqual({ atS: 0, tasks: 2, bytesPerSec: 200 * MB, latencyMs: 1 / 0.998 });
+    expect(ds1.at(-1)).toMatchObject({ tasks: 0, bytesPerSec: 0, latencyMs: 1 });
     expect(Math.max(...ds1.map((s) => s.tasks))).toBe(2);
-    expect(plan.hostLoad.get("h1")?.[0]).toEqual({ atS: 0, tasks: 4, bytesPerSec: 400 * MB });
+    expect(plan.hostLoad.get("h1")?.[0]).toEqual({
+      atS: 0,
+      tasks: 4,
+      bytesPerSec: 400 * MB,
+      latencyMs: 0,
+    });
   });
 
   it.each([1, 2, 3, 4, 5])(

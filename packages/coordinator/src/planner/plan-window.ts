@@ -1,7 +1,13 @@
 // The planner: a backup window's plan, its predicted load and how close it is to optimal.
+// The timeline is the simulator's (simulate.ts) with I/O control's latency rules off: one
+// model of rates for the plan, the simulation and the lower bound.
 import type { PlanInput } from "./estate.js";
-import { type Discipline, listSchedule, type ScheduledTask } from "./list-schedule.js";
+import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, lowerBound } from "./lower-bound.js";
+import { runWindow } from "./simulate.js";
+import type { Discipline } from "./task-order.js";
+
+export type { LoadStep } from "./load-steps.js";
 
 /** A task of the plan. */
 export interface PlannedTask {
@@ -12,13 +18,8 @@ export interface PlannedTask {
   startS: number;
   endS: number;
   expectedBytes: number;
-}
-
-/** Load on one resource from `atS` on, until the next step. */
-export interface LoadStep {
-  atS: number;
-  tasks: number;
-  bytesPerSec: number;
+  /** The datastores it reads. */
+  datastoreIds: readonly string[];
 }
 
 /** A plan of the window. */
@@ -29,90 +30,59 @@ export interface Plan {
   lowerBound: LowerBound;
   /** makespan / lower bound (1 is optimal). */
   ratio: number;
-  /** Predicted load over time, by datastore id and by host id. */
+  /** Predicted load over time, by datastore id and by host id (those with tasks). */
   datastoreLoad: Map<string, LoadStep[]>;
   hostLoad: Map<string, LoadStep[]>;
   /** What the operator should know: unplaceable VMs, a window that cannot be met. */
   warnings: string[];
 }
 
-function loadSteps(events: [number, number, number][]): LoadStep[] {
-  events.sort((a, b) => a[0] - b[0]);
-  const steps: LoadStep[] = [];
-  let tasks = 0;
-  let bps = 0;
-  for (const [at, dt, db] of events) {
-    tasks += dt;
-    bps += db;
-    const last = steps[steps.length - 1];
-    if (last && last.atS === at) {
-      last.tasks = tasks;
-      last.bytesPerSec = Math.max(0, bps);
-    } else steps.push({ atS: at, tasks, bytesPerSec: Math.max(0, bps) });
-  }
-  return steps;
-}
-
-function timeline(
-  tasks: readonly ScheduledTask[],
-  keysOf: (t: ScheduledTask) => readonly string[],
-): Map<string, LoadStep[]> {
-  const events = new Map<string, [number, number, number][]>();
-  for (const t of tasks) {
-    for (const key of keysOf(t)) {
-      let list = events.get(key);
-      if (!list) {
-        list = [];
-        events.set(key, list);
-      }
-      list.push([t.startS, 1, t.rateBps], [t.endS, -1, -t.rateBps]);
-    }
-  }
-  return new Map([...events].map(([k, e]) => [k, loadSteps(e)]));
-}
-
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
+const used = (m: Map<string, LoadStep[]>) => new Map([...m].filter(([, s]) => s.length > 0));
 
 /**
  * Plans the window: longest tasks first, each where it ends soonest, under every limit
- * (see listSchedule). Pure and deterministic. `discipline` "first-come" gives the FIFO
- * baseline with the same model, for comparison.
+ * (start-next.ts), timed by the simulator with no latency throttling. Pure and
+ * deterministic. `discipline` "first-come" gives the FIFO baseline with the same model.
  */
 export function planWindow(input: PlanInput, discipline: Discipline = "longest-first"): Plan {
-  const schedule = listSchedule(input, discipline);
-  const bound = lowerBound(input, schedule.index, schedule.candidates);
+  const run = runWindow(input, { discipline, latencyRules: false });
+  const { result, index, candidates } = run;
+  const bound = lowerBound(input, index, candidates);
   const warnings: string[] = [];
-  if (schedule.unplaceable.length > 0) {
-    const names = schedule.unplaceable.slice(0, 5).map((v) => input.vms[v]?.id);
+  const unplaceable = candidates.flatMap((c, v) => (c.length === 0 ? [v] : []));
+  if (unplaceable.length > 0) {
+    const names = unplaceable.slice(0, 5).map((v) => input.vms[v]?.id);
     warnings.push(
-      `${schedule.unplaceable.length} VM(s) have no mover that can reach them (${names.join(", ")}${schedule.unplaceable.length > 5 ? ", ..." : ""})`,
+      `${unplaceable.length} VM(s) have no mover that can reach them (${names.join(", ")}${unplaceable.length > 5 ? ", ..." : ""})`,
     );
   }
-  if (input.windowS > 0 && schedule.makespanS > input.windowS) {
+  const makespanS = result.endS;
+  if (input.windowS > 0 && makespanS > input.windowS) {
     warnings.push(
       bound.seconds > input.windowS
         ? `no plan fits the ${hours(input.windowS)} window: ${bound.binding} alone needs ${hours(bound.seconds)}`
-        : `the plan ends after ${hours(schedule.makespanS)}, past the ${hours(input.windowS)} window; ${bound.binding} binds (at least ${hours(bound.seconds)})`,
+        : `the plan ends after ${hours(makespanS)}, past the ${hours(input.windowS)} window; ${bound.binding} binds (at least ${hours(bound.seconds)})`,
     );
   }
-  const tasks = [...schedule.tasks].sort((a, b) => a.startS - b.startS || a.vm - b.vm);
-  const index = schedule.index;
   return {
-    tasks: tasks.map((t) => ({
-      vmId: input.vms[t.vm]?.id ?? "",
-      moverId: input.movers[t.mover]?.id ?? "",
-      transport: t.transport,
-      startS: t.startS,
-      endS: t.endS,
-      expectedBytes: input.vms[t.vm]?.expectedBytes ?? 0,
-    })),
-    makespanS: schedule.makespanS,
+    tasks: result.tasks.map((t, i) => {
+      const v = run.vmOf[i] as number;
+      return {
+        vmId: t.vmId,
+        moverId: t.moverId,
+        transport: t.transport,
+        startS: t.startS,
+        endS: t.endS,
+        expectedBytes: input.vms[v]?.expectedBytes ?? 0,
+        datastoreIds: (index.vmDatastores[v] ?? []).map((d) => input.datastores[d]?.id ?? ""),
+      };
+    }),
+    makespanS,
     lowerBound: bound,
-    ratio: bound.seconds > 0 ? schedule.makespanS / bound.seconds : 1,
-    datastoreLoad: timeline(tasks, (t) =>
-      (index.vmDatastores[t.vm] ?? []).map((d) => input.datastores[d]?.id ?? ""),
-    ),
-    hostLoad: timeline(tasks, (t) => [input.vms[t.vm]?.hostId ?? ""]),
+    ratio: bound.seconds > 0 ? makespanS / bound.seconds : 1,
+    datastoreLoad: used(result.datastoreLoad),
+    hostLoad: used(run.hostLoad),
     warnings,
   };
 }

@@ -26,16 +26,44 @@ export function readRateBps(
   transport: "hotadd" | "nbd",
   sharing: Sharing,
 ): number {
-  let rate = Math.min(
-    input.cost.streamBps[transport],
-    mover.throughputBps / Math.max(1, sharing.moverReaders),
+  return sharedRateBps(
+    taskCapBps(input, vm, transport),
+    mover.throughputBps,
+    sharing.moverReaders,
+    host?.throughputBps ?? Number.POSITIVE_INFINITY,
+    sharing.hostReaders,
   );
-  if (host) rate = Math.min(rate, host.throughputBps / Math.max(1, sharing.hostReaders));
-  if (vm.observedBps && vm.observedBps > 0) rate = Math.min(rate, vm.observedBps);
-  return rate;
+}
+
+/** What a task's own path allows: the transport's stream rate and its last backup's rate. */
+export function taskCapBps(input: PlanInput, vm: PlanVm, transport: "hotadd" | "nbd"): number {
+  const stream = input.cost.streamBps[transport];
+  return vm.observedBps && vm.observedBps > 0 ? Math.min(stream, vm.observedBps) : stream;
+}
+
+/** readRateBps from a task's cap and the throughputs it shares (the simulator's hot loop). */
+export function sharedRateBps(
+  capBps: number,
+  moverBps: number,
+  moverReaders: number,
+  hostBps: number,
+  hostReaders: number,
+): number {
+  return Math.min(capBps, moverBps / Math.max(1, moverReaders), hostBps / Math.max(1, hostReaders));
 }
 
 /** What a datastore can give backups, all of them together: what production leaves. */
 export function datastoreFreeBps(ds: PlanDatastore): number {
   return ds.throughputBps * (1 - ds.productionLoad);
+}
+
+/** Production latency of a datastore at a backup read rate: an M/M/1-like curve. */
+export function datastoreLatencyMs(ds: PlanDatastore, backupBps: number): number {
+  const u = ds.productionLoad + backupBps / ds.throughputBps;
+  return Math.min(10_000, ds.baseLatencyMs / Math.max(0.03, 1 - u));
+}
+
+/** The backup read rate that keeps a datastore's latency at `targetMs` (0 if none does). */
+export function backupRateForLatency(ds: PlanDatastore, targetMs: number): number {
+  return Math.max(0, ds.throughputBps * (1 - ds.productionLoad - ds.baseLatencyMs / targetMs));
 }

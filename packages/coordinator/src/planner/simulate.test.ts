@@ -77,6 +77,12 @@ describe("simulateWindow with backup I/O control", () => {
     for (const t of on.tasks.filter((t) => t.vmId.startsWith("fast")))
       expect(t.endS - t.startS).toBeCloseTo(15, 6);
     expect(on.notStarted).toEqual([]);
+    // The load over time (what --svg draws) agrees with the peaks and ends idle.
+    const steps = on.datastoreLoad.get("slow") ?? [];
+    expect(Math.max(...steps.map((s) => s.latencyMs))).toBeCloseTo(slow?.peakLatencyMs ?? 0, 9);
+    expect(Math.max(...steps.map((s) => s.tasks))).toBe(1);
+    expect(steps.at(-1)).toMatchObject({ tasks: 0, bytesPerSec: 0 });
+    expect(steps.every((s, i) => i === 0 || s.atS > (steps[i - 1]?.atS ?? 0))).toBe(true);
 
     // Without control the slow datastore's production latency runs away.
     const off = simulateWindow(input, { control: { ...DEFAULT_IO_CONTROL, enabled: false } });

@@ -1,19 +1,29 @@
 // What-if: the planner's start decision (start-next.ts, as the dispatcher takes it) driven
 // by a discrete-event simulation of hosts, datastores (throughput and latency against load),
 // movers and the repository, with backup I/O control. Pure: no timers, simulated time only.
+// The plan's timeline is this simulation with I/O control's latency rules off (plan-window.ts).
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
-  type PlanDatastore,
   type PlanInput,
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
-import { datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
+import { hostQueues, startNextByHost } from "./host-queues.js";
+import { type LoadStep, recordStep } from "./load-steps.js";
+import {
+  backupRateForLatency,
+  datastoreFreeBps,
+  datastoreLatencyMs,
+  MIN_RATE_BPS,
+  sharedRateBps,
+  taskCapBps,
+} from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
-import { startNext } from "./start-next.js";
-import { type Candidate, candidatesOf, indexEstate } from "./task-costs.js";
+import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
+
+export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 
 /** What one datastore went through. */
 export interface DatastoreOutcome {
@@ -36,31 +46,105 @@ export interface SimulatedTask {
 /** The outcome of a simulated window. */
 export interface SimulationResult {
   endS: number;
+  /** In the order they started. */
   tasks: SimulatedTask[];
   datastores: Map<string, DatastoreOutcome>;
+  /** Each datastore's backup load and production latency over the window, as it changed. */
+  datastoreLoad: Map<string, LoadStep[]>;
   /** VMs that never started (no mover, or a datastore never got under the admit threshold). */
   notStarted: string[];
 }
 
-/** Production latency of a datastore at a backup read rate: an M/M/1-like curve. */
-export function datastoreLatencyMs(ds: PlanDatastore, backupBps: number): number {
-  const u = ds.productionLoad + backupBps / ds.throughputBps;
-  return Math.min(10_000, ds.baseLatencyMs / Math.max(0.03, 1 - u));
+/** How a window is run. */
+export interface SimulateOptions {
+  discipline?: Discipline;
+  /** Default: the input's, else {@link DEFAULT_IO_CONTROL}. */
+  control?: IoControl;
+  /**
+   * false: I/O control's latency rules (admit threshold, one start at a time while latency
+   * settles, throttle) are off and only its snapshot limit holds, as the plan assumes.
+   * Default true.
+   */
+  latencyRules?: boolean;
 }
 
-/** The backup read rate that keeps a datastore's latency at `targetMs` (0 if none does). */
-export function backupRateForLatency(ds: PlanDatastore, targetMs: number): number {
-  return Math.max(0, ds.throughputBps * (1 - ds.productionLoad - ds.baseLatencyMs / targetMs));
+/** A run with what the planner needs beside the result. */
+export interface WindowRun {
+  result: SimulationResult;
+  /** Per task of `result.tasks`: its VM's index in the input. */
+  vmOf: number[];
+  hostLoad: Map<string, LoadStep[]>;
+  index: EstateIndex;
+  candidates: Candidate[][];
 }
 
 interface Running {
   vm: number;
   c: Candidate;
+  /** Its datastores' and host's indexes (-1: none), its own rate cap, its mover's and host's throughput. */
+  ds: readonly number[];
+  h: number;
+  capBps: number;
+  moverBps: number;
+  hostBps: number;
   startS: number;
   /** Snapshot and export done at this time; reading starts. */
   readFromS: number;
   remaining: number;
+  /** Its rate before its datastores' share, and after. */
+  raw: number;
   rate: number;
+  /** Counted among its mover's, host's and datastores' readers. */
+  reading: boolean;
+  /** rates()'s stamp: already listed in this pass. */
+  mark: number;
+  /** When `remaining` was last brought up to date. */
+  since: number;
+  /** Bumped when its next event changes (older heap entries are stale). */
+  version: number;
+}
+
+// A task's next event as it was scheduled; stale once the task's version moved on.
+interface Event {
+  atS: number;
+  r: Running;
+  version: number;
+}
+
+const current = (e: Event | undefined): boolean => e !== undefined && e.version === e.r.version;
+
+function heapPush(a: Event[], x: Event): void {
+  a.push(x);
+  let i = a.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if ((a[p] as Event).atS <= x.atS) break;
+    a[i] = a[p] as Event;
+    i = p;
+  }
+  a[i] = x;
+}
+
+function heapPop(a: Event[]): Event | undefined {
+  const top = a[0];
+  const last = a.pop();
+  if (a.length === 0 || !last) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    let m = i;
+    let at = last.atS;
+    if (l < a.length && (a[l] as Event).atS < at) {
+      m = l;
+      at = (a[l] as Event).atS;
+    }
+    if (l + 1 < a.length && (a[l + 1] as Event).atS < at) m = l + 1;
+    if (m === i) break;
+    a[i] = a[m] as Event;
+    i = m;
+  }
+  a[i] = last;
+  return top;
 }
 
 /**
@@ -69,142 +153,303 @@ interface Running {
  * rates share movers, hosts and datastores, and a datastore above the throttle threshold
  * has its backups slowed to keep production latency under it.
  */
-export function simulateWindow(
-  input: PlanInput,
-  options: { discipline?: Discipline; control?: IoControl } = {},
-): SimulationResult {
+export function simulateWindow(input: PlanInput, options: SimulateOptions = {}): SimulationResult {
+  return runWindow(input, options).result;
+}
+
+/** simulateWindow, with the estate's index, candidates and host load. */
+export function runWindow(input: PlanInput, options: SimulateOptions = {}): WindowRun {
   const discipline = options.discipline ?? "longest-first";
   const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
-  const controlled: PlanInput = { ...input, ioControl: control };
+  const latencyRules = control.enabled && options.latencyRules !== false;
+  const controlled: PlanInput = {
+    ...input,
+    ioControl: latencyRules
+      ? control
+      : { ...control, admitBelowMs: Number.POSITIVE_INFINITY, throttleAboveMs: Infinity },
+  };
   const index = indexEstate(controlled);
   const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
   const order = taskOrder(candidates, discipline);
+  const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
   const n = input.vms.length;
+  const D = input.datastores.length;
+  const H = input.hosts.length;
   const usage = createResourceUsage(input, index);
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
-  const outcomes = input.datastores.map(() => ({
+  const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,
     peakBackupBps: 0,
     peakTasks: 0,
     throttledS: 0,
   }));
-  const throttled = new Uint8Array(input.datastores.length);
+  const throttled = new Uint8Array(D);
+  const load: LoadStep[][] = input.datastores.map(() => []);
+  const hostLoad: LoadStep[][] = input.hosts.map(() => []);
   const waiting = new Uint8Array(n);
   for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
-  const running: Running[] = [];
-  const done: SimulatedTask[] = [];
-  let now = 0;
-
-  // The model's predicted end of a mover's earliest task, as the dispatcher would know it.
-  const freeAtS = (m: number) => {
-    let at = Number.POSITIVE_INFINITY;
-    for (const r of running) if (r.c.mover === m) at = Math.min(at, r.startS + r.c.durationS);
-    return Math.max(now, at);
+  const running = new Set<Running>();
+  // Each task's next event (snapshot ready, or read through at its rate now), lazily
+  // invalidated: a rate change pushes a new entry and bumps the task's version.
+  const events: Event[] = [];
+  const schedule = (r: Running) => {
+    r.version++;
+    const atS = r.reading ? r.since + r.remaining / r.rate : r.readFromS;
+    heapPush(events, { atS, r, version: r.version });
   };
-  const dispatch = () => {
-    // The latency a task adds shows once it reads: one start at a time per datastore.
-    const settling = new Uint8Array(input.datastores.length);
+  const done: SimulatedTask[] = [];
+  const vmOf: number[] = [];
+  let now = 0;
+  let first = 0;
+
+  // The model's predicted end of each mover's earliest task, as the dispatcher would know it;
+  // filled once per dispatch pass.
+  const moverEnd = new Float64Array(input.movers.length);
+  const freeAtS = (m: number) => Math.max(now, moverEnd[m] as number);
+  const settling = new Uint8Array(D);
+  const dispatch = (): number => {
+    while (first < n && !waiting[order[first] as number]) first++;
+    if (first >= n) return 0;
+    moverEnd.fill(Number.POSITIVE_INFINITY);
     for (const r of running)
-      if (r.readFromS > now) for (const d of index.vmDatastores[r.vm] as number[]) settling[d] = 1;
-    const starts = startNext({
-      input: controlled,
-      index,
-      candidates,
-      order,
-      waiting,
-      usage,
-      discipline,
-      latencyMs: dsLatency,
-      settling,
-      freeAtS,
-      nowS: now,
-    });
-    for (const { vm, candidate: c } of starts)
-      running.push({
+      moverEnd[r.c.mover] = Math.min(moverEnd[r.c.mover] as number, r.startS + r.c.durationS);
+    if (latencyRules) {
+      // The latency a task adds shows once it reads: one start at a time per datastore.
+      settling.fill(0);
+      for (const r of running)
+        if (r.readFromS > now)
+          for (const d of index.vmDatastores[r.vm] as number[]) settling[d] = 1;
+    }
+    const starts = startNextByHost(
+      {
+        input: controlled,
+        index,
+        candidates,
+        order,
+        waiting,
+        usage,
+        discipline,
+        latencyMs: dsLatency,
+        ...(latencyRules ? { settling } : {}),
+        freeAtS,
+        nowS: now,
+        from: first,
+      },
+      queues,
+    );
+    for (const { vm, candidate: c } of starts) {
+      const h = index.vmHost[vm] as number;
+      const r: Running = {
         vm,
         c,
+        ds: index.vmDatastores[vm] as number[],
+        h,
+        capBps: taskCapBps(input, input.vms[vm] as PlanVm, c.transport),
+        moverBps: (input.movers[c.mover] as PlanMover).throughputBps,
+        hostBps: input.hosts[h]?.throughputBps ?? Number.POSITIVE_INFINITY,
         startS: now,
         readFromS: now + input.cost.overheadS,
         remaining: input.vms[vm]?.expectedBytes ?? 0,
+        raw: 0,
         rate: 0,
-      });
+        reading: false,
+        mark: 0,
+        since: now,
+        version: 0,
+      };
+      running.add(r);
+      schedule(r);
+      // Its datastores and host count one more task from now on.
+      for (const d of index.vmDatastores[vm] as number[]) touchDs(d);
+      touchHost(h);
+    }
+    return starts.length;
   };
-  // Read rates now: each task's own limits, then each datastore's share (and throttle).
+
+  // Readers per mover, host and datastore. An event changes the rates only of tasks that
+  // share a mover or host with what began or stopped reading, and of tasks on the datastores
+  // whose demand that changed: rates() recomputes those, so an event costs what it touches,
+  // not what runs.
+  const moverTasks: Running[][] = input.movers.map(() => []);
+  const hostTasks: Running[][] = input.hosts.map(() => []);
+  const dsTasks: Running[][] = input.datastores.map(() => []);
+  const demand = new Float64Array(D);
+  const scale = new Float64Array(D).fill(1);
+  const backup = new Float64Array(D);
+  const hostBps = new Float64Array(H);
+  const throttledDs = new Set<number>();
+  // Resources changed since the last rates(): stamps say "already listed".
+  let dirtyMovers: number[] = [];
+  let dirtyHosts: number[] = [];
+  let dirtyDs: number[] = [];
+  const moverMark = new Int32Array(input.movers.length);
+  const hostMark = new Int32Array(H);
+  const dsMark = new Int32Array(D);
+  let mark = 1;
+  const touchMover = (m: number) => {
+    if (moverMark[m] !== mark) {
+      moverMark[m] = mark;
+      dirtyMovers.push(m);
+    }
+  };
+  const touchHost = (h: number) => {
+    if (h >= 0 && hostMark[h] !== mark) {
+      hostMark[h] = mark;
+      dirtyHosts.push(h);
+    }
+  };
+  const touchDs = (d: number) => {
+    if (dsMark[d] !== mark) {
+      dsMark[d] = mark;
+      dirtyDs.push(d);
+    }
+  };
+  const touchTask = (r: Running) => {
+    touchMover(r.c.mover);
+    touchHost(r.h);
+    for (const d of r.ds) touchDs(d);
+  };
+  const drop = (list: Running[], r: Running) => {
+    const i = list.indexOf(r);
+    list[i] = list[list.length - 1] as Running;
+    list.pop();
+  };
+  const beginReading = (r: Running) => {
+    r.reading = true;
+    (moverTasks[r.c.mover] as Running[]).push(r);
+    if (r.h >= 0) (hostTasks[r.h] as Running[]).push(r);
+    for (const d of r.ds) (dsTasks[d] as Running[]).push(r);
+    touchTask(r);
+  };
+  const stopReading = (r: Running) => {
+    if (r.reading) {
+      drop(moverTasks[r.c.mover] as Running[], r);
+      if (r.h >= 0) drop(hostTasks[r.h] as Running[], r);
+      for (const d of r.ds) drop(dsTasks[d] as Running[], r);
+    }
+    r.reading = false;
+    r.rate = 0;
+    touchTask(r);
+  };
+  // Read rates now, for what changed: each task's own limits, then each datastore's share
+  // (and throttle), then the load each datastore and host sees.
   const rates = () => {
-    const reading = running.filter((r) => r.readFromS <= now);
-    const moverReaders = new Int32Array(input.movers.length);
-    const hostReaders = new Int32Array(input.hosts.length);
-    for (const r of reading) {
-      moverReaders[r.c.mover] = (moverReaders[r.c.mover] as number) + 1;
-      const h = index.vmHost[r.vm] as number;
-      if (h >= 0) hostReaders[h] = (hostReaders[h] as number) + 1;
-    }
-    for (const r of running) r.rate = 0;
-    const demand = new Float64Array(input.datastores.length);
-    for (const r of reading) {
-      const h = index.vmHost[r.vm] as number;
-      const rate = readRateBps(
-        input,
-        input.vms[r.vm] as PlanVm,
-        input.hosts[h],
-        input.movers[r.c.mover] as PlanMover,
-        r.c.transport,
-        { moverReaders: moverReaders[r.c.mover] as number, hostReaders: hostReaders[h] ?? 1 },
+    mark++;
+    const raw: Running[] = [];
+    const visit = (list: Running[], out: Running[]) => {
+      for (const r of list)
+        if (r.mark !== mark) {
+          r.mark = mark;
+          out.push(r);
+        }
+    };
+    for (const m of dirtyMovers) visit(moverTasks[m] as Running[], raw);
+    for (const h of dirtyHosts) visit(hostTasks[h] as Running[], raw);
+    for (const r of raw) {
+      r.raw = sharedRateBps(
+        r.capBps,
+        r.moverBps,
+        (moverTasks[r.c.mover] as Running[]).length,
+        r.hostBps,
+        r.h >= 0 ? (hostTasks[r.h] as Running[]).length : 1,
       );
-      r.rate = rate;
-      for (const d of index.vmDatastores[r.vm] as number[])
-        demand[d] = (demand[d] as number) + rate;
+      for (const d of r.ds) touchDs(d);
     }
-    const scale = new Float64Array(input.datastores.length).fill(1);
-    input.datastores.forEach((ds, d) => {
-      const want = demand[d] as number;
-      if (want <= 0) return;
-      let allowed = Math.min(want, datastoreFreeBps(ds));
+    // dirtyDs grows from here on: the datastores whose demand is recomputed.
+    const demandDs = dirtyDs.slice();
+    const rescaled: Running[] = raw.slice();
+    for (const d of demandDs) {
+      const list = dsTasks[d] as Running[];
+      let want = 0;
+      for (const r of list) want += r.raw;
+      demand[d] = want;
+      const ds = input.datastores[d];
       throttled[d] = 0;
-      if (control.enabled && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
-        // Aim a little under the threshold, as a controller with some margin would.
-        allowed = Math.min(allowed, backupRateForLatency(ds, control.throttleAboveMs * 0.95));
-        throttled[d] = 1;
+      scale[d] = 1;
+      if (ds && want > 0) {
+        let allowed = Math.min(want, datastoreFreeBps(ds));
+        if (latencyRules && datastoreLatencyMs(ds, allowed) > control.throttleAboveMs) {
+          // Aim a little under the threshold, as a controller with some margin would.
+          allowed = Math.min(allowed, backupRateForLatency(ds, control.throttleAboveMs * 0.95));
+          throttled[d] = 1;
+        }
+        scale[d] = allowed / want;
       }
-      scale[d] = allowed / want;
-    });
-    for (const r of reading) {
-      let f = 1;
-      for (const d of index.vmDatastores[r.vm] as number[]) f = Math.min(f, scale[d] as number);
-      // A datastore throttled to nothing still lets a trickle through: tasks must end.
-      r.rate = Math.max(r.rate * f, MIN_RATE_BPS);
+      if (throttled[d]) throttledDs.add(d);
+      else throttledDs.delete(d);
+      visit(list, rescaled);
     }
-    const backup = new Float64Array(input.datastores.length);
-    for (const r of reading)
-      for (const d of index.vmDatastores[r.vm] as number[])
-        backup[d] = (backup[d] as number) + r.rate;
-    input.datastores.forEach((ds, d) => {
-      dsLatency[d] = datastoreLatencyMs(ds, backup[d] as number);
+    for (const r of rescaled) {
+      let f = 1;
+      for (const d of r.ds) f = Math.min(f, scale[d] as number);
+      // What it read at the old rate, then its end at the new one.
+      r.remaining -= r.rate * (now - r.since);
+      r.since = now;
+      // A datastore throttled to nothing still lets a trickle through: tasks must end.
+      r.rate = Math.max(r.raw * f, MIN_RATE_BPS);
+      schedule(r);
+      for (const d of r.ds) touchDs(d);
+      touchHost(r.h);
+    }
+    for (const d of dirtyDs) {
+      const ds = input.datastores[d];
+      if (!ds) continue;
+      let bps = 0;
+      for (const r of dsTasks[d] as Running[]) bps += r.rate;
+      backup[d] = bps;
+      dsLatency[d] = datastoreLatencyMs(ds, bps);
+      const tasks = usage.datastoreTasks(d);
       const o = outcomes[d] as DatastoreOutcome;
       o.peakLatencyMs = Math.max(o.peakLatencyMs, dsLatency[d] as number);
-      o.peakBackupBps = Math.max(o.peakBackupBps, backup[d] as number);
-      o.peakTasks = Math.max(o.peakTasks, usage.datastoreTasks(d));
-    });
+      o.peakBackupBps = Math.max(o.peakBackupBps, bps);
+      o.peakTasks = Math.max(o.peakTasks, tasks);
+      recordStep(load[d] as LoadStep[], now, tasks, bps, dsLatency[d] as number);
+    }
+    for (const h of dirtyHosts) {
+      let bps = 0;
+      for (const r of hostTasks[h] as Running[]) bps += r.rate;
+      hostBps[h] = bps;
+      recordStep(hostLoad[h] as LoadStep[], now, usage.hostTasks(h), bps, 0);
+    }
+    dirtyMovers = [];
+    dirtyHosts = [];
+    dirtyDs = [];
+    mark++;
   };
 
   dispatch();
   rates();
-  while (running.length > 0) {
+  while (running.size > 0) {
     // The next event: a task's snapshot is ready, or a task has read everything.
-    let next = Number.POSITIVE_INFINITY;
-    for (const r of running) {
-      next = Math.min(next, r.readFromS > now ? r.readFromS : now + r.remaining / r.rate);
-    }
-    const dt = next - now;
-    for (const r of running) if (r.readFromS <= now) r.remaining -= r.rate * dt;
-    for (const [d, t] of throttled.entries())
-      if (t) (outcomes[d] as DatastoreOutcome).throttledS += dt;
+    while (!current(events[0])) heapPop(events);
+    const next = Math.max(now, (events[0] as Event).atS);
+    for (const d of throttledDs) (outcomes[d] as DatastoreOutcome).throttledS += next - now;
     now = next;
-    for (let i = running.length - 1; i >= 0; i--) {
-      const r = running[i] as Running;
-      if (r.readFromS > now || r.remaining > 1) continue;
-      running.splice(i, 1);
+    let ended = 0;
+    const later: Running[] = [];
+    while (events.length > 0 && (events[0] as Event).atS <= now + 1e-6) {
+      const e = heapPop(events) as Event;
+      if (!current(e)) continue;
+      const r = e.r;
+      if (!r.reading) {
+        if (r.readFromS > now) {
+          later.push(r);
+          continue;
+        }
+        beginReading(r);
+        r.since = now;
+      }
+      // Read through, to the byte.
+      if (r.remaining - r.rate * (now - r.since) > 1) {
+        if (r.rate > 0) later.push(r);
+        continue;
+      }
+      running.delete(r);
+      r.version++;
+      ended++;
       usage.finish(r.vm, r.c.mover);
+      stopReading(r);
+      vmOf.push(r.vm);
       done.push({
         vmId: input.vms[r.vm]?.id ?? "",
         moverId: input.movers[r.c.mover]?.id ?? "",
@@ -213,16 +458,36 @@ export function simulateWindow(
         endS: now,
       });
     }
-    rates();
-    dispatch();
-    rates();
+    for (const r of later) schedule(r);
+    // Admission reads latencies, so they are brought up to date first; without latency
+    // rules (the plan) one pass after the starts is enough.
+    if (latencyRules) rates();
+    // Without latency rules only an end frees a place: a snapshot turning ready starts nothing.
+    const started = latencyRules || ended > 0 ? dispatch() : 0;
+    if (started > 0 || !latencyRules) rates();
   }
+  // In start order; ties by VM index, as the planner lists them.
+  const byStart = done.map((_, i) => i);
+  byStart.sort(
+    (a, b) =>
+      (done[a] as SimulatedTask).startS - (done[b] as SimulatedTask).startS ||
+      (vmOf[a] as number) - (vmOf[b] as number),
+  );
   return {
-    endS: now,
-    tasks: done.sort((a, b) => a.startS - b.startS),
-    datastores: new Map(input.datastores.map((ds, d) => [ds.id, outcomes[d] as DatastoreOutcome])),
-    notStarted: input.vms
-      .filter((_, v) => waiting[v] || (candidates[v] as Candidate[]).length === 0)
-      .map((vm) => vm.id),
+    result: {
+      endS: now,
+      tasks: byStart.map((i) => done[i] as SimulatedTask),
+      datastores: new Map(
+        input.datastores.map((ds, d) => [ds.id, outcomes[d] as DatastoreOutcome]),
+      ),
+      datastoreLoad: new Map(input.datastores.map((ds, d) => [ds.id, load[d] as LoadStep[]])),
+      notStarted: input.vms
+        .filter((_, v) => waiting[v] || (candidates[v] as Candidate[]).length === 0)
+        .map((vm) => vm.id),
+    },
+    vmOf: byStart.map((i) => vmOf[i] as number),
+    hostLoad: new Map(input.hosts.map((h, i) => [h.id, hostLoad[i] as LoadStep[]])),
+    index,
+    candidates,
   };
 }

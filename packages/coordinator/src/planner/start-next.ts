@@ -43,15 +43,31 @@ const HELD = "held";
 
 /**
  * Goes through the waiting VMs in order and starts each one every limit and I/O control
- * admit, on the mover where it ends soonest; a start counts against the VMs after it.
+ * admit: first those whose fastest mover has a free slot, then, in a second pass, the others
+ * where they end soonest; a start counts against the VMs after it.
  * `held`, when given, hears why each VM that stays waiting does.
  */
 export function startNext(s: StartState, held?: (vm: number, reason: string) => void): Start[] {
   const starts: Start[] = [];
-  const explain = held !== undefined;
-  const { order, waiting, usage } = s;
   // Predicted ends of this pass's starts per mover: `freeAtS` knows only what ran before.
   const ends = new Map<number, number>();
+  // First every task that can start on its best mover (hot-add where it can) takes a free
+  // slot; only slots left then go to tasks on a slower one: where slots bind, a slow
+  // transport would waste them.
+  if (s.discipline === "longest-first") pass(s, ends, starts, true);
+  pass(s, ends, starts, false, held);
+  return starts;
+}
+
+function pass(
+  s: StartState,
+  ends: Map<number, number>,
+  starts: Start[],
+  bestOnly: boolean,
+  held?: (vm: number, reason: string) => void,
+): void {
+  const explain = held !== undefined;
+  const { order, waiting, usage } = s;
   for (let k = s.from ?? 0; k < order.length; k++) {
     const v = order[k] as number;
     if (!waiting[v]) continue;
@@ -63,22 +79,37 @@ export function startNext(s: StartState, held?: (vm: number, reason: string) => 
       }
       break;
     }
-    const hold = holdReason(s, v, explain);
-    const placed = hold ?? placement(s, v, ends, explain);
+    const placed = tryStart(s, v, ends, explain, bestOnly);
     if (typeof placed === "string") {
       held?.(v, placed);
       continue;
     }
-    waiting[v] = 0;
-    usage.start(v, placed.mover);
-    ends.set(
-      placed.mover,
-      Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
-    );
-    if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
     starts.push({ vm: v, candidate: placed });
   }
-  return starts;
+}
+
+/**
+ * Starts VM `v` if every limit and I/O control admit it (updating `waiting`, `usage`, `ends`
+ * and `settling`), or says why not (HELD unless `explain`).
+ */
+export function tryStart(
+  s: StartState,
+  v: number,
+  ends: Map<number, number>,
+  explain: boolean,
+  bestOnly = false,
+): Candidate | string {
+  const hold = holdReason(s, v, explain);
+  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ends, explain));
+  if (typeof placed === "string") return placed;
+  s.waiting[v] = 0;
+  s.usage.start(v, placed.mover);
+  ends.set(
+    placed.mover,
+    Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
+  );
+  if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
+  return placed;
 }
 
 function capReason(s: StartState): string {
@@ -100,8 +131,9 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
       : HELD;
   const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
   for (const d of index.vmDatastores[v] as number[]) {
-    const id = () => input.datastores[d]?.id;
     const tasks = usage.datastoreTasks(d);
+    if (tasks < input.limits.perDatastore && !control.enabled) continue;
+    const id = () => input.datastores[d]?.id;
     if (tasks >= input.limits.perDatastore)
       return explain
         ? `datastore ${id()} already serves ${input.limits.perDatastore} backups`
@@ -122,6 +154,30 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
         : HELD;
   }
   return undefined;
+}
+
+// A free mover among the VM's fastest candidates (alone: the shared rates of the limits can
+// hide that hot-add reads faster than NBD), or HELD.
+function bestPlacement(s: StartState, v: number): Candidate | string {
+  const cs = s.candidates[v] as readonly Candidate[];
+  let best = Number.POSITIVE_INFINITY;
+  for (const c of cs) best = Math.min(best, c.aloneS);
+  let pick: Candidate | undefined;
+  for (const c of cs)
+    if (
+      c.aloneS <= best + 1e-9 &&
+      s.usage.hasSlot(c.mover) &&
+      (!pick || s.usage.moverBusy(c.mover) < s.usage.moverBusy(pick.mover))
+    )
+      pick = c;
+  return pick ?? HELD;
+}
+
+/** The VM's candidates that are fastest alone (bestPlacement's choice). */
+export function bestCandidates(cs: readonly Candidate[]): Candidate[] {
+  let best = Number.POSITIVE_INFINITY;
+  for (const c of cs) best = Math.min(best, c.aloneS);
+  return cs.filter((c) => c.aloneS <= best + 1e-9);
 }
 
 // The candidate to start on now, or why the VM waits for a mover.

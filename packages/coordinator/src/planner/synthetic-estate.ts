@@ -14,6 +14,8 @@ export interface SyntheticEstateOptions {
   limits: PlanLimits;
   seed?: number;
   windowS?: number;
+  /** Multiplies the share of huge and large VMs (1: 0.2% and 2%). */
+  skew?: number;
 }
 
 const GiB = 1024 ** 3;
@@ -21,7 +23,7 @@ const GiB = 1024 ** 3;
 /**
  * Clusters of hosts and datastores, one hot-add mover each (it also reads other clusters'
  * VMs over NBD). VM sizes are skewed: 0.2% huge (2-4 TiB), 2% large (200-600 GiB), the
- * rest small (10-120 GiB). Datastores differ in speed and production load.
+ * rest small (10-120 GiB), the first two shares times `skew`. Datastores differ in speed and production load.
  */
 export function syntheticEstate(o: SyntheticEstateOptions): PlanInput {
   const rnd = prng(o.seed ?? 1);
@@ -55,10 +57,11 @@ export function syntheticEstate(o: SyntheticEstateOptions): PlanInput {
     const hs = members(o.hosts, c);
     const ds = members(o.datastores, c);
     const r = rnd();
+    const skew = o.skew ?? 1;
     const size =
-      r < 0.002
+      r < 0.002 * skew
         ? (2048 + rnd() * 2048) * GiB
-        : r < 0.022
+        : r < 0.022 * skew
           ? (200 + rnd() * 400) * GiB
           : (10 + rnd() ** 2 * 110) * GiB;
     return {
