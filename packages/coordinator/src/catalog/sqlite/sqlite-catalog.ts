@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { FerryError } from "@ferry/common";
 import Database from "better-sqlite3";
@@ -144,6 +144,7 @@ class SqliteCatalog implements CatalogStore {
   // The fsync under way, and the one queued behind it for batches committed meanwhile.
   #syncing: Promise<void> | undefined;
   #syncQueued: Promise<void> | undefined;
+  #wal: { file: FileHandle; ino: number } | undefined;
 
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
@@ -268,19 +269,19 @@ class SqliteCatalog implements CatalogStore {
   }
 
   async #fsyncWal(): Promise<void> {
-    let file: Awaited<ReturnType<typeof open>>;
-    try {
-      file = await open(`${this.#ctx.file}-wal`, "r");
-    } catch (err) {
-      // No WAL: SQLite checkpointed it into the database (syncing both) and removed it.
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw err;
+    const path = `${this.#ctx.file}-wal`;
+    // No WAL: SQLite checkpointed it into the database (syncing both) and removed it.
+    const ino = statSync(path, { throwIfNoEntry: false })?.ino;
+    if (ino === undefined) return;
+    if (this.#wal?.ino !== ino) {
+      // Kept open between syncs; a WAL file SQLite replaced is opened again.
+      const old = this.#wal;
+      this.#wal = undefined;
+      await old?.file.close();
+      this.#wal = { file: await open(path, "r"), ino };
     }
-    try {
-      await file.sync();
-    } finally {
-      await file.close();
-    }
+    // What SQLite's own commit under FULL does (fdatasync): the frames, not the mtime.
+    await this.#wal.file.datasync();
   }
 
   #syncError(action: string, err: unknown): FerryError {
@@ -301,6 +302,8 @@ class SqliteCatalog implements CatalogStore {
     // Every write's promise settles before close resolves.
     await this.#syncQueued?.catch(() => undefined);
     await this.#syncing?.catch(() => undefined);
+    await this.#wal?.file.close();
+    this.#wal = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
