@@ -6,10 +6,10 @@
 //   pnpm bench:control-plane [--movers 1000] [--vms-per-mover 10] [--restore-points 1000000]
 //     [--catalog sqlite|postgres|both] [--task-seconds 20] [--progress-ms 1000]
 //     [--heartbeat-window 20]
-//     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats]
+//     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats] [--fleet-nice 0]
 //     [--coordinator-node-flags "--max-semi-space-size=64"|none] (default: bin/ferry's)
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient, JobState, OperatorService, parseArgs, sleep } from "@ferry/common";
 import { spawnChild } from "../lab/child.js";
@@ -45,6 +45,11 @@ interface Settings {
   coordinatorNodeFlags: string[];
   /** Stop after the heartbeat window (to profile heartbeats alone). */
   onlyHeartbeats: boolean;
+  /**
+   * Nice value of the simulated movers' processes (0-19). Real movers run on their own
+   * hosts; at 0 the simulation takes the coordinator's cores as if they did not.
+   */
+  fleetNice: number;
 }
 
 // The heap settings bin/ferry starts the coordinator with (keep in step with it).
@@ -141,6 +146,11 @@ async function runOne(
           ),
         ),
       );
+      if (s.fleetNice > 0)
+        // Every thread of the process (setpriority on a pid changes its main thread only).
+        for (const fleet of fleets)
+          for (const tid of await readdir(`/proc/${fleet.pid}/task`))
+            setPriority(Number(tid), s.fleetNice);
       const registerStart = Date.now();
       const registered = await Promise.all(
         fleets.map((f) => f.ask({ t: "register" }, "registered", 300_000)),
@@ -348,6 +358,13 @@ async function runOne(
   }
 }
 
+function fleetNiceOf(flag: string | boolean | undefined): number {
+  const nice = Number(flag ?? 0);
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+    throw new Error(`--fleet-nice must be an integer from 0 to 19, not ${String(flag)}`);
+  return nice;
+}
+
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
     boolean: ["only-heartbeats"],
@@ -363,6 +380,7 @@ async function main(argv: string[]): Promise<void> {
       "repositories",
       "cpu-prof",
       "coordinator-node-flags",
+      "fleet-nice",
     ],
   });
   const num = (name: string, fallback: number) => {
@@ -386,6 +404,7 @@ async function main(argv: string[]): Promise<void> {
     repositories: num("repositories", 20),
     cpuProfDir: typeof cpuProf === "string" ? cpuProf : undefined,
     onlyHeartbeats: args.flags.has("only-heartbeats"),
+    fleetNice: fleetNiceOf(args.flags.get("fleet-nice")),
     // bin/ferry's own, unless told otherwise ("none": node's defaults).
     coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? BIN_FERRY_NODE_FLAGS)
       .split(" ")
@@ -406,6 +425,8 @@ async function main(argv: string[]): Promise<void> {
       if (f) figures.push(f);
     }
     printFigures(figures, s.taskSeconds, s.progressMs);
+    if (s.fleetNice > 0)
+      console.log(`simulated movers' processes at nice ${s.fleetNice} (--fleet-nice)`);
     console.log(
       `\nmachine: ${availableParallelism()} cores; 5-minute load average ${loadBefore.toFixed(2)} before the run, ${(loadavg()[1] ?? 0).toFixed(2)} after it`,
     );

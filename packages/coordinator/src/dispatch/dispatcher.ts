@@ -11,6 +11,7 @@ import {
 import { restorePointRecord } from "../api/messages.js";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { TaskRecord } from "../catalog/records.js";
+import { tasksInStates } from "../catalog/task-pages.js";
 import { taskKind } from "../catalog/task-spec.js";
 import { backupHistory, withBackup } from "../jobs/backup-history.js";
 import { DEFAULT_IO_CONTROL, type IoControl } from "../planner/estate.js";
@@ -208,7 +209,15 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       o.events.notify(jobId);
       return;
     }
-    const final = finalJobState(await o.catalog.tasks.listByJob(jobId));
+    // Counts from the (job, state) index; only the failed tasks are read, for the reason.
+    const counts = await o.catalog.tasks.countByJob(jobId);
+    const final =
+      counts.queued > 0 || counts.running > 0
+        ? undefined
+        : finalJobState(
+            counts,
+            counts.failed > 0 ? await tasksInStates(o.catalog.tasks, jobId, ["failed"]) : [],
+          );
     if (final && !(await o.catalog.jobs.get(jobId))?.endedAt) {
       // Pruning runs before the job reads as ended, so a watcher sees the final catalog.
       await o
@@ -398,11 +407,21 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   ) => {
     const recorded = await Promise.allSettled(batch.map(({ d, mover }) => record(d, mover)));
     let failure: unknown;
-    batch.forEach(({ d, mover }, i) => {
+    let slice = performance.now();
+    for (const [i, { d, mover }] of batch.entries()) {
+      // A launch builds a gRPC call (and, to a new mover, its channel): a batch of them in
+      // one go held the API's thread for a few hundred ms at a job's start.
+      if (performance.now() - slice > YIELD_AFTER_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        slice = performance.now();
+        // Closed meanwhile: the recorded starts stay "running" for the next leader to adopt
+        // or queue again, as the ones running at close do.
+        if (closed) return;
+      }
       const r = recorded[i];
       if (r?.status === "fulfilled") launch(d, mover, inventory.get(d.task.vmId), r.value);
       else failure ??= r?.reason;
-    });
+    }
     if (failure !== undefined) throw failure;
   };
 
@@ -471,6 +490,9 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       limitChangedAt: 0,
     };
     track(run);
+    // The job was cancelled after this start was recorded (its write waits for the disk):
+    // the call is not made and the task ends cancelled, as a cancelled run does.
+    if (cancelledJobs.has(task.jobId)) run.controller.abort();
     run.done = execute(run, vm, mover, d.transport);
   };
 

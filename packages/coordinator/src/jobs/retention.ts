@@ -1,6 +1,7 @@
 import { FerryError, isErrorCode, type Logger, toFerryError } from "@ferry/common";
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import type { PolicyRecord, RestorePointRecord } from "../catalog/records.js";
+import { tasksInStates } from "../catalog/task-pages.js";
 import { type PruneDecision, type PruneRules, selectPrune } from "../policy/prune-selection.js";
 import type { RepositoryMaintenance } from "./repository-maintenance.js";
 
@@ -131,11 +132,7 @@ export async function pruneAfterJob(
   const policy = await catalog.policies.get(job.policyId);
   if (!policy) return [];
   const vmIds = [
-    ...new Set(
-      (await catalog.tasks.listByJob(jobId))
-        .filter((t) => t.state === "succeeded")
-        .map((t) => t.vmId),
-    ),
+    ...new Set((await tasksInStates(catalog.tasks, jobId, ["succeeded"])).map((t) => t.vmId)),
   ];
   try {
     const { decisions } = await prunePolicy(catalog, maintenance, policy, {

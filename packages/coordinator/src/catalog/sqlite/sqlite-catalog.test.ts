@@ -55,6 +55,26 @@ describe("SQLite catalog", () => {
     expect(withRaw(file, appliedMigrations)).toEqual(first);
   });
 
+  it("settles every write by close, each one in the file another connection reads", async () => {
+    const file = newFile();
+    const store = await openSqliteCatalog({ path: file });
+    // Writes of several turns of the event loop: several commits, fsyncs overlapping.
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      writes.push(store.policies.create(policy(`p${i}`)));
+      if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const duplicate = store.policies.create(policy("p0"));
+    const settled = Promise.allSettled([...writes, duplicate]);
+    await store.close();
+    const outcomes = await settled;
+    expect(outcomes.slice(0, 40).every((o) => o.status === "fulfilled")).toBe(true);
+    expect(outcomes[40]).toMatchObject({ status: "rejected", reason: { code: "ALREADY_EXISTS" } });
+    expect(withRaw(file, (db) => db.prepare("SELECT count(*) AS n FROM policies").get())).toEqual({
+      n: 40,
+    });
+  });
+
   it("numbers its migrations 1, 2, 3, ...", () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { FerryError } from "@ferry/common";
 import Database from "better-sqlite3";
@@ -79,8 +80,11 @@ function openDatabase({ path, busyTimeoutMs = 5000 }: SqliteCatalogOptions): Dat
         `catalog ${path}: SQLite refused WAL journal mode (kept ${String(mode)}); put the catalog on a local filesystem`,
       );
     }
-    // synchronous stays FULL (the default): a finished job must survive a power cut.
+    // A commit does not wait for the disk on this thread (the API's): SqliteCatalog fsyncs
+    // the WAL on libuv's pool and settles a write only after that, so a finished job still
+    // survives a power cut. Migrations keep FULL: they run before anything else anyway.
     applyMigrations(db, path);
+    if (!inMemory) db.pragma("synchronous = NORMAL");
     return db;
   } catch (err) {
     db.close();
@@ -116,12 +120,14 @@ interface PendingWrite {
 
 /**
  * The CatalogStore over one better-sqlite3 connection. Writes asked for in one turn of the
- * event loop commit together, each in its own savepoint (one failing leaves the others):
- * with `synchronous = FULL` every commit waits for the disk, and a dispatcher ending
- * hundreds of tasks a second would otherwise hold the thread in fsync. A read first commits
- * the writes asked for before it, so every caller reads what it wrote. A batch that cannot
- * commit (another connection holding the lock past busyTimeoutMs) commits nothing; its
- * writes are then tried one by one.
+ * event loop commit together, each in its own savepoint (one failing leaves the others). A
+ * commit (`synchronous = NORMAL`) does not fsync on the event loop's thread: the WAL file is
+ * fsynced on libuv's thread pool afterwards, one fsync covering every batch committed before
+ * it, and each write's promise settles only then, so what a caller saw succeed is on disk
+ * (the durability of `synchronous = FULL`, without holding the API in fsync). A read first
+ * commits the writes asked for before it, so every caller reads what it wrote. A batch that
+ * cannot commit (another connection holding the lock past busyTimeoutMs) commits nothing;
+ * its writes are then tried one by one.
  */
 class SqliteCatalog implements CatalogStore {
   readonly policies: PolicyStore;
@@ -135,6 +141,10 @@ class SqliteCatalog implements CatalogStore {
   #flushScheduled = false;
   readonly #inTransaction: (fn: () => void) => void;
   readonly #inSavepoint: (fn: () => unknown) => unknown;
+  // The fsync under way, and the one queued behind it for batches committed meanwhile.
+  #syncing: Promise<void> | undefined;
+  #syncQueued: Promise<void> | undefined;
+  #wal: { file: FileHandle; ino: number } | undefined;
 
   constructor(ctx: SqliteContext) {
     this.#ctx = ctx;
@@ -184,51 +194,104 @@ class SqliteCatalog implements CatalogStore {
     ) as T;
   }
 
-  /** Commits the pending writes; settles each one's promise. */
+  /** Commits the pending writes; settles each one's promise once the commit is on disk. */
   #flush(): void {
     this.#flushScheduled = false;
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
     const mapped = (w: PendingWrite, err: unknown) => toCatalogError(err, this.#ctx.file, w.action);
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
     // Each write alone, in its own transaction: as writes went before batches.
     const oneByOne = () => {
+      outcomes.length = 0;
       for (const w of batch) {
         try {
-          w.resolve(w.run());
+          outcomes.push({ ok: true, value: w.run() });
         } catch (err) {
-          w.reject(mapped(w, err));
+          outcomes.push({ ok: false, err });
         }
       }
     };
-    if (batch.length === 1) {
-      oneByOne();
-      return;
-    }
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
-    try {
-      this.#inTransaction(() => {
-        for (const w of batch) {
-          try {
-            outcomes.push({ ok: true, value: this.#inSavepoint(w.run) });
-          } catch (err) {
-            // Some errors (a full disk, I/O) roll the whole transaction back: none committed.
-            if (!this.#ctx.db.inTransaction) throw err;
-            outcomes.push({ ok: false, err });
+    if (batch.length === 1) oneByOne();
+    else {
+      try {
+        this.#inTransaction(() => {
+          for (const w of batch) {
+            try {
+              outcomes.push({ ok: true, value: this.#inSavepoint(w.run) });
+            } catch (err) {
+              // Some errors (a full disk, I/O) roll the whole transaction back: none committed.
+              if (!this.#ctx.db.inTransaction) throw err;
+              outcomes.push({ ok: false, err });
+            }
           }
-        }
-      });
-    } catch {
-      // Nothing was committed (another connection held the lock too long, or the disk
-      // failed): each write is tried on its own and fails, or not, on its own.
-      oneByOne();
-      return;
+        });
+      } catch {
+        // Nothing was committed (another connection held the lock too long, or the disk
+        // failed): each write is tried on its own and fails, or not, on its own.
+        oneByOne();
+      }
     }
-    batch.forEach((w, i) => {
-      const o = outcomes[i];
-      if (o?.ok) w.resolve(o.value);
-      else w.reject(mapped(w, o?.err));
-    });
+    const settle = (syncErr: unknown) =>
+      batch.forEach((w, i) => {
+        const o = outcomes[i];
+        if (!o?.ok) w.reject(mapped(w, o?.err));
+        else if (syncErr !== undefined) w.reject(this.#syncError(w.action, syncErr));
+        else w.resolve(o.value);
+      });
+    // Failed writes changed nothing: only a batch with a success waits for the disk.
+    if (!outcomes.some((o) => o.ok)) settle(undefined);
+    else
+      this.#synced().then(
+        () => settle(undefined),
+        (err: unknown) => settle(err),
+      );
+  }
+
+  /** Resolves once everything committed so far is on disk (an fsync of the WAL file). */
+  #synced(): Promise<void> {
+    if (this.#ctx.file === ":memory:") return Promise.resolve();
+    if (!this.#syncing) {
+      this.#syncing = this.#fsyncWal().finally(() => {
+        this.#syncing = undefined;
+      });
+      return this.#syncing;
+    }
+    // The fsync under way may have started before this commit: one more after it.
+    this.#syncQueued ??= this.#syncing
+      .catch(() => undefined)
+      .then(() => {
+        this.#syncQueued = undefined;
+        return this.#synced();
+      });
+    return this.#syncQueued;
+  }
+
+  async #fsyncWal(): Promise<void> {
+    const path = `${this.#ctx.file}-wal`;
+    // No WAL: SQLite checkpointed it into the database (syncing both) and removed it.
+    const ino = statSync(path, { throwIfNoEntry: false })?.ino;
+    if (ino === undefined) return;
+    if (this.#wal?.ino !== ino) {
+      // Kept open between syncs; a WAL file SQLite replaced is opened again.
+      const old = this.#wal;
+      this.#wal = undefined;
+      await old?.file.close();
+      this.#wal = { file: await open(path, "r"), ino };
+    }
+    // What SQLite's own commit under FULL does (fdatasync): the frames, not the mtime.
+    await this.#wal.file.datasync();
+  }
+
+  #syncError(action: string, err: unknown): FerryError {
+    // Not retryable: the write is in the catalog, only its flush failed (as SQLite's own
+    // failed fsync under FULL would leave it).
+    return new FerryError(
+      "INTERNAL",
+      `catalog ${this.#ctx.file}: ${action} was committed but cannot be flushed to disk: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err, details: { file: this.#ctx.file } },
+    );
   }
 
   async close(): Promise<void> {
@@ -236,6 +299,11 @@ class SqliteCatalog implements CatalogStore {
     this.#flush();
     this.#closed = true;
     this.#ctx.db.close();
+    // Every write's promise settles before close resolves.
+    await this.#syncQueued?.catch(() => undefined);
+    await this.#syncing?.catch(() => undefined);
+    await this.#wal?.file.close();
+    this.#wal = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
