@@ -1,12 +1,19 @@
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { createS3Backend, type RepositoryBackend } from "@ferry/common";
+import { createS3Backend, openRepository, type RepositoryBackend } from "@ferry/common";
+import type { Coordinator } from "@ferry/coordinator";
+import { backupSource, type Mover, openFileSource } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
+import { REPO_ROOT } from "./lab/paths.js";
+import { quietLogger } from "./lab/quiet-logger.js";
 
 // Issue 19: the repository's features on a real Ceph RADOS Gateway, as a user drives them
 // with the CLI. One cluster for the whole file (it is slow to start).
@@ -190,4 +197,75 @@ describe("repository features in S3 (Ceph RGW)", () => {
     expect(`${failed.stdout}${failed.stderr}`).toContain(hex.slice(0, 16));
     expect(`${failed.stdout}${failed.stderr}`).toContain(id);
   }, 120_000);
+
+  it("a coordinator rescans, verifies and prunes an encrypted S3 repository through its mover", async () => {
+    const PASSPHRASE = "only the movers know this one";
+    const repo = repoUrl("maintained");
+    const ids: string[] = [];
+    {
+      await using repository = await openRepository({
+        root: repo,
+        create: true,
+        passphrase: PASSPHRASE,
+      });
+      for (const vmId of ["vm-a", "vm-a", "vm-a", "vm-b"]) {
+        const file = await image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
+        const source = await openFileSource({ path: file });
+        try {
+          const { manifest } = await backupSource({
+            source,
+            repository,
+            vmId,
+            vmName: vmId,
+            diskId: "disk0",
+            moverId: "mover-s3",
+            transport: "hotadd",
+            chunkSizeBytes: 64 * 1024,
+            logger: quietLogger(),
+            signal: new AbortController().signal,
+          });
+          ids.push(manifest.restorePointId);
+        } finally {
+          await source.close();
+        }
+      }
+    }
+    let coordinator: Coordinator | undefined;
+    let mover: Mover | undefined;
+    try {
+      coordinator = await startLabCoordinator({
+        dataDir: join(dir, "coord"),
+        heartbeatIntervalMs: 300,
+      });
+      mover = await startLabMover({
+        id: "mover-s3",
+        coordinator: coordinator.address,
+        host: { id: "host-1" },
+        runDir: join(dir, "run"),
+        repositoryPassphraseFile: await passphraseFile("mover.pass", PASSPHRASE),
+      });
+      await mover.registered;
+      const address = coordinator.address;
+      const ferry = (...args: string[]) =>
+        promisify(execFile)(join(REPO_ROOT, "bin/ferry"), [...args, "--server", address]);
+
+      const rescanned = await ferry("catalog", "rescan", "--repo", repo);
+      expect(rescanned.stdout).toContain("4 added to the catalog, 0 removed");
+      const verified = await ferry("verify", "--repo", repo);
+      expect(verified.stdout).toMatch(
+        /verified 4 restore point\(s\), 8 chunk\(s\), .*: all sound$/m,
+      );
+      await ferry(
+        ...["policies", "create", "--name", "keep-one", "--vm", "vm-*"],
+        ...["--repo", repo, "--keep-last", "1"],
+      );
+      const pruned = JSON.parse((await ferry("prune", "--policy", "keep-one", "--json")).stdout);
+      expect(pruned).toMatchObject({ removed: 2, moverId: "mover-s3" });
+      const inRepo = (await ferryMover("restore-points", "--repo", repo)).stdout.trim().split("\n");
+      expect(inRepo.map((line) => line.split(/\s+/)[0]).sort()).toEqual([ids[2], ids[3]].sort());
+    } finally {
+      await mover?.close();
+      await coordinator?.close();
+    }
+  }, 180_000);
 });
