@@ -10,10 +10,12 @@ import type { Coordinator } from "@ferry/coordinator";
 import { backupSource, type Mover, openFileSource } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
+import { spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
+import { runTool } from "./lab/run-tool.js";
 
 // Issue 19: the repository's features on a real Ceph RADOS Gateway, as a user drives them
 // with the CLI. One cluster for the whole file (it is slow to start).
@@ -268,4 +270,33 @@ describe("repository features in S3 (Ceph RGW)", () => {
       await coordinator?.close();
     }
   }, 180_000);
+
+  it("instant restore: an NBD export of an S3 restore point reads the original image", async () => {
+    const repo = repoUrl("exported");
+    const file = await image("exp.raw", [
+      randomBytes(5 * MiB),
+      Buffer.alloc(6 * MiB),
+      randomBytes(3 * MiB + 4096),
+    ]);
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "exp")
+    ).stdout.trim();
+    const sock = join(dir, "export.sock");
+    const server = await spawnChild(
+      "ferry-mover export",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
+      { debianPackage: "nodejs" },
+    );
+    try {
+      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+      const copy = join(dir, "exported.raw");
+      await runTool("nbdcopy", [uri as string, copy], { debianPackage: "libnbd-bin" });
+      expect(sha256(await readFile(copy))).toBe(sha256(await readFile(file)));
+      await rm(copy);
+    } finally {
+      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+    }
+    expect((await server.exited).code).toBe(0);
+  }, 120_000);
 });
