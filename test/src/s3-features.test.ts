@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
 import { spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { ensureGuestImage } from "./lab/guest-image.js";
 import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
@@ -298,5 +299,35 @@ describe("repository features in S3 (Ceph RGW)", () => {
       expect(await server.terminate("SIGINT", 10_000)).toBe(true);
     }
     expect((await server.exited).code).toBe(0);
+  }, 120_000);
+
+  it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
+    await ensureGuestImage();
+    const repo = repoUrl("files");
+    const tree = join(dir, "tree");
+    await mkdir(join(tree, "etc"), { recursive: true });
+    const payload = randomBytes(2 * MiB + 5);
+    await writeFile(join(tree, "etc", "hosts"), "127.0.0.1 localhost\n");
+    await writeFile(join(tree, "data.bin"), payload);
+    const disk = join(dir, "ext4.img");
+    await runTool("mkfs.ext4", ["-q", "-F", "-d", tree, disk, "24M"], {
+      debianPackage: "e2fsprogs",
+    });
+    const id = (await ferryMover("backup", "--source", disk, "--repo", repo)).stdout.trim();
+    const listed = JSON.parse(
+      (
+        await ferryMover(
+          ...["files", "ls", "/disk0", "--json", "--repo", repo, "--restore-point", id],
+        )
+      ).stdout,
+    ) as { name: string }[];
+    expect(listed.map((e) => e.name)).toEqual(expect.arrayContaining(["data.bin", "etc"]));
+    const to = join(dir, "got");
+    await ferryMover(
+      ...["files", "get", "/disk0/data.bin", "/disk0/etc/hosts", "--to", to],
+      ...["--repo", repo, "--restore-point", id],
+    );
+    expect(sha256(await readFile(join(to, "data.bin")))).toBe(sha256(payload));
+    expect(await readFile(join(to, "hosts"), "utf8")).toBe("127.0.0.1 localhost\n");
   }, 120_000);
 });
