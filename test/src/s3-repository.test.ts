@@ -263,9 +263,15 @@ describe("a repository in S3 (Ceph RGW)", () => {
       `s3://${BUCKET}/x?endpoint=${rgw.endpoint}&colour=blue`,
     );
     expect(bad.stderr).toContain("unknown parameter colour");
-    await expect(
-      openRepository({ root: repoUrl("enc"), create: true, passphrase: "a long passphrase" }),
-    ).rejects.toSatisfy((e) => isFerryError(e, "FAILED_PRECONDITION"));
+    // A passphrase given for a plain repository: writing would go in the clear, so it is refused.
+    await ferryMover("init", "--repo", repoUrl("plain"));
+    await using plain = await openRepository({
+      root: repoUrl("plain"),
+      passphrase: "a long passphrase",
+    });
+    await expect(plain.beginRestorePoint({ vmId: "x", vmName: "x" })).rejects.toSatisfy((e) =>
+      isFerryError(e, "FAILED_PRECONDITION"),
+    );
     // A prefix holding no repository is not one (and is not created by a read).
     const missing = await ferryMoverFails("restore-points", "--repo", repoUrl("nothing-here"));
     expect(missing.stderr).toContain("is not a Ferry repository");

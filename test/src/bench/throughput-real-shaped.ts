@@ -1,16 +1,37 @@
 // The throughput rows on a disk shaped like a real guest filesystem (bench-images.ts): the
 // read+write floor, Ferry (NBD, file, encrypted, restore), borg and restic, runs alternated.
 import { execFile } from "node:child_process";
-import { rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { startRgw } from "../lab/ceph-rgw.js";
 import { nbdUnixUri, serveImage } from "../lab/qemu-nbd.js";
 import { BORG_CREATE, duBytes } from "./bench-data.js";
 import { describeMix, makeRealShapedImage } from "./bench-images.js";
 import { diskOf, type Measure, measured, printRows, type Row, rowSet } from "./bench-measure.js";
 
 const run = promisify(execFile);
+
+/** User + system CPU seconds `pids` have used so far (from /proc/PID/stat). */
+async function cpuSecondsOf(pids: readonly number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? 0
+    : ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2;
+}
 const MiB = 1024 * 1024;
 
 /** Builds the image, measures every row `runs` times (alternating), prints table and ratios. */
@@ -21,8 +42,32 @@ export async function realShapedRows(o: {
   sizeBytes: number;
   runs: number;
   env: NodeJS.ProcessEnv;
+  /** Only the local and RGW Ferry rows (the others take long and do not change with S3). */
+  rgwOnly?: boolean;
 }): Promise<void> {
   const { work, runs, env, mover } = o;
+  // A single-node Ceph cluster on loopback, as in the S3 tests: the repository in its RGW.
+  const rgw = await startRgw({ storeBytes: 8 * 1024 * MiB });
+  const s3 = new S3Client({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
+  s3.destroy();
+  const credentials = join(work, "rgw-credentials");
+  await writeFile(
+    credentials,
+    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
+    { mode: 0o600 },
+  );
+  // Each run backs up into a new prefix: an existing one would deduplicate everything.
+  let rgwRun = 0;
+  const rgwRepo = () =>
+    `s3://bench/run-${rgwRun}?${new URLSearchParams({ endpoint: rgw.endpoint, region: rgw.region, "credentials-file": credentials })}`;
+  let rgwRestorePointId = "";
+  const rgwPids = () => rgw.processes.map((p) => p.pid);
   const raw = join(work, "real.raw");
   process.stderr.write(`building a ${o.sizeBytes / MiB} MiB real-shaped image...\n`);
   const mix = await makeRealShapedImage(raw, o.sizeBytes);
@@ -108,6 +153,41 @@ export async function realShapedRows(o: {
       },
     },
     {
+      name: "RGW: ferry full, NBD",
+      measure: async () => {
+        rgwRun++;
+        const cpu0 = await cpuSecondsOf(rgwPids());
+        const m = await measured(
+          mover,
+          ["backup", "--source", uri, "--repo", rgwRepo()],
+          {},
+          { serverPid: nbd.pid, disk },
+        );
+        rgwCpu.backup.push((await cpuSecondsOf(rgwPids())) - cpu0);
+        const list = await run(mover, ["restore-points", "--repo", rgwRepo(), "--json"]);
+        rgwRestorePointId = JSON.parse(list.stdout)[0].restorePointId;
+        return m;
+      },
+    },
+    {
+      name: "RGW: ferry restore, 16 in flight",
+      measure: async () => {
+        const cpu0 = await cpuSecondsOf(rgwPids());
+        const m = await measured(
+          mover,
+          [
+            ...["restore", "--repo", rgwRepo(), "--restore-point", rgwRestorePointId],
+            ...["--to", out, "--format", "raw", "--parallel", "16"],
+          ],
+          {},
+          { disk },
+        );
+        rgwCpu.restore.push((await cpuSecondsOf(rgwPids())) - cpu0);
+        await rm(out, { force: true });
+        return m;
+      },
+    },
+    {
       name: "ferry full, NBD, encrypted",
       repo: repo("sealed"),
       measure: () =>
@@ -169,6 +249,19 @@ export async function realShapedRows(o: {
       },
     },
   ];
+  const rgwCpu = { backup: [] as number[], restore: [] as number[] };
+  if (o.rgwOnly) {
+    const keep = (n: string) =>
+      n.startsWith("RGW:") ||
+      n.startsWith("ferry full, NBD") ||
+      n.startsWith("ferry restore") ||
+      n.startsWith("floor");
+    steps.splice(
+      0,
+      steps.length,
+      ...steps.filter((s) => keep(s.name) && !s.name.includes("encrypted")),
+    );
+  }
   const rows: Row[] = steps.map((s) => ({ name: s.name, runs: [] }));
   for (let i = 0; i < runs; i++) {
     for (const [k, step] of steps.entries()) {
@@ -182,6 +275,7 @@ export async function realShapedRows(o: {
     }
   }
   await nbd.terminate("SIGTERM", 5000);
+  await rgw.remove();
   await rm(raw, { force: true });
   await rm(ddIn, { force: true });
 
@@ -193,6 +287,14 @@ export async function realShapedRows(o: {
   const r = rowSet(rows);
   const floor = r.seconds("floor");
   const ferry = r.seconds("ferry full, NBD");
+  const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
+  console.log(
+    `real_rgw_backup_vs_local=${(ferry / r.seconds("RGW: ferry full")).toFixed(2)}  (goal >= 0.5; ferry CPU ${r.cpuSeconds("RGW: ferry full").toFixed(2)} s vs ${r.cpuSeconds("ferry full, NBD").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.backup).toFixed(2)} s; load average ${load})`,
+  );
+  console.log(
+    `real_rgw_restore_vs_local=${(r.seconds("ferry restore") / r.seconds("RGW: ferry restore")).toFixed(2)}  (ferry CPU ${r.cpuSeconds("RGW: ferry restore").toFixed(2)} s vs ${r.cpuSeconds("ferry restore").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.restore).toFixed(2)} s)`,
+  );
+  if (o.rgwOnly) return;
   console.log(`real_full_nbd_vs_floor=${(floor / ferry).toFixed(2)}  (goal >= 0.6)`);
   console.log(
     `real_cpu_vs_borg=${(r.cpuSeconds("ferry full, NBD") / r.cpuSeconds("borg")).toFixed(2)}  (goal <= 1)`,

@@ -10,7 +10,9 @@ import {
   REPOSITORY_CONFIG_FORMAT,
   RESTORE_POINTS_DIR,
 } from "./format.js";
-import { parseRepositoryConfig, type RepositoryConfig } from "./repository-config.js";
+import { addKeyObject } from "./key-objects.js";
+import { ENCRYPTION, parseRepositoryConfig, type RepositoryConfig } from "./repository-config.js";
+import { assertPassphrase, generateRepositoryKey, type RepositoryKey } from "./repository-key.js";
 
 /** The backend's repository.json, or undefined when it has none. */
 export async function readObjectRepositoryConfig(
@@ -34,14 +36,17 @@ export async function readObjectRepositoryConfig(
 }
 
 /**
- * Creates an unencrypted repository on `backend`: repository.json, create-only, so of two
- * movers creating it at once one wins and both use its id. Refuses (FAILED_PRECONDITION) a
+ * Creates a repository on `backend` (encrypted under `passphrase` when given, its key object
+ * written before the config): repository.json, create-only, so of two movers creating it at
+ * once one wins and both use its id (the loser's key then comes from the winner's objects). Refuses (FAILED_PRECONDITION) a
  * prefix that holds chunks or restore points but no config: a new id would orphan them.
  */
 export async function createObjectRepository(
   backend: RepositoryBackend,
   signal?: AbortSignal,
-): Promise<RepositoryConfig> {
+  passphrase?: string,
+): Promise<{ config: RepositoryConfig; key?: RepositoryKey }> {
+  if (passphrase !== undefined) assertPassphrase(passphrase);
   for (const dir of [CHUNKS_DIR, RESTORE_POINTS_DIR]) {
     for await (const _ of backend.list(`${dir}/`, signal ? { signal } : {})) {
       throw new FerryError(
@@ -55,14 +60,18 @@ export async function createObjectRepository(
     version: NAME_BOUND_REPOSITORY_FORMAT_VERSION,
     id: randomUUID(),
     createdAt: new Date().toISOString(),
+    ...(passphrase === undefined ? {} : { encryption: ENCRYPTION }),
   };
+  const key = passphrase === undefined ? undefined : generateRepositoryKey();
+  // A key sealed for an id that never wins opens nothing: harmless, and GC-free clutter.
+  if (key && passphrase) await addKeyObject(backend, config.id, key, passphrase, signal);
   try {
     await backend.putIfAbsent(
       REPOSITORY_CONFIG_FILE,
       [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)],
       signal,
     );
-    return config;
+    return key ? { config, key } : { config };
   } catch (err) {
     if (!isFerryError(err, "ALREADY_EXISTS")) throw err;
   }
@@ -73,5 +82,5 @@ export async function createObjectRepository(
       `${backend.location}/${REPOSITORY_CONFIG_FILE} vanished while creating the repository`,
     );
   }
-  return existing;
+  return { config: existing };
 }

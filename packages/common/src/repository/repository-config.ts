@@ -43,7 +43,7 @@ export interface RepositoryConfig {
   encryption?: RepositoryEncryption;
 }
 
-const ENCRYPTION: RepositoryEncryption = { cipher: "aes-256-gcm", chunkIds: "blake3-keyed" };
+export const ENCRYPTION: RepositoryEncryption = { cipher: "aes-256-gcm", chunkIds: "blake3-keyed" };
 
 /** repository.json of `root`, or undefined when there is none. */
 export async function readRepositoryConfig(root: string): Promise<RepositoryConfig | undefined> {

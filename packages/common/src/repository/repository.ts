@@ -30,6 +30,7 @@ import {
 } from "./format.js";
 import type { GarbageCollectionLock } from "./garbage-collection-lock.js";
 import { addKeyFile, keyFileNames, unlockRepositoryKey } from "./key-files.js";
+import { addKeyObject, keyObjectNames, unlockRepositoryKeyObject } from "./key-objects.js";
 import { type Manifest, parseManifest } from "./manifest.js";
 import { assertSafeName, isRestorePointName, isSafeName, parseRestorePointId } from "./names.js";
 import { createObjectRepository, readObjectRepositoryConfig } from "./object-repository-config.js";
@@ -221,21 +222,12 @@ async function assertNoKeyFiles(root: string): Promise<void> {
   }
 }
 
-/**
- * A repository in object storage: unencrypted for now (key files and their passphrase
- * handling live on the filesystem still), chunks and restore points as objects.
- */
+/** A repository in object storage: chunks, restore points and key files as objects. */
 async function openObjectRepository(options: OpenRepositoryOptions): Promise<Repository> {
-  const location = options.root;
-  if (options.passphrase !== undefined) {
-    throw new FerryError(
-      "FAILED_PRECONDITION",
-      `repository ${location}: encrypted repositories in object storage are not supported yet; give no passphrase, or use a directory`,
-    );
-  }
-  const backend = await createS3Backend(parseS3Location(location));
+  const backend = await createS3Backend(parseS3Location(options.root));
   try {
     let config = await readObjectRepositoryConfig(backend, options.signal);
+    let key: RepositoryKey | undefined;
     if (config === undefined) {
       if (!options.create) {
         throw new FerryError(
@@ -243,30 +235,48 @@ async function openObjectRepository(options: OpenRepositoryOptions): Promise<Rep
           `${backend.location} is not a Ferry repository (no ${REPOSITORY_CONFIG_FILE})`,
         );
       }
-      config = await createObjectRepository(backend, options.signal);
+      ({ config, key } = await createObjectRepository(backend, options.signal, options.passphrase));
     }
-    if (config.encryption) {
-      throw new FerryError(
-        "FAILED_PRECONDITION",
-        `repository ${backend.location} is encrypted: encrypted repositories in object storage are not supported yet`,
-      );
+    if (config.encryption && key === undefined && options.passphrase !== undefined) {
+      key = await unlockRepositoryKeyObject(backend, config.id, options.passphrase, options.signal);
     }
+    if (!config.encryption) {
+      const keys = await keyObjectNames(backend, options.signal);
+      if (keys.length > 0) {
+        throw new FerryError(
+          "CORRUPT_DATA",
+          `${backend.location}/${REPOSITORY_CONFIG_FILE} says the repository is not encrypted, but ${KEYS_DIR}/ holds ${keys.length} key file(s): the config was altered or replaced; restore it from a copy`,
+        );
+      }
+    }
+    const protection: ChunkProtection = !config.encryption
+      ? PLAIN_CHUNKS
+      : key
+        ? sealedChunks(key)
+        : lockedChunks(backend.location);
     const chunks = createBackendChunkStore({
       backend,
       durability: options.durability ?? "batched",
       compression: options.compression ?? "lz4",
-      protection: PLAIN_CHUNKS,
+      protection,
       headerVersion: config.version === NAME_BOUND_REPOSITORY_FORMAT_VERSION ? 2 : 1,
     });
+    const writeRefusal =
+      !config.encryption && options.passphrase !== undefined
+        ? new FerryError(
+            "FAILED_PRECONDITION",
+            `repository ${backend.location} is not encrypted, but a passphrase was given: Ferry does not write backups in the clear when encryption is asked for. Use a new repository (it is created encrypted), or give no passphrase for this one`,
+          )
+        : undefined;
     return new StoredRepository(
       backend.location,
       backend,
       objectRestorePointStorage(backend),
       config,
       chunks,
-      undefined,
-      PLAIN_CHUNKS.restorePoints,
-      undefined,
+      key,
+      protection.restorePoints,
+      writeRefusal,
     );
   } catch (err) {
     await backend.close();
@@ -292,7 +302,10 @@ class StoredRepository implements Repository {
       throw new FerryError("FAILED_PRECONDITION", `repository ${this.root} is not encrypted`);
     }
     if (!this.key) lockedChunks(this.root).assertKey();
-    return addKeyFile(this.root, this.config.id, this.key as RepositoryKey, passphrase);
+    const key = this.key as RepositoryKey;
+    return this.backend.capabilities.kind === "local"
+      ? addKeyFile(this.root, this.config.id, key, passphrase)
+      : addKeyObject(this.backend, this.config.id, key, passphrase);
   }
 
   beginRestorePoint(options: BeginRestorePointOptions): Promise<RestorePointWriter> {

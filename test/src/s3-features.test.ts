@@ -1,0 +1,333 @@
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { createS3Backend, openRepository, type RepositoryBackend } from "@ferry/common";
+import type { Coordinator } from "@ferry/coordinator";
+import { backupSource, type Mover, openFileSource } from "@ferry/mover";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
+import { spawnChild } from "./lab/child.js";
+import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
+import { ensureGuestImage } from "./lab/guest-image.js";
+import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
+import { REPO_ROOT } from "./lab/paths.js";
+import { quietLogger } from "./lab/quiet-logger.js";
+import { runTool } from "./lab/run-tool.js";
+
+// Issue 19: the repository's features on a real Ceph RADOS Gateway, as a user drives them
+// with the CLI. One cluster for the whole file (it is slow to start).
+
+const BUCKET = "ferry-s3-features";
+const MiB = 1024 * 1024;
+
+let rgw: Rgw;
+let dir: string;
+let credentialsFile: string;
+
+function repoUrl(prefix: string): string {
+  const q = new URLSearchParams({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    "credentials-file": credentialsFile,
+  });
+  return `s3://${BUCKET}/${prefix}?${q}`;
+}
+
+function rawBackend(prefix: string): Promise<RepositoryBackend> {
+  return createS3Backend({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    bucket: BUCKET,
+    prefix,
+    forcePathStyle: true,
+    credentialsFile,
+  });
+}
+
+async function keysUnder(backend: RepositoryBackend, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const e of backend.list(prefix)) if (e.t === "object") keys.push(e.key);
+  return keys;
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+async function image(name: string, parts: Uint8Array[]): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, Buffer.concat(parts));
+  return path;
+}
+
+async function passphraseFile(name: string, passphrase: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, `${passphrase}\n`, { mode: 0o600 });
+  return path;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ferry-s3-features-"));
+  rgw = await startRgw();
+  const s3 = new S3Client({
+    endpoint: rgw.endpoint,
+    region: rgw.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+  });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  } finally {
+    s3.destroy();
+  }
+  credentialsFile = join(dir, "credentials");
+  await writeFile(
+    credentialsFile,
+    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
+    { mode: 0o600 },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await rgw?.remove();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe("repository features in S3 (Ceph RGW)", () => {
+  it("an encrypted repository: init, backup, restore; a wrong passphrase is refused", async () => {
+    const repo = repoUrl("encrypted");
+    const good = await passphraseFile("good", "correct horse battery staple");
+    const wrong = await passphraseFile("wrong", "incorrect horse battery staple");
+    await ferryMover("init", "--repo", repo, "--passphrase-file", good);
+    // A recognisable pattern: were chunks stored in the clear, an object would contain it.
+    const marker = Buffer.from("FERRY-PLAINTEXT-MARKER-".repeat(3));
+    const block = Buffer.concat(
+      Array.from({ length: (4 * MiB) / 64 }, () => marker.subarray(0, 64)),
+    );
+    const file = await image("enc.raw", [block, randomBytes(4 * MiB), Buffer.alloc(4 * MiB)]);
+    const id = (
+      await ferryMover(
+        "backup",
+        "--source",
+        file,
+        "--repo",
+        repo,
+        "--vm-id",
+        "enc",
+        "--passphrase-file",
+        good,
+      )
+    ).stdout.trim();
+
+    const backend = await rawBackend("encrypted");
+    try {
+      expect(await keysUnder(backend, "keys/")).toHaveLength(1);
+      const chunks = await keysUnder(backend, "chunks/");
+      expect(chunks.length).toBeGreaterThanOrEqual(2);
+      for (const key of chunks) {
+        expect((await backend.get(key)).includes(marker.subarray(0, 32))).toBe(false);
+      }
+    } finally {
+      await backend.close();
+    }
+
+    const to = join(dir, "enc-restored.raw");
+    await ferryMover(
+      "restore",
+      "--repo",
+      repo,
+      "--restore-point",
+      id,
+      "--to",
+      to,
+      "--passphrase-file",
+      good,
+    );
+    expect(sha256(await readFile(to))).toBe(sha256(await readFile(file)));
+    await rm(to);
+
+    const refused = await ferryMoverFails(
+      "restore",
+      "--repo",
+      repo,
+      "--restore-point",
+      id,
+      "--to",
+      to,
+      "--passphrase-file",
+      wrong,
+    );
+    expect(refused.stderr).toContain("wrong passphrase for repository");
+    const locked = await ferryMoverFails(
+      "restore",
+      "--repo",
+      repo,
+      "--restore-point",
+      id,
+      "--to",
+      to,
+    );
+    expect(locked.stderr).toMatch(/passphrase/);
+    // Listing needs no passphrase.
+    expect((await ferryMover("restore-points", "--repo", repo)).stdout).toContain(id);
+  }, 120_000);
+
+  it("verify re-reads chunks from S3 and names the object it finds corrupt", async () => {
+    const repo = repoUrl("verify");
+    const file = await image("verify.raw", [randomBytes(12 * MiB)]);
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "ver")
+    ).stdout.trim();
+    expect((await ferryMover("verify", "--repo", repo)).stdout).toBeTruthy();
+
+    const backend = await rawBackend("verify");
+    let victim: string;
+    try {
+      const chunks = await keysUnder(backend, "chunks/");
+      victim = chunks[1] as string;
+      const bytes = await backend.get(victim);
+      const mid = bytes.length >> 1;
+      bytes[mid] = (bytes[mid] as number) ^ 0xff;
+      await backend.put(victim, [bytes]);
+    } finally {
+      await backend.close();
+    }
+    const failed = await ferryMoverFails("verify", "--repo", repo);
+    expect(failed.code).toBe(1);
+    const hex = victim.slice(victim.lastIndexOf("/") + 1);
+    expect(`${failed.stdout}${failed.stderr}`).toContain(hex.slice(0, 16));
+    expect(`${failed.stdout}${failed.stderr}`).toContain(id);
+  }, 120_000);
+
+  it("a coordinator rescans, verifies and prunes an encrypted S3 repository through its mover", async () => {
+    const PASSPHRASE = "only the movers know this one";
+    const repo = repoUrl("maintained");
+    const ids: string[] = [];
+    {
+      await using repository = await openRepository({
+        root: repo,
+        create: true,
+        passphrase: PASSPHRASE,
+      });
+      for (const vmId of ["vm-a", "vm-a", "vm-a", "vm-b"]) {
+        const file = await image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
+        const source = await openFileSource({ path: file });
+        try {
+          const { manifest } = await backupSource({
+            source,
+            repository,
+            vmId,
+            vmName: vmId,
+            diskId: "disk0",
+            moverId: "mover-s3",
+            transport: "hotadd",
+            chunkSizeBytes: 64 * 1024,
+            logger: quietLogger(),
+            signal: new AbortController().signal,
+          });
+          ids.push(manifest.restorePointId);
+        } finally {
+          await source.close();
+        }
+      }
+    }
+    let coordinator: Coordinator | undefined;
+    let mover: Mover | undefined;
+    try {
+      coordinator = await startLabCoordinator({
+        dataDir: join(dir, "coord"),
+        heartbeatIntervalMs: 300,
+      });
+      mover = await startLabMover({
+        id: "mover-s3",
+        coordinator: coordinator.address,
+        host: { id: "host-1" },
+        runDir: join(dir, "run"),
+        repositoryPassphraseFile: await passphraseFile("mover.pass", PASSPHRASE),
+      });
+      await mover.registered;
+      const address = coordinator.address;
+      const ferry = (...args: string[]) =>
+        promisify(execFile)(join(REPO_ROOT, "bin/ferry"), [...args, "--server", address]);
+
+      const rescanned = await ferry("catalog", "rescan", "--repo", repo);
+      expect(rescanned.stdout).toContain("4 added to the catalog, 0 removed");
+      const verified = await ferry("verify", "--repo", repo);
+      expect(verified.stdout).toMatch(
+        /verified 4 restore point\(s\), 8 chunk\(s\), .*: all sound$/m,
+      );
+      await ferry(
+        ...["policies", "create", "--name", "keep-one", "--vm", "vm-*"],
+        ...["--repo", repo, "--keep-last", "1"],
+      );
+      const pruned = JSON.parse((await ferry("prune", "--policy", "keep-one", "--json")).stdout);
+      expect(pruned).toMatchObject({ removed: 2, moverId: "mover-s3" });
+      const inRepo = (await ferryMover("restore-points", "--repo", repo)).stdout.trim().split("\n");
+      expect(inRepo.map((line) => line.split(/\s+/)[0]).sort()).toEqual([ids[2], ids[3]].sort());
+    } finally {
+      await mover?.close();
+      await coordinator?.close();
+    }
+  }, 180_000);
+
+  it("instant restore: an NBD export of an S3 restore point reads the original image", async () => {
+    const repo = repoUrl("exported");
+    const file = await image("exp.raw", [
+      randomBytes(5 * MiB),
+      Buffer.alloc(6 * MiB),
+      randomBytes(3 * MiB + 4096),
+    ]);
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "exp")
+    ).stdout.trim();
+    const sock = join(dir, "export.sock");
+    const server = await spawnChild(
+      "ferry-mover export",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
+      { debianPackage: "nodejs" },
+    );
+    try {
+      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+      const copy = join(dir, "exported.raw");
+      await runTool("nbdcopy", [uri as string, copy], { debianPackage: "libnbd-bin" });
+      expect(sha256(await readFile(copy))).toBe(sha256(await readFile(file)));
+      await rm(copy);
+    } finally {
+      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+    }
+    expect((await server.exited).code).toBe(0);
+  }, 120_000);
+
+  it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
+    await ensureGuestImage();
+    const repo = repoUrl("files");
+    const tree = join(dir, "tree");
+    await mkdir(join(tree, "etc"), { recursive: true });
+    const payload = randomBytes(2 * MiB + 5);
+    await writeFile(join(tree, "etc", "hosts"), "127.0.0.1 localhost\n");
+    await writeFile(join(tree, "data.bin"), payload);
+    const disk = join(dir, "ext4.img");
+    await runTool("mkfs.ext4", ["-q", "-F", "-d", tree, disk, "24M"], {
+      debianPackage: "e2fsprogs",
+    });
+    const id = (await ferryMover("backup", "--source", disk, "--repo", repo)).stdout.trim();
+    const listed = JSON.parse(
+      (
+        await ferryMover(
+          ...["files", "ls", "/disk0", "--json", "--repo", repo, "--restore-point", id],
+        )
+      ).stdout,
+    ) as { name: string }[];
+    expect(listed.map((e) => e.name)).toEqual(expect.arrayContaining(["data.bin", "etc"]));
+    const to = join(dir, "got");
+    await ferryMover(
+      ...["files", "get", "/disk0/data.bin", "/disk0/etc/hosts", "--to", to],
+      ...["--repo", repo, "--restore-point", id],
+    );
+    expect(sha256(await readFile(join(to, "data.bin")))).toBe(sha256(payload));
+    expect(await readFile(join(to, "hosts"), "utf8")).toBe("127.0.0.1 localhost\n");
+  }, 120_000);
+});
