@@ -83,6 +83,20 @@ function poolSettings(options: PostgresCatalogOptions): { config: PoolConfig; na
 }
 
 /**
+ * A pool whose connections' errors end no process. An idle connection the server closed (a
+ * restart, a failover) is dropped by the pool and the next statement opens a new one; a
+ * connection the server ends while the pool closes it reports on the client itself, where
+ * no pool listener hears it. A statement running on a broken connection fails on its own.
+ */
+function quietPool(config: PoolConfig): { pool: Pool; onIdleError: () => void } {
+  const pool = new Pool(config);
+  const onIdleError = () => undefined;
+  pool.on("error", onIdleError);
+  pool.on("connect", (client) => client.on("error", onIdleError));
+  return { pool, onIdleError };
+}
+
+/**
  * Opens a pool of connections to a PostgreSQL catalog and applies pending schema migrations.
  * FAILED_PRECONDITION when the schema is newer than this Ferry or the database is missing;
  * UNAVAILABLE (retryable) when the server cannot be reached; UNAUTHENTICATED or
@@ -90,15 +104,7 @@ function poolSettings(options: PostgresCatalogOptions): { config: PoolConfig; na
  */
 export async function openPostgresCatalog(options: PostgresCatalogOptions): Promise<CatalogStore> {
   const { config, name } = poolSettings(options);
-  const pool = new Pool(config);
-  // An idle connection the server closed (a restart, a failover): the pool drops it and the
-  // next statement opens a new one. Without a listener the event would end the process.
-  const onIdleError = () => undefined;
-  pool.on("error", onIdleError);
-  // A connection the server ends while the pool is closing it (or between a statement and
-  // its release) reports on the client itself, where no pool listener hears it: a statement
-  // running on it fails on its own, and the event must not end the process.
-  pool.on("connect", (client) => client.on("error", onIdleError));
+  const { pool, onIdleError } = quietPool(config);
   const ctx = createPgContext(pool, name);
   try {
     await applyMigrations(ctx);
@@ -119,9 +125,7 @@ export async function openPostgresCatalog(options: PostgresCatalogOptions): Prom
  */
 export async function readPostgresSchemaVersion(options: PostgresCatalogOptions): Promise<number> {
   const { config, name } = poolSettings(options);
-  const pool = new Pool({ ...config, max: 1 });
-  const onIdleError = () => undefined;
-  pool.on("error", onIdleError);
+  const { pool, onIdleError } = quietPool({ ...config, max: 1 });
   try {
     const applied = await appliedMigrations(createPgContext(pool, name));
     return applied.at(-1)?.version ?? 0;
