@@ -246,9 +246,11 @@ function renderJobs() {
   const sorted = [...jobs.values()].sort((a, b) =>
     String(b.job.createdAt).localeCompare(String(a.job.createdAt)),
   );
-  // A tab left open for weeks hears of every job: it keeps the newest only.
-  for (const old of sorted.slice(JOBS_KEPT)) jobs.delete(old.job.id);
-  const list = sorted.slice(0, JOBS_KEPT);
+  // A tab left open for weeks hears of every job: past the newest JOBS_KEPT it keeps only
+  // jobs still queued or running, however old (a long full backup stays in view).
+  const ended = (j) => /SUCCEEDED|FAILED|CANCELLED|PARTLY/.test(j.job.state ?? "");
+  for (const old of sorted.slice(JOBS_KEPT)) if (ended(old)) jobs.delete(old.job.id);
+  const list = sorted.filter((j, i) => i < JOBS_KEPT || !ended(j));
   put(
     "jobs",
     list.length === 0

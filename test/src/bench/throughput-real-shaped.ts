@@ -42,24 +42,32 @@ export async function realShapedRows(o: {
   sizeBytes: number;
   runs: number;
   env: NodeJS.ProcessEnv;
-  /** Only the local and RGW Ferry rows (the others take long and do not change with S3). */
-  rgwOnly?: boolean;
+  /**
+   * "only": only the local and RGW Ferry rows (the others take long and do not change with
+   * S3); "without": no RGW rows, and no Ceph started (its daemons would share the cores).
+   */
+  rgw: "with" | "only" | "without";
 }): Promise<void> {
   const { work, runs, env, mover } = o;
+  const rgwOnly = o.rgw === "only";
   // A single-node Ceph cluster on loopback, as in the S3 tests: the repository in its RGW.
-  const rgw = await startRgw({ storeBytes: 8 * 1024 * MiB });
-  const s3 = new S3Client({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
-  });
-  await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
-  s3.destroy();
+  const started = o.rgw === "without" ? undefined : await startRgw({ storeBytes: 8 * 1024 * MiB });
+  // Read only by the RGW rows, which exist only when it was started.
+  const rgw = started as Awaited<ReturnType<typeof startRgw>>;
   const credentials = join(work, "rgw-credentials");
+  if (started) {
+    const s3 = new S3Client({
+      endpoint: rgw.endpoint,
+      region: rgw.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: "bench" }));
+    s3.destroy();
+  }
   await writeFile(
     credentials,
-    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
+    `[default]\naws_access_key_id = ${rgw?.accessKeyId}\naws_secret_access_key = ${rgw?.secretAccessKey}\n`,
     { mode: 0o600 },
   );
   // Each run backs up into a new prefix: an existing one would deduplicate everything.
@@ -250,7 +258,8 @@ export async function realShapedRows(o: {
     },
   ];
   const rgwCpu = { backup: [] as number[], restore: [] as number[] };
-  if (o.rgwOnly) {
+  if (!started) steps.splice(0, steps.length, ...steps.filter((s) => !s.name.startsWith("RGW:")));
+  if (rgwOnly) {
     const keep = (n: string) =>
       n.startsWith("RGW:") ||
       n.startsWith("ferry full, NBD") ||
@@ -275,7 +284,7 @@ export async function realShapedRows(o: {
     }
   }
   await nbd.terminate("SIGTERM", 5000);
-  await rgw.remove();
+  await started?.remove();
   await rm(raw, { force: true });
   await rm(ddIn, { force: true });
 
@@ -288,13 +297,15 @@ export async function realShapedRows(o: {
   const floor = r.seconds("floor");
   const ferry = r.seconds("ferry full, NBD");
   const load = (await readFile("/proc/loadavg", "utf8")).split(" ").slice(0, 3).join(" ");
-  console.log(
-    `real_rgw_backup_vs_local=${(ferry / r.seconds("RGW: ferry full")).toFixed(2)}  (goal >= 0.5; ferry CPU ${r.cpuSeconds("RGW: ferry full").toFixed(2)} s vs ${r.cpuSeconds("ferry full, NBD").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.backup).toFixed(2)} s; load average ${load})`,
-  );
-  console.log(
-    `real_rgw_restore_vs_local=${(r.seconds("ferry restore") / r.seconds("RGW: ferry restore")).toFixed(2)}  (ferry CPU ${r.cpuSeconds("RGW: ferry restore").toFixed(2)} s vs ${r.cpuSeconds("ferry restore").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.restore).toFixed(2)} s)`,
-  );
-  if (o.rgwOnly) return;
+  if (started)
+    console.log(
+      `real_rgw_backup_vs_local=${(ferry / r.seconds("RGW: ferry full")).toFixed(2)}  (goal >= 0.5; ferry CPU ${r.cpuSeconds("RGW: ferry full").toFixed(2)} s vs ${r.cpuSeconds("ferry full, NBD").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.backup).toFixed(2)} s; load average ${load})`,
+    );
+  if (started)
+    console.log(
+      `real_rgw_restore_vs_local=${(r.seconds("ferry restore") / r.seconds("RGW: ferry restore")).toFixed(2)}  (ferry CPU ${r.cpuSeconds("RGW: ferry restore").toFixed(2)} s vs ${r.cpuSeconds("ferry restore").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.restore).toFixed(2)} s)`,
+    );
+  if (rgwOnly) return;
   console.log(`real_full_nbd_vs_floor=${(floor / ferry).toFixed(2)}  (goal >= 0.6)`);
   console.log(
     `real_cpu_vs_borg=${(r.cpuSeconds("ferry full, NBD") / r.cpuSeconds("borg")).toFixed(2)}  (goal <= 1)`,
@@ -319,7 +330,7 @@ export async function realShapedRows(o: {
     `real_restore_disk_rate=${(r.diskRate("ferry restore") / MiB).toFixed(0)} MiB/s  (read + written; the disk moves ${(diskMax / MiB).toFixed(0)} MiB/s reading and writing at once with dd: ${((r.diskRate("ferry restore") / diskMax) * 100).toFixed(0)}%)`,
   );
   console.log(
-    `real_floor_disk_rate=${(r.diskRate("floor") / MiB).toFixed(0)} MiB/s  (nbdcopy leaves its writes in the page cache, unflushed; a restore reads the repository from the disk and syncs the image)`,
+    `real_floor_disk_rate=${(r.diskRate("floor") / MiB).toFixed(0)} MiB/s  (the floor only writes the image; a restore also reads the repository from the same disk: it moves more bytes through it)`,
   );
   // Ferry's and qemu-nbd's CPU over every core: the shortest wall the backup could take.
   const busiest =

@@ -3,7 +3,7 @@
 // deterministic images: one shaped like a real guest filesystem (unaligned extents, chunks
 // that mix text, random data and holes), then one of large aligned segments, where
 // incrementals follow after 2% of the image is rewritten. Figures are printed, never asserted.
-//   pnpm bench:throughput [--real-gib 2] [--size-gib 4] [--runs 3] [--only real|rgw|aligned]
+//   pnpm bench:throughput [--real-gib 2] [--size-gib 4] [--runs 3] [--only real|rgw|aligned] (real: without the RGW rows, no Ceph started)
 //                         [--mover PATH]   (another build's bin/ferry-mover, to compare)
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
       sizeBytes: Number(args.flags.get("real-gib") ?? 2) * 1024 * MiB,
       runs,
       env,
-      rgwOnly: only === "rgw",
+      rgw: only === "rgw" ? "only" : only === "real" ? "without" : "with",
     });
   if (only === "real" || only === "rgw")
     return void (await rm(work, { recursive: true, force: true }));

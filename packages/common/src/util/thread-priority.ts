@@ -1,5 +1,7 @@
-// Bulk chunk work (hashing, compression) runs at the lowest CPU priority: on a busy host the
-// threads that drive I/O (the mover's main thread, qemu-nbd) and the VMs themselves go first.
+// Bulk chunk work (hashing, compression) runs at the lowest CPU priority, so the mover's own
+// I/O thread (and anything else in its scheduling group) goes first. Nice ranks threads
+// within one CPU cgroup or autogroup only: VMs under libvirt's machine.slice or another
+// systemd unit are not outranked by it (give the mover's unit a CPUWeight for that).
 // With both cores busy hashing at normal priority, NBD reads fell from 1.9 to 1.1 GB/s; with
 // the same load at nice 19 they kept 1.7 GB/s.
 import { readlinkSync } from "node:fs";
@@ -12,9 +14,10 @@ import { setPriority } from "node:os";
 export function chunkWorkerNice(env: NodeJS.ProcessEnv = process.env): number {
   const set = env.FERRY_CHUNK_WORKER_NICE;
   if (set === undefined || set === "") return 19;
+  // A typo must not raise priority (negative, blank) or crash a worker: anything else is 19.
+  if (!/^\d{1,2}$/.test(set)) return 19;
   const n = Number(set);
-  // A typo must not raise priority (negative) or crash a worker: out of range means 19.
-  return Number.isInteger(n) && n >= 0 && n <= 19 ? n : 19;
+  return Math.min(n, 19);
 }
 
 /**

@@ -33,15 +33,18 @@ describe("mover registry", () => {
     expect(registry.hosts().map((h) => h.name)).toEqual(["host one"]);
   });
 
-  it("remembers when it first saw each VM, across registrations and movers", () => {
+  it("counts VMs reported in its first minutes as seen before its start, later ones from then, and forgets VMs no mover reports", () => {
     const { registry, advance, register } = setup();
     register("m1", ["vm-a"]);
-    advance(5000);
+    advance(10 * 60_000);
     register("m1", ["vm-a", "vm-b"]);
     register("m2", ["vm-a"]);
-    const seen = registry.vmsFirstSeen();
-    expect(seen.get("vm-a")?.getTime()).toBe(1_000_000);
-    expect(seen.get("vm-b")?.getTime()).toBe(1_005_000);
+    let seen = registry.vmsFirstSeen();
+    expect(seen.get("vm-a")?.getTime()).toBe(0);
+    expect(seen.get("vm-b")?.getTime()).toBe(1_000_000 + 10 * 60_000);
+    register("m1", ["vm-a"]);
+    seen = registry.vmsFirstSeen();
+    expect([...seen.keys()]).toEqual(["vm-a"]);
   });
 
   it("marks a mover down after three missed heartbeats and hides its VMs", () => {

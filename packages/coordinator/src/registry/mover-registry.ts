@@ -44,8 +44,9 @@ export interface MoverRegistry {
   movers(): Mover[];
   vms(): Vm[];
   /**
-   * When this coordinator first saw each VM in a registration, by VM id (kept in memory:
-   * after a restart, first seen means seen since the restart).
+   * When this coordinator first saw each VM in a registration, by VM id, for VMs a mover
+   * still reports; the epoch for those reported in the first minutes after its start (they
+   * were there before it). Kept in memory.
    */
   vmsFirstSeen(): ReadonlyMap<string, Date>;
   hosts(): Host[];
@@ -80,12 +81,20 @@ function sameInventory(a: Entry, b: Entry): boolean {
   );
 }
 
+/** How long after its start the registry counts VMs as seen before it started. */
+export const STARTUP_SIGHTING_MS = 2 * 60_000;
+
 /** Creates an in-memory registry (the SQLite catalog arrives with issue 4). */
 export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistry {
   const now = options.now ?? Date.now;
   const allowed = options.missedBeatsAllowed ?? 3;
   const entries = new Map<string, Entry>();
   const firstSeen = new Map<string, Date>();
+  // Movers register again within a minute of a coordinator's start: VMs reported that soon
+  // were there before it started (it cannot know since when), so they get no new grace and a
+  // restart never turns a VM that never had a backup from NEVER into pending.
+  const startedMs = now();
+  const longAgo = new Date(0);
   const up = () => [...entries.values()].filter((e) => e.mover.state === MoverState.UP);
   // One record per id; movers that are up win over stale ones.
   const dedupe = <T extends { id: string }>(items: T[]) => [
@@ -123,7 +132,8 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
         datastores: (request.datastores ?? []).map((d) => create(DatastoreSchema, d)),
         vms: (request.vms ?? []).map((v) => create(VmSchema, v)),
       };
-      for (const vm of next.vms) if (!firstSeen.has(vm.id)) firstSeen.set(vm.id, new Date(now()));
+      const seenAt = now() - startedMs <= STARTUP_SIGHTING_MS ? longAgo : new Date(now());
+      for (const vm of next.vms) if (!firstSeen.has(vm.id)) firstSeen.set(vm.id, seenAt);
       const known = entries.get(mover.id);
       // Movers register again every minute, mostly with what they said before: then the
       // records stay (the views need no rebuilding) and take the new mover's fields.
@@ -137,6 +147,9 @@ export function createMoverRegistry(options: MoverRegistryOptions): MoverRegistr
       }
       views = undefined;
       entries.set(mover.id, next);
+      // Forget VMs no mover reports any more (the map must not grow with every VM ever seen).
+      const reported = new Set([...entries.values()].flatMap((e) => e.vms.map((v) => v.id)));
+      for (const id of firstSeen.keys()) if (!reported.has(id)) firstSeen.delete(id);
     },
     heartbeat(moverId, metrics) {
       const entry = entries.get(moverId);

@@ -89,6 +89,29 @@ describe("buildProtectionReport", () => {
     expect(report(ago(26 * H)).pastRpo).toBe(1);
     // Seen long ago, but the policy selecting it is new: pending from the policy's creation.
     expect(report(ago(500 * H), ago(3 * H)).rows[0]?.status).toBe("pending");
+    // Its only restore point failed verify: NEVER at once, not pending.
+    const bad = restorePoint("v1/bad", { vmId: "v1", createdAt: ago(H) });
+    const rated = buildProtectionReport({
+      vms: [vm("v1", "web-new")],
+      policies: [daily],
+      points: [bad],
+      states: new Map([
+        [
+          bad.id,
+          {
+            verify: {
+              ok: false,
+              missingChunks: ["ab"],
+              corruptChunks: [],
+              verifiedAt: { seconds: 1n, nanos: 0 },
+            } as never,
+          },
+        ],
+      ]),
+      firstSeen: new Map([["v1", ago(2 * H)]]),
+      now,
+    });
+    expect(rated.rows[0]?.status).toBe("never");
   });
 
   it("skips restore points a verify found bad and keeps the states of the good one", () => {

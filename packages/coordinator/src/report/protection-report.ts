@@ -79,6 +79,8 @@ export function buildProtectionReport<P extends PointLike>(
     rpoMs: p.schedule ? rpoOfSchedule(p.schedule, p.timeZone, input.now) : undefined,
   }));
   const newestGood = new Map<string, P>();
+  // VMs with any restore point, good or not: one whose points all failed verify is NEVER.
+  const backedUp = new Set(input.points.map((p) => p.vmId));
   for (const p of input.points) {
     if (input.states.get(p.id)?.verify?.ok === false) continue;
     const seen = newestGood.get(p.vmId);
@@ -103,7 +105,14 @@ export function buildProtectionReport<P extends PointLike>(
       rpoMs,
       lastGood: point ? { point, states: input.states.get(point.id) ?? {} } : undefined,
       ageMs,
-      status: statusOf(covering.length > 0, rpoMs, point !== undefined, ageMs, coveredMs),
+      status: statusOf(
+        covering.length > 0,
+        rpoMs,
+        point !== undefined,
+        ageMs,
+        coveredMs,
+        backedUp.has(vm.id),
+      ),
     };
   });
   rows.sort((a, b) => RANK[a.status] - RANK[b.status] || a.vmName.localeCompare(b.vmName));
@@ -128,10 +137,11 @@ function statusOf(
   hasPoint: boolean,
   ageMs: number,
   coveredMs: number,
+  anyPoint: boolean,
 ): ProtectionStatus {
   if (!covered) return "unprotected";
   if (rpoMs === undefined) return "unscheduled";
   const late = (ms: number) => ms > rpoMs + graceMs(rpoMs);
-  if (!hasPoint) return late(coveredMs) ? "never" : "pending";
+  if (!hasPoint) return anyPoint || late(coveredMs) ? "never" : "pending";
   return late(ageMs) ? "past_rpo" : "ok";
 }
