@@ -144,6 +144,12 @@ export const VM_CONFIG_LIBVIRT_DOMAIN_XML = "libvirt-domain-xml";
 export const ENCRYPTED_REPOSITORY_FORMAT_VERSION = 2;
 /** Directory of key files, below the repository root: `keys/<16 hex>.json`. */
 export const KEYS_DIR = "keys";
+/** A key file's name in keys/ (a directory's or a bucket's): 16 hex digits, .json. */
+export const KEY_FILE_NAME = /^[0-9a-f]{16}\.json$/;
+/** Key files a reader tries at most: each costs a scrypt, so a stuffed keys/ cannot stall opens. */
+export const MAX_KEY_FILES = 32;
+/** Largest key file a reader reads. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
 /** `format` field of a key file. */
 export const KEY_FILE_FORMAT = "ferry-key";
 /** Version of the key file layout. */

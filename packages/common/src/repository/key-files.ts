@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { FerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import { fsyncPath, readBoundedFile, writeFileExclusive } from "./durable-fs.js";
-import { KEYS_DIR } from "./format.js";
+import { KEY_FILE_NAME, KEYS_DIR, MAX_KEY_FILE_BYTES, MAX_KEY_FILES } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
 import {
   type KeyFile,
@@ -15,11 +15,6 @@ import {
   sealRepositoryKey,
   unsealRepositoryKey,
 } from "./repository-key.js";
-
-const KEY_FILE_NAME = /^[0-9a-f]{16}\.json$/;
-// Each key file costs a scrypt to try: a directory stuffed with them must not stall opens.
-const MAX_KEY_FILES = 32;
-const MAX_KEY_FILE_BYTES = 64 * 1024;
 
 /**
  * Seals `key` under `passphrase` into a new key file of the repository at `root` (durably).

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { FerryError, isFerryError } from "../errors/ferry-error.js";
 import { throwIfAborted } from "../util/signals.js";
 import type { RepositoryBackend } from "./backend/repository-backend.js";
-import { KEYS_DIR } from "./format.js";
+import { KEY_FILE_NAME, KEYS_DIR, MAX_KEY_FILE_BYTES, MAX_KEY_FILES } from "./format.js";
 import {
   type KeyFile,
   parseKeyFile,
@@ -12,11 +12,6 @@ import {
   sealRepositoryKey,
   unsealRepositoryKey,
 } from "./repository-key.js";
-
-const KEY_OBJECT_NAME = /^[0-9a-f]{16}\.json$/;
-// Each key object costs a scrypt to try: a prefix stuffed with them must not stall opens.
-const MAX_KEY_OBJECTS = 32;
-const MAX_KEY_OBJECT_BYTES = 64 * 1024;
 
 const signalOf = (signal?: AbortSignal) => (signal ? { signal } : {});
 
@@ -28,7 +23,7 @@ export async function keyObjectNames(
   const names: string[] = [];
   for await (const e of backend.list(`${KEYS_DIR}/`, signalOf(signal))) {
     const name = e.key.slice(KEYS_DIR.length + 1);
-    if (e.t === "object" && KEY_OBJECT_NAME.test(name)) names.push(name);
+    if (e.t === "object" && KEY_FILE_NAME.test(name)) names.push(name);
   }
   return names.sort();
 }
@@ -41,11 +36,11 @@ export async function addKeyObject(
   passphrase: string,
   signal?: AbortSignal,
 ): Promise<string> {
-  // Readers try only MAX_KEY_OBJECTS: one more could hide an existing passphrase.
-  if ((await keyObjectNames(backend, signal)).length >= MAX_KEY_OBJECTS) {
+  // Readers try only MAX_KEY_FILES: one more could hide an existing passphrase.
+  if ((await keyObjectNames(backend, signal)).length >= MAX_KEY_FILES) {
     throw new FerryError(
       "FAILED_PRECONDITION",
-      `repository ${backend.location} already has ${MAX_KEY_OBJECTS} key files, the most a reader tries`,
+      `repository ${backend.location} already has ${MAX_KEY_FILES} key files, the most a reader tries`,
     );
   }
   const file = await sealRepositoryKey(key, passphrase, repositoryId);
@@ -67,13 +62,13 @@ export async function unlockRepositoryKeyObject(
 ): Promise<RepositoryKey> {
   const damaged: string[] = [];
   let tried = 0;
-  for (const name of (await keyObjectNames(backend, signal)).slice(0, MAX_KEY_OBJECTS)) {
+  for (const name of (await keyObjectNames(backend, signal)).slice(0, MAX_KEY_FILES)) {
     throwIfAborted(signal, "unlock repository");
     const where = `${backend.location.replace(/\/$/, "")}/${KEYS_DIR}/${name}`;
     let file: KeyFile;
     try {
       const bytes = await backend.get(`${KEYS_DIR}/${name}`, {
-        maxBytes: MAX_KEY_OBJECT_BYTES,
+        maxBytes: MAX_KEY_FILE_BYTES,
         ...signalOf(signal),
       });
       file = parseKeyFile(bytes.toString("utf8"), where);
