@@ -2,7 +2,7 @@
 // (native/ferry-aead.c, 3.5x Node's bundled OpenSSL here), or Node's crypto where that
 // libcrypto cannot be loaded. Both produce the same bytes: GCM is GCM.
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { createRequire } from "node:module";
+import { requireAddon } from "./native-addon.js";
 
 interface AeadAddon {
   seal?(
@@ -27,15 +27,13 @@ interface AeadAddon {
 /** Whose AES-GCM runs: the system's libcrypto, or Node's own (with the reason). */
 export type AeadBackend = { t: "libcrypto" } | { t: "node"; reason: string };
 
-// From dist/repository/ or src/repository/ alike.
-const ADDON = "../../native/build/ferry-aead.node";
 let addon: AeadAddon | undefined;
 let backend: AeadBackend | undefined;
 
 function load(): AeadAddon {
   if (addon) return addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON) as AeadAddon;
+    addon = requireAddon("ferry-aead") as AeadAddon;
   } catch (err) {
     addon = { loadError: `addon not built (./scripts/setup.sh): ${(err as Error).message}` };
   }

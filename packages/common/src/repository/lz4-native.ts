@@ -2,8 +2,8 @@
 // addon over Debian's liblz4 (native/ferry-lz4.c): into buffers the caller owns, on libuv's
 // thread pool, so compression uses every core, keeps the JavaScript thread free, and holds
 // no memory past the call. Decoding never reads or writes outside the given buffers.
-import { createRequire } from "node:module";
 import { FerryError } from "../errors/ferry-error.js";
+import { requireAddon } from "./native-addon.js";
 
 interface Lz4Addon {
   /** Resolves with the block's length, or 0 when it does not fit `dst`. */
@@ -17,15 +17,13 @@ interface Lz4Addon {
   decompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
 }
 
-// From dist/repository/ or src/repository/ alike.
-const ADDON = "../../native/build/ferry-lz4.node";
 let addon: Lz4Addon | undefined;
 
 /** The addon, loaded on first use (commands that never touch chunks never load it). */
 function lz4(): Lz4Addon {
   if (addon) return addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON) as Lz4Addon;
+    addon = requireAddon("ferry-lz4") as Lz4Addon;
     return addon;
   } catch (err) {
     throw new FerryError(
