@@ -13,7 +13,13 @@ async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
   process.once("SIGINT", () => controller.abort());
   process.once("SIGTERM", () => controller.abort());
-  switch (line.command.name.split(" ")[0]) {
+  const command = line.command.name.split(" ")[0];
+  // A backup's or restore's workers boot while its command's code loads.
+  if (command === "backup" || command === "restore")
+    import("@ferry/common/workers")
+      .then((w) => w.warmChunkWorkers(command === "backup" ? "write" : "read"))
+      .catch(() => undefined); // the command itself then fails, naming the cause
+  switch (command) {
     case "init":
       return (await import("./cli/repository-commands.js")).initCommand(args, controller.signal);
     case "key":
