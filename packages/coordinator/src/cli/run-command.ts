@@ -2,9 +2,6 @@
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { MoverState, type ParsedArgs, parseConfig, Transport, VmPowerState } from "@ferry/common";
-import { coordinatorConfigSchema, loadCoordinatorConfig } from "../config.js";
-import { startCoordinator } from "../coordinator.js";
-import { catalogAdminCommand } from "./catalog-admin-commands.js";
 import {
   catalogCommand,
   policiesCommand,
@@ -49,7 +46,7 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
   const connection = async () => ({ ...(await cliTls(args)), ...cliAuth(args) });
   // catalog migrate and copy open the databases themselves, like `ferry coordinator`.
   if (command === "catalog" && args.positionals[1] !== "rescan") {
-    return catalogAdminCommand(args, json);
+    return (await import("./catalog-admin-commands.js")).catalogAdminCommand(args, json);
   }
   // A bad --svg-rows is refused before any planning.
   if (command === "plan" || command === "simulate") svgRows(args);
@@ -66,6 +63,9 @@ export async function runCommand(args: ParsedArgs, command: string): Promise<voi
     case "token":
       return tokenCommand(args, json);
     case "coordinator": {
+      // The coordinator itself (catalogs, NATS, the dispatcher) loads only for this command.
+      const { coordinatorConfigSchema, loadCoordinatorConfig } = await import("../config.js");
+      const { startCoordinator } = await import("../coordinator.js");
       const file = args.flags.get("config");
       const config =
         typeof file === "string"
