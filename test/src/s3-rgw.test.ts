@@ -65,14 +65,24 @@ async function peakRssMiB(pid: number): Promise<number> {
   return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024);
 }
 
-/** Pids of running processes whose command line names a lab cluster directory but `keep`. */
-async function strayCephProcesses(keep: string): Promise<number[]> {
+/**
+ * Processes left by a failed start-up: their command line names a ferry-rgw- directory that
+ * is gone (the start-up removed it). Clusters of other tests running at the same time keep
+ * their directories, so they do not count.
+ */
+async function strayCephProcesses(): Promise<number[]> {
   const stray: number[] = [];
+  const prefix = `${tmpdir()}/ferry-rgw-`;
   for (const pid of (await readdir("/proc")).filter((d) => /^\d+$/.test(d))) {
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.includes(`${tmpdir()}/ferry-rgw-`) && !cmdline.includes(keep)) {
-      stray.push(Number(pid));
-    }
+    const at = cmdline.indexOf(prefix);
+    if (at < 0) continue;
+    const name = cmdline.slice(at + prefix.length).match(/^[^/\0]+/)?.[0];
+    const gone = await stat(`${prefix}${name}`).then(
+      () => false,
+      () => true,
+    );
+    if (name && gone) stray.push(Number(pid));
   }
   return stray;
 }
@@ -432,7 +442,7 @@ describe("Ceph RADOS Gateway as an S3 server", () => {
       (d) => d.startsWith("ferry-rgw-") && !dirsBefore.includes(d),
     );
     expect(newDirs).toEqual([]);
-    expect(await strayCephProcesses(rgw.dir)).toEqual([]);
+    expect(await strayCephProcesses()).toEqual([]);
   });
 
   it("fails with TOOL_MISSING naming the Debian package when Ceph is not installed", async () => {
