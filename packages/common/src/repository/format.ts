@@ -29,6 +29,8 @@ export const IN_PROGRESS_DIR = "in-progress";
 export const TEMP_PREFIX = ".tmp-";
 /** Suffix of a chunk file moved aside because verify found it corrupt. */
 export const QUARANTINE_SUFFIX = ".bad";
+/** Suffix of a chunk file garbage collection moved aside to check once more before removing it. */
+export const GC_PENDING_SUFFIX = ".gc";
 /** A restore point's last verification result, beside its manifest (rewritten by verify). */
 export const VERIFY_STATE_FILE = "verify-state.json";
 /** A restore point's last boot test (tested restore), beside its manifest. */

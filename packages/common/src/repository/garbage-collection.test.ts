@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { utimesSync } from "node:fs";
+import { link, readdir, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { chunkDigestOf, digestToHex } from "./digest.js";
@@ -107,6 +108,56 @@ describe("garbage collection", () => {
     const report = await verifyRestorePoints(repo);
     expect(report.badChunks).toEqual([]);
     expect(report.restorePoints.map((s) => s.ok)).toEqual([true]);
+  });
+
+  it("keeps a chunk a backup deduplicates against while the collection is deciding to remove it", async () => {
+    const data = randomBytes(CHUNK);
+    const old = await backup("vm", [data]);
+    await repo.deleteRestorePoint(old);
+    await ageChunks(2 * HOUR);
+    const hex = digestToHex(chunkDigestOf(data));
+    const path = join(dir, "chunks", hex.slice(0, 4), hex);
+    // The backup's touch lands after the sweep read the chunk's old time, before it acts.
+    const swept = await repo.chunks.sweep({
+      isReferenced: (h) => {
+        if (h === hex) utimesSync(path, new Date(), new Date());
+        return false;
+      },
+      cutoffMs: Date.now() - HOUR,
+    });
+    expect(swept).toMatchObject({ chunksRemoved: 0, chunksKept: 1 });
+    expect(await chunkFiles()).toEqual([hex]);
+    // Once that backup is gone too, the chunk goes.
+    expect(
+      (await repo.chunks.sweep({ isReferenced: () => false, cutoffMs: Date.now() + HOUR }))
+        .chunksRemoved,
+    ).toBe(1);
+    expect(await chunkFiles()).toEqual([]);
+  });
+
+  it("finishes a collection that stopped with chunks moved aside: referenced ones go back", async () => {
+    const needed = randomBytes(CHUNK);
+    const garbage = randomBytes(CHUNK);
+    const keep = await backup("vm", [needed]);
+    const drop = await backup("vm2", [garbage]);
+    await repo.deleteRestorePoint(drop);
+    await ageChunks(2 * HOUR);
+    for (const d of [needed, garbage]) {
+      const hex = digestToHex(chunkDigestOf(d));
+      const path = join(dir, "chunks", hex.slice(0, 4), hex);
+      await rename(path, `${path}.gc`);
+    }
+    await collectGarbage(repo, { graceMs: 0 });
+    expect(await chunkFiles()).toEqual([digestToHex(chunkDigestOf(needed))]);
+    expect(
+      (await verifyRestorePoints(repo, { restorePointIds: [keep] })).restorePoints[0]?.ok,
+    ).toBe(true);
+    // A copy written anew meanwhile stays as it is.
+    const hex = digestToHex(chunkDigestOf(needed));
+    const path = join(dir, "chunks", hex.slice(0, 4), hex);
+    await link(path, `${path}.gc`);
+    await collectGarbage(repo, { graceMs: 0 });
+    expect(await chunkFiles()).toEqual([hex]);
   });
 
   it("removes old temp files and quarantined chunks but leaves foreign files", async () => {

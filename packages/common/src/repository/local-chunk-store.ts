@@ -325,11 +325,17 @@ export class LocalChunkStore implements ChunkStore {
     };
   }
 
-  /** Sets a chunk file's mtime to now: false when it does not exist. */
+  /**
+   * Sets a chunk file's mtime to now: false when it does not exist. Garbage collection moves
+   * a chunk aside before its last look at the time (chunk-sweep.ts): utimes may find the
+   * file just before that rename and set the time just after the look, so the chunk must
+   * still be in place once utimes returns, or it is written anew.
+   */
   private async touch(path: string, hex: string): Promise<boolean> {
     const now = new Date();
     try {
       await utimes(path, now, now);
+      await stat(path);
       return true;
     } catch (err) {
       if (errnoOf(err) === "ENOENT") return false;
