@@ -91,9 +91,12 @@ function callSignal(
   const deadlineAt = raw instanceof Date ? raw.getTime() : Number(raw);
   const expire = () =>
     controller.abort(new FerryError("DEADLINE_EXCEEDED", "the call's deadline passed"));
-  // grpc-js reports an expired deadline as a cancellation too; tell them apart.
+  // grpc-js reports an expired deadline as a cancellation too; tell them apart. The server
+  // dates the deadline from when it read the call, later than the client did (by a busy
+  // event loop's delay), so the client's expiry arrives early: allow a quarter of the call.
+  const slackMs = Math.min(1000, Math.max(5, (deadlineAt - Date.now()) / 4));
   const onCancel = () =>
-    Date.now() >= deadlineAt - 5
+    Date.now() >= deadlineAt - slackMs
       ? expire()
       : controller.abort(new FerryError("CANCELLED", "the client cancelled the call"));
   const onStop = () => controller.abort(new FerryError("UNAVAILABLE", "the server is stopping"));
