@@ -1,15 +1,12 @@
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { createS3Backend, openRepository, type RepositoryBackend } from "@ferry/common";
+import { openRepository } from "@ferry/common";
 import type { Coordinator } from "@ferry/coordinator";
 import { backupSource, type Mover, openFileSource } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
 import { spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
@@ -17,96 +14,42 @@ import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
+import {
+  keysUnder,
+  type S3RepositoryLab,
+  sha256,
+  startS3RepositoryLab,
+} from "./lab/s3-repository-lab.js";
 
 // Issue 19: the repository's features on a real Ceph RADOS Gateway, as a user drives them
 // with the CLI. One cluster for the whole file (it is slow to start).
 
-const BUCKET = "ferry-s3-features";
 const MiB = 1024 * 1024;
 
-let rgw: Rgw;
+let lab: S3RepositoryLab;
 let dir: string;
-let credentialsFile: string;
-
-function repoUrl(prefix: string): string {
-  const q = new URLSearchParams({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    "credentials-file": credentialsFile,
-  });
-  return `s3://${BUCKET}/${prefix}?${q}`;
-}
-
-function rawBackend(prefix: string): Promise<RepositoryBackend> {
-  return createS3Backend({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket: BUCKET,
-    prefix,
-    forcePathStyle: true,
-    credentialsFile,
-  });
-}
-
-async function keysUnder(backend: RepositoryBackend, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const e of backend.list(prefix)) if (e.t === "object") keys.push(e.key);
-  return keys;
-}
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-async function image(name: string, parts: Uint8Array[]): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, Buffer.concat(parts));
-  return path;
-}
-
-async function passphraseFile(name: string, passphrase: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `${passphrase}\n`, { mode: 0o600 });
-  return path;
-}
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ferry-s3-features-"));
-  rgw = await startRgw();
-  const s3 = new S3Client({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
-  });
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-  credentialsFile = join(dir, "credentials");
-  await writeFile(
-    credentialsFile,
-    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
-    { mode: 0o600 },
-  );
+  lab = await startS3RepositoryLab("ferry-s3-features");
+  dir = lab.dir;
 }, 120_000);
 
 afterAll(async () => {
-  await rgw?.remove();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await lab?.remove();
 });
 
 describe("repository features in S3 (Ceph RGW)", () => {
   it("an encrypted repository: init, backup, restore; a wrong passphrase is refused", async () => {
-    const repo = repoUrl("encrypted");
-    const good = await passphraseFile("good", "correct horse battery staple");
-    const wrong = await passphraseFile("wrong", "incorrect horse battery staple");
+    const repo = lab.repoUrl("encrypted");
+    const good = await lab.passphraseFile("good", "correct horse battery staple");
+    const wrong = await lab.passphraseFile("wrong", "incorrect horse battery staple");
     await ferryMover("init", "--repo", repo, "--passphrase-file", good);
     // A recognisable pattern: were chunks stored in the clear, an object would contain it.
     const marker = Buffer.from("FERRY-PLAINTEXT-MARKER-".repeat(3));
     const block = Buffer.concat(
       Array.from({ length: (4 * MiB) / 64 }, () => marker.subarray(0, 64)),
     );
-    const file = await image("enc.raw", [block, randomBytes(4 * MiB), Buffer.alloc(4 * MiB)]);
+    const file = await lab.image("enc.raw", [block, randomBytes(4 * MiB), Buffer.alloc(4 * MiB)]);
     const id = (
       await ferryMover(
         "backup",
@@ -121,7 +64,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
       )
     ).stdout.trim();
 
-    const backend = await rawBackend("encrypted");
+    const backend = await lab.rawBackend("encrypted");
     try {
       expect(await keysUnder(backend, "keys/")).toHaveLength(1);
       const chunks = await keysUnder(backend, "chunks/");
@@ -175,14 +118,14 @@ describe("repository features in S3 (Ceph RGW)", () => {
   }, 120_000);
 
   it("verify re-reads chunks from S3 and names the object it finds corrupt", async () => {
-    const repo = repoUrl("verify");
-    const file = await image("verify.raw", [randomBytes(12 * MiB)]);
+    const repo = lab.repoUrl("verify");
+    const file = await lab.image("verify.raw", [randomBytes(12 * MiB)]);
     const id = (
       await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "ver")
     ).stdout.trim();
     expect((await ferryMover("verify", "--repo", repo)).stdout).toBeTruthy();
 
-    const backend = await rawBackend("verify");
+    const backend = await lab.rawBackend("verify");
     let victim: string;
     try {
       const chunks = await keysUnder(backend, "chunks/");
@@ -203,7 +146,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
 
   it("a coordinator rescans, verifies and prunes an encrypted S3 repository through its mover", async () => {
     const PASSPHRASE = "only the movers know this one";
-    const repo = repoUrl("maintained");
+    const repo = lab.repoUrl("maintained");
     const ids: string[] = [];
     {
       await using repository = await openRepository({
@@ -212,7 +155,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
         passphrase: PASSPHRASE,
       });
       for (const vmId of ["vm-a", "vm-a", "vm-a", "vm-b"]) {
-        const file = await image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
+        const file = await lab.image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
         const source = await openFileSource({ path: file });
         try {
           const { manifest } = await backupSource({
@@ -245,7 +188,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
         coordinator: coordinator.address,
         host: { id: "host-1" },
         runDir: join(dir, "run"),
-        repositoryPassphraseFile: await passphraseFile("mover.pass", PASSPHRASE),
+        repositoryPassphraseFile: await lab.passphraseFile("mover.pass", PASSPHRASE),
       });
       await mover.registered;
       const address = coordinator.address;
@@ -273,8 +216,8 @@ describe("repository features in S3 (Ceph RGW)", () => {
   }, 180_000);
 
   it("instant restore: an NBD export of an S3 restore point reads the original image", async () => {
-    const repo = repoUrl("exported");
-    const file = await image("exp.raw", [
+    const repo = lab.repoUrl("exported");
+    const file = await lab.image("exp.raw", [
       randomBytes(5 * MiB),
       Buffer.alloc(6 * MiB),
       randomBytes(3 * MiB + 4096),
@@ -303,7 +246,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
 
   it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
     await ensureGuestImage();
-    const repo = repoUrl("files");
+    const repo = lab.repoUrl("files");
     const tree = join(dir, "tree");
     await mkdir(join(tree, "etc"), { recursive: true });
     const payload = randomBytes(2 * MiB + 5);
