@@ -360,4 +360,32 @@ describe("repository features in S3 (Ceph RGW)", () => {
       await backend.close();
     }
   }, 120_000);
+
+  it("a tested restore boots a restore point from S3 and records the result beside it", async () => {
+    await ensureGuestImage();
+    const repo = lab.repoUrl("tested");
+    const tree = join(dir, "tested-tree");
+    await mkdir(tree, { recursive: true });
+    await writeFile(join(tree, "hello.txt"), "booted from S3\n");
+    const disk = join(dir, "tested.img");
+    await runTool("mkfs.ext4", ["-q", "-F", "-d", tree, disk, "16M"], {
+      debianPackage: "e2fsprogs",
+    });
+    const id = (await ferryMover("backup", "--source", disk, "--repo", repo)).stdout.trim();
+    const result = JSON.parse(
+      (await ferryMover("test-restore", "--repo", repo, "--restore-point", id, "--json")).stdout,
+    );
+    expect(result).toMatchObject({ ok: true, filesystems: ["disk0 ext4"] });
+    // The outcome is an object beside the manifest, as in a directory repository.
+    const backend = await lab.rawBackend("tested");
+    try {
+      const [vm, name] = id.split("/");
+      const recorded = JSON.parse(
+        Buffer.from(await backend.get(`restore-points/${vm}/${name}/boot-test.json`)).toString(),
+      );
+      expect(recorded).toMatchObject({ restorePointId: id, ok: true });
+    } finally {
+      await backend.close();
+    }
+  }, 180_000);
 });
