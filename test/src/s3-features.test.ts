@@ -245,6 +245,45 @@ describe("repository features in S3 (Ceph RGW)", () => {
     expect((await server.exited).code).toBe(0);
   }, 120_000);
 
+  it("instant restore from S3: repeated reads of a chunk fetch it once; at most 8 chunks are held", async () => {
+    const repo = lab.repoUrl("export-cache");
+    // Sixteen 4 MiB chunks of random data: twice what the export keeps.
+    const file = await lab.image("cache.raw", [randomBytes(64 * MiB)]);
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "cache")
+    ).stdout.trim();
+    const sock = join(dir, "cache.sock");
+    const server = await spawnChild(
+      "ferry-mover export",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
+      { debianPackage: "nodejs" },
+    );
+    try {
+      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+      /** The GETs RGW serves while qemu-io reads 4 KiB at each offset, in order. */
+      const getsFor = async (...offsets: number[]) => {
+        const before = await lab.rgw.requestCounters();
+        await runTool(
+          "qemu-io",
+          ["-r", "-f", "raw", ...offsets.flatMap((o) => ["-c", `read ${o} 4k`]), uri as string],
+          { debianPackage: "qemu-utils" },
+        );
+        return (await lab.rgw.requestCounters()).gets - before.gets;
+      };
+      const chunk = (i: number) => i * 4 * MiB;
+      expect(await getsFor(chunk(0), chunk(0) + 8192, chunk(0), chunk(0) + 4 * MiB - 4096)).toBe(1);
+      expect(await getsFor(chunk(0), chunk(0))).toBe(0);
+      // Chunks 1..15 once each: chunk 0 is then the least recently used of more than eight.
+      expect(await getsFor(...Array.from({ length: 15 }, (_, i) => chunk(i + 1)))).toBe(15);
+      expect(await getsFor(chunk(15), chunk(8))).toBe(0);
+      expect(await getsFor(chunk(0))).toBe(1);
+    } finally {
+      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+    }
+    expect((await server.exited).code).toBe(0);
+  }, 120_000);
+
   it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
     await ensureGuestImage();
     const repo = lab.repoUrl("files");

@@ -25,8 +25,22 @@ export interface Rgw extends AsyncDisposable {
   readonly dir: string;
   /** The daemons: ceph-mon, ceph-osd and radosgw. */
   readonly processes: readonly LabChild[];
+  /** radosgw's request counters since it started (its admin socket's `perf dump`). */
+  requestCounters(): Promise<RgwRequestCounters>;
   /** Stops every daemon (SIGTERM, then SIGKILL) and deletes the directory. Idempotent. */
   remove(): Promise<void>;
+}
+
+/** Counts of S3 requests radosgw served, from its performance counters. */
+export interface RgwRequestCounters {
+  /** GET requests of objects (whole or ranges). */
+  readonly gets: number;
+  /** Bytes sent in answer to them. */
+  readonly getBytes: number;
+  /** PUT requests of objects (and parts). */
+  readonly puts: number;
+  /** Bytes received in them. */
+  readonly putBytes: number;
 }
 
 /** How {@link startRgw} starts the cluster. */
@@ -104,7 +118,12 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
     // Only then the gateway: a client whose first requests find no OSD up learns of the OSD
     // at its next tick, five seconds later.
     await osd.waitForOutput(/state: booting -> active/, timeoutMs, signal);
-    await daemon("radosgw", "radosgw", ["-c", conf, "-n", RGW_NAME, "-f"], processes);
+    const gateway = await daemon(
+      "radosgw",
+      "radosgw",
+      ["-c", conf, "-n", RGW_NAME, "-f"],
+      processes,
+    );
 
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await waitForGateway(endpoint, processes, signal);
@@ -121,6 +140,19 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
       region: "default",
       dir,
       processes,
+      requestCounters: async () => {
+        const asok = join(dir, "run", `${RGW_NAME}.${gateway.pid}.asok`);
+        const stdout = await runTool("ceph", ["--admin-daemon", asok, "perf", "dump"], {
+          debianPackage: "ceph-common",
+        });
+        const c = (JSON.parse(stdout) as { rgw: Record<string, number> }).rgw;
+        return {
+          gets: c.get ?? 0,
+          getBytes: c.get_b ?? 0,
+          puts: c.put ?? 0,
+          putBytes: c.put_b ?? 0,
+        };
+      },
       remove,
       [Symbol.asyncDispose]: remove,
     };
