@@ -16,8 +16,11 @@ export interface S3RepositoryLab extends AsyncDisposable {
   readonly dir: string;
   /** An AWS shared-credentials file (mode 0600) with the S3 user's keys. */
   readonly credentialsFile: string;
-  /** The `--repo` string of the repository at `prefix` in the bucket. */
-  repoUrl(prefix: string): string;
+  /**
+   * The `--repo` string of the repository at `prefix` in the bucket; "https" (a lab started
+   * with `tls`) names the gateway's TLS endpoint and its CA.
+   */
+  repoUrl(prefix: string, over?: "http" | "https"): string;
   /** The objects below `prefix`, to look behind the format; the caller closes it. */
   rawBackend(prefix: string): Promise<RepositoryBackend>;
   /** `parts` one after another as a raw image file in `dir`; returns its path. */
@@ -67,11 +70,15 @@ export async function startS3RepositoryLab(
       bucket,
       dir,
       credentialsFile,
-      repoUrl(prefix) {
+      repoUrl(prefix, over = "http") {
+        const { tlsEndpoint, caFile } = started;
+        if (over === "https" && (tlsEndpoint === undefined || caFile === undefined))
+          throw new Error("an https repository URL needs a lab started with tls");
         const q = new URLSearchParams({
-          endpoint: started.endpoint,
+          endpoint: over === "https" ? (tlsEndpoint as string) : started.endpoint,
           region: started.region,
           "credentials-file": credentialsFile,
+          ...(over === "https" ? { "ca-file": caFile as string } : {}),
         });
         return `s3://${bucket}/${prefix}?${q}`;
       },

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -244,6 +245,31 @@ describe("S3 backend over TLS with a private CA", () => {
     await using backend = await createS3Backend(tlsOptions({ caFile: join(dir, "ca.pem") }));
     await backend.put("over-tls", [Buffer.from("secure")]);
     expect((await backend.get("over-tls")).toString()).toBe("secure");
+  });
+
+  it("sends uploads over TLS with an unsigned payload (TLS guards the body), plain HTTP ones signed", async () => {
+    await using tls = await createS3Backend(tlsOptions({ caFile: join(dir, "ca.pem") }));
+    const body = Buffer.from("payload");
+    await tls.put("unsigned", [body]);
+    await tls.putIfAbsent("unsigned-once", [body]);
+    const puts = s3.requests.filter((r) => r.method === "PUT" && /^unsigned(-once)?$/.test(r.key));
+    expect(puts.map((r) => r.headers["x-amz-content-sha256"])).toEqual([
+      "UNSIGNED-PAYLOAD",
+      "UNSIGNED-PAYLOAD",
+    ]);
+    // The rest of the request is still signed.
+    expect(
+      puts.every((r) =>
+        /^AWS4-HMAC-SHA256 .*Signature=[0-9a-f]{64}$/.test(String(r.headers.authorization)),
+      ),
+    ).toBe(true);
+    await using plain = await startFakeS3(BUCKET);
+    await using http = await createS3Backend(tlsOptions({ endpoint: plain.endpoint }));
+    await http.put("signed", [body]);
+    const sha = createHash("sha256").update(body).digest("hex");
+    expect(plain.requests.find((r) => r.method === "PUT")?.headers["x-amz-content-sha256"]).toBe(
+      sha,
+    );
   });
 
   it("refuses it without the CA, once and with a hint, not retrying", async () => {
