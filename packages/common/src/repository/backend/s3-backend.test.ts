@@ -71,6 +71,16 @@ describe("S3 backend against a scripted server", () => {
     ]);
   });
 
+  it("a request the server stops answering times out once its socket is idle, and is retried", async () => {
+    await using quick = await createS3Backend(options({ requestTimeoutMs: 300 }));
+    let stalled = 0;
+    // The first answer never comes: the connection stays open and silent.
+    s3.hook = () => stalled++ === 0;
+    await quick.put("stalled", [Buffer.from("data")]);
+    expect(s3.objects.get("repo/stalled")?.toString()).toBe("data");
+    expect(retries).toEqual([{ code: "DEADLINE_EXCEEDED", attempt: 1 }]);
+  });
+
   it("gives up after the policy's attempts with UNAVAILABLE naming bucket and key", async () => {
     s3.hook = (_req, res) => {
       s3ErrorAnswer(res, 500, "InternalError");

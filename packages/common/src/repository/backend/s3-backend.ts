@@ -112,7 +112,9 @@ export async function createS3Backend(options: S3BackendOptions): Promise<Reposi
       httpAgent: new HttpAgent(agent),
       httpsAgent: new HttpsAgent({ ...agent, ...(ca === undefined ? {} : { ca }) }),
       connectionTimeout: 30_000,
-      requestTimeout: options.requestTimeoutMs ?? 120_000,
+      // Idle time, which throws; the SDK's requestTimeout (the whole request) only logs a
+      // warning and waits on, so a request the server never answers would hang a backup.
+      socketTimeout: options.requestTimeoutMs ?? 120_000,
     },
   });
   if (overTls(options.endpoint)) signPayloadsUnsigned(client);
