@@ -82,6 +82,8 @@ export async function realShapedRows(o: {
       ...(over === "https" ? { "ca-file": rgw.caFile as string } : {}),
     })}`;
   let rgwRestorePointId = "";
+  // The http backup's repository: the https row's run comes between it and the restore.
+  let rgwRestoreRepo = "";
   const rgwPids = () => rgw.processes.map((p) => p.pid);
   const raw = join(work, "real.raw");
   process.stderr.write(`building a ${o.sizeBytes / MiB} MiB real-shaped image...\n`);
@@ -179,7 +181,8 @@ export async function realShapedRows(o: {
           { serverPid: nbd.pid, disk },
         );
         rgwCpu.backup.push((await cpuSecondsOf(rgwPids())) - cpu0);
-        const list = await run(mover, ["restore-points", "--repo", rgwRepo(), "--json"]);
+        rgwRestoreRepo = rgwRepo();
+        const list = await run(mover, ["restore-points", "--repo", rgwRestoreRepo, "--json"]);
         rgwRestorePointId = JSON.parse(list.stdout)[0].restorePointId;
         return m;
       },
@@ -206,7 +209,7 @@ export async function realShapedRows(o: {
         const m = await measured(
           mover,
           [
-            ...["restore", "--repo", rgwRepo(), "--restore-point", rgwRestorePointId],
+            ...["restore", "--repo", rgwRestoreRepo, "--restore-point", rgwRestorePointId],
             ...["--to", out, "--format", "raw", "--parallel", "16"],
           ],
           {},
