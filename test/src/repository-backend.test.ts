@@ -3,12 +3,7 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import {
-  CreateBucketCommand,
-  ListMultipartUploadsCommand,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { ListMultipartUploadsCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   createLocalBackend,
   createS3Backend,
@@ -20,7 +15,8 @@ import {
   type S3BackendOptions,
 } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
+import type { Rgw } from "./lab/ceph-rgw.js";
+import { type S3RepositoryLab, startS3RepositoryLab } from "./lab/s3-repository-lab.js";
 
 // One contract, both implementations (restic's internal/backend/test): the semantics the
 // repository format relies on, checked against a local directory and against a real S3
@@ -38,7 +34,7 @@ interface Fixture {
 }
 
 /** The S3 fixture's RGW and bucket, shared with the S3-only tests below. */
-let rgw: Rgw | undefined;
+let lab: S3RepositoryLab | undefined;
 const BUCKET = "ferry-backend-contract";
 let credentialsFile = "";
 let scratch = "";
@@ -70,27 +66,14 @@ function s3Options(r: Rgw, extra: Partial<S3BackendOptions> = {}): S3BackendOpti
 
 /** Starts RGW once (a missing Ceph fails the suite: it does not skip) with one bucket. */
 async function ensureRgw(): Promise<Rgw> {
-  if (rgw) return rgw;
-  scratch = await mkdtemp(join(tmpdir(), "ferry-backend-"));
-  rgw = await startRgw();
-  const s3 = s3Client(rgw);
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-  credentialsFile = join(scratch, "credentials");
-  await writeFile(
-    credentialsFile,
-    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
-    { mode: 0o600 },
-  );
-  return rgw;
+  lab ??= await startS3RepositoryLab(BUCKET);
+  credentialsFile = lab.credentialsFile;
+  scratch = lab.dir;
+  return lab.rgw;
 }
 
 afterAll(async () => {
-  await rgw?.remove();
-  if (scratch) await rm(scratch, { recursive: true, force: true });
+  await lab?.remove();
 });
 
 const fixtures: { name: string; start(): Promise<Fixture> }[] = [

@@ -1,112 +1,56 @@
 import { execFile } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { createS3Backend, openRepository, type RepositoryBackend } from "@ferry/common";
+import { openRepository } from "@ferry/common";
 import type { Coordinator } from "@ferry/coordinator";
 import { backupSource, type Mover, openFileSource } from "@ferry/mover";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
 import { spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { ensureGuestImage } from "./lab/guest-image.js";
 import { startLabCoordinator, startLabMover } from "./lab/in-process.js";
 import { REPO_ROOT } from "./lab/paths.js";
+import { nbdUnixUri, serveImage } from "./lab/qemu-nbd.js";
 import { quietLogger } from "./lab/quiet-logger.js";
 import { runTool } from "./lab/run-tool.js";
+import {
+  keysUnder,
+  type S3RepositoryLab,
+  sha256,
+  startS3RepositoryLab,
+} from "./lab/s3-repository-lab.js";
 
 // Issue 19: the repository's features on a real Ceph RADOS Gateway, as a user drives them
 // with the CLI. One cluster for the whole file (it is slow to start).
 
-const BUCKET = "ferry-s3-features";
 const MiB = 1024 * 1024;
 
-let rgw: Rgw;
+let lab: S3RepositoryLab;
 let dir: string;
-let credentialsFile: string;
-
-function repoUrl(prefix: string): string {
-  const q = new URLSearchParams({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    "credentials-file": credentialsFile,
-  });
-  return `s3://${BUCKET}/${prefix}?${q}`;
-}
-
-function rawBackend(prefix: string): Promise<RepositoryBackend> {
-  return createS3Backend({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket: BUCKET,
-    prefix,
-    forcePathStyle: true,
-    credentialsFile,
-  });
-}
-
-async function keysUnder(backend: RepositoryBackend, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const e of backend.list(prefix)) if (e.t === "object") keys.push(e.key);
-  return keys;
-}
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-async function image(name: string, parts: Uint8Array[]): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, Buffer.concat(parts));
-  return path;
-}
-
-async function passphraseFile(name: string, passphrase: string): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, `${passphrase}\n`, { mode: 0o600 });
-  return path;
-}
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ferry-s3-features-"));
-  rgw = await startRgw();
-  const s3 = new S3Client({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
-  });
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-  credentialsFile = join(dir, "credentials");
-  await writeFile(
-    credentialsFile,
-    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
-    { mode: 0o600 },
-  );
+  lab = await startS3RepositoryLab("ferry-s3-features", { tls: true });
+  dir = lab.dir;
 }, 120_000);
 
 afterAll(async () => {
-  await rgw?.remove();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await lab?.remove();
 });
 
 describe("repository features in S3 (Ceph RGW)", () => {
   it("an encrypted repository: init, backup, restore; a wrong passphrase is refused", async () => {
-    const repo = repoUrl("encrypted");
-    const good = await passphraseFile("good", "correct horse battery staple");
-    const wrong = await passphraseFile("wrong", "incorrect horse battery staple");
+    const repo = lab.repoUrl("encrypted");
+    const good = await lab.passphraseFile("good", "correct horse battery staple");
+    const wrong = await lab.passphraseFile("wrong", "incorrect horse battery staple");
     await ferryMover("init", "--repo", repo, "--passphrase-file", good);
     // A recognisable pattern: were chunks stored in the clear, an object would contain it.
     const marker = Buffer.from("FERRY-PLAINTEXT-MARKER-".repeat(3));
     const block = Buffer.concat(
       Array.from({ length: (4 * MiB) / 64 }, () => marker.subarray(0, 64)),
     );
-    const file = await image("enc.raw", [block, randomBytes(4 * MiB), Buffer.alloc(4 * MiB)]);
+    const file = await lab.image("enc.raw", [block, randomBytes(4 * MiB), Buffer.alloc(4 * MiB)]);
     const id = (
       await ferryMover(
         "backup",
@@ -121,7 +65,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
       )
     ).stdout.trim();
 
-    const backend = await rawBackend("encrypted");
+    const backend = await lab.rawBackend("encrypted");
     try {
       expect(await keysUnder(backend, "keys/")).toHaveLength(1);
       const chunks = await keysUnder(backend, "chunks/");
@@ -175,14 +119,14 @@ describe("repository features in S3 (Ceph RGW)", () => {
   }, 120_000);
 
   it("verify re-reads chunks from S3 and names the object it finds corrupt", async () => {
-    const repo = repoUrl("verify");
-    const file = await image("verify.raw", [randomBytes(12 * MiB)]);
+    const repo = lab.repoUrl("verify");
+    const file = await lab.image("verify.raw", [randomBytes(12 * MiB)]);
     const id = (
       await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "ver")
     ).stdout.trim();
     expect((await ferryMover("verify", "--repo", repo)).stdout).toBeTruthy();
 
-    const backend = await rawBackend("verify");
+    const backend = await lab.rawBackend("verify");
     let victim: string;
     try {
       const chunks = await keysUnder(backend, "chunks/");
@@ -203,7 +147,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
 
   it("a coordinator rescans, verifies and prunes an encrypted S3 repository through its mover", async () => {
     const PASSPHRASE = "only the movers know this one";
-    const repo = repoUrl("maintained");
+    const repo = lab.repoUrl("maintained");
     const ids: string[] = [];
     {
       await using repository = await openRepository({
@@ -212,7 +156,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
         passphrase: PASSPHRASE,
       });
       for (const vmId of ["vm-a", "vm-a", "vm-a", "vm-b"]) {
-        const file = await image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
+        const file = await lab.image(`m${ids.length}.raw`, [randomBytes(128 * 1024)]);
         const source = await openFileSource({ path: file });
         try {
           const { manifest } = await backupSource({
@@ -245,7 +189,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
         coordinator: coordinator.address,
         host: { id: "host-1" },
         runDir: join(dir, "run"),
-        repositoryPassphraseFile: await passphraseFile("mover.pass", PASSPHRASE),
+        repositoryPassphraseFile: await lab.passphraseFile("mover.pass", PASSPHRASE),
       });
       await mover.registered;
       const address = coordinator.address;
@@ -273,8 +217,8 @@ describe("repository features in S3 (Ceph RGW)", () => {
   }, 180_000);
 
   it("instant restore: an NBD export of an S3 restore point reads the original image", async () => {
-    const repo = repoUrl("exported");
-    const file = await image("exp.raw", [
+    const repo = lab.repoUrl("exported");
+    const file = await lab.image("exp.raw", [
       randomBytes(5 * MiB),
       Buffer.alloc(6 * MiB),
       randomBytes(3 * MiB + 4096),
@@ -301,9 +245,48 @@ describe("repository features in S3 (Ceph RGW)", () => {
     expect((await server.exited).code).toBe(0);
   }, 120_000);
 
+  it("instant restore from S3: repeated reads of a chunk fetch it once; at most 8 chunks are held", async () => {
+    const repo = lab.repoUrl("export-cache");
+    // Sixteen 4 MiB chunks of random data: twice what the export keeps.
+    const file = await lab.image("cache.raw", [randomBytes(64 * MiB)]);
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "cache")
+    ).stdout.trim();
+    const sock = join(dir, "cache.sock");
+    const server = await spawnChild(
+      "ferry-mover export",
+      join(REPO_ROOT, "bin/ferry-mover"),
+      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
+      { debianPackage: "nodejs" },
+    );
+    try {
+      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+      /** The GETs RGW serves while qemu-io reads 4 KiB at each offset, in order. */
+      const getsFor = async (...offsets: number[]) => {
+        const before = await lab.rgw.requestCounters();
+        await runTool(
+          "qemu-io",
+          ["-r", "-f", "raw", ...offsets.flatMap((o) => ["-c", `read ${o} 4k`]), uri as string],
+          { debianPackage: "qemu-utils" },
+        );
+        return (await lab.rgw.requestCounters()).gets - before.gets;
+      };
+      const chunk = (i: number) => i * 4 * MiB;
+      expect(await getsFor(chunk(0), chunk(0) + 8192, chunk(0), chunk(0) + 4 * MiB - 4096)).toBe(1);
+      expect(await getsFor(chunk(0), chunk(0))).toBe(0);
+      // Chunks 1..15 once each: chunk 0 is then the least recently used of more than eight.
+      expect(await getsFor(...Array.from({ length: 15 }, (_, i) => chunk(i + 1)))).toBe(15);
+      expect(await getsFor(chunk(15), chunk(8))).toBe(0);
+      expect(await getsFor(chunk(0))).toBe(1);
+    } finally {
+      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+    }
+    expect((await server.exited).code).toBe(0);
+  }, 120_000);
+
   it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
     await ensureGuestImage();
-    const repo = repoUrl("files");
+    const repo = lab.repoUrl("files");
     const tree = join(dir, "tree");
     await mkdir(join(tree, "etc"), { recursive: true });
     const payload = randomBytes(2 * MiB + 5);
@@ -329,5 +312,135 @@ describe("repository features in S3 (Ceph RGW)", () => {
     );
     expect(sha256(await readFile(join(to, "data.bin")))).toBe(sha256(payload));
     expect(await readFile(join(to, "hosts"), "utf8")).toBe("127.0.0.1 localhost\n");
+  }, 120_000);
+
+  it("an incremental into S3 reads and uploads only the changed chunks and restores identically", async () => {
+    const repo = lab.repoUrl("incremental");
+    const qcow2 = join(dir, "inc.qcow2");
+    const qemuImg = (...args: string[]) =>
+      runTool("qemu-img", args, { debianPackage: "qemu-utils" });
+    // Random data: every 4 MiB chunk differs, so each changed one is a new object.
+    await qemuImg(
+      "convert",
+      "-f",
+      "raw",
+      "-O",
+      "qcow2",
+      await lab.image("inc-seed.raw", [randomBytes(32 * MiB)]),
+      qcow2,
+    );
+    const backup = async (...extra: string[]) => {
+      const socket = join(dir, "inc.sock");
+      const bitmap = extra.includes("--dirty-bitmap") ? { bitmap: "since-full" } : {};
+      const nbd = await serveImage({
+        image: qcow2,
+        format: "qcow2",
+        socket,
+        exportName: "d",
+        ...bitmap,
+      });
+      try {
+        const source = nbdUnixUri(socket, "d");
+        return await ferryMover(
+          "backup",
+          "--source",
+          source,
+          "--repo",
+          repo,
+          "--vm-id",
+          "inc",
+          ...extra,
+        );
+      } finally {
+        await nbd.terminate("SIGTERM", 5000);
+      }
+    };
+    const full = (await backup()).stdout.trim();
+    const backend = await lab.rawBackend("incremental");
+    try {
+      const before = new Set(await keysUnder(backend, "chunks/"));
+      expect(before.size).toBe(8);
+      await qemuImg("bitmap", "--add", qcow2, "since-full");
+      // Three small writes in three different chunks.
+      await runTool(
+        "qemu-io",
+        [
+          "-f",
+          "qcow2",
+          ...["-c", "write -P 0x33 1M 64k"],
+          ...["-c", "write -P 0x44 13M 4k"],
+          ...["-c", "write -P 0x55 30M 128k"],
+          qcow2,
+        ],
+        { debianPackage: "qemu-utils" },
+      );
+      const run = await backup("--dirty-bitmap", "since-full", "--since", full);
+      expect(run.stderr).toContain("(incremental)");
+      // 196 KiB written, 256 KiB of 64 KiB bitmap granules (printed to 0.1 MiB) of 32 MiB.
+      expect(Number(/read ([\d.]+) MiB/.exec(run.stderr)?.[1])).toBeLessThanOrEqual(0.3);
+      const incremental = run.stdout.trim();
+      const after = await keysUnder(backend, "chunks/");
+      // The eight chunks of the full are untouched; the three changed ones are new objects.
+      expect(after.filter((k) => !before.has(k))).toHaveLength(3);
+      expect(after.filter((k) => before.has(k))).toHaveLength(8);
+
+      const now = join(dir, "inc-now.raw");
+      await qemuImg("convert", "-f", "qcow2", "-O", "raw", qcow2, now);
+      for (const [id, want] of [
+        [full, join(dir, "inc-seed.raw")],
+        [incremental, now],
+      ] as const) {
+        const to = join(dir, "inc-restored.raw");
+        await ferryMover("restore", "--repo", repo, "--restore-point", id, "--to", to);
+        expect(sha256(await readFile(to))).toBe(sha256(await readFile(want)));
+        await rm(to);
+      }
+    } finally {
+      await backend.close();
+    }
+  }, 120_000);
+
+  it("a tested restore boots a restore point from S3 and records the result beside it", async () => {
+    await ensureGuestImage();
+    const repo = lab.repoUrl("tested");
+    const tree = join(dir, "tested-tree");
+    await mkdir(tree, { recursive: true });
+    await writeFile(join(tree, "hello.txt"), "booted from S3\n");
+    const disk = join(dir, "tested.img");
+    await runTool("mkfs.ext4", ["-q", "-F", "-d", tree, disk, "16M"], {
+      debianPackage: "e2fsprogs",
+    });
+    const id = (await ferryMover("backup", "--source", disk, "--repo", repo)).stdout.trim();
+    const result = JSON.parse(
+      (await ferryMover("test-restore", "--repo", repo, "--restore-point", id, "--json")).stdout,
+    );
+    expect(result).toMatchObject({ ok: true, filesystems: ["disk0 ext4"] });
+    // The outcome is an object beside the manifest, as in a directory repository.
+    const backend = await lab.rawBackend("tested");
+    try {
+      const [vm, name] = id.split("/");
+      const recorded = JSON.parse(
+        Buffer.from(await backend.get(`restore-points/${vm}/${name}/boot-test.json`)).toString(),
+      );
+      expect(recorded).toMatchObject({ restorePointId: id, ok: true });
+    } finally {
+      await backend.close();
+    }
+  }, 180_000);
+
+  it("over HTTPS with a private CA (ca-file): RGW takes the unsigned uploads; restores identically", async () => {
+    const repo = lab.repoUrl("over-tls", "https");
+    const file = await lab.image("tls.raw", [randomBytes(9 * MiB), Buffer.alloc(4 * MiB)]);
+    const before = await lab.rgw.requestCounters();
+    const id = (
+      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "tls")
+    ).stdout.trim();
+    // Three data chunks (9 MiB of random data barely compresses) went in over TLS.
+    const sent = (await lab.rgw.requestCounters()).putBytes - before.putBytes;
+    expect(sent).toBeGreaterThan(9 * MiB);
+    const to = join(dir, "tls-restored.raw");
+    await ferryMover("restore", "--repo", repo, "--restore-point", id, "--to", to);
+    expect(sha256(await readFile(to))).toBe(sha256(await readFile(file)));
+    await rm(to);
   }, 120_000);
 });

@@ -1,73 +1,36 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { randomBytes } from "node:crypto";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   collectGarbage,
-  createS3Backend,
   digestToHex,
   isFerryError,
   isZeroChunkDigest,
   openRepository,
   type Repository,
-  type RepositoryBackend,
   readVerifyState,
   verifyRestorePoints,
 } from "@ferry/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Rgw, startRgw } from "./lab/ceph-rgw.js";
 import { type LabChild, spawnChild } from "./lab/child.js";
 import { ferryMover, ferryMoverFails } from "./lab/ferry-mover-cli.js";
 import { REPO_ROOT } from "./lab/paths.js";
+import {
+  chunkHex,
+  keysUnder,
+  type S3RepositoryLab,
+  sha256,
+  startS3RepositoryLab,
+} from "./lab/s3-repository-lab.js";
 
 // Issue 19's goals on a real Ceph RADOS Gateway: movers back up into and restore from one S3
 // repository, at the same time, with garbage collection running, and a mover killed
 // mid-upload leaves nothing visible. One cluster for the whole file.
 
-const BUCKET = "ferry-s3-repository";
 const MiB = 1024 * 1024;
 
-let rgw: Rgw;
+let lab: S3RepositoryLab;
 let dir: string;
-let credentialsFile: string;
-
-/** The `--repo` string of the repository at `prefix`. */
-function repoUrl(prefix: string): string {
-  const q = new URLSearchParams({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    "credentials-file": credentialsFile,
-  });
-  return `s3://${BUCKET}/${prefix}?${q}`;
-}
-
-/** The repository's raw objects, to look behind the format. */
-function rawBackend(prefix: string): Promise<RepositoryBackend> {
-  return createS3Backend({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    bucket: BUCKET,
-    prefix,
-    forcePathStyle: true,
-    credentialsFile,
-  });
-}
-
-async function keysUnder(backend: RepositoryBackend, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const e of backend.list(prefix)) if (e.t === "object") keys.push(e.key);
-  return keys;
-}
-
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-/** `parts` one after another as a raw image file; returns its path. */
-async function image(name: string, parts: Uint8Array[]): Promise<string> {
-  const path = join(dir, name);
-  await writeFile(path, Buffer.concat(parts));
-  return path;
-}
 
 /** Starts `ferry-mover backup` of `file` as its own process. */
 function startBackup(file: string, repo: string, vmId: string): Promise<LabChild> {
@@ -113,38 +76,18 @@ async function referencedChunks(repo: Repository): Promise<Set<string>> {
   return referenced;
 }
 
-const chunkHex = (key: string) => key.slice(key.lastIndexOf("/") + 1);
-
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "ferry-s3-repo-"));
-  rgw = await startRgw();
-  const s3 = new S3Client({
-    endpoint: rgw.endpoint,
-    region: rgw.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey },
-  });
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  } finally {
-    s3.destroy();
-  }
-  credentialsFile = join(dir, "credentials");
-  await writeFile(
-    credentialsFile,
-    `[default]\naws_access_key_id = ${rgw.accessKeyId}\naws_secret_access_key = ${rgw.secretAccessKey}\n`,
-    { mode: 0o600 },
-  );
+  lab = await startS3RepositoryLab("ferry-s3-repository");
+  dir = lab.dir;
 }, 120_000);
 
 afterAll(async () => {
-  await rgw?.remove();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await lab?.remove();
 });
 
 describe("a repository in S3 (Ceph RGW)", () => {
   it("two movers at once, garbage collection in a loop: shared chunks stored once, nothing lost", async () => {
-    const repo = repoUrl("two-movers");
+    const repo = lab.repoUrl("two-movers");
     // 4 MiB chunks, every part chunk-aligned: equal data names equal chunks in every image.
     const [ownA, ownB, shared] = [
       randomBytes(8 * MiB),
@@ -153,15 +96,20 @@ describe("a repository in S3 (Ceph RGW)", () => {
     ];
     // Each backup first finds chunks present, then uploads much new data: a long window in
     // which it will name those chunks but has not yet committed a restore point naming them.
-    const a = await image("a.raw", [ownA, shared, randomBytes(96 * MiB), Buffer.alloc(8 * MiB)]);
-    const b = await image("b.raw", [ownB, shared, randomBytes(96 * MiB)]);
+    const a = await lab.image("a.raw", [
+      ownA,
+      shared,
+      randomBytes(96 * MiB),
+      Buffer.alloc(8 * MiB),
+    ]);
+    const b = await lab.image("b.raw", [ownB, shared, randomBytes(96 * MiB)]);
     // A pruned restore point leaves those 8 chunks unreferenced but stored: garbage
     // collection may remove them while the backups deduplicate against them.
-    const o = await image("old.raw", [ownA, ownB, shared]);
+    const o = await lab.image("old.raw", [ownA, ownB, shared]);
     const old = (
       await ferryMover("backup", "--source", o, "--repo", repo, "--vm-id", "old")
     ).stdout.trim();
-    const backend = await rawBackend("two-movers");
+    const backend = await lab.rawBackend("two-movers");
     await using repository = await openRepository({ root: repo });
     await repository.deleteRestorePoint(old);
     // Object times have whole-ms resolution on the server's clock; garbage collection spares
@@ -224,9 +172,9 @@ describe("a repository in S3 (Ceph RGW)", () => {
   }, 120_000);
 
   it("a mover killed mid-upload leaves no restore point; garbage collection removes its objects", async () => {
-    const repo = repoUrl("killed");
-    const file = await image("big.raw", [randomBytes(256 * MiB)]);
-    const backend = await rawBackend("killed");
+    const repo = lab.repoUrl("killed");
+    const file = await lab.image("big.raw", [randomBytes(256 * MiB)]);
+    const backend = await lab.rawBackend("killed");
     const mover = await startBackup(file, repo, "vm-killed");
     // Killed once some of its chunks are stored.
     while ((await keysUnder(backend, "chunks/")).length < 5) {
@@ -260,20 +208,68 @@ describe("a repository in S3 (Ceph RGW)", () => {
     const bad = await ferryMoverFails(
       "restore-points",
       "--repo",
-      `s3://${BUCKET}/x?endpoint=${rgw.endpoint}&colour=blue`,
+      `s3://${lab.bucket}/x?endpoint=${lab.rgw.endpoint}&colour=blue`,
     );
     expect(bad.stderr).toContain("unknown parameter colour");
     // A passphrase given for a plain repository: writing would go in the clear, so it is refused.
-    await ferryMover("init", "--repo", repoUrl("plain"));
+    await ferryMover("init", "--repo", lab.repoUrl("plain"));
     await using plain = await openRepository({
-      root: repoUrl("plain"),
+      root: lab.repoUrl("plain"),
       passphrase: "a long passphrase",
     });
     await expect(plain.beginRestorePoint({ vmId: "x", vmName: "x" })).rejects.toSatisfy((e) =>
       isFerryError(e, "FAILED_PRECONDITION"),
     );
     // A prefix holding no repository is not one (and is not created by a read).
-    const missing = await ferryMoverFails("restore-points", "--repo", repoUrl("nothing-here"));
+    const missing = await ferryMoverFails("restore-points", "--repo", lab.repoUrl("nothing-here"));
     expect(missing.stderr).toContain("is not a Ferry repository");
   });
+
+  it("garbage collection of an encrypted repository removes only unreferenced chunk objects", async () => {
+    const PASSPHRASE = "a passphrase for the collected repository";
+    const repo = lab.repoUrl("encrypted-gc");
+    const pass = join(dir, "gc.pass");
+    await writeFile(pass, `${PASSPHRASE}\n`, { mode: 0o600 });
+    await ferryMover("init", "--repo", repo, "--passphrase-file", pass);
+    // 4 MiB chunks: the two images share one, and each has two of its own.
+    const shared = randomBytes(4 * MiB);
+    const a = await lab.image("gc-a.raw", [randomBytes(8 * MiB), shared]);
+    const b = await lab.image("gc-b.raw", [shared, randomBytes(8 * MiB)]);
+    const backup = async (file: string, vmId: string) =>
+      (
+        await ferryMover(
+          ...["backup", "--source", file, "--repo", repo, "--vm-id", vmId],
+          ...["--passphrase-file", pass],
+        )
+      ).stdout.trim();
+    const idA = await backup(a, "gc-a");
+    const idB = await backup(b, "gc-b");
+    const backend = await lab.rawBackend("encrypted-gc");
+    try {
+      expect(await keysUnder(backend, "chunks/")).toHaveLength(5);
+      {
+        await using repository = await openRepository({ root: repo, passphrase: PASSPHRASE });
+        await repository.deleteRestorePoint(idA);
+      }
+      // As the CLI's gc: without the passphrase (chunk ids are keyed; the indexes name them).
+      {
+        await using repository = await openRepository({ root: repo });
+        const gc = await collectGarbage(repository, { graceMs: 0, nowMs: Date.now() + 10_000 });
+        expect(gc.chunksRemoved).toBe(2);
+      }
+      await using repository = await openRepository({ root: repo, passphrase: PASSPHRASE });
+      const stored = (await keysUnder(backend, "chunks/")).map(chunkHex);
+      expect(new Set(stored)).toEqual(await referencedChunks(repository));
+      expect(stored).toHaveLength(3);
+      const to = join(dir, "gc-b-restored.raw");
+      await ferryMover(
+        ...["restore", "--repo", repo, "--restore-point", idB, "--to", to],
+        ...["--passphrase-file", pass],
+      );
+      expect(sha256(await readFile(to))).toBe(sha256(await readFile(b)));
+      await rm(to);
+    } finally {
+      await backend.close();
+    }
+  }, 120_000);
 });

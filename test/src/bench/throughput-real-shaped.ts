@@ -51,7 +51,8 @@ export async function realShapedRows(o: {
   const { work, runs, env, mover } = o;
   const rgwOnly = o.rgw === "only";
   // A single-node Ceph cluster on loopback, as in the S3 tests: the repository in its RGW.
-  const started = o.rgw === "without" ? undefined : await startRgw({ storeBytes: 8 * 1024 * MiB });
+  const started =
+    o.rgw === "without" ? undefined : await startRgw({ storeBytes: 8 * 1024 * MiB, tls: true });
   // Read only by the RGW rows, which exist only when it was started.
   const rgw = started as Awaited<ReturnType<typeof startRgw>>;
   const credentials = join(work, "rgw-credentials");
@@ -72,9 +73,17 @@ export async function realShapedRows(o: {
   );
   // Each run backs up into a new prefix: an existing one would deduplicate everything.
   let rgwRun = 0;
-  const rgwRepo = () =>
-    `s3://bench/run-${rgwRun}?${new URLSearchParams({ endpoint: rgw.endpoint, region: rgw.region, "credentials-file": credentials })}`;
+  // Over https (the gateway's own CA): uploads go with unsigned payloads, TLS guards them.
+  const rgwRepo = (over: "http" | "https" = "http") =>
+    `s3://bench/run-${rgwRun}?${new URLSearchParams({
+      endpoint: over === "https" ? (rgw.tlsEndpoint as string) : rgw.endpoint,
+      region: rgw.region,
+      "credentials-file": credentials,
+      ...(over === "https" ? { "ca-file": rgw.caFile as string } : {}),
+    })}`;
   let rgwRestorePointId = "";
+  // The http backup's repository: the https row's run comes between it and the restore.
+  let rgwRestoreRepo = "";
   const rgwPids = () => rgw.processes.map((p) => p.pid);
   const raw = join(work, "real.raw");
   process.stderr.write(`building a ${o.sizeBytes / MiB} MiB real-shaped image...\n`);
@@ -172,8 +181,24 @@ export async function realShapedRows(o: {
           { serverPid: nbd.pid, disk },
         );
         rgwCpu.backup.push((await cpuSecondsOf(rgwPids())) - cpu0);
-        const list = await run(mover, ["restore-points", "--repo", rgwRepo(), "--json"]);
+        rgwRestoreRepo = rgwRepo();
+        const list = await run(mover, ["restore-points", "--repo", rgwRestoreRepo, "--json"]);
         rgwRestorePointId = JSON.parse(list.stdout)[0].restorePointId;
+        return m;
+      },
+    },
+    {
+      name: "RGW: https, ferry full, NBD",
+      measure: async () => {
+        rgwRun++;
+        const cpu0 = await cpuSecondsOf(rgwPids());
+        const m = await measured(
+          mover,
+          ["backup", "--source", uri, "--repo", rgwRepo("https")],
+          {},
+          { serverPid: nbd.pid, disk },
+        );
+        rgwCpu.backupTls.push((await cpuSecondsOf(rgwPids())) - cpu0);
         return m;
       },
     },
@@ -184,7 +209,7 @@ export async function realShapedRows(o: {
         const m = await measured(
           mover,
           [
-            ...["restore", "--repo", rgwRepo(), "--restore-point", rgwRestorePointId],
+            ...["restore", "--repo", rgwRestoreRepo, "--restore-point", rgwRestorePointId],
             ...["--to", out, "--format", "raw", "--parallel", "16"],
           ],
           {},
@@ -257,7 +282,7 @@ export async function realShapedRows(o: {
       },
     },
   ];
-  const rgwCpu = { backup: [] as number[], restore: [] as number[] };
+  const rgwCpu = { backup: [] as number[], backupTls: [] as number[], restore: [] as number[] };
   if (!started) steps.splice(0, steps.length, ...steps.filter((s) => !s.name.startsWith("RGW:")));
   if (rgwOnly) {
     const keep = (n: string) =>
@@ -301,6 +326,25 @@ export async function realShapedRows(o: {
     console.log(
       `real_rgw_backup_vs_local=${(ferry / r.seconds("RGW: ferry full")).toFixed(2)}  (goal >= 0.5; ferry CPU ${r.cpuSeconds("RGW: ferry full").toFixed(2)} s vs ${r.cpuSeconds("ferry full, NBD").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.backup).toFixed(2)} s; load average ${load})`,
     );
+  if (started)
+    console.log(
+      `real_rgw_https_backup_vs_local=${(ferry / r.seconds("RGW: https, ferry full")).toFixed(2)}  (ferry CPU ${r.cpuSeconds("RGW: https, ferry full").toFixed(2)} s; Ceph daemons' CPU ${median(rgwCpu.backupTls).toFixed(2)} s)`,
+    );
+  if (started) {
+    // Ferry's, qemu-nbd's and Ceph's CPU over every core: the shortest wall the backup into
+    // RGW could take on this machine, however idle, beside the local one's.
+    const rgwBusiest =
+      (r.cpuSeconds("RGW: ferry full") +
+        r.serverCpuSeconds("RGW: ferry full") +
+        median(rgwCpu.backup)) /
+      availableParallelism();
+    const localBusiest =
+      (r.cpuSeconds("ferry full, NBD") + r.serverCpuSeconds("ferry full, NBD")) /
+      availableParallelism();
+    console.log(
+      `real_rgw_backup_vs_local_at_all_cores_busy=${(localBusiest / rgwBusiest).toFixed(2)}  (CPU over ${availableParallelism()} cores: ${rgwBusiest.toFixed(2)} s at best into RGW, ${localBusiest.toFixed(2)} s locally)`,
+    );
+  }
   if (started)
     console.log(
       `real_rgw_restore_vs_local=${(r.seconds("ferry restore") / r.seconds("RGW: ferry restore")).toFixed(2)}  (ferry CPU ${r.cpuSeconds("RGW: ferry restore").toFixed(2)} s vs ${r.cpuSeconds("ferry restore").toFixed(2)} s local; Ceph daemons' CPU ${median(rgwCpu.restore).toFixed(2)} s)`,

@@ -8,6 +8,8 @@ export interface CephConfOptions {
   readonly monPort: number;
   /** The RADOS Gateway's HTTP port on 127.0.0.1. */
   readonly rgwPort: number;
+  /** An HTTPS port beside the HTTP one, with the gateway's certificate and key (PEM files). */
+  readonly rgwTls?: { readonly port: number; readonly cert: string; readonly key: string };
   /** The OSD's in-memory store size, in bytes: a limit, allocated only as data arrives. */
   readonly storeBytes: number;
 }
@@ -77,7 +79,12 @@ export function cephConf(o: CephConfOptions): string {
     ["osd mon shutdown timeout", 1],
   ];
   const rgw: [string, string | number | boolean][] = [
-    ["rgw frontends", `beast endpoint=127.0.0.1:${o.rgwPort}`],
+    [
+      "rgw frontends",
+      o.rgwTls
+        ? `beast endpoint=127.0.0.1:${o.rgwPort} ssl_endpoint=127.0.0.1:${o.rgwTls.port} ssl_certificate=${o.rgwTls.cert} ssl_private_key=${o.rgwTls.key}`
+        : `beast endpoint=127.0.0.1:${o.rgwPort}`,
+    ],
     // The default 512 request threads are for production; a test sends a few at a time.
     ["rgw thread pool size", 16],
     ["rgw dynamic resharding", false],

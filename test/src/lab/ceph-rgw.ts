@@ -3,7 +3,14 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { abortReason, FerryError, sleep, withDeadline } from "@ferry/common";
+import {
+  abortReason,
+  createCa,
+  FerryError,
+  issueCertificate,
+  sleep,
+  withDeadline,
+} from "@ferry/common";
 import { cephConf, RGW_NAME } from "./ceph-conf.js";
 import { type LabChild, spawnChild } from "./child.js";
 import { freePort } from "./free-port.js";
@@ -19,14 +26,32 @@ export interface Rgw extends AsyncDisposable {
   readonly endpoint: string;
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  /** With `tls`: "https://127.0.0.1:PORT", the same gateway over TLS. */
+  readonly tlsEndpoint?: string;
+  /** With `tls`: the PEM file of the CA that signed the gateway's certificate. */
+  readonly caFile?: string;
   /** The zone group's name, which RGW takes as the S3 region in signatures. */
   readonly region: string;
   /** The cluster's directory (configuration, monitor store, OSD and RGW data). */
   readonly dir: string;
   /** The daemons: ceph-mon, ceph-osd and radosgw. */
   readonly processes: readonly LabChild[];
+  /** radosgw's request counters since it started (its admin socket's `perf dump`). */
+  requestCounters(): Promise<RgwRequestCounters>;
   /** Stops every daemon (SIGTERM, then SIGKILL) and deletes the directory. Idempotent. */
   remove(): Promise<void>;
+}
+
+/** Counts of S3 requests radosgw served, from its performance counters. */
+export interface RgwRequestCounters {
+  /** GET requests of objects (whole or ranges). */
+  readonly gets: number;
+  /** Bytes sent in answer to them. */
+  readonly getBytes: number;
+  /** PUT requests of objects (and parts). */
+  readonly puts: number;
+  /** Bytes received in them. */
+  readonly putBytes: number;
 }
 
 /** How {@link startRgw} starts the cluster. */
@@ -35,6 +60,8 @@ export interface RgwOptions {
   readonly timeoutMs?: number;
   /** The OSD's memstore size in bytes (memory is taken only as data arrives). Default 1 GiB. */
   readonly storeBytes?: number;
+  /** Also serve HTTPS, with a certificate for 127.0.0.1 from a CA made for the cluster. */
+  readonly tls?: boolean;
   /** Aborting stops the start-up, ends what it started and removes the directory. */
   readonly signal?: AbortSignal;
 }
@@ -75,11 +102,19 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
   try {
     const conf = join(dir, "ceph.conf");
     const [monPort, rgwPort] = await twoFreePorts();
+    const tls = options.tls ? await gatewayTls(dir, [monPort, rgwPort]) : undefined;
     const fsid = randomUUID();
     const osdUuid = randomUUID();
     await writeFile(
       conf,
-      cephConf({ dir, fsid, monPort, rgwPort, storeBytes: options.storeBytes ?? 1 << 30 }),
+      cephConf({
+        dir,
+        fsid,
+        monPort,
+        rgwPort,
+        storeBytes: options.storeBytes ?? 1 << 30,
+        ...(tls ? { rgwTls: tls } : {}),
+      }),
     );
     await Promise.all(["run", "crash", `osd.${OSD_ID}`, RGW_NAME].map((d) => mkdir(join(dir, d))));
     const tool = toolRunner(signal);
@@ -104,7 +139,12 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
     // Only then the gateway: a client whose first requests find no OSD up learns of the OSD
     // at its next tick, five seconds later.
     await osd.waitForOutput(/state: booting -> active/, timeoutMs, signal);
-    await daemon("radosgw", "radosgw", ["-c", conf, "-n", RGW_NAME, "-f"], processes);
+    const gateway = await daemon(
+      "radosgw",
+      "radosgw",
+      ["-c", conf, "-n", RGW_NAME, "-f"],
+      processes,
+    );
 
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await waitForGateway(endpoint, processes, signal);
@@ -119,8 +159,22 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
       accessKeyId,
       secretAccessKey,
       region: "default",
+      ...(tls ? { tlsEndpoint: `https://127.0.0.1:${tls.port}`, caFile: tls.ca } : {}),
       dir,
       processes,
+      requestCounters: async () => {
+        const asok = join(dir, "run", `${RGW_NAME}.${gateway.pid}.asok`);
+        const stdout = await runTool("ceph", ["--admin-daemon", asok, "perf", "dump"], {
+          debianPackage: "ceph-common",
+        });
+        const c = (JSON.parse(stdout) as { rgw: Record<string, number> }).rgw;
+        return {
+          gets: c.get ?? 0,
+          getBytes: c.get_b ?? 0,
+          puts: c.put ?? 0,
+          putBytes: c.put_b ?? 0,
+        };
+      },
       remove,
       [Symbol.asyncDispose]: remove,
     };
@@ -130,6 +184,16 @@ export async function startRgw(options: RgwOptions = {}): Promise<Rgw> {
   } finally {
     deadline[Symbol.dispose]();
   }
+}
+
+/** A CA and the gateway's certificate for 127.0.0.1 in `dir`, and a free port not in `taken`. */
+async function gatewayTls(dir: string, taken: readonly number[]) {
+  const pki = join(dir, "pki");
+  const { cert: ca } = await createCa(pki, "Ferry lab RGW CA");
+  const issued = await issueCertificate(pki, "rgw", { hosts: ["127.0.0.1"] });
+  let port = await freePort();
+  while (taken.includes(port)) port = await freePort();
+  return { port, cert: issued.cert, key: issued.key, ca };
 }
 
 /** Two distinct ports that were free a moment ago. */

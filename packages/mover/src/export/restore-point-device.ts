@@ -42,7 +42,10 @@ export function openRestorePointDevice(o: RestorePointDeviceOptions): ExportDevi
         );
       return data;
     });
-    fetch.catch(() => cache.delete(key));
+    // A failed fetch is not kept; one evicted meanwhile must not drop a newer entry.
+    fetch.catch(() => {
+      if (cache.get(key) === fetch) cache.delete(key);
+    });
     cache.set(key, fetch);
     while (cache.size > limit) cache.delete(cache.keys().next().value as string);
     return fetch;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,6 +69,16 @@ describe("S3 backend against a scripted server", () => {
       { code: "RESOURCE_EXHAUSTED", attempt: 1 },
       { code: "UNAVAILABLE", attempt: 2 },
     ]);
+  });
+
+  it("a request the server stops answering times out once its socket is idle, and is retried", async () => {
+    await using quick = await createS3Backend(options({ requestTimeoutMs: 300 }));
+    let stalled = 0;
+    // The first answer never comes: the connection stays open and silent.
+    s3.hook = () => stalled++ === 0;
+    await quick.put("stalled", [Buffer.from("data")]);
+    expect(s3.objects.get("repo/stalled")?.toString()).toBe("data");
+    expect(retries).toEqual([{ code: "DEADLINE_EXCEEDED", attempt: 1 }]);
   });
 
   it("gives up after the policy's attempts with UNAVAILABLE naming bucket and key", async () => {
@@ -244,6 +255,33 @@ describe("S3 backend over TLS with a private CA", () => {
     await using backend = await createS3Backend(tlsOptions({ caFile: join(dir, "ca.pem") }));
     await backend.put("over-tls", [Buffer.from("secure")]);
     expect((await backend.get("over-tls")).toString()).toBe("secure");
+  });
+
+  it("sends uploads over TLS with an unsigned payload (TLS guards the body), plain HTTP ones signed, neither with Expect: 100-continue", async () => {
+    await using tls = await createS3Backend(tlsOptions({ caFile: join(dir, "ca.pem") }));
+    // 3 MiB: past the SDK's threshold for "Expect: 100-continue", which is not sent.
+    const body = Buffer.alloc(3 * 1024 * 1024, 7);
+    await tls.put("unsigned", [body]);
+    await tls.putIfAbsent("unsigned-once", [body]);
+    const puts = s3.requests.filter((r) => r.method === "PUT" && /^unsigned(-once)?$/.test(r.key));
+    expect(puts.map((r) => r.headers["x-amz-content-sha256"])).toEqual([
+      "UNSIGNED-PAYLOAD",
+      "UNSIGNED-PAYLOAD",
+    ]);
+    expect(puts.every((r) => r.headers.expect === undefined)).toBe(true);
+    // The rest of the request is still signed.
+    expect(
+      puts.every((r) =>
+        /^AWS4-HMAC-SHA256 .*Signature=[0-9a-f]{64}$/.test(String(r.headers.authorization)),
+      ),
+    ).toBe(true);
+    await using plain = await startFakeS3(BUCKET);
+    await using http = await createS3Backend(tlsOptions({ endpoint: plain.endpoint }));
+    await http.put("signed", [body]);
+    const sha = createHash("sha256").update(body).digest("hex");
+    expect(plain.requests.find((r) => r.method === "PUT")?.headers["x-amz-content-sha256"]).toBe(
+      sha,
+    );
   });
 
   it("refuses it without the CA, once and with a hint, not retrying", async () => {

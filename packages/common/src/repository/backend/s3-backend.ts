@@ -104,17 +104,25 @@ export async function createS3Backend(options: S3BackendOptions): Promise<Reposi
     credentials,
     // Retries are ours (withRetries): one policy, aware of create-only puts and of aborts.
     maxAttempts: 1,
-    // Checksums only where S3 requires them: SigV4 already covers the payload, and RGW 16.2
-    // knows no x-amz-checksum-* headers.
+    // Checksums only where S3 requires them: SigV4 (over HTTP) or TLS covers the payload, and
+    // RGW 16.2 knows no x-amz-checksum-* headers.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    // No "Expect: 100-continue" on PUTs of 2 MiB and more: with our own agents the SDK sends
+    // the body without waiting anyway, it costs an interim answer per PUT, and RGW's beast
+    // frontend mishandled it beside keep-alive when it refused a request early (Ceph
+    // tracker 58286; a create-only PUT's 412 is such a refusal).
+    expectContinueHeader: false,
     requestHandler: {
       httpAgent: new HttpAgent(agent),
       httpsAgent: new HttpsAgent({ ...agent, ...(ca === undefined ? {} : { ca }) }),
       connectionTimeout: 30_000,
-      requestTimeout: options.requestTimeoutMs ?? 120_000,
+      // Idle time, which throws; the SDK's requestTimeout (the whole request) only logs a
+      // warning and waits on, so a request the server never answers would hang a backup.
+      socketTimeout: options.requestTimeoutMs ?? 120_000,
     },
   });
+  if (overTls(options.endpoint)) signPayloadsUnsigned(client);
   return new S3Backend(sdk, client, {
     bucket: options.bucket,
     prefix,
@@ -124,6 +132,29 @@ export async function createS3Backend(options: S3BackendOptions): Promise<Reposi
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     onRetry: options.onRetry,
   });
+}
+
+/** Whether requests to `endpoint` go over TLS (no endpoint: AWS's, which is https). */
+function overTls(endpoint: string | undefined): boolean {
+  return endpoint === undefined || /^https:/i.test(endpoint);
+}
+
+/**
+ * Uploads over TLS carry `x-amz-content-sha256: UNSIGNED-PAYLOAD` (as AWS's own SDKs do over
+ * https): TLS already guards the body, and SigV4's payload hash costs both ends a SHA-256 of
+ * every byte. Over plain HTTP the signature is what keeps the body from being altered on the
+ * way, so it stays. The signature still covers method, key and headers either way.
+ */
+function signPayloadsUnsigned(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { method?: string; headers?: Record<string, string> };
+      if (request.method === "PUT" && request.headers)
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      return next(args);
+    },
+    { step: "build", name: "ferryUnsignedPayloadOverTls" },
+  );
 }
 
 /** "a/b", "/a/b/" -> "a/b/"; "" stays "". */
