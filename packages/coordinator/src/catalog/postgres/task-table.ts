@@ -126,9 +126,14 @@ export async function insertTasks(tx: Queryable, tasks: readonly TaskRecord[]): 
   );
 }
 
-// A spec as storedTaskSpec stores it, not a params map of a version before TaskSpec.
-const isCanonical = (params: JsonValue) =>
-  typeof params === "object" && params !== null && ("backup" in params || "restore" in params);
+// Whether a row's params are a spec as storedTaskSpec stores it, not a params map of a
+// version before TaskSpec (told apart by the oneof's keys, as taskSpecFromStored does).
+const CANONICAL_SQL =
+  "(jsonb_typeof(params) = 'object' AND (params ? 'backup' OR params ? 'restore'))";
+const FIELD_COLUMNS = COLUMN_TYPES.map(([c]) => c)
+  .filter((c) => c !== "params")
+  .join(", ");
+type FieldRow = Omit<TaskRow, "params"> & { canonical: boolean };
 
 // Most updates written in one transaction.
 const UPDATE_BATCH = 500;
@@ -207,12 +212,31 @@ async function writeBatch(
   batch: readonly Update[],
 ): Promise<(unknown | undefined)[]> {
   const ids = [...new Set(batch.map((u) => u.id))];
-  const { rows } = await tx.query<TaskRow>(
-    `SELECT ${COLUMNS} FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+  // The spec is read only where a patch needs it: a batch of starts or ends read 500 specs
+  // back (parsed JSON, garbage) to write none of them.
+  const { rows: fieldRows } = await tx.query<FieldRow>(
+    `SELECT ${FIELD_COLUMNS}, ${CANONICAL_SQL} AS canonical FROM tasks
+     WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [ids],
   );
-  // Per task: its row as it will be written, and whether its spec changed.
-  const current = new Map(rows.map((r) => [r.id, { row: r, specChanged: false }]));
+  const needSpec = new Set(batch.filter((u) => u.patch.spec !== undefined).map((u) => u.id));
+  for (const r of fieldRows) if (!r.canonical) needSpec.add(r.id);
+  const specs = new Map<string, JsonValue>();
+  if (needSpec.size > 0) {
+    const { rows } = await tx.query<{ id: string; params: JsonValue }>(
+      "SELECT id, params FROM tasks WHERE id = ANY($1::text[])",
+      [[...needSpec]],
+    );
+    for (const r of rows) specs.set(r.id, r.params);
+  }
+  // Per task: its row as it will be written (params null: unchanged, not sent back), and
+  // whether its spec changed.
+  const current = new Map(
+    fieldRows.map(({ canonical: _, ...r }) => [
+      r.id,
+      { row: { ...r, params: specs.get(r.id) ?? null } as TaskRow, specChanged: false },
+    ]),
+  );
   const written = new Set<string>();
   const outcomes = batch.map(({ id, patch }) => {
     const entry = current.get(id);
@@ -221,7 +245,7 @@ async function writeBatch(
     const { row } = entry;
     try {
       // Params of versions before TaskSpec are written back as one when the task changes.
-      if (patch.spec !== undefined || !isCanonical(row.params)) {
+      if (patch.spec !== undefined || (needSpec.has(id) && !entry.specChanged)) {
         const next = checkTask(applyPatch<TaskRecord>(fromRow(ctx, row), patch, ["id", "jobId"]));
         current.set(id, { row: toRow(next, row.position), specChanged: true });
       } else {
