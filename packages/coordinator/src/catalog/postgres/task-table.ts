@@ -3,7 +3,7 @@ import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
 import { applyPatch, checkTask, checkTaskFields } from "../record-checks.js";
 import { noTasks, type TaskRecord, type TaskStateName } from "../records.js";
-import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
+import { storedTaskSpec, storedTaskSpecs, taskSpecFromStored } from "../stored-task-spec.js";
 import { decodeColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
 import { createWriteBatches } from "./write-batches.js";
 
@@ -54,8 +54,8 @@ const FIXED = new Set(["id", "job_id", "position"]);
 const UPDATED = COLUMN_TYPES.map(([c]) => c).filter((c) => !FIXED.has(c));
 
 /** A task as a row; `position` is its index in its job. */
-function toRow(t: TaskRecord, position: number): TaskRow {
-  return { ...fieldsToRow(t, position), params: storedTaskSpec(t.spec) };
+function toRow(t: TaskRecord, position: number, stored = storedTaskSpec): TaskRow {
+  return { ...fieldsToRow(t, position), params: stored(t.spec) };
 }
 
 function fieldsToRow(t: Omit<TaskRecord, "spec">, position: number): Omit<TaskRow, "params"> {
@@ -120,9 +120,10 @@ function fieldsOf(r: Omit<TaskRow, "params">): Omit<TaskRecord, "spec"> {
 export async function insertTasks(tx: Queryable, tasks: readonly TaskRecord[]): Promise<void> {
   if (tasks.length === 0) return;
   const types = COLUMN_TYPES.map(([c, type]) => `${c} ${type}`).join(", ");
+  const stored = storedTaskSpecs();
   await tx.query(
     `INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS t(${types}) ORDER BY position`,
-    [jsonParam(tasks.map((t, position) => toRow(t, position)))],
+    [jsonParam(tasks.map((t, position) => toRow(t, position, stored)))],
   );
 }
 
