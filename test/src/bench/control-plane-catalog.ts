@@ -24,6 +24,8 @@ export interface BenchCatalog {
   open(): Promise<CatalogStore>;
   /** Bytes the catalog takes (SQLite: the file and its WAL; PostgreSQL: the database). */
   sizeBytes(): Promise<{ total: number; detail: string }>;
+  /** PostgreSQL: runs `sql` with psql in the catalog's database (unaligned, tuples only). */
+  psql?: (sql: string) => Promise<string>;
 }
 
 /** A new, empty catalog of `kind` in `dir` (SQLite) or on `postgres` (a new database). */
@@ -54,6 +56,7 @@ export async function makeCatalog(
     kind,
     config: { catalog: url, catalogPasswordFile: passwordFile },
     open: () => openPostgresCatalog({ url, password: postgres.password }),
+    psql: (sql) => postgres.psql(database, sql),
     async sizeBytes() {
       const [db, table] = (
         await postgres.psql(

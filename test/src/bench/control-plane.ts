@@ -5,7 +5,7 @@
 // Figures are printed, never asserted.
 //   pnpm bench:control-plane [--movers 1000] [--vms-per-mover 10] [--restore-points 1000000]
 //     [--catalog sqlite|postgres|both] [--task-seconds 20] [--progress-ms 1000]
-//     [--heartbeat-window 20]
+//     [--heartbeat-window 20] [--pg-statements]
 //     [--fleets 4] [--repositories 20] [--cpu-prof DIR] [--only-heartbeats] [--fleet-nice 0]
 //     [--coordinator-node-flags "--max-semi-space-size=64"|none] (default: bin/ferry's)
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -26,6 +26,7 @@ import {
 import { type CatalogKind, fillRestorePoints, makeCatalog } from "./control-plane-catalog.js";
 import { type EstateShape, vmIdOf } from "./control-plane-estate.js";
 import { type Figures, printFigures } from "./control-plane-figures.js";
+import { explain, startStatements, topStatements } from "./control-plane-statements.js";
 import { type FleetProcess, forkFleet } from "./fleet-process.js";
 import { type Samples, timed } from "./latency-sampler.js";
 import { createLogTally } from "./log-tally.js";
@@ -45,6 +46,8 @@ interface Settings {
   coordinatorNodeFlags: string[];
   /** Stop after the heartbeat window (to profile heartbeats alone). */
   onlyHeartbeats: boolean;
+  /** PostgreSQL: print pg_stat_statements' top statements of the job and the API's plans. */
+  pgStatements: boolean;
   /**
    * Nice value of the simulated movers' processes (0-19). Real movers run on their own
    * hosts; at 0 the simulation takes the coordinator's cores as if they did not.
@@ -76,6 +79,8 @@ async function runOne(
   const fleets: FleetProcess[] = [];
   try {
     const catalog = await makeCatalog(kind, dir, postgres);
+    const psql = s.pgStatements ? catalog.psql : undefined;
+    if (psql) await startStatements(psql);
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
     const configPath = join(dir, "coordinator.json");
@@ -206,7 +211,7 @@ async function runOne(
       const { job } = await api.backupNow({ policyId: policy?.id ?? "" });
       const jobId = job?.id ?? "";
       log(
-        `${kind}: job ${jobId} of ${job?.tasks.length} tasks created in ${Date.now() - jobAt} ms`,
+        `${kind}: job ${jobId} of ${job?.summary?.tasks} tasks created in ${Date.now() - jobAt} ms`,
       );
       const getJob: Samples = { name: "jobs show", ms: [] };
       const listDuring: Samples = { name: "restore-points --vm", ms: [] };
@@ -252,6 +257,12 @@ async function runOne(
       }
       await sampler;
       const jobS = (Date.now() - jobAt) / 1000;
+      if (psql)
+        console.log(
+          [`[${kind}] statements from the start to the job's end`, ...(await topStatements(psql))]
+            .map((l) => `  ${l}`)
+            .join("\n"),
+        );
       startedAt.push(...(await stats()).startedAt);
       const jobCpuS = (await processCpuSeconds(coordinator.pid)) - cpuAtJob;
       const othersJobCpuS = (await othersCpu()) - othersAtJob;
@@ -301,6 +312,18 @@ async function runOne(
         await store.close();
       }
       const size = await catalog.sizeBytes();
+      if (psql) {
+        const vm = vmIdOf(1, 1);
+        console.log(`  [${kind}] plan of restore-points --vm ${vm}, the catalog full:`);
+        console.log(
+          (
+            await explain(
+              psql,
+              `SELECT * FROM restore_points WHERE vm_id = '${vm}' ORDER BY vm_id, created_at, id`,
+            )
+          ).join("\n"),
+        );
+      }
       const listAfter: Samples = { name: "restore-points --vm", ms: [] };
       let returned = 0;
       for (let i = 0; i < 200; i++) {
@@ -367,7 +390,7 @@ function fleetNiceOf(flag: string | boolean | undefined): number {
 
 async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv, {
-    boolean: ["only-heartbeats"],
+    boolean: ["only-heartbeats", "pg-statements"],
     valued: [
       "movers",
       "vms-per-mover",
@@ -404,6 +427,7 @@ async function main(argv: string[]): Promise<void> {
     repositories: num("repositories", 20),
     cpuProfDir: typeof cpuProf === "string" ? cpuProf : undefined,
     onlyHeartbeats: args.flags.has("only-heartbeats"),
+    pgStatements: args.flags.has("pg-statements"),
     fleetNice: fleetNiceOf(args.flags.get("fleet-nice")),
     // bin/ferry's own, unless told otherwise ("none": node's defaults).
     coordinatorNodeFlags: String(args.flags.get("coordinator-node-flags") ?? BIN_FERRY_NODE_FLAGS)
@@ -415,7 +439,9 @@ async function main(argv: string[]): Promise<void> {
       `bin/ferry no longer starts node with ${BIN_FERRY_NODE_FLAGS}: update the benchmark`,
     );
   await using nats = await startNatsServer();
-  const postgres = kinds.includes("postgres") ? await startPostgresServer() : undefined;
+  const postgres = kinds.includes("postgres")
+    ? await startPostgresServer({ statements: s.pgStatements })
+    : undefined;
   try {
     // The cores are shared: say how busy the machine was besides this benchmark.
     const loadBefore = loadavg()[1] ?? 0;

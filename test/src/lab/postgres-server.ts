@@ -72,7 +72,12 @@ function serverAccount(): { uid: number; gid: number } | undefined {
  * Creates a cluster (superuser "ferry" with a random password, scram-sha-256) in a new temp
  * dir and starts its server; resolves once it accepts connections.
  */
-export async function startPostgresServer(): Promise<PostgresServer> {
+export async function startPostgresServer(
+  options: {
+    /** Load pg_stat_statements (each database still needs CREATE EXTENSION). */
+    statements?: boolean;
+  } = {},
+): Promise<PostgresServer> {
   const bin = binDir();
   const account = serverAccount();
   const dir = await mkdtemp(join(tmpdir(), "ferry-bench-pg-"));
@@ -103,6 +108,9 @@ export async function startPostgresServer(): Promise<PostgresServer> {
       [
         ...["-D", join(dir, "data"), "-k", dir, "-p", String(PORT)],
         ...["-c", "listen_addresses=", "-c", "max_connections=50"],
+        ...(options.statements
+          ? ["-c", "shared_preload_libraries=pg_stat_statements", "-c", "track_io_timing=on"]
+          : []),
       ],
       {
         debianPackage: "postgresql",

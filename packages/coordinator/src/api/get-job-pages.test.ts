@@ -99,6 +99,23 @@ describe("GetJob on a job of more tasks than a page", () => {
     expect(capped.nextPageToken).not.toBe("");
   });
 
+  it("answers BackupNow with the summary and the first 100 tasks; GetJob pages on from there", async () => {
+    // A mover that reports 250 VMs and no transport: the tasks stay queued.
+    const vms = Array.from({ length: 250 }, (_, i) => `vm-${String(i).padStart(3, "0")}`);
+    coordinator.registry.register({
+      mover: { id: "m-many", address: "127.0.0.1:1", hostId: "h1" },
+      vms: vms.map((vm) => ({ id: vm, name: vm, hostId: "h1" })),
+    });
+    using api = createClient(OperatorService, coordinator.address);
+    const res = await api.backupNow({ vmIds: vms, repository: "/srv/ferry/pages" });
+    const id = res.job?.id ?? "";
+    expect(res.job?.summary?.tasks).toBe(250);
+    expect(res.job?.tasks.map((t) => t.vmId)).toEqual(vms.slice(0, 100));
+    const rest = await api.getJob({ id, pageSize: 1000, pageToken: res.nextPageToken });
+    expect(rest.job?.tasks.map((t) => t.vmId)).toEqual(vms.slice(100));
+    expect(rest.nextPageToken).toBe("");
+  });
+
   it("refuses a page token of another listing", async () => {
     using api = createClient(OperatorService, coordinator.address);
     const { nextPageToken } = await api.getJob({ id: "big", pageSize: 10 });

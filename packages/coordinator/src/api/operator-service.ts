@@ -75,6 +75,8 @@ const TERMINAL = new Set(["succeeded", "partly_failed", "failed", "cancelled"]);
 // Most tasks in one GetJob answer, unless it asks for every task.
 const MAX_PAGE_SIZE = 1000;
 const EVERY_TASK = Number.MAX_SAFE_INTEGER - 1;
+// Tasks in a BackupNow answer (operator.proto says so).
+const BACKUP_NOW_TASKS = 100;
 
 /**
  * The operator API handlers: validation and translation only. Every request is checked for
@@ -141,7 +143,18 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
         adHoc,
         forceFull: req.forceFull,
       });
-      return { job: fullJobMessage(job, await d.catalog.tasks.listByJob(job.id)) };
+      // The first page, as GetJob with no state asked for would answer it.
+      const [counts, page] = await Promise.all([
+        d.catalog.tasks.countByJob(job.id),
+        d.catalog.tasks.pageByJob(job.id, { limit: BACKUP_NOW_TASKS }),
+      ]);
+      return {
+        job: jobMessage(job, page.tasks, jobSummaryMessage(counts, d.progress.totals(job.id))),
+        nextPageToken:
+          page.next === undefined
+            ? ""
+            : encodePageToken({ jobId: job.id, state: "", after: page.next }),
+      };
     },
     // Each job with its summary and no tasks (GetJob pages them): 50 jobs of 10,000 tasks
     // were half a million rows read for a table of 50 lines.

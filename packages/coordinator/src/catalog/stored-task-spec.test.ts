@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LEGACY_PARAMS, restoreTaskSpec, task } from "./catalog-fixtures.test-helper.js";
-import { storedTaskSpec, taskSpecFromStored } from "./stored-task-spec.js";
+import { storedTaskSpec, storedTaskSpecs, taskSpecFromStored } from "./stored-task-spec.js";
 import { taskKind } from "./task-spec.js";
 
 describe("stored task specs", () => {
@@ -24,6 +24,16 @@ describe("stored task specs", () => {
       expect(read).toEqual(spec);
       expect(taskKind({ spec: read })).toBe(taskKind({ spec }));
     }
+  });
+
+  it("encodes each spec of a batch as storedTaskSpec does, a shared one once", () => {
+    const shared = task("t1", "j1").spec;
+    const restore = restoreTaskSpec();
+    const stored = storedTaskSpecs();
+    const batch = [shared, restore, shared, task("t2", "j1").spec, shared];
+    expect(batch.map(stored)).toEqual(batch.map(storedTaskSpec));
+    expect(stored(shared)).toBe(stored(shared));
+    expect(stored(restore)).not.toEqual(stored(shared));
   });
 
   it("reads the params maps of older versions", () => {

@@ -13,6 +13,23 @@ export function storedTaskSpec(spec: KindedTaskSpec): JsonValue {
 }
 
 /**
+ * {@link storedTaskSpec} remembering each spec object it encoded, for one batch of writes: a
+ * job's tasks share one spec object, encoded once rather than 10,000 times. Not to be kept
+ * past the batch (a spec object changed later would be stored as it was).
+ */
+export function storedTaskSpecs(): (spec: KindedTaskSpec) => JsonValue {
+  const done = new Map<KindedTaskSpec, JsonValue>();
+  return (spec) => {
+    let stored = done.get(spec);
+    if (stored === undefined) {
+      stored = storedTaskSpec(spec);
+      done.set(spec, stored);
+    }
+    return stored;
+  };
+}
+
+/**
  * A stored spec back, from canonical JSON or a legacy params map (told apart by the
  * oneof's keys, which no legacy map had). Throws an Error saying why when the value is
  * neither; the stores report that as CORRUPT_DATA naming the row.

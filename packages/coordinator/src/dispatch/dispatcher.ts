@@ -98,6 +98,8 @@ const THROTTLE_INTERVAL_MS = 5000;
 const YIELD_AFTER_MS = 10;
 // Starts recorded in the catalog at once.
 const START_BATCH = 128;
+// Lets I/O callbacks and timers waiting behind a long stretch of work run first.
+const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Creates the dispatcher; it owns time (the tick) and I/O (gRPC to movers). */
 export function createDispatcher(o: DispatcherOptions): Dispatcher {
@@ -330,7 +332,21 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       return;
     }
     history ??= await backupHistory(o.catalog);
+    // A big job's first pass reads, models and decides 10,000 tasks: other work goes in
+    // between the steps rather than after all of them.
+    await yieldToLoop();
     const inventory = new Map(o.registry.vms().map((v) => [v.id, v]));
+    const estate = estateFromInventory({
+      movers: o.registry.movers(),
+      vms: [...inventory.values()],
+      hosts: o.registry.hosts(),
+      datastores: o.registry.datastores(),
+      history,
+      limits: limitsWith(o.limits),
+      ioControl,
+    });
+    await yieldToLoop();
+    if (closed || (o.mayDispatch && !o.mayDispatch())) return;
     const decisions = decideDispatch({
       nowMs: Date.now(),
       queued: queued.map((task) => ({ task, kind: taskKind(task) })),
@@ -350,15 +366,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
         })),
       ],
       // The estate exactly as `ferry plan` builds it: its decision is the one applied here.
-      estate: estateFromInventory({
-        movers: o.registry.movers(),
-        vms: [...inventory.values()],
-        hosts: o.registry.hosts(),
-        datastores: o.registry.datastores(),
-        history,
-        limits: limitsWith(o.limits),
-        ioControl,
-      }),
+      estate,
       cancelledJobs,
       latencies: latenciesNow(),
     });
@@ -372,7 +380,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       // A SQLite catalog answers synchronously: applying thousands of decisions in one go
       // would hold the event loop, and the operator API with it, until the last.
       if (performance.now() - slice > YIELD_AFTER_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToLoop();
         slice = performance.now();
       }
       if (d.t === "wait") waiting.set(d.task.id, d.reason);
@@ -412,7 +420,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       // A launch builds a gRPC call (and, to a new mover, its channel): a batch of them in
       // one go held the API's thread for a few hundred ms at a job's start.
       if (performance.now() - slice > YIELD_AFTER_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToLoop();
         slice = performance.now();
         // Closed meanwhile: the recorded starts stay "running" for the next leader to adopt
         // or queue again, as the ones running at close do.

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { FerryError, type Mover, MoverSchema, MoverState } from "@ferry/common";
 import { describe, expect, it } from "vitest";
-import { maintenanceMovers } from "./maintenance-movers.js";
+import { bestMaintenanceMover, maintenanceMovers } from "./maintenance-movers.js";
 
 const mover = (id: string, state: MoverState, runningTasks = 0): Mover =>
   create(MoverSchema, { id, address: `127.0.0.1:${id.length}`, state, metrics: { runningTasks } });
@@ -55,5 +55,30 @@ describe("maintenanceMovers", () => {
     ];
     const hints = { reached: new Set(["b", "c"]), maintaining: new Map<string, number>() };
     expect(ids(maintenanceMovers(movers, hints, "gc"))).toEqual(["b", "a", "c"]);
+  });
+
+  it("picks as its first choice the mover the whole order puts first, without sorting", () => {
+    // Loads, reach and state varied over 200 movers, 50 times: the single pick is the sort's head.
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      // The high bits: an LCG's low bits repeat with a short period.
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    for (let round = 0; round < 50; round++) {
+      const movers = Array.from({ length: 200 }, (_, i) =>
+        mover(`m${next(1000)}-${i}`, next(4) === 0 ? MoverState.DOWN : MoverState.UP, next(3)),
+      );
+      const hints = {
+        reached: new Set(movers.filter(() => next(5) === 0).map((m) => m.id)),
+        maintaining: new Map(movers.filter(() => next(7) === 0).map((m) => [m.id, 1])),
+      };
+      expect(bestMaintenanceMover(movers, hints, "list").id).toBe(
+        maintenanceMovers(movers, hints, "list")[0]?.id,
+      );
+    }
+    expect(() => bestMaintenanceMover([mover("m1", MoverState.DOWN)], none, "list")).toThrow(
+      /no mover is up to list: .* m1 is down/,
+    );
   });
 });

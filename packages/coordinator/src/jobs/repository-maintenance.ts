@@ -18,7 +18,7 @@ import {
 import type { CatalogStore } from "../catalog/catalog-store.js";
 import { moverClient } from "../dispatch/mover-client.js";
 import type { MoverRegistry } from "../registry/mover-registry.js";
-import { maintenanceMovers } from "./maintenance-movers.js";
+import { bestMaintenanceMover, maintenanceMovers } from "./maintenance-movers.js";
 
 /** A mover's answer and which mover gave it. */
 export interface Maintained<T> {
@@ -146,13 +146,15 @@ export function createRepositoryMaintenance(
       knownReached && knownReached.size > 0
         ? knownReached
         : new Set(await deps.catalog.restorePoints.moverIds(repository));
-    const movers = maintenanceMovers(
-      deps.registry.movers(),
-      { reached, maintaining },
-      `${what} ${repository}`,
-    );
+    const all = deps.registry.movers();
+    const hints = { reached, maintaining };
+    // The best mover alone, found without sorting them all; the whole order only once it
+    // fails (a restore point listing sorted a thousand movers to ask one).
+    let movers = [bestMaintenanceMover(all, hints, `${what} ${repository}`)];
     const asked: string[] = [];
-    for (const [i, mover] of movers.entries()) {
+    for (let i = 0; i < movers.length; i++) {
+      const mover = movers[i];
+      if (mover === undefined) break;
       throwIfAborted(signal, `${what} ${repository}`);
       asked.push(mover.id);
       count(mover.id, 1);
@@ -163,6 +165,13 @@ export function createRepositoryMaintenance(
         return { result: await call(client, signal), moverId: mover.id };
       } catch (err) {
         const e = toFerryError(err);
+        if (movers.length === 1)
+          movers = [
+            mover,
+            ...maintenanceMovers(all, hints, `${what} ${repository}`).filter(
+              (m) => m.id !== mover.id,
+            ),
+          ];
         const another =
           i < movers.length - 1 &&
           !signal.aborted &&

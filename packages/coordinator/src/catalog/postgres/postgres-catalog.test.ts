@@ -69,6 +69,28 @@ async function eventually<T>(probe: () => Promise<T>, want: T, ms = 5000): Promi
 catalogContract("PostgreSQL", () => open());
 
 describe("PostgreSQL catalog", () => {
+  it("reads a page of a new 3,000-task job from the index, not the whole job sorted", async () => {
+    const url = await cluster.newDatabase();
+    const store = await open({ url });
+    try {
+      const tasks = Array.from({ length: 3000 }, (_, i) => task(`t${i}`, "big"));
+      await store.jobs.create(job("big"), tasks);
+      // pageByJob's statement, as a GetJob of the first 50 tasks runs it.
+      const plan = await cluster.query<{ "QUERY PLAN": string }>(
+        databaseOf(url),
+        `EXPLAIN (ANALYZE, FORMAT TEXT) SELECT * FROM tasks WHERE job_id = $1 AND position > $2
+         AND ($3::text[] IS NULL OR state = ANY($3::text[])) ORDER BY position LIMIT $4`,
+        ["big", -1, null, 51],
+      );
+      const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(text).toMatch(/Index Scan using tasks_job_position_key/);
+      expect(text).not.toMatch(/rows=3000 /);
+      expect((await store.tasks.pageByJob("big", { limit: 50 })).tasks).toHaveLength(50);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("applies each migration once", async () => {
     const url = await cluster.newDatabase();
     await (await open({ url })).close();

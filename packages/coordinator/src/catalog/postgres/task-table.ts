@@ -3,7 +3,7 @@ import { FerryError } from "@ferry/common";
 import type { TaskStore } from "../catalog-store.js";
 import { applyPatch, checkTask, checkTaskFields } from "../record-checks.js";
 import { noTasks, type TaskRecord, type TaskStateName } from "../records.js";
-import { storedTaskSpec, taskSpecFromStored } from "../stored-task-spec.js";
+import { storedTaskSpec, storedTaskSpecs, taskSpecFromStored } from "../stored-task-spec.js";
 import { decodeColumn, jsonParam, type PgContext, type Queryable } from "./postgres-context.js";
 import { createWriteBatches } from "./write-batches.js";
 
@@ -54,8 +54,8 @@ const FIXED = new Set(["id", "job_id", "position"]);
 const UPDATED = COLUMN_TYPES.map(([c]) => c).filter((c) => !FIXED.has(c));
 
 /** A task as a row; `position` is its index in its job. */
-function toRow(t: TaskRecord, position: number): TaskRow {
-  return { ...fieldsToRow(t, position), params: storedTaskSpec(t.spec) };
+function toRow(t: TaskRecord, position: number, stored = storedTaskSpec): TaskRow {
+  return { ...fieldsToRow(t, position), params: stored(t.spec) };
 }
 
 function fieldsToRow(t: Omit<TaskRecord, "spec">, position: number): Omit<TaskRow, "params"> {
@@ -120,15 +120,21 @@ function fieldsOf(r: Omit<TaskRow, "params">): Omit<TaskRecord, "spec"> {
 export async function insertTasks(tx: Queryable, tasks: readonly TaskRecord[]): Promise<void> {
   if (tasks.length === 0) return;
   const types = COLUMN_TYPES.map(([c, type]) => `${c} ${type}`).join(", ");
+  const stored = storedTaskSpecs();
   await tx.query(
     `INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS t(${types}) ORDER BY position`,
-    [jsonParam(tasks.map((t, position) => toRow(t, position)))],
+    [jsonParam(tasks.map((t, position) => toRow(t, position, stored)))],
   );
 }
 
-// A spec as storedTaskSpec stores it, not a params map of a version before TaskSpec.
-const isCanonical = (params: JsonValue) =>
-  typeof params === "object" && params !== null && ("backup" in params || "restore" in params);
+// Whether a row's params are a spec as storedTaskSpec stores it, not a params map of a
+// version before TaskSpec (told apart by the oneof's keys, as taskSpecFromStored does).
+const CANONICAL_SQL =
+  "(jsonb_typeof(params) = 'object' AND (params ? 'backup' OR params ? 'restore'))";
+const FIELD_COLUMNS = COLUMN_TYPES.map(([c]) => c)
+  .filter((c) => c !== "params")
+  .join(", ");
+type FieldRow = Omit<TaskRow, "params"> & { canonical: boolean };
 
 // Most updates written in one transaction.
 const UPDATE_BATCH = 500;
@@ -207,12 +213,31 @@ async function writeBatch(
   batch: readonly Update[],
 ): Promise<(unknown | undefined)[]> {
   const ids = [...new Set(batch.map((u) => u.id))];
-  const { rows } = await tx.query<TaskRow>(
-    `SELECT ${COLUMNS} FROM tasks WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+  // The spec is read only where a patch needs it: a batch of starts or ends read 500 specs
+  // back (parsed JSON, garbage) to write none of them.
+  const { rows: fieldRows } = await tx.query<FieldRow>(
+    `SELECT ${FIELD_COLUMNS}, ${CANONICAL_SQL} AS canonical FROM tasks
+     WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [ids],
   );
-  // Per task: its row as it will be written, and whether its spec changed.
-  const current = new Map(rows.map((r) => [r.id, { row: r, specChanged: false }]));
+  const needSpec = new Set(batch.filter((u) => u.patch.spec !== undefined).map((u) => u.id));
+  for (const r of fieldRows) if (!r.canonical) needSpec.add(r.id);
+  const specs = new Map<string, JsonValue>();
+  if (needSpec.size > 0) {
+    const { rows } = await tx.query<{ id: string; params: JsonValue }>(
+      "SELECT id, params FROM tasks WHERE id = ANY($1::text[])",
+      [[...needSpec]],
+    );
+    for (const r of rows) specs.set(r.id, r.params);
+  }
+  // Per task: its row as it will be written (params null: unchanged, not sent back), and
+  // whether its spec changed.
+  const current = new Map(
+    fieldRows.map(({ canonical: _, ...r }) => [
+      r.id,
+      { row: { ...r, params: specs.get(r.id) ?? null } as TaskRow, specChanged: false },
+    ]),
+  );
   const written = new Set<string>();
   const outcomes = batch.map(({ id, patch }) => {
     const entry = current.get(id);
@@ -221,7 +246,7 @@ async function writeBatch(
     const { row } = entry;
     try {
       // Params of versions before TaskSpec are written back as one when the task changes.
-      if (patch.spec !== undefined || !isCanonical(row.params)) {
+      if (patch.spec !== undefined || (needSpec.has(id) && !entry.specChanged)) {
         const next = checkTask(applyPatch<TaskRecord>(fromRow(ctx, row), patch, ["id", "jobId"]));
         current.set(id, { row: toRow(next, row.position), specChanged: true });
       } else {

@@ -2,6 +2,7 @@ import { FerryError } from "@ferry/common";
 import type { JobStore } from "../catalog-store.js";
 import { applyPatch, checkJob, checkTask } from "../record-checks.js";
 import type { JobRecord, JobStateName, TaskRecord } from "../records.js";
+import { storedTaskSpec } from "../stored-task-spec.js";
 import { fromMsOrNull, type SqliteContext, type Sync, toMs, toMsOrNull } from "./sqlite-context.js";
 import { INSERT_TASK_SQL, taskToRow } from "./task-table.js";
 
@@ -90,6 +91,16 @@ export function createJobTable(ctx: SqliteContext): Sync<JobStore> {
     }
     checkPolicyExists(job);
     insert.run(toRow(job));
+    // A job's tasks share one spec object: encoded once, not once per task.
+    const encoded = new Map<TaskRecord["spec"], string>();
+    const params = (spec: TaskRecord["spec"]) => {
+      let json = encoded.get(spec);
+      if (json === undefined) {
+        json = JSON.stringify(storedTaskSpec(spec));
+        encoded.set(spec, json);
+      }
+      return json;
+    };
     tasks.forEach((task, position) => {
       if (taskExists.get(task.id) !== undefined) {
         throw new FerryError(
@@ -97,7 +108,7 @@ export function createJobTable(ctx: SqliteContext): Sync<JobStore> {
           `job ${job.id}: task id ${JSON.stringify(task.id)} is taken`,
         );
       }
-      insertTask.run(taskToRow(task, position));
+      insertTask.run(taskToRow(task, position, params));
     });
   });
 

@@ -39,9 +39,16 @@ export const INSERT_TASK_SQL = `INSERT INTO tasks (${COLUMNS}) VALUES (${COLUMNS
   .map((c) => `@${c}`)
   .join(", ")})`;
 
-/** A task as a row; `position` is its index in its job. */
-export function taskToRow(t: TaskRecord, position: number): TaskRow {
-  return { ...fieldsToRow(t, position), params: JSON.stringify(storedTaskSpec(t.spec)) };
+/**
+ * A task as a row; `position` is its index in its job. `params` encodes the spec (a job's
+ * tasks share one: see the jobs table).
+ */
+export function taskToRow(
+  t: TaskRecord,
+  position: number,
+  params: (spec: TaskRecord["spec"]) => string = (spec) => JSON.stringify(storedTaskSpec(spec)),
+): TaskRow {
+  return { ...fieldsToRow(t, position), params: params(t.spec) };
 }
 
 function fieldsToRow(t: Omit<TaskRecord, "spec">, position: number): Omit<TaskRow, "params"> {
