@@ -5,6 +5,7 @@
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
+  overheadOf,
   type PlanInput,
   type PlanMover,
   type PlanVm,
@@ -248,7 +249,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         moverBps: (input.movers[c.mover] as PlanMover).throughputBps,
         hostBps: input.hosts[h]?.throughputBps ?? Number.POSITIVE_INFINITY,
         startS: now,
-        readFromS: now + input.cost.overheadS,
+        readFromS: now + overheadOf(input, input.vms[vm]),
         remaining: input.vms[vm]?.expectedBytes ?? 0,
         raw: 0,
         rate: 0,

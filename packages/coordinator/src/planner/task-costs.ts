@@ -1,5 +1,11 @@
 // The cost model applied: which movers can take a VM's task, and how long it takes there.
-import { type PlanInput, type PlanMover, type PlanVm, perDatastoreCap } from "./estate.js";
+import {
+  overheadOf,
+  type PlanInput,
+  type PlanMover,
+  type PlanVm,
+  perDatastoreCap,
+} from "./estate.js";
 import { ALONE, datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
 
 /** One way to run a VM's backup: a mover, a transport and the predicted duration. */
@@ -102,7 +108,8 @@ function canNbd(m: PlanMover, vm: PlanVm): boolean {
  */
 export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): Candidate[] {
   const vm = input.vms[v] as PlanVm;
-  const { limits, cost } = input;
+  const { limits } = input;
+  const overhead = overheadOf(input, vm);
   const perDatastore = perDatastoreCap(input);
   // The planner's rate: every resource as shared as the limits let it be.
   let datastoreBps = Number.POSITIVE_INFINITY;
@@ -126,8 +133,8 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
       mover,
       transport,
       rateBps,
-      durationS: cost.overheadS + vm.expectedBytes / rateBps,
-      aloneS: cost.overheadS + vm.expectedBytes / aloneBps,
+      durationS: overhead + vm.expectedBytes / rateBps,
+      aloneS: overhead + vm.expectedBytes / aloneBps,
     });
   };
   // Only movers that mount the VM's first datastore can mount them all (a VM without
