@@ -378,6 +378,73 @@ describe("the coordinator runs backup and restore jobs on a mover, under its lim
     }
   });
 
+  it("compares each job with the plan made before it (ferry plan --check); the next plan uses what the job took", async () => {
+    await ferry(
+      "policies",
+      "create",
+      "--name",
+      "checked",
+      "--vm",
+      "lab-vm-*",
+      "--repo",
+      join(work, "repo-checked"),
+    );
+    using api = createClient(OperatorService, coordinator.address);
+    type Check = {
+      tasks: { vmId: string; actualS: number; actualStartS: number; predictedS: number }[];
+      meanAbsErrorPct: number;
+      startRankCorrelation: number;
+    };
+    const sec = (t: { seconds: bigint; nanos: number } | undefined) =>
+      Number(t?.seconds ?? 0n) + (t?.nanos ?? 0) / 1e9;
+    // A job of the policy, its tasks in the order they started, and `ferry plan --check` of it.
+    const runJob = async () => {
+      const { job } = await api.backupNow({ policyId: "checked" });
+      const id = job?.id ?? "";
+      await expect
+        .poll(async () => (await api.getJob({ id })).job?.endedAt, { timeout: 100_000 })
+        .toBeDefined();
+      const ended = (await api.getJob({ id })).job;
+      expect(ended?.state).toBe(3); // SUCCEEDED
+      const ran = [...(ended?.tasks ?? [])].sort((a, b) => sec(a.startedAt) - sec(b.startedAt));
+      const check = JSON.parse((await ferry("plan", "--check", id, "--json")).stdout) as {
+        beforeJob: Check;
+        now: Check;
+      };
+      const text = (await ferry("plan", "--check", id)).stdout;
+      // The lab's figures for the record: the prediction error before and after the job.
+      console.log(text);
+      return { ran, check, text };
+    };
+    const one = await runJob();
+    const two = await runJob();
+    await ferry("policies", "delete", "checked");
+    for (const { ran, check, text } of [one, two]) {
+      // Every task of the job, in the order it started, with the time it took.
+      const first = sec(ran[0]?.startedAt);
+      expect(check.beforeJob.tasks.map((t) => t.vmId)).toEqual(ran.map((t) => t.vmId));
+      for (const [i, t] of check.beforeJob.tasks.entries()) {
+        const r = ran[i];
+        expect(t.actualS).toBeCloseTo(sec(r?.endedAt) - sec(r?.startedAt), 3);
+        expect(t.actualStartS).toBeCloseTo(sec(r?.startedAt) - first, 3);
+      }
+      // The plan had lab-vm-3's task wait for ds-0 (1 backup per datastore), as it did.
+      expect(check.beforeJob.startRankCorrelation).toBeGreaterThan(0);
+      expect(text).toMatch(
+        /prediction error before the job: mean absolute \d+\.\d% of the actual durations; start order rank correlation -?\d\.\d\d/,
+      );
+      for (const t of ran) expect(text).toMatch(new RegExp(`^${t.vmId}\\s+\\d+\\.\\d s`, "m"));
+    }
+    // The second job was predicted from the first one's figures: each VM to take what it took.
+    for (const t of two.check.beforeJob.tasks) {
+      const was = one.check.beforeJob.tasks.find((x) => x.vmId === t.vmId);
+      expect(t.predictedS).toBeCloseTo(was?.actualS ?? Number.NaN, 1);
+    }
+    const missing = await ferryFails("plan", "--check", "no-such-job");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no-such-job");
+  });
+
   it("verifies a policy's restore points on its verify schedule, and on demand", async () => {
     await backedUp();
     const repo = join(work, "repo");

@@ -1,3 +1,4 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ChannelCredentials } from "@ferry/common";
 import {
   FerryError,
@@ -266,7 +267,8 @@ function handlers(d: OperatorDeps): ServiceImpl<typeof OperatorService> {
     },
     plan: async (req) => {
       const policy = req.policyId ? await policyByRef(req.policyId) : undefined;
-      const { plan, input } = await planFor(d, policy, req.limits ?? {});
+      const before = req.historyBefore ? timestampDate(req.historyBefore) : undefined;
+      const { plan, input } = await planFor(d, policy, req.limits ?? {}, before);
       return planMessage(plan, input.limits, input.windowS);
     },
     simulate: async (req) => {

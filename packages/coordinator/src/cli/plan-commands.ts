@@ -8,6 +8,7 @@ import {
   Transport,
 } from "@ferry/common";
 import { type Api, json2, list, out, str } from "./cli-io.js";
+import { planCheckCommand } from "./plan-check-command.js";
 import { writePlanSvg } from "./svg-output.js";
 import { formatBytes, renderTable } from "./table.js";
 
@@ -29,8 +30,9 @@ export const numbers = (args: ParsedArgs, name: string) =>
     return n;
   });
 
-/** `ferry plan [--policy NAME] [--per-host N] [--per-datastore N] [--total N] [--tasks N]`. */
+/** `ferry plan [--policy NAME] [--per-host N] [--per-datastore N] [--total N] [--tasks N] [--check JOB]`. */
 export async function planCommand(api: Api, args: ParsedArgs, json: boolean): Promise<void> {
+  if (args.flags.has("check")) return planCheckCommand(api, args, json);
   const one = (name: string) => numbers(args, name)[0] ?? 0;
   const plan = await api.plan({
     policyId: str(args, "policy"),

@@ -424,6 +424,11 @@ const commands: CommandSpec[] = [
       { name: "total", value: "N", help: "tasks at once in all" },
       { name: "tasks", value: "N", default: "20", help: "tasks to list" },
       {
+        name: "check",
+        value: "JOB",
+        help: "an ended job beside the plan made before it: each task's predicted and actual start and duration, the error, and the prediction now",
+      },
+      {
         name: "recommend",
         help: "with --estate: the fewest movers, then lowest limits, whose plan meets the window",
       },

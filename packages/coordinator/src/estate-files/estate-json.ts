@@ -67,6 +67,7 @@ export const estateFileSchema = object({
       sizeBytes: number({ min: 0 }),
       expectedBytes: number({ min: 0 }).optional(),
       observedBps: bps.optional(),
+      overheadS: number({ min: 0 }).optional(),
       transport: oneOf(["hotadd", "nbd", "any"] as const).default("any"),
     }),
   ),
@@ -182,6 +183,7 @@ export function parseEstateJson(file: string, text: string, o: EstateJsonOptions
       datastoreIds: vm.datastoreIds,
       expectedBytes: vm.expectedBytes ?? vm.sizeBytes,
       ...(vm.observedBps === undefined ? {} : { observedBps: vm.observedBps }),
+      ...(vm.overheadS === undefined ? {} : { overheadS: vm.overheadS }),
       transport: vm.transport,
     })),
     limits: {

@@ -39,6 +39,7 @@ export async function planInputFor(
   d: PlanningDeps,
   policy: PolicyRecord | undefined,
   limits: PlanLimits,
+  historyBefore?: Date,
 ): Promise<PlanInput> {
   const vms = d.registry.vms();
   return estateFromInventory({
@@ -46,7 +47,7 @@ export async function planInputFor(
     vms: policy ? selectVms(vms, policy) : vms,
     hosts: d.registry.hosts(),
     datastores: d.registry.datastores(),
-    history: await backupHistory(d.catalog),
+    history: await backupHistory(d.catalog, historyBefore),
     limits,
     ioControl: d.ioControl ?? DEFAULT_IO_CONTROL,
     ...(policy ? { transport: policy.transport } : {}),
@@ -54,13 +55,14 @@ export async function planInputFor(
   });
 }
 
-/** Plans the window. */
+/** Plans the window (from the history as it stood at `historyBefore`, when given). */
 export async function planFor(
   d: PlanningDeps,
   policy: PolicyRecord | undefined,
   over: Partial<PlanLimits>,
+  historyBefore?: Date,
 ): Promise<{ plan: Plan; input: PlanInput }> {
-  const input = await planInputFor(d, policy, limitsWith(d.limits, over));
+  const input = await planInputFor(d, policy, limitsWith(d.limits, over), historyBefore);
   return { plan: planWindow(input), input };
 }
 

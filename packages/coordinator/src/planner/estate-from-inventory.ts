@@ -23,6 +23,11 @@ export interface VmHistory {
   lastBytesRead: number;
   /** Its read rate (bytes over the task's time less the fixed overhead), bytes per second. */
   observedBps?: number;
+  /**
+   * Where its last task was too short to tell a rate (mostly fixed cost): the seconds it took
+   * beyond reading its bytes at the fastest stream rate, the VM's own fixed cost per task.
+   */
+  overheadS?: number;
 }
 
 /** Resource figures where nothing is measured yet (field values for a mid-size estate). */
@@ -111,6 +116,9 @@ export function planVm(
   };
 }
 
-function observed(h: VmHistory | undefined): { observedBps?: number } {
-  return h?.observedBps ? { observedBps: h.observedBps } : {};
+function observed(h: VmHistory | undefined): { observedBps?: number; overheadS?: number } {
+  return {
+    ...(h?.observedBps ? { observedBps: h.observedBps } : {}),
+    ...(h?.overheadS !== undefined ? { overheadS: h.overheadS } : {}),
+  };
 }

@@ -45,6 +45,11 @@ export interface PlanVm {
   expectedBytes: number;
   /** Read rate its last backup reached, bytes per second; caps the model's rate. */
   observedBps?: number;
+  /**
+   * Its own fixed cost per task (snapshot, export, commit), seconds, where its last backup
+   * showed it; default the cost model's `overheadS`.
+   */
+  overheadS?: number;
   /** Transports the policy allows. */
   transport: "hotadd" | "nbd" | "any";
 }
@@ -105,6 +110,11 @@ export function perDatastoreCap(input: PlanInput): number {
   return c.enabled
     ? Math.min(input.limits.perDatastore, c.snapshotsPerDatastore)
     : input.limits.perDatastore;
+}
+
+/** A VM's fixed cost per task, seconds: its own where known, else the cost model's. */
+export function overheadOf(input: PlanInput, vm: PlanVm | undefined): number {
+  return vm?.overheadS ?? input.cost.overheadS;
 }
 
 /** Field-advice defaults (NetBackup, Veeam) for a small estate. */

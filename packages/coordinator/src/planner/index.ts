@@ -5,6 +5,12 @@ export { type Discipline, listSchedule } from "./list-schedule.js";
 export { type LowerBound, lowerBound } from "./lower-bound.js";
 export { type LoadStep, type Plan, type PlannedTask, planWindow } from "./plan-window.js";
 export {
+  checkPrediction,
+  type PredictionCheck,
+  type TaskCheck,
+  type TaskTimes,
+} from "./prediction-check.js";
+export {
   backupRateForLatency,
   type DatastoreOutcome,
   datastoreLatencyMs,

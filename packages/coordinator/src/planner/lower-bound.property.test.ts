@@ -39,6 +39,8 @@ const estates: fc.Arbitrary<PlanInput> = fc
         host: fc.nat(),
         datastores: fc.array(fc.nat(), { minLength: 1, maxLength: 2 }),
         observedGbps: fc.option(fc.double({ min: 0.01, max: 2, noNaN: true })),
+        // A VM's own fixed cost, learned from a short last backup.
+        overheadS: fc.option(fc.double({ min: 0, max: 30, noNaN: true })),
         transport: fc.constantFrom("hotadd", "nbd", "any"),
       }),
       { minLength: 1, maxLength: 30 },
@@ -80,6 +82,7 @@ const estates: fc.Arbitrary<PlanInput> = fc
         datastoreIds: [...new Set(v.datastores.map(dsOf))],
         expectedBytes: v.gb * GB,
         ...(v.observedGbps === null ? {} : { observedBps: v.observedGbps * GB }),
+        ...(v.overheadS === null ? {} : { overheadS: v.overheadS }),
         transport: v.transport,
       })),
       limits: {

@@ -1,6 +1,6 @@
 // A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
 // neither the plan nor the simulation of the window can beat it. Pure.
-import { type PlanInput, perDatastoreCap } from "./estate.js";
+import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
@@ -31,6 +31,8 @@ export function lowerBound(
   const dsBytes = new Float64Array(input.datastores.length);
   let total = 0;
   let bytes = 0;
+  // The shortest fixed cost of a VM with bytes to read: no byte is read before it has passed.
+  let o = Number.POSITIVE_INFINITY;
   let bound: LowerBound = { seconds: 0, binding: "nothing to back up" };
   const consider = (seconds: number, binding: string) => {
     if (seconds > bound.seconds) bound = { seconds, binding };
@@ -41,6 +43,7 @@ export function lowerBound(
     const b = input.vms[v]?.expectedBytes ?? 0;
     total += d;
     bytes += b;
+    if (b > 0) o = Math.min(o, overheadOf(input, input.vms[v]));
     const h = index.vmHost[v] as number;
     if (h >= 0) {
       hostWork[h] = (hostWork[h] as number) + d;
@@ -63,7 +66,7 @@ export function lowerBound(
         : "estate-wide concurrency";
   if (concurrency > 0) consider(total / concurrency, what);
   // No byte is read before the first snapshot is ready: every byte bound starts after it.
-  const o = bytes > 0 ? input.cost.overheadS : 0;
+  if (!Number.isFinite(o)) o = 0;
   const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
   if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput");
   for (const [h, w] of hostWork.entries()) {

@@ -5,6 +5,7 @@
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
+  overheadOf,
   type PlanInput,
   type PlanMover,
   type PlanVm,
@@ -175,7 +176,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
-  const usage = createResourceUsage(input, index);
+  const usage = createResourceUsage(input, index, { saturation: discipline === "longest-first" });
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,
@@ -248,7 +249,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         moverBps: (input.movers[c.mover] as PlanMover).throughputBps,
         hostBps: input.hosts[h]?.throughputBps ?? Number.POSITIVE_INFINITY,
         startS: now,
-        readFromS: now + input.cost.overheadS,
+        readFromS: now + overheadOf(input, input.vms[vm]),
         remaining: input.vms[vm]?.expectedBytes ?? 0,
         raw: 0,
         rate: 0,
@@ -447,7 +448,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       running.delete(r);
       r.version++;
       ended++;
-      usage.finish(r.vm, r.c.mover);
+      usage.finish(r.vm, r.c.mover, r.c.aloneBps);
       stopReading(r);
       vmOf.push(r.vm);
       done.push({

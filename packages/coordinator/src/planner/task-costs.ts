@@ -1,5 +1,11 @@
 // The cost model applied: which movers can take a VM's task, and how long it takes there.
-import { type PlanInput, type PlanMover, type PlanVm, perDatastoreCap } from "./estate.js";
+import {
+  overheadOf,
+  type PlanInput,
+  type PlanMover,
+  type PlanVm,
+  perDatastoreCap,
+} from "./estate.js";
 import { ALONE, datastoreFreeBps, MIN_RATE_BPS, readRateBps } from "./read-rates.js";
 
 /** One way to run a VM's backup: a mover, a transport and the predicted duration. */
@@ -11,6 +17,8 @@ export interface Candidate {
   rateBps: number;
   /** Its duration with nothing else running: no schedule runs it faster (the lower bound's). */
   aloneS: number;
+  /** Its read rate with nothing else running, bytes per second. */
+  aloneBps: number;
 }
 
 /** Index lookups over a plan input. */
@@ -102,7 +110,8 @@ function canNbd(m: PlanMover, vm: PlanVm): boolean {
  */
 export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): Candidate[] {
   const vm = input.vms[v] as PlanVm;
-  const { limits, cost } = input;
+  const { limits } = input;
+  const overhead = overheadOf(input, vm);
   const perDatastore = perDatastoreCap(input);
   // The planner's rate: every resource as shared as the limits let it be.
   let datastoreBps = Number.POSITIVE_INFINITY;
@@ -126,8 +135,9 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
       mover,
       transport,
       rateBps,
-      durationS: cost.overheadS + vm.expectedBytes / rateBps,
-      aloneS: cost.overheadS + vm.expectedBytes / aloneBps,
+      durationS: overhead + vm.expectedBytes / rateBps,
+      aloneS: overhead + vm.expectedBytes / aloneBps,
+      aloneBps,
     });
   };
   // Only movers that mount the VM's first datastore can mount them all (a VM without
