@@ -68,7 +68,6 @@ function restoreCandidates(estate: PlanInput, pinned: string): Candidate[] {
             durationS: 0,
             rateBps: 0,
             aloneS: 0,
-            aloneBps: 0,
           } as const,
         ]
       : [],
@@ -151,8 +150,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
       ? restoreCandidates(input, pinnedMover(entries[v]?.q?.task))
       : candidatesOf(input, index, v),
   );
-  // As the plan: a mover whose backups can already read its whole throughput takes no more.
-  const usage = createResourceUsage(input, index, { saturation: true });
+  const usage = createResourceUsage(input, index);
   const moverIndex = new Map(input.movers.map((m, i) => [m.id, i]));
   // Predicted ends of what runs, by mover: the planner waits for a faster mover that frees soon.
   const ends: number[][] = input.movers.map(() => []);
@@ -164,9 +162,8 @@ export function decideDispatch(s: DispatchState): Decision[] {
     }
     const m = moverIndex.get(e.run?.moverId ?? "");
     if (m === undefined || !e.run) return;
-    const c = candidates[v]?.find((x) => x.mover === m);
-    usage.start(v, m, c?.aloneBps ?? 0);
-    const predicted = c?.durationS ?? 0;
+    usage.start(v, m);
+    const predicted = candidates[v]?.find((c) => c.mover === m)?.durationS ?? 0;
     ends[m]?.push(e.run.startedAtMs / 1000 + predicted);
   });
   const nowS = s.nowMs / 1000;

@@ -109,7 +109,7 @@ function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, st
       if (i < list.length) heapPush(heap, [list[i] as number, p, i]);
     }
   });
-  while (heap.length > 0 && usage.running < usage.cap && usage.openMovers > 0) {
+  while (heap.length > 0 && usage.running < usage.cap) {
     const [k, p, i] = heapPop(heap) as [number, number, number];
     const m = q.pairMover[p] as number;
     const h = q.pairHost[p] as number;
@@ -153,7 +153,7 @@ function passByHost(
     if (i < list.length) heapPush(heap, [list[i] as number, h]);
   }
   const cursor = new Int32Array(q.heads);
-  while (heap.length > 0 && usage.running < usage.cap && usage.openMovers > 0) {
+  while (heap.length > 0 && usage.running < usage.cap) {
     const [k, h] = heapPop(heap) as [number, number];
     const v = order[k] as number;
     const placed = tryStart(s, v, ends, false);

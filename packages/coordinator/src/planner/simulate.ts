@@ -176,7 +176,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
-  const usage = createResourceUsage(input, index, { saturation: discipline === "longest-first" });
+  const usage = createResourceUsage(input, index);
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,
@@ -448,7 +448,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       running.delete(r);
       r.version++;
       ended++;
-      usage.finish(r.vm, r.c.mover, r.c.aloneBps);
+      usage.finish(r.vm, r.c.mover);
       stopReading(r);
       vmOf.push(r.vm);
       done.push({

@@ -71,7 +71,7 @@ function pass(
   for (let k = s.from ?? 0; k < order.length; k++) {
     const v = order[k] as number;
     if (!waiting[v]) continue;
-    if (usage.running >= usage.cap || usage.openMovers <= 0) {
+    if (usage.running >= usage.cap) {
       if (held) {
         const reason = capReason(s);
         for (; k < order.length; k++)
@@ -103,7 +103,7 @@ export function tryStart(
   const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ends, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
-  s.usage.start(v, placed.mover, placed.aloneBps);
+  s.usage.start(v, placed.mover);
   ends.set(
     placed.mover,
     Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
@@ -118,8 +118,6 @@ function capReason(s: StartState): string {
     return `the estate-wide limit of ${limits.total} tasks is reached`;
   if (s.usage.cap === limits.repositoryWrites)
     return `${limits.repositoryWrites} restore points are being written (repository writes limit)`;
-  if (s.usage.running < s.usage.cap)
-    return "every mover's slots are taken or its running backups can already read its whole throughput";
   return `every mover slot is taken (${s.usage.cap})`;
 }
 

@@ -17,8 +17,6 @@ export interface Candidate {
   rateBps: number;
   /** Its duration with nothing else running: no schedule runs it faster (the lower bound's). */
   aloneS: number;
-  /** Its read rate with nothing else running, bytes per second. */
-  aloneBps: number;
 }
 
 /** Index lookups over a plan input. */
@@ -137,7 +135,6 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
       rateBps,
       durationS: overhead + vm.expectedBytes / rateBps,
       aloneS: overhead + vm.expectedBytes / aloneBps,
-      aloneBps,
     });
   };
   // Only movers that mount the VM's first datastore can mount them all (a VM without
