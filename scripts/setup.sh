@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
   liblz4-dev gcc libc6-dev      # Ferry's LZ4 addon (packages/common/native) builds against liblz4
   libssl3                       # its AES-GCM addon opens libcrypto.so.3 (AVX-512 GCM, unlike node's)
+  libargon2-1                   # its Argon2id addon opens libargon2.so.1: key files' KDF (Node 20 has none)
   postgresql                    # initdb, postgres: tests run throwaway clusters for the PostgreSQL catalog
   ceph-mon ceph-osd radosgw     # a throwaway single-node Ceph with its S3 gateway (test/src/lab/ceph-rgw.ts);
   ceph-common                   #   ceph, radosgw-admin; monmaptool comes with ceph-base. No ceph-mgr: RGW runs without it

@@ -68,10 +68,10 @@ describe("an encrypted repository", () => {
     expect(res.restorePoint?.consistency).toBe(Consistency.APPLICATION);
     const config = JSON.parse(await readFile(join(fx.repo, "repository.json"), "utf8"));
     expect(config).toMatchObject({ version: 3, encryption: { cipher: "aes-256-gcm" } });
-    // The key is sealed at full cost here (only unit tests weaken scrypt).
+    // The key is sealed at full cost here (only unit tests weaken the KDF).
     for (const file of await readdir(join(fx.repo, "keys"))) {
       const key = JSON.parse(await readFile(join(fx.repo, "keys", file), "utf8"));
-      expect(key.kdf).toMatchObject({ name: "scrypt", N: 2 ** 17, r: 8 });
+      expect(key.kdf).toMatchObject({ name: "argon2id", t: 3, m: 64 * 1024, p: 4 });
     }
     expect(await ferryLeftovers(vm.spareQmpSocket, fx.lab.datastoreDir)).toEqual(NO_LEFTOVERS);
 

@@ -243,7 +243,7 @@ export async function realShapedRows(o: {
       },
     },
     // The same listing of a plain and of the encrypted repository: the difference is what
-    // opening the key costs (scrypt, deliberately slow), once per command, not per byte.
+    // opening the key costs (its KDF, deliberately slow), once per command, not per byte.
     {
       name: "ferry list, plain",
       measure: () => measured(mover, ["restore-points", "--repo", repo("ferry")]),

@@ -188,7 +188,11 @@ describe("an encrypted repository", () => {
     const [keyName] = await readdir(join(root, "keys"));
     const keyPath = join(root, "keys", keyName as string);
     const key = JSON.parse(await readFile(keyPath, "utf8"));
-    await writeFile(keyPath, JSON.stringify({ ...key, kdf: { ...key.kdf, N: 2 ** 30 } }));
+    // Out of any reader's bounds for either KDF.
+    await writeFile(
+      keyPath,
+      JSON.stringify({ ...key, kdf: { ...key.kdf, N: 2 ** 30, m: 2 ** 30 } }),
+    );
     const damaged = await rejection(open({ passphrase: PASS }));
     expect(damaged.code).toBe("KEY_REQUIRED");
     expect(damaged.message).toContain(`damaged: ${keyName}`);
@@ -242,7 +246,8 @@ describe("an encrypted repository", () => {
     const key = JSON.parse(await readFile(keyPath, "utf8"));
     // Sorted first, with a 4 GiB scrypt: refused by its parameters, not run.
     const planted = join(root, "keys", "0000000000000000.json");
-    await writeFile(planted, JSON.stringify({ ...key, kdf: { ...key.kdf, N: 2 ** 20, r: 32 } }));
+    const kdf = { name: "scrypt", N: 2 ** 20, r: 32, p: 1, salt: key.kdf.salt };
+    await writeFile(planted, JSON.stringify({ ...key, version: 1, kdf }));
     const repo = await open({ passphrase: PASS });
     expect(repo.config.encryption).toBeDefined();
     const err = await rejection(open({ passphrase: "wrong" }));

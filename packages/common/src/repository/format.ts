@@ -148,14 +148,16 @@ export const ENCRYPTED_REPOSITORY_FORMAT_VERSION = 2;
 export const KEYS_DIR = "keys";
 /** A key file's name in keys/ (a directory's or a bucket's): 16 hex digits, .json. */
 export const KEY_FILE_NAME = /^[0-9a-f]{16}\.json$/;
-/** Key files a reader tries at most: each costs a scrypt, so a stuffed keys/ cannot stall opens. */
+/** Key files a reader tries at most: each costs a KDF run, so a stuffed keys/ cannot stall opens. */
 export const MAX_KEY_FILES = 32;
 /** Largest key file a reader reads. */
 export const MAX_KEY_FILE_BYTES = 64 * 1024;
 /** `format` field of a key file. */
 export const KEY_FILE_FORMAT = "ferry-key";
-/** Version of the key file layout. */
-export const KEY_FILE_VERSION = 1;
+/** Version of a key file sealed with scrypt (the first layout). */
+export const KEY_FILE_VERSION_SCRYPT = 1;
+/** Version of a key file sealed with Argon2id: the same layout, a KDF older readers lack. */
+export const KEY_FILE_VERSION_ARGON2ID = 2;
 /** Bytes of the master key a key file seals: the AES-256 key, then the BLAKE3 id key. */
 export const MASTER_KEY_BYTES = 64;
 /** Magic of a sealed (encrypted) chunk file: ASCII "FRYCHE02". */

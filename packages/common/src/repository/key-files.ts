@@ -98,8 +98,8 @@ export async function unlockRepositoryKey(
   for (const [name, file] of files) {
     throwIfAborted(signal, "unlock repository");
     const key = await unsealRepositoryKey(file, passphrase, repositoryId).catch((err: unknown) => {
-      // scrypt refusing the file's parameters: that file is damaged, the others may open.
-      if (!(err instanceof FerryError)) throw err;
+      // The KDF refusing the file's parameters: that file is damaged, the others may open.
+      if (!(err instanceof FerryError) || err.code !== "CORRUPT_DATA") throw err;
       damaged.push(name);
       return undefined;
     });

@@ -52,7 +52,7 @@ export async function backupCommand(args: ParsedArgs, signal: AbortSignal): Prom
     throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap and --since go together");
   if (bitmap !== undefined && spec.t === "file")
     throw new FerryError("INVALID_ARGUMENT", "--dirty-bitmap needs an NBD source that exports it");
-  // The workers load, the key opens (scrypt, on libuv's pool) and the source connects at once.
+  // The workers load, the key opens (its KDF, on libuv's pool) and the source connects at once.
   warmChunkWorkers();
   const opened = await Promise.allSettled([
     openRepositoryFromFlags(args, signal, { create: true }),
