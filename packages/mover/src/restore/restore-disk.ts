@@ -2,6 +2,7 @@ import { open, rm } from "node:fs/promises";
 import {
   type ChunkLease,
   createDirectIo,
+  createSemaphore,
   FerryError,
   isZeroChunkDigest,
   openDirect,
@@ -27,7 +28,7 @@ export interface RestoreDiskOptions {
   /** Final image path: the disk is staged beside it, and the caller commits it there. */
   target: string;
   format: "raw" | "qcow2";
-  /** Chunks fetched at once (16 default, as Proxmox found best). */
+  /** Chunk reads in flight (16 default, as Proxmox found best); as many writes beside them. */
   parallel?: number;
   onProgress?: (bytesWritten: number) => void;
   signal?: AbortSignal;
@@ -60,6 +61,10 @@ export async function restoreDisk(
   try {
     await handle.truncate(sizeBytes); // holes everywhere until written
     let next = 0;
+    // A read slot is free again while its chunk is written: the repository's disk always has
+    // `parallel` reads queued, not fewer whenever lanes are busy writing.
+    const parallel = options.parallel ?? 16;
+    const reads = createSemaphore(parallel);
     const work = async () => {
       for (;;) {
         const i = next++;
@@ -70,9 +75,11 @@ export async function restoreDisk(
         const offset = i * chunkSizeBytes;
         const length = Math.min(chunkSizeBytes, sizeBytes - offset);
         // Lent memory when the source lends it: written out around the page cache as it is.
-        using lease = options.chunks.lease
-          ? await options.chunks.lease(digest, length, stop.signal)
-          : { data: await options.chunks.get(digest, stop.signal), [Symbol.dispose]() {} };
+        using lease = await reads.run(async () =>
+          options.chunks.lease
+            ? await options.chunks.lease(digest, length, stop.signal)
+            : { data: await options.chunks.get(digest, stop.signal), [Symbol.dispose]() {} },
+        );
         const { data } = lease;
         if (data.length !== length) {
           throw new FerryError(
@@ -92,13 +99,15 @@ export async function restoreDisk(
       }
     };
     await Promise.all(
-      Array.from({ length: options.parallel ?? 16 }, () =>
+      Array.from({ length: 2 * parallel }, () =>
         work().catch((err: unknown) => {
           stop.abort(err);
           throw err;
         }),
       ),
     );
+    // A cancel that came while the last chunks were written still stops the commit.
+    throwIfAborted(stop.signal, "restore");
     await directHandle?.sync();
     await directHandle?.close();
     await handle.sync();
