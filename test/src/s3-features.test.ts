@@ -39,6 +39,31 @@ afterAll(async () => {
   await lab?.remove();
 });
 
+/** Backs `file` up into `repo`, serves the restore point over NBD for `use`, then stops it. */
+async function servingBackup(
+  repo: string,
+  file: string,
+  vmId: string,
+  use: (uri: string) => Promise<void>,
+): Promise<void> {
+  const id = (
+    await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", vmId)
+  ).stdout.trim();
+  const server = await spawnChild(
+    "ferry-mover export",
+    join(REPO_ROOT, "bin/ferry-mover"),
+    ["export", "--repo", repo, "--restore-point", id, "--socket", join(dir, `${vmId}.sock`)],
+    { debianPackage: "nodejs" },
+  );
+  try {
+    const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+    await use(uri as string);
+  } finally {
+    expect(await server.terminate("SIGINT", 10_000)).toBe(true);
+  }
+  expect((await server.exited).code).toBe(0);
+}
+
 describe("repository features in S3 (Ceph RGW)", () => {
   it("an encrypted repository: init, backup, restore; a wrong passphrase is refused", async () => {
     const repo = lab.repoUrl("encrypted");
@@ -223,50 +248,25 @@ describe("repository features in S3 (Ceph RGW)", () => {
       Buffer.alloc(6 * MiB),
       randomBytes(3 * MiB + 4096),
     ]);
-    const id = (
-      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "exp")
-    ).stdout.trim();
-    const sock = join(dir, "export.sock");
-    const server = await spawnChild(
-      "ferry-mover export",
-      join(REPO_ROOT, "bin/ferry-mover"),
-      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
-      { debianPackage: "nodejs" },
-    );
-    try {
-      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+    await servingBackup(repo, file, "exp", async (uri) => {
       const copy = join(dir, "exported.raw");
-      await runTool("nbdcopy", [uri as string, copy], { debianPackage: "libnbd-bin" });
+      await runTool("nbdcopy", [uri, copy], { debianPackage: "libnbd-bin" });
       expect(sha256(await readFile(copy))).toBe(sha256(await readFile(file)));
       await rm(copy);
-    } finally {
-      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
-    }
-    expect((await server.exited).code).toBe(0);
+    });
   }, 120_000);
 
   it("instant restore from S3: repeated reads of a chunk fetch it once; at most 8 chunks are held", async () => {
     const repo = lab.repoUrl("export-cache");
     // Sixteen 4 MiB chunks of random data: twice what the export keeps.
     const file = await lab.image("cache.raw", [randomBytes(64 * MiB)]);
-    const id = (
-      await ferryMover("backup", "--source", file, "--repo", repo, "--vm-id", "cache")
-    ).stdout.trim();
-    const sock = join(dir, "cache.sock");
-    const server = await spawnChild(
-      "ferry-mover export",
-      join(REPO_ROOT, "bin/ferry-mover"),
-      ["export", "--repo", repo, "--restore-point", id, "--socket", sock],
-      { debianPackage: "nodejs" },
-    );
-    try {
-      const [uri] = await server.waitForOutput(/nbd\+unix:\/\/\/\S+/, 30_000);
+    await servingBackup(repo, file, "cache", async (uri) => {
       /** The GETs RGW serves while qemu-io reads 4 KiB at each offset, in order. */
       const getsFor = async (...offsets: number[]) => {
         const before = await lab.rgw.requestCounters();
         await runTool(
           "qemu-io",
-          ["-r", "-f", "raw", ...offsets.flatMap((o) => ["-c", `read ${o} 4k`]), uri as string],
+          ["-r", "-f", "raw", ...offsets.flatMap((o) => ["-c", `read ${o} 4k`]), uri],
           { debianPackage: "qemu-utils" },
         );
         return (await lab.rgw.requestCounters()).gets - before.gets;
@@ -278,10 +278,7 @@ describe("repository features in S3 (Ceph RGW)", () => {
       expect(await getsFor(...Array.from({ length: 15 }, (_, i) => chunk(i + 1)))).toBe(15);
       expect(await getsFor(chunk(15), chunk(8))).toBe(0);
       expect(await getsFor(chunk(0))).toBe(1);
-    } finally {
-      expect(await server.terminate("SIGINT", 10_000)).toBe(true);
-    }
-    expect((await server.exited).code).toBe(0);
+    });
   }, 120_000);
 
   it("file-level restore: lists and extracts a file of an ext4 disk backed up into S3", async () => {
