@@ -79,7 +79,8 @@ export async function unlockRepositoryKeyObject(
       continue;
     }
     const key = await unsealRepositoryKey(file, passphrase, repositoryId).catch((err: unknown) => {
-      if (!(err instanceof FerryError)) throw err;
+      // The KDF refusing the file's parameters: damaged. A missing libargon2 is not.
+      if (!(err instanceof FerryError) || err.code !== "CORRUPT_DATA") throw err;
       damaged.push(name);
       return undefined;
     });
