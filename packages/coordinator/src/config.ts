@@ -97,6 +97,11 @@ export const coordinatorConfigSchema = object({
   /** Attempts per task, retries of retryable failures included. */
   maxAttempts: number({ integer: true, min: 1, max: 20 }).default(3),
   /**
+   * Task starts a second at most, 0 for no pacing: a big job's starts spread out so the API
+   * and heartbeats are answered meanwhile.
+   */
+  maxStartsPerSecond: number({ integer: true, min: 0, max: 100_000 }).default(400),
+  /**
    * Prometheus metrics, /healthz and /readyz over HTTP(S): `{"listen": "127.0.0.1:9464"}`.
    * Absent: no listener. A non-loopback address needs `tls` or `tokenSha256`.
    */

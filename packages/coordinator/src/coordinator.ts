@@ -149,6 +149,7 @@ export async function startCoordinator(
       events,
       logger,
       maxAttempts: config.maxAttempts,
+      maxStartsPerSecond: config.maxStartsPerSecond,
       ioControl: config.ioControl,
       leaseToken: () => token,
       mayDispatch: () => leadership?.isLeader() ?? true,

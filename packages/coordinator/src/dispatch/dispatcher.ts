@@ -27,6 +27,7 @@ import { type DispatchLimits, limitsWith } from "./limits.js";
 import { lostTasks } from "./lost-movers.js";
 import { moverClient } from "./mover-client.js";
 import { runOnMover } from "./run-on-mover.js";
+import { createStartPacer } from "./start-pacer.js";
 import { taskFailure } from "./task-failure.js";
 
 /** Options of {@link createDispatcher}. */
@@ -38,6 +39,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Attempts per task, retries of retryable failures included (default 3). */
   maxAttempts?: number;
+  /** Task starts a second at most (default 400; 0: as fast as limits allow). */
+  maxStartsPerSecond?: number;
   /** First retry delay, doubled each attempt, milliseconds (default 2000). */
   retryBaseMs?: number;
   /** Re-check for due retries and freed limits this often, milliseconds (default 1000). */
@@ -106,6 +109,8 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   const maxAttempts = o.maxAttempts ?? 3;
   const retryBaseMs = o.retryBaseMs ?? 2000;
   const ioControl = o.ioControl ?? DEFAULT_IO_CONTROL;
+  const pacer = createStartPacer(o.maxStartsPerSecond ?? 400);
+  const startBatch = Math.min(START_BATCH, pacer.burst);
   const running = new Map<string, Running>();
   const waiting = new Map<string, string>();
   // Cancels win over late outcomes: a retry requeued just before the cancel must not run.
@@ -400,7 +405,7 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
       } else {
         const mover = movers.get(d.moverId);
         if (mover) starts.push({ d, mover });
-        if (starts.length >= START_BATCH) await startAll(starts.splice(0), inventory);
+        if (starts.length >= startBatch) await startAll(starts.splice(0), inventory);
       }
     }
     await startAll(starts, inventory);
@@ -410,9 +415,14 @@ export function createDispatcher(o: DispatcherOptions): Dispatcher {
   // Records a batch of starts in the catalog at once (a networked catalog commits them
   // together), then runs each task on its mover, in the order decided.
   const startAll = async (
-    batch: readonly { d: Extract<Decision, { t: "start" }>; mover: Mover }[],
+    all: readonly { d: Extract<Decision, { t: "start" }>; mover: Mover }[],
     inventory: ReadonlyMap<string, Vm>,
   ) => {
+    if (all.length === 0) return;
+    await pacer.take(all.length);
+    // The pass was decided before the wait: what was cancelled or closed meanwhile stays.
+    if (closed || (o.mayDispatch && !o.mayDispatch())) return;
+    const batch = all.filter(({ d }) => !cancelledJobs.has(d.task.jobId));
     const recorded = await Promise.allSettled(batch.map(({ d, mover }) => record(d, mover)));
     let failure: unknown;
     let slice = performance.now();
