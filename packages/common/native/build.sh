@@ -5,7 +5,7 @@
 # A second run with nothing changed does nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-fresh() { [ -f "build/$1.node" ] && [ "build/$1.node" -nt "$1.c" ] && [ "build/$1.node" -nt build.sh ]; }
+fresh() { [ -f "build/$1.node" ] && [ "build/$1.node" -nt "$1.c" ] && [ "build/$1.node" -nt build.sh ] && [ "build/$1.node" -nt napi-bytes.h ]; }
 fresh ferry-lz4 && fresh ferry-aead && fresh ferry-argon2 && exit 0
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 include=""

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "napi-bytes.h"
+
 // The libcrypto calls used, by name (OpenSSL 3's stable EVP API).
 typedef void *(*ctx_new_fn)(void);
 typedef void (*ctx_free_fn)(void *);
@@ -71,14 +73,7 @@ static napi_value fail(napi_env env, const char *message) {
 }
 
 static bool bytes_of(napi_env env, napi_value value, unsigned char **data, size_t *length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *p;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return false;
-  if (napi_get_typedarray_info(env, value, &type, length, &p, NULL, NULL) != napi_ok)
-    return false;
-  *data = p;
-  return type == napi_uint8_array;
+  return uint8_array_bytes(env, value, (void **)data, length);
 }
 
 // Arguments shared by seal and open: key (32 bytes), nonce (1..64 bytes), aad.

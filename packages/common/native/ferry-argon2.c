@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "napi-bytes.h"
+
 // From argon2.h (the reference implementation's stable API).
 typedef int (*hash_fn)(uint32_t t_cost, uint32_t m_cost, uint32_t parallelism, const void *pwd,
                        size_t pwdlen, const void *salt, size_t saltlen, void *hash,
@@ -85,14 +87,7 @@ static void complete(napi_env env, napi_status status, void *data) {
 }
 
 static bool bytes_of(napi_env env, napi_value value, const void **data, size_t *length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  void *p;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return false;
-  if (napi_get_typedarray_info(env, value, &type, length, &p, NULL, NULL) != napi_ok)
-    return false;
-  *data = p;
-  return type == napi_uint8_array;
+  return uint8_array_bytes(env, value, (void **)data, length);
 }
 
 // hash(password: Uint8Array, salt: Uint8Array, t, mKiB, lanes, length) -> Promise<Buffer>.

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "napi-bytes.h"
+
 typedef enum { COMPRESS, DECOMPRESS } Mode;
 
 typedef struct {
@@ -55,11 +57,7 @@ static napi_value fail(napi_env env, const char *message) {
 
 // The bytes of a Uint8Array (or Buffer) argument.
 static int bytes_of(napi_env env, napi_value value, void **data, size_t *length) {
-  bool is_typed = false;
-  napi_typedarray_type type;
-  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed) return 0;
-  if (napi_get_typedarray_info(env, value, &type, length, data, NULL, NULL) != napi_ok) return 0;
-  return type == napi_uint8_array;
+  return uint8_array_bytes(env, value, data, length);
 }
 
 // The (src, dst) arguments into `job`; false (a TypeError thrown) when they are not two byte
