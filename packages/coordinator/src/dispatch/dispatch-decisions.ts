@@ -9,6 +9,7 @@ import { createResourceUsage } from "../planner/resource-usage.js";
 import { startNext } from "../planner/start-next.js";
 import { type Candidate, candidatesOf, indexEstate } from "../planner/task-costs.js";
 import { taskOrder } from "../planner/task-order.js";
+import { taskUrgency } from "../planner/task-urgency.js";
 import type { DatastoreLatencyReading } from "./io-control.js";
 import { taskTransport, windowEndsAtMs } from "./task-fields.js";
 
@@ -150,6 +151,8 @@ export function decideDispatch(s: DispatchState): Decision[] {
       ? restoreCandidates(input, pinnedMover(entries[v]?.q?.task))
       : candidatesOf(input, index, v),
   );
+  // The planner's rules (task-urgency.ts): the work left sets which resources are critical.
+  const { urgency } = taskUrgency(input, index, candidates);
   const usage = createResourceUsage(input, index);
   const moverIndex = new Map(input.movers.map((m, i) => [m.id, i]));
   // Predicted ends of what runs, by mover: the planner waits for a faster mover that frees soon.
@@ -167,7 +170,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
     ends[m]?.push(e.run.startedAtMs / 1000 + predicted);
   });
   const nowS = s.nowMs / 1000;
-  const backupOrder = taskOrder(candidates, "longest-first").filter(
+  const backupOrder = taskOrder(candidates, "longest-first", urgency).filter(
     (v) => entries[v]?.q?.kind === "backup",
   );
   const restoreOrder = entries.flatMap((e, v) => (e.q?.kind === "restore" ? [v] : []));

@@ -1,7 +1,14 @@
 // startNext for long simulations: the same starts, found without visiting VMs whose host is
 // already full. A pass merges the waiting VMs of the hosts with room, in `order`, so a
 // per-host limit that holds most of the estate back costs nothing per event. Pure.
-import { bestCandidates, type Start, type StartState, tryStart } from "./start-next.js";
+import {
+  bestCandidates,
+  newPass,
+  type PassLedger,
+  type Start,
+  type StartState,
+  tryStart,
+} from "./start-next.js";
 
 /** Waiting VMs per host as positions in `order`, ascending; a cursor past started ones. */
 export interface HostQueues {
@@ -76,17 +83,17 @@ export function hostQueues(
  * `order` among the hosts with room, and a host that fills up drops out of the pass.
  */
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
-  const ends = new Map<number, number>();
+  const ledger = newPass();
   const starts: Start[] = [];
-  if (s.discipline === "longest-first") passByMover(s, q, ends, starts);
-  passByHost(s, q, ends, starts);
+  if (s.discipline === "longest-first") passByMover(s, q, ledger, starts);
+  passByHost(s, q, ledger, starts);
   return starts;
 }
 
 // startNext's first pass: a VM starts only on a fastest mover with a free slot and on a host
 // with room, so only the queues of such (mover, host) pairs are merged, and a pair whose
 // mover or host fills up drops out of the pass.
-function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, starts: Start[]) {
+function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]) {
   const { order, waiting, usage } = s;
   const perHost = s.input.limits.perHost;
   const hosts = q.lists.length - 1;
@@ -109,7 +116,7 @@ function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, st
       if (i < list.length) heapPush(heap, [list[i] as number, p, i]);
     }
   });
-  while (heap.length > 0 && usage.running < usage.cap) {
+  while (heap.length > 0 && !usage.full) {
     const [k, p, i] = heapPop(heap) as [number, number, number];
     const m = q.pairMover[p] as number;
     const h = q.pairHost[p] as number;
@@ -118,7 +125,7 @@ function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, st
     const v = order[k] as number;
     // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
     if (waiting[v]) {
-      const placed = tryStart(s, v, ends, false, true);
+      const placed = tryStart(s, v, ledger, false, true);
       if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
     }
     if (!usage.hasSlot(m) || !room(h)) continue;
@@ -128,12 +135,7 @@ function passByMover(s: StartState, q: HostQueues, ends: Map<number, number>, st
   }
 }
 
-function passByHost(
-  s: StartState,
-  q: HostQueues,
-  ends: Map<number, number>,
-  starts: Start[],
-): void {
+function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
   const { order, waiting, usage, input } = s;
   const perHost = input.limits.perHost;
   const hosts = q.lists.length - 1;
@@ -153,10 +155,10 @@ function passByHost(
     if (i < list.length) heapPush(heap, [list[i] as number, h]);
   }
   const cursor = new Int32Array(q.heads);
-  while (heap.length > 0 && usage.running < usage.cap) {
+  while (heap.length > 0 && !usage.full) {
     const [k, h] = heapPop(heap) as [number, number];
     const v = order[k] as number;
-    const placed = tryStart(s, v, ends, false);
+    const placed = tryStart(s, v, ledger, false);
     if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
     if (h < hosts && usage.hostTasks(h) >= perHost) continue;
     const list = q.lists[h] as Int32Array;

@@ -11,6 +11,26 @@ export interface LowerBound {
   binding: string;
 }
 
+/** The bound, and each host's and datastore's own figure (0 where it has no tasks). */
+export interface ResourceBounds {
+  bound: LowerBound;
+  /** Per host index: its work over its limit, or its bytes over its throughput. */
+  hostS: Float64Array;
+  /** Per datastore index: the same for the datastore. */
+  datastoreS: Float64Array;
+  /** All tasks' work over the tasks that may run at once. */
+  slotsS: number;
+}
+
+/** The bound alone: see {@link resourceBounds}. */
+export function lowerBound(
+  input: PlanInput,
+  index: EstateIndex,
+  candidates: readonly Candidate[][],
+): LowerBound {
+  return resourceBounds(input, index, candidates).bound;
+}
+
 /**
  * The largest of: the longest task run alone; each resource's task time (its tasks' durations
  * alone, summed) over the tasks it runs at once; and the overhead plus each resource's bytes
@@ -19,11 +39,11 @@ export interface LowerBound {
  * than its limit, never moves more bytes per second than its throughput, and nothing reads
  * before the first snapshot is ready.
  */
-export function lowerBound(
+export function resourceBounds(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly Candidate[][],
-): LowerBound {
+): ResourceBounds {
   const { limits } = input;
   const hostWork = new Float64Array(input.hosts.length);
   const hostBytes = new Float64Array(input.hosts.length);
@@ -64,28 +84,36 @@ export function lowerBound(
       : concurrency === limits.repositoryWrites
         ? "repository writes"
         : "estate-wide concurrency";
-  if (concurrency > 0) consider(total / concurrency, what);
+  const slotsS = concurrency > 0 ? total / concurrency : 0;
+  if (concurrency > 0) consider(slotsS, what);
   // No byte is read before the first snapshot is ready: every byte bound starts after it.
   if (!Number.isFinite(o)) o = 0;
   const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
   if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput");
+  const hostS = new Float64Array(input.hosts.length);
+  const datastoreS = new Float64Array(input.datastores.length);
   for (const [h, w] of hostWork.entries()) {
     const id = input.hosts[h]?.id;
     consider(w / limits.perHost, `host ${id}`);
-    if (hostBytes[h])
-      consider(
-        o + (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1),
-        `host ${id} throughput`,
-      );
+    hostS[h] = w / limits.perHost;
+    if (hostBytes[h]) {
+      const s = o + (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1);
+      consider(s, `host ${id} throughput`);
+      hostS[h] = Math.max(hostS[h] as number, s);
+    }
   }
   const perDatastore = perDatastoreCap(input);
   for (const [x, w] of dsWork.entries()) {
     const ds = input.datastores[x];
     consider(w / perDatastore, `datastore ${ds?.id}`);
+    datastoreS[x] = w / perDatastore;
     // Throttled to nothing, a datastore still gives each of its tasks a trickle.
     const bps = ds && Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
-    if (bps && dsBytes[x])
-      consider(o + (dsBytes[x] as number) / bps, `datastore ${ds.id} throughput`);
+    if (bps && dsBytes[x]) {
+      const s = o + (dsBytes[x] as number) / bps;
+      consider(s, `datastore ${ds.id} throughput`);
+      datastoreS[x] = Math.max(datastoreS[x] as number, s);
+    }
   }
-  return bound;
+  return { bound, hostS, datastoreS, slotsS };
 }

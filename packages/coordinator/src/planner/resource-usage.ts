@@ -1,6 +1,7 @@
 // What runs now, per host, datastore and mover: the limits' bookkeeping the planner, the
 // simulator and the dispatcher share.
 import type { PlanInput } from "./estate.js";
+import { ReaderLimits } from "./reader-limits.js";
 import type { EstateIndex } from "./task-costs.js";
 
 /** Running tasks counted per resource. */
@@ -8,6 +9,8 @@ export interface ResourceUsage {
   /** Tasks at once across the estate: total, repository writes and mover slots together. */
   readonly cap: number;
   readonly running: number;
+  /** No task can start anywhere: the cap is reached, or no mover has room. */
+  readonly full: boolean;
   hostTasks(host: number): number;
   datastoreTasks(datastore: number): number;
   hasSlot(mover: number): boolean;
@@ -17,9 +20,17 @@ export interface ResourceUsage {
   finish(vm: number, mover: number): void;
 }
 
-/** Starts with nothing running. */
-export function createResourceUsage(input: PlanInput, index: EstateIndex): ResourceUsage {
-  return new Usage(input, index);
+/**
+ * Starts with nothing running. `keepBps`, per VM, is the read rate a critical task must keep
+ * (0: none): while it runs, its mover takes no more tasks than leave it that share of the
+ * mover's throughput, so the task the window waits for is not slowed by ones that can wait.
+ */
+export function createResourceUsage(
+  input: PlanInput,
+  index: EstateIndex,
+  keepBps?: ArrayLike<number>,
+): ResourceUsage {
+  return new Usage(input, index, keepBps);
 }
 
 // A class, not a closure object: the planner's hot loop calls it millions of times.
@@ -30,17 +41,30 @@ class Usage implements ResourceUsage {
   private readonly dsRun: Int32Array;
   private readonly moverRun: Int32Array;
   private readonly slots: Int32Array;
+  private readonly movers: ReaderLimits;
+  /** Tasks the movers can still take, all together. */
+  private freeRoom: number;
 
   constructor(
     input: PlanInput,
     private readonly index: EstateIndex,
+    private readonly keepBps?: ArrayLike<number>,
   ) {
     this.hostRun = new Int32Array(input.hosts.length);
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
     this.slots = Int32Array.from(input.movers, (m) => (m.up ? m.slots : 0));
+    this.movers = new ReaderLimits(
+      this.slots,
+      input.movers.map((m) => m.throughputBps),
+    );
     const slotSum = this.slots.reduce((a, b) => a + b, 0);
+    this.freeRoom = slotSum;
     this.cap = Math.min(input.limits.total, input.limits.repositoryWrites, slotSum);
+  }
+
+  get full(): boolean {
+    return this.running >= this.cap || this.freeRoom <= 0;
   }
 
   hostTasks(h: number): number {
@@ -52,7 +76,7 @@ class Usage implements ResourceUsage {
   }
 
   hasSlot = (mover: number): boolean =>
-    (this.moverRun[mover] as number) < (this.slots[mover] as number);
+    (this.moverRun[mover] as number) < (this.movers.room[mover] as number);
 
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
@@ -67,12 +91,25 @@ class Usage implements ResourceUsage {
     this.add(vm, mover, -1);
   }
 
+  private freeOf(mover: number): number {
+    return Math.max(0, (this.movers.room[mover] as number) - (this.moverRun[mover] as number));
+  }
+
   private add(vm: number, mover: number, by: 1 | -1): void {
+    const free = this.freeOf(mover);
     this.running += by;
     const h = this.index.vmHost[vm] as number;
     if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
     for (const d of this.index.vmDatastores[vm] as number[])
       this.dsRun[d] = (this.dsRun[d] as number) + by;
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
+    // Only the mover's share is kept: a host's or datastore's throughput left unread while
+    // a critical task runs alone there lengthened more windows than it shortened.
+    const keep = this.keepBps?.[vm] ?? 0;
+    if (keep > 0) {
+      if (by > 0) this.movers.keep(mover, keep);
+      else this.movers.release(mover, keep);
+    }
+    this.freeRoom += this.freeOf(mover) - free;
   }
 }

@@ -23,6 +23,7 @@ import {
 import { createResourceUsage } from "./resource-usage.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
+import { taskUrgency } from "./task-urgency.js";
 
 export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 
@@ -171,12 +172,15 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   };
   const index = indexEstate(controlled);
   const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
-  const order = taskOrder(candidates, discipline);
+  // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
+  const urgent =
+    discipline === "longest-first" ? taskUrgency(controlled, index, candidates) : undefined;
+  const order = taskOrder(candidates, discipline, urgent?.urgency);
   const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
-  const usage = createResourceUsage(input, index);
+  const usage = createResourceUsage(input, index, urgent?.keepBps);
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,

@@ -53,7 +53,7 @@ function estate(
 /** One decision with every VM waiting; `running` VMs are started on movers first. */
 function decide(
   e: ReturnType<typeof estate>,
-  o: { running?: [number, number][]; latencyMs?: number[] } = {},
+  o: { running?: [number, number][]; latencyMs?: number[]; freeAtS?: number } = {},
 ) {
   const waiting = new Uint8Array(e.input.vms.length).fill(1);
   for (const [vm, mover] of o.running ?? []) {
@@ -68,7 +68,7 @@ function decide(
       waiting,
       discipline: "longest-first",
       nowS: 0,
-      freeAtS: () => 1e9,
+      freeAtS: () => o.freeAtS ?? 1e9,
       ...(o.latencyMs ? { latencyMs: o.latencyMs } : {}),
     },
     (vm, reason) => held.push(`${e.input.vms[vm]?.id}: ${reason}`),
@@ -139,5 +139,22 @@ describe("the start decision", () => {
     expect(decide(estate([{}, {}], [{ slots: 1 }]), { running: [[1, 0]] }).held).toEqual([
       "vm1: every mover slot is taken (1)",
     ]);
+  });
+
+  it("waits for a busy hot-add mover only while the tasks already waiting for it leave that sooner", () => {
+    // 40 GB: 110 s by hot-add, 170 s by NBD. m1 (hot-add, one slot) frees at 30 s.
+    const e = estate(
+      [{}, { expectedBytes: 40_000 * MB }, { expectedBytes: 40_000 * MB }],
+      [
+        { nbd: false, slots: 1 },
+        { hotadd: false, remote: true },
+      ],
+    );
+    const { started, held } = decide(e, { running: [[0, 0]], freeAtS: 30 });
+    // vm2 ends at 30 + 110 = 140 s by waiting; vm3 would wait behind it until 250 s: NBD now.
+    expect(held).toEqual([
+      "vm2: waiting for mover m1: hotadd there ends sooner than nbd on m2 now",
+    ]);
+    expect(started).toEqual(["vm3 on m2 nbd"]);
   });
 });

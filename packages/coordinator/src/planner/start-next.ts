@@ -41,6 +41,19 @@ export interface Start {
 // What a check returns when no reason was asked for: no strings in the planner's hot loop.
 const HELD = "held";
 
+/** What one pass has decided so far, per mover: its starts' predicted ends, its waiters. */
+export interface PassLedger {
+  /** Predicted end of this pass's earliest start per mover: `freeAtS` knows only what ran before. */
+  readonly ends: Map<number, number>;
+  /** Tasks this pass left waiting for a busy mover: each queues behind the ones before it. */
+  readonly waits: Map<number, number>;
+}
+
+/** An empty ledger for a new pass. */
+export function newPass(): PassLedger {
+  return { ends: new Map(), waits: new Map() };
+}
+
 /**
  * Goes through the waiting VMs in order and starts each one every limit and I/O control
  * admit: first those whose fastest mover has a free slot, then, in a second pass, the others
@@ -49,19 +62,18 @@ const HELD = "held";
  */
 export function startNext(s: StartState, held?: (vm: number, reason: string) => void): Start[] {
   const starts: Start[] = [];
-  // Predicted ends of this pass's starts per mover: `freeAtS` knows only what ran before.
-  const ends = new Map<number, number>();
+  const ledger = newPass();
   // First every task that can start on its best mover (hot-add where it can) takes a free
   // slot; only slots left then go to tasks on a slower one: where slots bind, a slow
   // transport would waste them.
-  if (s.discipline === "longest-first") pass(s, ends, starts, true);
-  pass(s, ends, starts, false, held);
+  if (s.discipline === "longest-first") pass(s, ledger, starts, true);
+  pass(s, ledger, starts, false, held);
   return starts;
 }
 
 function pass(
   s: StartState,
-  ends: Map<number, number>,
+  ledger: PassLedger,
   starts: Start[],
   bestOnly: boolean,
   held?: (vm: number, reason: string) => void,
@@ -71,7 +83,7 @@ function pass(
   for (let k = s.from ?? 0; k < order.length; k++) {
     const v = order[k] as number;
     if (!waiting[v]) continue;
-    if (usage.running >= usage.cap) {
+    if (usage.full) {
       if (held) {
         const reason = capReason(s);
         for (; k < order.length; k++)
@@ -79,7 +91,7 @@ function pass(
       }
       break;
     }
-    const placed = tryStart(s, v, ends, explain, bestOnly);
+    const placed = tryStart(s, v, ledger, explain, bestOnly);
     if (typeof placed === "string") {
       held?.(v, placed);
       continue;
@@ -95,15 +107,16 @@ function pass(
 export function tryStart(
   s: StartState,
   v: number,
-  ends: Map<number, number>,
+  pass: PassLedger,
   explain: boolean,
   bestOnly = false,
 ): Candidate | string {
   const hold = holdReason(s, v, explain);
-  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ends, explain));
+  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, pass, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover);
+  const { ends } = pass;
   ends.set(
     placed.mover,
     Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
@@ -116,6 +129,8 @@ function capReason(s: StartState): string {
   const { limits } = s.input;
   if (s.usage.cap === limits.total)
     return `the estate-wide limit of ${limits.total} tasks is reached`;
+  if (s.usage.running < s.usage.cap)
+    return "every mover slot is taken or left free for a backup the window waits for";
   if (s.usage.cap === limits.repositoryWrites)
     return `${limits.repositoryWrites} restore points are being written (repository writes limit)`;
   return `every mover slot is taken (${s.usage.cap})`;
@@ -184,7 +199,7 @@ export function bestCandidates(cs: readonly Candidate[]): Candidate[] {
 function placement(
   s: StartState,
   v: number,
-  ends: ReadonlyMap<number, number>,
+  pass: PassLedger,
   explain: boolean,
 ): Candidate | string {
   const cs = s.candidates[v] as readonly Candidate[];
@@ -194,20 +209,28 @@ function placement(
       ? `no mover that is up can back up ${vm?.id} (${transportsOf(vm?.transport)} on host ${vm?.hostId})`
       : HELD;
   const free = pickCandidate(cs, s.discipline, s.usage.hasSlot, s.usage.moverBusy);
-  if (!free)
+  if (!free) {
     return explain
       ? `every mover that can back up ${vm?.id} (${[...new Set(cs.map((c) => s.input.movers[c.mover]?.id))].join(", ")}) is busy`
       : HELD;
+  }
   if (s.discipline === "first-come" || !s.freeAtS) return free;
-  // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one.
+  // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one; those
+  // already waiting for it this pass go first, one slot's share of a task apart.
+  const { ends, waits } = pass;
   for (const c of cs) {
+    const queued = waits.get(c.mover) ?? 0;
+    const slots = s.input.movers[c.mover]?.slots ?? 1;
     const freeAt = s.usage.hasSlot(c.mover)
       ? s.nowS
-      : Math.min(s.freeAtS(c.mover), ends.get(c.mover) ?? Number.POSITIVE_INFINITY);
-    if (freeAt + c.durationS < s.nowS + free.durationS - 1e-9)
+      : Math.min(s.freeAtS(c.mover), ends.get(c.mover) ?? Number.POSITIVE_INFINITY) +
+        (queued * c.durationS) / Math.max(1, slots);
+    if (freeAt + c.durationS < s.nowS + free.durationS - 1e-9) {
+      waits.set(c.mover, queued + 1);
       return explain
         ? `waiting for mover ${s.input.movers[c.mover]?.id}: ${c.transport} there ends sooner than ${free.transport} on ${s.input.movers[free.mover]?.id} now`
         : HELD;
+    }
   }
   return free;
 }

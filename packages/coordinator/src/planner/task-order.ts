@@ -5,14 +5,26 @@ import type { Candidate } from "./task-costs.js";
 /** How tasks are picked and placed. */
 export type Discipline = "longest-first" | "first-come";
 
-/** The order tasks are considered in: longest (shortest possible duration) first, or as given. */
-export function taskOrder(candidates: readonly Candidate[][], discipline: Discipline): number[] {
+/**
+ * The order tasks are considered in: as given (first-come), or most urgent first, then
+ * longest (shortest possible duration) first. `urgency` (task-urgency.ts), when given, puts
+ * the tasks of a host or datastore whose own work sets the window's length before the others.
+ */
+export function taskOrder(
+  candidates: readonly Candidate[][],
+  discipline: Discipline,
+  urgency?: ArrayLike<number>,
+): number[] {
   const order = Array.from({ length: candidates.length }, (_, i) => i);
   if (discipline === "first-come") return order;
   const best = candidates.map((c) =>
     c.reduce((m, x) => Math.min(m, x.durationS), Number.POSITIVE_INFINITY),
   );
-  return order.sort((a, b) => (best[b] as number) - (best[a] as number) || a - b);
+  const u = urgency ?? best;
+  return order.sort(
+    (a, b) =>
+      (u[b] as number) - (u[a] as number) || (best[b] as number) - (best[a] as number) || a - b,
+  );
 }
 
 /**

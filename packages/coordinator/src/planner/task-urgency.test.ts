@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_COST, type PlanInput, type PlanMover, type PlanVm } from "./estate.js";
+import { planWindow } from "./plan-window.js";
+import { createResourceUsage } from "./resource-usage.js";
+import { candidatesOf, indexEstate } from "./task-costs.js";
+import { taskUrgency } from "./task-urgency.js";
+
+const GB = 1e9;
+
+function estate(vms: Partial<PlanVm>[], over: Partial<PlanInput> = {}): PlanInput {
+  const hosts = [...new Set(vms.map((v) => v.hostId ?? "h1"))];
+  return {
+    hosts: hosts.map((id) => ({ id, throughputBps: 1e12 })),
+    datastores: vms.map((_, i) => ({
+      id: `ds${i + 1}`,
+      throughputBps: 1e12,
+      baseLatencyMs: 1,
+      productionLoad: 0,
+    })),
+    movers: [
+      {
+        id: "m1",
+        hostId: "h1",
+        datastoreIds: vms.map((_, i) => `ds${i + 1}`),
+        hotadd: true,
+        nbd: false,
+        remote: true,
+        slots: 2,
+        throughputBps: 1e12,
+        up: true,
+      },
+    ],
+    vms: vms.map((v, i) => ({
+      id: `vm${i + 1}`,
+      hostId: "h1",
+      datastoreIds: [`ds${i + 1}`],
+      expectedBytes: GB,
+      transport: "any" as const,
+      ...v,
+    })),
+    limits: { perHost: 1, perDatastore: 1, total: 2, repositoryWrites: 2 },
+    cost: DEFAULT_COST,
+    windowS: 0,
+    ...over,
+  };
+}
+
+describe("task urgency", () => {
+  it("starts the tasks of the host that sets the window before longer tasks elsewhere", () => {
+    // Host a: three 20 GB VMs, one at a time (60 GB); hosts b and c one 40 GB VM each.
+    // Longest first would start b and c, and a's chain would run last: 100 GB of time.
+    const a = (n: number) =>
+      Array.from({ length: n }, () => ({ hostId: "a", expectedBytes: 20 * GB }));
+    const input = estate([
+      { hostId: "b", expectedBytes: 40 * GB },
+      { hostId: "c", expectedBytes: 40 * GB },
+      ...a(3),
+    ]);
+    const plan = planWindow(input);
+    expect(plan.tasks.find((t) => t.vmId === "vm3")?.startS).toBe(0);
+    const hostA = plan.tasks.filter((t) => t.vmId >= "vm3");
+    // Host a's chain runs back to back from the start, 3 x (10 s + 50 s); b and c share the
+    // other slot (220 s, the bound 200 s: all work over two slots). Longest first: 290 s.
+    expect(Math.max(...hostA.map((t) => t.endS))).toBeCloseTo(180, 0);
+    expect(plan.ratio).toBeLessThanOrEqual(1.1);
+  });
+
+  it("keeps a critical task's read rate: its mover takes no task that would slow it", () => {
+    // One 400 GB VM sets the window; the mover reads 800 MB/s, hot-add streams 400 MB/s.
+    const input = estate(
+      [
+        { expectedBytes: 400 * GB },
+        { expectedBytes: GB },
+        { expectedBytes: GB },
+        { expectedBytes: GB },
+      ],
+      { limits: { perHost: 8, perDatastore: 1, total: 8, repositoryWrites: 8 } },
+    );
+    const [mover] = input.movers as PlanMover[];
+    const fast = { ...(mover as PlanMover), slots: 8, throughputBps: 800e6 };
+    const withMover = { ...input, movers: [fast] };
+    const index = indexEstate(withMover);
+    const candidates = withMover.vms.map((_, v) => candidatesOf(withMover, index, v));
+    const { keepBps } = taskUrgency(withMover, index, candidates);
+    expect(keepBps[0]).toBeCloseTo(400e6, -3);
+    expect(keepBps[1]).toBe(0);
+    const usage = createResourceUsage(withMover, index, keepBps);
+    usage.start(0, 0);
+    usage.start(1, 0);
+    // Two readers share 800 MB/s at 400 each; a third would slow the big one.
+    expect(usage.hasSlot(0)).toBe(false);
+    expect(usage.full).toBe(true);
+    usage.finish(0, 0);
+    expect(usage.hasSlot(0)).toBe(true);
+    expect(usage.full).toBe(false);
+  });
+});

@@ -1,0 +1,56 @@
+// How urgent each task is: a task on a host or datastore whose own work nearly sets the
+// window (its figure in the lower bound) must not wait behind longer tasks elsewhere, or
+// that resource idles early and ends late. Pure.
+import { overheadOf, type PlanInput } from "./estate.js";
+import { resourceBounds } from "./lower-bound.js";
+import type { Candidate, EstateIndex } from "./task-costs.js";
+
+/** A resource counts as critical from this share of the bound on. */
+export const CRITICAL_SHARE = 0.8;
+
+/** Per VM, how urgent its task is, and the read rate it must keep (0 for tasks that can wait). */
+export interface TaskUrgency {
+  urgency: Float64Array;
+  keepBps: Float64Array;
+}
+
+/**
+ * Per VM: its shortest duration, raised to the figure of its host or datastore where that
+ * is within CRITICAL_SHARE of the lower bound. Sorting by it (task-order.ts) runs the
+ * critical resources' tasks first, longest first among them, and the rest longest first.
+ */
+export function taskUrgency(
+  input: PlanInput,
+  index: EstateIndex,
+  candidates: readonly Candidate[][],
+  share = CRITICAL_SHARE,
+): TaskUrgency {
+  const { bound, hostS, datastoreS, slotsS } = resourceBounds(input, index, candidates);
+  const critical = share * bound.seconds;
+  // Where slots nearly bind too, a slot left free for a critical task costs the window more.
+  const keep = slotsS < critical;
+  const urgency = new Float64Array(candidates.length);
+  const keepBps = new Float64Array(candidates.length);
+  candidates.forEach((cs, v) => {
+    let u = Number.POSITIVE_INFINITY;
+    let alone = Number.POSITIVE_INFINITY;
+    for (const c of cs) {
+      u = Math.min(u, c.durationS);
+      alone = Math.min(alone, c.aloneS);
+    }
+    if (cs.length === 0) u = 0;
+    const h = index.vmHost[v] as number;
+    const hs = h >= 0 ? (hostS[h] as number) : 0;
+    if (hs >= critical) u = Math.max(u, hs);
+    for (const d of index.vmDatastores[v] as number[]) {
+      const ds = datastoreS[d] as number;
+      if (ds >= critical) u = Math.max(u, ds);
+    }
+    urgency[v] = u;
+    const vm = input.vms[v];
+    const reading = alone - overheadOf(input, vm);
+    if (keep && (u >= critical || alone >= critical) && reading > 0 && vm)
+      keepBps[v] = vm.expectedBytes / reading;
+  });
+  return { urgency, keepBps };
+}
