@@ -107,16 +107,16 @@ function pass(
 export function tryStart(
   s: StartState,
   v: number,
-  pass: PassLedger,
+  ledger: PassLedger,
   explain: boolean,
   bestOnly = false,
 ): Candidate | string {
   const hold = holdReason(s, v, explain);
-  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, pass, explain));
+  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover);
-  const { ends } = pass;
+  const { ends } = ledger;
   ends.set(
     placed.mover,
     Math.min(ends.get(placed.mover) ?? Number.POSITIVE_INFINITY, s.nowS + placed.durationS),
@@ -199,7 +199,7 @@ export function bestCandidates(cs: readonly Candidate[]): Candidate[] {
 function placement(
   s: StartState,
   v: number,
-  pass: PassLedger,
+  ledger: PassLedger,
   explain: boolean,
 ): Candidate | string {
   const cs = s.candidates[v] as readonly Candidate[];
@@ -209,15 +209,14 @@ function placement(
       ? `no mover that is up can back up ${vm?.id} (${transportsOf(vm?.transport)} on host ${vm?.hostId})`
       : HELD;
   const free = pickCandidate(cs, s.discipline, s.usage.hasSlot, s.usage.moverBusy);
-  if (!free) {
+  if (!free)
     return explain
       ? `every mover that can back up ${vm?.id} (${[...new Set(cs.map((c) => s.input.movers[c.mover]?.id))].join(", ")}) is busy`
       : HELD;
-  }
   if (s.discipline === "first-come" || !s.freeAtS) return free;
   // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one; those
   // already waiting for it this pass go first, one slot's share of a task apart.
-  const { ends, waits } = pass;
+  const { ends, waits } = ledger;
   for (const c of cs) {
     const queued = waits.get(c.mover) ?? 0;
     const slots = s.input.movers[c.mover]?.slots ?? 1;
