@@ -152,7 +152,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
       : candidatesOf(input, index, v),
   );
   // The planner's rules (task-urgency.ts): the work left sets which resources are critical.
-  const { urgency } = taskUrgency(input, index, candidates);
+  const urgent = taskUrgency(input, index, candidates);
   const usage = createResourceUsage(input, index);
   const moverIndex = new Map(input.movers.map((m, i) => [m.id, i]));
   // Predicted ends of what runs, by mover: the planner waits for a faster mover that frees soon.
@@ -170,7 +170,7 @@ export function decideDispatch(s: DispatchState): Decision[] {
     ends[m]?.push(e.run.startedAtMs / 1000 + predicted);
   });
   const nowS = s.nowMs / 1000;
-  const backupOrder = taskOrder(candidates, "longest-first", urgency).filter(
+  const backupOrder = taskOrder(candidates, "longest-first", urgent).filter(
     (v) => entries[v]?.q?.kind === "backup",
   );
   const restoreOrder = entries.flatMap((e, v) => (e.q?.kind === "restore" ? [v] : []));

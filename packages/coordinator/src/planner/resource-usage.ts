@@ -1,6 +1,7 @@
 // What runs now, per host, datastore and mover: the limits' bookkeeping the planner, the
 // simulator and the dispatcher share.
 import type { PlanInput } from "./estate.js";
+import { datastoreFreeBps } from "./read-rates.js";
 import { ReaderLimits } from "./reader-limits.js";
 import type { EstateIndex } from "./task-costs.js";
 
@@ -14,6 +15,12 @@ export interface ResourceUsage {
   hostTasks(host: number): number;
   datastoreTasks(datastore: number): number;
   hasSlot(mover: number): boolean;
+  /**
+   * True when the VM's datastores all have readers enough to use their free throughput (by
+   * the readers' rates alone): one more there would only share it, and should not take a
+   * slot a task elsewhere could use. False without demand rates.
+   */
+  saturated(vm: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
@@ -28,9 +35,9 @@ export interface ResourceUsage {
 export function createResourceUsage(
   input: PlanInput,
   index: EstateIndex,
-  keepBps?: ArrayLike<number>,
+  rates: { keepBps?: ArrayLike<number>; demandBps?: ArrayLike<number> } = {},
 ): ResourceUsage {
-  return new Usage(input, index, keepBps);
+  return new Usage(input, index, rates.keepBps, rates.demandBps);
 }
 
 // A class, not a closure object: the planner's hot loop calls it millions of times.
@@ -42,6 +49,9 @@ class Usage implements ResourceUsage {
   private readonly moverRun: Int32Array;
   private readonly slots: Int32Array;
   private readonly movers: ReaderLimits;
+  /** Per datastore: the running tasks' demand rates summed, and what it has free. */
+  private readonly dsDemand: Float64Array;
+  private readonly dsFree: Float64Array;
   /** Tasks the movers can still take, all together. */
   private freeRoom: number;
 
@@ -49,7 +59,10 @@ class Usage implements ResourceUsage {
     input: PlanInput,
     private readonly index: EstateIndex,
     private readonly keepBps?: ArrayLike<number>,
+    private readonly demandBps?: ArrayLike<number>,
   ) {
+    this.dsDemand = new Float64Array(input.datastores.length);
+    this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.hostRun = new Int32Array(input.hosts.length);
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
@@ -78,6 +91,14 @@ class Usage implements ResourceUsage {
   hasSlot = (mover: number): boolean =>
     (this.moverRun[mover] as number) < (this.movers.room[mover] as number);
 
+  saturated(vm: number): boolean {
+    if (!this.demandBps) return false;
+    const ds = this.index.vmDatastores[vm] as number[];
+    for (const d of ds)
+      if ((this.dsDemand[d] as number) < (this.dsFree[d] as number) * (1 - 1e-9)) return false;
+    return ds.length > 0;
+  }
+
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
@@ -100,8 +121,11 @@ class Usage implements ResourceUsage {
     this.running += by;
     const h = this.index.vmHost[vm] as number;
     if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
-    for (const d of this.index.vmDatastores[vm] as number[])
+    const demand = by * (this.demandBps?.[vm] ?? 0);
+    for (const d of this.index.vmDatastores[vm] as number[]) {
       this.dsRun[d] = (this.dsRun[d] as number) + by;
+      this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
+    }
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
     // Only the mover's share is kept: a host's or datastore's throughput left unread while
     // a critical task runs alone there lengthened more windows than it shortened.

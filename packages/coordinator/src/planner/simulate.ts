@@ -175,12 +175,12 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
     discipline === "longest-first" ? taskUrgency(controlled, index, candidates) : undefined;
-  const order = taskOrder(candidates, discipline, urgent?.urgency);
+  const order = taskOrder(candidates, discipline, urgent);
   const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
-  const usage = createResourceUsage(input, index, urgent?.keepBps);
+  const usage = createResourceUsage(input, index, urgent ?? {});
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,

@@ -111,6 +111,12 @@ export function tryStart(
   explain: boolean,
   bestOnly = false,
 ): Candidate | string {
+  // A task whose datastores are read as fast as they can be would only share their
+  // throughput: its slot goes to a task whose datastore reads faster with it.
+  if (s.usage.saturated(v))
+    return explain
+      ? `its datastores (${datastoreNames(s, v)}) are read at their free throughput by the backups running there`
+      : HELD;
   const hold = holdReason(s, v, explain);
   const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
@@ -123,6 +129,10 @@ export function tryStart(
   );
   if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
   return placed;
+}
+
+function datastoreNames(s: StartState, v: number): string {
+  return (s.index.vmDatastores[v] as number[]).map((d) => s.input.datastores[d]?.id).join(", ");
 }
 
 function capReason(s: StartState): string {

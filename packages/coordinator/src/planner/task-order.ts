@@ -7,23 +7,28 @@ export type Discipline = "longest-first" | "first-come";
 
 /**
  * The order tasks are considered in: as given (first-come), or most urgent first, then
- * longest (shortest possible duration) first. `urgency` (task-urgency.ts), when given, puts
- * the tasks of a host or datastore whose own work sets the window's length before the others.
+ * longest (shortest possible duration) first. `urgent` (task-urgency.ts), when given, puts
+ * the tasks of a host or datastore whose own work sets the window's length before the others,
+ * and among one such resource's tasks those of its busiest neighbour first.
  */
 export function taskOrder(
   candidates: readonly Candidate[][],
   discipline: Discipline,
-  urgency?: ArrayLike<number>,
+  urgent?: { urgency: ArrayLike<number>; tieBreak: ArrayLike<number> },
 ): number[] {
   const order = Array.from({ length: candidates.length }, (_, i) => i);
   if (discipline === "first-come") return order;
   const best = candidates.map((c) =>
     c.reduce((m, x) => Math.min(m, x.durationS), Number.POSITIVE_INFINITY),
   );
-  const u = urgency ?? best;
+  const u = urgent?.urgency ?? best;
+  const tie = urgent?.tieBreak;
   return order.sort(
     (a, b) =>
-      (u[b] as number) - (u[a] as number) || (best[b] as number) - (best[a] as number) || a - b,
+      (u[b] as number) - (u[a] as number) ||
+      (tie ? (tie[b] as number) - (tie[a] as number) : 0) ||
+      (best[b] as number) - (best[a] as number) ||
+      a - b,
   );
 }
 

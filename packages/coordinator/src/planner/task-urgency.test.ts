@@ -84,7 +84,7 @@ describe("task urgency", () => {
     const { keepBps } = taskUrgency(withMover, index, candidates);
     expect(keepBps[0]).toBeCloseTo(400e6, -3);
     expect(keepBps[1]).toBe(0);
-    const usage = createResourceUsage(withMover, index, keepBps);
+    const usage = createResourceUsage(withMover, index, { keepBps });
     usage.start(0, 0);
     usage.start(1, 0);
     // Two readers share 800 MB/s at 400 each; a third would slow the big one.
@@ -93,5 +93,65 @@ describe("task urgency", () => {
     usage.finish(0, 0);
     expect(usage.hasSlot(0)).toBe(true);
     expect(usage.full).toBe(false);
+  });
+
+  it("runs the longest datastore chain of a critical host first when its datastores take one task at a time", () => {
+    // Host h runs two tasks at once, each datastore one: ds1 has four 20 GB VMs (4 x 60 s),
+    // ds2 and ds3 two 24 GB VMs each (70 s). The bound is the host's work over two, 260 s.
+    // Longest first would run ds2 and ds3 first and ds1's chain alone after them: 380 s.
+    const on = (ds: string, n: number, gb: number) =>
+      Array.from({ length: n }, () => ({ datastoreIds: [ds], expectedBytes: gb * GB }));
+    const input = estate([...on("ds1", 4, 20), ...on("ds2", 2, 24), ...on("ds3", 2, 24)], {
+      limits: { perHost: 2, perDatastore: 1, total: 2, repositoryWrites: 2 },
+    });
+    const index = indexEstate(input);
+    const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
+    const { tieBreak } = taskUrgency(input, index, candidates);
+    expect(tieBreak[0]).toBeCloseTo(240, 0);
+    expect(tieBreak[4]).toBe(0);
+    const plan = planWindow(input);
+    expect(plan.lowerBound.seconds).toBeCloseTo(260, 0);
+    expect(plan.tasks[0]?.vmId).toBe("vm1");
+    expect(plan.makespanS).toBeCloseTo(280, 0);
+    expect(plan.ratio).toBeLessThanOrEqual(1.1);
+  });
+
+  it("gives a slot to a datastore that reads faster with it, not to one already read at its free throughput", () => {
+    // ds1 gives backups 400 MB/s, what one hot-add stream reads: three 40 GB VMs there
+    // (10 s + 100 s each alone). ds2 has two. Two slots. Both on ds1 at first would read at
+    // 200 MB/s each and leave ds2's chain to the end (430 s); ds1 then ds2 side by side: 330 s.
+    const input = estate(
+      [
+        ...Array.from({ length: 3 }, () => ({ datastoreIds: ["ds1"], expectedBytes: 40 * GB })),
+        ...Array.from({ length: 2 }, () => ({ datastoreIds: ["ds2"], expectedBytes: 40 * GB })),
+      ],
+      { limits: { perHost: 2, perDatastore: 2, total: 2, repositoryWrites: 2 } },
+    );
+    const slow = {
+      ...(input.datastores[0] as PlanInput["datastores"][number]),
+      throughputBps: 400e6,
+    };
+    const withSlow = { ...input, datastores: [slow, ...input.datastores.slice(1)] };
+    const plan = planWindow(withSlow);
+    const startOf = (id: string) => plan.tasks.find((t) => t.vmId === id)?.startS;
+    expect(startOf("vm1")).toBe(0);
+    expect(startOf("vm4")).toBe(0);
+    expect(startOf("vm2")).toBeGreaterThan(0);
+    expect(plan.makespanS).toBeCloseTo(330, 0);
+    expect(plan.ratio).toBeLessThanOrEqual(1.1);
+    // Told why it waits, where the plan explains itself.
+    const index = indexEstate(withSlow);
+    const usage = createResourceUsage(withSlow, index, {
+      demandBps: taskUrgency(
+        withSlow,
+        index,
+        withSlow.vms.map((_, v) => candidatesOf(withSlow, index, v)),
+      ).demandBps,
+    });
+    usage.start(0, 0);
+    expect(usage.saturated(1)).toBe(true);
+    expect(usage.saturated(3)).toBe(false);
+    usage.finish(0, 0);
+    expect(usage.saturated(1)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 // How urgent each task is: a task on a host or datastore whose own work nearly sets the
 // window (its figure in the lower bound) must not wait behind longer tasks elsewhere, or
 // that resource idles early and ends late. Pure.
-import { overheadOf, type PlanInput } from "./estate.js";
+import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { resourceBounds } from "./lower-bound.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
@@ -11,7 +11,16 @@ export const CRITICAL_SHARE = 0.8;
 /** Per VM, how urgent its task is, and the read rate it must keep (0 for tasks that can wait). */
 export interface TaskUrgency {
   urgency: Float64Array;
+  /**
+   * Among tasks of equal urgency (those of one critical resource), which go first: the figure
+   * of the task's next busiest host or datastore where that is critical too and runs fewer
+   * tasks at once. On a critical host whose datastores take one task at a time, the longest
+   * datastore chain must never wait for a host slot, or it ends alone after the others.
+   */
+  tieBreak: Float64Array;
   keepBps: Float64Array;
+  /** Its read rate alone: what it asks of its datastores (ResourceUsage#saturated). */
+  demandBps: Float64Array;
 }
 
 /**
@@ -29,8 +38,12 @@ export function taskUrgency(
   const critical = share * bound.seconds;
   // Where slots nearly bind too, a slot left free for a critical task costs the window more.
   const keep = slotsS < critical;
+  const perHost = input.limits.perHost;
+  const perDatastore = perDatastoreCap(input);
   const urgency = new Float64Array(candidates.length);
+  const tieBreak = new Float64Array(candidates.length);
   const keepBps = new Float64Array(candidates.length);
+  const demandBps = new Float64Array(candidates.length);
   candidates.forEach((cs, v) => {
     let u = Number.POSITIVE_INFINITY;
     let alone = Number.POSITIVE_INFINITY;
@@ -41,16 +54,32 @@ export function taskUrgency(
     if (cs.length === 0) u = 0;
     const h = index.vmHost[v] as number;
     const hs = h >= 0 ? (hostS[h] as number) : 0;
-    if (hs >= critical) u = Math.max(u, hs);
+    // The task's busiest resource and the next, with the tasks each runs at once.
+    let first = hs;
+    let firstAtOnce = perHost;
+    let second = 0;
+    let secondAtOnce = 0;
     for (const d of index.vmDatastores[v] as number[]) {
       const ds = datastoreS[d] as number;
-      if (ds >= critical) u = Math.max(u, ds);
+      if (ds > first) {
+        second = first;
+        secondAtOnce = firstAtOnce;
+        first = ds;
+        firstAtOnce = perDatastore;
+      } else if (ds > second) {
+        second = ds;
+        secondAtOnce = perDatastore;
+      }
     }
+    if (first >= critical) u = Math.max(u, first);
     urgency[v] = u;
+    // A critical neighbour that runs fewer tasks at once is a chain inside the resource.
+    tieBreak[v] = second >= critical && secondAtOnce < firstAtOnce ? second : 0;
     const vm = input.vms[v];
     const reading = alone - overheadOf(input, vm);
-    if (keep && (u >= critical || alone >= critical) && reading > 0 && vm)
-      keepBps[v] = vm.expectedBytes / reading;
+    const aloneBps = reading > 0 && vm ? vm.expectedBytes / reading : 0;
+    demandBps[v] = aloneBps;
+    if (keep && (u >= critical || alone >= critical)) keepBps[v] = aloneBps;
   });
-  return { urgency, keepBps };
+  return { urgency, tieBreak, keepBps, demandBps };
 }
