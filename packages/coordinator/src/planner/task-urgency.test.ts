@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_COST, type PlanInput, type PlanMover, type PlanVm } from "./estate.js";
 import { planWindow } from "./plan-window.js";
 import { createResourceUsage } from "./resource-usage.js";
+import { newPass, tryStart } from "./start-next.js";
 import { candidatesOf, indexEstate } from "./task-costs.js";
 import { taskUrgency } from "./task-urgency.js";
 
@@ -139,18 +140,27 @@ describe("task urgency", () => {
     expect(startOf("vm2")).toBeGreaterThan(0);
     expect(plan.makespanS).toBeCloseTo(330, 0);
     expect(plan.ratio).toBeLessThanOrEqual(1.1);
-    // Told why it waits, where the plan explains itself.
     const index = indexEstate(withSlow);
-    const usage = createResourceUsage(withSlow, index, {
-      demandBps: taskUrgency(
-        withSlow,
-        index,
-        withSlow.vms.map((_, v) => candidatesOf(withSlow, index, v)),
-      ).demandBps,
-    });
+    const candidates = withSlow.vms.map((_, v) => candidatesOf(withSlow, index, v));
+    const { demandBps } = taskUrgency(withSlow, index, candidates);
+    const usage = createResourceUsage(withSlow, index, { demandBps });
     usage.start(0, 0);
     expect(usage.saturated(1)).toBe(true);
     expect(usage.saturated(3)).toBe(false);
+    // Told why it waits.
+    const state = {
+      input: withSlow,
+      index,
+      candidates,
+      order: [1, 2, 3, 4],
+      waiting: Uint8Array.from([0, 1, 1, 1, 1]),
+      usage,
+      discipline: "longest-first" as const,
+      nowS: 0,
+    };
+    expect(tryStart(state, 1, newPass(), true)).toBe(
+      "its datastores (ds1) are read at their free throughput by the backups running there",
+    );
     usage.finish(0, 0);
     expect(usage.saturated(1)).toBe(false);
   });
