@@ -212,4 +212,36 @@ describe("planWindow", () => {
     expect(plan.ratio).toBeLessThanOrEqual(1.1);
     expect(plan.makespanS).toBeLessThan(fifo.makespanS * 0.8);
   });
+
+  it("sends a crowded hot-add mover's smallest VMs by NBD through another mover from the start", () => {
+    // m1 alone mounts ds1: 2.4 GB of large VMs and 0.6 GB of small ones, 15 s of its 200 MB/s
+    // against a bound of 7.5 s (ds1's 30 s of tasks, four at a time). m2 mounts ds2 and
+    // reads by NBD too.
+    const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
+    const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB }));
+    const own = Array.from({ length: 4 }, () => ({
+      expectedBytes: 250 * MB,
+      datastoreIds: ["ds2"],
+    }));
+    const input = estate(
+      [...large, ...small, ...own],
+      [
+        { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
+        { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
+      ],
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 7.5, binding: "datastore ds1" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    // The small ones go by NBD on m2, the first two at once (ds1 takes four tasks at a time),
+    // not behind m1's queue or after m2's own work.
+    for (const id of ["vm7", "vm8", "vm9", "vm10"]) {
+      expect(task(id)).toMatchObject({ moverId: "m2", transport: "nbd" });
+    }
+    expect(task("vm7")?.startS).toBe(0);
+    expect(task("vm8")?.startS).toBe(0);
+    // The large ones start on the mover that reads them fastest.
+    expect(task("vm1")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
+    expect(task("vm2")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
+  });
 });

@@ -12,6 +12,8 @@ import {
 } from "./estate.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
+import { lowerBound } from "./lower-bound.js";
+import { offloadCrowdedMovers } from "./mover-offload.js";
 import {
   backupRateForLatency,
   datastoreFreeBps,
@@ -171,7 +173,17 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       : { ...control, admitBelowMs: Number.POSITIVE_INFINITY, throttleAboveMs: Infinity },
   };
   const index = indexEstate(controlled);
-  const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
+  const allCandidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
+  // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
+  // and the warnings take every way a VM can go.
+  const candidates =
+    discipline === "longest-first"
+      ? offloadCrowdedMovers(
+          controlled,
+          allCandidates,
+          lowerBound(controlled, index, allCandidates).seconds,
+        )
+      : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
     discipline === "longest-first" ? taskUrgency(controlled, index, candidates) : undefined;
@@ -493,6 +505,6 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
     vmOf: byStart.map((i) => vmOf[i] as number),
     hostLoad: new Map(input.hosts.map((h, i) => [h.id, hostLoad[i] as LoadStep[]])),
     index,
-    candidates,
+    candidates: allCandidates,
   };
 }

@@ -68,12 +68,15 @@ describe("task urgency", () => {
 
   it("keeps a critical task's read rate: its mover takes no task that would slow it", () => {
     // One 400 GB VM sets the window; the mover reads 800 MB/s, hot-add streams 400 MB/s.
+    // A task is kept where it nearly sets the window, or where its datastore's chain, read at
+    // its share of a mover running all its slots, would pass the bound.
     const input = estate(
       [
         { expectedBytes: 400 * GB },
         { expectedBytes: GB },
         { expectedBytes: GB },
         { expectedBytes: GB },
+        ...Array.from({ length: 20 }, () => ({ expectedBytes: 10 * GB, datastoreIds: ["ds5"] })),
       ],
       { limits: { perHost: 8, perDatastore: 1, total: 8, repositoryWrites: 8 } },
     );
@@ -85,6 +88,10 @@ describe("task urgency", () => {
     const { keepBps } = taskUrgency(withMover, index, candidates);
     expect(keepBps[0]).toBeCloseTo(400e6, -3);
     expect(keepBps[1]).toBe(0);
+    // ds5 takes one task at a time: 20 x 35 s, 70% of the bound, not critical, but 2,800 s
+    // read at a quarter of the mover (its eight slots at 100 MB/s each): its tasks are kept.
+    expect(keepBps[4]).toBeCloseTo(400e6, -3);
+    expect(keepBps[23]).toBeCloseTo(400e6, -3);
     const usage = createResourceUsage(withMover, index, { keepBps });
     usage.start(0, 0);
     usage.start(1, 0);

@@ -79,7 +79,17 @@ export function taskUrgency(
     const reading = alone - overheadOf(input, vm);
     const aloneBps = reading > 0 && vm ? vm.expectedBytes / reading : 0;
     demandBps[v] = aloneBps;
-    if (keep && (u >= critical || alone >= critical)) keepBps[v] = aloneBps;
+    // Kept where the task is within CRITICAL_SHARE of the bound (its duration already counts
+    // its mover's slots all running), or where its host's or datastore's work would pass the
+    // bound read at the share its fastest mover gives each task when all its slots run.
+    let stretch = 1;
+    for (const c of cs) {
+      const m = input.movers[c.mover];
+      if (m && c.aloneS <= alone + 1e-9)
+        stretch = Math.max(stretch, (m.slots * aloneBps) / m.throughputBps);
+    }
+    if (keep && (u >= critical || alone >= critical || first * stretch >= bound.seconds))
+      keepBps[v] = aloneBps;
   });
   return { urgency, tieBreak, keepBps, demandBps };
 }

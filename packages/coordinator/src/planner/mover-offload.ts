@@ -1,0 +1,65 @@
+// Which backups leave a crowded hot-add mover from the start. A mover that alone reads some
+// VMs fastest (it mounts their datastores) can own more bytes than it reads in the window;
+// left to the passes, the surplus waits for it and ends the window late, or goes by NBD to
+// other movers only once they run out of their own work. Pure.
+import type { PlanInput } from "./estate.js";
+import type { Candidate } from "./task-costs.js";
+
+/** A VM leaves only where NBD elsewhere reads it in at most this share of the bound. */
+const LONGEST_SHARE = 0.5;
+
+/**
+ * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`
+ * gives up its smallest VMs that other movers can read by NBD until the rest fit: those
+ * keep only their NBD candidates on other movers (the others' lists are `candidates`' own).
+ */
+export function offloadCrowdedMovers(
+  input: PlanInput,
+  candidates: readonly Candidate[][],
+  boundS: number,
+): Candidate[][] {
+  const own: number[][] = input.movers.map(() => []);
+  const bytes = new Float64Array(input.movers.length);
+  candidates.forEach((cs, v) => {
+    const m = onlyFastestMover(cs);
+    if (m < 0) return;
+    own[m]?.push(v);
+    bytes[m] = (bytes[m] as number) + (input.vms[v]?.expectedBytes ?? 0);
+  });
+  let out: Candidate[][] | undefined;
+  input.movers.forEach((mover, i) => {
+    let excess = (bytes[i] as number) - boundS * mover.throughputBps;
+    if (excess <= 0) return;
+    const away = (v: number) =>
+      (candidates[v] as Candidate[]).filter((c) => c.transport === "nbd" && c.mover !== i);
+    const movable = (own[i] as number[])
+      .filter((v) => {
+        const cs = away(v);
+        return cs.length > 0 && Math.min(...cs.map((c) => c.aloneS)) <= LONGEST_SHARE * boundS;
+      })
+      // Small ones first: many short NBD tasks spread over the other movers' slots.
+      .sort(
+        (a, b) => (input.vms[a]?.expectedBytes ?? 0) - (input.vms[b]?.expectedBytes ?? 0) || a - b,
+      );
+    for (const v of movable) {
+      if (excess <= 0) break;
+      out ??= candidates.slice();
+      out[v] = away(v);
+      excess -= input.vms[v]?.expectedBytes ?? 0;
+    }
+  });
+  return out ?? (candidates as Candidate[][]);
+}
+
+// The one mover among a VM's fastest candidates, or -1 (none, or several).
+function onlyFastestMover(cs: readonly Candidate[]): number {
+  let best = Number.POSITIVE_INFINITY;
+  let only = -1;
+  for (const c of cs) {
+    if (c.aloneS < best - 1e-9) {
+      best = c.aloneS;
+      only = c.mover;
+    } else if (c.aloneS <= best + 1e-9 && c.mover !== only) only = -1;
+  }
+  return only;
+}
