@@ -3,7 +3,7 @@
 // model of rates for the plan, the simulation and the lower bound.
 import type { PlanInput } from "./estate.js";
 import type { LoadStep } from "./load-steps.js";
-import { type LowerBound, lowerBound } from "./lower-bound.js";
+import type { LowerBound } from "./lower-bound.js";
 import { runWindow } from "./simulate.js";
 import type { Discipline } from "./task-order.js";
 
@@ -47,8 +47,7 @@ const used = (m: Map<string, LoadStep[]>) => new Map([...m].filter(([, s]) => s.
  */
 export function planWindow(input: PlanInput, discipline: Discipline = "longest-first"): Plan {
   const run = runWindow(input, { discipline, latencyRules: false });
-  const { result, index, candidates } = run;
-  const bound = lowerBound(input, index, candidates);
+  const { result, index, candidates, bound } = run;
   const warnings: string[] = [];
   const unplaceable = candidates.flatMap((c, v) => (c.length === 0 ? [v] : []));
   if (unplaceable.length > 0) {

@@ -12,7 +12,7 @@ import {
 } from "./estate.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
-import { lowerBound } from "./lower-bound.js";
+import { type LowerBound, lowerBound } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
 import {
   backupRateForLatency,
@@ -80,6 +80,8 @@ export interface WindowRun {
   hostLoad: Map<string, LoadStep[]>;
   index: EstateIndex;
   candidates: Candidate[][];
+  /** The estate's lower bound (lower-bound.ts), over every candidate. */
+  bound: LowerBound;
 }
 
 interface Running {
@@ -174,15 +176,12 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   };
   const index = indexEstate(controlled);
   const allCandidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
+  const bound = lowerBound(controlled, index, allCandidates);
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
   const candidates =
     discipline === "longest-first"
-      ? offloadCrowdedMovers(
-          controlled,
-          allCandidates,
-          lowerBound(controlled, index, allCandidates).seconds,
-        )
+      ? offloadCrowdedMovers(controlled, allCandidates, bound.seconds)
       : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
@@ -506,5 +505,6 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
     hostLoad: new Map(input.hosts.map((h, i) => [h.id, hostLoad[i] as LoadStep[]])),
     index,
     candidates: allCandidates,
+    bound,
   };
 }
