@@ -3,6 +3,7 @@
 // left to the passes, the surplus waits for it and ends the window late, or goes by NBD to
 // other movers only once they run out of their own work. Pure.
 import type { PlanInput } from "./estate.js";
+import { bestCandidates } from "./start-next.js";
 import type { Candidate } from "./task-costs.js";
 
 /** A VM leaves only where NBD elsewhere reads it in at most this share of the bound. */
@@ -53,13 +54,7 @@ export function offloadCrowdedMovers(
 
 // The one mover among a VM's fastest candidates, or -1 (none, or several).
 function onlyFastestMover(cs: readonly Candidate[]): number {
-  let best = Number.POSITIVE_INFINITY;
-  let only = -1;
-  for (const c of cs) {
-    if (c.aloneS < best - 1e-9) {
-      best = c.aloneS;
-      only = c.mover;
-    } else if (c.aloneS <= best + 1e-9 && c.mover !== only) only = -1;
-  }
-  return only;
+  const fastest = bestCandidates(cs);
+  const m = fastest[0]?.mover ?? -1;
+  return fastest.every((c) => c.mover === m) ? m : -1;
 }
