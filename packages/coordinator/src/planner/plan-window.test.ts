@@ -244,4 +244,32 @@ describe("planWindow", () => {
     expect(task("vm1")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
     expect(task("vm2")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
   });
+
+  it("runs a critical task's datastore companions by NBD, so they take less of the datastore from it", () => {
+    // ds1 gives backups 500 MB/s and shares it in proportion to what readers ask. vm1 reads
+    // 4 GB at 400 MB/s alone (hot-add), 10 s of the 12 s bound (ds1's 6 GB). Beside a
+    // hot-add companion it would get half; beside an NBD one (250 MB/s) it keeps 8/13.
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        ...Array.from({ length: 4 }, () => ({ expectedBytes: 500 * MB })),
+      ],
+      [
+        { datastoreIds: ["ds1"], slots: 4 },
+        { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 },
+      ],
+      {
+        datastores: [{ id: "ds1", throughputBps: 500 * MB, baseLatencyMs: 1, productionLoad: 0 }],
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 12, binding: "datastore ds1 throughput" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    expect(task("vm1")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
+    for (const id of ["vm2", "vm3", "vm4", "vm5"])
+      expect(task(id)).toMatchObject({ moverId: "m2", transport: "nbd" });
+    // Hot-add companions: 13 s (vm1 at 250 MB/s for 8 s, then 2 GB alone).
+    expect(plan.makespanS).toBeCloseTo(12.4, 1);
+  });
 });

@@ -21,23 +21,39 @@ export interface ResourceUsage {
    * slot a task elsewhere could use. False without demand rates.
    */
   saturated(vm: number): boolean;
+  /**
+   * The free throughput the VM's datastores have left beyond what runs there asks for, when
+   * one of them runs a task that must keep its rate (keepBps); undefined otherwise.
+   */
+  roomBesideKept(vm: number): number | undefined;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
   finish(vm: number, mover: number): void;
 }
 
-/**
- * Starts with nothing running. `keepBps`, per VM, is the read rate a critical task must keep
- * (0: none): while it runs, its mover takes no more tasks than leave it that share of the
- * mover's throughput, so the task the window waits for is not slowed by ones that can wait.
- */
+/** What the planner knows of the tasks' urgency (task-urgency.ts); all optional. */
+export interface UsageRates {
+  /**
+   * Per VM, the read rate a critical task must keep (0: none): while it runs, its mover
+   * takes no more tasks than leave it that share of the mover's throughput, so the task the
+   * window waits for is not slowed by ones that can wait.
+   */
+  keepBps?: ArrayLike<number>;
+  /** Per VM, what its task asks of its datastores (saturated, roomBesideKept). */
+  demandBps?: ArrayLike<number>;
+  /** Per datastore and per host, 1 where its own figure nearly sets the window. */
+  criticalDatastores?: ArrayLike<number>;
+  criticalHosts?: ArrayLike<number>;
+}
+
+/** Starts with nothing running. */
 export function createResourceUsage(
   input: PlanInput,
   index: EstateIndex,
-  rates: { keepBps?: ArrayLike<number>; demandBps?: ArrayLike<number> } = {},
+  rates: UsageRates = {},
 ): ResourceUsage {
-  return new Usage(input, index, rates.keepBps, rates.demandBps);
+  return new Usage(input, index, rates);
 }
 
 // A class, not a closure object: the planner's hot loop calls it millions of times.
@@ -52,17 +68,28 @@ class Usage implements ResourceUsage {
   /** Per datastore: the running tasks' demand rates summed, and what it has free. */
   private readonly dsDemand: Float64Array;
   private readonly dsFree: Float64Array;
+  /** Per datastore: running tasks that keep their rate. */
+  private readonly dsKept: Int32Array;
   /** Tasks the movers can still take, all together. */
   private freeRoom: number;
+
+  private readonly keepBps: ArrayLike<number> | undefined;
+  private readonly demandBps: ArrayLike<number> | undefined;
+  private readonly criticalDs: ArrayLike<number> | undefined;
+  private readonly criticalHosts: ArrayLike<number> | undefined;
 
   constructor(
     input: PlanInput,
     private readonly index: EstateIndex,
-    private readonly keepBps?: ArrayLike<number>,
-    private readonly demandBps?: ArrayLike<number>,
+    rates: UsageRates,
   ) {
+    this.keepBps = rates.keepBps;
+    this.demandBps = rates.demandBps;
+    this.criticalDs = rates.criticalDatastores;
+    this.criticalHosts = rates.criticalHosts;
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
+    this.dsKept = new Int32Array(input.datastores.length);
     this.hostRun = new Int32Array(input.hosts.length);
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
@@ -99,6 +126,20 @@ class Usage implements ResourceUsage {
     return ds.length > 0;
   }
 
+  roomBesideKept(vm: number): number | undefined {
+    if (!this.demandBps || !this.keepBps || !this.criticalDs) return undefined;
+    // A task on a critical host takes its fastest way: the host's window needs it.
+    const h = this.index.vmHost[vm] as number;
+    if (h >= 0 && this.criticalHosts?.[h]) return undefined;
+    let kept = false;
+    let room = Number.POSITIVE_INFINITY;
+    for (const d of this.index.vmDatastores[vm] as number[]) {
+      if ((this.dsKept[d] as number) > 0 && this.criticalDs[d]) kept = true;
+      room = Math.min(room, (this.dsFree[d] as number) - (this.dsDemand[d] as number));
+    }
+    return kept ? room : undefined;
+  }
+
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
@@ -122,14 +163,15 @@ class Usage implements ResourceUsage {
     const h = this.index.vmHost[vm] as number;
     if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
     const demand = by * (this.demandBps?.[vm] ?? 0);
+    const keep = this.keepBps?.[vm] ?? 0;
     for (const d of this.index.vmDatastores[vm] as number[]) {
       this.dsRun[d] = (this.dsRun[d] as number) + by;
       this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
+      if (keep > 0) this.dsKept[d] = (this.dsKept[d] as number) + by;
     }
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
     // Only the mover's share is kept: a host's or datastore's throughput left unread while
     // a critical task runs alone there lengthened more windows than it shortened.
-    const keep = this.keepBps?.[vm] ?? 0;
     if (keep > 0) {
       if (by > 0) this.movers.keep(mover, keep);
       else this.movers.release(mover, keep);

@@ -1,7 +1,7 @@
 // Which waiting backups start now, and where: the one decision the planner takes at every
 // event of its schedule, the simulator at every simulated event, and the dispatcher on the
 // live estate. Pure: the callers own time, latency readings and what runs.
-import { DEFAULT_IO_CONTROL, type IoControl, type PlanInput } from "./estate.js";
+import { DEFAULT_IO_CONTROL, type IoControl, overheadOf, type PlanInput } from "./estate.js";
 import type { ResourceUsage } from "./resource-usage.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 import { type Discipline, pickCandidate } from "./task-order.js";
@@ -118,7 +118,10 @@ export function tryStart(
       ? `its datastores (${datastoreNames(s, v)}) are read at their free throughput by the backups running there`
       : HELD;
   const hold = holdReason(s, v, explain);
-  const placed = hold ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
+  const placed =
+    hold ??
+    gentlePlacement(s, v) ??
+    (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover);
@@ -179,6 +182,29 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
         : HELD;
   }
   return undefined;
+}
+
+// Beside a task that must keep its rate, on a datastore that cannot feed both at their
+// rates: datastores share their throughput in proportion to what readers ask, so the way
+// that asks least while still filling what is left (NBD, often) slows the kept task least.
+// Undefined where this does not apply or no such way has a free slot.
+function gentlePlacement(s: StartState, v: number): Candidate | undefined {
+  if (s.discipline !== "longest-first") return undefined;
+  const room = s.usage.roomBesideKept(v);
+  if (room === undefined || room <= 0) return undefined;
+  const bytes = s.input.vms[v]?.expectedBytes ?? 0;
+  const overhead = overheadOf(s.input, s.input.vms[v]);
+  let pick: Candidate | undefined;
+  let pickBps = Number.POSITIVE_INFINITY;
+  for (const c of s.candidates[v] as readonly Candidate[]) {
+    if (!s.usage.hasSlot(c.mover)) continue;
+    const bps = bytes / Math.max(1e-9, c.aloneS - overhead);
+    if (bps >= room && bps < pickBps) {
+      pick = c;
+      pickBps = bps;
+    }
+  }
+  return pick;
 }
 
 // A free mover among the VM's fastest candidates (alone: the shared rates of the limits can
