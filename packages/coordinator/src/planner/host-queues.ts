@@ -7,6 +7,7 @@ import {
   type PassLedger,
   type Start,
   type StartState,
+  startDeferred,
   tryStart,
 } from "./start-next.js";
 
@@ -87,6 +88,7 @@ export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   const starts: Start[] = [];
   if (s.discipline === "longest-first") passByMover(s, q, ledger, starts);
   passByHost(s, q, ledger, starts);
+  startDeferred(s, ledger, starts);
   return starts;
 }
 

@@ -272,4 +272,36 @@ describe("planWindow", () => {
     // Hot-add companions: 13 s (vm1 at 250 MB/s for 8 s, then 2 GB alone).
     expect(plan.makespanS).toBeCloseTo(12.4, 1);
   });
+
+  it("gives a critical host's slot to a task on another datastore before one its busy datastore would slow", () => {
+    // h1 runs two tasks at once and sets the window: 14 s of tasks, 7 s. ds1 gives 150 MB/s,
+    // so two 100 MB/s readers there each read at 75. vm1 (6 s) reads ds1; vm2 and vm3 (1 s
+    // each) read ds1 too, vm4-vm9 (1 s each) ds2.
+    const input = estate(
+      [
+        { expectedBytes: 600 * MB },
+        { expectedBytes: 100 * MB },
+        { expectedBytes: 100 * MB },
+        ...Array.from({ length: 6 }, () => ({ expectedBytes: 100 * MB, datastoreIds: ["ds2"] })),
+      ],
+      [{ slots: 4 }],
+      {
+        datastores: [
+          { id: "ds1", throughputBps: 150 * MB, baseLatencyMs: 1, productionLoad: 0 },
+          { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+        ],
+        limits: { perHost: 2, perDatastore: 10, total: 10, repositoryWrites: 10 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 7, binding: "host h1" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    // ds2's tasks take the second slot while vm1 reads ds1 alone; vm2 and vm3 follow it, side
+    // by side (the slot would idle otherwise). Beside vm1 at once, 8.67 s.
+    expect(task("vm1")).toMatchObject({ startS: 0, endS: 6 });
+    expect(task("vm4")?.startS).toBe(0);
+    expect(task("vm2")?.startS).toBeCloseTo(6, 6);
+    expect(task("vm3")?.startS).toBeCloseTo(6, 6);
+    expect(plan.makespanS).toBeCloseTo(7 + 1 / 3, 6);
+  });
 });

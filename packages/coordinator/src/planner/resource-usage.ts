@@ -26,6 +26,13 @@ export interface ResourceUsage {
    * one of them runs a task that must keep its rate (keepBps); undefined otherwise.
    */
   roomBesideKept(vm: number): number | undefined;
+  /**
+   * True when the VM's host nearly sets the window (at least as nearly as the datastore) and
+   * one of its datastores could not feed it beside the tasks already reading there: slowed,
+   * it would lengthen that host's work, where the host's slot could run a task elsewhere at
+   * full rate. False without urgency figures.
+   */
+  crowdsCriticalHost(vm: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
@@ -42,9 +49,9 @@ export interface UsageRates {
   keepBps?: ArrayLike<number>;
   /** Per VM, what its task asks of its datastores (saturated, roomBesideKept). */
   demandBps?: ArrayLike<number>;
-  /** Per datastore and per host, 1 where its own figure nearly sets the window. */
-  criticalDatastores?: ArrayLike<number>;
-  criticalHosts?: ArrayLike<number>;
+  /** Per datastore and per host, its figure in the lower bound where that nearly sets it, else 0. */
+  criticalDatastoreS?: ArrayLike<number>;
+  criticalHostS?: ArrayLike<number>;
 }
 
 /** Starts with nothing running. */
@@ -85,8 +92,8 @@ class Usage implements ResourceUsage {
   ) {
     this.keepBps = rates.keepBps;
     this.demandBps = rates.demandBps;
-    this.criticalDs = rates.criticalDatastores;
-    this.criticalHosts = rates.criticalHosts;
+    this.criticalDs = rates.criticalDatastoreS;
+    this.criticalHosts = rates.criticalHostS;
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.dsKept = new Int32Array(input.datastores.length);
@@ -124,6 +131,23 @@ class Usage implements ResourceUsage {
     for (const d of ds)
       if ((this.dsDemand[d] as number) < (this.dsFree[d] as number) * (1 - 1e-9)) return false;
     return ds.length > 0;
+  }
+
+  crowdsCriticalHost(vm: number): boolean {
+    if (!this.demandBps || !this.criticalHosts) return false;
+    const h = this.index.vmHost[vm] as number;
+    if (h < 0 || !this.criticalHosts[h]) return false;
+    const own = this.demandBps[vm] as number;
+    for (const d of this.index.vmDatastores[vm] as number[]) {
+      const running = this.dsDemand[d] as number;
+      if (
+        running > 0 &&
+        running + own > (this.dsFree[d] as number) &&
+        (this.criticalDs?.[d] ?? 0) <= (this.criticalHosts[h] as number)
+      )
+        return true;
+    }
+    return false;
   }
 
   roomBesideKept(vm: number): number | undefined {

@@ -47,11 +47,18 @@ export interface PassLedger {
   readonly ends: Map<number, number>;
   /** Tasks this pass left waiting for a busy mover: each queues behind the ones before it. */
   readonly waits: Map<number, number>;
+  /**
+   * VMs held only because they would crowd a critical host's datastore: they start at the
+   * pass's end if their host still has room then (startDeferred), so no host slot idles.
+   */
+  readonly deferred: Set<number>;
+  /** False once the deferred VMs are tried again. */
+  crowdHold: boolean;
 }
 
 /** An empty ledger for a new pass. */
 export function newPass(): PassLedger {
-  return { ends: new Map(), waits: new Map() };
+  return { ends: new Map(), waits: new Map(), deferred: new Set(), crowdHold: true };
 }
 
 /**
@@ -68,7 +75,25 @@ export function startNext(s: StartState, held?: (vm: number, reason: string) => 
   // transport would waste them.
   if (s.discipline === "longest-first") pass(s, ledger, starts, true);
   pass(s, ledger, starts, false, held);
+  startDeferred(s, ledger, starts, held);
   return starts;
+}
+
+/** Tries the pass's deferred VMs again, crowding allowed: their hosts' slots would idle. */
+export function startDeferred(
+  s: StartState,
+  ledger: PassLedger,
+  starts: Start[],
+  held?: (vm: number, reason: string) => void,
+): void {
+  ledger.crowdHold = false;
+  for (const v of ledger.deferred) {
+    if (!s.waiting[v]) continue;
+    const placed = s.usage.full ? capReason(s) : tryStart(s, v, ledger, held !== undefined);
+    if (typeof placed === "string") held?.(v, placed);
+    else starts.push({ vm: v, candidate: placed });
+  }
+  ledger.deferred.clear();
 }
 
 function pass(
@@ -93,7 +118,8 @@ function pass(
     }
     const placed = tryStart(s, v, ledger, explain, bestOnly);
     if (typeof placed === "string") {
-      held?.(v, placed);
+      // A deferred VM hears its reason once it is tried again.
+      if (!ledger.deferred.has(v)) held?.(v, placed);
       continue;
     }
     starts.push({ vm: v, candidate: placed });
@@ -117,6 +143,12 @@ export function tryStart(
     return explain
       ? `its datastores (${datastoreNames(s, v)}) are read at their free throughput by the backups running there`
       : HELD;
+  // Slowed, a critical host's task lengthens the host's work: its slot goes to a task
+  // elsewhere first, and to this one only if no other takes it (startDeferred).
+  if (ledger.crowdHold && s.usage.crowdsCriticalHost(v)) {
+    ledger.deferred.add(v);
+    return HELD;
+  }
   const hold = holdReason(s, v, explain);
   const placed =
     hold ??

@@ -21,10 +21,10 @@ export interface TaskUrgency {
   keepBps: Float64Array;
   /** Its read rate alone: what it asks of its datastores (ResourceUsage#saturated). */
   demandBps: Float64Array;
-  /** Per datastore: 1 where its own figure is within CRITICAL_SHARE of the bound. */
-  criticalDatastores: Uint8Array;
+  /** Per datastore: its own figure where that is within CRITICAL_SHARE of the bound, else 0. */
+  criticalDatastoreS: Float64Array;
   /** Per host: the same. */
-  criticalHosts: Uint8Array;
+  criticalHostS: Float64Array;
 }
 
 /**
@@ -95,7 +95,7 @@ export function taskUrgency(
     if (keep && (u >= critical || alone >= critical || first * stretch >= bound.seconds))
       keepBps[v] = aloneBps;
   });
-  const criticalDatastores = Uint8Array.from(datastoreS, (x) => (x >= critical ? 1 : 0));
-  const criticalHosts = Uint8Array.from(hostS, (x) => (x >= critical ? 1 : 0));
-  return { urgency, tieBreak, keepBps, demandBps, criticalDatastores, criticalHosts };
+  const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
+  const criticalHostS = Float64Array.from(hostS, (x) => (x >= critical ? x : 0));
+  return { urgency, tieBreak, keepBps, demandBps, criticalDatastoreS, criticalHostS };
 }
