@@ -13,11 +13,13 @@ const LONGEST_SHARE = 0.5;
  * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`
  * gives up its smallest VMs that other movers can read by NBD until the rest fit: those
  * keep only their NBD candidates on other movers (the others' lists are `candidates`' own).
+ * VMs for which `stays` is true never leave.
  */
 export function offloadCrowdedMovers(
   input: PlanInput,
   candidates: readonly Candidate[][],
   boundS: number,
+  stays: (vm: number) => boolean = () => false,
 ): Candidate[][] {
   const own: number[][] = input.movers.map(() => []);
   const bytes = new Float64Array(input.movers.length);
@@ -35,6 +37,7 @@ export function offloadCrowdedMovers(
       (candidates[v] as Candidate[]).filter((c) => c.transport === "nbd" && c.mover !== i);
     const movable = (own[i] as number[])
       .filter((v) => {
+        if (stays(v)) return false;
         const cs = away(v);
         return cs.length > 0 && Math.min(...cs.map((c) => c.aloneS)) <= LONGEST_SHARE * boundS;
       })

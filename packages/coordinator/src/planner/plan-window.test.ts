@@ -304,4 +304,40 @@ describe("planWindow", () => {
     expect(task("vm3")?.startS).toBeCloseTo(6, 6);
     expect(plan.makespanS).toBeCloseTo(7 + 1 / 3, 6);
   });
+
+  it("keeps a crowded mover's VMs of a host that nearly sets the window on their fastest way", () => {
+    // As above, but the small VMs live on h2, whose 90 MB/s make 6.7 s of the 7.7 s bound
+    // (ds1's tasks, h2's at 90 MB/s): by NBD they would hold h2 longer, so they do not leave
+    // m1 from the start.
+    const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
+    const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB, hostId: "h2" }));
+    const own = Array.from({ length: 4 }, () => ({
+      expectedBytes: 250 * MB,
+      datastoreIds: ["ds2"],
+    }));
+    const input = estate(
+      [...large, ...small, ...own],
+      [
+        { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
+        { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
+      ],
+      {
+        hosts: [
+          { id: "h1", throughputBps: 100_000 * MB },
+          { id: "h2", throughputBps: 90 * MB },
+        ],
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound.binding).toBe("datastore ds1");
+    expect(plan.lowerBound.seconds).toBeCloseTo(7 + 2 / 3, 6);
+    // The first two start hot-add on m1, not all four by NBD on m2 (the window: 18.7 s).
+    for (const id of ["vm7", "vm8"])
+      expect(plan.tasks.find((t) => t.vmId === id)).toMatchObject({
+        moverId: "m1",
+        transport: "hotadd",
+        startS: 0,
+      });
+    expect(plan.makespanS).toBeCloseTo(14 + 2 / 3, 6);
+  });
 });

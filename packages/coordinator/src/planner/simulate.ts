@@ -12,7 +12,7 @@ import {
 } from "./estate.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
-import { type LowerBound, lowerBound } from "./lower-bound.js";
+import { type LowerBound, resourceBounds } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
 import {
   backupRateForLatency,
@@ -25,7 +25,7 @@ import {
 import { createResourceUsage } from "./resource-usage.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
-import { taskUrgency } from "./task-urgency.js";
+import { CRITICAL_SHARE, taskUrgency } from "./task-urgency.js";
 
 export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 
@@ -176,12 +176,17 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   };
   const index = indexEstate(controlled);
   const allCandidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
-  const bound = lowerBound(controlled, index, allCandidates);
+  const figures = resourceBounds(controlled, index, allCandidates);
+  const { bound } = figures;
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
   const candidates =
     discipline === "longest-first"
-      ? offloadCrowdedMovers(controlled, allCandidates, bound.seconds)
+      ? offloadCrowdedMovers(controlled, allCandidates, bound.seconds, (v) => {
+          // By NBD it would hold its host's slots longer: not where the host nearly binds.
+          const h = index.vmHost[v] as number;
+          return h >= 0 && (figures.hostS[h] as number) >= CRITICAL_SHARE * bound.seconds;
+        })
       : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
