@@ -49,6 +49,24 @@ function estate(
   };
 }
 
+/** m1 alone mounts ds1, with six large VMs and four small ones (on `smallHost`) there. */
+function crowdedMover(smallHost = "h1", over: Partial<PlanInput> = {}): PlanInput {
+  const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
+  const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB, hostId: smallHost }));
+  const own = Array.from({ length: 4 }, () => ({
+    expectedBytes: 250 * MB,
+    datastoreIds: ["ds2"],
+  }));
+  return estate(
+    [...large, ...small, ...own],
+    [
+      { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
+      { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
+    ],
+    over,
+  );
+}
+
 describe("planWindow", () => {
   it("starts the longest tasks first, so a big VM listed last does not trail the window", () => {
     // 1 s, 1 s, 4 s of reading on two slots: longest-first ends at 4 s, first-come at 5 s.
@@ -217,20 +235,7 @@ describe("planWindow", () => {
     // m1 alone mounts ds1: 2.4 GB of large VMs and 0.6 GB of small ones, 15 s of its 200 MB/s
     // against a bound of 7.5 s (ds1's 30 s of tasks, four at a time). m2 mounts ds2 and
     // reads by NBD too.
-    const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
-    const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB }));
-    const own = Array.from({ length: 4 }, () => ({
-      expectedBytes: 250 * MB,
-      datastoreIds: ["ds2"],
-    }));
-    const input = estate(
-      [...large, ...small, ...own],
-      [
-        { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
-        { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
-      ],
-    );
-    const plan = planWindow(input);
+    const plan = planWindow(crowdedMover());
     expect(plan.lowerBound).toEqual({ seconds: 7.5, binding: "datastore ds1" });
     const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
     // The small ones go by NBD on m2, the first two at once (ds1 takes four tasks at a time),
@@ -306,29 +311,17 @@ describe("planWindow", () => {
   });
 
   it("keeps a crowded mover's VMs of a host that nearly sets the window on their fastest way", () => {
-    // As above, but the small VMs live on h2, whose 90 MB/s make 6.7 s of the 7.7 s bound
-    // (ds1's tasks, h2's at 90 MB/s): by NBD they would hold h2 longer, so they do not leave
-    // m1 from the start.
-    const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
-    const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB, hostId: "h2" }));
-    const own = Array.from({ length: 4 }, () => ({
-      expectedBytes: 250 * MB,
-      datastoreIds: ["ds2"],
-    }));
-    const input = estate(
-      [...large, ...small, ...own],
-      [
-        { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
-        { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
-      ],
-      {
+    // The crowded mover above, but its small VMs live on h2, whose 90 MB/s make 6.7 s of the
+    // 7.7 s bound (ds1's tasks, h2's at 90 MB/s): by NBD they would hold h2 longer, so they
+    // do not leave m1 from the start.
+    const plan = planWindow(
+      crowdedMover("h2", {
         hosts: [
           { id: "h1", throughputBps: 100_000 * MB },
           { id: "h2", throughputBps: 90 * MB },
         ],
-      },
+      }),
     );
-    const plan = planWindow(input);
     expect(plan.lowerBound.binding).toBe("datastore ds1");
     expect(plan.lowerBound.seconds).toBeCloseTo(7 + 2 / 3, 6);
     // The first two start hot-add on m1, not all four by NBD on m2 (the window: 18.7 s).
