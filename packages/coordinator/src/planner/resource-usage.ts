@@ -23,7 +23,8 @@ export interface ResourceUsage {
   saturated(vm: number): boolean;
   /**
    * The free throughput the VM's datastores have left beyond what runs there asks for, when
-   * one of them runs a task that must keep its rate (keepBps); undefined otherwise.
+   * one of them is critical and runs a task that must keep its rate (keepBps); undefined
+   * otherwise, and for a VM of a critical host (it takes its fastest way).
    */
   roomBesideKept(vm: number): number | undefined;
   /**
