@@ -69,6 +69,7 @@ function restoreCandidates(estate: PlanInput, pinned: string): Candidate[] {
             durationS: 0,
             rateBps: 0,
             aloneS: 0,
+            aloneBps: 0,
           } as const,
         ]
       : [],

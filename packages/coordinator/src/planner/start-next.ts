@@ -1,7 +1,7 @@
 // Which waiting backups start now, and where: the one decision the planner takes at every
 // event of its schedule, the simulator at every simulated event, and the dispatcher on the
 // live estate. Pure: the callers own time, latency readings and what runs.
-import { DEFAULT_IO_CONTROL, type IoControl, overheadOf, type PlanInput } from "./estate.js";
+import { DEFAULT_IO_CONTROL, type IoControl, type PlanInput } from "./estate.js";
 import type { ResourceUsage } from "./resource-usage.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 import { type Discipline, pickCandidate } from "./task-order.js";
@@ -224,18 +224,10 @@ function gentlePlacement(s: StartState, v: number): Candidate | undefined {
   if (s.discipline !== "longest-first") return undefined;
   const room = s.usage.roomBesideKept(v);
   if (room === undefined || room <= 0) return undefined;
-  const bytes = s.input.vms[v]?.expectedBytes ?? 0;
-  const overhead = overheadOf(s.input, s.input.vms[v]);
   let pick: Candidate | undefined;
-  let pickBps = Number.POSITIVE_INFINITY;
-  for (const c of s.candidates[v] as readonly Candidate[]) {
-    if (!s.usage.hasSlot(c.mover)) continue;
-    const bps = bytes / Math.max(1e-9, c.aloneS - overhead);
-    if (bps >= room && bps < pickBps) {
+  for (const c of s.candidates[v] as readonly Candidate[])
+    if (s.usage.hasSlot(c.mover) && c.aloneBps >= room && (!pick || c.aloneBps < pick.aloneBps))
       pick = c;
-      pickBps = bps;
-    }
-  }
   return pick;
 }
 

@@ -17,6 +17,8 @@ export interface Candidate {
   rateBps: number;
   /** Its duration with nothing else running: no schedule runs it faster (the lower bound's). */
   aloneS: number;
+  /** Its read rate then: what it asks of its datastores. */
+  aloneBps: number;
 }
 
 /** Index lookups over a plan input. */
@@ -135,6 +137,7 @@ export function candidatesOf(input: PlanInput, index: EstateIndex, v: number): C
       rateBps,
       durationS: overhead + vm.expectedBytes / rateBps,
       aloneS: overhead + vm.expectedBytes / aloneBps,
+      aloneBps,
     });
   };
   // Only movers that mount the VM's first datastore can mount them all (a VM without
