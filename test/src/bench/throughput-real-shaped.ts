@@ -101,7 +101,11 @@ export async function realShapedRows(o: {
   await writeFile(passphrase, "bench passphrase\n", { mode: 0o600 });
   const out = join(work, "real-out.raw");
   const disk = await diskOf(work);
-  const repo = (name: string) => join(work, `real-${name}`);
+  // Each round writes repositories of its own, all removed at the end: removing one just
+  // before the next backup made that backup pay for it (ext4 skips recently deleted inodes
+  // when it allocates, and a Ferry repository is hundreds of chunk files and directories).
+  let round = 0;
+  const repo = (name: string) => join(work, `real-${name}-${round}`);
   let restorePointId = "";
 
   // What the disk itself moves, reading and writing at once around the page cache (as a
@@ -111,7 +115,7 @@ export async function realShapedRows(o: {
   await run("dd", ["if=/dev/zero", `of=${ddIn}`, "bs=4M", "count=256", "oflag=direct"]);
   const DD_BOTH = `dd if=${ddIn} of=/dev/null bs=4M iflag=direct 2>/dev/null & dd if=/dev/zero of=${ddOut} bs=4M count=256 oflag=direct 2>/dev/null; wait`;
 
-  // Each step measures one command; a step's repository is removed before its next run.
+  // Each step measures one command; `repo` names the repository it writes, if any.
   const steps: { name: string; repo?: string; measure: () => Promise<Measure> }[] = [
     {
       name: "floor: nbdcopy NBD -> file",
@@ -140,7 +144,7 @@ export async function realShapedRows(o: {
     },
     {
       name: "ferry full, NBD",
-      repo: repo("ferry"),
+      repo: "ferry",
       measure: async () => {
         const m = await measured(
           mover,
@@ -222,7 +226,7 @@ export async function realShapedRows(o: {
     },
     {
       name: "ferry full, NBD, encrypted",
-      repo: repo("sealed"),
+      repo: "sealed",
       measure: () =>
         measured(
           mover,
@@ -258,12 +262,12 @@ export async function realShapedRows(o: {
     },
     {
       name: "ferry full, file",
-      repo: repo("file"),
+      repo: "file",
       measure: () => measured(mover, ["backup", "--source", raw, "--repo", repo("file")]),
     },
     {
       name: "borg create (lz4, fixed 4 MiB)",
-      repo: repo("borg"),
+      repo: "borg",
       measure: async () => {
         await run("borg", ["init", "--encryption", "none", repo("borg")], {
           env: { ...process.env, ...env },
@@ -273,7 +277,7 @@ export async function realShapedRows(o: {
     },
     {
       name: "restic backup",
-      repo: repo("restic"),
+      repo: "restic",
       measure: async () => {
         await run("restic", ["init", "-q", "-r", repo("restic")], {
           env: { ...process.env, ...env },
@@ -297,12 +301,11 @@ export async function realShapedRows(o: {
     );
   }
   const rows: Row[] = steps.map((s) => ({ name: s.name, runs: [] }));
-  for (let i = 0; i < runs; i++) {
+  for (round = 0; round < runs; round++) {
     for (const [k, step] of steps.entries()) {
       const row = rows[k] as Row;
-      if (step.repo) await rm(step.repo, { recursive: true, force: true });
       row.runs.push(await step.measure());
-      if (step.repo) row.repoBytes = await duBytes(step.repo);
+      if (step.repo) row.repoBytes = await duBytes(repo(step.repo));
       process.stderr.write(
         `  ${step.name}: ${(row.runs.at(-1) as Measure).seconds.toFixed(2)} s\n`,
       );
@@ -312,6 +315,9 @@ export async function realShapedRows(o: {
   await started?.remove();
   await rm(raw, { force: true });
   await rm(ddIn, { force: true });
+  for (round = 0; round < runs; round++)
+    for (const step of steps)
+      if (step.repo) await rm(repo(step.repo), { recursive: true, force: true });
 
   printRows(
     `real-shaped image, ${o.sizeBytes / MiB / 1024} GiB logical (${describeMix(mix)}; ${mix.extents} data extents, ${mix.unalignedExtents} not chunk-aligned); medians of ${runs} alternated runs`,

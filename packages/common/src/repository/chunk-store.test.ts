@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ChunkHeaderVersion } from "./chunk-codec.js";
 import { type ChunkStore, createChunkStore, type Durability } from "./chunk-store.js";
@@ -258,20 +258,23 @@ describe.each<[Durability, ChunkHeaderVersion]>([
 });
 
 describe("chunk store syncing early (batched durability)", () => {
-  it("reports a chunk file that could not be synced in the background at the next flush, then recovers", async () => {
+  it("reports a chunk directory that could not be synced in the background at the next flush, then recovers", async () => {
     const root = join(await mkdtemp(join(tmpdir(), "ferry-chunks-")), "chunks");
     const store = createChunkStore({ root, durability: "batched" });
     try {
       const chunks = Array.from({ length: 40 }, (_, i) => Buffer.from(`chunk ${i}`));
-      for (const data of chunks.slice(0, 31)) await store.put(blake3Digest(data), data);
-      // A file that vanishes before the background sync the 32nd chunk starts.
+      const dirOf = (data: Buffer) => dirname(join(root, chunkPathInStore(blake3Digest(data))));
+      // Every chunk in a directory of its own; the store's root and its parent wait for a sync
+      // too (the root is new): the 30th chunk's directory is the 32nd, and starts the sync.
+      expect(new Set(chunks.map(dirOf)).size).toBe(chunks.length);
+      for (const data of chunks.slice(0, 29)) await store.put(blake3Digest(data), data);
+      // A directory that vanishes before the background sync the 30th chunk starts.
       const lost = chunks[3] as Buffer;
-      const lostFile = join(root, chunkPathInStore(blake3Digest(lost)));
-      await rm(lostFile);
-      for (const data of chunks.slice(31)) await store.put(blake3Digest(data), data);
+      await rm(dirOf(lost), { recursive: true });
+      for (const data of chunks.slice(29)) await store.put(blake3Digest(data), data);
       const err = await rejection(store.flush());
-      expect(err.message).toContain(lostFile);
-      // Written again, every chunk is durable and readable.
+      expect(err.message).toContain(dirOf(lost));
+      // Written again (its directory made anew), every chunk is durable and readable.
       expect((await store.put(blake3Digest(lost), lost)).written).toBe(true);
       await store.flush();
       for (const data of chunks)

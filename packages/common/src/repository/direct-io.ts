@@ -6,6 +6,7 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import { errnoOf } from "./fs-errors.js";
+import { writeNewFile } from "./native-files.js";
 import { DIRECT_ALIGN, isDirectAligned, leaseSharedBuffer } from "./shared-buffers.js";
 
 // O_DIRECT wants buffer address, length and file offset aligned to the logical block size.
@@ -30,6 +31,13 @@ export interface DirectIo {
     parts: readonly Uint8Array[],
     mode: number,
   ): Promise<FileHandle | undefined>;
+  /**
+   * Writes `data`, a whole file already in page-aligned memory, to a new file `temp` around
+   * the page cache, fsyncs it when `sync`, and renames it to `path`: one job on libuv's pool.
+   * False when direct I/O is not possible for it (memory not aligned, or the filesystem
+   * refused: then never tried again); nothing was created then.
+   */
+  writeNewFile(temp: string, path: string, data: Uint8Array, sync: boolean): Promise<boolean>;
   /**
    * Reads a whole file (at most one slot) around the page cache into a leased page-aligned
    * shared buffer (chunk workers use it in place; dispose of it after). `check` sees the
@@ -149,6 +157,28 @@ class StagedDirectIo implements DirectIo {
       return undefined;
     } finally {
       if (slot !== undefined) this.#release(slot);
+    }
+  }
+
+  async writeNewFile(
+    temp: string,
+    path: string,
+    data: Uint8Array,
+    sync: boolean,
+  ): Promise<boolean> {
+    const padded = alignUp(data.length, ALIGN);
+    if (!this.#usable || data.length === 0 || !isDirectAligned(data, padded)) return false;
+    try {
+      // Whatever follows the file up to the block boundary is written too, then cut off.
+      const blocks = new Uint8Array(data.buffer, data.byteOffset, padded);
+      await writeNewFile(temp, path, blocks, data.length, { direct: true, sync });
+      return true;
+    } catch (err) {
+      const { syscall } = err as NodeJS.ErrnoException;
+      if (errnoOf(err) !== "EINVAL" || (syscall !== "open" && syscall !== "pwrite")) throw err;
+      // The filesystem refuses O_DIRECT (or this alignment): stop trying.
+      this.#usable = false;
+      return false;
     }
   }
 

@@ -50,8 +50,8 @@ type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "dama
 // fsyncs in flight during flush(): enough to keep the disk queue busy, few descriptors.
 const FLUSH_PARALLELISM = 16;
 
-// Chunk files written but not yet synced that start a sync in the background.
-const EARLY_SYNC_FILES = 32;
+// Chunk directories with new entries not yet synced that start a sync in the background.
+const EARLY_SYNC_DIRS = 32;
 
 async function forEachLimited<T>(
   items: readonly T[],
@@ -73,10 +73,9 @@ export class LocalChunkStore implements ChunkStore {
   private closed = false;
   private readonly inFlight = new Map<string, Promise<PutResult>>();
   private readonly dirs = new Map<string, Promise<void>>();
-  private pendingFiles = new Set<string>();
   private pendingDirs = new Set<string>();
   private flushing: Promise<void> = Promise.resolve();
-  /** A sync started early (see EARLY_SYNC_FILES) is running. */
+  /** A sync started early (see EARLY_SYNC_DIRS) is running. */
   private syncingEarly = false;
   /** Why an early sync failed: the next flush() fails with it (a failed fsync may not repeat). */
   private earlySyncError: unknown;
@@ -229,10 +228,10 @@ export class LocalChunkStore implements ChunkStore {
     return run;
   }
 
-  // Syncs written chunks while the backup goes on, so the commit's flush has only the last
+  // Syncs chunk directories while the backup goes on, so the commit's flush has only the last
   // few left (it took 65 ms of a 2 s backup when it synced all 270 chunk files at the end).
   private syncEarly(): void {
-    if (this.syncingEarly || this.pendingFiles.size < EARLY_SYNC_FILES) return;
+    if (this.syncingEarly || this.pendingDirs.size < EARLY_SYNC_DIRS) return;
     this.syncingEarly = true;
     this.chainFlush()
       .catch((err: unknown) => {
@@ -245,21 +244,15 @@ export class LocalChunkStore implements ChunkStore {
 
   private async flushPending(signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal, "chunk flush");
-    const files = [...this.pendingFiles];
     const dirs = [...this.pendingDirs];
-    this.pendingFiles = new Set();
     this.pendingDirs = new Set();
     try {
-      await forEachLimited(files, FLUSH_PARALLELISM, async (file) => {
+      await forEachLimited(dirs, FLUSH_PARALLELISM, async (dir) => {
         throwIfAborted(signal, "chunk flush");
-        await fsyncPath(file, "syncing a chunk");
+        await fsyncPath(dir, "syncing a chunk directory");
       });
-      await forEachLimited(dirs, FLUSH_PARALLELISM, (dir) =>
-        fsyncPath(dir, "syncing a chunk directory"),
-      );
     } catch (err) {
       // Not known durable: the next flush syncs them again (fsync is idempotent).
-      for (const f of files) this.pendingFiles.add(f);
       for (const d of dirs) this.pendingDirs.add(d);
       throw err;
     }
@@ -307,13 +300,23 @@ export class LocalChunkStore implements ChunkStore {
     await this.ensureDir(dir);
     const each = this.durability === "each";
     const { parts, fileSizeBytes } = encoded;
-    await writeFileAtomic(path, parts, {
-      fsync: each,
-      what: `chunk ${hex}`,
-      direct: this.direct,
+    // The file is synced in the job that writes it (a round trip less than syncing it later);
+    // its directory, shared with other chunks, is synced once for all of them in batches.
+    const write = () =>
+      writeFileAtomic(path, parts, {
+        fsync: each,
+        syncFile: true,
+        what: `chunk ${hex}`,
+        direct: this.direct,
+      });
+    await write().catch(async (err: unknown) => {
+      // The directory this store made went away (removed by hand): made again, once.
+      if (!isFerryError(err, "NOT_FOUND")) throw err;
+      this.dirs.delete(dir);
+      await this.ensureDir(dir);
+      await write();
     });
     if (!each) {
-      this.pendingFiles.add(path);
       this.pendingDirs.add(dir);
       this.syncEarly();
     }

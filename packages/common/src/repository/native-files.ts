@@ -1,0 +1,83 @@
+// Whole-file writes and fsyncs as one job each on libuv's pool (native/ferry-files.c): a chunk
+// file took ten round trips between the pool and the JavaScript thread through node:fs.
+import { FerryError } from "../errors/ferry-error.js";
+import { requireAddon } from "./native-addon.js";
+
+interface FilesAddon {
+  /** "" when done, else "CODE syscall message" (the temp file removed). */
+  writeFileAtomic(
+    temp: string,
+    path: string,
+    data: Uint8Array,
+    size: number,
+    direct: boolean,
+    sync: boolean,
+  ): Promise<string>;
+  /** "" when done, else "CODE syscall message". */
+  syncPath(path: string): Promise<string>;
+}
+
+let addon: FilesAddon | undefined;
+
+function files(): FilesAddon {
+  if (addon) return addon;
+  try {
+    addon = requireAddon("ferry-files") as FilesAddon;
+    return addon;
+  } catch (err) {
+    throw new FerryError(
+      "TOOL_MISSING",
+      `Ferry's file addon (packages/common/native) is not built: run ./scripts/setup.sh (it needs a C compiler): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/** An error shaped like node:fs's (code, syscall, path), so callers classify both alike. */
+function errnoError(outcome: string, path: string): NodeJS.ErrnoException {
+  const [code = "EIO", syscall = "unknown", ...message] = outcome.split(" ");
+  const err: NodeJS.ErrnoException = new Error(
+    `${code}: ${message.join(" ").toLowerCase()}, ${syscall} '${path}'`,
+  );
+  err.code = code;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
+
+/** Options of {@link writeNewFile}. */
+export interface NewFileOptions {
+  /** O_DIRECT: `data` must start on a block boundary and span whole blocks past `size`. */
+  direct: boolean;
+  /** fsync the file before the rename. */
+  sync: boolean;
+}
+
+/**
+ * Creates `temp` (never an existing file), writes `data` to it, cuts it to `size` bytes,
+ * renames it to `path`. Rejects with node:fs's kind of error (`code`, `syscall`); the
+ * temporary file is gone then. `data` must not change until this settles.
+ */
+export async function writeNewFile(
+  temp: string,
+  path: string,
+  data: Uint8Array,
+  size: number,
+  options: NewFileOptions,
+): Promise<void> {
+  const outcome = await files().writeFileAtomic(
+    temp,
+    path,
+    data,
+    size,
+    options.direct,
+    options.sync,
+  );
+  if (outcome !== "") throw errnoError(outcome, outcome.split(" ")[1] === "rename" ? path : temp);
+}
+
+/** fsyncs a file or directory by path; rejects with node:fs's kind of error. */
+export async function syncPath(path: string): Promise<void> {
+  const outcome = await files().syncPath(path);
+  if (outcome !== "") throw errnoError(outcome, path);
+}
