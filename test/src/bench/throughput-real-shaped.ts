@@ -306,6 +306,8 @@ export async function realShapedRows(o: {
       const row = rows[k] as Row;
       row.runs.push(await step.measure());
       if (step.repo) row.repoBytes = await duBytes(repo(step.repo));
+      // What a step left in the page cache is written back before the next step starts.
+      await run("sync", []);
       process.stderr.write(
         `  ${step.name}: ${(row.runs.at(-1) as Measure).seconds.toFixed(2)} s\n`,
       );
