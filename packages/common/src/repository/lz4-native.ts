@@ -2,8 +2,7 @@
 // addon over Debian's liblz4 (native/ferry-lz4.c): into buffers the caller owns, on libuv's
 // thread pool, so compression uses every core, keeps the JavaScript thread free, and holds
 // no memory past the call. Decoding never reads or writes outside the given buffers.
-import { FerryError } from "../errors/ferry-error.js";
-import { requireAddon } from "./native-addon.js";
+import { requiredAddon } from "./native-addon.js";
 
 interface Lz4Addon {
   /** Resolves with the block's length, or 0 when it does not fit `dst`. */
@@ -17,22 +16,12 @@ interface Lz4Addon {
   decompressBlockSync(src: Uint8Array, dst: Uint8Array): number;
 }
 
-let addon: Lz4Addon | undefined;
-
 /** The addon, loaded on first use (commands that never touch chunks never load it). */
-function lz4(): Lz4Addon {
-  if (addon) return addon;
-  try {
-    addon = requireAddon("ferry-lz4") as Lz4Addon;
-    return addon;
-  } catch (err) {
-    throw new FerryError(
-      "TOOL_MISSING",
-      `Ferry's LZ4 addon (packages/common/native) is not built: run ./scripts/setup.sh (it needs liblz4-dev and a C compiler): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-}
+const lz4 = requiredAddon<Lz4Addon>(
+  "ferry-lz4",
+  "Ferry's LZ4 addon",
+  "liblz4-dev and a C compiler",
+);
 
 /** Why a block does not decode. */
 export class Lz4BlockError extends Error {}

@@ -1,7 +1,6 @@
 // Whole-file writes and fsyncs as one job each on libuv's pool (native/ferry-files.c): a chunk
 // file took ten round trips between the pool and the JavaScript thread through node:fs.
-import { FerryError } from "../errors/ferry-error.js";
-import { requireAddon } from "./native-addon.js";
+import { requiredAddon } from "./native-addon.js";
 
 interface FilesAddon {
   /** "" when done, else "CODE syscall message" (the temp file removed). */
@@ -17,21 +16,7 @@ interface FilesAddon {
   syncPath(path: string): Promise<string>;
 }
 
-let addon: FilesAddon | undefined;
-
-function files(): FilesAddon {
-  if (addon) return addon;
-  try {
-    addon = requireAddon("ferry-files") as FilesAddon;
-    return addon;
-  } catch (err) {
-    throw new FerryError(
-      "TOOL_MISSING",
-      `Ferry's file addon (packages/common/native) is not built: run ./scripts/setup.sh (it needs a C compiler): ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
-}
+const files = requiredAddon<FilesAddon>("ferry-files", "Ferry's file addon", "a C compiler");
 
 /** An error shaped like node:fs's (code, syscall, path), so callers classify both alike. */
 function errnoError(outcome: string, path: string): NodeJS.ErrnoException {
