@@ -43,7 +43,12 @@ static bool failed(Job *job, const char *syscall) {
 static bool write_file(Job *job) {
   int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (job->direct ? O_DIRECT : 0);
   int fd = open(job->temp, flags, 0644);
-  if (fd < 0) return failed(job, "open");
+  if (fd < 0) {
+    failed(job, "open");
+    // Linux may create the file before it refuses O_DIRECT; the buffered retry needs the name.
+    if (job->direct && job->err == EINVAL) unlink(job->temp);
+    return false;
+  }
   bool ok = true;
   size_t done = 0;
   while (ok && done < job->write_bytes) {
@@ -101,7 +106,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     snprintf(outcome, sizeof outcome, "ECANCELED %s job cancelled",
              job->mode == WRITE_FILE ? "open" : "fsync");
   else if (job->syscall) {
-    // complete() runs on the JavaScript thread: strerror's buffer is not shared here.
+    // complete() runs on the JavaScript thread alone: strerror's static buffer is safe here.
     const char *name = strerrorname_np(job->err);
     snprintf(outcome, sizeof outcome, "%s %s %s", name ? name : "EIO", job->syscall,
              strerror(job->err));
