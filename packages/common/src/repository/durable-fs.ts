@@ -50,10 +50,11 @@ export async function writeFileAtomic(
 ): Promise<number> {
   const dir = dirname(path);
   const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString("hex")}`);
+  const syncFile = options.fsync || options.syncFile === true;
   const whole = parts.length === 1 ? (parts[0] as Uint8Array) : undefined;
   // A whole file in aligned memory, or one the page cache takes: one job on libuv's pool
   // instead of a round trip per step. Other direct writes are staged below.
-  if (whole && (await writeWhole(temp, path, whole, options))) {
+  if (whole && (await writeWhole(temp, path, whole, syncFile, options))) {
     if (options.fsync) await fsyncPath(dir, `syncing the directory of ${options.what}`);
     return whole.length;
   }
@@ -65,7 +66,7 @@ export async function writeFileAtomic(
       fh = await open(temp, "wx", 0o644);
       await writeAll(fh, parts);
     }
-    if (options.fsync || options.syncFile) await fh.sync();
+    if (syncFile) await fh.sync();
     await fh.close();
     fh = undefined;
     await rename(temp, path);
@@ -83,10 +84,10 @@ async function writeWhole(
   temp: string,
   path: string,
   data: Uint8Array,
+  sync: boolean,
   options: AtomicWriteOptions,
 ): Promise<boolean> {
   const { direct } = options;
-  const sync = options.fsync || options.syncFile === true;
   try {
     if (await direct?.writeNewFile(temp, path, data, sync)) return true;
     if (direct?.usable) return false;
