@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   util-linux-extra              # fincore: tests check what stays in the page cache
   ca-certificates openssl       # openssl: ferry pki makes the CA and certificates for mutual TLS
   liblz4-dev gcc libc6-dev      # Ferry's LZ4 addon (packages/common/native) builds against liblz4
+  librust-blake3-dev            # BLAKE3's C sources (in Rust's crate), compiled into the chunk threads' addon
   libssl3                       # its AES-GCM addon opens libcrypto.so.3 (AVX-512 GCM, unlike node's)
   libargon2-1                   # its Argon2id addon opens libargon2.so.1: key files' KDF (Node 20 has none)
   postgresql                    # initdb, postgres: tests run throwaway clusters for the PostgreSQL catalog
@@ -57,7 +58,7 @@ fi
 step "node modules"
 pnpm install --frozen-lockfile --reporter=silent
 
-step "native addons (LZ4, AES-GCM)"
+step "native addons (LZ4, AES-GCM, Argon2id, files, chunk threads)"
 bash packages/common/native/build.sh
 
 step "build (tsc -b)"

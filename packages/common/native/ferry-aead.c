@@ -1,71 +1,16 @@
 // AES-256-GCM of sealed chunk files through the system's libcrypto (Debian's libssl3), into
 // buffers the caller owns, on the calling thread (a chunk worker). Node's bundled OpenSSL is
 // built without the AVX-512 (VAES) GCM code: 1.2 GB/s against 4.5 GB/s here, and a sealed
-// backup paid that on every byte. libcrypto is opened with RTLD_DEEPBIND so that its own calls
-// never bind to the copy of OpenSSL that node exports; no OpenSSL headers are needed.
+// backup paid that on every byte. libcrypto-gcm.h opens libcrypto.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
-#include <dlfcn.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "libcrypto-gcm.h"
 #include "napi-bytes.h"
-
-// The libcrypto calls used, by name (OpenSSL 3's stable EVP API).
-typedef void *(*ctx_new_fn)(void);
-typedef void (*ctx_free_fn)(void *);
-typedef const void *(*cipher_fn)(void);
-typedef int (*init_fn)(void *, const void *, void *, const unsigned char *,
-                       const unsigned char *);
-typedef int (*update_fn)(void *, unsigned char *, int *, const unsigned char *, int);
-typedef int (*final_fn)(void *, unsigned char *, int *);
-typedef int (*ctrl_fn)(void *, int, int, void *);
-
-// From openssl/evp.h.
-#define CTRL_GCM_SET_IVLEN 0x9
-#define CTRL_GCM_GET_TAG 0x10
-#define CTRL_GCM_SET_TAG 0x11
-#define KEY_BYTES 32
-#define TAG_BYTES 16
-#define MAX_PART 0x7fffffff
-
-static struct {
-  ctx_new_fn ctx_new;
-  ctx_free_fn ctx_free;
-  cipher_fn aes_256_gcm;
-  init_fn encrypt_init, decrypt_init;
-  update_fn encrypt_update, decrypt_update;
-  final_fn encrypt_final, decrypt_final;
-  ctrl_fn ctrl;
-} crypto;
-static const char *load_error = NULL;
-
-static bool load_crypto(void) {
-  void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-  if (lib == NULL) {
-    load_error = dlerror();
-    return false;
-  }
-#define SYM(field, name)                                                                      \
-  if ((*(void **)&crypto.field = dlsym(lib, name)) == NULL) {                                \
-    load_error = "libcrypto.so.3 lacks " name;                                               \
-    return false;                                                                             \
-  }
-  SYM(ctx_new, "EVP_CIPHER_CTX_new")
-  SYM(ctx_free, "EVP_CIPHER_CTX_free")
-  SYM(aes_256_gcm, "EVP_aes_256_gcm")
-  SYM(encrypt_init, "EVP_EncryptInit_ex")
-  SYM(decrypt_init, "EVP_DecryptInit_ex")
-  SYM(encrypt_update, "EVP_EncryptUpdate")
-  SYM(decrypt_update, "EVP_DecryptUpdate")
-  SYM(encrypt_final, "EVP_EncryptFinal_ex")
-  SYM(decrypt_final, "EVP_DecryptFinal_ex")
-  SYM(ctrl, "EVP_CIPHER_CTX_ctrl")
-#undef SYM
-  return true;
-}
 
 static napi_value fail(napi_env env, const char *message) {
   napi_throw_type_error(env, NULL, message);
@@ -89,20 +34,8 @@ static bool params_of(napi_env env, napi_value *argv, Params *p) {
          p->aad_len <= MAX_PART;
 }
 
-// A context keyed for `encrypt` (or decrypt) with the params' nonce and aad; NULL on failure.
 static void *start(const Params *p, bool encrypt) {
-  void *ctx = crypto.ctx_new();
-  if (ctx == NULL) return NULL;
-  init_fn init = encrypt ? crypto.encrypt_init : crypto.decrypt_init;
-  update_fn update = encrypt ? crypto.encrypt_update : crypto.decrypt_update;
-  int n = 0;
-  if (init(ctx, crypto.aes_256_gcm(), NULL, NULL, NULL) == 1 &&
-      crypto.ctrl(ctx, CTRL_GCM_SET_IVLEN, (int)p->nonce_len, NULL) == 1 &&
-      init(ctx, NULL, NULL, p->key, p->nonce) == 1 &&
-      (p->aad_len == 0 || update(ctx, NULL, &n, p->aad, (int)p->aad_len) == 1))
-    return ctx;
-  crypto.ctx_free(ctx);
-  return NULL;
+  return gcm_start(p->key, p->nonce, p->nonce_len, p->aad, p->aad_len, encrypt);
 }
 
 // seal(key, nonce, aad, parts: Uint8Array[], out) -> number: the ciphertext of the parts back

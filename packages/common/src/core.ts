@@ -123,6 +123,7 @@ export type {
   RestorePointCommitFields,
   RestorePointWriter,
 } from "./repository/restore-point-writer.js";
+export { chunkBufferWithRoom } from "./repository/shared-buffers.js";
 export {
   type BadChunkReport,
   readVerifyState,

@@ -13,6 +13,7 @@ import type { ChunkProtection } from "./chunk-protection.js";
 import { chunkWorkPool, isShared, readWorkPool } from "./chunk-work-pool.js";
 import type { DataRun } from "./data-runs.js";
 import { digestToHex } from "./digest.js";
+import { CHUNK_HEADER_BYTES } from "./format.js";
 import { leaseSharedBuffer } from "./shared-buffers.js";
 
 /** How a store writes chunk files. */
@@ -48,6 +49,7 @@ export async function encodeChunkFile(
   format: ChunkFileFormat,
   digest: Uint8Array,
   data: Uint8Array,
+  options: { headerRoom?: boolean } = {},
 ): Promise<EncodedChunkFile> {
   const { protection } = format;
   if (isShared(data)) {
@@ -61,7 +63,23 @@ export async function encodeChunkFile(
         digest,
         header: format.headerVersion,
         ...(keys ? { keys } : {}),
+        ...(options.headerRoom ? { headerRoom: true } : {}),
       });
+      if (r.inPlace) {
+        // Made around the data: the output was not needed.
+        out[Symbol.dispose]();
+        const file = new Uint8Array(
+          data.buffer,
+          data.byteOffset - CHUNK_HEADER_BYTES,
+          r.fileSizeBytes,
+        );
+        return {
+          parts: [file],
+          fileSizeBytes: r.fileSizeBytes,
+          encoding: r.encoding,
+          [Symbol.dispose]: () => {},
+        };
+      }
       return {
         parts: [out.buffer.subarray(0, r.fileSizeBytes)],
         fileSizeBytes: r.fileSizeBytes,

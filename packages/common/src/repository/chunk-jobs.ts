@@ -38,6 +38,11 @@ export interface EncodeJob {
   digest: Uint8Array;
   header: ChunkHeaderVersion;
   keys?: ChunkKeys;
+  /**
+   * The CHUNK_HEADER_BYTES before `data` in its buffer may be written: an unsealed chunk
+   * stored raw may be made there, around the data (the native chunk threads do; workers copy).
+   */
+  headerRoom?: boolean;
 }
 
 /**
@@ -72,10 +77,14 @@ export interface HashResult {
   digest: Uint8Array;
 }
 
-/** What an encode job wrote: the chunk file is `out[0, fileSizeBytes)`. */
+/**
+ * What an encode job wrote: the chunk file is `out[0, fileSizeBytes)`, or with `inPlace` the
+ * fileSizeBytes from CHUNK_HEADER_BYTES before the data (its header room).
+ */
 export interface EncodeResult {
   encoding: "raw" | "lz4";
   fileSizeBytes: number;
+  inPlace?: boolean;
 }
 
 /** Room an encode job's `out` needs for `dataBytes` of data. */

@@ -60,6 +60,12 @@ export interface PutOptions {
    * store skips hashing the data a second time before writing it.
    */
   digestComputedFromData?: boolean;
+  /**
+   * The CHUNK_HEADER_BYTES just before `data` in its memory are the store's to write until
+   * the put settles (chunk buffers made by `chunkBufferWithRoom`): a chunk stored raw is
+   * written from there, header and data, with no copy.
+   */
+  headerRoom?: boolean;
 }
 
 /** Names chunks: the digest a repository files data under. */

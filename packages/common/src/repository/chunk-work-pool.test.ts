@@ -6,9 +6,10 @@ import { FerryError } from "../errors/ferry-error.js";
 import { decodeChunk, encodeChunk } from "./chunk-codec.js";
 import { encodeOutputBytes } from "./chunk-jobs.js";
 import { keyedBlake3, sealedChunks } from "./chunk-protection.js";
-import { createChunkWorkPool, isShared } from "./chunk-work-pool.js";
+import { createChunkThreadsPool, createChunkWorkPool, isShared } from "./chunk-work-pool.js";
 import { blake3Digest, digestsEqual } from "./digest.js";
 import { CHUNK_HEADER_BYTES, ZERO_CHUNK_DIGEST } from "./format.js";
+import { chunkBufferWithRoom } from "./shared-buffers.js";
 
 const MiB = 1024 * 1024;
 
@@ -29,8 +30,12 @@ function mixedChunk(): Buffer {
 
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
-describe("chunk workers", () => {
-  const pool = createChunkWorkPool({ size: 2 });
+// The same jobs on worker threads and on the native chunk threads (backups use those).
+describe.each([
+  ["chunk workers", () => createChunkWorkPool({ size: 2 })],
+  ["native chunk threads", () => createChunkThreadsPool({ size: 2 })],
+] as const)("%s", (_name, make) => {
+  const pool = make();
   afterAll(() => pool.close());
 
   it("name chunks as the main thread does: BLAKE3, keyed when sealed, the zero digest for zeros", async () => {
@@ -108,7 +113,93 @@ describe("chunk workers", () => {
     expect((err as FerryError).message).toMatch(/chunk output buffer of 100 bytes is too small/);
     expect(digestsEqual((await pool.hash({ data })).digest, blake3Digest(data))).toBe(true);
   });
+});
 
+describe("native chunk threads", () => {
+  const pool = createChunkThreadsPool({ size: 2 });
+
+  it("make a raw chunk file around its data when given the room, and compressed ones in the output", async () => {
+    const random = chunkBufferWithRoom(MiB);
+    random.set(randomBytes(MiB));
+    const before = blake3Digest(random);
+    const digest = blake3Digest(random);
+    const out = shared(Buffer.alloc(encodeOutputBytes(MiB)));
+    const raw = await pool.encode({
+      data: random,
+      out,
+      compression: "lz4",
+      digest,
+      header: 2,
+      headerRoom: true,
+    });
+    expect(raw).toEqual({
+      encoding: "raw",
+      fileSizeBytes: CHUNK_HEADER_BYTES + MiB,
+      inPlace: true,
+    });
+    const file = Buffer.from(
+      random.buffer,
+      random.byteOffset - CHUNK_HEADER_BYTES,
+      raw.fileSizeBytes,
+    );
+    expect(same(await decodeChunk(Buffer.from(file), digest, { checksum: true }), random)).toBe(
+      true,
+    );
+    // The data itself is left as it was.
+    expect(digestsEqual(blake3Digest(random), before)).toBe(true);
+
+    const mixed = mixedChunk();
+    const text = chunkBufferWithRoom(mixed.length);
+    text.set(mixed);
+    const lz4 = await pool.encode({
+      data: text,
+      out: shared(Buffer.alloc(encodeOutputBytes(text.length))),
+      compression: "lz4",
+      digest: blake3Digest(text),
+      header: 1,
+      headerRoom: true,
+    });
+    expect(lz4.encoding).toBe("lz4");
+    expect(lz4.inPlace).toBeUndefined();
+  });
+
+  it("refuse header room that is not in the data's buffer", async () => {
+    const data = shared(randomBytes(4096));
+    const err = await pool
+      .encode({
+        data,
+        out: shared(Buffer.alloc(encodeOutputBytes(4096))),
+        compression: "lz4",
+        digest: blake3Digest(data),
+        header: 2,
+        headerRoom: true,
+      })
+      .catch((e: unknown) => e);
+    expect((err as FerryError).code).toBe("INVALID_ARGUMENT");
+    expect((err as FerryError).message).toMatch(/no room for a header before the data/);
+  });
+
+  it("refuse an output that overlaps the data, naming it, before any byte is written", async () => {
+    const memory = shared(randomBytes(2 * MiB));
+    const data = memory.subarray(0, MiB);
+    const before = blake3Digest(memory);
+    const err = await pool
+      .encode({
+        data,
+        out: memory.subarray(4096),
+        compression: "lz4",
+        digest: blake3Digest(data),
+        header: 2,
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).code).toBe("INVALID_ARGUMENT");
+    expect((err as FerryError).message).toMatch(/encoding a chunk: .*must not overlap the data/);
+    expect(digestsEqual(blake3Digest(memory), before)).toBe(true);
+  });
+});
+
+describe("chunk workers", () => {
   it("fail only the jobs a dying worker held, naming it, and serve the next job on a new one", async () => {
     // A worker that dies on a large chunk, as one would on a native crash, and answers others.
     const own = createChunkWorkPool({
@@ -139,21 +230,25 @@ describe("chunk workers", () => {
     }
   });
 
-  it("let the process exit once idle, workers that never got a job (warmed) included", async () => {
-    // The build's module, as the CLIs load it: a worker left referenced would hang them.
-    const pool = new URL("../../dist/repository/chunk-work-pool.js", import.meta.url).href;
-    const script = `
-      import { createChunkWorkPool } from ${JSON.stringify(pool)};
-      const p = createChunkWorkPool({ size: 2 });
+  it.each(["createChunkWorkPool", "createChunkThreadsPool"])(
+    "let the process exit once idle, and not before (%s), threads that never got a job (warmed) included",
+    async (make) => {
+      // The build's module, as the CLIs load it: a thread left referenced would hang them, one
+      // let go while a job is held would end them before its result (unsettled await: exit 13).
+      const pool = new URL("../../dist/repository/chunk-work-pool.js", import.meta.url).href;
+      const script = `
+      import { ${make} } from ${JSON.stringify(pool)};
+      const p = ${make}({ size: 2 });
       await p.hash({ data: Buffer.from(new SharedArrayBuffer(16)) });
-      // Workers started ahead of any job must not hold the process either.
-      createChunkWorkPool({ size: 2 }).warm();
+      // Threads started ahead of any job must not hold the process either.
+      ${make}({ size: 2 }).warm();
       console.log("hashed");`;
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ["--input-type=module", "-e", script],
-      { timeout: 15_000 },
-    );
-    expect(stdout.trim()).toBe("hashed");
-  });
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--input-type=module", "-e", script],
+        { timeout: 15_000 },
+      );
+      expect(stdout.trim()).toBe("hashed");
+    },
+  );
 });

@@ -1,6 +1,8 @@
-// Worker threads, one per core, that name and encode chunks (chunk-jobs.ts) off the main
-// thread. Jobs pass views of shared memory (SharedArrayBuffer): no chunk is copied between
-// threads. A worker that dies fails only the jobs it held, and is replaced.
+// Threads, one per core, that name, encode and decode chunks (chunk-jobs.ts) off the main
+// thread: worker threads, and for naming and encoding (backups) the native chunk threads
+// (chunk-threads.ts), which cost no JavaScript per job. Jobs pass views of shared memory
+// (SharedArrayBuffer): no chunk is copied between threads. A worker that dies fails only the
+// jobs it held, and is replaced.
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,7 @@ import type {
   HashJob,
   HashResult,
 } from "./chunk-jobs.js";
+import { type ChunkThreads, chunkThreads } from "./chunk-threads.js";
 import type { JobErrorInfo, WorkerReply, WorkerRequest } from "./chunk-worker.js";
 
 /** The process's chunk workers. */
@@ -181,6 +184,62 @@ export function createChunkWorkPool(o: ChunkWorkPoolOptions = {}): ChunkWorkPool
   );
 }
 
+/**
+ * Hash and encode jobs on the native chunk threads (chunk-threads.ts); decodes on worker
+ * threads, started only when one comes.
+ */
+class ThreadsFirst implements ChunkWorkPool {
+  readonly #threads: () => ChunkThreads;
+  readonly #workers: ChunkWorkPool;
+
+  constructor(threads: () => ChunkThreads, workers: ChunkWorkPool) {
+    this.#threads = threads;
+    this.#workers = workers;
+  }
+
+  get size(): number {
+    return this.#workers.size;
+  }
+
+  hash(job: Omit<HashJob, "t">): Promise<HashResult> {
+    return this.#threads().hash(job);
+  }
+
+  encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult> {
+    return this.#threads().encode(job);
+  }
+
+  decode(job: Omit<DecodeJob, "t">): Promise<DecodeResult> {
+    return this.#workers.decode(job);
+  }
+
+  /** The native threads start in microseconds; workers wait for a job of theirs. */
+  warm(): void {
+    this.#threads();
+  }
+
+  close(): Promise<void> {
+    return this.#workers.close();
+  }
+}
+
+/** Options of {@link createChunkThreadsPool}. */
+export interface ChunkThreadsPoolOptions {
+  /** Threads (native and workers alike); default the machine's cores. */
+  size?: number;
+  /** Their nice value (thread-priority.ts); default the process's own priority. */
+  nice?: number;
+}
+
+/**
+ * A pool that names and encodes chunks on the native chunk threads, which are the process's
+ * (this environment's): the first pool made sets their count and priority.
+ */
+export function createChunkThreadsPool(o: ChunkThreadsPoolOptions = {}): ChunkWorkPool {
+  const workers = createChunkWorkPool(o);
+  return new ThreadsFirst(() => chunkThreads(workers.size, o.nice), workers);
+}
+
 let writing: ChunkWorkPool | undefined;
 let reading: ChunkWorkPool | undefined;
 
@@ -189,7 +248,7 @@ let reading: ChunkWorkPool | undefined;
  * so the threads that drive I/O and the host's VMs go first (thread-priority.ts).
  */
 export function chunkWorkPool(): ChunkWorkPool {
-  writing ??= createChunkWorkPool({ nice: chunkWorkerNice() });
+  writing ??= createChunkThreadsPool({ nice: chunkWorkerNice() });
   return writing;
 }
 

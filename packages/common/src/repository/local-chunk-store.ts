@@ -43,6 +43,7 @@ import {
   SEALED_OVERHEAD_BYTES,
 } from "./format.js";
 import { errnoOf, fsError } from "./fs-errors.js";
+import { type FileHead, readHead } from "./native-files.js";
 import { leaseSharedBuffer } from "./shared-buffers.js";
 
 type Existing = { t: "absent" } | { t: "sound"; sizeBytes: number } | { t: "damaged" };
@@ -198,7 +199,7 @@ export class LocalChunkStore implements ChunkStore {
       const { storedBytes } = await running;
       return { written: false, storedBytes, repaired: false };
     }
-    const attempt = this.putOnce(hex, digest, data, options.digestComputedFromData === true);
+    const attempt = this.putOnce(hex, digest, data, options);
     this.inFlight.set(hex, attempt);
     try {
       return await attempt;
@@ -284,7 +285,7 @@ export class LocalChunkStore implements ChunkStore {
     hex: string,
     digest: Uint8Array,
     data: Uint8Array,
-    digestTrusted: boolean,
+    options: PutOptions,
   ): Promise<PutResult> {
     const path = this.pathOf(digest);
     const existing = await this.inspect(path, hex, data.length);
@@ -292,10 +293,12 @@ export class LocalChunkStore implements ChunkStore {
     if (existing.t === "sound" && (await this.touch(path, hex)))
       return { written: false, storedBytes: existing.sizeBytes, repaired: false };
     // Hash only what we write: a caller bug must not plant data under a wrong name forever.
-    if (!digestTrusted && !digestsEqual(this.protection.hash(data), digest)) {
+    if (!options.digestComputedFromData && !digestsEqual(this.protection.hash(data), digest)) {
       throw new FerryError("INVALID_ARGUMENT", `data does not hash to chunk ${hex}`);
     }
-    using encoded = await encodeChunkFile(this, digest, data);
+    using encoded = await encodeChunkFile(this, digest, data, {
+      ...(options.headerRoom ? { headerRoom: true } : {}),
+    });
     const dir = dirname(path);
     await this.ensureDir(dir);
     const each = this.durability === "each";
@@ -346,36 +349,40 @@ export class LocalChunkStore implements ChunkStore {
     }
   }
 
-  /** The cheap check of an existing chunk file: its size and header, no hashing. */
+  /**
+   * The cheap check of an existing chunk file: its size and header, no hashing. One job on
+   * libuv's pool; a chunk not stored yet (most of a full backup's) costs no exception.
+   */
   private async inspect(path: string, hex: string, sizeBytes: number): Promise<Existing> {
-    let fh: FileHandle | undefined;
+    const head = Buffer.alloc(this.sealed ? SEALED_HEADER_BYTES : CHUNK_HEADER_BYTES);
+    let found: FileHead | undefined;
     try {
-      fh = await open(path, "r");
-      const st = await fh.stat();
-      if (!st.isFile()) throw new FerryError("CORRUPT_DATA", `chunk ${hex} is not a file`);
-      if (this.sealed) {
-        // Its sizes are sealed: the magic and a plausible size are all a cheap check sees.
-        const head = await readAt(fh, SEALED_HEADER_BYTES, 0);
-        // A sealed chunk of `sizeBytes` is never larger than it is stored raw.
-        const plausible =
-          st.size > SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES &&
-          st.size <= SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES + sizeBytes;
-        return plausible &&
-          digestsEqual(head.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)
-          ? { t: "sound", sizeBytes: st.size }
-          : { t: "damaged" };
-      }
-      const head = await readAt(fh, CHUNK_HEADER_BYTES, 0);
-      const header = decodeChunkHeader(head, st.size, hex);
+      found = await readHead(path, head);
+    } catch (err) {
+      throw fsError(err, `checking chunk ${hex}`, path);
+    }
+    if (!found) return { t: "absent" };
+    const size = found.sizeBytes;
+    if (size < 0) return { t: "damaged" };
+    if (this.sealed) {
+      // Its sizes are sealed: the magic and a plausible size are all a cheap check sees.
+      // A sealed chunk of `sizeBytes` is never larger than it is stored raw.
+      const plausible =
+        size > SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES &&
+        size <= SEALED_OVERHEAD_BYTES + CHUNK_HEADER_BYTES + sizeBytes;
+      return plausible &&
+        digestsEqual(head.subarray(0, CHUNK_MAGIC_SEALED.length), CHUNK_MAGIC_SEALED)
+        ? { t: "sound", sizeBytes: size }
+        : { t: "damaged" };
+    }
+    try {
+      const header = decodeChunkHeader(head, size, hex);
       return header.uncompressedSizeBytes === sizeBytes
-        ? { t: "sound", sizeBytes: st.size }
+        ? { t: "sound", sizeBytes: size }
         : { t: "damaged" };
     } catch (err) {
-      if (errnoOf(err) === "ENOENT") return { t: "absent" };
       if (isFerryError(err, "CORRUPT_DATA")) return { t: "damaged" };
-      throw fsError(err, `checking chunk ${hex}`, path);
-    } finally {
-      await fh?.close().catch(() => {});
+      throw err;
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../errors/ferry-error.js";
 import { fsyncPath, writeFileAtomic } from "./durable-fs.js";
-import { syncPath, writeNewFile } from "./native-files.js";
+import { readHead, syncPath, writeNewFile } from "./native-files.js";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -59,6 +59,27 @@ describe("whole-file writes in one pool job", () => {
     const err = await fsyncPath(join(dir, "nope"), "syncing a chunk").catch((e: unknown) => e);
     expect(isFerryError(err, "NOT_FOUND")).toBe(true);
     expect((err as Error).message).toContain("syncing a chunk failed: ENOENT");
+  });
+
+  it("reads a file's first bytes and size in one job: as many as it has, none of a directory", async () => {
+    const data = randomBytes(100);
+    await writeFile(join(dir, "h"), data);
+    const head = Buffer.alloc(32);
+    expect(await readHead(join(dir, "h"), head)).toEqual({ sizeBytes: 100 });
+    expect(head.equals(data.subarray(0, 32))).toBe(true);
+    const roomy = Buffer.alloc(200);
+    expect(await readHead(join(dir, "h"), roomy)).toEqual({ sizeBytes: 100 });
+    expect(roomy.subarray(0, 100).equals(data)).toBe(true);
+    expect(roomy.subarray(100).every((b) => b === 0)).toBe(true);
+    expect(await readHead(dir, Buffer.alloc(8))).toEqual({ sizeBytes: -1 });
+    // A missing file is an answer, not an error; anything else names the cause and the path.
+    expect(await readHead(join(dir, "absent"), head)).toBeUndefined();
+    const err = await readHead(join(dir, "h", "under-a-file"), head).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: "ENOTDIR",
+      syscall: "open",
+      path: join(dir, "h", "under-a-file"),
+    });
   });
 
   it("refuses arguments that are not what it writes, before touching the disk", async () => {

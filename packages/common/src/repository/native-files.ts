@@ -14,6 +14,8 @@ interface FilesAddon {
   ): Promise<string>;
   /** "" when done, else "CODE syscall message". */
   syncPath(path: string): Promise<string>;
+  /** The size (-1: not a regular file), the first bytes in `into`; or "CODE syscall message". */
+  readHead(path: string, into: Uint8Array): Promise<number | string>;
 }
 
 const files = requiredAddon<FilesAddon>("ferry-files", "Ferry's file addon", "a C compiler");
@@ -65,4 +67,22 @@ export async function writeNewFile(
 export async function syncPath(path: string): Promise<void> {
   const outcome = await files().syncPath(path);
   if (outcome !== "") throw errnoError(outcome, path);
+}
+
+/** What {@link readHead} found. */
+export interface FileHead {
+  /** The file's size; -1 when the path is not a regular file (nothing was read then). */
+  sizeBytes: number;
+}
+
+/**
+ * The first bytes of the file at `path` into `into` (as many as it has) and its size, in one
+ * job: undefined when there is no such file, which is no error here (a chunk not yet stored).
+ * Other failures reject with node:fs's kind of error.
+ */
+export async function readHead(path: string, into: Uint8Array): Promise<FileHead | undefined> {
+  const outcome = await files().readHead(path, into);
+  if (typeof outcome === "number") return { sizeBytes: outcome };
+  if (outcome.startsWith("ENOENT ")) return undefined;
+  throw errnoError(outcome, path);
 }

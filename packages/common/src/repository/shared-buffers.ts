@@ -4,6 +4,8 @@
 // memory is; a SharedArrayBuffer is not), so files go to and from disk around the page cache
 // (O_DIRECT) straight from them, with no copy through a staging buffer on the main thread.
 
+import { CHUNK_HEADER_BYTES } from "./format.js";
+
 /** A shared buffer held until disposed; then it may be handed out again. */
 export interface SharedBufferLease extends Disposable {
   readonly buffer: Buffer;
@@ -52,6 +54,19 @@ export function isDirectAligned(view: Uint8Array, spanBytes = view.length): bool
 // same few sizes of memory instead of each leaving one behind for the collector.
 function capacityFor(bytes: number): number {
   return bytes <= MiB ? bytes : Math.ceil(bytes / MiB) * MiB;
+}
+
+/**
+ * A shared buffer of `bytes` for chunk data, with CHUNK_HEADER_BYTES of room before it at the
+ * start of page-aligned memory and a block after it: a chunk stored raw is written from there
+ * as it is, header and data, around the page cache (PutOptions.headerRoom).
+ */
+export function chunkBufferWithRoom(bytes: number): Buffer {
+  return Buffer.from(
+    alignedSharedMemory(CHUNK_HEADER_BYTES + bytes + DIRECT_ALIGN),
+    CHUNK_HEADER_BYTES,
+    bytes,
+  );
 }
 
 /** A shared, page-aligned buffer of exactly `bytes` (contents undefined). */

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createChunkWorkPool } from "../repository/chunk-work-pool.js";
+import { createChunkThreadsPool, createChunkWorkPool } from "../repository/chunk-work-pool.js";
 import { chunkWorkerNice } from "./thread-priority.js";
 
 /** Nice values of this process's threads, from /proc (field 19 of each task's stat). */
@@ -36,6 +36,15 @@ describe("chunk worker priority", () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it("runs the native chunk threads at their nice value and leaves the other threads alone", () => {
+    const own = callingThreadNice();
+    const before = count(threadNices(), 19);
+    // Started (and reniced) before warm() returns.
+    createChunkThreadsPool({ size: 2, nice: 19 }).warm();
+    expect(count(threadNices(), 19) - before).toBe(2);
+    expect(callingThreadNice()).toBe(own);
   });
 
   it("takes FERRY_CHUNK_WORKER_NICE from 0 to 19, and 19 for anything else", () => {

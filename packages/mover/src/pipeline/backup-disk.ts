@@ -148,6 +148,8 @@ export async function backupDisk(options: BackupDiskOptions): Promise<DiskBackup
     // The digest was just computed from these very bytes: no second hash in the store.
     const put = await options.chunks.put(digest, data, stop.signal, {
       digestComputedFromData: true,
+      // Chunk memory leases have it (chunk-memory.ts): a raw chunk is written from the lease.
+      headerRoom: true,
     });
     options.index.set(plan.index, digest);
     if (put.written) {

@@ -1,8 +1,8 @@
-import { abortReason, FerryError } from "@ferry/common/core";
+import { abortReason, chunkBufferWithRoom, FerryError } from "@ferry/common/core";
 
 /**
- * A held share of the chunk memory budget, with a buffer of that size (in shared memory) to
- * use meanwhile.
+ * A held share of the chunk memory budget, with a buffer of that size (in shared memory, with
+ * a chunk header's room before it: `chunkBufferWithRoom`) to use meanwhile.
  */
 export interface ChunkLease extends Disposable {
   /** Reused across leases: holds anything on arrival. */
@@ -116,8 +116,9 @@ class Budget implements ChunkMemory {
     }
     // Leased plus kept must stay within the budget: drop kept buffers of other sizes.
     if (this.#leased + this.#freeBytes > this.budgetBytes) this.#dropFree();
-    // Shared memory: chunk workers hash and encode it where it is, without a copy.
-    return Buffer.from(new SharedArrayBuffer(bytes));
+    // Shared memory: chunk threads hash and encode it where it is, without a copy; with a
+    // header's room before it, a chunk stored raw is written from it as it is.
+    return chunkBufferWithRoom(bytes);
   }
 
   #keep(buffer: Buffer): void {
