@@ -201,11 +201,12 @@ class ThreadsFirst implements ChunkWorkPool {
     return this.#workers.size;
   }
 
-  hash(job: Omit<HashJob, "t">): Promise<HashResult> {
+  // async: the threads' first start may throw (an addon not built), and that must reject.
+  async hash(job: Omit<HashJob, "t">): Promise<HashResult> {
     return this.#threads().hash(job);
   }
 
-  encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult> {
+  async encode(job: Omit<EncodeJob, "t">): Promise<EncodeResult> {
     return this.#threads().encode(job);
   }
 
