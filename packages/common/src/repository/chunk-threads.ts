@@ -53,6 +53,9 @@ export interface ChunkThreads {
 }
 
 function checkData(data: Uint8Array): void {
+  // The threads read it where it is, without a copy: memory that nothing can detach meanwhile.
+  if (!(data.buffer instanceof SharedArrayBuffer))
+    throw new FerryError("INVALID_ARGUMENT", "chunk threads take chunks in shared memory only");
   if (data.length < 1 || data.length > MAX_CHUNK_SIZE_BYTES)
     throw new FerryError(
       "INVALID_ARGUMENT",
@@ -98,6 +101,8 @@ export function chunkThreads(threads: number, nice: number | undefined): ChunkTh
     },
     async encode({ data, out, compression, digest, header, keys, headerRoom }) {
       checkData(data);
+      if (!(out.buffer instanceof SharedArrayBuffer))
+        throw new FerryError("INVALID_ARGUMENT", "chunk threads write to shared memory only");
       if (out.length < encodeOutputBytes(data.length))
         throw new FerryError(
           "INVALID_ARGUMENT",

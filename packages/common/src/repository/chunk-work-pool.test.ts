@@ -163,6 +163,13 @@ describe("native chunk threads", () => {
     expect(lz4.inPlace).toBeUndefined();
   });
 
+  it("refuse memory that is not shared (it could be handed to another thread meanwhile)", async () => {
+    const data = Buffer.from(randomBytes(4096));
+    const err = await pool.hash({ data }).catch((e: unknown) => e);
+    expect((err as FerryError).code).toBe("INVALID_ARGUMENT");
+    expect((err as FerryError).message).toMatch(/shared memory only/);
+  });
+
   it("refuse header room that is not in the data's buffer", async () => {
     const data = shared(randomBytes(4096));
     const err = await pool
