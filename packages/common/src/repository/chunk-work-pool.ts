@@ -193,7 +193,11 @@ class ThreadsFirst implements ChunkWorkPool {
   readonly #workers: ChunkWorkPool;
 
   constructor(threads: () => ChunkThreads, workers: ChunkWorkPool) {
-    this.#threads = threads;
+    let started: ChunkThreads | undefined;
+    this.#threads = () => {
+      started ??= threads();
+      return started;
+    };
     this.#workers = workers;
   }
 
