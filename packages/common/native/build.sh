@@ -8,7 +8,7 @@
 # A second run with nothing changed does nothing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-fresh() { [ -f "build/$1.node" ] && [ "build/$1.node" -nt "$1.c" ] && [ "build/$1.node" -nt build.sh ] && [ "build/$1.node" -nt napi-bytes.h ] && [ "build/$1.node" -nt libcrypto-gcm.h ]; }
+fresh() { [ -f "build/$1.node" ] && [ "build/$1.node" -nt "$1.c" ] && [ "build/$1.node" -nt build.sh ] && [ "build/$1.node" -nt napi-bytes.h ] && [ "build/$1.node" -nt libcrypto-gcm.h ] && [ "build/$1.node" -nt chunk-work.h ]; }
 fresh ferry-lz4 && fresh ferry-aead && fresh ferry-argon2 && fresh ferry-files && fresh ferry-chunks && exit 0
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
 include=""

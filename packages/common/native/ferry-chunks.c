@@ -1,77 +1,31 @@
-// Naming (BLAKE3) and encoding (LZ4, the chunk header, AES-256-GCM sealing) of chunks on
-// threads of this addon's own, at the chunk workers' low priority. A worker thread of Node's costs tens of
-// milliseconds of CPU to start and a JavaScript round trip per job; these cost neither, and
-// the JavaScript thread hears of each finished job through one thread-safe function.
-// BLAKE3 is Debian's C implementation (librust-blake3-dev ships it), LZ4 Debian's liblz4,
-// AES-GCM the system's libcrypto (libcrypto-gcm.h).
+// Chunk naming and encoding (chunk-work.h) on threads of this addon's own, at the chunk
+// workers' low priority. A worker thread of Node's costs tens of milliseconds of CPU to start
+// and a JavaScript round trip per job; these cost neither, and the JavaScript thread hears of
+// each finished job through one thread-safe function.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
-#include <errno.h>
-#include <lz4.h>
 #include <node_api.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "blake3.h"
-#include "libcrypto-gcm.h"
+#include "chunk-work.h"
 #include "napi-bytes.h"
 
-// The chunk header (format.ts): magic, u32le size, u32le stored size, 16-byte checksum.
-#define HEADER_BYTES 32
-#define MAGIC_BYTES 8
-#define OFFSET_SIZE 8
-#define OFFSET_STORED 12
-#define OFFSET_CHECKSUM 16
-#define CHECKSUM_BYTES 16
-#define DIGEST_BYTES 32
-#define MAX_CHUNK_BYTES (16u * 1024 * 1024)
-// A sealed chunk file (format.ts): magic, nonce, the chunk file encrypted, the tag. The
-// magic and the chunk's name are the associated data.
-#define NONCE_BYTES 12
-#define SEALED_HEADER_BYTES (MAGIC_BYTES + NONCE_BYTES)
-#define SEALED_OVERHEAD_BYTES (SEALED_HEADER_BYTES + TAG_BYTES)
 #define MAX_THREADS 256
 
-typedef enum { HASH, ENCODE } Kind;
-
+// A queued job: its work, the promise it settles, and the memory it holds on to.
 typedef struct Job {
   struct Job *next;
-  Kind kind;
   napi_deferred deferred;
   napi_ref data_ref;
   napi_ref out_ref;
-  const uint8_t *data;
-  size_t size;
-  uint8_t *out;
-  // HASH: keyed with `key` when `keyed`.
-  bool keyed;
-  uint8_t key[BLAKE3_KEY_LEN];
-  // ENCODE: the header names the chunk (`digest`) in version 2, checksums the payload in 1.
-  bool lz4;
-  int header_version;
-  uint8_t digest[DIGEST_BYTES];
-  uint8_t magic_raw[MAGIC_BYTES];
-  uint8_t magic_lz4[MAGIC_BYTES];
-  // Sealed with `seal_key` when `sealed` (the digest is then required).
-  bool sealed;
-  uint8_t seal_key[KEY_BYTES];
-  uint8_t magic_sealed[MAGIC_BYTES];
-  // The header's room just before `data` (in its buffer), when the caller gives it.
-  uint8_t *before;
-  // Results.
-  const char *error;
-  bool in_place;
-  bool zero;
-  uint8_t hash[DIGEST_BYTES];
-  bool compressed;
-  size_t file_size;
+  ChunkWork w;
 } Job;
 
 typedef struct {
@@ -92,97 +46,6 @@ typedef struct {
   size_t held;
 } Pool;
 
-static bool all_zero(const uint8_t *data, size_t size) {
-  return size == 0 || (data[0] == 0 && memcmp(data, data + 1, size - 1) == 0);
-}
-
-static void put_u32le(uint8_t *at, uint32_t v) {
-  at[0] = (uint8_t)v;
-  at[1] = (uint8_t)(v >> 8);
-  at[2] = (uint8_t)(v >> 16);
-  at[3] = (uint8_t)(v >> 24);
-}
-
-static void run_hash(Job *job) {
-  job->zero = all_zero(job->data, job->size);
-  if (job->zero) return;
-  blake3_hasher hasher;
-  if (job->keyed)
-    blake3_hasher_init_keyed(&hasher, job->key);
-  else
-    blake3_hasher_init(&hasher);
-  blake3_hasher_update(&hasher, job->data, job->size);
-  blake3_hasher_finalize(&hasher, job->hash, DIGEST_BYTES);
-}
-
-// Encrypts the chunk file at `file` (`inner` bytes, its payload still at `payload` when that
-// is elsewhere) in place into a sealed file starting SEALED_HEADER_BYTES before it.
-static bool seal(Job *job, uint8_t *file, size_t inner, const uint8_t *payload) {
-  uint8_t *sealed = file - SEALED_HEADER_BYTES;
-  memcpy(sealed, job->magic_sealed, MAGIC_BYTES);
-  if (getrandom(sealed + MAGIC_BYTES, NONCE_BYTES, 0) != NONCE_BYTES) {
-    job->error = "no random nonce (getrandom failed)";
-    return false;
-  }
-  uint8_t aad[MAGIC_BYTES + DIGEST_BYTES];
-  memcpy(aad, job->magic_sealed, MAGIC_BYTES);
-  memcpy(aad + MAGIC_BYTES, job->digest, DIGEST_BYTES);
-  void *ctx = gcm_start(job->seal_key, sealed + MAGIC_BYTES, NONCE_BYTES, aad, sizeof aad, true);
-  if (ctx == NULL) {
-    job->error = "libcrypto could not start AES-256-GCM";
-    return false;
-  }
-  // The header in place, then the payload from wherever it is: a raw one is never copied
-  // before it is encrypted.
-  int n = 0, m = 0, f = 0;
-  size_t rest = inner - HEADER_BYTES;
-  bool ok = crypto.encrypt_update(ctx, file, &n, file, HEADER_BYTES) == 1 &&
-            crypto.encrypt_update(ctx, file + n, &m, payload, (int)rest) == 1 &&
-            crypto.encrypt_final(ctx, file + n + m, &f) == 1 && (size_t)(n + m + f) == inner &&
-            crypto.ctrl(ctx, CTRL_GCM_GET_TAG, TAG_BYTES, file + inner) == 1;
-  crypto.ctx_free(ctx);
-  if (!ok) job->error = "libcrypto failed to seal";
-  return ok;
-}
-
-// As chunk-codec.ts's encodeChunkInto: LZ4 where the block comes out smaller than the data
-// (one byte less room: liblz4 gives up, 0, when it would not shrink), raw otherwise. Then as
-// chunk-protection.ts's sealChunkInto when sealed.
-// A raw, unsealed chunk with room before its data (`before`) is made there, around the data:
-// no copy (the file then starts at `before`, and `in_place` says so).
-static void run_encode(Job *job) {
-  uint8_t *header = job->out + (job->sealed ? SEALED_HEADER_BYTES : 0);
-  uint8_t *room = header + HEADER_BYTES;
-  int compressed = 0;
-  if (job->lz4 && job->size > 1)
-    compressed = LZ4_compress_default((const char *)job->data, (char *)room, (int)job->size,
-                                      (int)job->size - 1);
-  size_t stored = compressed > 0 ? (size_t)compressed : job->size;
-  const uint8_t *payload = compressed > 0 ? room : job->data;
-  job->in_place = compressed <= 0 && !job->sealed && job->before != NULL;
-  if (job->in_place) header = job->before;
-  memset(header, 0, HEADER_BYTES);
-  memcpy(header, compressed > 0 ? job->magic_lz4 : job->magic_raw, MAGIC_BYTES);
-  put_u32le(header + OFFSET_SIZE, (uint32_t)job->size);
-  put_u32le(header + OFFSET_STORED, (uint32_t)stored);
-  blake3_hasher hasher;
-  blake3_hasher_init(&hasher);
-  blake3_hasher_update(&hasher, header, OFFSET_CHECKSUM);
-  if (job->header_version == 2)
-    blake3_hasher_update(&hasher, job->digest, DIGEST_BYTES);
-  else
-    blake3_hasher_update(&hasher, payload, stored);
-  blake3_hasher_finalize(&hasher, header + OFFSET_CHECKSUM, CHECKSUM_BYTES);
-  job->compressed = compressed > 0;
-  job->file_size = HEADER_BYTES + stored;
-  if (job->sealed) {
-    if (!seal(job, header, job->file_size, payload)) return;
-    job->file_size += SEALED_OVERHEAD_BYTES;
-  } else if (compressed <= 0 && !job->in_place) {
-    memcpy(room, job->data, job->size);
-  }
-}
-
 static void *thread_main(void *arg) {
   Pool *pool = arg;
   // Linux: a thread id names one thread. Refused (a raise without privilege): left as it is.
@@ -202,10 +65,10 @@ static void *thread_main(void *arg) {
     pool->head = job->next;
     if (!pool->head) pool->tail = NULL;
     pthread_mutex_unlock(&pool->lock);
-    if (job->kind == HASH)
-      run_hash(job);
+    if (job->w.kind == HASH)
+      run_hash(&job->w);
     else
-      run_encode(job);
+      run_encode(&job->w);
     // Unbounded queue: never blocks. Closing (the environment is going away): the job is lost
     // with the promise it would have settled.
     napi_call_threadsafe_function(pool->done, job, napi_tsfn_nonblocking);
@@ -225,30 +88,30 @@ static void settle(napi_env env, napi_value js_callback, void *context, void *da
   Job *job = data;
   if (env == NULL) return;  // the environment is being torn down
   napi_value result = NULL;
-  if (job->error) {
+  if (job->w.error) {
     napi_value message;
-    napi_create_string_utf8(env, job->error, NAPI_AUTO_LENGTH, &message);
+    napi_create_string_utf8(env, job->w.error, NAPI_AUTO_LENGTH, &message);
     napi_create_error(env, NULL, message, &result);
-  } else if (job->kind == HASH) {
-    if (job->zero) {
+  } else if (job->w.kind == HASH) {
+    if (job->w.zero) {
       napi_get_null(env, &result);
     } else {
       void *bytes = NULL;
-      napi_create_buffer_copy(env, DIGEST_BYTES, job->hash, &bytes, &result);
+      napi_create_buffer_copy(env, DIGEST_BYTES, job->w.hash, &bytes, &result);
     }
   } else {
     // [compressed, file size, in place]: cheaper to make than an object.
     napi_value compressed, size, in_place;
     napi_create_array_with_length(env, 3, &result);
-    napi_get_boolean(env, job->compressed, &compressed);
-    napi_create_double(env, (double)job->file_size, &size);
-    napi_get_boolean(env, job->in_place, &in_place);
+    napi_get_boolean(env, job->w.compressed, &compressed);
+    napi_create_double(env, (double)job->w.file_size, &size);
+    napi_get_boolean(env, job->w.in_place, &in_place);
     napi_set_element(env, result, 0, compressed);
     napi_set_element(env, result, 1, size);
     napi_set_element(env, result, 2, in_place);
   }
   napi_deferred deferred = job->deferred;
-  bool failed = job->error != NULL;
+  bool failed = job->w.error != NULL;
   free_job(env, job);
   if (--pool->held == 0) napi_unref_threadsafe_function(env, pool->done);
   if (failed)
@@ -370,15 +233,15 @@ static Job *new_job(napi_env env, Kind kind, napi_value data_value) {
     fail(env, "out of memory");
     return NULL;
   }
-  job->kind = kind;
+  job->w.kind = kind;
   void *data = NULL;
-  if (!uint8_array_bytes(env, data_value, &data, &job->size) || job->size < 1 ||
-      job->size > MAX_CHUNK_BYTES) {
+  if (!uint8_array_bytes(env, data_value, &data, &job->w.size) || job->w.size < 1 ||
+      job->w.size > MAX_CHUNK_BYTES) {
     free(job);
     fail(env, "chunk data must be a Uint8Array of 1 byte to 16 MiB");
     return NULL;
   }
-  job->data = data;
+  job->w.data = data;
   return job;
 }
 
@@ -395,11 +258,11 @@ static napi_value hash(napi_env env, napi_callback_info info) {
   napi_valuetype key_type;
   napi_typeof(env, argv[1], &key_type);
   if (key_type != napi_null) {
-    if (!fixed_bytes(env, argv[1], job->key, BLAKE3_KEY_LEN)) {
+    if (!fixed_bytes(env, argv[1], job->w.key, BLAKE3_KEY_LEN)) {
       free(job);
       return fail(env, "a BLAKE3 key is 32 bytes");
     }
-    job->keyed = true;
+    job->w.keyed = true;
   }
   return submit(env, pool, job, argv[0], NULL);
 }
@@ -428,12 +291,12 @@ static napi_value encode(napi_env env, napi_callback_info info) {
   const char *problem = NULL;
   napi_valuetype key_type = napi_undefined;
   napi_typeof(env, argv[7], &key_type);
-  job->sealed = key_type != napi_null;
-  size_t needed = HEADER_BYTES + job->size + (job->sealed ? SEALED_OVERHEAD_BYTES : 0);
-  if (job->sealed && (!fixed_bytes(env, argv[7], job->seal_key, KEY_BYTES) ||
-                      !fixed_bytes(env, argv[8], job->magic_sealed, MAGIC_BYTES)))
+  job->w.sealed = key_type != napi_null;
+  size_t needed = HEADER_BYTES + job->w.size + (job->w.sealed ? SEALED_OVERHEAD_BYTES : 0);
+  if (job->w.sealed && (!fixed_bytes(env, argv[7], job->w.seal_key, KEY_BYTES) ||
+                      !fixed_bytes(env, argv[8], job->w.magic_sealed, MAGIC_BYTES)))
     problem = "sealing needs a 32-byte key and the 8-byte sealed magic";
-  else if (job->sealed && !load_crypto())
+  else if (job->w.sealed && !load_crypto())
     problem = load_error ? load_error : "libcrypto.so.3 not loadable";
   else if (!uint8_array_bytes(env, argv[1], &out, &out_size) || out_size < needed)
     problem = "the output must be a Uint8Array with room for the header (and seal) and data";
@@ -442,13 +305,13 @@ static napi_value encode(napi_env env, napi_callback_info info) {
   else if (napi_get_value_int32(env, argv[3], &version) != napi_ok ||
            (version != 1 && version != 2))
     problem = "the header version must be 1 or 2";
-  else if ((version == 2 || job->sealed) && !fixed_bytes(env, argv[4], job->digest, DIGEST_BYTES))
+  else if ((version == 2 || job->w.sealed) && !fixed_bytes(env, argv[4], job->w.digest, DIGEST_BYTES))
     problem = "a version 2 header, or sealing, needs the chunk's 32-byte digest";
-  else if (!fixed_bytes(env, argv[5], job->magic_raw, MAGIC_BYTES) ||
-           !fixed_bytes(env, argv[6], job->magic_lz4, MAGIC_BYTES))
+  else if (!fixed_bytes(env, argv[5], job->w.magic_raw, MAGIC_BYTES) ||
+           !fixed_bytes(env, argv[6], job->w.magic_lz4, MAGIC_BYTES))
     problem = "the magics must be 8 bytes each";
-  else if ((const uint8_t *)out < job->data + job->size &&
-           job->data < (const uint8_t *)out + out_size)
+  else if ((const uint8_t *)out < job->w.data + job->w.size &&
+           job->w.data < (const uint8_t *)out + out_size)
     problem = "the output must not overlap the data";
   else if (napi_get_value_bool(env, argv[9], &room) != napi_ok)
     problem = "headerRoom must be a boolean";
@@ -456,21 +319,21 @@ static napi_value encode(napi_env env, napi_callback_info info) {
     // The room must be in the data's own buffer, and not in the output.
     size_t offset = 0;
     napi_get_typedarray_info(env, argv[0], NULL, NULL, NULL, NULL, &offset);
-    const uint8_t *before = job->data - HEADER_BYTES;
+    const uint8_t *before = job->w.data - HEADER_BYTES;
     if (offset < HEADER_BYTES)
       problem = "no room for a header before the data in its buffer";
-    else if ((const uint8_t *)out < job->data && before < (const uint8_t *)out + out_size)
+    else if ((const uint8_t *)out < job->w.data && before < (const uint8_t *)out + out_size)
       problem = "the output must not overlap the header's room";
     else
-      job->before = (uint8_t *)before;
+      job->w.before = (uint8_t *)before;
   }
   if (problem) {
     free(job);
     return fail(env, problem);
   }
-  job->out = out;
-  job->lz4 = lz4;
-  job->header_version = version;
+  job->w.out = out;
+  job->w.lz4 = lz4;
+  job->w.header_version = version;
   return submit(env, pool, job, argv[0], argv[1]);
 }
 
