@@ -8,6 +8,7 @@ import {
   KEY_FILE_VERSION_SCRYPT,
   MASTER_KEY_BYTES,
 } from "./format.js";
+import { freshWrappingKey, takeWrappingKeyAhead } from "./key-ahead.js";
 import {
   type Argon2idParams,
   deriveWrappingKey,
@@ -65,9 +66,10 @@ export async function sealRepositoryKey(
   kdf: KdfParams = writerKdf(),
 ): Promise<KeyFile> {
   assertPassphrase(passphrase);
-  const salt = randomBytes(16);
+  const fresh = freshWrappingKey(passphrase, kdf);
+  const salt = fresh.salt;
   const nonce = randomBytes(12);
-  const wrapping = await deriveWrappingKey(passphrase, salt, kdf);
+  const wrapping = await fresh.key;
   const cipher = createCipheriv("aes-256-gcm", wrapping, nonce);
   cipher.setAAD(Buffer.from(repositoryId));
   const sealed = Buffer.concat([
@@ -133,7 +135,9 @@ export async function unsealRepositoryKey(
   repositoryId: string,
 ): Promise<RepositoryKey | undefined> {
   const { salt, ...kdf } = file.kdf;
-  const wrapping = await deriveWrappingKey(passphrase, Buffer.from(salt, "base64"), kdf);
+  const saltBytes = Buffer.from(salt, "base64");
+  const wrapping = await (takeWrappingKeyAhead(passphrase, saltBytes, kdf) ??
+    deriveWrappingKey(passphrase, saltBytes, kdf));
   const sealed = Buffer.from(file.sealed, "base64");
   const decipher = createDecipheriv("aes-256-gcm", wrapping, Buffer.from(file.nonce, "base64"));
   decipher.setAAD(Buffer.from(repositoryId));

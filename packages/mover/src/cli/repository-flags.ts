@@ -5,12 +5,11 @@ import {
   type Repository,
   readPassphraseFile,
 } from "@ferry/common/core";
-import { PASSPHRASE_FILE_ENV } from "./passphrase-hint.js";
+import { passphraseFilePath } from "./passphrase-hint.js";
 
 /** The passphrase from `--passphrase-file` or $FERRY_PASSPHRASE_FILE, if either names a file. */
 export async function passphraseFromFlags(args: ParsedArgs): Promise<string | undefined> {
-  const flag = args.flags.get("passphrase-file");
-  const path = typeof flag === "string" && flag !== "" ? flag : process.env[PASSPHRASE_FILE_ENV];
+  const path = passphraseFilePath(args);
   return path ? readPassphraseFile(path) : undefined;
 }
 
