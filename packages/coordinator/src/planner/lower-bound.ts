@@ -1,6 +1,7 @@
 // A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
 // neither the plan nor the simulation of the window can beat it. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
+import { moverSlotsBound } from "./mover-slots-bound.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
@@ -20,6 +21,11 @@ export interface ResourceBounds {
   datastoreS: Float64Array;
   /** All tasks' work over the tasks that may run at once. */
   slotsS: number;
+  /**
+   * The bound from the resources' own figures alone (not where movers' hot-add VMs must
+   * go): what the planner weighs each resource against when it decides what is critical.
+   */
+  resourceS: number;
 }
 
 /** The bound alone: see {@link resourceBounds}. */
@@ -115,5 +121,10 @@ export function resourceBounds(
       datastoreS[x] = Math.max(datastoreS[x] as number, s);
     }
   }
-  return { bound, hostS, datastoreS, slotsS };
+  const resourceS = bound.seconds;
+  // Tighter where a mover alone reads more VMs fastest than its slots hold.
+  const placed = moverSlotsBound(input, candidates, concurrency);
+  if (placed.mover >= 0)
+    consider(placed.seconds, `${what}, with ${input.movers[placed.mover]?.id}'s hot-add VMs`);
+  return { bound, resourceS, hostS, datastoreS, slotsS };
 }

@@ -13,41 +13,50 @@ const LONGEST_SHARE = 0.5;
  * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`
  * gives up its smallest VMs that other movers can read by NBD until the rest fit: those
  * keep only their NBD candidates on other movers (the others' lists are `candidates`' own).
- * VMs for which `stays` is true never leave.
+ * `reluctance`: VMs leave in its order (Infinity: never), smallest first among equals.
  */
 export function offloadCrowdedMovers(
   input: PlanInput,
   candidates: readonly Candidate[][],
   boundS: number,
-  stays: (vm: number) => boolean = () => false,
+  reluctance: (vm: number) => number = () => 0,
 ): Candidate[][] {
   const own: number[][] = input.movers.map(() => []);
   const bytes = new Float64Array(input.movers.length);
+  const work = new Float64Array(input.movers.length);
   candidates.forEach((cs, v) => {
     const m = onlyFastestMover(cs);
     if (m < 0) return;
     own[m]?.push(v);
     bytes[m] = (bytes[m] as number) + (input.vms[v]?.expectedBytes ?? 0);
+    work[m] = (work[m] as number) + Math.min(...cs.map((c) => c.aloneS));
   });
   let out: Candidate[][] | undefined;
   input.movers.forEach((mover, i) => {
+    // More bytes than it reads in the bound, or more task time than its slots run in it.
     let excess = (bytes[i] as number) - boundS * mover.throughputBps;
-    if (excess <= 0) return;
+    let excessS = (work[i] as number) - boundS * mover.slots;
+    if (excess <= 0 && excessS <= 0) return;
     const away = (v: number) =>
       (candidates[v] as Candidate[]).filter((c) => c.transport === "nbd" && c.mover !== i);
     const movable = (own[i] as number[])
       .filter((v) => {
-        if (stays(v)) return false;
+        if (reluctance(v) === Number.POSITIVE_INFINITY) return false;
         const cs = away(v);
         return cs.length > 0 && Math.min(...cs.map((c) => c.aloneS)) <= LONGEST_SHARE * boundS;
       })
-      // Small ones first: many short NBD tasks spread over the other movers' slots.
+      // The least reluctant first, then small ones first: many short NBD tasks spread over
+      // the other movers' slots.
       .sort(
-        (a, b) => (input.vms[a]?.expectedBytes ?? 0) - (input.vms[b]?.expectedBytes ?? 0) || a - b,
+        (a, b) =>
+          reluctance(a) - reluctance(b) ||
+          (input.vms[a]?.expectedBytes ?? 0) - (input.vms[b]?.expectedBytes ?? 0) ||
+          a - b,
       );
     for (const v of movable) {
-      if (excess <= 0) break;
+      if (excess <= 0 && excessS <= 0) break;
       out ??= candidates.slice();
+      excessS -= Math.min(...(out[v] as Candidate[]).map((c) => c.aloneS));
       out[v] = away(v);
       excess -= input.vms[v]?.expectedBytes ?? 0;
     }

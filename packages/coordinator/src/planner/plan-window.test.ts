@@ -233,10 +233,14 @@ describe("planWindow", () => {
 
   it("sends a crowded hot-add mover's smallest VMs by NBD through another mover from the start", () => {
     // m1 alone mounts ds1: 2.4 GB of large VMs and 0.6 GB of small ones, 15 s of its 200 MB/s
-    // against a bound of 7.5 s (ds1's 30 s of tasks, four at a time). m2 mounts ds2 and
-    // reads by NBD too.
+    // against ds1's 7.5 s (its 30 s of tasks, four at a time). m2 mounts ds2 and reads by
+    // NBD too. The bound is tighter: m1's two slots keep 2W of its 30 s of hot-add tasks and
+    // the rest take twice as long by NBD, on six slots in all: 40 + (30 - 2W) <= 6W.
     const plan = planWindow(crowdedMover());
-    expect(plan.lowerBound).toEqual({ seconds: 7.5, binding: "datastore ds1" });
+    expect(plan.lowerBound).toEqual({
+      seconds: 8.75,
+      binding: "mover slots, with m1's hot-add VMs",
+    });
     const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
     // The small ones go by NBD on m2, the first two at once (ds1 takes four tasks at a time),
     // not behind m1's queue or after m2's own work.
@@ -311,9 +315,9 @@ describe("planWindow", () => {
   });
 
   it("keeps a crowded mover's VMs of a host that nearly sets the window on their fastest way", () => {
-    // The crowded mover above, but its small VMs live on h2, whose 90 MB/s make 6.7 s of the
-    // 7.7 s bound (ds1's tasks, h2's at 90 MB/s): by NBD they would hold h2 longer, so they
-    // do not leave m1 from the start.
+    // The crowded mover above, but its small VMs live on h2, whose 90 MB/s make 6.7 s of
+    // ds1's 7.7 s (its tasks, h2's at 90 MB/s): by NBD they would hold h2 longer, so they do
+    // not leave m1 from the start.
     const plan = planWindow(
       crowdedMover("h2", {
         hosts: [
@@ -322,8 +326,9 @@ describe("planWindow", () => {
         ],
       }),
     );
-    expect(plan.lowerBound.binding).toBe("datastore ds1");
-    expect(plan.lowerBound.seconds).toBeCloseTo(7 + 2 / 3, 6);
+    // ds1's 7.7 s is what h2 is weighed against; the bound is m1's slots' as above.
+    expect(plan.lowerBound.binding).toBe("mover slots, with m1's hot-add VMs");
+    expect(plan.lowerBound.seconds).toBeCloseTo(8.75, 3);
     // The first two start hot-add on m1, not all four by NBD on m2 (the window: 18.7 s).
     for (const id of ["vm7", "vm8"])
       expect(plan.tasks.find((t) => t.vmId === id)).toMatchObject({

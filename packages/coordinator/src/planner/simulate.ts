@@ -182,10 +182,14 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   // and the warnings take every way a VM can go.
   const candidates =
     discipline === "longest-first"
-      ? offloadCrowdedMovers(controlled, allCandidates, bound.seconds, (v) => {
-          // By NBD it would hold its host's slots longer: not where the host nearly binds.
+      ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
+          // By NBD it would hold its host's or datastore's slots longer: never where the host
+          // nearly binds, last where a datastore does.
+          const critical = CRITICAL_SHARE * figures.resourceS;
           const h = index.vmHost[v] as number;
-          return h >= 0 && (figures.hostS[h] as number) >= CRITICAL_SHARE * bound.seconds;
+          if (h >= 0 && (figures.hostS[h] as number) >= critical) return Number.POSITIVE_INFINITY;
+          const ds = index.vmDatastores[v] as number[];
+          return ds.some((d) => (figures.datastoreS[d] as number) >= critical) ? 1 : 0;
         })
       : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
