@@ -1,7 +1,8 @@
 // Which backups leave a crowded hot-add mover from the start. A mover that alone reads some
-// VMs fastest (it mounts their datastores) can own more bytes than it reads in the window;
-// left to the passes, the surplus waits for it and ends the window late, or goes by NBD to
-// other movers only once they run out of their own work. Pure.
+// VMs fastest (it mounts their datastores) can own more bytes than it reads in the window,
+// or more task time than its slots run; left to the passes, the surplus waits for it and
+// ends the window late, or goes by NBD to other movers only once they run out of their own
+// work. Pure.
 import type { PlanInput } from "./estate.js";
 import { bestCandidates } from "./start-next.js";
 import type { Candidate } from "./task-costs.js";
@@ -10,9 +11,10 @@ import type { Candidate } from "./task-costs.js";
 const LONGEST_SHARE = 0.5;
 
 /**
- * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`
- * gives up its smallest VMs that other movers can read by NBD until the rest fit: those
- * keep only their NBD candidates on other movers (the others' lists are `candidates`' own).
+ * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`,
+ * or more task time than its slots run in it, gives up its smallest VMs that other movers
+ * can read by NBD until the rest fit: those keep only their NBD candidates on other movers
+ * (the others' lists are `candidates`' own).
  * `reluctance`: VMs leave in its order (Infinity: never), smallest first among equals.
  */
 export function offloadCrowdedMovers(
@@ -56,7 +58,7 @@ export function offloadCrowdedMovers(
     for (const v of movable) {
       if (excess <= 0 && excessS <= 0) break;
       out ??= candidates.slice();
-      excessS -= Math.min(...(out[v] as Candidate[]).map((c) => c.aloneS));
+      excessS -= Math.min(...(candidates[v] as Candidate[]).map((c) => c.aloneS));
       out[v] = away(v);
       excess -= input.vms[v]?.expectedBytes ?? 0;
     }
