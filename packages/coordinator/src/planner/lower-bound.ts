@@ -19,8 +19,6 @@ export interface ResourceBounds {
   hostS: Float64Array;
   /** Per datastore index: the same for the datastore. */
   datastoreS: Float64Array;
-  /** All tasks' work over the tasks that may run at once. */
-  slotsS: number;
   /**
    * The bound from the resources' own figures alone (not where movers' hot-add VMs must
    * go): what the planner weighs each resource against when it decides what is critical.
@@ -126,5 +124,5 @@ export function resourceBounds(
   const placed = moverSlotsBound(input, candidates, concurrency);
   if (placed.mover >= 0)
     consider(placed.seconds, `${what}, with ${input.movers[placed.mover]?.id}'s hot-add VMs`);
-  return { bound, resourceS, hostS, datastoreS, slotsS };
+  return { bound, resourceS, hostS, datastoreS };
 }

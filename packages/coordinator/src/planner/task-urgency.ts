@@ -38,10 +38,8 @@ export function taskUrgency(
   candidates: readonly Candidate[][],
   share = CRITICAL_SHARE,
 ): TaskUrgency {
-  const { resourceS, hostS, datastoreS, slotsS } = resourceBounds(input, index, candidates);
+  const { resourceS, hostS, datastoreS } = resourceBounds(input, index, candidates);
   const critical = share * resourceS;
-  // Where slots nearly bind too, a slot left free for a critical task costs the window more.
-  const keep = slotsS < critical;
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
   const urgency = new Float64Array(candidates.length);
@@ -92,8 +90,7 @@ export function taskUrgency(
       if (m && c.aloneS <= alone + 1e-9)
         stretch = Math.max(stretch, (m.slots * aloneBps) / m.throughputBps);
     }
-    if (keep && (u >= critical || alone >= critical || first * stretch >= resourceS))
-      keepBps[v] = aloneBps;
+    if (u >= critical || alone >= critical || first * stretch >= resourceS) keepBps[v] = aloneBps;
   });
   const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
   const criticalHostS = Float64Array.from(hostS, (x) => (x >= critical ? x : 0));
