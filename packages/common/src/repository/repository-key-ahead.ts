@@ -1,7 +1,8 @@
 // What a CLI starts before it loads a command: the wrapping key of the repository it names
 // (key-ahead.ts), read from the repository's files with nothing else of the repository code.
-import { open, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { readBoundedFile } from "./durable-fs.js";
 import { KEY_FILE_NAME, KEYS_DIR, MAX_KEY_FILE_BYTES, REPOSITORY_CONFIG_FILE } from "./format.js";
 import { deriveWrappingKeyAhead } from "./key-ahead.js";
 import { writerKdf } from "./key-kdf.js";
@@ -34,15 +35,7 @@ export async function deriveRepositoryKeyAhead(
   const first = names.filter((n) => KEY_FILE_NAME.test(n)).sort()[0];
   if (first === undefined) return undefined;
   const path = join(root, KEYS_DIR, first);
-  const file = await open(path, "r");
-  let text: string;
-  try {
-    const bytes = Buffer.alloc(MAX_KEY_FILE_BYTES);
-    const { bytesRead } = await file.read(bytes, 0, MAX_KEY_FILE_BYTES, 0);
-    text = bytes.subarray(0, bytesRead).toString("utf8");
-  } finally {
-    await file.close();
-  }
+  const text = (await readBoundedFile(path, MAX_KEY_FILE_BYTES, "key file")).toString("utf8");
   const { salt, ...kdf } = parseKeyFile(text, path).kdf;
   return deriveWrappingKeyAhead(passphrase, Buffer.from(salt, "base64"), kdf);
 }
