@@ -1,6 +1,7 @@
 // A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
 // neither the plan nor the simulation of the window can beat it. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
+import { hostDatastoreBound } from "./host-datastore-bound.js";
 import { moverSlotsBound } from "./mover-slots-bound.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
@@ -124,5 +125,12 @@ export function resourceBounds(
   const placed = moverSlotsBound(input, candidates, concurrency);
   if (placed.mover >= 0)
     consider(placed.seconds, `${what}, with ${input.movers[placed.mover]?.id}'s hot-add VMs`);
+  // Tighter where a host's tasks on one datastore must share its throughput.
+  const pair = hostDatastoreBound(input, index, candidates, bound.seconds);
+  if (pair.host >= 0)
+    consider(
+      pair.seconds,
+      `host ${input.hosts[pair.host]?.id} with datastore ${input.datastores[pair.datastore]?.id}`,
+    );
   return { bound, resourceS, hostS, datastoreS };
 }

@@ -1,0 +1,153 @@
+// A bound from a host's slots and one datastore's throughput together. A host whose VMs keep
+// most of their bytes on one datastore cannot read them all at one task's rate within the
+// window, and two or more of its tasks there share the datastore's throughput, each slower
+// than alone: their slot time grows beyond what the host's own figure (work alone over its
+// slots) counts. Pure.
+import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
+import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
+import type { Candidate, EstateIndex } from "./task-costs.js";
+
+/** The bound, and the host and datastore that set it (-1: none binds above `atLeastS`). */
+export interface HostDatastoreBound {
+  seconds: number;
+  host: number;
+  datastore: number;
+}
+
+/** One host's VMs that read only one datastore. */
+interface Pair {
+  host: number;
+  datastore: number;
+  vms: number;
+  bytes: number;
+  /** The fastest any of them reads alone, bytes per second. */
+  fastestBps: number;
+  /** Their work alone, and their fixed costs, seconds. */
+  aloneS: number;
+  overheadS: number;
+}
+
+/**
+ * The shortest window W in which, for some host h and datastore d: h's work on other
+ * datastores plus the fixed costs of its tasks on d, plus the slot time its tasks on d take
+ * to read its bytes there, fits h's slots (perHost x W), where n of those tasks at once read
+ * at most min(d's free throughput, n x the fastest one's rate alone, h's throughput); and
+ * every other byte d serves fits what d has left in W. A relaxation (time at each n is
+ * fluid), so no schedule is shorter; only pairs that could pass `atLeastS` are solved.
+ */
+export function hostDatastoreBound(
+  input: PlanInput,
+  index: EstateIndex,
+  candidates: readonly (readonly Candidate[])[],
+  atLeastS: number,
+): HostDatastoreBound {
+  const none: HostDatastoreBound = { seconds: 0, host: -1, datastore: -1 };
+  const perHost = input.limits.perHost;
+  const perDatastore = perDatastoreCap(input);
+  if (!(perHost > 0)) return none;
+  const hostAloneS = new Float64Array(input.hosts.length);
+  const dsBytes = new Float64Array(input.datastores.length);
+  const pairs = new Map<number, Pair>();
+  const D = input.datastores.length;
+  candidates.forEach((cs, v) => {
+    if (cs.length === 0) return;
+    let alone = Number.POSITIVE_INFINITY;
+    let bps = 0;
+    for (const c of cs) {
+      alone = Math.min(alone, c.aloneS);
+      bps = Math.max(bps, c.aloneBps);
+    }
+    const bytes = input.vms[v]?.expectedBytes ?? 0;
+    const ds = index.vmDatastores[v] as number[];
+    for (const d of ds) dsBytes[d] = (dsBytes[d] as number) + bytes;
+    const h = index.vmHost[v] as number;
+    if (h < 0) return;
+    hostAloneS[h] = (hostAloneS[h] as number) + alone;
+    if (ds.length !== 1) return;
+    const key = h * D + (ds[0] as number);
+    let p = pairs.get(key);
+    if (!p) {
+      p = {
+        host: h,
+        datastore: ds[0] as number,
+        vms: 0,
+        bytes: 0,
+        fastestBps: 0,
+        aloneS: 0,
+        overheadS: 0,
+      };
+      pairs.set(key, p);
+    }
+    p.vms++;
+    p.bytes += bytes;
+    p.fastestBps = Math.max(p.fastestBps, bps);
+    p.aloneS += alone;
+    p.overheadS += overheadOf(input, input.vms[v]);
+  });
+  let best = none;
+  for (const p of pairs.values()) {
+    const ds = input.datastores[p.datastore];
+    if (!ds || p.bytes <= 0 || p.fastestBps <= 0) continue;
+    // As the datastore bound counts it: throttled to nothing, each task still gets a trickle.
+    const free = Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
+    const hostBps = input.hosts[p.host]?.throughputBps ?? Number.POSITIVE_INFINITY;
+    const rates = [0];
+    for (let n = 1; n <= Math.min(perHost, perDatastore, p.vms); n++)
+      rates.push(Math.min(free, n * p.fastestBps, hostBps));
+    const pair = {
+      rates,
+      perHost,
+      bytes: p.bytes,
+      otherBytes: (dsBytes[p.datastore] as number) - p.bytes,
+      free,
+      fixedS: (hostAloneS[p.host] as number) - p.aloneS + p.overheadS,
+    };
+    // Level one alone is feasible at this length: nothing above it needs solving.
+    const r1 = rates[1] as number;
+    const upper = Math.max(
+      p.bytes / r1,
+      (pair.fixedS + p.bytes / r1) / perHost,
+      (p.bytes + pair.otherBytes) / free,
+    );
+    const floor = Math.max(atLeastS, best.seconds);
+    if (upper <= floor || fits(pair, floor)) continue;
+    let lo = floor;
+    let hi = upper;
+    while (hi - lo > 1e-6 * hi) {
+      const mid = (lo + hi) / 2;
+      if (fits(pair, mid)) hi = mid;
+      else lo = mid;
+    }
+    best = { seconds: hi, host: p.host, datastore: p.datastore };
+  }
+  return best;
+}
+
+interface PairLoad {
+  /** Per n tasks of the host at once on the datastore, what they read together. */
+  rates: number[];
+  perHost: number;
+  bytes: number;
+  otherBytes: number;
+  free: number;
+  fixedS: number;
+}
+
+// Whether window `w` fits: the most the host's tasks can read there with the slot time left
+// (a two-constraint LP over the time spent at each n; its optimum uses at most two levels).
+function fits(p: PairLoad, w: number): boolean {
+  const slotS = p.perHost * w - p.fixedS;
+  if (slotS < 0 || p.bytes + p.otherBytes > p.free * w) return false;
+  const top = p.rates.length - 1;
+  let most = 0;
+  for (let i = 1; i <= top; i++) {
+    const ri = p.rates[i] as number;
+    most = Math.max(most, ri * Math.min(w, slotS / i));
+    for (let j = i + 1; j <= top; j++) {
+      // Both constraints tight: time at i and at j fill the window and the slot time.
+      const tj = (slotS - i * w) / (j - i);
+      if (tj >= 0 && tj <= w) most = Math.max(most, ri * (w - tj) + (p.rates[j] as number) * tj);
+    }
+  }
+  return most >= p.bytes * (1 - 1e-12);
+}
