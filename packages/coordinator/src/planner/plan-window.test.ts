@@ -282,6 +282,37 @@ describe("planWindow", () => {
     expect(plan.makespanS).toBeCloseTo(12.4, 1);
   });
 
+  it("runs the companions of a critical host's task by NBD on a datastore that is not critical", () => {
+    // h1 runs one task at a time and sets the window: vm1 (4 GB on ds1, 10 s alone at 400
+    // MB/s) and four 1 s VMs on ds2, 14 s. ds1 gives 600 MB/s and holds 5 GB, 8.3 s: not
+    // critical. h2's two 500 MB VMs on ds1 beside vm1: by hot-add (400 MB/s asked) vm1 reads
+    // at 300 MB/s while they run, by NBD (250) at 369.
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        ...Array.from({ length: 4 }, () => ({ expectedBytes: 400 * MB, datastoreIds: ["ds2"] })),
+        ...Array.from({ length: 2 }, () => ({ expectedBytes: 500 * MB, hostId: "h2" })),
+      ],
+      [{ slots: 4 }, { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 }],
+      {
+        datastores: [
+          { id: "ds1", throughputBps: 600 * MB, baseLatencyMs: 1, productionLoad: 0 },
+          { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+        ],
+        limits: { perHost: 1, perDatastore: 10, total: 10, repositoryWrites: 10 },
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 14, binding: "host h1" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    expect(task("vm1")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
+    for (const id of ["vm6", "vm7"])
+      expect(task(id)).toMatchObject({ moverId: "m2", transport: "nbd" });
+    // vm1 loses 4.33 s x 31 MB/s (0.33 s); by hot-add, 3.33 s x 100 MB/s (0.83 s).
+    expect(plan.makespanS).toBeCloseTo(14 + 1 / 3, 2);
+  });
+
   it("gives a critical host's slot to a task on another datastore before one its busy datastore would slow", () => {
     // h1 runs two tasks at once: 14 s of tasks, 7 s. ds1 gives 150 MB/s, so two 100 MB/s
     // readers there each read at 75. vm1 (6 s) reads ds1; vm2 and vm3 (1 s each) read ds1

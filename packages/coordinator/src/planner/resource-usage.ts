@@ -23,8 +23,9 @@ export interface ResourceUsage {
   saturated(vm: number): boolean;
   /**
    * The free throughput the VM's datastores have left beyond what runs there asks for, when
-   * one of them is critical and runs a task that must keep its rate (keepBps); undefined
-   * otherwise, and for a VM of a critical host (it takes its fastest way).
+   * one of them runs a task that must keep its rate (keepBps) and is critical itself or the
+   * task's host is; undefined otherwise, and for a VM of a critical host (it takes its
+   * fastest way).
    */
   roomBesideKept(vm: number): number | undefined;
   /**
@@ -78,6 +79,8 @@ class Usage implements ResourceUsage {
   private readonly dsFree: Float64Array;
   /** Per datastore: running tasks that keep their rate. */
   private readonly dsKept: Int32Array;
+  /** Per datastore: running tasks of a critical host that keep their rate. */
+  private readonly dsKeptHost: Int32Array;
   /** Tasks the movers can still take, all together. */
   private freeRoom: number;
 
@@ -98,6 +101,7 @@ class Usage implements ResourceUsage {
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.dsKept = new Int32Array(input.datastores.length);
+    this.dsKeptHost = new Int32Array(input.datastores.length);
     this.hostRun = new Int32Array(input.hosts.length);
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
@@ -159,7 +163,11 @@ class Usage implements ResourceUsage {
     let kept = false;
     let room = Number.POSITIVE_INFINITY;
     for (const d of this.index.vmDatastores[vm] as number[]) {
-      if ((this.dsKept[d] as number) > 0 && this.criticalDs[d]) kept = true;
+      if (
+        (this.dsKept[d] as number) > 0 &&
+        (this.criticalDs[d] || (this.dsKeptHost[d] as number) > 0)
+      )
+        kept = true;
       room = Math.min(room, (this.dsFree[d] as number) - (this.dsDemand[d] as number));
     }
     return kept ? room : undefined;
@@ -193,6 +201,8 @@ class Usage implements ResourceUsage {
       this.dsRun[d] = (this.dsRun[d] as number) + by;
       this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
       if (keep > 0) this.dsKept[d] = (this.dsKept[d] as number) + by;
+      if (keep > 0 && h >= 0 && this.criticalHosts?.[h])
+        this.dsKeptHost[d] = (this.dsKeptHost[d] as number) + by;
     }
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
     // Only the mover's share is kept: a host's or datastore's throughput left unread while
