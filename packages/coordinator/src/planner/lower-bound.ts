@@ -25,6 +25,12 @@ export interface ResourceBounds {
    * go): what the planner weighs each resource against when it decides what is critical.
    */
   resourceS: number;
+  /**
+   * True when a throughput (bytes per second of movers, a host or a datastore) sets the
+   * bound, false when task time over a limit does: where task time binds, a task slowed by
+   * sharing a datastore costs the window its slot's time.
+   */
+  bytesBind: boolean;
 }
 
 /** The bound alone: see {@link resourceBounds}. */
@@ -59,8 +65,12 @@ export function resourceBounds(
   // The shortest fixed cost of a VM with bytes to read: no byte is read before it has passed.
   let o = Number.POSITIVE_INFINITY;
   let bound: LowerBound = { seconds: 0, binding: "nothing to back up" };
-  const consider = (seconds: number, binding: string) => {
-    if (seconds > bound.seconds) bound = { seconds, binding };
+  let bytesBind = false;
+  const consider = (seconds: number, binding: string, bytes = false) => {
+    if (seconds > bound.seconds) {
+      bound = { seconds, binding };
+      bytesBind = bytes;
+    }
   };
   candidates.forEach((cs, v) => {
     if (cs.length === 0) return;
@@ -94,7 +104,7 @@ export function resourceBounds(
   // No byte is read before the first snapshot is ready: every byte bound starts after it.
   if (!Number.isFinite(o)) o = 0;
   const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
-  if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput");
+  if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput", true);
   const hostS = new Float64Array(input.hosts.length);
   const datastoreS = new Float64Array(input.datastores.length);
   for (const [h, w] of hostWork.entries()) {
@@ -103,7 +113,7 @@ export function resourceBounds(
     hostS[h] = w / limits.perHost;
     if (hostBytes[h]) {
       const s = o + (hostBytes[h] as number) / (input.hosts[h]?.throughputBps ?? 1);
-      consider(s, `host ${id} throughput`);
+      consider(s, `host ${id} throughput`, true);
       hostS[h] = Math.max(hostS[h] as number, s);
     }
   }
@@ -116,7 +126,7 @@ export function resourceBounds(
     const bps = ds && Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
     if (bps && dsBytes[x]) {
       const s = o + (dsBytes[x] as number) / bps;
-      consider(s, `datastore ${ds.id} throughput`);
+      consider(s, `datastore ${ds.id} throughput`, true);
       datastoreS[x] = Math.max(datastoreS[x] as number, s);
     }
   }
@@ -131,6 +141,7 @@ export function resourceBounds(
     consider(
       pair.seconds,
       `host ${input.hosts[pair.host]?.id} with datastore ${input.datastores[pair.datastore]?.id}`,
+      true,
     );
-  return { bound, resourceS, hostS, datastoreS };
+  return { bound, resourceS, hostS, datastoreS, bytesBind };
 }

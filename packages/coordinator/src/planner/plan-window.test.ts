@@ -313,6 +313,39 @@ describe("planWindow", () => {
     expect(plan.makespanS).toBeCloseTo(14 + 1 / 3, 2);
   });
 
+  it("gives a slot to a task on an idle datastore before one that would share a busy one, where task time binds", () => {
+    // Two slots; ds1 and ds2 give 600 MB/s each, a task reads 400 alone. vm1 (4 GB, 10 s) and
+    // vm2 (3.6 GB, 9 s) on ds1, vm3 (3.2 GB, 8 s) and vm4 (2.8 GB, 7 s) on ds2: 34 s of tasks
+    // over two slots bind (17 s); ds1's 12.7 s is not critical. vm1 and vm2 side by side would
+    // each read at 300 MB/s, and vm3 and vm4 after them too (the window: 22.3 s).
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        { expectedBytes: 3600 * MB },
+        { expectedBytes: 3200 * MB, datastoreIds: ["ds2"] },
+        { expectedBytes: 2800 * MB, datastoreIds: ["ds2"] },
+      ],
+      [{ slots: 2 }],
+      {
+        datastores: ["ds1", "ds2"].map((id) => ({
+          id,
+          throughputBps: 600 * MB,
+          baseLatencyMs: 1,
+          productionLoad: 0,
+        })),
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 17, binding: "mover slots" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    expect(task("vm1")).toMatchObject({ startS: 0, endS: 10 });
+    expect(task("vm3")).toMatchObject({ startS: 0, endS: 8 });
+    expect(task("vm4")?.startS).toBeCloseTo(8, 6);
+    expect(task("vm2")?.startS).toBeCloseTo(10, 6);
+    expect(plan.makespanS).toBeCloseTo(19, 6);
+  });
+
   it("gives a critical host's slot to a task on another datastore before one its busy datastore would slow", () => {
     // h1 runs two tasks at once: 14 s of tasks, 7 s. ds1 gives 150 MB/s, so two 100 MB/s
     // readers there each read at 75. vm1 (6 s) reads ds1; vm2 and vm3 (1 s each) read ds1

@@ -35,6 +35,12 @@ export interface ResourceUsage {
    * full rate. False without urgency figures.
    */
   crowdsCriticalHost(vm: number): boolean;
+  /**
+   * True where task time sets the window (UsageRates#shareHold) and the VM would slow
+   * readers of one of its datastores (not a critical one) and be slowed by them: it would
+   * hold its slot longer than alone, where a task on an idle datastore would not.
+   */
+  wouldShare(vm: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
@@ -54,6 +60,8 @@ export interface UsageRates {
   /** Per datastore and per host, its figure in the lower bound where that nearly sets it, else 0. */
   criticalDatastoreS?: ArrayLike<number>;
   criticalHostS?: ArrayLike<number>;
+  /** Task time, not a throughput, sets the bound: VMs that would share a datastore wait. */
+  shareHold?: boolean;
 }
 
 /** Starts with nothing running. */
@@ -88,6 +96,7 @@ class Usage implements ResourceUsage {
   private readonly demandBps: ArrayLike<number> | undefined;
   private readonly criticalDs: ArrayLike<number> | undefined;
   private readonly criticalHosts: ArrayLike<number> | undefined;
+  private readonly shareHold: boolean;
 
   constructor(
     input: PlanInput,
@@ -98,6 +107,7 @@ class Usage implements ResourceUsage {
     this.demandBps = rates.demandBps;
     this.criticalDs = rates.criticalDatastoreS;
     this.criticalHosts = rates.criticalHostS;
+    this.shareHold = rates.shareHold ?? false;
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.dsKept = new Int32Array(input.datastores.length);
@@ -150,6 +160,17 @@ class Usage implements ResourceUsage {
         running + own > (this.dsFree[d] as number) &&
         (this.criticalDs?.[d] ?? 0) <= (this.criticalHosts[h] as number)
       )
+        return true;
+    }
+    return false;
+  }
+
+  wouldShare(vm: number): boolean {
+    if (!this.demandBps || !this.shareHold) return false;
+    const own = this.demandBps[vm] as number;
+    for (const d of this.index.vmDatastores[vm] as number[]) {
+      const running = this.dsDemand[d] as number;
+      if (running > 0 && running + own > (this.dsFree[d] as number) && !this.criticalDs?.[d])
         return true;
     }
     return false;

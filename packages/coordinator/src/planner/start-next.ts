@@ -48,8 +48,9 @@ export interface PassLedger {
   /** Tasks this pass left waiting for a busy mover: each queues behind the ones before it. */
   readonly waits: Map<number, number>;
   /**
-   * VMs held only because they would crowd a critical host's datastore: they start at the
-   * pass's end if their host still has room then (startDeferred), so no host slot idles.
+   * VMs held only because they would crowd a critical host's datastore, or share a busy one
+   * where task time binds: they start at the pass's end if their host still has room then
+   * (startDeferred), so no slot idles.
    */
   readonly deferred: Set<number>;
   /** False once the deferred VMs are tried again. */
@@ -143,9 +144,10 @@ export function tryStart(
     return explain
       ? `its datastores (${datastoreNames(s, v)}) are read at their free throughput by the backups running there`
       : HELD;
-  // Slowed, a critical host's task lengthens the host's work: its slot goes to a task
+  // Slowed, a critical host's task lengthens the host's work, and where task time binds any
+  // task slowed by sharing a datastore holds its slot longer: the slot goes to a task
   // elsewhere first, and to this one only if no other takes it (startDeferred).
-  if (ledger.crowdHold && s.usage.crowdsCriticalHost(v)) {
+  if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v))) {
     ledger.deferred.add(v);
     return HELD;
   }

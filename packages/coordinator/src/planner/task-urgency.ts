@@ -25,6 +25,8 @@ export interface TaskUrgency {
   criticalDatastoreS: Float64Array;
   /** Per host: the same. */
   criticalHostS: Float64Array;
+  /** Task time over a limit sets the bound, not a throughput (ResourceUsage#wouldShare). */
+  shareHold: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export function taskUrgency(
   candidates: readonly Candidate[][],
   share = CRITICAL_SHARE,
 ): TaskUrgency {
-  const { resourceS, hostS, datastoreS } = resourceBounds(input, index, candidates);
+  const { resourceS, hostS, datastoreS, bytesBind } = resourceBounds(input, index, candidates);
   const critical = share * resourceS;
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
@@ -94,5 +96,13 @@ export function taskUrgency(
   });
   const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
   const criticalHostS = Float64Array.from(hostS, (x) => (x >= critical ? x : 0));
-  return { urgency, tieBreak, keepBps, demandBps, criticalDatastoreS, criticalHostS };
+  return {
+    urgency,
+    tieBreak,
+    keepBps,
+    demandBps,
+    criticalDatastoreS,
+    criticalHostS,
+    shareHold: !bytesBind,
+  };
 }
