@@ -9,7 +9,10 @@ import type { Candidate, EstateIndex } from "./task-costs.js";
 /** The bound and the resource that sets it. */
 export interface LowerBound {
   seconds: number;
-  /** What binds: "datastore ds-3", "host h-1", "estate-wide concurrency", "longest task vm-7". */
+  /**
+   * What binds: "datastore ds-3", "host h-1", "host h-1 with datastore ds-3", "estate-wide
+   * concurrency", "longest task vm-7".
+   */
   binding: string;
 }
 
@@ -48,7 +51,9 @@ export function lowerBound(
  * over its throughput (a host's, a datastore's free share, all movers together). No schedule
  * beats any of these: a task never reads faster than alone, a resource never runs more tasks
  * than its limit, never moves more bytes per second than its throughput, and nothing reads
- * before the first snapshot is ready.
+ * before the first snapshot is ready. Tighter where they couple: a mover's slots and the
+ * VMs only it reads fast (mover-slots-bound.ts), a host's slots and one datastore's
+ * throughput (host-datastore-bound.ts).
  */
 export function resourceBounds(
   input: PlanInput,

@@ -147,15 +147,14 @@ export function tryStart(
   // Slowed, a critical host's task lengthens the host's work, and where task time binds any
   // task slowed by sharing a datastore holds its slot longer: the slot goes to a task
   // elsewhere first, and to this one only if no other takes it (startDeferred).
+  const hold = holdReason(s, v, explain);
+  if (hold !== undefined) return hold;
   if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v))) {
     ledger.deferred.add(v);
     return HELD;
   }
-  const hold = holdReason(s, v, explain);
   const placed =
-    hold ??
-    gentlePlacement(s, v) ??
-    (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
+    gentlePlacement(s, v) ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover);
