@@ -118,7 +118,7 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
       if (i < list.length) heapPush(heap, [list[i] as number, p, i]);
     }
   });
-  while (heap.length > 0 && !usage.full) {
+  while (heap.length > 0 && !usage.full && !usage.blocked) {
     const [k, p, i] = heapPop(heap) as [number, number, number];
     const m = q.pairMover[p] as number;
     const h = q.pairHost[p] as number;
@@ -157,7 +157,7 @@ function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: St
     if (i < list.length) heapPush(heap, [list[i] as number, h]);
   }
   const cursor = new Int32Array(q.heads);
-  while (heap.length > 0 && !usage.full) {
+  while (heap.length > 0 && !usage.full && !usage.blocked) {
     const [k, h] = heapPop(heap) as [number, number];
     const v = order[k] as number;
     const placed = tryStart(s, v, ledger, false);

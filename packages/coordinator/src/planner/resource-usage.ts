@@ -1,6 +1,6 @@
 // What runs now, per host, datastore and mover: the limits' bookkeeping the planner, the
 // simulator and the dispatcher share.
-import type { PlanInput } from "./estate.js";
+import { type PlanInput, perDatastoreCap } from "./estate.js";
 import { datastoreFreeBps } from "./read-rates.js";
 import { ReaderLimits } from "./reader-limits.js";
 import type { EstateIndex } from "./task-costs.js";
@@ -12,6 +12,12 @@ export interface ResourceUsage {
   readonly running: number;
   /** No task can start anywhere: the cap is reached, or no mover has room. */
   readonly full: boolean;
+  /**
+   * Every datastore with a VM that has not started is at its task limit (and every such VM
+   * has a datastore): no VM can start until a task ends. Counts VMs as waiting until they
+   * start, so it may say false where nothing can start, never true where something can.
+   */
+  readonly blocked: boolean;
   hostTasks(host: number): number;
   datastoreTasks(datastore: number): number;
   hasSlot(mover: number): boolean;
@@ -91,6 +97,12 @@ class Usage implements ResourceUsage {
   private readonly dsKeptHost: Int32Array;
   /** Tasks the movers can still take, all together. */
   private freeRoom: number;
+  /** Per datastore: its VMs not started yet; VMs without a datastore not started yet. */
+  private readonly dsWaiting: Int32Array;
+  private noDsWaiting = 0;
+  private readonly dsCap: number;
+  /** Datastores with a VM not started yet and room for a task. */
+  private openDs = 0;
 
   private readonly keepBps: ArrayLike<number> | undefined;
   private readonly demandBps: ArrayLike<number> | undefined;
@@ -120,6 +132,13 @@ class Usage implements ResourceUsage {
       this.slots,
       input.movers.map((m) => m.throughputBps),
     );
+    this.dsCap = perDatastoreCap(input);
+    this.dsWaiting = new Int32Array(input.datastores.length);
+    for (const ds of index.vmDatastores) {
+      if (ds.length === 0) this.noDsWaiting++;
+      for (const d of ds) this.dsWaiting[d] = (this.dsWaiting[d] as number) + 1;
+    }
+    for (let d = 0; d < input.datastores.length; d++) if (this.isOpen(d)) this.openDs++;
     const slotSum = this.slots.reduce((a, b) => a + b, 0);
     this.freeRoom = slotSum;
     this.cap = Math.min(input.limits.total, input.limits.repositoryWrites, slotSum);
@@ -127,6 +146,14 @@ class Usage implements ResourceUsage {
 
   get full(): boolean {
     return this.running >= this.cap || this.freeRoom <= 0;
+  }
+
+  get blocked(): boolean {
+    return this.openDs === 0 && this.noDsWaiting === 0;
+  }
+
+  private isOpen(d: number): boolean {
+    return (this.dsWaiting[d] as number) > 0 && (this.dsRun[d] as number) < this.dsCap;
   }
 
   hostTasks(h: number): number {
@@ -218,8 +245,14 @@ class Usage implements ResourceUsage {
     if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
     const demand = by * (this.demandBps?.[vm] ?? 0);
     const keep = this.keepBps?.[vm] ?? 0;
-    for (const d of this.index.vmDatastores[vm] as number[]) {
+    const ds = this.index.vmDatastores[vm] as number[];
+    if (by > 0 && ds.length === 0) this.noDsWaiting--;
+    for (const d of ds) {
+      const open = this.isOpen(d);
       this.dsRun[d] = (this.dsRun[d] as number) + by;
+      // A start is a VM that no longer waits.
+      if (by > 0) this.dsWaiting[d] = (this.dsWaiting[d] as number) - 1;
+      this.openDs += Number(this.isOpen(d)) - Number(open);
       this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
       if (keep > 0) this.dsKept[d] = (this.dsKept[d] as number) + by;
       if (keep > 0 && h >= 0 && this.criticalHosts?.[h])

@@ -117,6 +117,8 @@ function pass(
       }
       break;
     }
+    // Every waiting VM's datastore is full: the rest would only hear that (none asked here).
+    if (!held && usage.blocked) break;
     const placed = tryStart(s, v, ledger, explain, bestOnly);
     if (typeof placed === "string") {
       // A deferred VM hears its reason once it is tried again.
