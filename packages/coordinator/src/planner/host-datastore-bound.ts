@@ -104,6 +104,7 @@ export function hostDatastoreBound(
     };
     // Level one alone is feasible at this length: nothing above it needs solving.
     const r1 = rates[1] as number;
+    if (!(r1 > 0)) continue;
     const upper = Math.max(
       p.bytes / r1,
       (pair.fixedS + p.bytes / r1) / perHost,
