@@ -180,27 +180,27 @@ class Usage implements ResourceUsage {
     const h = this.index.vmHost[vm] as number;
     if (h < 0 || !this.criticalHosts[h]) return false;
     const own = this.demandBps[vm] as number;
-    for (const d of this.index.vmDatastores[vm] as number[]) {
-      const running = this.dsDemand[d] as number;
+    for (const d of this.index.vmDatastores[vm] as number[])
       if (
-        running > 0 &&
-        running + own > (this.dsFree[d] as number) &&
+        this.overfills(d, own) &&
         (this.criticalDs?.[d] ?? 0) <= (this.criticalHosts[h] as number)
       )
         return true;
-    }
     return false;
   }
 
   wouldShare(vm: number): boolean {
     if (!this.demandBps || !this.shareHold) return false;
     const own = this.demandBps[vm] as number;
-    for (const d of this.index.vmDatastores[vm] as number[]) {
-      const running = this.dsDemand[d] as number;
-      if (running > 0 && running + own > (this.dsFree[d] as number) && !this.criticalDs?.[d])
-        return true;
-    }
+    for (const d of this.index.vmDatastores[vm] as number[])
+      if (this.overfills(d, own) && !this.criticalDs?.[d]) return true;
     return false;
+  }
+
+  // Readers there already, and with `own` more they ask for more than it has free.
+  private overfills(d: number, own: number): boolean {
+    const running = this.dsDemand[d] as number;
+    return running > 0 && running + own > (this.dsFree[d] as number);
   }
 
   roomBesideKept(vm: number): number | undefined {
