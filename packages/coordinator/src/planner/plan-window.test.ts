@@ -299,7 +299,9 @@ describe("planWindow", () => {
           { id: "ds1", throughputBps: 600 * MB, baseLatencyMs: 1, productionLoad: 0 },
           { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
         ],
-        limits: { perHost: 1, perDatastore: 10, total: 10, repositoryWrites: 10 },
+        // Two tasks per datastore: hot-add (300 MB/s of ds1's half) is predicted faster than
+        // NBD (250), so only the rule sends the companions by NBD.
+        limits: { perHost: 1, perDatastore: 2, total: 10, repositoryWrites: 10 },
         cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
       },
     );
