@@ -14,6 +14,15 @@ export interface HostDatastoreBound {
   datastore: number;
 }
 
+/** What the lower bound already summed (lower-bound.ts), over VMs with a candidate. */
+export interface WorkFigures {
+  /** Per VM, its shortest duration alone. */
+  aloneS: Float64Array;
+  /** Per host, its VMs' alone durations summed; per datastore, its VMs' bytes. */
+  hostAloneS: Float64Array;
+  datastoreBytes: Float64Array;
+}
+
 /** One host's VMs that read only one datastore. */
 interface Pair {
   host: number;
@@ -39,31 +48,24 @@ export function hostDatastoreBound(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly (readonly Candidate[])[],
+  work: WorkFigures,
   atLeastS: number,
 ): HostDatastoreBound {
   const none: HostDatastoreBound = { seconds: 0, host: -1, datastore: -1 };
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
   if (!(perHost > 0)) return none;
-  const hostAloneS = new Float64Array(input.hosts.length);
-  const dsBytes = new Float64Array(input.datastores.length);
+  const { aloneS: vmAloneS, hostAloneS, datastoreBytes: dsBytes } = work;
   const pairs = new Map<number, Pair>();
   const D = input.datastores.length;
   candidates.forEach((cs, v) => {
-    if (cs.length === 0) return;
-    let alone = Number.POSITIVE_INFINITY;
-    let bps = 0;
-    for (const c of cs) {
-      alone = Math.min(alone, c.aloneS);
-      bps = Math.max(bps, c.aloneBps);
-    }
-    const bytes = input.vms[v]?.expectedBytes ?? 0;
     const ds = index.vmDatastores[v] as number[];
-    for (const d of ds) dsBytes[d] = (dsBytes[d] as number) + bytes;
     const h = index.vmHost[v] as number;
-    if (h < 0) return;
-    hostAloneS[h] = (hostAloneS[h] as number) + alone;
-    if (ds.length !== 1) return;
+    if (cs.length === 0 || h < 0 || ds.length !== 1) return;
+    const alone = vmAloneS[v] as number;
+    const bytes = input.vms[v]?.expectedBytes ?? 0;
+    let bps = 0;
+    for (const c of cs) bps = Math.max(bps, c.aloneBps);
     const key = h * D + (ds[0] as number);
     let p = pairs.get(key);
     if (!p) {

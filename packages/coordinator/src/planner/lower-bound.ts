@@ -77,9 +77,11 @@ export function resourceBounds(
       bytesBind = bytes;
     }
   };
+  const aloneS = new Float64Array(candidates.length);
   candidates.forEach((cs, v) => {
     if (cs.length === 0) return;
     const d = cs.reduce((m, c) => Math.min(m, c.aloneS), Number.POSITIVE_INFINITY);
+    aloneS[v] = d;
     const b = input.vms[v]?.expectedBytes ?? 0;
     total += d;
     bytes += b;
@@ -141,7 +143,8 @@ export function resourceBounds(
   if (placed.mover >= 0)
     consider(placed.seconds, `${what}, with ${input.movers[placed.mover]?.id}'s hot-add VMs`);
   // Tighter where a host's tasks on one datastore must share its throughput.
-  const pair = hostDatastoreBound(input, index, candidates, bound.seconds);
+  const work = { aloneS, hostAloneS: hostWork, datastoreBytes: dsBytes };
+  const pair = hostDatastoreBound(input, index, candidates, work, bound.seconds);
   if (pair.host >= 0)
     consider(
       pair.seconds,
