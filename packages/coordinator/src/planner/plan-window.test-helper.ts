@@ -1,0 +1,66 @@
+// Small estates the planner's tests share.
+import type { PlanInput, PlanMover, PlanVm } from "./estate.js";
+
+export const MB = 1e6;
+
+/** One host, datastores fast enough not to matter, movers as given. */
+export function estate(
+  vms: Partial<PlanVm>[],
+  movers: Partial<PlanMover>[],
+  over: Partial<PlanInput> = {},
+): PlanInput {
+  return {
+    hosts: [
+      { id: "h1", throughputBps: 100_000 * MB },
+      { id: "h2", throughputBps: 100_000 * MB },
+    ],
+    datastores: ["ds1", "ds2", "ds3"].map((id) => ({
+      id,
+      throughputBps: 100_000 * MB,
+      baseLatencyMs: 1,
+      productionLoad: 0,
+    })),
+    movers: movers.map((m, i) => ({
+      id: `m${i + 1}`,
+      hostId: "h1",
+      datastoreIds: ["ds1", "ds2", "ds3"],
+      hotadd: true,
+      nbd: false,
+      remote: false,
+      slots: 1,
+      throughputBps: 100_000 * MB,
+      up: true,
+      ...m,
+    })),
+    vms: vms.map((v, i) => ({
+      id: `vm${i + 1}`,
+      hostId: "h1",
+      datastoreIds: ["ds1"],
+      expectedBytes: 100 * MB,
+      transport: "any" as const,
+      ...v,
+    })),
+    limits: { perHost: 10, perDatastore: 10, total: 10, repositoryWrites: 10 },
+    cost: { streamBps: { hotadd: 100 * MB, nbd: 50 * MB }, overheadS: 0 },
+    windowS: 0,
+    ...over,
+  };
+}
+
+/** m1 alone mounts ds1, with six large VMs and four small ones (on `smallHost`) there. */
+export function crowdedMover(smallHost = "h1", over: Partial<PlanInput> = {}): PlanInput {
+  const large = Array.from({ length: 6 }, () => ({ expectedBytes: 400 * MB }));
+  const small = Array.from({ length: 4 }, () => ({ expectedBytes: 150 * MB, hostId: smallHost }));
+  const own = Array.from({ length: 4 }, () => ({
+    expectedBytes: 250 * MB,
+    datastoreIds: ["ds2"],
+  }));
+  return estate(
+    [...large, ...small, ...own],
+    [
+      { datastoreIds: ["ds1"], nbd: true, remote: true, slots: 2, throughputBps: 200 * MB },
+      { datastoreIds: ["ds2"], nbd: true, remote: true, slots: 4 },
+    ],
+    over,
+  );
+}
