@@ -180,4 +180,43 @@ describe("planWindow placement", () => {
       });
     expect(plan.makespanS).toBeCloseTo(14 + 2 / 3, 6);
   });
+
+  it("leaves a crowded mover's slot to its own VMs before a task that would take it by a slower way", () => {
+    // m1 alone mounts ds1 and ds2 (hot-add 400 MB/s, NBD 250), m2 alone ds3; two slots each.
+    // ds1 gives 500 MB/s: vm1 (4 GB) keeps its rate and its 1 GB companions go by NBD. When
+    // vm3 ends (10.4 s), vm4 would take m1's slot by NBD for 4 s, where m1's own VMs (ds2's
+    // and ds1's, hot-add only there) still need both its slots until the bound (17.1 s): vm9
+    // takes it, and vm4 reads by hot-add once vm1 is done. Taking it: 22.5 s.
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        ...Array.from({ length: 4 }, () => ({ expectedBytes: 1000 * MB })),
+        ...Array.from({ length: 8 }, () => ({ expectedBytes: 1000 * MB, datastoreIds: ["ds2"] })),
+        ...Array.from({ length: 10 }, () => ({ expectedBytes: 1000 * MB, datastoreIds: ["ds3"] })),
+      ],
+      [
+        { datastoreIds: ["ds1", "ds2"], nbd: true, remote: true, slots: 2 },
+        { datastoreIds: ["ds3"], nbd: true, remote: true, slots: 2 },
+      ],
+      {
+        datastores: [
+          { id: "ds1", throughputBps: 500 * MB, baseLatencyMs: 1, productionLoad: 0 },
+          { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+          { id: "ds3", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+        ],
+        limits: { perHost: 10, perDatastore: 2, total: 10, repositoryWrites: 10 },
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound.binding).toBe("mover slots, with m1's hot-add VMs");
+    expect(plan.lowerBound.seconds).toBeCloseTo(17.115, 3);
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    expect(task("vm3")).toMatchObject({ moverId: "m1", transport: "nbd" });
+    expect(task("vm9")).toMatchObject({ moverId: "m1", transport: "hotadd" });
+    expect(task("vm9")?.startS).toBeCloseTo(task("vm3")?.endS ?? 0, 6);
+    expect(task("vm4")).toMatchObject({ moverId: "m1", transport: "hotadd" });
+    expect(task("vm4")?.startS).toBeCloseTo(task("vm1")?.endS ?? 0, 6);
+    expect(plan.makespanS).toBeCloseTo(20.4, 6);
+  });
 });

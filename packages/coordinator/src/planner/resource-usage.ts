@@ -47,6 +47,13 @@ export interface ResourceUsage {
    * hold its slot longer than alone, where a task on an idle datastore would not.
    */
   wouldShare(vm: number): boolean;
+  /**
+   * True where task time sets the window (UsageRates#shareHold) and the mover's own VMs
+   * (those only it reads fastest) not started yet, the VM's own aside, fill its slots from
+   * `nowS` until the bound: a VM that would run there by a slower way than its fastest
+   * (`aloneS`) would push them past it, where another mover's slot frees for it soon.
+   */
+  yieldsToOwn(vm: number, mover: number, aloneS: number, nowS: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
@@ -68,6 +75,11 @@ export interface UsageRates {
   criticalHostS?: ArrayLike<number>;
   /** Task time, not a throughput, sets the bound: VMs that would share a datastore wait. */
   shareHold?: boolean;
+  /** Per VM, the one mover with its fastest way (-1: none), and that way's time alone. */
+  ownMover?: ArrayLike<number>;
+  fastestS?: ArrayLike<number>;
+  /** The lower bound, seconds. */
+  boundS?: number;
 }
 
 /** Starts with nothing running. */
@@ -109,17 +121,26 @@ class Usage implements ResourceUsage {
   private readonly criticalDs: ArrayLike<number> | undefined;
   private readonly criticalHosts: ArrayLike<number> | undefined;
   private readonly shareHold: boolean;
+  /** Per mover: the fastest times of its own VMs not started yet, summed. */
+  private readonly ownLeft: Float64Array;
 
   constructor(
     input: PlanInput,
     private readonly index: EstateIndex,
-    rates: UsageRates,
+    private readonly rates: UsageRates,
   ) {
     this.keepBps = rates.keepBps;
     this.demandBps = rates.demandBps;
     this.criticalDs = rates.criticalDatastoreS;
     this.criticalHosts = rates.criticalHostS;
     this.shareHold = rates.shareHold ?? false;
+    this.ownLeft = new Float64Array(input.movers.length);
+    const { ownMover, fastestS } = rates;
+    if (ownMover && fastestS)
+      for (let v = 0; v < ownMover.length; v++) {
+        const m = ownMover[v] as number;
+        if (m >= 0) this.ownLeft[m] = (this.ownLeft[m] as number) + (fastestS[v] as number);
+      }
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.dsKept = new Int32Array(input.datastores.length);
@@ -221,6 +242,15 @@ class Usage implements ResourceUsage {
     return kept ? room : undefined;
   }
 
+  yieldsToOwn(vm: number, mover: number, aloneS: number, nowS: number): boolean {
+    const { ownMover, fastestS, boundS } = this.rates;
+    if (!this.shareHold || !ownMover || !fastestS || boundS === undefined) return false;
+    const fastest = fastestS[vm] as number;
+    if (aloneS <= fastest + 1e-9) return false;
+    const left = (this.ownLeft[mover] as number) - (ownMover[vm] === mover ? fastest : 0);
+    return left > 0 && left >= (this.slots[mover] as number) * (boundS - nowS);
+  }
+
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
@@ -247,6 +277,9 @@ class Usage implements ResourceUsage {
     const keep = this.keepBps?.[vm] ?? 0;
     const ds = this.index.vmDatastores[vm] as number[];
     if (by > 0 && ds.length === 0) this.noDsWaiting--;
+    const own = this.rates.ownMover?.[vm] ?? -1;
+    if (by > 0 && own >= 0)
+      this.ownLeft[own] = (this.ownLeft[own] as number) - (this.rates.fastestS?.[vm] ?? 0);
     for (const d of ds) {
       const open = this.isOpen(d);
       this.dsRun[d] = (this.dsRun[d] as number) + by;

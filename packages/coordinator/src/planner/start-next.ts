@@ -48,9 +48,9 @@ export interface PassLedger {
   /** Tasks this pass left waiting for a busy mover: each queues behind the ones before it. */
   readonly waits: Map<number, number>;
   /**
-   * VMs held only because they would crowd a critical host's datastore, or share a busy one
-   * where task time binds: they start at the pass's end if their host still has room then
-   * (startDeferred), so no slot idles.
+   * VMs held only because they would crowd a critical host's datastore, share a busy one
+   * where task time binds, or take a slot its mover's own VMs need: they start at the pass's
+   * end if their host still has room then (startDeferred), so no slot idles.
    */
   readonly deferred: Set<number>;
   /** False once the deferred VMs are tried again. */
@@ -158,6 +158,12 @@ export function tryStart(
   const placed =
     gentlePlacement(s, v) ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
+  // By a slower way on a mover its own VMs need until the bound (a critical chain taking
+  // the slot of the one mover that reads them fast): the slot goes to them first.
+  if (ledger.crowdHold && s.usage.yieldsToOwn(v, placed.mover, placed.aloneS, s.nowS)) {
+    ledger.deferred.add(v);
+    return HELD;
+  }
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover);
   const { ends } = ledger;

@@ -27,6 +27,11 @@ export interface TaskUrgency {
   criticalHostS: Float64Array;
   /** Task time over a limit sets the bound, not a throughput (ResourceUsage#wouldShare). */
   shareHold: boolean;
+  /** Per VM: the one mover with its fastest way (-1: none, or several), and that way's time. */
+  ownMover: Int32Array;
+  fastestS: Float64Array;
+  /** The lower bound from the resources' own figures (ResourceUsage#yieldsToOwn). */
+  boundS: number;
 }
 
 /**
@@ -48,6 +53,8 @@ export function taskUrgency(
   const tieBreak = new Float64Array(candidates.length);
   const keepBps = new Float64Array(candidates.length);
   const demandBps = new Float64Array(candidates.length);
+  const ownMover = new Int32Array(candidates.length).fill(-1);
+  const fastestS = new Float64Array(candidates.length);
   candidates.forEach((cs, v) => {
     let u = Number.POSITIVE_INFINITY;
     let alone = Number.POSITIVE_INFINITY;
@@ -56,6 +63,11 @@ export function taskUrgency(
       alone = Math.min(alone, c.aloneS);
     }
     if (cs.length === 0) u = 0;
+    fastestS[v] = cs.length > 0 ? alone : 0;
+    let own = -1;
+    for (const c of cs)
+      if (c.aloneS <= alone + 1e-9) own = own === -1 || own === c.mover ? c.mover : -2;
+    ownMover[v] = own >= 0 ? own : -1;
     const h = index.vmHost[v] as number;
     const hs = h >= 0 ? (hostS[h] as number) : 0;
     // The task's busiest resource and the next, with the tasks each runs at once.
@@ -104,5 +116,8 @@ export function taskUrgency(
     criticalDatastoreS,
     criticalHostS,
     shareHold: !bytesBind,
+    ownMover,
+    fastestS,
+    boundS: resourceS,
   };
 }
