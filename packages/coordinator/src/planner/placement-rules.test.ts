@@ -219,4 +219,28 @@ describe("planWindow placement", () => {
     expect(task("vm4")?.startS).toBeCloseTo(task("vm1")?.endS ?? 0, 6);
     expect(plan.makespanS).toBeCloseTo(20.4, 6);
   });
+
+  it("starts no task on the host of a task that alone nearly sets the window beyond what the host can feed beside it", () => {
+    // h1 gives 1,000 MB/s; vm1 (8 GB, 20 s at 400 MB/s) is the longest task and the bound.
+    // Its six 1 GB neighbours could run three at once beside it (four tasks per host), each
+    // reading at 250 MB/s and vm1 too. One at a time beside it they all read at 400 MB/s.
+    const input = estate(
+      [
+        { expectedBytes: 8000 * MB },
+        ...Array.from({ length: 6 }, () => ({ expectedBytes: 1000 * MB, datastoreIds: ["ds2"] })),
+      ],
+      [{ slots: 8 }],
+      {
+        hosts: [{ id: "h1", throughputBps: 1000 * MB }],
+        limits: { perHost: 4, perDatastore: 10, total: 10, repositoryWrites: 10 },
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 20, binding: "longest task vm1" });
+    expect(plan.tasks.find((t) => t.vmId === "vm1")).toMatchObject({ startS: 0, endS: 20 });
+    // Never more than two tasks read h1 at once.
+    for (const step of plan.hostLoad.get("h1") ?? []) expect(step.tasks).toBeLessThanOrEqual(2);
+    expect(plan.makespanS).toBeCloseTo(20, 6);
+  });
 });

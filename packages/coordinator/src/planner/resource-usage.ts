@@ -54,6 +54,13 @@ export interface ResourceUsage {
    * (`aloneS`) would push them past it, where another mover's slot frees for it soon.
    */
   yieldsToOwn(vm: number, mover: number, aloneS: number, nowS: number): boolean;
+  /**
+   * True when the VM's host runs a task that alone nearly sets the window (UsageRates#long)
+   * and the VM, beside the host's running tasks, would ask more than the host's throughput:
+   * hosts share it in proportion to what readers ask, so it would slow that task, and the
+   * window with it. False without figures.
+   */
+  crowdsLongTask(vm: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   start(vm: number, mover: number): void;
@@ -80,6 +87,8 @@ export interface UsageRates {
   fastestS?: ArrayLike<number>;
   /** The lower bound, seconds. */
   boundS?: number;
+  /** Per VM, 1 where its task alone nearly sets the window. */
+  long?: ArrayLike<number>;
 }
 
 /** Starts with nothing running. */
@@ -123,6 +132,10 @@ class Usage implements ResourceUsage {
   private readonly shareHold: boolean;
   /** Per mover: the fastest times of its own VMs not started yet, summed. */
   private readonly ownLeft: Float64Array;
+  /** Per host: the running tasks' demand rates summed, its throughput, its long tasks. */
+  private readonly hostDemand: Float64Array;
+  private readonly hostBps: Float64Array;
+  private readonly hostLong: Int32Array;
 
   constructor(
     input: PlanInput,
@@ -135,6 +148,9 @@ class Usage implements ResourceUsage {
     this.criticalHosts = rates.criticalHostS;
     this.shareHold = rates.shareHold ?? false;
     this.ownLeft = new Float64Array(input.movers.length);
+    this.hostDemand = new Float64Array(input.hosts.length);
+    this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
+    this.hostLong = new Int32Array(input.hosts.length);
     const { ownMover, fastestS } = rates;
     if (ownMover && fastestS)
       for (let v = 0; v < ownMover.length; v++) {
@@ -251,6 +267,17 @@ class Usage implements ResourceUsage {
     return left > 0 && left >= (this.slots[mover] as number) * (boundS - nowS);
   }
 
+  crowdsLongTask(vm: number): boolean {
+    if (!this.demandBps || !this.rates.long) return false;
+    const h = this.index.vmHost[vm] as number;
+    return (
+      h >= 0 &&
+      (this.hostLong[h] as number) > 0 &&
+      (this.hostDemand[h] as number) + (this.demandBps[vm] as number) >
+        (this.hostBps[h] as number) * (1 + 1e-9)
+    );
+  }
+
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
@@ -272,8 +299,13 @@ class Usage implements ResourceUsage {
     const free = this.freeOf(mover);
     this.running += by;
     const h = this.index.vmHost[vm] as number;
-    if (h >= 0) this.hostRun[h] = (this.hostRun[h] as number) + by;
     const demand = by * (this.demandBps?.[vm] ?? 0);
+    const long = by * (this.rates.long?.[vm] ?? 0);
+    if (h >= 0) {
+      this.hostRun[h] = (this.hostRun[h] as number) + by;
+      this.hostDemand[h] = (this.hostDemand[h] as number) + demand;
+      this.hostLong[h] = (this.hostLong[h] as number) + long;
+    }
     const keep = this.keepBps?.[vm] ?? 0;
     const ds = this.index.vmDatastores[vm] as number[];
     if (by > 0 && ds.length === 0) this.noDsWaiting--;

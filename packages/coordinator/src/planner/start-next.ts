@@ -151,6 +151,11 @@ export function tryStart(
   // elsewhere first, and to this one only if no other takes it (startDeferred).
   const hold = holdReason(s, v, explain);
   if (hold !== undefined) return hold;
+  // Only the host: held beside a long task, its datastores' other VMs lengthened more windows.
+  if (s.usage.crowdsLongTask(v))
+    return explain
+      ? `host ${s.input.hosts[s.index.vmHost[v] as number]?.id} reads a backup that alone nearly sets the window, at the throughput it has`
+      : HELD;
   if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v))) {
     ledger.deferred.add(v);
     return HELD;

@@ -7,6 +7,8 @@ import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** A resource counts as critical from this share of the bound on. */
 export const CRITICAL_SHARE = 0.8;
+/** A task whose fastest duration alone comes within this share of the bound is long. */
+const LONG_SHARE = 0.9;
 
 /** Per VM, how urgent its task is, and the read rate it must keep (0 for tasks that can wait). */
 export interface TaskUrgency {
@@ -32,6 +34,11 @@ export interface TaskUrgency {
   fastestS: Float64Array;
   /** The lower bound from the resources' own figures (ResourceUsage#yieldsToOwn). */
   boundS: number;
+  /**
+   * Per VM: 1 where its task alone comes within LONG_SHARE of the bound: its host keeps it
+   * its rate (ResourceUsage#crowdsLongTask).
+   */
+  long: Uint8Array;
 }
 
 /**
@@ -55,6 +62,7 @@ export function taskUrgency(
   const demandBps = new Float64Array(candidates.length);
   const ownMover = new Int32Array(candidates.length).fill(-1);
   const fastestS = new Float64Array(candidates.length);
+  const long = new Uint8Array(candidates.length);
   candidates.forEach((cs, v) => {
     let u = Number.POSITIVE_INFINITY;
     let alone = Number.POSITIVE_INFINITY;
@@ -68,6 +76,7 @@ export function taskUrgency(
     for (const c of cs)
       if (c.aloneS <= alone + 1e-9) own = own === -1 || own === c.mover ? c.mover : -2;
     ownMover[v] = own >= 0 ? own : -1;
+    if (cs.length > 0 && alone >= LONG_SHARE * resourceS) long[v] = 1;
     const h = index.vmHost[v] as number;
     const hs = h >= 0 ? (hostS[h] as number) : 0;
     // The task's busiest resource and the next, with the tasks each runs at once.
@@ -119,5 +128,6 @@ export function taskUrgency(
     ownMover,
     fastestS,
     boundS: resourceS,
+    long,
   };
 }
