@@ -66,8 +66,8 @@ export function offloadCrowdedMovers(
   return out ?? (candidates as Candidate[][]);
 }
 
-// The one mover among a VM's fastest candidates, or -1 (none, or several).
-function onlyFastestMover(cs: readonly Candidate[]): number {
+/** The one mover among a VM's fastest candidates (alone), or -1 (none, or several). */
+export function onlyFastestMover(cs: readonly Candidate[]): number {
   const fastest = bestCandidates(cs);
   const m = fastest[0]?.mover ?? -1;
   return fastest.every((c) => c.mover === m) ? m : -1;

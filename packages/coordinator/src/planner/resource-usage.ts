@@ -130,6 +130,10 @@ class Usage implements ResourceUsage {
   private readonly criticalDs: ArrayLike<number> | undefined;
   private readonly criticalHosts: ArrayLike<number> | undefined;
   private readonly shareHold: boolean;
+  private readonly ownMover: ArrayLike<number> | undefined;
+  private readonly fastestS: ArrayLike<number> | undefined;
+  private readonly boundS: number | undefined;
+  private readonly long: ArrayLike<number> | undefined;
   /** Per mover: the fastest times of its own VMs not started yet, summed. */
   private readonly ownLeft: Float64Array;
   /** Per host: the running tasks' demand rates summed, its throughput, its long tasks. */
@@ -140,18 +144,22 @@ class Usage implements ResourceUsage {
   constructor(
     input: PlanInput,
     private readonly index: EstateIndex,
-    private readonly rates: UsageRates,
+    rates: UsageRates,
   ) {
     this.keepBps = rates.keepBps;
     this.demandBps = rates.demandBps;
     this.criticalDs = rates.criticalDatastoreS;
     this.criticalHosts = rates.criticalHostS;
     this.shareHold = rates.shareHold ?? false;
+    this.ownMover = rates.ownMover;
+    this.fastestS = rates.fastestS;
+    this.boundS = rates.boundS;
+    this.long = rates.long;
     this.ownLeft = new Float64Array(input.movers.length);
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
     this.hostLong = new Int32Array(input.hosts.length);
-    const { ownMover, fastestS } = rates;
+    const { ownMover, fastestS } = this;
     if (ownMover && fastestS)
       for (let v = 0; v < ownMover.length; v++) {
         const m = ownMover[v] as number;
@@ -259,7 +267,7 @@ class Usage implements ResourceUsage {
   }
 
   yieldsToOwn(vm: number, mover: number, aloneS: number, nowS: number): boolean {
-    const { ownMover, fastestS, boundS } = this.rates;
+    const { ownMover, fastestS, boundS } = this;
     if (!this.shareHold || !ownMover || !fastestS || boundS === undefined) return false;
     const fastest = fastestS[vm] as number;
     if (aloneS <= fastest + 1e-9) return false;
@@ -268,7 +276,7 @@ class Usage implements ResourceUsage {
   }
 
   crowdsLongTask(vm: number): boolean {
-    if (!this.demandBps || !this.rates.long) return false;
+    if (!this.demandBps || !this.long) return false;
     const h = this.index.vmHost[vm] as number;
     return (
       h >= 0 &&
@@ -300,7 +308,7 @@ class Usage implements ResourceUsage {
     this.running += by;
     const h = this.index.vmHost[vm] as number;
     const demand = by * (this.demandBps?.[vm] ?? 0);
-    const long = by * (this.rates.long?.[vm] ?? 0);
+    const long = by * (this.long?.[vm] ?? 0);
     if (h >= 0) {
       this.hostRun[h] = (this.hostRun[h] as number) + by;
       this.hostDemand[h] = (this.hostDemand[h] as number) + demand;
@@ -309,9 +317,9 @@ class Usage implements ResourceUsage {
     const keep = this.keepBps?.[vm] ?? 0;
     const ds = this.index.vmDatastores[vm] as number[];
     if (by > 0 && ds.length === 0) this.noDsWaiting--;
-    const own = this.rates.ownMover?.[vm] ?? -1;
+    const own = this.ownMover?.[vm] ?? -1;
     if (by > 0 && own >= 0)
-      this.ownLeft[own] = (this.ownLeft[own] as number) - (this.rates.fastestS?.[vm] ?? 0);
+      this.ownLeft[own] = (this.ownLeft[own] as number) - (this.fastestS?.[vm] ?? 0);
     for (const d of ds) {
       const open = this.isOpen(d);
       this.dsRun[d] = (this.dsRun[d] as number) + by;

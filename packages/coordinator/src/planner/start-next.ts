@@ -154,7 +154,7 @@ export function tryStart(
   // Only the host: held beside a long task, its datastores' other VMs lengthened more windows.
   if (s.usage.crowdsLongTask(v))
     return explain
-      ? `host ${s.input.hosts[s.index.vmHost[v] as number]?.id} reads a backup that alone nearly sets the window, at the throughput it has`
+      ? `host ${s.input.hosts[s.index.vmHost[v] as number]?.id} has no throughput left beside a backup that alone nearly sets the window`
       : HELD;
   if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v))) {
     ledger.deferred.add(v);

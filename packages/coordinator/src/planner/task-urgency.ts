@@ -3,6 +3,7 @@
 // that resource idles early and ends late. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { resourceBounds } from "./lower-bound.js";
+import { onlyFastestMover } from "./mover-offload.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** A resource counts as critical from this share of the bound on. */
@@ -72,10 +73,7 @@ export function taskUrgency(
     }
     if (cs.length === 0) u = 0;
     fastestS[v] = cs.length > 0 ? alone : 0;
-    let own = -1;
-    for (const c of cs)
-      if (c.aloneS <= alone + 1e-9) own = own === -1 || own === c.mover ? c.mover : -2;
-    ownMover[v] = own >= 0 ? own : -1;
+    ownMover[v] = onlyFastestMover(cs);
     if (cs.length > 0 && alone >= LONG_SHARE * resourceS) long[v] = 1;
     const h = index.vmHost[v] as number;
     const hs = h >= 0 ? (hostS[h] as number) : 0;
