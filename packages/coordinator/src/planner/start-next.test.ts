@@ -1,50 +1,38 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_COST, type PlanInput, type PlanMover, type PlanVm } from "./estate.js";
+import { MB, estate as planEstate } from "./plan-window.test-helper.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { startNext } from "./start-next.js";
 import { candidatesOf, indexEstate } from "./task-costs.js";
 import { taskOrder } from "./task-order.js";
-
-const MB = 1e6;
 
 function estate(
   vms: Partial<PlanVm>[],
   movers: Partial<PlanMover>[],
   over: Partial<PlanInput> = {},
 ) {
-  const input: PlanInput = {
-    hosts: [{ id: "h1", throughputBps: 10_000 * MB }],
-    datastores: ["ds1", "ds2"].map((id) => ({
-      id,
-      throughputBps: 10_000 * MB,
-      baseLatencyMs: 1,
-      productionLoad: 0,
-    })),
-    movers: movers.map((m, i) => ({
-      id: `m${i + 1}`,
-      hostId: "h1",
+  const input = planEstate(
+    vms,
+    movers.map((m) => ({
       datastoreIds: ["ds1", "ds2"],
-      hotadd: true,
       nbd: true,
-      remote: false,
       slots: 2,
       throughputBps: 10_000 * MB,
-      up: true,
       ...m,
     })),
-    vms: vms.map((v, i) => ({
-      id: `vm${i + 1}`,
-      hostId: "h1",
-      datastoreIds: ["ds1"],
-      expectedBytes: 100 * MB,
-      transport: "any" as const,
-      ...v,
-    })),
-    limits: { perHost: 4, perDatastore: 4, total: 8, repositoryWrites: 8 },
-    cost: DEFAULT_COST,
-    windowS: 0,
-    ...over,
-  };
+    {
+      hosts: [{ id: "h1", throughputBps: 10_000 * MB }],
+      datastores: ["ds1", "ds2"].map((id) => ({
+        id,
+        throughputBps: 10_000 * MB,
+        baseLatencyMs: 1,
+        productionLoad: 0,
+      })),
+      limits: { perHost: 4, perDatastore: 4, total: 8, repositoryWrites: 8 },
+      cost: DEFAULT_COST,
+      ...over,
+    },
+  );
   const index = indexEstate(input);
   const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
   return { input, index, candidates, usage: createResourceUsage(input, index) };
