@@ -8,7 +8,13 @@
 //                      [--seeds 50] [--first-seed 1] [--max-vms 50000] (--seeds 0: no family)
 // --first-seed 51 --seeds 50: seeds the planner's rules were not tuned on.
 import { parseArgs } from "@ferry/common";
-import { familyMember, planWindow, simulateWindow, syntheticEstate } from "@ferry/coordinator";
+import {
+  familyMember,
+  planWindow,
+  simulateWindow,
+  syntheticEstate,
+  TRY_ALTERNATIVES_ABOVE,
+} from "@ferry/coordinator";
 import { median } from "./bench-data.js";
 
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
@@ -92,6 +98,7 @@ function family(seeds: number, first: number, maxVms: number): void {
   const fifos: number[] = [];
   const planMs: number[] = [];
   const binds = new Map<string, number>();
+  const rules = new Map<string, number>();
   for (let seed = first; seed < first + seeds; seed++) {
     const { input, shape } = familyMember(seed, maxVms);
     const t0 = performance.now();
@@ -104,8 +111,9 @@ function family(seeds: number, first: number, maxVms: number): void {
     // What kind of resource binds: "datastore ds-3 throughput" -> "datastore throughput".
     const kind = plan.lowerBound.binding.replace(/ \S*\d\S*/g, "");
     binds.set(kind, (binds.get(kind) ?? 0) + 1);
+    if (plan.rules !== "default") rules.set(plan.rules, (rules.get(plan.rules) ?? 0) + 1);
     console.log(
-      `seed ${seed}: ${shape}; bound ${hours(plan.lowerBound.seconds)} (${plan.lowerBound.binding}); plan ${plan.ratio.toFixed(3)}x, first-come ${fifo.ratio.toFixed(3)}x; planned in ${ms.toFixed(0)} ms`,
+      `seed ${seed}: ${shape}; bound ${hours(plan.lowerBound.seconds)} (${plan.lowerBound.binding}); plan ${plan.ratio.toFixed(3)}x${plan.rules === "default" ? "" : ` (${plan.rules} rules)`}, first-come ${fifo.ratio.toFixed(3)}x; planned in ${ms.toFixed(0)} ms`,
     );
   }
   const line = (name: string, xs: number[]) => {
@@ -119,6 +127,17 @@ function family(seeds: number, first: number, maxVms: number): void {
       [...planMs].sort((a, b) => a - b),
       0.5,
     ).toFixed(0)}`,
+  );
+  const alternatives = [...rules.values()].reduce((a, b) => a + b, 0);
+  console.log(
+    `planned under alternative rules (the default ended over ${TRY_ALTERNATIVES_ABOVE}x): ${alternatives} of ${plans.length}${
+      alternatives > 0
+        ? ` (${[...rules]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")})`
+        : ""
+    }`,
   );
   console.log(
     `what bounds them: ${[...binds]

@@ -47,6 +47,7 @@ export function planMessage(plan: Plan, limits: PlanLimits, windowS: number): Pl
     warnings: plan.warnings,
     windowS,
     limits: limitsMessage(limits),
+    rules: plan.rules,
   });
 }
 

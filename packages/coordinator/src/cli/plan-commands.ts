@@ -53,7 +53,8 @@ export function printPlan(plan: PlanResponse, args: ParsedArgs, json: boolean): 
       (plan.windowS > 0 ? ` (window ${hours(plan.windowS)})` : ""),
   );
   out(
-    `lower bound ${hours(plan.lowerBoundS)} (${plan.binding}); plan / lower bound = ${plan.ratio.toFixed(2)}`,
+    `lower bound ${hours(plan.lowerBoundS)} (${plan.binding}); plan / lower bound = ${plan.ratio.toFixed(2)}` +
+      (plan.rules && plan.rules !== "default" ? `; planned under the ${plan.rules} rules` : ""),
   );
   for (const w of plan.warnings) out(`warning: ${w}`);
   const shown = Number(str(args, "tasks") || 20);

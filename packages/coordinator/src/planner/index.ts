@@ -3,6 +3,12 @@ export * from "./estate.js";
 export { type FamilyMember, familyMember } from "./estate-family.js";
 export { type Discipline, listSchedule } from "./list-schedule.js";
 export { type LowerBound, lowerBound } from "./lower-bound.js";
+export {
+  ALTERNATIVES,
+  DEFAULT_VARIANT,
+  type PlanVariant,
+  TRY_ALTERNATIVES_ABOVE,
+} from "./plan-variants.js";
 export { type LoadStep, type Plan, type PlannedTask, planWindow } from "./plan-window.js";
 export {
   checkPrediction,

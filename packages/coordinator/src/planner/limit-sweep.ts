@@ -1,5 +1,6 @@
 // What-if over limits: the plan and the simulated window for each combination. Pure.
 import type { IoControl, PlanInput, PlanLimits } from "./estate.js";
+import { variantNamed } from "./plan-variants.js";
 import { type Plan, planWindow } from "./plan-window.js";
 import { type SimulationResult, simulateWindow } from "./simulate.js";
 
@@ -32,10 +33,11 @@ export function sweepLimits(base: PlanInput, grid: LimitGrid, control: IoControl
           ...base,
           limits: { perHost, perDatastore, total, repositoryWrites: total },
         };
+        const plan = planWindow(input);
         rows.push({
           limits: input.limits,
-          plan: planWindow(input),
-          simulation: simulateWindow(input, { control }),
+          plan,
+          simulation: simulateWindow(input, { control, variant: variantNamed(plan.rules) }),
         });
       }
   return rows;

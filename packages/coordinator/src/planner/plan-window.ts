@@ -4,6 +4,7 @@
 import type { PlanInput } from "./estate.js";
 import type { LoadStep } from "./load-steps.js";
 import type { LowerBound } from "./lower-bound.js";
+import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
 import { runWindow } from "./simulate.js";
 import type { Discipline } from "./task-order.js";
 
@@ -35,6 +36,8 @@ export interface Plan {
   hostLoad: Map<string, LoadStep[]>;
   /** What the operator should know: unplaceable VMs, a window that cannot be met. */
   warnings: string[];
+  /** The rule set it was planned under (plan-variants.ts): "default" or an alternative's name. */
+  rules: string;
 }
 
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
@@ -44,9 +47,23 @@ const used = (m: Map<string, LoadStep[]>) => new Map([...m].filter(([, s]) => s.
  * Plans the window: longest tasks first, each where it ends soonest, under every limit
  * (start-next.ts), timed by the simulator with no latency throttling. Pure and
  * deterministic. `discipline` "first-come" gives the FIFO baseline with the same model.
+ * `rules`: plan under exactly these; without, under the default rules and, where those end
+ * well past the bound, the alternatives' too, keeping the shortest (plan-variants.ts).
  */
-export function planWindow(input: PlanInput, discipline: Discipline = "longest-first"): Plan {
-  const run = runWindow(input, { discipline, latencyRules: false });
+export function planWindow(
+  input: PlanInput,
+  discipline: Discipline = "longest-first",
+  rules?: PlanVariant,
+): Plan {
+  // Longest first: where the default rules end well past the bound, the shortest of the
+  // alternatives' plans.
+  const under = (variant: PlanVariant) =>
+    runWindow(input, { discipline, latencyRules: false, variant });
+  const chosen =
+    discipline === "longest-first" && !rules
+      ? shortestRun(under)
+      : { run: under(rules ?? DEFAULT_VARIANT), variant: rules ?? DEFAULT_VARIANT };
+  const { run } = chosen;
   const { result, index, candidates, bound } = run;
   const warnings: string[] = [];
   const unplaceable = candidates.flatMap((c, v) => (c.length === 0 ? [v] : []));
@@ -83,5 +100,6 @@ export function planWindow(input: PlanInput, discipline: Discipline = "longest-f
     datastoreLoad: used(result.datastoreLoad),
     hostLoad: used(run.hostLoad),
     warnings,
+    rules: chosen.variant.name,
   };
 }

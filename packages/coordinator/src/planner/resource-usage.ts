@@ -63,7 +63,10 @@ export interface ResourceUsage {
   crowdsLongTask(vm: number): boolean;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
-  start(vm: number, mover: number): void;
+  /** Per slot, the fastest times of the mover's own VMs not started yet (0 without figures). */
+  ownWork(mover: number): number;
+  /** `aloneBps`: the rate of the way it runs (UsageRates#demandAsPlaced). */
+  start(vm: number, mover: number, aloneBps?: number): void;
   finish(vm: number, mover: number): void;
 }
 
@@ -89,6 +92,8 @@ export interface UsageRates {
   boundS?: number;
   /** Per VM, 1 where its task alone nearly sets the window. */
   long?: ArrayLike<number>;
+  /** A running task's demand is its way's rate (PlanVariant#demandAsPlaced). */
+  demandAsPlaced?: boolean;
 }
 
 /** Starts with nothing running. */
@@ -140,6 +145,8 @@ class Usage implements ResourceUsage {
   private readonly hostDemand: Float64Array;
   private readonly hostBps: Float64Array;
   private readonly hostLong: Int32Array;
+  /** Per VM, what its task asks of its datastores while it runs (demandAsPlaced). */
+  private readonly runDemand: Float64Array | undefined;
 
   constructor(
     input: PlanInput,
@@ -155,6 +162,7 @@ class Usage implements ResourceUsage {
     this.fastestS = rates.fastestS;
     this.boundS = rates.boundS;
     this.long = rates.long;
+    if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
     this.ownLeft = new Float64Array(input.movers.length);
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
@@ -286,12 +294,18 @@ class Usage implements ResourceUsage {
     );
   }
 
+  ownWork = (mover: number): number => {
+    const slots = this.slots[mover] as number;
+    return slots > 0 ? (this.ownLeft[mover] as number) / slots : 0;
+  };
+
   moverBusy = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.moverRun[mover] as number) / slots : 1;
   };
 
-  start(vm: number, mover: number): void {
+  start(vm: number, mover: number, aloneBps?: number): void {
+    if (aloneBps !== undefined && this.runDemand) this.runDemand[vm] = aloneBps;
     this.add(vm, mover, 1);
   }
 
@@ -307,7 +321,7 @@ class Usage implements ResourceUsage {
     const free = this.freeOf(mover);
     this.running += by;
     const h = this.index.vmHost[vm] as number;
-    const demand = by * (this.demandBps?.[vm] ?? 0);
+    const demand = by * ((this.runDemand ?? this.demandBps)?.[vm] ?? 0);
     const long = by * (this.long?.[vm] ?? 0);
     if (h >= 0) {
       this.hostRun[h] = (this.hostRun[h] as number) + by;

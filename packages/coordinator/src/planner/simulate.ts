@@ -14,6 +14,7 @@ import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
 import { type LowerBound, resourceBounds } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
+import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
 import {
   backupRateForLatency,
   datastoreFreeBps,
@@ -70,6 +71,11 @@ export interface SimulateOptions {
    * Default true.
    */
   latencyRules?: boolean;
+  /**
+   * The planner's rule set (longest-first). Default: the one the plan of the same input
+   * chose (plan-variants.ts), so the simulation runs the plan's order.
+   */
+  variant?: PlanVariant;
 }
 
 /** A run with what the planner needs beside the result. */
@@ -160,12 +166,21 @@ function heapPop(a: Event[]): Event | undefined {
  * has its backups slowed to keep production latency under it.
  */
 export function simulateWindow(input: PlanInput, options: SimulateOptions = {}): SimulationResult {
-  return runWindow(input, options).result;
+  if (options.variant || options.discipline === "first-come")
+    return runWindow(input, options).result;
+  const planned = shortestRun((variant) =>
+    runWindow(input, { ...options, latencyRules: false, variant }),
+  );
+  const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
+  // Without latency rules the simulation is the plan's own run.
+  if (!control.enabled || options.latencyRules === false) return planned.run.result;
+  return runWindow(input, { ...options, variant: planned.variant }).result;
 }
 
 /** simulateWindow, with the estate's index, candidates and host load. */
 export function runWindow(input: PlanInput, options: SimulateOptions = {}): WindowRun {
   const discipline = options.discipline ?? "longest-first";
+  const variant = options.variant ?? DEFAULT_VARIANT;
   const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
   const latencyRules = control.enabled && options.latencyRules !== false;
   const controlled: PlanInput = {
@@ -185,7 +200,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
           // By NBD it would hold its host's or datastore's slots longer: never where the host
           // nearly binds, last where a datastore does.
-          const critical = CRITICAL_SHARE * figures.resourceS;
+          const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
           const h = index.vmHost[v] as number;
           if (h >= 0 && (figures.hostS[h] as number) >= critical) return Number.POSITIVE_INFINITY;
           const ds = index.vmDatastores[v] as number[];
@@ -194,13 +209,24 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
-    discipline === "longest-first" ? taskUrgency(controlled, index, candidates) : undefined;
+    discipline === "longest-first"
+      ? taskUrgency(controlled, index, candidates, variant)
+      : undefined;
   const order = taskOrder(candidates, discipline, urgent);
   const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;
-  const usage = createResourceUsage(input, index, urgent ?? {});
+  const usage = createResourceUsage(
+    input,
+    index,
+    urgent
+      ? {
+          ...urgent,
+          demandAsPlaced: variant.demandAsPlaced ?? false,
+        }
+      : {},
+  );
   const dsLatency = input.datastores.map((d) => datastoreLatencyMs(d, 0));
   const outcomes: DatastoreOutcome[] = input.datastores.map(() => ({
     peakLatencyMs: 0,
@@ -259,6 +285,7 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
         freeAtS,
         nowS: now,
         from: first,
+        spareMoverFirst: variant.spareMoverFirst ?? false,
       },
       queues,
     );

@@ -30,6 +30,8 @@ export interface StartState {
   readonly nowS: number;
   /** Where in `order` to begin: every VM before it has started (the planner's cursor). */
   readonly from?: number;
+  /** Ties between movers go to the one its own VMs need least (PlanVariant#spareMoverFirst). */
+  readonly spareMoverFirst?: boolean;
 }
 
 /** A task to start. */
@@ -40,6 +42,8 @@ export interface Start {
 
 // What a check returns when no reason was asked for: no strings in the planner's hot loop.
 const HELD = "held";
+// Own work (seconds per slot) weighed so little beside the busy share that it only breaks ties.
+const SPARE_TIE = 1e-12;
 
 /** What one pass has decided so far, per mover: its starts' predicted ends, its waiters. */
 export interface PassLedger {
@@ -170,7 +174,7 @@ export function tryStart(
     return HELD;
   }
   s.waiting[v] = 0;
-  s.usage.start(v, placed.mover);
+  s.usage.start(v, placed.mover, placed.aloneBps);
   const { ends } = ledger;
   ends.set(
     placed.mover,
@@ -240,7 +244,13 @@ function gentlePlacement(s: StartState, v: number): Candidate | undefined {
   if (room === undefined || room <= 0) return undefined;
   let pick: Candidate | undefined;
   for (const c of s.candidates[v] as readonly Candidate[])
-    if (s.usage.hasSlot(c.mover) && c.aloneBps >= room && (!pick || c.aloneBps < pick.aloneBps))
+    if (
+      s.usage.hasSlot(c.mover) &&
+      c.aloneBps >= room &&
+      (!pick ||
+        c.aloneBps < pick.aloneBps ||
+        (s.spareMoverFirst && c.aloneBps === pick.aloneBps && lessBusy(s, c.mover, pick.mover)))
+    )
       pick = c;
   return pick;
 }
@@ -256,10 +266,17 @@ function bestPlacement(s: StartState, v: number): Candidate | string {
     if (
       c.aloneS <= best + 1e-9 &&
       s.usage.hasSlot(c.mover) &&
-      (!pick || s.usage.moverBusy(c.mover) < s.usage.moverBusy(pick.mover))
+      (!pick || lessBusy(s, c.mover, pick.mover))
     )
       pick = c;
   return pick ?? HELD;
+}
+
+// Busy share first; on a tie, with spareMoverFirst, the mover with less of its own work left.
+function lessBusy(s: StartState, a: number, b: number): boolean {
+  const d = s.usage.moverBusy(a) - s.usage.moverBusy(b);
+  if (d !== 0 || !s.spareMoverFirst) return d < 0;
+  return s.usage.ownWork(a) < s.usage.ownWork(b);
 }
 
 /** The VM's candidates that are fastest alone (bestPlacement's choice). */
@@ -282,7 +299,14 @@ function placement(
     return explain
       ? `no mover that is up can back up ${vm?.id} (${transportsOf(vm?.transport)} on host ${vm?.hostId})`
       : HELD;
-  const free = pickCandidate(cs, s.discipline, s.usage.hasSlot, s.usage.moverBusy);
+  const free = pickCandidate(
+    cs,
+    s.discipline,
+    s.usage.hasSlot,
+    s.spareMoverFirst
+      ? (m) => s.usage.moverBusy(m) + SPARE_TIE * s.usage.ownWork(m)
+      : s.usage.moverBusy,
+  );
   if (!free)
     return explain
       ? `every mover that can back up ${vm?.id} (${[...new Set(cs.map((c) => s.input.movers[c.mover]?.id))].join(", ")}) is busy`

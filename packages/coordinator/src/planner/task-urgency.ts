@@ -4,6 +4,7 @@
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { resourceBounds } from "./lower-bound.js";
 import { onlyFastestMover } from "./mover-offload.js";
+import type { PlanVariant } from "./plan-variants.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** A resource counts as critical from this share of the bound on. */
@@ -51,10 +52,10 @@ export function taskUrgency(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly Candidate[][],
-  share = CRITICAL_SHARE,
+  variant: Pick<PlanVariant, "criticalShare" | "keep"> = {},
 ): TaskUrgency {
   const { resourceS, hostS, datastoreS, bytesBind } = resourceBounds(input, index, candidates);
-  const critical = share * resourceS;
+  const critical = (variant.criticalShare ?? CRITICAL_SHARE) * resourceS;
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
   const urgency = new Float64Array(candidates.length);
@@ -111,7 +112,13 @@ export function taskUrgency(
       if (m && c.aloneS <= alone + 1e-9)
         stretch = Math.max(stretch, (m.slots * aloneBps) / m.throughputBps);
     }
-    if (u >= critical || alone >= critical || first * stretch >= resourceS) keepBps[v] = aloneBps;
+    const keep =
+      variant.keep === "none"
+        ? false
+        : variant.keep === "long"
+          ? long[v] === 1
+          : u >= critical || alone >= critical || first * stretch >= resourceS;
+    if (keep) keepBps[v] = aloneBps;
   });
   const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
   const criticalHostS = Float64Array.from(hostS, (x) => (x >= critical ? x : 0));
