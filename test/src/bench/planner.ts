@@ -82,6 +82,13 @@ function main(argv: string[]): void {
   family(num("seeds", 50), num("first-seed", 1), num("max-vms", 50_000));
 }
 
+/** "a 3, b 1": most first. */
+const tally = (counts: ReadonlyMap<string, number>) =>
+  [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
 
@@ -131,20 +138,10 @@ function family(seeds: number, first: number, maxVms: number): void {
   const alternatives = [...rules.values()].reduce((a, b) => a + b, 0);
   console.log(
     `planned under alternative rules (the default ended over ${TRY_ALTERNATIVES_ABOVE}x): ${alternatives} of ${plans.length}${
-      alternatives > 0
-        ? ` (${[...rules]
-            .sort((a, b) => b[1] - a[1])
-            .map(([k, n]) => `${k} ${n}`)
-            .join(", ")})`
-        : ""
+      alternatives > 0 ? ` (${tally(rules)})` : ""
     }`,
   );
-  console.log(
-    `what bounds them: ${[...binds]
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, n]) => `${k} ${n}`)
-      .join(", ")}`,
-  );
+  console.log(`what bounds them: ${tally(binds)}`);
   console.log(
     `family_plan_p95=${quantile(
       [...plans].sort((a, b) => a - b),

@@ -13,9 +13,9 @@ export interface PlanVariant {
   readonly criticalShare?: number;
   /**
    * Which tasks keep their read rate on their mover (task-urgency.ts): by default the
-   * critical ones; "long": only a task that alone nearly sets the window; "none".
+   * critical ones; "long": only a task that alone nearly sets the window.
    */
-  readonly keep?: "long" | "none";
+  readonly keep?: "long";
   /** A running task asks its datastores for the rate of the way it runs, not its fastest. */
   readonly demandAsPlaced?: boolean;
   /** Among equally fast, equally busy movers, the one whose own VMs need it least. */

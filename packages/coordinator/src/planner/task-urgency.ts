@@ -113,11 +113,9 @@ export function taskUrgency(
         stretch = Math.max(stretch, (m.slots * aloneBps) / m.throughputBps);
     }
     const keep =
-      variant.keep === "none"
-        ? false
-        : variant.keep === "long"
-          ? long[v] === 1
-          : u >= critical || alone >= critical || first * stretch >= resourceS;
+      variant.keep === "long"
+        ? long[v] === 1
+        : u >= critical || alone >= critical || first * stretch >= resourceS;
     if (keep) keepBps[v] = aloneBps;
   });
   const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
