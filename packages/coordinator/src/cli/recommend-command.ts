@@ -2,6 +2,7 @@
 import type { Estate } from "../estate-files/estate.js";
 import { modelMovers, moverModel, type WhatIf } from "../estate-files/what-if.js";
 import type { PlanInput, PlanLimits } from "../planner/estate.js";
+import { variantNamed } from "../planner/plan-variants.js";
 import { type Recommendation, recommend, type Trial } from "../planner/recommend.js";
 import { simulateWindow } from "../planner/simulate.js";
 import { json2, out } from "./cli-io.js";
@@ -53,11 +54,15 @@ export function recommendFor(
   });
   const report: RecommendReport = { result, fileMovers, slotsPerModelMover: model.slots };
   if (result.best) {
-    const sim = simulateWindow({
-      ...input,
-      movers: movers(result, input, w, existing, model),
-      limits: result.best.setting.limits,
-    });
+    // Under the plan's rules: simulateWindow would otherwise plan the window again to find them.
+    const sim = simulateWindow(
+      {
+        ...input,
+        movers: movers(result, input, w, existing, model),
+        limits: result.best.setting.limits,
+      },
+      { variant: variantNamed(result.best.plan.rules) },
+    );
     report.simulatedEndS = sim.endS;
     report.peakLatencyMs = Math.max(0, ...[...sim.datastores.values()].map((d) => d.peakLatencyMs));
   }
