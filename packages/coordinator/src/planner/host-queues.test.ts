@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { PlanInput } from "./estate.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { type StartState, startNext } from "./start-next.js";
@@ -7,17 +8,29 @@ import { candidatesOf, indexEstate } from "./task-costs.js";
 import { taskOrder } from "./task-order.js";
 
 describe("startNextByHost", () => {
-  it.each([1, 2, 3])(
-    "starts what startNext starts, on the same movers, with tight per-host limits (seed %i)",
-    (seed) => {
-      const input = syntheticEstate({
+  it.each([
+    [1, 1, 2, false],
+    [2, 2, 2, false],
+    [3, 1, 2, false],
+    [4, 3, 1, false],
+    [5, 4, 1, false],
+    [6, 4, 2, true],
+  ])(
+    "starts what startNext starts, on the same movers (seed %i, per host %i, per datastore %i, latency holds: %s)",
+    (seed, perHost, perDatastore, latency) => {
+      const estate = syntheticEstate({
         vms: 600,
         hosts: 12,
         datastores: 20,
-        movers: 3,
-        limits: { perHost: 1 + (seed % 2), perDatastore: 2, total: 30, repositoryWrites: 30 },
+        movers: 4,
+        limits: { perHost, perDatastore, total: 60, repositoryWrites: 60 },
         seed,
       });
+      // One cluster's mover short of slots: its VMs go to the others by NBD in the second pass.
+      const input: PlanInput = {
+        ...estate,
+        movers: estate.movers.map((m, i) => (i === 0 ? { ...m, slots: 1 } : m)),
+      };
       const index = indexEstate(input);
       const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
       const order = taskOrder(candidates, "longest-first");
@@ -31,10 +44,17 @@ describe("startNextByHost", () => {
         discipline: "longest-first",
         freeAtS: () => 0,
         nowS: 0,
+        // I/O control holds a third of the datastores for latency, and each just started on.
+        ...(latency
+          ? {
+              latencyMs: input.datastores.map((_, d) => (d % 3 === 0 ? 50 : 5)),
+              settling: new Uint8Array(input.datastores.length),
+            }
+          : {}),
       });
       const a = state();
       const b = state();
-      const q = hostQueues(b, input.hosts.length, input.movers.length);
+      const q = hostQueues(b);
       // Pass after pass, ending the oldest task of each between passes, as time would.
       const runningA: { vm: number; mover: number }[] = [];
       const runningB: { vm: number; mover: number }[] = [];

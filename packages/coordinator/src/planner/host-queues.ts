@@ -1,8 +1,11 @@
-// startNext for long simulations: the same starts, found without visiting VMs whose host is
-// already full. A pass merges the waiting VMs of the hosts with room, in `order`, so a
-// per-host limit that holds most of the estate back costs nothing per event. Pure.
+// startNext for long simulations: the same starts, found without visiting VMs whose host or
+// datastore (whichever limit is tighter) is already full. A pass merges, in `order`, the
+// waiting VMs of the groups with room, so a limit that holds most of the estate back costs
+// nothing per event. (Grouping by both costs more: a pass would visit every pair.) Pure.
+import { perDatastoreCap } from "./estate.js";
 import {
   bestCandidates,
+  datastoreHold,
   newPass,
   type PassLedger,
   type Start,
@@ -11,69 +14,94 @@ import {
   tryStart,
 } from "./start-next.js";
 
-/** Waiting VMs per host as positions in `order`, ascending; a cursor past started ones. */
+// Near a tie grouping by host is kept: measured on the family, it then costs less.
+const BY_DATASTORE_BELOW = 0.9;
+
+/** Waiting VMs per group as positions in `order`, ascending; a cursor past started ones. */
 export interface HostQueues {
-  /** Per host (the last: VMs of no known host), the positions of its VMs in `order`. */
+  /**
+   * Per group of VMs that share a host or a first datastore (or have none known), the
+   * positions of its VMs in `order`; each group's host and datastore (-1: not grouped by it,
+   * or none).
+   */
   readonly lists: readonly Int32Array[];
-  /** Per host, where its first waiting VM may be. */
+  readonly groupHost: Int32Array;
+  readonly groupDatastore: Int32Array;
+  /** Per group, where its first waiting VM may be. */
   readonly heads: Int32Array;
   /**
-   * Per (mover, host) pair, the positions in `order` of the host's VMs the mover is a
-   * fastest candidate of; each pair's mover and host, and each mover's pairs.
+   * Per (mover, group) pair, the positions in `order` of the group's VMs the mover is a
+   * fastest candidate of; each pair's mover and group, and each mover's pairs.
    */
   readonly pairLists: readonly Int32Array[];
   readonly pairMover: Int32Array;
-  readonly pairHost: Int32Array;
+  readonly pairGroup: Int32Array;
   readonly moverPairs: readonly number[][];
   readonly pairHeads: Int32Array;
 }
 
-/** The queues of `order`'s VMs by host, and by fastest mover. */
+/**
+ * The queues of `order`'s VMs by host, or by first datastore where datastores take clearly
+ * fewer tasks at once than hosts (the tighter limit holds most VMs back), and by fastest
+ * mover.
+ */
 export function hostQueues(
-  s: Pick<StartState, "order" | "index" | "candidates">,
-  hosts: number,
-  movers: number,
+  s: Pick<StartState, "input" | "order" | "index" | "candidates">,
 ): HostQueues {
-  const counts = new Int32Array(hosts + 1);
-  const hostOf = (v: number) => {
-    const h = s.index.vmHost[v] as number;
-    return h >= 0 ? h : hosts;
+  const { input } = s;
+  const hosts = input.hosts.length;
+  const movers = input.movers.length;
+  const byDatastore =
+    input.datastores.length * perDatastoreCap(input) <
+    BY_DATASTORE_BELOW * hosts * input.limits.perHost;
+  const groupOf = new Map<number, number>();
+  const groupHost: number[] = [];
+  const groupDatastore: number[] = [];
+  const groups: number[][] = [];
+  const vmGroup = (v: number): number => {
+    const h = byDatastore ? -1 : (s.index.vmHost[v] as number);
+    const d = byDatastore ? ((s.index.vmDatastores[v] as number[])[0] ?? -1) : -1;
+    const key = byDatastore ? d : h;
+    let g = groupOf.get(key);
+    if (g === undefined) {
+      g = groups.length;
+      groupOf.set(key, g);
+      groups.push([]);
+      groupHost.push(h);
+      groupDatastore.push(d);
+    }
+    return g;
   };
-  for (const v of s.order) counts[hostOf(v)] = (counts[hostOf(v)] as number) + 1;
-  const lists = Array.from(counts, (n) => new Int32Array(n));
-  const fill = new Int32Array(hosts + 1);
-  s.order.forEach((v, k) => {
-    const h = hostOf(v);
-    (lists[h] as Int32Array)[fill[h] as number] = k;
-    fill[h] = (fill[h] as number) + 1;
-  });
   const pairOf = new Map<number, number>();
   const pairs: number[][] = [];
   const pairMover: number[] = [];
-  const pairHost: number[] = [];
+  const pairGroup: number[] = [];
   const moverPairs: number[][] = Array.from({ length: movers }, () => []);
   s.order.forEach((v, k) => {
-    const h = hostOf(v);
+    const g = vmGroup(v);
+    groups[g]?.push(k);
     for (const c of bestCandidates(s.candidates[v] ?? [])) {
-      const key = c.mover * (hosts + 1) + h;
+      const key = g * movers + c.mover;
       let p = pairOf.get(key);
       if (p === undefined) {
         p = pairs.length;
         pairOf.set(key, p);
         pairs.push([]);
         pairMover.push(c.mover);
-        pairHost.push(h);
+        pairGroup.push(g);
         moverPairs[c.mover]?.push(p);
       }
       pairs[p]?.push(k);
     }
   });
   return {
-    lists,
-    heads: new Int32Array(hosts + 1),
+    lists: groups.map((l) => Int32Array.from(l)),
+    groupHost: Int32Array.from(groupHost),
+    groupDatastore: Int32Array.from(groupDatastore),
+    heads: new Int32Array(groups.length),
     pairLists: pairs.map((l) => Int32Array.from(l)),
     pairMover: Int32Array.from(pairMover),
-    pairHost: Int32Array.from(pairHost),
+    pairGroup: Int32Array.from(pairGroup),
     moverPairs,
     pairHeads: new Int32Array(pairs.length),
   };
@@ -81,7 +109,8 @@ export function hostQueues(
 
 /**
  * What startNext(s) starts, in the same order and on the same movers: VMs are tried in
- * `order` among the hosts with room, and a host that fills up drops out of the pass.
+ * `order` among the groups with room, and a group whose host or datastore fills up drops out
+ * of the pass (its VMs would all be held by that limit).
  */
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   const ledger = newPass();
@@ -92,14 +121,26 @@ export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   return starts;
 }
 
-// startNext's first pass: a VM starts only on a fastest mover with a free slot and on a host
-// with room, so only the queues of such (mover, host) pairs are merged, and a pair whose
-// mover or host fills up drops out of the pass.
+// Whether host `h` and datastore `d` (-1: none, or not asked) take another task now.
+function roomAt(s: StartState, h: number, d: number): boolean {
+  if (h >= 0 && s.usage.hostTasks(h) >= s.input.limits.perHost) return false;
+  return d < 0 || datastoreHold(s, d, false) === undefined;
+}
+
+const roomIn = (s: StartState, q: HostQueues, g: number) =>
+  roomAt(s, q.groupHost[g] as number, q.groupDatastore[g] as number);
+
+// A VM whose host or first datastore is full would only be held: a cheaper test than trying.
+const roomFor = (s: StartState, v: number) =>
+  roomAt(s, s.index.vmHost[v] as number, (s.index.vmDatastores[v] as number[])[0] ?? -1);
+
+// startNext's first pass: a VM starts only on a fastest mover with a free slot and in a group
+// with room, so only the queues of such (mover, group) pairs are merged, and a pair whose
+// mover or group fills up drops out of the pass.
 function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]) {
   const { order, waiting, usage } = s;
-  const perHost = s.input.limits.perHost;
-  const hosts = q.lists.length - 1;
-  const room = (h: number) => h >= hosts || usage.hostTasks(h) < perHost;
+  const open = (p: number) =>
+    usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
   // Entries: [position in order, pair, index in the pair's list].
   const heap: [number, number, number][] = [];
   const next = (p: number, from: number): number => {
@@ -111,7 +152,7 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
   q.moverPairs.forEach((pairs, m) => {
     if (!usage.hasSlot(m)) return;
     for (const p of pairs) {
-      if (!room(q.pairHost[p] as number)) continue;
+      if (!roomIn(s, q, q.pairGroup[p] as number)) continue;
       const i = next(p, q.pairHeads[p] as number);
       q.pairHeads[p] = i;
       const list = q.pairLists[p] as Int32Array;
@@ -120,17 +161,15 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
   });
   while (heap.length > 0 && !usage.full && !usage.blocked) {
     const [k, p, i] = heapPop(heap) as [number, number, number];
-    const m = q.pairMover[p] as number;
-    const h = q.pairHost[p] as number;
-    // Its mover or host filled up earlier in the pass: the pair is done.
-    if (!usage.hasSlot(m) || !room(h)) continue;
+    // Its mover, host or datastore filled up earlier in the pass: the pair is done.
+    if (!open(p)) continue;
     const v = order[k] as number;
     // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
-    if (waiting[v]) {
+    if (waiting[v] && roomFor(s, v)) {
       const placed = tryStart(s, v, ledger, false, true);
       if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
     }
-    if (!usage.hasSlot(m) || !room(h)) continue;
+    if (!open(p)) continue;
     const list = q.pairLists[p] as Int32Array;
     const j = next(p, i + 1);
     if (j < list.length) heapPush(heap, [list[j] as number, p, j]);
@@ -138,35 +177,34 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
 }
 
 function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
-  const { order, waiting, usage, input } = s;
-  const perHost = input.limits.perHost;
-  const hosts = q.lists.length - 1;
-  // A min-heap of [position in order, host] over the hosts with room.
+  const { order, waiting, usage } = s;
+  // A min-heap of [position in order, group] over the groups with room.
   const heap: [number, number][] = [];
-  const next = (h: number, from: number): number => {
-    const list = q.lists[h] as Int32Array;
+  const next = (g: number, from: number): number => {
+    const list = q.lists[g] as Int32Array;
     let i = from;
     while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
     return i;
   };
-  for (let h = 0; h <= hosts; h++) {
-    if (h < hosts && usage.hostTasks(h) >= perHost) continue;
-    const i = next(h, q.heads[h] as number);
-    q.heads[h] = i;
-    const list = q.lists[h] as Int32Array;
-    if (i < list.length) heapPush(heap, [list[i] as number, h]);
+  for (let g = 0; g < q.lists.length; g++) {
+    if (!roomIn(s, q, g)) continue;
+    const i = next(g, q.heads[g] as number);
+    q.heads[g] = i;
+    const list = q.lists[g] as Int32Array;
+    if (i < list.length) heapPush(heap, [list[i] as number, g]);
   }
   const cursor = new Int32Array(q.heads);
   while (heap.length > 0 && !usage.full && !usage.blocked) {
-    const [k, h] = heapPop(heap) as [number, number];
+    const [k, g] = heapPop(heap) as [number, number];
     const v = order[k] as number;
-    const placed = tryStart(s, v, ledger, false);
-    if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
-    if (h < hosts && usage.hostTasks(h) >= perHost) continue;
-    const list = q.lists[h] as Int32Array;
-    const i = next(h, (cursor[h] as number) + 1);
-    cursor[h] = i;
-    if (i < list.length) heapPush(heap, [list[i] as number, h]);
+    const placed = roomFor(s, v) ? tryStart(s, v, ledger, false) : undefined;
+    if (placed !== undefined && typeof placed !== "string")
+      starts.push({ vm: v, candidate: placed });
+    if (!roomIn(s, q, g)) continue;
+    const list = q.lists[g] as Int32Array;
+    const i = next(g, (cursor[g] as number) + 1);
+    cursor[g] = i;
+    if (i < list.length) heapPush(heap, [list[i] as number, g]);
   }
 }
 

@@ -5,7 +5,7 @@ import type { PlanInput } from "./estate.js";
 import type { LoadStep } from "./load-steps.js";
 import type { LowerBound } from "./lower-bound.js";
 import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
-import { runWindow } from "./simulate.js";
+import { runWindow, windowSetup } from "./simulate.js";
 import type { Discipline } from "./task-order.js";
 
 export type { LoadStep } from "./load-steps.js";
@@ -57,8 +57,9 @@ export function planWindow(
 ): Plan {
   // Longest first: where the default rules end well past the bound, the shortest of the
   // alternatives' plans.
-  const under = (variant: PlanVariant) =>
-    runWindow(input, { discipline, latencyRules: false, variant });
+  const options = { discipline, latencyRules: false };
+  const setup = windowSetup(input, options);
+  const under = (variant: PlanVariant) => runWindow(input, { ...options, variant }, setup);
   const chosen =
     discipline === "longest-first" && !rules
       ? shortestRun(under)

@@ -12,7 +12,7 @@ import {
 } from "./estate.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
-import { type LowerBound, resourceBounds } from "./lower-bound.js";
+import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
 import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
 import {
@@ -168,21 +168,34 @@ function heapPop(a: Event[]): Event | undefined {
 export function simulateWindow(input: PlanInput, options: SimulateOptions = {}): SimulationResult {
   if (options.variant || options.discipline === "first-come")
     return runWindow(input, options).result;
-  const planned = shortestRun((variant) =>
-    runWindow(input, { ...options, latencyRules: false, variant }),
-  );
-  const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
+  const plan: SimulateOptions = { ...options, latencyRules: false };
+  const setup = windowSetup(input, plan);
+  const planned = shortestRun((variant) => runWindow(input, { ...plan, variant }, setup));
   // Without latency rules the simulation is the plan's own run.
-  if (!control.enabled || options.latencyRules === false) return planned.run.result;
+  if (!controlOf(input, options).latencyRules) return planned.run.result;
   return runWindow(input, { ...options, variant: planned.variant }).result;
 }
 
-/** simulateWindow, with the estate's index, candidates and host load. */
-export function runWindow(input: PlanInput, options: SimulateOptions = {}): WindowRun {
-  const discipline = options.discipline ?? "longest-first";
-  const variant = options.variant ?? DEFAULT_VARIANT;
+// The run's I/O control, and whether its latency rules hold.
+function controlOf(input: PlanInput, options: SimulateOptions) {
   const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
-  const latencyRules = control.enabled && options.latencyRules !== false;
+  return { control, latencyRules: control.enabled && options.latencyRules !== false };
+}
+
+/** What a run needs of the estate under any rule set: built once for the runs of one plan. */
+export interface WindowSetup {
+  /** The input under the run's I/O control (latency rules off where the run has none). */
+  controlled: PlanInput;
+  index: EstateIndex;
+  /** Per VM, every way it can go. */
+  candidates: Candidate[][];
+  /** The lower bound and the resources' figures over those. */
+  figures: ResourceBounds;
+}
+
+/** The setup of runs of `input` under `options`' I/O control; the rule set does not matter. */
+export function windowSetup(input: PlanInput, options: SimulateOptions = {}): WindowSetup {
+  const { control, latencyRules } = controlOf(input, options);
   const controlled: PlanInput = {
     ...input,
     ioControl: latencyRules
@@ -190,8 +203,23 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
       : { ...control, admitBelowMs: Number.POSITIVE_INFINITY, throttleAboveMs: Infinity },
   };
   const index = indexEstate(controlled);
-  const allCandidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
-  const figures = resourceBounds(controlled, index, allCandidates);
+  const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
+  return { controlled, index, candidates, figures: resourceBounds(controlled, index, candidates) };
+}
+
+/**
+ * simulateWindow, with the estate's index, candidates and host load. `setup`: from
+ * windowSetup(input, options), where several rule sets run the same window.
+ */
+export function runWindow(
+  input: PlanInput,
+  options: SimulateOptions = {},
+  setup: WindowSetup = windowSetup(input, options),
+): WindowRun {
+  const discipline = options.discipline ?? "longest-first";
+  const variant = options.variant ?? DEFAULT_VARIANT;
+  const { control, latencyRules } = controlOf(input, options);
+  const { controlled, index, figures, candidates: allCandidates } = setup;
   const { bound } = figures;
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
@@ -210,10 +238,16 @@ export function runWindow(input: PlanInput, options: SimulateOptions = {}): Wind
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent =
     discipline === "longest-first"
-      ? taskUrgency(controlled, index, candidates, variant)
+      ? taskUrgency(
+          controlled,
+          index,
+          candidates,
+          variant,
+          candidates === allCandidates ? figures : undefined,
+        )
       : undefined;
   const order = taskOrder(candidates, discipline, urgent);
-  const queues = hostQueues({ order, index, candidates }, input.hosts.length, input.movers.length);
+  const queues = hostQueues({ input: controlled, order, index, candidates });
   const n = input.vms.length;
   const D = input.datastores.length;
   const H = input.hosts.length;

@@ -207,30 +207,39 @@ function holdReason(s: StartState, v: number, explain: boolean): string | undefi
     return explain
       ? `host ${input.hosts[h]?.id} already runs ${input.limits.perHost} backups`
       : HELD;
-  const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
   for (const d of index.vmDatastores[v] as number[]) {
-    const tasks = usage.datastoreTasks(d);
-    if (tasks < input.limits.perDatastore && !control.enabled) continue;
-    const id = () => input.datastores[d]?.id;
-    if (tasks >= input.limits.perDatastore)
-      return explain
-        ? `datastore ${id()} already serves ${input.limits.perDatastore} backups`
-        : HELD;
-    if (!control.enabled) continue;
-    if (tasks >= control.snapshotsPerDatastore)
-      return explain
-        ? `datastore ${id()} has ${control.snapshotsPerDatastore} open snapshots (backup I/O control)`
-        : HELD;
-    const latency = s.latencyMs?.[d] ?? Number.NaN;
-    if (latency >= control.admitBelowMs)
-      return explain
-        ? `datastore ${id()} latency ${latency.toFixed(1)} ms is at or above ${control.admitBelowMs} ms (backup I/O control holds new tasks)`
-        : HELD;
-    if (s.settling?.[d])
-      return explain
-        ? `datastore ${id()}: the backup started last has not begun reading, so its latency is not known yet (backup I/O control)`
-        : HELD;
+    const hold = datastoreHold(s, d, explain);
+    if (hold !== undefined) return hold;
   }
+  return undefined;
+}
+
+/**
+ * Why datastore `d` takes no new task now (its limit, then I/O control), or undefined. A
+ * datastore closed once stays closed for the rest of a pass: a pass only starts tasks.
+ */
+export function datastoreHold(s: StartState, d: number, explain: boolean): string | undefined {
+  const { input, usage } = s;
+  const control: IoControl = input.ioControl ?? DEFAULT_IO_CONTROL;
+  const tasks = usage.datastoreTasks(d);
+  if (tasks < input.limits.perDatastore && !control.enabled) return undefined;
+  const id = () => input.datastores[d]?.id;
+  if (tasks >= input.limits.perDatastore)
+    return explain ? `datastore ${id()} already serves ${input.limits.perDatastore} backups` : HELD;
+  if (!control.enabled) return undefined;
+  if (tasks >= control.snapshotsPerDatastore)
+    return explain
+      ? `datastore ${id()} has ${control.snapshotsPerDatastore} open snapshots (backup I/O control)`
+      : HELD;
+  const latency = s.latencyMs?.[d] ?? Number.NaN;
+  if (latency >= control.admitBelowMs)
+    return explain
+      ? `datastore ${id()} latency ${latency.toFixed(1)} ms is at or above ${control.admitBelowMs} ms (backup I/O control holds new tasks)`
+      : HELD;
+  if (s.settling?.[d])
+    return explain
+      ? `datastore ${id()}: the backup started last has not begun reading, so its latency is not known yet (backup I/O control)`
+      : HELD;
   return undefined;
 }
 

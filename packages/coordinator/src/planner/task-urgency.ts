@@ -2,7 +2,7 @@
 // window (its figure in the lower bound) must not wait behind longer tasks elsewhere, or
 // that resource idles early and ends late. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
-import { resourceBounds } from "./lower-bound.js";
+import { type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { onlyFastestMover } from "./mover-offload.js";
 import type { PlanVariant } from "./plan-variants.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
@@ -47,14 +47,16 @@ export interface TaskUrgency {
  * Per VM: its shortest duration, raised to the figure of its host or datastore where that
  * is within CRITICAL_SHARE of the lower bound. Sorting by it (task-order.ts) runs the
  * critical resources' tasks first, longest first among them, and the rest longest first.
+ * `figures`: resourceBounds of these candidates, where the caller has them.
  */
 export function taskUrgency(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly Candidate[][],
   variant: Pick<PlanVariant, "criticalShare" | "keep"> = {},
+  figures: ResourceBounds = resourceBounds(input, index, candidates),
 ): TaskUrgency {
-  const { resourceS, hostS, datastoreS, bytesBind } = resourceBounds(input, index, candidates);
+  const { resourceS, hostS, datastoreS, bytesBind } = figures;
   const critical = (variant.criticalShare ?? CRITICAL_SHARE) * resourceS;
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
