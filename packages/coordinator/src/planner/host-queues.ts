@@ -27,8 +27,9 @@ export interface HostQueues {
   readonly lists: readonly Int32Array[];
   readonly groupHost: Int32Array;
   readonly groupDatastore: Int32Array;
-  /** Per group, where its first waiting VM may be. */
+  /** Per group, where its first waiting VM may be; a pass's own place in it. */
   readonly heads: Int32Array;
+  readonly cursor: Int32Array;
   /**
    * Per (mover, group) pair, the positions in `order` of the group's VMs the mover is a
    * fastest candidate of; each pair's mover and group, and each mover's pairs.
@@ -38,6 +39,7 @@ export interface HostQueues {
   readonly pairGroup: Int32Array;
   readonly moverPairs: readonly number[][];
   readonly pairHeads: Int32Array;
+  readonly pairCursor: Int32Array;
 }
 
 /**
@@ -99,11 +101,13 @@ export function hostQueues(
     groupHost: Int32Array.from(groupHost),
     groupDatastore: Int32Array.from(groupDatastore),
     heads: new Int32Array(groups.length),
+    cursor: new Int32Array(groups.length),
     pairLists: pairs.map((l) => Int32Array.from(l)),
     pairMover: Int32Array.from(pairMover),
     pairGroup: Int32Array.from(pairGroup),
     moverPairs,
     pairHeads: new Int32Array(pairs.length),
+    pairCursor: new Int32Array(pairs.length),
   };
 }
 
@@ -115,8 +119,10 @@ export function hostQueues(
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   const ledger = newPass();
   const starts: Start[] = [];
-  if (s.discipline === "longest-first") passByMover(s, q, ledger, starts);
-  passByHost(s, q, ledger, starts);
+  // A pass that cannot start anything need not build its queues.
+  const stuck = () => s.usage.full || s.usage.blocked;
+  if (s.discipline === "longest-first" && !stuck()) passByMover(s, q, ledger, starts);
+  if (!stuck()) passByHost(s, q, ledger, starts);
   startDeferred(s, ledger, starts);
   return starts;
 }
@@ -138,105 +144,100 @@ const roomFor = (s: StartState, v: number) =>
 // with room, so only the queues of such (mover, group) pairs are merged, and a pair whose
 // mover or group fills up drops out of the pass.
 function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]) {
-  const { order, waiting, usage } = s;
-  const open = (p: number) =>
-    usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
-  // Entries: [position in order, pair, index in the pair's list].
-  const heap: [number, number, number][] = [];
-  const next = (p: number, from: number): number => {
-    const list = q.pairLists[p] as Int32Array;
-    let i = from;
-    while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
-    return i;
-  };
-  q.moverPairs.forEach((pairs, m) => {
-    if (!usage.hasSlot(m)) return;
-    for (const p of pairs) {
-      if (!roomIn(s, q, q.pairGroup[p] as number)) continue;
-      const i = next(p, q.pairHeads[p] as number);
-      q.pairHeads[p] = i;
-      const list = q.pairLists[p] as Int32Array;
-      if (i < list.length) heapPush(heap, [list[i] as number, p, i]);
-    }
+  const pairs: number[] = [];
+  q.moverPairs.forEach((ps, m) => {
+    if (s.usage.hasSlot(m)) for (const p of ps) pairs.push(p);
   });
-  while (heap.length > 0 && !usage.full && !usage.blocked) {
-    const [k, p, i] = heapPop(heap) as [number, number, number];
-    // Its mover, host or datastore filled up earlier in the pass: the pair is done.
-    if (!open(p)) continue;
-    const v = order[k] as number;
+  const open = (p: number) =>
+    s.usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
+  merge(s, q.pairLists, q.pairHeads, q.pairCursor, pairs, open, (v) => {
     // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
-    if (waiting[v] && roomFor(s, v)) {
-      const placed = tryStart(s, v, ledger, false, true);
-      if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
-    }
-    if (!open(p)) continue;
-    const list = q.pairLists[p] as Int32Array;
-    const j = next(p, i + 1);
-    if (j < list.length) heapPush(heap, [list[j] as number, p, j]);
-  }
+    if (!s.waiting[v] || !roomFor(s, v)) return;
+    const placed = tryStart(s, v, ledger, false, true);
+    if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+  });
 }
 
 function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
+  const groups = Array.from(q.lists, (_, g) => g);
+  merge(
+    s,
+    q.lists,
+    q.heads,
+    q.cursor,
+    groups,
+    (g) => roomIn(s, q, g),
+    (v) => {
+      if (!roomFor(s, v)) return;
+      const placed = tryStart(s, v, ledger, false);
+      if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+    },
+  );
+}
+
+// Visits the waiting VMs of the open queues among `ids` in `order` until every slot is taken;
+// a queue that closes drops out of the pass. `heads` (each queue's first waiting VM) moves on
+// past started VMs; `cursor` is the pass's own place in each queue.
+function merge(
+  s: StartState,
+  lists: readonly Int32Array[],
+  heads: Int32Array,
+  cursor: Int32Array,
+  ids: readonly number[],
+  open: (id: number) => boolean,
+  visit: (vm: number) => void,
+): void {
   const { order, waiting, usage } = s;
-  // A min-heap of [position in order, group] over the groups with room.
-  const heap: [number, number][] = [];
-  const next = (g: number, from: number): number => {
-    const list = q.lists[g] as Int32Array;
+  // Entries: position in order * queues + queue, so that one number orders them.
+  const Q = lists.length;
+  const heap: number[] = [];
+  const push = (id: number, from: number) => {
+    const list = lists[id] as Int32Array;
     let i = from;
     while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
+    cursor[id] = i;
+    if (i < list.length) heapPush(heap, (list[i] as number) * Q + id);
     return i;
   };
-  for (let g = 0; g < q.lists.length; g++) {
-    if (!roomIn(s, q, g)) continue;
-    const i = next(g, q.heads[g] as number);
-    q.heads[g] = i;
-    const list = q.lists[g] as Int32Array;
-    if (i < list.length) heapPush(heap, [list[i] as number, g]);
-  }
-  const cursor = new Int32Array(q.heads);
+  for (const id of ids) if (open(id)) heads[id] = push(id, heads[id] as number);
   while (heap.length > 0 && !usage.full && !usage.blocked) {
-    const [k, g] = heapPop(heap) as [number, number];
-    const v = order[k] as number;
-    const placed = roomFor(s, v) ? tryStart(s, v, ledger, false) : undefined;
-    if (placed !== undefined && typeof placed !== "string")
-      starts.push({ vm: v, candidate: placed });
-    if (!roomIn(s, q, g)) continue;
-    const list = q.lists[g] as Int32Array;
-    const i = next(g, (cursor[g] as number) + 1);
-    cursor[g] = i;
-    if (i < list.length) heapPush(heap, [list[i] as number, g]);
+    const e = heapPop(heap) as number;
+    const id = e % Q;
+    // Its mover, host or datastore filled up earlier in the pass: the queue is done.
+    if (!open(id)) continue;
+    visit(order[(e - id) / Q] as number);
+    if (open(id)) push(id, (cursor[id] as number) + 1);
   }
 }
 
-function heapPush<T extends number[]>(a: T[], x: T): void {
+function heapPush(a: number[], x: number): void {
   a.push(x);
   let i = a.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (((a[p] as T)[0] as number) <= (x[0] as number)) break;
-    a[i] = a[p] as T;
+    if ((a[p] as number) <= x) break;
+    a[i] = a[p] as number;
     i = p;
   }
   a[i] = x;
 }
 
-function heapPop<T extends number[]>(a: T[]): T | undefined {
+function heapPop(a: number[]): number | undefined {
   const top = a[0];
   const last = a.pop();
-  if (a.length === 0 || !last) return top;
-  const key = last[0] as number;
+  if (a.length === 0 || last === undefined) return top;
   let i = 0;
   for (;;) {
     const l = 2 * i + 1;
     let m = i;
-    let mk = key;
-    if (l < a.length && ((a[l] as T)[0] as number) < mk) {
+    let mk = last;
+    if (l < a.length && (a[l] as number) < mk) {
       m = l;
-      mk = (a[l] as T)[0] as number;
+      mk = a[l] as number;
     }
-    if (l + 1 < a.length && ((a[l + 1] as T)[0] as number) < mk) m = l + 1;
+    if (l + 1 < a.length && (a[l + 1] as number) < mk) m = l + 1;
     if (m === i) break;
-    a[i] = a[m] as T;
+    a[i] = a[m] as number;
     i = m;
   }
   a[i] = last;
