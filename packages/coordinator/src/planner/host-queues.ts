@@ -27,6 +27,8 @@ export interface HostQueues {
   readonly lists: readonly Int32Array[];
   readonly groupHost: Int32Array;
   readonly groupDatastore: Int32Array;
+  /** 1 where every VM of the group is on its datastore alone: saturated, it takes none. */
+  readonly groupOnly: Uint8Array;
   /** Per group, where its first waiting VM may be; a pass's own place in it. */
   readonly heads: Int32Array;
   readonly cursor: Int32Array;
@@ -59,6 +61,7 @@ export function hostQueues(
   const groupOf = new Map<number, number>();
   const groupHost: number[] = [];
   const groupDatastore: number[] = [];
+  const groupOnly: number[] = [];
   const groups: number[][] = [];
   const vmGroup = (v: number): number => {
     const h = byDatastore ? -1 : (s.index.vmHost[v] as number);
@@ -71,7 +74,9 @@ export function hostQueues(
       groups.push([]);
       groupHost.push(h);
       groupDatastore.push(d);
+      groupOnly.push(byDatastore ? 1 : 0);
     }
+    if ((s.index.vmDatastores[v] as number[]).length !== 1) groupOnly[g] = 0;
     return g;
   };
   const pairOf = new Map<number, number>();
@@ -100,6 +105,7 @@ export function hostQueues(
     lists: groups.map((l) => Int32Array.from(l)),
     groupHost: Int32Array.from(groupHost),
     groupDatastore: Int32Array.from(groupDatastore),
+    groupOnly: Uint8Array.from(groupOnly),
     heads: new Int32Array(groups.length),
     cursor: new Int32Array(groups.length),
     pairLists: pairs.map((l) => Int32Array.from(l)),
@@ -133,8 +139,10 @@ function roomAt(s: StartState, h: number, d: number): boolean {
   return d < 0 || datastoreHold(s, d, false) === undefined;
 }
 
+// A group whose VMs all read only its saturated datastore would only be held too.
 const roomIn = (s: StartState, q: HostQueues, g: number) =>
-  roomAt(s, q.groupHost[g] as number, q.groupDatastore[g] as number);
+  roomAt(s, q.groupHost[g] as number, q.groupDatastore[g] as number) &&
+  !(q.groupOnly[g] && s.usage.datastoreSaturated(q.groupDatastore[g] as number));
 
 // A VM whose host or first datastore is full would only be held: a cheaper test than trying.
 const roomFor = (s: StartState, v: number) =>

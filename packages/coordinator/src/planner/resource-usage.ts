@@ -27,6 +27,8 @@ export interface ResourceUsage {
    * slot a task elsewhere could use. False without demand rates.
    */
   saturated(vm: number): boolean;
+  /** The same for one datastore: a VM whose datastores all are is saturated. */
+  datastoreSaturated(datastore: number): boolean;
   /**
    * The free throughput the VM's datastores have left beyond what runs there asks for, when
    * one of them runs a task that must keep its rate (keepBps) and is critical itself or the
@@ -223,9 +225,15 @@ class Usage implements ResourceUsage {
   saturated(vm: number): boolean {
     if (!this.demandBps) return false;
     const ds = this.index.vmDatastores[vm] as number[];
-    for (const d of ds)
-      if ((this.dsDemand[d] as number) < (this.dsFree[d] as number) * (1 - 1e-9)) return false;
+    for (const d of ds) if (!this.datastoreSaturated(d)) return false;
     return ds.length > 0;
+  }
+
+  datastoreSaturated(d: number): boolean {
+    return (
+      this.demandBps !== undefined &&
+      (this.dsDemand[d] as number) >= (this.dsFree[d] as number) * (1 - 1e-9)
+    );
   }
 
   crowdsCriticalHost(vm: number): boolean {
