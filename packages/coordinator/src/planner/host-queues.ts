@@ -120,7 +120,9 @@ export function hostQueues(
 /**
  * What startNext(s) starts, in the same order and on the same movers: VMs are tried in
  * `order` among the groups with room, and a group whose host or datastore fills up drops out
- * of the pass (its VMs would all be held by that limit).
+ * of the pass (its VMs would all be held by that limit). Not quite with the planner's rates:
+ * startNext's first pass may place a VM beside a kept task on a mover that is not its
+ * fastest (gentlePlacement), and this first pass visits only VMs whose fastest mover is free.
  */
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   const ledger = newPass();
