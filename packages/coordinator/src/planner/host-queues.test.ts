@@ -6,24 +6,30 @@ import { type StartState, startNext } from "./start-next.js";
 import { syntheticEstate } from "./synthetic-estate.js";
 import { candidatesOf, indexEstate } from "./task-costs.js";
 import { taskOrder } from "./task-order.js";
+import { taskUrgency } from "./task-urgency.js";
 
 describe("startNextByHost", () => {
   it.each([
-    [1, 1, 2, false],
-    [2, 2, 2, false],
-    [3, 1, 2, false],
-    [4, 3, 1, false],
-    [5, 4, 1, false],
-    [6, 4, 2, true],
+    [1, 1, 2, 60, false, false],
+    [2, 2, 2, 60, false, false],
+    [3, 1, 2, 60, false, false],
+    [4, 3, 1, 60, false, false],
+    [5, 4, 1, 60, false, false],
+    [6, 4, 2, 60, true, false],
+    [2, 2, 2, 60, false, true],
+    [7, 3, 3, 60, false, true],
+    [8, 4, 4, 60, false, true],
+    [10, 4, 4, 12, false, true],
+    [9, 1, 4, 60, true, true],
   ])(
-    "starts what startNext starts, on the same movers (seed %i, per host %i, per datastore %i, latency holds: %s)",
-    (seed, perHost, perDatastore, latency) => {
+    "starts what startNext starts, on the same movers (seed %i, per host %i, per datastore %i, total %i, latency holds: %s, the planner's rates: %s)",
+    (seed, perHost, perDatastore, total, latency, rates) => {
       const estate = syntheticEstate({
         vms: 600,
         hosts: 12,
         datastores: 20,
         movers: 4,
-        limits: { perHost, perDatastore, total: 60, repositoryWrites: 60 },
+        limits: { perHost, perDatastore, total, repositoryWrites: total },
         seed,
       });
       // One cluster's mover short of slots: its VMs go to the others by NBD in the second pass.
@@ -33,15 +39,22 @@ describe("startNextByHost", () => {
       };
       const index = indexEstate(input);
       const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
-      const order = taskOrder(candidates, "longest-first");
+      // With the planner's rates: saturated datastores, kept tasks, deferred and gentle starts.
+      const urgent = rates ? taskUrgency(input, index, candidates) : undefined;
+      const order = taskOrder(candidates, "longest-first", urgent);
       const state = (): StartState => ({
         input,
         index,
         candidates,
         order,
         waiting: new Uint8Array(input.vms.length).fill(1),
-        usage: createResourceUsage(input, index),
+        usage: createResourceUsage(
+          input,
+          index,
+          urgent ? { ...urgent, demandAsPlaced: seed % 2 === 0 } : {},
+        ),
         discipline: "longest-first",
+        spareMoverFirst: rates && seed % 2 === 0,
         freeAtS: () => 0,
         nowS: 0,
         // I/O control holds a third of the datastores for latency, and each just started on.

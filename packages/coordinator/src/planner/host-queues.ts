@@ -32,6 +32,8 @@ export interface HostQueues {
   /** Per group, where its first waiting VM may be; a pass's own place in it. */
   readonly heads: Int32Array;
   readonly cursor: Int32Array;
+  /** The groups that may still have a VM waiting (merge drops the others). */
+  readonly live: number[];
   /**
    * Per (mover, group) pair, the positions in `order` of the group's VMs the mover is a
    * fastest candidate of; each pair's mover and group, and each mover's pairs.
@@ -108,6 +110,7 @@ export function hostQueues(
     groupOnly: Uint8Array.from(groupOnly),
     heads: new Int32Array(groups.length),
     cursor: new Int32Array(groups.length),
+    live: groups.map((_, g) => g),
     pairLists: pairs.map((l) => Int32Array.from(l)),
     pairMover: Int32Array.from(pairMover),
     pairGroup: Int32Array.from(pairGroup),
@@ -118,11 +121,10 @@ export function hostQueues(
 }
 
 /**
- * What startNext(s) starts, in the same order and on the same movers: VMs are tried in
- * `order` among the groups with room, and a group whose host or datastore fills up drops out
- * of the pass (its VMs would all be held by that limit). Not quite with the planner's rates:
- * startNext's first pass may place a VM beside a kept task on a mover that is not its
- * fastest (gentlePlacement), and this first pass visits only VMs whose fastest mover is free.
+ * What startNext(s) starts, in the same order and on the same movers, with the planner's
+ * rates too: VMs are tried in `order` among the groups with room, and a group whose host or
+ * datastore fills up drops out of the pass (its VMs would all be held by that limit), as
+ * does a VM whose datastores are saturated.
  */
 export function startNextByHost(s: StartState, q: HostQueues): Start[] {
   const ledger = newPass();
@@ -169,13 +171,12 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
 }
 
 function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
-  const groups = Array.from(q.lists, (_, g) => g);
   merge(
     s,
     q.lists,
     q.heads,
     q.cursor,
-    groups,
+    q.live,
     (g) => roomIn(s, q, g),
     (v) => {
       if (!roomFor(s, v)) return;
@@ -193,7 +194,7 @@ function merge(
   lists: readonly Int32Array[],
   heads: Int32Array,
   cursor: Int32Array,
-  ids: readonly number[],
+  ids: number[],
   open: (id: number) => boolean,
   visit: (vm: number) => void,
 ): void {
@@ -201,22 +202,51 @@ function merge(
   // Entries: position in order * queues + queue, so that one number orders them.
   const Q = lists.length;
   const heap: number[] = [];
-  const push = (id: number, from: number) => {
-    const list = lists[id] as Int32Array;
-    let i = from;
-    while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
-    cursor[id] = i;
-    if (i < list.length) heapPush(heap, (list[i] as number) * Q + id);
-    return i;
+  // The queue's first VM from `from` on that the pass would try: waiting, and not held by
+  // its datastores' throughput (within a pass, saturated stays saturated).
+  const next = (list: Int32Array, from: number) => {
+    let j = from;
+    while (j < list.length) {
+      const v = order[list[j] as number] as number;
+      if (waiting[v] && !usage.saturated(v)) break;
+      j++;
+    }
+    return j;
   };
-  for (const id of ids) if (open(id)) heads[id] = push(id, heads[id] as number);
+  // A queue with no VM left waiting never has one again: `ids` keeps only the others.
+  let kept = 0;
+  for (const id of ids) {
+    const list = lists[id] as Int32Array;
+    let i = heads[id] as number;
+    if (open(id)) {
+      while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
+      heads[id] = i;
+      const j = next(list, i);
+      cursor[id] = j;
+      if (j < list.length) heapPush(heap, (list[j] as number) * Q + id);
+    }
+    if (i < list.length) ids[kept++] = id;
+  }
+  ids.length = kept;
   while (heap.length > 0 && !usage.full && !usage.blocked) {
-    const e = heapPop(heap) as number;
+    let e = heapPop(heap) as number;
     const id = e % Q;
+    const list = lists[id] as Int32Array;
     // Its mover, host or datastore filled up earlier in the pass: the queue is done.
     if (!open(id)) continue;
-    visit(order[(e - id) / Q] as number);
-    if (open(id)) push(id, (cursor[id] as number) + 1);
+    for (;;) {
+      visit(order[(e - id) / Q] as number);
+      if (!open(id)) break;
+      const j = next(list, (cursor[id] as number) + 1);
+      cursor[id] = j;
+      if (j >= list.length) break;
+      e = (list[j] as number) * Q + id;
+      // Still before every other queue's next: on without the heap.
+      if ((heap.length > 0 && (heap[0] as number) < e) || usage.full || usage.blocked) {
+        heapPush(heap, e);
+        break;
+      }
+    }
   }
 }
 
