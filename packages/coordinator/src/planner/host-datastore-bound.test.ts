@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PlanInput } from "./estate.js";
+import { hostPairFigures } from "./host-datastore-bound.js";
 import { resourceBounds } from "./lower-bound.js";
 import { planWindow } from "./plan-window.js";
 import { candidatesOf, indexEstate } from "./task-costs.js";
@@ -51,11 +52,14 @@ function estate(dFreeMBps: number, dUnits = 4.5): PlanInput {
   };
 }
 
-function bound(input: PlanInput) {
+function figures(input: PlanInput) {
   const index = indexEstate(input);
   const candidates = input.vms.map((_, v) => candidatesOf(input, index, v));
-  return resourceBounds(input, index, candidates).bound;
+  const f = resourceBounds(input, index, candidates);
+  return { ...f, paired: hostPairFigures(input, index, candidates, f.work, f.hostS) };
 }
+
+const bound = (input: PlanInput) => figures(input).bound;
 
 describe("the host and datastore bound", () => {
   it("counts the slot time a host's tasks lose sharing one datastore", () => {
@@ -74,6 +78,15 @@ describe("the host and datastore bound", () => {
     const b = bound(estate(800));
     expect(b.seconds / H).toBeCloseTo(3.25, 4);
     expect(b.binding).toBe("host h1");
+  });
+
+  it("raises a host's own figure to its pair's where the pair binds it, and only there", () => {
+    // The paired-hosts rules judge h1 by the 4 h above, not the 3.25 h of its slots alone.
+    const coupled = figures(estate(500));
+    expect((coupled.hostS[0] as number) / H).toBeCloseTo(3.25, 4);
+    expect((coupled.paired[0] as number) / H).toBeCloseTo(4, 4);
+    const apart = figures(estate(800));
+    expect((apart.paired[0] as number) / H).toBeCloseTo(3.25, 4);
   });
 
   it("is never longer than the plan", () => {

@@ -51,10 +51,44 @@ export function hostDatastoreBound(
   work: WorkFigures,
   atLeastS: number,
 ): HostDatastoreBound {
-  const none: HostDatastoreBound = { seconds: 0, host: -1, datastore: -1 };
+  let best: HostDatastoreBound = { seconds: 0, host: -1, datastore: -1 };
+  for (const p of pairsOf(input, index, candidates, work)) {
+    const seconds = solve(p, Math.max(atLeastS, best.seconds));
+    if (seconds > 0) best = { seconds, host: p.host, datastore: p.datastore };
+  }
+  return best;
+}
+
+/**
+ * Per host, the largest of its own figure (`hostS`) and its pairs' windows above: a host
+ * whose slots bind only together with one datastore's throughput counts as busy as that
+ * pair makes it (PlanVariant#pairedHosts).
+ */
+export function hostPairFigures(
+  input: PlanInput,
+  index: EstateIndex,
+  candidates: readonly (readonly Candidate[])[],
+  work: WorkFigures,
+  hostS: Float64Array,
+): Float64Array {
+  const raised = Float64Array.from(hostS);
+  for (const p of pairsOf(input, index, candidates, work)) {
+    const seconds = solve(p, raised[p.host] as number);
+    if (seconds > 0) raised[p.host] = seconds;
+  }
+  return raised;
+}
+
+// Each host's VMs that read only one datastore, with what fits() needs of them.
+function pairsOf(
+  input: PlanInput,
+  index: EstateIndex,
+  candidates: readonly (readonly Candidate[])[],
+  work: WorkFigures,
+): PairLoad[] {
   const perHost = input.limits.perHost;
   const perDatastore = perDatastoreCap(input);
-  if (!(perHost > 0)) return none;
+  if (!(perHost > 0)) return [];
   const { aloneS: vmAloneS, hostAloneS, datastoreBytes: dsBytes } = work;
   const pairs = new Map<number, Pair>();
   const D = input.datastores.length;
@@ -86,7 +120,7 @@ export function hostDatastoreBound(
     p.aloneS += alone;
     p.overheadS += overheadOf(input, input.vms[v]);
   });
-  let best = none;
+  const loads: PairLoad[] = [];
   for (const p of pairs.values()) {
     const ds = input.datastores[p.datastore];
     if (!ds || p.bytes <= 0 || p.fastestBps <= 0) continue;
@@ -96,37 +130,46 @@ export function hostDatastoreBound(
     const rates = [0];
     for (let n = 1; n <= Math.min(perHost, perDatastore, p.vms); n++)
       rates.push(Math.min(free, n * p.fastestBps, hostBps));
-    const pair = {
-      rates,
-      perHost,
-      bytes: p.bytes,
-      otherBytes: (dsBytes[p.datastore] as number) - p.bytes,
-      free,
-      fixedS: (hostAloneS[p.host] as number) - p.aloneS + p.overheadS,
-    };
     // Level one alone is feasible at this length: nothing above it needs solving.
     const r1 = rates[1] as number;
     if (!(r1 > 0)) continue;
-    const upper = Math.max(
-      p.bytes / r1,
-      (pair.fixedS + p.bytes / r1) / perHost,
-      (p.bytes + pair.otherBytes) / free,
-    );
-    const floor = Math.max(atLeastS, best.seconds);
-    if (upper <= floor || fits(pair, floor)) continue;
-    let lo = floor;
-    let hi = upper;
-    while (hi - lo > 1e-6 * hi) {
-      const mid = (lo + hi) / 2;
-      if (fits(pair, mid)) hi = mid;
-      else lo = mid;
-    }
-    best = { seconds: hi, host: p.host, datastore: p.datastore };
+    const fixedS = (hostAloneS[p.host] as number) - p.aloneS + p.overheadS;
+    const otherBytes = (dsBytes[p.datastore] as number) - p.bytes;
+    loads.push({
+      host: p.host,
+      datastore: p.datastore,
+      rates,
+      perHost,
+      bytes: p.bytes,
+      otherBytes,
+      free,
+      fixedS,
+      upperS: Math.max(
+        p.bytes / r1,
+        (fixedS + p.bytes / r1) / perHost,
+        (p.bytes + otherBytes) / free,
+      ),
+    });
   }
-  return best;
+  return loads;
+}
+
+// The pair's shortest window where it passes `floorS`, else 0.
+function solve(p: PairLoad, floorS: number): number {
+  if (p.upperS <= floorS || fits(p, floorS)) return 0;
+  let lo = floorS;
+  let hi = p.upperS;
+  while (hi - lo > 1e-6 * hi) {
+    const mid = (lo + hi) / 2;
+    if (fits(p, mid)) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 interface PairLoad {
+  host: number;
+  datastore: number;
   /** Per n tasks of the host at once on the datastore, what they read together. */
   rates: number[];
   perHost: number;
@@ -134,6 +177,8 @@ interface PairLoad {
   otherBytes: number;
   free: number;
   fixedS: number;
+  /** Where the search starts from above: level one alone, the host's slots, the datastore's bytes. */
+  upperS: number;
 }
 
 // Whether window `w` fits: the most the host's tasks can read there with the slot time left

@@ -1,7 +1,7 @@
 // A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
 // neither the plan nor the simulation of the window can beat it. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
-import { hostDatastoreBound } from "./host-datastore-bound.js";
+import { hostDatastoreBound, type WorkFigures } from "./host-datastore-bound.js";
 import { moverSlotsBound } from "./mover-slots-bound.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
@@ -34,6 +34,8 @@ export interface ResourceBounds {
    * sharing a datastore costs the window its slot's time.
    */
   bytesBind: boolean;
+  /** The sums the figures come from (hostPairFigures takes them). */
+  work: WorkFigures;
 }
 
 /** The bound alone: see {@link resourceBounds}. */
@@ -151,5 +153,5 @@ export function resourceBounds(
       `host ${input.hosts[pair.host]?.id} with datastore ${input.datastores[pair.datastore]?.id}`,
       true,
     );
-  return { bound, resourceS, hostS, datastoreS, bytesBind };
+  return { bound, resourceS, hostS, datastoreS, bytesBind, work };
 }

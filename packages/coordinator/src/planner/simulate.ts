@@ -14,7 +14,7 @@ import { hostQueues, startNextByHost } from "./host-queues.js";
 import { type LoadStep, recordStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
-import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
+import { DEFAULT_VARIANT, judgedFigures, type PlanVariant, shortestRun } from "./plan-variants.js";
 import {
   backupRateForLatency,
   datastoreFreeBps,
@@ -223,6 +223,7 @@ export function runWindow(
   const { bound } = figures;
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
+  const judged = judgedFigures(controlled, index, allCandidates, variant, figures);
   const candidates =
     discipline === "longest-first"
       ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
@@ -230,9 +231,9 @@ export function runWindow(
           // nearly binds, last where a datastore does.
           const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
           const h = index.vmHost[v] as number;
-          if (h >= 0 && (figures.hostS[h] as number) >= critical) return Number.POSITIVE_INFINITY;
+          if (h >= 0 && (judged.hostS[h] as number) >= critical) return Number.POSITIVE_INFINITY;
           const ds = index.vmDatastores[v] as number[];
-          return ds.some((d) => (figures.datastoreS[d] as number) >= critical) ? 1 : 0;
+          return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
         })
       : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
@@ -243,7 +244,9 @@ export function runWindow(
           index,
           candidates,
           variant,
-          candidates === allCandidates ? figures : undefined,
+          candidates === allCandidates
+            ? judged
+            : judgedFigures(controlled, index, candidates, variant),
         )
       : undefined;
   const order = taskOrder(candidates, discipline, urgent);
