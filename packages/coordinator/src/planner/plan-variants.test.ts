@@ -26,8 +26,11 @@ describe("the planner's alternative rule sets", () => {
           expect(plan.makespanS).toBe(byDefault);
           return;
         }
+        // The first of the shortest: a later rule set is kept only where it is shorter by
+        // more than a microsecond (the same plan summed in another order can differ by an ulp).
         const ends = [byDefault, ...ALTERNATIVES.map((v) => endUnder(input, v))];
-        expect(plan.makespanS).toBe(Math.min(...ends));
+        const kept = ends.reduce((best, end) => (end < best - 1e-6 ? end : best));
+        expect(plan.makespanS).toBe(kept);
         expect(endUnder(input, variantNamed(plan.rules))).toBe(plan.makespanS);
       }),
       { numRuns: 40 },
