@@ -290,17 +290,23 @@ export function runWindow(
   let now = 0;
   let first = 0;
 
-  // The model's predicted end of each mover's earliest task, as the dispatcher would know it;
-  // filled once per dispatch pass.
-  const moverEnd = new Float64Array(input.movers.length);
+  // The model's predicted end of each mover's earliest task, as the dispatcher would know it:
+  // lowered as tasks start, found again only for a mover whose earliest task ended.
+  const moverEnd = new Float64Array(input.movers.length).fill(Number.POSITIVE_INFINITY);
+  const moverRuns: Running[][] = input.movers.map(() => []);
+  let endStale: number[] = [];
+  const predictedEnd = (r: Running) => r.startS + r.c.durationS;
   const freeAtS = (m: number) => Math.max(now, moverEnd[m] as number);
   const settling = new Uint8Array(D);
   const dispatch = (): number => {
     while (first < n && !waiting[order[first] as number]) first++;
     if (first >= n) return 0;
-    moverEnd.fill(Number.POSITIVE_INFINITY);
-    for (const r of running)
-      moverEnd[r.c.mover] = Math.min(moverEnd[r.c.mover] as number, r.startS + r.c.durationS);
+    for (const m of endStale) {
+      let end = Number.POSITIVE_INFINITY;
+      for (const r of moverRuns[m] as Running[]) end = Math.min(end, predictedEnd(r));
+      moverEnd[m] = end;
+    }
+    endStale = [];
     if (latencyRules) {
       // The latency a task adds shows once it reads: one start at a time per datastore.
       settling.fill(0);
@@ -347,6 +353,8 @@ export function runWindow(
         version: 0,
       };
       running.add(r);
+      (moverRuns[c.mover] as Running[]).push(r);
+      moverEnd[c.mover] = Math.min(moverEnd[c.mover] as number, predictedEnd(r));
       schedule(r);
       // Its datastores and host count one more task from now on.
       for (const d of index.vmDatastores[vm] as number[]) touchDs(d);
@@ -534,6 +542,8 @@ export function runWindow(
         continue;
       }
       running.delete(r);
+      drop(moverRuns[r.c.mover] as Running[], r);
+      if (predictedEnd(r) <= (moverEnd[r.c.mover] as number)) endStale.push(r.c.mover);
       r.version++;
       ended++;
       usage.finish(r.vm, r.c.mover);
