@@ -125,7 +125,7 @@ function pass(
     if (!held && usage.blocked) break;
     // The first pass is for tasks a fastest mover can take now; the others wait for the
     // second, even where one could go beside a kept task (gentlePlacement) on another mover.
-    if (bestOnly && !fastestHasSlot(s, v)) continue;
+    if (bestOnly && typeof bestPlacement(s, v) === "string") continue;
     const placed = tryStart(s, v, ledger, explain, bestOnly);
     if (typeof placed === "string") {
       // A deferred VM hears its reason once it is tried again.
@@ -289,15 +289,6 @@ function lessBusy(s: StartState, a: number, b: number): boolean {
   const d = s.usage.moverBusy(a) - s.usage.moverBusy(b);
   if (d !== 0 || !s.spareMoverFirst) return d < 0;
   return s.usage.ownWork(a) < s.usage.ownWork(b);
-}
-
-// Whether one of the VM's fastest movers has a free slot.
-function fastestHasSlot(s: StartState, v: number): boolean {
-  const cs = s.candidates[v] as readonly Candidate[];
-  let best = Number.POSITIVE_INFINITY;
-  for (const c of cs) best = Math.min(best, c.aloneS);
-  for (const c of cs) if (c.aloneS <= best + 1e-9 && s.usage.hasSlot(c.mover)) return true;
-  return false;
 }
 
 /** The VM's candidates that are fastest alone (bestPlacement's choice). */
