@@ -1,0 +1,221 @@
+// How running tasks share movers, hosts and datastores in the simulation: each task's rate
+// from its own limits, then each datastore's share (and, with I/O control, its throttle),
+// and the load and latency each datastore and host sees as it changes. An event changes the
+// rates only of tasks that share a mover or host with what began or stopped reading, and of
+// tasks on the datastores whose demand that changed: an update costs what it touches, not
+// what runs.
+import type { PlanInput } from "./estate.js";
+import { type LoadStep, recordStep } from "./load-steps.js";
+import {
+  backupRateForLatency,
+  datastoreFreeBps,
+  datastoreLatencyMs,
+  MIN_RATE_BPS,
+  sharedRateBps,
+} from "./read-rates.js";
+import { drop, type RunningTask } from "./task-events.js";
+
+/** What one datastore went through. */
+export interface DatastoreOutcome {
+  peakLatencyMs: number;
+  peakBackupBps: number;
+  peakTasks: number;
+  /** Simulated seconds its backups were throttled. */
+  throttledS: number;
+}
+
+/** The tasks each host and datastore runs (started, reading or not): ResourceUsage. */
+export interface TaskCounts {
+  hostTasks(host: number): number;
+  datastoreTasks(datastore: number): number;
+}
+
+export class SharedReads {
+  /** Per datastore: its production latency now (the dispatcher admits by it). */
+  readonly latencyMs: number[];
+  readonly outcomes: DatastoreOutcome[];
+  /** Per datastore and per host: load over the window, as it changed. */
+  readonly load: LoadStep[][];
+  readonly hostLoad: LoadStep[][];
+  /** Datastores whose backups are throttled now. */
+  readonly throttledDs = new Set<number>();
+  private readonly moverTasks: RunningTask[][];
+  private readonly hostTasks: RunningTask[][];
+  private readonly dsTasks: RunningTask[][];
+  private readonly scale: Float64Array;
+  // Resources changed since the last update: stamps say "already listed".
+  private dirtyMovers: number[] = [];
+  private dirtyHosts: number[] = [];
+  private dirtyDs: number[] = [];
+  private readonly moverMark: Int32Array;
+  private readonly hostMark: Int32Array;
+  private readonly dsMark: Int32Array;
+  private mark = 1;
+
+  /**
+   * `throttleAboveMs`: I/O control's throttle threshold where its latency rules hold, else
+   * undefined. `schedule`: called for each task whose rate changed, to move its next event.
+   */
+  constructor(
+    private readonly input: PlanInput,
+    private readonly counts: TaskCounts,
+    private readonly throttleAboveMs: number | undefined,
+    private readonly schedule: (r: RunningTask) => void,
+  ) {
+    const D = input.datastores.length;
+    const H = input.hosts.length;
+    const M = input.movers.length;
+    this.latencyMs = input.datastores.map((d) => datastoreLatencyMs(d, 0));
+    this.outcomes = input.datastores.map(() => ({
+      peakLatencyMs: 0,
+      peakBackupBps: 0,
+      peakTasks: 0,
+      throttledS: 0,
+    }));
+    this.load = input.datastores.map(() => []);
+    this.hostLoad = input.hosts.map(() => []);
+    this.moverTasks = input.movers.map(() => []);
+    this.hostTasks = input.hosts.map(() => []);
+    this.dsTasks = input.datastores.map(() => []);
+    this.scale = new Float64Array(D).fill(1);
+    this.moverMark = new Int32Array(M);
+    this.hostMark = new Int32Array(H);
+    this.dsMark = new Int32Array(D);
+  }
+
+  private touchMover(m: number): void {
+    if (this.moverMark[m] !== this.mark) {
+      this.moverMark[m] = this.mark;
+      this.dirtyMovers.push(m);
+    }
+  }
+
+  /** The host's load changed (a task started or stopped on it). */
+  touchHost(h: number): void {
+    if (h >= 0 && this.hostMark[h] !== this.mark) {
+      this.hostMark[h] = this.mark;
+      this.dirtyHosts.push(h);
+    }
+  }
+
+  /** The datastore's load changed. */
+  touchDs(d: number): void {
+    if (this.dsMark[d] !== this.mark) {
+      this.dsMark[d] = this.mark;
+      this.dirtyDs.push(d);
+    }
+  }
+
+  private touchTask(r: RunningTask): void {
+    this.touchMover(r.c.mover);
+    this.touchHost(r.h);
+    for (const d of r.ds) this.touchDs(d);
+  }
+
+  /** The task's snapshot is ready: it reads from now on. */
+  beginReading(r: RunningTask): void {
+    r.reading = true;
+    (this.moverTasks[r.c.mover] as RunningTask[]).push(r);
+    if (r.h >= 0) (this.hostTasks[r.h] as RunningTask[]).push(r);
+    for (const d of r.ds) (this.dsTasks[d] as RunningTask[]).push(r);
+    this.touchTask(r);
+  }
+
+  /** The task ended. */
+  stopReading(r: RunningTask): void {
+    if (r.reading) {
+      drop(this.moverTasks[r.c.mover] as RunningTask[], r);
+      if (r.h >= 0) drop(this.hostTasks[r.h] as RunningTask[], r);
+      for (const d of r.ds) drop(this.dsTasks[d] as RunningTask[], r);
+    }
+    r.reading = false;
+    r.rate = 0;
+    this.touchTask(r);
+  }
+
+  /** Read rates at `now`, for what changed since the last update. */
+  update(now: number): void {
+    const { input, moverTasks, hostTasks, dsTasks, scale } = this;
+    this.mark++;
+    const mark = this.mark;
+    const raw: RunningTask[] = [];
+    const visit = (list: RunningTask[], out: RunningTask[]) => {
+      for (const r of list)
+        if (r.mark !== mark) {
+          r.mark = mark;
+          out.push(r);
+        }
+    };
+    for (const m of this.dirtyMovers) visit(moverTasks[m] as RunningTask[], raw);
+    for (const h of this.dirtyHosts) visit(hostTasks[h] as RunningTask[], raw);
+    for (const r of raw) {
+      r.raw = sharedRateBps(
+        r.capBps,
+        r.moverBps,
+        (moverTasks[r.c.mover] as RunningTask[]).length,
+        r.hostBps,
+        r.h >= 0 ? (hostTasks[r.h] as RunningTask[]).length : 1,
+      );
+      for (const d of r.ds) this.touchDs(d);
+    }
+    // dirtyDs grows from here on: the datastores whose demand is recomputed.
+    const demandDs = this.dirtyDs.slice();
+    const rescaled: RunningTask[] = raw.slice();
+    for (const d of demandDs) {
+      const list = dsTasks[d] as RunningTask[];
+      let want = 0;
+      for (const r of list) want += r.raw;
+      const ds = input.datastores[d];
+      let throttled = false;
+      scale[d] = 1;
+      if (ds && want > 0) {
+        let allowed = Math.min(want, datastoreFreeBps(ds));
+        const above = this.throttleAboveMs;
+        if (above !== undefined && datastoreLatencyMs(ds, allowed) > above) {
+          // Aim a little under the threshold, as a controller with some margin would.
+          allowed = Math.min(allowed, backupRateForLatency(ds, above * 0.95));
+          throttled = true;
+        }
+        scale[d] = allowed / want;
+      }
+      if (throttled) this.throttledDs.add(d);
+      else this.throttledDs.delete(d);
+      visit(list, rescaled);
+    }
+    for (const r of rescaled) {
+      let f = 1;
+      for (const d of r.ds) f = Math.min(f, scale[d] as number);
+      // What it read at the old rate, then its end at the new one.
+      r.remaining -= r.rate * (now - r.since);
+      r.since = now;
+      // A datastore throttled to nothing still lets a trickle through: tasks must end.
+      r.rate = Math.max(r.raw * f, MIN_RATE_BPS);
+      this.schedule(r);
+      for (const d of r.ds) this.touchDs(d);
+      this.touchHost(r.h);
+    }
+    for (const d of this.dirtyDs) {
+      const ds = input.datastores[d];
+      if (!ds) continue;
+      let bps = 0;
+      for (const r of dsTasks[d] as RunningTask[]) bps += r.rate;
+      const latency = datastoreLatencyMs(ds, bps);
+      this.latencyMs[d] = latency;
+      const tasks = this.counts.datastoreTasks(d);
+      const o = this.outcomes[d] as DatastoreOutcome;
+      o.peakLatencyMs = Math.max(o.peakLatencyMs, latency);
+      o.peakBackupBps = Math.max(o.peakBackupBps, bps);
+      o.peakTasks = Math.max(o.peakTasks, tasks);
+      recordStep(this.load[d] as LoadStep[], now, tasks, bps, latency);
+    }
+    for (const h of this.dirtyHosts) {
+      let bps = 0;
+      for (const r of hostTasks[h] as RunningTask[]) bps += r.rate;
+      recordStep(this.hostLoad[h] as LoadStep[], now, this.counts.hostTasks(h), bps, 0);
+    }
+    this.dirtyMovers = [];
+    this.dirtyHosts = [];
+    this.dirtyDs = [];
+    this.mark++;
+  }
+}
