@@ -54,7 +54,7 @@ export function printPlan(plan: PlanResponse, args: ParsedArgs, json: boolean): 
   );
   out(
     `lower bound ${hours(plan.lowerBoundS)} (${plan.binding}); plan / lower bound = ${plan.ratio.toFixed(2)}` +
-      (plan.rules && plan.rules !== "default" ? `; planned under the ${plan.rules} rules` : ""),
+      (plan.rules && plan.rules !== "default" ? `; rules: ${plan.rules}` : ""),
   );
   for (const w of plan.warnings) out(`warning: ${w}`);
   const shown = Number(str(args, "tasks") || 20);

@@ -2,7 +2,6 @@
 import type { Estate } from "../estate-files/estate.js";
 import { modelMovers, moverModel, type WhatIf } from "../estate-files/what-if.js";
 import type { PlanInput, PlanLimits } from "../planner/estate.js";
-import { variantNamed } from "../planner/plan-variants.js";
 import { type Recommendation, recommend, type Trial } from "../planner/recommend.js";
 import { simulateWindow } from "../planner/simulate.js";
 import { json2, out } from "./cli-io.js";
@@ -61,7 +60,7 @@ export function recommendFor(
         movers: movers(result, input, w, existing, model),
         limits: result.best.setting.limits,
       },
-      { variant: variantNamed(result.best.plan.rules) },
+      { variant: result.best.plan.variant },
     );
     report.simulatedEndS = sim.endS;
     report.peakLatencyMs = Math.max(0, ...[...sim.datastores.values()].map((d) => d.peakLatencyMs));

@@ -1,6 +1,5 @@
 // What-if over limits: the plan and the simulated window for each combination. Pure.
 import type { IoControl, PlanInput, PlanLimits } from "./estate.js";
-import { variantNamed } from "./plan-variants.js";
 import { type Plan, planWindow } from "./plan-window.js";
 import { type SimulationResult, simulateWindow } from "./simulate.js";
 
@@ -37,7 +36,7 @@ export function sweepLimits(base: PlanInput, grid: LimitGrid, control: IoControl
         rows.push({
           limits: input.limits,
           plan,
-          simulation: simulateWindow(input, { control, variant: variantNamed(plan.rules) }),
+          simulation: simulateWindow(input, { control, variant: plan.variant }),
         });
       }
   return rows;

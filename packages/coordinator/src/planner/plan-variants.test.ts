@@ -30,8 +30,10 @@ describe("the planner's alternative rule sets", () => {
         // more than a microsecond (the same plan summed in another order can differ by an ulp).
         const ends = [byDefault, ...ALTERNATIVES.map((v) => endUnder(input, v))];
         const kept = ends.reduce((best, end) => (end < best - 1e-6 ? end : best));
-        expect(plan.makespanS).toBe(kept);
-        expect(endUnder(input, variantNamed(plan.rules))).toBe(plan.makespanS);
+        // Raising what that plan ends with (raise-last.ts) is kept only where shorter still.
+        if (plan.variant.raisedHosts) expect(plan.makespanS).toBeLessThan(kept - 1e-6);
+        else expect(plan.makespanS).toBe(kept);
+        expect(endUnder(input, plan.variant)).toBe(plan.makespanS);
       }),
       { numRuns: 40 },
     );
@@ -48,8 +50,10 @@ describe("the planner's alternative rule sets", () => {
     expect(plan.rules).toBe("keep-long");
     expect(plan.ratio).toBeLessThan(1.05);
     // The simulation, with I/O control, runs in the plan's order under the plan's rules.
-    const chosen = variantNamed(plan.rules);
-    expect(simulateWindow(input).endS).toBe(runWindow(input, { variant: chosen }).result.endS);
+    expect(plan.variant).toBe(variantNamed("keep-long"));
+    expect(simulateWindow(input).endS).toBe(
+      runWindow(input, { variant: plan.variant }).result.endS,
+    );
   });
 
   it("plan a host whose big datastore would take both its slots around that datastore's chain", () => {

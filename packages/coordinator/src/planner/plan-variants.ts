@@ -29,6 +29,12 @@ export interface PlanVariant {
    * (host-datastore-bound.ts), not its own figure alone.
    */
   readonly pairedHosts?: boolean;
+  /**
+   * Hosts and datastores (ids) judged as busy as the resource that sets the bound: those a
+   * plan under the rest of these rules ended with (raise-last.ts).
+   */
+  readonly raisedHosts?: readonly string[];
+  readonly raisedDatastores?: readonly string[];
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };
@@ -79,7 +85,8 @@ export function shortestRun(run: (variant: PlanVariant) => WindowRun): ChosenRun
 
 /**
  * The figures a rule set judges hosts and datastores by: the bound's (`figures`, where the
- * caller has them for these candidates), each host's raised to its pairs' with pairedHosts.
+ * caller has them for these candidates), each host's raised to its pairs' with pairedHosts,
+ * and the raised hosts' and datastores' to the bound.
  */
 export function judgedFigures(
   input: PlanInput,
@@ -88,7 +95,22 @@ export function judgedFigures(
   variant: PlanVariant,
   figures: ResourceBounds = resourceBounds(input, index, candidates),
 ): ResourceBounds {
-  if (!variant.pairedHosts) return figures;
-  const hostS = hostPairFigures(input, index, candidates, figures.work, figures.hostS);
-  return { ...figures, hostS };
+  let { hostS, datastoreS } = figures;
+  if (variant.pairedHosts) hostS = hostPairFigures(input, index, candidates, figures.work, hostS);
+  const atBound = (
+    own: Float64Array,
+    ids: readonly string[] | undefined,
+    all: readonly { id: string }[],
+  ) => {
+    if (!ids || ids.length === 0) return own;
+    const raised = new Set(ids);
+    return Float64Array.from(own, (x, i) =>
+      raised.has(all[i]?.id ?? "") ? Math.max(x, figures.resourceS) : x,
+    );
+  };
+  hostS = atBound(hostS, variant.raisedHosts, input.hosts);
+  datastoreS = atBound(datastoreS, variant.raisedDatastores, input.datastores);
+  return hostS === figures.hostS && datastoreS === figures.datastoreS
+    ? figures
+    : { ...figures, hostS, datastoreS };
 }

@@ -4,7 +4,8 @@
 import type { PlanInput } from "./estate.js";
 import type { LoadStep } from "./load-steps.js";
 import type { LowerBound } from "./lower-bound.js";
-import { DEFAULT_VARIANT, type PlanVariant, shortestRun } from "./plan-variants.js";
+import { DEFAULT_VARIANT, type PlanVariant } from "./plan-variants.js";
+import { bestRun } from "./raise-last.js";
 import { runWindow, windowSetup } from "./simulate.js";
 import type { Discipline } from "./task-order.js";
 
@@ -36,8 +37,13 @@ export interface Plan {
   hostLoad: Map<string, LoadStep[]>;
   /** What the operator should know: unplaceable VMs, a window that cannot be met. */
   warnings: string[];
-  /** The rule set it was planned under (plan-variants.ts): "default" or an alternative's name. */
+  /**
+   * The rule set it was planned under (plan-variants.ts): "default" or an alternative's name,
+   * with the resources it raised (raise-last.ts).
+   */
   rules: string;
+  /** That rule set: a simulation under it runs the plan's order. */
+  variant: PlanVariant;
 }
 
 const hours = (s: number) => `${(s / 3600).toFixed(2)} h`;
@@ -62,7 +68,7 @@ export function planWindow(
   const under = (variant: PlanVariant) => runWindow(input, { ...options, variant }, setup);
   const chosen =
     discipline === "longest-first" && !rules
-      ? shortestRun(under)
+      ? bestRun(input, under)
       : { run: under(rules ?? DEFAULT_VARIANT), variant: rules ?? DEFAULT_VARIANT };
   const { run } = chosen;
   const { result, index, candidates, bound } = run;
@@ -102,5 +108,6 @@ export function planWindow(
     hostLoad: used(run.hostLoad),
     warnings,
     rules: chosen.variant.name,
+    variant: chosen.variant,
   };
 }

@@ -14,7 +14,8 @@ import { hostQueues, startNextByHost } from "./host-queues.js";
 import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
-import { DEFAULT_VARIANT, judgedFigures, type PlanVariant, shortestRun } from "./plan-variants.js";
+import { DEFAULT_VARIANT, judgedFigures, type PlanVariant } from "./plan-variants.js";
+import { bestRun } from "./raise-last.js";
 import { taskCapBps } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { type DatastoreOutcome, SharedReads } from "./shared-reads.js";
@@ -95,7 +96,7 @@ export function simulateWindow(input: PlanInput, options: SimulateOptions = {}):
     return runWindow(input, options).result;
   const plan: SimulateOptions = { ...options, latencyRules: false };
   const setup = windowSetup(input, plan);
-  const planned = shortestRun((variant) => runWindow(input, { ...plan, variant }, setup));
+  const planned = bestRun(input, (variant) => runWindow(input, { ...plan, variant }, setup));
   // Without latency rules the simulation is the plan's own run.
   if (!controlOf(input, options).latencyRules) return planned.run.result;
   return runWindow(input, { ...options, variant: planned.variant }).result;
