@@ -35,6 +35,8 @@ export interface PlanVariant {
    */
   readonly raisedHosts?: readonly string[];
   readonly raisedDatastores?: readonly string[];
+  /** The share of the bound they are judged at: 1 unless given. */
+  readonly raisedShare?: number;
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };
@@ -86,7 +88,7 @@ export function shortestRun(run: (variant: PlanVariant) => WindowRun): ChosenRun
 /**
  * The figures a rule set judges hosts and datastores by: the bound's (`figures`, where the
  * caller has them for these candidates), each host's raised to its pairs' with pairedHosts,
- * and the raised hosts' and datastores' to the bound.
+ * and the raised hosts' and datastores' to their share of the bound.
  */
 export function judgedFigures(
   input: PlanInput,
@@ -97,7 +99,8 @@ export function judgedFigures(
 ): ResourceBounds {
   let { hostS, datastoreS } = figures;
   if (variant.pairedHosts) hostS = hostPairFigures(input, index, candidates, figures.work, hostS);
-  const atBound = (
+  const level = figures.resourceS * (variant.raisedShare ?? 1);
+  const raise = (
     own: Float64Array,
     ids: readonly string[] | undefined,
     all: readonly { id: string }[],
@@ -105,11 +108,11 @@ export function judgedFigures(
     if (!ids || ids.length === 0) return own;
     const raised = new Set(ids);
     return Float64Array.from(own, (x, i) =>
-      raised.has(all[i]?.id ?? "") ? Math.max(x, figures.resourceS) : x,
+      raised.has(all[i]?.id ?? "") ? Math.max(x, level) : x,
     );
   };
-  hostS = atBound(hostS, variant.raisedHosts, input.hosts);
-  datastoreS = atBound(datastoreS, variant.raisedDatastores, input.datastores);
+  hostS = raise(hostS, variant.raisedHosts, input.hosts);
+  datastoreS = raise(datastoreS, variant.raisedDatastores, input.datastores);
   return hostS === figures.hostS && datastoreS === figures.datastoreS
     ? figures
     : { ...figures, hostS, datastoreS };

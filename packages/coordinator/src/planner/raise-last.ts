@@ -1,8 +1,10 @@
 // Squeaky wheel: where the best rule set's plan still ends well past its bound, the hosts
-// and datastores whose tasks end it are judged as busy as the resource that sets the bound
-// (their tasks go first, keep their read rate, and nothing crowds them), and the window is
-// planned again, round after round while that shortens it. The plan is a simulation the
-// model times exactly, so keeping the shortest never lengthens a window. Pure.
+// and datastores whose tasks end it are judged busier (their tasks go sooner, keep their
+// read rate, and are not crowded), and the window is planned again, round after round while
+// that shortens it. Judged as busy as the resource that sets the bound, they go first of
+// all; judged just critical, among the critical resources' last: each plans some estates
+// shorter that the other does not. The plan is a simulation the model times exactly, so
+// keeping the shortest never lengthens a window. Pure.
 import type { PlanInput } from "./estate.js";
 import {
   type ChosenRun,
@@ -11,12 +13,13 @@ import {
   TRY_ALTERNATIVES_ABOVE,
 } from "./plan-variants.js";
 import type { WindowRun } from "./simulate.js";
+import { CRITICAL_SHARE } from "./task-urgency.js";
 
 /** Raising is tried where the best plan ends more than this times its bound: as alternatives are. */
 export const RAISE_ABOVE = TRY_ALTERNATIVES_ABOVE;
 /** A task that ends within this share of the plan's end is one the plan ends with. */
 const LAST_SHARE = 0.98;
-/** At most this many plans more. */
+/** At most this many plans more at each level. */
 const MAX_ROUNDS = 3;
 /** Ids a rule set's name lists; the rest are counted. */
 const NAMED = 3;
@@ -40,42 +43,50 @@ export function lastResources(
   return { hosts, datastores };
 }
 
-/** `base` with these hosts and datastores raised, named after them. */
+/** `base` with these hosts and datastores judged at `share` of the bound, named after them. */
 export function raising(
   base: PlanVariant,
   hosts: readonly string[],
   datastores: readonly string[],
+  share = 1,
 ): PlanVariant {
   const ids = [...hosts, ...datastores];
   const more = ids.length > NAMED ? ` and ${ids.length - NAMED} more` : "";
   return {
     ...base,
-    name: `${base.name} raising ${ids.slice(0, NAMED).join(", ")}${more}`,
+    name: `${base.name} raising ${ids.slice(0, NAMED).join(", ")}${more} to ${Math.round(share * 100)}%`,
     raisedHosts: hosts,
     raisedDatastores: datastores,
+    raisedShare: share,
   };
 }
 
 /**
  * shortestRun, then, where that still ends more than RAISE_ABOVE times its bound, its rule
- * set with the resources each plan ends with raised, while that plans shorter.
+ * set with the resources each plan ends with raised to the bound, while that plans shorter;
+ * where it still does, the same from its rule set's plan, raised to just critical.
  */
 export function bestRun(input: PlanInput, run: (variant: PlanVariant) => WindowRun): ChosenRun {
   const chosen = shortestRun(run);
   let best = chosen;
-  if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
-  const hosts = new Set<string>();
-  const datastores = new Set<string>();
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const last = lastResources(input, best.run);
-    const before = hosts.size + datastores.size;
-    for (const h of last.hosts) hosts.add(h);
-    for (const d of last.datastores) datastores.add(d);
-    if (hosts.size + datastores.size === before) break;
-    const variant = raising(chosen.variant, [...hosts], [...datastores]);
-    const r = run(variant);
-    if (!(r.result.endS < best.run.result.endS - 1e-6)) break;
-    best = { run: r, variant };
+  const critical = chosen.variant.criticalShare ?? CRITICAL_SHARE;
+  for (const share of critical < 1 ? [1, critical] : [1]) {
+    if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) break;
+    const hosts = new Set<string>();
+    const datastores = new Set<string>();
+    let last = chosen.run;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const ending = lastResources(input, last);
+      const before = hosts.size + datastores.size;
+      for (const h of ending.hosts) hosts.add(h);
+      for (const d of ending.datastores) datastores.add(d);
+      if (hosts.size + datastores.size === before) break;
+      const variant = raising(chosen.variant, [...hosts], [...datastores], share);
+      const r = run(variant);
+      if (!(r.result.endS < best.run.result.endS - 1e-6)) break;
+      best = { run: r, variant };
+      last = r;
+    }
   }
   return best;
 }
