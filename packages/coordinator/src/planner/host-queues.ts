@@ -2,7 +2,9 @@
 // datastore (whichever limit is tighter) is already full. A pass merges, in `order`, the
 // waiting VMs of the groups with room, so a limit that holds most of the estate back costs
 // nothing per event. (Grouping by both costs more: a pass would visit every pair.) Pure.
+
 import { perDatastoreCap } from "./estate.js";
+import { MinHeap } from "./min-heap.js";
 import {
   bestCandidates,
   datastoreHold,
@@ -201,7 +203,7 @@ function merge(
   const { order, waiting, usage } = s;
   // Entries: position in order * queues + queue, so that one number orders them.
   const Q = lists.length;
-  const heap: number[] = [];
+  const heap = new MinHeap<number>((e) => e);
   // The queue's first VM from `from` on that the pass would try: waiting, and not held by
   // its datastores' throughput (within a pass, saturated stays saturated).
   const next = (list: Int32Array, from: number) => {
@@ -223,13 +225,13 @@ function merge(
       heads[id] = i;
       const j = next(list, i);
       cursor[id] = j;
-      if (j < list.length) heapPush(heap, (list[j] as number) * Q + id);
+      if (j < list.length) heap.push((list[j] as number) * Q + id);
     }
     if (i < list.length) ids[kept++] = id;
   }
   ids.length = kept;
-  while (heap.length > 0 && !usage.full && !usage.blocked) {
-    let e = heapPop(heap) as number;
+  while (heap.size > 0 && !usage.full && !usage.blocked) {
+    let e = heap.pop() as number;
     const id = e % Q;
     const list = lists[id] as Int32Array;
     // Its mover, host or datastore filled up earlier in the pass: the queue is done.
@@ -242,44 +244,10 @@ function merge(
       if (j >= list.length) break;
       e = (list[j] as number) * Q + id;
       // Still before every other queue's next: on without the heap.
-      if ((heap.length > 0 && (heap[0] as number) < e) || usage.full || usage.blocked) {
-        heapPush(heap, e);
+      if ((heap.size > 0 && (heap.peek() as number) < e) || usage.full || usage.blocked) {
+        heap.push(e);
         break;
       }
     }
   }
-}
-
-function heapPush(a: number[], x: number): void {
-  a.push(x);
-  let i = a.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if ((a[p] as number) <= x) break;
-    a[i] = a[p] as number;
-    i = p;
-  }
-  a[i] = x;
-}
-
-function heapPop(a: number[]): number | undefined {
-  const top = a[0];
-  const last = a.pop();
-  if (a.length === 0 || last === undefined) return top;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    let m = i;
-    let mk = last;
-    if (l < a.length && (a[l] as number) < mk) {
-      m = l;
-      mk = a[l] as number;
-    }
-    if (l + 1 < a.length && (a[l + 1] as number) < mk) m = l + 1;
-    if (m === i) break;
-    a[i] = a[m] as number;
-    i = m;
-  }
-  a[i] = last;
-  return top;
 }

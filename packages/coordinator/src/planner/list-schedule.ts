@@ -1,7 +1,9 @@
 // List scheduling under concurrency limits: the planner's engine (longest first, placed
 // where it ends soonest) and the first-come baseline the incumbents use. Each start is
 // start-next.ts's decision, as the dispatcher takes it live. Pure.
+
 import type { PlanInput } from "./estate.js";
+import { MinHeap } from "./min-heap.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { startNext } from "./start-next.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
@@ -30,54 +32,6 @@ export interface Schedule {
   index: EstateIndex;
 }
 
-/** A binary min-heap of running tasks by end time. */
-class EndHeap {
-  private readonly items: ScheduledTask[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  push(t: ScheduledTask): void {
-    const a = this.items;
-    a.push(t);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((a[p] as ScheduledTask).endS <= t.endS) break;
-      a[i] = a[p] as ScheduledTask;
-      i = p;
-    }
-    a[i] = t;
-  }
-  peek(): ScheduledTask | undefined {
-    return this.items[0];
-  }
-  pop(): ScheduledTask | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length === 0 || !last) return top;
-    // Sift `last` down from the root.
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      let m = i;
-      let mEnd = last.endS;
-      for (const c of [l, l + 1]) {
-        const child = a[c];
-        if (child && child.endS < mEnd) {
-          m = c;
-          mEnd = child.endS;
-        }
-      }
-      if (m === i) break;
-      a[i] = a[m] as ScheduledTask;
-      i = m;
-    }
-    a[i] = last;
-    return top;
-  }
-}
-
 /**
  * Schedules every VM's task under the limits (per host, per datastore, per mover slot,
  * estate-wide and repository writes). "longest-first": the longest task that fits starts
@@ -96,7 +50,7 @@ export function listSchedule(input: PlanInput, discipline: Discipline): Schedule
   for (let v = 0; v < n; v++)
     if ((candidates[v] as Candidate[]).length === 0) unplaceable.push(v);
     else waiting[v] = 1;
-  const heap = new EndHeap();
+  const heap = new MinHeap<ScheduledTask>((t) => t.endS);
   const tasks: ScheduledTask[] = [];
   let first = 0;
   let now = 0;

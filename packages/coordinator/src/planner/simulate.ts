@@ -2,6 +2,7 @@
 // by a discrete-event simulation of hosts, datastores (throughput and latency against load),
 // movers and the repository, with backup I/O control. Pure: no timers, simulated time only.
 // The plan's timeline is this simulation with I/O control's latency rules off (plan-window.ts).
+
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
@@ -13,6 +14,7 @@ import {
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
+import { MinHeap } from "./min-heap.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
 import { DEFAULT_VARIANT, judgedFigures, type PlanVariant } from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
@@ -20,14 +22,7 @@ import { taskCapBps } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
 import { type DatastoreOutcome, SharedReads } from "./shared-reads.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
-import {
-  current,
-  drop,
-  heapPop,
-  heapPush,
-  type RunningTask,
-  type TaskEvent,
-} from "./task-events.js";
+import { current, drop, type RunningTask, type TaskEvent } from "./task-events.js";
 import { type Discipline, taskOrder } from "./task-order.js";
 import { CRITICAL_SHARE, taskUrgency } from "./task-urgency.js";
 
@@ -191,11 +186,11 @@ export function runWindow(
   );
   // Each task's next event (snapshot ready, or read through at its rate now), lazily
   // invalidated: a rate change pushes a new entry and bumps the task's version.
-  const events: TaskEvent[] = [];
+  const events = new MinHeap<TaskEvent>((e) => e.atS);
   const schedule = (r: RunningTask) => {
     r.version++;
     const atS = r.reading ? r.since + r.remaining / r.rate : r.readFromS;
-    heapPush(events, { atS, r, version: r.version });
+    events.push({ atS, r, version: r.version });
   };
   const reads = new SharedReads(
     input,
@@ -288,15 +283,15 @@ export function runWindow(
   reads.update(now);
   while (running.size > 0) {
     // The next event: a task's snapshot is ready, or a task has read everything.
-    while (!current(events[0])) heapPop(events);
-    const next = Math.max(now, (events[0] as TaskEvent).atS);
+    while (!current(events.peek())) events.pop();
+    const next = Math.max(now, (events.peek() as TaskEvent).atS);
     for (const d of reads.throttledDs)
       (reads.outcomes[d] as DatastoreOutcome).throttledS += next - now;
     now = next;
     let ended = 0;
     const later: RunningTask[] = [];
-    while (events.length > 0 && (events[0] as TaskEvent).atS <= now + 1e-6) {
-      const e = heapPop(events) as TaskEvent;
+    while (events.size > 0 && (events.peek() as TaskEvent).atS <= now + 1e-6) {
+      const e = events.pop() as TaskEvent;
       if (!current(e)) continue;
       const r = e.r;
       if (!r.reading) {

@@ -1,4 +1,4 @@
-// The simulation's running tasks and their next events, in a heap ordered by time. An event
+// The simulation's running tasks and their next events (kept in a MinHeap by time). An event
 // is stale once its task's version moved on (a rate change reschedules it), so nothing is
 // ever removed from the middle of the heap.
 import type { Candidate } from "./task-costs.js";
@@ -47,37 +47,3 @@ export interface TaskEvent {
 /** Whether the event is still its task's next one. */
 export const current = (e: TaskEvent | undefined): boolean =>
   e !== undefined && e.version === e.r.version;
-
-export function heapPush(a: TaskEvent[], x: TaskEvent): void {
-  a.push(x);
-  let i = a.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if ((a[p] as TaskEvent).atS <= x.atS) break;
-    a[i] = a[p] as TaskEvent;
-    i = p;
-  }
-  a[i] = x;
-}
-
-export function heapPop(a: TaskEvent[]): TaskEvent | undefined {
-  const top = a[0];
-  const last = a.pop();
-  if (a.length === 0 || !last) return top;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    let m = i;
-    let at = last.atS;
-    if (l < a.length && (a[l] as TaskEvent).atS < at) {
-      m = l;
-      at = (a[l] as TaskEvent).atS;
-    }
-    if (l + 1 < a.length && (a[l + 1] as TaskEvent).atS < at) m = l + 1;
-    if (m === i) break;
-    a[i] = a[m] as TaskEvent;
-    i = m;
-  }
-  a[i] = last;
-  return top;
-}
