@@ -30,7 +30,7 @@ export interface PlanVariant {
    */
   readonly pairedHosts?: boolean;
   /**
-   * Hosts and datastores (ids) judged as busy as the resource that sets the bound: those a
+   * Hosts and datastores (ids) judged at least `raisedShare` of the bound's figure: those a
    * plan under the rest of these rules ended with (raise-last.ts).
    */
   readonly raisedHosts?: readonly string[];

@@ -2,7 +2,6 @@
 // by a discrete-event simulation of hosts, datastores (throughput and latency against load),
 // movers and the repository, with backup I/O control. Pure: no timers, simulated time only.
 // The plan's timeline is this simulation with I/O control's latency rules off (plan-window.ts).
-
 import {
   DEFAULT_IO_CONTROL,
   type IoControl,
