@@ -2,7 +2,6 @@
 // datastore (whichever limit is tighter) is already full. A pass merges, in `order`, the
 // waiting VMs of the groups with room, so a limit that holds most of the estate back costs
 // nothing per event. (Grouping by both costs more: a pass would visit every pair.) Pure.
-
 import { perDatastoreCap } from "./estate.js";
 import { MinHeap } from "./min-heap.js";
 import {

@@ -1,7 +1,6 @@
 // List scheduling under concurrency limits: the planner's engine (longest first, placed
 // where it ends soonest) and the first-come baseline the incumbents use. Each start is
 // start-next.ts's decision, as the dispatcher takes it live. Pure.
-
 import type { PlanInput } from "./estate.js";
 import { MinHeap } from "./min-heap.js";
 import { createResourceUsage } from "./resource-usage.js";
