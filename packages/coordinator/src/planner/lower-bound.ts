@@ -1,6 +1,7 @@
 // A lower bound on any schedule's length under the same limits and rate model (read-rates.ts):
 // neither the plan nor the simulation of the window can beat it. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
+import { type FastSlotFigures, fastSlotFigures, fastSlotsBound } from "./fast-slots-bound.js";
 import { hostDatastoreBound, type WorkFigures } from "./host-datastore-bound.js";
 import { moverSlotsBound } from "./mover-slots-bound.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
@@ -10,8 +11,8 @@ import type { Candidate, EstateIndex } from "./task-costs.js";
 export interface LowerBound {
   seconds: number;
   /**
-   * What binds: "datastore ds-3", "host h-1", "host h-1 with datastore ds-3", "estate-wide
-   * concurrency", "longest task vm-7".
+   * What binds: "datastore ds-3", "host h-1", "host h-1 with datastore ds-3", "host h-1, 2 at
+   * once on its fastest movers", "estate-wide concurrency", "longest task vm-7".
    */
   binding: string;
 }
@@ -36,6 +37,8 @@ export interface ResourceBounds {
   bytesBind: boolean;
   /** The sums the figures come from (hostPairFigures takes them). */
   work: WorkFigures;
+  /** Each host's and datastore's window with its fastest movers' slots (FastLanes takes it). */
+  fastSlots: FastSlotFigures;
 }
 
 /** The bound alone: see {@link resourceBounds}. */
@@ -55,7 +58,8 @@ export function lowerBound(
  * than its limit, never moves more bytes per second than its throughput, and nothing reads
  * before the first snapshot is ready. Tighter where they couple: a mover's slots and the
  * VMs only it reads fast (mover-slots-bound.ts), a host's slots and one datastore's
- * throughput (host-datastore-bound.ts).
+ * throughput (host-datastore-bound.ts), a host's or datastore's limit and the slots of the
+ * movers that read its VMs fastest (fast-slots-bound.ts).
  */
 export function resourceBounds(
   input: PlanInput,
@@ -153,5 +157,13 @@ export function resourceBounds(
       `host ${input.hosts[pair.host]?.id} with datastore ${input.datastores[pair.datastore]?.id}`,
       true,
     );
-  return { bound, resourceS, hostS, datastoreS, bytesBind, work };
+  // Tighter where a host's or datastore's fastest movers run fewer of its tasks than it may.
+  const fastSlots = fastSlotFigures(input, index, candidates);
+  const lanes = fastSlotsBound(fastSlots);
+  if (lanes.host >= 0 || lanes.datastore >= 0)
+    consider(
+      lanes.seconds,
+      `${lanes.host >= 0 ? `host ${input.hosts[lanes.host]?.id}` : `datastore ${input.datastores[lanes.datastore]?.id}`}, ${lanes.fastSlots} at once on its fastest movers`,
+    );
+  return { bound, resourceS, hostS, datastoreS, bytesBind, work, fastSlots };
 }

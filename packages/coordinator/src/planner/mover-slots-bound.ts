@@ -3,22 +3,13 @@
 // slower way (NBD) to other movers and takes more of their slots. The estate-wide slot bound
 // counts every task at its fastest anywhere and misses this. Pure.
 import type { PlanInput } from "./estate.js";
+import { type Movable, type MovedWork, movedExtra, movedWork, totalWork } from "./moved-work.js";
 import type { Candidate } from "./task-costs.js";
 
 /** The bound, and the mover whose own VMs take longest over its slots (-1: it is not binding). */
 export interface MoverSlotsBound {
   seconds: number;
   mover: number;
-}
-
-interface Own {
-  /** Its VMs' fastest durations, cheapest to move first, as prefix sums. */
-  work: Float64Array;
-  /** What moving them costs other movers' slots beyond that, same order, prefix sums. */
-  extra: Float64Array;
-  /** The work of VMs that cannot go elsewhere. */
-  fixed: number;
-  slots: number;
 }
 
 /**
@@ -34,7 +25,7 @@ export function moverSlotsBound(
 ): MoverSlotsBound {
   if (concurrency <= 0) return { seconds: 0, mover: -1 };
   let total = 0;
-  const owned = new Map<number, { a: number; extra: number }[]>();
+  const owned = new Map<number, Movable[]>();
   for (const cs of candidates) {
     if (cs.length === 0) continue;
     let a = Number.POSITIVE_INFINITY;
@@ -54,34 +45,18 @@ export function moverSlotsBound(
     list.push({ a, extra: elsewhere - a });
     owned.set(home, list);
   }
-  const movers: { m: number; own: Own }[] = [];
+  const movers: { m: number; own: MovedWork; slots: number }[] = [];
   let hi = total / concurrency;
   for (const [m, list] of owned) {
     const slots = input.movers[m]?.slots ?? 1;
-    const movable = list.filter((x) => Number.isFinite(x.extra));
-    movable.sort((x, y) => x.extra / x.a - y.extra / y.a);
-    const work = new Float64Array(movable.length + 1);
-    const extra = new Float64Array(movable.length + 1);
-    movable.forEach((x, i) => {
-      work[i + 1] = (work[i] as number) + x.a;
-      extra[i + 1] = (extra[i] as number) + x.extra;
-    });
-    let fixed = 0;
-    for (const x of list) if (!Number.isFinite(x.extra)) fixed += x.a;
-    const own: Own = { work, extra, fixed, slots };
-    movers.push({ m, own });
-    hi = Math.max(hi, (fixed + (work[movable.length] as number)) / slots);
+    const own = movedWork(list);
+    movers.push({ m, own, slots });
+    hi = Math.max(hi, totalWork(own) / slots);
   }
   // Extra slot time all movers need at W, or Infinity where a mover's fixed work overflows.
   const extraAt = (w: number): number => {
     let sum = 0;
-    for (const { own } of movers) {
-      const n = own.work.length - 1;
-      const need = own.fixed + (own.work[n] as number) - own.slots * w;
-      if (need <= 0) continue;
-      if (need > (own.work[n] as number) + 1e-9) return Number.POSITIVE_INFINITY;
-      sum += movedExtra(own, need);
-    }
+    for (const { own, slots } of movers) sum += movedExtra(own, totalWork(own) - slots * w);
     return sum;
   };
   let lo = total / concurrency;
@@ -94,28 +69,12 @@ export function moverSlotsBound(
   // The mover whose own VMs take longest over its slots.
   let worst = -1;
   let worstS = 0;
-  for (const { m, own } of movers) {
-    const s = (own.fixed + (own.work[own.work.length - 1] as number)) / own.slots;
+  for (const { m, own, slots } of movers) {
+    const s = totalWork(own) / slots;
     if (s > worstS) {
       worst = m;
       worstS = s;
     }
   }
   return { seconds: hi, mover: worst };
-}
-
-// The extra slot time of moving `need` of a mover's work away, cheapest first (fractions too).
-function movedExtra(own: Own, need: number): number {
-  const { work, extra } = own;
-  let lo = 0;
-  let hi = work.length - 1;
-  // The first prefix that frees at least `need`.
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((work[mid + 1] as number) >= need) hi = mid;
-    else lo = mid + 1;
-  }
-  const before = work[lo] as number;
-  const part = (need - before) / ((work[lo + 1] as number) - before || 1);
-  return (extra[lo] as number) + part * ((extra[lo + 1] as number) - (extra[lo] as number));
 }

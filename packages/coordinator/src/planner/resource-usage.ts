@@ -1,6 +1,7 @@
 // What runs now, per host, datastore and mover: the limits' bookkeeping the planner, the
 // simulator and the dispatcher share.
 import { type PlanInput, perDatastoreCap } from "./estate.js";
+import type { FastLanes } from "./fast-lanes.js";
 import { datastoreFreeBps } from "./read-rates.js";
 import { ReaderLimits } from "./reader-limits.js";
 import type { EstateIndex } from "./task-costs.js";
@@ -63,6 +64,11 @@ export interface ResourceUsage {
    * window with it. False without figures.
    */
   crowdsLongTask(vm: number): boolean;
+  /**
+   * The host whose fast slot a task of the VM on the mover (`aloneS` alone) would take, or
+   * -1 (FastLanes#hold).
+   */
+  laneHold(vm: number, mover: number, aloneS: number): number;
   /** Share of the mover's slots in use, 0..1 (1 when it has none). */
   moverBusy(mover: number): number;
   /** Per slot, the fastest times of the mover's own VMs not started yet (0 without figures). */
@@ -96,6 +102,8 @@ export interface UsageRates {
   long?: ArrayLike<number>;
   /** A running task's demand is its way's rate (PlanVariant#demandAsPlaced). */
   demandAsPlaced?: boolean;
+  /** Hosts that keep their fast movers' slots busy (fast-lanes.ts). */
+  lanes?: FastLanes;
 }
 
 /** Starts with nothing running. */
@@ -149,6 +157,8 @@ class Usage implements ResourceUsage {
   private readonly hostLong: Int32Array;
   /** Per VM, what its task asks of its datastores while it runs (demandAsPlaced). */
   private readonly runDemand: Float64Array | undefined;
+  private readonly lanes: FastLanes | undefined;
+  private readonly perHost: number;
 
   constructor(
     input: PlanInput,
@@ -164,6 +174,8 @@ class Usage implements ResourceUsage {
     this.fastestS = rates.fastestS;
     this.boundS = rates.boundS;
     this.long = rates.long;
+    this.lanes = rates.lanes;
+    this.perHost = input.limits.perHost;
     if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
     this.ownLeft = new Float64Array(input.movers.length);
     this.hostDemand = new Float64Array(input.hosts.length);
@@ -302,6 +314,10 @@ class Usage implements ResourceUsage {
     );
   }
 
+  laneHold(vm: number, mover: number, aloneS: number): number {
+    return this.lanes ? this.lanes.hold(vm, mover, aloneS, this.hostRun, this.perHost) : -1;
+  }
+
   ownWork = (mover: number): number => {
     const slots = this.slots[mover] as number;
     return slots > 0 ? (this.ownLeft[mover] as number) / slots : 0;
@@ -354,6 +370,7 @@ class Usage implements ResourceUsage {
         this.dsKeptHost[d] = (this.dsKeptHost[d] as number) + by;
     }
     this.moverRun[mover] = (this.moverRun[mover] as number) + by;
+    this.lanes?.add(vm, mover, by);
     // Only the mover's share is kept: a host's or datastore's throughput left unread while
     // a critical task runs alone there lengthened more windows than it shortened.
     if (keep > 0) {

@@ -10,6 +10,7 @@ import {
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
+import { FastLanes } from "./fast-lanes.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
@@ -144,14 +145,18 @@ export function runWindow(
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
   const judged = judgedFigures(controlled, index, allCandidates, variant, figures);
+  const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
+  const keepsLanes = (h: number) =>
+    variant.fastLanes === true && (figures.fastSlots.hostS[h] as number) >= critical;
   const candidates =
     discipline === "longest-first"
       ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
           // By NBD it would hold its host's or datastore's slots longer: never where the host
           // nearly binds, last where a datastore does.
-          const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
           const h = index.vmHost[v] as number;
-          if (h >= 0 && (judged.hostS[h] as number) >= critical) return Number.POSITIVE_INFINITY;
+          // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
+          if (h >= 0 && (judged.hostS[h] as number) >= critical && !keepsLanes(h))
+            return Number.POSITIVE_INFINITY;
           const ds = index.vmDatastores[v] as number[];
           return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
         })
@@ -180,6 +185,18 @@ export function runWindow(
       ? {
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
+          ...(variant.fastLanes
+            ? {
+                lanes: new FastLanes(
+                  controlled,
+                  index,
+                  allCandidates,
+                  candidates,
+                  figures.fastSlots.hostS,
+                  critical,
+                ),
+              }
+            : {}),
         }
       : {},
   );

@@ -170,6 +170,9 @@ export function tryStart(
   const placed =
     gentlePlacement(s, v) ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
+  // A host that keeps lanes for its fastest movers (fast-lanes.ts): a slower task waits.
+  const lane = s.usage.laneHold(v, placed.mover, placed.aloneS);
+  if (lane >= 0) return explain ? laneReason(s, v, placed.mover, lane) : HELD;
   // By a slower way on a mover its own VMs need until the bound (a critical chain taking
   // the slot of the one mover that reads them fast): the slot goes to them first.
   if (ledger.crowdHold && s.usage.yieldsToOwn(v, placed.mover, placed.aloneS, s.nowS)) {
@@ -185,6 +188,14 @@ export function tryStart(
   );
   if (s.settling) for (const d of s.index.vmDatastores[v] as number[]) s.settling[d] = 1;
   return placed;
+}
+
+function laneReason(s: StartState, v: number, mover: number, h: number): string {
+  const host = s.input.hosts[h]?.id;
+  const m = s.input.movers[mover]?.id;
+  return h === s.index.vmHost[v]
+    ? `host ${host} keeps its other slots for its fastest movers: it already runs as many backups on others as it may (${s.input.vms[v]?.id} would run on ${m})`
+    : `mover ${m} is kept for host ${host}'s backups, which it reads fastest; ${s.input.vms[v]?.id} would run slower there than its fastest way`;
 }
 
 function datastoreNames(s: StartState, v: number): string {
