@@ -75,6 +75,19 @@ describe("SQLite catalog", () => {
     });
   });
 
+  it("settles a write issued just before close as done: close checkpoints the WAL it would sync", async () => {
+    const file = newFile();
+    const store = await openSqliteCatalog({ path: file });
+    // Committed by close itself: the WAL is gone by the time its sync opens it.
+    const write = store.policies.create(policy("last"));
+    await store.close();
+    await write;
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    expect(withRaw(file, (db) => db.prepare("SELECT id FROM policies").all())).toEqual([
+      { id: "last" },
+    ]);
+  });
+
   it("numbers its migrations 1, 2, 3, ...", () => {
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });

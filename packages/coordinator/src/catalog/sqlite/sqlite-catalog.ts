@@ -278,7 +278,13 @@ class SqliteCatalog implements CatalogStore {
       const old = this.#wal;
       this.#wal = undefined;
       await old?.file.close();
-      this.#wal = { file: await open(path, "r"), ino };
+      const file = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+        // Removed since the stat: the last connection closed, and SQLite checkpointed it.
+        if (err.code === "ENOENT") return undefined;
+        throw err;
+      });
+      if (!file) return;
+      this.#wal = { file, ino };
     }
     // What SQLite's own commit under FULL does (fdatasync): the frames, not the mtime.
     await this.#wal.file.datasync();
