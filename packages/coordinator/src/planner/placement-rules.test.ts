@@ -88,6 +88,37 @@ describe("planWindow placement", () => {
     expect(plan.makespanS).toBeCloseTo(14 + 1 / 3, 2);
   });
 
+  it("runs a long task's companions by NBD, even from its own critical host", () => {
+    // vm1 (4 GB on ds1, 10 s alone at 400 MB/s) sets the bound. Its host h1 (two tasks at
+    // once) also holds two 500 MB VMs on ds1 and four 400 MB ones on ds2: 8.25 s, critical;
+    // ds1 gives 600 MB/s and holds 5 GB, 8.33 s. The companions go first; by hot-add (400
+    // MB/s asked) vm1 reads at 300 while they run, by NBD (250) at 369.
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        ...Array.from({ length: 2 }, () => ({ expectedBytes: 500 * MB })),
+        ...Array.from({ length: 4 }, () => ({ expectedBytes: 400 * MB, datastoreIds: ["ds2"] })),
+      ],
+      [{ slots: 4 }, { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 }],
+      {
+        datastores: [
+          { id: "ds1", throughputBps: 600 * MB, baseLatencyMs: 1, productionLoad: 0 },
+          { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+        ],
+        limits: { perHost: 2, perDatastore: 10, total: 10, repositoryWrites: 10 },
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input, "longest-first", DEFAULT_VARIANT);
+    expect(plan.lowerBound).toEqual({ seconds: 10, binding: "longest task vm1" });
+    const task = (id: string) => plan.tasks.find((t) => t.vmId === id);
+    expect(task("vm1")).toMatchObject({ moverId: "m1", transport: "hotadd", startS: 0 });
+    for (const id of ["vm2", "vm3"])
+      expect(task(id)).toMatchObject({ moverId: "m2", transport: "nbd" });
+    // vm1 loses 4.33 s x 31 MB/s (1/3 s); by hot-add, 3.33 s x 100 MB/s (0.83 s).
+    expect(plan.makespanS).toBeCloseTo(10 + 1 / 3, 2);
+  });
+
   it("gives a slot to a task on an idle datastore before one that would share a busy one, where task time binds", () => {
     // Two slots; ds1 and ds2 give 600 MB/s each, a task reads 400 alone. vm1 (4 GB, 10 s) and
     // vm2 (3.6 GB, 9 s) on ds1, vm3 (3.2 GB, 8 s) and vm4 (2.8 GB, 7 s) on ds2: 34 s of tasks

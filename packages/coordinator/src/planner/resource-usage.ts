@@ -155,6 +155,8 @@ class Usage implements ResourceUsage {
   private readonly hostDemand: Float64Array;
   private readonly hostBps: Float64Array;
   private readonly hostLong: Int32Array;
+  /** Per datastore: its running tasks that alone take the bound (the longest task binds). */
+  private readonly dsBinding: Int32Array;
   /** Per VM, what its task asks of its datastores while it runs (demandAsPlaced). */
   private readonly runDemand: Float64Array | undefined;
   private readonly lanes: FastLanes | undefined;
@@ -181,6 +183,7 @@ class Usage implements ResourceUsage {
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
     this.hostLong = new Int32Array(input.hosts.length);
+    this.dsBinding = new Int32Array(input.datastores.length);
     const { ownMover, fastestS } = this;
     if (ownMover && fastestS)
       for (let v = 0; v < ownMover.length; v++) {
@@ -278,12 +281,14 @@ class Usage implements ResourceUsage {
 
   roomBesideKept(vm: number): number | undefined {
     if (!this.demandBps || !this.keepBps || !this.criticalDs) return undefined;
-    // A task on a critical host takes its fastest way: the host's window needs it.
+    // A task on a critical host takes its fastest way: the host's window needs it; but not
+    // beside the task that alone sets the bound, which is the window more than the host.
     const h = this.index.vmHost[vm] as number;
-    if (h >= 0 && this.criticalHosts?.[h]) return undefined;
+    const ds = this.index.vmDatastores[vm] as number[];
+    if (h >= 0 && this.criticalHosts?.[h] && !this.runsBinding(ds)) return undefined;
     let kept = false;
     let room = Number.POSITIVE_INFINITY;
-    for (const d of this.index.vmDatastores[vm] as number[]) {
+    for (const d of ds) {
       if (
         (this.dsKept[d] as number) > 0 &&
         (this.criticalDs[d] || (this.dsKeptHost[d] as number) > 0)
@@ -292,6 +297,11 @@ class Usage implements ResourceUsage {
       room = Math.min(room, (this.dsFree[d] as number) - (this.dsDemand[d] as number));
     }
     return kept ? room : undefined;
+  }
+
+  private runsBinding(ds: readonly number[]): boolean {
+    for (const d of ds) if ((this.dsBinding[d] as number) > 0) return true;
+    return false;
   }
 
   yieldsToOwn(vm: number, mover: number, aloneS: number, nowS: number): boolean {
@@ -347,6 +357,11 @@ class Usage implements ResourceUsage {
     const h = this.index.vmHost[vm] as number;
     const demand = by * ((this.runDemand ?? this.demandBps)?.[vm] ?? 0);
     const long = by * (this.long?.[vm] ?? 0);
+    const { boundS } = this;
+    const binding =
+      long !== 0 && boundS !== undefined && (this.fastestS?.[vm] ?? 0) >= boundS * (1 - 1e-9)
+        ? by
+        : 0;
     if (h >= 0) {
       this.hostRun[h] = (this.hostRun[h] as number) + by;
       this.hostDemand[h] = (this.hostDemand[h] as number) + demand;
@@ -365,6 +380,7 @@ class Usage implements ResourceUsage {
       if (by > 0) this.dsWaiting[d] = (this.dsWaiting[d] as number) - 1;
       this.openDs += Number(this.isOpen(d)) - Number(open);
       this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
+      this.dsBinding[d] = (this.dsBinding[d] as number) + binding;
       if (keep > 0) this.dsKept[d] = (this.dsKept[d] as number) + by;
       if (keep > 0 && h >= 0 && this.criticalHosts?.[h])
         this.dsKeptHost[d] = (this.dsKeptHost[d] as number) + by;
