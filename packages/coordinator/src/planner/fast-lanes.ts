@@ -39,8 +39,9 @@ export class FastLanes {
     this.fast = new Map();
     this.lanesOf = input.movers.map(() => []);
     const perHost = input.limits.perHost;
+    // Only hosts whose fastest movers' slots bind (a figure above 0) and nearly set the window.
     fastSlotS.forEach((s, h) => {
-      if (s >= criticalS) this.fast.set(h, new Uint8Array(input.movers.length));
+      if (s > 0 && s >= criticalS) this.fast.set(h, new Uint8Array(input.movers.length));
     });
     // Each lane-keeping host's fast movers: a fastest way of one of its VMs.
     this.fastestS = new Float64Array(all.length);
