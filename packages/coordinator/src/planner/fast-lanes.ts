@@ -6,6 +6,12 @@
 import type { PlanInput } from "./estate.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
+/** Whether host `h` keeps lanes: its fastest movers' slots bind and nearly set the window. */
+export function keepsLanes(fastSlotS: ArrayLike<number>, h: number, criticalS: number): boolean {
+  const s = fastSlotS[h] as number;
+  return s > 0 && s >= criticalS;
+}
+
 /** Per host, the lanes it keeps; counts what runs and waits there. */
 export class FastLanes {
   /** Per host: the slower tasks it runs at once at most (-1: no lanes kept). */
@@ -17,8 +23,6 @@ export class FastLanes {
   private readonly fast: Map<number, Uint8Array>;
   /** Per mover: the hosts with lanes it is a fast mover of. */
   private readonly lanesOf: number[][];
-  /** Per VM: its fastest time alone, any way. */
-  private readonly fastestS: Float64Array;
   /** Per VM: 1 where fastWaiting counts it. */
   private readonly counted: Uint8Array;
 
@@ -28,6 +32,8 @@ export class FastLanes {
     /** Every way each VM can go (the bound's), and the ways the planner lets it go. */
     all: readonly (readonly Candidate[])[],
     candidates: readonly (readonly Candidate[])[],
+    /** Per VM, its fastest time alone over `all` (WorkFigures#aloneS). */
+    private readonly fastestS: Float64Array,
     /** Per host, its window with its fastest movers' slots (FastSlotFigures#hostS). */
     fastSlotS: Float64Array,
     criticalS: number,
@@ -39,17 +45,13 @@ export class FastLanes {
     this.fast = new Map();
     this.lanesOf = input.movers.map(() => []);
     const perHost = input.limits.perHost;
-    // Only hosts whose fastest movers' slots bind (a figure above 0) and nearly set the window.
-    fastSlotS.forEach((s, h) => {
-      if (s > 0 && s >= criticalS) this.fast.set(h, new Uint8Array(input.movers.length));
-    });
+    for (let h = 0; h < H; h++)
+      if (keepsLanes(fastSlotS, h, criticalS))
+        this.fast.set(h, new Uint8Array(input.movers.length));
     // Each lane-keeping host's fast movers: a fastest way of one of its VMs.
-    this.fastestS = new Float64Array(all.length);
     all.forEach((cs, v) => {
-      let a = Number.POSITIVE_INFINITY;
-      for (const c of cs) a = Math.min(a, c.aloneS);
-      this.fastestS[v] = a;
       const fast = this.fast.get(index.vmHost[v] as number);
+      const a = fastestS[v] as number;
       if (fast) for (const c of cs) if (c.aloneS <= a + 1e-9) fast[c.mover] = 1;
     });
     for (const [h, fast] of this.fast) {

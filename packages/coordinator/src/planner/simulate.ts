@@ -10,7 +10,7 @@ import {
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
-import { FastLanes } from "./fast-lanes.js";
+import { FastLanes, keepsLanes } from "./fast-lanes.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
@@ -146,8 +146,8 @@ export function runWindow(
   // and the warnings take every way a VM can go.
   const judged = judgedFigures(controlled, index, allCandidates, variant, figures);
   const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
-  const keepsLanes = (h: number) =>
-    variant.fastLanes === true && (figures.fastSlots.hostS[h] as number) >= critical;
+  const lanes = (h: number) =>
+    variant.fastLanes === true && keepsLanes(figures.fastSlots.hostS, h, critical);
   const candidates =
     discipline === "longest-first"
       ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
@@ -155,7 +155,7 @@ export function runWindow(
           // nearly binds, last where a datastore does.
           const h = index.vmHost[v] as number;
           // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
-          if (h >= 0 && (judged.hostS[h] as number) >= critical && !keepsLanes(h))
+          if (h >= 0 && (judged.hostS[h] as number) >= critical && !lanes(h))
             return Number.POSITIVE_INFINITY;
           const ds = index.vmDatastores[v] as number[];
           return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
@@ -192,6 +192,7 @@ export function runWindow(
                   index,
                   allCandidates,
                   candidates,
+                  figures.work.aloneS,
                   figures.fastSlots.hostS,
                   critical,
                 ),
