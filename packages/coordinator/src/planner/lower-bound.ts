@@ -35,6 +35,8 @@ export interface ResourceBounds {
    * sharing a datastore costs the window its slot's time.
    */
   bytesBind: boolean;
+  /** The movers' own figure: all bytes over all their throughput (0 without movers). */
+  moverS: number;
   /** The sums the figures come from (hostPairFigures takes them). */
   work: WorkFigures;
   /** Each host's and datastore's window with its fastest movers' slots (FastLanes takes it). */
@@ -117,7 +119,8 @@ export function resourceBounds(
   // No byte is read before the first snapshot is ready: every byte bound starts after it.
   if (!Number.isFinite(o)) o = 0;
   const moverBps = up.reduce((n, m) => n + m.throughputBps, 0);
-  if (moverBps > 0) consider(o + bytes / moverBps, "mover throughput", true);
+  const moverS = moverBps > 0 ? o + bytes / moverBps : 0;
+  if (moverBps > 0) consider(moverS, "mover throughput", true);
   const hostS = new Float64Array(input.hosts.length);
   const datastoreS = new Float64Array(input.datastores.length);
   for (const [h, w] of hostWork.entries()) {
@@ -165,5 +168,5 @@ export function resourceBounds(
       lanes.seconds,
       `${lanes.host >= 0 ? `host ${input.hosts[lanes.host]?.id}` : `datastore ${input.datastores[lanes.datastore]?.id}`}, ${lanes.fastSlots} at once on its fastest movers`,
     );
-  return { bound, resourceS, hostS, datastoreS, bytesBind, work, fastSlots };
+  return { bound, resourceS, hostS, datastoreS, moverS, bytesBind, work, fastSlots };
 }

@@ -67,3 +67,55 @@ describe("resource usage", () => {
     expect(usage.blocked).toBe(true);
   });
 });
+
+describe("a mover's reader share beside a kept task", () => {
+  // d1 has 500 MB/s free, d2 1 GB/s; vm0 on d1 keeps 400 MB/s, so the 1 GB/s mover takes
+  // two readers at most while it runs: 500 MB/s each.
+  function estate(): PlanInput {
+    const e = input(["d1", "d1", "d2", "d2"]);
+    return {
+      ...e,
+      datastores: e.datastores.map((d) => (d.id === "d1" ? { ...d, throughputBps: 5e8 } : d)),
+      limits: { ...e.limits, perDatastore: 4 },
+    };
+  }
+  const rates = (critical: number[] = [0, 0]) => ({
+    keepBps: [4e8, 0, 0, 0],
+    demandBps: [4e8, 4e8, 4e8, 4e8],
+    criticalDatastoreS: critical,
+    moverShare: true,
+  });
+
+  it("is wasted by a task its shared datastore would feed at half its rate", () => {
+    const e = estate();
+    const usage = createResourceUsage(e, indexEstate(e), rates());
+    usage.start(0, 0);
+    expect(usage.hasSlot(0)).toBe(true);
+    // d1 shares its 500 MB/s in proportion to what vm0 and vm1 ask: 250 MB/s for vm1.
+    expect(usage.wastesMoverShare(1, 0, 4e8)).toBe(true);
+    // Alone on d2, vm2 reads at its full 400 MB/s.
+    expect(usage.wastesMoverShare(2, 0, 4e8)).toBe(false);
+    // Beside vm2 on d2 (1 GB/s for 800 MB/s asked), vm3 still reads at its full rate.
+    usage.start(2, 0);
+    expect(usage.wastesMoverShare(3, 0, 4e8)).toBe(false);
+  });
+
+  it("is not wasted on a mover the kept task leaves all its slots", () => {
+    // At 4 GB/s the mover leaves the kept task its 400 MB/s with all eight slots reading.
+    const e = estate();
+    const fast = { ...e, movers: e.movers.map((m) => ({ ...m, throughputBps: 4e9 })) };
+    const usage = createResourceUsage(fast, indexEstate(fast), rates());
+    usage.start(0, 0);
+    expect(usage.wastesMoverShare(1, 0, 4e8)).toBe(false);
+  });
+
+  it("is not judged on a critical datastore, nor without the rule", () => {
+    const e = estate();
+    const critical = createResourceUsage(e, indexEstate(e), rates([3600, 0]));
+    critical.start(0, 0);
+    expect(critical.wastesMoverShare(1, 0, 4e8)).toBe(false);
+    const off = createResourceUsage(e, indexEstate(e), { ...rates(), moverShare: false });
+    off.start(0, 0);
+    expect(off.wastesMoverShare(1, 0, 4e8)).toBe(false);
+  });
+});

@@ -185,6 +185,7 @@ export function runWindow(
       ? {
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
+          moverShare: (variant.moverShare ?? false) && urgent.moversCritical,
           ...(variant.fastLanes
             ? {
                 lanes: new FastLanes(

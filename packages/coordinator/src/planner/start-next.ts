@@ -173,6 +173,12 @@ export function tryStart(
   // A host that keeps lanes for its fastest movers (fast-lanes.ts): a slower task waits.
   const lane = s.usage.laneHold(v, placed.mover, placed.aloneS);
   if (lane >= 0) return explain ? laneReason(s, v, placed.mover, lane) : HELD;
+  // Sharing a datastore beside a kept task, it would leave part of its reader's share of the
+  // mover unread: the share goes to a task that reads at it first (startDeferred).
+  if (ledger.crowdHold && s.usage.wastesMoverShare(v, placed.mover, placed.aloneBps)) {
+    ledger.deferred.add(v);
+    return HELD;
+  }
   // By a slower way on a mover its own VMs need until the bound (a critical chain taking
   // the slot of the one mover that reads them fast): the slot goes to them first.
   if (ledger.crowdHold && s.usage.yieldsToOwn(v, placed.mover, placed.aloneS, s.nowS)) {
