@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { familyMember } from "./estate-family.js";
+import { type PlanVariant, shortestRun } from "./plan-variants.js";
 import { type Plan, planWindow } from "./plan-window.js";
+import { runWindow, windowSetup } from "./simulate.js";
 
 // Share of the mover's throughput its tasks read in the window's first `untilS` seconds,
 // each task at its average rate after its fixed cost.
@@ -33,5 +35,26 @@ describe("a mover's reader share beside a kept task", () => {
       );
     expect(use(plan)).toBeGreaterThan(0.9);
     expect(use(without)).toBeLessThan(0.75);
+  });
+
+  it("is not planned where the movers' throughput is far from the bound", () => {
+    // Seed 22 at 1,000 VMs plans under alternatives (1.2x by default), but its movers could
+    // read everything in a tenth of its bound: mover-share would plan as placed-demand.
+    const tried = (seed: number) => {
+      const { input } = familyMember(seed, 1000);
+      const options = { latencyRules: false };
+      const setup = windowSetup(input, options);
+      const names: string[] = [];
+      const run = (variant: PlanVariant) => {
+        names.push(variant.name);
+        return runWindow(input, { ...options, variant }, setup);
+      };
+      shortestRun(run, setup.figures);
+      return names;
+    };
+    const far = tried(22);
+    expect(far).toContain("placed-demand");
+    expect(far).not.toContain("mover-share");
+    expect(tried(69)).toContain("mover-share");
   });
 });

@@ -8,6 +8,7 @@ import { hostPairFigures } from "./host-datastore-bound.js";
 import { type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import type { WindowRun } from "./simulate.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
+import { CRITICAL_SHARE } from "./task-urgency.js";
 
 /** Departures from the default placement rules; an absent field keeps the default. */
 export interface PlanVariant {
@@ -82,6 +83,19 @@ export const ALTERNATIVES: readonly PlanVariant[] = [
   { name: "mover-share", demandAsPlaced: true, moverShare: true },
 ];
 
+/** The movers' throughput is within the rule set's critical share of the bound. */
+export function moversCritical(variant: PlanVariant, figures: ResourceBounds): boolean {
+  return figures.moverS >= (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
+}
+
+/**
+ * False where the rule set's own rule cannot act on the estate (`figures`: its bounds), so
+ * it would plan exactly as the rule set it departs from: a run for nothing.
+ */
+export function actsOn(variant: PlanVariant, figures: ResourceBounds): boolean {
+  return !variant.moverShare || moversCritical(variant, figures);
+}
+
 /** The rule set of that name (Plan#rules); the default for any other. */
 export function variantNamed(name: string): PlanVariant {
   return ALTERNATIVES.find((v) => v.name === name) ?? DEFAULT_VARIANT;
@@ -100,11 +114,15 @@ export interface ChosenRun {
  * `run` under the default rules and, where that ends more than TRY_ALTERNATIVES_ABOVE times
  * its bound, under each alternative: the shortest (the earliest listed on a tie).
  */
-export function shortestRun(run: (variant: PlanVariant) => WindowRun): ChosenRun {
+export function shortestRun(
+  run: (variant: PlanVariant) => WindowRun,
+  figures?: ResourceBounds,
+): ChosenRun {
   let best: ChosenRun = { run: run(DEFAULT_VARIANT), variant: DEFAULT_VARIANT };
   const bound = best.run.bound.seconds;
   if (!(best.run.result.endS > TRY_ALTERNATIVES_ABOVE * bound)) return best;
   for (const variant of ALTERNATIVES) {
+    if (figures && !actsOn(variant, figures)) continue;
     const r = run(variant);
     if (r.result.endS < best.run.result.endS - 1e-6) best = { run: r, variant };
   }

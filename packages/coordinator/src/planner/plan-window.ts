@@ -68,7 +68,7 @@ export function planWindow(
   const under = (variant: PlanVariant) => runWindow(input, { ...options, variant }, setup);
   const chosen =
     discipline === "longest-first" && !rules
-      ? bestRun(input, under)
+      ? bestRun(input, under, setup.figures)
       : { run: under(rules ?? DEFAULT_VARIANT), variant: rules ?? DEFAULT_VARIANT };
   const { run } = chosen;
   const { result, index, candidates, bound } = run;

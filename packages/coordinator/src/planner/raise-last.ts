@@ -6,6 +6,7 @@
 // shorter that the other does not. The plan is a simulation the model times exactly, so
 // keeping the shortest never lengthens a window. Pure.
 import type { PlanInput } from "./estate.js";
+import type { ResourceBounds } from "./lower-bound.js";
 import {
   type ChosenRun,
   type PlanVariant,
@@ -66,8 +67,12 @@ export function raising(
  * set with the resources each plan ends with raised to the bound, while that plans shorter;
  * where it still does, the same from its rule set's plan, raised to just critical.
  */
-export function bestRun(input: PlanInput, run: (variant: PlanVariant) => WindowRun): ChosenRun {
-  const chosen = shortestRun(run);
+export function bestRun(
+  input: PlanInput,
+  run: (variant: PlanVariant) => WindowRun,
+  figures?: ResourceBounds,
+): ChosenRun {
+  const chosen = shortestRun(run, figures);
   let best = chosen;
   const critical = chosen.variant.criticalShare ?? CRITICAL_SHARE;
   for (const share of critical < 1 ? [1, critical] : [1]) {

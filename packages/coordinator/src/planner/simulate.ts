@@ -16,7 +16,12 @@ import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { MinHeap } from "./min-heap.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
-import { DEFAULT_VARIANT, judgedFigures, type PlanVariant } from "./plan-variants.js";
+import {
+  DEFAULT_VARIANT,
+  judgedFigures,
+  moversCritical,
+  type PlanVariant,
+} from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
 import { taskCapBps } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
@@ -91,7 +96,11 @@ export function simulateWindow(input: PlanInput, options: SimulateOptions = {}):
     return runWindow(input, options).result;
   const plan: SimulateOptions = { ...options, latencyRules: false };
   const setup = windowSetup(input, plan);
-  const planned = bestRun(input, (variant) => runWindow(input, { ...plan, variant }, setup));
+  const planned = bestRun(
+    input,
+    (variant) => runWindow(input, { ...plan, variant }, setup),
+    setup.figures,
+  );
   // Without latency rules the simulation is the plan's own run.
   if (!controlOf(input, options).latencyRules) return planned.run.result;
   return runWindow(input, { ...options, variant: planned.variant }).result;
@@ -185,7 +194,7 @@ export function runWindow(
       ? {
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
-          moverShare: (variant.moverShare ?? false) && urgent.moversCritical,
+          moverShare: (variant.moverShare ?? false) && moversCritical(variant, figures),
           ...(variant.fastLanes
             ? {
                 lanes: new FastLanes(

@@ -31,8 +31,6 @@ export interface TaskUrgency {
   criticalHostS: Float64Array;
   /** Task time over a limit sets the bound, not a throughput (ResourceUsage#wouldShare). */
   shareHold: boolean;
-  /** The movers' throughput is within CRITICAL_SHARE of the bound (ResourceUsage#wastesMoverShare). */
-  moversCritical: boolean;
   /** Per VM: the one mover with its fastest way (-1: none, or several), and that way's time. */
   ownMover: Int32Array;
   fastestS: Float64Array;
@@ -132,7 +130,6 @@ export function taskUrgency(
     criticalDatastoreS,
     criticalHostS,
     shareHold: !bytesBind,
-    moversCritical: figures.moverS >= critical,
     ownMover,
     fastestS,
     boundS: resourceS,
