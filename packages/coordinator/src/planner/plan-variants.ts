@@ -79,7 +79,7 @@ export const ALTERNATIVES: readonly PlanVariant[] = [
   },
   // placed-demand where the movers' throughput nearly sets the window: a mover a kept task
   // holds to four readers gave two of them to tasks sharing a slow datastore while other
-  // movers read its cluster's VMs by NBD (1,000-VM seed 69: 1.142x -> 1.086x).
+  // movers read its cluster's VMs by NBD (1,000-VM seed 69: 1.142x -> 1.087x).
   { name: "mover-share", demandAsPlaced: true, moverShare: true },
 ];
 
