@@ -37,6 +37,8 @@ export interface ResourceBounds {
   bytesBind: boolean;
   /** The movers' own figure: all bytes over all their throughput (0 without movers). */
   moverS: number;
+  /** The slots' figure: all work alone over the tasks that may run at once (0: none may). */
+  slotsS: number;
   /** The sums the figures come from (hostPairFigures takes them). */
   work: WorkFigures;
   /** Each host's and datastore's window with its fastest movers' slots (FastLanes takes it). */
@@ -168,5 +170,5 @@ export function resourceBounds(
       lanes.seconds,
       `${lanes.host >= 0 ? `host ${input.hosts[lanes.host]?.id}` : `datastore ${input.datastores[lanes.datastore]?.id}`}, ${lanes.fastSlots} at once on its fastest movers`,
     );
-  return { bound, resourceS, hostS, datastoreS, moverS, bytesBind, work, fastSlots };
+  return { bound, resourceS, hostS, datastoreS, moverS, slotsS, bytesBind, work, fastSlots };
 }

@@ -55,6 +55,8 @@ describe("a mover's reader share beside a kept task", () => {
     const far = tried(22);
     expect(far).toContain("placed-demand");
     expect(far).not.toContain("mover-share");
+    // Its VMs' work alone fills its slots for far less than the bound: nor slots-hold.
+    expect(far).not.toContain("slots-hold");
     expect(tried(69)).toContain("mover-share");
   });
 });

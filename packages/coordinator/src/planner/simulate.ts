@@ -21,6 +21,7 @@ import {
   judgedFigures,
   moversCritical,
   type PlanVariant,
+  slotsCritical,
 } from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
 import { taskCapBps } from "./read-rates.js";
@@ -195,6 +196,8 @@ export function runWindow(
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
           moverShare: (variant.moverShare ?? false) && moversCritical(variant, figures),
+          shareHold:
+            urgent.shareHold || ((variant.slotsHold ?? false) && slotsCritical(variant, figures)),
           ...(variant.fastLanes
             ? {
                 lanes: new FastLanes(
