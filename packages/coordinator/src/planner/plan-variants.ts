@@ -93,25 +93,22 @@ export const ALTERNATIVES: readonly PlanVariant[] = [
   { name: "slots-hold", demandAsPlaced: true, spareMoverFirst: true, slotsHold: true },
 ];
 
-/** The movers' throughput is within the rule set's critical share of the bound. */
-export function moversCritical(variant: PlanVariant, figures: ResourceBounds): boolean {
-  return figures.moverS >= (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
+/** From how many seconds a host's, datastore's or the movers' figure is critical under the rule set. */
+export function criticalS(variant: PlanVariant, figures: ResourceBounds): number {
+  return (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
 }
 
 /**
  * False where the rule set's own rule cannot act on the estate (`figures`: its bounds), so
- * it would plan exactly as the rule set it departs from: a run for nothing.
+ * it would plan exactly as the rule set it departs from: a run for nothing. The movers'
+ * share acts only where their figure is critical; task time's rules where the slots' is and
+ * a throughput binds (elsewhere they hold under every rule set).
  */
 export function actsOn(variant: PlanVariant, figures: ResourceBounds): boolean {
-  if (variant.moverShare && !moversCritical(variant, figures)) return false;
-  // Where task time binds, its rules hold under every rule set.
-  if (variant.slotsHold && !(figures.bytesBind && slotsCritical(variant, figures))) return false;
+  const critical = criticalS(variant, figures);
+  if (variant.moverShare && figures.moverS < critical) return false;
+  if (variant.slotsHold && !(figures.bytesBind && figures.slotsS >= critical)) return false;
   return true;
-}
-
-/** The slots' figure is within the rule set's critical share of the bound. */
-export function slotsCritical(variant: PlanVariant, figures: ResourceBounds): boolean {
-  return figures.slotsS >= (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
 }
 
 /** The rule set of that name (Plan#rules); the default for any other. */

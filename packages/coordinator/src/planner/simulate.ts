@@ -16,13 +16,7 @@ import type { LoadStep } from "./load-steps.js";
 import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { MinHeap } from "./min-heap.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
-import {
-  DEFAULT_VARIANT,
-  judgedFigures,
-  moversCritical,
-  type PlanVariant,
-  slotsCritical,
-} from "./plan-variants.js";
+import { criticalS, DEFAULT_VARIANT, judgedFigures, type PlanVariant } from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
 import { taskCapBps } from "./read-rates.js";
 import { createResourceUsage } from "./resource-usage.js";
@@ -30,7 +24,7 @@ import { type DatastoreOutcome, SharedReads } from "./shared-reads.js";
 import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
 import { current, drop, type RunningTask, type TaskEvent } from "./task-events.js";
 import { type Discipline, taskOrder } from "./task-order.js";
-import { CRITICAL_SHARE, taskUrgency } from "./task-urgency.js";
+import { taskUrgency } from "./task-urgency.js";
 
 export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 export type { DatastoreOutcome } from "./shared-reads.js";
@@ -155,7 +149,7 @@ export function runWindow(
   // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
   // and the warnings take every way a VM can go.
   const judged = judgedFigures(controlled, index, allCandidates, variant, figures);
-  const critical = (variant.criticalShare ?? CRITICAL_SHARE) * figures.resourceS;
+  const critical = criticalS(variant, figures);
   const lanes = (h: number) =>
     variant.fastLanes === true && keepsLanes(figures.fastSlots.hostS, h, critical);
   const candidates =
@@ -195,9 +189,9 @@ export function runWindow(
       ? {
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
-          moverShare: (variant.moverShare ?? false) && moversCritical(variant, figures),
+          moverShare: (variant.moverShare ?? false) && figures.moverS >= critical,
           shareHold:
-            urgent.shareHold || ((variant.slotsHold ?? false) && slotsCritical(variant, figures)),
+            urgent.shareHold || ((variant.slotsHold ?? false) && figures.slotsS >= critical),
           ...(variant.fastLanes
             ? {
                 lanes: new FastLanes(
