@@ -21,9 +21,12 @@ describe("startNextByHost", () => {
     [8, 4, 4, 60, false, true],
     [10, 4, 4, 12, false, true],
     [9, 1, 4, 60, true, true],
+    [2, 2, 2, 60, false, true, true],
+    [7, 3, 3, 60, false, true, true],
+    [11, 2, 1, 30, false, true, true],
   ])(
-    "starts what startNext starts, on the same movers (seed %i, per host %i, per datastore %i, total %i, latency holds: %s, the planner's rates: %s)",
-    (seed, perHost, perDatastore, total, latency, rates) => {
+    "starts what startNext starts, on the same movers (seed %i, per host %i, per datastore %i, total %i, latency holds: %s, the planner's rates: %s, hosts passing turns: %s)",
+    (seed, perHost, perDatastore, total, latency, rates, turns = false) => {
       const estate = syntheticEstate({
         vms: 600,
         hosts: 12,
@@ -55,6 +58,8 @@ describe("startNextByHost", () => {
         ),
         discipline: "longest-first",
         spareMoverFirst: rates && seed % 2 === 0,
+        // Every other host passes a crowd-held VM's turn to its next VM.
+        ...(turns ? { turnHosts: Uint8Array.from(input.hosts, (_, h) => 1 - (h % 2)) } : {}),
         freeAtS: () => 0,
         nowS: 0,
         // I/O control holds a third of the datastores for latency, and each just started on.

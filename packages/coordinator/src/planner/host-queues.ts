@@ -5,15 +5,17 @@
 import { perDatastoreCap } from "./estate.js";
 import { MinHeap } from "./min-heap.js";
 import {
-  bestCandidates,
+  DEFERRED,
   datastoreHold,
   newPass,
   type PassLedger,
+  passTurn,
   type Start,
   type StartState,
   startDeferred,
   tryStart,
 } from "./start-next.js";
+import { bestCandidates } from "./task-placement.js";
 
 // Near a tie grouping by host is kept: measured on the family, it then costs less.
 const BY_DATASTORE_BELOW = 0.9;
@@ -45,6 +47,10 @@ export interface HostQueues {
   readonly moverPairs: readonly number[][];
   readonly pairHeads: Int32Array;
   readonly pairCursor: Int32Array;
+  /** Per turn-passing host (StartState#turnHosts), its VMs' positions in `order`, ascending. */
+  readonly turnLists: ReadonlyMap<number, Int32Array>;
+  /** Per VM, its position in `order`. */
+  readonly position: Int32Array;
 }
 
 /**
@@ -53,7 +59,7 @@ export interface HostQueues {
  * mover.
  */
 export function hostQueues(
-  s: Pick<StartState, "input" | "order" | "index" | "candidates">,
+  s: Pick<StartState, "input" | "order" | "index" | "candidates" | "turnHosts">,
 ): HostQueues {
   const { input } = s;
   const hosts = input.hosts.length;
@@ -87,7 +93,16 @@ export function hostQueues(
   const pairMover: number[] = [];
   const pairGroup: number[] = [];
   const moverPairs: number[][] = Array.from({ length: movers }, () => []);
+  const turns = new Map<number, number[]>();
+  const position = new Int32Array(s.input.vms.length);
   s.order.forEach((v, k) => {
+    position[v] = k;
+    const h = s.index.vmHost[v] as number;
+    if (h >= 0 && s.turnHosts?.[h]) {
+      const list = turns.get(h);
+      if (list) list.push(k);
+      else turns.set(h, [k]);
+    }
     const g = vmGroup(v);
     groups[g]?.push(k);
     for (const c of bestCandidates(s.candidates[v] ?? [])) {
@@ -118,7 +133,24 @@ export function hostQueues(
     moverPairs,
     pairHeads: new Int32Array(pairs.length),
     pairCursor: new Int32Array(pairs.length),
+    turnLists: new Map([...turns].map(([h, l]) => [h, Int32Array.from(l)])),
+    position,
   };
+}
+
+// The VMs of v's host after it in order (startNext's sameHostAfter), from its turn list.
+function* sameHostAfter(s: StartState, q: HostQueues, v: number): Generator<number> {
+  const list = q.turnLists.get(s.index.vmHost[v] as number);
+  if (!list) return;
+  const k = q.position[v] as number;
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as number) <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let j = lo; j < list.length; j++) yield s.order[list[j] as number] as number;
 }
 
 /**
@@ -167,7 +199,8 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
     // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
     if (!s.waiting[v] || !roomFor(s, v)) return;
     const placed = tryStart(s, v, ledger, false, true);
-    if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+    if (placed === DEFERRED) passTurn(s, v, ledger, starts, true, sameHostAfter(s, q, v));
+    else if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
   });
 }
 
@@ -182,7 +215,8 @@ function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: St
     (v) => {
       if (!roomFor(s, v)) return;
       const placed = tryStart(s, v, ledger, false);
-      if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+      if (placed === DEFERRED) passTurn(s, v, ledger, starts, false, sameHostAfter(s, q, v));
+      else if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
     },
   );
 }

@@ -4,8 +4,8 @@
 // ends the window late, or goes by NBD to other movers only once they run out of their own
 // work. Pure.
 import type { PlanInput } from "./estate.js";
-import { bestCandidates } from "./start-next.js";
 import type { Candidate } from "./task-costs.js";
+import { bestCandidates } from "./task-placement.js";
 
 /** A VM leaves only where NBD elsewhere reads it in at most this share of the bound. */
 const LONGEST_SHARE = 0.5;

@@ -56,6 +56,11 @@ export interface PlanVariant {
   readonly raisedDatastores?: readonly string[];
   /** The share of the bound they are judged at: 1 unless given. */
   readonly raisedShare?: number;
+  /**
+   * A raised host's VM held back to the pass's end passes its turn to the host's next VM
+   * (StartState#turnHosts), so the host's slot does not go to another host's task.
+   */
+  readonly turnsPassed?: boolean;
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };

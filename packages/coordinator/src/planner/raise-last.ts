@@ -93,5 +93,20 @@ export function bestRun(
       last = r;
     }
   }
-  return best;
+  return passingTurns(run, best);
+}
+
+/**
+ * `best`, or where it still ends past RAISE_ABOVE times its bound with hosts raised, its rule
+ * set with their held-back VMs passing their turns (PlanVariant#turnsPassed) if that plans
+ * shorter. One plan more, not a rule of every round: there it lengthened 50,000-VM seed 105
+ * (1.075x -> 1.084x) and 1,000-VM seed 69 (1.087x -> 1.090x).
+ */
+function passingTurns(run: (variant: PlanVariant) => WindowRun, best: ChosenRun): ChosenRun {
+  const { variant } = best;
+  if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
+  if (!variant.raisedHosts?.length || variant.turnsPassed) return best;
+  const turns = { ...variant, name: `${variant.name}, turns passed`, turnsPassed: true };
+  const r = run(turns);
+  return r.result.endS < best.run.result.endS - 1e-6 ? { run: r, variant: turns } : best;
 }

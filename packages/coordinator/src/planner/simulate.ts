@@ -179,7 +179,18 @@ export function runWindow(
         )
       : undefined;
   const order = taskOrder(candidates, discipline, urgent);
-  const queues = hostQueues({ input: controlled, order, index, candidates });
+  // Raised hosts pass a crowd-held VM's turn to their next VM (PlanVariant#turnsPassed).
+  const turnHosts =
+    discipline === "longest-first" && variant.turnsPassed && variant.raisedHosts?.length
+      ? hostFlags(input, variant.raisedHosts)
+      : undefined;
+  const queues = hostQueues({
+    input: controlled,
+    order,
+    index,
+    candidates,
+    ...(turnHosts ? { turnHosts } : {}),
+  });
   const n = input.vms.length;
   const D = input.datastores.length;
   const usage = createResourceUsage(
@@ -269,6 +280,7 @@ export function runWindow(
         nowS: now,
         from: first,
         spareMoverFirst: variant.spareMoverFirst ?? false,
+        ...(turnHosts ? { turnHosts } : {}),
       },
       queues,
     );
@@ -380,4 +392,10 @@ export function runWindow(
     candidates: allCandidates,
     bound,
   };
+}
+
+// 1 for each host of `ids`.
+function hostFlags(input: PlanInput, ids: readonly string[]): Uint8Array {
+  const set = new Set(ids);
+  return Uint8Array.from(input.hosts, (h) => (set.has(h.id) ? 1 : 0));
 }

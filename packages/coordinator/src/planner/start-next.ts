@@ -4,7 +4,8 @@
 import { DEFAULT_IO_CONTROL, type IoControl, type PlanInput } from "./estate.js";
 import type { ResourceUsage } from "./resource-usage.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
-import { type Discipline, pickCandidate } from "./task-order.js";
+import type { Discipline } from "./task-order.js";
+import { bestPlacement, gentlePlacement, HELD, placement } from "./task-placement.js";
 
 /** The state one decision reads; `waiting` and `usage` are updated with what starts. */
 export interface StartState {
@@ -32,6 +33,11 @@ export interface StartState {
   readonly from?: number;
   /** Ties between movers go to the one its own VMs need least (PlanVariant#spareMoverFirst). */
   readonly spareMoverFirst?: boolean;
+  /**
+   * 1 for a host whose VM held back to the pass's end passes its turn to the host's next VMs
+   * in order (passTurn): hosts a plan ended with (PlanVariant#turnsPassed).
+   */
+  readonly turnHosts?: Uint8Array;
 }
 
 /** A task to start. */
@@ -40,10 +46,8 @@ export interface Start {
   candidate: Candidate;
 }
 
-// What a check returns when no reason was asked for: no strings in the planner's hot loop.
-const HELD = "held";
-// Own work (seconds per slot) weighed so little beside the busy share that it only breaks ties.
-const SPARE_TIE = 1e-12;
+/** What tryStart returns for a VM it put in the pass's deferred set; it hears why there. */
+export const DEFERRED = "deferred";
 
 /** What one pass has decided so far, per mover: its starts' predicted ends, its waiters. */
 export interface PassLedger {
@@ -128,11 +132,50 @@ function pass(
     if (bestOnly && typeof bestPlacement(s, v) === "string") continue;
     const placed = tryStart(s, v, ledger, explain, bestOnly);
     if (typeof placed === "string") {
+      if (placed === DEFERRED) passTurn(s, v, ledger, starts, bestOnly, sameHostAfter(s, k));
       // A deferred VM hears its reason once it is tried again.
-      if (!ledger.deferred.has(v)) held?.(v, placed);
+      else if (!ledger.deferred.has(v)) held?.(v, placed);
       continue;
     }
     starts.push({ vm: v, candidate: placed });
+  }
+}
+
+// The VMs of order[k]'s host after it in `order`.
+function* sameHostAfter(s: StartState, k: number): Generator<number> {
+  const h = s.index.vmHost[s.order[k] as number];
+  for (let j = k + 1; j < s.order.length; j++) {
+    const u = s.order[j] as number;
+    if (s.index.vmHost[u] === h) yield u;
+  }
+}
+
+/**
+ * After VM `v` was held back to the pass's end (ledger.deferred: it would crowd a datastore,
+ * waste a mover's share or take its own VMs' mover), a turn-passing host's next VMs
+ * (`after`: the host's VMs after it in order) are tried at once, until one starts: a host a
+ * plan ends with would otherwise see its slot go to another host's task and idle until the
+ * pass's end finds the estate full. `bestOnly`: the first pass's rule, a free fastest mover.
+ */
+export function passTurn(
+  s: StartState,
+  v: number,
+  ledger: PassLedger,
+  starts: Start[],
+  bestOnly: boolean,
+  after: Iterable<number>,
+): void {
+  const h = s.index.vmHost[v] as number;
+  if (h < 0 || !s.turnHosts?.[h]) return;
+  for (const u of after) {
+    if (s.usage.full || s.usage.hostTasks(h) >= s.input.limits.perHost) return;
+    if (!s.waiting[u] || s.usage.saturated(u)) continue;
+    if (bestOnly && typeof bestPlacement(s, u) === "string") continue;
+    const placed = tryStart(s, u, ledger, false, bestOnly);
+    if (typeof placed !== "string") {
+      starts.push({ vm: u, candidate: placed });
+      return;
+    }
   }
 }
 
@@ -165,7 +208,7 @@ export function tryStart(
       : HELD;
   if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v))) {
     ledger.deferred.add(v);
-    return HELD;
+    return DEFERRED;
   }
   const placed =
     gentlePlacement(s, v) ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
@@ -177,13 +220,13 @@ export function tryStart(
   // mover unread: the share goes to a task that reads at it first (startDeferred).
   if (ledger.crowdHold && s.usage.wastesMoverShare(v, placed.mover, placed.aloneBps)) {
     ledger.deferred.add(v);
-    return HELD;
+    return DEFERRED;
   }
   // By a slower way on a mover its own VMs need until the bound (a critical chain taking
   // the slot of the one mover that reads them fast): the slot goes to them first.
   if (ledger.crowdHold && s.usage.yieldsToOwn(v, placed.mover, placed.aloneS, s.nowS)) {
     ledger.deferred.add(v);
-    return HELD;
+    return DEFERRED;
   }
   s.waiting[v] = 0;
   s.usage.start(v, placed.mover, placed.aloneBps);
@@ -261,106 +304,4 @@ export function datastoreHold(s: StartState, d: number, explain: boolean): strin
       ? `datastore ${id()}: the backup started last has not begun reading, so its latency is not known yet (backup I/O control)`
       : HELD;
   return undefined;
-}
-
-// Beside a task that must keep its rate, on a datastore that cannot feed both at their
-// rates: datastores share their throughput in proportion to what readers ask, so the way
-// that asks least while still filling what is left (NBD, often) slows the kept task least.
-// Undefined where this does not apply or no such way has a free slot.
-function gentlePlacement(s: StartState, v: number): Candidate | undefined {
-  if (s.discipline !== "longest-first") return undefined;
-  const room = s.usage.roomBesideKept(v);
-  if (room === undefined || room <= 0) return undefined;
-  let pick: Candidate | undefined;
-  for (const c of s.candidates[v] as readonly Candidate[])
-    if (
-      s.usage.hasSlot(c.mover) &&
-      c.aloneBps >= room &&
-      (!pick ||
-        c.aloneBps < pick.aloneBps ||
-        (s.spareMoverFirst && c.aloneBps === pick.aloneBps && lessBusy(s, c.mover, pick.mover)))
-    )
-      pick = c;
-  return pick;
-}
-
-// A free mover among the VM's fastest candidates (alone: the shared rates of the limits can
-// hide that hot-add reads faster than NBD), or HELD.
-function bestPlacement(s: StartState, v: number): Candidate | string {
-  const cs = s.candidates[v] as readonly Candidate[];
-  let best = Number.POSITIVE_INFINITY;
-  for (const c of cs) best = Math.min(best, c.aloneS);
-  let pick: Candidate | undefined;
-  for (const c of cs)
-    if (
-      c.aloneS <= best + 1e-9 &&
-      s.usage.hasSlot(c.mover) &&
-      (!pick || lessBusy(s, c.mover, pick.mover))
-    )
-      pick = c;
-  return pick ?? HELD;
-}
-
-// Busy share first; on a tie, with spareMoverFirst, the mover with less of its own work left.
-function lessBusy(s: StartState, a: number, b: number): boolean {
-  const d = s.usage.moverBusy(a) - s.usage.moverBusy(b);
-  if (d !== 0 || !s.spareMoverFirst) return d < 0;
-  return s.usage.ownWork(a) < s.usage.ownWork(b);
-}
-
-/** The VM's candidates that are fastest alone (bestPlacement's choice). */
-export function bestCandidates(cs: readonly Candidate[]): Candidate[] {
-  let best = Number.POSITIVE_INFINITY;
-  for (const c of cs) best = Math.min(best, c.aloneS);
-  return cs.filter((c) => c.aloneS <= best + 1e-9);
-}
-
-// The candidate to start on now, or why the VM waits for a mover.
-function placement(
-  s: StartState,
-  v: number,
-  ledger: PassLedger,
-  explain: boolean,
-): Candidate | string {
-  const cs = s.candidates[v] as readonly Candidate[];
-  const vm = s.input.vms[v];
-  if (cs.length === 0)
-    return explain
-      ? `no mover that is up can back up ${vm?.id} (${transportsOf(vm?.transport)} on host ${vm?.hostId})`
-      : HELD;
-  const free = pickCandidate(
-    cs,
-    s.discipline,
-    s.usage.hasSlot,
-    s.spareMoverFirst
-      ? (m) => s.usage.moverBusy(m) + SPARE_TIE * s.usage.ownWork(m)
-      : s.usage.moverBusy,
-  );
-  if (!free)
-    return explain
-      ? `every mover that can back up ${vm?.id} (${[...new Set(cs.map((c) => s.input.movers[c.mover]?.id))].join(", ")}) is busy`
-      : HELD;
-  if (s.discipline === "first-come" || !s.freeAtS) return free;
-  // Waiting for a busy, faster mover (hot-add) can end sooner than a free, slower one; those
-  // already waiting for it this pass go first, one slot's share of a task apart.
-  const { ends, waits } = ledger;
-  for (const c of cs) {
-    const queued = waits.get(c.mover) ?? 0;
-    const slots = s.input.movers[c.mover]?.slots ?? 1;
-    const freeAt = s.usage.hasSlot(c.mover)
-      ? s.nowS
-      : Math.min(s.freeAtS(c.mover), ends.get(c.mover) ?? Number.POSITIVE_INFINITY) +
-        (queued * c.durationS) / Math.max(1, slots);
-    if (freeAt + c.durationS < s.nowS + free.durationS - 1e-9) {
-      waits.set(c.mover, queued + 1);
-      return explain
-        ? `waiting for mover ${s.input.movers[c.mover]?.id}: ${c.transport} there ends sooner than ${free.transport} on ${s.input.movers[free.mover]?.id} now`
-        : HELD;
-    }
-  }
-  return free;
-}
-
-function transportsOf(t: "hotadd" | "nbd" | "any" | undefined): string {
-  return t === "any" || t === undefined ? "hot-add or NBD" : t === "hotadd" ? "hot-add" : "NBD";
 }
