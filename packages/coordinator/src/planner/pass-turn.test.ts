@@ -30,12 +30,13 @@ describe("a host's turn", () => {
   const index = indexEstate(slowDs1);
   const candidates = slowDs1.vms.map((_, v) => candidatesOf(slowDs1, index, v));
 
-  const decide = (turnHosts?: Uint8Array) => {
+  const decide = (turnHosts?: Uint8Array, pole?: { fastestS: number[] }) => {
     // h1 is critical (a plan ended with it); every task asks its stream rate of 100 MB/s.
     const usage = createResourceUsage(slowDs1, index, {
       demandBps: [100 * MB, 100 * MB, 100 * MB, 100 * MB],
       criticalHostS: [1, 0],
       criticalDatastoreS: [0, 0, 0],
+      ...(pole && turnHosts ? { fastestS: pole.fastestS, poleHosts: turnHosts } : {}),
     });
     usage.start(0, 0);
     const starts = startNext({
@@ -56,6 +57,15 @@ describe("a host's turn", () => {
     expect(decide(Uint8Array.from([1, 0]))).toEqual(["vm4"]);
   });
 
+  it("is not needed by a VM that alone runs as long as its host's other waiting VMs", () => {
+    const h1 = Uint8Array.from([1, 0]);
+    // vm2 8 s alone, vm4 1 s, h1 one slot free: held back, vm2 would end after vm4 does, so
+    // it crowds ds1 now.
+    expect(decide(h1, { fastestS: [9, 8, 3, 1] })).toEqual(["vm2"]);
+    // vm4 10 s: the slot has work beside vm2's, which waits; the turn goes to vm4.
+    expect(decide(h1, { fastestS: [9, 8, 3, 10] })).toEqual(["vm4"]);
+  });
+
   it("is lost to the next VM in order where the host passes no turn", () => {
     expect(decide()).toEqual(["vm3"]);
     expect(decide(Uint8Array.from([0, 1]))).toEqual(["vm3"]);
@@ -63,11 +73,13 @@ describe("a host's turn", () => {
 });
 
 describe("turns passed on a raised host", () => {
-  it("plans the family's 13,238-VM seed 170 within 1.11x of its bound, past 1.12x without", () => {
+  it("plans the family's 13,238-VM seed 170 within 1.10x of its bound, past 1.12x without", () => {
     // host-105 runs two backups at once and has a 4 TiB and a 3.2 TiB VM on ds-112 (the
-    // bound's datastore): the second waits while the first reads, and when its 2.9 TiB VM
+    // bound's datastore): the second waited while the first read, and when its 2.9 TiB VM
     // on ds-109 ended, the slot went to another host's task; its small VMs then ended the
-    // window. Its best rule set, raised (raise-last.ts), with and without passing turns.
+    // window. Kept busy, the host runs them in its free slot while the 4 TiB VM reads, and
+    // the 3.2 TiB one joins it once they cannot outlast it. Its best rule set, raised
+    // (raise-last.ts), with and without.
     const { input } = familyMember(170);
     const options = { latencyRules: false };
     const setup = windowSetup(input, options);
@@ -76,11 +88,11 @@ describe("turns passed on a raised host", () => {
       ["host-105"],
       ["ds-109", "ds-114", "ds-107", "ds-108", "ds-111", "ds-113"],
     );
-    const ratio = (turnsPassed: boolean) => {
-      const run = runWindow(input, { ...options, variant: { ...raised, turnsPassed } }, setup);
+    const ratio = (keepHostsBusy: boolean) => {
+      const run = runWindow(input, { ...options, variant: { ...raised, keepHostsBusy } }, setup);
       return run.result.endS / run.bound.seconds;
     };
     expect(ratio(false)).toBeGreaterThan(1.12);
-    expect(ratio(true)).toBeLessThan(1.11);
+    expect(ratio(true)).toBeLessThan(1.1);
   });
 });

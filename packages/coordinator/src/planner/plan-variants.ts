@@ -57,10 +57,12 @@ export interface PlanVariant {
   /** The share of the bound they are judged at: 1 unless given. */
   readonly raisedShare?: number;
   /**
-   * A raised host's VM held back to the pass's end passes its turn to the host's next VM
-   * (StartState#turnHosts), so the host's slot does not go to another host's task.
+   * Raised hosts kept busy: a raised host's VM held back to the pass's end passes its turn
+   * to the host's next VM (StartState#turnHosts), so the host's slot does not go to another
+   * host's task; and its VM that alone runs as long as its other waiting VMs in its free
+   * slots is not held back for crowding (UsageRates#poleHosts).
    */
-  readonly turnsPassed?: boolean;
+  readonly keepHostsBusy?: boolean;
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };

@@ -40,7 +40,8 @@ export interface ResourceUsage {
    * True when the VM's host nearly sets the window (at least as nearly as the datastore) and
    * one of its datastores could not feed it beside the tasks already reading there: slowed,
    * it would lengthen that host's work, where the host's slot could run a task elsewhere at
-   * full rate. False without urgency figures.
+   * full rate. False without urgency figures, and for a host's long pole (UsageRates#
+   * poleHosts).
    */
   crowdsCriticalHost(vm: number): boolean;
   /**
@@ -113,6 +114,12 @@ export interface UsageRates {
   lanes?: FastLanes;
   /** A reader's share of a held-down mover goes to a task that uses it (wastesMoverShare). */
   moverShare?: boolean;
+  /**
+   * Per host, 1 where a VM that alone runs at least as long as the host's other waiting VMs
+   * over its free slots is not held back for crowding (crowdsCriticalHost): held back, it
+   * would end the host's work after they do (PlanVariant#keepHostsBusy).
+   */
+  poleHosts?: Uint8Array;
 }
 
 /** Starts with nothing running. */

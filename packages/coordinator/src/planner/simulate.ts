@@ -179,9 +179,9 @@ export function runWindow(
         )
       : undefined;
   const order = taskOrder(candidates, discipline, urgent);
-  // Raised hosts pass a crowd-held VM's turn to their next VM (PlanVariant#turnsPassed).
+  // Raised hosts kept busy (PlanVariant#keepHostsBusy): held back, a VM passes its turn.
   const turnHosts =
-    discipline === "longest-first" && variant.turnsPassed && variant.raisedHosts?.length
+    discipline === "longest-first" && variant.keepHostsBusy && variant.raisedHosts?.length
       ? hostFlags(input, variant.raisedHosts)
       : undefined;
   const queues = hostQueues({
@@ -201,6 +201,7 @@ export function runWindow(
           ...urgent,
           demandAsPlaced: variant.demandAsPlaced ?? false,
           moverShare: (variant.moverShare ?? false) && figures.moverS >= critical,
+          ...(turnHosts ? { poleHosts: turnHosts } : {}),
           shareHold:
             urgent.shareHold || ((variant.slotsHold ?? false) && figures.slotsS >= critical),
           ...(variant.fastLanes

@@ -35,7 +35,7 @@ export interface StartState {
   readonly spareMoverFirst?: boolean;
   /**
    * 1 for a host whose VM held back to the pass's end passes its turn to the host's next VMs
-   * in order (passTurn): hosts a plan ended with (PlanVariant#turnsPassed).
+   * in order (passTurn): hosts a plan ended with (PlanVariant#keepHostsBusy).
    */
   readonly turnHosts?: Uint8Array;
 }

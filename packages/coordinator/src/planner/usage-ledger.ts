@@ -55,6 +55,9 @@ export class UsageLedger implements ResourceUsage {
   private readonly perHost: number;
   private readonly moverShare: boolean;
   private readonly moverBps: Float64Array;
+  private readonly poleHosts: Uint8Array | undefined;
+  /** Per host with poleHosts, the fastest times of its VMs not started yet, summed. */
+  private readonly hostLeft: Float64Array | undefined;
 
   constructor(
     input: PlanInput,
@@ -74,6 +77,14 @@ export class UsageLedger implements ResourceUsage {
     this.perHost = input.limits.perHost;
     this.moverShare = rates.moverShare ?? false;
     this.moverBps = Float64Array.from(input.movers, (m) => m.throughputBps);
+    this.poleHosts = rates.poleHosts;
+    if (this.poleHosts && this.fastestS) {
+      this.hostLeft = new Float64Array(input.hosts.length);
+      for (let v = 0; v < this.fastestS.length; v++) {
+        const h = index.vmHost[v] as number;
+        if (h >= 0) this.hostLeft[h] = (this.hostLeft[h] as number) + (this.fastestS[v] as number);
+      }
+    }
     if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
     this.ownLeft = new Float64Array(input.movers.length);
     this.hostDemand = new Float64Array(input.hosts.length);
@@ -147,7 +158,7 @@ export class UsageLedger implements ResourceUsage {
   crowdsCriticalHost(vm: number): boolean {
     if (!this.demandBps || !this.criticalHosts) return false;
     const h = this.index.vmHost[vm] as number;
-    if (h < 0 || !this.criticalHosts[h]) return false;
+    if (h < 0 || !this.criticalHosts[h] || this.isPole(vm, h)) return false;
     const own = this.demandBps[vm] as number;
     for (const d of this.index.vmDatastores[vm] as number[])
       if (
@@ -156,6 +167,14 @@ export class UsageLedger implements ResourceUsage {
       )
         return true;
     return false;
+  }
+
+  // The VM runs alone at least as long as its host's other waiting VMs over its free slots.
+  private isPole(vm: number, h: number): boolean {
+    if (!this.hostLeft || !this.poleHosts?.[h]) return false;
+    const mine = this.fastestS?.[vm] as number;
+    const free = Math.max(1, this.perHost - (this.hostRun[h] as number));
+    return mine * free >= (this.hostLeft[h] as number) - mine;
   }
 
   wouldShare(vm: number): boolean {
@@ -274,6 +293,9 @@ export class UsageLedger implements ResourceUsage {
         ? by
         : 0;
     if (h >= 0) {
+      // A start is a VM that no longer waits.
+      if (by > 0 && this.hostLeft)
+        this.hostLeft[h] = (this.hostLeft[h] as number) - (this.fastestS?.[vm] ?? 0);
       this.hostRun[h] = (this.hostRun[h] as number) + by;
       this.hostDemand[h] = (this.hostDemand[h] as number) + demand;
       this.hostLong[h] = (this.hostLong[h] as number) + long;
