@@ -72,7 +72,7 @@ describe("a host's turn", () => {
   });
 });
 
-describe("turns passed on a raised host", () => {
+describe("a raised host kept busy", () => {
   it("plans the family's 13,238-VM seed 170 within 1.10x of its bound, past 1.12x without", () => {
     // host-105 runs two backups at once and has a 4 TiB and a 3.2 TiB VM on ds-112 (the
     // bound's datastore): the second waited while the first read, and when its 2.9 TiB VM
