@@ -47,10 +47,10 @@ export interface HostQueues {
   readonly moverPairs: readonly number[][];
   readonly pairHeads: Int32Array;
   readonly pairCursor: Int32Array;
-  /** Per turn-passing host (StartState#turnHosts), its VMs' positions in `order`, ascending. */
+  /** Per turn-passing host (StartState#turnHosts), its VMs in `order`'s order. */
   readonly turnLists: ReadonlyMap<number, Int32Array>;
-  /** Per VM, its position in `order`. */
-  readonly position: Int32Array;
+  /** Per VM of such a host, its place in its host's turn list. */
+  readonly turnPlace: ReadonlyMap<number, number>;
 }
 
 /**
@@ -94,14 +94,14 @@ export function hostQueues(
   const pairGroup: number[] = [];
   const moverPairs: number[][] = Array.from({ length: movers }, () => []);
   const turns = new Map<number, number[]>();
-  const position = new Int32Array(s.input.vms.length);
+  const turnPlace = new Map<number, number>();
   s.order.forEach((v, k) => {
-    position[v] = k;
     const h = s.index.vmHost[v] as number;
     if (h >= 0 && s.turnHosts?.[h]) {
-      const list = turns.get(h);
-      if (list) list.push(k);
-      else turns.set(h, [k]);
+      const list = turns.get(h) ?? [];
+      if (list.length === 0) turns.set(h, list);
+      turnPlace.set(v, list.length);
+      list.push(v);
     }
     const g = vmGroup(v);
     groups[g]?.push(k);
@@ -134,23 +134,16 @@ export function hostQueues(
     pairHeads: new Int32Array(pairs.length),
     pairCursor: new Int32Array(pairs.length),
     turnLists: new Map([...turns].map(([h, l]) => [h, Int32Array.from(l)])),
-    position,
+    turnPlace,
   };
 }
 
 // The VMs of v's host after it in order (startNext's sameHostAfter), from its turn list.
 function* sameHostAfter(s: StartState, q: HostQueues, v: number): Generator<number> {
   const list = q.turnLists.get(s.index.vmHost[v] as number);
-  if (!list) return;
-  const k = q.position[v] as number;
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as number) <= k) lo = mid + 1;
-    else hi = mid;
-  }
-  for (let j = lo; j < list.length; j++) yield s.order[list[j] as number] as number;
+  const place = q.turnPlace.get(v);
+  if (!list || place === undefined) return;
+  for (let j = place + 1; j < list.length; j++) yield list[j] as number;
 }
 
 /**
