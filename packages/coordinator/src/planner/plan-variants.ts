@@ -63,6 +63,8 @@ export interface PlanVariant {
    * slots is not held back for crowding (UsageRates#poleHosts).
    */
   readonly keepHostsBusy?: boolean;
+  /** A critical host's tasks read first on their datastores (SharedReads#first). */
+  readonly hostsReadFirst?: boolean;
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };
@@ -115,6 +117,9 @@ export function actsOn(variant: PlanVariant, figures: ResourceBounds): boolean {
   const critical = criticalS(variant, figures);
   if (variant.moverShare && figures.moverS < critical) return false;
   if (variant.slotsHold && !(figures.bytesBind && figures.slotsS >= critical)) return false;
+  // Without a critical host no task reads first (judgedFigures raises the raised ones).
+  if (variant.hostsReadFirst && !variant.raisedHosts?.length && !variant.pairedHosts)
+    return figures.hostS.some((s) => s >= critical);
   return true;
 }
 

@@ -43,6 +43,8 @@ export class SharedReads {
   private readonly hostTasks: RunningTask[][];
   private readonly dsTasks: RunningTask[][];
   private readonly scale: Float64Array;
+  /** Per datastore: the share its first tasks get of what they ask. */
+  private readonly firstScale: Float64Array;
   // Resources changed since the last update: stamps say "already listed".
   private dirtyMovers: number[] = [];
   private dirtyHosts: number[] = [];
@@ -55,12 +57,17 @@ export class SharedReads {
   /**
    * `throttleAboveMs`: I/O control's throttle threshold where its latency rules hold, else
    * undefined. `schedule`: called for each task whose rate changed, to move its next event.
+   * `first`: per VM, 1 where its task reads first on its datastores: at the rate it asks,
+   * the others sharing what it leaves, as the coordinator's read-rate limits on the others
+   * would have it. A datastore reads as much either way; a critical host's serial chain
+   * does not stretch past the bound for others' tasks (50,000-VM seed 213: 1.226x -> 1.056x).
    */
   constructor(
     private readonly input: PlanInput,
     private readonly counts: TaskCounts,
     private readonly throttleAboveMs: number | undefined,
     private readonly schedule: (r: RunningTask) => void,
+    private readonly first?: Uint8Array,
   ) {
     const D = input.datastores.length;
     const H = input.hosts.length;
@@ -78,6 +85,7 @@ export class SharedReads {
     this.hostTasks = input.hosts.map(() => []);
     this.dsTasks = input.datastores.map(() => []);
     this.scale = new Float64Array(D).fill(1);
+    this.firstScale = new Float64Array(D).fill(1);
     this.moverMark = new Int32Array(M);
     this.hostMark = new Int32Array(H);
     this.dsMark = new Int32Array(D);
@@ -164,10 +172,15 @@ export class SharedReads {
     for (const d of demandDs) {
       const list = dsTasks[d] as RunningTask[];
       let want = 0;
-      for (const r of list) want += r.raw;
+      let wantFirst = 0;
+      for (const r of list) {
+        want += r.raw;
+        if (this.first?.[r.vm]) wantFirst += r.raw;
+      }
       const ds = input.datastores[d];
       let throttled = false;
       scale[d] = 1;
+      this.firstScale[d] = 1;
       if (ds && want > 0) {
         let allowed = Math.min(want, datastoreFreeBps(ds));
         const above = this.throttleAboveMs;
@@ -176,7 +189,11 @@ export class SharedReads {
           allowed = Math.min(allowed, backupRateForLatency(ds, above * 0.95));
           throttled = true;
         }
-        scale[d] = allowed / want;
+        if (wantFirst > 0) {
+          // First tasks read what they ask; the rest share what is left.
+          this.firstScale[d] = Math.min(1, allowed / wantFirst);
+          scale[d] = want > wantFirst ? Math.max(0, allowed - wantFirst) / (want - wantFirst) : 1;
+        } else scale[d] = allowed / want;
       }
       if (throttled) this.throttledDs.add(d);
       else this.throttledDs.delete(d);
@@ -184,7 +201,8 @@ export class SharedReads {
     }
     for (const r of rescaled) {
       let f = 1;
-      for (const d of r.ds) f = Math.min(f, scale[d] as number);
+      const shares = this.first?.[r.vm] ? this.firstScale : scale;
+      for (const d of r.ds) f = Math.min(f, shares[d] as number);
       // What it read at the old rate, then its end at the new one.
       r.remaining -= r.rate * (now - r.since);
       r.since = now;

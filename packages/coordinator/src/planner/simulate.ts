@@ -233,6 +233,8 @@ export function runWindow(
     usage,
     latencyRules ? control.throttleAboveMs : undefined,
     schedule,
+    // A critical host's tasks read first on their datastores (SharedReads#first).
+    urgent && variant.hostsReadFirst ? criticalHostTasks(index, urgent.criticalHostS) : undefined,
   );
   const waiting = new Uint8Array(n);
   for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
@@ -399,4 +401,9 @@ export function runWindow(
 function hostFlags(input: PlanInput, ids: readonly string[]): Uint8Array {
   const set = new Set(ids);
   return Uint8Array.from(input.hosts, (h) => (set.has(h.id) ? 1 : 0));
+}
+
+// 1 for each VM of a critical host.
+function criticalHostTasks(index: EstateIndex, criticalHostS: Float64Array): Uint8Array {
+  return Uint8Array.from(index.vmHost, (h) => (h >= 0 && (criticalHostS[h] as number) > 0 ? 1 : 0));
 }
