@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_VARIANT, variantNamed } from "./plan-variants.js";
 import { planWindow } from "./plan-window.js";
-import { crowdedMover, estate, MB } from "./plan-window.test-helper.js";
+import { criticalHostBeside, crowdedMover, estate, MB } from "./plan-window.test-helper.js";
 
 // Where a task goes and when it yields: the placement rules of start-next.ts at work.
 describe("planWindow placement", () => {
@@ -60,24 +60,9 @@ describe("planWindow placement", () => {
     // MB/s) and four 1 s VMs on ds2, 14 s. ds1 gives 600 MB/s and holds 5 GB, 8.3 s: not
     // critical. h2's two 500 MB VMs on ds1 beside vm1: by hot-add (400 MB/s asked) vm1 reads
     // at 300 MB/s while they run, by NBD (250) at 369.
-    const input = estate(
-      [
-        { expectedBytes: 4000 * MB },
-        ...Array.from({ length: 4 }, () => ({ expectedBytes: 400 * MB, datastoreIds: ["ds2"] })),
-        ...Array.from({ length: 2 }, () => ({ expectedBytes: 500 * MB, hostId: "h2" })),
-      ],
-      [{ slots: 4 }, { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 }],
-      {
-        datastores: [
-          { id: "ds1", throughputBps: 600 * MB, baseLatencyMs: 1, productionLoad: 0 },
-          { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
-        ],
-        // Two tasks per datastore: hot-add (300 MB/s of ds1's half) is predicted faster than
-        // NBD (250), so only the rule sends the companions by NBD.
-        limits: { perHost: 1, perDatastore: 2, total: 10, repositoryWrites: 10 },
-        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
-      },
-    );
+    // Two tasks per datastore: hot-add (300 MB/s of ds1's half) is predicted faster than NBD
+    // (250), so only the rule sends the companions by NBD.
+    const input = criticalHostBeside(2, 600);
     const plan = planWindow(input);
     expect(plan.lowerBound).toEqual({ seconds: 14, binding: "host h1" });
     const task = (id: string) => plan.tasks.find((t) => t.vmId === id);

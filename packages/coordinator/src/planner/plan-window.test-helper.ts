@@ -64,3 +64,27 @@ export function crowdedMover(smallHost = "h1", over: Partial<PlanInput> = {}): P
     over,
   );
 }
+
+/**
+ * h1 runs one task at a time: vm1 (4 GB on ds1, 10 s alone at 400 MB/s by hot-add on m1),
+ * then four 400 MB VMs on ds2, 14 s. `companions` 500 MB VMs of h2 share ds1
+ * (`ds1MBps`), which takes two tasks at once; m2 reads any VM by NBD (250 MB/s).
+ */
+export function criticalHostBeside(companions: number, ds1MBps: number): PlanInput {
+  return estate(
+    [
+      { expectedBytes: 4000 * MB },
+      ...Array.from({ length: 4 }, () => ({ expectedBytes: 400 * MB, datastoreIds: ["ds2"] })),
+      ...Array.from({ length: companions }, () => ({ expectedBytes: 500 * MB, hostId: "h2" })),
+    ],
+    [{ slots: 4 }, { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 }],
+    {
+      datastores: [
+        { id: "ds1", throughputBps: ds1MBps * MB, baseLatencyMs: 1, productionLoad: 0 },
+        { id: "ds2", throughputBps: 100_000 * MB, baseLatencyMs: 1, productionLoad: 0 },
+      ],
+      limits: { perHost: 1, perDatastore: 2, total: 10, repositoryWrites: 10 },
+      cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+    },
+  );
+}
