@@ -60,7 +60,7 @@ export class SharedReads {
    * `first`: per VM, 1 where its task reads first on its datastores: at the rate it asks,
    * the others sharing what it leaves, as the coordinator's read-rate limits on the others
    * would have it. A datastore reads as much either way; a critical host's serial chain
-   * does not stretch past the bound for others' tasks (50,000-VM seed 213: 1.226x -> 1.056x).
+   * does not stretch past the bound for others' tasks (50,000-VM seed 213: 1.226x -> 1.041x).
    */
   constructor(
     private readonly input: PlanInput,
