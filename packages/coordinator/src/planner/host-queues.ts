@@ -48,7 +48,7 @@ export interface HostQueues {
   readonly pairHeads: Int32Array;
   readonly pairCursor: Int32Array;
   /** Per turn-passing host (StartState#turnHosts), its VMs in `order`'s order. */
-  readonly turnLists: ReadonlyMap<number, Int32Array>;
+  readonly turnLists: ReadonlyMap<number, readonly number[]>;
   /** Per VM of such a host, its place in its host's turn list. */
   readonly turnPlace: ReadonlyMap<number, number>;
 }
@@ -133,7 +133,7 @@ export function hostQueues(
     moverPairs,
     pairHeads: new Int32Array(pairs.length),
     pairCursor: new Int32Array(pairs.length),
-    turnLists: new Map([...turns].map(([h, l]) => [h, Int32Array.from(l)])),
+    turnLists: turns,
     turnPlace,
   };
 }

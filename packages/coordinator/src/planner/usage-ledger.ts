@@ -78,25 +78,17 @@ export class UsageLedger implements ResourceUsage {
     this.moverShare = rates.moverShare ?? false;
     this.moverBps = Float64Array.from(input.movers, (m) => m.throughputBps);
     this.poleHosts = rates.poleHosts;
-    if (this.poleHosts && this.fastestS) {
-      this.hostLeft = new Float64Array(input.hosts.length);
-      for (let v = 0; v < this.fastestS.length; v++) {
-        const h = index.vmHost[v] as number;
-        if (h >= 0) this.hostLeft[h] = (this.hostLeft[h] as number) + (this.fastestS[v] as number);
-      }
-    }
+    if (this.poleHosts && this.fastestS)
+      this.hostLeft = sumsBy(index.vmHost, this.fastestS, input.hosts.length);
     if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
-    this.ownLeft = new Float64Array(input.movers.length);
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
     this.hostLong = new Int32Array(input.hosts.length);
     this.dsBinding = new Int32Array(input.datastores.length);
-    const { ownMover, fastestS } = this;
-    if (ownMover && fastestS)
-      for (let v = 0; v < ownMover.length; v++) {
-        const m = ownMover[v] as number;
-        if (m >= 0) this.ownLeft[m] = (this.ownLeft[m] as number) + (fastestS[v] as number);
-      }
+    this.ownLeft =
+      this.ownMover && this.fastestS
+        ? sumsBy(this.ownMover, this.fastestS, input.movers.length)
+        : new Float64Array(input.movers.length);
     this.dsDemand = new Float64Array(input.datastores.length);
     this.dsFree = Float64Array.from(input.datastores, datastoreFreeBps);
     this.dsKept = new Int32Array(input.datastores.length);
@@ -328,4 +320,18 @@ export class UsageLedger implements ResourceUsage {
     }
     this.freeRoom += this.freeOf(mover) - free;
   }
+}
+
+// Per group (-1: none), the values of its members summed.
+function sumsBy(
+  groupOf: ArrayLike<number>,
+  values: ArrayLike<number>,
+  groups: number,
+): Float64Array {
+  const sums = new Float64Array(groups);
+  for (let i = 0; i < values.length; i++) {
+    const g = groupOf[i] as number;
+    if (g >= 0) sums[g] = (sums[g] as number) + (values[i] as number);
+  }
+  return sums;
 }
