@@ -44,6 +44,7 @@ export interface HostQueues {
   readonly pairLists: readonly Int32Array[];
   readonly pairMover: Int32Array;
   readonly pairGroup: Int32Array;
+  /** Each mover's pairs that may still have a VM waiting (passByMover drops the others). */
   readonly moverPairs: readonly number[][];
   readonly pairHeads: Int32Array;
   readonly pairCursor: Int32Array;
@@ -183,8 +184,11 @@ const roomFor = (s: StartState, v: number) =>
 // mover or group fills up drops out of the pass.
 function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]) {
   const pairs: number[] = [];
+  const movers: number[] = [];
   q.moverPairs.forEach((ps, m) => {
-    if (s.usage.hasSlot(m)) for (const p of ps) pairs.push(p);
+    if (!s.usage.hasSlot(m)) return;
+    movers.push(m);
+    for (const p of ps) pairs.push(p);
   });
   const open = (p: number) =>
     s.usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
@@ -195,6 +199,10 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
     if (placed === DEFERRED) passTurn(s, v, ledger, starts, true, sameHostAfter(s, q, v));
     else if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
   });
+  // merge kept, in their order, the pairs with a VM still waiting: later passes visit only
+  // those (a long window's passes otherwise walk every emptied pair).
+  for (const m of movers) (q.moverPairs[m] as number[]).length = 0;
+  for (const p of pairs) q.moverPairs[q.pairMover[p] as number]?.push(p);
 }
 
 function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
