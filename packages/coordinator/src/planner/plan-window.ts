@@ -6,7 +6,7 @@ import type { LoadStep } from "./load-steps.js";
 import type { LowerBound } from "./lower-bound.js";
 import { DEFAULT_VARIANT, type PlanVariant } from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
-import { runWindow, windowSetup } from "./simulate.js";
+import { ruleRuns, runWindow, windowSetup } from "./simulate.js";
 import type { Discipline } from "./task-order.js";
 
 export type { LoadStep } from "./load-steps.js";
@@ -68,7 +68,7 @@ export function planWindow(
   const under = (variant: PlanVariant) => runWindow(input, { ...options, variant }, setup);
   const chosen =
     discipline === "longest-first" && !rules
-      ? bestRun(input, under, setup.figures)
+      ? bestRun(input, ruleRuns(input, options, setup), setup.figures)
       : { run: under(rules ?? DEFAULT_VARIANT), variant: rules ?? DEFAULT_VARIANT };
   const { run } = chosen;
   const { result, index, candidates, bound } = run;

@@ -12,6 +12,8 @@ import {
   actsOn,
   type ChosenRun,
   type PlanVariant,
+  type RunUnder,
+  shorterRun,
   shortestRun,
   TRY_ALTERNATIVES_ABOVE,
 } from "./plan-variants.js";
@@ -73,11 +75,7 @@ export function raising(
  * (1.075x -> 1.084x) and 1,000-VM seed 69 (1.087x -> 1.090x); last, where the best still
  * ends more than RAISE_ABOVE times its bound, that with critical hosts reading first.
  */
-export function bestRun(
-  input: PlanInput,
-  run: (variant: PlanVariant) => WindowRun,
-  figures?: ResourceBounds,
-): ChosenRun {
+export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBounds): ChosenRun {
   const chosen = shortestRun(run, figures);
   let best = chosen;
   const critical = chosen.variant.criticalShare ?? CRITICAL_SHARE;
@@ -95,7 +93,7 @@ export function bestRun(
  */
 function raiseRounds(
   input: PlanInput,
-  run: (variant: PlanVariant) => WindowRun,
+  run: RunUnder,
   chosen: ChosenRun,
   best: ChosenRun,
   share: number,
@@ -118,10 +116,10 @@ function raiseRounds(
     const variant = busyFrom
       ? { ...raised, name: `${raised.name}, hosts kept busy`, keepHostsBusy: true }
       : raised;
-    const r = run(variant);
-    if (!(r.result.endS < best.run.result.endS - 1e-6)) break;
-    best = { run: r, variant };
-    last = r;
+    const shorter = shorterRun(run, variant, best);
+    if (!shorter) break;
+    best = shorter;
+    last = shorter.run;
   }
   return best;
 }
@@ -132,11 +130,7 @@ function raiseRounds(
  * that plans shorter. Not in every rule set: others' tasks slowed hold their slots longer,
  * which lengthened 50,000-VM seed 111 from 1.028x to 1.153x.
  */
-function readFirst(
-  run: (variant: PlanVariant) => WindowRun,
-  best: ChosenRun,
-  figures?: ResourceBounds,
-): ChosenRun {
+function readFirst(run: RunUnder, best: ChosenRun, figures?: ResourceBounds): ChosenRun {
   if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
   const variant: PlanVariant = {
     ...best.variant,
@@ -144,6 +138,5 @@ function readFirst(
     hostsReadFirst: true,
   };
   if (figures && !actsOn(variant, figures)) return best;
-  const r = run(variant);
-  return r.result.endS < best.run.result.endS - 1e-6 ? { run: r, variant } : best;
+  return shorterRun(run, variant, best) ?? best;
 }

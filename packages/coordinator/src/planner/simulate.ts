@@ -10,24 +10,26 @@ import {
   type PlanMover,
   type PlanVm,
 } from "./estate.js";
-import { FastLanes, keepsLanes } from "./fast-lanes.js";
+import { FastLanes } from "./fast-lanes.js";
 import { hostQueues, startNextByHost } from "./host-queues.js";
 import type { LoadStep } from "./load-steps.js";
-import { type LowerBound, type ResourceBounds, resourceBounds } from "./lower-bound.js";
+import type { LowerBound } from "./lower-bound.js";
 import { MinHeap } from "./min-heap.js";
-import { offloadCrowdedMovers } from "./mover-offload.js";
-import { criticalS, DEFAULT_VARIANT, judgedFigures, type PlanVariant } from "./plan-variants.js";
+import { DEFAULT_VARIANT, type PlanVariant, type RunUnder } from "./plan-variants.js";
 import { bestRun } from "./raise-last.js";
 import { taskCapBps } from "./read-rates.js";
+import { RemainingWork } from "./remaining-work.js";
 import { createResourceUsage } from "./resource-usage.js";
+import { type RunRules, runRules, sameRules } from "./run-rules.js";
 import { type DatastoreOutcome, SharedReads } from "./shared-reads.js";
-import { type Candidate, candidatesOf, type EstateIndex, indexEstate } from "./task-costs.js";
+import type { Candidate, EstateIndex } from "./task-costs.js";
 import { current, drop, type RunningTask, type TaskEvent } from "./task-events.js";
-import { type Discipline, taskOrder } from "./task-order.js";
-import { taskUrgency } from "./task-urgency.js";
+import type { Discipline } from "./task-order.js";
+import { controlOf, type WindowSetup, windowSetup } from "./window-setup.js";
 
 export { backupRateForLatency, datastoreLatencyMs } from "./read-rates.js";
 export type { DatastoreOutcome } from "./shared-reads.js";
+export { type WindowSetup, windowSetup } from "./window-setup.js";
 
 /** A simulated task. */
 export interface SimulatedTask {
@@ -91,45 +93,10 @@ export function simulateWindow(input: PlanInput, options: SimulateOptions = {}):
     return runWindow(input, options).result;
   const plan: SimulateOptions = { ...options, latencyRules: false };
   const setup = windowSetup(input, plan);
-  const planned = bestRun(
-    input,
-    (variant) => runWindow(input, { ...plan, variant }, setup),
-    setup.figures,
-  );
+  const planned = bestRun(input, ruleRuns(input, plan, setup), setup.figures);
   // Without latency rules the simulation is the plan's own run.
   if (!controlOf(input, options).latencyRules) return planned.run.result;
   return runWindow(input, { ...options, variant: planned.variant }).result;
-}
-
-// The run's I/O control, and whether its latency rules hold.
-function controlOf(input: PlanInput, options: SimulateOptions) {
-  const control = options.control ?? input.ioControl ?? DEFAULT_IO_CONTROL;
-  return { control, latencyRules: control.enabled && options.latencyRules !== false };
-}
-
-/** What a run needs of the estate under any rule set: built once for the runs of one plan. */
-export interface WindowSetup {
-  /** The input under the run's I/O control (latency rules off where the run has none). */
-  controlled: PlanInput;
-  index: EstateIndex;
-  /** Per VM, every way it can go. */
-  candidates: Candidate[][];
-  /** The lower bound and the resources' figures over those. */
-  figures: ResourceBounds;
-}
-
-/** The setup of runs of `input` under `options`' I/O control; the rule set does not matter. */
-export function windowSetup(input: PlanInput, options: SimulateOptions = {}): WindowSetup {
-  const { control, latencyRules } = controlOf(input, options);
-  const controlled: PlanInput = {
-    ...input,
-    ioControl: latencyRules
-      ? control
-      : { ...control, admitBelowMs: Number.POSITIVE_INFINITY, throttleAboveMs: Infinity },
-  };
-  const index = indexEstate(controlled);
-  const candidates = input.vms.map((_, v) => candidatesOf(controlled, index, v));
-  return { controlled, index, candidates, figures: resourceBounds(controlled, index, candidates) };
 }
 
 /**
@@ -141,49 +108,46 @@ export function runWindow(
   options: SimulateOptions = {},
   setup: WindowSetup = windowSetup(input, options),
 ): WindowRun {
+  return runBefore(input, options, setup, Number.POSITIVE_INFINITY) as WindowRun;
+}
+
+/**
+ * Runs of `setup`'s window under rule sets, each needing only to end before `beatS` where
+ * given (runBefore), as the planner tries them. A rule set whose RunRules equal an earlier
+ * one's plans the same window: where that ended, or stopped, at or past `beatS`, it is not
+ * run again. Only the rules are kept, not the runs: a plan's runs are many and large.
+ */
+export function ruleRuns(input: PlanInput, options: SimulateOptions, setup: WindowSetup): RunUnder {
   const discipline = options.discipline ?? "longest-first";
-  const variant = options.variant ?? DEFAULT_VARIANT;
+  // Each earlier run's rules, and its end or, where it stopped early, the time it could not beat.
+  const earlier: { rules: RunRules; notBeforeS: number }[] = [];
+  return (variant, beatS = Number.POSITIVE_INFINITY) => {
+    const rules = runRules(input, setup, variant, discipline);
+    if (earlier.some((e) => e.notBeforeS >= beatS && sameRules(e.rules, rules))) return undefined;
+    const run = runBefore(input, { ...options, variant }, setup, beatS, rules);
+    earlier.push({ rules, notBeforeS: run ? run.result.endS : beatS });
+    return run;
+  };
+}
+
+/**
+ * runWindow, or undefined once what is left to read shows the run cannot end before `beatS`
+ * (RemainingWork): a rule set that would plan longer than one in hand stops early. Without
+ * latency rules only, where every waiting task starts.
+ */
+export function runBefore(
+  input: PlanInput,
+  options: SimulateOptions,
+  setup: WindowSetup,
+  beatS: number,
+  given?: RunRules,
+): WindowRun | undefined {
+  const discipline = options.discipline ?? "longest-first";
+  const rules = given ?? runRules(input, setup, options.variant ?? DEFAULT_VARIANT, discipline);
   const { control, latencyRules } = controlOf(input, options);
   const { controlled, index, figures, candidates: allCandidates } = setup;
   const { bound } = figures;
-  // A crowded hot-add mover's surplus goes by NBD from the start (mover-offload.ts); the bound
-  // and the warnings take every way a VM can go.
-  const judged = judgedFigures(controlled, index, allCandidates, variant, figures);
-  const critical = criticalS(variant, figures);
-  const lanes = (h: number) =>
-    variant.fastLanes === true && keepsLanes(figures.fastSlots.hostS, h, critical);
-  const candidates =
-    discipline === "longest-first"
-      ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
-          // By NBD it would hold its host's or datastore's slots longer: never where the host
-          // nearly binds, last where a datastore does.
-          const h = index.vmHost[v] as number;
-          // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
-          if (h >= 0 && (judged.hostS[h] as number) >= critical && !lanes(h))
-            return Number.POSITIVE_INFINITY;
-          const ds = index.vmDatastores[v] as number[];
-          return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
-        })
-      : allCandidates;
-  // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
-  const urgent =
-    discipline === "longest-first"
-      ? taskUrgency(
-          controlled,
-          index,
-          candidates,
-          variant,
-          candidates === allCandidates
-            ? judged
-            : judgedFigures(controlled, index, candidates, variant),
-        )
-      : undefined;
-  const order = taskOrder(candidates, discipline, urgent);
-  // Raised hosts kept busy (PlanVariant#keepHostsBusy): held back, a VM passes its turn.
-  const turnHosts =
-    discipline === "longest-first" && variant.keepHostsBusy && variant.raisedHosts?.length
-      ? hostFlags(input, variant.raisedHosts)
-      : undefined;
+  const { candidates, urgent, order, turnHosts } = rules;
   const queues = hostQueues({
     input: controlled,
     order,
@@ -199,12 +163,11 @@ export function runWindow(
     urgent
       ? {
           ...urgent,
-          demandAsPlaced: variant.demandAsPlaced ?? false,
-          moverShare: (variant.moverShare ?? false) && figures.moverS >= critical,
+          demandAsPlaced: rules.demandAsPlaced,
+          moverShare: rules.moverShare,
           ...(turnHosts ? { poleHosts: turnHosts } : {}),
-          shareHold:
-            urgent.shareHold || ((variant.slotsHold ?? false) && figures.slotsS >= critical),
-          ...(variant.fastLanes
+          shareHold: rules.shareHold,
+          ...(rules.laneHosts
             ? {
                 lanes: new FastLanes(
                   controlled,
@@ -213,7 +176,7 @@ export function runWindow(
                   candidates,
                   figures.work.aloneS,
                   figures.fastSlots.hostS,
-                  critical,
+                  rules.criticalS,
                 ),
               }
             : {}),
@@ -234,11 +197,18 @@ export function runWindow(
     latencyRules ? control.throttleAboveMs : undefined,
     schedule,
     // A critical host's tasks read first on their datastores (SharedReads#first).
-    urgent && variant.hostsReadFirst ? criticalHostTasks(index, urgent.criticalHostS) : undefined,
+    rules.readFirst,
   );
   const waiting = new Uint8Array(n);
   for (let v = 0; v < n; v++) if ((candidates[v] as Candidate[]).length > 0) waiting[v] = 1;
   const running = new Set<RunningTask>();
+  const left =
+    Number.isFinite(beatS) && !latencyRules
+      ? new RemainingWork(controlled, index, waiting, figures.work.aloneS, usage.cap)
+      : undefined;
+  // Looked at about once per task started, so that it costs each event little.
+  const lookEvery = input.datastores.length + input.hosts.length + input.limits.total;
+  let sinceLook = 0;
   const done: SimulatedTask[] = [];
   const vmOf: number[] = [];
   let now = 0;
@@ -282,7 +252,7 @@ export function runWindow(
         freeAtS,
         nowS: now,
         from: first,
-        spareMoverFirst: variant.spareMoverFirst ?? false,
+        spareMoverFirst: rules.spareMoverFirst,
         ...(turnHosts ? { turnHosts } : {}),
       },
       queues,
@@ -308,6 +278,7 @@ export function runWindow(
         version: 0,
       };
       running.add(r);
+      left?.start(vm);
       (moverRuns[c.mover] as RunningTask[]).push(r);
       moverEnd[c.mover] = Math.min(moverEnd[c.mover] as number, predictedEnd(r));
       schedule(r);
@@ -369,6 +340,12 @@ export function runWindow(
     // Without latency rules only an end frees a place: a snapshot turning ready starts nothing.
     const started = latencyRules || ended > 0 ? dispatch() : 0;
     if (started > 0 || !latencyRules) reads.update(now);
+    if (left && ++sinceLook >= lookEvery) {
+      sinceLook = 0;
+      // Past it by more than rounding: where one resource's chain is the rest of the run,
+      // the figure is the run's own end.
+      if (left.endAtLeast(now, running) > beatS + 1e-9 * Math.max(1, beatS)) return undefined;
+    }
   }
   // In start order; ties by VM index, as the planner lists them.
   const byStart = done.map((_, i) => i);
@@ -395,15 +372,4 @@ export function runWindow(
     candidates: allCandidates,
     bound,
   };
-}
-
-// 1 for each host of `ids`.
-function hostFlags(input: PlanInput, ids: readonly string[]): Uint8Array {
-  const set = new Set(ids);
-  return Uint8Array.from(input.hosts, (h) => (set.has(h.id) ? 1 : 0));
-}
-
-// 1 for each VM of a critical host.
-function criticalHostTasks(index: EstateIndex, criticalHostS: Float64Array): Uint8Array {
-  return Uint8Array.from(index.vmHost, (h) => (h >= 0 && (criticalHostS[h] as number) > 0 ? 1 : 0));
 }
