@@ -4,6 +4,7 @@
 // nothing per event. (Grouping by both costs more: a pass would visit every pair.) Pure.
 import { perDatastoreCap } from "./estate.js";
 import { MinHeap } from "./min-heap.js";
+import { PairHeaps } from "./pair-heaps.js";
 import {
   DEFERRED,
   datastoreHold,
@@ -44,8 +45,8 @@ export interface HostQueues {
   readonly pairLists: readonly Int32Array[];
   readonly pairMover: Int32Array;
   readonly pairGroup: Int32Array;
-  /** Each mover's pairs that may still have a VM waiting (passByMover drops the others). */
-  readonly moverPairs: readonly number[][];
+  /** Each mover's pairs by their first waiting VM. */
+  readonly pairHeaps: PairHeaps;
   readonly pairHeads: Int32Array;
   readonly pairCursor: Int32Array;
   /** Per turn-passing host (StartState#turnHosts), its VMs in `order`'s order. */
@@ -93,7 +94,6 @@ export function hostQueues(
   const pairs: number[][] = [];
   const pairMover: number[] = [];
   const pairGroup: number[] = [];
-  const moverPairs: number[][] = Array.from({ length: movers }, () => []);
   const turns = new Map<number, number[]>();
   const turnPlace = new Map<number, number>();
   s.order.forEach((v, k) => {
@@ -115,11 +115,13 @@ export function hostQueues(
         pairs.push([]);
         pairMover.push(c.mover);
         pairGroup.push(g);
-        moverPairs[c.mover]?.push(p);
       }
       pairs[p]?.push(k);
     }
   });
+  const pairLists = pairs.map((l) => Int32Array.from(l));
+  const pairHeads = new Int32Array(pairs.length);
+  const pairMoverOf = Int32Array.from(pairMover);
   return {
     lists: groups.map((l) => Int32Array.from(l)),
     groupHost: Int32Array.from(groupHost),
@@ -128,11 +130,11 @@ export function hostQueues(
     heads: new Int32Array(groups.length),
     cursor: new Int32Array(groups.length),
     live: groups.map((_, g) => g),
-    pairLists: pairs.map((l) => Int32Array.from(l)),
-    pairMover: Int32Array.from(pairMover),
+    pairLists,
+    pairMover: pairMoverOf,
     pairGroup: Int32Array.from(pairGroup),
-    moverPairs,
-    pairHeads: new Int32Array(pairs.length),
+    pairHeaps: new PairHeaps(s.order, pairLists, pairMoverOf, movers, pairHeads),
+    pairHeads,
     pairCursor: new Int32Array(pairs.length),
     turnLists: turns,
     turnPlace,
@@ -181,28 +183,77 @@ const roomFor = (s: StartState, v: number) =>
 
 // startNext's first pass: a VM starts only on a fastest mover with a free slot and in a group
 // with room, so only the queues of such (mover, group) pairs are merged, and a pair whose
-// mover or group fills up drops out of the pass.
+// mover or group fills up drops out of the pass. The movers' queues come, merged, in the
+// order of their first waiting VMs (PairHeaps): one is looked at only once the pass reaches
+// it, so a pass that fills the estate early costs what it reached, not every queue.
 function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]) {
-  const pairs: number[] = [];
-  const movers: number[] = [];
-  q.moverPairs.forEach((ps, m) => {
-    if (!s.usage.hasSlot(m)) return;
-    movers.push(m);
-    for (const p of ps) pairs.push(p);
-  });
+  const { order, waiting, usage } = s;
+  const P = q.pairLists.length;
+  const heaps = q.pairHeaps;
+  let movers: number[] = [];
+  for (let m = 0; m < s.input.movers.length; m++) if (usage.hasSlot(m)) movers.push(m);
   const open = (p: number) =>
-    s.usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
-  merge(s, q.pairLists, q.pairHeads, q.pairCursor, pairs, open, (v) => {
+    usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
+  // The pass's queues by their next VM to visit (entries place * P + pair), and those taken
+  // from the movers' heaps, put back at the end.
+  const pass = new MinHeap<number>((e) => e);
+  const taken: number[] = [];
+  // The movers' smallest entry: a mover that filled up drops out (its queues are closed).
+  const source = (): { m: number; e: number } | undefined => {
+    let best: { m: number; e: number } | undefined;
+    movers = movers.filter((m) => usage.hasSlot(m));
+    for (const m of movers) {
+      const e = heaps.top(m, waiting);
+      if (e !== undefined && (!best || e < best.e)) best = { m, e };
+    }
+    return best;
+  };
+  while (!usage.full && !usage.blocked) {
+    const next = source();
+    const first = pass.peek();
+    if (next === undefined && first === undefined) break;
+    if (next !== undefined && (first === undefined || next.e < first)) {
+      // A queue whose first waiting VM comes before every visit due: its first VM to try.
+      const p = heaps.take(next.m);
+      taken.push(p);
+      if (!open(p)) continue;
+      const list = q.pairLists[p] as Int32Array;
+      const j = nextToTry(s, list, q.pairHeads[p] as number);
+      q.pairCursor[p] = j;
+      if (j < list.length) pass.push((list[j] as number) * P + p);
+      continue;
+    }
+    const e = pass.pop() as number;
+    const p = e % P;
+    // Its mover, host or datastore filled up earlier in the pass: the queue is done.
+    if (!open(p)) continue;
+    const v = order[(e - p) / P] as number;
     // A VM with several fastest movers is in each one's pair: a start takes it off the rest.
-    if (!s.waiting[v] || !roomFor(s, v)) return;
-    const placed = tryStart(s, v, ledger, false, true);
-    if (placed === DEFERRED) passTurn(s, v, ledger, starts, true, sameHostAfter(s, q, v));
-    else if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
-  });
-  // merge kept, in their order, the pairs with a VM still waiting: later passes visit only
-  // those (a long window's passes otherwise walk every emptied pair).
-  for (const m of movers) (q.moverPairs[m] as number[]).length = 0;
-  for (const p of pairs) q.moverPairs[q.pairMover[p] as number]?.push(p);
+    if (waiting[v] && roomFor(s, v)) {
+      const placed = tryStart(s, v, ledger, false, true);
+      if (placed === DEFERRED) passTurn(s, v, ledger, starts, true, sameHostAfter(s, q, v));
+      else if (typeof placed !== "string") starts.push({ vm: v, candidate: placed });
+    }
+    const list = q.pairLists[p] as Int32Array;
+    const j = nextToTry(s, list, (q.pairCursor[p] as number) + 1);
+    q.pairCursor[p] = j;
+    if (j < list.length) pass.push((list[j] as number) * P + p);
+  }
+  for (const p of taken) heaps.put(p);
+}
+
+// The index in `list` (places in order) from `from` on of the first VM a pass would try:
+// waiting, and not held by its datastores' throughput (within a pass, saturated stays
+// saturated).
+function nextToTry(s: StartState, list: Int32Array, from: number): number {
+  const { order, waiting, usage } = s;
+  let j = from;
+  while (j < list.length) {
+    const v = order[list[j] as number] as number;
+    if (waiting[v] && !usage.saturated(v)) break;
+    j++;
+  }
+  return j;
 }
 
 function passByHost(s: StartState, q: HostQueues, ledger: PassLedger, starts: Start[]): void {
@@ -238,17 +289,7 @@ function merge(
   // Entries: position in order * queues + queue, so that one number orders them.
   const Q = lists.length;
   const heap = new MinHeap<number>((e) => e);
-  // The queue's first VM from `from` on that the pass would try: waiting, and not held by
-  // its datastores' throughput (within a pass, saturated stays saturated).
-  const next = (list: Int32Array, from: number) => {
-    let j = from;
-    while (j < list.length) {
-      const v = order[list[j] as number] as number;
-      if (waiting[v] && !usage.saturated(v)) break;
-      j++;
-    }
-    return j;
-  };
+  const next = (list: Int32Array, from: number) => nextToTry(s, list, from);
   // A queue with no VM left waiting never has one again: `ids` keeps only the others.
   let kept = 0;
   for (const id of ids) {
