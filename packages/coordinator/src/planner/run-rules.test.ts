@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { familyMember } from "./estate-family.js";
 import { estates } from "./estates.test-helper.js";
-import { ALTERNATIVES, DEFAULT_VARIANT, variantNamed } from "./plan-variants.js";
+import { ALTERNATIVES, DEFAULT_VARIANT, type PlanVariant, variantNamed } from "./plan-variants.js";
 import { type RunRules, runRules, sameRules } from "./run-rules.js";
 import { ruleRuns, runWindow, type WindowRun, windowSetup } from "./simulate.js";
 
@@ -22,7 +22,12 @@ describe("a run's rules", () => {
         const runs = new Map<number, string>();
         const run = (i: number) => {
           if (!runs.has(i))
-            runs.set(i, schedule(runWindow(input, { ...options, variant: RULE_SETS[i] }, setup)));
+            runs.set(
+              i,
+              schedule(
+                runWindow(input, { ...options, variant: RULE_SETS[i] as PlanVariant }, setup),
+              ),
+            );
           return runs.get(i);
         };
         for (let i = 0; i < RULE_SETS.length; i++)
