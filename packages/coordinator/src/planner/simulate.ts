@@ -133,7 +133,8 @@ export function ruleRuns(input: PlanInput, options: SimulateOptions, setup: Wind
 /**
  * runWindow, or undefined once what is left to read shows the run cannot end before `beatS`
  * (RemainingWork): a rule set that would plan longer than one in hand stops early. Without
- * latency rules only, where every waiting task starts.
+ * latency rules only, where every waiting task starts. `given`: the rules of the run's rule
+ * set and discipline, where the caller has them (ruleRuns).
  */
 export function runBefore(
   input: PlanInput,
@@ -206,7 +207,8 @@ export function runBefore(
     Number.isFinite(beatS) && !latencyRules
       ? new RemainingWork(controlled, index, waiting, figures.work.aloneS, usage.cap)
       : undefined;
-  // Looked at about once per task started, so that it costs each event little.
+  // A look costs what the datastores, hosts and running tasks number: that many events
+  // apart, it costs each event little.
   const lookEvery = input.datastores.length + input.hosts.length + input.limits.total;
   let sinceLook = 0;
   const done: SimulatedTask[] = [];
