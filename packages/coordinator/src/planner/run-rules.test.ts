@@ -43,7 +43,7 @@ describe("a run's rules", () => {
     expect(same).toBeGreaterThan(0);
   });
 
-  it("let the planner run a rule set whose own rule does not act only once", () => {
+  it("let the planner run only once a rule set whose own rule does not act", () => {
     // 1,000-VM seed 80 keeps lanes; seed 240 does not: there fast-lanes runs as spare-mover-1.0.
     const plain = variantNamed("spare-mover-1.0");
     const lanes = variantNamed("fast-lanes");
@@ -58,7 +58,7 @@ describe("a run's rules", () => {
       // Asked to beat it, a rule set that plans the same window is not run.
       const beatS = first?.result.endS ?? 0;
       expect(runs(lanes, beatS) === undefined).toBe(!acts);
-      // Asked for more than it can, it runs.
+      // Asked to beat a later end, it runs, and plans that window.
       expect(runs(lanes, beatS + 1)?.result.endS).toBe(acts ? runs(lanes)?.result.endS : beatS);
       expect(
         sameRules(
