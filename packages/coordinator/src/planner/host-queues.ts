@@ -40,7 +40,7 @@ export interface HostQueues {
   readonly live: number[];
   /**
    * Per (mover, group) pair, the positions in `order` of the group's VMs the mover is a
-   * fastest candidate of; each pair's mover and group, and each mover's pairs.
+   * fastest candidate of; each pair's mover and group.
    */
   readonly pairLists: readonly Int32Array[];
   readonly pairMover: Int32Array;
@@ -190,7 +190,7 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
   const { order, waiting, usage } = s;
   const P = q.pairLists.length;
   const heaps = q.pairHeaps;
-  let movers: number[] = [];
+  const movers: number[] = [];
   for (let m = 0; m < s.input.movers.length; m++) if (usage.hasSlot(m)) movers.push(m);
   const open = (p: number) =>
     usage.hasSlot(q.pairMover[p] as number) && roomIn(s, q, q.pairGroup[p] as number);
@@ -201,11 +201,14 @@ function passByMover(s: StartState, q: HostQueues, ledger: PassLedger, starts: S
   // The movers' smallest entry: a mover that filled up drops out (its queues are closed).
   const source = (): { m: number; e: number } | undefined => {
     let best: { m: number; e: number } | undefined;
-    movers = movers.filter((m) => usage.hasSlot(m));
+    let kept = 0;
     for (const m of movers) {
+      if (!usage.hasSlot(m)) continue;
+      movers[kept++] = m;
       const e = heaps.top(m, waiting);
       if (e !== undefined && (!best || e < best.e)) best = { m, e };
     }
+    movers.length = kept;
     return best;
   };
   while (!usage.full && !usage.blocked) {
@@ -289,7 +292,6 @@ function merge(
   // Entries: position in order * queues + queue, so that one number orders them.
   const Q = lists.length;
   const heap = new MinHeap<number>((e) => e);
-  const next = (list: Int32Array, from: number) => nextToTry(s, list, from);
   // A queue with no VM left waiting never has one again: `ids` keeps only the others.
   let kept = 0;
   for (const id of ids) {
@@ -298,7 +300,7 @@ function merge(
     if (open(id)) {
       while (i < list.length && !waiting[order[list[i] as number] as number]) i++;
       heads[id] = i;
-      const j = next(list, i);
+      const j = nextToTry(s, list, i);
       cursor[id] = j;
       if (j < list.length) heap.push((list[j] as number) * Q + id);
     }
@@ -314,7 +316,7 @@ function merge(
     for (;;) {
       visit(order[(e - id) / Q] as number);
       if (!open(id)) break;
-      const j = next(list, (cursor[id] as number) + 1);
+      const j = nextToTry(s, list, (cursor[id] as number) + 1);
       cursor[id] = j;
       if (j >= list.length) break;
       e = (list[j] as number) * Q + id;
