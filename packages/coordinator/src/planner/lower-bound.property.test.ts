@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_IO_CONTROL, type PlanInput } from "./estate.js";
 import { estates, GB } from "./estates.test-helper.js";
 import { planWindow } from "./plan-window.js";
+import { datastoreFreeBps } from "./read-rates.js";
 import { simulateWindow } from "./simulate.js";
 
 describe("the lower bound", () => {
@@ -39,6 +40,13 @@ describe("the lower bound", () => {
           expect(sim.tasks.map((t) => [t.vmId, t.moverId, t.startS, t.endS])).toEqual(
             plan.tasks.map((t) => [t.vmId, t.moverId, t.startS, t.endS]),
           );
+          // No datastore or host reads faster than it can, movers' spare shares included.
+          for (const ds of input.datastores)
+            for (const step of plan.datastoreLoad.get(ds.id) ?? [])
+              expect(step.bytesPerSec).toBeLessThanOrEqual(datastoreFreeBps(ds) * (1 + 1e-9) + 1);
+          for (const host of input.hosts)
+            for (const step of plan.hostLoad.get(host.id) ?? [])
+              expect(step.bytesPerSec).toBeLessThanOrEqual(host.throughputBps * (1 + 1e-9) + 1);
           // Every limit holds at every start (a task ending then has freed its place).
           const vm = new Map(input.vms.map((v) => [v.id, v]));
           const slots = new Map(input.movers.map((m) => [m.id, m.slots]));

@@ -9,6 +9,7 @@
 import type { PlanInput } from "./estate.js";
 import type { ResourceBounds } from "./lower-bound.js";
 import {
+  ALTERNATIVES,
   actsOn,
   type ChosenRun,
   type PlanVariant,
@@ -19,6 +20,8 @@ import {
 } from "./plan-variants.js";
 import type { WindowRun } from "./simulate.js";
 import { CRITICAL_SHARE } from "./task-urgency.js";
+
+const SLOTS_HOLD = ALTERNATIVES.find((v) => v.slotsHold);
 
 /** Raising is tried where the best plan ends more than this times its bound: as alternatives are. */
 export const RAISE_ABOVE = TRY_ALTERNATIVES_ABOVE;
@@ -83,7 +86,40 @@ export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBound
     best = raiseRounds(input, run, chosen, best, share);
   if (best.variant.raisedHosts?.length)
     best = raiseRounds(input, run, chosen, best, best.variant.raisedShare ?? 1, best);
+  best = heldDatastoresRaised(input, run, best, figures);
   return readFirst(run, best, figures);
+}
+
+/**
+ * `best`, or slots-hold with the datastores its own plan ends with raised to the bound, in
+ * rounds while that plans shorter, where slots-hold acts and `best` still ends more than
+ * RAISE_ABOVE times its bound. Its rule holds back tasks that would share a datastore that is
+ * not critical, so a datastore just under the critical share waits until it ends the window;
+ * raised, it no longer waits (50,000-VM seed 216: 1.1005x -> 1.067x). Its hosts stay as they
+ * are: raised with them, they went first of all and planned longer (1.116x).
+ */
+function heldDatastoresRaised(
+  input: PlanInput,
+  run: RunUnder,
+  best: ChosenRun,
+  figures?: ResourceBounds,
+): ChosenRun {
+  const held = SLOTS_HOLD;
+  if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
+  if (!held || (figures && !actsOn(held, figures))) return best;
+  // Its plan in full: the one shortestRun tried may have stopped once it could not win.
+  let last = run(held);
+  const datastores = new Set<string>();
+  for (let round = 0; last && round < MAX_ROUNDS; round++) {
+    const before = datastores.size;
+    for (const d of lastResources(input, last).datastores) datastores.add(d);
+    if (datastores.size === before) break;
+    const shorter = shorterRun(run, raising(held, [], [...datastores]), best);
+    if (!shorter) break;
+    best = shorter;
+    last = shorter.run;
+  }
+  return best;
 }
 
 /**

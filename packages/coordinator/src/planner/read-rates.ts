@@ -41,7 +41,10 @@ export function taskCapBps(input: PlanInput, vm: PlanVm, transport: "hotadd" | "
   return vm.observedBps && vm.observedBps > 0 ? Math.min(stream, vm.observedBps) : stream;
 }
 
-/** readRateBps from a task's cap and the throughputs it shares (the simulator's hot loop). */
+/**
+ * readRateBps from a task's cap and the throughputs it shares (the simulator's hot loop): the
+ * even share; the simulator then gives a task what others on its mover leave (SharedReads).
+ */
 export function sharedRateBps(
   capBps: number,
   moverBps: number,

@@ -1,6 +1,7 @@
 // How running tasks share movers, hosts and datastores in the simulation: each task's rate
 // from its own limits, then each datastore's share (and, with I/O control, its throttle),
-// and the load and latency each datastore and host sees as it changes. An event changes the
+// then the share of its mover that readers slowed by their datastores leave, and the load
+// and latency each datastore and host sees as it changes. An event changes the
 // rates only of tasks that share a mover or host with what began or stopped reading, and of
 // tasks on the datastores whose demand that changed: an update costs what it touches, not
 // what runs.
@@ -45,6 +46,8 @@ export class SharedReads {
   private readonly scale: Float64Array;
   /** Per datastore: the share its first tasks get of what they ask. */
   private readonly firstScale: Float64Array;
+  /** Per datastore: what it could give beyond what its readers ask (0 where they share it). */
+  private readonly spareBps: Float64Array;
   // Resources changed since the last update: stamps say "already listed".
   private dirtyMovers: number[] = [];
   private dirtyHosts: number[] = [];
@@ -86,6 +89,7 @@ export class SharedReads {
     this.dsTasks = input.datastores.map(() => []);
     this.scale = new Float64Array(D).fill(1);
     this.firstScale = new Float64Array(D).fill(1);
+    this.spareBps = new Float64Array(D);
     this.moverMark = new Int32Array(M);
     this.hostMark = new Int32Array(H);
     this.dsMark = new Int32Array(D);
@@ -141,6 +145,49 @@ export class SharedReads {
     this.touchTask(r);
   }
 
+  // The movers the tasks read from, each once.
+  private moversOf(tasks: readonly RunningTask[]): number[] {
+    this.mark++;
+    const movers: number[] = [];
+    for (const r of tasks)
+      if (this.moverMark[r.c.mover] !== this.mark) {
+        this.moverMark[r.c.mover] = this.mark;
+        movers.push(r.c.mover);
+      }
+    return movers;
+  }
+
+  /**
+   * A mover's throughput is not split for good: what readers slowed by their datastores leave
+   * goes to the others, as a real mover's CPU would, evenly, each up to its own cap, its host
+   * share and its even part of each datastore's spare (so no datastore gives more than it has).
+   */
+  private spread(readers: readonly RunningTask[]): void {
+    const first = readers[0];
+    if (!first) return;
+    let left = first.moverBps;
+    for (const r of readers) left -= r.rate;
+    if (left <= 0) return;
+    const room: { r: RunningTask; bps: number }[] = [];
+    for (const r of readers) {
+      const host = r.h >= 0 ? r.hostBps / (this.hostTasks[r.h] as RunningTask[]).length : r.capBps;
+      let bps = Math.min(r.capBps, host) - r.rate;
+      for (const d of r.ds)
+        bps = Math.min(
+          bps,
+          (this.spareBps[d] as number) / (this.dsTasks[d] as RunningTask[]).length,
+        );
+      if (bps > 0) room.push({ r, bps });
+    }
+    // Least room first: what one cannot take is dealt among the rest.
+    room.sort((a, b) => a.bps - b.bps);
+    room.forEach((x, i) => {
+      const give = Math.min(x.bps, left / (room.length - i));
+      x.r.rate += give;
+      left -= give;
+    });
+  }
+
   /** Read rates at `now`, for what changed since the last update. */
   update(now: number): void {
     const { input, moverTasks, hostTasks, dsTasks, scale } = this;
@@ -181,6 +228,7 @@ export class SharedReads {
       let throttled = false;
       scale[d] = 1;
       this.firstScale[d] = 1;
+      this.spareBps[d] = 0;
       if (ds && want > 0) {
         let allowed = Math.min(want, datastoreFreeBps(ds));
         const above = this.throttleAboveMs;
@@ -194,24 +242,37 @@ export class SharedReads {
           this.firstScale[d] = Math.min(1, allowed / wantFirst);
           scale[d] = want > wantFirst ? Math.max(0, allowed - wantFirst) / (want - wantFirst) : 1;
         } else scale[d] = allowed / want;
+        if (!throttled) this.spareBps[d] = Math.max(0, datastoreFreeBps(ds) - want);
       }
       if (throttled) this.throttledDs.add(d);
       else this.throttledDs.delete(d);
       visit(list, rescaled);
     }
-    for (const r of rescaled) {
-      let f = 1;
-      const shares = this.first?.[r.vm] ? this.firstScale : scale;
-      for (const d of r.ds) f = Math.min(f, shares[d] as number);
-      // What it read at the old rate, then its end at the new one.
-      r.remaining -= r.rate * (now - r.since);
-      r.since = now;
-      // A datastore throttled to nothing still lets a trickle through: tasks must end.
-      r.rate = Math.max(r.raw * f, MIN_RATE_BPS);
+    // Every reader of a mover with a rescaled reader: the share it leaves is dealt again.
+    const movers = this.moversOf(rescaled);
+    const settle: RunningTask[] = [];
+    const before: number[] = [];
+    for (const m of movers)
+      for (const r of moverTasks[m] as RunningTask[]) {
+        settle.push(r);
+        before.push(r.rate);
+        // What it read at the old rate, then its rate now.
+        r.remaining -= r.rate * (now - r.since);
+        r.since = now;
+        let f = 1;
+        const shares = this.first?.[r.vm] ? this.firstScale : scale;
+        for (const d of r.ds) f = Math.min(f, shares[d] as number);
+        // A datastore throttled to nothing still lets a trickle through: tasks must end.
+        r.rate = Math.max(r.raw * f, MIN_RATE_BPS);
+      }
+    for (const m of movers) this.spread(moverTasks[m] as RunningTask[]);
+    settle.forEach((r, i) => {
+      if (r.rate === before[i]) return;
+      // Its end at the new rate.
       this.schedule(r);
       for (const d of r.ds) this.touchDs(d);
       this.touchHost(r.h);
-    }
+    });
     for (const d of this.dirtyDs) {
       const ds = input.datastores[d];
       if (!ds) continue;
