@@ -65,6 +65,8 @@ export interface PlanVariant {
   readonly keepHostsBusy?: boolean;
   /** A critical host's tasks read first on their datastores (SharedReads#first). */
   readonly hostsReadFirst?: boolean;
+  /** So does a task that alone nearly sets the window (TaskUrgency#long): its rate is the window's. */
+  readonly longReadFirst?: boolean;
 }
 
 export const DEFAULT_VARIANT: PlanVariant = { name: "default" };

@@ -3,9 +3,10 @@
 // read rate, and are not crowded), and the window is planned again, round after round while
 // that shortens it. Judged as busy as the resource that sets the bound, they go first of
 // all; judged just critical, among the critical resources' last: each plans some estates
-// shorter that the other does not. Last, the critical hosts' tasks read first on their
-// datastores. The plan is a simulation the model times exactly, so keeping the shortest
-// never lengthens a window. Pure.
+// shorter that the other does not; datastores raised alone, without the hosts that would go
+// first of all with them. Last, the critical hosts' tasks, then long tasks, read first on
+// their datastores. The plan is a simulation the model times exactly, so keeping the
+// shortest never lengthens a window. Pure.
 import type { PlanInput } from "./estate.js";
 import type { ResourceBounds } from "./lower-bound.js";
 import {
@@ -75,8 +76,10 @@ export function raising(
  * where it still does, the same from its rule set's plan, raised to just critical; then,
  * from the best of those, with the raised hosts kept busy (PlanVariant#keepHostsBusy):
  * rounds of their own, as turns passed in every round lengthened 50,000-VM seed 105
- * (1.075x -> 1.084x) and 1,000-VM seed 69 (1.087x -> 1.090x); last, where the best still
- * ends more than RAISE_ABOVE times its bound, that with critical hosts reading first.
+ * (1.075x -> 1.084x) and 1,000-VM seed 69 (1.087x -> 1.090x); then rounds of datastores
+ * alone, from the chosen rule set's plan and from slots-hold's; last, each while the best
+ * still ends more than RAISE_ABOVE times its bound, that with critical hosts reading first,
+ * and that with long tasks reading first too.
  */
 export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBounds): ChosenRun {
   const chosen = shortestRun(run, figures);
@@ -86,35 +89,38 @@ export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBound
     best = raiseRounds(input, run, chosen, best, share);
   if (best.variant.raisedHosts?.length)
     best = raiseRounds(input, run, chosen, best, best.variant.raisedShare ?? 1, best);
-  best = heldDatastoresRaised(input, run, best, figures);
-  return readFirst(run, best, figures);
+  best = datastoresRaised(input, run, chosen.variant, chosen.run, best);
+  if (SLOTS_HOLD && chosen.variant !== SLOTS_HOLD && (!figures || actsOn(SLOTS_HOLD, figures)))
+    best = datastoresRaised(input, run, SLOTS_HOLD, undefined, best);
+  best = readFirst(run, best, figures);
+  return readFirst(run, best, figures, "long");
 }
 
 /**
- * `best`, or slots-hold with the datastores its own plan ends with raised to the bound, in
- * rounds while that plans shorter, where slots-hold acts and `best` still ends more than
- * RAISE_ABOVE times its bound. Its rule holds back tasks that would share a datastore that is
- * not critical, so a datastore just under the critical share waits until it ends the window;
- * raised, it no longer waits (50,000-VM seed 216: 1.1005x -> 1.067x). Its hosts stay as they
- * are: raised with them, they went first of all and planned longer (1.116x).
+ * `best`, or `base` with the datastores its own plan ends with raised to the bound, in rounds
+ * while that plans shorter, where `best` still ends more than RAISE_ABOVE times its bound.
+ * Raised with them, the hosts that plan ends with go first of all and can plan longer. Run
+ * from the chosen rule set, and from slots-hold: its rule holds back tasks that would share a
+ * datastore that is not critical, so one just under the critical share waits until it ends
+ * the window (50,000-VM seed 216: 1.1005x -> 1.067x; with its hosts raised too, 1.14x).
+ * `baseRun`: `base`'s plan in full, where the caller has it.
  */
-function heldDatastoresRaised(
+function datastoresRaised(
   input: PlanInput,
   run: RunUnder,
+  base: PlanVariant,
+  baseRun: WindowRun | undefined,
   best: ChosenRun,
-  figures?: ResourceBounds,
 ): ChosenRun {
-  const held = SLOTS_HOLD;
   if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
-  if (!held || (figures && !actsOn(held, figures))) return best;
   // Its plan in full: the one shortestRun tried may have stopped once it could not win.
-  let last = run(held);
+  let last = baseRun ?? run(base);
   const datastores = new Set<string>();
   for (let round = 0; last && round < MAX_ROUNDS; round++) {
     const before = datastores.size;
     for (const d of lastResources(input, last).datastores) datastores.add(d);
     if (datastores.size === before) break;
-    const shorter = shorterRun(run, raising(held, [], [...datastores]), best);
+    const shorter = shorterRun(run, raising(base, [], [...datastores]), best);
     if (!shorter) break;
     best = shorter;
     last = shorter.run;
@@ -162,17 +168,25 @@ function raiseRounds(
 
 /**
  * `best`, or its rule set with critical hosts' tasks reading first on their datastores
- * (PlanVariant#hostsReadFirst) where `best` ends more than RAISE_ABOVE times its bound and
- * that plans shorter. Not in every rule set: others' tasks slowed hold their slots longer,
- * which lengthened 50,000-VM seed 111 from 1.028x to 1.153x.
+ * (PlanVariant#hostsReadFirst), or with `long`, tasks that alone nearly set the window too
+ * (#longReadFirst), where `best` ends more than RAISE_ABOVE times its bound and that plans
+ * shorter. Not in every rule set: others' tasks slowed hold their slots longer, which
+ * lengthened 50,000-VM seed 111 from 1.028x to 1.153x.
  */
-function readFirst(run: RunUnder, best: ChosenRun, figures?: ResourceBounds): ChosenRun {
+function readFirst(
+  run: RunUnder,
+  best: ChosenRun,
+  figures?: ResourceBounds,
+  long?: "long",
+): ChosenRun {
   if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
-  const variant: PlanVariant = {
-    ...best.variant,
-    name: `${best.variant.name}, critical hosts read first`,
-    hostsReadFirst: true,
-  };
-  if (figures && !actsOn(variant, figures)) return best;
+  const variant: PlanVariant = long
+    ? { ...best.variant, name: `${best.variant.name}, long tasks read first`, longReadFirst: true }
+    : {
+        ...best.variant,
+        name: `${best.variant.name}, critical hosts read first`,
+        hostsReadFirst: true,
+      };
+  if (!long && figures && !actsOn(variant, figures)) return best;
   return shorterRun(run, variant, best) ?? best;
 }

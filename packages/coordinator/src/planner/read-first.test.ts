@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { familyMember } from "./estate-family.js";
 import { DEFAULT_VARIANT } from "./plan-variants.js";
 import { planWindow } from "./plan-window.js";
-import { criticalHostBeside } from "./plan-window.test-helper.js";
+import { criticalHostBeside, estate, MB } from "./plan-window.test-helper.js";
 import { raising } from "./raise-last.js";
 import { runWindow, windowSetup } from "./simulate.js";
 
@@ -40,5 +40,31 @@ describe("a critical host's tasks read first", () => {
     };
     expect(ratio(false)).toBeGreaterThan(1.2);
     expect(ratio(true)).toBeLessThan(1.05);
+  });
+
+  it("as does a task that alone sets the window, on a host that is not critical", () => {
+    // vm1 (4 GB, 10 s alone at 400 MB/s by hot-add) sets the bound; its host runs two tasks
+    // at once, so its figure is half that. Two 400 MB VMs of h2 share ds1 (500 MB/s) by NBD.
+    const input = estate(
+      [
+        { expectedBytes: 4000 * MB },
+        ...Array.from({ length: 2 }, () => ({ expectedBytes: 400 * MB, hostId: "h2" })),
+      ],
+      [{ slots: 4 }, { datastoreIds: [], hotadd: false, nbd: true, remote: true, slots: 4 }],
+      {
+        datastores: [{ id: "ds1", throughputBps: 500 * MB, baseLatencyMs: 1, productionLoad: 0 }],
+        limits: { perHost: 2, perDatastore: 2, total: 10, repositoryWrites: 10 },
+        cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
+      },
+    );
+    const plan = planWindow(input);
+    expect(plan.lowerBound).toEqual({ seconds: 10, binding: "longest task vm1" });
+    expect(plan.rules).toMatch(/long tasks read first$/);
+    // vm1 reads its 400 MB/s throughout; h2's VMs read the 100 left, one after the other.
+    expect(plan.tasks.find((t) => t.vmId === "vm1")).toMatchObject({ startS: 0, endS: 10 });
+    expect(plan.makespanS).toBeCloseTo(10, 6);
+    // Shared in proportion to what each asks, vm1 reads 308 MB/s beside one of them.
+    const shared = runWindow(input, { latencyRules: false, variant: DEFAULT_VARIANT });
+    expect(shared.result.endS).toBeGreaterThan(10.9);
   });
 });

@@ -91,7 +91,9 @@ export function runRules(
     laneHosts: laneHosts.includes(1) ? laneHosts : undefined,
     criticalS: critical,
     readFirst:
-      urgent && variant.hostsReadFirst ? criticalHostTasks(index, urgent.criticalHostS) : undefined,
+      urgent && (variant.hostsReadFirst || variant.longReadFirst)
+        ? readingFirst(index, urgent, variant)
+        : undefined,
     spareMoverFirst: variant.spareMoverFirst ?? false,
   };
 }
@@ -127,7 +129,13 @@ function hostFlags(input: PlanInput, ids: readonly string[]): Uint8Array {
   return Uint8Array.from(input.hosts, (h) => (set.has(h.id) ? 1 : 0));
 }
 
-// 1 for each VM of a critical host.
-function criticalHostTasks(index: EstateIndex, criticalHostS: Float64Array): Uint8Array {
-  return Uint8Array.from(index.vmHost, (h) => (h >= 0 && (criticalHostS[h] as number) > 0 ? 1 : 0));
+// 1 for each VM of a critical host (hostsReadFirst) and each long one (longReadFirst).
+function readingFirst(index: EstateIndex, urgent: TaskUrgency, variant: PlanVariant): Uint8Array {
+  const hosts = variant.hostsReadFirst ?? false;
+  const long = variant.longReadFirst ?? false;
+  return Uint8Array.from(index.vmHost, (h, v) =>
+    (hosts && h >= 0 && (urgent.criticalHostS[h] as number) > 0) || (long && urgent.long[v] === 1)
+      ? 1
+      : 0,
+  );
 }
