@@ -93,7 +93,7 @@ export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBound
   if (SLOTS_HOLD && chosen.variant !== SLOTS_HOLD && (!figures || actsOn(SLOTS_HOLD, figures)))
     best = datastoresRaised(input, run, SLOTS_HOLD, undefined, best);
   best = readFirst(run, best, figures);
-  return readFirst(run, best, figures, "long");
+  return readFirst(run, best, figures, true);
 }
 
 /**
@@ -177,7 +177,7 @@ function readFirst(
   run: RunUnder,
   best: ChosenRun,
   figures?: ResourceBounds,
-  long?: "long",
+  long = false,
 ): ChosenRun {
   if (!(best.run.result.endS > RAISE_ABOVE * best.run.bound.seconds)) return best;
   const variant: PlanVariant = long

@@ -129,13 +129,19 @@ function hostFlags(input: PlanInput, ids: readonly string[]): Uint8Array {
   return Uint8Array.from(input.hosts, (h) => (set.has(h.id) ? 1 : 0));
 }
 
-// 1 for each VM of a critical host (hostsReadFirst) and each long one (longReadFirst).
-function readingFirst(index: EstateIndex, urgent: TaskUrgency, variant: PlanVariant): Uint8Array {
+// 1 for each VM of a critical host (hostsReadFirst) and each long one (longReadFirst);
+// undefined where none is, so that the rule set counts as the same as without (sameRules).
+function readingFirst(
+  index: EstateIndex,
+  urgent: TaskUrgency,
+  variant: PlanVariant,
+): Uint8Array | undefined {
   const hosts = variant.hostsReadFirst ?? false;
   const long = variant.longReadFirst ?? false;
-  return Uint8Array.from(index.vmHost, (h, v) =>
+  const first = Uint8Array.from(index.vmHost, (h, v) =>
     (hosts && h >= 0 && (urgent.criticalHostS[h] as number) > 0) || (long && urgent.long[v] === 1)
       ? 1
       : 0,
   );
+  return first.includes(1) ? first : undefined;
 }
