@@ -85,15 +85,18 @@ function poolSettings(options: PostgresCatalogOptions): { config: PoolConfig; na
 /**
  * A pool whose connections' errors end no process. An idle connection the server closed (a
  * restart, a failover) is dropped by the pool and the next statement opens a new one; a
- * connection the server ends while the pool closes it reports on the client itself, where
- * no pool listener hears it. A statement running on a broken connection fails on its own.
+ * connection the server ends while the pool closes it reports on the client itself, and the
+ * pool passes it on. Both listeners stay after pool.end(): it resolves before its sockets
+ * have closed, and a server stopping then ("terminating connection due to administrator
+ * command") would otherwise throw from a pool with no listener. A statement running on a
+ * broken connection fails on its own.
  */
-function quietPool(config: PoolConfig): { pool: Pool; onIdleError: () => void } {
+function quietPool(config: PoolConfig): Pool {
   const pool = new Pool(config);
   const onIdleError = () => undefined;
   pool.on("error", onIdleError);
   pool.on("connect", (client) => client.on("error", onIdleError));
-  return { pool, onIdleError };
+  return pool;
 }
 
 /**
@@ -104,19 +107,15 @@ function quietPool(config: PoolConfig): { pool: Pool; onIdleError: () => void } 
  */
 export async function openPostgresCatalog(options: PostgresCatalogOptions): Promise<CatalogStore> {
   const { config, name } = poolSettings(options);
-  const { pool, onIdleError } = quietPool(config);
+  const pool = quietPool(config);
   const ctx = createPgContext(pool, name);
   try {
     await applyMigrations(ctx);
   } catch (err) {
     await pool.end().catch(() => undefined);
-    pool.off("error", onIdleError);
     throw toCatalogError(err, name, "open");
   }
-  return new PostgresCatalog(ctx, async () => {
-    await pool.end();
-    pool.off("error", onIdleError);
-  });
+  return new PostgresCatalog(ctx, () => pool.end());
 }
 
 /**
@@ -125,7 +124,7 @@ export async function openPostgresCatalog(options: PostgresCatalogOptions): Prom
  */
 export async function readPostgresSchemaVersion(options: PostgresCatalogOptions): Promise<number> {
   const { config, name } = poolSettings(options);
-  const { pool, onIdleError } = quietPool({ ...config, max: 1 });
+  const pool = quietPool({ ...config, max: 1 });
   try {
     const applied = await appliedMigrations(createPgContext(pool, name));
     return applied.at(-1)?.version ?? 0;
@@ -133,7 +132,6 @@ export async function readPostgresSchemaVersion(options: PostgresCatalogOptions)
     throw toCatalogError(err, name, "read schema version");
   } finally {
     await pool.end().catch(() => undefined);
-    pool.off("error", onIdleError);
   }
 }
 
