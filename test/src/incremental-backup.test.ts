@@ -2,8 +2,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  type ChunkStore,
   collectGarbage,
   FerryError,
+  type GarbageCollectionResult,
   type Manifest,
   openRepository,
   type Repository,
@@ -289,34 +291,59 @@ describe("incremental forever with changed-block tracking on a running lab VM", 
   });
   it("garbage collection running during a backup loses nothing: the backup's restore point verifies clean", async () => {
     // Every restore point goes: all chunks are garbage now, except that the next full
-    // deduplicates against most of them, and a collector running meanwhile must keep those.
+    // deduplicates against most of them, and a collection running meanwhile must keep those.
     // 8 MiB rewritten first: chunks only the deleted restore points hold, whatever ran before.
     await guestWrite(vm().guestAgentSocket, "/mnt/data0/big.bin", 60 * MiB, randomBytes(8 * MiB));
     for (const m of await repo.listRestorePoints({ vmId: vm().name }))
       await repo.deleteRestorePoint(m.restorePointId);
-    let running = true;
-    let collections = 0;
-    let freed = 0;
-    const collector = (async () => {
-      while (running) {
-        freed += (await collectGarbage(repo, { graceMs: 0 })).bytesFreed;
-        collections++;
-      }
-    })();
-    let result: BackupVmResult;
-    try {
-      result = await backup({ forceFull: true });
-    } finally {
-      running = false;
-      await collector;
-    }
-    expect(collections).toBeGreaterThan(1);
-    expect(freed).toBeGreaterThan(0);
-    const report = await verifyRestorePoints(repo, {
-      restorePointIds: [result.manifest.restorePointId],
+    const started = Date.now();
+    // A whole collection runs inside the backup once it has stored four chunks, its clock a
+    // minute on: only the backup's own record of being in progress keeps what it touched.
+    let during: GarbageCollectionResult | undefined;
+    const result = await backup({
+      forceFull: true,
+      repository: collectingAfterPuts(repo, 4, async () => {
+        during = await collectGarbage(repo, { graceMs: 0, nowMs: Date.now() + 60_000 });
+      }),
     });
-    expect(report.restorePoints[0]).toMatchObject({ ok: true, missing: [], corrupt: [] });
+    expect(during?.bytesFreed).toBeGreaterThan(0);
+    expect(Date.parse(during?.cutoff ?? "")).toBeLessThan(started);
+    const verify = () =>
+      verifyRestorePoints(repo, { restorePointIds: [result.manifest.restorePointId] });
+    expect((await verify()).restorePoints[0]).toMatchObject({ ok: true, missing: [], corrupt: [] });
     // And a collection afterwards keeps every chunk a restore point needs.
     await collectGarbage(repo, { graceMs: 0 });
+    expect((await verify()).restorePoints[0]).toMatchObject({ ok: true, missing: [], corrupt: [] });
   });
 });
+
+/**
+ * `repo` with a chunk store whose puts, from the `n`th on, wait for `collect` (started once,
+ * at the `n`th): it runs strictly inside a backup, after the backup touched chunks.
+ */
+function collectingAfterPuts(
+  repo: Repository,
+  n: number,
+  collect: () => Promise<void>,
+): Repository {
+  let puts = 0;
+  let collecting: Promise<void> | undefined;
+  const chunks = new Proxy(repo.chunks, {
+    get(target, key) {
+      if (key !== "put") return bound(target, key);
+      return async (...args: Parameters<ChunkStore["put"]>) => {
+        if (++puts === n) collecting = collect();
+        await collecting;
+        return target.put(...args);
+      };
+    },
+  });
+  return new Proxy(repo, {
+    get: (target, key) => (key === "chunks" ? chunks : bound(target, key)),
+  });
+}
+
+function bound(target: object, key: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, key, target);
+  return typeof value === "function" ? value.bind(target) : value;
+}
