@@ -9,6 +9,8 @@ import { bestCandidates } from "./task-placement.js";
 
 /** A VM leaves only where NBD elsewhere reads it in at most this share of the bound. */
 const LONGEST_SHARE = 0.5;
+/** The same where the mover's VMs must fit its slots as whole tasks (`packed`). */
+const PACKED_LONGEST_SHARE = 0.9;
 
 /**
  * `candidates`, where each mover whose own VMs carry more bytes than it reads in `boundS`,
@@ -22,7 +24,9 @@ export function offloadCrowdedMovers(
   candidates: readonly Candidate[][],
   boundS: number,
   reluctance: (vm: number) => number = () => 0,
+  packed = false,
 ): Candidate[][] {
+  const longestShare = packed ? PACKED_LONGEST_SHARE : LONGEST_SHARE;
   const own: number[][] = input.movers.map(() => []);
   const bytes = new Float64Array(input.movers.length);
   const work = new Float64Array(input.movers.length);
@@ -38,14 +42,23 @@ export function offloadCrowdedMovers(
     // More bytes than it reads in the bound, or more task time than its slots run in it.
     let excess = (bytes[i] as number) - boundS * mover.throughputBps;
     let excessS = (work[i] as number) - boundS * mover.slots;
-    if (excess <= 0 && excessS <= 0) return;
+    const gone = new Set<number>();
+    // Its own VMs as whole tasks longest first on its slots end after the bound.
+    const packedOver = () => {
+      if (!packed) return false;
+      const times = (own[i] as number[])
+        .filter((v) => !gone.has(v))
+        .map((v) => Math.min(...(candidates[v] as Candidate[]).map((c) => c.aloneS)));
+      return longestFirstS(times, mover.slots) > boundS;
+    };
+    if (excess <= 0 && excessS <= 0 && !packedOver()) return;
     const away = (v: number) =>
       (candidates[v] as Candidate[]).filter((c) => c.transport === "nbd" && c.mover !== i);
     const movable = (own[i] as number[])
       .filter((v) => {
         if (reluctance(v) === Number.POSITIVE_INFINITY) return false;
         const cs = away(v);
-        return cs.length > 0 && Math.min(...cs.map((c) => c.aloneS)) <= LONGEST_SHARE * boundS;
+        return cs.length > 0 && Math.min(...cs.map((c) => c.aloneS)) <= longestShare * boundS;
       })
       // The least reluctant first, then small ones first: many short NBD tasks spread over
       // the other movers' slots.
@@ -56,7 +69,8 @@ export function offloadCrowdedMovers(
           a - b,
       );
     for (const v of movable) {
-      if (excess <= 0 && excessS <= 0) break;
+      if (excess <= 0 && excessS <= 0 && !packedOver()) break;
+      gone.add(v);
       out ??= candidates.slice();
       excessS -= Math.min(...(candidates[v] as Candidate[]).map((c) => c.aloneS));
       out[v] = away(v);
@@ -71,4 +85,18 @@ export function onlyFastestMover(cs: readonly Candidate[]): number {
   const fastest = bestCandidates(cs);
   const m = fastest[0]?.mover ?? -1;
   return fastest.every((c) => c.mover === m) ? m : -1;
+}
+
+// When the last of `times` ends, run longest first on `slots` slots (each to the slot free first).
+function longestFirstS(times: number[], slots: number): number {
+  if (slots <= 0) return times.length > 0 ? Number.POSITIVE_INFINITY : 0;
+  // One task per slot at most: the longest.
+  if (times.length <= slots) return times.reduce((a, b) => Math.max(a, b), 0);
+  const load = new Float64Array(slots);
+  for (const t of times.sort((a, b) => b - a)) {
+    let k = 0;
+    for (let j = 1; j < slots; j++) if ((load[j] as number) < (load[k] as number)) k = j;
+    load[k] = (load[k] as number) + t;
+  }
+  return Math.max(...load);
 }

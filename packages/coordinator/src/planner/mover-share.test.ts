@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { familyMember } from "./estate-family.js";
-import { type PlanVariant, shortestRun } from "./plan-variants.js";
+import { type PlanVariant, shortestRun, variantNamed } from "./plan-variants.js";
 import { type Plan, planWindow } from "./plan-window.js";
 import { runWindow, windowSetup } from "./simulate.js";
 
@@ -20,14 +20,12 @@ describe("a mover's reader share beside a kept task", () => {
   it("goes to tasks that read at it where the movers' throughput sets the window", () => {
     // 1,000-VM seed 69: eight 1.6 GB/s movers, and their throughput is the bound. A kept
     // 400 MB/s task held mover-3 and mover-7 to four readers, two of them sharing a slow
-    // datastore, while the other movers read their clusters' VMs by NBD: 1.14x the bound.
+    // datastore, while the other movers read their clusters' VMs by NBD.
     const { input } = familyMember(69, 1000);
-    const plan = planWindow(input);
+    const plan = planWindow(input, "longest-first", variantNamed("mover-share"));
     expect(plan.lowerBound.binding).toBe("mover throughput");
-    expect(plan.rules).toMatch(/^mover-share/);
-    expect(plan.ratio).toBeLessThan(1.1);
     const without = planWindow(input, "longest-first", { ...plan.variant, moverShare: false });
-    expect(without.ratio).toBeGreaterThan(1.1);
+    expect(plan.ratio).toBeLessThan(without.ratio - 0.02);
     const tenth = plan.makespanS / 10;
     const use = (p: Plan) =>
       Math.min(
@@ -35,6 +33,28 @@ describe("a mover's reader share beside a kept task", () => {
       );
     expect(use(plan)).toBeGreaterThan(0.9);
     expect(use(without)).toBeLessThan(0.75);
+    // With a reader more where kept tasks' datastores hold them below their rate (below),
+    // the planner plans it within 1.10x.
+    expect(planWindow(input).ratio).toBeLessThan(1.1);
+  });
+
+  it("takes one reader more where kept tasks' datastores hold them below their rate", () => {
+    // 9,180-VM seed 519: the movers' throughput is the bound. Two 4 TB kept tasks held
+    // mover-22 to four readers of its seven slots, their datastores held them to 334-359
+    // MB/s, and it read 86% of its throughput in the window's first half: 1.13x.
+    const { input } = familyMember(519, 50_000);
+    const extra = planWindow(input, "longest-first", variantNamed("spare-mover-0.9-extra"));
+    const without = planWindow(input, "longest-first", { ...extra.variant, extraReader: false });
+    expect(extra.lowerBound.binding).toBe("mover throughput");
+    expect(without.ratio).toBeGreaterThan(1.1);
+    expect(extra.ratio).toBeLessThan(1.08);
+    const half = extra.lowerBound.seconds / 2;
+    const use = (p: Plan) =>
+      Math.min(
+        ...input.movers.map((m) => moverUse(p, m.id, m.throughputBps, input.cost.overheadS, half)),
+      );
+    expect(use(without)).toBeLessThan(0.87);
+    expect(use(extra)).toBeGreaterThan(0.95);
   });
 
   it("is not planned where the movers' throughput is far from the bound", () => {
@@ -55,6 +75,8 @@ describe("a mover's reader share beside a kept task", () => {
     const far = tried(22);
     expect(far).toContain("placed-demand");
     expect(far).not.toContain("mover-share");
+    expect(far).not.toContain("mover-share-extra");
+    expect(far).not.toContain("spare-mover-0.9-extra");
     // Its VMs' work alone fills its slots for far less than the bound: nor slots-hold.
     expect(far).not.toContain("slots-hold");
     expect(tried(69)).toContain("mover-share");

@@ -43,6 +43,18 @@ export interface PlanVariant {
    */
   readonly moverShare?: boolean;
   /**
+   * Where the movers' throughput nearly sets the window, a mover serving critical tasks takes
+   * one reader more than leave each its rate: their datastores often hold them below it, and
+   * the mover's unread share goes to its other readers (SharedReads#spread).
+   */
+  readonly extraReader?: boolean;
+  /**
+   * A crowded hot-add mover gives up VMs until its own fit its slots as whole tasks run
+   * longest first within the bound, not only as their sum (mover-offload.ts), and VMs that
+   * by NBD take up to 90% of the bound may leave.
+   */
+  readonly packedOffload?: boolean;
+  /**
    * Where a throughput sets the bound but the slots' figure comes within the critical share
    * of it, task time nearly binds too: the rules for where it binds hold (ResourceUsage#
    * wouldShare, yieldsToOwn).
@@ -102,6 +114,21 @@ export const ALTERNATIVES: readonly PlanVariant[] = [
   // sharing datastores held their slots 11% longer than alone (50,000-VM seed 127: 1.117x ->
   // 1.049x).
   { name: "slots-hold", demandAsPlaced: true, spareMoverFirst: true, slotsHold: true },
+  // Where the movers' throughput is the bound: a mover serving two 4 TB kept tasks, each held
+  // below its rate by its datastore, read 86% of its throughput with four readers of seven
+  // slots (9,180-VM seed 519: 1.119x -> 1.062x; seeds 28 and 55: 1.056x and 1.067x -> 1.018x).
+  { name: "mover-share-extra", demandAsPlaced: true, moverShare: true, extraReader: true },
+  {
+    name: "spare-mover-0.9-extra",
+    demandAsPlaced: true,
+    spareMoverFirst: true,
+    criticalShare: 0.9,
+    extraReader: true,
+  },
+  // spare-mover where a 2-slot hot-add mover owned four VMs of 2.7-4.4 TB: their sum fit its
+  // slots within the bound, but as whole tasks they ended the window 1.29x past it; two of
+  // them by NBD on other movers from the start (10,672-VM seed 577: 1.293x -> 1.023x).
+  { name: "spare-mover-packed", demandAsPlaced: true, spareMoverFirst: true, packedOffload: true },
 ];
 
 /** From how many seconds a host's, datastore's or the movers' figure is critical under the rule set. */
@@ -117,7 +144,7 @@ export function criticalS(variant: PlanVariant, figures: ResourceBounds): number
  */
 export function actsOn(variant: PlanVariant, figures: ResourceBounds): boolean {
   const critical = criticalS(variant, figures);
-  if (variant.moverShare && figures.moverS < critical) return false;
+  if ((variant.moverShare || variant.extraReader) && figures.moverS < critical) return false;
   if (variant.slotsHold && !(figures.bytesBind && figures.slotsS >= critical)) return false;
   // Without a critical host no task reads first (judgedFigures raises the raised ones).
   if (variant.hostsReadFirst && !variant.raisedHosts?.length && !variant.pairedHosts)

@@ -15,6 +15,8 @@ export class ReaderLimits {
   constructor(
     private readonly limits: Int32Array,
     private readonly bps: ArrayLike<number>,
+    /** Readers allowed beside critical tasks past those that leave each its rate. */
+    private readonly extra = 0,
   ) {
     this.room = Int32Array.from(limits);
   }
@@ -39,6 +41,6 @@ export class ReaderLimits {
 
   // Tasks that may share the resource and leave each `keepBps` of its throughput.
   private readers(i: number, keepBps: number): number {
-    return Math.max(1, Math.floor((this.bps[i] as number) / keepBps + 1e-9));
+    return Math.max(1, Math.floor((this.bps[i] as number) / keepBps + 1e-9)) + this.extra;
   }
 }

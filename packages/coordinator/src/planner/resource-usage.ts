@@ -114,6 +114,8 @@ export interface UsageRates {
   lanes?: FastLanes;
   /** A reader's share of a held-down mover goes to a task that uses it (wastesMoverShare). */
   moverShare?: boolean;
+  /** A mover serving critical tasks takes one reader more (PlanVariant#extraReader). */
+  extraReader?: boolean;
   /**
    * Per host, 1 where a VM that alone runs at least as long as the host's other waiting VMs
    * over its free slots is not held back for crowding (crowdsCriticalHost): held back, it

@@ -24,6 +24,8 @@ export interface RunRules {
   readonly demandAsPlaced: boolean;
   /** PlanVariant#moverShare and #slotsHold where they act (UsageRates). */
   readonly moverShare: boolean;
+  /** PlanVariant#extraReader where it acts (UsageRates). */
+  readonly extraReader: boolean;
   readonly shareHold: boolean;
   /** 1 for each host that keeps lanes (fast-lanes.ts); undefined where none does. */
   readonly laneHosts: Uint8Array | undefined;
@@ -50,16 +52,22 @@ export function runRules(
   const lanes = (h: number) =>
     variant.fastLanes === true && keepsLanes(figures.fastSlots.hostS, h, critical);
   const candidates = longest
-    ? offloadCrowdedMovers(controlled, allCandidates, figures.resourceS, (v) => {
-        // By NBD it would hold its host's or datastore's slots longer: never where the host
-        // nearly binds, last where a datastore does.
-        const h = index.vmHost[v] as number;
-        // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
-        if (h >= 0 && (judged.hostS[h] as number) >= critical && !lanes(h))
-          return Number.POSITIVE_INFINITY;
-        const ds = index.vmDatastores[v] as number[];
-        return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
-      })
+    ? offloadCrowdedMovers(
+        controlled,
+        allCandidates,
+        figures.resourceS,
+        (v) => {
+          // By NBD it would hold its host's or datastore's slots longer: never where the host
+          // nearly binds, last where a datastore does.
+          const h = index.vmHost[v] as number;
+          // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
+          if (h >= 0 && (judged.hostS[h] as number) >= critical && !lanes(h))
+            return Number.POSITIVE_INFINITY;
+          const ds = index.vmDatastores[v] as number[];
+          return ds.some((d) => (judged.datastoreS[d] as number) >= critical) ? 1 : 0;
+        },
+        variant.packedOffload ?? false,
+      )
     : allCandidates;
   // Critical hosts' and datastores' tasks first, and their movers kept from slowing them.
   const urgent = longest
@@ -86,6 +94,7 @@ export function runRules(
         : undefined,
     demandAsPlaced: variant.demandAsPlaced ?? false,
     moverShare: (variant.moverShare ?? false) && figures.moverS >= critical,
+    extraReader: (variant.extraReader ?? false) && figures.moverS >= critical,
     shareHold:
       (urgent?.shareHold ?? false) || ((variant.slotsHold ?? false) && figures.slotsS >= critical),
     laneHosts: laneHosts.includes(1) ? laneHosts : undefined,

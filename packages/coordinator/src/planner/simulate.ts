@@ -166,6 +166,7 @@ export function runBefore(
           ...urgent,
           demandAsPlaced: rules.demandAsPlaced,
           moverShare: rules.moverShare,
+          extraReader: rules.extraReader,
           ...(turnHosts ? { poleHosts: turnHosts } : {}),
           shareHold: rules.shareHold,
           ...(rules.laneHosts

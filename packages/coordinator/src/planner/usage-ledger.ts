@@ -97,7 +97,7 @@ export class UsageLedger implements ResourceUsage {
     this.dsRun = new Int32Array(input.datastores.length);
     this.moverRun = new Int32Array(input.movers.length);
     this.slots = Int32Array.from(input.movers, (m) => (m.up ? m.slots : 0));
-    this.movers = new ReaderLimits(this.slots, this.moverBps);
+    this.movers = new ReaderLimits(this.slots, this.moverBps, rates.extraReader ? 1 : 0);
     this.dsCap = perDatastoreCap(input);
     this.dsWaiting = new Int32Array(input.datastores.length);
     for (const ds of index.vmDatastores) {
