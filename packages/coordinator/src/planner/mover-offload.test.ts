@@ -70,8 +70,9 @@ describe("a crowded hot-add mover's VMs leaving it", () => {
   });
 
   it("plans a 2-slot mover that alone reads four 2.7-4.4 TB VMs fast within 1.05x of the bound", () => {
-    // 10,672-VM seed 577: mover-13's four VMs fit its slots as a sum, so none left it, and
-    // run as whole tasks two of them ended the window 1.3x past the bound.
+    // 10,672-VM seed 577: once mover-13's small VMs went by NBD, its four giants fit its two
+    // slots as a sum, and by NBD each takes more than half the bound: none left it, and run
+    // as whole tasks two of them ended the window 1.3x past the bound.
     const { input } = familyMember(577, 50_000);
     const packed = planWindow(input, "longest-first", variantNamed("spare-mover-packed"));
     const loose = planWindow(input, "longest-first", {

@@ -18,6 +18,8 @@ const PACKED_LONGEST_SHARE = 0.9;
  * can read by NBD until the rest fit: those keep only their NBD candidates on other movers
  * (the others' lists are `candidates`' own).
  * `reluctance`: VMs leave in its order (Infinity: never), smallest first among equals.
+ * `packed`: also until the rest, run longest first on its slots as whole tasks, end within
+ * `boundS`; VMs that take up to 90% of it by NBD may leave (half of it otherwise).
  */
 export function offloadCrowdedMovers(
   input: PlanInput,
