@@ -32,12 +32,16 @@ export function offloadCrowdedMovers(
   const own: number[][] = input.movers.map(() => []);
   const bytes = new Float64Array(input.movers.length);
   const work = new Float64Array(input.movers.length);
+  // Per VM, its fastest time alone.
+  const fastestS = Float64Array.from(candidates, (cs) =>
+    cs.length > 0 ? Math.min(...cs.map((c) => c.aloneS)) : 0,
+  );
   candidates.forEach((cs, v) => {
     const m = onlyFastestMover(cs);
     if (m < 0) return;
     own[m]?.push(v);
     bytes[m] = (bytes[m] as number) + (input.vms[v]?.expectedBytes ?? 0);
-    work[m] = (work[m] as number) + Math.min(...cs.map((c) => c.aloneS));
+    work[m] = (work[m] as number) + (fastestS[v] as number);
   });
   let out: Candidate[][] | undefined;
   input.movers.forEach((mover, i) => {
@@ -45,14 +49,16 @@ export function offloadCrowdedMovers(
     let excess = (bytes[i] as number) - boundS * mover.throughputBps;
     let excessS = (work[i] as number) - boundS * mover.slots;
     const gone = new Set<number>();
-    // Its own VMs as whole tasks longest first on its slots end after the bound.
-    const packedOver = () => {
-      if (!packed) return false;
-      const times = (own[i] as number[])
-        .filter((v) => !gone.has(v))
-        .map((v) => Math.min(...(candidates[v] as Candidate[]).map((c) => c.aloneS)));
-      return longestFirstS(times, mover.slots) > boundS;
-    };
+    // Its own VMs that stay, as whole tasks longest first on its slots, end after the bound.
+    const longestFirst = packed
+      ? [...(own[i] as number[])].sort((a, b) => (fastestS[b] as number) - (fastestS[a] as number))
+      : [];
+    const packedOver = () =>
+      packed &&
+      longestFirstEndS(
+        longestFirst.filter((v) => !gone.has(v)).map((v) => fastestS[v] as number),
+        mover.slots,
+      ) > boundS;
     if (excess <= 0 && excessS <= 0 && !packedOver()) return;
     const away = (v: number) =>
       (candidates[v] as Candidate[]).filter((c) => c.transport === "nbd" && c.mover !== i);
@@ -74,7 +80,7 @@ export function offloadCrowdedMovers(
       if (excess <= 0 && excessS <= 0 && !packedOver()) break;
       gone.add(v);
       out ??= candidates.slice();
-      excessS -= Math.min(...(candidates[v] as Candidate[]).map((c) => c.aloneS));
+      excessS -= fastestS[v] as number;
       out[v] = away(v);
       excess -= input.vms[v]?.expectedBytes ?? 0;
     }
@@ -89,13 +95,14 @@ export function onlyFastestMover(cs: readonly Candidate[]): number {
   return fastest.every((c) => c.mover === m) ? m : -1;
 }
 
-// When the last of `times` ends, run longest first on `slots` slots (each to the slot free first).
-function longestFirstS(times: number[], slots: number): number {
+// When the last of `times` (longest first) ends, run in that order on `slots` slots, each
+// task on the slot free first.
+function longestFirstEndS(times: readonly number[], slots: number): number {
   if (slots <= 0) return times.length > 0 ? Number.POSITIVE_INFINITY : 0;
   // One task per slot at most: the longest.
-  if (times.length <= slots) return times.reduce((a, b) => Math.max(a, b), 0);
+  if (times.length <= slots) return times[0] ?? 0;
   const load = new Float64Array(slots);
-  for (const t of times.sort((a, b) => b - a)) {
+  for (const t of times) {
     let k = 0;
     for (let j = 1; j < slots; j++) if ((load[j] as number) < (load[k] as number)) k = j;
     load[k] = (load[k] as number) + t;
