@@ -21,6 +21,7 @@ import { backupVm, openNbdSource, restoreRestorePoint } from "@ferry/mover";
 import type { NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkWorkload, openExt4Image } from "./lab/guest-files.js";
+import { workloadFilesListed } from "./lab/guest-io.js";
 import type { Lab } from "./lab/lab.js";
 import { type LabVm, vmRef } from "./lab/lab-vm.js";
 import { ferryLeftovers, NO_LEFTOVERS } from "./lab/leftovers.js";
@@ -73,6 +74,15 @@ describe("backing up running lab VMs through a mover, and restoring them", () =>
 
   it("backs up a VM whose guest writes all the time, quiesced, with progress on NATS, and restores it consistent", async () => {
     const vm = lab.vms[0] as LabVm;
+    // The workload's listed files are what the restore's check verifies: some on each disk
+    // before the snapshot (on a busy machine the guest starts writing late).
+    for (const mount of ["/mnt/data0", "/mnt/data1"])
+      await expect
+        .poll(() => workloadFilesListed(vm.guestAgentSocket, mount), {
+          timeout: 30_000,
+          interval: 250,
+        })
+        .toBeGreaterThan(1);
     using client = createClient(MoverService, fx.mover.address);
     const events = collect(fx.nc, "job-1");
     const res = await client.runBackup({

@@ -46,6 +46,17 @@ export async function guestReadFile(agentSocket: string, path: string): Promise<
   }
 }
 
+/**
+ * Files the guest's workload (test/lab/guest/workload.sh) has listed in its checksums on the
+ * disk mounted at `mount`; 0 before it has made the list.
+ */
+export async function workloadFilesListed(agentSocket: string, mount: string): Promise<number> {
+  const sums = await guestReadFile(agentSocket, `${mount}/ferry-workload/SHA256SUMS`).catch(() =>
+    Buffer.alloc(0),
+  );
+  return sums.toString("utf8").split("\n").filter(Boolean).length;
+}
+
 /** Creates (or truncates) a guest file with `data`, then flushes the guest's filesystems. */
 export async function guestCreateFile(
   agentSocket: string,
