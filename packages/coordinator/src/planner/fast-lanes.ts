@@ -25,6 +25,8 @@ export class FastLanes {
   private readonly lanesOf: number[][];
   /** Per VM: 1 where fastWaiting counts it. */
   private readonly counted: Uint8Array;
+  /** With `sharing`, per datastore: the tasks reading it on a fast mover of their host's. */
+  private readonly fastOn: Int32Array | undefined;
 
   constructor(
     input: PlanInput,
@@ -37,7 +39,10 @@ export class FastLanes {
     /** Per host, its window with its fastest movers' slots (FastSlotFigures#hostS). */
     fastSlotS: Float64Array,
     criticalS: number,
+    /** PlanVariant#laneSharing where it acts (RunRules#laneSharing). */
+    sharing = false,
   ) {
+    if (sharing) this.fastOn = new Int32Array(input.datastores.length);
     const H = input.hosts.length;
     this.slowCap = new Int32Array(H).fill(-1);
     this.slowRun = new Int32Array(H);
@@ -98,11 +103,50 @@ export class FastLanes {
     return -1;
   }
 
+  /**
+   * With `sharing`: whether a task of `vm` on `mover`, one of its host's fast movers, would
+   * read a datastore another fast lane of the host reads and that cannot feed both (per
+   * `overfills`): the two would leave part of a fast lane's rate unread.
+   */
+  sharesFastLane(vm: number, mover: number, overfills: (d: number) => boolean): boolean {
+    const h = this.index.vmHost[vm] as number;
+    return (
+      this.fastOn !== undefined &&
+      h >= 0 &&
+      (this.fast.get(h)?.[mover] ?? 0) === 1 &&
+      this.sharesFast(vm, overfills)
+    );
+  }
+
+  /**
+   * With `sharing`, whether a task of `vm`, of a host that keeps lanes, may crowd a datastore
+   * it would overfill: where the host's slower lane is free (it reads beside a fast lane, as
+   * the slower lane is meant to), or no fast lane of the host reads one it overfills.
+   */
+  mayCrowd(vm: number, overfills: (d: number) => boolean): boolean {
+    const h = this.index.vmHost[vm] as number;
+    if (!this.fastOn || h < 0 || !this.fast.has(h)) return false;
+    return this.slowFree(h) || !this.sharesFast(vm, overfills);
+  }
+
+  private sharesFast(vm: number, overfills: (d: number) => boolean): boolean {
+    for (const d of this.index.vmDatastores[vm] as number[])
+      if ((this.fastOn?.[d] as number) > 0 && overfills(d)) return true;
+    return false;
+  }
+
+  private slowFree(h: number): boolean {
+    return (this.slowRun[h] as number) < (this.slowCap[h] as number);
+  }
+
   add(vm: number, mover: number, by: 1 | -1): void {
     const h = this.index.vmHost[vm] as number;
     if (h < 0) return;
     const fast = this.fast.get(h);
     if (!fast) return;
+    if (fast[mover] && this.fastOn)
+      for (const d of this.index.vmDatastores[vm] as number[])
+        this.fastOn[d] = (this.fastOn[d] as number) + by;
     if (!fast[mover]) this.slowRun[h] = (this.slowRun[h] as number) + by;
     if (by > 0 && this.counted[vm]) this.fastWaiting[h] = (this.fastWaiting[h] as number) - 1;
   }

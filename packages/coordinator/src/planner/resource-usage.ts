@@ -69,6 +69,8 @@ export interface ResourceUsage {
    * -1 (FastLanes#hold).
    */
   laneHold(vm: number, mover: number, aloneS: number): number;
+  /** FastLanes#sharesFastLane for a task of the VM on the mover at `aloneBps`. */
+  sharesFastLane(vm: number, mover: number, aloneBps: number): boolean;
   /**
    * True with UsageRates#moverShare where a kept task holds the mover to fewer readers than
    * its slots (each then reads at most the mover's throughput over them) and the VM, run

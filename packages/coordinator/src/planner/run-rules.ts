@@ -7,6 +7,7 @@ import type { PlanInput } from "./estate.js";
 import { keepsLanes } from "./fast-lanes.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
 import { criticalS, judgedFigures, type PlanVariant } from "./plan-variants.js";
+import { sharedDatastoreOffload } from "./shared-datastore-offload.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 import { type Discipline, taskOrder } from "./task-order.js";
 import { type TaskUrgency, taskUrgency } from "./task-urgency.js";
@@ -29,6 +30,8 @@ export interface RunRules {
   readonly shareHold: boolean;
   /** 1 for each host that keeps lanes (fast-lanes.ts); undefined where none does. */
   readonly laneHosts: Uint8Array | undefined;
+  /** PlanVariant#laneSharing where it acts: a host's slower lane reads a slow datastore's part. */
+  readonly laneSharing: boolean;
   /** From how many seconds a figure is critical: what FastLanes judges hosts by. */
   readonly criticalS: number;
   /** 1 for each VM whose task reads first on its datastores (SharedReads#first). */
@@ -51,6 +54,11 @@ export function runRules(
   const critical = criticalS(variant, figures);
   const lanes = (h: number) =>
     variant.fastLanes === true && keepsLanes(figures.fastSlots.hostS, h, critical);
+  // Sharing lanes (PlanVariant#laneSharing): a slow datastore's part its slower lane reads.
+  const slowFirst =
+    longest && variant.laneSharing
+      ? sharedDatastoreOffload(controlled, index, allCandidates, lanes, figures.bound.seconds)
+      : undefined;
   const candidates = longest
     ? offloadCrowdedMovers(
         controlled,
@@ -59,6 +67,7 @@ export function runRules(
         (v) => {
           // By NBD it would hold its host's or datastore's slots longer: never where the host
           // nearly binds, last where a datastore does.
+          if (slowFirst?.[v]) return -1;
           const h = index.vmHost[v] as number;
           // A host that keeps lanes (fast-lanes.ts) sends its surplus to its slower lane.
           if (h >= 0 && (judged.hostS[h] as number) >= critical && !lanes(h))
@@ -98,6 +107,7 @@ export function runRules(
     shareHold:
       (urgent?.shareHold ?? false) || ((variant.slotsHold ?? false) && figures.slotsS >= critical),
     laneHosts: laneHosts.includes(1) ? laneHosts : undefined,
+    laneSharing: slowFirst !== undefined,
     criticalS: critical,
     readFirst:
       urgent && (variant.hostsReadFirst || variant.longReadFirst)

@@ -179,6 +179,7 @@ export function runBefore(
                   figures.work.aloneS,
                   figures.fastSlots.hostS,
                   rules.criticalS,
+                  rules.laneSharing,
                 ),
               }
             : {}),

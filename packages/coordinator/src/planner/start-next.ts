@@ -213,6 +213,12 @@ export function tryStart(
   const placed =
     gentlePlacement(s, v) ?? (bestOnly ? bestPlacement(s, v) : placement(s, v, ledger, explain));
   if (typeof placed === "string") return placed;
+  // A second fast lane of its host on a datastore that cannot feed both (PlanVariant#laneSharing):
+  // the slot goes to a task elsewhere first.
+  if (ledger.crowdHold && s.usage.sharesFastLane(v, placed.mover, placed.aloneBps)) {
+    ledger.deferred.add(v);
+    return DEFERRED;
+  }
   // A host that keeps lanes for its fastest movers (fast-lanes.ts): a slower task waits.
   const lane = s.usage.laneHold(v, placed.mover, placed.aloneS);
   if (lane >= 0) return explain ? laneReason(s, v, placed.mover, lane) : HELD;

@@ -152,6 +152,8 @@ export class UsageLedger implements ResourceUsage {
     const h = this.index.vmHost[vm] as number;
     if (h < 0 || !this.criticalHosts[h] || this.isPole(vm, h)) return false;
     const own = this.demandBps[vm] as number;
+    // Sharing lanes (PlanVariant#laneSharing): the slower lane reads beside a fast one.
+    if (this.lanes?.mayCrowd(vm, (d) => this.overfills(d, own))) return false;
     for (const d of this.index.vmDatastores[vm] as number[])
       if (
         this.overfills(d, own) &&
@@ -226,6 +228,10 @@ export class UsageLedger implements ResourceUsage {
       (this.hostDemand[h] as number) + (this.demandBps[vm] as number) >
         (this.hostBps[h] as number) * (1 + 1e-9)
     );
+  }
+
+  sharesFastLane(vm: number, mover: number, aloneBps: number): boolean {
+    return this.lanes?.sharesFastLane(vm, mover, (d) => this.overfills(d, aloneBps)) ?? false;
   }
 
   laneHold(vm: number, mover: number, aloneS: number): number {
