@@ -3,14 +3,15 @@ import type { PlanInput } from "./estate.js";
 import { familyMember } from "./estate-family.js";
 import { variantNamed } from "./plan-variants.js";
 import { planWindow } from "./plan-window.js";
-import { MB } from "./plan-window.test-helper.js";
+import { estate, MB } from "./plan-window.test-helper.js";
 import { sharedDatastoreOffload } from "./shared-datastore-offload.js";
 import { windowSetup } from "./simulate.js";
 
 /**
  * h1's mover m1 (two slots) hot-adds at 100 MB/s; m2 on h2 reads any host's VMs by NBD at
  * 62.5 MB/s. Datastores' free rates: slow 150 MB/s (one hot-add lane, not two), fast 1 GB/s,
- * shared 150 MB/s but read by both hosts, crawl 90 MB/s (under one hot-add lane).
+ * shared 150 MB/s but read by both hosts, crawl 90 MB/s (under one hot-add lane). vm1-vm5
+ * are slow's: 4, 1, 10, 3 and 2 GB.
  */
 function slowDatastoreEstate(): PlanInput {
   const ds = (id: string, mbps: number) => ({
@@ -19,39 +20,27 @@ function slowDatastoreEstate(): PlanInput {
     baseLatencyMs: 1,
     productionLoad: 0,
   });
-  const vm = (id: string, hostId: string, d: string, mb: number) => ({
-    id,
-    hostId,
-    datastoreIds: [d],
-    expectedBytes: mb * MB,
-    transport: "any" as const,
-  });
-  const mover = (id: string, hostId: string, slots: number) => ({
-    id,
-    hostId,
-    datastoreIds: ["slow", "fast", "shared", "crawl"],
-    hotadd: true,
-    nbd: true,
-    remote: true,
-    slots,
-    throughputBps: 100_000 * MB,
-    up: true,
-  });
-  return {
-    hosts: ["h1", "h2"].map((id) => ({ id, throughputBps: 100_000 * MB })),
-    datastores: [ds("slow", 150), ds("fast", 1000), ds("shared", 150), ds("crawl", 90)],
-    movers: [mover("m1", "h1", 2), mover("m2", "h2", 2)],
-    vms: [
-      ...[4000, 1000, 10_000, 3000, 2000].map((mb, i) => vm(`slow${i + 1}`, "h1", "slow", mb)),
-      ...[1000, 20_000].map((mb, i) => vm(`fast${i + 1}`, "h1", "fast", mb)),
-      vm("shared1", "h1", "shared", 1000),
-      vm("shared2", "h2", "shared", 20_000),
-      ...[1000, 20_000].map((mb, i) => vm(`crawl${i + 1}`, "h1", "crawl", mb)),
+  const on = (hostId: string, d: string, mbs: number[]) =>
+    mbs.map((mb) => ({ hostId, datastoreIds: [d], expectedBytes: mb * MB }));
+  const mounts = { datastoreIds: ["slow", "fast", "shared", "crawl"], nbd: true, remote: true };
+  return estate(
+    [
+      ...on("h1", "slow", [4000, 1000, 10_000, 3000, 2000]),
+      ...on("h1", "fast", [1000, 20_000]),
+      ...on("h1", "shared", [1000]),
+      ...on("h2", "shared", [20_000]),
+      ...on("h1", "crawl", [1000, 20_000]),
     ],
-    limits: { perHost: 3, perDatastore: 10, total: 10, repositoryWrites: 10 },
-    cost: { streamBps: { hotadd: 100 * MB, nbd: 62.5 * MB }, overheadS: 0 },
-    windowS: 0,
-  };
+    [
+      { ...mounts, slots: 2 },
+      { ...mounts, hostId: "h2", slots: 2 },
+    ],
+    {
+      datastores: [ds("slow", 150), ds("fast", 1000), ds("shared", 150), ds("crawl", 90)],
+      limits: { perHost: 3, perDatastore: 10, total: 10, repositoryWrites: 10 },
+      cost: { streamBps: { hotadd: 100 * MB, nbd: 62.5 * MB }, overheadS: 0 },
+    },
+  );
 }
 
 describe("a slow datastore's part for the host's slower lane", () => {
@@ -66,7 +55,7 @@ describe("a slow datastore's part for the host's slower lane", () => {
     // beside the NBD lane; the NBD lane reads X = 62.5 * (20,000 - 12,000) / (150 - 100) MB
     // = 10 GB beside it, the smallest first. Fast feeds two lanes; crawl not one; shared is
     // not one host's.
-    expect(taken(120)).toEqual(["slow1", "slow2", "slow4", "slow5"]);
+    expect(taken(120)).toEqual(["vm1", "vm2", "vm4", "vm5"]);
     // One fast lane reads it all in 200 s; no host keeps lanes: nothing.
     expect(taken(200)).toEqual([]);
     expect(taken(120, () => false)).toEqual([]);
