@@ -3,7 +3,7 @@
 // the slower lane reads beside it the part one fast lane cannot read in the bound. Left to
 // size alone, the slower lane took the host's small VMs of other datastores, and the fast
 // lanes read the slow datastore together at half their rate (seed 467). Pure.
-import type { PlanInput } from "./estate.js";
+import type { PlanDatastore, PlanInput } from "./estate.js";
 import { datastoreFreeBps } from "./read-rates.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
@@ -26,13 +26,15 @@ export function sharedDatastoreOffload(
   candidates.forEach((_, v) => {
     const h = index.vmHost[v] as number;
     const ds = index.vmDatastores[v] as number[];
-    if (ds.length !== 1) return;
-    const d = ds[0] as number;
-    // A datastore more than one host reads is not one host's to split.
-    const was = hostOf.get(d);
-    if (was !== undefined && was !== h) hostOf.set(d, -1);
-    else hostOf.set(d, h);
-    byDatastore.set(d, [...(byDatastore.get(d) ?? []), v]);
+    for (const d of ds) {
+      // A datastore more than one host reads, or a VM spread over several, is not one
+      // host's to split.
+      const was = hostOf.get(d);
+      hostOf.set(d, ds.length > 1 || (was !== undefined && was !== h) ? -1 : h);
+      const vms = byDatastore.get(d);
+      if (vms) vms.push(v);
+      else byDatastore.set(d, [v]);
+    }
   });
   let out: Uint8Array | undefined;
   for (const [d, vms] of byDatastore) {
@@ -47,12 +49,12 @@ export function sharedDatastoreOffload(
         if (c.transport === "hotadd") fastBps = Math.max(fastBps, c.aloneBps);
         else slowBps = Math.max(slowBps, c.aloneBps);
     }
-    const free = datastoreFreeBps(input.datastores[d] as PlanInput["datastores"][number]);
+    const free = datastoreFreeBps(input.datastores[d] as PlanDatastore);
     if (fastBps <= 0 || slowBps <= 0 || free <= fastBps || free >= 2 * fastBps) continue;
     const x = (slowBps * (bytes - fastBps * boundS)) / (free - fastBps);
     if (x <= 0) continue;
     let taken = 0;
-    for (const v of [...vms].sort(
+    for (const v of vms.sort(
       (a, b) => (input.vms[a]?.expectedBytes ?? 0) - (input.vms[b]?.expectedBytes ?? 0) || a - b,
     )) {
       if (taken >= x) break;
