@@ -119,3 +119,46 @@ describe("a mover's reader share beside a kept task", () => {
     expect(off.wastesMoverShare(1, 0, 4e8)).toBe(false);
   });
 });
+
+describe("a datastore's deadline where task time binds", () => {
+  // d1 has 500 MB/s free and four 1 TB VMs, each asking 400 MB/s: two would share it. With
+  // vm0 running, 3 TB wait there: 6,000 s at its free throughput, in a 10,000 s bound.
+  function estate(): PlanInput {
+    const e = input(["d1", "d1", "d1", "d1"]);
+    return {
+      ...e,
+      datastores: e.datastores.map((d) => (d.id === "d1" ? { ...d, throughputBps: 5e8 } : d)),
+      vms: e.vms.map((v) => ({ ...v, expectedBytes: 1e12 })),
+      limits: { ...e.limits, perDatastore: 4 },
+    };
+  }
+  const rates = (deadlines: boolean) => ({
+    demandBps: [4e8, 4e8, 4e8, 4e8],
+    criticalDatastoreS: [0, 0],
+    shareHold: true,
+    boundS: 10_000,
+    deadlines,
+  });
+
+  it("holds a second reader while the datastore's waiting bytes can still be read in the bound", () => {
+    const e = estate();
+    const usage = createResourceUsage(e, indexEstate(e), rates(true));
+    usage.start(0, 0);
+    expect(usage.wouldShare(1, 0)).toBe(true);
+    expect(usage.wouldShare(1, 3_999)).toBe(true);
+  });
+
+  it("lets it read once they no longer can, and only with the rule", () => {
+    const e = estate();
+    const usage = createResourceUsage(e, indexEstate(e), rates(true));
+    usage.start(0, 0);
+    expect(usage.wouldShare(1, 4_000)).toBe(false);
+    // With vm1 started too, 2 TB wait: 4,000 s, late from 6,000 s on.
+    usage.start(1, 0);
+    expect(usage.wouldShare(2, 5_000)).toBe(true);
+    expect(usage.wouldShare(2, 6_000)).toBe(false);
+    const off = createResourceUsage(e, indexEstate(e), rates(false));
+    off.start(0, 0);
+    expect(off.wouldShare(1, 9_000)).toBe(true);
+  });
+});

@@ -47,9 +47,10 @@ export interface ResourceUsage {
   /**
    * True where task time sets the window (UsageRates#shareHold) and the VM would slow
    * readers of one of its datastores (not a critical one) and be slowed by them: it would
-   * hold its slot longer than alone, where a task on an idle datastore would not.
+   * hold its slot longer than alone, where a task on an idle datastore would not. Not where
+   * that datastore, at `nowS`, is late (UsageRates#deadlines).
    */
-  wouldShare(vm: number): boolean;
+  wouldShare(vm: number, nowS?: number): boolean;
   /**
    * True where task time sets the window (UsageRates#shareHold) and the mover's own VMs
    * (those only it reads fastest) not started yet, the VM's own aside, fill its slots from
@@ -124,6 +125,11 @@ export interface UsageRates {
    * would end the host's work after they do (PlanVariant#keepHostsBusy).
    */
   poleHosts?: Uint8Array;
+  /**
+   * A datastore whose VMs not started yet, read at its free throughput from now, end past
+   * `boundS` is not held from sharing (wouldShare; PlanVariant#datastoreDeadlines).
+   */
+  deadlines?: boolean;
 }
 
 /** Starts with nothing running. */

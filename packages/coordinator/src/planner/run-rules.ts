@@ -3,6 +3,7 @@
 // depends on the estate and these alone, so two rule sets with the same RunRules plan the
 // same window: where a rule set's own rule does not act on an estate (a critical share that
 // moves no resource across it, lanes no host keeps), the planner runs it once. Pure.
+
 import type { PlanInput } from "./estate.js";
 import { keepsLanes } from "./fast-lanes.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";
@@ -37,6 +38,7 @@ export interface RunRules {
   /** 1 for each VM whose task reads first on its datastores (SharedReads#first). */
   readonly readFirst: Uint8Array | undefined;
   readonly spareMoverFirst: boolean;
+  readonly deadlines: boolean;
 }
 
 /** The rules a run of `setup`'s window under `variant` and `discipline` follows. */
@@ -114,6 +116,7 @@ export function runRules(
         ? readingFirst(index, urgent, variant)
         : undefined,
     spareMoverFirst: variant.spareMoverFirst ?? false,
+    deadlines: longest && (variant.datastoreDeadlines ?? false),
   };
 }
 

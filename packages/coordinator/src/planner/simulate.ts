@@ -169,6 +169,7 @@ export function runBefore(
           extraReader: rules.extraReader,
           ...(turnHosts ? { poleHosts: turnHosts } : {}),
           shareHold: rules.shareHold,
+          deadlines: rules.deadlines,
           ...(rules.laneHosts
             ? {
                 lanes: new FastLanes(

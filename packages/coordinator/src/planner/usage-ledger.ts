@@ -58,12 +58,16 @@ export class UsageLedger implements ResourceUsage {
   private readonly poleHosts: Uint8Array | undefined;
   /** Per host with poleHosts, the fastest times of its VMs not started yet, summed. */
   private readonly hostLeft: Float64Array | undefined;
+  /** Per datastore with deadlines, the bytes of its VMs not started yet. */
+  private readonly dsLeftBytes: Float64Array | undefined;
+  private readonly vms: PlanInput["vms"];
 
   constructor(
     input: PlanInput,
     private readonly index: EstateIndex,
     rates: UsageRates,
   ) {
+    this.vms = input.vms;
     this.keepBps = rates.keepBps;
     this.demandBps = rates.demandBps;
     this.criticalDs = rates.criticalDatastoreS;
@@ -80,6 +84,8 @@ export class UsageLedger implements ResourceUsage {
     this.poleHosts = rates.poleHosts;
     if (this.poleHosts && this.fastestS)
       this.hostLeft = sumsBy(index.vmHost, this.fastestS, input.hosts.length);
+    if (rates.deadlines)
+      this.dsLeftBytes = sumsByDatastore(index.vmDatastores, input.vms, input.datastores.length);
     if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
@@ -171,12 +177,18 @@ export class UsageLedger implements ResourceUsage {
     return mine * free >= (this.hostLeft[h] as number) - mine;
   }
 
-  wouldShare(vm: number): boolean {
+  wouldShare(vm: number, nowS = 0): boolean {
     if (!this.demandBps || !this.shareHold) return false;
     const own = this.demandBps[vm] as number;
     for (const d of this.index.vmDatastores[vm] as number[])
-      if (this.overfills(d, own) && !this.criticalDs?.[d]) return true;
+      if (this.overfills(d, own) && !this.criticalDs?.[d] && !this.late(d, nowS)) return true;
     return false;
+  }
+
+  // With deadlines: what it has left, read at its free throughput from now, ends past the bound.
+  private late(d: number, nowS: number): boolean {
+    if (!this.dsLeftBytes || this.boundS === undefined) return false;
+    return nowS + (this.dsLeftBytes[d] as number) / (this.dsFree[d] as number) >= this.boundS;
   }
 
   // Readers there already, and with `own` more they ask for more than it has free.
@@ -309,6 +321,8 @@ export class UsageLedger implements ResourceUsage {
       this.dsRun[d] = (this.dsRun[d] as number) + by;
       // A start is a VM that no longer waits.
       if (by > 0) this.dsWaiting[d] = (this.dsWaiting[d] as number) - 1;
+      if (by > 0 && this.dsLeftBytes)
+        this.dsLeftBytes[d] = (this.dsLeftBytes[d] as number) - (this.vms[vm]?.expectedBytes ?? 0);
       this.openDs += Number(this.isOpen(d)) - Number(open);
       this.dsDemand[d] = (this.dsDemand[d] as number) + demand;
       this.dsBinding[d] = (this.dsBinding[d] as number) + binding;
@@ -326,6 +340,19 @@ export class UsageLedger implements ResourceUsage {
     }
     this.freeRoom += this.freeOf(mover) - free;
   }
+}
+
+// Per datastore, the expected bytes of its VMs summed.
+function sumsByDatastore(
+  vmDatastores: readonly (readonly number[])[],
+  vms: readonly { expectedBytes: number }[],
+  datastores: number,
+): Float64Array {
+  const sums = new Float64Array(datastores);
+  vmDatastores.forEach((ds, v) => {
+    for (const d of ds) sums[d] = (sums[d] as number) + (vms[v]?.expectedBytes ?? 0);
+  });
+  return sums;
 }
 
 // Per group (-1: none), the values of its members summed.
