@@ -87,9 +87,10 @@ export interface PlanVariant {
   /** So does a task that alone nearly sets the window (TaskUrgency#long): its rate is the window's. */
   readonly longReadFirst?: boolean;
   /**
-   * Where task time binds, a datastore whose VMs not started yet, read at its free throughput
-   * from now, would end past the bound takes a second reader though it would share it
-   * (ResourceUsage#wouldShare): its last bytes would otherwise be read after the slots empty.
+   * A datastore whose VMs not started yet, read at its free throughput from now, would end
+   * past the bound takes a second reader though it would share it where task time binds
+   * (ResourceUsage#wouldShare) or crowd a critical host (#crowdsCriticalHost): held, its last
+   * bytes are read after the slots, or the host's other work, have run out.
    */
   readonly datastoreDeadlines?: boolean;
 }
@@ -169,6 +170,8 @@ export const ALTERNATIVES: readonly PlanVariant[] = [
   // was held to one 400 MB/s reader of its 652 MB/s for 2.75 h, as a second would share it;
   // it and two more read their last terabytes after the slots had emptied elsewhere
   // (7,602-VM seed 765: 1.142x; critical-0.95 raised, the best before, 1.124x -> 1.071x).
+  // Where a critical host's 7.6 TB datastore was read by one of its three tasks for 2.5 h,
+  // a second would crowd the host (1,927-VM seed 857: 1.130x -> 1.078x).
   {
     name: "spare-mover-0.9-deadlines",
     demandAsPlaced: true,
@@ -197,8 +200,14 @@ export function actsOn(variant: PlanVariant, figures: ResourceBounds): boolean {
   const critical = criticalS(variant, figures);
   if ((variant.moverShare || variant.extraReader) && figures.moverS < critical) return false;
   if (variant.slotsHold && !(figures.bytesBind && figures.slotsS >= critical)) return false;
-  // Deadlines only release the hold task time puts on sharing.
-  if (variant.datastoreDeadlines && figures.bytesBind && !variant.slotsHold) return false;
+  // Deadlines only release the holds task time and critical hosts put on sharing.
+  if (
+    variant.datastoreDeadlines &&
+    figures.bytesBind &&
+    !variant.slotsHold &&
+    !figures.hostS.some((s) => s >= critical)
+  )
+    return false;
   // Without a critical host no task reads first (judgedFigures raises the raised ones).
   if (variant.hostsReadFirst && !variant.raisedHosts?.length && !variant.pairedHosts)
     return figures.hostS.some((s) => s >= critical);

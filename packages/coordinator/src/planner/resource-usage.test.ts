@@ -161,4 +161,17 @@ describe("a datastore's deadline where task time binds", () => {
     off.start(0, 0);
     expect(off.wouldShare(1, 9_000)).toBe(true);
   });
+
+  it("lets a critical host crowd it only once it is late", () => {
+    // h1 is critical (its figure, 8,000 s, over d1's): a second reader would crowd it.
+    const e = estate();
+    const critical = { ...rates(true), shareHold: false, criticalHostS: [8_000] };
+    const usage = createResourceUsage(e, indexEstate(e), critical);
+    usage.start(0, 0);
+    expect(usage.crowdsCriticalHost(1, 3_999)).toBe(true);
+    expect(usage.crowdsCriticalHost(1, 4_000)).toBe(false);
+    const off = createResourceUsage(e, indexEstate(e), { ...critical, deadlines: false });
+    off.start(0, 0);
+    expect(off.crowdsCriticalHost(1, 9_000)).toBe(true);
+  });
 });

@@ -40,10 +40,10 @@ export interface ResourceUsage {
    * True when the VM's host nearly sets the window (at least as nearly as the datastore) and
    * one of its datastores could not feed it beside the tasks already reading there: slowed,
    * it would lengthen that host's work, where the host's slot could run a task elsewhere at
-   * full rate. False without urgency figures, and for a host's long pole (UsageRates#
-   * poleHosts).
+   * full rate. False without urgency figures, for a host's long pole (UsageRates#
+   * poleHosts), and where that datastore, at `nowS`, is late (UsageRates#deadlines).
    */
-  crowdsCriticalHost(vm: number): boolean;
+  crowdsCriticalHost(vm: number, nowS?: number): boolean;
   /**
    * True where task time sets the window (UsageRates#shareHold) and the VM would slow
    * readers of one of its datastores (not a critical one) and be slowed by them: it would
@@ -127,7 +127,8 @@ export interface UsageRates {
   poleHosts?: Uint8Array;
   /**
    * A datastore whose VMs not started yet, read at its free throughput from now, end past
-   * `boundS` is not held from sharing (wouldShare; PlanVariant#datastoreDeadlines).
+   * `boundS` is late: not held from sharing (wouldShare, crowdsCriticalHost;
+   * PlanVariant#datastoreDeadlines).
    */
   deadlines?: boolean;
 }

@@ -206,7 +206,10 @@ export function tryStart(
     return explain
       ? `host ${s.input.hosts[s.index.vmHost[v] as number]?.id} has no throughput left beside a backup that alone nearly sets the window`
       : HELD;
-  if (ledger.crowdHold && (s.usage.crowdsCriticalHost(v) || s.usage.wouldShare(v, s.nowS))) {
+  if (
+    ledger.crowdHold &&
+    (s.usage.crowdsCriticalHost(v, s.nowS) || s.usage.wouldShare(v, s.nowS))
+  ) {
     ledger.deferred.add(v);
     return DEFERRED;
   }

@@ -153,7 +153,7 @@ export class UsageLedger implements ResourceUsage {
     );
   }
 
-  crowdsCriticalHost(vm: number): boolean {
+  crowdsCriticalHost(vm: number, nowS = 0): boolean {
     if (!this.demandBps || !this.criticalHosts) return false;
     const h = this.index.vmHost[vm] as number;
     if (h < 0 || !this.criticalHosts[h] || this.isPole(vm, h)) return false;
@@ -163,7 +163,8 @@ export class UsageLedger implements ResourceUsage {
     for (const d of this.index.vmDatastores[vm] as number[])
       if (
         this.overfills(d, own) &&
-        (this.criticalDs?.[d] ?? 0) <= (this.criticalHosts[h] as number)
+        (this.criticalDs?.[d] ?? 0) <= (this.criticalHosts[h] as number) &&
+        !this.late(d, nowS)
       )
         return true;
     return false;
