@@ -1,5 +1,6 @@
 // Small estates the planner's tests share.
 import type { PlanInput, PlanMover, PlanVm } from "./estate.js";
+import type { Plan } from "./plan-window.js";
 
 export const MB = 1e6;
 
@@ -87,4 +88,22 @@ export function criticalHostBeside(companions: number, ds1MBps: number): PlanInp
       cost: { streamBps: { hotadd: 400 * MB, nbd: 250 * MB }, overheadS: 0 },
     },
   );
+}
+
+/** Seconds of the plan in which two or more hot-add tasks read the datastore at once. */
+export function sharedHotAddS(plan: Plan, datastoreId: string): number {
+  const edges: [number, number][] = [];
+  for (const t of plan.tasks)
+    if (t.transport === "hotadd" && t.datastoreIds.includes(datastoreId))
+      edges.push([t.startS, 1], [t.endS, -1]);
+  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let n = 0;
+  let from = 0;
+  let shared = 0;
+  for (const [at, by] of edges) {
+    if (n >= 2) shared += at - from;
+    n += by;
+    from = at;
+  }
+  return shared;
 }

@@ -39,6 +39,17 @@ function input(vmDatastores: string[]): PlanInput {
   };
 }
 
+/** input's estate with d1 at 500 MB/s, four tasks per datastore, VMs of `bytes` each. */
+function slowD1(vmDatastores: string[], bytes = 1e9): PlanInput {
+  const e = input(vmDatastores);
+  return {
+    ...e,
+    datastores: e.datastores.map((d) => (d.id === "d1" ? { ...d, throughputBps: 5e8 } : d)),
+    vms: e.vms.map((v) => ({ ...v, expectedBytes: bytes })),
+    limits: { ...e.limits, perDatastore: 4 },
+  };
+}
+
 describe("resource usage", () => {
   it("is blocked once every datastore with a VM still to start is at its limit", () => {
     const estate = input(["d1", "d1", "d2", "d2"]);
@@ -71,14 +82,7 @@ describe("resource usage", () => {
 describe("a mover's reader share beside a kept task", () => {
   // d1 has 500 MB/s free, d2 1 GB/s; vm0 on d1 keeps 400 MB/s, so the 1 GB/s mover takes
   // two readers at most while it runs: 500 MB/s each.
-  function estate(): PlanInput {
-    const e = input(["d1", "d1", "d2", "d2"]);
-    return {
-      ...e,
-      datastores: e.datastores.map((d) => (d.id === "d1" ? { ...d, throughputBps: 5e8 } : d)),
-      limits: { ...e.limits, perDatastore: 4 },
-    };
-  }
+  const estate = () => slowD1(["d1", "d1", "d2", "d2"]);
   const rates = (critical: number[] = [0, 0]) => ({
     keepBps: [4e8, 0, 0, 0],
     demandBps: [4e8, 4e8, 4e8, 4e8],
@@ -123,15 +127,7 @@ describe("a mover's reader share beside a kept task", () => {
 describe("a datastore's deadline where task time binds", () => {
   // d1 has 500 MB/s free and four 1 TB VMs, each asking 400 MB/s: two would share it. With
   // vm0 running, 3 TB wait there: 6,000 s at its free throughput, in a 10,000 s bound.
-  function estate(): PlanInput {
-    const e = input(["d1", "d1", "d1", "d1"]);
-    return {
-      ...e,
-      datastores: e.datastores.map((d) => (d.id === "d1" ? { ...d, throughputBps: 5e8 } : d)),
-      vms: e.vms.map((v) => ({ ...v, expectedBytes: 1e12 })),
-      limits: { ...e.limits, perDatastore: 4 },
-    };
-  }
+  const estate = () => slowD1(["d1", "d1", "d1", "d1"], 1e12);
   const rates = (deadlines: boolean) => ({
     demandBps: [4e8, 4e8, 4e8, 4e8],
     criticalDatastoreS: [0, 0],

@@ -3,7 +3,7 @@ import type { PlanInput } from "./estate.js";
 import { familyMember } from "./estate-family.js";
 import { variantNamed } from "./plan-variants.js";
 import { planWindow } from "./plan-window.js";
-import { estate, MB } from "./plan-window.test-helper.js";
+import { estate, MB, sharedHotAddS } from "./plan-window.test-helper.js";
 import { sharedDatastoreOffload } from "./shared-datastore-offload.js";
 import { windowSetup } from "./simulate.js";
 
@@ -77,16 +77,8 @@ describe("a slow datastore's part for the host's slower lane", () => {
     // together for less of the window than under fast-lanes.
     const onDs3 = (plan: typeof sharing) =>
       plan.tasks.filter((t) => t.datastoreIds.includes("ds-3"));
-    const hotaddPairS = (plan: typeof sharing) => {
-      const hot = onDs3(plan).filter((t) => t.transport === "hotadd");
-      let s = 0;
-      for (const [i, a] of hot.entries())
-        for (const b of hot.slice(i + 1))
-          s += Math.max(0, Math.min(a.endS, b.endS) - Math.max(a.startS, b.startS));
-      return s;
-    };
     expect(onDs3(sharing).some((t) => t.transport === "nbd" && t.startS === 0)).toBe(true);
     expect(onDs3(lanes).some((t) => t.transport === "nbd" && t.startS === 0)).toBe(false);
-    expect(hotaddPairS(sharing)).toBeLessThan(0.5 * hotaddPairS(lanes));
+    expect(sharedHotAddS(sharing, "ds-3")).toBeLessThan(0.5 * sharedHotAddS(lanes, "ds-3"));
   });
 });
