@@ -43,14 +43,14 @@ export interface ResourceUsage {
    * full rate. False without urgency figures, for a host's long pole (UsageRates#
    * poleHosts), and where that datastore, at `nowS`, is late (UsageRates#deadlines).
    */
-  crowdsCriticalHost(vm: number, nowS?: number): boolean;
+  crowdsCriticalHost(vm: number, nowS: number): boolean;
   /**
    * True where task time sets the window (UsageRates#shareHold) and the VM would slow
    * readers of one of its datastores (not a critical one) and be slowed by them: it would
    * hold its slot longer than alone, where a task on an idle datastore would not. Not where
    * that datastore, at `nowS`, is late (UsageRates#deadlines).
    */
-  wouldShare(vm: number, nowS?: number): boolean;
+  wouldShare(vm: number, nowS: number): boolean;
   /**
    * True where task time sets the window (UsageRates#shareHold) and the mover's own VMs
    * (those only it reads fastest) not started yet, the VM's own aside, fill its slots from

@@ -3,7 +3,6 @@
 // depends on the estate and these alone, so two rule sets with the same RunRules plan the
 // same window: where a rule set's own rule does not act on an estate (a critical share that
 // moves no resource across it, lanes no host keeps), the planner runs it once. Pure.
-
 import type { PlanInput } from "./estate.js";
 import { keepsLanes } from "./fast-lanes.js";
 import { offloadCrowdedMovers } from "./mover-offload.js";

@@ -153,7 +153,7 @@ export class UsageLedger implements ResourceUsage {
     );
   }
 
-  crowdsCriticalHost(vm: number, nowS = 0): boolean {
+  crowdsCriticalHost(vm: number, nowS: number): boolean {
     if (!this.demandBps || !this.criticalHosts) return false;
     const h = this.index.vmHost[vm] as number;
     if (h < 0 || !this.criticalHosts[h] || this.isPole(vm, h)) return false;
@@ -178,7 +178,7 @@ export class UsageLedger implements ResourceUsage {
     return mine * free >= (this.hostLeft[h] as number) - mine;
   }
 
-  wouldShare(vm: number, nowS = 0): boolean {
+  wouldShare(vm: number, nowS: number): boolean {
     if (!this.demandBps || !this.shareHold) return false;
     const own = this.demandBps[vm] as number;
     for (const d of this.index.vmDatastores[vm] as number[])
