@@ -133,7 +133,7 @@ describe("a datastore's deadline where task time binds", () => {
     criticalDatastoreS: [0, 0],
     shareHold: true,
     boundS: 10_000,
-    deadlines,
+    ...(deadlines ? { datastoreBytes: [4e12, 0] } : {}),
   });
 
   it("holds a second reader while the datastore's waiting bytes can still be read in the bound", () => {
@@ -161,12 +161,16 @@ describe("a datastore's deadline where task time binds", () => {
   it("lets a critical host crowd it only once it is late", () => {
     // h1 is critical (its figure, 8,000 s, over d1's): a second reader would crowd it.
     const e = estate();
-    const critical = { ...rates(true), shareHold: false, criticalHostS: [8_000] };
-    const usage = createResourceUsage(e, indexEstate(e), critical);
+    const critical = (deadlines: boolean) => ({
+      ...rates(deadlines),
+      shareHold: false,
+      criticalHostS: [8_000],
+    });
+    const usage = createResourceUsage(e, indexEstate(e), critical(true));
     usage.start(0, 0);
     expect(usage.crowdsCriticalHost(1, 3_999)).toBe(true);
     expect(usage.crowdsCriticalHost(1, 4_000)).toBe(false);
-    const off = createResourceUsage(e, indexEstate(e), { ...critical, deadlines: false });
+    const off = createResourceUsage(e, indexEstate(e), critical(false));
     off.start(0, 0);
     expect(off.crowdsCriticalHost(1, 9_000)).toBe(true);
   });

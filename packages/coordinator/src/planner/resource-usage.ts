@@ -41,14 +41,14 @@ export interface ResourceUsage {
    * one of its datastores could not feed it beside the tasks already reading there: slowed,
    * it would lengthen that host's work, where the host's slot could run a task elsewhere at
    * full rate. False without urgency figures, for a host's long pole (UsageRates#
-   * poleHosts), and where that datastore, at `nowS`, is late (UsageRates#deadlines).
+   * poleHosts), and where that datastore, at `nowS`, is late (UsageRates#datastoreBytes).
    */
   crowdsCriticalHost(vm: number, nowS: number): boolean;
   /**
    * True where task time sets the window (UsageRates#shareHold) and the VM would slow
    * readers of one of its datastores (not a critical one) and be slowed by them: it would
    * hold its slot longer than alone, where a task on an idle datastore would not. Not where
-   * that datastore, at `nowS`, is late (UsageRates#deadlines).
+   * that datastore, at `nowS`, is late (UsageRates#datastoreBytes).
    */
   wouldShare(vm: number, nowS: number): boolean;
   /**
@@ -126,11 +126,12 @@ export interface UsageRates {
    */
   poleHosts?: Uint8Array;
   /**
-   * A datastore whose VMs not started yet, read at its free throughput from now, end past
-   * `boundS` is late: not held from sharing (wouldShare, crowdsCriticalHost;
-   * PlanVariant#datastoreDeadlines).
+   * With deadlines (PlanVariant#datastoreDeadlines), per datastore the bytes its VMs read
+   * (WorkFigures#datastoreBytes): one whose VMs not started yet, read at its free throughput
+   * from now, end past `boundS` is late, not held from sharing (wouldShare,
+   * crowdsCriticalHost).
    */
-  deadlines?: boolean;
+  datastoreBytes?: ArrayLike<number>;
 }
 
 /** Starts with nothing running. */

@@ -169,7 +169,7 @@ export function runBefore(
           extraReader: rules.extraReader,
           ...(turnHosts ? { poleHosts: turnHosts } : {}),
           shareHold: rules.shareHold,
-          deadlines: rules.deadlines,
+          ...(rules.deadlines ? { datastoreBytes: figures.work.datastoreBytes } : {}),
           ...(rules.laneHosts
             ? {
                 lanes: new FastLanes(

@@ -84,8 +84,7 @@ export class UsageLedger implements ResourceUsage {
     this.poleHosts = rates.poleHosts;
     if (this.poleHosts && this.fastestS)
       this.hostLeft = sumsBy(index.vmHost, this.fastestS, input.hosts.length);
-    if (rates.deadlines)
-      this.dsLeftBytes = sumsByDatastore(index.vmDatastores, input.vms, input.datastores.length);
+    if (rates.datastoreBytes) this.dsLeftBytes = Float64Array.from(rates.datastoreBytes);
     if (rates.demandAsPlaced && this.demandBps) this.runDemand = Float64Array.from(this.demandBps);
     this.hostDemand = new Float64Array(input.hosts.length);
     this.hostBps = Float64Array.from(input.hosts, (h) => h.throughputBps);
@@ -341,19 +340,6 @@ export class UsageLedger implements ResourceUsage {
     }
     this.freeRoom += this.freeOf(mover) - free;
   }
-}
-
-// Per datastore, the expected bytes of its VMs summed.
-function sumsByDatastore(
-  vmDatastores: readonly (readonly number[])[],
-  vms: readonly { expectedBytes: number }[],
-  datastores: number,
-): Float64Array {
-  const sums = new Float64Array(datastores);
-  vmDatastores.forEach((ds, v) => {
-    for (const d of ds) sums[d] = (sums[d] as number) + (vms[v]?.expectedBytes ?? 0);
-  });
-  return sums;
 }
 
 // Per group (-1: none), the values of its members summed.
