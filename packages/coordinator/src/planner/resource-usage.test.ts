@@ -136,42 +136,42 @@ describe("a datastore's deadline where task time binds", () => {
     ...(deadlines ? { datastoreBytes: [4e12, 0] } : {}),
   });
 
-  it("holds a second reader while the datastore's waiting bytes can still be read in the bound", () => {
+  // Usage of the estate under `r` with vm0 running.
+  const withVm0 = (r: Parameters<typeof createResourceUsage>[2]) => {
     const e = estate();
-    const usage = createResourceUsage(e, indexEstate(e), rates(true));
+    const usage = createResourceUsage(e, indexEstate(e), r);
     usage.start(0, 0);
+    return usage;
+  };
+
+  it("holds a second reader while the datastore's waiting bytes can still be read in the bound", () => {
+    const usage = withVm0(rates(true));
     expect(usage.wouldShare(1, 0)).toBe(true);
     expect(usage.wouldShare(1, 3_999)).toBe(true);
   });
 
   it("lets it read once they no longer can, and only with the rule", () => {
-    const e = estate();
-    const usage = createResourceUsage(e, indexEstate(e), rates(true));
-    usage.start(0, 0);
+    const usage = withVm0(rates(true));
     expect(usage.wouldShare(1, 4_000)).toBe(false);
     // With vm1 started too, 2 TB wait: 4,000 s, late from 6,000 s on.
     usage.start(1, 0);
     expect(usage.wouldShare(2, 5_000)).toBe(true);
     expect(usage.wouldShare(2, 6_000)).toBe(false);
-    const off = createResourceUsage(e, indexEstate(e), rates(false));
-    off.start(0, 0);
+    const off = withVm0(rates(false));
     expect(off.wouldShare(1, 9_000)).toBe(true);
   });
 
   it("lets a critical host crowd it only once it is late", () => {
     // h1 is critical (its figure, 8,000 s, over d1's): a second reader would crowd it.
-    const e = estate();
     const critical = (deadlines: boolean) => ({
       ...rates(deadlines),
       shareHold: false,
       criticalHostS: [8_000],
     });
-    const usage = createResourceUsage(e, indexEstate(e), critical(true));
-    usage.start(0, 0);
+    const usage = withVm0(critical(true));
     expect(usage.crowdsCriticalHost(1, 3_999)).toBe(true);
     expect(usage.crowdsCriticalHost(1, 4_000)).toBe(false);
-    const off = createResourceUsage(e, indexEstate(e), critical(false));
-    off.start(0, 0);
+    const off = withVm0(critical(false));
     expect(off.crowdsCriticalHost(1, 9_000)).toBe(true);
   });
 });
