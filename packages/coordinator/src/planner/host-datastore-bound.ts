@@ -37,7 +37,7 @@ interface Pair {
 }
 
 /**
- * The shortest window W in which, for some host h and datastore d: h's work on other
+ * The shortest window W in which, for some host h and datastore d (`pairs`: hostPairs): h's work on other
  * datastores plus the fixed costs of its tasks on d, plus the slot time its tasks on d take
  * to read its bytes there, fits h's slots (perHost x W), where n of those tasks at once read
  * at most min(d's free throughput, n x the fastest one's rate alone, h's throughput); and
@@ -46,14 +46,13 @@ interface Pair {
  */
 export function hostDatastoreBound(
   input: PlanInput,
-  index: EstateIndex,
-  candidates: readonly (readonly Candidate[])[],
   work: WorkFigures,
+  pairs: readonly HostPair[],
   atLeastS: number,
 ): HostDatastoreBound {
   let best: HostDatastoreBound = { seconds: 0, host: -1, datastore: -1 };
-  for (const p of pairsOf(input, index, candidates, work)) {
-    const seconds = solve(p, Math.max(atLeastS, best.seconds));
+  for (const p of pairLoads(input, work, pairs)) {
+    const seconds = solveLoad(p, Math.max(atLeastS, best.seconds));
     if (seconds > 0) best = { seconds, host: p.host, datastore: p.datastore };
   }
   return best;
@@ -72,24 +71,35 @@ export function hostPairFigures(
   hostS: Float64Array,
 ): Float64Array {
   const raised = Float64Array.from(hostS);
-  for (const p of pairsOf(input, index, candidates, work)) {
-    const seconds = solve(p, raised[p.host] as number);
+  for (const p of pairLoads(input, work, hostPairs(input, index, candidates, work))) {
+    const seconds = solveLoad(p, raised[p.host] as number);
     if (seconds > 0) raised[p.host] = seconds;
   }
   return raised;
 }
 
-// Each host's VMs that read only one datastore, with what fits() needs of them.
-function pairsOf(
+// Each pair with what fits() needs of it.
+function pairLoads(input: PlanInput, work: WorkFigures, pairs: readonly HostPair[]): PairLoad[] {
+  const loads: PairLoad[] = [];
+  for (const p of pairs) {
+    const load = readerLoad(input, work, [p]);
+    if (load) loads.push({ ...load, host: p.host, datastore: p.datastore });
+  }
+  return loads;
+}
+
+/**
+ * Per host and datastore, the host's VMs that read only that datastore, and the host's time
+ * away from them (its other work alone and their fixed costs).
+ */
+export function hostPairs(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly (readonly Candidate[])[],
   work: WorkFigures,
-): PairLoad[] {
-  const perHost = input.limits.perHost;
-  const perDatastore = perDatastoreCap(input);
-  if (!(perHost > 0)) return [];
-  const { aloneS: vmAloneS, hostAloneS, datastoreBytes: dsBytes } = work;
+): HostPair[] {
+  if (!(input.limits.perHost > 0)) return [];
+  const { aloneS: vmAloneS, hostAloneS } = work;
   const pairs = new Map<number, Pair>();
   const D = input.datastores.length;
   candidates.forEach((cs, v) => {
@@ -120,42 +130,69 @@ function pairsOf(
     p.aloneS += alone;
     p.overheadS += overheadOf(input, input.vms[v]);
   });
-  const loads: PairLoad[] = [];
-  for (const p of pairs.values()) {
-    const ds = input.datastores[p.datastore];
-    if (!ds || p.bytes <= 0 || p.fastestBps <= 0) continue;
-    // As the datastore bound counts it: throttled to nothing, each task still gets a trickle.
-    const free = Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
-    const hostBps = input.hosts[p.host]?.throughputBps ?? Number.POSITIVE_INFINITY;
-    const rates = [0];
-    for (let n = 1; n <= Math.min(perHost, perDatastore, p.vms); n++)
-      rates.push(Math.min(free, n * p.fastestBps, hostBps));
-    // Level one alone is feasible at this length: nothing above it needs solving.
-    const r1 = rates[1] as number;
-    if (!(r1 > 0)) continue;
-    const fixedS = (hostAloneS[p.host] as number) - p.aloneS + p.overheadS;
-    const otherBytes = (dsBytes[p.datastore] as number) - p.bytes;
-    loads.push({
-      host: p.host,
-      datastore: p.datastore,
-      rates,
-      perHost,
-      bytes: p.bytes,
-      otherBytes,
-      free,
-      fixedS,
-      upperS: Math.max(
-        p.bytes / r1,
-        (fixedS + p.bytes / r1) / perHost,
-        (p.bytes + otherBytes) / free,
-      ),
-    });
-  }
-  return loads;
+  return [...pairs.values()].map((p) => ({
+    host: p.host,
+    datastore: p.datastore,
+    vms: p.vms,
+    bytes: p.bytes,
+    fastestBps: p.fastestBps,
+    awayS: (hostAloneS[p.host] as number) - p.aloneS + p.overheadS,
+  }));
 }
 
-// The pair's shortest window where it passes `floorS`, else 0.
-function solve(p: PairLoad, floorS: number): number {
+/**
+ * The hosts' (`pairs`, all on one datastore) tasks there as one load: their slots pooled, n
+ * tasks at once reading at most min(free throughput, n x the fastest one's rate alone, one
+ * host's throughput where they are one host's). Undefined where nothing there can be read.
+ */
+export function readerLoad(
+  input: PlanInput,
+  work: WorkFigures,
+  pairs: readonly HostPair[],
+): ReaderLoad | undefined {
+  const first = pairs[0];
+  const ds = first && input.datastores[first.datastore];
+  if (!first || !ds) return undefined;
+  const perHost = input.limits.perHost;
+  const perDatastore = perDatastoreCap(input);
+  let vms = 0;
+  let bytes = 0;
+  let fastestBps = 0;
+  let awayS = 0;
+  let leastS = 0;
+  for (const p of pairs) {
+    vms += p.vms;
+    bytes += p.bytes;
+    fastestBps = Math.max(fastestBps, p.fastestBps);
+    awayS += p.awayS;
+    leastS = Math.max(leastS, p.awayS / perHost);
+  }
+  if (bytes <= 0 || fastestBps <= 0) return undefined;
+  // As the datastore bound counts it: throttled to nothing, each task still gets a trickle.
+  const free = Math.max(datastoreFreeBps(ds), perDatastore * MIN_RATE_BPS);
+  const hostBps =
+    pairs.length === 1
+      ? (input.hosts[first.host]?.throughputBps ?? Number.POSITIVE_INFINITY)
+      : Number.POSITIVE_INFINITY;
+  const lanes = pairs.length * perHost;
+  const rates = [0];
+  for (let n = 1; n <= Math.min(lanes, perDatastore, vms); n++)
+    rates.push(Math.min(free, n * fastestBps, hostBps));
+  const r1 = rates[1] as number;
+  if (!(r1 > 0)) return undefined;
+  const otherBytes = (work.datastoreBytes[first.datastore] as number) - bytes;
+  // Level one alone fits by then: the time, the slot time and the datastore's bytes.
+  const upperS = Math.max(
+    bytes / r1,
+    leastS,
+    (awayS + bytes / r1) / lanes,
+    (bytes + otherBytes) / free,
+  );
+  return { rates, lanes, awayS, leastS, bytes, otherBytes, free, upperS };
+}
+
+/** Its shortest window where that passes `floorS`, else 0; within a millionth, from above. */
+export function solveLoad(p: ReaderLoad, floorS: number): number {
   if (p.upperS <= floorS || fits(p, floorS)) return 0;
   let lo = floorS;
   let hi = p.upperS;
@@ -167,25 +204,44 @@ function solve(p: PairLoad, floorS: number): number {
   return hi;
 }
 
-interface PairLoad {
+/** One host's VMs that read only one datastore, and what the host does away from them. */
+export interface HostPair {
   host: number;
   datastore: number;
-  /** Per n tasks of the host at once on the datastore, what they read together. */
+  vms: number;
+  bytes: number;
+  /** The fastest any of them reads alone, bytes per second. */
+  fastestBps: number;
+  /** The host's other work alone plus their fixed costs: slot time not reading there. */
+  awayS: number;
+}
+
+/** Tasks of some hosts on one datastore, as fits() weighs them. */
+export interface ReaderLoad {
+  /** Per n of the tasks at once on the datastore, what they read together. */
   rates: number[];
-  perHost: number;
+  /** The hosts' slots together, and their time away from the datastore. */
+  lanes: number;
+  awayS: number;
+  /** No shorter window leaves each host the slot time its time away takes. */
+  leastS: number;
   bytes: number;
   otherBytes: number;
   free: number;
-  fixedS: number;
-  /** Where the search starts from above: level one alone, the host's slots, the datastore's bytes. */
+  /** A window that fits: where the search starts from above. */
   upperS: number;
 }
 
-// Whether window `w` fits: the most the host's tasks can read there with the slot time left
+interface PairLoad extends ReaderLoad {
+  host: number;
+  datastore: number;
+}
+
+// Whether window `w` fits: the most the tasks can read there with the slot time left
 // (a two-constraint LP over the time spent at each n; its optimum uses at most two levels).
-function fits(p: PairLoad, w: number): boolean {
-  const slotS = p.perHost * w - p.fixedS;
-  if (slotS < 0 || p.bytes + p.otherBytes > p.free * w) return false;
+function fits(p: ReaderLoad, w: number): boolean {
+  const slotS = p.lanes * w - p.awayS;
+  if (w < p.leastS || slotS < 0 || p.bytes + p.otherBytes > p.free * w) return false;
   const top = p.rates.length - 1;
   let most = 0;
   for (let i = 1; i <= top; i++) {

@@ -2,9 +2,10 @@
 // neither the plan nor the simulation of the window can beat it. Pure.
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { type FastSlotFigures, fastSlotFigures, fastSlotsBound } from "./fast-slots-bound.js";
-import { hostDatastoreBound, type WorkFigures } from "./host-datastore-bound.js";
+import { hostDatastoreBound, hostPairs, type WorkFigures } from "./host-datastore-bound.js";
 import { moverSlotsBound } from "./mover-slots-bound.js";
 import { datastoreFreeBps, MIN_RATE_BPS } from "./read-rates.js";
+import { sharedDatastoreBound } from "./shared-datastore-bound.js";
 import type { Candidate, EstateIndex } from "./task-costs.js";
 
 /** The bound and the resource that sets it. */
@@ -62,7 +63,8 @@ export function lowerBound(
  * than its limit, never moves more bytes per second than its throughput, and nothing reads
  * before the first snapshot is ready. Tighter where they couple: a mover's slots and the
  * VMs only it reads fast (mover-slots-bound.ts), a host's slots and one datastore's
- * throughput (host-datastore-bound.ts), a host's or datastore's limit and the slots of the
+ * throughput (host-datastore-bound.ts), hosts' slots and a datastore they share
+ * (shared-datastore-bound.ts), a host's or datastore's limit and the slots of the
  * movers that read its VMs fastest (fast-slots-bound.ts).
  */
 export function resourceBounds(
@@ -155,12 +157,21 @@ export function resourceBounds(
     consider(placed.seconds, `${what}, with ${input.movers[placed.mover]?.id}'s hot-add VMs`);
   // Tighter where a host's tasks on one datastore must share its throughput.
   const work = { aloneS, hostAloneS: hostWork, datastoreBytes: dsBytes };
-  const pair = hostDatastoreBound(input, index, candidates, work, bound.seconds);
+  const pairs = hostPairs(input, index, candidates, work);
+  const pair = hostDatastoreBound(input, work, pairs, bound.seconds);
   if (pair.host >= 0)
     consider(
       pair.seconds,
       `host ${input.hosts[pair.host]?.id} with datastore ${input.datastores[pair.datastore]?.id}`,
       true,
+    );
+  // Tighter where hosts that each nearly bind share one datastore's throughput. Their slot
+  // time binds: a task slowed by sharing costs the window its slot's time.
+  const shared = sharedDatastoreBound(input, work, pairs, bound.seconds);
+  if (shared.datastore >= 0)
+    consider(
+      shared.seconds,
+      `hosts ${shared.hosts.map((h) => input.hosts[h]?.id).join(", ")} with datastore ${input.datastores[shared.datastore]?.id}`,
     );
   // Tighter where a host's or datastore's fastest movers run fewer of its tasks than it may.
   const fastSlots = fastSlotFigures(input, index, candidates);
