@@ -79,8 +79,9 @@ export function raising(
  * (1.075x -> 1.084x) and 1,000-VM seed 69 (1.087x -> 1.090x); then rounds of datastores
  * alone, from the chosen rule set's plan and from slots-hold's; last, each while the best
  * still ends more than RAISE_ABOVE times its bound, that with critical hosts reading first,
- * and that with long tasks reading first too. Where a rule set with datastore deadlines is
- * the shortest, all of this from the shortest without them too (shortestRuns): the shorter.
+ * and that with long tasks reading first too. Where a rule set with datastore deadlines or
+ * chain tails is the shortest, all of this from the shortest without them too
+ * (shortestRuns): the shorter.
  */
 export function bestRun(input: PlanInput, run: RunUnder, figures?: ResourceBounds): ChosenRun {
   const { chosen, without } = shortestRuns(run, figures);

@@ -1,6 +1,8 @@
 // How urgent each task is: a task on a host or datastore whose own work nearly sets the
 // window (its figure in the lower bound) must not wait behind longer tasks elsewhere, or
 // that resource idles early and ends late. Pure.
+
+import { raiseChainTails } from "./chain-tails.js";
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { type ResourceBounds, resourceBounds } from "./lower-bound.js";
 import { onlyFastestMover } from "./mover-offload.js";
@@ -53,7 +55,7 @@ export function taskUrgency(
   input: PlanInput,
   index: EstateIndex,
   candidates: readonly Candidate[][],
-  variant: Pick<PlanVariant, "criticalShare" | "keep"> = {},
+  variant: Pick<PlanVariant, "criticalShare" | "keep" | "chainTails"> = {},
   figures: ResourceBounds = resourceBounds(input, index, candidates),
 ): TaskUrgency {
   const { resourceS, hostS, datastoreS, bytesBind } = figures;
@@ -120,6 +122,7 @@ export function taskUrgency(
         : u >= critical || alone >= critical || first * stretch >= resourceS;
     if (keep) keepBps[v] = aloneBps;
   });
+  if (variant.chainTails) raiseChainTails(urgency, fastestS, index, perHost, critical);
   const criticalDatastoreS = Float64Array.from(datastoreS, (x) => (x >= critical ? x : 0));
   const criticalHostS = Float64Array.from(hostS, (x) => (x >= critical ? x : 0));
   return {
