@@ -19,15 +19,14 @@ export interface SharedDatastoreBound {
 const MOST_HOSTS = 4;
 
 /**
- * The shortest window W in which, for some datastore d and its k busiest hosts (of
- * `hostPairs`: host-datastore-bound.ts) (2 <= k <=
- * MOST_HOSTS; busiest: their time away from d plus their bytes there at one task's rate,
- * over their slots): their time away from d plus the slot time their tasks on d take to read
- * their bytes there fits their slots together (k x perHost x W, each host's time away
- * within its own), where n of those tasks at once read at most min(d's free throughput, n x
- * the fastest one's rate alone); and d's bytes fit its throughput in W. The time at each n
- * is fluid, the slots pooled: a relaxation, so no schedule is shorter. Only groups that could
- * pass `atLeastS` are solved.
+ * The shortest window W in which, for some datastore d and its k busiest hosts of
+ * `hostPairs` (2 <= k <= MOST_HOSTS; busiest: their time away from d plus their bytes there
+ * at one task's rate, over their slots): their time away from d plus the slot time their
+ * tasks on d take to read their bytes there fits their slots together (k x perHost x W,
+ * each host's time away within its own), where n of those tasks at once read at most
+ * min(d's free throughput, n x the fastest one's rate alone); and d's bytes fit its
+ * throughput in W. The time at each n is fluid, the slots pooled: a relaxation, so no
+ * schedule is shorter. Only groups that could pass `atLeastS` are solved.
  */
 export function sharedDatastoreBound(
   input: PlanInput,

@@ -1,7 +1,6 @@
 // How urgent each task is: a task on a host or datastore whose own work nearly sets the
 // window (its figure in the lower bound) must not wait behind longer tasks elsewhere, or
 // that resource idles early and ends late. Pure.
-
 import { raiseChainTails } from "./chain-tails.js";
 import { overheadOf, type PlanInput, perDatastoreCap } from "./estate.js";
 import { type ResourceBounds, resourceBounds } from "./lower-bound.js";
